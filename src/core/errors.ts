@@ -1,0 +1,33 @@
+// Errors are values with a kind, defined once here. Only the adapters turn a kind into a gRPC status
+// (etcd's `etcdserver: …` message) or an HTTP status; nothing inside the core matches on messages.
+
+export type EtcdErrorKind =
+  // request validation (etcd checks these in its gRPC layer before anything is proposed)
+  | 'emptyKey'
+  | 'valueProvided'
+  | 'leaseProvided'
+  | 'tooManyOps'
+  | 'duplicateKey'
+  | 'requestTooLarge'
+  // apply-time (MVCC and lease checks)
+  | 'keyNotFound'
+  | 'compacted'
+  | 'futureRev'
+  | 'leaseNotFound'
+  | 'noSpace'
+  // server state
+  | 'stopped'
+  | 'timeout'
+  | 'notCapable';
+
+export class EtcdError extends Error {
+  constructor(
+    readonly kind: EtcdErrorKind,
+    detail?: string,
+  ) {
+    super(detail ?? kind);
+    this.name = 'EtcdError';
+  }
+}
+
+export const isEtcdError = (e: unknown): e is EtcdError => e instanceof EtcdError;

@@ -1,0 +1,49 @@
+// What the protocol adapters call. Requests and responses are etcd's own protobuf shapes (ts-proto,
+// int64 as bigint). Failures reject with EtcdError; the adapter maps them once.
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  TxnRequest,
+  TxnResponse,
+} from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+
+export interface KvApi {
+  range(req: RangeRequest): Promise<RangeResponse>;
+  put(req: PutRequest): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest): Promise<TxnResponse>;
+  compact(req: CompactionRequest): Promise<CompactionResponse>;
+}
+
+/** Facts about this member that Maintenance/Cluster report. */
+export interface MemberInfo {
+  readonly name: string;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly peerUrls: readonly string[];
+  readonly clientUrls: readonly string[];
+}
+
+export interface StoreStatus {
+  readonly revision: number;
+  readonly compactRevision: number;
+  readonly raftIndex: number;
+  readonly raftTerm: number;
+  readonly dbSizeBytes: number;
+  readonly dbSizeInUseBytes: number;
+}
+
+export interface ServerApi {
+  readonly kv: KvApi;
+  readonly member: MemberInfo;
+  readonly version: string;
+  header(revision?: number): ResponseHeader;
+  status(): Promise<StoreStatus>;
+}

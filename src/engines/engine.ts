@@ -1,0 +1,32 @@
+// The one narrow storage interface. Both engines implement it and both run the same suite
+// (test/engines/engine-suite.ts). Keys and values are raw bytes; keys sort bytewise.
+
+export type EngineName = 'memory' | 'rocksdb';
+
+export type WriteOp =
+  | { readonly type: 'put'; readonly key: Buffer; readonly value: Buffer }
+  | { readonly type: 'del'; readonly key: Buffer }
+  /** Deletes every key in [gte, lt). */
+  | { readonly type: 'delRange'; readonly gte: Buffer; readonly lt: Buffer };
+
+export interface IterateOptions {
+  readonly gte?: Buffer;
+  readonly lt?: Buffer;
+  readonly reverse?: boolean;
+  readonly limit?: number;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  get(key: Buffer): Promise<Buffer | undefined>;
+  /** Applies all ops atomically, in order. With sync, resolves only once the batch is on stable storage. */
+  write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void>;
+  /** Iterates a point-in-time view in key order; writes made during iteration are not seen. */
+  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]>;
+  /** Approximate bytes the engine occupies on disk. */
+  sizeBytes(): Promise<number>;
+  /** Flushes whatever is buffered and releases files; later calls reject. */
+  close(): Promise<void>;
+}
+
+export type OpenEngine = (dir: string) => Promise<Engine>;

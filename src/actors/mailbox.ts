@@ -1,0 +1,39 @@
+// A bounded FIFO of asks with their reply callbacks, shared by both placements.
+
+export interface Letter<Req, Res> {
+  readonly msg: Req;
+  readonly resolve: (r: Res) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class Mailbox<Req, Res> {
+  private readonly letters: Letter<Req, Res>[] = [];
+  private head = 0;
+  private readonly waitingForSpace: (() => void)[] = [];
+
+  constructor(private readonly capacity: number) {}
+
+  get length(): number {
+    return this.letters.length - this.head;
+  }
+
+  async put(letter: Letter<Req, Res>): Promise<void> {
+    while (this.length >= this.capacity) await new Promise<void>((r) => this.waitingForSpace.push(r));
+    this.letters.push(letter);
+  }
+
+  take(): Letter<Req, Res> | undefined {
+    if (this.head >= this.letters.length) return undefined;
+    const letter = this.letters[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.letters.length) {
+      this.letters.splice(0, this.head);
+      this.head = 0;
+    }
+    this.waitingForSpace.shift()?.();
+    return letter;
+  }
+
+  drain(reason: unknown): void {
+    for (let l = this.take(); l !== undefined; l = this.take()) l.reject(reason);
+  }
+}

@@ -1,0 +1,67 @@
+// A key-range shard: owns the key index (every revision of every key) for its range. It applies runs
+// of committed writes, serves reads at a revision, and answers the primitive scans and appends the
+// store uses for the rare entry that spans shards.
+import type { KeyRange } from '../core/keys.js';
+import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
+import { KeyHistoryIndex, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
+import type { KvRecord } from '../mvcc/kv-record.js';
+import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
+import type { Actor } from './actor.js';
+
+export type ShardRequest =
+  | { readonly type: 'apply'; readonly revs: RevisionState; readonly commands: readonly WriteCommand[] }
+  | { readonly type: 'read'; readonly revs: RevisionState; readonly read: ReadRequest }
+  | { readonly type: 'scan'; readonly range: KeyRange; readonly rev: number; readonly limit: number; readonly countOnly: boolean }
+  | { readonly type: 'append'; readonly record: KvRecord }
+  | { readonly type: 'load'; readonly records: readonly KvRecord[] }
+  | { readonly type: 'compact'; readonly rev: number }
+  | { readonly type: 'stats' };
+
+export interface ShardReplies {
+  apply: { readonly outcomes: readonly ApplyOutcome[]; readonly rev: number };
+  read: ReadOutcome;
+  scan: RangeScan;
+  append: null;
+  load: null;
+  compact: readonly RevisionId[];
+  stats: { readonly keys: number };
+}
+
+export type ShardReply = ShardReplies[keyof ShardReplies];
+
+export class ShardActor implements Actor<ShardRequest, ShardReply> {
+  private readonly index = new KeyHistoryIndex();
+  private readonly view: KeyspaceView = {
+    scan: async (range, rev, limit, countOnly) => this.index.range(range, rev, limit, countOnly),
+    append: async (record) => this.index.append(record),
+  };
+
+  async receive(msg: ShardRequest): Promise<ShardReply> {
+    switch (msg.type) {
+      case 'apply': {
+        let rev = msg.revs.beginRev;
+        const outcomes: ApplyOutcome[] = [];
+        for (const cmd of msg.commands) {
+          const outcome = await applyWrite(this.view, cmd, { beginRev: rev, compactRev: msg.revs.compactRev });
+          rev += revisionsUsed(outcome);
+          outcomes.push(outcome);
+        }
+        return { outcomes, rev };
+      }
+      case 'read':
+        return serveRead(this.view, msg.read, msg.revs);
+      case 'scan':
+        return this.index.range(msg.range, msg.rev, msg.limit, msg.countOnly);
+      case 'append':
+        this.index.append(msg.record);
+        return null;
+      case 'load':
+        for (const r of msg.records) this.index.append(r);
+        return null;
+      case 'compact':
+        return this.index.compact(msg.rev);
+      case 'stats':
+        return { keys: this.index.size };
+    }
+  }
+}

@@ -1,0 +1,246 @@
+// One TCP port per listen URL serving gRPC (HTTP/2) and plain HTTP/1.1 together, as etcd's
+// embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
+// to grpc-js through a connection injector; anything else goes to a node http.Server.
+import http from 'node:http';
+import net from 'node:net';
+import { ServerCredentials, type ConnectionInjector, type Server as GrpcServer } from '@grpc/grpc-js';
+import type { ServerApi } from '../core/kv-api.js';
+import { consoleErrorLogger, type ErrorLogger } from './grpc/error-status.js';
+import {
+  createGrpcServer,
+  defaultGrpcServices,
+  defaultKeepaliveIntervalMs,
+  defaultKeepaliveTimeoutMs,
+  defaultMaxConcurrentStreams,
+  defaultMaxRequestBytes,
+  defaultMaxTxnOps,
+} from './grpc/grpc-server.js';
+import type { GrpcServiceModule } from './grpc/service-module.js';
+import { createHttpRouter, type HttpHandler } from './http/http-router.js';
+
+export interface ClientPortOptions {
+  /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
+  readonly listenUrls: readonly (string | URL)[];
+  readonly api: ServerApi;
+  /** etcd --max-request-bytes (default 1.5 MiB); gRPC receive limit is this + 512 KiB. */
+  readonly maxRequestBytes?: number;
+  /** etcd --max-txn-ops (default 128). */
+  readonly maxTxnOps?: number;
+  /** etcd --max-concurrent-streams (default 2^32-1). */
+  readonly maxConcurrentStreams?: number;
+  /** etcd --grpc-keepalive-interval / --grpc-keepalive-timeout (default 2h / 20s). */
+  readonly keepaliveIntervalMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** Defaults to KV, Maintenance, Cluster. */
+  readonly grpcServices?: readonly GrpcServiceModule[];
+  /** Extra HTTP handlers, consulted after /health and /version (the JSON gateway plugs in here). */
+  readonly httpHandlers?: readonly HttpHandler[];
+  /** A connection that has not shown whether it speaks HTTP/2 or HTTP/1 by then is dropped. */
+  readonly protocolSniffTimeoutMs?: number;
+  /** close(): how long open streams get after GOAWAY before every socket is destroyed. */
+  readonly closeGraceMs?: number;
+  readonly log?: ErrorLogger;
+}
+
+export interface ListenAddress {
+  /** The URL as configured. */
+  readonly url: string;
+  readonly host: string;
+  /** The bound port (the real one when the URL asked for 0). */
+  readonly port: number;
+}
+
+export interface ClientPort {
+  readonly addresses: readonly ListenAddress[];
+  /** Stops accepting, ends streams and closes every socket; resolves within about closeGraceMs. */
+  close(): Promise<void>;
+}
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const defaultProtocolSniffTimeoutMs = 10_000;
+const defaultCloseGraceMs = 1_000;
+
+interface ParsedListenUrl {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses an etcd listen-client-url. Only plain http for now (no TLS, no unix sockets). */
+export function parseListenUrl(u: string | URL): ParsedListenUrl {
+  const url = typeof u === 'string' ? new URL(u) : u;
+  if (url.protocol !== 'http:') {
+    throw new Error(`listen URL ${url.href}: scheme ${url.protocol} is not supported (only http)`);
+  }
+  if (url.port === '' && !/:\d+$/.test(url.host)) {
+    throw new Error(`listen URL ${url.href}: missing port`);
+  }
+  let host = url.hostname;
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (host === 'localhost') host = '127.0.0.1';
+  const port = url.port === '' ? 0 : Number(url.port);
+  return { url: typeof u === 'string' ? u : u.href, host, port };
+}
+
+type Protocol = 'grpc' | 'http';
+
+/**
+ * Reads until the first bytes decide the protocol, then gives the socket (paused, with those bytes
+ * pushed back) to `route`. Bytes that still match a prefix of the preface mean: wait for more.
+ */
+function sniffProtocol(
+  socket: net.Socket,
+  timeoutMs: number,
+  route: (protocol: Protocol, socket: net.Socket) => void,
+): void {
+  let head: Buffer = Buffer.alloc(0);
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    socket.removeListener('data', onData);
+    socket.removeListener('end', onEndBeforeDecided);
+  };
+  const timer = setTimeout(() => {
+    cleanup();
+    socket.destroy();
+  }, timeoutMs);
+  const onEndBeforeDecided = (): void => {
+    cleanup();
+    socket.destroy();
+  };
+  const onData = (chunk: Buffer): void => {
+    socket.pause();
+    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
+    const n = Math.min(head.length, HTTP2_PREFACE.length);
+    let protocol: Protocol | undefined;
+    if (!head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) protocol = 'http';
+    else if (head.length >= HTTP2_PREFACE.length) protocol = 'grpc';
+    if (protocol === undefined) {
+      socket.resume();
+      return;
+    }
+    cleanup();
+    socket.unshift(head);
+    route(protocol, socket);
+  };
+  socket.on('data', onData);
+  socket.on('end', onEndBeforeDecided);
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.removeListener('error', onError);
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') reject(new Error(`unexpected address ${String(addr)}`));
+      else resolve(addr.port);
+    });
+  });
+}
+
+const closeNetServer = (server: net.Server): Promise<void> =>
+  new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+
+export async function startClientPort(options: ClientPortOptions): Promise<ClientPort> {
+  const log = options.log ?? consoleErrorLogger;
+  const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes;
+  const sniffTimeoutMs = options.protocolSniffTimeoutMs ?? defaultProtocolSniffTimeoutMs;
+  const closeGraceMs = options.closeGraceMs ?? defaultCloseGraceMs;
+  const urls = options.listenUrls.map(parseListenUrl);
+  if (urls.length === 0) throw new Error('startClientPort: no listen URLs');
+
+  const grpcServer: GrpcServer = createGrpcServer(
+    {
+      maxRequestBytes,
+      maxConcurrentStreams: options.maxConcurrentStreams ?? defaultMaxConcurrentStreams,
+      keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaultKeepaliveIntervalMs,
+      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
+    },
+    { api: options.api, maxRequestBytes, maxTxnOps: options.maxTxnOps ?? defaultMaxTxnOps, log },
+    options.grpcServices ?? defaultGrpcServices,
+  );
+  const injector: ConnectionInjector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
+  const httpServer = http.createServer(
+    createHttpRouter({ api: options.api, handlers: options.httpHandlers ?? [], log }),
+  );
+  httpServer.on('clientError', (_err, socket) => socket.destroy());
+
+  const sockets = new Set<net.Socket>();
+  let closing = false;
+  const route = (protocol: Protocol, socket: net.Socket): void => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    if (protocol === 'grpc') {
+      // node's http2 session reads what we pushed back from the socket's buffer, then the handle
+      injector.injectConnection(socket);
+    } else {
+      httpServer.emit('connection', socket);
+      // node's http server consumes the handle directly; resume() replays the pushed-back bytes
+      // and restarts reading
+      socket.resume();
+    }
+  };
+  const onConnection = (socket: net.Socket): void => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    // errors after hand-off also reach the owner's listeners; this one only keeps an early reset
+    // from becoming an uncaught 'error'
+    socket.on('error', () => undefined);
+    sniffProtocol(socket, sniffTimeoutMs, route);
+  };
+
+  const netServers: net.Server[] = [];
+  const addresses: ListenAddress[] = [];
+  const closeAll = async (): Promise<void> => {
+    closing = true;
+    const stopped = Promise.all(netServers.map(closeNetServer));
+    injector.drain(closeGraceMs);
+    httpServer.close();
+    httpServer.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        grpcServer.forceShutdown();
+        injector.destroy();
+        httpServer.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        resolve();
+      }, closeGraceMs);
+    });
+    await Promise.race([stopped, forced]);
+    clearTimeout(timer);
+    grpcServer.forceShutdown();
+    injector.destroy();
+    for (const s of sockets) s.destroy();
+    await stopped;
+  };
+
+  try {
+    for (const u of urls) {
+      const server = net.createServer(onConnection);
+      server.on('error', (err) => log(`client listener ${u.url} failed`, err));
+      netServers.push(server);
+      const port = await listen(server, u.host, u.port);
+      addresses.push({ url: u.url, host: u.host, port });
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    addresses,
+    close: () => (closed ??= closeAll()),
+  };
+}

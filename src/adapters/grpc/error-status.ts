@@ -1,0 +1,71 @@
+// The one place where an error becomes a gRPC status. Codes and messages are etcd 3.4's, copied from
+// etcdserver/api/v3rpc/rpctypes/error.go (ErrGRPC*) and the mapping in v3rpc/util.go (togRPCError).
+import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
+
+export interface GrpcStatus {
+  readonly code: Status;
+  readonly details: string;
+}
+
+/**
+ * Kinds the adapter itself can produce on top of the core's. `invalidSortOption` is etcd 3.5's answer
+ * (rpctypes.ErrGRPCInvalidSortOption) for a sort target etcd 3.4 would crash on (see validate.ts).
+ */
+export type AdapterErrorKind = EtcdErrorKind | 'invalidSortOption';
+
+export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
+  emptyKey: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: key is not provided' },
+  keyNotFound: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: key not found' },
+  valueProvided: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: value is provided' },
+  leaseProvided: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: lease is provided' },
+  tooManyOps: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: too many operations in txn request' },
+  duplicateKey: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: duplicate key given in txn request' },
+  requestTooLarge: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: request is too large' },
+  compacted: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision has been compacted' },
+  futureRev: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
+  noSpace: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: mvcc: database space exceeded' },
+  leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
+  timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
+  notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
+  invalidSortOption: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid sort option' },
+};
+
+export type ErrorLogger = (message: string, err: unknown) => void;
+
+export const consoleErrorLogger: ErrorLogger = (message, err) => console.error(`lattice: ${message}`, err);
+
+/** A status that a handler may throw when it already knows the exact code and message. */
+export class GrpcStatusError extends Error {
+  constructor(readonly status: GrpcStatus) {
+    super(status.details);
+    this.name = 'GrpcStatusError';
+  }
+}
+
+export const statusError = (kind: AdapterErrorKind): GrpcStatusError => new GrpcStatusError(statusByKind[kind]);
+
+/**
+ * Maps anything a handler threw or rejected with. EtcdError → etcd's status; anything else →
+ * UNKNOWN with the error's message (what etcd's togRPCError does for an unmapped error), logged,
+ * since it means a bug or a kind the adapter does not know yet.
+ */
+export function toGrpcStatus(err: unknown, log: ErrorLogger = consoleErrorLogger): GrpcStatus {
+  if (err instanceof GrpcStatusError) return err.status;
+  if (isEtcdError(err)) {
+    const known = (statusByKind as Readonly<Record<string, GrpcStatus | undefined>>)[err.kind];
+    if (known !== undefined) return known;
+    log(`EtcdError with unmapped kind ${String(err.kind)}`, err);
+    return { code: Status.UNKNOWN, details: err.message };
+  }
+  log('unexpected error in gRPC handler', err);
+  const details = err instanceof Error ? err.message : String(err);
+  return { code: Status.UNKNOWN, details };
+}
+
+/** The object grpc-js expects in a callback / stream 'error' to send a status to the client. */
+export function toServiceError(status: GrpcStatus): ServiceError {
+  const e = new Error(status.details) as ServiceError;
+  return Object.assign(e, { code: status.code, details: status.details, metadata: new Metadata() });
+}

@@ -1,0 +1,61 @@
+// The grpc-js server with etcd's limits (etcdserver/api/v3rpc/grpc.go, embed/config.go, embed/etcd.go)
+// and the registered service modules.
+import { Server, type ServerOptions } from '@grpc/grpc-js';
+import { clusterServiceModule } from './cluster-service.js';
+import { kvServiceModule } from './kv-service.js';
+import { maintenanceServiceModule } from './maintenance-service.js';
+import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
+
+/** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
+export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
+/** etcd: embed.DefaultMaxTxnOps. */
+export const defaultMaxTxnOps = 128;
+/** etcd: v3rpc grpcOverheadBytes, added to max-request-bytes for the gRPC receive limit. */
+export const grpcOverheadBytes = 512 * 1024;
+/** etcd: v3rpc maxSendBytes = math.MaxInt32. */
+export const maxSendMessageBytes = 2 ** 31 - 1;
+/** etcd: embed.DefaultMaxConcurrentStreams = math.MaxUint32. */
+export const defaultMaxConcurrentStreams = 2 ** 32 - 1;
+/** etcd: embed.DefaultGRPCKeepAliveInterval (2h) and DefaultGRPCKeepAliveTimeout (20s). */
+export const defaultKeepaliveIntervalMs = 2 * 60 * 60 * 1000;
+export const defaultKeepaliveTimeoutMs = 20 * 1000;
+
+/** Services every client port serves; Watch/Lease/Auth join by appending their module. */
+export const defaultGrpcServices: readonly GrpcServiceModule[] = [
+  kvServiceModule,
+  maintenanceServiceModule,
+  clusterServiceModule,
+];
+
+export interface GrpcServerLimits {
+  readonly maxRequestBytes: number;
+  readonly maxConcurrentStreams: number;
+  readonly keepaliveIntervalMs: number;
+  readonly keepaliveTimeoutMs: number;
+}
+
+/**
+ * Not reproduced: etcd's keepalive enforcement policy (MinTime 5s, PermitWithoutStream false), which
+ * grpc-js has no option for; and grpc's standard health service (grpc.health.v1), not generated yet.
+ */
+export function createGrpcServer(
+  limits: GrpcServerLimits,
+  ctx: GrpcServiceContext,
+  services: readonly GrpcServiceModule[],
+): Server {
+  const options: ServerOptions = {
+    'grpc.max_receive_message_length': limits.maxRequestBytes + grpcOverheadBytes,
+    'grpc.max_send_message_length': maxSendMessageBytes,
+    'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
+    'grpc.keepalive_time_ms': limits.keepaliveIntervalMs,
+    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
+  };
+  const server = new Server(options);
+  const seen = new Set<string>();
+  for (const s of services) {
+    if (seen.has(s.name)) throw new Error(`gRPC service ${s.name} registered twice`);
+    seen.add(s.name);
+    s.register(server, ctx);
+  }
+  return server;
+}

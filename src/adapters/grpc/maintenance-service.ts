@@ -1,0 +1,34 @@
+// etcdserverpb.Maintenance: Status only for now (etcdserver/api/v3rpc/maintenance.go); the other
+// methods answer UNIMPLEMENTED until their modules exist.
+import { MaintenanceService, type StatusResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { unary, withUnimplemented, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+
+export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
+  const { api, log } = ctx;
+  return {
+    status: unary(log, async (): Promise<StatusResponse> => {
+      const st = await api.status();
+      return {
+        header: api.header(st.revision),
+        version: api.version,
+        dbSize: BigInt(st.dbSizeBytes),
+        // a single member is always its own leader
+        leader: api.member.memberId,
+        raftIndex: BigInt(st.raftIndex),
+        raftTerm: BigInt(st.raftTerm),
+        // StoreStatus has one index: this member applies what it commits before answering
+        raftAppliedIndex: BigInt(st.raftIndex),
+        errors: [],
+        dbSizeInUse: BigInt(st.dbSizeInUseBytes),
+        isLearner: false,
+      };
+    }),
+  };
+}
+
+export const maintenanceServiceModule: GrpcServiceModule = {
+  name: 'etcdserverpb.Maintenance',
+  register(server, ctx) {
+    server.addService(MaintenanceService, withUnimplemented(MaintenanceService, createMaintenanceHandlers(ctx)));
+  },
+};

@@ -1,0 +1,217 @@
+// The `lattice` entry point: parse etcd-style flags, start the server in this process, stop it on
+// SIGINT/SIGTERM. Exit codes follow etcd: 2 for a malformed command line, 1 for invalid values or a
+// failure while running, 0 after a clean shutdown, --help or --version.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import {
+  ConfigError,
+  helpText,
+  parseConfig,
+  usageText,
+  verifyBootstrap,
+  formatInitialCluster,
+  type ServerConfig,
+} from '../server/config.js';
+import { createLogger, type Logger } from '../server/logger.js';
+import { computeClusterId, formatId, initialMemberIds } from '../server/member-id.js';
+import { startServer, type RunningServer } from '../server/lattice-server.js';
+
+/** How long close() may take after a signal before the process gives up and exits 1. */
+const shutdownTimeoutMs = 30_000;
+const etcdApiVersion = '3.4';
+
+function packageVersion(): string {
+  try {
+    // dist/src/cli/main.js → package.json at the repository root.
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+    const v = (pkg as { version?: unknown }).version;
+    return typeof v === 'string' ? v : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function versionText(): string {
+  return [
+    `Lattice Version: ${packageVersion()}`,
+    `etcd API Version: ${etcdApiVersion}`,
+    `Node Version: ${process.version}`,
+    `Node OS/Arch: ${process.platform}/${process.arch}`,
+  ].join('\n') + '\n';
+}
+
+/** etcd skips its bootstrap checks when the data dir already holds a member; so do we. */
+function dataDirIsEmpty(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+}
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
+function logStartup(cfg: ServerConfig, log: Logger): void {
+  log.info('Lattice starting', {
+    'lattice-version': packageVersion(),
+    'etcd-api-version': etcdApiVersion,
+    'node-version': process.version,
+    'node-os': process.platform,
+    'node-arch': process.arch,
+    pid: process.pid,
+  });
+  for (const w of cfg.warnings) log.warn(w);
+  const memberIds = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
+  const localId = memberIds.get(cfg.name);
+  log.info('configuration', {
+    name: cfg.name,
+    'data-dir': cfg.dataDir,
+    engine: cfg.engine,
+    'actor-placement': cfg.actorPlacement,
+    shards: cfg.shards,
+    'listen-client-urls': cfg.listenClientUrls,
+    'advertise-client-urls': cfg.advertiseClientUrls,
+    'listen-peer-urls': cfg.listenPeerUrls,
+    'initial-advertise-peer-urls': cfg.initialAdvertisePeerUrls,
+    'initial-cluster': formatInitialCluster(cfg.initialCluster),
+    'initial-cluster-state': cfg.initialClusterState,
+    'initial-cluster-token': cfg.initialClusterToken,
+    'local-member-id': localId === undefined ? '' : formatId(localId),
+    'cluster-id': memberIds.size === 0 ? '' : formatId(computeClusterId([...memberIds.values()])),
+    'snapshot-count': cfg.snapshotCount,
+    'heartbeat-interval': `${cfg.heartbeatIntervalMs}ms`,
+    'election-timeout': `${cfg.electionTimeoutMs}ms`,
+    'quota-backend-bytes': cfg.quotaBackendBytes,
+    'max-request-bytes': cfg.maxRequestBytes,
+    'max-txn-ops': cfg.maxTxnOps,
+    'unsafe-no-fsync': cfg.unsafeNoFsync,
+    'force-new-cluster': cfg.forceNewCluster,
+  });
+}
+
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseConfig(argv, env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (e.kind === 'usage') {
+      process.stderr.write(`lattice: ${e.message}\n${usageText()}`);
+    } else {
+      process.stderr.write(`lattice: error verifying flags, ${e.message}. See 'lattice --help'.\n`);
+    }
+    return e.exitCode;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText());
+    return 0;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(versionText());
+    return 0;
+  }
+  const cfg = parsed;
+
+  let log: Logger;
+  try {
+    log = createLogger({ level: cfg.logLevel, outputs: cfg.logOutputs }).named('cli/main');
+  } catch (e) {
+    process.stderr.write(`lattice: cannot open log outputs ${JSON.stringify(cfg.logOutputs)}: ${(e as Error).message}\n`);
+    return 1;
+  }
+
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception; exiting', { error: err.stack ?? String(err) });
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error('unhandled promise rejection; exiting', {
+      error: reason instanceof Error ? (reason.stack ?? reason.message) : String(reason),
+    });
+    process.exit(1);
+  });
+
+  // Signals may arrive while the server is still starting; remember them and stop once it is up.
+  let server: RunningServer | undefined;
+  let stopRequested: NodeJS.Signals | undefined;
+  let stopping = false;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exited = new Promise<number>((r) => {
+    resolveExit = r;
+  });
+
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping || !server) return;
+    stopping = true;
+    log.info('received signal; shutting down', { signal });
+    const timer = setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting', { 'timeout-ms': shutdownTimeoutMs });
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+    server.close().then(
+      () => {
+        clearTimeout(timer);
+        log.info('server stopped');
+        resolveExit(0);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        log.error('error while shutting down', { error: err instanceof Error ? err.message : String(err) });
+        resolveExit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping || stopRequested !== undefined) {
+      log.warn('received second signal; exiting immediately', { signal });
+      process.exit(signalExitCode(signal));
+    }
+    stopRequested = signal;
+    stop(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // Keep the process up until a signal even if the server holds no handle of its own (e.g. the stub).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  void exited.then(() => clearInterval(keepAlive));
+
+  logStartup(cfg, log);
+
+  try {
+    if (dataDirIsEmpty(cfg.dataDir)) verifyBootstrap(cfg);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    log.error('failed to start: invalid initial cluster', { error: e.message });
+    resolveExit(1);
+    return 1;
+  }
+
+  try {
+    server = await startServer(cfg, log.named('server'));
+  } catch (e) {
+    log.error('failed to start server', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    resolveExit(1);
+    return 1;
+  }
+  if (stopRequested !== undefined) stop(stopRequested);
+  return exited;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+    // Handles left open by a server that closed badly must not keep a stopped process alive; the timer is
+    // unref'd so a process with nothing left open (or still flushing stdout) ends on its own first.
+    setTimeout(() => process.exit(code), 1000).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`lattice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 1000).unref();
+  },
+);

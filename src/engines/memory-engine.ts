@@ -1,0 +1,665 @@
+// In-memory engine made durable by its own write-ahead log and snapshots.
+//
+// Files in dir:
+//   snapshot      the whole map at some point (written to snapshot.tmp, fsynced, renamed, dir fsynced)
+//   wal           batches written since that point, one framed record per write()
+//   wal.prev      only while a snapshot is being written: the WAL that snapshot will cover
+// Recovery = snapshot, then wal.prev, then wal. Every op is a blind write (put/del/delRange never read
+// the old value), so replaying a batch the snapshot already contains is harmless; that is what makes
+// a crash at any step of rotation or snapshotting safe.
+//
+// Framing (WAL and snapshot alike, after an 8-byte magic): u32le payload length, u32le crc32(payload),
+// payload. A WAL whose tail record is short or fails its CRC (a crash mid-append) is truncated there.
+
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import zlib from 'node:zlib';
+import BTreeModule from 'sorted-btree';
+import { EtcdError } from '../core/errors.js';
+import type { Engine, IterateOptions, WriteOp } from './engine.js';
+
+/** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
+export const defaultMaxWalBytes = 64 * 1024 * 1024;
+/** Snapshot bytes encoded per write call; between calls the event loop runs. */
+export const defaultSnapshotChunkBytes = 1024 * 1024;
+/** Bytes of queued batches appended (and fsynced) together in one group commit. */
+const maxWalGroupBytes = 16 * 1024 * 1024;
+/** Largest encoded batch; the length field is a u32 and a batch is held in memory whole. */
+export const maxBatchBytes = 1024 * 1024 * 1024;
+/** Bytes read per call while scanning a WAL or snapshot at open. */
+const readChunkBytes = 4 * 1024 * 1024;
+
+export interface MemoryEngineOptions {
+  readonly maxWalBytes?: number;
+  readonly snapshotChunkBytes?: number;
+}
+
+const BTree = BTreeModule.default;
+type Tree = InstanceType<typeof BTree<string, Buffer>>;
+
+const walMagic = Buffer.from('LATWAL01', 'latin1');
+const snapshotMagic = Buffer.from('LATSNP01', 'latin1');
+const magicBytes = 8;
+const recordHeaderBytes = 8;
+
+const opPut = 1;
+const opDel = 2;
+const opDelRange = 3;
+const snapshotEntries = 1;
+const snapshotEnd = 2;
+
+const crc32: (data: Uint8Array) => number = typeof zlib.crc32 === 'function' ? (data) => zlib.crc32(data) : tableCrc32;
+
+/** Opens (creating if missing) a memory engine in dir, recovering from snapshot and WAL. */
+export async function openMemoryEngine(dir: string, options: MemoryEngineOptions = {}): Promise<Engine> {
+  const maxWalBytes = options.maxWalBytes ?? defaultMaxWalBytes;
+  const snapshotChunkBytes = options.snapshotChunkBytes ?? defaultSnapshotChunkBytes;
+  if (!(maxWalBytes > 0) || !(snapshotChunkBytes > 0)) throw new RangeError('memory engine bounds must be positive');
+
+  await mkdir(dir, { recursive: true });
+  const files = filesIn(dir);
+  await rm(files.snapshotTmp, { force: true });
+
+  // Latin1 maps each byte to one UTF-16 unit of the same value, so string order is bytewise order.
+  const tree: Tree = new BTree<string, Buffer>(undefined, compareStrings);
+  await loadSnapshot(files.snapshot, tree);
+  const walPrevExists = await replayWalPrev(files.walPrev, tree);
+  const { handle, bytes } = await openWal(files.wal, dir, tree);
+
+  const engine = new MemoryEngine(dir, tree, handle, bytes, walPrevExists, maxWalBytes, snapshotChunkBytes);
+  if (walPrevExists || bytes >= maxWalBytes) {
+    try {
+      await engine.compactNow();
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+  return engine;
+}
+
+interface PendingWrite {
+  readonly record: Buffer;
+  readonly sync: boolean;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+class MemoryEngine implements Engine {
+  readonly name = 'memory' as const;
+  private readonly files: ReturnType<typeof filesIn>;
+  private readonly pending: PendingWrite[] = [];
+  private flushActive = false;
+  private flushDone: Promise<void> = Promise.resolve();
+  private snapshotting: Promise<void> | undefined;
+  /** Set on the first I/O failure; from then on writes reject (memory may be ahead of disk). */
+  private failure: Error | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly tree: Tree,
+    private wal: FileHandle,
+    private walBytes: number,
+    private walPrevExists: boolean,
+    private readonly maxWalBytes: number,
+    private readonly snapshotChunkBytes: number,
+  ) {
+    this.files = filesIn(dir);
+  }
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    this.assertOpen();
+    const value = this.tree.get(key.toString('latin1'));
+    return value === undefined ? undefined : Buffer.from(value);
+  }
+
+  write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
+    const unusable = this.closed ? closedError() : this.failure;
+    if (unusable !== undefined) return Promise.reject(unusable);
+    let record: Buffer;
+    try {
+      record = encodeBatch(ops); // copies the caller's bytes
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ record, sync: options.sync, resolve, reject });
+      if (!this.flushActive) {
+        this.flushActive = true;
+        this.flushDone = this.flushLoop();
+      }
+    });
+  }
+
+  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
+    checkLimit(options.limit);
+    if (this.closed) {
+      const error = closedError();
+      return {
+        [Symbol.asyncIterator]: async function* () {
+          throw error;
+        },
+      };
+    }
+    // O(1) copy-on-write clone: later writes copy the nodes they touch, this view keeps the old ones.
+    const view = this.tree.clone();
+    return { [Symbol.asyncIterator]: () => iterateTree(view, options) };
+  }
+
+  async sizeBytes(): Promise<number> {
+    this.assertOpen();
+    let total = 0;
+    for (const path of [this.files.snapshot, this.files.wal, this.files.walPrev, this.files.snapshotTmp]) {
+      total += (await stat(path).catch(() => undefined))?.size ?? 0;
+    }
+    return total;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Folds everything into a new snapshot and empties the WAL. Only while no write or snapshot runs. */
+  async compactNow(): Promise<void> {
+    await writeSnapshot(this.dir, this.tree, this.snapshotChunkBytes);
+    if (this.walPrevExists) {
+      await rm(this.files.walPrev, { force: true });
+      this.walPrevExists = false;
+    }
+    await this.wal.truncate(magicBytes);
+    await this.wal.datasync();
+    this.walBytes = magicBytes;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    await this.flushDone;
+    await this.snapshotting;
+    try {
+      if (this.failure === undefined && (this.walBytes > magicBytes || this.walPrevExists)) await this.compactNow();
+    } finally {
+      await this.wal.close();
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedError();
+  }
+
+  /** Group commit: appends everything queued in call order, fsyncs once if any write asked for it. */
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const group = this.takeGroup();
+        try {
+          const buffers = group.map((w) => w.record);
+          const size = buffers.reduce((sum, b) => sum + b.length, 0);
+          const { bytesWritten } = await this.wal.writev(buffers, this.walBytes);
+          if (bytesWritten !== size) throw new Error(`short WAL write: ${bytesWritten} of ${size} bytes`);
+          if (group.some((w) => w.sync)) await this.wal.datasync();
+          this.walBytes += size;
+        } catch (err) {
+          this.fail(err, group);
+          return;
+        }
+        // Applied only once on disk (and after every earlier batch), so readers never see a batch
+        // that a crash could still lose, nor a batch before the ones it followed.
+        for (const w of group) {
+          applyBatch(this.tree, w.record.subarray(recordHeaderBytes));
+          w.resolve();
+        }
+        if (this.walBytes >= this.maxWalBytes && this.snapshotting === undefined) {
+          try {
+            await this.rotateWal();
+          } catch (err) {
+            this.fail(err, []);
+            return;
+          }
+        }
+      }
+    } catch (err) {
+      this.fail(err, []);
+    } finally {
+      this.flushActive = false;
+    }
+  }
+
+  private takeGroup(): PendingWrite[] {
+    let bytes = 0;
+    let count = 0;
+    for (const w of this.pending) {
+      if (count > 0 && bytes + w.record.length > maxWalGroupBytes) break;
+      bytes += w.record.length;
+      count++;
+    }
+    return this.pending.splice(0, count);
+  }
+
+  private fail(err: unknown, group: readonly PendingWrite[]): void {
+    this.failure ??= err instanceof Error ? err : new Error(String(err));
+    for (const w of group) w.reject(this.failure);
+    for (const w of this.pending.splice(0)) w.reject(this.failure);
+  }
+
+  /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */
+  private async rotateWal(): Promise<void> {
+    const view = this.tree.clone();
+    await this.wal.close();
+    await rename(this.files.wal, this.files.walPrev);
+    this.walPrevExists = true;
+    this.wal = await createWal(this.files.wal, this.dir);
+    this.walBytes = magicBytes;
+    this.snapshotting = (async () => {
+      try {
+        await writeSnapshot(this.dir, view, this.snapshotChunkBytes);
+        await rm(this.files.walPrev, { force: true });
+        this.walPrevExists = false;
+      } catch (err) {
+        this.fail(err, []);
+      } finally {
+        this.snapshotting = undefined;
+      }
+    })();
+  }
+}
+
+async function* iterateTree(view: Tree, options: IterateOptions): AsyncGenerator<readonly [Buffer, Buffer]> {
+  const low = options.gte?.toString('latin1');
+  const high = options.lt?.toString('latin1');
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (limit === 0 || (low !== undefined && high !== undefined && low >= high)) return;
+  let count = 0;
+  const entries = options.reverse === true ? view.entriesReversed(high, undefined, true) : view.entries(low);
+  for (const [key, value] of entries) {
+    if (options.reverse === true ? low !== undefined && key < low : high !== undefined && key >= high) return;
+    yield [Buffer.from(key, 'latin1'), Buffer.from(value)];
+    if (++count >= limit) return;
+  }
+}
+
+// --- Files
+
+function filesIn(dir: string) {
+  return {
+    snapshot: join(dir, 'snapshot'),
+    snapshotTmp: join(dir, 'snapshot.tmp'),
+    wal: join(dir, 'wal'),
+    walPrev: join(dir, 'wal.prev'),
+  };
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function createWal(path: string, dir: string): Promise<FileHandle> {
+  const handle = await open(path, 'w+');
+  try {
+    await handle.write(walMagic, 0, magicBytes, 0);
+    await handle.datasync();
+    await fsyncDir(dir);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return handle;
+}
+
+/** Opens the WAL, replays it into tree and cuts off a torn tail; creates it if missing. */
+async function openWal(path: string, dir: string, tree: Tree): Promise<{ handle: FileHandle; bytes: number }> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r+');
+  } catch (err) {
+    if (errorCode(err) !== 'ENOENT') throw err;
+    return { handle: await createWal(path, dir), bytes: magicBytes };
+  }
+  try {
+    const size = (await handle.stat()).size;
+    if (size < magicBytes) {
+      // Crashed while creating it: nothing was ever acknowledged from this file.
+      await handle.truncate(0);
+      await handle.write(walMagic, 0, magicBytes, 0);
+      await handle.datasync();
+      return { handle, bytes: magicBytes };
+    }
+    await expectMagic(handle, walMagic, path);
+    const end = await scanRecords(handle, size, (payload) => applyBatch(tree, payload));
+    if (end < size) {
+      await handle.truncate(end);
+      await handle.datasync();
+    }
+    return { handle, bytes: end };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** Replays a WAL left by an interrupted snapshot, if any. */
+async function replayWalPrev(path: string, tree: Tree): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    if (size >= magicBytes) {
+      await expectMagic(handle, walMagic, path);
+      await scanRecords(handle, size, (payload) => applyBatch(tree, payload));
+    }
+    return true;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function loadSnapshot(path: string, tree: Tree): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const size = (await handle.stat()).size;
+    if (size < magicBytes) throw corrupt(path, 'shorter than its header');
+    await expectMagic(handle, snapshotMagic, path);
+    let loaded = 0;
+    let expected: number | undefined;
+    const end = await scanRecords(handle, size, (payload) => {
+      if (expected !== undefined) throw corrupt(path, 'records after the end record');
+      const reader = new Reader(payload);
+      const kind = reader.u8();
+      if (kind === snapshotEntries) {
+        while (!reader.done()) {
+          const key = reader.latin1();
+          tree.set(key, reader.bytes());
+          loaded++;
+        }
+      } else if (kind === snapshotEnd) {
+        expected = reader.u48();
+      } else {
+        throw corrupt(path, `unknown record kind ${kind}`);
+      }
+    });
+    if (end !== size || expected === undefined) throw corrupt(path, `unreadable from offset ${end}`);
+    if (expected !== loaded) throw corrupt(path, `holds ${loaded} entries, its end record says ${expected}`);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes view to snapshot.tmp in chunks, then atomically replaces the snapshot. */
+async function writeSnapshot(dir: string, view: Tree, chunkBytes: number): Promise<void> {
+  const files = filesIn(dir);
+  const handle = await open(files.snapshotTmp, 'w');
+  try {
+    let position = 0;
+    const append = async (buffer: Buffer): Promise<void> => {
+      const { bytesWritten } = await handle.write(buffer, 0, buffer.length, position);
+      if (bytesWritten !== buffer.length) throw new Error(`short snapshot write to ${files.snapshotTmp}`);
+      position += buffer.length;
+    };
+    await append(snapshotMagic);
+    let count = 0;
+    let chunk: Array<[string, Buffer]> = [];
+    let chunkSize = 1;
+    for (const [key, value] of view.entries()) {
+      chunk.push([key, value]);
+      chunkSize += 8 + key.length + value.length;
+      count++;
+      if (chunkSize >= chunkBytes) {
+        await append(encodeSnapshotChunk(chunk, chunkSize));
+        chunk = [];
+        chunkSize = 1;
+      }
+    }
+    if (chunk.length > 0) await append(encodeSnapshotChunk(chunk, chunkSize));
+    const end = Buffer.alloc(recordHeaderBytes + 7);
+    end.writeUInt8(snapshotEnd, recordHeaderBytes);
+    end.writeUIntLE(count, recordHeaderBytes + 1, 6);
+    await append(seal(end));
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await rename(files.snapshotTmp, files.snapshot);
+  await fsyncDir(dir);
+}
+
+async function expectMagic(handle: FileHandle, magic: Buffer, path: string): Promise<void> {
+  const header = Buffer.alloc(magicBytes);
+  await handle.read(header, 0, magicBytes, 0);
+  if (!header.equals(magic)) throw corrupt(path, `does not start with ${magic.toString('latin1')}`);
+}
+
+/**
+ * Calls onPayload for each intact record after the magic, in order. Returns the offset where intact
+ * records end: the file size, or the start of the first short or CRC-failing record.
+ */
+async function scanRecords(handle: FileHandle, size: number, onPayload: (payload: Buffer) => void): Promise<number> {
+  let buffer = Buffer.alloc(0);
+  let bufferStart = magicBytes; // file offset of buffer[0]
+  let position = magicBytes; // file offset of the next record
+
+  const ensure = async (bytes: number): Promise<void> => {
+    const have = bufferStart + buffer.length - position;
+    if (have >= bytes) return;
+    const readFrom = bufferStart + buffer.length;
+    const next = Buffer.allocUnsafe(Math.max(bytes, Math.min(readChunkBytes, size - position)));
+    buffer.copy(next, 0, position - bufferStart);
+    let filled = have;
+    while (filled < next.length) {
+      const { bytesRead } = await handle.read(next, filled, next.length - filled, readFrom + filled - have);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    buffer = next.subarray(0, filled);
+    bufferStart = position;
+  };
+
+  while (size - position >= recordHeaderBytes) {
+    await ensure(recordHeaderBytes);
+    const at = position - bufferStart;
+    const length = buffer.readUInt32LE(at);
+    const checksum = buffer.readUInt32LE(at + 4);
+    if (length > size - position - recordHeaderBytes) break;
+    await ensure(recordHeaderBytes + length);
+    const start = position - bufferStart + recordHeaderBytes;
+    const payload = buffer.subarray(start, start + length);
+    if (payload.length !== length || crc32(payload) !== checksum) break;
+    onPayload(payload);
+    position += recordHeaderBytes + length;
+  }
+  return position;
+}
+
+// --- Encoding
+
+function encodeBatch(ops: readonly WriteOp[]): Buffer {
+  let size = 4;
+  for (const op of ops) {
+    switch (op.type) {
+      case 'put':
+        size += 9 + op.key.length + op.value.length;
+        break;
+      case 'del':
+        size += 5 + op.key.length;
+        break;
+      case 'delRange':
+        size += 9 + op.gte.length + op.lt.length;
+        break;
+    }
+  }
+  if (size > maxBatchBytes) throw new RangeError(`batch of ${size} bytes exceeds maxBatchBytes (${maxBatchBytes})`);
+  const record = Buffer.allocUnsafe(recordHeaderBytes + size);
+  let at = record.writeUInt32LE(ops.length, recordHeaderBytes);
+  const bytes = (b: Buffer): void => {
+    at = record.writeUInt32LE(b.length, at);
+    at += b.copy(record, at);
+  };
+  for (const op of ops) {
+    switch (op.type) {
+      case 'put':
+        at = record.writeUInt8(opPut, at);
+        bytes(op.key);
+        bytes(op.value);
+        break;
+      case 'del':
+        at = record.writeUInt8(opDel, at);
+        bytes(op.key);
+        break;
+      case 'delRange':
+        at = record.writeUInt8(opDelRange, at);
+        bytes(op.gte);
+        bytes(op.lt);
+        break;
+    }
+  }
+  return seal(record);
+}
+
+function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, payloadBytes: number): Buffer {
+  const record = Buffer.allocUnsafe(recordHeaderBytes + payloadBytes);
+  let at = record.writeUInt8(snapshotEntries, recordHeaderBytes);
+  for (const [key, value] of entries) {
+    at = record.writeUInt32LE(key.length, at);
+    at += record.write(key, at, 'latin1');
+    at = record.writeUInt32LE(value.length, at);
+    at += value.copy(record, at);
+  }
+  return seal(record);
+}
+
+/** Fills in the length and CRC of a record whose payload follows an 8-byte gap. */
+function seal(record: Buffer): Buffer {
+  const payload = record.subarray(recordHeaderBytes);
+  record.writeUInt32LE(payload.length, 0);
+  record.writeUInt32LE(crc32(payload), 4);
+  return record;
+}
+
+/** Applies one encoded batch; stored values are copies, never views into the record. */
+function applyBatch(tree: Tree, payload: Buffer): void {
+  const reader = new Reader(payload);
+  const count = reader.u32();
+  for (let i = 0; i < count; i++) {
+    const type = reader.u8();
+    const key = reader.latin1();
+    if (type === opPut) {
+      tree.set(key, reader.bytes());
+    } else if (type === opDel) {
+      tree.delete(key);
+    } else if (type === opDelRange) {
+      const lt = reader.latin1();
+      if (key < lt) tree.deleteRange(key, lt, false);
+    } else {
+      throw new Error(`memory engine: unknown op type ${type} in a WAL record`);
+    }
+  }
+  if (!reader.done()) throw new Error('memory engine: trailing bytes in a WAL record');
+}
+
+class Reader {
+  private at = 0;
+  constructor(private readonly buffer: Buffer) {}
+
+  done(): boolean {
+    return this.at === this.buffer.length;
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buffer.readUInt8(this.at++);
+  }
+
+  u32(): number {
+    this.need(4);
+    const value = this.buffer.readUInt32LE(this.at);
+    this.at += 4;
+    return value;
+  }
+
+  u48(): number {
+    this.need(6);
+    const value = this.buffer.readUIntLE(this.at, 6);
+    this.at += 6;
+    return value;
+  }
+
+  latin1(): string {
+    const length = this.u32();
+    this.need(length);
+    const value = this.buffer.toString('latin1', this.at, this.at + length);
+    this.at += length;
+    return value;
+  }
+
+  /** A copy, so the record's buffer is not kept alive by what is stored. */
+  bytes(): Buffer {
+    const length = this.u32();
+    this.need(length);
+    const value = Buffer.from(this.buffer.subarray(this.at, this.at + length));
+    this.at += length;
+    return value;
+  }
+
+  private need(bytes: number): void {
+    if (this.at + bytes > this.buffer.length) throw new Error('memory engine: record ends early');
+  }
+}
+
+// --- Small helpers
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function checkLimit(limit: number | undefined): void {
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new RangeError(`iterate limit must be a non-negative integer, got ${limit}`);
+  }
+}
+
+function closedError(): EtcdError {
+  return new EtcdError('stopped', 'memory engine is closed');
+}
+
+function corrupt(path: string, detail: string): Error {
+  return new Error(`memory engine: ${path} is corrupt: ${detail}`);
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** Fallback for Node < 20.15, which lacks zlib.crc32. Same polynomial (IEEE 802.3). */
+function tableCrc32(data: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (const byte of data) crc = (crcTable[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,270 @@
+// Engine over @nxtedition/rocksdb (an abstract-level database around RocksDB). The package ships no
+// types, so the slice of its API we rely on is declared below and checked by the shared engine suite.
+
+import { readdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { EtcdError } from '../core/errors.js';
+import type { Engine, IterateOptions, WriteOp } from './engine.js';
+
+/** Entries fetched per native iterator round trip. */
+const iteratorBatchEntries = 1000;
+/** Bytes fetched per native iterator round trip (the binding stops a batch once it passes this). */
+const iteratorBatchBytes = 4 * 1024 * 1024;
+/** Keys read per round trip while expanding a delRange into point deletes. */
+const delRangeScanBatchEntries = 10_000;
+
+// --- The part of @nxtedition/rocksdb 12.2.12 we use (read from its index.js, iterator.js,
+// chained-batch.js and binding.cc). Keys and values are always Buffers (buffer encodings).
+
+interface RocksChainedBatch {
+  put(key: Buffer, value: Buffer): RocksChainedBatch;
+  del(key: Buffer): RocksChainedBatch;
+  /** Runs rocksdb::DB::Write synchronously on the JS thread (including the fsync when sync is set). */
+  write(options: { readonly sync: boolean }): Promise<void>;
+  close(): Promise<void>;
+  readonly length: number;
+}
+
+interface RocksIteratorOptions {
+  readonly gte?: Buffer;
+  readonly lt?: Buffer;
+  readonly reverse?: boolean;
+  readonly limit?: number;
+  readonly keys?: boolean;
+  readonly values?: boolean;
+  readonly highWaterMarkBytes?: number;
+}
+
+interface RocksIterator {
+  /** Resolves with up to `size` entries; an empty array means the iterator is exhausted. */
+  nextv(size: number): Promise<Array<[Buffer, Buffer | undefined]>>;
+  close(): Promise<void>;
+}
+
+interface RocksLevel {
+  open(options: { readonly createIfMissing: boolean }): Promise<void>;
+  close(): Promise<void>;
+  /** A missing key comes back as undefined. */
+  getMany(keys: readonly Buffer[]): Promise<Array<Buffer | undefined>>;
+  batch(): RocksChainedBatch;
+  /** The native iterator (and so its implicit RocksDB snapshot) is created by this call. */
+  iterator(options: RocksIteratorOptions): RocksIterator;
+}
+
+interface RocksModule {
+  readonly RocksLevel: new (
+    location: string,
+    options: { readonly keyEncoding: 'buffer'; readonly valueEncoding: 'buffer' },
+  ) => RocksLevel;
+}
+
+const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as RocksModule;
+
+/** Opens (creating if missing) a RocksDB database in dir. */
+export async function openRocksdbEngine(dir: string): Promise<Engine> {
+  const db = new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open({ createIfMissing: true });
+  return new RocksdbEngine(db, dir);
+}
+
+type PreparedBatch =
+  | { readonly kind: 'ready'; readonly batch: RocksChainedBatch }
+  | { readonly kind: 'needsScan'; readonly ops: readonly WriteOp[] };
+
+class RocksdbEngine implements Engine {
+  readonly name = 'rocksdb' as const;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Writes run one after another in call order; a delRange must list its keys with no write in between. */
+  private writeTail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: RocksLevel,
+    private readonly dir: string,
+  ) {}
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    this.assertOpen();
+    const [value] = await this.db.getMany([key]);
+    return value;
+  }
+
+  write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    let prepared: PreparedBatch;
+    try {
+      // Capture the caller's bytes now: they may reuse their buffers once write() returns.
+      prepared = this.prepare(ops);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.writeTail.then(async () => {
+      const batch = prepared.kind === 'ready' ? prepared.batch : await this.expandDelRanges(prepared.ops);
+      await batch.write({ sync: options.sync });
+    });
+    this.writeTail = run.catch(() => undefined);
+    return run;
+  }
+
+  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
+    checkLimit(options.limit);
+    if (this.closed) return failingIterable(closedError());
+    if (isEmptyRange(options)) return emptyIterable();
+    const iterator = this.db.iterator({
+      ...(options.gte !== undefined && { gte: options.gte }),
+      ...(options.lt !== undefined && { lt: options.lt }),
+      reverse: options.reverse === true,
+      ...(options.limit !== undefined && { limit: options.limit }),
+      highWaterMarkBytes: iteratorBatchBytes,
+    });
+    let consumed = false;
+    return {
+      [Symbol.asyncIterator]: () => {
+        if (consumed) throw new TypeError('a rocksdb engine iteration can be consumed only once');
+        consumed = true;
+        return drain(iterator);
+      },
+    };
+  }
+
+  async sizeBytes(): Promise<number> {
+    this.assertOpen();
+    return dirSizeBytes(this.dir);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      await this.writeTail;
+      // abstract-level closes any iterator still open before the database itself.
+      await this.db.close();
+    })();
+    return this.closing;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw closedError();
+  }
+
+  private prepare(ops: readonly WriteOp[]): PreparedBatch {
+    if (ops.some((op) => op.type === 'delRange')) {
+      return { kind: 'needsScan', ops: ops.map(copyOp) };
+    }
+    // The native WriteBatch copies keys and values as they are added.
+    const batch = this.db.batch();
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else if (op.type === 'del') batch.del(op.key);
+    }
+    return { kind: 'ready', batch };
+  }
+
+  /**
+   * The binding's WriteBatch has no DeleteRange, so a delRange becomes point deletes of the keys the
+   * database holds in the range plus the keys put earlier in this same batch. Runs inside the write
+   * queue, so no other write of this engine lands between the scan and the batch write.
+   */
+  private async expandDelRanges(ops: readonly WriteOp[]): Promise<RocksChainedBatch> {
+    const batch = this.db.batch();
+    const putsSoFar: Buffer[] = [];
+    try {
+      for (const op of ops) {
+        switch (op.type) {
+          case 'put':
+            batch.put(op.key, op.value);
+            putsSoFar.push(op.key);
+            break;
+          case 'del':
+            batch.del(op.key);
+            break;
+          case 'delRange': {
+            if (Buffer.compare(op.gte, op.lt) >= 0) break;
+            for (const key of putsSoFar) {
+              if (Buffer.compare(key, op.gte) >= 0 && Buffer.compare(key, op.lt) < 0) batch.del(key);
+            }
+            const keys = this.db.iterator({ gte: op.gte, lt: op.lt, values: false });
+            try {
+              for (;;) {
+                const entries = await keys.nextv(delRangeScanBatchEntries);
+                if (entries.length === 0) break;
+                for (const [key] of entries) batch.del(key);
+              }
+            } finally {
+              await keys.close();
+            }
+            break;
+          }
+        }
+      }
+    } catch (err) {
+      await batch.close();
+      throw err;
+    }
+    return batch;
+  }
+}
+
+async function* drain(iterator: RocksIterator): AsyncGenerator<readonly [Buffer, Buffer]> {
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(iteratorBatchEntries);
+      if (entries.length === 0) return;
+      for (const [key, value] of entries) {
+        if (value === undefined) throw new Error('rocksdb iterator returned an entry without a value');
+        yield [key, value];
+      }
+    }
+  } finally {
+    await iterator.close();
+  }
+}
+
+function copyOp(op: WriteOp): WriteOp {
+  switch (op.type) {
+    case 'put':
+      return { type: 'put', key: Buffer.from(op.key), value: Buffer.from(op.value) };
+    case 'del':
+      return { type: 'del', key: Buffer.from(op.key) };
+    case 'delRange':
+      return { type: 'delRange', gte: Buffer.from(op.gte), lt: Buffer.from(op.lt) };
+  }
+}
+
+function checkLimit(limit: number | undefined): void {
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit >= 0)) {
+    throw new RangeError(`iterate limit must be a non-negative integer, got ${limit}`);
+  }
+}
+
+function isEmptyRange(options: IterateOptions): boolean {
+  if (options.limit === 0) return true;
+  return options.gte !== undefined && options.lt !== undefined && Buffer.compare(options.gte, options.lt) >= 0;
+}
+
+function emptyIterable(): AsyncIterable<readonly [Buffer, Buffer]> {
+  return { [Symbol.asyncIterator]: async function* () {} };
+}
+
+function failingIterable(error: Error): AsyncIterable<readonly [Buffer, Buffer]> {
+  return {
+    [Symbol.asyncIterator]: async function* () {
+      throw error;
+    },
+  };
+}
+
+function closedError(): EtcdError {
+  return new EtcdError('stopped', 'rocksdb engine is closed');
+}
+
+async function dirSizeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    // A file can vanish between readdir and stat (compaction, WAL recycling).
+    const info = await stat(join(dir, entry.name)).catch(() => undefined);
+    total += info?.size ?? 0;
+  }
+  return total;
+}

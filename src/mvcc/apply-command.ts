@@ -1,0 +1,76 @@
+// Applies one committed write (or serves one read) against a keyspace view. The same function runs
+// inside a shard actor for single-shard entries and in the store for entries spanning shards.
+import type {
+  DeleteRangeResponse,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { isEtcdError, type EtcdErrorKind } from '../core/errors.js';
+import type { Command } from '../log/command.js';
+import * as ops from './kv-operations.js';
+import type { KvRecord } from './kv-record.js';
+import { StoreTxn, type KeyspaceView, type RevisionState } from './store-txn.js';
+
+export type WriteCommand = Exclude<Command, { type: 'compact' }>;
+
+export type WriteResponse =
+  | { readonly type: 'put'; readonly response: PutResponse }
+  | { readonly type: 'deleteRange'; readonly response: DeleteRangeResponse }
+  | { readonly type: 'txn'; readonly response: TxnResponse };
+
+export type ApplyOutcome =
+  | { readonly ok: true; readonly result: WriteResponse; readonly changes: readonly KvRecord[] }
+  | { readonly ok: false; readonly error: EtcdErrorKind };
+
+export type ReadRequest =
+  | { readonly type: 'range'; readonly req: RangeRequest }
+  | { readonly type: 'txn'; readonly req: TxnRequest };
+
+export type ReadResponse =
+  | { readonly type: 'range'; readonly response: RangeResponse }
+  | { readonly type: 'txn'; readonly response: TxnResponse };
+
+export type ReadOutcome = { readonly ok: true; readonly result: ReadResponse } | { readonly ok: false; readonly error: EtcdErrorKind };
+
+/** No lease exists until the lease table arrives: every non-zero lease is missing, as etcd reports. */
+export const noLeases: ops.LeaseLookup = () => false;
+
+export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: RevisionState): Promise<ApplyOutcome> {
+  const txn = new StoreTxn(view, revs);
+  try {
+    let result: WriteResponse;
+    switch (cmd.type) {
+      case 'put':
+        result = { type: 'put', response: await ops.put(txn, cmd.req, noLeases) };
+        break;
+      case 'deleteRange':
+        result = { type: 'deleteRange', response: await ops.deleteRange(txn, cmd.req) };
+        break;
+      case 'txn':
+        result = { type: 'txn', response: await ops.txn(txn, cmd.req, noLeases) };
+        break;
+    }
+    return { ok: true, result, changes: txn.changes };
+  } catch (e) {
+    // Checks run before the first write, so an error here has changed nothing.
+    if (isEtcdError(e) && txn.changes.length === 0) return { ok: false, error: e.kind };
+    throw e;
+  }
+}
+
+export async function serveRead(view: KeyspaceView, read: ReadRequest, revs: RevisionState): Promise<ReadOutcome> {
+  const txn = new StoreTxn(view, revs);
+  try {
+    if (read.type === 'range') return { ok: true, result: { type: 'range', response: await ops.range(txn, read.req) } };
+    return { ok: true, result: { type: 'txn', response: await ops.txn(txn, read.req, noLeases) } };
+  } catch (e) {
+    if (isEtcdError(e)) return { ok: false, error: e.kind };
+    throw e;
+  }
+}
+
+/** How many revisions an applied outcome used: one if it changed anything. */
+export const revisionsUsed = (o: ApplyOutcome): number => (o.ok && o.changes.length > 0 ? 1 : 0);

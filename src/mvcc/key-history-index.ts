@@ -1,0 +1,92 @@
+// The key index of one shard: every key with its revisions in order, tombstones included. A read at
+// revision R takes, per key, the last record with modRevision <= R; a tombstone there means "absent".
+import { SortedMap } from '../core/sorted-map.js';
+import type { Key, KeyRange } from '../core/keys.js';
+import type { KvRecord } from './kv-record.js';
+
+export interface RevisionId {
+  readonly main: number;
+  readonly sub: number;
+}
+
+export interface RangeScan {
+  /** Live records at the revision, in key order, at most `limit` of them (0 = no limit). */
+  readonly records: KvRecord[];
+  /** Every live key in the range at the revision, regardless of limit. */
+  readonly count: number;
+}
+
+function visibleAt(history: readonly KvRecord[], rev: number): KvRecord | undefined {
+  // Histories are short and appended in revision order: scan from the newest.
+  for (let i = history.length - 1; i >= 0; i--) {
+    const r = history[i]!;
+    if (r.modRevision <= rev) return r.tombstone ? undefined : r;
+  }
+  return undefined;
+}
+
+export class KeyHistoryIndex {
+  private readonly keys = new SortedMap<Key, KvRecord[]>();
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  get(key: Key, rev: number): KvRecord | undefined {
+    const history = this.keys.get(key);
+    return history === undefined ? undefined : visibleAt(history, rev);
+  }
+
+  range(range: KeyRange, rev: number, limit: number, countOnly: boolean): RangeScan {
+    if (range.kind === 'single') {
+      const r = this.get(range.key, rev);
+      return { records: r === undefined || countOnly ? [] : [r], count: r === undefined ? 0 : 1 };
+    }
+    const records: KvRecord[] = [];
+    let count = 0;
+    this.forEachIn(range, (history) => {
+      const r = visibleAt(history, rev);
+      if (r === undefined) return;
+      count++;
+      if (!countOnly && (limit <= 0 || records.length < limit)) records.push(r);
+    });
+    return { records, count };
+  }
+
+  append(record: KvRecord): void {
+    const history = this.keys.get(record.key);
+    if (history === undefined) this.keys.set(record.key, [record]);
+    else history.push(record);
+  }
+
+  /**
+   * Drops history below `rev`: per key, the record visible at `rev` survives unless it is a tombstone,
+   * and everything older goes. Returns the revisions removed so the engine can drop them too.
+   */
+  compact(rev: number): RevisionId[] {
+    const removed: RevisionId[] = [];
+    const emptied: Key[] = [];
+    this.keys.forEach((history, key) => {
+      let keepFrom = 0;
+      for (let i = history.length - 1; i >= 0; i--) {
+        const r = history[i]!;
+        if (r.modRevision <= rev) {
+          keepFrom = r.tombstone ? i + 1 : i;
+          break;
+        }
+      }
+      if (keepFrom === 0) return;
+      for (let i = 0; i < keepFrom; i++) removed.push({ main: history[i]!.modRevision, sub: history[i]!.sub });
+      history.splice(0, keepFrom);
+      if (history.length === 0) emptied.push(key);
+    });
+    for (const key of emptied) this.keys.delete(key);
+    return removed;
+  }
+
+  private forEachIn(range: KeyRange & { kind: 'range' }, visit: (history: KvRecord[]) => void): void {
+    const high = range.end ?? this.keys.maxKey();
+    if (high === undefined) return;
+    this.keys.forRange(range.start, high, range.end === null, (_k, history) => visit(history));
+  }
+}

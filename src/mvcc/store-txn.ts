@@ -1,0 +1,108 @@
+// etcd's store transactions: one read or write transaction at a fixed begin revision. A write
+// transaction gives every change the main revision beginRev+1 and the next sub-revision, and reads
+// inside it see its own earlier changes (as etcd's storeTxnWrite does).
+import { EtcdError } from '../core/errors.js';
+import type { Key, KeyRange } from '../core/keys.js';
+import type { RangeScan } from './key-history-index.js';
+import type { KvRecord } from './kv-record.js';
+
+/** The keys a transaction runs against: one shard's index, or several shards behind a router. */
+export interface KeyspaceView {
+  scan(range: KeyRange, rev: number, limit: number, countOnly: boolean): Promise<RangeScan>;
+  /** Appends a new revision (a put or a tombstone) to its key's history. */
+  append(record: KvRecord): Promise<void>;
+}
+
+export interface RevisionState {
+  /** The store's revision before this transaction. */
+  readonly beginRev: number;
+  /** History below this revision is gone (etcd's compactMainRev; -1 before any compaction). */
+  readonly compactRev: number;
+}
+
+export interface RangeKeysResult extends RangeScan {
+  /** The revision the header reports: the transaction's current revision. */
+  readonly rev: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class StoreTxn {
+  /** Records this transaction wrote, in sub-revision order: what must be persisted. */
+  readonly changes: KvRecord[] = [];
+
+  constructor(
+    private readonly view: KeyspaceView,
+    private readonly revs: RevisionState,
+  ) {}
+
+  get beginRev(): number {
+    return this.revs.beginRev;
+  }
+
+  get compactRev(): number {
+    return this.revs.compactRev;
+  }
+
+  /** The revision reads see now: beginRev, or beginRev+1 once this transaction has written. */
+  get currentRev(): number {
+    return this.changes.length > 0 ? this.revs.beginRev + 1 : this.revs.beginRev;
+  }
+
+  /** The revision after commit, as etcd reports it in write responses. */
+  get writeRev(): number {
+    return this.revs.beginRev + 1;
+  }
+
+  async rangeKeys(range: KeyRange, requestedRev: bigint, limit: number, countOnly: boolean): Promise<RangeKeysResult> {
+    const curRev = this.currentRev;
+    if (requestedRev > curRev) throw new EtcdError('futureRev');
+    const rev = requestedRev <= 0n ? curRev : Number(requestedRev);
+    if (rev < this.revs.compactRev) throw new EtcdError('compacted');
+    const scan = await this.view.scan(range, rev, limit, countOnly);
+    return { records: scan.records, count: scan.count, rev: curRev };
+  }
+
+  async get(key: Key): Promise<KvRecord | undefined> {
+    const scan = await this.view.scan({ kind: 'single', key }, this.currentRev, 0, false);
+    return scan.records[0];
+  }
+
+  async put(key: Key, value: Buffer, lease: bigint): Promise<void> {
+    const rev = this.writeRev;
+    const prev = await this.get(key);
+    const record: KvRecord = {
+      key,
+      value,
+      createRevision: prev === undefined ? rev : prev.createRevision,
+      modRevision: rev,
+      sub: this.changes.length,
+      version: prev === undefined ? 1 : prev.version + 1,
+      lease,
+      tombstone: false,
+    };
+    await this.view.append(record);
+    this.changes.push(record);
+  }
+
+  /** Deletes every live key in the range; returns how many. */
+  async deleteRange(range: KeyRange): Promise<number> {
+    const scan = await this.view.scan(range, this.currentRev, 0, false);
+    const rev = this.writeRev;
+    for (const live of scan.records) {
+      const tombstone: KvRecord = {
+        key: live.key,
+        value: EMPTY,
+        createRevision: 0,
+        modRevision: rev,
+        sub: this.changes.length,
+        version: 0,
+        lease: 0n,
+        tombstone: true,
+      };
+      await this.view.append(tombstone);
+      this.changes.push(tombstone);
+    }
+    return scan.records.length;
+  }
+}

@@ -1,0 +1,90 @@
+// One Lattice member: engine → revision log → shard actors → MVCC store → client port.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { ServerApi } from '../core/kv-api.js';
+import { openEngine } from '../engines/open-engine.js';
+import { LocalLog, defaultLocalLogOptions } from '../log/local-log.js';
+import { spawnActor } from '../actors/spawn.js';
+import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
+import { ShardSet } from '../store/shard-set.js';
+import { defaultSplitPoints } from '../store/split-points.js';
+import { MvccStore } from '../store/mvcc-store.js';
+import { startClientPort } from '../adapters/client-port.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { computeClusterId, computeMemberId, formatId, initialMemberIds } from './member-id.js';
+
+export interface RunningServer {
+  close(): Promise<void>;
+}
+
+/** The etcd server version Lattice reports (Status, /version): the release whose API it matches. */
+export const etcdServerVersion = '3.4.23';
+export const etcdClusterVersion = '3.4.0';
+
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
+  const clusterId = computeClusterId([...initialMemberIds(config.initialCluster, config.initialClusterToken).values()]);
+
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
+  const revisionLog = await LocalLog.open(engine, { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
+  const shards = new ShardSet(
+    Array.from({ length: config.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', config.actorPlacement)),
+    defaultSplitPoints(config.shards),
+  );
+  const header = (revision: number): ResponseHeader => ({
+    clusterId,
+    memberId,
+    revision: BigInt(revision),
+    raftTerm: BigInt(revisionLog.term),
+  });
+  const store = await MvccStore.open(engine, revisionLog, shards, {
+    header,
+    onPersistError: (e) => log.error('failed to persist applied state; it will be replayed from the log at restart', { error: e }),
+  });
+
+  const api: ServerApi = {
+    kv: store,
+    member: {
+      name: config.name,
+      memberId,
+      clusterId,
+      peerUrls: config.initialAdvertisePeerUrls,
+      clientUrls: config.advertiseClientUrls,
+    },
+    version: etcdServerVersion,
+    header: (revision) => header(revision ?? store.revision),
+    status: () => store.status(),
+  };
+
+  const port = await startClientPort({
+    listenUrls: config.listenClientUrls,
+    api,
+    maxRequestBytes: config.maxRequestBytes,
+    maxTxnOps: config.maxTxnOps,
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    log: (message, err) => log.error(message, { error: err }),
+  });
+
+  // The same milestones etcd logs; tools and scripts wait for these lines.
+  log.info('published local member to cluster through raft', {
+    'local-member-id': formatId(memberId),
+    'local-member-attributes': `{Name:${config.name} ClientURLs:[${config.advertiseClientUrls.join(' ')}]}`,
+    'cluster-id': formatId(clusterId),
+  });
+  log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
+  log.info('ready to serve client requests');
+  for (const a of port.addresses) {
+    log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
+  }
+
+  return {
+    close: async () => {
+      await port.close();
+      await store.close();
+      await engine.close();
+    },
+  };
+}

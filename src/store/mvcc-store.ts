@@ -1,0 +1,295 @@
+// The one store every adapter talks to. Writes go through the revision log: propose → durable →
+// committed → applied in log order by the owning shard actor(s) → persisted → caller answered.
+// Reads are served by the shards at the store's current revision without touching the log.
+import { concatMap, from, type Subscription } from 'rxjs';
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  TxnRequest,
+  TxnResponse,
+} from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
+import { keyRange } from '../core/keys.js';
+import type { KvApi, StoreStatus } from '../core/kv-api.js';
+import type { Engine, WriteOp } from '../engines/engine.js';
+import type { Command, LogEntry } from '../log/command.js';
+import type { RevisionLog } from '../log/revision-log.js';
+import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
+import { isTxnReadOnly } from '../mvcc/kv-operations.js';
+import type { RevisionId } from '../mvcc/key-history-index.js';
+import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
+import type { RevisionState } from '../mvcc/store-txn.js';
+import type { ShardSet } from './shard-set.js';
+import {
+  APPLIED_KEY,
+  COMPACT_KEY,
+  RECORD_END,
+  RECORD_PREFIX,
+  decodeApplied,
+  decodeRevision,
+  encodeApplied,
+  encodeRevision,
+  recordKey,
+  recordSubOf,
+} from './storage-keys.js';
+
+type Settled = { readonly ok: true; readonly result: WriteResponse | { type: 'compact'; response: CompactionResponse } } | { readonly ok: false; readonly error: EtcdErrorKind };
+
+interface Waiter {
+  readonly resolve: (s: Settled) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export interface StoreHooks {
+  /** Fills the header fields the store does not own (cluster, member, term). */
+  readonly header: (revision: number) => ResponseHeader;
+  readonly onPersistError: (e: unknown) => void;
+}
+
+/** Applied batches whose state is still on its way to the engine before applying waits. */
+const maxUnpersistedBatches = 64;
+/** Records sent to a shard per message while loading at start-up. */
+const loadChunkRecords = 10_000;
+
+export class MvccStore implements KvApi {
+  private rev = 1;
+  private compactRev = -1;
+  private appliedIndex = 0;
+  private nextRequestId = 1;
+  private readonly waiters = new Map<number, Waiter>();
+  private persisting: Promise<void> = Promise.resolve();
+  private unpersisted = 0;
+  private subscription: Subscription | null = null;
+
+  private constructor(
+    private readonly engine: Engine,
+    private readonly log: RevisionLog,
+    private readonly shards: ShardSet,
+    private readonly hooks: StoreHooks,
+  ) {}
+
+  /** Loads the persisted state into the shards, replays the log past it, then follows the log. */
+  static async open(engine: Engine, log: RevisionLog, shards: ShardSet, hooks: StoreHooks): Promise<MvccStore> {
+    const store = new MvccStore(engine, log, shards, hooks);
+    const applied = await engine.get(APPLIED_KEY);
+    if (applied !== undefined) {
+      const mark = decodeApplied(applied);
+      store.appliedIndex = mark.index;
+      store.rev = mark.revision;
+    }
+    const compact = await engine.get(COMPACT_KEY);
+    if (compact !== undefined) store.compactRev = decodeRevision(compact) - 1;
+    await store.loadRecords();
+    let batch: LogEntry[] = [];
+    for await (const entry of log.committedAfter(store.appliedIndex)) {
+      batch.push(entry);
+      if (batch.length >= 1000) {
+        await store.applyBatch(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await store.applyBatch(batch);
+    store.subscription = log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
+      error: (e: unknown) => hooks.onPersistError(e),
+    });
+    return store;
+  }
+
+  get revision(): number {
+    return this.rev;
+  }
+
+  async status(): Promise<StoreStatus> {
+    const size = await this.engine.sizeBytes();
+    return {
+      revision: this.rev,
+      compactRevision: this.compactRev,
+      raftIndex: this.appliedIndex,
+      raftTerm: this.log.term,
+      dbSizeBytes: size,
+      dbSizeInUseBytes: size,
+    };
+  }
+
+  async range(req: RangeRequest): Promise<RangeResponse> {
+    const owner = this.shards.ownerOfRange(keyRange(req.key, req.rangeEnd));
+    const outcome = await this.read({ type: 'range', req }, owner);
+    if (outcome.result.type !== 'range') throw new Error('range answered with another response type');
+    return this.stamp(outcome.result.response);
+  }
+
+  async put(req: PutRequest): Promise<PutResponse> {
+    const r = await this.write({ type: 'put', req });
+    if (r.type !== 'put') throw new Error('put answered with another response type');
+    return this.stamp(r.response);
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    const r = await this.write({ type: 'deleteRange', req });
+    if (r.type !== 'deleteRange') throw new Error('delete answered with another response type');
+    return this.stamp(r.response);
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResponse> {
+    // A read-only Txn changes nothing, so it is served like a Range, without a log entry.
+    if (isTxnReadOnly(req)) {
+      const outcome = await this.read({ type: 'txn', req }, this.shards.ownerOf({ type: 'txn', req }));
+      if (outcome.result.type !== 'txn') throw new Error('txn answered with another response type');
+      return this.stamp(outcome.result.response);
+    }
+    const r = await this.write({ type: 'txn', req });
+    if (r.type !== 'txn') throw new Error('txn answered with another response type');
+    return this.stamp(r.response);
+  }
+
+  async compact(req: CompactionRequest): Promise<CompactionResponse> {
+    const r = await this.write({ type: 'compact', req });
+    if (r.type !== 'compact') throw new Error('compact answered with another response type');
+    return this.stamp(r.response);
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+    this.subscription?.unsubscribe();
+    await this.persisting;
+    for (const w of this.waiters.values()) w.reject(new EtcdError('stopped'));
+    this.waiters.clear();
+    await this.shards.stop();
+  }
+
+  private stamp<T extends { header: ResponseHeader | undefined }>(response: T): T {
+    response.header = this.hooks.header(Number(response.header?.revision ?? BigInt(this.rev)));
+    return response;
+  }
+
+  private async read(read: ReadRequest, owner: number | null): Promise<ReadOutcome & { ok: true }> {
+    const revs: RevisionState = { beginRev: this.rev, compactRev: this.compactRev };
+    const outcome = owner === null ? await serveRead(this.shards.view, read, revs) : await this.shards.shard(owner).ask({ type: 'read', revs, read });
+    if (!outcome.ok) throw new EtcdError(outcome.error);
+    return outcome;
+  }
+
+  private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
+    const requestId = this.nextRequestId++;
+    const settled = new Promise<Settled>((resolve, reject) => this.waiters.set(requestId, { resolve, reject }));
+    try {
+      await this.log.propose(requestId, command);
+    } catch (e) {
+      this.waiters.delete(requestId);
+      throw e;
+    }
+    const s = await settled;
+    if (!s.ok) throw new EtcdError(s.error);
+    return s.result;
+  }
+
+  private settle(entry: LogEntry, s: Settled): void {
+    const w = this.waiters.get(entry.requestId);
+    if (w === undefined) return;
+    this.waiters.delete(entry.requestId);
+    w.resolve(s);
+  }
+
+  /** Applies committed entries in order; runs of entries owned by one shard go to it in one message. */
+  private async applyBatch(entries: readonly LogEntry[]): Promise<void> {
+    const changes: KvRecord[] = [];
+    const removed: RevisionId[] = [];
+    let compacted = false;
+    let i = 0;
+    while (i < entries.length) {
+      const entry = entries[i]!;
+      if (entry.command.type === 'compact') {
+        const outcome = await this.applyCompact(entry.command.req, removed);
+        compacted ||= outcome.ok;
+        this.settle(entry, outcome);
+        i++;
+        continue;
+      }
+      const owner = this.shards.ownerOf(entry.command);
+      if (owner === null) {
+        const outcome = await applyWrite(this.shards.view, entry.command, this.revs());
+        this.finish(entry, outcome, changes);
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < entries.length && entries[j]!.command.type !== 'compact' && this.shards.ownerOf(entries[j]!.command) === owner) j++;
+      const run = entries.slice(i, j);
+      const reply = await this.shards.shard(owner).ask({
+        type: 'apply',
+        revs: this.revs(),
+        commands: run.map((e) => e.command as WriteCommand),
+      });
+      run.forEach((e, k) => this.finish(e, reply.outcomes[k]!, changes));
+      i = j;
+    }
+    this.appliedIndex = entries[entries.length - 1]!.index;
+    await this.persist(changes, removed, compacted);
+  }
+
+  private revs(): RevisionState {
+    return { beginRev: this.rev, compactRev: this.compactRev };
+  }
+
+  private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[]): void {
+    this.rev += revisionsUsed(outcome);
+    if (outcome.ok) changes.push(...outcome.changes);
+    this.settle(entry, outcome.ok ? { ok: true, result: outcome.result } : outcome);
+  }
+
+  private async applyCompact(req: CompactionRequest, removed: RevisionId[]): Promise<Settled> {
+    if (req.revision <= this.compactRev) return { ok: false, error: 'compacted' };
+    if (req.revision > this.rev) return { ok: false, error: 'futureRev' };
+    const rev = Number(req.revision);
+    this.compactRev = rev;
+    for (let s = 0; s < this.shards.count; s++) removed.push(...(await this.shards.shard(s).ask({ type: 'compact', rev })));
+    const header: ResponseHeader = { clusterId: 0n, memberId: 0n, revision: BigInt(this.rev), raftTerm: 0n };
+    return { ok: true, result: { type: 'compact', response: { header } } };
+  }
+
+  /**
+   * Writes the applied state with its applied mark in one atomic batch. No fsync: the log already
+   * holds these entries durably, and start-up replays whatever the engine had not got.
+   */
+  private async persist(changes: readonly KvRecord[], removed: readonly RevisionId[], compacted: boolean): Promise<void> {
+    const ops: WriteOp[] = changes.map((r) => ({ type: 'put', key: recordKey(r.modRevision, r.sub), value: encodeRecord(r) }));
+    for (const id of removed) ops.push({ type: 'del', key: recordKey(id.main, id.sub) });
+    // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
+    if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
+    const index = this.appliedIndex;
+    ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
+    this.unpersisted++;
+    this.persisting = this.persisting
+      .then(() => this.engine.write(ops, { sync: false }))
+      .then(
+        () => this.log.persistedUpTo(index),
+        (e: unknown) => this.hooks.onPersistError(e),
+      )
+      .finally(() => this.unpersisted--);
+    if (this.unpersisted > maxUnpersistedBatches) await this.persisting;
+  }
+
+  private async loadRecords(): Promise<void> {
+    const chunks: KvRecord[][] = Array.from({ length: this.shards.count }, () => []);
+    const flush = async (s: number): Promise<void> => {
+      const records = chunks[s]!;
+      chunks[s] = [];
+      if (records.length > 0) await this.shards.shard(s).ask({ type: 'load', records });
+    };
+    for await (const [key, value] of this.engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
+      const record = decodeRecord(value, recordSubOf(key));
+      const s = this.shards.shardOf(record.key);
+      chunks[s]!.push(record);
+      if (chunks[s]!.length >= loadChunkRecords) await flush(s);
+    }
+    for (let s = 0; s < this.shards.count; s++) await flush(s);
+  }
+}
+

@@ -1,0 +1,37 @@
+// Layout of one member's engine. Everything is one engine so that applied state and its marker are
+// written in one atomic batch:
+//   l<index u64>          revision log entries
+//   k<main u64><sub u64>  one KvRecord per revision (etcd's key space: revision → KeyValue)
+//   m/applied             <log index u64><revision u64> the applied state persisted so far
+//   m/compact             <revision u64> compaction point
+//   m/member              member identity (name, ids), kept across restarts
+
+const u64 = (n: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeUIntBE(n, 2, 6);
+  return b;
+};
+const readU64 = (b: Buffer, offset: number): number => b.readUIntBE(offset + 2, 6);
+
+export const LOG_PREFIX = Buffer.from('l');
+export const LOG_END = Buffer.from('m');
+export const logKey = (index: number): Buffer => Buffer.concat([LOG_PREFIX, u64(index)]);
+export const logIndexOf = (key: Buffer): number => readU64(key, 1);
+
+export const RECORD_PREFIX = Buffer.from('k');
+export const RECORD_END = Buffer.from('l');
+export const recordKey = (main: number, sub: number): Buffer => Buffer.concat([RECORD_PREFIX, u64(main), u64(sub)]);
+export const recordSubOf = (key: Buffer): number => readU64(key, 9);
+
+export const APPLIED_KEY = Buffer.from('m/applied');
+export const COMPACT_KEY = Buffer.from('m/compact');
+export const MEMBER_KEY = Buffer.from('m/member');
+
+export interface AppliedMark {
+  readonly index: number;
+  readonly revision: number;
+}
+export const encodeApplied = (m: AppliedMark): Buffer => Buffer.concat([u64(m.index), u64(m.revision)]);
+export const decodeApplied = (b: Buffer): AppliedMark => ({ index: readU64(b, 0), revision: readU64(b, 8) });
+export const encodeRevision = (rev: number): Buffer => u64(rev);
+export const decodeRevision = (b: Buffer): number => readU64(b, 0);

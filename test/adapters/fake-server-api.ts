@@ -1,0 +1,139 @@
+// An in-memory ServerApi good enough to drive the adapters: single keys and [key, rangeEnd) ranges,
+// puts, deletes, txns without compares (always "succeeded"). Keys starting with `!` misbehave on
+// purpose so tests can check the error paths.
+import { EtcdError } from '../../src/core/errors.js';
+import type { KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  ResponseHeader,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
+
+export const fakeMember: MemberInfo = {
+  name: 'lattice-test',
+  memberId: 0xbdaf_9ea0_4d12_8f0dn,
+  clusterId: 0xd1cf_4a0e_7f3a_92aan,
+  peerUrls: ['http://127.0.0.1:2380'],
+  clientUrls: ['http://127.0.0.1:2379'],
+};
+
+export const fakeRaftTerm = 2;
+
+/**
+ * `!throw…` throws synchronously, `!reject…` rejects with a plain Error, `!string…` rejects with a
+ * string, `!compacted` / `!leaseNotFound` / `!noSpace` reject with that EtcdError kind,
+ * `!hang` never settles.
+ */
+function misbehave(key: Buffer): void {
+  const k = key.toString('latin1');
+  if (!k.startsWith('!')) return;
+  if (k.startsWith('!throw')) throw new Error('fake core exploded synchronously');
+  if (k.startsWith('!reject')) throw new Error('fake core rejected');
+  if (k.startsWith('!string')) throw 'a bare string'; // eslint-disable-line no-throw-literal
+  if (k === '!compacted') throw new EtcdError('compacted');
+  if (k === '!leaseNotFound') throw new EtcdError('leaseNotFound');
+  if (k === '!noSpace') throw new EtcdError('noSpace');
+}
+
+export class FakeServerApi implements ServerApi {
+  readonly member = fakeMember;
+  readonly version = '3.4.23';
+  private readonly data = new Map<string, KeyValue>();
+  private revision = 1;
+  statusFails = false;
+
+  header(revision?: number): ResponseHeader {
+    return {
+      clusterId: fakeMember.clusterId,
+      memberId: fakeMember.memberId,
+      revision: BigInt(revision ?? this.revision),
+      raftTerm: BigInt(fakeRaftTerm),
+    };
+  }
+
+  async status(): Promise<StoreStatus> {
+    if (this.statusFails) throw new EtcdError('stopped');
+    return {
+      revision: this.revision,
+      compactRevision: 0,
+      raftIndex: this.revision + 3,
+      raftTerm: fakeRaftTerm,
+      dbSizeBytes: 20480,
+      dbSizeInUseBytes: 16384,
+    };
+  }
+
+  private inRange(key: string, from: Buffer, end: Buffer): boolean {
+    const k = Buffer.from(key, 'latin1');
+    if (end.length === 0) return k.equals(from);
+    if (end.length === 1 && end[0] === 0) return Buffer.compare(k, from) >= 0;
+    return Buffer.compare(k, from) >= 0 && Buffer.compare(k, end) < 0;
+  }
+
+  private rangeNow(req: RangeRequest): RangeResponse {
+    misbehave(req.key);
+    const kvs = [...this.data.entries()]
+      .filter(([k]) => this.inRange(k, req.key, req.rangeEnd))
+      .sort(([a], [b]) => Buffer.compare(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1')))
+      .map(([, kv]) => kv);
+    return { header: this.header(), kvs: req.countOnly ? [] : kvs, more: false, count: BigInt(kvs.length) };
+  }
+
+  private putNow(req: PutRequest, rev: number): PutResponse {
+    misbehave(req.key);
+    const id = req.key.toString('latin1');
+    const prev = this.data.get(id);
+    this.data.set(id, {
+      key: req.key,
+      value: req.value,
+      createRevision: prev?.createRevision ?? BigInt(rev),
+      modRevision: BigInt(rev),
+      version: (prev?.version ?? 0n) + 1n,
+      lease: req.lease,
+    });
+    return { header: this.header(rev), prevKv: req.prevKv ? prev : undefined };
+  }
+
+  private deleteNow(req: DeleteRangeRequest, rev: number): DeleteRangeResponse {
+    misbehave(req.key);
+    const gone = [...this.data.entries()].filter(([k]) => this.inRange(k, req.key, req.rangeEnd));
+    for (const [k] of gone) this.data.delete(k);
+    return { header: this.header(rev), deleted: BigInt(gone.length), prevKvs: req.prevKv ? gone.map(([, kv]) => kv) : [] };
+  }
+
+  private txnNow(req: TxnRequest, rev: number): TxnResponse {
+    const responses: ResponseOp[] = req.success.map((op): ResponseOp => {
+      if (op.requestRange) return { responseRange: this.rangeNow(op.requestRange) };
+      if (op.requestPut) return { responsePut: this.putNow(op.requestPut, rev) };
+      if (op.requestDeleteRange) return { responseDeleteRange: this.deleteNow(op.requestDeleteRange, rev) };
+      if (op.requestTxn) return { responseTxn: this.txnNow(op.requestTxn, rev) };
+      throw new Error('empty op reached the fake core');
+    });
+    return { header: this.header(rev), succeeded: true, responses };
+  }
+
+  readonly kv: KvApi = {
+    range: async (req) => {
+      if (req.key.toString('latin1') === '!hang') return new Promise<RangeResponse>(() => undefined);
+      return this.rangeNow(req);
+    },
+    put: (req) => {
+      // not async on purpose: `!throw` escapes synchronously from the handler's call
+      if (req.key.toString('latin1').startsWith('!throw')) misbehave(req.key);
+      return (async () => this.putNow(req, ++this.revision))();
+    },
+    deleteRange: async (req) => this.deleteNow(req, ++this.revision),
+    txn: async (req) => this.txnNow(req, ++this.revision),
+    compact: async (_req: CompactionRequest): Promise<CompactionResponse> => ({ header: undefined }),
+  };
+}

@@ -1,0 +1,419 @@
+// The one suite every Engine must pass. Run it with a factory: engineSuite('memory', openMemoryEngine).
+
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Engine, EngineName, IterateOptions, OpenEngine, WriteOp } from '../../src/engines/engine.js';
+
+/** uvu has no per-test timeout; a hung engine call fails its test instead of the whole run. */
+export const testTimeoutMs = 15_000;
+
+export interface EngineTestContext {
+  dir: string;
+  engines: Engine[];
+}
+
+export const b = (text: string): Buffer => Buffer.from(text, 'latin1');
+export const put = (key: string | Buffer, value: string | Buffer): WriteOp => ({
+  type: 'put',
+  key: typeof key === 'string' ? b(key) : key,
+  value: typeof value === 'string' ? b(value) : value,
+});
+export const del = (key: string): WriteOp => ({ type: 'del', key: b(key) });
+export const delRange = (gte: string, lt: string): WriteOp => ({ type: 'delRange', gte: b(gte), lt: b(lt) });
+
+/** Entries as [key, value] latin1 strings, which compare and print well in assertions. */
+export async function collect(engine: Engine, options: IterateOptions = {}): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for await (const [key, value] of engine.iterate(options)) out.push([key.toString('latin1'), value.toString('latin1')]);
+  return out;
+}
+
+export async function getText(engine: Engine, key: string): Promise<string | undefined> {
+  return (await engine.get(b(key)))?.toString('latin1');
+}
+
+export const crashKey = (i: number): string => `crash-${String(i).padStart(6, '0')}`;
+
+/**
+ * Runs a child process that opens the engine in dir, writes `keys` keys (crashKey(i) = `v${i}`) in
+ * synced batches of `batch`, then kills itself with SIGKILL: a crash with nothing closed or flushed.
+ */
+export async function crashAfterSyncedWrites(
+  name: EngineName,
+  dir: string,
+  options: { readonly keys: number; readonly batch: number; readonly maxWalBytes?: number },
+): Promise<void> {
+  const child = `
+    const [openEngineUrl, memoryEngineUrl, name, dir, keys, batch, maxWalBytes] = process.argv.slice(1);
+    const engine = name === 'memory' && maxWalBytes !== '0'
+      ? await (await import(memoryEngineUrl)).openMemoryEngine(dir, { maxWalBytes: Number(maxWalBytes) })
+      : await (await import(openEngineUrl)).openEngine(name, dir);
+    const key = (i) => 'crash-' + String(i).padStart(6, '0');
+    for (let i = 0; i < Number(keys); i += Number(batch)) {
+      const ops = [];
+      for (let j = i; j < Math.min(i + Number(batch), Number(keys)); j++) {
+        ops.push({ type: 'put', key: Buffer.from(key(j)), value: Buffer.from('v' + j) });
+      }
+      await engine.write(ops, { sync: true });
+    }
+    process.stdout.write('written\\n');
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  const args = [
+    new URL('../../src/engines/open-engine.js', import.meta.url).href,
+    new URL('../../src/engines/memory-engine.js', import.meta.url).href,
+    name,
+    dir,
+    String(options.keys),
+    String(options.batch),
+    String(options.maxWalBytes ?? 0),
+  ];
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('exit', (_code, sig) => resolve(sig));
+  });
+  assert.is(stdout.trim(), 'written', `child did not finish its writes: ${stderr}`);
+  assert.is(signal, 'SIGKILL');
+}
+
+export function withTimeout<T>(ms: number, fn: (ctx: T) => Promise<void>): (ctx: T) => Promise<void> {
+  return async (ctx) => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`test timed out after ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([fn(ctx), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** Gives each test its own temp dir and closes every engine it opened, even when the test fails. */
+export function engineTestSuite(title: string, prefix: string) {
+  const test = suite<EngineTestContext>(title, { dir: '', engines: [] });
+  test.before.each(async (ctx) => {
+    ctx.dir = await mkdtemp(join(tmpdir(), `lattice-${prefix}-`));
+    ctx.engines = [];
+  });
+  test.after.each(async (ctx) => {
+    for (const engine of ctx.engines) await engine.close().catch(() => undefined);
+    await rm(ctx.dir, { recursive: true, force: true });
+  });
+  const it = (name: string, fn: (ctx: EngineTestContext) => Promise<void>): void =>
+    test(name, withTimeout(testTimeoutMs, fn));
+  return { test, it };
+}
+
+export function engineSuite(name: EngineName, open: OpenEngine): void {
+  const { test, it } = engineTestSuite(`engine: ${name}`, name);
+  const openIn = async (ctx: EngineTestContext, dir = ctx.dir): Promise<Engine> => {
+    const engine = await open(dir);
+    ctx.engines.push(engine);
+    return engine;
+  };
+
+  it('get of a key never written resolves undefined', async (ctx) => {
+    const engine = await openIn(ctx);
+    assert.is(await engine.get(b('missing')), undefined);
+    assert.is(engine.name, name);
+  });
+
+  it('put then get returns the value; del removes it; put again overwrites', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write([put('k', 'v1')], { sync: false });
+    assert.is(await getText(engine, 'k'), 'v1');
+    await engine.write([del('k')], { sync: true });
+    assert.is(await engine.get(b('k')), undefined);
+    await engine.write([put('k', 'v2')], { sync: false });
+    await engine.write([put('k', 'v3')], { sync: false });
+    assert.is(await getText(engine, 'k'), 'v3');
+  });
+
+  it('del of a missing key is a no-op', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write([del('nothing')], { sync: true });
+    assert.equal(await collect(engine), []);
+  });
+
+  it('a batch applies its ops in order: delRange removes keys put earlier in the batch, not later ones', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write([put('a', 'a'), put('b', 'b'), put('c', 'c'), put('d', 'd')], { sync: true });
+    await engine.write(
+      [put('bb', 'bb'), delRange('b', 'd'), put('c', 'new'), del('a'), put('e', 'e'), del('e')],
+      { sync: true },
+    );
+    assert.equal(await collect(engine), [
+      ['c', 'new'],
+      ['d', 'd'],
+    ]);
+  });
+
+  it('delRange deletes [gte, lt): gte inclusive, lt exclusive; an empty or inverted range deletes nothing', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write(['a', 'b', 'c', 'd'].map((k) => put(k, k)), { sync: false });
+    await engine.write([delRange('c', 'b'), delRange('c', 'c')], { sync: false });
+    assert.is((await collect(engine)).length, 4);
+    await engine.write([delRange('b', 'd')], { sync: false });
+    assert.equal(
+      (await collect(engine)).map(([k]) => k),
+      ['a', 'd'],
+    );
+  });
+
+  it('an iteration started before a batch sees none of it; one started after sees all of it', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write([put('x', '1'), put('y', '1')], { sync: false });
+    const before = engine.iterate({});
+    await engine.write([put('x', '2'), del('y'), put('z', '2')], { sync: false });
+    const after = engine.iterate({});
+    const seen = async (it: AsyncIterable<readonly [Buffer, Buffer]>) => {
+      const out: string[] = [];
+      for await (const [k, v] of it) out.push(`${k.toString()}=${v.toString()}`);
+      return out;
+    };
+    assert.equal(await seen(before), ['x=1', 'y=1']);
+    assert.equal(await seen(after), ['x=2', 'z=2']);
+  });
+
+  it('keys sort bytewise, including keys with 0x00 and 0xff bytes', async (ctx) => {
+    const engine = await openIn(ctx);
+    const keys = [
+      [0xff, 0xff],
+      [0x00],
+      [0x61],
+      [0xff],
+      [0x00, 0x00],
+      [0x7f],
+      [0x80],
+      [0xff, 0x00],
+      [0x01],
+      [0xc3, 0xa9],
+      [0x00, 0xff],
+    ].map((bytes) => Buffer.from(bytes));
+    await engine.write(
+      keys.map((key, i) => put(key, String(i))),
+      { sync: false },
+    );
+    const expected = [...keys].sort(Buffer.compare).map((k) => k.toString('hex'));
+    const forward: string[] = [];
+    for await (const [key] of engine.iterate({})) forward.push(key.toString('hex'));
+    assert.equal(forward, expected);
+    const backward: string[] = [];
+    for await (const [key] of engine.iterate({ reverse: true })) backward.push(key.toString('hex'));
+    assert.equal(backward, [...expected].reverse());
+    const ff = await engine.get(Buffer.from([0xff]));
+    assert.is(ff?.toString(), String(keys.findIndex((k) => k.equals(Buffer.from([0xff])))));
+    const from00ff: string[] = [];
+    for await (const [key] of engine.iterate({ gte: Buffer.from([0x00, 0xff]), lt: Buffer.from([0xff]) })) {
+      from00ff.push(key.toString('hex'));
+    }
+    assert.equal(from00ff, ['00ff', '01', '61', '7f', '80', 'c3a9']);
+  });
+
+  it('iterate honours gte (inclusive), lt (exclusive), reverse and limit', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => put(k, k.toUpperCase())), { sync: false });
+    const keys = async (options: IterateOptions) => (await collect(engine, options)).map(([k]) => k).join('');
+    assert.is(await keys({}), 'abcdef');
+    assert.is(await keys({ gte: b('b') }), 'bcdef');
+    assert.is(await keys({ gte: b('bb') }), 'cdef');
+    assert.is(await keys({ lt: b('d') }), 'abc');
+    assert.is(await keys({ gte: b('b'), lt: b('e') }), 'bcd');
+    assert.is(await keys({ reverse: true }), 'fedcba');
+    assert.is(await keys({ gte: b('b'), lt: b('e'), reverse: true }), 'dcb');
+    assert.is(await keys({ lt: b('cc'), reverse: true }), 'cba');
+    assert.is(await keys({ limit: 2 }), 'ab');
+    assert.is(await keys({ reverse: true, limit: 2 }), 'fe');
+    assert.is(await keys({ gte: b('b'), lt: b('f'), reverse: true, limit: 3 }), 'edc');
+    assert.is(await keys({ limit: 100 }), 'abcdef');
+    assert.is(await keys({ limit: 0 }), '');
+    assert.is(await keys({ gte: b('d'), lt: b('d') }), '');
+    assert.is(await keys({ gte: b('e'), lt: b('b') }), '');
+    assert.is(await keys({ gte: b('x') }), '');
+    assert.equal(await collect(engine, { gte: b('c'), limit: 1 }), [['c', 'C']]);
+  });
+
+  it('iterate rejects a negative or fractional limit', async (ctx) => {
+    const engine = await openIn(ctx);
+    assert.throws(() => engine.iterate({ limit: -1 }), RangeError);
+    assert.throws(() => engine.iterate({ limit: 1.5 }), RangeError);
+  });
+
+  it('an iteration does not see writes made while it runs', async (ctx) => {
+    const engine = await openIn(ctx);
+    const count = 3000; // more than one native iterator batch
+    const key = (i: number) => `k${String(i).padStart(5, '0')}`;
+    await engine.write(
+      Array.from({ length: count }, (_, i) => put(key(i), 'old')),
+      { sync: false },
+    );
+    let seen = 0;
+    let mutated = false;
+    for await (const [k, v] of engine.iterate({})) {
+      assert.is(k.toString(), key(seen));
+      assert.is(v.toString(), 'old');
+      seen++;
+      if (!mutated) {
+        mutated = true;
+        await engine.write(
+          [delRange(key(0), key(count)), put(key(1), 'new'), put('k99999', 'new'), put(key(1500) + 'x', 'new')],
+          { sync: false },
+        );
+      }
+    }
+    assert.is(seen, count);
+    assert.equal(await collect(engine), [
+      [key(1), 'new'],
+      [key(1500) + 'x', 'new'],
+      ['k99999', 'new'],
+    ]);
+  });
+
+  it('breaking out of an iteration early releases it and later writes still work', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write(['a', 'b', 'c'].map((k) => put(k, k)), { sync: false });
+    for await (const [k] of engine.iterate({})) {
+      assert.is(k.toString(), 'a');
+      break;
+    }
+    await engine.write([put('d', 'd')], { sync: true });
+    assert.is(await getText(engine, 'd'), 'd');
+  });
+
+  it('stored values are copies: reusing the write buffers or mutating returned buffers changes nothing', async (ctx) => {
+    const engine = await openIn(ctx);
+    const key = b('key');
+    const value = b('value');
+    const pending = engine.write([{ type: 'put', key, value }], { sync: false });
+    key.fill(0x7a);
+    value.fill(0x7a);
+    await pending;
+    const got = await engine.get(b('key'));
+    assert.is(got?.toString(), 'value');
+    got?.fill(0x7a);
+    assert.is(await getText(engine, 'key'), 'value');
+    for await (const [k, v] of engine.iterate({})) {
+      k.fill(0x7a);
+      v.fill(0x7a);
+    }
+    assert.equal(await collect(engine), [['key', 'value']]);
+  });
+
+  it('concurrent writes apply in call order', async (ctx) => {
+    const engine = await openIn(ctx);
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < 200; i++) {
+      const ops = i % 50 === 25 ? [delRange('k', 'l'), put('k', String(i))] : [put('k', String(i)), put(`k${i}`, 'x')];
+      writes.push(engine.write(ops, { sync: i % 10 === 0 }));
+    }
+    await Promise.all(writes);
+    assert.is(await getText(engine, 'k'), '199');
+    // The delRange at i = 175 cleared every k* key; k and k176..k199 were written after it.
+    assert.equal(
+      (await collect(engine)).map(([k]) => k),
+      ['k', ...Array.from({ length: 24 }, (_, j) => `k${176 + j}`)],
+    );
+  });
+
+  it('reopening after close keeps the data', async (ctx) => {
+    const first = await openIn(ctx);
+    await first.write([put('a', '1'), put('b', '2')], { sync: false });
+    await first.write([del('a'), put('c', '3')], { sync: true });
+    await first.close();
+    const second = await openIn(ctx);
+    assert.equal(await collect(second), [
+      ['b', '2'],
+      ['c', '3'],
+    ]);
+    await second.write([put('d', '4')], { sync: false });
+    await second.close();
+    const third = await openIn(ctx);
+    assert.equal((await collect(third)).map(([k]) => k), ['b', 'c', 'd']);
+  });
+
+  it('close waits for writes still in flight', async (ctx) => {
+    const first = await openIn(ctx);
+    const writes = Array.from({ length: 20 }, (_, i) => first.write([put(`k${i}`, 'v')], { sync: i === 19 }));
+    await first.close();
+    await Promise.all(writes);
+    const second = await openIn(ctx);
+    assert.is((await collect(second)).length, 20);
+  });
+
+  it('a crash after synced writes loses none of them', async (ctx) => {
+    await crashAfterSyncedWrites(name, ctx.dir, { keys: 500, batch: 50 });
+    const engine = await openIn(ctx);
+    const entries = await collect(engine);
+    assert.is(entries.length, 500);
+    entries.forEach(([k, v], i) => {
+      assert.is(k, crashKey(i));
+      assert.is(v, `v${i}`);
+    });
+    await engine.write([put(crashKey(500), 'v500')], { sync: true });
+    assert.is(await getText(engine, crashKey(500)), 'v500');
+  });
+
+  it('a batch of 100k keys round-trips, and one delRange removes them all', async (ctx) => {
+    const engine = await openIn(ctx);
+    const count = 100_000;
+    const key = (i: number) => `big-${String(i).padStart(6, '0')}`;
+    const ops: WriteOp[] = [];
+    for (let i = 0; i < count; i++) ops.push(put(key(i), `value-${i}`));
+    await engine.write(ops, { sync: true });
+    let n = 0;
+    for await (const [k, v] of engine.iterate({})) {
+      if (n % 9973 === 0) {
+        assert.is(k.toString(), key(n));
+        assert.is(v.toString(), `value-${n}`);
+      }
+      n++;
+    }
+    assert.is(n, count);
+    assert.is(await getText(engine, key(count - 1)), `value-${count - 1}`);
+    await engine.write([delRange('big-', 'big.'), put(key(7), 'survivor')], { sync: true });
+    assert.equal(await collect(engine), [[key(7), 'survivor']]);
+  });
+
+  it('sizeBytes is positive after writes', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write(
+      Array.from({ length: 100 }, (_, i) => put(`k${i}`, 'x'.repeat(100))),
+      { sync: true },
+    );
+    const size = await engine.sizeBytes();
+    assert.ok(Number.isFinite(size) && size > 0, `sizeBytes was ${size}`);
+  });
+
+  it('after close, get, write, iterate and sizeBytes reject; close again resolves', async (ctx) => {
+    const engine = await openIn(ctx);
+    await engine.write([put('a', '1')], { sync: false });
+    await engine.close();
+    await rejects(engine.get(b('a')), 'get');
+    await rejects(engine.write([put('b', '2')], { sync: true }), 'write');
+    await rejects(collect(engine), 'iterate');
+    await rejects(engine.sizeBytes(), 'sizeBytes');
+    await engine.close();
+  });
+
+  test.run();
+}
+
+async function rejects(promise: Promise<unknown>, what: string): Promise<void> {
+  try {
+    await promise;
+  } catch {
+    return;
+  }
+  assert.unreachable(`${what} after close should reject`);
+}

@@ -1,0 +1,126 @@
+// Runs the shared engine suite against both engines, plus the memory engine's own WAL and snapshot rules.
+
+import { appendFile, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
+import { openMemoryEngine } from '../../src/engines/memory-engine.js';
+import { openRocksdbEngine } from '../../src/engines/rocksdb-engine.js';
+import { openEngine } from '../../src/engines/open-engine.js';
+import {
+  b,
+  collect,
+  crashAfterSyncedWrites,
+  crashKey,
+  engineSuite,
+  engineTestSuite,
+  getText,
+  put,
+} from './engine-suite.js';
+
+engineSuite('memory', (dir) => openMemoryEngine(dir));
+engineSuite('rocksdb', openRocksdbEngine);
+
+const { test, it } = engineTestSuite('engine: memory WAL and snapshots', 'memory-wal');
+
+const sizeOf = async (path: string): Promise<number | undefined> => (await stat(path).catch(() => undefined))?.size;
+
+/** Polls until check passes or the deadline passes; no fixed sleeps. */
+async function eventually(check: () => Promise<boolean>, what: string, deadlineMs = 5000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.unreachable(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+it('a garbage or torn WAL tail is cut off at open and every synced batch before it survives', async (ctx) => {
+  const tornHeader = Buffer.alloc(8);
+  tornHeader.writeUInt32LE(1000, 0); // claims more payload than the file holds
+  const badChecksum = Buffer.alloc(16);
+  badChecksum.writeUInt32LE(8, 0);
+  badChecksum.writeUInt32LE(0xdeadbeef, 4);
+  const tails = [Buffer.from([1, 2, 3]), Buffer.concat([tornHeader, b('short')]), badChecksum];
+  for (const [i, tail] of tails.entries()) {
+    const dir = join(ctx.dir, String(i));
+    const wal = join(dir, 'wal');
+    await crashAfterSyncedWrites('memory', dir, { keys: 100, batch: 10 });
+    const intact = await sizeOf(wal);
+    assert.ok(intact !== undefined && intact > 8, 'the crashed child left records in the WAL');
+    await appendFile(wal, tail);
+
+    const engine = await openMemoryEngine(dir);
+    ctx.engines.push(engine);
+    assert.is(await sizeOf(wal), intact, 'the tail was truncated');
+    assert.is((await collect(engine)).length, 100);
+    assert.is(await getText(engine, crashKey(99)), 'v99');
+    await engine.write([put('after', 'recovery')], { sync: true });
+    await engine.close();
+
+    const reopened = await openMemoryEngine(dir);
+    ctx.engines.push(reopened);
+    assert.is((await collect(reopened)).length, 101);
+  }
+});
+
+it('a WAL left behind by an interrupted snapshot (wal.prev) is replayed and then folded away', async (ctx) => {
+  await crashAfterSyncedWrites('memory', ctx.dir, { keys: 200, batch: 20 });
+  await rename(join(ctx.dir, 'wal'), join(ctx.dir, 'wal.prev'));
+  const engine = await openMemoryEngine(ctx.dir);
+  ctx.engines.push(engine);
+  assert.is((await collect(engine)).length, 200);
+  assert.is(await sizeOf(join(ctx.dir, 'wal.prev')), undefined);
+  assert.ok(((await sizeOf(join(ctx.dir, 'snapshot'))) ?? 0) > 0);
+});
+
+it('writes past maxWalBytes snapshot in the background and restart a small WAL', async (ctx) => {
+  const maxWalBytes = 4096;
+  const engine = await openMemoryEngine(ctx.dir, { maxWalBytes, snapshotChunkBytes: 512 });
+  ctx.engines.push(engine);
+  for (let i = 0; i < 200; i++) {
+    await engine.write([put(`key-${String(i).padStart(4, '0')}`, 'v'.repeat(64))], { sync: i % 20 === 0 });
+  }
+  await eventually(
+    async () =>
+      (await sizeOf(join(ctx.dir, 'snapshot'))) !== undefined && (await sizeOf(join(ctx.dir, 'wal.prev'))) === undefined,
+    'a snapshot with no wal.prev',
+  );
+  const walSize = (await sizeOf(join(ctx.dir, 'wal'))) ?? 0;
+  assert.ok(walSize < maxWalBytes + 200, `wal is ${walSize} bytes`);
+  assert.is((await collect(engine)).length, 200);
+});
+
+it('a crash while WAL rotation and snapshots keep happening loses no synced write', async (ctx) => {
+  await crashAfterSyncedWrites('memory', ctx.dir, { keys: 3000, batch: 7, maxWalBytes: 2048 });
+  const engine = await openMemoryEngine(ctx.dir);
+  ctx.engines.push(engine);
+  const entries = await collect(engine);
+  assert.is(entries.length, 3000);
+  entries.forEach(([k, v], i) => {
+    assert.is(k, crashKey(i));
+    assert.is(v, `v${i}`);
+  });
+});
+
+it('a corrupt snapshot fails the open instead of silently losing data', async (ctx) => {
+  const engine = await openMemoryEngine(ctx.dir);
+  await engine.write([put('a', '1')], { sync: true });
+  await engine.close();
+  await appendFile(join(ctx.dir, 'snapshot'), Buffer.from([9, 9, 9, 9, 9, 9, 9, 9, 9]));
+  try {
+    ctx.engines.push(await openMemoryEngine(ctx.dir));
+  } catch {
+    return;
+  }
+  assert.unreachable('open should have failed');
+});
+
+it('openEngine creates missing parent directories', async (ctx) => {
+  for (const name of ['memory', 'rocksdb'] as const) {
+    const engine = await openEngine(name, join(ctx.dir, name, 'nested', 'data'));
+    ctx.engines.push(engine);
+    await engine.write([put('k', name)], { sync: true });
+    assert.is(await getText(engine, 'k'), name);
+  }
+});
+
+test.run();

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+// The `npm test` runner: runs every compiled dist/test/**/*.test.js in its own
+// child process, one after another, and ends with the line `N passed, M failed`
+// (plus `, K skipped` when K > 0). Exit code 0 iff nothing failed.
+//
+//   node test/run.js                  all files
+//   node test/run.js engines interop  only files whose path contains a word
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const testRoot = join(repoRoot, 'dist', 'test');
+
+/** A file that runs longer than this is killed (whole process group) and counted as failed. */
+const fileTimeoutMs = 300_000;
+/** After SIGTERM on timeout, how long the group gets before SIGKILL. */
+const killGraceMs = 5_000;
+/** How much of a file's output is kept to parse its summary (the tail). */
+const maxKeptOutputBytes = 64 * 1024;
+
+/** Process group of the file running now, killed if the runner itself is stopped. */
+let currentGroup = null;
+
+const ansiPattern = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
+
+function findTestFiles(dir) {
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const files = [];
+  for (const entry of entries.sort()) {
+    const path = join(dir, entry);
+    const stats = statSync(path);
+    if (stats.isDirectory()) files.push(...findTestFiles(path));
+    else if (entry.endsWith('.test.js')) files.push(path);
+  }
+  return files;
+}
+
+/** uvu's closing block: `Total: N`, `Passed: N`, `Skipped: N`. Returns null when absent. */
+export function parseSummary(output) {
+  const text = output.replace(ansiPattern, '');
+  const number = (label) => {
+    const matches = [...text.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)\\s*$`, 'gm'))];
+    const last = matches.at(-1);
+    return last ? Number(last[1]) : null;
+  };
+  const total = number('Total');
+  const passed = number('Passed');
+  const skipped = number('Skipped');
+  if (total === null || passed === null) return null;
+  return { total, passed, skipped: skipped ?? 0 };
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Runs one file; resolves to { passed, failed, skipped }. */
+function runFile(file, env) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [file], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group, so a timeout kills servers it started too
+    });
+    currentGroup = child.pid ?? null;
+    let kept = '';
+    const keep = (chunk) => {
+      kept += chunk.toString('utf8');
+      if (kept.length > maxKeptOutputBytes) kept = kept.slice(-maxKeptOutputBytes);
+    };
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      keep(chunk);
+    });
+    child.stderr.on('data', (chunk) => {
+      process.stderr.write(chunk);
+      keep(chunk);
+    });
+
+    let timedOut = false;
+    let killTimer;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      console.log(`\nTIMEOUT: ${relative(repoRoot, file)} ran longer than ${fileTimeoutMs / 1000} s; killing its process group`);
+      killGroup(child.pid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), killGraceMs);
+    }, fileTimeoutMs);
+
+    let finished = false;
+    const finish = (code, signal) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      currentGroup = null;
+      // Anything the file left behind in its group goes now.
+      killGroup(child.pid, 'SIGKILL');
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const summary = parseSummary(kept);
+      let result;
+      if (summary === null) {
+        result = { passed: 0, failed: 1, skipped: 0 };
+      } else {
+        const failedTests = Math.max(0, summary.total - summary.passed);
+        result = { passed: summary.passed, failed: failedTests, skipped: summary.skipped };
+        // A non-zero exit or a timeout with every test passing is still a failure.
+        if ((timedOut || code !== 0) && result.failed === 0) result.failed = 1;
+      }
+      const why = timedOut
+        ? 'timed out'
+        : signal
+          ? `killed by ${signal}`
+          : code !== 0
+            ? `exit code ${code}`
+            : 'ok';
+      const note = summary === null ? ' (no uvu summary: counted as 1 failure)' : '';
+      console.log(
+        `--- ${relative(repoRoot, file)}: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped; ${why}; ${seconds} s${note}`,
+      );
+      resolve(result);
+    };
+    child.on('error', (err) => {
+      console.log(`cannot start ${file}: ${err.message}`);
+      finish(1, null);
+    });
+    child.on('close', finish);
+  });
+}
+
+async function main() {
+  const words = process.argv.slice(2);
+  const all = findTestFiles(testRoot);
+  const files = all.filter((file) => {
+    if (words.length === 0) return true;
+    const path = relative(testRoot, file).split(sep).join('/');
+    return words.some((word) => path.includes(word));
+  });
+
+  // Per-run scratch shared by the files (e.g. Go binaries built once per run).
+  const runDir = mkdtempSync(join(tmpdir(), 'lattice-test-run-'));
+  const env = { ...process.env, NO_COLOR: '1', TEST_RUN_SCRATCH_DIR: runDir };
+  delete env.FORCE_COLOR;
+
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  if (files.length === 0) {
+    console.log(
+      all.length === 0
+        ? `no test files under ${relative(repoRoot, testRoot)} (run tsc first)`
+        : `no test file matches: ${words.join(' ')}`,
+    );
+    failed = 1;
+  }
+
+  const stopSignals = ['SIGINT', 'SIGTERM'];
+  for (const signal of stopSignals) {
+    process.on(signal, () => {
+      if (currentGroup) killGroup(currentGroup, 'SIGKILL');
+      rmSync(runDir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
+
+  try {
+    for (const file of files) {
+      console.log(`\n=== ${relative(repoRoot, file)}`);
+      const result = await runFile(file, env);
+      passed += result.passed;
+      failed += result.failed;
+      skipped += result.skipped;
+    }
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+
+  console.log(`\n${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = failed === 0 ? 0 : 1;
+}
+
+await main();

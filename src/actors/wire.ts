@@ -9,7 +9,8 @@ export function packMessage(value: unknown): Uint8Array {
   return Uint8Array.prototype.slice.call(view);
 }
 
-export const unpackMessage = (bytes: Uint8Array): unknown => packr.unpack(bytes);
+// Unpacking from a Buffer makes binary fields come back as Buffers, as the protobuf types declare.
+export const unpackMessage = (bytes: Uint8Array): unknown => packr.unpack(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 export interface WireRequest {
   readonly id: number;

@@ -204,24 +204,26 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const closeAll = async (): Promise<void> => {
     closing = true;
     const stopped = Promise.all(netServers.map(closeNetServer));
+    // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     injector.drain(closeGraceMs);
     httpServer.close();
     httpServer.closeIdleConnections();
+    let forced = false;
+    const force = (): void => {
+      if (forced) return;
+      forced = true;
+      grpcServer.forceShutdown();
+      injector.destroy();
+      httpServer.closeAllConnections();
+      for (const s of sockets) s.destroy();
+    };
     let timer: NodeJS.Timeout | undefined;
-    const forced = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        grpcServer.forceShutdown();
-        injector.destroy();
-        httpServer.closeAllConnections();
-        for (const s of sockets) s.destroy();
-        resolve();
-      }, closeGraceMs);
+    const graceOver = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, closeGraceMs);
     });
-    await Promise.race([stopped, forced]);
+    await Promise.race([stopped, graceOver]);
     clearTimeout(timer);
-    grpcServer.forceShutdown();
-    injector.destroy();
-    for (const s of sockets) s.destroy();
+    force();
     await stopped;
   };
 

@@ -11,6 +11,7 @@ import {
   usageText,
   verifyBootstrap,
   formatInitialCluster,
+  type ParseResult,
   type ServerConfig,
 } from '../server/config.js';
 import { createLogger, type Logger } from '../server/logger.js';
@@ -94,7 +95,7 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed;
+  let parsed: ParseResult;
   try {
     parsed = parseConfig(argv, env);
   } catch (e) {

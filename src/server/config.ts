@@ -852,10 +852,14 @@ function build(
   const shards = num('shards');
   if (shards < 1 || shards > maxShards) throw invalid(`--shards must be between 1 and ${maxShards} (set to ${shards})`);
 
+  // Only values that differ from etcd's default matter: a stock etcd.conf.yml lists every key.
+  const sameAsDefault = (v: FlagValue | undefined, d: FlagValue): boolean =>
+    Array.isArray(v) && Array.isArray(d) ? v.join(',') === d.join(',') : v === d;
   const ignoredFlags = [...setBy.keys()]
     .filter((k) => {
+      if (fileOnlyKeys.has(k)) return true;
       const s = specByName.get(k);
-      return (s?.support === 'ignored' && s.kind !== 'legacy') || fileOnlyKeys.has(k);
+      return s?.support === 'ignored' && s.kind !== 'legacy' && !sameAsDefault(values.get(k), s.def);
     })
     .sort(byteOrder);
   if (ignoredFlags.length > 0) {

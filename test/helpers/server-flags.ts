@@ -1,5 +1,5 @@
 import { loopbackHost, freePorts } from './free-port.js';
-import { ManagedProcess, tcpCheck, waitUntil } from './processes.js';
+import { ManagedProcess, spawnProcess, tcpCheck, waitUntil } from './processes.js';
 
 /** How long a server (etcd or Lattice) gets to print its ready line and accept connections. */
 export const serverStartTimeoutMs = 30_000;
@@ -54,4 +54,76 @@ export async function waitUntilServing(server: ManagedProcess, address: ServerAd
       ? err
       : server.failure(err instanceof Error ? err.message : String(err));
   }
+}
+
+export interface LaunchSpec {
+  /** For messages: "etcd", "lattice --engine memory". */
+  label: string;
+  command: string;
+  /** Arguments after the command (etcdFlags plus extras). */
+  args: string[];
+  cwd?: string;
+  /** Log file (appended across restarts). */
+  logFile: string;
+}
+
+/** A server whose process can be crashed, shut down and started again on the same ports and data dir. */
+export interface RestartableServer {
+  /** Client URL, e.g. http://127.0.0.1:40123. */
+  endpoint: string;
+  address: ServerAddress;
+  /** The current process (a new one after restart()). */
+  readonly process: ManagedProcess;
+  /** SIGKILL, keeping the data dir (crash). */
+  kill9(): Promise<void>;
+  /** SIGTERM (SIGKILL after a grace period), keeping the data dir (clean shutdown). */
+  shutdown(): Promise<void>;
+  /** Starts again on the same ports and data dir; shuts down first if still running. */
+  restart(): Promise<void>;
+  /** Stops the process and removes the data dir. */
+  stop(): Promise<void>;
+}
+
+/** Launches spec and waits until it serves; `cleanup` runs on stop() and when the first start fails. */
+export async function launchRestartable(
+  spec: LaunchSpec,
+  address: ServerAddress,
+  cleanup: () => void,
+): Promise<RestartableServer> {
+  const launch = async (): Promise<ManagedProcess> => {
+    const server = spawnProcess({ name: spec.label, command: spec.command, args: spec.args, cwd: spec.cwd, logFile: spec.logFile });
+    await waitUntilServing(server, address);
+    return server;
+  };
+  let current: ManagedProcess;
+  try {
+    current = await launch();
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return {
+    endpoint: clientUrl(address),
+    address,
+    get process() {
+      return current;
+    },
+    async kill9() {
+      await current.kill9();
+    },
+    async shutdown() {
+      await current.stop();
+    },
+    async restart() {
+      if (current.running) await current.stop();
+      current = await launch();
+    },
+    async stop() {
+      try {
+        await current.stop();
+      } finally {
+        cleanup();
+      }
+    },
+  };
 }

@@ -107,7 +107,7 @@ const cases: Case[] = [
     check: (result, target) => {
       assert.is(result.code, 0, result.stderr);
       const pattern = /^(\S+), ([0-9a-f]+), (3\.4\.\d+), \d+(\.\d+)? (B|kB|MB|GB), true, false, (\d+), (\d+), (\d+), $/;
-      const match = pattern.exec(result.stdout.trimEnd());
+      const match = pattern.exec(result.stdout.replace(/\n$/, ''));
       assert.ok(match, `unexpected endpoint status line: ${JSON.stringify(result.stdout)}`);
       assert.is(match[1], target.endpoint);
       assert.ok(Number(match[6]) >= 1, 'raft term >= 1');

@@ -368,6 +368,69 @@ it('--config-file loads etcd\'s YAML format and ignores other flags and ETCD_* v
   verifyBootstrap(c);
 });
 
+// etcd 3.4's etcd.conf.yml.sample, with every key it lists.
+const etcdSample = `
+name: 'default'
+data-dir:
+wal-dir:
+snapshot-count: 10000
+heartbeat-interval: 100
+election-timeout: 1000
+quota-backend-bytes: 0
+listen-peer-urls: http://localhost:2380
+listen-client-urls: http://localhost:2379
+max-snapshots: 5
+max-wals: 5
+cors:
+initial-advertise-peer-urls: http://localhost:2380
+advertise-client-urls: http://localhost:2379
+discovery:
+discovery-fallback: 'proxy'
+discovery-proxy:
+discovery-srv:
+initial-cluster:
+initial-cluster-token: 'etcd-cluster'
+initial-cluster-state: 'new'
+strict-reconfig-check: false
+enable-v2: true
+enable-pprof: true
+proxy: 'off'
+proxy-failure-wait: 5000
+proxy-refresh-interval: 30000
+proxy-dial-timeout: 1000
+proxy-write-timeout: 5000
+proxy-read-timeout: 0
+client-transport-security:
+  cert-file:
+  key-file:
+  client-cert-auth: false
+  trusted-ca-file:
+  auto-tls: false
+peer-transport-security:
+  cert-file:
+  key-file:
+  client-cert-auth: false
+  trusted-ca-file:
+  auto-tls: false
+debug: false
+logger: zap
+log-outputs: [stderr]
+force-new-cluster: false
+auto-compaction-mode: periodic
+auto-compaction-retention: "1"
+`;
+
+it("etcd's sample config file is accepted; only non-default unimplemented settings are listed as ignored", () => {
+  const c = parseConfig(['--config-file', 'sample.yml'], {}, { readFile: () => etcdSample });
+  if (c.kind !== 'server') throw new Error('expected server');
+  assert.is(c.dataDir, 'default.etcd');
+  assert.equal([...c.initialCluster], [['default', ['http://localhost:2380']]]);
+  assert.is(c.snapshotCount, 10000);
+  assert.is(c.strictReconfigCheck, false);
+  assert.is(c.autoCompactionRetentionValue, 3_600_000);
+  assert.equal(c.ignoredFlags, ['enable-pprof', 'enable-v2']);
+});
+
 it('ETCD_CONFIG_FILE names the config file too; bad content is an invalid-config error', () => {
   const dir = makeTempDir('config');
   const path = join(dir, 'c.yml');

@@ -5,6 +5,7 @@ import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
+import { limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -44,13 +45,17 @@ export function createGrpcServer(
   services: readonly GrpcServiceModule[],
 ): Server {
   const options: ServerOptions = {
-    'grpc.max_receive_message_length': limits.maxRequestBytes + grpcOverheadBytes,
+    'grpc.max_receive_message_length': limits.maxRequestBytes + grpcOverheadBytes + receiveHardCapExtraBytes,
     'grpc.max_send_message_length': maxSendMessageBytes,
     'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
     'grpc.keepalive_time_ms': limits.keepaliveIntervalMs,
     'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
   };
   const server = new Server(options);
+  // Every service registered here gets etcd's receive limit, checked with etcd's exact status text.
+  const addService = server.addService.bind(server);
+  server.addService = (service, implementation) =>
+    addService(limitRequestSize(service, limits.maxRequestBytes + grpcOverheadBytes), implementation);
   const seen = new Set<string>();
   for (const s of services) {
     if (seen.has(s.name)) throw new Error(`gRPC service ${s.name} registered twice`);

@@ -13,6 +13,7 @@ import {
 } from '@grpc/grpc-js';
 import type { ServerApi } from '../../core/kv-api.js';
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { OversizeRequest } from './request-size-limit.js';
 import { toGrpcStatus, toServiceError, type ErrorLogger, type GrpcStatus } from './error-status.js';
 
 export interface GrpcServiceContext {
@@ -42,6 +43,8 @@ export function unary<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     let result: Promise<Res>;
     try {
+      const request: unknown = call.request;
+      if (request instanceof OversizeRequest) throw request.toError();
       result = fn(call.request, call);
     } catch (err) {
       result = Promise.reject(err);

@@ -1,0 +1,35 @@
+// etcd rejects a request message over max-request-bytes + 512 KiB with Go gRPC's own status:
+// RESOURCE_EXHAUSTED "grpc: received message larger than max (N vs. LIMIT)". grpc-js words that check
+// differently, so the limit is enforced here, in each method's deserializer, with Go's text; grpc-js
+// keeps only a hard cap above it so a huge message is still refused before it is buffered whole.
+import { status as Status, type ServiceDefinition } from '@grpc/grpc-js';
+import { GrpcStatusError } from './error-status.js';
+
+/** Above the etcd limit, grpc-js itself refuses messages past this many extra bytes. */
+export const receiveHardCapExtraBytes = 64 * 1024 * 1024;
+
+/** What a deserializer yields for a message over the limit; the handler turns it into the status. */
+export class OversizeRequest {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {}
+
+  toError(): GrpcStatusError {
+    return new GrpcStatusError({
+      code: Status.RESOURCE_EXHAUSTED,
+      details: `grpc: received message larger than max (${this.bytes} vs. ${this.limit})`,
+    });
+  }
+}
+
+export function limitRequestSize<S extends ServiceDefinition>(service: S, limit: number): S {
+  const limited: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(service)) {
+    limited[name] = {
+      ...method,
+      requestDeserialize: (buf: Buffer): unknown => (buf.length > limit ? new OversizeRequest(buf.length, limit) : method.requestDeserialize(buf)),
+    };
+  }
+  return limited as S;
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Lattice/etcd ratio table from two kvbench suite outputs (bench.sh OUT_DIRs: results.jsonl + servers.tsv).
-// Usage: node bench/ratios.mjs --etcd DIR --lattice DIR [--out FILE] [--title TEXT]
+// Usage: node bench/ratios.mjs --etcd DIR --lattice DIR [--only REGEX] [--out FILE] [--title TEXT]
+// --only keeps the entries whose label matches (e.g. when the etcd side is a fuller earlier run).
 // Every ratio is oriented so that > 1 means Lattice is better (faster, lower p99, cheaper, smaller).
 // With REPEAT > 1 each figure is the median over the runs of that entry.
 
@@ -8,11 +9,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 function parseArgs(argv) {
-  const args = { etcd: '', lattice: '', out: '', title: '' };
+  const args = { etcd: '', lattice: '', only: '', out: '', title: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]?.replace(/^--/, '');
     if (!k || !(k in args) || i + 1 >= argv.length) {
-      process.stderr.write('usage: node bench/ratios.mjs --etcd DIR --lattice DIR [--out FILE] [--title TEXT]\n');
+      process.stderr.write('usage: node bench/ratios.mjs --etcd DIR --lattice DIR [--only REGEX] [--out FILE] [--title TEXT]\n');
       process.exit(2);
     }
     args[k] = argv[++i];
@@ -92,8 +93,8 @@ const fmt = (v) => {
 const ratio = (num, den) => (Number.isFinite(num) && Number.isFinite(den) && den > 0 ? num / den : NaN);
 const fmtRatio = (v) => (Number.isFinite(v) ? `**${v.toFixed(2)}**` : '–');
 
-function table(etcd, lattice) {
-  const labels = [...new Set([...etcd.keys(), ...lattice.keys()])];
+function table(etcd, lattice, only) {
+  const labels = [...new Set([...etcd.keys(), ...lattice.keys()])].filter((l) => only.test(l));
   const rows = [];
   const notes = [];
   rows.push(
@@ -141,7 +142,7 @@ function main() {
   const args = parseArgs(process.argv.slice(2));
   const etcd = load(args.etcd);
   const lattice = load(args.lattice);
-  const { rows, notes } = table(etcd, lattice);
+  const { rows, notes } = table(etcd, lattice, new RegExp(args.only || '.'));
   const out = [];
   if (args.title) out.push(`### ${args.title}`, '');
   out.push(

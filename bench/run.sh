@@ -216,7 +216,7 @@ done
   echo "- etcd: $(etcd --version 2>/dev/null | head -1 || echo etcd); Lattice: $lattice_version, node $(node --version)"
   echo "- date $(date -u +%Y-%m-%dT%H:%MZ), wall time $((t1 - t0)) s; raw data: \`$out\`"
   echo
-  node "$here/ratios.mjs" --etcd "$etcd_dir" --lattice "$out/lattice"
+  node "$here/ratios.mjs" --etcd "$etcd_dir" --lattice "$out/lattice" --only "$only"
   if [[ -r "$etcd_dir/logs/$large_label.rss.log" || -r "$out/lattice/logs/$large_label.rss.log" ]]; then
     echo
     echo "Large range ($large_label: populate N keys of 256 B, then 2 clients range over all of them, 6 ranges):"

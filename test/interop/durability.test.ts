@@ -38,8 +38,9 @@ async function identity(client: Etcd3): Promise<Identity> {
   return { memberId: status.header.member_id, clusterId: status.header.cluster_id };
 }
 
+/** A wait that never keeps the process alive (it only bounds a race). */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Concurrent puts; SIGKILLs the server once killAfterAcks are acknowledged; returns every acknowledged put. */

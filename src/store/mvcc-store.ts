@@ -1,7 +1,7 @@
 // The one store every adapter talks to. Writes go through the revision log: propose → durable →
 // committed → applied in log order by the owning shard actor(s) → persisted → caller answered.
 // Reads are served by the shards at the store's current revision without touching the log.
-import { concatMap, from, type Subscription } from 'rxjs';
+import { concatMap, from } from 'rxjs';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -66,7 +66,9 @@ export class MvccStore implements KvApi {
   private readonly waiters = new Map<number, Waiter>();
   private persisting: Promise<void> = Promise.resolve();
   private unpersisted = 0;
-  private subscription: Subscription | null = null;
+  /** Settles once the log has completed and every committed batch has been applied. */
+  private applyDrained: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
 
   private constructor(
     private readonly engine: Engine,
@@ -96,8 +98,18 @@ export class MvccStore implements KvApi {
       }
     }
     if (batch.length > 0) await store.applyBatch(batch);
-    store.subscription = log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
-      error: (e: unknown) => hooks.onPersistError(e),
+    store.applyDrained = new Promise<void>((resolve) => {
+      log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
+        complete: resolve,
+        error: (e: unknown) => {
+          // Applying must never fail; if it does the store stops taking writes rather than hang them.
+          store.failure = e;
+          hooks.onPersistError(e);
+          for (const w of store.waiters.values()) w.reject(new EtcdError('stopped', 'the store stopped applying writes'));
+          store.waiters.clear();
+          resolve();
+        },
+      });
     });
     return store;
   }
@@ -156,8 +168,9 @@ export class MvccStore implements KvApi {
   }
 
   async close(): Promise<void> {
+    // Entries already durable in the log are applied and answered before the shards stop.
     await this.log.close();
-    this.subscription?.unsubscribe();
+    await this.applyDrained;
     await this.persisting;
     for (const w of this.waiters.values()) w.reject(new EtcdError('stopped'));
     this.waiters.clear();
@@ -177,6 +190,7 @@ export class MvccStore implements KvApi {
   }
 
   private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
+    if (this.failure !== null) throw new EtcdError('stopped', 'the store stopped applying writes');
     const requestId = this.nextRequestId++;
     const settled = new Promise<Settled>((resolve, reject) => this.waiters.set(requestId, { resolve, reject }));
     try {

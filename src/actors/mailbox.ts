@@ -7,7 +7,7 @@ export interface Letter<Req, Res> {
 }
 
 export class Mailbox<Req, Res> {
-  private readonly letters: Letter<Req, Res>[] = [];
+  private letters: (Letter<Req, Res> | undefined)[] = [];
   private head = 0;
   private readonly waitingForSpace: (() => void)[] = [];
 
@@ -24,9 +24,14 @@ export class Mailbox<Req, Res> {
 
   take(): Letter<Req, Res> | undefined {
     if (this.head >= this.letters.length) return undefined;
-    const letter = this.letters[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.letters.length) {
-      this.letters.splice(0, this.head);
+    const letter = this.letters[this.head];
+    // A handled letter must not stay reachable: it holds the whole message and its reply.
+    this.letters[this.head++] = undefined;
+    if (this.head === this.letters.length) {
+      this.letters = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.letters.length) {
+      this.letters = this.letters.slice(this.head);
       this.head = 0;
     }
     this.waitingForSpace.shift()?.();

@@ -15,7 +15,8 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const testRoot = join(repoRoot, 'dist', 'test');
 
 /** A file that runs longer than this is killed (whole process group) and counted as failed. */
-const fileTimeoutMs = 300_000;
+const defaultFileTimeoutS = 300;
+const fileTimeoutMs = Number(process.env.TEST_FILE_TIMEOUT_S ?? defaultFileTimeoutS) * 1000;
 /** After SIGTERM on timeout, how long the group gets before SIGKILL. */
 const killGraceMs = 5_000;
 /** How much of a file's output is kept to parse its summary (the tail). */

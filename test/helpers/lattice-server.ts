@@ -20,7 +20,7 @@ export async function startLattice(engine: Engine, name = 'lattice'): Promise<La
   if (!existsSync(builtMain)) {
     throw new Error(`Lattice is not built: ${builtMain} does not exist (run tsc first)`);
   }
-  const root = makeTempDir(`lattice-${engine}`);
+  const root = makeTempDir(`server-${engine}`);
   const address = await allocateAddress(name, join(root, 'data'));
   const server = await launchRestartable(
     {

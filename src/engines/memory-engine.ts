@@ -8,14 +8,14 @@
 // the old value), so replaying a batch the snapshot already contains is harmless; that is what makes
 // a crash at any step of rotation or snapshotting safe.
 //
-// Framing (WAL and snapshot alike, after an 8-byte magic): u32le payload length, u32le crc32(payload),
-// payload. A WAL whose tail record is short or fails its CRC (a crash mid-append) is truncated there.
+// Framing (WAL and snapshot alike): src/storage/record-file.ts. A WAL whose tail record is short or
+// fails its CRC (a crash mid-append) is truncated there.
 
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import zlib from 'node:zlib';
 import BTreeModule from 'sorted-btree';
 import { EtcdError } from '../core/errors.js';
+import { fsyncDir, hasMagic, magicBytes, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
@@ -26,8 +26,6 @@ export const defaultSnapshotChunkBytes = 1024 * 1024;
 const maxWalGroupBytes = 16 * 1024 * 1024;
 /** Largest encoded batch; the length field is a u32 and a batch is held in memory whole. */
 export const maxBatchBytes = 1024 * 1024 * 1024;
-/** Bytes read per call while scanning a WAL or snapshot at open. */
-const readChunkBytes = 4 * 1024 * 1024;
 
 export interface MemoryEngineOptions {
   readonly maxWalBytes?: number;
@@ -39,16 +37,12 @@ type Tree = InstanceType<typeof BTree<string, Buffer>>;
 
 const walMagic = Buffer.from('LATWAL01', 'latin1');
 const snapshotMagic = Buffer.from('LATSNP01', 'latin1');
-const magicBytes = 8;
-const recordHeaderBytes = 8;
 
 const opPut = 1;
 const opDel = 2;
 const opDelRange = 3;
 const snapshotEntries = 1;
 const snapshotEnd = 2;
-
-const crc32: (data: Uint8Array) => number = typeof zlib.crc32 === 'function' ? (data) => zlib.crc32(data) : tableCrc32;
 
 /** Opens (creating if missing) a memory engine in dir, recovering from snapshot and WAL. */
 export async function openMemoryEngine(dir: string, options: MemoryEngineOptions = {}): Promise<Engine> {
@@ -248,6 +242,9 @@ class MemoryEngine implements Engine {
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */
   private async rotateWal(): Promise<void> {
     const view = this.tree.clone();
+    // A synced write must make every earlier write durable too (the store relies on it before the
+    // log is trimmed), so the old WAL's unsynced writes reach the disk before the new WAL gets any.
+    await this.wal.datasync();
     await this.wal.close();
     await rename(this.files.wal, this.files.walPrev);
     this.walPrevExists = true;
@@ -290,15 +287,6 @@ function filesIn(dir: string) {
     wal: join(dir, 'wal'),
     walPrev: join(dir, 'wal.prev'),
   };
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function createWal(path: string, dir: string): Promise<FileHandle> {
@@ -442,50 +430,7 @@ async function writeSnapshot(dir: string, view: Tree, chunkBytes: number): Promi
 }
 
 async function expectMagic(handle: FileHandle, magic: Buffer, path: string): Promise<void> {
-  const header = Buffer.alloc(magicBytes);
-  await handle.read(header, 0, magicBytes, 0);
-  if (!header.equals(magic)) throw corrupt(path, `does not start with ${magic.toString('latin1')}`);
-}
-
-/**
- * Calls onPayload for each intact record after the magic, in order. Returns the offset where intact
- * records end: the file size, or the start of the first short or CRC-failing record.
- */
-async function scanRecords(handle: FileHandle, size: number, onPayload: (payload: Buffer) => void): Promise<number> {
-  let buffer = Buffer.alloc(0);
-  let bufferStart = magicBytes; // file offset of buffer[0]
-  let position = magicBytes; // file offset of the next record
-
-  const ensure = async (bytes: number): Promise<void> => {
-    const have = bufferStart + buffer.length - position;
-    if (have >= bytes) return;
-    const readFrom = bufferStart + buffer.length;
-    const next = Buffer.allocUnsafe(Math.max(bytes, Math.min(readChunkBytes, size - position)));
-    buffer.copy(next, 0, position - bufferStart);
-    let filled = have;
-    while (filled < next.length) {
-      const { bytesRead } = await handle.read(next, filled, next.length - filled, readFrom + filled - have);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    buffer = next.subarray(0, filled);
-    bufferStart = position;
-  };
-
-  while (size - position >= recordHeaderBytes) {
-    await ensure(recordHeaderBytes);
-    const at = position - bufferStart;
-    const length = buffer.readUInt32LE(at);
-    const checksum = buffer.readUInt32LE(at + 4);
-    if (length > size - position - recordHeaderBytes) break;
-    await ensure(recordHeaderBytes + length);
-    const start = position - bufferStart + recordHeaderBytes;
-    const payload = buffer.subarray(start, start + length);
-    if (payload.length !== length || crc32(payload) !== checksum) break;
-    onPayload(payload);
-    position += recordHeaderBytes + length;
-  }
-  return position;
+  if (!(await hasMagic(handle, magic))) throw corrupt(path, `does not start with ${magic.toString('latin1')}`);
 }
 
 // --- Encoding
@@ -543,14 +488,6 @@ function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, 
     at += value.copy(record, at);
   }
   return seal(record);
-}
-
-/** Fills in the length and CRC of a record whose payload follows an 8-byte gap. */
-function seal(record: Buffer): Buffer {
-  const payload = record.subarray(recordHeaderBytes);
-  record.writeUInt32LE(payload.length, 0);
-  record.writeUInt32LE(crc32(payload), 4);
-  return record;
 }
 
 /** Applies one encoded batch; stored values are copies, never views into the record. */
@@ -645,21 +582,4 @@ function corrupt(path: string, detail: string): Error {
 
 function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** Fallback for Node < 20.15, which lacks zlib.crc32. Same polynomial (IEEE 802.3). */
-function tableCrc32(data: Uint8Array): number {
-  if (crcTable === undefined) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (const byte of data) crc = (crcTable[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }

@@ -1,11 +1,12 @@
 // Single-member revision log: proposals made in the same turn of the event loop are written as one
 // batch with one fsync (group commit); while a batch is on its way to disk the next one gathers.
+// Entries live in a segmented WAL of their own, not in the engine: its writes and fdatasyncs run on
+// the libuv pool, while the engine's synced batch writes (RocksDB) would block the event loop.
 import { Subject } from 'rxjs';
-import type { Engine } from '../engines/engine.js';
 import { EtcdError } from '../core/errors.js';
-import { LOG_END, LOG_PREFIX, logIndexOf, logKey } from '../store/storage-keys.js';
 import { decodeEntry, encodeEntry, type Command, type LogEntry } from './command.js';
 import type { RevisionLog } from './revision-log.js';
+import { defaultMaxSegmentBytes, openSegmentedWal, type SegmentedWal } from './segmented-wal.js';
 
 interface Pending {
   readonly requestId: number;
@@ -22,6 +23,8 @@ export interface LocalLogOptions {
   readonly maxPendingProposals: number;
   /** Entries kept behind the persisted applied index before the log is trimmed. */
   readonly retainEntries: number;
+  /** WAL segment size; the log is trimmed a whole segment at a time. */
+  readonly maxSegmentBytes: number;
 }
 
 export const defaultLocalLogOptions: LocalLogOptions = {
@@ -29,6 +32,7 @@ export const defaultLocalLogOptions: LocalLogOptions = {
   maxBatchEntries: 4096,
   maxPendingProposals: 100_000,
   retainEntries: 5_000,
+  maxSegmentBytes: defaultMaxSegmentBytes,
 };
 
 export class LocalLog implements RevisionLog {
@@ -38,24 +42,19 @@ export class LocalLog implements RevisionLog {
   private pending: Pending[] = [];
   private writing = false;
   private closed = false;
-  private trimmedBelow = 0;
+  private trimming = false;
   private drained: (() => void) | null = null;
 
   private constructor(
-    private readonly engine: Engine,
+    private readonly wal: SegmentedWal,
     private readonly options: LocalLogOptions,
     private last: number,
-    private readonly first: number,
-  ) {
-    this.trimmedBelow = first;
-  }
+  ) {}
 
-  static async open(engine: Engine, options: LocalLogOptions = defaultLocalLogOptions): Promise<LocalLog> {
-    let last = 0;
-    for await (const [key] of engine.iterate({ gte: LOG_PREFIX, lt: LOG_END, reverse: true, limit: 1 })) last = logIndexOf(key);
-    let first = last + 1;
-    for await (const [key] of engine.iterate({ gte: LOG_PREFIX, lt: LOG_END, limit: 1 })) first = logIndexOf(key);
-    return new LocalLog(engine, options, last, first);
+  /** Opens (creating if missing) the log whose WAL segments are in dir. */
+  static async open(dir: string, options: LocalLogOptions = defaultLocalLogOptions): Promise<LocalLog> {
+    const wal = await openSegmentedWal(dir, { maxSegmentBytes: options.maxSegmentBytes });
+    return new LocalLog(wal, options, wal.lastIndex);
   }
 
   get lastIndex(): number {
@@ -75,25 +74,30 @@ export class LocalLog implements RevisionLog {
   }
 
   async *committedAfter(index: number): AsyncIterable<LogEntry> {
-    for await (const [key, value] of this.engine.iterate({ gte: logKey(index + 1), lt: LOG_END })) {
-      yield decodeEntry(logIndexOf(key), value);
+    // Entries right after index were trimmed, so the engine lost state it had made durable (or is
+    // from another data dir). Replaying what is left would silently skip writes.
+    const first = this.wal.firstIndex;
+    if (first > 0 && index + 1 < first) {
+      throw new Error(`revision log starts at index ${first}, but the applied state ends at ${index}: entries ${index + 1}..${first - 1} are gone`);
     }
+    for await (const entry of this.wal.readFrom(index + 1)) yield decodeEntry(entry.index, entry.bytes);
   }
 
   persistedUpTo(index: number): void {
-    const below = index - this.options.retainEntries;
-    // Trim in large steps: a range delete per write would cost more than it frees.
-    if (below - this.trimmedBelow < this.options.retainEntries) return;
-    const from = this.trimmedBelow;
-    this.trimmedBelow = below;
-    void this.engine.write([{ type: 'delRange', gte: logKey(from), lt: logKey(below) }], { sync: false }).catch(() => {
-      this.trimmedBelow = from;
-    });
+    if (this.closed || this.trimming) return;
+    // The WAL deletes whole segments only, so this is a cheap no-op until one lies entirely below.
+    this.trimming = true;
+    void this.wal
+      .truncateBefore(index - this.options.retainEntries)
+      // A failed trim only leaves more log than needed; a later call tries again.
+      .catch(() => undefined)
+      .finally(() => (this.trimming = false));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.writing) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.wal.close();
     this.subject.complete();
   }
 
@@ -107,9 +111,9 @@ export class LocalLog implements RevisionLog {
         command: p.command,
       }));
       try {
-        await this.engine.write(
-          entries.map((e) => ({ type: 'put', key: logKey(e.index), value: encodeEntry(e) })),
-          { sync: this.options.fsync },
+        await this.wal.append(
+          entries.map((e) => ({ index: e.index, bytes: encodeEntry(e) })),
+          this.options.fsync,
         );
       } catch (e) {
         for (const p of batch) p.reject(e);

@@ -29,7 +29,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
-  const revisionLog = await LocalLog.open(engine, { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
+  // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.
+  const revisionLog = await LocalLog.open(path.join(config.dataDir, 'wal'), { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
   const shards = new ShardSet(
     Array.from({ length: config.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', config.actorPlacement)),
     defaultSplitPoints(config.shards),

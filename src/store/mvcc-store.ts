@@ -57,6 +57,8 @@ export interface StoreHooks {
 const maxUnpersistedBatches = 64;
 /** Records sent to a shard per message while loading at start-up. */
 const loadChunkRecords = 10_000;
+/** Log entries applied between persist batches written with sync (see persist). */
+const syncedPersistEveryEntries = 10_000;
 
 export class MvccStore implements KvApi {
   private rev = 1;
@@ -66,6 +68,8 @@ export class MvccStore implements KvApi {
   private readonly waiters = new Map<number, Waiter>();
   private persisting: Promise<void> = Promise.resolve();
   private unpersisted = 0;
+  /** Applied index of the last persist batch written with sync (or loaded at open). */
+  private syncedIndex = 0;
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
   private failure: unknown = null;
@@ -85,6 +89,7 @@ export class MvccStore implements KvApi {
       const mark = decodeApplied(applied);
       store.appliedIndex = mark.index;
       store.rev = mark.revision;
+      store.syncedIndex = mark.index;
     }
     const compact = await engine.get(COMPACT_KEY);
     if (compact !== undefined) store.compactRev = decodeRevision(compact) - 1;
@@ -269,8 +274,11 @@ export class MvccStore implements KvApi {
   }
 
   /**
-   * Writes the applied state with its applied mark in one atomic batch. No fsync: the log already
-   * holds these entries durably, and start-up replays whatever the engine had not got.
+   * Writes the applied state with its applied mark in one atomic batch. Mostly without fsync: the
+   * log holds these entries durably, and start-up replays whatever the engine had not got. But the
+   * log may discard entries only once the state they led to survives a power loss, so every
+   * syncedPersistEveryEntries entries one batch is written with sync (which makes the engine's
+   * earlier batches durable too), and only after such a batch is the log told persistedUpTo.
    */
   private async persist(changes: readonly KvRecord[], removed: readonly RevisionId[], compacted: boolean): Promise<void> {
     const ops: WriteOp[] = changes.map((r) => ({ type: 'put', key: recordKey(r.modRevision, r.sub), value: encodeRecord(r) }));
@@ -279,11 +287,15 @@ export class MvccStore implements KvApi {
     if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
     const index = this.appliedIndex;
     ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
+    const sync = index - this.syncedIndex >= syncedPersistEveryEntries;
+    if (sync) this.syncedIndex = index;
     this.unpersisted++;
     this.persisting = this.persisting
-      .then(() => this.engine.write(ops, { sync: false }))
+      .then(() => this.engine.write(ops, { sync }))
       .then(
-        () => this.log.persistedUpTo(index),
+        () => {
+          if (sync) this.log.persistedUpTo(index);
+        },
         (e: unknown) => this.hooks.onPersistError(e),
       )
       .finally(() => this.unpersisted--);

@@ -1,6 +1,5 @@
-// Layout of one member's engine. Everything is one engine so that applied state and its marker are
-// written in one atomic batch:
-//   l<index u64>          revision log entries
+// Layout of one member's engine. Applied state and its marker are written in one atomic batch; the
+// revision log is not in the engine but in its own WAL (src/log/segmented-wal.ts):
 //   k<main u64><sub u64>  one KvRecord per revision (etcd's key space: revision → KeyValue)
 //   m/applied             <log index u64><revision u64> the applied state persisted so far
 //   m/compact             <revision u64> compaction point
@@ -12,11 +11,6 @@ const u64 = (n: number): Buffer => {
   return b;
 };
 const readU64 = (b: Buffer, offset: number): number => b.readUIntBE(offset + 2, 6);
-
-export const LOG_PREFIX = Buffer.from('l');
-export const LOG_END = Buffer.from('m');
-export const logKey = (index: number): Buffer => Buffer.concat([LOG_PREFIX, u64(index)]);
-export const logIndexOf = (key: Buffer): number => readU64(key, 1);
 
 export const RECORD_PREFIX = Buffer.from('k');
 export const RECORD_END = Buffer.from('l');

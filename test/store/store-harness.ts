@@ -38,7 +38,7 @@ export interface OpenStore {
 
 export async function openStore(layout: StoreLayout, dir: string, options: { retainEntries?: number } = {}): Promise<OpenStore> {
   const engine: Engine = await openEngine(layout.engine, path.join(dir, layout.engine));
-  const log = await LocalLog.open(engine, { ...defaultLocalLogOptions, fsync: false, ...options });
+  const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...options });
   const shards = new ShardSet(
     Array.from({ length: layout.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', layout.placement)),
     defaultSplitPoints(layout.shards),

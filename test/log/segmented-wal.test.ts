@@ -1,0 +1,226 @@
+// The revision log's segmented WAL: numbering, segments, trimming and recovery from a crash mid-write.
+import { appendFile, mkdtemp, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { openSegmentedWal, type SegmentedWal, type WalEntry } from '../../src/log/segmented-wal.js';
+import { withTimeout } from '../engines/engine-suite.js';
+
+const testTimeoutMs = 15_000;
+
+interface Context {
+  dir: string;
+  wals: SegmentedWal[];
+}
+
+const test = suite<Context>('log: segmented WAL', { dir: '', wals: [] });
+test.before.each(async (ctx) => {
+  ctx.dir = await mkdtemp(join(tmpdir(), 'lattice-wal-'));
+  ctx.wals = [];
+});
+test.after.each(async (ctx) => {
+  for (const wal of ctx.wals) await wal.close().catch(() => undefined);
+  await rm(ctx.dir, { recursive: true, force: true });
+});
+const it = (name: string, fn: (ctx: Context) => Promise<void>): void => test(name, withTimeout(testTimeoutMs, fn));
+
+async function openIn(ctx: Context, maxSegmentBytes?: number): Promise<SegmentedWal> {
+  const wal = await openSegmentedWal(ctx.dir, maxSegmentBytes === undefined ? {} : { maxSegmentBytes });
+  ctx.wals.push(wal);
+  return wal;
+}
+
+const entry = (index: number): WalEntry => ({ index, bytes: Buffer.from(`entry-${index}-${'x'.repeat(index % 13)}`) });
+const entries = (from: number, to: number): WalEntry[] => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
+
+async function readAll(wal: SegmentedWal, from: number): Promise<Array<[number, string]>> {
+  const out: Array<[number, string]> = [];
+  for await (const e of wal.readFrom(from)) out.push([e.index, e.bytes.toString()]);
+  return out;
+}
+const expected = (from: number, to: number): Array<[number, string]> => entries(from, to).map((e) => [e.index, e.bytes.toString()]);
+
+const segmentFiles = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((n) => n.endsWith('.wal')).sort();
+
+/** Appends entries 1..count in batches of batch, synced. */
+async function fill(wal: SegmentedWal, count: number, batch: number): Promise<void> {
+  for (let i = 1; i <= count; i += batch) await wal.append(entries(i, Math.min(i + batch - 1, count)), true);
+}
+
+async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.match(String(e), pattern);
+    return;
+  }
+  assert.unreachable(`expected a rejection matching ${pattern}`);
+}
+
+it('an empty WAL has first and last index 0 and reads nothing', async (ctx) => {
+  const wal = await openIn(ctx);
+  assert.equal([wal.firstIndex, wal.lastIndex], [0, 0]);
+  assert.equal(await readAll(wal, 1), []);
+});
+
+it('appended entries read back in order and survive a reopen, which continues their numbering', async (ctx) => {
+  let wal = await openIn(ctx);
+  await wal.append(entries(1, 3), true);
+  await wal.append(entries(4, 10), false);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 10]);
+  assert.equal(await readAll(wal, 1), expected(1, 10));
+  await wal.close();
+  wal = await openIn(ctx);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 10]);
+  await wal.append(entries(11, 12), true);
+  assert.equal(await readAll(wal, 1), expected(1, 12));
+});
+
+it('an append that skips or repeats an index is refused and changes nothing', async (ctx) => {
+  const wal = await openIn(ctx);
+  await wal.append(entries(1, 2), true);
+  await rejects(wal.append([entry(4)], true), /index 4 where 3 was expected/);
+  await rejects(wal.append([entry(2)], true), /index 2 where 3 was expected/);
+  await rejects(wal.append([entry(3), entry(5)], true), /index 5 where 4 was expected/);
+  await wal.append([entry(3)], true);
+  assert.equal(await readAll(wal, 1), expected(1, 3));
+});
+
+it('appends made without waiting are written in call order', async (ctx) => {
+  const wal = await openIn(ctx, 512);
+  await Promise.all(Array.from({ length: 50 }, (_, i) => wal.append(entries(i * 4 + 1, i * 4 + 4), i % 3 === 0)));
+  assert.is(wal.lastIndex, 200);
+  assert.equal(await readAll(wal, 1), expected(1, 200));
+});
+
+it('a full segment rolls to a new file named by its first index', async (ctx) => {
+  let wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  const files = await segmentFiles(ctx.dir);
+  assert.ok(files.length > 3, `expected several segments, got ${files.join(', ')}`);
+  assert.is(files[0], '0000000000000001.wal');
+  for (const name of files) assert.ok((await stat(join(ctx.dir, name))).size <= 256, `${name} is larger than the bound`);
+  assert.equal(await readAll(wal, 1), expected(1, 100));
+  await wal.close();
+  wal = await openIn(ctx, 256);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 100]);
+  assert.equal(await readAll(wal, 1), expected(1, 100));
+});
+
+it('a batch larger than a segment is written whole into one segment', async (ctx) => {
+  const wal = await openIn(ctx, 64);
+  await wal.append(entries(1, 20), true);
+  await wal.append(entries(21, 40), true);
+  assert.equal(await segmentFiles(ctx.dir), ['0000000000000001.wal', '0000000000000015.wal']);
+  assert.equal(await readAll(wal, 1), expected(1, 40));
+});
+
+it('readFrom an index in the middle of a segment starts at that entry', async (ctx) => {
+  const wal = await openIn(ctx, 300);
+  await fill(wal, 60, 7);
+  for (const from of [1, 2, 17, 33, 59, 60]) assert.equal(await readAll(wal, from), expected(from, 60), `readFrom(${from})`);
+  assert.equal(await readAll(wal, 61), []);
+});
+
+it('truncateBefore deletes only whole segments below the index and moves firstIndex', async (ctx) => {
+  let wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  const before = await segmentFiles(ctx.dir);
+  await wal.truncateBefore(1);
+  assert.equal(await segmentFiles(ctx.dir), before);
+  await wal.truncateBefore(50);
+  const after = await segmentFiles(ctx.dir);
+  assert.ok(after.length < before.length, 'some segments went');
+  const first = wal.firstIndex;
+  assert.ok(first > 1 && first <= 50, `firstIndex ${first}`);
+  assert.is(after[0], `${first.toString(16).padStart(16, '0')}.wal`);
+  assert.equal(await readAll(wal, 1), expected(first, 100));
+  await wal.close();
+  wal = await openIn(ctx, 256);
+  assert.equal([wal.firstIndex, wal.lastIndex], [first, 100]);
+});
+
+it('truncateBefore never deletes the segment being appended to', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.truncateBefore(1_000);
+  const files = await segmentFiles(ctx.dir);
+  assert.is(files.length, 1);
+  assert.is(wal.lastIndex, 100);
+  await wal.append([entry(101)], true);
+  assert.equal(await readAll(wal, 1), expected(wal.firstIndex, 101));
+});
+
+it('garbage after the last record of the last segment is cut off at open', async (ctx) => {
+  let wal = await openIn(ctx, 256);
+  await fill(wal, 30, 3);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const intact = (await stat(last)).size;
+  const tornHeader = Buffer.alloc(8);
+  tornHeader.writeUInt32LE(1000, 0); // claims more payload than the file holds
+  await appendFile(last, Buffer.concat([tornHeader, Buffer.from('short')]));
+  wal = await openIn(ctx, 256);
+  assert.is(wal.lastIndex, 30);
+  assert.is((await stat(last)).size, intact);
+  await wal.append([entry(31)], true);
+  await wal.close();
+  wal = await openIn(ctx, 256);
+  assert.equal(await readAll(wal, 1), expected(1, 31));
+});
+
+it('a last segment cut mid-record loses only that record', async (ctx) => {
+  let wal = await openIn(ctx);
+  await fill(wal, 10, 1);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  await truncate(last, (await stat(last)).size - 3);
+  wal = await openIn(ctx);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 9]);
+  await wal.append(entries(10, 11), true);
+  assert.equal(await readAll(wal, 1), expected(1, 11));
+});
+
+it('a last segment left empty by a crash while creating it is reused', async (ctx) => {
+  let wal = await openIn(ctx);
+  await fill(wal, 5, 5);
+  await wal.close();
+  await writeFile(join(ctx.dir, '0000000000000006.wal'), Buffer.alloc(0));
+  wal = await openIn(ctx);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 5]);
+  await wal.append([entry(6)], true);
+  await wal.close();
+  wal = await openIn(ctx);
+  assert.equal(await readAll(wal, 1), expected(1, 6));
+});
+
+it('a corrupt record in a segment that is not the last fails the open', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.close();
+  const files = await segmentFiles(ctx.dir);
+  const middle = join(ctx.dir, files[1]!);
+  const size = (await stat(middle)).size;
+  await truncate(middle, size - 1);
+  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt: unreadable record`));
+});
+
+it('a missing segment (a gap in the indices) fails the open', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.close();
+  const files = await segmentFiles(ctx.dir);
+  await unlink(join(ctx.dir, files[1]!));
+  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), /starts at index \d+ but the segment before it ends at \d+/);
+});
+
+it('appends and truncation after close are refused', async (ctx) => {
+  const wal = await openIn(ctx);
+  await wal.append([entry(1)], true);
+  await wal.close();
+  await rejects(wal.append([entry(2)], true), /closed/);
+  await rejects(wal.truncateBefore(1), /closed/);
+});
+
+test.run();

@@ -17,6 +17,7 @@ import {
 } from './grpc/grpc-server.js';
 import type { GrpcServiceModule } from './grpc/service-module.js';
 import { createHttpRouter, type HttpHandler } from './http/http-router.js';
+import { withAuthorityShim } from './http2/authority-shim.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -177,8 +178,9 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       return;
     }
     if (protocol === 'grpc') {
-      // node's http2 session reads what we pushed back from the socket's buffer, then the handle
-      injector.injectConnection(socket);
+      // through the shim that rewrites an `:authority` nghttp2 would refuse (clientv3's
+      // `http://host:port`); it reads what we pushed back first
+      injector.injectConnection(withAuthorityShim(socket));
     } else {
       httpServer.emit('connection', socket);
       // node's http server consumes the handle directly; resume() replays the pushed-back bytes

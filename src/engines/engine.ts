@@ -19,7 +19,10 @@ export interface IterateOptions {
 export interface Engine {
   readonly name: EngineName;
   get(key: Buffer): Promise<Buffer | undefined>;
-  /** Applies all ops atomically, in order. With sync, resolves only once the batch is on stable storage. */
+  /**
+   * Applies all ops atomically, in order. With sync, resolves only once the batch — and every batch
+   * written before it — is on stable storage (the store relies on this before it trims the log).
+   */
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void>;
   /** Iterates a point-in-time view in key order; writes made during iteration are not seen. */
   iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]>;

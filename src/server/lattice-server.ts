@@ -1,5 +1,5 @@
 // One Lattice member: engine → revision log → shard actors → MVCC store → client port.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
@@ -23,11 +23,21 @@ export interface RunningServer {
 export const etcdServerVersion = '3.4.23';
 export const etcdClusterVersion = '3.4.0';
 
+/** A data dir holds one engine's state; starting it with the other would look like an empty store. */
+async function refuseOtherEngine(dataDir: string, engine: ServerConfig['engine']): Promise<void> {
+  const other = engine === 'memory' ? 'rocksdb' : 'memory';
+  const exists = async (p: string): Promise<boolean> => (await stat(p).catch(() => null)) !== null;
+  if ((await exists(path.join(dataDir, other))) && !(await exists(path.join(dataDir, engine)))) {
+    throw new Error(`data dir ${dataDir} holds the ${other} engine's data; start it with --engine ${other}`);
+  }
+}
+
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   const memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
   const clusterId = computeClusterId([...initialMemberIds(config.initialCluster, config.initialClusterToken).values()]);
 
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await refuseOtherEngine(config.dataDir, config.engine);
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
   // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.
   const revisionLog = await LocalLog.open(path.join(config.dataDir, 'wal'), { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });

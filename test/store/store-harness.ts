@@ -8,7 +8,7 @@ import type { ShardReply, ShardRequest } from '../../src/actors/shard-actor.js';
 import { spawnActor } from '../../src/actors/spawn.js';
 import type { EngineName } from '../../src/engines/engine.js';
 import { openEngine } from '../../src/engines/open-engine.js';
-import { LocalLog, defaultLocalLogOptions } from '../../src/log/local-log.js';
+import { LocalLog, defaultLocalLogOptions, type LocalLogOptions } from '../../src/log/local-log.js';
 import { MvccStore } from '../../src/store/mvcc-store.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
@@ -36,7 +36,7 @@ export interface OpenStore {
   close(): Promise<void>;
 }
 
-export async function openStore(layout: StoreLayout, dir: string, options: { retainEntries?: number } = {}): Promise<OpenStore> {
+export async function openStore(layout: StoreLayout, dir: string, options: Partial<LocalLogOptions> = {}): Promise<OpenStore> {
   const engine: Engine = await openEngine(layout.engine, path.join(dir, layout.engine));
   const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...options });
   const shards = new ShardSet(

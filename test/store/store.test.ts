@@ -1,4 +1,6 @@
 // The MVCC store's revision rules, on every engine, shard layout and actor placement.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -198,6 +200,24 @@ function storeSuite(layout: StoreLayout): void {
     s = await openStore(layout, dir);
     assert.equal(await s.store.range(prefix('c/')), before);
     assert.is(before.header?.revision, 301n);
+  });
+
+  test('the log is trimmed once the applied state is durable, and a restart still sees every write', async () => {
+    await s.close();
+    const small = { retainEntries: 500, maxSegmentBytes: 16 * 1024 };
+    s = await openStore(layout, dir, small);
+    for (let i = 0; i < 12_000; i += 400) {
+      await Promise.all(Array.from({ length: 400 }, (_, j) => s.store.put(put(`t/${(i + j) % 1000}`, `v${i + j}`))));
+    }
+    const before = await s.store.range(prefix('t/'));
+    const segments = async (): Promise<number> => (await readdir(path.join(dir, 'wal'))).length;
+    const deadline = Date.now() + 10_000;
+    while ((await segments()) > 15 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok((await segments()) <= 15, `the WAL still has ${await segments()} segments`);
+    await s.close();
+    s = await openStore(layout, dir, small);
+    assert.equal(await s.store.range(prefix('t/')), before);
+    assert.is(before.header?.revision, 12_001n);
   });
 
   test('concurrent writers each get a distinct revision', async () => {

@@ -1,6 +1,7 @@
 // One TCP port per listen URL serving gRPC (HTTP/2) and plain HTTP/1.1 together, as etcd's
 // embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
-// to grpc-js through a connection injector; anything else goes to a node http.Server.
+// to grpc-js through a connection injector, behind the shim that rewrites an `:authority` nghttp2
+// would refuse (http2/authority-shim.ts); anything else goes to a node http.Server.
 import http from 'node:http';
 import net from 'node:net';
 import { ServerCredentials, type ConnectionInjector, type Server as GrpcServer } from '@grpc/grpc-js';

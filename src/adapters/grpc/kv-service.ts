@@ -10,6 +10,7 @@ import {
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
+import { encodedBytes } from './request-size-limit.js';
 import { completeHeader, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, isTxnReadOnly, validateTxn } from './validate.js';
 
@@ -30,24 +31,24 @@ export function createKvHandlers(ctx: GrpcServiceContext): KVServer {
     }),
     put: unary(log, async (req) => {
       fail(checkPutRequest(req));
-      checkSize(PutRequest.encode(req).finish().length);
+      checkSize(encodedBytes(req, PutRequest.encode));
       const res = await api.kv.put(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     deleteRange: unary(log, async (req) => {
       fail(checkDeleteRequest(req));
-      checkSize(DeleteRangeRequest.encode(req).finish().length);
+      checkSize(encodedBytes(req, DeleteRangeRequest.encode));
       const res = await api.kv.deleteRange(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     txn: unary(log, async (req) => {
       fail(validateTxn(req, ctx.maxTxnOps));
-      if (!isTxnReadOnly(req)) checkSize(TxnRequest.encode(req).finish().length);
+      if (!isTxnReadOnly(req)) checkSize(encodedBytes(req, TxnRequest.encode));
       const res = await api.kv.txn(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     compact: unary(log, async (req) => {
-      checkSize(CompactionRequest.encode(req).finish().length);
+      checkSize(encodedBytes(req, CompactionRequest.encode));
       const res = await api.kv.compact(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),

@@ -23,12 +23,28 @@ export class OversizeRequest {
   }
 }
 
+/** Encoded size of each decoded request, so size checks need not encode it again. */
+const wireBytes = new WeakMap<object, number>();
+
+/**
+ * The request's protobuf size: as received, or by encoding it when it did not come off the wire.
+ * Clients encode canonically, so the received size is the size etcd measures after re-marshalling.
+ */
+export function encodedBytes<T extends object>(req: T, encode: (req: T) => { finish(): Uint8Array }): number {
+  return wireBytes.get(req) ?? encode(req).finish().length;
+}
+
 export function limitRequestSize<S extends ServiceDefinition>(service: S, limit: number): S {
   const limited: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(service)) {
     limited[name] = {
       ...method,
-      requestDeserialize: (buf: Buffer): unknown => (buf.length > limit ? new OversizeRequest(buf.length, limit) : method.requestDeserialize(buf)),
+      requestDeserialize: (buf: Buffer): unknown => {
+        if (buf.length > limit) return new OversizeRequest(buf.length, limit);
+        const req: unknown = method.requestDeserialize(buf);
+        if (typeof req === 'object' && req !== null) wireBytes.set(req, buf.length);
+        return req;
+      },
     };
   }
   return limited as S;

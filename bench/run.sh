@@ -10,7 +10,7 @@
 #   ONLY         regex on entry labels (default: the entries listed in $default_only below,
 #                plus the large-range entry range-all-*)
 #   OUT_DIR      output dir (default bench/results/<UTC time>-<engine>-<placement>[-quick])
-#   REUSE_ETCD reuse an etcd output dir of an earlier run instead of running etcd again
+#   REUSE_ETCD   reuse an etcd output dir of an earlier run instead of running etcd again
 #   BENCH_LATTICE_BIN  the Lattice entry script (default <repo>/bin/lattice.js, built first); point it
 #                at a copy of bin/ + dist/ to bench a frozen build while the tree is being edited
 #   BENCH_LATTICE_ARGS extra Lattice flags, e.g. "--shards 4"
@@ -209,7 +209,13 @@ done
 {
   echo "## Lattice vs etcd: ENGINE=$engine PLACEMENT=$placement $([[ "$quick" == 1 ]] && echo '(QUICK)')"
   echo
-  echo "- command: \`ENGINE=$engine PLACEMENT=$placement QUICK=$quick REPEAT=$repeat$([[ -n "${ONLY:-}" ]] && echo " ONLY='$ONLY'")$([[ -n "${BENCH_LATTICE_ARGS:-}" ]] && echo " BENCH_LATTICE_ARGS='$BENCH_LATTICE_ARGS'") npm run bench\`"
+  cmdline="ENGINE=$engine PLACEMENT=$placement QUICK=$quick REPEAT=$repeat"
+  [[ -n "${ONLY:-}" ]] && cmdline+=" ONLY='$ONLY'"
+  [[ -n "${BENCH_LATTICE_ARGS:-}" ]] && cmdline+=" BENCH_LATTICE_ARGS='$BENCH_LATTICE_ARGS'"
+  [[ -n "${BENCH_LATTICE_BIN:-}" ]] && cmdline+=" BENCH_LATTICE_BIN=$BENCH_LATTICE_BIN"
+  [[ -n "${REUSE_ETCD:-}" ]] && cmdline+=" REUSE_ETCD=$REUSE_ETCD"
+  echo "- command: \`$cmdline npm run bench\`"
+  [[ -n "${REUSE_ETCD:-}" ]] && echo "- etcd figures reused from an earlier run: \`$etcd_dir\` (not measured at the same time as Lattice)"
   echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r), data dirs on $(df -T "${TMPDIR:-/tmp}" | awk 'NR==2{print $2" ("$1")"}')"
   if [[ -n "${BENCH_LATTICE_BIN:-}" ]]; then lattice_version="build at $BENCH_LATTICE_BIN"
   else lattice_version="$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -n "$(cd "$repo" && git status --porcelain 2>/dev/null | head -1)" ]] && echo ' + uncommitted changes')"; fi
@@ -217,7 +223,7 @@ done
   echo "- date $(date -u +%Y-%m-%dT%H:%MZ), wall time $((t1 - t0)) s; raw data: \`$out\`"
   echo
   node "$here/ratios.mjs" --etcd "$etcd_dir" --lattice "$out/lattice" --only "$only"
-  if [[ -r "$etcd_dir/logs/$large_label.rss.log" || -r "$out/lattice/logs/$large_label.rss.log" ]]; then
+  if [[ "$large_label" =~ $only ]] && [[ -r "$etcd_dir/logs/$large_label.rss.log" || -r "$out/lattice/logs/$large_label.rss.log" ]]; then
     echo
     echo "Large range ($large_label: populate N keys of 256 B, then 2 clients range over all of them, 6 ranges):"
     echo

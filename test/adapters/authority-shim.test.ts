@@ -39,7 +39,7 @@ async function startServer(shim: boolean): Promise<Fixture> {
   const sockets = new Set<net.Socket>();
   let notify = (): void => undefined;
   h2.on('stream', (stream, headers) => {
-    received.push({ streamId: stream.id, headers });
+    received.push({ streamId: stream.id ?? 0, headers });
     notify();
     stream.respond({ ':status': 200 });
     // echo the request body

@@ -11,6 +11,7 @@ import {
 import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
+import { encodeRangeResponse } from './range-response-encoder.js';
 import { completeHeader, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, isTxnReadOnly, validateTxn } from './validate.js';
 
@@ -58,6 +59,8 @@ export function createKvHandlers(ctx: GrpcServiceContext): KVServer {
 export const kvServiceModule: GrpcServiceModule = {
   name: 'etcdserverpb.KV',
   register(server, ctx) {
-    server.addService(KVService, createKvHandlers(ctx));
+    // Range answers can be large: they get the exact-size serializer.
+    const service = { ...KVService, range: { ...KVService.range, responseSerialize: encodeRangeResponse } };
+    server.addService(service, createKvHandlers(ctx));
   },
 };

@@ -1,5 +1,6 @@
 // Entry point of a worker thread hosting one actor.
 import { parentPort, workerData } from 'node:worker_threads';
+import { isEtcdError } from '../core/errors.js';
 import { createActor, type ActorKind } from './actor-kinds.js';
 import { packMessage, unpackMessage, type WireReply, type WireRequest } from './wire.js';
 
@@ -18,7 +19,7 @@ port.on('message', (request: WireRequest) => {
       reply = { id: request.id, ok: true, body };
       port.postMessage(reply, [body.buffer as ArrayBuffer]);
     } catch (e) {
-      reply = { id: request.id, ok: false, message: e instanceof Error ? e.message : String(e) };
+      reply = { id: request.id, ok: false, message: e instanceof Error ? e.message : String(e), ...(isEtcdError(e) ? { kind: e.kind } : {}) };
       port.postMessage(reply);
     }
   });

@@ -1,4 +1,5 @@
-// A bounded FIFO of asks with their reply callbacks, shared by both placements.
+// A bounded FIFO of asks with their reply callbacks.
+import { FifoSlots } from './fifo-slots.js';
 
 export interface Letter<Req, Res> {
   readonly msg: Req;
@@ -9,16 +10,14 @@ export interface Letter<Req, Res> {
 export class Mailbox<Req, Res> {
   private letters: (Letter<Req, Res> | undefined)[] = [];
   private head = 0;
-  private readonly waitingForSpace: (() => void)[] = [];
+  private readonly slots: FifoSlots;
 
-  constructor(private readonly capacity: number) {}
-
-  get length(): number {
-    return this.letters.length - this.head;
+  constructor(capacity: number) {
+    this.slots = new FifoSlots(capacity);
   }
 
   async put(letter: Letter<Req, Res>): Promise<void> {
-    while (this.length >= this.capacity) await new Promise<void>((r) => this.waitingForSpace.push(r));
+    await this.slots.acquire();
     this.letters.push(letter);
   }
 
@@ -34,7 +33,7 @@ export class Mailbox<Req, Res> {
       this.letters = this.letters.slice(this.head);
       this.head = 0;
     }
-    this.waitingForSpace.shift()?.();
+    this.slots.release();
     return letter;
   }
 

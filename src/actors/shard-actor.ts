@@ -13,18 +13,18 @@ export type ShardRequest =
   | { readonly type: 'read'; readonly revs: RevisionState; readonly read: ReadRequest }
   | { readonly type: 'scan'; readonly range: KeyRange; readonly rev: number; readonly limit: number; readonly countOnly: boolean }
   | { readonly type: 'append'; readonly record: KvRecord }
+  | { readonly type: 'removeLast'; readonly record: KvRecord }
   | { readonly type: 'load'; readonly records: readonly KvRecord[] }
-  | { readonly type: 'compact'; readonly rev: number }
-  | { readonly type: 'stats' };
+  | { readonly type: 'compact'; readonly rev: number };
 
 export interface ShardReplies {
-  apply: { readonly outcomes: readonly ApplyOutcome[]; readonly rev: number };
+  apply: readonly ApplyOutcome[];
   read: ReadOutcome;
   scan: RangeScan;
   append: null;
+  removeLast: null;
   load: null;
   compact: readonly RevisionId[];
-  stats: { readonly keys: number };
 }
 
 export type ShardReply = ShardReplies[keyof ShardReplies];
@@ -34,6 +34,7 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
   private readonly view: KeyspaceView = {
     scan: async (range, rev, limit, countOnly) => this.index.range(range, rev, limit, countOnly),
     append: async (record) => this.index.append(record),
+    removeLast: async (record) => this.index.removeLast(record),
   };
 
   async receive(msg: ShardRequest): Promise<ShardReply> {
@@ -46,7 +47,7 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
           rev += revisionsUsed(outcome);
           outcomes.push(outcome);
         }
-        return { outcomes, rev };
+        return outcomes;
       }
       case 'read':
         return serveRead(this.view, msg.read, msg.revs);
@@ -55,13 +56,14 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
       case 'append':
         this.index.append(msg.record);
         return null;
+      case 'removeLast':
+        this.index.removeLast(msg.record);
+        return null;
       case 'load':
         for (const r of msg.records) this.index.append(r);
         return null;
       case 'compact':
         return this.index.compact(msg.rev);
-      case 'stats':
-        return { keys: this.index.size };
     }
   }
 }

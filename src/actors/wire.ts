@@ -1,6 +1,7 @@
 // How messages cross a thread boundary: msgpack with bigint and exact-size copies. msgpackr packs
 // into a reused buffer of 8 KiB or more, so each message is sliced to its own buffer and transferred.
 import { Packr } from 'msgpackr';
+import type { EtcdErrorKind } from '../core/errors.js';
 
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint', copyBuffers: true, moreTypes: false });
 
@@ -19,4 +20,5 @@ export interface WireRequest {
 
 export type WireReply =
   | { readonly id: number; readonly ok: true; readonly body: Uint8Array }
-  | { readonly id: number; readonly ok: false; readonly message: string };
+  /** `kind` carries an EtcdError's kind across the thread boundary. */
+  | { readonly id: number; readonly ok: false; readonly message: string; readonly kind?: EtcdErrorKind };

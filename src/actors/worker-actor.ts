@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { EtcdError } from '../core/errors.js';
 import { maxMailboxMessages, type ActorRef } from './actor.js';
+import { FifoSlots } from './fifo-slots.js';
 import type { ActorKind } from './actor-kinds.js';
 import { packMessage, unpackMessage, type WireReply, type WireRequest } from './wire.js';
 
@@ -14,7 +15,7 @@ interface InFlight<Res> {
 export class WorkerActor<Req, Res> implements ActorRef<Req, Res> {
   private readonly worker: Worker;
   private readonly inFlight = new Map<number, InFlight<Res>>();
-  private readonly waitingForSpace: (() => void)[] = [];
+  private readonly slots = new FifoSlots(maxMailboxMessages);
   private nextId = 1;
   private failure: Error | null = null;
 
@@ -25,13 +26,14 @@ export class WorkerActor<Req, Res> implements ActorRef<Req, Res> {
       this.failure = e;
       for (const f of this.inFlight.values()) f.reject(e);
       this.inFlight.clear();
+      this.slots.wakeAll();
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(new EtcdError('stopped', `actor worker exited with code ${code}`)));
   }
 
   async ask(msg: Req): Promise<Res> {
-    while (this.inFlight.size >= maxMailboxMessages) await new Promise<void>((r) => this.waitingForSpace.push(r));
+    if (this.failure === null) await this.slots.acquire();
     if (this.failure !== null) throw this.failure;
     const id = this.nextId++;
     const body = packMessage(msg);
@@ -50,8 +52,8 @@ export class WorkerActor<Req, Res> implements ActorRef<Req, Res> {
     const pending = this.inFlight.get(reply.id);
     if (pending === undefined) return;
     this.inFlight.delete(reply.id);
-    this.waitingForSpace.shift()?.();
+    this.slots.release();
     if (reply.ok) pending.resolve(unpackMessage(reply.body) as Res);
-    else pending.reject(new Error(reply.message));
+    else pending.reject(reply.kind === undefined ? new Error(reply.message) : new EtcdError(reply.kind, reply.message));
   }
 }

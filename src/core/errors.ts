@@ -17,6 +17,7 @@ export type EtcdErrorKind =
   | 'noSpace'
   // server state
   | 'stopped'
+  | 'tooManyRequests'
   | 'timeout'
   | 'notCapable';
 

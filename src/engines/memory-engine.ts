@@ -13,9 +13,10 @@
 
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import BTreeModule from 'sorted-btree';
+import { SortedMap } from '../core/sorted-map.js';
 import { EtcdError } from '../core/errors.js';
 import { fsyncDir, hasMagic, magicBytes, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
+import { takeGroup } from './take-group.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
@@ -32,8 +33,7 @@ export interface MemoryEngineOptions {
   readonly snapshotChunkBytes?: number;
 }
 
-const BTree = BTreeModule.default;
-type Tree = InstanceType<typeof BTree<string, Buffer>>;
+type Tree = SortedMap<string, Buffer>;
 
 const walMagic = Buffer.from('LATWAL01', 'latin1');
 const snapshotMagic = Buffer.from('LATSNP01', 'latin1');
@@ -55,7 +55,7 @@ export async function openMemoryEngine(dir: string, options: MemoryEngineOptions
   await rm(files.snapshotTmp, { force: true });
 
   // Latin1 maps each byte to one UTF-16 unit of the same value, so string order is bytewise order.
-  const tree: Tree = new BTree<string, Buffer>(undefined, compareStrings);
+  const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
   await loadSnapshot(files.snapshot, tree);
   const walPrevExists = await replayWalPrev(files.walPrev, tree);
   const { handle, bytes } = await openWal(files.wal, dir, tree);
@@ -188,7 +188,7 @@ class MemoryEngine implements Engine {
   private async flushLoop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const group = this.takeGroup();
+        const group = takeGroup(this.pending, (w) => w.record.length, maxWalGroupBytes);
         try {
           const buffers = group.map((w) => w.record);
           const size = buffers.reduce((sum, b) => sum + b.length, 0);
@@ -220,17 +220,6 @@ class MemoryEngine implements Engine {
     } finally {
       this.flushActive = false;
     }
-  }
-
-  private takeGroup(): PendingWrite[] {
-    let bytes = 0;
-    let count = 0;
-    for (const w of this.pending) {
-      if (count > 0 && bytes + w.record.length > maxWalGroupBytes) break;
-      bytes += w.record.length;
-      count++;
-    }
-    return this.pending.splice(0, count);
   }
 
   private fail(err: unknown, group: readonly PendingWrite[]): void {

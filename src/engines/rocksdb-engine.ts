@@ -5,6 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
+import { takeGroup } from './take-group.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** Entries fetched per native iterator round trip. */
@@ -166,7 +167,7 @@ class RocksdbEngine implements Engine {
   private async flushLoop(): Promise<void> {
     try {
       while (this.pending.length > 0) {
-        const group = this.takeGroup();
+        const group = takeGroup(this.pending, (w) => w.ops.length, maxGroupOps);
         try {
           const batch = await this.buildBatch(group.flatMap((w) => w.ops));
           await batch.write({ sync: group.some((w) => w.sync) });
@@ -179,17 +180,6 @@ class RocksdbEngine implements Engine {
     } finally {
       this.flushActive = false;
     }
-  }
-
-  private takeGroup(): PendingWrite[] {
-    let ops = 0;
-    let count = 0;
-    for (const w of this.pending) {
-      if (count > 0 && ops + w.ops.length > maxGroupOps) break;
-      ops += w.ops.length;
-      count++;
-    }
-    return this.pending.splice(0, count);
   }
 
   /**

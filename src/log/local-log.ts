@@ -63,7 +63,7 @@ export class LocalLog implements RevisionLog {
 
   propose(requestId: number, command: Command): Promise<void> {
     if (this.closed) return Promise.reject(new EtcdError('stopped'));
-    if (this.pending.length >= this.options.maxPendingProposals) return Promise.reject(new EtcdError('timeout'));
+    if (this.pending.length >= this.options.maxPendingProposals) return Promise.reject(new EtcdError('tooManyRequests'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ requestId, command, resolve, reject });
       if (!this.writing) {

@@ -28,9 +28,6 @@ function visibleAt(history: readonly KvRecord[], rev: number): KvRecord | undefi
 export class KeyHistoryIndex {
   private readonly keys = new SortedMap<Key, KvRecord[]>();
 
-  get size(): number {
-    return this.keys.size;
-  }
 
   get(key: Key, rev: number): KvRecord | undefined {
     const history = this.keys.get(key);
@@ -57,6 +54,17 @@ export class KeyHistoryIndex {
     const history = this.keys.get(record.key);
     if (history === undefined) this.keys.set(record.key, [record]);
     else history.push(record);
+  }
+
+  removeLast(record: KvRecord): void {
+    const history = this.keys.get(record.key);
+    const newest = history?.[history.length - 1];
+    // Compared by revision: across a thread boundary the record is a copy.
+    if (history === undefined || newest?.modRevision !== record.modRevision || newest.sub !== record.sub) {
+      throw new Error('removeLast: the record is not the newest revision of its key');
+    }
+    history.pop();
+    if (history.length === 0) this.keys.delete(record.key);
   }
 
   /**

@@ -21,7 +21,7 @@ import {
   RangeRequest_SortOrder,
   RangeRequest_SortTarget,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { EtcdError } from '../core/errors.js';
+import { EtcdError, isEtcdError } from '../core/errors.js';
 import { keyRange, toKey } from '../core/keys.js';
 import type { KvRecord } from './kv-record.js';
 import { toKeyValue } from './kv-record.js';
@@ -143,8 +143,10 @@ async function applyCompare(storeTxn: StoreTxn, c: Compare): Promise<boolean> {
   let rr;
   try {
     rr = await storeTxn.rangeKeys(keyRange(c.key, c.rangeEnd), 0n, 0, false);
-  } catch {
-    return false;
+  } catch (e) {
+    // etcd treats a compare whose range cannot be read as false; anything else is a bug.
+    if (isEtcdError(e)) return false;
+    throw e;
   }
   if (rr.records.length === 0) {
     // Comparing a value of a missing key always fails: nil and empty are the same in gRPC.

@@ -11,6 +11,8 @@ export interface KeyspaceView {
   scan(range: KeyRange, rev: number, limit: number, countOnly: boolean): Promise<RangeScan>;
   /** Appends a new revision (a put or a tombstone) to its key's history. */
   append(record: KvRecord): Promise<void>;
+  /** Takes back the newest revision of its key, which must be `record` (undoing a failed apply). */
+  removeLast(record: KvRecord): Promise<void>;
 }
 
 export interface RevisionState {
@@ -52,6 +54,12 @@ export class StoreTxn {
   /** The revision after commit, as etcd reports it in write responses. */
   get writeRev(): number {
     return this.revs.beginRev + 1;
+  }
+
+  /** Takes back every change, newest first, so a transaction that failed part-way leaves no trace. */
+  async undo(): Promise<void> {
+    for (let i = this.changes.length - 1; i >= 0; i--) await this.view.removeLast(this.changes[i]!);
+    this.changes.length = 0;
   }
 
   async rangeKeys(range: KeyRange, requestedRev: bigint, limit: number, countOnly: boolean): Promise<RangeKeysResult> {

@@ -53,7 +53,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const store = await MvccStore.open(engine, revisionLog, shards, {
     header,
-    onPersistError: (e) => log.error('failed to persist applied state; it will be replayed from the log at restart', { error: e }),
+    onFatal: (e) => log.error('the store stopped: no more writes are taken; acknowledged writes are in the revision log and are applied again at restart', { error: e }),
   });
 
   const api: ServerApi = {

@@ -11,6 +11,7 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
+  RequestOp,
   ResponseHeader,
   TxnRequest,
   TxnResponse,
@@ -50,9 +51,12 @@ interface Waiter {
 export interface StoreHooks {
   /** Fills the header fields the store does not own (cluster, member, term). */
   readonly header: (revision: number) => ResponseHeader;
-  readonly onPersistError: (e: unknown) => void;
+  /** The store hit an error it cannot go on from (applying or persisting failed); it takes no more writes. */
+  readonly onFatal: (e: unknown) => void;
 }
 
+/** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
+const maxInFlightWrites = 100_000;
 /** Applied batches whose state is still on its way to the engine before applying waits. */
 const maxUnpersistedBatches = 64;
 /** Records sent to a shard per message while loading at start-up. */
@@ -103,15 +107,16 @@ export class MvccStore implements KvApi {
       }
     }
     if (batch.length > 0) await store.applyBatch(batch);
+    if (log.lastIndex < store.appliedIndex) {
+      // New entries would be numbered at or below state already applied and be skipped at the next
+      // replay; the WAL was lost or cut short (possible after a power failure with --unsafe-no-fsync).
+      throw new Error(`the revision log ends at entry ${log.lastIndex} but the applied state is at ${store.appliedIndex}: the WAL under the data dir was lost or truncated`);
+    }
     store.applyDrained = new Promise<void>((resolve) => {
       log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
         complete: resolve,
         error: (e: unknown) => {
-          // Applying must never fail; if it does the store stops taking writes rather than hang them.
-          store.failure = e;
-          hooks.onPersistError(e);
-          for (const w of store.waiters.values()) w.reject(new EtcdError('stopped', 'the store stopped applying writes'));
-          store.waiters.clear();
+          store.stop(e);
           resolve();
         },
       });
@@ -182,22 +187,37 @@ export class MvccStore implements KvApi {
     await this.shards.stop();
   }
 
+  /** Fail-stop: nothing more is applied or persisted, waiting and new writes fail instead of hanging. */
+  private stop(e: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = e;
+    this.hooks.onFatal(e);
+    for (const w of this.waiters.values()) w.reject(new EtcdError('stopped', 'the store stopped applying writes'));
+    this.waiters.clear();
+  }
+
   private stamp<T extends { header: ResponseHeader | undefined }>(response: T): T {
     response.header = this.hooks.header(Number(response.header?.revision ?? BigInt(this.rev)));
     return response;
   }
 
   private async read(read: ReadRequest, owner: number | null): Promise<ReadOutcome & { ok: true }> {
-    const revs: RevisionState = { beginRev: this.rev, compactRev: this.compactRev };
-    const outcome = owner === null ? await serveRead(this.shards.view, read, revs) : await this.shards.shard(owner).ask({ type: 'read', revs, read });
+    const outcome = owner === null ? await serveRead(this.shards.view, read, this.revs()) : await this.shards.shard(owner).ask({ type: 'read', revs: this.revs(), read });
     if (!outcome.ok) throw new EtcdError(outcome.error);
+    // A compaction applied while the read was queued may have removed part of the history it read.
+    if (oldestRequestedRevision(read) < this.compactRev) throw new EtcdError('compacted');
     return outcome;
   }
 
   private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
     if (this.failure !== null) throw new EtcdError('stopped', 'the store stopped applying writes');
+    // Every write waits here until applied, so this also bounds what the log has committed but the
+    // store not yet applied.
+    if (this.waiters.size >= maxInFlightWrites) throw new EtcdError('tooManyRequests');
     const requestId = this.nextRequestId++;
     const settled = new Promise<Settled>((resolve, reject) => this.waiters.set(requestId, { resolve, reject }));
+    // Settled may reject (fail-stop) while propose is still pending; it is awaited below.
+    settled.catch(() => undefined);
     try {
       await this.log.propose(requestId, command);
     } catch (e) {
@@ -218,6 +238,7 @@ export class MvccStore implements KvApi {
 
   /** Applies committed entries in order; runs of entries owned by one shard go to it in one message. */
   private async applyBatch(entries: readonly LogEntry[]): Promise<void> {
+    if (this.failure !== null) return;
     const changes: KvRecord[] = [];
     const removed: RevisionId[] = [];
     let compacted = false;
@@ -246,7 +267,7 @@ export class MvccStore implements KvApi {
         revs: this.revs(),
         commands: run.map((e) => e.command as WriteCommand),
       });
-      run.forEach((e, k) => this.finish(e, reply.outcomes[k]!, changes));
+      run.forEach((e, k) => this.finish(e, reply[k]!, changes));
       i = j;
     }
     this.appliedIndex = entries[entries.length - 1]!.index;
@@ -269,8 +290,8 @@ export class MvccStore implements KvApi {
     const rev = Number(req.revision);
     this.compactRev = rev;
     for (let s = 0; s < this.shards.count; s++) removed.push(...(await this.shards.shard(s).ask({ type: 'compact', rev })));
-    const header: ResponseHeader = { clusterId: 0n, memberId: 0n, revision: BigInt(this.rev), raftTerm: 0n };
-    return { ok: true, result: { type: 'compact', response: { header } } };
+    // The header is stamped with this member's fields when the caller is answered.
+    return { ok: true, result: { type: 'compact', response: { header: this.hooks.header(this.rev) } } };
   }
 
   /**
@@ -291,13 +312,13 @@ export class MvccStore implements KvApi {
     if (sync) this.syncedIndex = index;
     this.unpersisted++;
     this.persisting = this.persisting
-      .then(() => this.engine.write(ops, { sync }))
-      .then(
-        () => {
-          if (sync) this.log.persistedUpTo(index);
-        },
-        (e: unknown) => this.hooks.onPersistError(e),
-      )
+      .then(async () => {
+        // After a failed batch nothing later may land: its applied mark would cover the lost one.
+        if (this.failure !== null) return;
+        await this.engine.write(ops, { sync });
+        if (sync) this.log.persistedUpTo(index);
+      })
+      .catch((e: unknown) => this.stop(e))
       .finally(() => this.unpersisted--);
     if (this.unpersisted > maxUnpersistedBatches) await this.persisting;
   }
@@ -319,3 +340,18 @@ export class MvccStore implements KvApi {
   }
 }
 
+
+/** The oldest revision a read asked for (Infinity when it reads only the current revision). */
+function oldestRequestedRevision(read: ReadRequest): number {
+  if (read.type === 'range') return read.req.revision > 0n ? Number(read.req.revision) : Infinity;
+  let oldest = Infinity;
+  const visit = (ops: readonly RequestOp[]): void => {
+    for (const op of ops) {
+      const r = op.requestRange?.revision ?? 0n;
+      if (r > 0n) oldest = Math.min(oldest, Number(r));
+      if (op.requestTxn !== undefined) visit([...op.requestTxn.success, ...op.requestTxn.failure]);
+    }
+  };
+  visit([...read.req.success, ...read.req.failure]);
+  return oldest;
+}

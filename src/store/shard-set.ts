@@ -75,7 +75,10 @@ export class ShardSet {
     return shards.length === 1 ? shards[0]! : null;
   }
 
-  /** A view over all shards; only used while no other write is in flight. */
+  /**
+   * A view over all shards. Writes through it happen only while no other write is in flight (the store
+   * applies strictly in order); reads through it may overlap writes and rely on MVCC revisions.
+   */
   readonly view: KeyspaceView = {
     scan: async (range, rev, limit, countOnly): Promise<RangeScan> => {
       const records: KvRecord[] = [];
@@ -91,6 +94,9 @@ export class ShardSet {
     },
     append: async (record) => {
       await this.shard(this.shardOf(record.key)).ask({ type: 'append', record });
+    },
+    removeLast: async (record) => {
+      await this.shard(this.shardOf(record.key)).ask({ type: 'removeLast', record });
     },
   };
 

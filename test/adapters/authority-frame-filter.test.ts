@@ -9,8 +9,7 @@ import {
   http2ClientPreface,
   rebuiltFramePayloadBytes,
 } from '../../src/adapters/http2/authority-frame-filter.js';
-import { Http2ShimError } from '../../src/adapters/http2/http2-shim-error.js';
-import { block, frame, frameFlag, frameType, headersFrames, hpack, parseFrames } from './hpack-test-encoder.js';
+import { block, frame, frameFlag, frameType, headersFrames, hpack, parseFrames, throwsKind } from './hpack-test-encoder.js';
 
 const settings = frame(frameType.settings, 0, 0, Buffer.from([0, 3, 0, 0, 0, 100]));
 const windowUpdate = frame(0x8, 0, 0, Buffer.from([0, 1, 0, 0]));
@@ -63,17 +62,6 @@ function randomSplit(bytes: Buffer, seed: number, maxChunk: number): Buffer[] {
   return chunks;
 }
 
-function throwsKind(fn: () => unknown, kind: string, message?: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, Http2ShimError);
-    assert.is((err as Http2ShimError).kind, kind);
-    if (message) assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected a ${kind} error`);
-}
 
 const pass = suite('frames that pass untouched');
 

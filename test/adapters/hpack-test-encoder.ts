@@ -1,5 +1,7 @@
 // A small HPACK encoder and HTTP/2 frame builder for tests: header blocks written by hand, field by
 // field, in each representation a client may choose.
+import * as assert from 'uvu/assert';
+import { Http2ShimError } from '../../src/adapters/http2/http2-shim-error.js';
 import { huffmanCode } from '../../src/adapters/http2/hpack-huffman.js';
 import { encodeInteger } from '../../src/adapters/http2/hpack-primitives.js';
 
@@ -137,4 +139,17 @@ export function parseFrames(bytes: Buffer): ParsedFrame[] {
     at += 9 + length;
   }
   return frames;
+}
+
+/** Asserts that fn throws the shim's error of the given kind (and message, when given). */
+export function throwsKind(fn: () => unknown, kind: string, message?: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, Http2ShimError);
+    assert.is((err as Http2ShimError).kind, kind);
+    if (message) assert.match((err as Error).message, message);
+    return;
+  }
+  assert.unreachable(`expected a ${kind} error`);
 }

@@ -6,8 +6,7 @@ import * as assert from 'uvu/assert';
 import { huffmanDecode } from '../../src/adapters/http2/hpack-huffman.js';
 import { decodeInteger, encodeInteger } from '../../src/adapters/http2/hpack-primitives.js';
 import { applyRewrites, HpackAuthorityTracker } from '../../src/adapters/http2/hpack-authority-tracker.js';
-import { Http2ShimError } from '../../src/adapters/http2/http2-shim-error.js';
-import { block, hex, hpack, huffmanEncode } from './hpack-test-encoder.js';
+import { block, hex, hpack, huffmanEncode, throwsKind } from './hpack-test-encoder.js';
 
 const decodeInt = (bytes: number[], prefixBits: number): { value: number; next: number } => {
   const cursor = { pos: 0 };
@@ -21,17 +20,6 @@ const huffman = (encoded: Buffer): string | null => {
   return n < 0 ? null : out.subarray(0, n).toString('latin1');
 };
 
-function throwsKind(fn: () => unknown, kind: string, message?: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, Http2ShimError);
-    assert.is((err as Http2ShimError).kind, kind);
-    if (message) assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected an ${kind} error`);
-}
 
 const integers = suite('HPACK integers (RFC 7541 §5.1)');
 

@@ -2,6 +2,7 @@
 // real etcd 3.4.23 with the same requests.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { isTxnReadOnly } from '../../src/mvcc/kv-operations.js';
 import {
   RangeRequest,
   RangeRequest_SortOrder,
@@ -13,7 +14,6 @@ import { raftHeaderBytes, raftRequestBytes } from '../../src/adapters/grpc/reque
 import {
   checkPutRequest,
   checkRangeRequest,
-  isTxnReadOnly,
   validateTxn,
 } from '../../src/adapters/grpc/validate.js';
 

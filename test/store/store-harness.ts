@@ -36,25 +36,33 @@ export interface OpenStore {
   close(): Promise<void>;
 }
 
-export async function openStore(layout: StoreLayout, dir: string, options: Partial<LocalLogOptions> = {}): Promise<OpenStore> {
-  const engine: Engine = await openEngine(layout.engine, path.join(dir, layout.engine));
-  const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...options });
+export interface OpenStoreOptions extends Partial<LocalLogOptions> {
+  /** Lets a test interpose on the engine (e.g. make its writes fail). */
+  readonly wrapEngine?: (engine: Engine) => Engine;
+  readonly onFatal?: (e: unknown) => void;
+}
+
+export async function openStore(layout: StoreLayout, dir: string, options: OpenStoreOptions = {}): Promise<OpenStore> {
+  const { wrapEngine = (e: Engine) => e, onFatal, ...logOptions } = options;
+  const real = await openEngine(layout.engine, path.join(dir, layout.engine));
+  const engine: Engine = wrapEngine(real);
+  const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...logOptions });
   const shards = new ShardSet(
     Array.from({ length: layout.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', layout.placement)),
     defaultSplitPoints(layout.shards),
   );
   const store = await MvccStore.open(engine, log, shards, {
     header: (revision) => ({ clusterId: 1n, memberId: 2n, revision: BigInt(revision), raftTerm: 1n }),
-    onPersistError: (e) => {
+    onFatal: onFatal ?? ((e) => {
       throw e;
-    },
+    }),
   });
   return {
     store,
     dir,
     close: async () => {
       await store.close();
-      await engine.close();
+      await real.close();
     },
   };
 }

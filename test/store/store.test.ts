@@ -166,6 +166,58 @@ function storeSuite(layout: StoreLayout): void {
     assert.equal([r.count, r.header?.revision], [0n, 1n]);
   });
 
+  test('a txn that deletes the key its own ignore_value put needs fails cleanly and writes nothing', async () => {
+    await s.store.put(put('b', 'v'));
+    await rejectsWith(
+      s.store.txn(
+        TxnRequest.create({
+          success: [
+            RequestOp.create({ requestDeleteRange: DeleteRangeRequest.create({ key: b('a'), rangeEnd: b('\0') }) }),
+            RequestOp.create({ requestPut: put('b', '', { ignoreValue: true }) }),
+          ],
+        }),
+      ),
+      'keyNotFound',
+    );
+    const r = await s.store.range(all());
+    assert.equal([keysOf(r.kvs), r.header?.revision], [['b'], 2n]);
+    assert.is((await s.store.put(put('c', 'v'))).header?.revision, 3n);
+    // The failing entry is in the log: a restart replays it and must fail it the same way.
+    await s.close();
+    s = await openStore(layout, dir);
+    assert.equal(keysOf((await s.store.range(all())).kvs), ['b', 'c']);
+    assert.is((await s.store.put(put('d', 'v'))).header?.revision, 4n);
+  });
+
+  test('a failed engine write stops the store: later writes fail instead of hanging or being lost', async () => {
+    await s.close();
+    let failWrites = false;
+    const fatal: unknown[] = [];
+    s = await openStore(layout, dir, {
+      onFatal: (e) => fatal.push(e),
+      wrapEngine: (engine) => ({
+        ...engine,
+        name: engine.name,
+        get: (k) => engine.get(k),
+        iterate: (o) => engine.iterate(o),
+        sizeBytes: () => engine.sizeBytes(),
+        close: () => engine.close(),
+        write: (ops, o) => (failWrites ? Promise.reject(new Error('disk on fire')) : engine.write(ops, o)),
+      }),
+    });
+    await s.store.put(put('k', 'before'));
+    failWrites = true;
+    await s.store.put(put('k', 'acked while the engine fails')).catch(() => undefined);
+    const deadline = Date.now() + 5000;
+    while (fatal.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.is(fatal.length, 1);
+    await rejectsWith(s.store.put(put('k', 'after')), 'stopped');
+    await s.close();
+    // Whatever was acknowledged is still in the log and comes back.
+    s = await openStore(layout, dir);
+    assert.is((await s.store.range(get('k'))).kvs[0]?.value.toString(), 'acked while the engine fails');
+  });
+
   test('a put with a lease that does not exist fails with lease not found', async () => {
     await rejectsWith(s.store.put(put('k', 'v', { lease: 7n })), 'leaseNotFound');
   });

@@ -28,6 +28,7 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
+  tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
   invalidSortOption: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid sort option' },
 };

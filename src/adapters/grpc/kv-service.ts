@@ -13,7 +13,8 @@ import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
 import { encodeRangeResponse } from './range-response-encoder.js';
 import { completeHeader, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
-import { checkDeleteRequest, checkPutRequest, checkRangeRequest, isTxnReadOnly, validateTxn } from './validate.js';
+import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
+import { checkDeleteRequest, checkPutRequest, checkRangeRequest, validateTxn } from './validate.js';
 
 const fail = (kind: AdapterErrorKind | undefined): void => {
   if (kind !== undefined) throw statusError(kind);

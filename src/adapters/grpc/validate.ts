@@ -206,8 +206,3 @@ export function validateTxn(r: TxnRequest, maxTxnOps: number): CheckResult {
   return undefined;
 }
 
-/** etcd serves a txn without raft (and so without the request-size check) when every op is a range. */
-export function isTxnReadOnly(r: TxnRequest): boolean {
-  const isRange = (op: RequestOp): boolean => requestOpCase(op).type === 'range';
-  return r.success.every(isRange) && r.failure.every(isRange);
-}

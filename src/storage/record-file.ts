@@ -73,11 +73,21 @@ export async function* readRecords(
     if (buffer.length - at < recordHeaderBytes) return; // the file shrank under us
     const length = buffer.readUInt32LE(at);
     const checksum = buffer.readUInt32LE(at + 4);
+    // A record running past the end is a write torn by a crash: the readable part ends here.
     if (length > size - position - recordHeaderBytes) return;
     await ensure(recordHeaderBytes + length);
     const from = position - bufferStart + recordHeaderBytes;
     const payload = buffer.subarray(from, from + length);
-    if (payload.length !== length || crc32(payload) !== checksum) return;
+    if (payload.length !== length) return;
+    // Writers never write an empty record, and an all-zero header would pass the CRC (crc32 of
+    // nothing is 0): zeros are what some filesystems leave where a crash cut a write short.
+    if (length === 0 || crc32(payload) !== checksum) {
+      const recordEnd = position + recordHeaderBytes + length;
+      if (length === 0 || (await isAllZero(handle, recordEnd, size))) return;
+      // A bad record with real data after it is not a torn tail: cutting here would drop records
+      // that were synced. Refuse, as etcd does on a CRC mismatch.
+      throw new Error(`record at offset ${position} fails its checksum and ${size - recordEnd} bytes follow it: the file is corrupt`);
+    }
     position += recordHeaderBytes + length;
     yield { payload, end: position };
   }
@@ -121,4 +131,16 @@ function tableCrc32(data: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of data) crc = (crcTable[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** Whether every byte of the file from `from` to `size` is zero (nothing real was written there). */
+async function isAllZero(handle: FileHandle, from: number, size: number): Promise<boolean> {
+  const chunk = Buffer.allocUnsafe(Math.min(defaultReadChunkBytes, Math.max(size - from, 1)));
+  for (let at = from; at < size; ) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, size - at), at);
+    if (bytesRead === 0) return true;
+    for (let i = 0; i < bytesRead; i++) if (chunk[i] !== 0) return false;
+    at += bytesRead;
+  }
+  return true;
 }

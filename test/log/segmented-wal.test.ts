@@ -1,5 +1,5 @@
 // The revision log's segmented WAL: numbering, segments, trimming and recovery from a crash mid-write.
-import { appendFile, mkdtemp, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -180,6 +180,30 @@ it('a last segment cut mid-record loses only that record', async (ctx) => {
   assert.equal([wal.firstIndex, wal.lastIndex], [1, 9]);
   await wal.append(entries(10, 11), true);
   assert.equal(await readAll(wal, 1), expected(1, 11));
+});
+
+it('a zero-filled tail left by a crash is cut off at open', async (ctx) => {
+  let wal = await openIn(ctx);
+  await fill(wal, 10, 2);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const intact = (await stat(last)).size;
+  await appendFile(last, Buffer.alloc(4096));
+  wal = await openIn(ctx);
+  assert.equal([wal.lastIndex, (await stat(last)).size], [10, intact]);
+  await wal.append([entry(11)], true);
+  assert.equal(await readAll(wal, 1), expected(1, 11));
+});
+
+it('a bad record with synced records after it in the last segment fails the open instead of dropping them', async (ctx) => {
+  const wal = await openIn(ctx);
+  await fill(wal, 10, 1);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const bytes = await readFile(last);
+  bytes[bytes.length - 60]! ^= 0xff; // inside an early record's payload; nine more follow
+  await writeFile(last, bytes);
+  await rejects(openSegmentedWal(ctx.dir), /fails its checksum and \d+ bytes follow it/);
 });
 
 it('a last segment left empty by a crash while creating it is reused', async (ctx) => {

@@ -3,7 +3,7 @@
 // store uses for the rare entry that spans shards.
 import type { KeyRange } from '../core/keys.js';
 import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
-import { KeyHistoryIndex, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
+import { KeyHistoryIndex, type HashRecords, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
 import type { Actor } from './actor.js';
@@ -15,7 +15,8 @@ export type ShardRequest =
   | { readonly type: 'append'; readonly record: KvRecord }
   | { readonly type: 'removeLast'; readonly record: KvRecord }
   | { readonly type: 'load'; readonly records: readonly KvRecord[] }
-  | { readonly type: 'compact'; readonly rev: number };
+  | { readonly type: 'compact'; readonly rev: number }
+  | { readonly type: 'hashRecords'; readonly rev: number; readonly compactRev: number; readonly includeUnkept: boolean };
 
 export interface ShardReplies {
   apply: readonly ApplyOutcome[];
@@ -25,6 +26,7 @@ export interface ShardReplies {
   removeLast: null;
   load: null;
   compact: readonly RevisionId[];
+  hashRecords: HashRecords;
 }
 
 export type ShardReply = ShardReplies[keyof ShardReplies];
@@ -64,6 +66,8 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
         return null;
       case 'compact':
         return this.index.compact(msg.rev);
+      case 'hashRecords':
+        return this.index.hashRecords(msg.rev, msg.compactRev, msg.includeUnkept);
     }
   }
 }

@@ -40,10 +40,22 @@ export interface StoreStatus {
   readonly dbSizeInUseBytes: number;
 }
 
+/** Maintenance.HashKV's answer (etcd's HashByRev). */
+export interface HashKvResult {
+  /** CRC-32C (Castagnoli) of the key bucket up to the revision, as etcd computes it. */
+  readonly hash: number;
+  /** The compact revision when hashed (-1 if never compacted). */
+  readonly compactRevision: number;
+  /** The store's current revision when hashed (etcd reports it in the header). */
+  readonly revision: number;
+}
+
 export interface ServerApi {
   readonly kv: KvApi;
   readonly member: MemberInfo;
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;
+  /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
+  hashKv(revision: bigint): Promise<HashKvResult>;
 }

@@ -86,6 +86,8 @@ class RocksdbEngine implements Engine {
   /** Writes waiting for the group-commit loop, in call order. */
   private readonly pending: PendingWrite[] = [];
   private flushActive = false;
+  /** Set by the first failed write: later writes fail too, so none can land after a lost one. */
+  private failure: unknown = null;
   private flushDone: Promise<void> = Promise.resolve();
 
   constructor(
@@ -101,6 +103,7 @@ class RocksdbEngine implements Engine {
 
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
+    if (this.failure !== null) return Promise.reject(this.failure);
     let copied: WriteOp[];
     try {
       // Capture the caller's bytes now (they may reuse their buffers), and reject a malformed op
@@ -172,8 +175,12 @@ class RocksdbEngine implements Engine {
           const batch = await this.buildBatch(group.flatMap((w) => w.ops));
           await batch.write({ sync: group.some((w) => w.sync) });
         } catch (err) {
+          // Fail-stop, as the memory engine does: the Engine contract promises that a synced write
+          // covers every earlier one, which cannot hold once a batch was lost.
+          this.failure = err;
           for (const w of group) w.reject(err);
-          continue;
+          for (const w of this.pending.splice(0)) w.reject(err);
+          return;
         }
         for (const w of group) w.resolve();
       }

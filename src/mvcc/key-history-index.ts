@@ -25,6 +25,13 @@ function visibleAt(history: readonly KvRecord[], rev: number): KvRecord | undefi
   return undefined;
 }
 
+export interface HashRecords {
+  /** The records etcd's HashByRev hashes, in key order (not revision order). */
+  readonly records: KvRecord[];
+  /** Keys live at the revision: etcd's Keep(rev) is empty exactly when this is 0 in every shard. */
+  readonly liveKeys: number;
+}
+
 export class KeyHistoryIndex {
   private readonly keys = new SortedMap<Key, KvRecord[]>();
 
@@ -90,6 +97,36 @@ export class KeyHistoryIndex {
     });
     for (const key of emptied) this.keys.delete(key);
     return removed;
+  }
+
+  /**
+   * The records etcd's HashByRev(rev) hashes (mvcc/kvstore.go), given the index holds exactly what
+   * etcd's backend holds after a compaction at compactRev: every record up to rev, except that a
+   * record at or below compactRev counts only if it is in Keep(rev) — the key's record visible at rev,
+   * unless that is a tombstone (key_index.go keep/doCompact). etcd applies that filter only when
+   * Keep(rev) is not empty, which the store decides across shards: with includeUnkept the filter is
+   * off here.
+   */
+  hashRecords(rev: number, compactRev: number, includeUnkept: boolean): HashRecords {
+    const records: KvRecord[] = [];
+    let liveKeys = 0;
+    this.keys.forEach((history) => {
+      let visible = -1;
+      for (let i = history.length - 1; i >= 0; i--) {
+        if (history[i]!.modRevision <= rev) {
+          visible = i;
+          break;
+        }
+      }
+      if (visible < 0) return;
+      const kept = history[visible]!.tombstone ? -1 : visible;
+      if (kept >= 0) liveKeys++;
+      for (let i = 0; i <= visible; i++) {
+        const r = history[i]!;
+        if (r.modRevision > compactRev || i === kept || includeUnkept) records.push(r);
+      }
+    });
+    return { records, liveKeys };
   }
 
   private forEachIn(range: KeyRange & { kind: 'range' }, visit: (history: KvRecord[]) => void): void {

@@ -225,7 +225,9 @@ export function formatInitialCluster(m: ReadonlyMap<string, readonly string[]>):
 // ---------------------------------------------------------------------------------------------------------
 // The flag table
 
-type FlagKind = 'string' | 'bool' | 'uint' | 'int' | 'duration' | 'urls' | 'strings' | 'legacy';
+type FlagKind = 'string' | 'bool' | 'uint' | 'uint32' | 'int' | 'duration' | 'urls' | 'strings' | 'legacy';
+
+const maxUint32 = 2 ** 32 - 1;
 type FlagValue = string | boolean | number | readonly string[];
 type Source = 'flag' | 'env' | 'file';
 
@@ -281,7 +283,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(S, 'backend-batch-limit', 'int', 0, 'Maximum operations before committing the backend transaction.', ign),
   spec(S, 'max-txn-ops', 'uint', 128, 'Maximum number of operations permitted in a transaction.'),
   spec(S, 'max-request-bytes', 'uint', 1572864, 'Maximum client request size in bytes the server will accept.'),
-  spec(S, 'max-concurrent-streams', 'uint', 4294967295, 'Maximum concurrent streams that each client can open at a time.'),
+  spec(S, 'max-concurrent-streams', 'uint32', 4294967295, 'Maximum concurrent streams that each client can open at a time.'),
   spec(S, 'grpc-keepalive-min-time', 'duration', 5000, 'Minimum interval duration that a client should wait before pinging server.'),
   spec(S, 'grpc-keepalive-interval', 'duration', 2 * 3600 * 1000, 'Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).'),
   spec(S, 'grpc-keepalive-timeout', 'duration', 20000, 'Additional duration of wait before closing a non-responsive connection (0 to disable).'),
@@ -466,8 +468,10 @@ function convert(spec: FlagSpec, text: string): { ok: true; value: FlagValue } |
       return b === undefined ? { ok: false, detail: 'parse error' } : { ok: true, value: b };
     }
     case 'uint':
+    case 'uint32':
     case 'int': {
-      const n = parseGoInt(text, spec.kind === 'uint');
+      const n = parseGoInt(text, spec.kind !== 'int');
+      if (spec.kind === 'uint32' && typeof n === 'number' && n > maxUint32) return { ok: false, detail: 'value out of range' };
       return typeof n === 'string' ? { ok: false, detail: n } : { ok: true, value: n };
     }
     case 'duration': {
@@ -613,9 +617,10 @@ function fromFile(path: string, text: string): { values: Map<string, FlagValue>;
         values.set(key, v);
         break;
       case 'uint':
+      case 'uint32':
       case 'int':
-        if (typeof v !== 'number' || !Number.isSafeInteger(v) || (spec.kind === 'uint' && v < 0)) {
-          throw bad(rawKey, spec.kind === 'uint' ? 'a non-negative integer' : 'an integer', v);
+        if (typeof v !== 'number' || !Number.isSafeInteger(v) || (spec.kind !== 'int' && v < 0) || (spec.kind === 'uint32' && v > maxUint32)) {
+          throw bad(rawKey, spec.kind === 'uint32' ? 'an integer from 0 to 4294967295' : spec.kind === 'uint' ? 'a non-negative integer' : 'an integer', v);
         }
         values.set(key, v);
         break;

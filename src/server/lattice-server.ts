@@ -10,6 +10,7 @@ import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
 import { defaultSplitPoints } from '../store/split-points.js';
 import { MvccStore } from '../store/mvcc-store.js';
+import { JobPool } from '../jobs/job-pool.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -21,7 +22,6 @@ export interface RunningServer {
 
 /** The etcd server version Lattice reports (Status, /version): the release whose API it matches. */
 export const etcdServerVersion = '3.4.23';
-export const etcdClusterVersion = '3.4.0';
 
 /** A data dir holds one engine's state; starting it with the other would look like an empty store. */
 async function refuseOtherEngine(dataDir: string, engine: ServerConfig['engine']): Promise<void> {
@@ -51,10 +51,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     revision: BigInt(revision),
     raftTerm: BigInt(revisionLog.term),
   });
-  const store = await MvccStore.open(engine, revisionLog, shards, {
-    header,
-    onFatal: (e) => log.error('the store stopped: no more writes are taken; acknowledged writes are in the revision log and are applied again at restart', { error: e }),
-  });
+  const jobs = new JobPool();
+  const store = await MvccStore.open(
+    engine,
+    revisionLog,
+    shards,
+    {
+      header,
+      onFatal: (e) => log.error('the store stopped: no more writes are taken; acknowledged writes are in the revision log and are applied again at restart', { error: e }),
+    },
+    jobs,
+  );
 
   const api: ServerApi = {
     kv: store,
@@ -68,6 +75,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => store.status(),
+    hashKv: (revision) => store.hashKv(revision),
   };
 
   const port = await startClientPort({
@@ -76,6 +84,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
     maxConcurrentStreams: config.maxConcurrentStreams,
+    keepaliveIntervalMs: config.grpcKeepAliveIntervalMs,
+    keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     log: (message, err) => log.error(message, { error: err }),
   });
 
@@ -95,6 +105,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     close: async () => {
       await port.close();
       await store.close();
+      await jobs.close();
       await engine.close();
     },
   };

@@ -18,7 +18,7 @@ import type {
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
 import { keyRange } from '../core/keys.js';
-import type { KvApi, StoreStatus } from '../core/kv-api.js';
+import type { HashKvResult, KvApi, StoreStatus } from '../core/kv-api.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { Command, LogEntry } from '../log/command.js';
 import type { RevisionLog } from '../log/revision-log.js';
@@ -28,6 +28,9 @@ import type { RevisionId } from '../mvcc/key-history-index.js';
 import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
 import type { RevisionState } from '../mvcc/store-txn.js';
 import type { ShardSet } from './shard-set.js';
+import { byRevision, encodeHashStream } from './hash-kv-stream.js';
+import type { HashJobs } from '../jobs/job-pool.js';
+import { crc32c } from '../jobs/hash-kv-task.js';
 import {
   APPLIED_KEY,
   COMPACT_KEY,
@@ -63,6 +66,11 @@ const maxUnpersistedBatches = 64;
 const loadChunkRecords = 10_000;
 /** Log entries applied between persist batches written with sync (see persist). */
 const syncedPersistEveryEntries = 10_000;
+/** HashKV gathers again when a compaction lands meanwhile; after this many tries it gives up. */
+const maxHashKvAttempts = 3;
+
+/** Hashes on the calling thread: for stores opened without a job pool (tests of the store alone). */
+const inlineHashJobs: HashJobs = { crc32c: async (bytes) => crc32c(new Uint8Array(bytes)) };
 
 export class MvccStore implements KvApi {
   private rev = 1;
@@ -83,11 +91,15 @@ export class MvccStore implements KvApi {
     private readonly log: RevisionLog,
     private readonly shards: ShardSet,
     private readonly hooks: StoreHooks,
+    private readonly jobs: HashJobs,
   ) {}
 
-  /** Loads the persisted state into the shards, replays the log past it, then follows the log. */
-  static async open(engine: Engine, log: RevisionLog, shards: ShardSet, hooks: StoreHooks): Promise<MvccStore> {
-    const store = new MvccStore(engine, log, shards, hooks);
+  /**
+   * Loads the persisted state into the shards, replays the log past it, then follows the log. `jobs`
+   * runs HashKV's checksum; the caller owns it (and closes it after the store).
+   */
+  static async open(engine: Engine, log: RevisionLog, shards: ShardSet, hooks: StoreHooks, jobs: HashJobs = inlineHashJobs): Promise<MvccStore> {
+    const store = new MvccStore(engine, log, shards, hooks, jobs);
     const applied = await engine.get(APPLIED_KEY);
     if (applied !== undefined) {
       const mark = decodeApplied(applied);
@@ -175,6 +187,40 @@ export class MvccStore implements KvApi {
     const r = await this.write({ type: 'compact', req });
     if (r.type !== 'compact') throw new Error('compact answered with another response type');
     return this.stamp(r.response);
+  }
+
+  /**
+   * etcd's HashByRev (mvcc/kvstore.go): CRC-32C over the backend's key bucket up to `revision` (0 =
+   * current), skipping compacted history that Keep(revision) does not keep. Fails with compacted for
+   * 0 < revision <= compact revision, futureRev above the current revision.
+   */
+  async hashKv(revision: bigint): Promise<HashKvResult> {
+    for (let attempt = 1; ; attempt++) {
+      const compactRev = this.compactRev;
+      const current = this.rev;
+      if (revision > 0n && revision <= BigInt(compactRev)) throw new EtcdError('compacted');
+      if (revision > BigInt(current)) throw new EtcdError('futureRev');
+      const rev = revision === 0n ? current : Number(revision);
+      const records = await this.hashRecords(rev, compactRev);
+      // A compaction applied meanwhile removed records some shards had not yet reported.
+      if (this.compactRev !== compactRev) {
+        if (attempt < maxHashKvAttempts) continue;
+        throw new EtcdError('compacted');
+      }
+      records.sort(byRevision);
+      const hash = await this.jobs.crc32c(encodeHashStream(records));
+      return { hash, compactRevision: compactRev, revision: current };
+    }
+  }
+
+  /** The records HashByRev hashes at rev, from every shard, in no particular order. */
+  private async hashRecords(rev: number, compactRev: number): Promise<KvRecord[]> {
+    const ask = (includeUnkept: boolean) =>
+      Promise.all(Array.from({ length: this.shards.count }, (_, s) => this.shards.shard(s).ask({ type: 'hashRecords', rev, compactRev, includeUnkept })));
+    let parts = await ask(false);
+    // etcd skips compacted revisions outside Keep(rev) only when Keep(rev) is not empty.
+    if (compactRev >= 0 && parts.every((p) => p.liveKeys === 0)) parts = await ask(true);
+    return parts.flatMap((p) => p.records);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@
 // puts, deletes, txns without compares (always "succeeded"). Keys starting with `!` misbehave on
 // purpose so tests can check the error paths.
 import { EtcdError } from '../../src/core/errors.js';
-import type { KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
+import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -71,6 +71,13 @@ export class FakeServerApi implements ServerApi {
       dbSizeBytes: 20480,
       dbSizeInUseBytes: 16384,
     };
+  }
+
+  /** A fixed hash; revisions below 0 fail as compacted, above the current one as future. */
+  async hashKv(revision: bigint): Promise<HashKvResult> {
+    if (revision < 0n) throw new EtcdError('compacted');
+    if (revision > BigInt(this.revision)) throw new EtcdError('futureRev');
+    return { hash: 0x1234_5678, compactRevision: -1, revision: this.revision };
   }
 
   private inRange(key: string, from: Buffer, end: Buffer): boolean {

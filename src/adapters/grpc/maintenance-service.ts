@@ -1,6 +1,6 @@
-// etcdserverpb.Maintenance: Status only for now (etcdserver/api/v3rpc/maintenance.go); the other
-// methods answer UNIMPLEMENTED until their modules exist.
-import { MaintenanceService, type StatusResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+// etcdserverpb.Maintenance: Status and HashKV for now (etcdserver/api/v3rpc/maintenance.go); the
+// other methods answer UNIMPLEMENTED until their modules exist.
+import { MaintenanceService, type HashKVRequest, type HashKVResponse, type StatusResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { unary, withUnimplemented, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 
 export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
@@ -22,6 +22,12 @@ export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
         dbSizeInUse: BigInt(st.dbSizeInUseBytes),
         isLearner: false,
       };
+    }),
+    hashKv: unary(log, async (req: HashKVRequest): Promise<HashKVResponse> => {
+      // compacted / futureRev reject as EtcdError kinds; the wrapper maps them to etcd's statuses.
+      const h = await api.hashKv(req.revision);
+      // etcd reports the current revision in the header, not the hashed one.
+      return { header: api.header(h.revision), hash: h.hash, compactRevision: BigInt(h.compactRevision) };
     }),
   };
 }

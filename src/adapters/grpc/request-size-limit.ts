@@ -5,8 +5,12 @@
 import { status as Status, type ServiceDefinition } from '@grpc/grpc-js';
 import { GrpcStatusError } from './error-status.js';
 
-/** Above the etcd limit, grpc-js itself refuses messages past this many extra bytes. */
-export const receiveHardCapExtraBytes = 64 * 1024 * 1024;
+/**
+ * Above the etcd limit, grpc-js itself refuses messages past this many extra bytes (with its own
+ * wording). grpc-js buffers a message whole before any deserializer sees it, so this bounds what one
+ * stream can make the server hold.
+ */
+export const receiveHardCapExtraBytes = 1024 * 1024;
 
 /** What a deserializer yields for a message over the limit; the handler turns it into the status. */
 export class OversizeRequest {

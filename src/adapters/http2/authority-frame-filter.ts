@@ -107,6 +107,7 @@ export class AuthorityFrameFilter {
     for (;;) {
       const pending = this.pending!;
       let need: number;
+      let inSequence = false;
       if (pending.length < frameHeaderBytes) {
         need = frameHeaderBytes - pending.length;
       } else {
@@ -120,13 +121,20 @@ export class AuthorityFrameFilter {
         }
         const measured = this.measureSequence(pending, 0);
         if (measured > 0) {
-          out.push(this.filterSequence(pending, 0, measured) ?? pending);
+          const sequence = pending.subarray(0, measured);
+          out.push(this.filterSequence(sequence, 0, measured) ?? sequence);
           this.pending = undefined;
-          return pos;
+          // Bytes taken past the sequence's end came from this chunk: hand them back.
+          return pos - (pending.length - measured);
         }
         need = -measured;
+        inSequence = true;
       }
-      const take = Math.min(need, chunk.length - pos);
+      // Inside a header sequence take everything this chunk has (within the bound) in one copy:
+      // topping up one frame at a time would copy the buffered sequence again for every small
+      // CONTINUATION, quadratic in their number.
+      const want = inSequence ? Math.max(need, this.maxSequenceBytes + frameHeaderBytes - pending.length) : need;
+      const take = Math.min(want, chunk.length - pos);
       if (take === 0) return pos;
       this.pending = Buffer.concat([pending, chunk.subarray(pos, pos + take)]);
       pos += take;

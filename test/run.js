@@ -6,7 +6,7 @@
 //   node test/run.js                  all files
 //   node test/run.js engines interop  only files whose path contains a word
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,13 +67,27 @@ function killGroup(pid, signal) {
   }
 }
 
+/** Kills the process groups and removes the temp dirs a finished test file left listed. */
+function cleanLedger(ledger) {
+  for (const name of readdirSync(ledger)) {
+    if (name.startsWith('pid-')) killGroup(Number(name.slice(4)), 'SIGKILL');
+    if (name.startsWith('dir-')) {
+      const dir = readFileSync(join(ledger, name), 'utf8');
+      // Only ever a temp dir the helpers made: never follow a ledger entry anywhere else.
+      if (dir.startsWith(join(tmpdir(), 'lattice-'))) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  rmSync(ledger, { recursive: true, force: true });
+}
+
 /** Runs one file; resolves to { passed, failed, skipped }. */
 function runFile(file, env) {
   return new Promise((resolve) => {
     const started = Date.now();
+    const ledger = mkdtempSync(join(tmpdir(), 'lattice-test-ledger-'));
     const child = spawn(process.execPath, [file], {
       cwd: repoRoot,
-      env,
+      env: { ...env, LATTICE_TEST_LEDGER: ledger },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group, so a timeout kills servers it started too
     });
@@ -108,8 +122,10 @@ function runFile(file, env) {
       clearTimeout(timer);
       clearTimeout(killTimer);
       currentGroup = null;
-      // Anything the file left behind in its group goes now.
+      // Anything the file left behind in its group goes now, and so does what its ledger still lists
+      // (servers run in process groups of their own; a killed file could not stop them itself).
       killGroup(child.pid, 'SIGKILL');
+      cleanLedger(ledger);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const summary = parseSummary(kept);
       let result;

@@ -11,7 +11,8 @@
 // Framing (WAL and snapshot alike): src/storage/record-file.ts. A WAL whose tail record is short or
 // fails its CRC (a crash mid-append) is truncated there.
 
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { makeDirDurable } from '../storage/durable-dir.js';
 import { join } from 'node:path';
 import { SortedMap } from '../core/sorted-map.js';
 import { EtcdError } from '../core/errors.js';
@@ -50,7 +51,7 @@ export async function openMemoryEngine(dir: string, options: MemoryEngineOptions
   const snapshotChunkBytes = options.snapshotChunkBytes ?? defaultSnapshotChunkBytes;
   if (!(maxWalBytes > 0) || !(snapshotChunkBytes > 0)) throw new RangeError('memory engine bounds must be positive');
 
-  await mkdir(dir, { recursive: true });
+  await makeDirDurable(dir);
   const files = filesIn(dir);
   await rm(files.snapshotTmp, { force: true });
 

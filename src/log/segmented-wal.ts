@@ -10,7 +10,8 @@
 // the segment it lands in is fdatasynced before a new one is started. A crash mid-append can leave a
 // torn tail only in the last segment; open cuts it off. Anything else unreadable is an error.
 
-import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { makeDirDurable } from '../storage/durable-dir.js';
 import { join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
 import { fsyncDir, hasMagic, magicBytes, readRecords, recordHeaderBytes, seal } from '../storage/record-file.js';
@@ -65,7 +66,7 @@ interface Segment {
 export async function openSegmentedWal(dir: string, options: SegmentedWalOptions = {}): Promise<SegmentedWal> {
   const maxSegmentBytes = options.maxSegmentBytes ?? defaultMaxSegmentBytes;
   if (!(maxSegmentBytes > 0)) throw new RangeError('maxSegmentBytes must be positive');
-  await mkdir(dir, { recursive: true });
+  await makeDirDurable(dir);
   const names = (await readdir(dir)).filter((n) => segmentNamePattern.test(n)).sort();
   const segments: Segment[] = [];
   let active: FileHandle | undefined;

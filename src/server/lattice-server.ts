@@ -1,5 +1,6 @@
 // One Lattice member: engine → revision log → shard actors → MVCC store → client port.
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { makeDirDurable } from '../storage/durable-dir.js';
 import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
@@ -36,7 +37,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
   const clusterId = computeClusterId([...initialMemberIds(config.initialCluster, config.initialClusterToken).values()]);
 
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
   // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
+import { forgetLeftover, recordLeftover } from './ledger.js';
 
 /** In-memory output kept per process (the tail); the full log goes to logFile when given. */
 const maxCapturedOutputBytes = 4 * 1024 * 1024;
@@ -56,11 +57,13 @@ export class ManagedProcess {
       detached: true, // its own process group: kill(-pid) reaches anything it starts
     });
     const pid = this.child.pid;
+    if (pid !== undefined) recordLeftover('pid', String(pid));
     this.exited = new Promise<ExitInfo>((resolve) => {
       const done = (info: ExitInfo) => {
         if (this.exitInfo) return;
         this.exitInfo = info;
         live.delete(this);
+        if (pid !== undefined) forgetLeftover('pid', String(pid));
         this.log?.end();
         resolve(info);
       };

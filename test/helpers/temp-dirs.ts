@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { forgetLeftover, recordLeftover } from './ledger.js';
 
 const liveDirs = new Set<string>();
 
@@ -8,12 +9,14 @@ const liveDirs = new Set<string>();
 export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), `lattice-${prefix}-`));
   liveDirs.add(dir);
+  recordLeftover('dir', basename(dir), dir);
   return dir;
 }
 
 export function removeTempDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   liveDirs.delete(dir);
+  forgetLeftover('dir', basename(dir));
 }
 
 export function removeAllTempDirs(): void {

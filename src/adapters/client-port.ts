@@ -17,6 +17,7 @@ import {
   defaultMaxTxnOps,
 } from './grpc/grpc-server.js';
 import type { GrpcServiceModule } from './grpc/service-module.js';
+import { http2ClientPreface } from './http2/authority-frame-filter.js';
 import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 
@@ -58,7 +59,6 @@ export interface ClientPort {
   close(): Promise<void>;
 }
 
-const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const defaultProtocolSniffTimeoutMs = 10_000;
 const defaultCloseGraceMs = 1_000;
 
@@ -112,10 +112,10 @@ function sniffProtocol(
   const onData = (chunk: Buffer): void => {
     socket.pause();
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-    const n = Math.min(head.length, HTTP2_PREFACE.length);
+    const n = Math.min(head.length, http2ClientPreface.length);
     let protocol: Protocol | undefined;
-    if (!head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n))) protocol = 'http';
-    else if (head.length >= HTTP2_PREFACE.length) protocol = 'grpc';
+    if (!head.subarray(0, n).equals(http2ClientPreface.subarray(0, n))) protocol = 'http';
+    else if (head.length >= http2ClientPreface.length) protocol = 'grpc';
     if (protocol === undefined) {
       socket.resume();
       return;

@@ -22,7 +22,13 @@ export type WriteResponse =
   | { readonly type: 'txn'; readonly response: TxnResponse };
 
 export type ApplyOutcome =
-  | { readonly ok: true; readonly result: WriteResponse; readonly changes: readonly KvRecord[] }
+  | {
+      readonly ok: true;
+      readonly result: WriteResponse;
+      readonly changes: readonly KvRecord[];
+      /** prevs[i] is the record changes[i] replaced. */
+      readonly prevs: readonly (KvRecord | undefined)[];
+    }
   | { readonly ok: false; readonly error: EtcdErrorKind };
 
 export type ReadRequest =
@@ -53,7 +59,7 @@ export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: Re
         result = { type: 'txn', response: await ops.txn(txn, cmd.req, noLeases) };
         break;
     }
-    return { ok: true, result, changes: txn.changes };
+    return { ok: true, result, changes: txn.changes, prevs: txn.prevs };
   } catch (e) {
     // The checks before the first write catch almost every error, but not all: etcd 3.4 panics on a
     // Txn whose from-key delete removes the key a later ignore_value put in it needs. Undoing makes

@@ -32,6 +32,8 @@ const EMPTY = Buffer.alloc(0);
 export class StoreTxn {
   /** Records this transaction wrote, in sub-revision order: what must be persisted. */
   readonly changes: KvRecord[] = [];
+  /** For each change, the key's record it replaced (undefined for a key that did not exist): what a watcher's prev_kv reports. */
+  readonly prevs: (KvRecord | undefined)[] = [];
 
   constructor(
     private readonly view: KeyspaceView,
@@ -60,6 +62,7 @@ export class StoreTxn {
   async undo(): Promise<void> {
     for (let i = this.changes.length - 1; i >= 0; i--) await this.view.removeLast(this.changes[i]!);
     this.changes.length = 0;
+    this.prevs.length = 0;
   }
 
   async rangeKeys(range: KeyRange, requestedRev: bigint, limit: number, countOnly: boolean): Promise<RangeKeysResult> {
@@ -91,6 +94,7 @@ export class StoreTxn {
     };
     await this.view.append(record);
     this.changes.push(record);
+    this.prevs.push(prev);
   }
 
   /** Deletes every live key in the range; returns how many. */
@@ -110,6 +114,7 @@ export class StoreTxn {
       };
       await this.view.append(tombstone);
       this.changes.push(tombstone);
+      this.prevs.push(live);
     }
     return scan.records.length;
   }

@@ -1,7 +1,8 @@
 // The one store every adapter talks to. Writes go through the revision log: propose → durable →
 // committed → applied in log order by the owning shard actor(s) → persisted → caller answered.
 // Reads are served by the shards at the store's current revision without touching the log.
-import { concatMap, from } from 'rxjs';
+import { Subject, concatMap, from, type Observable } from 'rxjs';
+import type { AppliedBatch, AppliedChange } from './applied-batch.js';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -82,6 +83,12 @@ export class MvccStore implements KvApi {
   private unpersisted = 0;
   /** Applied index of the last persist batch written with sync (or loaded at open). */
   private syncedIndex = 0;
+  private readonly appliedSubject = new Subject<AppliedBatch>();
+  /**
+   * Every applied batch, in log order, as soon as it is applied (before the engine has it: the log
+   * already holds it durably). No backpressure: a consumer that can fall behind buffers for itself.
+   */
+  readonly applied$: Observable<AppliedBatch> = this.appliedSubject.asObservable();
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
   private failure: unknown = null;
@@ -227,6 +234,7 @@ export class MvccStore implements KvApi {
     // Entries already durable in the log are applied and answered before the shards stop.
     await this.log.close();
     await this.applyDrained;
+    this.appliedSubject.complete();
     await this.persisting;
     for (const w of this.waiters.values()) w.reject(new EtcdError('stopped'));
     this.waiters.clear();
@@ -286,6 +294,7 @@ export class MvccStore implements KvApi {
   private async applyBatch(entries: readonly LogEntry[]): Promise<void> {
     if (this.failure !== null) return;
     const changes: KvRecord[] = [];
+    const applied: AppliedChange[] = [];
     const removed: RevisionId[] = [];
     let compacted = false;
     let i = 0;
@@ -301,7 +310,7 @@ export class MvccStore implements KvApi {
       const owner = this.shards.ownerOf(entry.command);
       if (owner === null) {
         const outcome = await applyWrite(this.shards.view, entry.command, this.revs());
-        this.finish(entry, outcome, changes);
+        this.finish(entry, outcome, changes, applied);
         i++;
         continue;
       }
@@ -313,10 +322,13 @@ export class MvccStore implements KvApi {
         revs: this.revs(),
         commands: run.map((e) => e.command as WriteCommand),
       });
-      run.forEach((e, k) => this.finish(e, reply[k]!, changes));
+      run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied));
       i = j;
     }
     this.appliedIndex = entries[entries.length - 1]!.index;
+    if (applied.length > 0 || compacted) {
+      this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
+    }
     await this.persist(changes, removed, compacted);
   }
 
@@ -324,9 +336,13 @@ export class MvccStore implements KvApi {
     return { beginRev: this.rev, compactRev: this.compactRev };
   }
 
-  private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[]): void {
+  private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[]): void {
     this.rev += revisionsUsed(outcome);
-    if (outcome.ok) changes.push(...outcome.changes);
+    if (outcome.ok) {
+      changes.push(...outcome.changes);
+      // `?? undefined`: a missing prev may come back from a worker thread as null.
+      outcome.changes.forEach((record, i) => applied.push({ record, prev: outcome.prevs[i] ?? undefined }));
+    }
     this.settle(entry, outcome.ok ? { ok: true, result: outcome.result } : outcome);
   }
 

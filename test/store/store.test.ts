@@ -272,6 +272,33 @@ function storeSuite(layout: StoreLayout): void {
     assert.is(before.header?.revision, 12_001n);
   });
 
+  test('the applied stream publishes every change in revision order with the record it replaced', async () => {
+    const seen: string[] = [];
+    let lastCompact = -2;
+    const sub = s.store.applied$.subscribe((batch) => {
+      for (const { record: r, prev } of batch.changes) {
+        seen.push(`${r.modRevision}.${r.sub} ${r.tombstone ? 'DEL' : 'PUT'} ${r.key}=${r.value.toString()} prev=${prev?.value.toString() ?? '-'}`);
+      }
+      lastCompact = batch.compactRevision;
+    });
+    await s.store.put(put(K0, 'v1'));
+    await s.store.put(put(K0, 'v2'));
+    await s.store.txn(TxnRequest.create({ success: [RequestOp.create({ requestPut: put(K1, 'x') }), RequestOp.create({ requestPut: put(K2, 'y') })] }));
+    await s.store.deleteRange(DeleteRangeRequest.create({ key: b('\0'), rangeEnd: b('\0') }));
+    await s.store.compact(CompactionRequest.create({ revision: 3n }));
+    sub.unsubscribe();
+    assert.equal(seen, [
+      `2.0 PUT ${K0}=v1 prev=-`,
+      `3.0 PUT ${K0}=v2 prev=v1`,
+      `4.0 PUT ${K1}=x prev=-`,
+      `4.1 PUT ${K2}=y prev=-`,
+      `5.0 DEL ${K0}= prev=v2`,
+      `5.1 DEL ${K1}= prev=x`,
+      `5.2 DEL ${K2}= prev=y`,
+    ]);
+    assert.is(lastCompact, 3);
+  });
+
   test('concurrent writers each get a distinct revision', async () => {
     const revs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.store.put(put(`w/${i}`, 'v')).then((r) => r.header!.revision)));
     assert.is(new Set(revs).size, 200);

@@ -118,7 +118,7 @@ export async function txn(storeTxn: StoreTxn, req: TxnRequest, leaseExists: Leas
   const path = await comparePath(storeTxn, req);
   if (!isTxnReadOnly(req)) await checkOps(storeTxn, req, path, (op) => checkPut(storeTxn, op, leaseExists));
   await checkOps(storeTxn, req, path, async (op) => checkRange(storeTxn, op));
-  const resp = await applyTxnPath(storeTxn, req, path);
+  const { resp } = await applyTxnPath(storeTxn, req, path);
   resp.header = header(storeTxn.changes.length > 0 ? storeTxn.writeRev : storeTxn.beginRev);
   return resp;
 }
@@ -224,7 +224,8 @@ async function checkRange(storeTxn: StoreTxn, op: RequestOp): Promise<void> {
   if (r.revision < storeTxn.compactRev) throw new EtcdError('compacted');
 }
 
-async function applyTxnPath(storeTxn: StoreTxn, req: TxnRequest, path: readonly boolean[]): Promise<TxnResponse> {
+/** Applies the chosen branch; returns the response and how many path entries this level (and its nested Txns) used. */
+async function applyTxnPath(storeTxn: StoreTxn, req: TxnRequest, path: readonly boolean[]): Promise<{ resp: TxnResponse; used: number }> {
   const succeeded = path[0] === true;
   const responses: ResponseOp[] = [];
   let used = 1;
@@ -237,20 +238,11 @@ async function applyTxnPath(storeTxn: StoreTxn, req: TxnRequest, path: readonly 
       responses.push({ responseDeleteRange: await deleteRange(storeTxn, op.requestDeleteRange) });
     } else if (op.requestTxn !== undefined) {
       const nested = await applyTxnPath(storeTxn, op.requestTxn, path.slice(used));
-      used += countPath(op.requestTxn, path.slice(used));
-      responses.push({ responseTxn: nested });
+      used += nested.used;
+      responses.push({ responseTxn: nested.resp });
     } else {
       responses.push({});
     }
   }
-  return { header: header(0), succeeded, responses };
-}
-
-/** How many path entries a nested Txn (and its own nested ones) used. */
-function countPath(req: TxnRequest, path: readonly boolean[]): number {
-  let used = 1;
-  for (const op of path[0] ? req.success : req.failure) {
-    if (op.requestTxn !== undefined) used += countPath(op.requestTxn, path.slice(used));
-  }
-  return used;
+  return { resp: { header: header(0), succeeded, responses }, used };
 }

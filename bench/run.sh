@@ -241,3 +241,6 @@ done
 } >"$out/ratios.md"
 cat "$out/ratios.md"
 log "wrote $out/ratios.md"
+
+# Records name paths relative to the repository, not this machine's layout.
+grep -rlF "$repo/" "$out" --include='*.md' 2>/dev/null | while IFS= read -r f; do sed -i "s#$repo/##g" "$f"; done

@@ -3,26 +3,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CompactionRequest, DeleteRangeRequest, PutRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { EtcdError } from '../../src/core/errors.js';
 import { KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import { encodeHashStream } from '../../src/store/hash-kv-stream.js';
-import { layoutName, openStore, removeDir, storeLayouts, tempDir } from './store-harness.js';
+import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir } from './store-harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 /** Keys whose first bytes fall into each of three shards (splits cut the first byte evenly). */
 const keys = ['A1', 'a1', '\xe0z', 'A2', '\xe0y'];
-
-async function rejectsWith(p: Promise<unknown>, kind: string): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, EtcdError);
-    assert.is((e as EtcdError).kind, kind);
-    return;
-  }
-  assert.unreachable(`expected ${kind}`);
-}
 
 const test = suite('store hashKv');
 

@@ -3,6 +3,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as assert from 'uvu/assert';
+import { EtcdError } from '../../src/core/errors.js';
 import type { Placement } from '../../src/actors/actor.js';
 import type { ShardReply, ShardRequest } from '../../src/actors/shard-actor.js';
 import { spawnActor } from '../../src/actors/spawn.js';
@@ -69,3 +71,15 @@ export async function openStore(layout: StoreLayout, dir: string, options: OpenS
 
 export const tempDir = (): Promise<string> => mkdtemp(path.join(os.tmpdir(), 'lattice-store-'));
 export const removeDir = (dir: string): Promise<void> => rm(dir, { recursive: true, force: true });
+
+/** Asserts that p rejects with an EtcdError of the given kind. */
+export async function rejectsWith(p: Promise<unknown>, kind: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, EtcdError);
+    assert.is((e as EtcdError).kind, kind);
+    return;
+  }
+  assert.unreachable(`expected ${kind}`);
+}

@@ -16,8 +16,7 @@ import {
   RequestOp,
   TxnRequest,
 } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { EtcdError } from '../../src/core/errors.js';
-import { layoutName, openStore, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
+import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const put = (key: string, value: string, extra: Partial<PutRequest> = {}): PutRequest => PutRequest.create({ key: b(key), value: b(value), ...extra });
@@ -29,17 +28,6 @@ const prefix = (p: string, extra: Partial<RangeRequest> = {}): RangeRequest => {
 };
 const all = (extra: Partial<RangeRequest> = {}): RangeRequest => RangeRequest.create({ key: b('\0'), rangeEnd: b('\0'), ...extra });
 const keysOf = (kvs: readonly { key: Buffer }[]): string[] => kvs.map((kv) => kv.key.toString('latin1'));
-
-async function rejectsWith(p: Promise<unknown>, kind: string): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, EtcdError);
-    assert.is((e as EtcdError).kind, kind);
-    return;
-  }
-  assert.unreachable(`expected ${kind}`);
-}
 
 // With three shards the split points are 0x55 and 0xaa: these keys live in three different shards.
 const K0 = 'A/key';

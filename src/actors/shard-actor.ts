@@ -3,7 +3,7 @@
 // store uses for the rare entry that spans shards.
 import type { KeyRange } from '../core/keys.js';
 import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
-import { KeyHistoryIndex, type HashRecords, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
+import { KeyHistoryIndex, type ChangeScan, type HashRecords, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
 import type { Actor } from './actor.js';
@@ -16,7 +16,8 @@ export type ShardRequest =
   | { readonly type: 'removeLast'; readonly record: KvRecord }
   | { readonly type: 'load'; readonly records: readonly KvRecord[] }
   | { readonly type: 'compact'; readonly rev: number }
-  | { readonly type: 'hashRecords'; readonly rev: number; readonly compactRev: number; readonly includeUnkept: boolean };
+  | { readonly type: 'hashRecords'; readonly rev: number; readonly compactRev: number; readonly includeUnkept: boolean }
+  | { readonly type: 'changes'; readonly range: KeyRange; readonly fromRev: number; readonly toRev: number; readonly maxRevisions: number };
 
 export interface ShardReplies {
   apply: readonly ApplyOutcome[];
@@ -27,6 +28,7 @@ export interface ShardReplies {
   load: null;
   compact: readonly RevisionId[];
   hashRecords: HashRecords;
+  changes: ChangeScan;
 }
 
 export type ShardReply = ShardReplies[keyof ShardReplies];
@@ -68,6 +70,8 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
         return this.index.compact(msg.rev);
       case 'hashRecords':
         return this.index.hashRecords(msg.rev, msg.compactRev, msg.includeUnkept);
+      case 'changes':
+        return this.index.changes(msg.range, msg.fromRev, msg.toRev, msg.maxRevisions);
     }
   }
 }

@@ -13,6 +13,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { WatchApi } from './watch-api.js';
 
 export interface KvApi {
   range(req: RangeRequest): Promise<RangeResponse>;
@@ -52,6 +53,7 @@ export interface HashKvResult {
 
 export interface ServerApi {
   readonly kv: KvApi;
+  readonly watch: WatchApi;
   readonly member: MemberInfo;
   readonly version: string;
   header(revision?: number): ResponseHeader;

@@ -32,9 +32,22 @@ export interface HashRecords {
   readonly liveKeys: number;
 }
 
+/** One change to a key with the record it replaced (undefined when the key did not exist before). */
+export interface RecordChange {
+  /** A put, or a tombstone for a delete. */
+  readonly record: KvRecord;
+  readonly prev: KvRecord | undefined;
+}
+
+export interface ChangeScan {
+  /** Changes in revision order (main, then sub-revision). */
+  readonly changes: RecordChange[];
+  /** The last revision the scan covers: the requested end, or earlier when cut at maxRevisions. */
+  readonly throughRevision: number;
+}
+
 export class KeyHistoryIndex {
   private readonly keys = new SortedMap<Key, KvRecord[]>();
-
 
   get(key: Key, rev: number): KvRecord | undefined {
     const history = this.keys.get(key);
@@ -55,6 +68,31 @@ export class KeyHistoryIndex {
       if (!countOnly && (limit <= 0 || records.length < limit)) records.push(r);
     });
     return { records, count };
+  }
+
+  /**
+   * Every change in the range with a revision in [fromRev, toRev], in revision order, cut after
+   * maxRevisions distinct revisions (what a watcher catching up from history receives at once).
+   */
+  changes(range: KeyRange, fromRev: number, toRev: number, maxRevisions: number): ChangeScan {
+    const changes: RecordChange[] = [];
+    const collect = (history: readonly KvRecord[]): void => {
+      // Newest first: history is in revision order and catching up usually wants the recent end.
+      for (let i = history.length - 1; i >= 0; i--) {
+        const r = history[i]!;
+        if (r.modRevision < fromRev) break;
+        if (r.modRevision > toRev) continue;
+        const before = history[i - 1];
+        changes.push({ record: r, prev: before === undefined || before.tombstone ? undefined : before });
+      }
+    };
+    if (range.kind === 'single') {
+      const history = this.keys.get(range.key);
+      if (history !== undefined) collect(history);
+    } else {
+      this.forEachIn(range, collect);
+    }
+    return cutAtRevisions(changes.sort(byRevisionOrder), toRev, maxRevisions);
   }
 
   append(record: KvRecord): void {
@@ -134,4 +172,20 @@ export class KeyHistoryIndex {
     if (high === undefined) return;
     this.keys.forRange(range.start, high, range.end === null, (_k, history) => visit(history));
   }
+}
+
+export const byRevisionOrder = (a: RecordChange, b: RecordChange): number =>
+  a.record.modRevision - b.record.modRevision || a.record.sub - b.record.sub;
+
+/** Keeps the changes of the first maxRevisions distinct revisions of sorted changes. */
+export function cutAtRevisions(sorted: RecordChange[], toRev: number, maxRevisions: number): ChangeScan {
+  let distinct = 0;
+  let last = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    const rev = sorted[i]!.record.modRevision;
+    if (rev === last) continue;
+    if (++distinct > maxRevisions) return { changes: sorted.slice(0, i), throughRevision: rev - 1 };
+    last = rev;
+  }
+  return { changes: sorted, throughRevision: toRev };
 }

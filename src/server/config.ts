@@ -60,6 +60,8 @@ export interface ServerConfig {
   readonly forceNewCluster: boolean;
   readonly strictReconfigCheck: boolean;
   readonly unsafeNoFsync: boolean;
+  /** etcd --experimental-watch-progress-notify-interval; raised to 100 ms as etcd does. */
+  readonly watchProgressNotifyIntervalMs: number;
   readonly authToken: string;
   readonly bcryptCost: number;
   readonly authTokenTtlSeconds: number;
@@ -356,7 +358,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(X, 'experimental-enable-lease-checkpoint', 'bool', false, 'Enable leader to send regular checkpoints to other members.', ign),
   spec(X, 'experimental-enable-lease-checkpoint-persist', 'bool', false, 'Enable persisting remainingTTL.', ign),
   spec(X, 'experimental-compaction-batch-limit', 'int', 0, 'Sets the maximum revisions deleted in each compaction batch.', ign),
-  spec(X, 'experimental-watch-progress-notify-interval', 'duration', 0, 'Duration of periodic watch progress notifications.', ign),
+  spec(X, 'experimental-watch-progress-notify-interval', 'duration', 10 * 60 * 1000, 'Duration of periodical watch progress notification.'),
   spec(X, 'experimental-warning-apply-duration', 'duration', 100, 'Time duration after which a warning is generated if request takes more time.', ign),
 
   spec(U, 'unsafe-no-fsync', 'bool', false, 'Disables fsync, unsafe, will cause data loss.'),
@@ -909,6 +911,7 @@ function build(
     forceNewCluster: bool('force-new-cluster'),
     strictReconfigCheck: bool('strict-reconfig-check'),
     unsafeNoFsync: bool('unsafe-no-fsync'),
+    watchProgressNotifyIntervalMs: num('experimental-watch-progress-notify-interval') > 0 ? Math.max(num('experimental-watch-progress-notify-interval'), 100) : 10 * 60 * 1000,
     authToken: str('auth-token'),
     bcryptCost: num('bcrypt-cost'),
     authTokenTtlSeconds: num('auth-token-ttl'),

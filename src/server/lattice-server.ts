@@ -11,6 +11,7 @@ import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
 import { defaultSplitPoints } from '../store/split-points.js';
 import { MvccStore } from '../store/mvcc-store.js';
+import { WatchHub, defaultBacklogLimitBytes } from '../actors/watch-hub.js';
 import { JobPool } from '../jobs/job-pool.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
@@ -64,8 +65,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     jobs,
   );
 
+  const watchHub = new WatchHub(store, {
+    progressIntervalMs: config.watchProgressNotifyIntervalMs,
+    backlogLimitBytes: defaultBacklogLimitBytes,
+    onError: (message, e) => log.error(message, { error: e }),
+  });
+
   const api: ServerApi = {
     kv: store,
+    watch: watchHub,
     member: {
       name: config.name,
       memberId,
@@ -105,6 +113,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return {
     close: async () => {
       await port.close();
+      watchHub.close();
       await store.close();
       await jobs.close();
       await engine.close();

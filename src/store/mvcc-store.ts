@@ -18,14 +18,14 @@ import type {
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
-import { keyRange } from '../core/keys.js';
+import { keyRange, type KeyRange } from '../core/keys.js';
 import type { HashKvResult, KvApi, StoreStatus } from '../core/kv-api.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { Command, LogEntry } from '../log/command.js';
 import type { RevisionLog } from '../log/revision-log.js';
 import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
-import type { RevisionId } from '../mvcc/key-history-index.js';
+import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
 import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
 import type { RevisionState } from '../mvcc/store-txn.js';
 import type { ShardSet } from './shard-set.js';
@@ -145,6 +145,38 @@ export class MvccStore implements KvApi {
 
   get revision(): number {
     return this.rev;
+  }
+
+  /** History below this revision is gone (-1 before any compaction). */
+  get compactRevision(): number {
+    return this.compactRev;
+  }
+
+  /**
+   * The changes in `range` with revisions in [fromRev, toRev] (toRev <= the current revision), in
+   * revision order, cut after maxRevisions distinct revisions: what a watcher catching up reads.
+   * prev is left out where etcd's Range at modRevision - 1 would fail as compacted. Rejects with
+   * compacted when history from fromRev is gone, also if a compaction lands during the read.
+   */
+  async changes(range: KeyRange, fromRev: number, toRev: number, maxRevisions: number): Promise<ChangeScan> {
+    if (fromRev < this.compactRev) throw new EtcdError('compacted');
+    const parts = await Promise.all(
+      this.shards.shardsOf(range).map((s) => this.shards.shard(s).ask({ type: 'changes', range, fromRev, toRev, maxRevisions })),
+    );
+    const compactRev = this.compactRev;
+    if (fromRev < compactRev) throw new EtcdError('compacted');
+    const through = Math.min(...parts.map((p) => p.throughRevision));
+    const merged: RecordChange[] = [];
+    for (const part of parts) {
+      for (const c of part.changes) {
+        if (c.record.modRevision > through) continue;
+        // `?? undefined`: a missing prev may come back from a worker thread as null.
+        const prev = c.record.modRevision - 1 < compactRev ? undefined : (c.prev ?? undefined);
+        merged.push({ record: c.record, prev });
+      }
+    }
+    if (parts.length > 1) merged.sort(byRevisionOrder);
+    return cutAtRevisions(merged, through, maxRevisions);
   }
 
   async status(): Promise<StoreStatus> {

@@ -1,7 +1,9 @@
 // An in-memory ServerApi good enough to drive the adapters: single keys and [key, rangeEnd) ranges,
 // puts, deletes, txns without compares (always "succeeded"). Keys starting with `!` misbehave on
 // purpose so tests can check the error paths.
+import { NEVER } from 'rxjs';
 import { EtcdError } from '../../src/core/errors.js';
+import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
 import type {
   CompactionRequest,
@@ -45,8 +47,17 @@ function misbehave(key: Buffer): void {
   if (k === '!noSpace') throw new EtcdError('noSpace');
 }
 
+/** A watch hub over a store that never changes: creates and cancels work, no events ever come. */
+const quietWatchSource: WatchSource = {
+  applied$: NEVER,
+  revision: 1,
+  compactRevision: -1,
+  changes: async (_range, _from, toRev) => ({ changes: [], throughRevision: toRev }),
+};
+
 export class FakeServerApi implements ServerApi {
   readonly member = fakeMember;
+  readonly watch = new WatchHub(quietWatchSource, { progressIntervalMs: 600_000, backlogLimitBytes: 1 << 20, onError: () => undefined });
   readonly version = '3.4.23';
   private readonly data = new Map<string, KeyValue>();
   private revision = 1;

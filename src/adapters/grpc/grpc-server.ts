@@ -5,14 +5,13 @@ import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
-import { limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
+import { grpcOverheadBytes, limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
+import { watchServiceModule } from './watch-service.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
 /** etcd: embed.DefaultMaxTxnOps. */
 export const defaultMaxTxnOps = 128;
-/** etcd: v3rpc grpcOverheadBytes, added to max-request-bytes for the gRPC receive limit. */
-export const grpcOverheadBytes = 512 * 1024;
 /** etcd: v3rpc maxSendBytes = math.MaxInt32. */
 export const maxSendMessageBytes = 2 ** 31 - 1;
 /** etcd: embed.DefaultMaxConcurrentStreams = math.MaxUint32. */
@@ -21,9 +20,10 @@ export const defaultMaxConcurrentStreams = 2 ** 32 - 1;
 export const defaultKeepaliveIntervalMs = 2 * 60 * 60 * 1000;
 export const defaultKeepaliveTimeoutMs = 20 * 1000;
 
-/** Services every client port serves; Watch/Lease/Auth join by appending their module. */
+/** Services every client port serves; Lease/Auth join by appending their module. */
 export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   kvServiceModule,
+  watchServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
 ];

@@ -13,6 +13,9 @@ import { GrpcStatusError } from './error-status.js';
 export const receiveHardCapExtraBytes = 1024 * 1024;
 
 /** What a deserializer yields for a message over the limit; the handler turns it into the status. */
+/** etcd: v3rpc grpcOverheadBytes, added to max-request-bytes for the gRPC receive limit (and watch fragments). */
+export const grpcOverheadBytes = 512 * 1024;
+
 export class OversizeRequest {
   constructor(
     readonly bytes: number,

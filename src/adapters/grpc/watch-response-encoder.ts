@@ -1,0 +1,225 @@
+// The watch hub's answers as etcdserverpb.WatchResponse bytes. An event batch goes to every watcher
+// of one key range and options, so its events are encoded once (cached per batch) and each watcher's
+// message only adds its header and watch_id around those bytes. Large event answers of watchers that
+// asked for `fragment` are split exactly as etcd's sendFragments does (v3rpc/watch.go).
+import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { EventBatch, WatchCreateError, WatchResponse } from '../../core/watch-api.js';
+import type { RecordChange } from '../../mvcc/key-history-index.js';
+import type { KvRecord } from '../../mvcc/kv-record.js';
+import { ExactWriter, bytesFieldSize, intFieldSize, lengthSize, numberFieldSize } from '../../core/proto-writer.js';
+
+/** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
+export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {
+  emptyRange: 'mvcc: watcher range is empty',
+  duplicateId: 'mvcc: duplicate watch ID provided on the WatchStream',
+};
+
+interface EncodedEvents {
+  /** Every event as a complete `events` field (tag, length, Event), back to back. */
+  readonly bytes: Buffer;
+  /** Where each event's field ends in bytes. */
+  readonly ends: readonly number[];
+}
+
+function kvSize(r: KvRecord): number {
+  // A delete event's kv is etcd's tombstone: the key and the deleting revision only.
+  if (r.tombstone) return bytesFieldSize(r.key.length) + numberFieldSize(r.modRevision);
+  return (
+    bytesFieldSize(r.key.length) +
+    numberFieldSize(r.createRevision) +
+    numberFieldSize(r.modRevision) +
+    numberFieldSize(r.version) +
+    bytesFieldSize(r.value.length) +
+    intFieldSize(r.lease)
+  );
+}
+
+function writeKv(w: ExactWriter, field: number, r: KvRecord, size: number): void {
+  w.tag(field, 2);
+  w.length(size);
+  w.latin1Field(1, r.key);
+  if (r.tombstone) {
+    w.tag(3, 0);
+    w.length(r.modRevision);
+    return;
+  }
+  if (r.createRevision !== 0) {
+    w.tag(2, 0);
+    w.length(r.createRevision);
+  }
+  if (r.modRevision !== 0) {
+    w.tag(3, 0);
+    w.length(r.modRevision);
+  }
+  if (r.version !== 0) {
+    w.tag(4, 0);
+    w.length(r.version);
+  }
+  w.bytesField(5, r.value);
+  w.intField(6, r.lease);
+}
+
+/** prev_kv as etcd's sendLoop adds it: asked for, not on a create event, and the key existed. */
+function prevOf(c: RecordChange, prevKv: boolean): KvRecord | undefined {
+  if (!prevKv || c.prev === undefined) return undefined;
+  const r = c.record;
+  const isCreate = !r.tombstone && r.createRevision === r.modRevision;
+  return isCreate ? undefined : c.prev;
+}
+
+function encodeEvents(batch: EventBatch): EncodedEvents {
+  const sizes = batch.changes.map((c) => {
+    const kv = kvSize(c.record);
+    const prev = prevOf(c, batch.prevKv);
+    const prevSize = prev === undefined ? 0 : kvSize(prev);
+    const body = (c.record.tombstone ? 2 : 0) + 1 + lengthSize(kv) + kv + (prev === undefined ? 0 : 1 + lengthSize(prevSize) + prevSize);
+    return { kv, prevSize, prev, body };
+  });
+  const total = sizes.reduce((n, s) => n + 1 + lengthSize(s.body) + s.body, 0);
+  const w = new ExactWriter(Buffer.allocUnsafe(total));
+  const ends: number[] = [];
+  batch.changes.forEach((c, i) => {
+    const s = sizes[i]!;
+    w.tag(11, 2);
+    w.length(s.body);
+    if (c.record.tombstone) {
+      w.tag(1, 0);
+      w.byte(1); // mvccpb.Event.DELETE
+    }
+    writeKv(w, 2, c.record, s.kv);
+    if (s.prev !== undefined) writeKv(w, 3, s.prev, s.prevSize);
+    ends.push(w.offset);
+  });
+  return { bytes: w.buf as Buffer, ends };
+}
+
+interface ResponseFields {
+  readonly header: Buffer;
+  readonly watchId: bigint;
+  readonly created?: boolean;
+  readonly canceled?: boolean;
+  readonly compactRevision?: number;
+  readonly cancelReason?: string;
+  readonly fragment?: boolean;
+  /** A run of encoded `events` fields. */
+  readonly events?: Buffer;
+}
+
+function responseSize(f: ResponseFields): number {
+  return (
+    f.header.length +
+    intFieldSize(f.watchId) +
+    (f.created === true ? 2 : 0) +
+    (f.canceled === true ? 2 : 0) +
+    numberFieldSize(f.compactRevision ?? 0) +
+    bytesFieldSize(Buffer.byteLength(f.cancelReason ?? '')) +
+    (f.fragment === true ? 2 : 0) +
+    (f.events?.length ?? 0)
+  );
+}
+
+function encodeResponse(f: ResponseFields): Buffer {
+  const total = responseSize(f);
+  const w = new ExactWriter(Buffer.allocUnsafe(total));
+  w.bytes(f.header);
+  w.intField(2, f.watchId);
+  if (f.created === true) w.intField(3, 1n);
+  if (f.canceled === true) w.intField(4, 1n);
+  if (f.compactRevision !== undefined && f.compactRevision !== 0) {
+    w.tag(5, 0);
+    w.length(f.compactRevision);
+  }
+  if (f.cancelReason !== undefined) w.bytesField(6, Buffer.from(f.cancelReason));
+  if (f.fragment === true) w.intField(7, 1n);
+  if (f.events !== undefined) w.bytes(f.events);
+  if (w.offset !== total) throw new Error(`WatchResponse encoder wrote ${w.offset} of ${total} bytes`);
+  return w.buf as Buffer;
+}
+
+export class WatchResponseEncoder {
+  private readonly events = new WeakMap<EventBatch, EncodedEvents>();
+  private headerRevision = -1;
+  private headerBytes: Buffer = Buffer.alloc(0);
+
+  /**
+   * @param header this member's response header at a revision (cluster, member, raft term)
+   * @param fragmentBytes etcd's limit for fragmenting: --max-request-bytes plus gRPC overhead
+   */
+  constructor(
+    private readonly header: (revision: number) => ResponseHeader,
+    private readonly fragmentBytes: number,
+  ) {}
+
+  /** The messages that carry one answer: one, or several fragments. */
+  encode(res: WatchResponse): Buffer[] {
+    switch (res.type) {
+      case 'created':
+        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, created: true })];
+      case 'createFailed':
+        return [
+          encodeResponse({
+            header: this.headerField(res.revision),
+            watchId: -1n,
+            created: true,
+            canceled: true,
+            cancelReason: cancelReasons[res.error],
+          }),
+        ];
+      case 'canceled':
+        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, canceled: true })];
+      case 'compacted':
+        return [encodeResponse({ header: this.headerField(0), watchId: res.watchId, canceled: true, compactRevision: res.compactRevision })];
+      case 'progress':
+        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId })];
+      case 'events':
+        return this.encodeEvents(res.batch, this.headerField(res.revision), res.watchId, res.fragment);
+    }
+  }
+
+  private encodeEvents(batch: EventBatch, header: Buffer, watchId: bigint, fragment: boolean): Buffer[] {
+    let encoded = this.events.get(batch);
+    if (encoded === undefined) {
+      encoded = encodeEvents(batch);
+      this.events.set(batch, encoded);
+    }
+    const whole = { header, watchId, events: encoded.bytes };
+    if (!fragment || encoded.ends.length < 2 || responseSize(whole) < this.fragmentBytes) return [encodeResponse(whole)];
+    // etcd: add events while the response stays under the limit (at least one per fragment); every
+    // fragment but the last has fragment=true, and sizes are measured with the flag set.
+    const base = responseSize({ header, watchId, fragment: true });
+    const out: Buffer[] = [];
+    let idx = 0;
+    const count = encoded.ends.length;
+    while (idx < count) {
+      const from = idx === 0 ? 0 : encoded.ends[idx - 1]!;
+      let end = from;
+      let n = 0;
+      while (idx < count) {
+        const next = encoded.ends[idx]!;
+        if (n >= 1 && base + (next - from) >= this.fragmentBytes) break;
+        end = next;
+        n++;
+        idx++;
+      }
+      out.push(encodeResponse({ header, watchId, fragment: idx < count, events: encoded.bytes.subarray(from, end) }));
+    }
+    return out;
+  }
+
+  /** The header field, reused while the revision does not change (a revision fans out to many). */
+  private headerField(revision: number): Buffer {
+    if (revision === this.headerRevision) return this.headerBytes;
+    const h = this.header(revision);
+    const size = intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+    const w = new ExactWriter(Buffer.allocUnsafe(1 + lengthSize(size) + size));
+    w.tag(1, 2);
+    w.length(size);
+    w.intField(1, h.clusterId);
+    w.intField(2, h.memberId);
+    w.intField(3, h.revision);
+    w.intField(4, h.raftTerm);
+    this.headerRevision = revision;
+    this.headerBytes = w.buf as Buffer;
+    return this.headerBytes;
+  }
+}

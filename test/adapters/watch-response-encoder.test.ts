@@ -1,0 +1,129 @@
+// The watch answer encoder against the generated protobuf code: every answer decodes to exactly the
+// message etcd would send, and fragments split where etcd's sendFragments splits (its algorithm run on
+// generated-encoder sizes as the reference).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WatchResponse as WatchResponsePb, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { Event, Event_EventType, type KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
+import { WatchResponseEncoder, cancelReasons } from '../../src/adapters/grpc/watch-response-encoder.js';
+import type { EventBatch } from '../../src/core/watch-api.js';
+import type { KvRecord } from '../../src/mvcc/kv-record.js';
+import type { RecordChange } from '../../src/mvcc/key-history-index.js';
+
+const header = (revision: number): ResponseHeader => ({ clusterId: 0xfeedn, memberId: 0xbeefn, revision: BigInt(revision), raftTerm: 3n });
+
+function random(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+function record(next: () => number, rev: number, sub: number, tombstone: boolean): KvRecord {
+  const key = Array.from({ length: 1 + Math.floor(next() * 20) }, () => String.fromCharCode(Math.floor(next() * 256))).join('');
+  const value = Buffer.alloc(tombstone ? 0 : Math.floor(next() * 300), 'v');
+  const create = tombstone ? 0 : next() < 0.3 ? rev : Math.max(1, rev - 5);
+  return { key, value, createRevision: create, modRevision: rev, sub, version: tombstone ? 0 : 1 + Math.floor(next() * 4), lease: next() < 0.2 ? BigInt(Math.floor(next() * 2 ** 40)) : 0n, tombstone };
+}
+
+const toKv = (r: KvRecord): KeyValue =>
+  r.tombstone
+    ? { key: Buffer.from(r.key, 'latin1'), createRevision: 0n, modRevision: BigInt(r.modRevision), version: 0n, value: Buffer.alloc(0), lease: 0n }
+    : { key: Buffer.from(r.key, 'latin1'), createRevision: BigInt(r.createRevision), modRevision: BigInt(r.modRevision), version: BigInt(r.version), value: r.value, lease: r.lease };
+
+/** The events etcd's sendLoop builds for a batch. */
+function expectedEvents(batch: EventBatch): Event[] {
+  return batch.changes.map((c) => {
+    const isCreate = !c.record.tombstone && c.record.createRevision === c.record.modRevision;
+    const prev = batch.prevKv && !isCreate && c.prev !== undefined ? toKv(c.prev) : undefined;
+    return { type: c.record.tombstone ? Event_EventType.DELETE : Event_EventType.PUT, kv: toKv(c.record), prevKv: prev };
+  });
+}
+
+function batchOf(next: () => number, n: number, prevKv: boolean): EventBatch {
+  const changes: RecordChange[] = [];
+  for (let i = 0; i < n; i++) {
+    const tombstone = next() < 0.3;
+    const rec = record(next, 10 + Math.floor(i / 3), i % 3, tombstone);
+    changes.push({ record: rec, prev: next() < 0.7 ? record(next, 5, 0, false) : undefined });
+  }
+  return { changes, prevKv };
+}
+
+const test = suite('watch response encoder');
+
+test('every kind of answer decodes to the message etcd sends', () => {
+  const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+  const decode = (bufs: Buffer[]) => bufs.map((b) => WatchResponsePb.decode(b));
+  const base = { watchId: 0n, created: false, canceled: false, compactRevision: 0n, cancelReason: '', fragment: false, events: [] };
+  assert.equal(decode(enc.encode({ type: 'created', watchId: 4n, revision: 9 })), [{ ...base, header: header(9), watchId: 4n, created: true }]);
+  assert.equal(decode(enc.encode({ type: 'createFailed', error: 'duplicateId', revision: 9 })), [
+    { ...base, header: header(9), watchId: -1n, created: true, canceled: true, cancelReason: cancelReasons.duplicateId },
+  ]);
+  assert.equal(decode(enc.encode({ type: 'canceled', watchId: 2n, revision: 11 })), [{ ...base, header: header(11), watchId: 2n, canceled: true }]);
+  assert.equal(decode(enc.encode({ type: 'compacted', watchId: 3n, compactRevision: 7 })), [{ ...base, header: header(0), watchId: 3n, canceled: true, compactRevision: 7n }]);
+  assert.equal(decode(enc.encode({ type: 'progress', watchId: -1n, revision: 12 })), [{ ...base, header: header(12), watchId: -1n }]);
+});
+
+test('500 seeded event batches decode to the same events, prev_kv only where etcd adds it', () => {
+  const next = random(42);
+  const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+  for (let i = 0; i < 500; i++) {
+    const batch = batchOf(next, 1 + Math.floor(next() * 12), next() < 0.5);
+    const watchId = BigInt(Math.floor(next() * 1000));
+    const [bytes, ...rest] = enc.encode({ type: 'events', watchId, revision: 99, batch, fragment: false });
+    assert.is(rest.length, 0);
+    const got = WatchResponsePb.decode(bytes!);
+    assert.equal(got.events, expectedEvents(batch), `batch ${i}`);
+    assert.is(got.watchId, watchId);
+    assert.equal(got.header, header(99));
+  }
+});
+
+test('one batch sent to many watchers: same events, each with its own id', () => {
+  const next = random(7);
+  const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+  const batch = batchOf(next, 5, true);
+  const a = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 1n, revision: 5, batch, fragment: false })[0]!);
+  const c = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 2n, revision: 5, batch, fragment: false })[0]!);
+  assert.equal(a.events, c.events);
+  assert.equal([a.watchId, c.watchId], [1n, 2n]);
+});
+
+/** etcd's sendFragments, on generated-encoder sizes. */
+function referenceFragments(wr: WatchResponsePb, limit: number): WatchResponsePb[] {
+  const size = (m: WatchResponsePb) => WatchResponsePb.encode(m).finish().length;
+  if (size(wr) < limit || wr.events.length < 2) return [wr];
+  const out: WatchResponsePb[] = [];
+  let idx = 0;
+  for (;;) {
+    const cur: WatchResponsePb = { ...wr, events: [], fragment: true };
+    for (const ev of wr.events.slice(idx)) {
+      cur.events.push(ev);
+      if (cur.events.length > 1 && size(cur) >= limit) {
+        cur.events.pop();
+        break;
+      }
+      idx++;
+    }
+    if (idx === wr.events.length) cur.fragment = false;
+    out.push(cur);
+    if (!cur.fragment) return out;
+  }
+}
+
+test('fragments split exactly where etcd splits them, and only when the watcher asked', () => {
+  const next = random(3);
+  for (const limit of [200, 700, 1500, 5000]) {
+    const enc = new WatchResponseEncoder(header, limit);
+    for (let i = 0; i < 40; i++) {
+      const batch = batchOf(next, 1 + Math.floor(next() * 25), next() < 0.5);
+      const got = enc.encode({ type: 'events', watchId: 6n, revision: 50, batch, fragment: true }).map((b) => WatchResponsePb.decode(b));
+      const whole = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 6n, revision: 50, batch, fragment: false })[0]!);
+      assert.equal(got, referenceFragments(whole, limit), `limit ${limit}, batch ${i}`);
+    }
+  }
+});
+
+test.run();

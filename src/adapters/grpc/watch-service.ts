@@ -14,6 +14,7 @@ import { OversizeRequest, grpcOverheadBytes } from './request-size-limit.js';
 import { toGrpcStatus, toServiceError } from './error-status.js';
 import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { WatchResponseEncoder } from './watch-response-encoder.js';
+import { BatchedStreamWriter } from './batched-stream-writer.js';
 
 const smallestKey = Buffer.from([0]);
 
@@ -35,21 +36,17 @@ export function toWatchCreate(req: WatchCreateRequest): WatchCreate {
 type WatchCall = ServerDuplexStream<WatchRequest | OversizeRequest, Buffer>;
 
 function serveWatchStream(call: WatchCall, hub: WatchApi, encoder: WatchResponseEncoder, ctx: GrpcServiceContext): void {
-  let backlog = 0;
   let closed = false;
+  const writer = new BatchedStreamWriter(call, () => {
+    if (!closed) hub.receive({ type: 'drained', stream });
+  });
   const sink: WatchStreamSink = {
     send(res) {
       if (closed) return;
-      for (const message of encoder.encode(res)) {
-        backlog += message.length;
-        call.write(message, () => {
-          backlog -= message.length;
-          if (backlog === 0 && !closed) hub.receive({ type: 'drained', stream });
-        });
-      }
+      for (const message of encoder.encode(res)) writer.write(message);
     },
     get backlogBytes() {
-      return backlog;
+      return writer.backlogBytes;
     },
   };
   const stream = hub.openStream(sink);

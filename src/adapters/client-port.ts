@@ -1,7 +1,8 @@
 // One TCP port per listen URL serving gRPC (HTTP/2) and plain HTTP/1.1 together, as etcd's
 // embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
-// to grpc-js through a connection injector, behind the shim that rewrites an `:authority` nghttp2
-// would refuse (http2/authority-shim.ts); anything else goes to a node http.Server.
+// to grpc-js through a connection injector, directly or, for a client whose first request carries an
+// `:authority` nghttp2 would refuse, behind the shim that rewrites it (http2/http2-path.ts); anything
+// else goes to a node http.Server.
 import http from 'node:http';
 import net from 'node:net';
 import { ServerCredentials, type ConnectionInjector, type Server as GrpcServer } from '@grpc/grpc-js';
@@ -20,6 +21,7 @@ import type { GrpcServiceModule } from './grpc/service-module.js';
 import { http2ClientPreface } from './http2/authority-frame-filter.js';
 import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
+import { chooseHttp2Path } from './http2/http2-path.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -179,9 +181,12 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       return;
     }
     if (protocol === 'grpc') {
-      // through the shim that rewrites an `:authority` nghttp2 would refuse (clientv3's
-      // `http://host:port`); it reads what we pushed back first
-      injector.injectConnection(withAuthorityShim(socket));
+      // Straight to the HTTP/2 server, or through the shim that rewrites an `:authority` nghttp2
+      // would refuse (clientv3's `http://host:port`); either reads what was pushed back first.
+      chooseHttp2Path(socket, (path) => {
+        if (closing) socket.destroy();
+        else injector.injectConnection(path === 'direct' ? socket : withAuthorityShim(socket));
+      });
     } else {
       httpServer.emit('connection', socket);
       // node's http server consumes the handle directly; resume() replays the pushed-back bytes

@@ -35,6 +35,9 @@ export class AuthorityFrameFilter {
   // resumable measurement of a header sequence: bytes of whole frames seen, and its stream
   private seqMeasured = 0;
   private seqStreamId = 0;
+  /** Complete header sequences seen so far, and how many of them were rebuilt. */
+  headerSequences = 0;
+  rewrittenSequences = 0;
 
   constructor(options: AuthorityFrameFilterOptions = {}) {
     this.tracker = new HpackAuthorityTracker(options);
@@ -204,7 +207,9 @@ export class AuthorityFrameFilter {
     }
     if (fragments !== undefined) block = Buffer.concat(fragments);
     const rewrites = this.tracker.scanBlock(block!);
+    this.headerSequences++;
     if (rewrites === undefined) return undefined;
+    this.rewrittenSequences++;
     return buildHeaderFrames(streamId, firstFlags & flagEndStream, priority, applyRewrites(block!, rewrites));
   }
 }

@@ -1,0 +1,125 @@
+// Which way an HTTP/2 connection goes: straight to the HTTP/2 server when its first request's
+// :authority is acceptable, through the shim when it is not; a client that waits for the server
+// preface (as Go gRPC does) gets an empty SETTINGS frame, and its ACK never reaches the server.
+import net from 'node:net';
+import { once } from 'node:events';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chooseHttp2Path, type Http2Path } from '../../src/adapters/http2/http2-path.js';
+import { http2ClientPreface } from '../../src/adapters/http2/authority-frame-filter.js';
+import { withTimeout } from '../helpers/spec.js';
+import { block, frame, frameFlag, frameType, headersFrames, hpack, parseFrames } from './hpack-test-encoder.js';
+
+interface Outcome {
+  path: Http2Path;
+  /** What the chosen path reads first: the bytes pushed back into the socket. */
+  bytes: Buffer;
+}
+
+/** A listener that runs chooseHttp2Path on each connection (after the preface, as client-port does). */
+async function listener(): Promise<{ port: number; outcome: Promise<Outcome>; close(): void }> {
+  let resolveOutcome: (o: Outcome) => void = () => undefined;
+  const outcome = new Promise<Outcome>((resolve) => (resolveOutcome = resolve));
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.pause();
+    chooseHttp2Path(socket, (path) => {
+      const bytes = (socket.read() as Buffer | null) ?? Buffer.alloc(0);
+      resolveOutcome({ path, bytes });
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address() as net.AddressInfo;
+  return {
+    port: address.port,
+    outcome,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+async function connect(port: number): Promise<{ socket: net.Socket; received: () => Buffer }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let bytes = Buffer.alloc(0);
+  socket.on('data', (c: Buffer) => (bytes = Buffer.concat([bytes, c])));
+  socket.on('error', () => undefined);
+  return { socket, received: () => bytes };
+}
+
+const clientSettings = frame(frameType.settings, 0, 0, Buffer.from([0, 2, 0, 0, 0, 0]));
+const request = (authority: string): Buffer =>
+  headersFrames(1, block(hpack.indexed(3), hpack.indexed(6), hpack.literal('without', 4, '/etcdserverpb.KV/Range'), hpack.literal('without', 1, authority)), { endStream: false });
+const settingsAck = frame(frameType.settings, frameFlag.ack, 0);
+
+const t = suite('HTTP/2 path: direct or through the :authority shim');
+
+t('a client that sends its request at once, with a good authority, goes direct; nothing is sent to it', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    const sent = Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379')]);
+    c.socket.write(sent);
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'direct');
+    assert.ok(o.bytes.equals(sent));
+    assert.is(c.received().length, 0);
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t('an authority nghttp2 refuses (http://host:port) goes through the shim', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, request('http://127.0.0.1:2379')]));
+    assert.is((await withTimeout(l.outcome, 3000, 'a decision')).path, 'shim');
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t('a client waiting for the server preface gets an empty SETTINGS; its ACK is taken out', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    const deadline = Date.now() + 3000;
+    while (c.received().length < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    const frames = parseFrames(c.received());
+    assert.equal(frames.map((f) => [f.type, f.flags, f.payload.length]), [[frameType.settings, 0, 0]]);
+    c.socket.write(Buffer.concat([settingsAck, request('127.0.0.1:2379')]));
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'direct');
+    assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379')])));
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t('a connection that sends no request goes through the shim after a while', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    const deadline = Date.now() + 3000;
+    while (c.received().length < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    c.socket.write(settingsAck);
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'shim');
+    assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings])));
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t.run();

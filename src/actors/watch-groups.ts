@@ -23,7 +23,7 @@ export class WatchGroup<W> {
     readonly options: GroupOptions,
   ) {
     this.rangeId = rangeIdOf(range);
-    this.id = `${options.prevKv ? 1 : 0}${options.noPut ? 1 : 0}${options.noDelete ? 1 : 0}${this.rangeId}`;
+    this.id = groupIdOf(this.rangeId, options);
   }
 
   contains(key: Key): boolean {
@@ -35,6 +35,8 @@ export class WatchGroup<W> {
     return change.record.tombstone ? !this.options.noDelete : !this.options.noPut;
   }
 }
+
+const groupIdOf = (rangeId: string, o: GroupOptions): string => `${o.prevKv ? 1 : 0}${o.noPut ? 1 : 0}${o.noDelete ? 1 : 0}${rangeId}`;
 
 function rangeIdOf(range: KeyRange): string {
   // Keys are latin1 strings: "\u0100" cannot occur in them, so it separates unambiguously.
@@ -48,10 +50,9 @@ export class WatchGroupIndex<W> {
   private ranges: WatchGroup<W>[] = [];
 
   join(range: KeyRange, options: GroupOptions): WatchGroup<W> {
-    const candidate = new WatchGroup<W>(range, options);
-    let group = this.byId.get(candidate.id);
+    let group = this.byId.get(groupIdOf(rangeIdOf(range), options));
     if (group === undefined) {
-      group = candidate;
+      group = new WatchGroup<W>(range, options);
       this.byId.set(group.id, group);
       if (range.kind === 'single') {
         const list = this.singles.get(range.key);

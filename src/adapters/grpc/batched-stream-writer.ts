@@ -10,6 +10,7 @@ import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 interface RawStream {
   write(chunk: Buffer, callback: (err?: Error | null) => void): boolean;
   readonly destroyed: boolean;
+  readonly writableEnded: boolean;
 }
 
 /**
@@ -73,7 +74,8 @@ export class BatchedStreamWriter {
     }
     this.pending = [];
     this.pendingBytes = 0;
-    if (raw.destroyed) return;
+    // The call ended (status sent, or the client went away): a write now would be an error event.
+    if (raw.destroyed || raw.writableEnded) return;
     if (!this.headersSent) {
       // grpc-js sends the response headers before its first message; raw writes must too.
       this.headersSent = true;

@@ -51,6 +51,15 @@ async function connect(port: number): Promise<{ socket: net.Socket; received: ()
   return { socket, received: () => bytes };
 }
 
+/** Waits until the client has read at least n bytes from the server. */
+async function untilReceived(c: { received: () => Buffer }, n: number): Promise<void> {
+  const deadline = Date.now() + 3000;
+  while (c.received().length < n) {
+    if (Date.now() > deadline) throw new Error(`the server sent ${c.received().length} bytes, expected ${n}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 const clientSettings = frame(frameType.settings, 0, 0, Buffer.from([0, 2, 0, 0, 0, 0]));
 const request = (authority: string): Buffer =>
   headersFrames(1, block(hpack.indexed(3), hpack.indexed(6), hpack.literal('without', 4, '/etcdserverpb.KV/Range'), hpack.literal('without', 1, authority)), { endStream: false });
@@ -91,8 +100,7 @@ t('a client waiting for the server preface gets an empty SETTINGS; its ACK is ta
   const c = await connect(l.port);
   try {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
-    const deadline = Date.now() + 3000;
-    while (c.received().length < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    await untilReceived(c, 9);
     const frames = parseFrames(c.received());
     assert.equal(frames.map((f) => [f.type, f.flags, f.payload.length]), [[frameType.settings, 0, 0]]);
     c.socket.write(Buffer.concat([settingsAck, request('127.0.0.1:2379')]));
@@ -110,8 +118,7 @@ t('a connection that sends no request goes through the shim after a while', asyn
   const c = await connect(l.port);
   try {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
-    const deadline = Date.now() + 3000;
-    while (c.received().length < 9 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    await untilReceived(c, 9);
     c.socket.write(settingsAck);
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');

@@ -7,27 +7,16 @@ import { runKvScript, parseStepLine, kvStepsFile } from '../helpers/kvscript.js'
 import { engines, startLattice } from '../helpers/lattice-server.js';
 import { serverSuite, startBoth, stopAll } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
+import { assertNoDifferences, stepDifferences } from '../helpers/step-diff.js';
 import { readFileSync } from 'node:fs';
 
-/** Differences printed in full before the rest are only counted. */
-const maxReportedDifferences = 25;
 const scriptTimeoutMs = 180_000;
 
 const stepCount = (JSON.parse(readFileSync(kvStepsFile, 'utf8')) as unknown[]).length;
 const skipReason = missingTools(['etcd', 'go']);
 
-function differences(etcdLines: string[], latticeLines: string[]): string[] {
-  const report: string[] = [];
-  const length = Math.max(etcdLines.length, latticeLines.length);
-  for (let i = 0; i < length; i++) {
-    const expected = etcdLines[i] ?? '(no line)';
-    const actual = latticeLines[i] ?? '(no line)';
-    if (expected === actual) continue;
-    const name = etcdLines[i] !== undefined ? parseStepLine(expected).name : `step ${i}`;
-    report.push(`step ${i}: ${name}\n    etcd:    ${expected}\n    lattice: ${actual}`);
-  }
-  return report;
-}
+const differences = (etcdLines: string[], latticeLines: string[]): string[] =>
+  stepDifferences(etcdLines, latticeLines, (line) => parseStepLine(line).name);
 
 const determinism = serverSuite(
   'kv steps on real etcd',
@@ -68,12 +57,7 @@ for (const engine of engines) {
       const expected = await runKvScript(etcd.endpoint);
       const actual = await runKvScript(lattice.endpoint);
       const report = differences(expected, actual);
-      if (report.length > 0) {
-        const shown = report.slice(0, maxReportedDifferences).join('\n');
-        const more = report.length > maxReportedDifferences ? `\n... and ${report.length - maxReportedDifferences} more` : '';
-        console.log(`\n${report.length} of ${expected.length} steps differ (engine ${engine}):\n${shown}${more}\n`);
-        assert.unreachable(`${report.length} of ${expected.length} steps differ from etcd (listed above)`);
-      }
+      assertNoDifferences(report, expected.length, `engine ${engine}`);
     },
     scriptTimeoutMs,
   );

@@ -7,28 +7,17 @@ import { startEtcd } from '../helpers/etcd-server.js';
 import { engines, startLattice } from '../helpers/lattice-server.js';
 import { serverSuite, startBoth, stopAll } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
+import { assertNoDifferences, stepDifferences } from '../helpers/step-diff.js';
 import { parseWatchStepLine, runWatchScript, watchStepCount } from '../helpers/watchscript.js';
 
-/** Differences printed in full before the rest are only counted. */
-const maxReportedDifferences = 25;
 /** Against etcd the script takes ~2 s; against a server that leaves responses out, the driver caps its waits near 60 s. */
 const scriptTimeoutMs = 150_000;
 
 const stepCount = watchStepCount();
 const skipReason = missingTools(['etcd', 'go']);
 
-function differences(etcdLines: string[], latticeLines: string[]): string[] {
-  const report: string[] = [];
-  const length = Math.max(etcdLines.length, latticeLines.length);
-  for (let i = 0; i < length; i++) {
-    const expected = etcdLines[i] ?? '(no line)';
-    const actual = latticeLines[i] ?? '(no line)';
-    if (expected === actual) continue;
-    const name = etcdLines[i] !== undefined ? parseWatchStepLine(expected).name : `step ${i}`;
-    report.push(`step ${i}: ${name}\n    etcd:    ${expected}\n    lattice: ${actual}`);
-  }
-  return report;
-}
+const differences = (etcdLines: string[], latticeLines: string[]): string[] =>
+  stepDifferences(etcdLines, latticeLines, (line) => parseWatchStepLine(line).name);
 
 const determinism = serverSuite(
   'watch steps on real etcd',
@@ -72,12 +61,7 @@ for (const engine of engines) {
     async ({ etcd, lattice }) => {
       const [expected, actual] = await Promise.all([runWatchScript(etcd.endpoint), runWatchScript(lattice.endpoint)]);
       const report = differences(expected, actual);
-      if (report.length > 0) {
-        const shown = report.slice(0, maxReportedDifferences).join('\n');
-        const more = report.length > maxReportedDifferences ? `\n... and ${report.length - maxReportedDifferences} more` : '';
-        console.log(`\n${report.length} of ${expected.length} steps differ (engine ${engine}):\n${shown}${more}\n`);
-        assert.unreachable(`${report.length} of ${expected.length} steps differ from etcd (listed above)`);
-      }
+      assertNoDifferences(report, expected.length, `engine ${engine}`);
     },
     scriptTimeoutMs,
   );

@@ -264,6 +264,28 @@ function hubSuite(layout: StoreLayout): void {
     assert.equal(slow.sink.lines().slice(2), ['events id=0 rev=6 [3.0 PUT s/2=b, 4.0 PUT s/3=b, 5.0 PUT s/4=b, 6.0 PUT s/5=b]', 'events id=0 rev=7 [7.0 PUT s/6=c]']);
   });
 
+  test('after a restart, history from before it replays from the store', async () => {
+    for (let i = 0; i < 3; i++) await s.store.put(put('r', `v${i}`));
+    await s.store.deleteRange(DeleteRangeRequest.create({ key: b('r') }));
+    hub.close();
+    await s.close();
+    s = await openStore(layout, dir);
+    hub = new WatchHub(s.store, { progressIntervalMs: 60_000, backlogLimitBytes: backlogLimit, onError: (m, e) => console.error(m, e) });
+    const { sink, stream } = open();
+    hub.receive({ type: 'create', stream, create: watch(single('r'), { startRevision: 1n, prevKv: true }) });
+    await until('the replay', () => sink.responses.length >= 2);
+    assert.equal(sink.lines(), ['created id=0 rev=5', 'events id=0 rev=5 [2.0 PUT r=v0 prev=-, 3.0 PUT r=v1 prev=v0, 4.0 PUT r=v2 prev=v1, 5.0 DEL r= prev=v2]']);
+  });
+
+  test('a synced watcher keeps getting every event across a compaction', async () => {
+    const { sink, stream } = open();
+    hub.receive({ type: 'create', stream, create: watch(single('c')) });
+    for (let i = 0; i < 3; i++) await s.store.put(put('c', `${i}`));
+    await s.store.compact(CompactionRequest.create({ revision: 4n }));
+    for (let i = 3; i < 5; i++) await s.store.put(put('c', `${i}`));
+    assert.equal(eventRevisions(sink, 0n), [2, 3, 4, 5, 6]);
+  });
+
   test('a future start revision delivers only from that revision on', async () => {
     const { sink, stream } = open();
     hub.receive({ type: 'create', stream, create: watch(single('f'), { startRevision: 4n }) });

@@ -63,6 +63,8 @@ test('every kind of answer decodes to the message etcd sends', () => {
   ]);
   assert.equal(decode(enc.encode({ type: 'canceled', watchId: 2n, revision: 11 })), [{ ...base, header: header(11), watchId: 2n, canceled: true }]);
   assert.equal(decode(enc.encode({ type: 'compacted', watchId: 3n, compactRevision: 7 })), [{ ...base, header: header(0), watchId: 3n, canceled: true, compactRevision: 7n }]);
+  // A negative start revision on a store never compacted: etcd answers compact_revision -1.
+  assert.equal(decode(enc.encode({ type: 'compacted', watchId: 0n, compactRevision: -1 })), [{ ...base, header: header(0), watchId: 0n, canceled: true, compactRevision: -1n }]);
   assert.equal(decode(enc.encode({ type: 'progress', watchId: -1n, revision: 12 })), [{ ...base, header: header(12), watchId: -1n }]);
 });
 

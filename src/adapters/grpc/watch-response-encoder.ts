@@ -111,7 +111,8 @@ function responseSize(f: ResponseFields): number {
     intFieldSize(f.watchId) +
     (f.created === true ? 2 : 0) +
     (f.canceled === true ? 2 : 0) +
-    numberFieldSize(f.compactRevision ?? 0) +
+    // int64, and -1 is possible: etcd reports a never-compacted store's -1 to a negative start revision.
+    intFieldSize(BigInt(f.compactRevision ?? 0)) +
     bytesFieldSize(Buffer.byteLength(f.cancelReason ?? '')) +
     (f.fragment === true ? 2 : 0) +
     (f.events?.length ?? 0)
@@ -125,10 +126,7 @@ function encodeResponse(f: ResponseFields): Buffer {
   w.intField(2, f.watchId);
   if (f.created === true) w.intField(3, 1n);
   if (f.canceled === true) w.intField(4, 1n);
-  if (f.compactRevision !== undefined && f.compactRevision !== 0) {
-    w.tag(5, 0);
-    w.length(f.compactRevision);
-  }
+  w.intField(5, BigInt(f.compactRevision ?? 0));
   if (f.cancelReason !== undefined) w.bytesField(6, Buffer.from(f.cancelReason));
   if (f.fragment === true) w.intField(7, 1n);
   if (f.events !== undefined) w.bytes(f.events);

@@ -31,6 +31,8 @@ import type { Actor } from './actor.js';
 
 /** etcd's watchBatchMaxRevs: a catch-up answer holds the events of at most this many revisions. */
 const maxRevisionsPerCatchUp = 1000;
+/** After a failed history read, catching up is tried again this much later. */
+const syncRetryMs = 100;
 
 export interface WatchSource {
   readonly applied$: Observable<AppliedBatch>;
@@ -92,7 +94,15 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
     private readonly options: WatchHubOptions,
   ) {
     this.rev = source.revision;
-    this.subscription = source.applied$.subscribe((batch) => this.onApplied(batch));
+    this.subscription = source.applied$.subscribe((batch) => {
+      try {
+        this.onApplied(batch);
+      } catch (e) {
+        // A bug here must not take the store's applied stream (and the process) down with it.
+        options.onError('watch delivery failed', e);
+        this.rev = batch.revision;
+      }
+    });
     this.progressTimer = setInterval(() => this.tickProgress(), options.progressIntervalMs);
     this.progressTimer.unref();
   }
@@ -295,13 +305,19 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
         else list.push(w);
       }
       if (byRange.size === 0) return;
+      let failed = false;
       for (const watchers of byRange.values()) {
         try {
           await this.catchUp(watchers);
         } catch (e) {
           this.options.onError('a watch could not read history', e);
-          return;
+          failed = true;
         }
+      }
+      if (failed) {
+        // Try again later rather than spin on a failing read; the watchers stay unsynced meanwhile.
+        setTimeout(() => this.scheduleSync(), syncRetryMs).unref();
+        return;
       }
     }
   }
@@ -310,25 +326,36 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
     const curRev = this.rev;
     const compactRev = this.source.compactRevision;
     const reading: Watcher[] = [];
+    let from = Infinity;
     for (const w of watchers) {
+      // Earlier reads of this round awaited: a watcher may have been cancelled or its stream filled.
+      if (!this.ready(w)) continue;
       if (w.nextRev < compactRev) this.compact(w, compactRev);
       else if (w.nextRev > curRev) this.markSynced(w);
-      else reading.push(w);
+      else {
+        reading.push(w);
+        if (w.nextRev < from) from = w.nextRev;
+      }
     }
     if (reading.length === 0) return;
-    const from = Math.min(...reading.map((w) => w.nextRev));
     let scan: ChangeScan;
     try {
       scan = await this.source.changes(reading[0]!.group.range, from, curRev, maxRevisionsPerCatchUp);
     } catch (e) {
       if (!isEtcdError(e) || e.kind !== 'compacted') throw e;
-      for (const w of reading) if (w.state === 'unsynced') this.compact(w, this.source.compactRevision);
+      // Only watchers whose start is now compacted away are cancelled (etcd's chooseAll); the
+      // others read again in the next round.
+      const now = this.source.compactRevision;
+      for (const w of reading) if (w.state === 'unsynced' && w.nextRev < now) this.compact(w, now);
       return;
     }
     // Watchers of one group starting at the same revision get the same batch (encoded once).
     const batches = new Map<string, EventBatch | null>();
     for (const w of reading) {
-      if (w.state !== 'unsynced') continue; // cancelled or closed meanwhile
+      if (!this.ready(w)) continue; // cancelled, closed or filled up meanwhile: it reads again later
+      // A watcher already past the end of this read (the read started further back for another
+      // watcher and was cut) has nothing in it.
+      if (w.nextRev > scan.throughRevision) continue;
       const key = `${w.group.id}@${w.nextRev}`;
       let batch = batches.get(key);
       if (batch === undefined) {

@@ -327,6 +327,9 @@ export class MvccStore implements KvApi {
     if (this.failure !== null) return;
     const changes: KvRecord[] = [];
     const applied: AppliedChange[] = [];
+    // Callers are answered only after the batch is published, so that whatever a caller does next
+    // (create a watch from "now", say) already sees the revision its write was answered with.
+    const answers: [LogEntry, Settled][] = [];
     const removed: RevisionId[] = [];
     let compacted = false;
     let i = 0;
@@ -335,14 +338,14 @@ export class MvccStore implements KvApi {
       if (entry.command.type === 'compact') {
         const outcome = await this.applyCompact(entry.command.req, removed);
         compacted ||= outcome.ok;
-        this.settle(entry, outcome);
+        answers.push([entry, outcome]);
         i++;
         continue;
       }
       const owner = this.shards.ownerOf(entry.command);
       if (owner === null) {
         const outcome = await applyWrite(this.shards.view, entry.command, this.revs());
-        this.finish(entry, outcome, changes, applied);
+        this.finish(entry, outcome, changes, applied, answers);
         i++;
         continue;
       }
@@ -354,13 +357,14 @@ export class MvccStore implements KvApi {
         revs: this.revs(),
         commands: run.map((e) => e.command as WriteCommand),
       });
-      run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied));
+      run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied, answers));
       i = j;
     }
     this.appliedIndex = entries[entries.length - 1]!.index;
     if (applied.length > 0 || compacted) {
       this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
     }
+    for (const [entry, settled] of answers) this.settle(entry, settled);
     await this.persist(changes, removed, compacted);
   }
 
@@ -368,14 +372,14 @@ export class MvccStore implements KvApi {
     return { beginRev: this.rev, compactRev: this.compactRev };
   }
 
-  private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[]): void {
+  private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[], answers: [LogEntry, Settled][]): void {
     this.rev += revisionsUsed(outcome);
     if (outcome.ok) {
       changes.push(...outcome.changes);
       // `?? undefined`: a missing prev may come back from a worker thread as null.
       outcome.changes.forEach((record, i) => applied.push({ record, prev: outcome.prevs[i] ?? undefined }));
     }
-    this.settle(entry, outcome.ok ? { ok: true, result: outcome.result } : outcome);
+    answers.push([entry, outcome.ok ? { ok: true, result: outcome.result } : outcome]);
   }
 
   private async applyCompact(req: CompactionRequest, removed: RevisionId[]): Promise<Settled> {

@@ -129,4 +129,52 @@ t('a connection that sends no request goes through the shim after a while', asyn
   }
 });
 
+t('a first request with a large body right behind the ACK still goes direct, without the ACK', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    await untilReceived(c, 9);
+    const body = Array.from({ length: 5 }, () => frame(frameType.data, 0, 1, Buffer.alloc(16_000)));
+    c.socket.write(Buffer.concat([settingsAck, request('127.0.0.1:2379'), ...body]));
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'direct');
+    assert.ok(o.bytes.subarray(0, http2ClientPreface.length + clientSettings.length + 9).equals(Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379').subarray(0, 9)])));
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t('a connection that sends more than 64 KiB before any request goes through the shim', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    const ping = frame(frameType.ping, 0, 0, Buffer.alloc(8));
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, ...Array.from({ length: 8000 }, () => ping)]));
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'shim');
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
+t('an ACK of the empty SETTINGS that comes after the idle limit is still taken out', async () => {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    await untilReceived(c, 9);
+    await new Promise((r) => setTimeout(r, 1200));
+    c.socket.write(settingsAck);
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'shim');
+    assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings])));
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
+
 t.run();

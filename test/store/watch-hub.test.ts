@@ -286,6 +286,24 @@ function hubSuite(layout: StoreLayout): void {
     assert.equal(eventRevisions(sink, 0n), [2, 3, 4, 5, 6]);
   });
 
+  test('a write is answered only once watchers can see it: a watch created on its answer starts past it', async () => {
+    const { sink, stream } = open();
+    const keys = Array.from({ length: 60 }, (_, i) => `${['A', 'a', '\xc0'][i % 3]}/${i}`);
+    const problems: string[] = [];
+    await Promise.all(
+      keys.map(async (key) => {
+        const res = await s.store.put(put(key, 'v'));
+        const before = sink.responses.length;
+        hub.receive({ type: 'create', stream, create: watch(single(key)) });
+        const created = sink.responses[before];
+        if (created?.type !== 'created' || BigInt(created.revision) < res.header!.revision) problems.push(`${key}: ${created === undefined ? 'none' : describe(created)} after revision ${res.header!.revision}`);
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(problems, []);
+    assert.equal(sink.responses.filter((r) => r.type === 'events').length, 0);
+  });
+
   test('a future start revision delivers only from that revision on', async () => {
     const { sink, stream } = open();
     hub.receive({ type: 'create', stream, create: watch(single('f'), { startRevision: 4n }) });

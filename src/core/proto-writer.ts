@@ -5,6 +5,7 @@
 
 /** Bytes of a varint holding v (as uint64). */
 export function varintSize(v: bigint): number {
+  if (v >= 0n && v < 0x80n) return 1; // ids and flags: the common case, without bigint arithmetic
   let x = BigInt.asUintN(64, v);
   let n = 1;
   while (x >= 0x80n) {
@@ -32,9 +33,11 @@ export const numberFieldSize = (v: number): number => (v === 0 ? 0 : 1 + lengthS
 export const bytesFieldSize = (len: number): number => (len === 0 ? 0 : 1 + lengthSize(len) + len);
 
 export class ExactWriter {
-  private at = 0;
-
-  constructor(readonly buf: Uint8Array) {}
+  /** `at`: where writing starts, for a message placed inside a larger buffer. */
+  constructor(
+    readonly buf: Uint8Array,
+    private at = 0,
+  ) {}
 
   get offset(): number {
     return this.at;

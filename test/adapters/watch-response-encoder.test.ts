@@ -6,9 +6,18 @@ import * as assert from 'uvu/assert';
 import { WatchResponse as WatchResponsePb, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { Event, Event_EventType, type KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
 import { WatchResponseEncoder, cancelReasons } from '../../src/adapters/grpc/watch-response-encoder.js';
-import type { EventBatch } from '../../src/core/watch-api.js';
+import type { EventBatch, WatchResponse } from '../../src/core/watch-api.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import type { RecordChange } from '../../src/mvcc/key-history-index.js';
+
+/** Each message as bytes, written at an offset inside a larger buffer as the stream writer does. */
+function encodeBytes(enc: WatchResponseEncoder, res: WatchResponse): Buffer[] {
+  return enc.encode(res).map((m) => {
+    const buf = Buffer.alloc(m.size + 7, 0xee);
+    m.writeTo(buf, 7);
+    return buf.subarray(7);
+  });
+}
 
 const header = (revision: number): ResponseHeader => ({ clusterId: 0xfeedn, memberId: 0xbeefn, revision: BigInt(revision), raftTerm: 3n });
 
@@ -57,15 +66,15 @@ test('every kind of answer decodes to the message etcd sends', () => {
   const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
   const decode = (bufs: Buffer[]) => bufs.map((b) => WatchResponsePb.decode(b));
   const base = { watchId: 0n, created: false, canceled: false, compactRevision: 0n, cancelReason: '', fragment: false, events: [] };
-  assert.equal(decode(enc.encode({ type: 'created', watchId: 4n, revision: 9 })), [{ ...base, header: header(9), watchId: 4n, created: true }]);
-  assert.equal(decode(enc.encode({ type: 'createFailed', error: 'duplicateId', revision: 9 })), [
+  assert.equal(decode(encodeBytes(enc, { type: 'created', watchId: 4n, revision: 9 })), [{ ...base, header: header(9), watchId: 4n, created: true }]);
+  assert.equal(decode(encodeBytes(enc, { type: 'createFailed', error: 'duplicateId', revision: 9 })), [
     { ...base, header: header(9), watchId: -1n, created: true, canceled: true, cancelReason: cancelReasons.duplicateId },
   ]);
-  assert.equal(decode(enc.encode({ type: 'canceled', watchId: 2n, revision: 11 })), [{ ...base, header: header(11), watchId: 2n, canceled: true }]);
-  assert.equal(decode(enc.encode({ type: 'compacted', watchId: 3n, compactRevision: 7 })), [{ ...base, header: header(0), watchId: 3n, canceled: true, compactRevision: 7n }]);
+  assert.equal(decode(encodeBytes(enc, { type: 'canceled', watchId: 2n, revision: 11 })), [{ ...base, header: header(11), watchId: 2n, canceled: true }]);
+  assert.equal(decode(encodeBytes(enc, { type: 'compacted', watchId: 3n, compactRevision: 7 })), [{ ...base, header: header(0), watchId: 3n, canceled: true, compactRevision: 7n }]);
   // A negative start revision on a store never compacted: etcd answers compact_revision -1.
-  assert.equal(decode(enc.encode({ type: 'compacted', watchId: 0n, compactRevision: -1 })), [{ ...base, header: header(0), watchId: 0n, canceled: true, compactRevision: -1n }]);
-  assert.equal(decode(enc.encode({ type: 'progress', watchId: -1n, revision: 12 })), [{ ...base, header: header(12), watchId: -1n }]);
+  assert.equal(decode(encodeBytes(enc, { type: 'compacted', watchId: 0n, compactRevision: -1 })), [{ ...base, header: header(0), watchId: 0n, canceled: true, compactRevision: -1n }]);
+  assert.equal(decode(encodeBytes(enc, { type: 'progress', watchId: -1n, revision: 12 })), [{ ...base, header: header(12), watchId: -1n }]);
 });
 
 test('500 seeded event batches decode to the same events, prev_kv only where etcd adds it', () => {
@@ -74,7 +83,7 @@ test('500 seeded event batches decode to the same events, prev_kv only where etc
   for (let i = 0; i < 500; i++) {
     const batch = batchOf(next, 1 + Math.floor(next() * 12), next() < 0.5);
     const watchId = BigInt(Math.floor(next() * 1000));
-    const [bytes, ...rest] = enc.encode({ type: 'events', watchId, revision: 99, batch, fragment: false });
+    const [bytes, ...rest] = encodeBytes(enc, { type: 'events', watchId, revision: 99, batch, fragment: false });
     assert.is(rest.length, 0);
     const got = WatchResponsePb.decode(bytes!);
     assert.equal(got.events, expectedEvents(batch), `batch ${i}`);
@@ -87,8 +96,8 @@ test('one batch sent to many watchers: same events, each with its own id', () =>
   const next = random(7);
   const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
   const batch = batchOf(next, 5, true);
-  const a = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 1n, revision: 5, batch, fragment: false })[0]!);
-  const c = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 2n, revision: 5, batch, fragment: false })[0]!);
+  const a = WatchResponsePb.decode(encodeBytes(enc, { type: 'events', watchId: 1n, revision: 5, batch, fragment: false })[0]!);
+  const c = WatchResponsePb.decode(encodeBytes(enc, { type: 'events', watchId: 2n, revision: 5, batch, fragment: false })[0]!);
   assert.equal(a.events, c.events);
   assert.equal([a.watchId, c.watchId], [1n, 2n]);
 });
@@ -121,8 +130,8 @@ test('fragments split exactly where etcd splits them, and only when the watcher 
     const enc = new WatchResponseEncoder(header, limit);
     for (let i = 0; i < 40; i++) {
       const batch = batchOf(next, 1 + Math.floor(next() * 25), next() < 0.5);
-      const got = enc.encode({ type: 'events', watchId: 6n, revision: 50, batch, fragment: true }).map((b) => WatchResponsePb.decode(b));
-      const whole = WatchResponsePb.decode(enc.encode({ type: 'events', watchId: 6n, revision: 50, batch, fragment: false })[0]!);
+      const got = encodeBytes(enc, { type: 'events', watchId: 6n, revision: 50, batch, fragment: true }).map((b) => WatchResponsePb.decode(b));
+      const whole = WatchResponsePb.decode(encodeBytes(enc, { type: 'events', watchId: 6n, revision: 50, batch, fragment: false })[0]!);
       assert.equal(got, referenceFragments(whole, limit), `limit ${limit}, batch ${i}`);
     }
   }

@@ -7,6 +7,7 @@ import type { EventBatch, WatchCreateError, WatchResponse } from '../../core/wat
 import type { RecordChange } from '../../mvcc/key-history-index.js';
 import type { KvRecord } from '../../mvcc/kv-record.js';
 import { ExactWriter, bytesFieldSize, intFieldSize, lengthSize, numberFieldSize } from '../../core/proto-writer.js';
+import { EncodedMessage, type OutgoingMessage } from './batched-stream-writer.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
 export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {
@@ -120,8 +121,13 @@ function responseSize(f: ResponseFields): number {
 }
 
 function encodeResponse(f: ResponseFields): Buffer {
-  const total = responseSize(f);
-  const w = new ExactWriter(Buffer.allocUnsafe(total));
+  const buf = Buffer.allocUnsafe(responseSize(f));
+  writeResponse(f, buf, 0, buf.length);
+  return buf;
+}
+
+function writeResponse(f: ResponseFields, buf: Buffer, at: number, total: number): void {
+  const w = new ExactWriter(buf, at);
   w.bytes(f.header);
   w.intField(2, f.watchId);
   if (f.created === true) w.intField(3, 1n);
@@ -130,8 +136,21 @@ function encodeResponse(f: ResponseFields): Buffer {
   if (f.cancelReason !== undefined) w.bytesField(6, Buffer.from(f.cancelReason));
   if (f.fragment === true) w.intField(7, 1n);
   if (f.events !== undefined) w.bytes(f.events);
-  if (w.offset !== total) throw new Error(`WatchResponse encoder wrote ${w.offset} of ${total} bytes`);
-  return w.buf as Buffer;
+  if (w.offset !== at + total) throw new Error(`WatchResponse encoder wrote ${w.offset - at} of ${total} bytes`);
+}
+
+/**
+ * An events answer, written straight into the stream's batch: the header and the batch's encoded
+ * events are shared with every other watcher of the revision; only the watch id is this watcher's.
+ */
+class EventsMessage implements OutgoingMessage {
+  readonly size: number;
+  constructor(private readonly fields: ResponseFields) {
+    this.size = responseSize(fields);
+  }
+  writeTo(buf: Buffer, at: number): void {
+    writeResponse(this.fields, buf, at, this.size);
+  }
 }
 
 export class WatchResponseEncoder {
@@ -149,43 +168,44 @@ export class WatchResponseEncoder {
   ) {}
 
   /** The messages that carry one answer: one, or several fragments. */
-  encode(res: WatchResponse): Buffer[] {
+  encode(res: WatchResponse): OutgoingMessage[] {
+    if (res.type === 'events') return this.encodeEvents(res.batch, this.headerField(res.revision), res.watchId, res.fragment);
+    return [new EncodedMessage(this.encodeControl(res))];
+  }
+
+  private encodeControl(res: Exclude<WatchResponse, { type: 'events' }>): Buffer {
     switch (res.type) {
       case 'created':
-        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, created: true })];
+        return encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, created: true });
       case 'createFailed':
-        return [
-          encodeResponse({
-            header: this.headerField(res.revision),
-            watchId: -1n,
-            created: true,
-            canceled: true,
-            cancelReason: cancelReasons[res.error],
-          }),
-        ];
+        return encodeResponse({
+          header: this.headerField(res.revision),
+          watchId: -1n,
+          created: true,
+          canceled: true,
+          cancelReason: cancelReasons[res.error],
+        });
       case 'canceled':
-        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, canceled: true })];
+        return encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, canceled: true });
       case 'compacted':
-        return [encodeResponse({ header: this.headerField(0), watchId: res.watchId, canceled: true, compactRevision: res.compactRevision })];
+        return encodeResponse({ header: this.headerField(0), watchId: res.watchId, canceled: true, compactRevision: res.compactRevision });
       case 'progress':
-        return [encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId })];
-      case 'events':
-        return this.encodeEvents(res.batch, this.headerField(res.revision), res.watchId, res.fragment);
+        return encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId });
     }
   }
 
-  private encodeEvents(batch: EventBatch, header: Buffer, watchId: bigint, fragment: boolean): Buffer[] {
+  private encodeEvents(batch: EventBatch, header: Buffer, watchId: bigint, fragment: boolean): OutgoingMessage[] {
     let encoded = this.events.get(batch);
     if (encoded === undefined) {
       encoded = encodeEvents(batch);
       this.events.set(batch, encoded);
     }
     const whole = { header, watchId, events: encoded.bytes };
-    if (!fragment || encoded.ends.length < 2 || responseSize(whole) < this.fragmentBytes) return [encodeResponse(whole)];
+    if (!fragment || encoded.ends.length < 2 || responseSize(whole) < this.fragmentBytes) return [new EventsMessage(whole)];
     // etcd: add events while the response stays under the limit (at least one per fragment); every
     // fragment but the last has fragment=true, and sizes are measured with the flag set.
     const base = responseSize({ header, watchId, fragment: true });
-    const out: Buffer[] = [];
+    const out: OutgoingMessage[] = [];
     let idx = 0;
     const count = encoded.ends.length;
     while (idx < count) {
@@ -199,7 +219,7 @@ export class WatchResponseEncoder {
         n++;
         idx++;
       }
-      out.push(encodeResponse({ header, watchId, fragment: idx < count, events: encoded.bytes.subarray(from, end) }));
+      out.push(new EventsMessage({ header, watchId, fragment: idx < count, events: encoded.bytes.subarray(from, end) }));
     }
     return out;
   }

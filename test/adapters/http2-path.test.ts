@@ -60,6 +60,18 @@ async function untilReceived(c: { received: () => Buffer }, n: number): Promise<
   }
 }
 
+/** Runs body with a listener and one client connected to it; both are closed afterwards. */
+async function connected(body: (l: Awaited<ReturnType<typeof listener>>, c: Awaited<ReturnType<typeof connect>>) => Promise<void>): Promise<void> {
+  const l = await listener();
+  const c = await connect(l.port);
+  try {
+    await body(l, c);
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+}
+
 const clientSettings = frame(frameType.settings, 0, 0, Buffer.from([0, 2, 0, 0, 0, 0]));
 const request = (authority: string): Buffer =>
   headersFrames(1, block(hpack.indexed(3), hpack.indexed(6), hpack.literal('without', 4, '/etcdserverpb.KV/Range'), hpack.literal('without', 1, authority)), { endStream: false });
@@ -67,38 +79,24 @@ const settingsAck = frame(frameType.settings, frameFlag.ack, 0);
 
 const t = suite('HTTP/2 path: direct or through the :authority shim');
 
-t('a client that sends its request at once, with a good authority, goes direct; nothing is sent to it', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('a client that sends its request at once, with a good authority, goes direct; nothing is sent to it', async () =>
+  connected(async (l, c) => {
     const sent = Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379')]);
     c.socket.write(sent);
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'direct');
     assert.ok(o.bytes.equals(sent));
     assert.is(c.received().length, 0);
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('an authority nghttp2 refuses (http://host:port) goes through the shim', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('an authority nghttp2 refuses (http://host:port) goes through the shim', async () =>
+  connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, request('http://127.0.0.1:2379')]));
     assert.is((await withTimeout(l.outcome, 3000, 'a decision')).path, 'shim');
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('a client waiting for the server preface gets an empty SETTINGS; its ACK is taken out', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('a client waiting for the server preface gets an empty SETTINGS; its ACK is taken out', async () =>
+  connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
     const frames = parseFrames(c.received());
@@ -107,32 +105,20 @@ t('a client waiting for the server preface gets an empty SETTINGS; its ACK is ta
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'direct');
     assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379')])));
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('a connection that sends no request goes through the shim after a while', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('a connection that sends no request goes through the shim after a while', async () =>
+  connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
     c.socket.write(settingsAck);
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');
     assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings])));
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('a first request with a large body right behind the ACK still goes direct, without the ACK', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('a first request with a large body right behind the ACK still goes direct, without the ACK', async () =>
+  connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
     const body = Array.from({ length: 5 }, () => frame(frameType.data, 0, 1, Buffer.alloc(16_000)));
@@ -140,30 +126,18 @@ t('a first request with a large body right behind the ACK still goes direct, wit
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'direct');
     assert.ok(o.bytes.subarray(0, http2ClientPreface.length + clientSettings.length + 9).equals(Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379').subarray(0, 9)])));
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('a connection that sends more than 64 KiB before any request goes through the shim', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('a connection that sends more than 64 KiB before any request goes through the shim', async () =>
+  connected(async (l, c) => {
     const ping = frame(frameType.ping, 0, 0, Buffer.alloc(8));
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, ...Array.from({ length: 8000 }, () => ping)]));
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
-t('an ACK of the empty SETTINGS that comes after the idle limit is still taken out', async () => {
-  const l = await listener();
-  const c = await connect(l.port);
-  try {
+t('an ACK of the empty SETTINGS that comes after the idle limit is still taken out', async () =>
+  connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
     await new Promise((r) => setTimeout(r, 1200));
@@ -171,10 +145,6 @@ t('an ACK of the empty SETTINGS that comes after the idle limit is still taken o
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');
     assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings])));
-  } finally {
-    c.socket.destroy();
-    l.close();
-  }
-});
+  }));
 
 t.run();

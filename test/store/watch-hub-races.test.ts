@@ -10,19 +10,10 @@ import { keyRange, type KeyRange } from '../../src/core/keys.js';
 import type { WatchCreate, WatchResponse, WatchStreamSink } from '../../src/core/watch-api.js';
 import { cutAtRevisions, type ChangeScan, type RecordChange } from '../../src/mvcc/key-history-index.js';
 import type { AppliedBatch } from '../../src/store/applied-batch.js';
+import { until, watchCreate } from './watch-test-kit.js';
 
 const range: KeyRange = keyRange(Buffer.from('k'), Buffer.alloc(0));
-const create = (extra: Partial<WatchCreate>): WatchCreate => ({
-  range,
-  startRevision: 0n,
-  watchId: 0n,
-  progressNotify: false,
-  prevKv: false,
-  fragment: false,
-  noPut: false,
-  noDelete: false,
-  ...extra,
-});
+const create = (extra: Partial<WatchCreate>): WatchCreate => watchCreate(range, extra);
 
 const change = (rev: number): RecordChange => ({
   record: { key: 'k', value: Buffer.from(String(rev)), createRevision: 2, modRevision: rev, sub: 0, version: rev - 1, lease: 0n, tombstone: false },
@@ -66,14 +57,6 @@ class Sink implements WatchStreamSink {
 
 const hubOptions = { progressIntervalMs: 60_000, backlogLimitBytes: 1000, onError: (m: string, e: unknown) => console.error(m, e) };
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
-async function until(what: string, predicate: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const test = suite('watch hub: orderings around history reads');
 
 test('watchers far apart on one range: a read cut at 1,000 revisions never moves one back', async () => {

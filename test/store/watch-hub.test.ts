@@ -5,8 +5,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WatchHub } from '../../src/actors/watch-hub.js';
 import { keyRange, type KeyRange } from '../../src/core/keys.js';
-import type { WatchCreate, WatchResponse, WatchStreamId, WatchStreamSink } from '../../src/core/watch-api.js';
+import type { WatchResponse, WatchStreamId, WatchStreamSink } from '../../src/core/watch-api.js';
 import { CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { until, watchCreate as watch } from './watch-test-kit.js';
 import { layoutName, openStore, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -56,26 +57,6 @@ function describe(r: WatchResponse): string {
 
 const eventRevisions = (sink: RecordingSink, id: bigint): number[] =>
   sink.responses.flatMap((r) => (r.type === 'events' && r.watchId === id ? r.batch.changes.map((c) => c.record.modRevision) : []));
-
-async function until(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const watch = (range: KeyRange, extra: Partial<WatchCreate> = {}): WatchCreate => ({
-  range,
-  startRevision: 0n,
-  watchId: 0n,
-  progressNotify: false,
-  prevKv: false,
-  fragment: false,
-  noPut: false,
-  noDelete: false,
-  ...extra,
-});
 
 function hubSuite(layout: StoreLayout): void {
   const test = suite(`watch hub: ${layoutName(layout)}`);

@@ -27,8 +27,6 @@ export function lengthSize(len: number): number {
 
 /** Size of an int64/uint64 field with a one-byte tag (fields 1-15); 0 when omitted. */
 export const intFieldSize = (v: bigint): number => (v === 0n ? 0 : 1 + varintSize(v));
-/** Size of a non-negative integer field held as a number (revisions, versions); 0 when omitted. */
-export const numberFieldSize = (v: number): number => (v === 0 ? 0 : 1 + lengthSize(v));
 /** Size of a bytes/message field of `len` bytes with a one-byte tag; 0 when omitted. */
 export const bytesFieldSize = (len: number): number => (len === 0 ? 0 : 1 + lengthSize(len) + len);
 
@@ -87,14 +85,6 @@ export class ExactWriter {
     if (v === 0n) return;
     this.tag(field, 0);
     this.varint(v);
-  }
-
-  /** A bytes field holding a latin1 string's bytes (the store's key form), without converting it first. */
-  latin1Field(field: number, s: string): void {
-    if (s.length === 0) return;
-    this.tag(field, 2);
-    this.length(s.length);
-    for (let i = 0; i < s.length; i++) this.buf[this.at++] = s.charCodeAt(i);
   }
 
   bytesField(field: number, b: Uint8Array): void {

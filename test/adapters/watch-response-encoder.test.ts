@@ -33,7 +33,9 @@ function record(next: () => number, rev: number, sub: number, tombstone: boolean
   const key = Array.from({ length: 1 + Math.floor(next() * 20) }, () => String.fromCharCode(Math.floor(next() * 256))).join('');
   const value = Buffer.alloc(tombstone ? 0 : Math.floor(next() * 300), 'v');
   const create = tombstone ? 0 : next() < 0.3 ? rev : Math.max(1, rev - 5);
-  return { key, value, createRevision: create, modRevision: rev, sub, version: tombstone ? 0 : 1 + Math.floor(next() * 4), lease: next() < 0.2 ? BigInt(Math.floor(next() * 2 ** 40)) : 0n, tombstone };
+  const lease = next() < 0.2 ? BigInt(Math.floor(next() * 2 ** 40)) : 0n;
+  // A tombstone as the store makes it (store-txn.ts): the key and the deleting revision only.
+  return { key, value, createRevision: create, modRevision: rev, sub, version: tombstone ? 0 : 1 + Math.floor(next() * 4), lease: tombstone ? 0n : lease, tombstone };
 }
 
 const toKv = (r: KvRecord): KeyValue =>

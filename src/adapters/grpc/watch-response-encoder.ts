@@ -5,8 +5,8 @@
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { EventBatch, WatchCreateError, WatchResponse } from '../../core/watch-api.js';
 import type { RecordChange } from '../../mvcc/key-history-index.js';
-import type { KvRecord } from '../../mvcc/kv-record.js';
-import { ExactWriter, bytesFieldSize, intFieldSize, lengthSize, numberFieldSize } from '../../core/proto-writer.js';
+import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
+import { ExactWriter, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
 import { EncodedMessage, type OutgoingMessage } from './batched-stream-writer.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
@@ -22,42 +22,10 @@ interface EncodedEvents {
   readonly ends: readonly number[];
 }
 
-function kvSize(r: KvRecord): number {
-  // A delete event's kv is etcd's tombstone: the key and the deleting revision only.
-  if (r.tombstone) return bytesFieldSize(r.key.length) + numberFieldSize(r.modRevision);
-  return (
-    bytesFieldSize(r.key.length) +
-    numberFieldSize(r.createRevision) +
-    numberFieldSize(r.modRevision) +
-    numberFieldSize(r.version) +
-    bytesFieldSize(r.value.length) +
-    intFieldSize(r.lease)
-  );
-}
-
-function writeKv(w: ExactWriter, field: number, r: KvRecord, size: number): void {
+function writeKv(w: ExactWriter, field: number, kv: KeyValueFields, size: number): void {
   w.tag(field, 2);
   w.length(size);
-  w.latin1Field(1, r.key);
-  if (r.tombstone) {
-    w.tag(3, 0);
-    w.length(r.modRevision);
-    return;
-  }
-  if (r.createRevision !== 0) {
-    w.tag(2, 0);
-    w.length(r.createRevision);
-  }
-  if (r.modRevision !== 0) {
-    w.tag(3, 0);
-    w.length(r.modRevision);
-  }
-  if (r.version !== 0) {
-    w.tag(4, 0);
-    w.length(r.version);
-  }
-  w.bytesField(5, r.value);
-  w.intField(6, r.lease);
+  writeKeyValue(w, kv);
 }
 
 /** prev_kv as etcd's sendLoop adds it: asked for, not on a create event, and the key existed. */
@@ -69,12 +37,16 @@ function prevOf(c: RecordChange, prevKv: boolean): KvRecord | undefined {
 }
 
 function encodeEvents(batch: EventBatch): EncodedEvents {
+  // Once per batch, not per watcher: the store's KeyValue form and sizes serve as they are. A delete
+  // event's kv is etcd's tombstone, which that form already is (the key and the deleting revision).
   const sizes = batch.changes.map((c) => {
-    const kv = kvSize(c.record);
-    const prev = prevOf(c, batch.prevKv);
-    const prevSize = prev === undefined ? 0 : kvSize(prev);
-    const body = (c.record.tombstone ? 2 : 0) + 1 + lengthSize(kv) + kv + (prev === undefined ? 0 : 1 + lengthSize(prevSize) + prevSize);
-    return { kv, prevSize, prev, body };
+    const kv = toKeyValue(c.record);
+    const kvBytes = keyValueSize(kv);
+    const prevRecord = prevOf(c, batch.prevKv);
+    const prev = prevRecord === undefined ? undefined : toKeyValue(prevRecord);
+    const prevSize = prev === undefined ? 0 : keyValueSize(prev);
+    const body = (c.record.tombstone ? 2 : 0) + 1 + lengthSize(kvBytes) + kvBytes + (prev === undefined ? 0 : 1 + lengthSize(prevSize) + prevSize);
+    return { kv, kvBytes, prevSize, prev, body };
   });
   const total = sizes.reduce((n, s) => n + 1 + lengthSize(s.body) + s.body, 0);
   const w = new ExactWriter(Buffer.allocUnsafe(total));
@@ -87,7 +59,7 @@ function encodeEvents(batch: EventBatch): EncodedEvents {
       w.tag(1, 0);
       w.byte(1); // mvccpb.Event.DELETE
     }
-    writeKv(w, 2, c.record, s.kv);
+    writeKv(w, 2, s.kv, s.kvBytes);
     if (s.prev !== undefined) writeKv(w, 3, s.prev, s.prevSize);
     ends.push(w.offset);
   });

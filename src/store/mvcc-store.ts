@@ -12,7 +12,6 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
-  RequestOp,
   ResponseHeader,
   TxnRequest,
   TxnResponse,
@@ -23,7 +22,7 @@ import type { HashKvResult, KvApi, StoreStatus } from '../core/kv-api.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { Command, LogEntry } from '../log/command.js';
 import type { RevisionLog } from '../log/revision-log.js';
-import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
+import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type ReadResponse, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
 import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
@@ -291,7 +290,7 @@ export class MvccStore implements KvApi {
     const outcome = owner === null ? await serveRead(this.shards.view, read, this.revs()) : await this.shards.shard(owner).ask({ type: 'read', revs: this.revs(), read });
     if (!outcome.ok) throw new EtcdError(outcome.error);
     // A compaction applied while the read was queued may have removed part of the history it read.
-    if (oldestRequestedRevision(read) < this.compactRev) throw new EtcdError('compacted');
+    if (oldestRequestedRevision(read, outcome.result) < this.compactRev) throw new EtcdError('compacted');
     return outcome;
   }
 
@@ -439,17 +438,24 @@ export class MvccStore implements KvApi {
 }
 
 
-/** The oldest revision a read asked for (Infinity when it reads only the current revision). */
-function oldestRequestedRevision(read: ReadRequest): number {
+/**
+ * The oldest revision a read asked for along the branches it took (Infinity when it reads only the
+ * current revision). A Range in a branch the compares did not select reads nothing, so etcd does not
+ * refuse it when its revision is compacted, and neither may this check.
+ */
+function oldestRequestedRevision(read: ReadRequest, result: ReadResponse): number {
   if (read.type === 'range') return read.req.revision > 0n ? Number(read.req.revision) : Infinity;
-  let oldest = Infinity;
-  const visit = (ops: readonly RequestOp[]): void => {
-    for (const op of ops) {
+  if (result.type !== 'txn') throw new Error('a txn read answered with another response type');
+  const oldestTaken = (req: TxnRequest, resp: TxnResponse): number => {
+    let oldest = Infinity;
+    const ops = resp.succeeded ? req.success : req.failure;
+    ops.forEach((op, i) => {
       const r = op.requestRange?.revision ?? 0n;
       if (r > 0n) oldest = Math.min(oldest, Number(r));
-      if (op.requestTxn !== undefined) visit([...op.requestTxn.success, ...op.requestTxn.failure]);
-    }
+      const nested = resp.responses[i]?.responseTxn;
+      if (op.requestTxn !== undefined && nested !== undefined) oldest = Math.min(oldest, oldestTaken(op.requestTxn, nested));
+    });
+    return oldest;
   };
-  visit([...read.req.success, ...read.req.failure]);
-  return oldest;
+  return oldestTaken(read.req, result.response);
 }

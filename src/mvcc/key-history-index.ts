@@ -32,7 +32,7 @@ export interface HashRecords {
   readonly liveKeys: number;
 }
 
-/** One change to a key with the record it replaced (undefined when the key did not exist before). */
+/** One change to a key with the key's live record at the revision before it (undefined when there was none). */
 export interface RecordChange {
   /** A put, or a tombstone for a delete. */
   readonly record: KvRecord;
@@ -82,8 +82,7 @@ export class KeyHistoryIndex {
         const r = history[i]!;
         if (r.modRevision < fromRev) break;
         if (r.modRevision > toRev) continue;
-        const before = history[i - 1];
-        changes.push({ record: r, prev: before === undefined || before.tombstone ? undefined : before });
+        changes.push({ record: r, prev: visibleBefore(history, i) });
       }
     };
     if (range.kind === 'single') {
@@ -188,4 +187,16 @@ export function cutAtRevisions(sorted: RecordChange[], toRev: number, maxRevisio
     last = rev;
   }
   return { changes: sorted, throughRevision: toRev };
+}
+
+/**
+ * What a Range at history[i]'s revision - 1 sees of its key (etcd's prev_kv for that event): earlier
+ * changes in the same revision (a key changed twice by nested Txns) do not count.
+ */
+function visibleBefore(history: readonly KvRecord[], i: number): KvRecord | undefined {
+  const rev = history[i]!.modRevision;
+  let j = i - 1;
+  while (j >= 0 && history[j]!.modRevision === rev) j--;
+  const before = history[j];
+  return before === undefined || before.tombstone ? undefined : before;
 }

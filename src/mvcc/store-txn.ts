@@ -32,8 +32,14 @@ const EMPTY = Buffer.alloc(0);
 export class StoreTxn {
   /** Records this transaction wrote, in sub-revision order: what must be persisted. */
   readonly changes: KvRecord[] = [];
-  /** For each change, the key's record it replaced (undefined for a key that did not exist): what a watcher's prev_kv reports. */
+  /**
+   * For each change, the key's live record before this transaction (undefined if there was none): what
+   * a watcher's prev_kv reports. etcd reads it at the event's revision - 1, so a key changed twice in one
+   * transaction (nested Txns) reports the record from before the transaction both times.
+   */
   readonly prevs: (KvRecord | undefined)[] = [];
+  /** Each changed key's live record before this transaction. */
+  private readonly before = new Map<Key, KvRecord | undefined>();
 
   constructor(
     private readonly view: KeyspaceView,
@@ -63,6 +69,7 @@ export class StoreTxn {
     for (let i = this.changes.length - 1; i >= 0; i--) await this.view.removeLast(this.changes[i]!);
     this.changes.length = 0;
     this.prevs.length = 0;
+    this.before.clear();
   }
 
   async rangeKeys(range: KeyRange, requestedRev: bigint, limit: number, countOnly: boolean): Promise<RangeKeysResult> {
@@ -93,8 +100,7 @@ export class StoreTxn {
       tombstone: false,
     };
     await this.view.append(record);
-    this.changes.push(record);
-    this.prevs.push(prev);
+    this.record(record, prev);
   }
 
   /** Deletes every live key in the range; returns how many. */
@@ -113,9 +119,15 @@ export class StoreTxn {
         tombstone: true,
       };
       await this.view.append(tombstone);
-      this.changes.push(tombstone);
-      this.prevs.push(live);
+      this.record(tombstone, live);
     }
     return scan.records.length;
+  }
+
+  /** Notes a change; current is the key's live record it replaced inside this transaction. */
+  private record(change: KvRecord, current: KvRecord | undefined): void {
+    if (!this.before.has(change.key)) this.before.set(change.key, current);
+    this.changes.push(change);
+    this.prevs.push(this.before.get(change.key));
   }
 }

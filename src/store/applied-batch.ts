@@ -3,7 +3,7 @@
 // metrics consume this stream; it is the only way they learn of writes.
 import type { RecordChange } from '../mvcc/key-history-index.js';
 
-/** A put or a tombstone with the key's record before it (prev_kv). */
+/** A put or a tombstone with the key's live record at the revision before it (prev_kv). */
 export type AppliedChange = RecordChange;
 
 export interface AppliedBatch {

@@ -2,7 +2,11 @@
 // and prints one normalised JSON line per step, so that the outputs of two
 // servers (real etcd and Lattice) can be compared line by line.
 //
-// Usage: kvscript --endpoints http://127.0.0.1:2379 --steps steps.json
+// Usage: kvscript --endpoints http://127.0.0.1:2379 --steps steps.json [--hex]
+//
+// With --hex, every key, range end and value in the steps (compares too) is
+// hex-encoded, so that scripts can use arbitrary bytes, and keys and values are
+// printed hex-encoded.
 //
 // Output fields are the ones a client can observe, minus anything that is
 // per-cluster (cluster_id, member_id, raft_term). Errors carry the raw gRPC
@@ -11,12 +15,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io/ioutil"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/clientv3"
@@ -85,6 +92,10 @@ type Step struct {
 	// SuccessGenerate appends generated puts to Success.
 	SuccessGenerate *Generate `json:"success_generate,omitempty"`
 
+	// Watch names a watcher for watch_open (Key, range options, Rev, PrevKV) and
+	// watch_collect (which waits for a put of Key with Value, then prints every event).
+	Watch string `json:"watch,omitempty"`
+
 	Physical bool  `json:"physical,omitempty"`
 	ID       int64 `json:"id,omitempty"`  // lease id
 	TTL      int64 `json:"ttl,omitempty"` // lease ttl seconds
@@ -114,6 +125,7 @@ var quietLog = zap.Config{
 func main() {
 	endpoints := flag.String("endpoints", "http://127.0.0.1:2379", "comma-separated client URLs")
 	stepsFile := flag.String("steps", "", "JSON file with a list of steps")
+	flag.BoolVar(&hexMode, "hex", false, "keys, range ends and values are hex in the steps and in the output")
 	flag.Parse()
 	if *stepsFile == "" {
 		fatalf("--steps is required")
@@ -125,6 +137,13 @@ func main() {
 	var steps []Step
 	if err := json.Unmarshal(raw, &steps); err != nil {
 		fatalf("parse steps: %v", err)
+	}
+	if hexMode {
+		for i := range steps {
+			if err := decodeStep(&steps[i]); err != nil {
+				fatalf("step %d: %v", i, err)
+			}
+		}
 	}
 
 	cli, err := clientv3.New(clientv3.Config{
@@ -189,6 +208,10 @@ func run(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error)
 			return nil, err
 		}
 		return map[string]interface{}{"header_rev": resp.Header.Revision}, nil
+	case "watch_open":
+		return openWatch(cli, s)
+	case "watch_collect":
+		return collectWatch(ctx, s)
 	case "lease_grant":
 		// Raw RPC so the lease ID is chosen by the script, not by the server.
 		resp, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseGrant(ctx, &pb.LeaseGrantRequest{ID: s.ID, TTL: s.TTL})
@@ -383,8 +406,8 @@ func kv(k *mvccpb.KeyValue) interface{} {
 		return nil
 	}
 	return map[string]interface{}{
-		"key":             string(k.Key),
-		"value":           string(k.Value),
+		"key":             text(k.Key),
+		"value":           text(k.Value),
 		"create_revision": k.CreateRevision,
 		"mod_revision":    k.ModRevision,
 		"version":         k.Version,
@@ -435,4 +458,167 @@ func txnResp(r *pb.TxnResponse) interface{} {
 	return map[string]interface{}{"txn": map[string]interface{}{
 		"header_rev": headerRev(r.Header), "succeeded": r.Succeeded, "responses": responses,
 	}}
+}
+
+// hexMode: keys and values are hex-encoded in the steps and in the output.
+var hexMode bool
+
+// longValueBytes: in hex mode, longer values are printed as their length and SHA-256, which
+// compares as well and keeps output lines small.
+const longValueBytes = 256
+
+// text is how the output shows a key or value.
+func text(b []byte) string {
+	if !hexMode {
+		return string(b)
+	}
+	if len(b) > longValueBytes {
+		return fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
+	}
+	return hex.EncodeToString(b)
+}
+
+func unhex(s *string) error {
+	b, err := hex.DecodeString(*s)
+	if err != nil {
+		return fmt.Errorf("not hex: %q", *s)
+	}
+	*s = string(b)
+	return nil
+}
+
+// decodeStep turns a hex-encoded step (and its compares and branches) into raw bytes.
+func decodeStep(s *Step) error {
+	for _, f := range []*string{&s.Key, &s.RangeEnd, &s.Value} {
+		if err := unhex(f); err != nil {
+			return err
+		}
+	}
+	for i := range s.Compare {
+		c := &s.Compare[i]
+		for _, f := range []*string{&c.Key, &c.RangeEnd, &c.Value} {
+			if err := unhex(f); err != nil {
+				return err
+			}
+		}
+	}
+	for _, branch := range [][]Step{s.Success, s.Failure} {
+		for i := range branch {
+			if err := decodeStep(&branch[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// watcher gathers the events of one watch opened by watch_open.
+type watcher struct {
+	mu         sync.Mutex
+	events     []interface{}
+	compactRev int64
+	err        string
+	closed     bool
+	changed    chan struct{} // closed and replaced whenever something arrives
+}
+
+var watchers = map[string]*watcher{}
+
+func openWatch(cli *clientv3.Client, s Step) (interface{}, error) {
+	if _, dup := watchers[s.Watch]; dup {
+		return nil, fmt.Errorf("kvscript: watcher %q opened twice", s.Watch)
+	}
+	opts := []clientv3.OpOption{clientv3.WithCreatedNotify()}
+	switch {
+	case s.Prefix:
+		opts = append(opts, clientv3.WithPrefix())
+	case s.FromKey:
+		opts = append(opts, clientv3.WithFromKey())
+	case s.RangeEnd != "":
+		opts = append(opts, clientv3.WithRange(s.RangeEnd))
+	}
+	if s.Rev != 0 {
+		opts = append(opts, clientv3.WithRev(s.Rev))
+	}
+	if s.PrevKV {
+		opts = append(opts, clientv3.WithPrevKV())
+	}
+	// The watch outlives this step; the client's Close ends it.
+	ch := cli.Watch(context.Background(), s.Key, opts...)
+	first, ok := <-ch
+	if !ok {
+		return nil, fmt.Errorf("kvscript: watch %q closed before it was created", s.Watch)
+	}
+	w := &watcher{changed: make(chan struct{})}
+	watchers[s.Watch] = w
+	w.add(first)
+	go func() {
+		for resp := range ch {
+			w.add(resp)
+		}
+		w.mu.Lock()
+		w.closed = true
+		w.signal()
+		w.mu.Unlock()
+	}()
+	return map[string]interface{}{"watch": map[string]interface{}{
+		"created": first.Created, "header_rev": first.Header.Revision, "compact_revision": first.CompactRevision, "canceled": first.Canceled,
+	}}, nil
+}
+
+func (w *watcher) add(resp clientv3.WatchResponse) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ev := range resp.Events {
+		w.events = append(w.events, map[string]interface{}{"type": ev.Type.String(), "kv": kv(ev.Kv), "prev_kv": kv(ev.PrevKv)})
+	}
+	if resp.CompactRevision != 0 {
+		w.compactRev = resp.CompactRevision
+	}
+	if err := resp.Err(); err != nil {
+		w.err = err.Error()
+	}
+	w.signal()
+}
+
+func (w *watcher) signal() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// sawPut tells whether the events include a put of key with value; the caller holds mu.
+func (w *watcher) sawPut(key, value string) bool {
+	for _, e := range w.events {
+		ev := e.(map[string]interface{})
+		k, _ := ev["kv"].(map[string]interface{})
+		if ev["type"] == "PUT" && k["key"] == text([]byte(key)) && k["value"] == text([]byte(value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// collectWatch waits until the watcher has seen the put of s.Key with s.Value (or has ended),
+// then reports every event it received.
+func collectWatch(ctx context.Context, s Step) (interface{}, error) {
+	w, ok := watchers[s.Watch]
+	if !ok {
+		return nil, fmt.Errorf("kvscript: no watcher %q", s.Watch)
+	}
+	for {
+		w.mu.Lock()
+		done := w.closed || w.sawPut(s.Key, s.Value)
+		changed := w.changed
+		if done {
+			result := map[string]interface{}{"events": w.events, "compact_revision": w.compactRev, "err": w.err}
+			w.mu.Unlock()
+			return map[string]interface{}{"watch_events": result}, nil
+		}
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kvscript: watcher %q did not see the put of %q", s.Watch, s.Key)
+		}
+	}
 }

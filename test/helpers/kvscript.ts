@@ -15,9 +15,9 @@ export interface StepLine {
 }
 
 /** Runs the Go clientv3 driver against endpoint; returns its output lines (one JSON line per step). */
-export async function runKvScript(endpoint: string, stepsFile = kvStepsFile): Promise<string[]> {
+export async function runKvScript(endpoint: string, stepsFile = kvStepsFile, extraArgs: readonly string[] = []): Promise<string[]> {
   const binary = await buildGoProgram('kvscript');
-  const result = await runCommand(binary, ['--endpoints', endpoint, '--steps', stepsFile], { timeoutMs: kvScriptTimeoutMs });
+  const result = await runCommand(binary, ['--endpoints', endpoint, '--steps', stepsFile, ...extraArgs], { timeoutMs: kvScriptTimeoutMs });
   if (result.code !== 0) {
     throw new Error(`kvscript against ${endpoint} exited with ${result.code ?? result.signal}:\n${result.stderr}`);
   }

@@ -253,4 +253,15 @@ preface('the ACK is owed until it comes; a header sequence cut short is held bac
   assert.ok(filter.heldBack?.equals(headers.subarray(0, 15)));
 });
 
+preface('PINGs are counted (each waits for the server\'s answer), PING ACKs are not', () => {
+  const pingAck = frame(frameType.ping, frameFlag.ack, 0, Buffer.alloc(8));
+  const sent = Buffer.concat([http2ClientPreface, settings, ping, pingAck, ping]);
+  for (let seed = 1; seed <= 50; seed++) {
+    const filter = new AuthorityFrameFilter({ serverPrefaceSent: true });
+    const out = Buffer.concat(randomSplit(sent, seed, 7).flatMap((c) => filter.push(c)));
+    assert.ok(out.equals(sent), `seed ${seed}`);
+    assert.is(filter.pings, 2, `seed ${seed}`);
+  }
+});
+
 preface.run();

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withAuthorityShim } from '../../src/adapters/http2/authority-shim.js';
-import { chooseHttp2Path, serverPrefaceFrame, type Http2Path } from '../../src/adapters/http2/http2-path.js';
+import { chooseHttp2Path, defaultPrefaceAckLimitMs, serverPrefaceFrame, type Http2Path, type Http2PathOptions } from '../../src/adapters/http2/http2-path.js';
 import { http2ClientPreface } from '../../src/adapters/http2/authority-frame-filter.js';
 import { withTimeout } from '../helpers/spec.js';
 import { block, frame, frameFlag, frameType, headersFrames, hpack, parseFrames } from './hpack-test-encoder.js';
@@ -20,7 +20,7 @@ interface Outcome {
 }
 
 /** A listener that runs chooseHttp2Path on each connection (after the preface, as client-port does). */
-async function listener(): Promise<{ port: number; outcome: Promise<Outcome>; close(): void }> {
+async function listener(options: Http2PathOptions = {}): Promise<{ port: number; outcome: Promise<Outcome>; close(): void }> {
   let resolveOutcome: (o: Outcome) => void = () => undefined;
   const outcome = new Promise<Outcome>((resolve) => (resolveOutcome = resolve));
   const sockets: net.Socket[] = [];
@@ -30,7 +30,7 @@ async function listener(): Promise<{ port: number; outcome: Promise<Outcome>; cl
     chooseHttp2Path(socket, (path) => {
       const bytes = (socket.read() as Buffer | null) ?? Buffer.alloc(0);
       resolveOutcome({ path, bytes });
-    });
+    }, options);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -146,27 +146,58 @@ t('an authority nghttp2 refuses (http://host:port) goes through the shim with ev
     assert.ok(o.bytes.equals(sent));
   }));
 
-t('a connection that sends no request goes through the shim after a while', async () =>
+t('a quiet connection waits for its first request, here longer than the ACK limit, and goes direct', async () =>
   connected(async (l, c) => {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
     c.socket.write(settingsAck);
+    // the pause is the point of this test: a client that dials first and calls later
+    await new Promise((r) => setTimeout(r, defaultPrefaceAckLimitMs + 200));
+    c.socket.write(request('127.0.0.1:2379'));
     const o = await withTimeout(l.outcome, 3000, 'a decision');
-    assert.is(o.path, 'shim');
-    assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings, settingsAck])));
+    assert.is(o.path, 'direct');
+    assert.ok(o.bytes.equals(withoutAck(http2ClientPreface, clientSettings, request('127.0.0.1:2379'))));
   }));
 
-t('a client that never ACKs the preface goes through the shim after a while', async () =>
+t('a PING before the first request sends the connection through the shim at once, for the server to answer', async () =>
   connected(async (l, c) => {
+    const ping = frame(frameType.ping, 0, 0, Buffer.from('keepaliv'));
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    await untilReceived(c, 9);
+    c.socket.write(Buffer.concat([settingsAck, ping]));
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'shim');
+    assert.ok(o.bytes.equals(Buffer.concat([http2ClientPreface, clientSettings, settingsAck, ping])));
+  }));
+
+t('a PING read together with the first request and the ACK goes direct, for the server to answer', async () =>
+  connected(async (l, c) => {
+    const ping = frame(frameType.ping, 0, 0, Buffer.from('keepaliv'));
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
+    await untilReceived(c, 9);
+    c.socket.write(Buffer.concat([settingsAck, ping, request('127.0.0.1:2379')]));
+    const o = await withTimeout(l.outcome, 3000, 'a decision');
+    assert.is(o.path, 'direct');
+    assert.ok(o.bytes.equals(withoutAck(http2ClientPreface, clientSettings, ping, request('127.0.0.1:2379'))));
+  }));
+
+t('a client that has not ACKed the preface within the limit after its first request goes through the shim', async () => {
+  const l = await listener({ prefaceAckLimitMs: 50 });
+  const c = await connect(l.port);
+  try {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, request('127.0.0.1:2379')]));
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');
-  }));
+  } finally {
+    c.socket.destroy();
+    l.close();
+  }
+});
 
 t('a connection that sends more than a header block and a window before deciding goes through the shim', async () =>
   connected(async (l, c) => {
-    const ping = frame(frameType.ping, 0, 0, Buffer.alloc(8));
-    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, ...Array.from({ length: 8000 }, () => ping)]));
+    const windowUpdate = frame(0x8, 0, 0, Buffer.from([0, 0, 1, 0]));
+    c.socket.write(Buffer.concat([http2ClientPreface, clientSettings, ...Array.from({ length: 12_000 }, () => windowUpdate)]));
     const o = await withTimeout(l.outcome, 3000, 'a decision');
     assert.is(o.path, 'shim');
   }));
@@ -174,14 +205,17 @@ t('a connection that sends more than a header block and a window before deciding
 t.run();
 
 // The same hand-over in front of node's own HTTP/2 server (nghttp2), with a raw client that behaves
-// as grpc-go does at worst: its first request and a full window of body go out before the ACK.
+// as grpc-go does at worst: its first request and a full window of body go out before the ACK; or
+// as a quiet client with keepalive: a PING that must be answered before any request.
 interface RawExchange {
   /** Frames the client read, in order, until the PING it sent after the response was answered or the connection closed. */
   frames: ReturnType<typeof parseFrames>;
   path: Http2Path;
 }
 
-async function exchangeWithNode(authority: string): Promise<RawExchange> {
+type Opening = 'request before ACK' | 'PING first';
+
+async function exchangeWithNode(authority: string, opening: Opening): Promise<RawExchange> {
   const h2 = http2.createServer();
   h2.on('stream', (stream) => {
     stream.resume();
@@ -205,9 +239,20 @@ async function exchangeWithNode(authority: string): Promise<RawExchange> {
   try {
     c.socket.write(Buffer.concat([http2ClientPreface, clientSettings]));
     await untilReceived(c, 9);
-    c.socket.write(Buffer.concat([request(authority), ...fullWindowBody, settingsAck]));
-    // ACK every SETTINGS of the server (its own, after the preface); PING once the response is in
     const deadline = Date.now() + 5000;
+    const pingAnswered = (payload: string): boolean =>
+      parseFrames(c.received()).some((f) => f.type === frameType.ping && (f.flags & frameFlag.ack) !== 0 && f.payload.toString() === payload);
+    if (opening === 'PING first') {
+      c.socket.write(Buffer.concat([settingsAck, frame(frameType.ping, 0, 0, Buffer.from('keepaliv'))]));
+      while (!pingAnswered('keepaliv')) {
+        if (Date.now() > deadline) throw new Error('the PING before the first request was not answered');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      c.socket.write(Buffer.concat([request(authority), ...fullWindowBody]));
+    } else {
+      c.socket.write(Buffer.concat([request(authority), ...fullWindowBody, settingsAck]));
+    }
+    // ACK every SETTINGS of the server (its own, after the preface); PING once the response is in
     let acked = 1;
     let pinged = false;
     for (;;) {
@@ -219,7 +264,7 @@ async function exchangeWithNode(authority: string): Promise<RawExchange> {
         c.socket.write(frame(frameType.ping, 0, 0, Buffer.from('pingpong')));
         pinged = true;
       }
-      const done = frames.some((f) => f.type === frameType.goaway || (f.type === frameType.ping && (f.flags & frameFlag.ack) !== 0));
+      const done = frames.some((f) => f.type === frameType.goaway) || pingAnswered('pingpong');
       if (done || c.socket.closed) return { frames, path: path ?? 'shim' };
       if (Date.now() > deadline) throw new Error(`no PING answer; frames: ${JSON.stringify(frames.map((f) => [f.type, f.flags, f.streamId]))}`);
       await new Promise((r) => setTimeout(r, 2));
@@ -234,13 +279,18 @@ async function exchangeWithNode(authority: string): Promise<RawExchange> {
 
 const e = suite('HTTP/2 path in front of node\'s HTTP/2 server');
 
-for (const [authority, expected] of [['127.0.0.1:2379', 'direct'], ['http://127.0.0.1:2379', 'shim']] as const) {
-  e(`a first request (${authority}) with 64 KiB of body ahead of the ACK is answered and the connection stays up (${expected})`, async () => {
-    const x = await exchangeWithNode(authority);
+const cases = [
+  ['127.0.0.1:2379', 'request before ACK', 'direct'],
+  ['http://127.0.0.1:2379', 'request before ACK', 'shim'],
+  ['127.0.0.1:2379', 'PING first', 'shim'],
+] as const;
+for (const [authority, opening, expected] of cases) {
+  e(`${opening}, authority ${authority}: a first request with 64 KiB of body is answered and the connection stays up (${expected})`, async () => {
+    const x = await exchangeWithNode(authority, opening);
     assert.is(x.path, expected);
     assert.ok(x.frames.some((f) => f.type === frameType.headers && f.streamId === 1), 'the request is answered');
     assert.not.ok(x.frames.some((f) => f.type === frameType.goaway), 'no GOAWAY');
-    assert.ok(x.frames.some((f) => f.type === frameType.ping && (f.flags & frameFlag.ack) !== 0), 'a later PING is answered');
+    assert.ok(x.frames.some((f) => f.type === frameType.ping && (f.flags & frameFlag.ack) !== 0 && f.payload.toString() === 'pingpong'), 'a later PING is answered');
   });
 }
 

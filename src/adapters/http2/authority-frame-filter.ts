@@ -15,6 +15,7 @@ export const rebuiltFramePayloadBytes = 16_384;
 const frameHeaderBytes = 9;
 const typeHeaders = 0x1;
 const typeSettings = 0x4;
+const typePing = 0x6;
 const typeContinuation = 0x9;
 const flagEndStream = 0x1;
 const flagAck = 0x1;
@@ -50,6 +51,8 @@ export class AuthorityFrameFilter {
   /** Complete header sequences seen so far, and how many of them were rebuilt. */
   headerSequences = 0;
   rewrittenSequences = 0;
+  /** PING frames (not ACKs) seen so far: each one waits for the server's answer. */
+  pings = 0;
 
   constructor(options: AuthorityFrameFilterOptions = {}) {
     this.tracker = new HpackAuthorityTracker(options);
@@ -109,6 +112,7 @@ export class AuthorityFrameFilter {
             runStart = pos;
             continue;
           }
+          this.countPing(chunk, pos);
           this.passLeft = frameLength(chunk, pos);
           pos += frameHeaderBytes;
           continue;
@@ -148,6 +152,7 @@ export class AuthorityFrameFilter {
           // a pass-through frame's header (exactly 9 bytes, as it is topped up by what is needed)
           this.pending = undefined;
           if (this.takesPrefaceAck(pending, 0)) return pos;
+          this.countPing(pending, 0);
           out.push(pending);
           this.passLeft = frameLength(pending, 0);
           return pos;
@@ -172,6 +177,10 @@ export class AuthorityFrameFilter {
       this.pending = Buffer.concat([pending, chunk.subarray(pos, pos + take)]);
       pos += take;
     }
+  }
+
+  private countPing(buf: Buffer, at: number): void {
+    if (buf[at + 3] === typePing && (buf[at + 4]! & flagAck) === 0) this.pings++;
   }
 
   /** Whether the frame header at buf[at] is the preface's ACK, which is then owed no longer. */

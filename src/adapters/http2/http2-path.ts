@@ -13,6 +13,11 @@
 // direct path is taken only once the ACK has been read and cut out here, and the shim takes it out
 // whenever it comes. The ACK may come after the first request and its body: grpc-go marks the
 // connection ready on reading our SETTINGS before it queues the ACK.
+//
+// A connection may stay quiet for long between its handshake and its first request (clientv3 dials
+// in New and calls later): it waits here, undecided, so that it too gets the direct path. While
+// undecided nothing answers it, which a quiet client does not need, except a PING (keepalive without
+// streams): a PING sends the connection through the shim at once, and the server answers it there.
 import type net from 'node:net';
 import { AuthorityFrameFilter, defaultMaxHeaderSequenceBytes } from './authority-frame-filter.js';
 
@@ -21,8 +26,8 @@ export type Http2Path = 'direct' | 'shim';
 /** The server preface: an empty SETTINGS frame (all values at their defaults until the server's own). */
 export const serverPrefaceFrame: Buffer = Buffer.from([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
 
-/** A connection undecided by then (no request, or no ACK of the preface) goes to the shim, which handles anything. */
-const undecidedLimitMs = 1000;
+/** How long after its first request a client may take to ACK the preface before it goes through the shim. */
+export const defaultPrefaceAckLimitMs = 1000;
 /** RFC 7540's initial flow-control window: the most DATA a client sends before the server grants more. */
 const initialWindowBytes = 65_535;
 /**
@@ -31,24 +36,29 @@ const initialWindowBytes = 65_535;
  */
 const maxUndecidedBytes = defaultMaxHeaderSequenceBytes + initialWindowBytes;
 
+export interface Http2PathOptions {
+  readonly prefaceAckLimitMs?: number;
+}
+
 /**
  * Sends the server preface on a connection whose first bytes (the client preface, at least) were
  * pushed back into the paused socket, reads on until the path is known, then calls `route` once with
  * the socket paused again and the bytes read pushed back: for 'direct' less the client's ACK of the
  * preface, for 'shim' all of them (the shim, made with `serverPrefaceSent`, takes the ACK out).
  */
-export function chooseHttp2Path(socket: net.Socket, route: (path: Http2Path) => void): void {
+export function chooseHttp2Path(socket: net.Socket, route: (path: Http2Path) => void, options: Http2PathOptions = {}): void {
   const chunks: Buffer[] = [];
   /** The bytes the direct path gets: the probe's output, i.e. the chunks less the preface's ACK. */
   const passed: Buffer[] = [];
   let bytes = 0;
   const probe = new AuthorityFrameFilter({ serverPrefaceSent: true });
   let decided = false;
+  let ackTimer: NodeJS.Timeout | undefined;
 
   const finish = (path: Http2Path): void => {
     if (decided) return;
     decided = true;
-    clearTimeout(undecidedTimer);
+    clearTimeout(ackTimer);
     socket.removeListener('data', onData);
     socket.pause();
     const held = probe.heldBack;
@@ -66,14 +76,17 @@ export function chooseHttp2Path(socket: net.Socket, route: (path: Http2Path) => 
       return;
     }
     if (probe.rewrittenSequences > 0) finish('shim');
-    else if (probe.headerSequences > 0 && probe.prefaceAckTaken) finish('direct');
-    else if (bytes > maxUndecidedBytes) finish('shim');
+    else if (probe.headerSequences > 0 && probe.prefaceAckTaken) finish('direct'); // the server answers any PING read
+    else if (probe.pings > 0 || bytes > maxUndecidedBytes) finish('shim');
+    else if (probe.headerSequences > 0 && ackTimer === undefined) {
+      // a client that never ACKs is broken; the shim serves it whatever it does
+      ackTimer = setTimeout(() => finish('shim'), options.prefaceAckLimitMs ?? defaultPrefaceAckLimitMs);
+    }
   };
 
-  const undecidedTimer = setTimeout(() => finish('shim'), undecidedLimitMs);
   socket.once('close', () => {
     decided = true;
-    clearTimeout(undecidedTimer);
+    clearTimeout(ackTimer);
   });
   socket.on('data', onData);
   socket.write(serverPrefaceFrame);

@@ -1,8 +1,8 @@
 // One TCP port per listen URL serving gRPC (HTTP/2) and plain HTTP/1.1 together, as etcd's
 // embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
 // to grpc-js through a connection injector, directly or, for a client whose first request carries an
-// `:authority` nghttp2 would refuse, behind the shim that rewrites it (http2/http2-path.ts); anything
-// else goes to a node http.Server.
+// `:authority` nghttp2 would refuse, behind the shim that rewrites it (http2/http2-path.ts, which also
+// sends the server preface); anything else goes to a node http.Server.
 import http from 'node:http';
 import net from 'node:net';
 import { ServerCredentials, type ConnectionInjector, type Server as GrpcServer } from '@grpc/grpc-js';
@@ -185,7 +185,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       // would refuse (clientv3's `http://host:port`); either reads what was pushed back first.
       chooseHttp2Path(socket, (path) => {
         if (closing) socket.destroy();
-        else injector.injectConnection(path === 'direct' ? socket : withAuthorityShim(socket));
+        else injector.injectConnection(path === 'direct' ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }));
       });
     } else {
       httpServer.emit('connection', socket);

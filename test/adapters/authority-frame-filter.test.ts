@@ -209,3 +209,59 @@ bounds('a header block that is not HPACK is an hpack error', () => {
 });
 
 bounds.run();
+
+const preface = suite('taking out the ACK of a server preface sent ahead of the server');
+
+const settingsAck = frame(frameType.settings, frameFlag.ack, 0);
+/** A client's bytes with the ACK of the server preface in the middle of a request body, and one more ACK later. */
+const withAcks = (): { sent: Buffer; expected: Buffer } => {
+  const before = Buffer.concat([http2ClientPreface, settings, headersFrames(1, request(hpack.literal('without', 1, '127.0.0.1:2379'))), data(1, 300)]);
+  const after = Buffer.concat([data(1, 20), ping, settingsAck, headersFrames(3, request(hpack.indexed(62)), { endStream: true })]);
+  return { sent: Buffer.concat([before, settingsAck, after]), expected: Buffer.concat([before, after]) };
+};
+
+preface('the first SETTINGS ACK is taken out and every later one passes, however the bytes are split', () => {
+  const { sent, expected } = withAcks();
+  for (let seed = 1; seed <= 300; seed++) {
+    const filter = new AuthorityFrameFilter({ serverPrefaceSent: true });
+    const out = Buffer.concat(randomSplit(sent, seed, 40).flatMap((c) => filter.push(c)));
+    assert.ok(out.equals(expected), `seed ${seed}`);
+    assert.ok(filter.prefaceAckTaken, `seed ${seed}`);
+  }
+});
+
+preface('without a server preface sent ahead every ACK passes', () => {
+  const { sent } = withAcks();
+  const filter = new AuthorityFrameFilter();
+  assert.ok(Buffer.concat(filter.push(sent)).equals(sent));
+  assert.ok(filter.prefaceAckTaken);
+});
+
+preface('an ACK carrying a payload is not taken for the preface ACK: it passes, for the server to refuse', () => {
+  const malformed = frame(frameType.settings, frameFlag.ack, 0, Buffer.from([0, 3, 0, 0, 0, 1]));
+  const sent = Buffer.concat([http2ClientPreface, malformed, settingsAck]);
+  const filter = new AuthorityFrameFilter({ serverPrefaceSent: true });
+  assert.ok(Buffer.concat(filter.push(sent)).equals(Buffer.concat([http2ClientPreface, malformed])));
+});
+
+preface('the ACK is owed until it comes; a header sequence cut short is held back as read', () => {
+  const filter = new AuthorityFrameFilter({ serverPrefaceSent: true });
+  const headers = headersFrames(1, request(hpack.literal('without', 1, '127.0.0.1:2379')));
+  const out = filter.push(Buffer.concat([http2ClientPreface, settings, headers.subarray(0, 15)]));
+  assert.not.ok(filter.prefaceAckTaken);
+  assert.ok(Buffer.concat(out).equals(Buffer.concat([http2ClientPreface, settings])));
+  assert.ok(filter.heldBack?.equals(headers.subarray(0, 15)));
+});
+
+preface('PINGs are counted (each waits for the server\'s answer), PING ACKs are not', () => {
+  const pingAck = frame(frameType.ping, frameFlag.ack, 0, Buffer.alloc(8));
+  const sent = Buffer.concat([http2ClientPreface, settings, ping, pingAck, ping]);
+  for (let seed = 1; seed <= 50; seed++) {
+    const filter = new AuthorityFrameFilter({ serverPrefaceSent: true });
+    const out = Buffer.concat(randomSplit(sent, seed, 7).flatMap((c) => filter.push(c)));
+    assert.ok(out.equals(sent), `seed ${seed}`);
+    assert.is(filter.pings, 2, `seed ${seed}`);
+  }
+});
+
+preface.run();

@@ -1,7 +1,8 @@
 // The client-to-server half of an HTTP/2 connection, frame by frame: every frame passes through as the
 // same bytes (views of the chunks read, no copies) except a HEADERS(+CONTINUATION) sequence whose
 // header block carries an `:authority` nghttp2 would reject; that one is rebuilt with the value
-// rewritten (see hpack-authority-tracker.ts). Pure: bytes in, bytes out, no I/O.
+// rewritten (see hpack-authority-tracker.ts). When the server preface was sent ahead of the server
+// (http2-path.ts), the client's ACK of it is taken out too. Pure: bytes in, bytes out, no I/O.
 import { applyRewrites, HpackAuthorityTracker, type HpackAuthorityTrackerOptions } from './hpack-authority-tracker.js';
 import { Http2ShimError } from './http2-shim-error.js';
 
@@ -13,8 +14,11 @@ export const rebuiltFramePayloadBytes = 16_384;
 
 const frameHeaderBytes = 9;
 const typeHeaders = 0x1;
+const typeSettings = 0x4;
+const typePing = 0x6;
 const typeContinuation = 0x9;
 const flagEndStream = 0x1;
+const flagAck = 0x1;
 const flagEndHeaders = 0x4;
 const flagPadded = 0x8;
 const flagPriority = 0x20;
@@ -22,6 +26,13 @@ const priorityFieldBytes = 5;
 
 export interface AuthorityFrameFilterOptions extends HpackAuthorityTrackerOptions {
   readonly maxHeaderSequenceBytes?: number;
+  /**
+   * An empty SETTINGS frame went to the client as the server preface before the HTTP/2 server took
+   * the connection (http2-path.ts). The client's first SETTINGS ACK answers it, so it is taken out:
+   * the server would count it as the ACK of its own SETTINGS and then fail the connection with
+   * PROTOCOL_ERROR ("unexpected ACK") when the real one comes.
+   */
+  readonly serverPrefaceSent?: boolean;
 }
 
 export class AuthorityFrameFilter {
@@ -35,13 +46,28 @@ export class AuthorityFrameFilter {
   // resumable measurement of a header sequence: bytes of whole frames seen, and its stream
   private seqMeasured = 0;
   private seqStreamId = 0;
+  /** Whether the client's ACK of the server preface sent ahead is still to be taken out. */
+  private prefaceAckOwed: boolean;
   /** Complete header sequences seen so far, and how many of them were rebuilt. */
   headerSequences = 0;
   rewrittenSequences = 0;
+  /** PING frames (not ACKs) seen so far: each one waits for the server's answer. */
+  pings = 0;
 
   constructor(options: AuthorityFrameFilterOptions = {}) {
     this.tracker = new HpackAuthorityTracker(options);
     this.maxSequenceBytes = options.maxHeaderSequenceBytes ?? defaultMaxHeaderSequenceBytes;
+    this.prefaceAckOwed = options.serverPrefaceSent ?? false;
+  }
+
+  /** The start of an unfinished frame or header sequence held back until the rest comes, as read. */
+  get heldBack(): Buffer | undefined {
+    return this.pending;
+  }
+
+  /** True once the ACK of a server preface sent ahead has been taken out (or when none was sent). */
+  get prefaceAckTaken(): boolean {
+    return !this.prefaceAckOwed;
   }
 
   /**
@@ -80,6 +106,13 @@ export class AuthorityFrameFilter {
       if (end - pos >= frameHeaderBytes) {
         const type = chunk[pos + 3]!;
         if (type !== typeHeaders && type !== typeContinuation) {
+          if (this.takesPrefaceAck(chunk, pos)) {
+            if (runStart < pos) out.push(chunk.subarray(runStart, pos));
+            pos += frameHeaderBytes;
+            runStart = pos;
+            continue;
+          }
+          this.countPing(chunk, pos);
           this.passLeft = frameLength(chunk, pos);
           pos += frameHeaderBytes;
           continue;
@@ -117,8 +150,10 @@ export class AuthorityFrameFilter {
         const type = pending[3]!;
         if (type !== typeHeaders && type !== typeContinuation) {
           // a pass-through frame's header (exactly 9 bytes, as it is topped up by what is needed)
-          out.push(pending);
           this.pending = undefined;
+          if (this.takesPrefaceAck(pending, 0)) return pos;
+          this.countPing(pending, 0);
+          out.push(pending);
           this.passLeft = frameLength(pending, 0);
           return pos;
         }
@@ -142,6 +177,19 @@ export class AuthorityFrameFilter {
       this.pending = Buffer.concat([pending, chunk.subarray(pos, pos + take)]);
       pos += take;
     }
+  }
+
+  private countPing(buf: Buffer, at: number): void {
+    if (buf[at + 3] === typePing && (buf[at + 4]! & flagAck) === 0) this.pings++;
+  }
+
+  /** Whether the frame header at buf[at] is the preface's ACK, which is then owed no longer. */
+  private takesPrefaceAck(buf: Buffer, at: number): boolean {
+    // an ACK with a payload is malformed: it passes, for the server to refuse
+    if (!this.prefaceAckOwed || buf[at + 3] !== typeSettings || (buf[at + 4]! & flagAck) === 0) return false;
+    if (frameLength(buf, at) !== 0) return false;
+    this.prefaceAckOwed = false;
+    return true;
   }
 
   /**

@@ -18,7 +18,8 @@ export interface AuthorityShimOptions extends AuthorityFrameFilterOptions {
 
 /**
  * Returns the duplex to hand to the HTTP/2 server in place of `socket`, which must have been read
- * from only with bytes pushed back (unshift) and be paused. The shim owns the socket from now on:
+ * from only with bytes pushed back (unshift) and be paused. Pass `serverPrefaceSent` when the server
+ * preface went out ahead of the server (http2-path.ts). The shim owns the socket from now on:
  * destroying either destroys both.
  */
 export function withAuthorityShim(socket: net.Socket, options: AuthorityShimOptions = {}): Duplex {

@@ -15,7 +15,7 @@ import {
   type ServerConfig,
 } from '../server/config.js';
 import { createLogger, type Logger } from '../server/logger.js';
-import { computeClusterId, formatId, initialMemberIds } from '../server/member-id.js';
+import { IdentityError } from '../server/member-identity.js';
 import { startServer, type RunningServer } from '../server/lattice-server.js';
 
 /** How long close() may take after a signal before the process gives up and exits 1. */
@@ -66,8 +66,6 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
     pid: process.pid,
   });
   for (const w of cfg.warnings) log.warn(w);
-  const memberIds = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
-  const localId = memberIds.get(cfg.name);
   log.info('configuration', {
     name: cfg.name,
     'data-dir': cfg.dataDir,
@@ -81,8 +79,6 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
     'initial-cluster': formatInitialCluster(cfg.initialCluster),
     'initial-cluster-state': cfg.initialClusterState,
     'initial-cluster-token': cfg.initialClusterToken,
-    'local-member-id': localId === undefined ? '' : formatId(localId),
-    'cluster-id': memberIds.size === 0 ? '' : formatId(computeClusterId([...memberIds.values()])),
     'snapshot-count': cfg.snapshotCount,
     'heartbeat-interval': `${cfg.heartbeatIntervalMs}ms`,
     'election-timeout': `${cfg.electionTimeoutMs}ms`,
@@ -195,7 +191,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   try {
     server = await startServer(cfg, log.named('server'));
   } catch (e) {
-    log.error('failed to start server', { error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    // The member's own identity refused to start: the message says what and how; a stack would bury it.
+    const error = e instanceof IdentityError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+    log.error('failed to start server', { error });
     resolveExit(1);
     return 1;
   }

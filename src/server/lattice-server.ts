@@ -16,7 +16,8 @@ import { JobPool } from '../jobs/job-pool.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
-import { computeClusterId, computeMemberId, formatId, initialMemberIds } from './member-id.js';
+import { formatId } from './member-id.js';
+import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -34,12 +35,33 @@ async function refuseOtherEngine(dataDir: string, engine: ServerConfig['engine']
   }
 }
 
-export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
-  const memberId = computeMemberId(config.initialAdvertisePeerUrls, config.initialClusterToken);
-  const clusterId = computeClusterId([...initialMemberIds(config.initialCluster, config.initialClusterToken).values()]);
+/** etcd logs "starting local member" on bootstrap and "restarting local member" when a data dir exists. */
+function logIdentity(loaded: LoadedIdentity, log: Logger): void {
+  const ids = { 'local-member-id': formatId(loaded.identity.memberId), 'cluster-id': formatId(loaded.identity.clusterId) };
+  if (loaded.origin === 'bootstrapped') {
+    log.info('starting local member', ids);
+    return;
+  }
+  log.info('restarting local member', ids);
+  if (loaded.origin === 'adopted') {
+    log.warn('the data dir has no persisted member identity (written by an older Lattice); persisted the one derived from the flags', ids);
+  }
+  if (loaded.ignoredFlags.length > 0) {
+    log.warn('bootstrap flags differ from the identity in the data dir and are ignored, as etcd ignores them once a member exists', {
+      ...ids,
+      'ignored-flags': loaded.ignoredFlags.map((f) => '--' + f),
+      'peer-urls': loaded.identity.peerUrls,
+    });
+  }
+}
 
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
+  // Before the engine or the log writes anything, so a data dir with data always has its identity.
+  const loaded = await loadOrCreateIdentity(config.dataDir, config);
+  logIdentity(loaded, log);
+  const { memberId, clusterId } = loaded.identity;
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
   // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.
   const revisionLog = await LocalLog.open(path.join(config.dataDir, 'wal'), { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
@@ -78,7 +100,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       name: config.name,
       memberId,
       clusterId,
-      peerUrls: config.initialAdvertisePeerUrls,
+      peerUrls: loaded.identity.peerUrls,
       clientUrls: config.advertiseClientUrls,
     },
     version: etcdServerVersion,

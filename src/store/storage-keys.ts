@@ -3,7 +3,8 @@
 //   k<main u64><sub u64>  one KvRecord per revision (etcd's key space: revision → KeyValue)
 //   m/applied             <log index u64><revision u64> the applied state persisted so far
 //   m/compact             <revision u64> compaction point
-//   m/member              member identity (name, ids), kept across restarts
+// The member's identity is not here but in <data-dir>/member-identity.json (src/server/member-identity.ts):
+// it is read before any engine is opened.
 
 const u64 = (n: number): Buffer => {
   const b = Buffer.alloc(8);
@@ -19,7 +20,6 @@ export const recordSubOf = (key: Buffer): number => readU64(key, 9);
 
 export const APPLIED_KEY = Buffer.from('m/applied');
 export const COMPACT_KEY = Buffer.from('m/compact');
-export const MEMBER_KEY = Buffer.from('m/member');
 
 export interface AppliedMark {
   readonly index: number;

@@ -24,8 +24,7 @@ import {
   TxnRequest,
   type RequestOp,
 } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { withTimeout } from '../helpers/spec.js';
-import { hasEtcdctl, skip } from '../helpers/tools.js';
+import { needingTools, withTimeout } from '../helpers/spec.js';
 import { runCommand } from '../helpers/processes.js';
 import { FakeServerApi, fakeMember, fakeRaftTerm } from './fake-server-api.js';
 
@@ -411,11 +410,7 @@ it('an HTTP/2 preface split across packets still reaches gRPC', async () => {
 
 // --- etcdctl -----------------------------------------------------------------------------------------
 
-it('etcdctl put, get and endpoint status work against the port', async () => {
-  if (!hasEtcdctl()) {
-    skip('etcdctl not installed');
-    return;
-  }
+needingTools(t, ['etcdctl'], it)('etcdctl put, get and endpoint status work against the port', async () => {
   const { addr } = f();
   const env = { ...process.env, ETCDCTL_API: '3' };
   const run = async (...args: string[]): Promise<string> => {

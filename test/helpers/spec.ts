@@ -1,5 +1,5 @@
-import { suite } from 'uvu';
-import { skip } from './tools.js';
+import { suite, type Test } from 'uvu';
+import { missingTools, skip, type Tool } from './tools.js';
 
 /** Default deadline for one test (uvu has none of its own). */
 export const defaultTestTimeoutMs = 60_000;
@@ -17,6 +17,24 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, wha
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Wraps a suite's `it` for tests that need external tools. With every tool installed it is `it` itself;
+ * otherwise each test is registered as skipped and prints one `SKIP:` line, so the runner's closing line
+ * counts it (an early `return` inside the body would count it as passed).
+ */
+export function needingTools<Rest extends unknown[]>(
+  s: Test,
+  needed: Tool[],
+  it: (name: string, ...rest: Rest) => void,
+): (name: string, ...rest: Rest) => void {
+  const reason = missingTools(needed);
+  if (reason === null) return it;
+  return (name: string, ..._rest: Rest) => {
+    skip(`${name}: ${reason}`);
+    s.skip(name, () => {});
+  };
 }
 
 export interface Stoppable {

@@ -20,14 +20,25 @@ const brokenCodes = ['Unavailable', 'Unimplemented', 'Internal', 'Unknown', 'Dea
 
 function defineSuite(name: string, start: () => Promise<{ endpoint: string; stop(): Promise<void> }>): void {
   const s = serverSuite(name, start, missingTools(name.includes('real etcd') ? ['etcd', 'go'] : ['go']));
-  let lines: StepLine[] = [];
+  // What the first test saw; every later check reads it and fails when the script did not run.
+  let script: { lines: StepLine[] } | { error: string } = { error: 'the script step did not run' };
+  const scriptLines = (): StepLine[] => {
+    if ('error' in script) throw new Error(`nothing to check: ${script.error}`);
+    if (script.lines.length === 0) throw new Error('nothing to check: the script printed no step');
+    return script.lines;
+  };
 
   s.it(
     'clientv3 runs every scripted KV step, one output line per step',
     async (server) => {
-      lines = (await runKvScript(server.endpoint)).map(parseStepLine);
+      try {
+        script = { lines: (await runKvScript(server.endpoint)).map(parseStepLine) };
+      } catch (e) {
+        script = { error: `the script failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}` };
+        throw e;
+      }
       assert.equal(
-        lines.map((line) => line.name),
+        scriptLines().map((line) => line.name),
         stepNames,
       );
     },
@@ -35,7 +46,7 @@ function defineSuite(name: string, start: () => Promise<{ endpoint: string; stop
   );
 
   s.it('no step fails with Unavailable, Unimplemented, Internal, Unknown, DeadlineExceeded or Canceled', async () => {
-    const broken = lines.filter((line) => line.error && brokenCodes.includes(line.error.code));
+    const broken = scriptLines().filter((line) => line.error && brokenCodes.includes(line.error.code));
     assert.equal(
       broken.map((line) => `${line.name}: ${line.error?.code} ${line.error?.message}`),
       [],
@@ -43,14 +54,15 @@ function defineSuite(name: string, start: () => Promise<{ endpoint: string; stop
   });
 
   s.it('steps named "... fails" return a gRPC error and all other steps succeed', async () => {
-    assert.ok(lines.length > 0, 'the script ran');
-    const wrong = lines
+    const wrong = scriptLines()
       .filter((line) => expectsError(line.name) !== (line.error !== undefined))
       .map((line) => `${line.name}: ${line.error ? `${line.error.code} ${line.error.message}` : 'succeeded'}`);
     assert.equal(wrong, []);
   });
 
   s.it('every error message is an etcd message ("etcdserver: ...") or a gRPC size limit', async () => {
+    const lines = scriptLines();
+    assert.ok(lines.some((line) => line.error), 'no step returned an error, so no message was checked');
     const odd = lines
       .filter((line) => line.error && !line.error.message.startsWith('etcdserver: ') && line.error.code !== 'ResourceExhausted')
       .map((line) => `${line.name}: ${line.error?.code} ${line.error?.message}`);

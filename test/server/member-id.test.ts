@@ -8,9 +8,8 @@ import { parseConfig, type ServerConfig } from '../../src/server/config.js';
 import { computeClusterId, computeMemberId, formatId, initialMemberIds, parseId } from '../../src/server/member-id.js';
 import { freePorts } from '../helpers/free-port.js';
 import { runCommand, spawnProcess, stopAllProcesses, type ManagedProcess } from '../helpers/processes.js';
-import { defaultTestTimeoutMs, withTimeout } from '../helpers/spec.js';
+import { defaultTestTimeoutMs, needingTools, withTimeout } from '../helpers/spec.js';
 import { makeTempDir, removeAllTempDirs } from '../helpers/temp-dirs.js';
-import { missingTools, skip } from '../helpers/tools.js';
 
 /** A cluster of real etcd processes gets this long to elect a leader and serve. */
 const clusterStartTimeoutMs = 45_000;
@@ -126,55 +125,52 @@ function latticeConfig(m: MemberPlan, all: MemberPlan[], token: string): ServerC
   return r;
 }
 
-const missing = missingTools(['etcd', 'etcdctl']);
-if (missing !== null) {
-  skip(`etcd not installed (missing: ${missing.replace(/ not installed$/, "")}); real-etcd ID comparison skipped`);
-} else {
-  it('a single member with its own name, peer URL and token gets the IDs etcd assigns; member add IDs use time', async () => {
-    const [client, peer, added] = await freePorts(3);
-    const token = `lattice-id-${process.pid}`;
-    const plan: MemberPlan = { name: 'solo', clientUrl: `http://127.0.0.1:${client}`, peerUrls: [`http://127.0.0.1:${peer}`] };
-    const [proc] = await startCluster([plan], token);
-    const listed = parseMemberList(await etcdctl(plan.clientUrl, ['member', 'list', '-w', 'json']));
+const withEtcd = needingTools(test, ['etcd', 'etcdctl'], it);
 
-    const cfg = latticeConfig(plan, [plan], token);
-    const ids = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
-    const expected = computeMemberId(plan.peerUrls, token);
-    assert.is(ids.get('solo'), expected);
-    assert.equal(listed.members.map((m) => formatId(m.id)), [formatId(expected)]);
-    assert.is(formatId(listed.clusterId), formatId(computeClusterId([expected])));
+withEtcd('a single member with its own name, peer URL and token gets the IDs etcd assigns; member add IDs use time', async () => {
+  const [client, peer, added] = await freePorts(3);
+  const token = `lattice-id-${process.pid}`;
+  const plan: MemberPlan = { name: 'solo', clientUrl: `http://127.0.0.1:${client}`, peerUrls: [`http://127.0.0.1:${peer}`] };
+  const [proc] = await startCluster([plan], token);
+  const listed = parseMemberList(await etcdctl(plan.clientUrl, ['member', 'list', '-w', 'json']));
 
-    // `member add` derives the ID from the peer URLs, an empty token and the current Unix second.
-    const addedUrl = `http://127.0.0.1:${added}`;
-    const before = Math.floor(Date.now() / 1000) - 1;
-    const out = await etcdctl(plan.clientUrl, ['member', 'add', 'later', `--peer-urls=${addedUrl}`, '-w', 'json']);
-    const after = Math.ceil(Date.now() / 1000) + 1;
-    const addedId = BigInt((/"member":\{"ID":(\d+)/.exec(out) ?? [])[1] ?? '0');
-    const candidates: string[] = [];
-    for (let t = before; t <= after; t++) candidates.push(formatId(computeMemberId([addedUrl], '', t)));
-    assert.ok(candidates.includes(formatId(addedId)), `added member ${formatId(addedId)} not among ${candidates.join(', ')}`);
-    await proc?.stop();
-  }, 90_000);
+  const cfg = latticeConfig(plan, [plan], token);
+  const ids = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
+  const expected = computeMemberId(plan.peerUrls, token);
+  assert.is(ids.get('solo'), expected);
+  assert.equal(listed.members.map((m) => formatId(m.id)), [formatId(expected)]);
+  assert.is(formatId(listed.clusterId), formatId(computeClusterId([expected])));
 
-  it('a three-member cluster, one member with two peer URLs and one advertised as localhost, matches etcd', async () => {
-    const ports = await freePorts(7);
-    const p = (i: number): number => ports[i] ?? 0;
-    const token = `lattice-3-${process.pid}`;
-    const plans: MemberPlan[] = [
-      { name: 'm1', clientUrl: `http://127.0.0.1:${p(0)}`, peerUrls: [`http://127.0.0.1:${p(1)}`] },
-      { name: 'm2', clientUrl: `http://127.0.0.1:${p(2)}`, peerUrls: [`http://127.0.0.1:${p(4)}`, `http://127.0.0.1:${p(3)}`] },
-      { name: 'm3', clientUrl: `http://127.0.0.1:${p(5)}`, peerUrls: [`http://localhost:${p(6)}`] },
-    ];
-    const procs = await startCluster(plans, token);
-    const listed = parseMemberList(await etcdctl(plans[0]?.clientUrl ?? '', ['member', 'list', '-w', 'json']));
+  // `member add` derives the ID from the peer URLs, an empty token and the current Unix second.
+  const addedUrl = `http://127.0.0.1:${added}`;
+  const before = Math.floor(Date.now() / 1000) - 1;
+  const out = await etcdctl(plan.clientUrl, ['member', 'add', 'later', `--peer-urls=${addedUrl}`, '-w', 'json']);
+  const after = Math.ceil(Date.now() / 1000) + 1;
+  const addedId = BigInt((/"member":\{"ID":(\d+)/.exec(out) ?? [])[1] ?? '0');
+  const candidates: string[] = [];
+  for (let t = before; t <= after; t++) candidates.push(formatId(computeMemberId([addedUrl], '', t)));
+  assert.ok(candidates.includes(formatId(addedId)), `added member ${formatId(addedId)} not among ${candidates.join(', ')}`);
+  await proc?.stop();
+}, 90_000);
 
-    const cfg = latticeConfig(plans[1] as MemberPlan, plans, token);
-    const ours = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
-    const theirs = new Map(listed.members.map((m) => [m.name, formatId(m.id)]));
-    for (const plan of plans) assert.is(formatId(ours.get(plan.name) ?? 0n), theirs.get(plan.name), plan.name);
-    assert.is(formatId(computeClusterId([...ours.values()])), formatId(listed.clusterId));
-    await Promise.all(procs.map((x) => x.stop()));
-  }, 120_000);
-}
+withEtcd('a three-member cluster, one member with two peer URLs and one advertised as localhost, matches etcd', async () => {
+  const ports = await freePorts(7);
+  const p = (i: number): number => ports[i] ?? 0;
+  const token = `lattice-3-${process.pid}`;
+  const plans: MemberPlan[] = [
+    { name: 'm1', clientUrl: `http://127.0.0.1:${p(0)}`, peerUrls: [`http://127.0.0.1:${p(1)}`] },
+    { name: 'm2', clientUrl: `http://127.0.0.1:${p(2)}`, peerUrls: [`http://127.0.0.1:${p(4)}`, `http://127.0.0.1:${p(3)}`] },
+    { name: 'm3', clientUrl: `http://127.0.0.1:${p(5)}`, peerUrls: [`http://localhost:${p(6)}`] },
+  ];
+  const procs = await startCluster(plans, token);
+  const listed = parseMemberList(await etcdctl(plans[0]?.clientUrl ?? '', ['member', 'list', '-w', 'json']));
+
+  const cfg = latticeConfig(plans[1] as MemberPlan, plans, token);
+  const ours = initialMemberIds(cfg.initialCluster, cfg.initialClusterToken);
+  const theirs = new Map(listed.members.map((m) => [m.name, formatId(m.id)]));
+  for (const plan of plans) assert.is(formatId(ours.get(plan.name) ?? 0n), theirs.get(plan.name), plan.name);
+  assert.is(formatId(computeClusterId([...ours.values()])), formatId(listed.clusterId));
+  await Promise.all(procs.map((x) => x.stop()));
+}, 120_000);
 
 test.run();

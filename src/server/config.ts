@@ -31,6 +31,8 @@ export interface ServerConfig {
   /** name → sorted peer URLs; empty only when etcd would also have none. */
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
   readonly initialClusterToken: string;
+  /** Whether the token was given (flag, variable or config file) rather than etcd's default. */
+  readonly initialClusterTokenGiven: boolean;
   readonly initialClusterState: ClusterState;
   readonly snapshotCount: number;
   readonly heartbeatIntervalMs: number;
@@ -885,6 +887,7 @@ function build(
     listenMetricsUrls,
     initialCluster,
     initialClusterToken: str('initial-cluster-token'),
+    initialClusterTokenGiven: isSet('initial-cluster-token'),
     initialClusterState: state,
     snapshotCount,
     heartbeatIntervalMs: tickMs,

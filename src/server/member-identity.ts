@@ -3,8 +3,9 @@
 // metadata and membership store and, once a data dir holds a member, ignores the bootstrap flags
 // (--initial-advertise-peer-urls, --initial-cluster, --initial-cluster-state, --initial-cluster-token):
 // re-deriving the ID from flags would silently turn a member whose advertised URL changed into another one.
-// Unlike etcd, Lattice refuses a --initial-cluster-token that differs from the persisted one: the token
-// exists to keep members of different clusters apart, so a mismatch is a sign of the wrong data dir.
+// Unlike etcd, Lattice refuses a --initial-cluster-token given explicitly that differs from the persisted
+// one: the token exists to keep members of different clusters apart, so a mismatch is a sign of the wrong
+// data dir. Left out, the token is ignored on restart as etcd ignores it.
 
 import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,7 +48,7 @@ const tempSuffix = '.tmp';
 const identityFormat = 1;
 const identityFileMode = 0o600;
 
-type BootstrapFlags = Pick<ServerConfig, 'initialAdvertisePeerUrls' | 'initialCluster' | 'initialClusterToken'>;
+type BootstrapFlags = Pick<ServerConfig, 'initialAdvertisePeerUrls' | 'initialCluster' | 'initialClusterToken' | 'initialClusterTokenGiven'>;
 
 /** The identity a fresh data dir gets from the bootstrap flags (etcd's derivation, see member-id.ts). */
 export function deriveIdentity(flags: BootstrapFlags): MemberIdentity {
@@ -153,7 +154,7 @@ function sameUrls(a: readonly string[], b: readonly string[]): boolean {
 
 /**
  * The member's identity for this start: read from the data dir when it holds one (bootstrap flags are
- * then ignored, as in etcd, except that a different --initial-cluster-token is refused), else derived from
+ * then ignored, as in etcd, except that a different --initial-cluster-token given explicitly is refused), else derived from
  * the flags and persisted before anything else is written, so a data dir with data always has one.
  */
 export async function loadOrCreateIdentity(dataDir: string, flags: BootstrapFlags): Promise<LoadedIdentity> {
@@ -164,7 +165,7 @@ export async function loadOrCreateIdentity(dataDir: string, flags: BootstrapFlag
     await writeIdentity(dataDir, derived);
     return { identity: derived, origin, ignoredFlags: [] };
   }
-  if (persisted.clusterToken !== flags.initialClusterToken) {
+  if (flags.initialClusterTokenGiven && persisted.clusterToken !== flags.initialClusterToken) {
     throw new IdentityError(
       'token-mismatch',
       `cluster token mismatch (got ${JSON.stringify(flags.initialClusterToken)} want ${JSON.stringify(persisted.clusterToken)}): ` +

@@ -39,11 +39,12 @@ test.after(async () => {
 const peer = (port: number): string => `http://127.0.0.1:${port}`;
 
 /** The bootstrap flags of a one-member cluster named `a`, as parseConfig returns them. */
-function flags(peerUrl: string, token: string) {
+function flags(peerUrl: string, token: string, tokenGiven = true) {
   return {
     initialAdvertisePeerUrls: [peerUrl],
     initialCluster: new Map([['a', [peerUrl]]]),
     initialClusterToken: token,
+    initialClusterTokenGiven: tokenGiven,
   };
 }
 
@@ -98,6 +99,14 @@ it('a restart with a different --initial-cluster-token is refused with both toke
     new RegExp(`^cluster token mismatch \\(got "tok-b" want "tok-a"\\): data dir .* holds member ${formatId(first.identity.memberId)} of cluster ${formatId(first.identity.clusterId)}`),
   );
   assert.equal(await readIdentity(dir), first.identity, 'the refused start changed nothing');
+});
+
+it('a restart that leaves the token out (etcd\'s default) keeps the persisted identity, as etcd ignores the token', async () => {
+  const dir = makeTempDir('identity');
+  const first = await loadOrCreateIdentity(dir, flags(peer(2380), 'tok-a'));
+  const again = await loadOrCreateIdentity(dir, flags(peer(2380), 'etcd-cluster', false));
+  assert.is(again.origin, 'restarted');
+  assert.equal(again.identity, first.identity);
 });
 
 it('a data dir with data but no identity file (an older Lattice) adopts the one derived from the flags', async () => {

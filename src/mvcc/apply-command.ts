@@ -26,7 +26,7 @@ export type ApplyOutcome =
       readonly ok: true;
       readonly result: WriteResponse;
       readonly changes: readonly KvRecord[];
-      /** prevs[i] is the record changes[i] replaced. */
+      /** prevs[i] is changes[i]'s key as it was before this entry (a watcher's prev_kv). */
       readonly prevs: readonly (KvRecord | undefined)[];
     }
   | { readonly ok: false; readonly error: EtcdErrorKind };

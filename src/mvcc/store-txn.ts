@@ -34,8 +34,8 @@ export class StoreTxn {
   readonly changes: KvRecord[] = [];
   /**
    * For each change, the key's live record before this transaction (undefined if there was none): what
-   * a watcher's prev_kv reports. etcd reads it at the event's revision - 1, so a key changed twice in one
-   * transaction (nested Txns) reports the record from before the transaction both times.
+   * a watcher's prev_kv reports. etcd reads it at the event's revision - 1, so when a key changes twice
+   * in one transaction (a from-key delete, then a put) both changes see the record from before it.
    */
   readonly prevs: (KvRecord | undefined)[] = [];
   /** Each changed key's live record before this transaction. */

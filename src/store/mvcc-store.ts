@@ -439,23 +439,18 @@ export class MvccStore implements KvApi {
 
 
 /**
- * The oldest revision a read asked for along the branches it took (Infinity when it reads only the
+ * The oldest revision a read asked for along the branch it took (Infinity when it reads only the
  * current revision). A Range in a branch the compares did not select reads nothing, so etcd does not
- * refuse it when its revision is compacted, and neither may this check.
+ * refuse it when its revision is compacted, and neither may this check. A read-only Txn holds no
+ * nested Txn (isTxnReadOnly), so one level is all there is.
  */
 function oldestRequestedRevision(read: ReadRequest, result: ReadResponse): number {
   if (read.type === 'range') return read.req.revision > 0n ? Number(read.req.revision) : Infinity;
   if (result.type !== 'txn') throw new Error('a txn read answered with another response type');
-  const oldestTaken = (req: TxnRequest, resp: TxnResponse): number => {
-    let oldest = Infinity;
-    const ops = resp.succeeded ? req.success : req.failure;
-    ops.forEach((op, i) => {
-      const r = op.requestRange?.revision ?? 0n;
-      if (r > 0n) oldest = Math.min(oldest, Number(r));
-      const nested = resp.responses[i]?.responseTxn;
-      if (op.requestTxn !== undefined && nested !== undefined) oldest = Math.min(oldest, oldestTaken(op.requestTxn, nested));
-    });
-    return oldest;
-  };
-  return oldestTaken(read.req, result.response);
+  let oldest = Infinity;
+  for (const op of result.response.succeeded ? read.req.success : read.req.failure) {
+    const r = op.requestRange?.revision ?? 0n;
+    if (r > 0n) oldest = Math.min(oldest, Number(r));
+  }
+  return oldest;
 }

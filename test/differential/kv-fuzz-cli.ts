@@ -1,13 +1,12 @@
-// `npm run fuzz -- [--seeds N] [--first S] [--seed S] [--steps N] [--engine memory|rocksdb] [--dump FILE]`
+// `npm run fuzz -- [--seeds N] [--first S] [--seed S] [--steps N] [--layout memory|rocksdb|sharded] [--dump FILE]`
 // Runs seeds of the randomized KV differential beyond what `npm test` runs, and replays a failing one.
 // --dump writes the seed's steps (kvscript's hex JSON) to FILE for a closer look.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { engines, type Engine } from '../helpers/lattice-server.js';
 import { stopAllProcesses } from '../helpers/processes.js';
 import { missingTools } from '../helpers/tools.js';
 import { defaultStepsPerSeed, generateSequence } from './kv-fuzz-generator.js';
-import { replayCommand, runSeed } from './kv-fuzz-run.js';
+import { fuzzLayoutNames, replayCommand, runSeed, type FuzzLayout } from './kv-fuzz-run.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +14,7 @@ const { values } = parseArgs({
     first: { type: 'string', default: '1' },
     seed: { type: 'string' },
     steps: { type: 'string', default: String(defaultStepsPerSeed) },
-    engine: { type: 'string' },
+    layout: { type: 'string' },
     dump: { type: 'string' },
   },
 });
@@ -30,8 +29,9 @@ async function main(): Promise<number> {
   const stepCount = wholeNumber('steps', values.steps);
   const first = wholeNumber(values.seed !== undefined ? 'seed' : 'first', values.seed ?? values.first);
   const count = values.seed !== undefined ? 1 : wholeNumber('seeds', values.seeds);
-  if (values.engine !== undefined && !engines.includes(values.engine as Engine)) throw new Error(`--engine is one of ${engines.join(', ')}`);
-  const chosen: readonly Engine[] = values.engine !== undefined ? [values.engine as Engine] : engines;
+  const layout = values.layout;
+  if (layout !== undefined && !fuzzLayoutNames.includes(layout as FuzzLayout)) throw new Error(`--layout is one of ${fuzzLayoutNames.join(', ')}`);
+  const chosen: readonly FuzzLayout[] = layout !== undefined ? [layout as FuzzLayout] : fuzzLayoutNames;
   if (values.dump !== undefined) {
     writeFileSync(values.dump, JSON.stringify(generateSequence(first, stepCount), null, 2));
     console.log(`steps of seed ${first} written to ${values.dump}`);
@@ -41,14 +41,14 @@ async function main(): Promise<number> {
   let failed = 0;
   for (let seed = first; seed < first + count; seed++) {
     const etcdAnswers = new Map<number, Promise<string[]>>();
-    for (const engine of chosen) {
-      const outcome = await runSeed(seed, engine, stepCount, etcdAnswers);
+    for (const layout of chosen) {
+      const outcome = await runSeed(seed, layout, stepCount, etcdAnswers);
       if (outcome.differences.length === 0) {
-        console.log(`seed ${seed} (${engine}): ${outcome.steps} steps, no difference`);
+        console.log(`seed ${seed} (${layout}): ${outcome.steps} steps, no difference`);
         continue;
       }
       failed++;
-      console.log(`seed ${seed} (${engine}): ${outcome.differences.length} of ${outcome.steps} steps differ; replay: ${replayCommand(seed, engine)}`);
+      console.log(`seed ${seed} (${layout}): ${outcome.differences.length} of ${outcome.steps} steps differ; replay: ${replayCommand(seed, layout, stepCount)}`);
       for (const d of outcome.differences.slice(0, 5)) console.log(d);
     }
   }

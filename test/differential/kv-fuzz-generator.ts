@@ -5,7 +5,7 @@
 /** One kvscript step; keys, range ends and values are hex (kvscript --hex). */
 export interface FuzzStep {
   name: string;
-  op: 'put' | 'get' | 'delete' | 'txn' | 'compact' | 'watch_open' | 'watch_collect';
+  op: 'put' | 'get' | 'delete' | 'txn' | 'compact' | 'watch_open' | 'watch_sync' | 'watch_collect';
   key?: string;
   range_end?: string;
   prefix?: boolean;
@@ -32,6 +32,8 @@ export interface FuzzStep {
   failure?: FuzzStep[];
   physical?: boolean;
   watch?: string;
+  /** watch_open: start this many revisions before the current one. */
+  rev_back?: number;
 }
 
 export type SortTarget = 'KEY' | 'VERSION' | 'CREATE' | 'MOD' | 'VALUE';
@@ -53,6 +55,8 @@ const missingLease = 12345;
 /** etcd's default --max-request-bytes is 1.5 MiB: one value just under it, one just over. */
 const valueNearLimitBytes = 1_400_000;
 const valueOverLimitBytes = 1_700_000;
+/** The late watcher starts at most this many revisions back. */
+const maxLateWatchRevisionsBack = 40;
 /** Nested Txns go this deep at most. */
 const maxTxnDepth = 2;
 
@@ -147,6 +151,7 @@ class SequenceBuilder {
           this.add(withoutEtcdPanic(this.txn(0)));
           break;
         default:
+          this.syncAllWatcher();
           this.add(this.compact());
       }
     }
@@ -158,10 +163,20 @@ class SequenceBuilder {
     return this.steps;
   }
 
+  /**
+   * Waits until the every-key watcher has received everything written so far: etcd reads prev_kv when
+   * it sends an event, so a compaction must not overtake an event still on its way.
+   */
+  private syncAllWatcher(): void {
+    const value = hex(`sync-${this.steps.length}`);
+    this.add({ name: 'put a marker for the every-key watcher', op: 'put', key: hex('a'), value });
+    this.add({ name: 'the every-key watcher has seen everything so far', op: 'watch_sync', watch: 'all', key: hex('a'), value });
+  }
+
   private add(step: FuzzStep): void {
     step.name = `#${this.steps.length} ${step.name}`;
     this.steps.push(step);
-    if (step.op !== 'get') this.revisionBound++;
+    if (step.op === 'put' || step.op === 'delete' || step.op === 'txn') this.revisionBound++;
   }
 
   /** A revision that may be compacted, current or in the future. */
@@ -188,22 +203,27 @@ class SequenceBuilder {
     ])();
   }
 
-  private value(): Pick<FuzzStep, 'value' | 'value_size'> {
+  /**
+   * A value; large ones only outside Txns, so that a Txn's request stays well under gRPC's receive
+   * limit (past it, the refusal's text is the transport's, not etcd's).
+   */
+  private value(inTxn: boolean): Pick<FuzzStep, 'value' | 'value_size'> {
     const rnd = this.rnd;
+    const large = inTxn ? 0 : 1;
     return rnd.weighted<() => Pick<FuzzStep, 'value' | 'value_size'>>([
       [15, () => ({ value: '' })],
       [45, () => ({ value: hex(`v${rnd.int(0, 99)}`) })],
       [25, () => ({ value: Buffer.from(Array.from({ length: rnd.int(1, 16) }, () => rnd.int(0, 255))).toString('hex') })],
       [10, () => ({ value_size: rnd.int(100, 10_000) })],
-      [3, () => ({ value_size: rnd.int(65_536, 262_144) })],
-      [1, () => ({ value_size: valueNearLimitBytes })],
-      [1, () => ({ value_size: valueOverLimitBytes })],
+      [3 * large, () => ({ value_size: rnd.int(65_536, 262_144) })],
+      [large, () => ({ value_size: valueNearLimitBytes })],
+      [large, () => ({ value_size: valueOverLimitBytes })],
     ])();
   }
 
-  private put(): FuzzStep {
+  private put(inTxn = false): FuzzStep {
     const rnd = this.rnd;
-    const step: FuzzStep = { name: 'put', op: 'put', key: this.key(), ...this.value() };
+    const step: FuzzStep = { name: 'put', op: 'put', key: this.key(), ...this.value(inTxn) };
     if (rnd.chance(0.3)) step.prev_kv = true;
     if (rnd.chance(0.07)) {
       // Valid only without a value.
@@ -264,7 +284,7 @@ class SequenceBuilder {
     const branch = (): FuzzStep[] =>
       Array.from({ length: rnd.weighted([[3, 0], [5, 1], [4, 2], [2, 3]] as const) }, () =>
         rnd.weighted<() => FuzzStep>([
-          [40, () => this.put()],
+          [40, () => this.put(true)],
           [30, () => this.get()],
           [20, () => this.delete()],
           [depth < maxTxnDepth ? 10 : 0, () => this.txn(depth + 1)],
@@ -284,12 +304,13 @@ class SequenceBuilder {
   private openLateWatch(): string {
     const rnd = this.rnd;
     const prevKv = rnd.chance(0.5);
-    const rev = this.revision();
+    // Mostly recent enough to replay history; sometimes from before a compaction.
+    const revBack = rnd.int(0, maxLateWatchRevisionsBack);
     const kind = rnd.pick(['key', 'prefix', 'from_key', 'range'] as const);
     const key = rnd.pick(keyPool);
     const where: RangeSpec =
       kind === 'key' ? { key } : kind === 'prefix' ? { key, prefix: true } : kind === 'from_key' ? { key, from_key: true } : { key, range_end: 'ffffff' };
-    this.add({ name: `watch ${kind} from revision ${rev}`, op: 'watch_open', watch: 'late', rev, prev_kv: prevKv, ...where });
+    this.add({ name: `watch ${kind} from ${revBack} revisions back`, op: 'watch_open', watch: 'late', rev_back: revBack, prev_kv: prevKv, ...where });
     return key;
   }
 }

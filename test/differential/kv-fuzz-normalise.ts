@@ -1,7 +1,8 @@
 // What the randomized differential compares: kvscript's output lines, with the one thing etcd leaves
 // undefined made canonical. etcd sorts a Range by VERSION, CREATE, MOD or VALUE with Go's unstable
 // sort, so keys whose sort values tie may come in any order, and a limit may cut a run of ties
-// anywhere: ties are put in key order, and a cut run of ties is compared by its size only.
+// anywhere: ties are put in key order, and the last run of a cut answer is compared by its sort value
+// and size only.
 import type { FuzzStep, SortTarget } from './kv-fuzz-generator.js';
 
 interface KvJson {
@@ -13,7 +14,7 @@ interface KvJson {
 }
 
 interface RangeJson {
-  kvs: (KvJson | { cut_ties: number })[];
+  kvs: (KvJson | { cut_ties: number; sort_value: string | number })[];
   more: boolean;
 }
 
@@ -60,7 +61,7 @@ function normaliseRange(step: FuzzStep, range: RangeJson): void {
   }
   for (const run of runs) run.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   const cut = range.more ? runs.pop() : undefined;
-  range.kvs = [...runs.flat(), ...(cut === undefined ? [] : [{ cut_ties: cut.length }])];
+  range.kvs = [...runs.flat(), ...(cut === undefined ? [] : [{ cut_ties: cut.length, sort_value: sortValue(cut[0]!) }])];
 }
 
 function valueOf(kv: KvJson, target: Exclude<SortTarget, 'KEY'>): string | number {

@@ -15,8 +15,11 @@ export interface LatticeServer extends RestartableServer {
 const entryPoint = repoPath('bin', 'lattice.js');
 const builtMain = repoPath('dist', 'src', 'cli', 'main.js');
 
-/** Starts Lattice (node bin/lattice.js with etcd's flags plus --engine) on free ports in a temp data dir. */
-export async function startLattice(engine: Engine, name = 'lattice'): Promise<LatticeServer> {
+/**
+ * Starts Lattice (node bin/lattice.js with etcd's flags plus --engine and any extra flags, e.g. a shard
+ * layout) on free ports in a temp data dir.
+ */
+export async function startLattice(engine: Engine, name = 'lattice', extraArgs: readonly string[] = []): Promise<LatticeServer> {
   if (!existsSync(builtMain)) {
     throw new Error(`Lattice is not built: ${builtMain} does not exist (run tsc first)`);
   }
@@ -24,9 +27,9 @@ export async function startLattice(engine: Engine, name = 'lattice'): Promise<La
   const address = await allocateAddress(name, join(root, 'data'));
   const server = await launchRestartable(
     {
-      label: `lattice --engine ${engine}`,
+      label: ['lattice --engine', engine, ...extraArgs].join(' '),
       command: process.execPath,
-      args: [entryPoint, ...etcdFlags(address), '--engine', engine],
+      args: [entryPoint, ...etcdFlags(address), '--engine', engine, ...extraArgs],
       cwd: repoRoot,
       logFile: join(root, 'lattice.log'),
     },

@@ -92,9 +92,12 @@ type Step struct {
 	// SuccessGenerate appends generated puts to Success.
 	SuccessGenerate *Generate `json:"success_generate,omitempty"`
 
-	// Watch names a watcher for watch_open (Key, range options, Rev, PrevKV) and
-	// watch_collect (which waits for a put of Key with Value, then prints every event).
+	// Watch names a watcher for watch_open (Key, range options, Rev or RevBack, PrevKV),
+	// watch_sync (waits for a put of Key with Value) and watch_collect (waits the same way,
+	// then prints every event).
 	Watch string `json:"watch,omitempty"`
+	// RevBack: watch_open starts this many revisions before the current one (at least 1).
+	RevBack *int64 `json:"rev_back,omitempty"`
 
 	Physical bool  `json:"physical,omitempty"`
 	ID       int64 `json:"id,omitempty"`  // lease id
@@ -209,9 +212,11 @@ func run(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error)
 		}
 		return map[string]interface{}{"header_rev": resp.Header.Revision}, nil
 	case "watch_open":
-		return openWatch(cli, s)
+		return openWatch(ctx, cli, s)
 	case "watch_collect":
 		return collectWatch(ctx, s)
+	case "watch_sync":
+		return syncWatch(ctx, s)
 	case "lease_grant":
 		// Raw RPC so the lease ID is chosen by the script, not by the server.
 		resp, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseGrant(ctx, &pb.LeaseGrantRequest{ID: s.ID, TTL: s.TTL})
@@ -520,11 +525,12 @@ type watcher struct {
 	err        string
 	closed     bool
 	changed    chan struct{} // closed and replaced whenever something arrives
+	cancel     context.CancelFunc
 }
 
 var watchers = map[string]*watcher{}
 
-func openWatch(cli *clientv3.Client, s Step) (interface{}, error) {
+func openWatch(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error) {
 	if _, dup := watchers[s.Watch]; dup {
 		return nil, fmt.Errorf("kvscript: watcher %q opened twice", s.Watch)
 	}
@@ -537,19 +543,40 @@ func openWatch(cli *clientv3.Client, s Step) (interface{}, error) {
 	case s.RangeEnd != "":
 		opts = append(opts, clientv3.WithRange(s.RangeEnd))
 	}
-	if s.Rev != 0 {
-		opts = append(opts, clientv3.WithRev(s.Rev))
+	rev := s.Rev
+	if s.RevBack != nil {
+		// A start revision relative to the current one, so that a script never opens past its own writes.
+		cur, err := cli.Get(ctx, "\x00", clientv3.WithCountOnly())
+		if err != nil {
+			return nil, err
+		}
+		rev = cur.Header.Revision - *s.RevBack
+		if rev < 1 {
+			rev = 1
+		}
+	}
+	if rev != 0 {
+		opts = append(opts, clientv3.WithRev(rev))
 	}
 	if s.PrevKV {
 		opts = append(opts, clientv3.WithPrevKV())
 	}
-	// The watch outlives this step; the client's Close ends it.
-	ch := cli.Watch(context.Background(), s.Key, opts...)
-	first, ok := <-ch
-	if !ok {
-		return nil, fmt.Errorf("kvscript: watch %q closed before it was created", s.Watch)
+	// The watch outlives this step; it ends when the client closes or the creation times out.
+	watchCtx, cancel := context.WithCancel(context.Background())
+	ch := cli.Watch(watchCtx, s.Key, opts...)
+	var first clientv3.WatchResponse
+	select {
+	case resp, ok := <-ch:
+		if !ok {
+			cancel()
+			return nil, fmt.Errorf("kvscript: watch %q closed before it was created", s.Watch)
+		}
+		first = resp
+	case <-ctx.Done():
+		cancel()
+		return nil, fmt.Errorf("kvscript: watch %q was not created in time", s.Watch)
 	}
-	w := &watcher{changed: make(chan struct{})}
+	w := &watcher{changed: make(chan struct{}), cancel: cancel}
 	watchers[s.Watch] = w
 	w.add(first)
 	go func() {
@@ -562,7 +589,7 @@ func openWatch(cli *clientv3.Client, s Step) (interface{}, error) {
 		w.mu.Unlock()
 	}()
 	return map[string]interface{}{"watch": map[string]interface{}{
-		"created": first.Created, "header_rev": first.Header.Revision, "compact_revision": first.CompactRevision, "canceled": first.Canceled,
+		"start_rev": rev, "created": first.Created, "header_rev": first.Header.Revision, "compact_revision": first.CompactRevision, "canceled": first.Canceled,
 	}}, nil
 }
 
@@ -598,27 +625,50 @@ func (w *watcher) sawPut(key, value string) bool {
 	return false
 }
 
-// collectWatch waits until the watcher has seen the put of s.Key with s.Value (or has ended),
-// then reports every event it received.
+// waitForPut waits until the watcher has seen the put of key with value, has ended, or ctx is done;
+// it tells whether the put was seen.
+func (w *watcher) waitForPut(ctx context.Context, key, value string) bool {
+	for {
+		w.mu.Lock()
+		seen := w.sawPut(key, value)
+		done := seen || w.closed
+		changed := w.changed
+		w.mu.Unlock()
+		if done {
+			return seen
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// collectWatch waits until the watcher has seen the put of s.Key with s.Value (or has ended, or the
+// step timed out), then reports every event it received and whether the put was seen.
 func collectWatch(ctx context.Context, s Step) (interface{}, error) {
 	w, ok := watchers[s.Watch]
 	if !ok {
 		return nil, fmt.Errorf("kvscript: no watcher %q", s.Watch)
 	}
-	for {
-		w.mu.Lock()
-		done := w.closed || w.sawPut(s.Key, s.Value)
-		changed := w.changed
-		if done {
-			result := map[string]interface{}{"events": w.events, "compact_revision": w.compactRev, "err": w.err}
-			w.mu.Unlock()
-			return map[string]interface{}{"watch_events": result}, nil
-		}
-		w.mu.Unlock()
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("kvscript: watcher %q did not see the put of %q", s.Watch, s.Key)
-		}
+	seen := w.waitForPut(ctx, s.Key, s.Value)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	result := map[string]interface{}{"events": w.events, "compact_revision": w.compactRev, "err": w.err, "saw_put": seen, "ended": w.closed}
+	return map[string]interface{}{"watch_events": result}, nil
+}
+
+// syncWatch waits until the watcher has seen the put of s.Key with s.Value: everything before it has
+// then been sent to this client. etcd reads a watch event's prev_kv only when it sends the event, so a
+// compaction must not overtake an event still on its way.
+func syncWatch(ctx context.Context, s Step) (interface{}, error) {
+	w, ok := watchers[s.Watch]
+	if !ok {
+		return nil, fmt.Errorf("kvscript: no watcher %q", s.Watch)
 	}
+	if !w.waitForPut(ctx, s.Key, s.Value) {
+		return nil, fmt.Errorf("kvscript: watcher %q did not see the put of %q", s.Watch, text([]byte(s.Key)))
+	}
+	return map[string]interface{}{"watch_synced": true}, nil
 }

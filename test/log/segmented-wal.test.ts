@@ -203,7 +203,39 @@ it('a bad record with synced records after it in the last segment fails the open
   const bytes = await readFile(last);
   bytes[bytes.length - 60]! ^= 0xff; // inside an early record's payload; nine more follow
   await writeFile(last, bytes);
-  await rejects(openSegmentedWal(ctx.dir), /fails its checksum and \d+ bytes follow it/);
+  await rejects(openSegmentedWal(ctx.dir), /is corrupt at offset \d+: a record fails its checksum, but the record at offset \d+ was written after the file was synced through offset \d+/);
+  assert.equal(await readFile(last), bytes, 'nothing was changed');
+});
+
+it('a bad length field inside the synced part of the last segment fails the open instead of cutting it there', async (ctx) => {
+  const wal = await openIn(ctx);
+  await fill(wal, 10, 1);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const bytes = await readFile(last);
+  const fourth = 8 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
+  bytes.writeUInt32LE(0x7fff_ffff, fourth); // the 4th record claims 2 GiB
+  await writeFile(last, bytes);
+  await rejects(openSegmentedWal(ctx.dir), new RegExp(`${last.replace(/[.]/g, '\\.')} is corrupt at offset ${fourth}: a record of 2147483647 bytes runs past the end`));
+});
+
+it('a torn unsynced write whose later pages landed and an earlier one did not is cut off, keeping every synced entry', async (ctx) => {
+  let wal = await openIn(ctx);
+  await fill(wal, 10, 2);
+  const synced = (await stat(join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!))).size;
+  const big = Array.from({ length: 20 }, (_, i) => ({ index: 11 + i, bytes: Buffer.alloc(700, 0x41 + i) }));
+  await wal.append(big, false);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const bytes = await readFile(last);
+  const lostSector = Math.ceil((synced + 1024) / 512) * 512;
+  bytes.fill(0, lostSector, lostSector + 512); // one page of the unsynced write never reached the disk
+  await writeFile(last, bytes);
+  wal = await openIn(ctx);
+  assert.ok(wal.lastIndex >= 10 && wal.lastIndex < 30, `lastIndex ${wal.lastIndex}`);
+  assert.equal(await readAll(wal, 1), expected(1, 10).concat(big.slice(0, wal.lastIndex - 10).map((e) => [e.index, e.bytes.toString()])));
+  assert.ok((await stat(last)).size < bytes.length, 'the torn tail was cut off');
+  await wal.append([entry(wal.lastIndex + 1)], true);
 });
 
 it('a last segment left empty by a crash while creating it is reused', async (ctx) => {
@@ -227,7 +259,7 @@ it('a corrupt record in a segment that is not the last fails the open', async (c
   const middle = join(ctx.dir, files[1]!);
   const size = (await stat(middle)).size;
   await truncate(middle, size - 1);
-  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt: unreadable record`));
+  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt at offset \\d+: a record of \\d+ bytes runs past the end of the file in a file that was wholly synced`));
 });
 
 it('a missing segment (a gap in the indices) fails the open', async (ctx) => {

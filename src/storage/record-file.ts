@@ -121,12 +121,13 @@ export async function* readRecords(file: DurableFile, size: number, options: Rea
     const syncedThrough = readU64(buffer, at + 8);
     if (length > size - position - recordHeaderBytes) return bad(`a record of ${length} bytes runs past the end of the file`);
     await ensure(recordHeaderBytes + length);
-    const from = position - bufferStart + recordHeaderBytes;
-    const payload = buffer.subarray(from, from + length);
+    // ensure may have moved the buffer: offsets into it are taken afresh.
+    const header = position - bufferStart;
+    const payload = buffer.subarray(header + recordHeaderBytes, header + recordHeaderBytes + length);
     if (payload.length !== length) return bad('the file shrank while being read');
     // Writers never write an empty record; an all-zero header is what a lost sector leaves.
     if (length === 0) return bad('an empty record');
-    if (crc32(payload, crc32(buffer.subarray(at + 8, at + recordHeaderBytes))) !== checksum) return bad('a record fails its checksum');
+    if (crc32(payload, crc32(buffer.subarray(header + 8, header + recordHeaderBytes))) !== checksum) return bad('a record fails its checksum');
     if (syncedThrough > position) return bad(`a record claims the file was synced through ${syncedThrough}, past its own offset`);
     position += recordHeaderBytes + length;
     yield { payload, end: position };

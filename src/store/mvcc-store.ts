@@ -32,6 +32,7 @@ import type { ShardSet } from './shard-set.js';
 import { byRevision, encodeHashStream } from './hash-kv-stream.js';
 import type { HashJobs } from '../jobs/job-pool.js';
 import { crc32c } from '../jobs/hash-kv-task.js';
+import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
 import {
   APPLIED_KEY,
   COMPACT_KEY,
@@ -55,8 +56,11 @@ interface Waiter {
 export interface StoreHooks {
   /** Fills the header fields the store does not own (cluster, member, term). */
   readonly header: (revision: number) => ResponseHeader;
-  /** The store hit an error it cannot go on from (applying or persisting failed); it takes no more writes. */
-  readonly onFatal: (e: unknown) => void;
+  /**
+   * The store hit an error it cannot go on from (writing the log or the engine, or applying,
+   * failed); it takes no more writes. Called once.
+   */
+  readonly onFatal: (fault: StorageFault) => void;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
@@ -91,7 +95,7 @@ export class MvccStore implements KvApi {
   readonly applied$: Observable<AppliedBatch> = this.appliedSubject.asObservable();
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
-  private failure: unknown = null;
+  private failure: StorageFault | null = null;
 
   private constructor(
     private readonly engine: Engine,
@@ -181,6 +185,7 @@ export class MvccStore implements KvApi {
 
   async status(): Promise<StoreStatus> {
     const size = await this.engine.sizeBytes();
+    const fault = this.failure;
     return {
       revision: this.rev,
       compactRevision: this.compactRev,
@@ -188,6 +193,8 @@ export class MvccStore implements KvApi {
       raftTerm: this.log.term,
       dbSizeBytes: size,
       dbSizeInUseBytes: size,
+      alarms: fault?.alarm === undefined ? [] : [fault.alarm],
+      errors: fault === null ? [] : [fault.description],
     };
   }
 
@@ -276,9 +283,9 @@ export class MvccStore implements KvApi {
   /** Fail-stop: nothing more is applied or persisted, waiting and new writes fail instead of hanging. */
   private stop(e: unknown): void {
     if (this.failure !== null) return;
-    this.failure = e;
-    this.hooks.onFatal(e);
-    for (const w of this.waiters.values()) w.reject(new EtcdError('stopped', 'the store stopped applying writes'));
+    this.failure = describeStorageFault(e);
+    this.hooks.onFatal(this.failure);
+    for (const w of this.waiters.values()) w.reject(refusalFor(this.failure));
     this.waiters.clear();
   }
 
@@ -296,7 +303,10 @@ export class MvccStore implements KvApi {
   }
 
   private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
-    if (this.failure !== null) throw new EtcdError('stopped', 'the store stopped applying writes');
+    if (this.failure !== null) throw refusalFor(this.failure);
+    // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
+    if (this.log.failure !== undefined) this.stop(this.log.failure);
+    if (this.failure !== null) throw refusalFor(this.failure);
     // Every write waits here until applied, so this also bounds what the log has committed but the
     // store not yet applied.
     if (this.waiters.size >= maxInFlightWrites) throw new EtcdError('tooManyRequests');
@@ -308,7 +318,9 @@ export class MvccStore implements KvApi {
       await this.log.propose(requestId, command);
     } catch (e) {
       this.waiters.delete(requestId);
-      throw e;
+      if (this.log.failure === undefined) throw e;
+      this.stop(this.log.failure);
+      throw refusalFor(this.failure ?? describeStorageFault(e));
     }
     const s = await settled;
     if (!s.ok) throw new EtcdError(s.error);

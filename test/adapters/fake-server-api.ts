@@ -81,6 +81,8 @@ export class FakeServerApi implements ServerApi {
       raftTerm: fakeRaftTerm,
       dbSizeBytes: 20480,
       dbSizeInUseBytes: 16384,
+      alarms: [],
+      errors: [],
     };
   }
 

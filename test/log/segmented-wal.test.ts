@@ -6,6 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openSegmentedWal, type SegmentedWal, type WalEntry } from '../../src/log/segmented-wal.js';
 import { withTimeout } from '../engines/engine-suite.js';
+import { execFileSync } from 'node:child_process';
+import { repoPath } from '../helpers/paths.js';
 
 const testTimeoutMs = 15_000;
 
@@ -205,6 +207,29 @@ it('a bad record with synced records after it in the last segment fails the open
   await writeFile(last, bytes);
   await rejects(openSegmentedWal(ctx.dir), /is corrupt at offset \d+: a record fails its checksum, but the record at offset \d+ was written after the file was synced through offset \d+/);
   assert.equal(await readFile(last), bytes, 'nothing was changed');
+});
+
+it('lattice-repair cut, run on the file and offset a corruption error names, lets the WAL open with the entries before it', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.close();
+  const files = await segmentFiles(ctx.dir);
+  const damaged = join(ctx.dir, files[2]!);
+  const bytes = await readFile(damaged);
+  bytes[bytes.length - 3]! ^= 0xff;
+  await writeFile(damaged, bytes);
+  let message = '';
+  await openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }).catch((e: Error) => (message = e.message));
+  const named = /lattice-repair cut (\S+) (\d+)/.exec(message);
+  assert.ok(named !== null, `the error names the repair: ${message}`);
+  execFileSync(process.execPath, [repoPath('bin', 'lattice-repair.js'), 'cut', named[1]!, named[2]!], { stdio: 'pipe' });
+  const repaired = await openIn(ctx, 256);
+  const kept = await readAll(repaired, 1);
+  assert.ok(kept.length > 0 && kept.length < 100, `${kept.length} entries kept`);
+  assert.equal(kept, expected(1, kept.length));
+  const aside = (await readdir(ctx.dir)).filter((n) => n.includes('.cut'));
+  assert.ok(aside.some((n) => n.startsWith(`${files[2]!}.cut-`)), 'the cut bytes are kept');
+  assert.ok(aside.includes(`${files.at(-1)!}.cut`), 'later segments are moved aside');
 });
 
 it('a bad length field inside the synced part of the last segment fails the open instead of cutting it there', async (ctx) => {

@@ -70,7 +70,12 @@ const maxUnpersistedBatches = 64;
 /** Records sent to a shard per message while loading at start-up. */
 const loadChunkRecords = 10_000;
 /** Log entries applied between persist batches written with sync (see persist). */
-const syncedPersistEveryEntries = 10_000;
+export const defaultSyncedPersistEveryEntries = 10_000;
+
+export interface StoreTuning {
+  /** Log entries applied between persist batches written with sync (see persist). */
+  readonly syncedPersistEveryEntries: number;
+}
 /** HashKV gathers again when a compaction lands meanwhile; after this many tries it gives up. */
 const maxHashKvAttempts = 3;
 
@@ -103,14 +108,22 @@ export class MvccStore implements KvApi {
     private readonly shards: ShardSet,
     private readonly hooks: StoreHooks,
     private readonly jobs: HashJobs,
+    private readonly tuning: StoreTuning,
   ) {}
 
   /**
    * Loads the persisted state into the shards, replays the log past it, then follows the log. `jobs`
    * runs HashKV's checksum; the caller owns it (and closes it after the store).
    */
-  static async open(engine: Engine, log: RevisionLog, shards: ShardSet, hooks: StoreHooks, jobs: HashJobs = inlineHashJobs): Promise<MvccStore> {
-    const store = new MvccStore(engine, log, shards, hooks, jobs);
+  static async open(
+    engine: Engine,
+    log: RevisionLog,
+    shards: ShardSet,
+    hooks: StoreHooks,
+    jobs: HashJobs = inlineHashJobs,
+    tuning: StoreTuning = { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries },
+  ): Promise<MvccStore> {
+    const store = new MvccStore(engine, log, shards, hooks, jobs, tuning);
     const applied = await engine.get(APPLIED_KEY);
     if (applied !== undefined) {
       const mark = decodeApplied(applied);
@@ -418,7 +431,7 @@ export class MvccStore implements KvApi {
     if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
     const index = this.appliedIndex;
     ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
-    const sync = index - this.syncedIndex >= syncedPersistEveryEntries;
+    const sync = index - this.syncedIndex >= this.tuning.syncedPersistEveryEntries;
     if (sync) this.syncedIndex = index;
     this.unpersisted++;
     this.persisting = this.persisting

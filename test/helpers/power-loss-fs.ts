@@ -94,10 +94,12 @@ export class PowerLossError extends Error {
 }
 
 export interface CrashPlan {
-  /** The mutating I/O operation (1-based) before which power is lost. */
+  /** The mutating I/O operation (1-based) before which the crash comes. */
   readonly atOperation: number;
   readonly rule: TearRule;
   readonly seed: number;
+  /** power: the machine loses power; process: only the process dies (kill -9), the page cache keeps every write. */
+  readonly kind?: 'power' | 'process';
 }
 
 export class PowerLossDisk {
@@ -142,6 +144,12 @@ export class PowerLossDisk {
     this.epoch++;
   }
 
+  /** The process dies but the machine does not: unsynced writes stay, still unsynced, for the next process to see. */
+  kill(): void {
+    this.crashed = true;
+    this.epoch++;
+  }
+
   /** Bytes of a file as they are now (for tests that damage a file on purpose). */
   fileAt(p: string): Inode | undefined {
     const node = this.lookup(p);
@@ -159,9 +167,10 @@ export class PowerLossDisk {
     this.check(epoch);
     this.operations++;
     if (this.plan !== undefined && this.operations >= this.plan.atOperation) {
-      const { rule, seed } = this.plan;
+      const { rule, seed, kind } = this.plan;
       this.plan = undefined;
-      this.crash(rule, seededRandom(seed));
+      if (kind === 'process') this.kill();
+      else this.crash(rule, seededRandom(seed));
       throw new PowerLossError();
     }
   }

@@ -161,11 +161,16 @@ class MemoryEngine implements Engine {
 
   /**
    * Folds everything into a new snapshot and empties the WAL. Only while no write or snapshot runs.
-   * Each step is durable before the next: snapshot (renamed, dir fsynced), then wal.prev's removal
-   * (dir fsynced), then the WAL's truncation (fdatasynced). A crash between any two leaves files
-   * whose replay still ends at the newest state.
+   * Each step is durable before the next: the WAL (so that a torn unsynced tail cannot replay over
+   * the newer snapshot and roll it back), the snapshot (renamed, dir fsynced), wal.prev's removal
+   * (dir fsynced), the WAL's truncation (fdatasynced). A crash between any two leaves files whose
+   * replay ends at the newest state.
    */
   async compactNow(): Promise<void> {
+    if (this.walSynced < this.walBytes) {
+      await this.wal.datasync();
+      this.walSynced = this.walBytes;
+    }
     await writeSnapshot(this.fs, this.dir, this.tree, this.snapshotChunkBytes);
     if (this.walPrevExists) {
       await this.fs.remove(this.files.walPrev);

@@ -22,7 +22,8 @@ export function describeStorageFault(cause: unknown): StorageFault {
   const error = cause instanceof Error ? cause : new Error(String(cause));
   const code = errorCode(error);
   const alarm = code !== undefined && noSpaceCodes.has(code) ? 'NOSPACE' : undefined;
-  const what = alarm === 'NOSPACE' ? 'the disk is full' : 'storage failed';
+  // An error without an errno came from applying, not from the disk.
+  const what = alarm === 'NOSPACE' ? 'the disk is full' : code !== undefined ? 'storage failed' : 'the store stopped';
   return {
     alarm,
     description: `etcdserver: ${what} (${error.message}); this member takes no more writes until it is restarted`,

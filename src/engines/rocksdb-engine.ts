@@ -91,7 +91,9 @@ class RocksdbEngine implements Engine {
   private readonly committer = new GroupCommit<QueuedWrite>({
     flush: async (group) => {
       const batch = await this.buildBatch(group.flatMap((w) => w.ops));
-      await batch.write({ sync: group.some((w) => w.sync) });
+      await batch.write({ sync: group.some((w) => w.sync) }).catch((err: unknown) => {
+        throw withErrnoCode(err);
+      });
     },
     weight: (w) => w.ops.length,
     maxGroupWeight: maxGroupOps,
@@ -257,6 +259,15 @@ function failingIterable(error: Error): AsyncIterable<readonly [Buffer, Buffer]>
       throw error;
     },
   };
+}
+
+/**
+ * RocksDB reports a full disk as an IO error whose text carries strerror's (the binding's code is
+ * LEVEL_IO_ERROR for every IO error); the errno code is what the rest of Lattice reads.
+ */
+function withErrnoCode(err: unknown): unknown {
+  if (!(err instanceof Error) || !/No space left on device/.test(err.message)) return err;
+  return Object.assign(new Error(err.message, { cause: err }), { code: 'ENOSPC' });
 }
 
 function closedError(): EtcdError {

@@ -5,8 +5,12 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Etcd3 } from 'etcd3';
+import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { openRocksdbEngine } from '../../src/engines/rocksdb-engine.js';
+import { skip } from '../helpers/tools.js';
 import { engines } from '../helpers/lattice-server.js';
 import { repoPath, repoRoot } from '../helpers/paths.js';
 import { allocateAddress, etcdFlags, launchRestartable, type RestartableServer } from '../helpers/server-flags.js';
@@ -20,10 +24,10 @@ const valueBytes = 80 * 1024;
 const maxPuts = Math.ceil((2 * smallDiskBytes) / valueBytes);
 const diskFullTestTimeoutMs = 120_000;
 
-function mountSmallDisk(dir: string): string | null {
+function mountSmallDisk(dir: string, bytes = smallDiskBytes): string | null {
   if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${smallDiskBytes}`, 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
     return null;
   } catch (err) {
     return `mount -t tmpfs is not permitted here (${String(err).split('\n')[0]})`;
@@ -132,4 +136,37 @@ for (const engine of engines) {
     diskFullTestTimeoutMs,
   );
   s.run();
+}
+
+// RocksDB reports a full disk only in its error text; the engine gives it the ENOSPC code that the
+// store turns into the NOSPACE alarm. Random values, so that RocksDB cannot compress them away.
+{
+  const root = makeTempDir('disk-full-rocksdb-engine');
+  const mount = join(root, 'small-disk');
+  mkdirSync(mount);
+  const skipReason = mountSmallDisk(mount, 2 * 1024 * 1024);
+  const engineSuite = suite('disk full: rocksdb engine');
+  if (skipReason !== null) {
+    removeTempDir(root);
+    skip(`disk full: rocksdb engine: ${skipReason}`);
+    engineSuite.skip('a write that finds the disk full fails with ENOSPC', () => undefined);
+  } else {
+    engineSuite('a write that finds the disk full fails with ENOSPC', async () => {
+      const engine = await openRocksdbEngine(join(mount, 'db'));
+      let failure: unknown;
+      try {
+        for (let i = 0; i < 100 && failure === undefined; i++) {
+          await engine.write([{ type: 'put', key: Buffer.from(`k${i}`), value: randomBytes(100_000) }], { sync: true }).catch((err: unknown) => (failure = err));
+        }
+      } finally {
+        await engine.close().catch(() => undefined);
+        execFileSync('umount', [mount], { stdio: 'pipe' });
+        removeTempDir(root);
+      }
+      assert.ok(failure instanceof Error, 'the 2 MiB disk filled up');
+      assert.is((failure as NodeJS.ErrnoException).code, 'ENOSPC');
+      assert.match((failure as Error).message, /No space left on device/);
+    });
+  }
+  engineSuite.run();
 }

@@ -69,9 +69,10 @@ const maxInFlightWrites = 100_000;
 const maxUnpersistedBatches = 64;
 /** Records sent to a shard per message while loading at start-up. */
 const loadChunkRecords = 10_000;
-/** Log entries applied between persist batches written with sync (see persist). */
+/** Default of StoreTuning.syncedPersistEveryEntries. */
 export const defaultSyncedPersistEveryEntries = 10_000;
 
+/** Bounds tests shrink (so that, say, the log is trimmed within a short run). */
 export interface StoreTuning {
   /** Log entries applied between persist batches written with sync (see persist). */
   readonly syncedPersistEveryEntries: number;
@@ -316,9 +317,8 @@ export class MvccStore implements KvApi {
   }
 
   private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
-    if (this.failure !== null) throw refusalFor(this.failure);
     // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
-    if (this.log.failure !== undefined) this.stop(this.log.failure);
+    if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
     if (this.failure !== null) throw refusalFor(this.failure);
     // Every write waits here until applied, so this also bounds what the log has committed but the
     // store not yet applied.

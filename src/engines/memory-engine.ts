@@ -8,8 +8,9 @@
 // the old value), so replaying a batch the snapshot already contains is harmless; that is what makes
 // a crash at any step of rotation or snapshotting safe.
 //
-// Wrong order is how a stale file resurrects old state: the WAL is emptied only once wal.prev's
-// removal is durable, or a power loss could leave an old wal.prev to replay over a newer snapshot.
+// Wrong order is how a stale file rolls state back: a snapshot is written only once the WAL it
+// covers is synced (or the surviving part of a torn tail would replay over it), and the WAL is
+// emptied only once wal.prev's removal is durable (or an old wal.prev could replay over it).
 //
 // Framing (WAL and snapshot alike): src/storage/record-file.ts. A WAL whose unsynced tail is torn
 // (a crash mid-append) is truncated there; damage where it had been synced fails the open.

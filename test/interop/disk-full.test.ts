@@ -49,20 +49,29 @@ async function startOnSmallDisk(engine: string, mount: string, root: string): Pr
       { ...address, dataDir },
       () => undefined,
     );
-  const server = await launch(address.dataDir);
+  const release = (): void => {
+    try {
+      execFileSync('umount', [mount], { stdio: 'pipe' });
+      rmdirSync(mount);
+    } catch {
+      // left for removeTempDir's report
+    }
+    removeTempDir(root);
+  };
+  let server: RestartableServer;
+  try {
+    server = await launch(address.dataDir);
+  } catch (err) {
+    release();
+    throw err;
+  }
   return {
     root,
     mount,
     server,
     stop: async () => {
       await server.stop().catch(() => undefined);
-      try {
-        execFileSync('umount', [mount], { stdio: 'pipe' });
-        rmdirSync(mount);
-      } catch {
-        // left for removeTempDir's report
-      }
-      removeTempDir(root);
+      release();
     },
   };
 }
@@ -152,14 +161,16 @@ for (const engine of engines) {
     engineSuite.skip('a write that finds the disk full fails with ENOSPC', () => undefined);
   } else {
     engineSuite('a write that finds the disk full fails with ENOSPC', async () => {
-      const engine = await openRocksdbEngine(join(mount, 'db'));
       let failure: unknown;
+      let engine: Awaited<ReturnType<typeof openRocksdbEngine>> | undefined;
       try {
+        const opened = await openRocksdbEngine(join(mount, 'db'));
+        engine = opened;
         for (let i = 0; i < 100 && failure === undefined; i++) {
-          await engine.write([{ type: 'put', key: Buffer.from(`k${i}`), value: randomBytes(100_000) }], { sync: true }).catch((err: unknown) => (failure = err));
+          await opened.write([{ type: 'put', key: Buffer.from(`k${i}`), value: randomBytes(100_000) }], { sync: true }).catch((err: unknown) => (failure = err));
         }
       } finally {
-        await engine.close().catch(() => undefined);
+        await engine?.close().catch(() => undefined);
         execFileSync('umount', [mount], { stdio: 'pipe' });
         removeTempDir(root);
       }

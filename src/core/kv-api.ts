@@ -39,6 +39,10 @@ export interface StoreStatus {
   readonly raftTerm: number;
   readonly dbSizeBytes: number;
   readonly dbSizeInUseBytes: number;
+  /** Alarms raised on this member (etcd's AlarmType names), e.g. NOSPACE after the disk filled. */
+  readonly alarms: readonly string[];
+  /** Why the member is not healthy, one line each; empty when it is. */
+  readonly errors: readonly string[];
 }
 
 /** Maintenance.HashKV's answer (etcd's HashByRev). */

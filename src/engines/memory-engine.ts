@@ -8,16 +8,20 @@
 // the old value), so replaying a batch the snapshot already contains is harmless; that is what makes
 // a crash at any step of rotation or snapshotting safe.
 //
-// Framing (WAL and snapshot alike): src/storage/record-file.ts. A WAL whose tail record is short or
-// fails its CRC (a crash mid-append) is truncated there.
+// Wrong order is how a stale file rolls state back: a snapshot is written only once the WAL it
+// covers is synced (or the surviving part of a torn tail would replay over it), and the WAL is
+// emptied only once wal.prev's removal is durable (or an old wal.prev could replay over it).
+//
+// Framing (WAL and snapshot alike): src/storage/record-file.ts. A WAL whose unsynced tail is torn
+// (a crash mid-append) is truncated there; damage where it had been synced fails the open.
 
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { makeDirDurable } from '../storage/durable-dir.js';
 import { join } from 'node:path';
 import { SortedMap } from '../core/sorted-map.js';
 import { EtcdError } from '../core/errors.js';
-import { fsyncDir, hasMagic, magicBytes, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
-import { takeGroup } from './take-group.js';
+import { makeDirDurable } from '../storage/durable-dir.js';
+import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { CorruptFileError, hasMagic, magicBytes, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
@@ -32,12 +36,13 @@ export const maxBatchBytes = 1024 * 1024 * 1024;
 export interface MemoryEngineOptions {
   readonly maxWalBytes?: number;
   readonly snapshotChunkBytes?: number;
+  readonly fs?: FileSystem;
 }
 
 type Tree = SortedMap<string, Buffer>;
 
-const walMagic = Buffer.from('LATWAL01', 'latin1');
-const snapshotMagic = Buffer.from('LATSNP01', 'latin1');
+const walMagic = Buffer.from('LATWAL02', 'latin1');
+const snapshotMagic = Buffer.from('LATSNP02', 'latin1');
 
 const opPut = 1;
 const opDel = 2;
@@ -49,19 +54,20 @@ const snapshotEnd = 2;
 export async function openMemoryEngine(dir: string, options: MemoryEngineOptions = {}): Promise<Engine> {
   const maxWalBytes = options.maxWalBytes ?? defaultMaxWalBytes;
   const snapshotChunkBytes = options.snapshotChunkBytes ?? defaultSnapshotChunkBytes;
+  const fs = options.fs ?? nodeFileSystem;
   if (!(maxWalBytes > 0) || !(snapshotChunkBytes > 0)) throw new RangeError('memory engine bounds must be positive');
 
-  await makeDirDurable(dir);
+  await makeDirDurable(dir, undefined, fs);
   const files = filesIn(dir);
-  await rm(files.snapshotTmp, { force: true });
+  await fs.remove(files.snapshotTmp);
 
   // Latin1 maps each byte to one UTF-16 unit of the same value, so string order is bytewise order.
   const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
-  await loadSnapshot(files.snapshot, tree);
-  const walPrevExists = await replayWalPrev(files.walPrev, tree);
-  const { handle, bytes } = await openWal(files.wal, dir, tree);
+  await loadSnapshot(fs, files.snapshot, tree);
+  const walPrevExists = await replayWalPrev(fs, files.walPrev, tree);
+  const { handle, bytes } = await openWal(fs, files.wal, dir, tree);
 
-  const engine = new MemoryEngine(dir, tree, handle, bytes, walPrevExists, maxWalBytes, snapshotChunkBytes);
+  const engine = new MemoryEngine(fs, dir, tree, handle, bytes, walPrevExists, maxWalBytes, snapshotChunkBytes);
   if (walPrevExists || bytes >= maxWalBytes) {
     try {
       await engine.compactNow();
@@ -73,35 +79,40 @@ export async function openMemoryEngine(dir: string, options: MemoryEngineOptions
   return engine;
 }
 
-interface PendingWrite {
+interface QueuedWrite {
+  /** An encoded batch whose record header is filled in when it is written. */
   readonly record: Buffer;
   readonly sync: boolean;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
 }
 
 class MemoryEngine implements Engine {
   readonly name = 'memory' as const;
   private readonly files: ReturnType<typeof filesIn>;
-  private readonly pending: PendingWrite[] = [];
-  private flushActive = false;
-  private flushDone: Promise<void> = Promise.resolve();
+  private readonly committer: GroupCommit<QueuedWrite>;
   private snapshotting: Promise<void> | undefined;
-  /** Set on the first I/O failure; from then on writes reject (memory may be ahead of disk). */
-  private failure: Error | undefined;
+  /** WAL bytes known to be on stable storage; records carry it (see record-file.ts). */
+  private walSynced: number;
   private closed = false;
   private closing: Promise<void> | undefined;
 
   constructor(
+    private readonly fs: FileSystem,
     private readonly dir: string,
     private readonly tree: Tree,
-    private wal: FileHandle,
+    private wal: DurableFile,
     private walBytes: number,
     private walPrevExists: boolean,
     private readonly maxWalBytes: number,
     private readonly snapshotChunkBytes: number,
   ) {
     this.files = filesIn(dir);
+    this.walSynced = walBytes;
+    this.committer = new GroupCommit<QueuedWrite>({
+      flush: (group) => this.appendGroup(group),
+      afterFlush: () => this.maybeRotate(),
+      weight: (w) => w.record.length,
+      maxGroupWeight: maxWalGroupBytes,
+    });
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
@@ -111,7 +122,7 @@ class MemoryEngine implements Engine {
   }
 
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
-    const unusable = this.closed ? closedError() : this.failure;
+    const unusable = this.closed ? closedError() : this.committer.failure;
     if (unusable !== undefined) return Promise.reject(unusable);
     let record: Buffer;
     try {
@@ -119,13 +130,7 @@ class MemoryEngine implements Engine {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ record, sync: options.sync, resolve, reject });
-      if (!this.flushActive) {
-        this.flushActive = true;
-        this.flushDone = this.flushLoop();
-      }
-    });
+    return this.committer.submit({ record, sync: options.sync });
   }
 
   iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
@@ -146,9 +151,7 @@ class MemoryEngine implements Engine {
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     let total = 0;
-    for (const path of [this.files.snapshot, this.files.wal, this.files.walPrev, this.files.snapshotTmp]) {
-      total += (await stat(path).catch(() => undefined))?.size ?? 0;
-    }
+    for (const path of [this.files.snapshot, this.files.wal, this.files.walPrev, this.files.snapshotTmp]) total += (await this.fs.size(path)) ?? 0;
     return total;
   }
 
@@ -157,76 +160,64 @@ class MemoryEngine implements Engine {
     return this.closing;
   }
 
-  /** Folds everything into a new snapshot and empties the WAL. Only while no write or snapshot runs. */
+  /**
+   * Folds everything into a new snapshot and empties the WAL. Only while no write or snapshot runs.
+   * Each step is durable before the next: the WAL (so that a torn unsynced tail cannot replay over
+   * the newer snapshot and roll it back), the snapshot (renamed, dir fsynced), wal.prev's removal
+   * (dir fsynced), the WAL's truncation (fdatasynced). A crash between any two leaves files whose
+   * replay ends at the newest state.
+   */
   async compactNow(): Promise<void> {
-    await writeSnapshot(this.dir, this.tree, this.snapshotChunkBytes);
+    if (this.walSynced < this.walBytes) {
+      await this.wal.datasync();
+      this.walSynced = this.walBytes;
+    }
+    await writeSnapshot(this.fs, this.dir, this.tree, this.snapshotChunkBytes);
     if (this.walPrevExists) {
-      await rm(this.files.walPrev, { force: true });
+      await this.fs.remove(this.files.walPrev);
+      await this.fs.fsyncDir(this.dir);
       this.walPrevExists = false;
     }
     await this.wal.truncate(magicBytes);
     await this.wal.datasync();
     this.walBytes = magicBytes;
+    this.walSynced = magicBytes;
   }
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    await this.flushDone;
+    await this.committer.drain();
     await this.snapshotting;
     try {
-      if (this.failure === undefined && (this.walBytes > magicBytes || this.walPrevExists)) await this.compactNow();
+      if (this.committer.failure === undefined && (this.walBytes > magicBytes || this.walPrevExists)) await this.compactNow();
     } finally {
       await this.wal.close();
     }
-    if (this.failure !== undefined) throw this.failure;
+    if (this.committer.failure !== undefined) throw this.committer.failure;
   }
 
   private assertOpen(): void {
     if (this.closed) throw closedError();
   }
 
-  /** Group commit: appends everything queued in call order, fsyncs once if any write asked for it. */
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const group = takeGroup(this.pending, (w) => w.record.length, maxWalGroupBytes);
-        try {
-          const buffers = group.map((w) => w.record);
-          const size = buffers.reduce((sum, b) => sum + b.length, 0);
-          const { bytesWritten } = await this.wal.writev(buffers, this.walBytes);
-          if (bytesWritten !== size) throw new Error(`short WAL write: ${bytesWritten} of ${size} bytes`);
-          if (group.some((w) => w.sync)) await this.wal.datasync();
-          this.walBytes += size;
-        } catch (err) {
-          this.fail(err, group);
-          return;
-        }
-        // Applied only once on disk (and after every earlier batch), so readers never see a batch
-        // that a crash could still lose, nor a batch before the ones it followed.
-        for (const w of group) {
-          applyBatch(this.tree, w.record.subarray(recordHeaderBytes));
-          w.resolve();
-        }
-        if (this.walBytes >= this.maxWalBytes && this.snapshotting === undefined) {
-          try {
-            await this.rotateWal();
-          } catch (err) {
-            this.fail(err, []);
-            return;
-          }
-        }
-      }
-    } catch (err) {
-      this.fail(err, []);
-    } finally {
-      this.flushActive = false;
+  /** Appends a group in call order with one write, fsyncs once if any write asked for it, then applies it. */
+  private async appendGroup(group: readonly QueuedWrite[]): Promise<void> {
+    const buffers = group.map((w) => seal(w.record, this.walSynced));
+    const size = buffers.reduce((sum, b) => sum + b.length, 0);
+    const { bytesWritten } = await this.wal.writev(buffers, this.walBytes);
+    if (bytesWritten !== size) throw new Error(`short WAL write: ${bytesWritten} of ${size} bytes`);
+    this.walBytes += size;
+    if (group.some((w) => w.sync)) {
+      await this.wal.datasync();
+      this.walSynced = this.walBytes;
     }
+    // Applied only once on disk (and after every earlier batch), so readers never see a batch
+    // that a crash could still lose, nor a batch before the ones it followed.
+    for (const w of group) applyBatch(this.tree, w.record.subarray(recordHeaderBytes));
   }
 
-  private fail(err: unknown, group: readonly PendingWrite[]): void {
-    this.failure ??= err instanceof Error ? err : new Error(String(err));
-    for (const w of group) w.reject(this.failure);
-    for (const w of this.pending.splice(0)) w.reject(this.failure);
+  private async maybeRotate(): Promise<void> {
+    if (this.walBytes >= this.maxWalBytes && this.snapshotting === undefined) await this.rotateWal();
   }
 
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */
@@ -234,19 +225,22 @@ class MemoryEngine implements Engine {
     const view = this.tree.clone();
     // A synced write must make every earlier write durable too (the store relies on it before the
     // log is trimmed), so the old WAL's unsynced writes reach the disk before the new WAL gets any.
+    // wal.prev is also read at open as a wholly synced file.
     await this.wal.datasync();
     await this.wal.close();
-    await rename(this.files.wal, this.files.walPrev);
+    await this.fs.rename(this.files.wal, this.files.walPrev);
     this.walPrevExists = true;
-    this.wal = await createWal(this.files.wal, this.dir);
+    this.wal = await createWal(this.fs, this.files.wal, this.dir); // its dir fsync makes the rename durable
     this.walBytes = magicBytes;
+    this.walSynced = magicBytes;
     this.snapshotting = (async () => {
       try {
-        await writeSnapshot(this.dir, view, this.snapshotChunkBytes);
-        await rm(this.files.walPrev, { force: true });
+        await writeSnapshot(this.fs, this.dir, view, this.snapshotChunkBytes);
+        await this.fs.remove(this.files.walPrev);
+        await this.fs.fsyncDir(this.dir);
         this.walPrevExists = false;
       } catch (err) {
-        this.fail(err, []);
+        this.committer.fail(err);
       } finally {
         this.snapshotting = undefined;
       }
@@ -279,12 +273,12 @@ function filesIn(dir: string) {
   };
 }
 
-async function createWal(path: string, dir: string): Promise<FileHandle> {
-  const handle = await open(path, 'w+');
+async function createWal(fs: FileSystem, path: string, dir: string): Promise<DurableFile> {
+  const handle = await fs.open(path, 'w+');
   try {
-    await handle.write(walMagic, 0, magicBytes, 0);
+    await writeFully(handle, walMagic, 0);
     await handle.datasync();
-    await fsyncDir(dir);
+    await fs.fsyncDir(dir);
   } catch (err) {
     await handle.close();
     throw err;
@@ -293,29 +287,30 @@ async function createWal(path: string, dir: string): Promise<FileHandle> {
 }
 
 /** Opens the WAL, replays it into tree and cuts off a torn tail; creates it if missing. */
-async function openWal(path: string, dir: string, tree: Tree): Promise<{ handle: FileHandle; bytes: number }> {
-  let handle: FileHandle;
+async function openWal(fs: FileSystem, path: string, dir: string, tree: Tree): Promise<{ handle: DurableFile; bytes: number }> {
+  let handle: DurableFile;
   try {
-    handle = await open(path, 'r+');
+    handle = await fs.open(path, 'r+');
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
-    return { handle: await createWal(path, dir), bytes: magicBytes };
+    return { handle: await createWal(fs, path, dir), bytes: magicBytes };
   }
   try {
     const size = (await handle.stat()).size;
-    if (size < magicBytes) {
-      // Crashed while creating it: nothing was ever acknowledged from this file.
+    if (size < magicBytes || !(await hasMagic(handle, walMagic))) {
+      // Crashed while creating it (the magic is synced before any record is written): nothing was
+      // ever acknowledged from this file, unless it holds more than a torn magic could leave.
+      if (size > magicBytes && !(await allZeroFrom(handle, magicBytes, size))) throw new CorruptFileError(path, 0, `it does not start with ${walMagic.toString('latin1')}`);
       await handle.truncate(0);
-      await handle.write(walMagic, 0, magicBytes, 0);
+      await writeFully(handle, walMagic, 0);
       await handle.datasync();
       return { handle, bytes: magicBytes };
     }
-    await expectMagic(handle, walMagic, path);
-    const end = await scanRecords(handle, size, (payload) => applyBatch(tree, payload));
-    if (end < size) {
-      await handle.truncate(end);
-      await handle.datasync();
-    }
+    const end = await scanRecords(handle, size, { path, mayBeTorn: true }, (payload) => applyBatch(tree, payload));
+    if (end < size) await handle.truncate(end);
+    // What was read may be only in the page cache (a process crash keeps it): new records may claim
+    // it synced only once it is.
+    await handle.datasync();
     return { handle, bytes: end };
   } catch (err) {
     await handle.close();
@@ -323,42 +318,39 @@ async function openWal(path: string, dir: string, tree: Tree): Promise<{ handle:
   }
 }
 
-/** Replays a WAL left by an interrupted snapshot, if any. */
-async function replayWalPrev(path: string, tree: Tree): Promise<boolean> {
-  let handle: FileHandle;
+/** Replays a WAL left by an interrupted snapshot, if any. It was fdatasynced whole before its rename. */
+async function replayWalPrev(fs: FileSystem, path: string, tree: Tree): Promise<boolean> {
+  let handle: DurableFile;
   try {
-    handle = await open(path, 'r');
+    handle = await fs.open(path, 'r');
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return false;
     throw err;
   }
   try {
     const size = (await handle.stat()).size;
-    if (size >= magicBytes) {
-      await expectMagic(handle, walMagic, path);
-      await scanRecords(handle, size, (payload) => applyBatch(tree, payload));
-    }
+    await expectMagic(handle, walMagic, path);
+    await scanRecords(handle, size, { path, mayBeTorn: false }, (payload) => applyBatch(tree, payload));
     return true;
   } finally {
     await handle.close();
   }
 }
 
-async function loadSnapshot(path: string, tree: Tree): Promise<void> {
-  let handle: FileHandle;
+async function loadSnapshot(fs: FileSystem, path: string, tree: Tree): Promise<void> {
+  let handle: DurableFile;
   try {
-    handle = await open(path, 'r');
+    handle = await fs.open(path, 'r');
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return;
     throw err;
   }
   try {
     const size = (await handle.stat()).size;
-    if (size < magicBytes) throw corrupt(path, 'shorter than its header');
     await expectMagic(handle, snapshotMagic, path);
     let loaded = 0;
     let expected: number | undefined;
-    const end = await scanRecords(handle, size, (payload) => {
+    const end = await scanRecords(handle, size, { path, mayBeTorn: false }, (payload) => {
       if (expected !== undefined) throw corrupt(path, 'records after the end record');
       const reader = new Reader(payload);
       const kind = reader.u8();
@@ -374,7 +366,7 @@ async function loadSnapshot(path: string, tree: Tree): Promise<void> {
         throw corrupt(path, `unknown record kind ${kind}`);
       }
     });
-    if (end !== size || expected === undefined) throw corrupt(path, `unreadable from offset ${end}`);
+    if (end !== size || expected === undefined) throw new CorruptFileError(path, end, 'the snapshot has no end record');
     if (expected !== loaded) throw corrupt(path, `holds ${loaded} entries, its end record says ${expected}`);
   } finally {
     await handle.close();
@@ -382,14 +374,13 @@ async function loadSnapshot(path: string, tree: Tree): Promise<void> {
 }
 
 /** Writes view to snapshot.tmp in chunks, then atomically replaces the snapshot. */
-async function writeSnapshot(dir: string, view: Tree, chunkBytes: number): Promise<void> {
+async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes: number): Promise<void> {
   const files = filesIn(dir);
-  const handle = await open(files.snapshotTmp, 'w');
+  const handle = await fs.open(files.snapshotTmp, 'w');
   try {
     let position = 0;
     const append = async (buffer: Buffer): Promise<void> => {
-      const { bytesWritten } = await handle.write(buffer, 0, buffer.length, position);
-      if (bytesWritten !== buffer.length) throw new Error(`short snapshot write to ${files.snapshotTmp}`);
+      await writeFully(handle, buffer, position);
       position += buffer.length;
     };
     await append(snapshotMagic);
@@ -415,12 +406,18 @@ async function writeSnapshot(dir: string, view: Tree, chunkBytes: number): Promi
   } finally {
     await handle.close();
   }
-  await rename(files.snapshotTmp, files.snapshot);
-  await fsyncDir(dir);
+  await fs.rename(files.snapshotTmp, files.snapshot);
+  await fs.fsyncDir(dir);
 }
 
-async function expectMagic(handle: FileHandle, magic: Buffer, path: string): Promise<void> {
-  if (!(await hasMagic(handle, magic))) throw corrupt(path, `does not start with ${magic.toString('latin1')}`);
+async function allZeroFrom(handle: DurableFile, from: number, size: number): Promise<boolean> {
+  const bytes = Buffer.alloc(size - from);
+  await handle.read(bytes, 0, bytes.length, from);
+  return bytes.every((b) => b === 0);
+}
+
+async function expectMagic(handle: DurableFile, magic: Buffer, path: string): Promise<void> {
+  if (!(await hasMagic(handle, magic))) throw new CorruptFileError(path, 0, `it does not start with ${magic.toString('latin1')}`);
 }
 
 // --- Encoding
@@ -465,7 +462,7 @@ function encodeBatch(ops: readonly WriteOp[]): Buffer {
         break;
     }
   }
-  return seal(record);
+  return record;
 }
 
 function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, payloadBytes: number): Buffer {
@@ -568,8 +565,4 @@ function closedError(): EtcdError {
 
 function corrupt(path: string, detail: string): Error {
   return new Error(`memory engine: ${path} is corrupt: ${detail}`);
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

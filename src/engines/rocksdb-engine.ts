@@ -5,7 +5,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
-import { takeGroup } from './take-group.js';
+import { GroupCommit } from '../storage/group-commit.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** Entries fetched per native iterator round trip. */
@@ -72,23 +72,32 @@ export async function openRocksdbEngine(dir: string): Promise<Engine> {
 /** Ops of queued writes merged into one RocksDB write (one fsync) by group commit. */
 const maxGroupOps = 100_000;
 
-interface PendingWrite {
+interface QueuedWrite {
   readonly ops: readonly WriteOp[];
   readonly sync: boolean;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
 }
 
 class RocksdbEngine implements Engine {
   readonly name = 'rocksdb' as const;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** Writes waiting for the group-commit loop, in call order. */
-  private readonly pending: PendingWrite[] = [];
-  private flushActive = false;
-  /** Set by the first failed write: later writes fail too, so none can land after a lost one. */
-  private failure: unknown = null;
-  private flushDone: Promise<void> = Promise.resolve();
+  /**
+   * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
+   * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
+   * DB::Write (and its fsync) on the JS thread, so fewer, larger writes also mean fewer stalls. The
+   * first failed write stops it (fail-stop, as the memory engine does): the Engine contract promises
+   * that a synced write covers every earlier one, which cannot hold once a batch was lost.
+   */
+  private readonly committer = new GroupCommit<QueuedWrite>({
+    flush: async (group) => {
+      const batch = await this.buildBatch(group.flatMap((w) => w.ops));
+      await batch.write({ sync: group.some((w) => w.sync) }).catch((err: unknown) => {
+        throw withErrnoCode(err);
+      });
+    },
+    weight: (w) => w.ops.length,
+    maxGroupWeight: maxGroupOps,
+  });
 
   constructor(
     private readonly db: RocksLevel,
@@ -103,7 +112,7 @@ class RocksdbEngine implements Engine {
 
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
     if (this.closed) return Promise.reject(closedError());
-    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.committer.failure !== undefined) return Promise.reject(this.committer.failure);
     let copied: WriteOp[];
     try {
       // Capture the caller's bytes now (they may reuse their buffers), and reject a malformed op
@@ -112,14 +121,8 @@ class RocksdbEngine implements Engine {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ ops: copied, sync: options.sync, resolve, reject });
-      if (!this.flushActive) {
-        this.flushActive = true;
-        // Started from a microtask so writes issued in the same tick share one RocksDB write.
-        this.flushDone = Promise.resolve().then(() => this.flushLoop());
-      }
-    });
+    // The first flush starts from a microtask, so writes issued in the same tick share one RocksDB write.
+    return this.committer.submit({ ops: copied, sync: options.sync });
   }
 
   iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
@@ -151,7 +154,7 @@ class RocksdbEngine implements Engine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      await this.flushDone;
+      await this.committer.drain();
       // abstract-level closes any iterator still open before the database itself.
       await this.db.close();
     })();
@@ -160,33 +163,6 @@ class RocksdbEngine implements Engine {
 
   private assertOpen(): void {
     if (this.closed) throw closedError();
-  }
-
-  /**
-   * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
-   * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
-   * DB::Write (and its fsync) on the JS thread, so fewer, larger writes also mean fewer stalls.
-   */
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const group = takeGroup(this.pending, (w) => w.ops.length, maxGroupOps);
-        try {
-          const batch = await this.buildBatch(group.flatMap((w) => w.ops));
-          await batch.write({ sync: group.some((w) => w.sync) });
-        } catch (err) {
-          // Fail-stop, as the memory engine does: the Engine contract promises that a synced write
-          // covers every earlier one, which cannot hold once a batch was lost.
-          this.failure = err;
-          for (const w of group) w.reject(err);
-          for (const w of this.pending.splice(0)) w.reject(err);
-          return;
-        }
-        for (const w of group) w.resolve();
-      }
-    } finally {
-      this.flushActive = false;
-    }
   }
 
   /**
@@ -283,6 +259,15 @@ function failingIterable(error: Error): AsyncIterable<readonly [Buffer, Buffer]>
       throw error;
     },
   };
+}
+
+/**
+ * RocksDB reports a full disk as an IO error whose text carries strerror's (the binding's code is
+ * LEVEL_IO_ERROR for every IO error); the errno code is what the rest of Lattice reads.
+ */
+function withErrnoCode(err: unknown): unknown {
+  if (!(err instanceof Error) || !/No space left on device/.test(err.message)) return err;
+  return Object.assign(new Error(err.message, { cause: err }), { code: 'ENOSPC' });
 }
 
 function closedError(): EtcdError {

@@ -1,5 +1,7 @@
 // Single-member revision log: proposals made in the same turn of the event loop are written as one
 // batch with one fsync (group commit); while a batch is on its way to disk the next one gathers.
+// A failed write or fsync stops the log for good (fail-stop, src/storage/group-commit.ts): every
+// later proposal fails with that failure until a restart re-reads the disk.
 // Entries live in a segmented WAL of their own, not in the engine: its writes and fdatasyncs run on
 // the libuv pool, while the engine's synced batch writes (RocksDB) would block the event loop.
 import { Subject } from 'rxjs';
@@ -7,12 +9,12 @@ import { EtcdError } from '../core/errors.js';
 import { decodeEntry, encodeEntry, type Command, type LogEntry } from './command.js';
 import type { RevisionLog } from './revision-log.js';
 import { defaultMaxSegmentBytes, openSegmentedWal, type SegmentedWal } from './segmented-wal.js';
+import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
+import { GroupCommit, GroupCommitFullError } from '../storage/group-commit.js';
 
-interface Pending {
+interface Proposal {
   readonly requestId: number;
   readonly command: Command;
-  readonly resolve: () => void;
-  readonly reject: (e: unknown) => void;
 }
 
 export interface LocalLogOptions {
@@ -25,6 +27,7 @@ export interface LocalLogOptions {
   readonly retainEntries: number;
   /** WAL segment size; the log is trimmed a whole segment at a time. */
   readonly maxSegmentBytes: number;
+  readonly fs: FileSystem;
 }
 
 export const defaultLocalLogOptions: LocalLogOptions = {
@@ -33,27 +36,34 @@ export const defaultLocalLogOptions: LocalLogOptions = {
   maxPendingProposals: 100_000,
   retainEntries: 5_000,
   maxSegmentBytes: defaultMaxSegmentBytes,
+  fs: nodeFileSystem,
 };
 
 export class LocalLog implements RevisionLog {
   readonly term = 1;
   private readonly subject = new Subject<readonly LogEntry[]>();
   readonly committed$ = this.subject.asObservable();
-  private pending: Pending[] = [];
-  private writing = false;
+  private readonly committer: GroupCommit<Proposal>;
   private closed = false;
   private trimming = false;
-  private drained: (() => void) | null = null;
 
   private constructor(
     private readonly wal: SegmentedWal,
     private readonly options: LocalLogOptions,
     private last: number,
-  ) {}
+  ) {
+    this.committer = new GroupCommit<Proposal>({
+      flush: (group) => this.writeBatch(group),
+      weight: () => 1,
+      maxGroupWeight: options.maxBatchEntries,
+      maxQueuedItems: options.maxPendingProposals,
+      start: 'immediate',
+    });
+  }
 
   /** Opens (creating if missing) the log whose WAL segments are in dir. */
   static async open(dir: string, options: LocalLogOptions = defaultLocalLogOptions): Promise<LocalLog> {
-    const wal = await openSegmentedWal(dir, { maxSegmentBytes: options.maxSegmentBytes });
+    const wal = await openSegmentedWal(dir, { maxSegmentBytes: options.maxSegmentBytes, fs: options.fs });
     return new LocalLog(wal, options, wal.lastIndex);
   }
 
@@ -61,15 +71,14 @@ export class LocalLog implements RevisionLog {
     return this.last;
   }
 
+  get failure(): Error | undefined {
+    return this.committer.failure;
+  }
+
   propose(requestId: number, command: Command): Promise<void> {
     if (this.closed) return Promise.reject(new EtcdError('stopped'));
-    if (this.pending.length >= this.options.maxPendingProposals) return Promise.reject(new EtcdError('tooManyRequests'));
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ requestId, command, resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        setImmediate(() => void this.writeBatches());
-      }
+    return this.committer.submit({ requestId, command }).catch((e: unknown) => {
+      throw e instanceof GroupCommitFullError ? new EtcdError('tooManyRequests') : e;
     });
   }
 
@@ -96,34 +105,23 @@ export class LocalLog implements RevisionLog {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.writing) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.committer.drain();
     await this.wal.close();
     this.subject.complete();
   }
 
-  private async writeBatches(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.options.maxBatchEntries);
-      const entries: LogEntry[] = batch.map((p, i) => ({
-        index: this.last + 1 + i,
-        term: this.term,
-        requestId: p.requestId,
-        command: p.command,
-      }));
-      try {
-        await this.wal.append(
-          entries.map((e) => ({ index: e.index, bytes: encodeEntry(e) })),
-          this.options.fsync,
-        );
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-        continue;
-      }
-      this.last += entries.length;
-      for (const p of batch) p.resolve();
-      this.subject.next(entries);
-    }
-    this.writing = false;
-    this.drained?.();
+  private async writeBatch(batch: readonly Proposal[]): Promise<void> {
+    const entries: LogEntry[] = batch.map((p, i) => ({
+      index: this.last + 1 + i,
+      term: this.term,
+      requestId: p.requestId,
+      command: p.command,
+    }));
+    await this.wal.append(
+      entries.map((e) => ({ index: e.index, bytes: encodeEntry(e) })),
+      this.options.fsync,
+    );
+    this.last += entries.length;
+    this.subject.next(entries);
   }
 }

@@ -14,5 +14,7 @@ export interface RevisionLog {
   persistedUpTo(index: number): void;
   readonly term: number;
   readonly lastIndex: number;
+  /** Set once a write or sync of the log failed: the log takes no more proposals (fail-stop). */
+  readonly failure: Error | undefined;
   close(): Promise<void>;
 }

@@ -8,13 +8,15 @@
 //
 // Durability: an append with sync ends in one fdatasync; it also covers every earlier append, since
 // the segment it lands in is fdatasynced before a new one is started. A crash mid-append can leave a
-// torn tail only in the last segment; open cuts it off. Anything else unreadable is an error.
+// torn tail only in the unsynced end of the last segment; open cuts it off. Anything else
+// unreadable is a CorruptFileError naming the file and offset (the rule: record-file.ts).
 
-import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { makeDirDurable } from '../storage/durable-dir.js';
 import { join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
-import { fsyncDir, hasMagic, magicBytes, readRecords, recordHeaderBytes, seal } from '../storage/record-file.js';
+import { makeDirDurable } from '../storage/durable-dir.js';
+import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
+import { GroupCommit } from '../storage/group-commit.js';
+import { CorruptFileError, hasMagic, magicBytes, readRecords, recordHeaderBytes, seal } from '../storage/record-file.js';
 
 /** Segment size past which the next append starts a new segment. */
 export const defaultMaxSegmentBytes = 64 * 1024 * 1024;
@@ -23,6 +25,7 @@ export const maxEntryBytes = 512 * 1024 * 1024;
 
 export interface SegmentedWalOptions {
   readonly maxSegmentBytes?: number;
+  readonly fs?: FileSystem;
 }
 
 export interface WalEntry {
@@ -35,10 +38,12 @@ export interface SegmentedWal {
   readonly firstIndex: number;
   /** Index of the newest entry appended (and written); 0 when nothing was ever appended. */
   readonly lastIndex: number;
+  /** The failure that stopped appends, if any (see append). */
+  readonly failure: Error | undefined;
   /**
    * Appends entries whose indices continue, without gaps, from those of earlier calls. Calls are
-   * written in call order; one write per call, and with sync one fdatasync. After a failed write
-   * every later call fails too.
+   * written in call order; calls queued behind a write share the next one, with one fdatasync if
+   * any asked for sync. After a failed write or sync every later call fails with that failure.
    */
   append(entries: readonly WalEntry[], sync: boolean): Promise<void>;
   /** Entries with index >= `index`, in order, up to the lastIndex when iteration starts. */
@@ -49,9 +54,11 @@ export interface SegmentedWal {
   close(): Promise<void>;
 }
 
-const segmentMagic = Buffer.from('LATLOG01', 'latin1');
+const segmentMagic = Buffer.from('LATLOG02', 'latin1');
 const indexBytes = 8;
 const segmentNamePattern = /^([0-9a-f]{16})\.wal$/;
+/** Bytes of queued appends written (and synced) together. */
+const maxAppendGroupBytes = 16 * 1024 * 1024;
 
 interface Segment {
   /** Index its first entry has (or will have): the number in its name. */
@@ -60,26 +67,39 @@ interface Segment {
   /** Index of its last entry; first - 1 while it is empty. */
   last: number;
   bytes: number;
+  /** Bytes known to be on stable storage; records carry it so a reader can tell torn from corrupt. */
+  synced: number;
+}
+
+/** An encoded append: records with their headers left for sealing at write time. */
+interface Append {
+  readonly batch: Buffer;
+  /** Offset in batch of each record's start, then the batch's length. */
+  readonly bounds: readonly number[];
+  readonly first: number;
+  readonly count: number;
+  readonly sync: boolean;
 }
 
 /** Opens (creating if missing) the WAL in dir, validating every segment and cutting a torn tail. */
 export async function openSegmentedWal(dir: string, options: SegmentedWalOptions = {}): Promise<SegmentedWal> {
   const maxSegmentBytes = options.maxSegmentBytes ?? defaultMaxSegmentBytes;
+  const fs = options.fs ?? nodeFileSystem;
   if (!(maxSegmentBytes > 0)) throw new RangeError('maxSegmentBytes must be positive');
-  await makeDirDurable(dir);
-  const names = (await readdir(dir)).filter((n) => segmentNamePattern.test(n)).sort();
+  await makeDirDurable(dir, undefined, fs);
+  const names = (await fs.readdir(dir)).filter((n) => segmentNamePattern.test(n)).sort();
   const segments: Segment[] = [];
-  let active: FileHandle | undefined;
+  let active: DurableFile | undefined;
   try {
     for (const [i, name] of names.entries()) {
       const first = parseInt(name.slice(0, 16), 16);
-      const segment: Segment = { first, path: join(dir, name), last: first - 1, bytes: magicBytes };
+      const segment: Segment = { first, path: join(dir, name), last: first - 1, bytes: magicBytes, synced: magicBytes };
       const previous = segments.at(-1);
       if (previous !== undefined && first !== previous.last + 1) {
-        throw corrupt(dir, `${name} starts at index ${first} but the segment before it ends at ${previous.last}`);
+        throw new Error(`log WAL: ${dir} is corrupt: ${name} starts at index ${first} but the segment before it ends at ${previous.last}`);
       }
       const isLast = i === names.length - 1;
-      const handle = await open(segment.path, isLast ? 'r+' : 'r');
+      const handle = await fs.open(segment.path, isLast ? 'r+' : 'r');
       try {
         await validateSegment(handle, segment, isLast);
       } catch (err) {
@@ -94,11 +114,11 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
     await active?.close();
     throw err;
   }
-  return new FileWal(dir, segments, active, maxSegmentBytes);
+  return new FileWal(dir, fs, segments, active, maxSegmentBytes);
 }
 
 /** Reads a segment through, checking indices; the last one's torn tail is cut off, not an error. */
-async function validateSegment(handle: FileHandle, segment: Segment, isLast: boolean): Promise<void> {
+async function validateSegment(handle: DurableFile, segment: Segment, isLast: boolean): Promise<void> {
   const size = (await handle.stat()).size;
   if (isLast && size < magicBytes) {
     // Crashed while creating it: nothing was ever acknowledged from this file.
@@ -107,42 +127,58 @@ async function validateSegment(handle: FileHandle, segment: Segment, isLast: boo
     await handle.datasync();
     return;
   }
-  if (!(await hasMagic(handle, segmentMagic))) throw corrupt(segment.path, `does not start with ${segmentMagic.toString('latin1')}`);
+  if (!(await hasMagic(handle, segmentMagic))) {
+    // A torn creation can leave the magic's sector unwritten while a later one landed.
+    if (!isLast || !(await isEmptySegment(handle, size))) throw new CorruptFileError(segment.path, 0, `it does not start with ${segmentMagic.toString('latin1')}`);
+    await handle.truncate(0);
+    await writeFully(handle, segmentMagic, 0);
+    await handle.datasync();
+    return;
+  }
   let end = magicBytes;
-  for await (const { payload, end: recordEnd } of readRecords(handle, size)) {
+  for await (const { payload, end: recordEnd } of readRecords(handle, size, { path: segment.path, mayBeTorn: isLast })) {
     const index = payload.length >= indexBytes ? readIndex(payload, 0) : -1;
     if (index !== segment.last + 1) {
-      throw corrupt(segment.path, `the record at offset ${end} holds index ${index}, expected ${segment.last + 1}`);
+      throw new CorruptFileError(segment.path, end, `the record holds index ${index}, expected ${segment.last + 1}`);
     }
     segment.last = index;
     end = recordEnd;
   }
-  if (end < size) {
-    if (!isLast) throw corrupt(segment.path, `unreadable record at offset ${end} (the file has ${size} bytes)`);
-    await handle.truncate(end);
-    await handle.datasync();
-  }
+  if (end < size) await handle.truncate(end);
+  // What was read may still be only in the page cache (a process crash keeps it): new records may
+  // claim it synced only once it is.
+  if (isLast) await handle.datasync();
   segment.bytes = end;
+  segment.synced = end;
+}
+
+/** A last segment whose magic is missing holds no record either when no byte past it is set. */
+async function isEmptySegment(handle: DurableFile, size: number): Promise<boolean> {
+  const bytes = Buffer.alloc(size);
+  await handle.read(bytes, 0, size, 0);
+  return bytes.subarray(magicBytes).every((b) => b === 0);
 }
 
 class FileWal implements SegmentedWal {
   /** Index the next appended entry must have, counting appends still queued. */
   private nextIndex: number;
-  private appending: Promise<void> = Promise.resolve();
   private truncating: Promise<void> = Promise.resolve();
-  /** Whether the active segment has writes not yet fdatasynced. */
-  private dirty = false;
-  /** Set on the first failed write; from then on appends reject (the file may hold part of a batch). */
-  private failure: Error | undefined;
   private closing: Promise<void> | undefined;
+  private readonly committer: GroupCommit<Append>;
 
   constructor(
     private readonly dir: string,
+    private readonly fs: FileSystem,
     private segments: Segment[],
-    private active: FileHandle | undefined,
+    private active: DurableFile | undefined,
     private readonly maxSegmentBytes: number,
   ) {
     this.nextIndex = this.lastIndex + 1;
+    this.committer = new GroupCommit<Append>({
+      flush: (group) => this.write(group),
+      weight: (a) => a.batch.length,
+      maxGroupWeight: maxAppendGroupBytes,
+    });
   }
 
   get firstIndex(): number {
@@ -153,21 +189,22 @@ class FileWal implements SegmentedWal {
     return this.segments.at(-1)?.last ?? 0;
   }
 
+  get failure(): Error | undefined {
+    return this.committer.failure;
+  }
+
   append(entries: readonly WalEntry[], sync: boolean): Promise<void> {
-    const unusable = this.closing !== undefined ? closedError() : this.failure;
+    const unusable = this.closing !== undefined ? closedError() : this.committer.failure;
     if (unusable !== undefined) return Promise.reject(unusable);
     if (entries.length === 0) return Promise.resolve();
-    let batch: Buffer;
+    let append: Append;
     try {
-      batch = this.encode(entries);
+      append = this.encode(entries, sync);
     } catch (err) {
       return Promise.reject(err);
     }
-    const first = this.nextIndex;
     this.nextIndex += entries.length;
-    const written = this.appending.then(() => this.write(batch, first, entries.length, sync));
-    this.appending = written.catch(() => undefined);
-    return written;
+    return this.committer.submit(append);
   }
 
   async *readFrom(index: number): AsyncGenerator<WalEntry> {
@@ -176,20 +213,21 @@ class FileWal implements SegmentedWal {
       if (segment.last < index || segment.last < segment.first) continue;
       if (segment.first > upTo) return;
       // A handle of its own: the active segment's handle is written at the same time.
-      const handle = await open(segment.path, 'r').catch((err: unknown) => {
+      const handle = await this.fs.open(segment.path, 'r').catch((err: unknown) => {
         throw errorCode(err) === 'ENOENT' ? new Error(`log WAL: ${segment.path} was truncated away while being read`) : err;
       });
       try {
+        // Only what this WAL wrote and validated is read, so nothing in it may be torn.
         const size = segment.bytes;
         let expected = segment.first;
-        for await (const { payload } of readRecords(handle, size)) {
+        for await (const { payload, end } of readRecords(handle, size, { path: segment.path, mayBeTorn: false })) {
           if (expected > upTo) return;
-          if (readIndex(payload, 0) !== expected) throw corrupt(segment.path, `index ${readIndex(payload, 0)} where ${expected} was expected`);
+          if (readIndex(payload, 0) !== expected) throw new CorruptFileError(segment.path, end, `index ${readIndex(payload, 0)} where ${expected} was expected`);
           // A copy, so what the caller keeps does not pin the whole read chunk.
           if (expected >= index) yield { index: expected, bytes: Buffer.from(payload.subarray(indexBytes)) };
           expected++;
         }
-        if (expected <= Math.min(segment.last, upTo)) throw corrupt(segment.path, `entries from ${expected} are unreadable`);
+        if (expected <= Math.min(segment.last, upTo)) throw new Error(`log WAL: ${segment.path}: entries from ${expected} are unreadable`);
       } finally {
         await handle.close();
       }
@@ -209,18 +247,19 @@ class FileWal implements SegmentedWal {
   }
 
   private async shutdown(): Promise<void> {
-    await this.appending;
+    await this.committer.drain();
     await this.truncating;
     if (this.active === undefined) return;
     try {
-      if (this.dirty && this.failure === undefined) await this.active.datasync();
+      const segment = this.segments.at(-1);
+      if (segment !== undefined && segment.synced < segment.bytes && this.committer.failure === undefined) await this.active.datasync();
     } finally {
       await this.active.close();
       this.active = undefined;
     }
   }
 
-  private encode(entries: readonly WalEntry[]): Buffer {
+  private encode(entries: readonly WalEntry[], sync: boolean): Append {
     let size = 0;
     for (const [i, entry] of entries.entries()) {
       if (entry.index !== this.nextIndex + i) {
@@ -230,59 +269,61 @@ class FileWal implements SegmentedWal {
       size += recordHeaderBytes + indexBytes + entry.bytes.length;
     }
     const batch = Buffer.allocUnsafe(size);
+    const bounds: number[] = [];
     let at = 0;
     for (const entry of entries) {
-      const end = at + recordHeaderBytes + indexBytes + entry.bytes.length;
+      bounds.push(at);
       writeIndex(batch, at + recordHeaderBytes, entry.index);
       entry.bytes.copy(batch, at + recordHeaderBytes + indexBytes);
-      seal(batch.subarray(at, end));
-      at = end;
+      at += recordHeaderBytes + indexBytes + entry.bytes.length;
     }
-    return batch;
+    bounds.push(at);
+    return { batch, bounds, first: this.nextIndex, count: entries.length, sync };
   }
 
-  private async write(batch: Buffer, first: number, count: number, sync: boolean): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-    try {
-      let segment = this.segments.at(-1);
-      if (segment === undefined || this.active === undefined || (segment.last >= segment.first && segment.bytes + batch.length > this.maxSegmentBytes)) {
-        segment = await this.startSegment(first);
-      }
-      const handle = this.active;
-      if (handle === undefined) throw new Error('log WAL: no active segment');
-      await writeFully(handle, batch, segment.bytes);
-      this.dirty = true;
-      if (sync) {
-        await handle.datasync();
-        this.dirty = false;
-      }
-      segment.bytes += batch.length;
-      segment.last = first + count - 1;
-    } catch (err) {
-      this.failure ??= err instanceof Error ? err : new Error(String(err));
-      throw this.failure;
+  /** Writes a group of appends with one write (and one fdatasync if any asked for it). */
+  private async write(group: readonly Append[]): Promise<void> {
+    const first = group[0]!.first;
+    const bytes = group.reduce((sum, a) => sum + a.batch.length, 0);
+    let segment = this.segments.at(-1);
+    if (segment === undefined || this.active === undefined || (segment.last >= segment.first && segment.bytes + bytes > this.maxSegmentBytes)) {
+      segment = await this.startSegment(first);
+    }
+    const handle = this.active;
+    if (handle === undefined) throw new Error('log WAL: no active segment');
+    for (const append of group) {
+      for (let r = 0; r + 1 < append.bounds.length; r++) seal(append.batch.subarray(append.bounds[r], append.bounds[r + 1]), segment.synced);
+    }
+    await writeFully(handle, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((a) => a.batch), bytes), segment.bytes);
+    segment.bytes += bytes;
+    const last = group.at(-1)!;
+    segment.last = last.first + last.count - 1;
+    if (group.some((a) => a.sync)) {
+      await handle.datasync();
+      segment.synced = segment.bytes;
     }
   }
 
   /** Ends the active segment durably and starts a new, empty one whose entries begin at first. */
   private async startSegment(first: number): Promise<Segment> {
+    const current = this.segments.at(-1);
     if (this.active !== undefined) {
-      if (this.dirty) await this.active.datasync();
-      this.dirty = false;
+      if (current !== undefined && current.synced < current.bytes) await this.active.datasync();
+      if (current !== undefined) current.synced = current.bytes;
       await this.active.close();
       this.active = undefined;
     }
     const path = join(this.dir, segmentName(first));
-    const handle = await open(path, 'wx+');
+    const handle = await this.fs.open(path, 'wx+');
     try {
       await writeFully(handle, segmentMagic, 0);
       await handle.datasync();
-      await fsyncDir(this.dir);
+      await this.fs.fsyncDir(this.dir);
     } catch (err) {
       await handle.close();
       throw err;
     }
-    const segment: Segment = { first, path, last: first - 1, bytes: magicBytes };
+    const segment: Segment = { first, path, last: first - 1, bytes: magicBytes, synced: magicBytes };
     this.active = handle;
     this.segments = [...this.segments, segment];
     return segment;
@@ -294,8 +335,8 @@ class FileWal implements SegmentedWal {
       const [oldest, next] = this.segments;
       if (oldest === undefined || next === undefined || oldest.last >= index) return;
       this.segments = this.segments.slice(1);
-      await rm(oldest.path, { force: true });
-      await fsyncDir(this.dir);
+      await this.fs.remove(oldest.path);
+      await this.fs.fsyncDir(this.dir);
     }
   }
 }
@@ -313,23 +354,6 @@ function readIndex(buffer: Buffer, at: number): number {
   return buffer.readUInt32LE(at) + buffer.readUInt32LE(at + 4) * 0x1_0000_0000;
 }
 
-async function writeFully(handle: FileHandle, buffer: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buffer.length) {
-    const { bytesWritten } = await handle.write(buffer, done, buffer.length - done, position + done);
-    if (bytesWritten === 0) throw new Error(`log WAL: short write (${done} of ${buffer.length} bytes)`);
-    done += bytesWritten;
-  }
-}
-
-function corrupt(path: string, detail: string): Error {
-  return new Error(`log WAL: ${path} is corrupt: ${detail}`);
-}
-
 function closedError(): EtcdError {
   return new EtcdError('stopped', 'log WAL is closed');
-}
-
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
 }

@@ -82,7 +82,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     shards,
     {
       header,
-      onFatal: (e) => log.error('the store stopped: no more writes are taken; acknowledged writes are in the revision log and are applied again at restart', { error: e }),
+      onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
     },
     jobs,
   );

@@ -7,9 +7,9 @@
 // one: the token exists to keep members of different clusters apart, so a mismatch is a sign of the wrong
 // data dir. Left out, the token is ignored on restart as etcd ignores it.
 
-import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir } from '../storage/record-file.js';
+import { nodeFileSystem, writeFully, type FileSystem } from '../storage/file-system.js';
 import type { ServerConfig } from './config.js';
 import { computeClusterId, computeMemberId, formatId, initialMemberIds, parseId } from './member-id.js';
 
@@ -46,7 +46,6 @@ export class IdentityError extends Error {
 export const identityFileName = 'member-identity.json';
 const tempSuffix = '.tmp';
 const identityFormat = 1;
-const identityFileMode = 0o600;
 
 type BootstrapFlags = Pick<ServerConfig, 'initialAdvertisePeerUrls' | 'initialCluster' | 'initialClusterToken' | 'initialClusterTokenGiven'>;
 
@@ -124,18 +123,18 @@ export async function readIdentity(dataDir: string): Promise<MemberIdentity | un
  * Replaces the identity file atomically and durably: a crash at any point leaves either no file or a
  * complete one (write a temp file, fsync it, rename over, fsync the directory that holds the name).
  */
-export async function writeIdentity(dataDir: string, identity: MemberIdentity): Promise<void> {
+export async function writeIdentity(dataDir: string, identity: MemberIdentity, fs: FileSystem = nodeFileSystem): Promise<void> {
   const file = path.join(dataDir, identityFileName);
   const temp = file + tempSuffix;
-  const handle = await open(temp, 'w', identityFileMode);
+  const handle = await fs.open(temp, 'w');
   try {
-    await handle.writeFile(encodeIdentity(identity), 'utf8');
-    await handle.sync();
+    await writeFully(handle, Buffer.from(encodeIdentity(identity), 'utf8'), 0);
+    await handle.datasync();
   } finally {
     await handle.close();
   }
-  await rename(temp, file);
-  await fsyncDir(dataDir);
+  await fs.rename(temp, file);
+  await fs.fsyncDir(dataDir);
 }
 
 /** Whether the data dir holds anything besides the identity file (and a temp file a crash left behind). */

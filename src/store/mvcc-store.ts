@@ -31,6 +31,7 @@ import type { ShardSet } from './shard-set.js';
 import { byRevision, encodeHashStream } from './hash-kv-stream.js';
 import type { HashJobs } from '../jobs/job-pool.js';
 import { crc32c } from '../jobs/hash-kv-task.js';
+import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
 import {
   APPLIED_KEY,
   COMPACT_KEY,
@@ -54,8 +55,11 @@ interface Waiter {
 export interface StoreHooks {
   /** Fills the header fields the store does not own (cluster, member, term). */
   readonly header: (revision: number) => ResponseHeader;
-  /** The store hit an error it cannot go on from (applying or persisting failed); it takes no more writes. */
-  readonly onFatal: (e: unknown) => void;
+  /**
+   * The store hit an error it cannot go on from (writing the log or the engine, or applying,
+   * failed); it takes no more writes. Called once.
+   */
+  readonly onFatal: (fault: StorageFault) => void;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
@@ -64,8 +68,14 @@ const maxInFlightWrites = 100_000;
 const maxUnpersistedBatches = 64;
 /** Records sent to a shard per message while loading at start-up. */
 const loadChunkRecords = 10_000;
-/** Log entries applied between persist batches written with sync (see persist). */
-const syncedPersistEveryEntries = 10_000;
+/** Default of StoreTuning.syncedPersistEveryEntries. */
+export const defaultSyncedPersistEveryEntries = 10_000;
+
+/** Bounds tests shrink (so that, say, the log is trimmed within a short run). */
+export interface StoreTuning {
+  /** Log entries applied between persist batches written with sync (see persist). */
+  readonly syncedPersistEveryEntries: number;
+}
 /** HashKV gathers again when a compaction lands meanwhile; after this many tries it gives up. */
 const maxHashKvAttempts = 3;
 
@@ -90,7 +100,7 @@ export class MvccStore implements KvApi {
   readonly applied$: Observable<AppliedBatch> = this.appliedSubject.asObservable();
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
-  private failure: unknown = null;
+  private failure: StorageFault | null = null;
 
   private constructor(
     private readonly engine: Engine,
@@ -98,14 +108,22 @@ export class MvccStore implements KvApi {
     private readonly shards: ShardSet,
     private readonly hooks: StoreHooks,
     private readonly jobs: HashJobs,
+    private readonly tuning: StoreTuning,
   ) {}
 
   /**
    * Loads the persisted state into the shards, replays the log past it, then follows the log. `jobs`
    * runs HashKV's checksum; the caller owns it (and closes it after the store).
    */
-  static async open(engine: Engine, log: RevisionLog, shards: ShardSet, hooks: StoreHooks, jobs: HashJobs = inlineHashJobs): Promise<MvccStore> {
-    const store = new MvccStore(engine, log, shards, hooks, jobs);
+  static async open(
+    engine: Engine,
+    log: RevisionLog,
+    shards: ShardSet,
+    hooks: StoreHooks,
+    jobs: HashJobs = inlineHashJobs,
+    tuning: StoreTuning = { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries },
+  ): Promise<MvccStore> {
+    const store = new MvccStore(engine, log, shards, hooks, jobs, tuning);
     const applied = await engine.get(APPLIED_KEY);
     if (applied !== undefined) {
       const mark = decodeApplied(applied);
@@ -180,6 +198,7 @@ export class MvccStore implements KvApi {
 
   async status(): Promise<StoreStatus> {
     const size = await this.engine.sizeBytes();
+    const fault = this.failure;
     return {
       revision: this.rev,
       compactRevision: this.compactRev,
@@ -187,6 +206,8 @@ export class MvccStore implements KvApi {
       raftTerm: this.log.term,
       dbSizeBytes: size,
       dbSizeInUseBytes: size,
+      alarms: fault?.alarm === undefined ? [] : [fault.alarm],
+      errors: fault === null ? [] : [fault.description],
     };
   }
 
@@ -275,9 +296,9 @@ export class MvccStore implements KvApi {
   /** Fail-stop: nothing more is applied or persisted, waiting and new writes fail instead of hanging. */
   private stop(e: unknown): void {
     if (this.failure !== null) return;
-    this.failure = e;
-    this.hooks.onFatal(e);
-    for (const w of this.waiters.values()) w.reject(new EtcdError('stopped', 'the store stopped applying writes'));
+    this.failure = describeStorageFault(e);
+    this.hooks.onFatal(this.failure);
+    for (const w of this.waiters.values()) w.reject(refusalFor(this.failure));
     this.waiters.clear();
   }
 
@@ -295,7 +316,9 @@ export class MvccStore implements KvApi {
   }
 
   private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
-    if (this.failure !== null) throw new EtcdError('stopped', 'the store stopped applying writes');
+    // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
+    if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
+    if (this.failure !== null) throw refusalFor(this.failure);
     // Every write waits here until applied, so this also bounds what the log has committed but the
     // store not yet applied.
     if (this.waiters.size >= maxInFlightWrites) throw new EtcdError('tooManyRequests');
@@ -307,7 +330,9 @@ export class MvccStore implements KvApi {
       await this.log.propose(requestId, command);
     } catch (e) {
       this.waiters.delete(requestId);
-      throw e;
+      if (this.log.failure === undefined) throw e;
+      this.stop(this.log.failure);
+      throw refusalFor(this.failure ?? describeStorageFault(e));
     }
     const s = await settled;
     if (!s.ok) throw new EtcdError(s.error);
@@ -405,7 +430,7 @@ export class MvccStore implements KvApi {
     if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
     const index = this.appliedIndex;
     ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
-    const sync = index - this.syncedIndex >= syncedPersistEveryEntries;
+    const sync = index - this.syncedIndex >= this.tuning.syncedPersistEveryEntries;
     if (sync) this.syncedIndex = index;
     this.unpersisted++;
     this.persisting = this.persisting

@@ -62,6 +62,8 @@ export class FakeServerApi implements ServerApi {
   private readonly data = new Map<string, KeyValue>();
   private revision = 1;
   statusFails = false;
+  /** What Status reports as raised alarms and errors (a storage fault). */
+  faults: { alarms: string[]; errors: string[] } = { alarms: [], errors: [] };
 
   header(revision?: number): ResponseHeader {
     return {
@@ -81,6 +83,8 @@ export class FakeServerApi implements ServerApi {
       raftTerm: fakeRaftTerm,
       dbSizeBytes: 20480,
       dbSizeInUseBytes: 16384,
+      alarms: [...this.faults.alarms],
+      errors: [...this.faults.errors],
     };
   }
 

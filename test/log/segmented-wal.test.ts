@@ -6,6 +6,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openSegmentedWal, type SegmentedWal, type WalEntry } from '../../src/log/segmented-wal.js';
 import { withTimeout } from '../engines/engine-suite.js';
+import { execFileSync } from 'node:child_process';
+import { repoPath } from '../helpers/paths.js';
 
 const testTimeoutMs = 15_000;
 
@@ -203,7 +205,62 @@ it('a bad record with synced records after it in the last segment fails the open
   const bytes = await readFile(last);
   bytes[bytes.length - 60]! ^= 0xff; // inside an early record's payload; nine more follow
   await writeFile(last, bytes);
-  await rejects(openSegmentedWal(ctx.dir), /fails its checksum and \d+ bytes follow it/);
+  await rejects(openSegmentedWal(ctx.dir), /is corrupt at offset \d+: a record fails its checksum, but the record at offset \d+ was written after the file was synced through offset \d+/);
+  assert.equal(await readFile(last), bytes, 'nothing was changed');
+});
+
+it('lattice-repair cut, run on the file and offset a corruption error names, lets the WAL open with the entries before it', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.close();
+  const files = await segmentFiles(ctx.dir);
+  const damaged = join(ctx.dir, files[2]!);
+  const bytes = await readFile(damaged);
+  bytes[bytes.length - 3]! ^= 0xff;
+  await writeFile(damaged, bytes);
+  let message = '';
+  await openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }).catch((e: Error) => (message = e.message));
+  const named = /lattice-repair cut (\S+) (\d+)/.exec(message);
+  assert.ok(named !== null, `the error names the repair: ${message}`);
+  execFileSync(process.execPath, [repoPath('bin', 'lattice-repair.js'), 'cut', named[1]!, named[2]!], { stdio: 'pipe' });
+  const repaired = await openIn(ctx, 256);
+  const kept = await readAll(repaired, 1);
+  assert.ok(kept.length > 0 && kept.length < 100, `${kept.length} entries kept`);
+  assert.equal(kept, expected(1, kept.length));
+  const aside = (await readdir(ctx.dir)).filter((n) => n.includes('.cut'));
+  assert.ok(aside.some((n) => n.startsWith(`${files[2]!}.cut-`)), 'the cut bytes are kept');
+  assert.ok(aside.includes(`${files.at(-1)!}.cut`), 'later segments are moved aside');
+});
+
+it('a bad length field inside the synced part of the last segment fails the open instead of cutting it there', async (ctx) => {
+  const wal = await openIn(ctx);
+  await fill(wal, 10, 1);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const bytes = await readFile(last);
+  const fourth = 8 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
+  bytes.writeUInt32LE(0x7fff_ffff, fourth); // the 4th record claims 2 GiB
+  await writeFile(last, bytes);
+  await rejects(openSegmentedWal(ctx.dir), new RegExp(`${last.replace(/[.]/g, '\\.')} is corrupt at offset ${fourth}: a record of 2147483647 bytes runs past the end`));
+});
+
+it('a torn unsynced write whose later pages landed and an earlier one did not is cut off, keeping every synced entry', async (ctx) => {
+  let wal = await openIn(ctx);
+  await fill(wal, 10, 2);
+  const synced = (await stat(join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!))).size;
+  const big = Array.from({ length: 20 }, (_, i) => ({ index: 11 + i, bytes: Buffer.alloc(700, 0x41 + i) }));
+  await wal.append(big, false);
+  await wal.close();
+  const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
+  const bytes = await readFile(last);
+  const lostSector = Math.ceil((synced + 1024) / 512) * 512;
+  bytes.fill(0, lostSector, lostSector + 512); // one page of the unsynced write never reached the disk
+  await writeFile(last, bytes);
+  wal = await openIn(ctx);
+  assert.ok(wal.lastIndex >= 10 && wal.lastIndex < 30, `lastIndex ${wal.lastIndex}`);
+  assert.equal(await readAll(wal, 1), expected(1, 10).concat(big.slice(0, wal.lastIndex - 10).map((e) => [e.index, e.bytes.toString()])));
+  assert.ok((await stat(last)).size < bytes.length, 'the torn tail was cut off');
+  await wal.append([entry(wal.lastIndex + 1)], true);
 });
 
 it('a last segment left empty by a crash while creating it is reused', async (ctx) => {
@@ -227,7 +284,7 @@ it('a corrupt record in a segment that is not the last fails the open', async (c
   const middle = join(ctx.dir, files[1]!);
   const size = (await stat(middle)).size;
   await truncate(middle, size - 1);
-  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt: unreadable record`));
+  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt at offset \\d+: a record of \\d+ bytes runs past the end of the file in a file that was wholly synced`));
 });
 
 it('a missing segment (a gap in the indices) fails the open', async (ctx) => {

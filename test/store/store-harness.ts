@@ -9,7 +9,7 @@ import type { Placement } from '../../src/actors/actor.js';
 import type { ShardReply, ShardRequest } from '../../src/actors/shard-actor.js';
 import { spawnActor } from '../../src/actors/spawn.js';
 import type { EngineName } from '../../src/engines/engine.js';
-import { openEngine } from '../../src/engines/open-engine.js';
+import { openEngine, type OpenEngineOptions } from '../../src/engines/open-engine.js';
 import { LocalLog, defaultLocalLogOptions, type LocalLogOptions } from '../../src/log/local-log.js';
 import { MvccStore } from '../../src/store/mvcc-store.js';
 import { ShardSet } from '../../src/store/shard-set.js';
@@ -42,11 +42,16 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   /** Lets a test interpose on the engine (e.g. make its writes fail). */
   readonly wrapEngine?: (engine: Engine) => Engine;
   readonly onFatal?: (e: unknown) => void;
+  /** Memory engine bounds (small ones make it rotate and snapshot often). */
+  readonly memory?: OpenEngineOptions['memory'];
 }
 
 export async function openStore(layout: StoreLayout, dir: string, options: OpenStoreOptions = {}): Promise<OpenStore> {
-  const { wrapEngine = (e: Engine) => e, onFatal, ...logOptions } = options;
-  const real = await openEngine(layout.engine, path.join(dir, layout.engine));
+  const { wrapEngine = (e: Engine) => e, onFatal, memory, ...logOptions } = options;
+  const real = await openEngine(layout.engine, path.join(dir, layout.engine), {
+    ...(logOptions.fs === undefined ? {} : { fs: logOptions.fs }),
+    ...(memory === undefined ? {} : { memory }),
+  });
   const engine: Engine = wrapEngine(real);
   const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...logOptions });
   const shards = new ShardSet(

@@ -18,7 +18,8 @@ export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
         raftTerm: BigInt(st.raftTerm),
         // StoreStatus has one index: this member applies what it commits before answering
         raftAppliedIndex: BigInt(st.raftIndex),
-        errors: [],
+        // etcd lists each alarm as its AlarmMember text, then anything else wrong.
+        errors: [...st.alarms.map((alarm) => `memberID:${api.member.memberId} alarm:${alarm} `), ...st.errors],
         dbSizeInUse: BigInt(st.dbSizeInUseBytes),
         isLearner: false,
       };

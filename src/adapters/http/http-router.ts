@@ -76,7 +76,9 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
     if (req.method !== 'GET') return methodNotAllowed(res);
     let ok = true;
     try {
-      await withTimeout(api.status(), healthTimeoutMs);
+      const st = await withTimeout(api.status(), healthTimeoutMs);
+      // etcd's /health is false while an alarm is raised; a member stopped on a storage fault is too.
+      ok = st.alarms.length === 0 && st.errors.length === 0;
     } catch (err) {
       log('/health probe failed', err);
       ok = false;

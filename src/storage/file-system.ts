@@ -1,0 +1,66 @@
+// The file layer every file Lattice writes goes through (the log WAL, the memory engine's WAL and
+// snapshots). In production it is node:fs itself: a FileHandle already is a DurableFile, so the
+// layer costs nothing. Tests substitute a layer that remembers what was not yet synced and can
+// simulate a power loss (test/helpers/power-loss-fs.ts); RocksDB's own files are not covered.
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+
+export interface DurableFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  writev(buffers: readonly Buffer[], position: number): Promise<{ bytesWritten: number }>;
+  /** Makes the file's data and size durable (not its directory entry: see FileSystem.fsyncDir). */
+  datasync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  stat(): Promise<{ readonly size: number }>;
+  close(): Promise<void>;
+}
+
+/** r: read; r+: read and write an existing file; w: create or empty, write; w+: same, also read; wx+: create a new file. */
+export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx+';
+
+export interface FileSystem {
+  /** Rejects with an error whose `code` is ENOENT or EEXIST as node:fs does. */
+  open(path: string, flags: OpenFlags): Promise<DurableFile>;
+  rename(from: string, to: string): Promise<void>;
+  /** Removes a file; a missing one is not an error. */
+  remove(path: string): Promise<void>;
+  readdir(dir: string): Promise<string[]>;
+  /** mkdir -p; returns the first directory it created (undefined when dir existed). */
+  mkdirs(dir: string, mode?: number): Promise<string | undefined>;
+  /** The file's size, undefined when it does not exist. */
+  size(path: string): Promise<number | undefined>;
+  /** Makes creations, renames and removals in dir durable. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+export const nodeFileSystem: FileSystem = {
+  open: (path, flags) => open(path, flags),
+  rename,
+  remove: (path) => rm(path, { force: true }),
+  readdir: (dir) => readdir(dir),
+  mkdirs: (dir, mode) => mkdir(dir, { recursive: true, ...(mode === undefined ? {} : { mode }) }),
+  size: async (path) => (await stat(path).catch(() => undefined))?.size,
+  fsyncDir: async (dir) => {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+/** The errno code of a node:fs error (or of the test layer's imitation), if any. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** Writes the whole buffer at position, looping over short writes. */
+export async function writeFully(file: DurableFile, buffer: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesWritten } = await file.write(buffer, done, buffer.length - done, position + done);
+    if (bytesWritten === 0) throw new Error(`short write (${done} of ${buffer.length} bytes)`);
+    done += bytesWritten;
+  }
+}

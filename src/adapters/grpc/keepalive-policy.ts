@@ -1,0 +1,49 @@
+// etcd's keepalive enforcement (embed/etcd.go: MinTime 5 s, PermitWithoutStream false), as grpc-go's
+// HTTP/2 server applies it to each connection (internal/transport/http2_server.go handlePing): a
+// client PING sooner than 5 s after its last one while streams are open, or sooner than 2 h when
+// none are, is a strike; the third strike closes the connection with GOAWAY ENHANCE_YOUR_CALM and
+// debug data `too_many_pings`. A ping right after the server sent headers or data is never a strike.
+// Pure: the connection tells it what happened, with the time.
+
+/** etcd: embed.DefaultGRPCKeepAliveMinTime. */
+export const defaultKeepaliveMinTimeMs = 5_000;
+/** grpc-go: defaultPingTimeout, the least time between pings on a connection with no streams. */
+export const idlePingMinTimeMs = 2 * 60 * 60 * 1000;
+/** grpc-go: maxPingStrikes; one more closes the connection. */
+export const maxPingStrikes = 2;
+
+export type PingVerdict = 'ok' | 'tooManyPings';
+
+export class KeepalivePolicy {
+  private activeStreams = 0;
+  private strikes = 0;
+  private lastPingAtMs: number | undefined;
+  private respondedSincePing = false;
+
+  constructor(private readonly minTimeMs: number = defaultKeepaliveMinTimeMs) {}
+
+  streamOpened(): void {
+    this.activeStreams++;
+  }
+
+  streamClosed(): void {
+    this.activeStreams--;
+  }
+
+  responded(): void {
+    this.respondedSincePing = true;
+  }
+
+  ping(nowMs: number): PingVerdict {
+    const last = this.lastPingAtMs;
+    this.lastPingAtMs = nowMs;
+    if (this.respondedSincePing) {
+      this.respondedSincePing = false;
+      this.strikes = 0;
+      return 'ok';
+    }
+    const minTimeMs = this.activeStreams < 1 ? idlePingMinTimeMs : this.minTimeMs;
+    if (last !== undefined && nowMs - last < minTimeMs) this.strikes++;
+    return this.strikes > maxPingStrikes ? 'tooManyPings' : 'ok';
+  }
+}

@@ -14,7 +14,7 @@ import type { ErrorLogger, GrpcStatus } from './error-status.js';
 import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
 import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
-import { ServerCall } from './server-call.js';
+import { ServerCall, resetIfClientStillSending } from './server-call.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
 
@@ -85,6 +85,7 @@ function refuse(stream: http2.ServerHttp2Stream, status: GrpcStatus, extra: http
     },
     { endStream: true },
   );
+  setImmediate(resetIfClientStillSending, stream);
 }
 
 export function createGrpcServer(

@@ -5,7 +5,7 @@
 // Response writes are batched per tick: every message queued in one tick goes out in one HTTP/2
 // write, each written straight into that write's buffer (frameMessages). A watch stream that gets a
 // revision for 100 watchers makes one write, not 100 (docs/design.md, "Encode once, write once").
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { constants as http2Constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
 import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
@@ -52,6 +52,15 @@ interface CallStream extends ServerHttp2Stream {
 function onWantTrailers(this: CallStream): void {
   const call = this[callKey];
   this.sendTrailers(call === undefined ? okTrailers : call.trailers);
+  if (call?.resetAfterStatus === true) setImmediate(resetIfClientStillSending, this);
+}
+/**
+ * After the status, a client still sending (an oversized message's body, a stream the server ended)
+ * is told to stop with RST_STREAM NO_ERROR, as grpc-go's finishStream does; a turn later, so that a
+ * client whose END_STREAM is already here is left alone.
+ */
+export function resetIfClientStillSending(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed && !stream.readableEnded) stream.close(http2Constants.NGHTTP2_NO_ERROR);
 }
 function onStreamClose(this: CallStream): void {
   this[callKey]?.streamClosed();
@@ -81,6 +90,7 @@ export class ServerCall implements CallContext {
   private flushScheduled = false;
   /** Read by onWantTrailers. */
   trailers: OutgoingHttpHeaders = okTrailers;
+  resetAfterStatus = false;
   deadline: number | undefined;
 
   constructor(
@@ -176,8 +186,10 @@ export class ServerCall implements CallContext {
         const trailers = status === undefined ? okTrailers : statusTrailers(status);
         stream.respond({ ...responseHeaders, ...trailers }, trailersOnlyOptions);
         this.options.connection?.responded();
+        setImmediate(resetIfClientStillSending, stream);
       } else {
         this.trailers = status === undefined ? okTrailers : statusTrailers(status);
+        this.resetAfterStatus = true;
         this.flushNow();
         stream.end();
       }

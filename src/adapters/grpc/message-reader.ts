@@ -13,7 +13,8 @@ export interface MessageReaderEvents {
 }
 
 export class MessageReader {
-  private readonly prefix = Buffer.alloc(messagePrefixBytes);
+  /** Made only when a prefix is split across chunks. */
+  private prefix: Buffer | undefined;
   private prefixBytes = 0;
   private body: Buffer | undefined;
   private bodyBytes = 0;
@@ -33,12 +34,22 @@ export class MessageReader {
     let at = 0;
     while (at < chunk.length && !this.broken) {
       if (this.body === undefined) {
+        if (this.prefixBytes === 0 && chunk.length - at >= messagePrefixBytes) {
+          // the common case: the whole prefix is in this chunk
+          const flag = chunk[at] ?? 0;
+          const length = chunk.readUInt32BE(at + 1);
+          at += messagePrefixBytes;
+          if (!this.startMessage(flag, length)) return;
+          continue;
+        }
+        const prefix = (this.prefix ??= Buffer.alloc(messagePrefixBytes));
         const take = Math.min(messagePrefixBytes - this.prefixBytes, chunk.length - at);
-        chunk.copy(this.prefix, this.prefixBytes, at, at + take);
+        chunk.copy(prefix, this.prefixBytes, at, at + take);
         this.prefixBytes += take;
         at += take;
         if (this.prefixBytes < messagePrefixBytes) return;
-        if (!this.startMessage()) return;
+        this.prefixBytes = 0;
+        if (!this.startMessage(prefix[0] ?? 0, prefix.readUInt32BE(1))) return;
         continue;
       }
       const take = Math.min(this.body.length - this.bodyBytes, chunk.length - at);
@@ -49,10 +60,7 @@ export class MessageReader {
     }
   }
 
-  private startMessage(): boolean {
-    const flag = this.prefix[0];
-    const length = this.prefix.readUInt32BE(1);
-    this.prefixBytes = 0;
+  private startMessage(flag: number, length: number): boolean {
     // The request carried no grpc-encoding other than identity (others are refused before reading),
     // so a compressed message is a framing error, as grpc-go's checkRecvPayload says.
     if (flag === 1) return this.fail({ code: Status.INTERNAL, details: 'grpc: compressed flag set with identity or empty encoding' });

@@ -1,0 +1,29 @@
+// Table of medians from bench/transport.sh's results.jsonl: server CPU seconds per 1,000 calls (per
+// 1,000 delivered events for watch loads), calls/s, peak RSS, errors; with every repetition's CPU figure.
+import { readFileSync } from 'node:fs';
+
+const rows = readFileSync(process.argv[2], 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const cpuPer1000 = (r) => {
+  const units = r.extra?.delivered_events ?? r.ops;
+  return ((r.server_cpu_pct / 100) * r.elapsed_s * 1000) / units;
+};
+const groups = new Map();
+for (const row of rows) {
+  if (row.result === null) continue;
+  const key = `${row.load}\t${row.server}`;
+  groups.set(key, [...(groups.get(key) ?? []), row.result]);
+}
+console.log('| load | server | CPU s / 1,000 (median) | runs | ops/s (median) | peak RSS MB | errors |');
+console.log('|---|---|--:|---|--:|--:|--:|');
+for (const [key, rs] of [...groups].sort()) {
+  const [load, server] = key.split('\t');
+  const cpus = rs.map(cpuPer1000);
+  console.log(
+    `| ${load} | ${server} | ${median(cpus).toFixed(3)} | ${cpus.map((c) => c.toFixed(3)).join(' ')} | ${median(rs.map((r) => r.ops_per_s)).toFixed(0)} | ${median(rs.map((r) => r.server_rss_peak_mb)).toFixed(0)} | ${rs.reduce((n, r) => n + r.errors, 0)} |`,
+  );
+}

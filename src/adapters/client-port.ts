@@ -36,6 +36,8 @@ export interface ClientPortOptions {
   /** etcd --grpc-keepalive-interval / --grpc-keepalive-timeout (default 2h / 20s). */
   readonly keepaliveIntervalMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /** etcd --grpc-keepalive-min-time (default 5 s): clients pinging more often are sent away. */
+  readonly keepaliveMinTimeMs?: number;
   /** Defaults to KV, Maintenance, Cluster. */
   readonly grpcServices?: readonly GrpcServiceModule[];
   /** Extra HTTP handlers, consulted after /health and /version (the JSON gateway plugs in here). */
@@ -163,6 +165,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       maxConcurrentStreams: options.maxConcurrentStreams ?? defaultMaxConcurrentStreams,
       keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaultKeepaliveIntervalMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
+      keepaliveMinTimeMs: options.keepaliveMinTimeMs,
     },
     { api: options.api, maxRequestBytes, maxTxnOps: options.maxTxnOps ?? defaultMaxTxnOps, log },
     options.grpcServices ?? defaultGrpcServices,

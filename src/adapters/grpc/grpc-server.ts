@@ -155,18 +155,22 @@ export function createGrpcServer(
         setImmediate(() => session.destroy());
       }
     });
-    // The server's own keepalive: a PING every interval, the connection dropped if not answered in time.
-    const keepalive = setInterval(() => {
-      if (session.destroyed || session.closed) return;
-      const unanswered = setTimeout(() => session.destroy(), limits.keepaliveTimeoutMs);
-      unanswered.unref();
-      const sent = session.ping((err) => {
-        clearTimeout(unanswered);
-        if (err !== null) session.destroy();
-      });
-      if (!sent) clearTimeout(unanswered);
-    }, limits.keepaliveIntervalMs);
-    keepalive.unref();
+    // The server's own keepalive: a PING every interval, the connection dropped if not answered in
+    // time (0 disables either, as etcd's flags say).
+    const keepalive =
+      limits.keepaliveIntervalMs > 0
+        ? setInterval(() => {
+            if (session.destroyed || session.closed) return;
+            const unanswered = limits.keepaliveTimeoutMs > 0 ? setTimeout(() => session.destroy(), limits.keepaliveTimeoutMs) : undefined;
+            unanswered?.unref();
+            const sent = session.ping((err) => {
+              clearTimeout(unanswered);
+              if (err !== null) session.destroy();
+            });
+            if (!sent) clearTimeout(unanswered);
+          }, limits.keepaliveIntervalMs)
+        : undefined;
+    keepalive?.unref();
     session.once('close', () => {
       clearInterval(keepalive);
       sessions.delete(session);

@@ -9,7 +9,7 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const cpuPer1000 = (r) => {
-  const units = r.extra?.delivered_events ?? r.ops;
+  const units = r.extra?.expected_events !== undefined ? r.extra.expected_events - r.extra.missing_events : r.ops;
   return ((r.server_cpu_pct / 100) * r.elapsed_s * 1000) / units;
 };
 const groups = new Map();
@@ -18,12 +18,12 @@ for (const row of rows) {
   const key = `${row.load}\t${row.server}`;
   groups.set(key, [...(groups.get(key) ?? []), row.result]);
 }
-console.log('| load | server | CPU s / 1,000 (median) | runs | ops/s (median) | peak RSS MB | errors |');
-console.log('|---|---|--:|---|--:|--:|--:|');
+console.log('| load | server | CPU s / 1,000 (median) | runs | ops/s (median) | peak RSS MB | errors | missing events |');
+console.log('|---|---|--:|---|--:|--:|--:|--:|');
 for (const [key, rs] of [...groups].sort()) {
   const [load, server] = key.split('\t');
   const cpus = rs.map(cpuPer1000);
   console.log(
-    `| ${load} | ${server} | ${median(cpus).toFixed(3)} | ${cpus.map((c) => c.toFixed(3)).join(' ')} | ${median(rs.map((r) => r.ops_per_s)).toFixed(0)} | ${median(rs.map((r) => r.server_rss_peak_mb)).toFixed(0)} | ${rs.reduce((n, r) => n + r.errors, 0)} |`,
+    `| ${load} | ${server} | ${median(cpus).toFixed(3)} | ${cpus.map((c) => c.toFixed(3)).join(' ')} | ${median(rs.map((r) => r.ops_per_s)).toFixed(0)} | ${median(rs.map((r) => r.server_rss_peak_mb)).toFixed(0)} | ${rs.reduce((n, r) => n + r.errors, 0)} | ${rs.reduce((n, r) => n + (r.extra?.missing_events ?? 0), 0)} |`,
   );
 }

@@ -44,6 +44,12 @@ const ProbeService = {
   fail: raw('Fail', false, false),
   flood: raw('Flood', false, true),
   hold: raw('Hold', true, true),
+  badEncode: {
+    ...raw('BadEncode', false, false),
+    responseSerialize: (): Buffer => {
+      throw new Error('cannot encode');
+    },
+  },
 };
 
 interface ProbeLog {
@@ -82,6 +88,7 @@ const probeModule: GrpcServiceModule = {
           if (!more) await new Promise<void>((resolve) => out.onDrained(resolve));
         }
       }),
+      badEncode: unary(ProbeService.badEncode, () => Buffer.alloc(0)),
       hold: bidi(ProbeService.hold, (_call, out) => {
         out.onEnd((cancelled) => probe.holdEnded.push({ cancelled }));
         return { message: (req) => out.send(req) };
@@ -299,6 +306,14 @@ it('a handler failure becomes UNKNOWN with its message percent-encoded, which cl
     client.makeUnaryRequest(ProbeService.fail.path, (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), new Metadata(), {}, (e) => resolve(e));
   });
   assert.is(err?.details, 'bad % ünïcode\nsecond line');
+});
+
+it('a response that does not encode fails the call with INTERNAL instead of crashing the server', async () => {
+  assert.equal(statusOf(await rawCall(ProbeService.badEncode.path, [frame(Buffer.alloc(0))])), {
+    code: Status.INTERNAL,
+    message: 'grpc: error while marshaling: cannot encode',
+  });
+  assert.is(statusOf(await rawCall(putPath, [frame(putBytes('still-up'))])).code, 0);
 });
 
 // --- deadlines and cancellation ---------------------------------------------------------------------

@@ -158,7 +158,7 @@ export class ServerCall implements CallContext {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     const stream = this.stream;
-    if (stream.destroyed) return;
+    if (stream.destroyed || stream.closed) return;
     this.sendHeaders();
     stream.end(framed);
     this.endListener?.(false);
@@ -179,6 +179,18 @@ export class ServerCall implements CallContext {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.deadlineTimer);
+    try {
+      this.sendStatus(status);
+    } catch (err) {
+      // node refused the frame (the session is going away): the client learns of it as a reset
+      this.options.log('could not send a gRPC status', err);
+      this.stream.destroy();
+    }
+    if (this.controller !== undefined && status !== undefined && status.code !== Status.OK) this.controller.abort();
+    this.endListener?.(false);
+  }
+
+  private sendStatus(status: GrpcStatus | undefined): void {
     const stream = this.stream;
     if (!stream.destroyed && !stream.closed) {
       if (!this.headersSent && this.pending.length === 0) {
@@ -194,8 +206,6 @@ export class ServerCall implements CallContext {
         stream.end();
       }
     }
-    if (this.controller !== undefined && status !== undefined && status.code !== Status.OK) this.controller.abort();
-    this.endListener?.(false);
   }
 
   /** Ends the call with the status for a handler's failure (logged when it is not an etcd error). */
@@ -244,7 +254,7 @@ export class ServerCall implements CallContext {
     this.pending = [];
     this.pendingBytes = 0;
     const stream = this.stream;
-    if (stream.destroyed || stream.writableEnded) return;
+    if (stream.destroyed || stream.closed || stream.writableEnded) return;
     if (!this.headersSent) this.sendHeaders();
     this.inFlightBytes += total;
     stream.write(out, () => this.written(total));

@@ -97,6 +97,19 @@ function decodeOrFail<Req>(call: ServerCall, decode: Decode<Req>, bytes: Buffer)
   }
 }
 
+/** Sends a unary answer, or grpc-go's marshalling status when the response does not encode. */
+function sendOrFail<Res>(call: ServerCall, encode: (res: Res) => Buffer, res: Res): void {
+  let framed: Buffer;
+  try {
+    framed = frameBytes(encode(res));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    call.end({ code: Status.INTERNAL, details: `grpc: error while marshaling: ${reason}` });
+    return;
+  }
+  call.sendUnary(framed);
+}
+
 /** grpc-go's status for a request stream that ended where a message was due: io.EOF or io.ErrUnexpectedEOF. */
 function missingRequest(truncated: boolean): GrpcStatus {
   return { code: Status.UNKNOWN, details: truncated ? 'unexpected EOF' : 'EOF' };
@@ -122,8 +135,18 @@ function responseStream<Res>(call: ServerCall, encode: (res: Res) => Buffer): Re
   };
 }
 
-/** Runs `handler` so that a throw and a rejection both reach `failed`. */
+/**
+ * Runs `handler` so that a throw and a rejection both reach `failed`, and so does a throw of `done`
+ * (a response that does not encode): nothing is left to become an unhandled rejection.
+ */
 function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: (err: unknown) => void): void {
+  const finish = (value: T): void => {
+    try {
+      done(value);
+    } catch (err) {
+      failed(err);
+    }
+  };
   let result: Promise<T> | T;
   try {
     result = run();
@@ -131,8 +154,8 @@ function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: 
     failed(err);
     return;
   }
-  if (result instanceof Promise) result.then(done, failed);
-  else done(result);
+  if (result instanceof Promise) result.then(finish, failed);
+  else finish(result);
 }
 
 export function unary<Req, Res>(
@@ -154,7 +177,7 @@ export function unary<Req, Res>(
           if (req === undefined) return;
           settle(
             () => handler(req, call),
-            (res) => call.sendUnary(frameBytes(encode(res))),
+            (res) => sendOrFail(call, encode, res),
             (err) => call.fail(err),
           );
         },
@@ -226,7 +249,7 @@ export function clientStream<Req, Res>(
         },
         (truncated) => {
           if (truncated) call.end(missingRequest(true));
-          else settle(() => listener.end(), (res) => call.sendUnary(frameBytes(encode(res))), (err) => call.fail(err));
+          else settle(() => listener.end(), (res) => sendOrFail(call, encode, res), (err) => call.fail(err));
         },
       );
     },

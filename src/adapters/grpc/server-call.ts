@@ -23,7 +23,7 @@ export interface CallContext {
 
 /** Hooks of the connection a call runs on (keepalive-policy.ts). */
 export interface ConnectionHooks {
-  /** The server sent headers or data: the client's next PING is not held against it (grpc-go). */
+  /** The server sent headers or data: the client's next PING is not held against it (grpc-go resets its strikes on every write). */
   responded(): void;
   streamClosed(): void;
 }
@@ -256,6 +256,8 @@ export class ServerCall implements CallContext {
     const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.writableEnded) return;
     if (!this.headersSent) this.sendHeaders();
+    // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
+    else this.options.connection?.responded();
     this.inFlightBytes += total;
     stream.write(out, () => this.written(total));
   }

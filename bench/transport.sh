@@ -18,8 +18,9 @@ loads="${LOADS:-get-s-c1000 put-c1000}"
 repeat="${REPEAT:-3}"
 out="${OUT:-$(mktemp -d /tmp/transport-bench.XXXXXX)}"
 mkdir -p "$out"
-port=$(( 43000 + RANDOM % 2000 ))
-peer=$(( port + 1 ))
+free_port() { node -e 'const s = require("node:net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'; }
+port="$(free_port)"
+peer="$(free_port)"
 ep="127.0.0.1:$port"
 
 start_server() { # $1 = name; sets pid and data

@@ -416,6 +416,24 @@ it('a client pinging too often on an idle connection gets GOAWAY ENHANCE_YOUR_CA
   assert.equal(await goaway, { code: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, data: 'too_many_pings' });
 });
 
+it('a client that pings after every message it receives (grpc-go BDP pings) keeps its connection', async () => {
+  const session = connectRaw();
+  let goaway = false;
+  session.on('goaway', () => (goaway = true));
+  const stream = session.request({ ':method': 'POST', ':path': ProbeService.hold.path, 'content-type': 'application/grpc' });
+  stream.on('error', () => undefined);
+  for (let i = 0; i < 10; i++) {
+    stream.write(frame(Buffer.from(`m${i}`)));
+    await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    await new Promise<void>((resolve) => {
+      if (!session.ping(() => resolve())) resolve();
+    });
+  }
+  assert.not.ok(goaway, 'the server sent GOAWAY');
+  assert.not.ok(session.destroyed);
+  stream.close();
+});
+
 // --- shutdown -----------------------------------------------------------------------------------------------
 
 it('close() sends GOAWAY and lets calls in flight finish; new calls do not start', async () => {

@@ -150,6 +150,7 @@ export function createGrpcServer(
     session.on('error', () => undefined);
     session.on('ping', () => {
       if (policy.ping(Date.now()) === 'tooManyPings' && !session.destroyed) {
+        log('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
         session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
         // after the GOAWAY has gone out
         setImmediate(() => session.destroy());

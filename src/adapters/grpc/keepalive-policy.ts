@@ -2,8 +2,11 @@
 // HTTP/2 server applies it to each connection (internal/transport/http2_server.go handlePing): a
 // client PING sooner than 5 s after its last one while streams are open, or sooner than 2 h when
 // none are, is a strike; the third strike closes the connection with GOAWAY ENHANCE_YOUR_CALM and
-// debug data `too_many_pings`. A ping right after the server sent headers or data is never a strike.
-// Pure: the connection tells it what happened, with the time.
+// debug data `too_many_pings`. grpc-go clears the strikes whenever it writes a HEADERS or DATA
+// frame, because its clients answer received data with BDP pings. node does not tell JavaScript
+// about frames, only about writes, and one write can leave as many DATA frames, each answered with a
+// ping; so here a ping is never a strike while data flows: when the server wrote since the previous
+// ping, or did within the last min-time before it. Pure: the connection says what happened, with the time.
 
 /** etcd: embed.DefaultGRPCKeepAliveMinTime. */
 export const defaultKeepaliveMinTimeMs = 5_000;
@@ -19,6 +22,8 @@ export class KeepalivePolicy {
   private strikes = 0;
   private lastPingAtMs: number | undefined;
   private respondedSincePing = false;
+  /** When a ping last found that the server had written since the ping before it. */
+  private dataSeenAtMs: number | undefined;
 
   constructor(private readonly minTimeMs: number = defaultKeepaliveMinTimeMs) {}
 
@@ -39,9 +44,11 @@ export class KeepalivePolicy {
     this.lastPingAtMs = nowMs;
     if (this.respondedSincePing) {
       this.respondedSincePing = false;
+      this.dataSeenAtMs = nowMs;
       this.strikes = 0;
       return 'ok';
     }
+    if (this.dataSeenAtMs !== undefined && nowMs - this.dataSeenAtMs < this.minTimeMs) return 'ok';
     const minTimeMs = this.activeStreams < 1 ? idlePingMinTimeMs : this.minTimeMs;
     if (last !== undefined && nowMs - last < minTimeMs) this.strikes++;
     return this.strikes > maxPingStrikes ? 'tooManyPings' : 'ok';

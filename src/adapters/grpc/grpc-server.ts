@@ -148,14 +148,24 @@ export function createGrpcServer(
     const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
     policies.set(session, policy);
     session.on('error', () => undefined);
-    session.on('ping', () => {
-      if (policy.ping(Date.now()) === 'tooManyPings' && !session.destroyed) {
+    let unwatched: NodeJS.Timeout | undefined;
+    const onPing = (): void => {
+      const verdict = policy.ping(Date.now());
+      if (verdict === 'dataFlowing') {
+        // the pings of the next min-time cannot be strikes: stop hearing about them until then
+        session.off('ping', onPing);
+        unwatched = setTimeout(() => {
+          if (!session.destroyed) session.on('ping', onPing);
+        }, policy.minTimeMs);
+        unwatched.unref();
+      } else if (verdict === 'tooManyPings' && !session.destroyed) {
         log('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
         session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
         // after the GOAWAY has gone out
         setImmediate(() => session.destroy());
       }
-    });
+    };
+    session.on('ping', onPing);
     // The server's own keepalive: a PING every interval, the connection dropped if not answered in
     // time (0 disables either, as etcd's flags say).
     const keepalive =
@@ -174,6 +184,7 @@ export function createGrpcServer(
     keepalive?.unref();
     session.once('close', () => {
       clearInterval(keepalive);
+      clearTimeout(unwatched);
       sessions.delete(session);
     });
   };

@@ -15,7 +15,12 @@ export const idlePingMinTimeMs = 2 * 60 * 60 * 1000;
 /** grpc-go: maxPingStrikes; one more closes the connection. */
 export const maxPingStrikes = 2;
 
-export type PingVerdict = 'ok' | 'tooManyPings';
+/**
+ * `dataFlowing`: this ping found data written since the one before, so every ping of the next
+ * min-time is fine whatever it finds, and the connection need not look at them (node calls into
+ * JavaScript for each PING only while someone listens, which a watch stream's BDP pings make costly).
+ */
+export type PingVerdict = 'ok' | 'dataFlowing' | 'tooManyPings';
 
 export class KeepalivePolicy {
   private activeStreams = 0;
@@ -25,7 +30,7 @@ export class KeepalivePolicy {
   /** When a ping last found that the server had written since the ping before it. */
   private dataSeenAtMs: number | undefined;
 
-  constructor(private readonly minTimeMs: number = defaultKeepaliveMinTimeMs) {}
+  constructor(readonly minTimeMs: number = defaultKeepaliveMinTimeMs) {}
 
   streamOpened(): void {
     this.activeStreams++;
@@ -46,7 +51,7 @@ export class KeepalivePolicy {
       this.respondedSincePing = false;
       this.dataSeenAtMs = nowMs;
       this.strikes = 0;
-      return 'ok';
+      return 'dataFlowing';
     }
     if (this.dataSeenAtMs !== undefined && nowMs - this.dataSeenAtMs < this.minTimeMs) return 'ok';
     const minTimeMs = this.activeStreams < 1 ? idlePingMinTimeMs : this.minTimeMs;

@@ -1,16 +1,16 @@
 // One TCP port per listen URL serving gRPC (HTTP/2) and plain HTTP/1.1 together, as etcd's
 // embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
-// to grpc-js through a connection injector, directly or, for a client whose first request carries an
+// to our gRPC server on node:http2 (grpc/grpc-server.ts), directly or, for a client whose first request carries an
 // `:authority` nghttp2 would refuse, behind the shim that rewrites it (http2/http2-path.ts, which also
 // sends the server preface); anything else goes to a node http.Server.
 import http from 'node:http';
 import net from 'node:net';
-import { ServerCredentials, type ConnectionInjector, type Server as GrpcServer } from '@grpc/grpc-js';
 import type { ServerApi } from '../core/kv-api.js';
 import { consoleErrorLogger, type ErrorLogger } from './grpc/error-status.js';
 import {
   createGrpcServer,
   defaultGrpcServices,
+  type GrpcServer,
   defaultKeepaliveIntervalMs,
   defaultKeepaliveTimeoutMs,
   defaultMaxConcurrentStreams,
@@ -36,6 +36,8 @@ export interface ClientPortOptions {
   /** etcd --grpc-keepalive-interval / --grpc-keepalive-timeout (default 2h / 20s). */
   readonly keepaliveIntervalMs?: number;
   readonly keepaliveTimeoutMs?: number;
+  /** etcd --grpc-keepalive-min-time (default 5 s): clients pinging more often are sent away. */
+  readonly keepaliveMinTimeMs?: number;
   /** Defaults to KV, Maintenance, Cluster. */
   readonly grpcServices?: readonly GrpcServiceModule[];
   /** Extra HTTP handlers, consulted after /health and /version (the JSON gateway plugs in here). */
@@ -163,11 +165,11 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       maxConcurrentStreams: options.maxConcurrentStreams ?? defaultMaxConcurrentStreams,
       keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaultKeepaliveIntervalMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
+      keepaliveMinTimeMs: options.keepaliveMinTimeMs,
     },
     { api: options.api, maxRequestBytes, maxTxnOps: options.maxTxnOps ?? defaultMaxTxnOps, log },
     options.grpcServices ?? defaultGrpcServices,
   );
-  const injector: ConnectionInjector = grpcServer.createConnectionInjector(ServerCredentials.createInsecure());
   const httpServer = http.createServer(
     createHttpRouter({ api: options.api, handlers: options.httpHandlers ?? [], log }),
   );
@@ -185,7 +187,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       // would refuse (clientv3's `http://host:port`); either reads what was pushed back first.
       chooseHttp2Path(socket, (path) => {
         if (closing) socket.destroy();
-        else injector.injectConnection(path === 'direct' ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }));
+        else grpcServer.handleConnection(path === 'direct' ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }));
       });
     } else {
       httpServer.emit('connection', socket);
@@ -213,15 +215,14 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     closing = true;
     const stopped = Promise.all(netServers.map(closeNetServer));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
-    injector.drain(closeGraceMs);
+    grpcServer.drain();
     httpServer.close();
     httpServer.closeIdleConnections();
     let forced = false;
     const force = (): void => {
       if (forced) return;
       forced = true;
-      grpcServer.forceShutdown();
-      injector.destroy();
+      grpcServer.destroy();
       httpServer.closeAllConnections();
       for (const s of sockets) s.destroy();
     };

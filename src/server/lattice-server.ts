@@ -117,6 +117,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maxConcurrentStreams: config.maxConcurrentStreams,
     keepaliveIntervalMs: config.grpcKeepAliveIntervalMs,
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
+    keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     log: (message, err) => log.error(message, { error: err }),
   });
 

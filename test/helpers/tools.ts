@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 
-export type Tool = 'etcd' | 'etcdctl' | 'go';
+export type Tool = 'etcd' | 'etcdctl' | 'go' | 'openssl';
 
 const versionArgs: Record<Tool, string[]> = {
   etcd: ['--version'],
   etcdctl: ['version'],
   go: ['version'],
+  openssl: ['version'],
 };
 
 const known = new Map<Tool, boolean>();

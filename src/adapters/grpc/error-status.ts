@@ -1,6 +1,6 @@
 // The one place where an error becomes a gRPC status. Codes and messages are etcd 3.4's, copied from
 // etcdserver/api/v3rpc/rpctypes/error.go (ErrGRPC*) and the mapping in v3rpc/util.go (togRPCError).
-import { Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { Status } from './grpc-codes.js';
 import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
 
 export interface GrpcStatus {
@@ -63,10 +63,4 @@ export function toGrpcStatus(err: unknown, log: ErrorLogger = consoleErrorLogger
   log('unexpected error in gRPC handler', err);
   const details = err instanceof Error ? err.message : String(err);
   return { code: Status.UNKNOWN, details };
-}
-
-/** The object grpc-js expects in a callback / stream 'error' to send a status to the client. */
-export function toServiceError(status: GrpcStatus): ServiceError {
-  const e = new Error(status.details) as ServiceError;
-  return Object.assign(e, { code: status.code, details: status.details, metadata: new Metadata() });
 }

@@ -1,24 +1,37 @@
-// The grpc-js server with etcd's limits (etcdserver/api/v3rpc/grpc.go, embed/config.go, embed/etcd.go)
-// and the registered service modules.
-import { Server, type ServerOptions } from '@grpc/grpc-js';
+// etcd's gRPC API on node:http2: the method table of the registered service modules, etcd's limits
+// (etcdserver/api/v3rpc/grpc.go, embed/config.go, embed/etcd.go), per-connection keepalive, and
+// shutdown. Each request's headers pick the method; server-call.ts runs the call.
+//
+// The same `attach` serves h2c (the client port hands over sockets) and TLS: an
+// `http2.createSecureServer({ ALPNProtocols: ['h2'], ... })` attached here serves the same table.
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
 import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
-import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
-import { grpcOverheadBytes, limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
+import { Status } from './grpc-codes.js';
+import type { ErrorLogger, GrpcStatus } from './error-status.js';
+import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
+import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
+import { grpcOverheadBytes } from './request-size-limit.js';
+import { ServerCall, resetIfClientStillSending } from './server-call.js';
+import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
 /** etcd: embed.DefaultMaxTxnOps. */
 export const defaultMaxTxnOps = 128;
-/** etcd: v3rpc maxSendBytes = math.MaxInt32. */
-export const maxSendMessageBytes = 2 ** 31 - 1;
 /** etcd: embed.DefaultMaxConcurrentStreams = math.MaxUint32. */
 export const defaultMaxConcurrentStreams = 2 ** 32 - 1;
 /** etcd: embed.DefaultGRPCKeepAliveInterval (2h) and DefaultGRPCKeepAliveTimeout (20s). */
 export const defaultKeepaliveIntervalMs = 2 * 60 * 60 * 1000;
 export const defaultKeepaliveTimeoutMs = 20 * 1000;
+/**
+ * nghttp2's per-session memory cap (node's maxSessionMemory, in MiB; its default is 10). Past it
+ * the session refuses new streams; 1,000 clients with 1.5 MiB requests on one connection need more.
+ */
+const maxSessionMemoryMiB = 512;
 
 /** Services every client port serves; Lease/Auth join by appending their module. */
 export const defaultGrpcServices: readonly GrpcServiceModule[] = [
@@ -33,34 +46,174 @@ export interface GrpcServerLimits {
   readonly maxConcurrentStreams: number;
   readonly keepaliveIntervalMs: number;
   readonly keepaliveTimeoutMs: number;
+  /** etcd --grpc-keepalive-min-time (default 5 s). */
+  readonly keepaliveMinTimeMs?: number;
 }
 
-/**
- * Not reproduced: etcd's keepalive enforcement policy (MinTime 5s, PermitWithoutStream false), which
- * grpc-js has no option for; and grpc's standard health service (grpc.health.v1), not generated yet.
- */
+export interface GrpcServer {
+  /** Serves one HTTP/2 connection: a socket whose client preface may already have been read and pushed back, or the shim's duplex. */
+  handleConnection(connection: Duplex): void;
+  /** Serves the streams of another HTTP/2 server too (TLS: createSecureServer with ALPN h2). */
+  attach(server: http2.Http2Server | http2.Http2SecureServer): void;
+  /** GOAWAY to every connection now; calls in flight may finish. */
+  drain(): void;
+  /** Drops every connection, calls in flight or not. */
+  destroy(): void;
+}
+
+/** grpc-go's answer for a request path it cannot route (server.go handleStream). */
+function unroutedStatus(path: string, services: ReadonlySet<string>): GrpcStatus {
+  const name = path.startsWith('/') ? path.slice(1) : path;
+  const slash = name.lastIndexOf('/');
+  if (slash < 0) return { code: Status.RESOURCE_EXHAUSTED, details: `malformed method name: "${path}"` };
+  const service = name.slice(0, slash);
+  const method = name.slice(slash + 1);
+  if (!services.has(service)) return { code: Status.UNIMPLEMENTED, details: `unknown service ${service}` };
+  return { code: Status.UNIMPLEMENTED, details: `unknown method ${method} for service ${service}` };
+}
+
+function refuse(stream: http2.ServerHttp2Stream, status: GrpcStatus, extra: http2.OutgoingHttpHeaders = {}): void {
+  stream.on('error', () => undefined);
+  if (stream.destroyed || stream.closed) return;
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      ...extra,
+      'grpc-status': String(status.code),
+      'grpc-message': percentEncodeGrpcMessage(status.details),
+    },
+    { endStream: true },
+  );
+  setImmediate(resetIfClientStillSending, stream);
+}
+
 export function createGrpcServer(
   limits: GrpcServerLimits,
   ctx: GrpcServiceContext,
   services: readonly GrpcServiceModule[],
-): Server {
-  const options: ServerOptions = {
-    'grpc.max_receive_message_length': limits.maxRequestBytes + grpcOverheadBytes + receiveHardCapExtraBytes,
-    'grpc.max_send_message_length': maxSendMessageBytes,
-    'grpc.max_concurrent_streams': limits.maxConcurrentStreams,
-    'grpc.keepalive_time_ms': limits.keepaliveIntervalMs,
-    'grpc.keepalive_timeout_ms': limits.keepaliveTimeoutMs,
-  };
-  const server = new Server(options);
-  // Every service registered here gets etcd's receive limit, checked with etcd's exact status text.
-  const addService = server.addService.bind(server);
-  server.addService = (service, implementation) =>
-    addService(limitRequestSize(service, limits.maxRequestBytes + grpcOverheadBytes), implementation);
-  const seen = new Set<string>();
+): GrpcServer {
+  const log: ErrorLogger = ctx.log;
+  const table = new Map<string, GrpcMethod>();
+  const serviceNames = new Set<string>();
   for (const s of services) {
-    if (seen.has(s.name)) throw new Error(`gRPC service ${s.name} registered twice`);
-    seen.add(s.name);
-    s.register(server, ctx);
+    if (serviceNames.has(s.name)) throw new Error(`gRPC service ${s.name} registered twice`);
+    serviceNames.add(s.name);
+    for (const m of s.methods(ctx)) {
+      if (!m.path.startsWith(`/${s.name}/`)) throw new Error(`service ${s.name} lists method ${m.path}`);
+      table.set(m.path, m);
+    }
   }
-  return server;
+  const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
+  const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    const path = headers[':path'] ?? '';
+    const method = table.get(path);
+    if (method === undefined) return refuse(stream, unroutedStatus(path, serviceNames));
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      // grpc-go answers a non-gRPC request with 415 (http2_server.go operateHeaders)
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: true });
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    if (encoding !== undefined && encoding !== 'identity') {
+      return refuse(
+        stream,
+        { code: Status.UNIMPLEMENTED, details: `grpc: Decompressor is not installed for grpc-encoding "${String(encoding)}"` },
+        { 'grpc-accept-encoding': 'identity' },
+      );
+    }
+    const policy = policies.get(stream.session as http2.Http2Session);
+    policy?.streamOpened();
+    const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy });
+    const timeout = headers['grpc-timeout'];
+    if (typeof timeout === 'string') {
+      const ms = parseGrpcTimeout(timeout);
+      if (typeof ms !== 'number') return call.end(ms);
+      call.startDeadline(ms);
+    }
+    try {
+      method.serve(call);
+    } catch (err) {
+      call.fail(err);
+    }
+  };
+
+  const onSession = (session: http2.ServerHttp2Session): void => {
+    sessions.add(session);
+    const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
+    policies.set(session, policy);
+    session.on('error', () => undefined);
+    let unwatched: NodeJS.Timeout | undefined;
+    const onPing = (): void => {
+      const verdict = policy.ping(Date.now());
+      if (verdict === 'dataFlowing') {
+        // the pings of the next min-time cannot be strikes: stop hearing about them until then
+        session.off('ping', onPing);
+        unwatched = setTimeout(() => {
+          if (!session.destroyed) session.on('ping', onPing);
+        }, policy.minTimeMs);
+        unwatched.unref();
+      } else if (verdict === 'tooManyPings' && !session.destroyed) {
+        log('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
+        session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+        // after the GOAWAY has gone out
+        setImmediate(() => session.destroy());
+      }
+    };
+    session.on('ping', onPing);
+    // The server's own keepalive: a PING every interval, the connection dropped if not answered in
+    // time (0 disables either, as etcd's flags say).
+    const keepalive =
+      limits.keepaliveIntervalMs > 0
+        ? setInterval(() => {
+            if (session.destroyed || session.closed) return;
+            const unanswered = limits.keepaliveTimeoutMs > 0 ? setTimeout(() => session.destroy(), limits.keepaliveTimeoutMs) : undefined;
+            unanswered?.unref();
+            const sent = session.ping((err) => {
+              clearTimeout(unanswered);
+              if (err !== null) session.destroy();
+            });
+            if (!sent) clearTimeout(unanswered);
+          }, limits.keepaliveIntervalMs)
+        : undefined;
+    keepalive?.unref();
+    session.once('close', () => {
+      clearInterval(keepalive);
+      clearTimeout(unwatched);
+      sessions.delete(session);
+    });
+  };
+
+  const attach = (server: http2.Http2Server | http2.Http2SecureServer): void => {
+    server.on('stream', onStream);
+    server.on('session', onSession);
+    server.on('sessionError', () => undefined);
+  };
+
+  const h2c = http2.createServer({
+    maxSessionMemory: maxSessionMemoryMiB,
+    settings: {
+      maxConcurrentStreams: Math.min(limits.maxConcurrentStreams, 2 ** 32 - 1),
+      enablePush: false,
+    },
+  });
+  attach(h2c);
+
+  return {
+    handleConnection: (connection) => {
+      h2c.emit('connection', connection);
+    },
+    attach,
+    drain: () => {
+      for (const s of sessions) if (!s.closed) s.close();
+    },
+    destroy: () => {
+      for (const s of sessions) s.destroy();
+    },
+  };
 }

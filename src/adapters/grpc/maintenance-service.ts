@@ -1,12 +1,12 @@
 // etcdserverpb.Maintenance: Status and HashKV for now (etcdserver/api/v3rpc/maintenance.go); the
 // other methods answer UNIMPLEMENTED until their modules exist.
 import { MaintenanceService, type HashKVRequest, type HashKVResponse, type StatusResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { unary, withUnimplemented, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 
-export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
-  const { api, log } = ctx;
-  return {
-    status: unary(log, async (): Promise<StatusResponse> => {
+export function createMaintenanceMethods(ctx: GrpcServiceContext) {
+  const { api } = ctx;
+  return serviceMethods(MaintenanceService, {
+    status: unary(MaintenanceService.status, async (): Promise<StatusResponse> => {
       const st = await api.status();
       return {
         header: api.header(st.revision),
@@ -24,18 +24,16 @@ export function createMaintenanceHandlers(ctx: GrpcServiceContext) {
         isLearner: false,
       };
     }),
-    hashKv: unary(log, async (req: HashKVRequest): Promise<HashKVResponse> => {
+    hashKv: unary(MaintenanceService.hashKv, async (req: HashKVRequest): Promise<HashKVResponse> => {
       // compacted / futureRev reject as EtcdError kinds; the wrapper maps them to etcd's statuses.
       const h = await api.hashKv(req.revision);
       // etcd reports the current revision in the header, not the hashed one.
       return { header: api.header(h.revision), hash: h.hash, compactRevision: BigInt(h.compactRevision) };
     }),
-  };
+  });
 }
 
 export const maintenanceServiceModule: GrpcServiceModule = {
   name: 'etcdserverpb.Maintenance',
-  register(server, ctx) {
-    server.addService(MaintenanceService, withUnimplemented(MaintenanceService, createMaintenanceHandlers(ctx)));
-  },
+  methods: createMaintenanceMethods,
 };

@@ -1,20 +1,25 @@
-// What every gRPC service module shares: the context it is built with, the `unary` wrapper that
-// guarantees a status reaches the client, header filling, and etcd-style answers for methods a
-// module does not implement yet. A new service (Watch, Lease, Auth) is one more GrpcServiceModule.
-import {
-  status as Status,
-  type Server,
-  type ServerUnaryCall,
-  type ServiceDefinition,
-  type UntypedHandleCall,
-  type UntypedServiceImplementation,
-  type handleUnaryCall,
-  type sendUnaryData,
-} from '@grpc/grpc-js';
+// What a gRPC service module is on our HTTP/2 layer: a table of methods, each its path, its kind, how
+// its request is decoded and its response encoded (both from the ts-proto generated service
+// definition), and a handler. The builders below turn a handler of each kind into a method that
+// serves calls; a module lists its methods with `serviceMethods`, which answers every method of the
+// definition the module leaves out the way grpc-go answers a method it does not know.
+//
+//   export const leaseServiceModule: GrpcServiceModule = {
+//     name: 'etcdserverpb.Lease',
+//     methods: (ctx) => serviceMethods(LeaseService, {
+//       leaseGrant: unary(LeaseService.leaseGrant, async (req, call) => ...),
+//       leaseKeepAlive: bidi(LeaseService.leaseKeepAlive, (call, out) => ({ message(req) { out.send(...) } })),
+//     }),
+//   };
+//
+// Every handler's failure (throw or rejection) becomes the call's status (error-status.ts).
+import { Status } from './grpc-codes.js';
 import type { ServerApi } from '../../core/kv-api.js';
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { OversizeRequest } from './request-size-limit.js';
-import { toGrpcStatus, toServiceError, type ErrorLogger, type GrpcStatus } from './error-status.js';
+import type { ErrorLogger, GrpcStatus } from './error-status.js';
+import { recordWireBytes } from './request-size-limit.js';
+import { EncodedMessage, frameBytes, type OutgoingMessage } from './grpc-wire.js';
+import type { CallContext, ServerCall } from './server-call.js';
 
 export interface GrpcServiceContext {
   readonly api: ServerApi;
@@ -25,35 +30,297 @@ export interface GrpcServiceContext {
   readonly log: ErrorLogger;
 }
 
+export type CallKind = 'unary' | 'serverStream' | 'clientStream' | 'bidi';
+
+/** One method of a ts-proto generated service definition (the fields used here). */
+export interface MethodDefinition<Req, Res> {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+  readonly requestDeserialize: (bytes: Buffer) => Req;
+  readonly responseSerialize: (res: Res) => Buffer;
+}
+
+/** A method ready to serve: what the server's table holds. */
+export interface GrpcMethod {
+  readonly path: string;
+  readonly kind: CallKind;
+  serve(call: ServerCall): void;
+}
+
 export interface GrpcServiceModule {
   /** Fully qualified service name, e.g. `etcdserverpb.KV`. */
   readonly name: string;
-  register(server: Server, ctx: GrpcServiceContext): void;
+  methods(ctx: GrpcServiceContext): readonly GrpcMethod[];
+}
+
+/** The responses of a streaming call. */
+export interface ResponseStream<Res> {
+  /** Queues a response; false once the backlog is past the stream's bound: wait for onDrained. */
+  send(res: Res): boolean;
+  /** Queues a response already able to encode itself (watch answers). */
+  write(message: OutgoingMessage): boolean;
+  /** Bytes queued or in the HTTP/2 stream, not yet taken by the client's flow-control window. */
+  readonly backlogBytes: number;
+  /** Called each time the backlog goes back to 0. */
+  onDrained(listener: () => void): void;
+  /** Called once when the call ends; `cancelled` when it ended before the handler ended it. */
+  onEnd(listener: (cancelled: boolean) => void): void;
+  /** Ends the call with OK, or with `status`, after the queued responses. */
+  end(status?: GrpcStatus): void;
+  /** Ends the call with the status for `err`. */
+  fail(err: unknown): void;
+}
+
+/** What a client-streaming or bidi handler does with each request and with the client's half-close. */
+export interface RequestListener<Req> {
+  message(req: Req): void;
+  /** The client half-closed; a bidi stream may go on sending (etcd's Watch does). */
+  end?(): void;
+}
+
+/** A response backlog past this makes `send` return false (the handler should wait for onDrained). */
+export const streamBacklogHighWaterBytes = 1024 * 1024;
+
+type Decode<Req> = (bytes: Buffer) => Req;
+
+/** Decodes one request message, or ends the call with grpc-go's unmarshalling status. */
+function decodeOrFail<Req>(call: ServerCall, decode: Decode<Req>, bytes: Buffer): Req | undefined {
+  try {
+    const req = decode(bytes);
+    if (typeof req === 'object' && req !== null) recordWireBytes(req, bytes.length);
+    return req;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    call.end({ code: Status.INTERNAL, details: `grpc: error unmarshalling request: ${reason}` });
+    return undefined;
+  }
+}
+
+/** Sends a unary answer, or grpc-go's marshalling status when the response does not encode. */
+function sendOrFail<Res>(call: ServerCall, encode: (res: Res) => Buffer, res: Res): void {
+  let framed: Buffer;
+  try {
+    framed = frameBytes(encode(res));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    call.end({ code: Status.INTERNAL, details: `grpc: error while marshaling: ${reason}` });
+    return;
+  }
+  call.sendUnary(framed);
+}
+
+/** grpc-go's status for a request stream that ended where a message was due: io.EOF or io.ErrUnexpectedEOF. */
+function missingRequest(truncated: boolean): GrpcStatus {
+  return { code: Status.UNKNOWN, details: truncated ? 'unexpected EOF' : 'EOF' };
+}
+
+function responseStream<Res>(call: ServerCall, encode: (res: Res) => Buffer): ResponseStream<Res> {
+  return {
+    send(res) {
+      call.write(new EncodedMessage(encode(res)));
+      return call.backlogBytes < streamBacklogHighWaterBytes;
+    },
+    write(message) {
+      call.write(message);
+      return call.backlogBytes < streamBacklogHighWaterBytes;
+    },
+    get backlogBytes() {
+      return call.backlogBytes;
+    },
+    onDrained: (listener) => call.onDrained(listener),
+    onEnd: (listener) => call.onEnd(listener),
+    end: (status) => call.end(status),
+    fail: (err) => call.fail(err),
+  };
 }
 
 /**
- * Wraps an async handler so that a result, a throw or a rejection always ends the call with a
- * response or a status (grpc-js never reports a rejected handler; the client would wait for its
- * deadline). The callback is invoked exactly once.
+ * Runs `handler` so that a throw and a rejection both reach `failed`, and so does a throw of `done`
+ * (a response that does not encode): nothing is left to become an unhandled rejection.
  */
-export function unary<Req, Res>(
-  log: ErrorLogger,
-  fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
-): handleUnaryCall<Req, Res> {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    let result: Promise<Res>;
+function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: (err: unknown) => void): void {
+  const finish = (value: T): void => {
     try {
-      const request: unknown = call.request;
-      if (request instanceof OversizeRequest) throw request.toError();
-      result = fn(call.request, call);
+      done(value);
     } catch (err) {
-      result = Promise.reject(err);
+      failed(err);
     }
-    Promise.resolve(result).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(toGrpcStatus(err, log))),
-    );
   };
+  let result: Promise<T> | T;
+  try {
+    result = run();
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (result instanceof Promise) result.then(finish, failed);
+  else finish(result);
+}
+
+export function unary<Req, Res>(
+  def: MethodDefinition<Req, Res>,
+  handler: (req: Req, call: CallContext) => Promise<Res> | Res,
+): GrpcMethod {
+  const decode = def.requestDeserialize;
+  const encode = def.responseSerialize;
+  return {
+    path: def.path,
+    kind: 'unary',
+    serve(call) {
+      let received = false;
+      call.receive(
+        (bytes) => {
+          if (received) return;
+          received = true;
+          const req = decodeOrFail(call, decode, bytes);
+          if (req === undefined) return;
+          settle(
+            () => handler(req, call),
+            (res) => sendOrFail(call, encode, res),
+            (err) => call.fail(err),
+          );
+        },
+        (truncated) => {
+          if (!received) call.end(missingRequest(truncated));
+        },
+      );
+    },
+  };
+}
+
+export function serverStream<Req, Res>(
+  def: MethodDefinition<Req, Res>,
+  handler: (req: Req, call: CallContext, out: ResponseStream<Res>) => Promise<void> | void,
+): GrpcMethod {
+  const decode = def.requestDeserialize;
+  const encode = def.responseSerialize;
+  return {
+    path: def.path,
+    kind: 'serverStream',
+    serve(call) {
+      let received = false;
+      call.receive(
+        (bytes) => {
+          if (received) return;
+          received = true;
+          const req = decodeOrFail(call, decode, bytes);
+          if (req === undefined) return;
+          settle(
+            () => handler(req, call, responseStream(call, encode)),
+            () => call.end(),
+            (err) => call.fail(err),
+          );
+        },
+        (truncated) => {
+          if (!received) call.end(missingRequest(truncated));
+        },
+      );
+    },
+  };
+}
+
+export function clientStream<Req, Res>(
+  def: MethodDefinition<Req, Res>,
+  handler: (call: CallContext) => { message(req: Req): void; end(): Promise<Res> | Res },
+): GrpcMethod {
+  const decode = def.requestDeserialize;
+  const encode = def.responseSerialize;
+  return {
+    path: def.path,
+    kind: 'clientStream',
+    serve(call) {
+      let listener: { message(req: Req): void; end(): Promise<Res> | Res };
+      try {
+        listener = handler(call);
+      } catch (err) {
+        call.fail(err);
+        return;
+      }
+      call.receive(
+        (bytes) => {
+          const req = decodeOrFail(call, decode, bytes);
+          if (req === undefined) return;
+          try {
+            listener.message(req);
+          } catch (err) {
+            call.fail(err);
+          }
+        },
+        (truncated) => {
+          if (truncated) call.end(missingRequest(true));
+          else settle(() => listener.end(), (res) => sendOrFail(call, encode, res), (err) => call.fail(err));
+        },
+      );
+    },
+  };
+}
+
+export function bidi<Req, Res>(
+  def: MethodDefinition<Req, Res>,
+  handler: (call: CallContext, out: ResponseStream<Res>) => RequestListener<Req>,
+): GrpcMethod {
+  const decode = def.requestDeserialize;
+  const encode = def.responseSerialize;
+  return {
+    path: def.path,
+    kind: 'bidi',
+    serve(call) {
+      let listener: RequestListener<Req>;
+      try {
+        listener = handler(call, responseStream(call, encode));
+      } catch (err) {
+        call.fail(err);
+        return;
+      }
+      call.receive(
+        (bytes) => {
+          const req = decodeOrFail(call, decode, bytes);
+          if (req === undefined) return;
+          try {
+            listener.message(req);
+          } catch (err) {
+            call.fail(err);
+          }
+        },
+        (truncated) => {
+          if (truncated) call.end(missingRequest(true));
+          else listener.end?.();
+        },
+      );
+    },
+  };
+}
+
+/** grpc-go's answer for a method the server does not know (`unknown method X for service Y`). */
+export function unknownMethodStatus(path: string): GrpcStatus {
+  const [, service = '', method = ''] = /^\/([^/]*)\/([^/]*)$/.exec(path) ?? [];
+  return { code: Status.UNIMPLEMENTED, details: `unknown method ${method} for service ${service}` };
+}
+
+function unimplemented(path: string, kind: CallKind): GrpcMethod {
+  const status = unknownMethodStatus(path);
+  return { path, kind, serve: (call) => call.end(status) };
+}
+
+function kindOf(def: { readonly requestStream: boolean; readonly responseStream: boolean }): CallKind {
+  if (def.requestStream) return def.responseStream ? 'bidi' : 'clientStream';
+  return def.responseStream ? 'serverStream' : 'unary';
+}
+
+/**
+ * The methods of `definition`: those in `implemented`, and for every other one grpc-go's answer for
+ * a method it did not register.
+ */
+export function serviceMethods<D extends Record<string, { readonly path: string; readonly requestStream: boolean; readonly responseStream: boolean }>>(
+  definition: D,
+  implemented: { readonly [K in keyof D]?: GrpcMethod },
+): GrpcMethod[] {
+  return Object.entries(definition).map(([name, def]) => {
+    const method = implemented[name as keyof D];
+    if (method !== undefined && method.path !== def.path) throw new Error(`method ${name} serves ${method.path}, not ${def.path}`);
+    return method ?? unimplemented(def.path, kindOf(def));
+  });
 }
 
 /**
@@ -70,44 +337,4 @@ export function completeHeader(api: ServerApi, h: ResponseHeader | undefined): R
     revision: h.revision !== 0n ? h.revision : base.revision,
     raftTerm: h.raftTerm !== 0n ? h.raftTerm : base.raftTerm,
   };
-}
-
-/** grpc-go's answer for a method the server does not know (`unknown method X for service Y`). */
-export function unknownMethodStatus(path: string): GrpcStatus {
-  const [, service = '', method = ''] = /^\/([^/]*)\/([^/]*)$/.exec(path) ?? [];
-  return { code: Status.UNIMPLEMENTED, details: `unknown method ${method} for service ${service}` };
-}
-
-interface StreamLike {
-  emit(event: 'error', err: Error): boolean;
-}
-
-function unimplementedHandler(path: string, requestStream: boolean, responseStream: boolean): UntypedHandleCall {
-  const err = (): Error => toServiceError(unknownMethodStatus(path));
-  if (!requestStream && !responseStream) {
-    return ((_call: unknown, callback: sendUnaryData<unknown>) => callback(err())) as UntypedHandleCall;
-  }
-  if (requestStream && !responseStream) {
-    return ((_call: unknown, callback: sendUnaryData<unknown>) => callback(err())) as UntypedHandleCall;
-  }
-  return ((call: StreamLike) => {
-    call.emit('error', err());
-  }) as UntypedHandleCall;
-}
-
-/**
- * The implementation for `definition` with every method missing from `partial` answering
- * UNIMPLEMENTED the way etcd's grpc-go would for a method it did not register.
- */
-export function withUnimplemented(
-  definition: ServiceDefinition,
-  partial: UntypedServiceImplementation,
-): UntypedServiceImplementation {
-  const impl: UntypedServiceImplementation = { ...partial };
-  for (const [name, method] of Object.entries(definition)) {
-    if (impl[name] === undefined) {
-      impl[name] = unimplementedHandler(method.path, method.requestStream, method.responseStream);
-    }
-  }
-  return impl;
 }

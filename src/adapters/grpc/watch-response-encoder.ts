@@ -7,7 +7,7 @@ import type { EventBatch, WatchCreateError, WatchResponse } from '../../core/wat
 import type { RecordChange } from '../../mvcc/key-history-index.js';
 import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
 import { ExactWriter, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
-import { EncodedMessage, type OutgoingMessage } from './batched-stream-writer.js';
+import { EncodedMessage, type OutgoingMessage } from './grpc-wire.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
 export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {

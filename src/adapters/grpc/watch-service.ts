@@ -1,20 +1,18 @@
 // etcdserverpb.Watch: one bidirectional stream carries many watches. Requests are normalised as
 // etcd's recvLoop does (v3rpc/watch.go) and handed to the watch hub; the hub's answers are encoded
 // here (events once per batch, see watch-response-encoder.ts) and written in the hub's order.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import {
   WatchCreateRequest_FilterType,
   WatchService,
   type WatchCreateRequest,
   type WatchRequest,
+  type WatchResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { keyRange } from '../../core/keys.js';
 import type { WatchApi, WatchCreate, WatchStreamSink } from '../../core/watch-api.js';
-import { OversizeRequest, grpcOverheadBytes } from './request-size-limit.js';
-import { toGrpcStatus, toServiceError } from './error-status.js';
-import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
+import { grpcOverheadBytes } from './request-size-limit.js';
+import { bidi, type GrpcServiceModule, type RequestListener, type ResponseStream } from './service-module.js';
 import { WatchResponseEncoder } from './watch-response-encoder.js';
-import { BatchedStreamWriter } from './batched-stream-writer.js';
 
 const smallestKey = Buffer.from([0]);
 
@@ -33,57 +31,46 @@ export function toWatchCreate(req: WatchCreateRequest): WatchCreate {
   };
 }
 
-type WatchCall = ServerDuplexStream<WatchRequest | OversizeRequest, Buffer>;
-
-function serveWatchStream(call: WatchCall, hub: WatchApi, encoder: WatchResponseEncoder, ctx: GrpcServiceContext): void {
+function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, encoder: WatchResponseEncoder): RequestListener<WatchRequest> {
   let closed = false;
-  const writer = new BatchedStreamWriter(call, () => {
-    if (!closed) hub.receive({ type: 'drained', stream });
-  });
   const sink: WatchStreamSink = {
     send(res) {
       if (closed) return;
-      for (const message of encoder.encode(res)) writer.write(message);
+      for (const message of encoder.encode(res)) out.write(message);
     },
     get backlogBytes() {
-      return writer.backlogBytes;
+      return out.backlogBytes;
     },
   };
   const stream = hub.openStream(sink);
-  const close = (): void => {
+  out.onDrained(() => {
+    if (!closed) hub.receive({ type: 'drained', stream });
+  });
+  // The call ends when the client cancels or goes away, or with a status (an oversized request:
+  // grpc-go fails Recv with it and etcd's Watch returns it).
+  out.onEnd(() => {
     if (closed) return;
     closed = true;
     hub.receive({ type: 'close', stream });
-  };
-  call.on('data', (req: WatchRequest | OversizeRequest) => {
-    if (closed) return;
-    if (req instanceof OversizeRequest) {
-      // grpc-go fails Recv with this status and etcd's Watch returns it, ending the stream.
-      close();
-      call.emit('error', toServiceError(toGrpcStatus(req.toError(), ctx.log)));
-      return;
-    }
-    // A request with no member set is ignored, as etcd does.
-    if (req.createRequest !== undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(req.createRequest) });
-    else if (req.cancelRequest !== undefined) hub.receive({ type: 'cancel', stream, watchId: req.cancelRequest.watchId });
-    else if (req.progressRequest !== undefined) hub.receive({ type: 'progress', stream });
   });
-  // A client that half-closes keeps receiving, as from etcd; the stream ends when the call does.
-  call.on('cancelled', close);
-  call.on('error', close);
-  call.on('close', close);
-  call.on('finish', close);
+  return {
+    message(req) {
+      if (closed) return;
+      // A request with no member set is ignored, as etcd does.
+      if (req.createRequest !== undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(req.createRequest) });
+      else if (req.cancelRequest !== undefined) hub.receive({ type: 'cancel', stream, watchId: req.cancelRequest.watchId });
+      else if (req.progressRequest !== undefined) hub.receive({ type: 'progress', stream });
+    },
+    // A client that half-closes keeps receiving, as from etcd; the stream ends when the call does.
+  };
 }
 
 export const watchServiceModule: GrpcServiceModule = {
   name: 'etcdserverpb.Watch',
-  register(server, ctx) {
+  methods(ctx) {
     const hub = ctx.api.watch;
     const encoder = new WatchResponseEncoder((revision) => ctx.api.header(revision), ctx.maxRequestBytes + grpcOverheadBytes);
-    // Answers arrive already encoded.
-    const service = { ...WatchService, watch: { ...WatchService.watch, responseSerialize: (b: Buffer): Buffer => b } };
-    server.addService(service, {
-      watch: (call: WatchCall) => serveWatchStream(call, hub, encoder, ctx),
-    });
+    // Answers are written as the encoder made them (out.write), never through responseSerialize.
+    return [bidi(WatchService.watch, (_call, out) => serveWatchStream(out, hub, encoder))];
   },
 };

@@ -1,0 +1,80 @@
+// gRPC's HTTP/2 wire details (grpc/doc/PROTOCOL-HTTP2.md) that are not HTTP/2's own: the 5-byte
+// message prefix, the `grpc-timeout` header, the percent-encoding of `grpc-message`.
+import { Status } from './grpc-codes.js';
+import type { GrpcStatus } from './error-status.js';
+
+/** Compressed flag (1 byte) and big-endian message length (4 bytes) before every message. */
+export const messagePrefixBytes = 5;
+
+/** A message that writes its own encoding into a frame buffer, so no buffer is made per message. */
+export interface OutgoingMessage {
+  readonly size: number;
+  writeTo(buf: Buffer, at: number): void;
+}
+
+/** A message already encoded. */
+export class EncodedMessage implements OutgoingMessage {
+  constructor(private readonly bytes: Uint8Array) {}
+  get size(): number {
+    return this.bytes.length;
+  }
+  writeTo(buf: Buffer, at: number): void {
+    buf.set(this.bytes, at);
+  }
+}
+
+/** One buffer holding every message framed, back to back. */
+export function frameMessages(messages: readonly OutgoingMessage[], totalBytes: number): Buffer {
+  const out = Buffer.allocUnsafe(totalBytes);
+  let at = 0;
+  for (const m of messages) {
+    const size = m.size;
+    out[at] = 0;
+    out.writeUInt32BE(size, at + 1);
+    m.writeTo(out, at + messagePrefixBytes);
+    at += messagePrefixBytes + size;
+  }
+  return out;
+}
+
+/** One message framed, from its encoding. */
+export function frameBytes(bytes: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(messagePrefixBytes + bytes.length);
+  out[0] = 0;
+  out.writeUInt32BE(bytes.length, 1);
+  out.set(bytes, messagePrefixBytes);
+  return out;
+}
+
+const timeoutUnitMs: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+/** The spec allows at most 8 digits. */
+const maxTimeoutDigits = 8;
+
+/** `grpc-timeout` in milliseconds, or a status with grpc-go's text when the value is malformed. */
+export function parseGrpcTimeout(value: string): number | GrpcStatus {
+  const unit = timeoutUnitMs[value.slice(-1)];
+  const digits = value.slice(0, -1);
+  if (value.length < 2) return malformedTimeout(`transport: timeout string is too short: "${value}"`);
+  if (unit === undefined) return malformedTimeout(`transport: timeout unit is not recognized: "${value}"`);
+  if (digits.length > maxTimeoutDigits || !/^\d+$/.test(digits)) {
+    return malformedTimeout(`transport: timeout string is too long or not a number: "${value}"`);
+  }
+  return Number(digits) * unit;
+}
+
+function malformedTimeout(reason: string): GrpcStatus {
+  return { code: Status.INTERNAL, details: `malformed time-out: ${reason}` };
+}
+
+/**
+ * `grpc-message` as the spec asks: bytes outside printable ASCII, and `%`, percent-encoded as UTF-8.
+ * Most messages need nothing, so the common case returns the text unchanged.
+ */
+export function percentEncodeGrpcMessage(text: string): string {
+  if (/^[\x20-\x24\x26-\x7e]*$/.test(text)) return text;
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}

@@ -1,0 +1,269 @@
+// One gRPC call on one HTTP/2 stream, owned here from its request headers to its trailers: reading
+// the request messages, the deadline, cancellation, the response headers, batched response writes
+// with their backlog, and exactly one status at the end.
+//
+// Response writes are batched per tick: every message queued in one tick goes out in one HTTP/2
+// write, each written straight into that write's buffer (frameMessages). A watch stream that gets a
+// revision for 100 watchers makes one write, not 100 (docs/design.md, "Encode once, write once").
+import { constants as http2Constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import { Status } from './grpc-codes.js';
+import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
+import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
+import { MessageReader } from './message-reader.js';
+
+/** What a handler knows of its call besides the request. */
+export interface CallContext {
+  /** The request headers (gRPC metadata), names in lower case: `token`, `hasleader`, ... */
+  readonly metadata: IncomingHttpHeaders;
+  /** When the client's `grpc-timeout` runs out (ms since the epoch), if it sent one. */
+  readonly deadline: number | undefined;
+  /** Aborted when the call ends before its handler finished: client cancel, deadline, shutdown. */
+  readonly signal: AbortSignal;
+}
+
+/** Hooks of the connection a call runs on (keepalive-policy.ts). */
+export interface ConnectionHooks {
+  /** The server sent headers or data: the client's next PING is not held against it (grpc-go resets its strikes on every write). */
+  responded(): void;
+  streamClosed(): void;
+}
+
+/** The headers every successful response starts with; reused, never mutated. */
+const responseHeaders: OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc' };
+const okTrailers: OutgoingHttpHeaders = { 'grpc-status': '0' };
+/** sendDate: gRPC has no use for a `date` header and it costs a string per response. */
+const respondOptions = { waitForTrailers: true, sendDate: false };
+const trailersOnlyOptions = { endStream: true, sendDate: false };
+
+const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
+const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
+
+function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
+  if (status.code === Status.OK) return okTrailers;
+  return { 'grpc-status': String(status.code), 'grpc-message': percentEncodeGrpcMessage(status.details) };
+}
+
+const callKey = Symbol('grpcCall');
+interface CallStream extends ServerHttp2Stream {
+  [callKey]?: ServerCall;
+}
+
+// Listeners shared by all calls (`this` is the stream), so no closures are made per call.
+function onWantTrailers(this: CallStream): void {
+  const call = this[callKey];
+  this.sendTrailers(call === undefined ? okTrailers : call.trailers);
+  if (call?.resetAfterStatus === true) setImmediate(resetIfClientStillSending, this);
+}
+/**
+ * After the status, a client still sending (an oversized message's body, a stream the server ended)
+ * is told to stop with RST_STREAM NO_ERROR, as grpc-go's finishStream does; a turn later, so that a
+ * client whose END_STREAM is already here is left alone.
+ */
+export function resetIfClientStillSending(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed && !stream.readableEnded) stream.close(http2Constants.NGHTTP2_NO_ERROR);
+}
+function onStreamClose(this: CallStream): void {
+  this[callKey]?.streamClosed();
+}
+function onStreamError(this: CallStream): void {
+  // RST_STREAM from the client or a broken session; 'close' follows and ends the call.
+}
+
+export interface ServerCallOptions {
+  /** The largest request message accepted (etcd: max-request-bytes + 512 KiB). */
+  readonly maxReceiveMessageBytes: number;
+  readonly log: ErrorLogger;
+  readonly connection: ConnectionHooks | undefined;
+}
+
+export class ServerCall implements CallContext {
+  /** No more status may be sent: one was, or the stream is gone. */
+  private ended = false;
+  private headersSent = false;
+  private controller: AbortController | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private endListener: ((cancelled: boolean) => void) | undefined;
+  private drainListener: (() => void) | undefined;
+  private pending: OutgoingMessage[] = [];
+  private pendingBytes = 0;
+  private inFlightBytes = 0;
+  private flushScheduled = false;
+  /** Read by onWantTrailers. */
+  trailers: OutgoingHttpHeaders = okTrailers;
+  resetAfterStatus = false;
+  deadline: number | undefined;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    readonly metadata: IncomingHttpHeaders,
+    private readonly options: ServerCallOptions,
+  ) {
+    const s = stream as CallStream;
+    s[callKey] = this;
+    s.on('close', onStreamClose);
+    s.on('error', onStreamError);
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.ended && !this.controller.signal.aborted) this.controller.abort();
+    return this.controller.signal;
+  }
+
+  /** True once the call has its status or lost its stream; later writes are dropped. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Bytes queued or handed to the HTTP/2 stream and not yet written out. */
+  get backlogBytes(): number {
+    return this.pendingBytes + this.inFlightBytes;
+  }
+
+  /** Called once when the call ends; `cancelled` when it ended without its handler's status. */
+  onEnd(listener: (cancelled: boolean) => void): void {
+    this.endListener = listener;
+  }
+
+  /** Called each time the backlog goes back to 0. */
+  onDrained(listener: () => void): void {
+    this.drainListener = listener;
+  }
+
+  startDeadline(timeoutMs: number): void {
+    this.deadline = Date.now() + timeoutMs;
+    this.deadlineTimer = setTimeout(() => this.cancel(deadlineExceeded), timeoutMs);
+  }
+
+  /**
+   * Reads the request messages: `message` for each whole one, `end` when the client half-closed
+   * between messages. A broken frame or an oversized message ends the call with its status.
+   */
+  receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
+    const reader = new MessageReader(this.options.maxReceiveMessageBytes, {
+      message,
+      failed: (status) => this.end(status),
+    });
+    this.stream.on('data', (chunk: Buffer) => {
+      if (!this.ended) reader.push(chunk);
+    });
+    this.stream.on('end', () => {
+      if (!this.ended) end(reader.midMessage);
+    });
+  }
+
+  /** The one response of a unary call, already framed, then the OK status. */
+  sendUnary(framed: Buffer): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.deadlineTimer);
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    this.sendHeaders();
+    stream.end(framed);
+    this.endListener?.(false);
+  }
+
+  /** Queues one response message of a stream; it goes out with the rest of this tick's. */
+  write(message: OutgoingMessage): void {
+    if (this.ended) return;
+    this.pending.push(message);
+    this.pendingBytes += messagePrefixBytes + message.size;
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => this.flush());
+  }
+
+  /** Ends the call with `status` (OK by default) after every queued message. */
+  end(status?: GrpcStatus): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.deadlineTimer);
+    try {
+      this.sendStatus(status);
+    } catch (err) {
+      // node refused the frame (the session is going away): the client learns of it as a reset
+      this.options.log('could not send a gRPC status', err);
+      this.stream.destroy();
+    }
+    if (this.controller !== undefined && status !== undefined && status.code !== Status.OK) this.controller.abort();
+    this.endListener?.(false);
+  }
+
+  private sendStatus(status: GrpcStatus | undefined): void {
+    const stream = this.stream;
+    if (!stream.destroyed && !stream.closed) {
+      if (!this.headersSent && this.pending.length === 0) {
+        // Trailers-Only: one HEADERS frame with the status.
+        const trailers = status === undefined ? okTrailers : statusTrailers(status);
+        stream.respond({ ...responseHeaders, ...trailers }, trailersOnlyOptions);
+        this.options.connection?.responded();
+        setImmediate(resetIfClientStillSending, stream);
+      } else {
+        this.trailers = status === undefined ? okTrailers : statusTrailers(status);
+        this.resetAfterStatus = true;
+        this.flushNow();
+        stream.end();
+      }
+    }
+  }
+
+  /** Ends the call with the status for a handler's failure (logged when it is not an etcd error). */
+  fail(err: unknown): void {
+    this.end(toGrpcStatus(err, this.options.log));
+  }
+
+  /** Ends a call its handler has not finished: the status goes out if the stream still can take it. */
+  cancel(status: GrpcStatus): void {
+    if (this.ended) return;
+    this.end(status);
+    this.controller?.abort();
+  }
+
+  /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
+  streamClosed(): void {
+    this.options.connection?.streamClosed();
+    clearTimeout(this.deadlineTimer);
+    if (this.ended) return;
+    this.ended = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.controller?.abort(cancelledByClient.details);
+    this.endListener?.(true);
+  }
+
+  private sendHeaders(): void {
+    this.headersSent = true;
+    this.stream.respond(responseHeaders, respondOptions);
+    this.stream.once('wantTrailers', onWantTrailers);
+    this.options.connection?.responded();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (!this.ended) this.flushNow();
+  }
+
+  private flushNow(): void {
+    if (this.pending.length === 0) {
+      if (!this.headersSent) this.sendHeaders();
+      return;
+    }
+    const total = this.pendingBytes;
+    const out = frameMessages(this.pending, total);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed || stream.writableEnded) return;
+    if (!this.headersSent) this.sendHeaders();
+    // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
+    else this.options.connection?.responded();
+    this.inFlightBytes += total;
+    stream.write(out, () => this.written(total));
+  }
+
+  private written(bytes: number): void {
+    this.inFlightBytes -= bytes;
+    if (this.backlogBytes === 0) this.drainListener?.();
+  }
+}

@@ -237,20 +237,8 @@ export function clientStream<Req, Res>(
         call.fail(err);
         return;
       }
-      call.receive(
-        (bytes) => {
-          const req = decodeOrFail(call, decode, bytes);
-          if (req === undefined) return;
-          try {
-            listener.message(req);
-          } catch (err) {
-            call.fail(err);
-          }
-        },
-        (truncated) => {
-          if (truncated) call.end(missingRequest(true));
-          else settle(() => listener.end(), (res) => sendOrFail(call, encode, res), (err) => call.fail(err));
-        },
+      receiveRequests(call, decode, listener, () =>
+        settle(() => listener.end(), (res) => sendOrFail(call, encode, res), (err) => call.fail(err)),
       );
     },
   };
@@ -273,23 +261,31 @@ export function bidi<Req, Res>(
         call.fail(err);
         return;
       }
-      call.receive(
-        (bytes) => {
-          const req = decodeOrFail(call, decode, bytes);
-          if (req === undefined) return;
-          try {
-            listener.message(req);
-          } catch (err) {
-            call.fail(err);
-          }
-        },
-        (truncated) => {
-          if (truncated) call.end(missingRequest(true));
-          else listener.end?.();
-        },
-      );
+      receiveRequests(call, decode, listener, () => listener.end?.());
     },
   };
+}
+
+/**
+ * Hands each decoded request to the listener (a throw ends the call with its status); a stream cut in
+ * the middle of a message ends with grpc-go's status, a clean half-close calls onEnd.
+ */
+function receiveRequests<Req>(call: ServerCall, decode: Decode<Req>, listener: { message(req: Req): void }, onEnd: () => void): void {
+  call.receive(
+    (bytes) => {
+      const req = decodeOrFail(call, decode, bytes);
+      if (req === undefined) return;
+      try {
+        listener.message(req);
+      } catch (err) {
+        call.fail(err);
+      }
+    },
+    (truncated) => {
+      if (truncated) call.end(missingRequest(true));
+      else onEnd();
+    },
+  );
 }
 
 /** grpc-go's answer for a method the server does not know (`unknown method X for service Y`). */

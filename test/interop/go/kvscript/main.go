@@ -255,16 +255,21 @@ func run(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error)
 	return nil, fmt.Errorf("kvscript: empty response for op %q", s.Op)
 }
 
-func toOp(s Step) (clientv3.Op, error) {
-	var opts []clientv3.OpOption
+// rangeOpts are a step's range options: prefix, from key, or an explicit range end.
+func rangeOpts(s Step) []clientv3.OpOption {
 	switch {
 	case s.Prefix:
-		opts = append(opts, clientv3.WithPrefix())
+		return []clientv3.OpOption{clientv3.WithPrefix()}
 	case s.FromKey:
-		opts = append(opts, clientv3.WithFromKey())
+		return []clientv3.OpOption{clientv3.WithFromKey()}
 	case s.RangeEnd != "":
-		opts = append(opts, clientv3.WithRange(s.RangeEnd))
+		return []clientv3.OpOption{clientv3.WithRange(s.RangeEnd)}
 	}
+	return nil
+}
+
+func toOp(s Step) (clientv3.Op, error) {
+	opts := rangeOpts(s)
 	switch s.Op {
 	case "put":
 		if s.PrevKV {
@@ -534,15 +539,7 @@ func openWatch(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, 
 	if _, dup := watchers[s.Watch]; dup {
 		return nil, fmt.Errorf("kvscript: watcher %q opened twice", s.Watch)
 	}
-	opts := []clientv3.OpOption{clientv3.WithCreatedNotify()}
-	switch {
-	case s.Prefix:
-		opts = append(opts, clientv3.WithPrefix())
-	case s.FromKey:
-		opts = append(opts, clientv3.WithFromKey())
-	case s.RangeEnd != "":
-		opts = append(opts, clientv3.WithRange(s.RangeEnd))
-	}
+	opts := append(rangeOpts(s), clientv3.WithCreatedNotify())
 	rev := s.Rev
 	if s.RevBack != nil {
 		// A start revision relative to the current one, so that a script never opens past its own writes.

@@ -148,6 +148,10 @@ class MemoryEngine implements Engine {
     return { [Symbol.asyncIterator]: () => iterateTree(view, options) };
   }
 
+  onFailure(listener: (failure: Error) => void): void {
+    this.committer.onStop(listener);
+  }
+
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     let total = 0;
@@ -222,6 +226,10 @@ class MemoryEngine implements Engine {
 
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */
   private async rotateWal(): Promise<void> {
+    // Renaming the WAL over a wal.prev that is still there would drop batches no snapshot holds
+    // (the previous snapshot failed, or has not removed it yet).
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    if (this.walPrevExists) throw new Error(`memory engine: ${this.files.walPrev} still exists, the WAL cannot be rotated over it`);
     const view = this.tree.clone();
     // A synced write must make every earlier write durable too (the store relies on it before the
     // log is trimmed), so the old WAL's unsynced writes reach the disk before the new WAL gets any.

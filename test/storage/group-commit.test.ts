@@ -120,6 +120,18 @@ test('fail from outside rejects what is queued and what comes later', async () =
   assert.equal(groups, [[1]]);
 });
 
+test('afterFlush does not run for a flush that finishes after the committer was stopped from outside', async () => {
+  let afterFlushCalls = 0;
+  const { committer, groups, release } = recorder({ afterFlush: async () => void afterFlushCalls++ });
+  const first = outcome(committer.submit(1));
+  await until(() => groups.length === 1);
+  committer.fail(new Error('snapshot failed'));
+  await release();
+  assert.is(await first, 'ok');
+  await committer.drain();
+  assert.is(afterFlushCalls, 0, 'a rotation after a failed snapshot would act on files the failure left behind');
+});
+
 test('submits beyond the queue bound are refused without touching the others', async () => {
   const { committer, release } = recorder({ maxQueuedItems: 2, start: 'immediate' });
   const accepted = [committer.submit(1), committer.submit(2)];

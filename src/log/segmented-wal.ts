@@ -95,8 +95,8 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
       const first = parseInt(name.slice(0, 16), 16);
       const segment: Segment = { first, path: join(dir, name), last: first - 1, bytes: magicBytes, synced: magicBytes };
       const previous = segments.at(-1);
-      if (previous !== undefined && first !== previous.last + 1) {
-        throw new Error(`log WAL: ${dir} is corrupt: ${name} starts at index ${first} but the segment before it ends at ${previous.last}`);
+      if (previous !== undefined && first <= previous.last) {
+        throw new CorruptFileError(join(dir, name), 0, `the segment starts at index ${first} but the segment before it ends at ${previous.last}`);
       }
       const isLast = i === names.length - 1;
       const handle = await fs.open(segment.path, isLast ? 'r+' : 'r');
@@ -110,11 +110,28 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
       else await handle.close();
       segments.push(segment);
     }
+    await removeTrimLeftovers(dir, fs, segments);
   } catch (err) {
     await active?.close();
     throw err;
   }
   return new FileWal(dir, fs, segments, active, maxSegmentBytes);
+}
+
+/**
+ * Removes the segments before the last gap in the indices (durably, oldest first). Trimming removes
+ * segments oldest first, so a gap means a trim removed what follows these segments: they are its
+ * leftovers (a removal that failed or was not yet durable), all below what the engine persisted. If
+ * the engine did not get that far, the store refuses to start (the log starts after its state).
+ */
+async function removeTrimLeftovers(dir: string, fs: FileSystem, segments: Segment[]): Promise<void> {
+  let afterGap = 0;
+  for (let i = 1; i < segments.length; i++) if (segments[i]!.first !== segments[i - 1]!.last + 1) afterGap = i;
+  if (afterGap === 0) return;
+  for (const leftover of segments.splice(0, afterGap)) {
+    await fs.remove(leftover.path);
+    await fs.fsyncDir(dir);
+  }
 }
 
 /** Reads a segment through, checking indices; the last one's torn tail is cut off, not an error. */
@@ -330,13 +347,20 @@ class FileWal implements SegmentedWal {
   }
 
   private async deleteSegmentsBefore(index: number): Promise<void> {
-    // Oldest first, each deletion made durable before the next, so a crash never leaves a gap.
+    // Oldest first, each deletion made durable before the next, so a crash never leaves a gap. A
+    // segment leaves the list only once its removal is durable; a failed removal or directory fsync
+    // stops the WAL (the directory's state in the page cache can no longer be trusted).
     for (;;) {
+      if (this.committer.failure !== undefined) throw this.committer.failure;
       const [oldest, next] = this.segments;
       if (oldest === undefined || next === undefined || oldest.last >= index) return;
+      try {
+        await this.fs.remove(oldest.path);
+        await this.fs.fsyncDir(this.dir);
+      } catch (err) {
+        throw this.committer.fail(err);
+      }
       this.segments = this.segments.slice(1);
-      await this.fs.remove(oldest.path);
-      await this.fs.fsyncDir(this.dir);
     }
   }
 }

@@ -239,7 +239,7 @@ it('a bad length field inside the synced part of the last segment fails the open
   await wal.close();
   const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
   const bytes = await readFile(last);
-  const fourth = 8 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
+  const fourth = 16 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
   bytes.writeUInt32LE(0x7fff_ffff, fourth); // the 4th record claims 2 GiB
   await writeFile(last, bytes);
   await rejects(openSegmentedWal(ctx.dir), new RegExp(`${last.replace(/[.]/g, '\\.')} is corrupt at offset ${fourth}: a record of 2147483647 bytes runs past the end`));

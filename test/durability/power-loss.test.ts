@@ -4,7 +4,8 @@
 // power is lost in the run after it, so what a restart read from the page cache is also put to the test.
 // After each crash the store is opened again and must hold every
 // acknowledged Txn, no Txn in part, contiguous revisions, and take new writes after a clean restart.
-// Damage injected into synced files must instead be refused with a CorruptFileError.
+// Damage injected into synced files (a sealed segment, or a record of the active segment or the memory
+// engine's WAL that a later record's mark proves synced) must instead be refused with a CorruptFileError.
 //
 // Replay one point: LATTICE_CRASH_SEED=<seed> LATTICE_CRASH_POINT=<engine>:<rule>:<operation>:<round>
 //   node test/run.js power-loss
@@ -20,7 +21,7 @@ import { CompactionRequest, RangeRequest, RequestOp, TxnRequest } from '../../sr
 import { openMemoryEngine } from '../../src/engines/memory-engine.js';
 import { LocalLog, defaultLocalLogOptions } from '../../src/log/local-log.js';
 import type { FileSystem } from '../../src/storage/file-system.js';
-import { CorruptFileError } from '../../src/storage/record-file.js';
+import { CorruptFileError, fileHeaderBytes, recordHeaderBytes } from '../../src/storage/record-file.js';
 import { MvccStore } from '../../src/store/mvcc-store.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
@@ -184,6 +185,10 @@ async function verify(store: MvccStore, acknowledged: Acknowledged, context: str
   return count;
 }
 
+/** Where damage is injected: a sealed log segment, or below the last synced mark of the active segment or the memory engine's WAL. */
+type DamageTarget = 'sealed segment' | 'active segment' | 'memory WAL';
+const damageTargets: readonly DamageTarget[] = ['sealed segment', 'active segment', 'memory WAL'];
+
 /** Flips a byte inside a log segment that a later one follows (so it was wholly synced); false if there is none. */
 function damageSyncedSegment(disk: PowerLossDisk, names: readonly string[]): boolean {
   const segments = names.filter((n) => n.endsWith('.wal')).sort();
@@ -196,10 +201,50 @@ function damageSyncedSegment(disk: PowerLossDisk, names: readonly string[]): boo
   return true;
 }
 
+/**
+ * Flips a payload byte of a record in a file being appended to that a later record's synced-through
+ * mark proves was synced (record-file.ts); false if the file has no such record.
+ */
+function damageProvenSyncedRecord(disk: PowerLossDisk, file: string): boolean {
+  const inode = disk.fileAt(file);
+  if (inode === undefined) return false;
+  const content = Buffer.from(inode.content());
+  const records: Array<{ at: number; length: number; syncedThrough: number }> = [];
+  for (let at = fileHeaderBytes; at + recordHeaderBytes <= content.length; ) {
+    const length = content.readUInt32LE(at);
+    if (length === 0 || at + recordHeaderBytes + length > content.length) break;
+    records.push({ at, length, syncedThrough: content.readUInt32LE(at + 8) + content.readUInt32LE(at + 12) * 0x1_0000_0000 });
+    at += recordHeaderBytes + length;
+  }
+  const lastMark = Math.max(0, ...records.map((r) => r.syncedThrough));
+  const victim = records.find((r) => r.at < lastMark);
+  if (victim === undefined) return false;
+  content[victim.at + recordHeaderBytes + Math.floor(victim.length / 2)]! ^= 0x5a;
+  inode.reset(content);
+  return true;
+}
+
+/** Injects damage into the first target, in the point's seeded order, that has a synced record to damage. */
+function injectDamage(disk: PowerLossDisk, engine: EngineName, names: readonly string[], pointSeed: number): DamageTarget | undefined {
+  const segments = names.filter((n) => n.endsWith('.wal')).sort();
+  const targets = shuffled(damageTargets.filter((t) => t !== 'memory WAL' || engine === 'memory'), seededRandom(pointSeed));
+  for (const target of targets) {
+    const done =
+      target === 'sealed segment'
+        ? damageSyncedSegment(disk, names)
+        : target === 'active segment'
+          ? segments.length > 0 && damageProvenSyncedRecord(disk, `${logDir}/${segments.at(-1)!}`)
+          : damageProvenSyncedRecord(disk, `${dataRoot}/memory/wal`);
+    if (done) return target;
+  }
+  return undefined;
+}
+
 interface PointResult {
   readonly survived: number;
   readonly acked: number;
-  readonly injected: boolean;
+  /** Where damage was injected (and refused), if anywhere. */
+  readonly injected: DamageTarget | undefined;
 }
 
 /**
@@ -234,11 +279,12 @@ async function crashPoint(engine: EngineName, rule: TearRule, operation: number,
     }
 
     const fs = disk.boot();
-    if (inject && damageSyncedSegment(disk, await fs.readdir(logDir).catch(() => []))) {
+    const damaged = inject ? injectDamage(disk, engine, await fs.readdir(logDir).catch(() => []), pointSeed) : undefined;
+    if (damaged !== undefined) {
       let refused: unknown;
       await openOn(fs, engine, rocks).then(abandon, (err: unknown) => (refused = err));
-      assert.instance(refused, CorruptFileError, `${context}: damage in a synced segment must be refused as corruption, got ${String(refused)}`);
-      return { survived: 0, acked: acked.txns.size, injected: true };
+      assert.instance(refused, CorruptFileError, `${context}: damage in the ${damaged} must be refused as corruption, got ${String(refused)}`);
+      return { survived: 0, acked: acked.txns.size, injected: damaged };
     }
     let running = await openOn(fs, engine, rocks).catch((err: unknown) => {
       throw new Error(`${context}: the member did not start after the power loss: ${String(err)}`);
@@ -252,7 +298,7 @@ async function crashPoint(engine: EngineName, rule: TearRule, operation: number,
     const all: Acknowledged = { txns: new Map([...acked.txns, ...more.txns]), compactedTo: Math.max(acked.compactedTo, more.compactedTo) };
     assert.is(await verify(running.store, all, `${context}, after a clean restart`), survived + txnsAfterRecovery);
     await closeCleanly(running);
-    return { survived, acked: acked.txns.size, injected: false };
+    return { survived, acked: acked.txns.size, injected: undefined };
   } finally {
     await rocks?.cleanup();
   }
@@ -301,7 +347,7 @@ for (const engine of ['memory', 'rocksdb'] as const) {
     const order = seededRandom(seed ^ (engine === 'rocksdb' ? 0x4000_0000 : 0));
     let run = 0;
     let rounds = 0;
-    let injected = 0;
+    const injectedInto = new Map<DamageTarget, number>();
     let acknowledged = 0;
     let survived = 0;
     // A point asked to inject damage where no synced file exists yet hands the request on.
@@ -317,17 +363,18 @@ for (const engine of ['memory', 'rocksdb'] as const) {
         const inject: boolean = injectionOwed || run % injectEvery === injectEvery - 1;
         const result = await crashPoint(engine, rule, operation, pointSeedOf(engine, rule, operation, round), inject, point, firstCrashOf(round, operation));
         run++;
-        injectionOwed = inject && !result.injected;
-        if (result.injected) injected++;
+        injectionOwed = inject && result.injected === undefined;
+        if (result.injected !== undefined) injectedInto.set(result.injected, (injectedInto.get(result.injected) ?? 0) + 1);
         acknowledged += result.acked;
         survived += result.survived;
       }
       rounds++;
     }
     const expected = expectedCrashPointsByEngine[engine];
+    const injected = [...injectedInto.values()].reduce((a, n) => a + n, 0);
     console.log(
       `  ${engine}: seed ${seed}, ${total} I/O operations per run, ${run} crash points (${rounds} full rounds) in ${Date.now() - started} ms, ` +
-        `${injected} with injected damage refused; ${acknowledged} acknowledged Txns checked, ${survived} recovered` +
+        `${injected} with injected damage refused (${[...injectedInto].map(([t, n]) => `${n} in the ${t}`).join(', ')}); ${acknowledged} acknowledged Txns checked, ${survived} recovered` +
         (run < expected ? `; fewer points than the ${expected} an idle machine runs (a busy machine?)` : ''),
     );
     assert.ok(run > 0, 'no crash point ran within the budget');

@@ -58,7 +58,7 @@ export class GroupCommit<T> {
 
   /** Calls listener once when the committer stops (at once if it already has). */
   onStop(listener: (failure: Error) => void): void {
-    if (this.stopped !== undefined) listener(this.stopped);
+    if (this.stopped !== undefined) tell(listener, this.stopped);
     else this.stopListeners.push(listener);
   }
 
@@ -82,8 +82,8 @@ export class GroupCommit<T> {
     const failure = asError(err);
     if (this.stopped === undefined) {
       this.stopped = failure;
-      this.options.onFailure?.(failure);
-      for (const listener of this.stopListeners.splice(0)) listener(failure);
+      const listeners = this.options.onFailure === undefined ? this.stopListeners.splice(0) : [this.options.onFailure, ...this.stopListeners.splice(0)];
+      for (const listener of listeners) tell(listener, failure);
     }
     for (const w of this.queue.splice(0)) w.reject(this.stopped);
     return this.stopped;
@@ -143,6 +143,20 @@ function startDelay(start: FlushStart): Promise<void> {
       return Promise.resolve().then(() => undefined);
     case 'immediate':
       return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Calls a failure listener; one that throws must not leave the committer half stopped (waiters
+ * never answered), so its error is rethrown on its own, where it is not lost either.
+ */
+function tell(listener: (failure: Error) => void, failure: Error): void {
+  try {
+    listener(failure);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }
 

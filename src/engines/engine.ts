@@ -26,6 +26,11 @@ export interface Engine {
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void>;
   /** Iterates a point-in-time view in key order; writes made during iteration are not seen. */
   iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]>;
+  /**
+   * Calls listener once when the engine stops on a failed write, sync or background snapshot
+   * (fail-stop: every later write rejects), at once if it already has. Not called for close.
+   */
+  onFailure(listener: (failure: Error) => void): void;
   /** Approximate bytes the engine occupies on disk. */
   sizeBytes(): Promise<number>;
   /** Flushes whatever is buffered and releases files; later calls reject. */

@@ -21,7 +21,7 @@ import { EtcdError } from '../core/errors.js';
 import { makeDirDurable } from '../storage/durable-dir.js';
 import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
 import { GroupCommit } from '../storage/group-commit.js';
-import { CorruptFileError, hasMagic, magicBytes, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
+import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
@@ -41,8 +41,8 @@ export interface MemoryEngineOptions {
 
 type Tree = SortedMap<string, Buffer>;
 
-const walMagic = Buffer.from('LATWAL02', 'latin1');
-const snapshotMagic = Buffer.from('LATSNP02', 'latin1');
+const walMagic = Buffer.from('LATWAL03', 'latin1');
+const snapshotMagic = Buffer.from('LATSNP03', 'latin1');
 
 const opPut = 1;
 const opDel = 2;
@@ -65,9 +65,9 @@ export async function openMemoryEngine(dir: string, options: MemoryEngineOptions
   const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
   await loadSnapshot(fs, files.snapshot, tree);
   const walPrevExists = await replayWalPrev(fs, files.walPrev, tree);
-  const { handle, bytes } = await openWal(fs, files.wal, dir, tree);
+  const { handle, bytes, salt } = await openWal(fs, files.wal, dir, tree);
 
-  const engine = new MemoryEngine(fs, dir, tree, handle, bytes, walPrevExists, maxWalBytes, snapshotChunkBytes);
+  const engine = new MemoryEngine(fs, dir, tree, handle, salt, bytes, walPrevExists, maxWalBytes, snapshotChunkBytes);
   if (walPrevExists || bytes >= maxWalBytes) {
     try {
       await engine.compactNow();
@@ -100,6 +100,8 @@ class MemoryEngine implements Engine {
     private readonly dir: string,
     private readonly tree: Tree,
     private wal: DurableFile,
+    /** The WAL's salt (record-file.ts), sealed into each of its records. */
+    private walSalt: Buffer,
     private walBytes: number,
     private walPrevExists: boolean,
     private readonly maxWalBytes: number,
@@ -148,6 +150,10 @@ class MemoryEngine implements Engine {
     return { [Symbol.asyncIterator]: () => iterateTree(view, options) };
   }
 
+  onFailure(listener: (failure: Error) => void): void {
+    this.committer.onStop(listener);
+  }
+
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     let total = 0;
@@ -178,10 +184,10 @@ class MemoryEngine implements Engine {
       await this.fs.fsyncDir(this.dir);
       this.walPrevExists = false;
     }
-    await this.wal.truncate(magicBytes);
+    await this.wal.truncate(fileHeaderBytes);
     await this.wal.datasync();
-    this.walBytes = magicBytes;
-    this.walSynced = magicBytes;
+    this.walBytes = fileHeaderBytes;
+    this.walSynced = fileHeaderBytes;
   }
 
   private async shutdown(): Promise<void> {
@@ -189,7 +195,7 @@ class MemoryEngine implements Engine {
     await this.committer.drain();
     await this.snapshotting;
     try {
-      if (this.committer.failure === undefined && (this.walBytes > magicBytes || this.walPrevExists)) await this.compactNow();
+      if (this.committer.failure === undefined && (this.walBytes > fileHeaderBytes || this.walPrevExists)) await this.compactNow();
     } finally {
       await this.wal.close();
     }
@@ -202,7 +208,7 @@ class MemoryEngine implements Engine {
 
   /** Appends a group in call order with one write, fsyncs once if any write asked for it, then applies it. */
   private async appendGroup(group: readonly QueuedWrite[]): Promise<void> {
-    const buffers = group.map((w) => seal(w.record, this.walSynced));
+    const buffers = group.map((w) => seal(w.record, this.walSalt, this.walSynced));
     const size = buffers.reduce((sum, b) => sum + b.length, 0);
     const { bytesWritten } = await this.wal.writev(buffers, this.walBytes);
     if (bytesWritten !== size) throw new Error(`short WAL write: ${bytesWritten} of ${size} bytes`);
@@ -222,6 +228,10 @@ class MemoryEngine implements Engine {
 
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */
   private async rotateWal(): Promise<void> {
+    // Renaming the WAL over a wal.prev that is still there would drop batches no snapshot holds
+    // (the previous snapshot failed, or has not removed it yet).
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    if (this.walPrevExists) throw new Error(`memory engine: ${this.files.walPrev} still exists, the WAL cannot be rotated over it`);
     const view = this.tree.clone();
     // A synced write must make every earlier write durable too (the store relies on it before the
     // log is trimmed), so the old WAL's unsynced writes reach the disk before the new WAL gets any.
@@ -230,9 +240,11 @@ class MemoryEngine implements Engine {
     await this.wal.close();
     await this.fs.rename(this.files.wal, this.files.walPrev);
     this.walPrevExists = true;
-    this.wal = await createWal(this.fs, this.files.wal, this.dir); // its dir fsync makes the rename durable
-    this.walBytes = magicBytes;
-    this.walSynced = magicBytes;
+    const created = await createWal(this.fs, this.files.wal, this.dir); // its dir fsync makes the rename durable
+    this.wal = created.handle;
+    this.walSalt = created.salt;
+    this.walBytes = fileHeaderBytes;
+    this.walSynced = fileHeaderBytes;
     this.snapshotting = (async () => {
       try {
         await writeSnapshot(this.fs, this.dir, view, this.snapshotChunkBytes);
@@ -273,45 +285,48 @@ function filesIn(dir: string) {
   };
 }
 
-async function createWal(fs: FileSystem, path: string, dir: string): Promise<DurableFile> {
+async function createWal(fs: FileSystem, path: string, dir: string): Promise<{ handle: DurableFile; salt: Buffer }> {
   const handle = await fs.open(path, 'w+');
+  const header = newFileHeader(walMagic);
   try {
-    await writeFully(handle, walMagic, 0);
+    await writeFully(handle, header.bytes, 0);
     await handle.datasync();
     await fs.fsyncDir(dir);
   } catch (err) {
     await handle.close();
     throw err;
   }
-  return handle;
+  return { handle, salt: header.salt };
 }
 
 /** Opens the WAL, replays it into tree and cuts off a torn tail; creates it if missing. */
-async function openWal(fs: FileSystem, path: string, dir: string, tree: Tree): Promise<{ handle: DurableFile; bytes: number }> {
+async function openWal(fs: FileSystem, path: string, dir: string, tree: Tree): Promise<{ handle: DurableFile; bytes: number; salt: Buffer }> {
   let handle: DurableFile;
   try {
     handle = await fs.open(path, 'r+');
   } catch (err) {
     if (errorCode(err) !== 'ENOENT') throw err;
-    return { handle: await createWal(fs, path, dir), bytes: magicBytes };
+    return { ...(await createWal(fs, path, dir)), bytes: fileHeaderBytes };
   }
   try {
     const size = (await handle.stat()).size;
-    if (size < magicBytes || !(await hasMagic(handle, walMagic))) {
-      // Crashed while creating it (the magic is synced before any record is written): nothing was
-      // ever acknowledged from this file, unless it holds more than a torn magic could leave.
-      if (size > magicBytes && !(await allZeroFrom(handle, magicBytes, size))) throw new CorruptFileError(path, 0, `it does not start with ${walMagic.toString('latin1')}`);
+    const salt = await readFileHeader(handle, walMagic);
+    if (salt === undefined) {
+      // Crashed while creating it (the header is synced before any record is written): nothing was
+      // ever acknowledged from this file, unless it holds more than a torn header could leave.
+      if (size > fileHeaderBytes && !(await allZeroFrom(handle, fileHeaderBytes, size))) throw new CorruptFileError(path, 0, `it does not start with ${walMagic.toString('latin1')}`);
+      const header = newFileHeader(walMagic);
       await handle.truncate(0);
-      await writeFully(handle, walMagic, 0);
+      await writeFully(handle, header.bytes, 0);
       await handle.datasync();
-      return { handle, bytes: magicBytes };
+      return { handle, bytes: fileHeaderBytes, salt: header.salt };
     }
-    const end = await scanRecords(handle, size, { path, mayBeTorn: true }, (payload) => applyBatch(tree, payload));
+    const end = await scanRecords(handle, size, { path, salt, mayBeTorn: true }, (payload) => applyBatch(tree, payload));
     if (end < size) await handle.truncate(end);
     // What was read may be only in the page cache (a process crash keeps it): new records may claim
     // it synced only once it is.
     await handle.datasync();
-    return { handle, bytes: end };
+    return { handle, bytes: end, salt };
   } catch (err) {
     await handle.close();
     throw err;
@@ -329,8 +344,10 @@ async function replayWalPrev(fs: FileSystem, path: string, tree: Tree): Promise<
   }
   try {
     const size = (await handle.stat()).size;
-    await expectMagic(handle, walMagic, path);
-    await scanRecords(handle, size, { path, mayBeTorn: false }, (payload) => applyBatch(tree, payload));
+    // Empty only after `lattice-repair cut wal.prev 0`: the operator gave up what it held.
+    if (size === 0) return true;
+    const salt = await expectHeader(handle, walMagic, path, 'cut');
+    await scanRecords(handle, size, { path, salt, mayBeTorn: false }, (payload) => applyBatch(tree, payload));
     return true;
   } finally {
     await handle.close();
@@ -347,10 +364,11 @@ async function loadSnapshot(fs: FileSystem, path: string, tree: Tree): Promise<v
   }
   try {
     const size = (await handle.stat()).size;
-    await expectMagic(handle, snapshotMagic, path);
+    // A damaged snapshot cannot be cut: what follows the damage is in no other file.
+    const salt = await expectHeader(handle, snapshotMagic, path, 'restore');
     let loaded = 0;
     let expected: number | undefined;
-    const end = await scanRecords(handle, size, { path, mayBeTorn: false }, (payload) => {
+    const end = await scanRecords(handle, size, { path, salt, mayBeTorn: false, remedy: 'restore' }, (payload) => {
       if (expected !== undefined) throw corrupt(path, 'records after the end record');
       const reader = new Reader(payload);
       const kind = reader.u8();
@@ -366,7 +384,7 @@ async function loadSnapshot(fs: FileSystem, path: string, tree: Tree): Promise<v
         throw corrupt(path, `unknown record kind ${kind}`);
       }
     });
-    if (end !== size || expected === undefined) throw new CorruptFileError(path, end, 'the snapshot has no end record');
+    if (end !== size || expected === undefined) throw new CorruptFileError(path, end, 'the snapshot has no end record', 'restore');
     if (expected !== loaded) throw corrupt(path, `holds ${loaded} entries, its end record says ${expected}`);
   } finally {
     await handle.close();
@@ -383,7 +401,8 @@ async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes
       await writeFully(handle, buffer, position);
       position += buffer.length;
     };
-    await append(snapshotMagic);
+    const header = newFileHeader(snapshotMagic);
+    await append(header.bytes);
     let count = 0;
     let chunk: Array<[string, Buffer]> = [];
     let chunkSize = 1;
@@ -392,16 +411,16 @@ async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes
       chunkSize += 8 + key.length + value.length;
       count++;
       if (chunkSize >= chunkBytes) {
-        await append(encodeSnapshotChunk(chunk, chunkSize));
+        await append(encodeSnapshotChunk(chunk, chunkSize, header.salt));
         chunk = [];
         chunkSize = 1;
       }
     }
-    if (chunk.length > 0) await append(encodeSnapshotChunk(chunk, chunkSize));
+    if (chunk.length > 0) await append(encodeSnapshotChunk(chunk, chunkSize, header.salt));
     const end = Buffer.alloc(recordHeaderBytes + 7);
     end.writeUInt8(snapshotEnd, recordHeaderBytes);
     end.writeUIntLE(count, recordHeaderBytes + 1, 6);
-    await append(seal(end));
+    await append(seal(end, header.salt));
     await handle.datasync();
   } finally {
     await handle.close();
@@ -416,8 +435,11 @@ async function allZeroFrom(handle: DurableFile, from: number, size: number): Pro
   return bytes.every((b) => b === 0);
 }
 
-async function expectMagic(handle: DurableFile, magic: Buffer, path: string): Promise<void> {
-  if (!(await hasMagic(handle, magic))) throw new CorruptFileError(path, 0, `it does not start with ${magic.toString('latin1')}`);
+/** The file's salt; a file without a whole header is corrupt. */
+async function expectHeader(handle: DurableFile, magic: Buffer, path: string, remedy: 'cut' | 'restore'): Promise<Buffer> {
+  const salt = await readFileHeader(handle, magic);
+  if (salt === undefined) throw new CorruptFileError(path, 0, `it does not start with ${magic.toString('latin1')}`, remedy);
+  return salt;
 }
 
 // --- Encoding
@@ -465,7 +487,7 @@ function encodeBatch(ops: readonly WriteOp[]): Buffer {
   return record;
 }
 
-function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, payloadBytes: number): Buffer {
+function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, payloadBytes: number, salt: Buffer): Buffer {
   const record = Buffer.allocUnsafe(recordHeaderBytes + payloadBytes);
   let at = record.writeUInt8(snapshotEntries, recordHeaderBytes);
   for (const [key, value] of entries) {
@@ -474,7 +496,7 @@ function encodeSnapshotChunk(entries: ReadonlyArray<readonly [string, Buffer]>, 
     at = record.writeUInt32LE(value.length, at);
     at += value.copy(record, at);
   }
-  return seal(record);
+  return seal(record, salt);
 }
 
 /** Applies one encoded batch; stored values are copies, never views into the record. */

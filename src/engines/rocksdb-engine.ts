@@ -146,6 +146,10 @@ class RocksdbEngine implements Engine {
     };
   }
 
+  onFailure(listener: (failure: Error) => void): void {
+    this.committer.onStop(listener);
+  }
+
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     return dirSizeBytes(this.dir);

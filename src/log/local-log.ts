@@ -75,6 +75,10 @@ export class LocalLog implements RevisionLog {
     return this.committer.failure;
   }
 
+  onFailure(listener: (failure: Error) => void): void {
+    this.committer.onStop(listener);
+  }
+
   propose(requestId: number, command: Command): Promise<void> {
     if (this.closed) return Promise.reject(new EtcdError('stopped'));
     return this.committer.submit({ requestId, command }).catch((e: unknown) => {
@@ -93,13 +97,16 @@ export class LocalLog implements RevisionLog {
   }
 
   persistedUpTo(index: number): void {
-    if (this.closed || this.trimming) return;
+    if (this.closed || this.trimming || this.committer.failure !== undefined) return;
     // The WAL deletes whole segments only, so this is a cheap no-op until one lies entirely below.
     this.trimming = true;
     void this.wal
       .truncateBefore(index - this.options.retainEntries)
-      // A failed trim only leaves more log than needed; a later call tries again.
-      .catch(() => undefined)
+      // A failed removal or directory fsync leaves the directory in a state the page cache may
+      // misreport (the WAL has stopped too): fail-stop, as for a failed append.
+      .catch((err: unknown) => {
+        if (!this.closed) this.committer.fail(err);
+      })
       .finally(() => (this.trimming = false));
   }
 

@@ -16,5 +16,7 @@ export interface RevisionLog {
   readonly lastIndex: number;
   /** Set once a write or sync of the log failed: the log takes no more proposals (fail-stop). */
   readonly failure: Error | undefined;
+  /** Calls listener once when the log stops on a failure (at once if it already has). */
+  onFailure(listener: (failure: Error) => void): void;
   close(): Promise<void>;
 }

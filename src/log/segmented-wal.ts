@@ -16,7 +16,7 @@ import { EtcdError } from '../core/errors.js';
 import { makeDirDurable } from '../storage/durable-dir.js';
 import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
 import { GroupCommit } from '../storage/group-commit.js';
-import { CorruptFileError, hasMagic, magicBytes, readRecords, recordHeaderBytes, seal } from '../storage/record-file.js';
+import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, readRecords, recordHeaderBytes, seal } from '../storage/record-file.js';
 
 /** Segment size past which the next append starts a new segment. */
 export const defaultMaxSegmentBytes = 64 * 1024 * 1024;
@@ -54,7 +54,7 @@ export interface SegmentedWal {
   close(): Promise<void>;
 }
 
-const segmentMagic = Buffer.from('LATLOG02', 'latin1');
+const segmentMagic = Buffer.from('LATLOG03', 'latin1');
 const indexBytes = 8;
 const segmentNamePattern = /^([0-9a-f]{16})\.wal$/;
 /** Bytes of queued appends written (and synced) together. */
@@ -69,6 +69,8 @@ interface Segment {
   bytes: number;
   /** Bytes known to be on stable storage; records carry it so a reader can tell torn from corrupt. */
   synced: number;
+  /** The file's salt (record-file.ts), sealed into each of its records. */
+  salt: Buffer;
 }
 
 /** An encoded append: records with their headers left for sealing at write time. */
@@ -93,10 +95,10 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
   try {
     for (const [i, name] of names.entries()) {
       const first = parseInt(name.slice(0, 16), 16);
-      const segment: Segment = { first, path: join(dir, name), last: first - 1, bytes: magicBytes, synced: magicBytes };
+      const segment: Segment = { first, path: join(dir, name), last: first - 1, bytes: fileHeaderBytes, synced: fileHeaderBytes, salt: Buffer.alloc(0) };
       const previous = segments.at(-1);
-      if (previous !== undefined && first !== previous.last + 1) {
-        throw new Error(`log WAL: ${dir} is corrupt: ${name} starts at index ${first} but the segment before it ends at ${previous.last}`);
+      if (previous !== undefined && first <= previous.last) {
+        throw new CorruptFileError(join(dir, name), 0, `the segment starts at index ${first} but the segment before it ends at ${previous.last}`);
       }
       const isLast = i === names.length - 1;
       const handle = await fs.open(segment.path, isLast ? 'r+' : 'r');
@@ -110,6 +112,7 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
       else await handle.close();
       segments.push(segment);
     }
+    await removeTrimLeftovers(dir, fs, segments);
   } catch (err) {
     await active?.close();
     throw err;
@@ -117,26 +120,41 @@ export async function openSegmentedWal(dir: string, options: SegmentedWalOptions
   return new FileWal(dir, fs, segments, active, maxSegmentBytes);
 }
 
+/**
+ * Removes the segments before the last gap in the indices (durably, oldest first). Trimming removes
+ * segments oldest first, so a gap means a trim removed what follows these segments: they are its
+ * leftovers (a removal that failed or was not yet durable), all below what the engine persisted. If
+ * the engine did not get that far, the store refuses to start (the log starts after its state).
+ */
+async function removeTrimLeftovers(dir: string, fs: FileSystem, segments: Segment[]): Promise<void> {
+  let afterGap = 0;
+  for (let i = 1; i < segments.length; i++) if (segments[i]!.first !== segments[i - 1]!.last + 1) afterGap = i;
+  if (afterGap === 0) return;
+  for (const leftover of segments.splice(0, afterGap)) {
+    await fs.remove(leftover.path);
+    await fs.fsyncDir(dir);
+  }
+}
+
 /** Reads a segment through, checking indices; the last one's torn tail is cut off, not an error. */
 async function validateSegment(handle: DurableFile, segment: Segment, isLast: boolean): Promise<void> {
   const size = (await handle.stat()).size;
-  if (isLast && size < magicBytes) {
-    // Crashed while creating it: nothing was ever acknowledged from this file.
-    await handle.truncate(0);
-    await writeFully(handle, segmentMagic, 0);
-    await handle.datasync();
-    return;
-  }
-  if (!(await hasMagic(handle, segmentMagic))) {
-    // A torn creation can leave the magic's sector unwritten while a later one landed.
+  const salt = await readFileHeader(handle, segmentMagic);
+  if (salt === undefined) {
+    // Crashed while creating it (the header is synced before any record is written): nothing was
+    // ever acknowledged from this file. A torn creation can leave the header's sector unwritten
+    // while a later one landed, but never a byte that is not zero.
     if (!isLast || !(await isEmptySegment(handle, size))) throw new CorruptFileError(segment.path, 0, `it does not start with ${segmentMagic.toString('latin1')}`);
+    const header = newFileHeader(segmentMagic);
     await handle.truncate(0);
-    await writeFully(handle, segmentMagic, 0);
+    await writeFully(handle, header.bytes, 0);
     await handle.datasync();
+    segment.salt = header.salt;
     return;
   }
-  let end = magicBytes;
-  for await (const { payload, end: recordEnd } of readRecords(handle, size, { path: segment.path, mayBeTorn: isLast })) {
+  segment.salt = salt;
+  let end = fileHeaderBytes;
+  for await (const { payload, end: recordEnd } of readRecords(handle, size, { path: segment.path, salt, mayBeTorn: isLast })) {
     const index = payload.length >= indexBytes ? readIndex(payload, 0) : -1;
     if (index !== segment.last + 1) {
       throw new CorruptFileError(segment.path, end, `the record holds index ${index}, expected ${segment.last + 1}`);
@@ -152,11 +170,12 @@ async function validateSegment(handle: DurableFile, segment: Segment, isLast: bo
   segment.synced = end;
 }
 
-/** A last segment whose magic is missing holds no record either when no byte past it is set. */
+/** A last segment whose header is missing or cut short holds no record either when no byte past the header is set. */
 async function isEmptySegment(handle: DurableFile, size: number): Promise<boolean> {
-  const bytes = Buffer.alloc(size);
-  await handle.read(bytes, 0, size, 0);
-  return bytes.subarray(magicBytes).every((b) => b === 0);
+  if (size <= fileHeaderBytes) return true;
+  const bytes = Buffer.alloc(size - fileHeaderBytes);
+  await handle.read(bytes, 0, bytes.length, fileHeaderBytes);
+  return bytes.every((b) => b === 0);
 }
 
 class FileWal implements SegmentedWal {
@@ -220,7 +239,7 @@ class FileWal implements SegmentedWal {
         // Only what this WAL wrote and validated is read, so nothing in it may be torn.
         const size = segment.bytes;
         let expected = segment.first;
-        for await (const { payload, end } of readRecords(handle, size, { path: segment.path, mayBeTorn: false })) {
+        for await (const { payload, end } of readRecords(handle, size, { path: segment.path, salt: segment.salt, mayBeTorn: false })) {
           if (expected > upTo) return;
           if (readIndex(payload, 0) !== expected) throw new CorruptFileError(segment.path, end, `index ${readIndex(payload, 0)} where ${expected} was expected`);
           // A copy, so what the caller keeps does not pin the whole read chunk.
@@ -292,7 +311,7 @@ class FileWal implements SegmentedWal {
     const handle = this.active;
     if (handle === undefined) throw new Error('log WAL: no active segment');
     for (const append of group) {
-      for (let r = 0; r + 1 < append.bounds.length; r++) seal(append.batch.subarray(append.bounds[r], append.bounds[r + 1]), segment.synced);
+      for (let r = 0; r + 1 < append.bounds.length; r++) seal(append.batch.subarray(append.bounds[r], append.bounds[r + 1]), segment.salt, segment.synced);
     }
     await writeFully(handle, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((a) => a.batch), bytes), segment.bytes);
     segment.bytes += bytes;
@@ -315,28 +334,36 @@ class FileWal implements SegmentedWal {
     }
     const path = join(this.dir, segmentName(first));
     const handle = await this.fs.open(path, 'wx+');
+    const header = newFileHeader(segmentMagic);
     try {
-      await writeFully(handle, segmentMagic, 0);
+      await writeFully(handle, header.bytes, 0);
       await handle.datasync();
       await this.fs.fsyncDir(this.dir);
     } catch (err) {
       await handle.close();
       throw err;
     }
-    const segment: Segment = { first, path, last: first - 1, bytes: magicBytes, synced: magicBytes };
+    const segment: Segment = { first, path, last: first - 1, bytes: fileHeaderBytes, synced: fileHeaderBytes, salt: header.salt };
     this.active = handle;
     this.segments = [...this.segments, segment];
     return segment;
   }
 
   private async deleteSegmentsBefore(index: number): Promise<void> {
-    // Oldest first, each deletion made durable before the next, so a crash never leaves a gap.
+    // Oldest first, each deletion made durable before the next, so a crash never leaves a gap. A
+    // segment leaves the list only once its removal is durable; a failed removal or directory fsync
+    // stops the WAL (the directory's state in the page cache can no longer be trusted).
     for (;;) {
+      if (this.committer.failure !== undefined) throw this.committer.failure;
       const [oldest, next] = this.segments;
       if (oldest === undefined || next === undefined || oldest.last >= index) return;
+      try {
+        await this.fs.remove(oldest.path);
+        await this.fs.fsyncDir(this.dir);
+      } catch (err) {
+        throw this.committer.fail(err);
+      }
       this.segments = this.segments.slice(1);
-      await this.fs.remove(oldest.path);
-      await this.fs.fsyncDir(this.dir);
     }
   }
 }

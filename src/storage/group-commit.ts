@@ -14,7 +14,10 @@ export type FlushStart = 'microtask' | 'immediate';
 export interface GroupCommitOptions<T> {
   /** Writes a group durably, in submit order. Throwing fails the group and stops the committer. */
   readonly flush: (group: readonly T[]) => Promise<void>;
-  /** Runs after a group's waiters were resolved (say, a WAL rotation); throwing stops the committer. */
+  /**
+   * Runs after a group's waiters were resolved (say, a WAL rotation); throwing stops the committer.
+   * Never runs once the committer was stopped, also not by a fail() made while the flush ran.
+   */
   readonly afterFlush?: () => Promise<void>;
   /** Weight of one item (bytes, ops, entries) for the group bound. */
   readonly weight: (item: T) => number;
@@ -44,12 +47,19 @@ export class GroupCommit<T> {
   private readonly queue: Waiting<T>[] = [];
   private running: Promise<void> | undefined;
   private stopped: Error | undefined;
+  private readonly stopListeners: Array<(failure: Error) => void> = [];
 
   constructor(private readonly options: GroupCommitOptions<T>) {}
 
   /** The failure that stopped the committer, if any. */
   get failure(): Error | undefined {
     return this.stopped;
+  }
+
+  /** Calls listener once when the committer stops (at once if it already has). */
+  onStop(listener: (failure: Error) => void): void {
+    if (this.stopped !== undefined) tell(listener, this.stopped);
+    else this.stopListeners.push(listener);
   }
 
   /** Items waiting for a flush to start. */
@@ -72,7 +82,8 @@ export class GroupCommit<T> {
     const failure = asError(err);
     if (this.stopped === undefined) {
       this.stopped = failure;
-      this.options.onFailure?.(failure);
+      const listeners = this.options.onFailure === undefined ? this.stopListeners.splice(0) : [this.options.onFailure, ...this.stopListeners.splice(0)];
+      for (const listener of listeners) tell(listener, failure);
     }
     for (const w of this.queue.splice(0)) w.reject(this.stopped);
     return this.stopped;
@@ -96,6 +107,9 @@ export class GroupCommit<T> {
           return;
         }
         for (const w of group) w.resolve();
+        // Stopped from outside while the flush ran: the files may be in any state the failure left
+        // (a half-made snapshot, say), so nothing more may act on them.
+        if (this.stopped !== undefined) return;
         if (this.options.afterFlush !== undefined) {
           try {
             await this.options.afterFlush();
@@ -129,6 +143,20 @@ function startDelay(start: FlushStart): Promise<void> {
       return Promise.resolve().then(() => undefined);
     case 'immediate':
       return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * Calls a failure listener; one that throws must not leave the committer half stopped (waiters
+ * never answered), so its error is rethrown on its own, where it is not lost either.
+ */
+function tell(listener: (failure: Error) => void, failure: Error): void {
+  try {
+    listener(failure);
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }
 

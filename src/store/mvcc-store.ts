@@ -148,6 +148,10 @@ export class MvccStore implements KvApi {
       // replay; the WAL was lost or cut short (possible after a power failure with --unsafe-no-fsync).
       throw new Error(`the revision log ends at entry ${log.lastIndex} but the applied state is at ${store.appliedIndex}: the WAL under the data dir was lost or truncated`);
     }
+    // A failure found outside a write (the memory engine's background snapshot, a log trim) stops
+    // the store at once, so that /health and Status say so before the next write is acknowledged.
+    engine.onFailure((failure) => store.stop(failure));
+    log.onFailure((failure) => store.stop(failure));
     store.applyDrained = new Promise<void>((resolve) => {
       log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
         complete: resolve,
@@ -197,8 +201,13 @@ export class MvccStore implements KvApi {
   }
 
   async status(): Promise<StoreStatus> {
-    const size = await this.engine.sizeBytes();
+    if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
     const fault = this.failure;
+    // A stopped engine may be unable to say its size; the failure is what Status must show.
+    const size = await this.engine.sizeBytes().catch((e: unknown) => {
+      if (fault === null) throw e;
+      return 0;
+    });
     return {
       revision: this.rev,
       compactRevision: this.compactRev,

@@ -85,6 +85,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** A copy of items in a seeded random order (Fisher-Yates). */
+export function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 export class PowerLossError extends Error {
   readonly code = 'EPOWERLOSS';
   constructor() {
@@ -106,6 +116,7 @@ export class PowerLossDisk {
   private readonly root = new Dir();
   private epoch = 0;
   private plan: CrashPlan | undefined;
+  private readonly powerLossHandlers: Array<(random: () => number) => void> = [];
   /** Mutating operations (writes, syncs, truncations, directory changes) since the last boot. */
   operations = 0;
   crashed = false;
@@ -117,6 +128,16 @@ export class PowerLossDisk {
     this.plan = plan;
     const epoch = ++this.epoch;
     return new DiskView(this, epoch);
+  }
+
+  /** The current process's epoch: what mutate and check compare against. */
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Lets state kept outside this disk (a simulated engine) lose its unsynced part with the power. */
+  onPowerLoss(handler: (random: () => number) => void): void {
+    this.powerLossHandlers.push(handler);
   }
 
   /** Loses power now under the rule: what survives is decided by the seeded random source. */
@@ -140,6 +161,7 @@ export class PowerLossDisk {
       dir.durable = new Map(entries);
       dir.pending = [];
     }
+    for (const handler of this.powerLossHandlers) handler(random);
     this.crashed = true;
     this.epoch++;
   }

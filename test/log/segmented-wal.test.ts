@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openSegmentedWal, type SegmentedWal, type WalEntry } from '../../src/log/segmented-wal.js';
+import { nodeFileSystem } from '../../src/storage/file-system.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { execFileSync } from 'node:child_process';
 import { repoPath } from '../helpers/paths.js';
@@ -238,7 +239,7 @@ it('a bad length field inside the synced part of the last segment fails the open
   await wal.close();
   const last = join(ctx.dir, (await segmentFiles(ctx.dir)).at(-1)!);
   const bytes = await readFile(last);
-  const fourth = 8 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
+  const fourth = 16 + entries(1, 3).reduce((sum, e) => sum + 16 + 8 + e.bytes.length, 0);
   bytes.writeUInt32LE(0x7fff_ffff, fourth); // the 4th record claims 2 GiB
   await writeFile(last, bytes);
   await rejects(openSegmentedWal(ctx.dir), new RegExp(`${last.replace(/[.]/g, '\\.')} is corrupt at offset ${fourth}: a record of 2147483647 bytes runs past the end`));
@@ -287,13 +288,69 @@ it('a corrupt record in a segment that is not the last fails the open', async (c
   await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), new RegExp(`${files[1]!.replace('.', '\\.')} is corrupt at offset \\d+: a record of \\d+ bytes runs past the end of the file in a file that was wholly synced`));
 });
 
-it('a missing segment (a gap in the indices) fails the open', async (ctx) => {
-  const wal = await openIn(ctx, 256);
+it('segments before a gap in the indices are leftovers of a trim: open removes them and starts after the gap', async (ctx) => {
+  let wal = await openIn(ctx, 256);
   await fill(wal, 100, 5);
   await wal.close();
   const files = await segmentFiles(ctx.dir);
   await unlink(join(ctx.dir, files[1]!));
-  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), /starts at index \d+ but the segment before it ends at \d+/);
+  wal = await openIn(ctx, 256);
+  assert.equal(await segmentFiles(ctx.dir), files.slice(2));
+  const first = parseInt(files[2]!.slice(0, 16), 16);
+  assert.equal([wal.firstIndex, wal.lastIndex], [first, 100]);
+  assert.equal(await readAll(wal, 1), expected(first, 100));
+});
+
+it('segments whose indices overlap fail the open as corruption', async (ctx) => {
+  const wal = await openIn(ctx, 256);
+  await fill(wal, 100, 5);
+  await wal.close();
+  const files = await segmentFiles(ctx.dir);
+  const second = parseInt(files[1]!.slice(0, 16), 16);
+  await writeFile(join(ctx.dir, `${(second - 1).toString(16).padStart(16, '0')}.wal`), await readFile(join(ctx.dir, files[1]!)));
+  await unlink(join(ctx.dir, files[1]!));
+  await rejects(openSegmentedWal(ctx.dir, { maxSegmentBytes: 256 }), /is corrupt at offset 0: the segment starts at index \d+ but the segment before it ends at \d+/);
+});
+
+it('a failed segment removal stops the WAL, keeps the segment listed, and a reopen starts with every entry still held', async (ctx) => {
+  let failures = 1;
+  const fs = {
+    ...nodeFileSystem,
+    remove: async (p: string): Promise<void> => {
+      if (failures-- > 0) throw Object.assign(new Error('EIO: i/o error, unlink'), { code: 'EIO' });
+      return nodeFileSystem.remove(p);
+    },
+  };
+  let wal = await openSegmentedWal(ctx.dir, { maxSegmentBytes: 256, fs });
+  ctx.wals.push(wal);
+  await fill(wal, 20, 1);
+  await rejects(wal.truncateBefore(10), /EIO/);
+  assert.is(wal.firstIndex, 1, 'the segment whose removal failed is still listed');
+  assert.match(String(wal.failure), /EIO/);
+  await rejects(wal.append([entry(21)], true), /EIO/);
+  await rejects(wal.truncateBefore(15), /EIO/);
+  await wal.close();
+  wal = await openIn(ctx, 256);
+  assert.equal([wal.firstIndex, wal.lastIndex], [1, 20]);
+  assert.equal(await readAll(wal, 1), expected(1, 20));
+});
+
+it('a failed directory fsync during a trim stops the WAL instead of being retried', async (ctx) => {
+  let trimming = false;
+  const fs = {
+    ...nodeFileSystem,
+    fsyncDir: async (d: string): Promise<void> => {
+      if (trimming) throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
+      return nodeFileSystem.fsyncDir(d);
+    },
+  };
+  const wal = await openSegmentedWal(ctx.dir, { maxSegmentBytes: 256, fs });
+  ctx.wals.push(wal);
+  await fill(wal, 20, 1);
+  trimming = true;
+  await rejects(wal.truncateBefore(10), /EIO/);
+  await rejects(wal.truncateBefore(10), /EIO/);
+  await rejects(wal.append([entry(21)], true), /EIO/);
 });
 
 it('appends and truncation after close are refused', async (ctx) => {

@@ -120,6 +120,43 @@ test('fail from outside rejects what is queued and what comes later', async () =
   assert.equal(groups, [[1]]);
 });
 
+test('afterFlush does not run for a flush that finishes after the committer was stopped from outside', async () => {
+  let afterFlushCalls = 0;
+  const { committer, groups, release } = recorder({ afterFlush: async () => void afterFlushCalls++ });
+  const first = outcome(committer.submit(1));
+  await until(() => groups.length === 1);
+  committer.fail(new Error('snapshot failed'));
+  await release();
+  assert.is(await first, 'ok');
+  await committer.drain();
+  assert.is(afterFlushCalls, 0, 'a rotation after a failed snapshot would act on files the failure left behind');
+});
+
+test('onStop tells each listener once, also one registered after the stop, and a throwing listener does not keep waiters from their answer', async () => {
+  const told: string[] = [];
+  const { committer, groups, release } = recorder();
+  committer.onStop(() => {
+    throw new Error('listener bug');
+  });
+  committer.onStop((e) => told.push(`early: ${e.message}`));
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => void uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  try {
+    const first = outcome(committer.submit(1));
+    await until(() => groups.length === 1);
+    await release(new Error('EIO'));
+    assert.is(await first, 'rejected: EIO');
+    committer.onStop((e) => told.push(`late: ${e.message}`));
+    committer.fail(new Error('again'));
+    await until(() => uncaught.length > 0);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+  assert.equal(told, ['early: EIO', 'late: EIO']);
+  assert.match(String(uncaught[0]), /listener bug/);
+});
+
 test('submits beyond the queue bound are refused without touching the others', async () => {
   const { committer, release } = recorder({ maxQueuedItems: 2, start: 'immediate' });
   const accepted = [committer.submit(1), committer.submit(2)];

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EtcdError } from '../../src/core/errors.js';
 import { PutRequest, RangeRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { FileSystem } from '../../src/storage/file-system.js';
 import type { StorageFault } from '../../src/storage/storage-fault.js';
 import { faultyFileSystem, type FaultPlan } from '../helpers/faulty-fs.js';
 import { openStore, removeDir, storeLayouts, tempDir, type OpenStore } from './store-harness.js';
@@ -72,6 +73,46 @@ for (const layout of layouts) {
     }));
   }
   if (layout.engine === 'memory') {
+    test('a failed background snapshot of the memory engine stops the store at once: Status lists it before any later write', withTimeout2(async () => {
+      const dir = await tempDir();
+      let open: OpenStore | undefined;
+      try {
+        const plan: FaultPlan = { op: 'write', code: 'ENOSPC', pathContains: 'snapshot.tmp', armed: true };
+        const faulty = faultyFileSystem(plan);
+        let snapshotFailed = false;
+        const fs: FileSystem = {
+          ...faulty,
+          open: async (p, flags) => {
+            const file = await faulty.open(p, flags);
+            if (!p.includes('snapshot.tmp')) return file;
+            return { ...file, write: (...a) => file.write(...a).catch((e: unknown) => { snapshotFailed = true; throw e; }) };
+          },
+        };
+        const faults: StorageFault[] = [];
+        open = await openStore(layout, dir, { fs, fsync: true, memory: { maxWalBytes: 4096 }, onFatal: (f) => faults.push(f as StorageFault) });
+        const store = open.store;
+        // Each write persists its applied state to the engine; past 4 KiB its WAL rotates and snapshots.
+        // A put still waiting when the snapshot fails is refused with it; that is not what is tested.
+        for (let i = 0; i < 200 && !snapshotFailed; i++) await store.put(putReq(`k${i}`, 'v'.repeat(200))).catch(() => undefined);
+        assert.ok(snapshotFailed, 'the engine tried a snapshot');
+        // No write from here on: the failure alone must show.
+        const deadline = Date.now() + 5_000;
+        while ((await store.status()).errors.length === 0) {
+          if (Date.now() > deadline) assert.unreachable('Status does not show the failed snapshot');
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const status = await store.status();
+        assert.equal(status.alarms, ['NOSPACE']);
+        assert.is(status.errors.length, 1);
+        assert.match(status.errors[0]!, /ENOSPC/);
+        assert.is(faults.length, 1, 'reported once');
+        assert.is((await refusal(store.put(putReq('after', '1')))).kind, 'noSpace');
+        assert.is(faults.length, 1, 'reported once');
+      } finally {
+        await open?.close().catch(() => undefined);
+        await removeDir(dir);
+      }
+    }));
     test('a full disk under the memory engine stops the store with NOSPACE once the applied state cannot be written', withTimeout2(async () => {
       const dir = await tempDir();
       let open: OpenStore | undefined;

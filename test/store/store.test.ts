@@ -55,6 +55,7 @@ function countingWrites(engine: Engine, onWrite: () => void): Engine {
     get: (k) => engine.get(k),
     iterate: (o) => engine.iterate(o),
     sizeBytes: () => engine.sizeBytes(),
+    onFailure: (listener) => engine.onFailure(listener),
     close: () => engine.close(),
     write: (ops, o) => {
       onWrite();
@@ -218,6 +219,7 @@ function storeSuite(layout: StoreLayout): void {
         get: (k) => engine.get(k),
         iterate: (o) => engine.iterate(o),
         sizeBytes: () => engine.sizeBytes(),
+        onFailure: (listener) => engine.onFailure(listener),
         close: () => engine.close(),
         write: (ops, o) => (failWrites ? Promise.reject(new Error('disk on fire')) : engine.write(ops, o)),
       }),

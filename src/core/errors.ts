@@ -14,6 +14,8 @@ export type EtcdErrorKind =
   | 'compacted'
   | 'futureRev'
   | 'leaseNotFound'
+  | 'leaseExists'
+  | 'leaseTtlTooLarge'
   | 'noSpace'
   // server state
   | 'stopped'

@@ -13,6 +13,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { LeaseApi } from './lease-api.js';
 import type { WatchApi } from './watch-api.js';
 
 export interface KvApi {
@@ -54,6 +55,7 @@ export interface HashKvResult {
 export interface ServerApi {
   readonly kv: KvApi;
   readonly watch: WatchApi;
+  readonly lease: LeaseApi;
   readonly member: MemberInfo;
   readonly version: string;
   header(revision?: number): ResponseHeader;

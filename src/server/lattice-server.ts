@@ -13,6 +13,9 @@ import { defaultSplitPoints } from '../store/split-points.js';
 import { MvccStore } from '../store/mvcc-store.js';
 import { WatchHub, defaultBacklogLimitBytes } from '../actors/watch-hub.js';
 import { JobPool } from '../jobs/job-pool.js';
+import { LeaseTable, systemClock } from '../actors/lease-table.js';
+import { LeaseFront } from '../lease/lease-front.js';
+import { LeaseIdGenerator } from '../lease/lease-ids.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -76,6 +79,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     raftTerm: BigInt(revisionLog.term),
   });
   const jobs = new JobPool();
+  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -83,6 +87,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     {
       header,
       onFatal: (e) => log.error('the store stopped: no more writes are taken; acknowledged writes are in the revision log and are applied again at restart', { error: e }),
+      leases: leaseTable,
     },
     jobs,
   );
@@ -93,9 +98,22 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onError: (message, e) => log.error(message, { error: e }),
   });
 
+  // A single member leads from the start. As etcd's new leader does, every lease gets its full TTL plus
+  // an election timeout from now: time spent down never counts against a lease.
+  leaseTable.promote(config.electionTimeoutMs);
+  const leases = new LeaseFront({
+    store,
+    table: leaseTable,
+    ids: new LeaseIdGenerator(memberId, Date.now()),
+    header: () => header(store.revision),
+    onExpiryError: (e) => log.warn('revoking an expired lease failed; it is retried', { error: e }),
+  });
+  leases.start();
+
   const api: ServerApi = {
     kv: store,
     watch: watchHub,
+    lease: leases,
     member: {
       name: config.name,
       memberId,
@@ -135,10 +153,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return {
     close: async () => {
       await port.close();
+      leases.stop();
       watchHub.close();
       await store.close();
       await jobs.close();
       await engine.close();
     },
   };
+}
+
+/** etcd's minimum lease TTL: 1.5 election timeouts in whole heartbeats, rounded up to seconds. */
+export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs' | 'heartbeatIntervalMs'>): number {
+  const electionTicks = Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs);
+  return Math.ceil((Math.floor((3 * electionTicks) / 2) * config.heartbeatIntervalMs) / 1000);
 }

@@ -26,6 +26,8 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   futureRev: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
   noSpace: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: mvcc: database space exceeded' },
   leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  leaseExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  leaseTtlTooLarge: { code: Status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
   tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },

@@ -3,6 +3,7 @@
 import { Server, type ServerOptions } from '@grpc/grpc-js';
 import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
+import { leaseServiceModule } from './lease-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { grpcOverheadBytes, limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
@@ -20,10 +21,11 @@ export const defaultMaxConcurrentStreams = 2 ** 32 - 1;
 export const defaultKeepaliveIntervalMs = 2 * 60 * 60 * 1000;
 export const defaultKeepaliveTimeoutMs = 20 * 1000;
 
-/** Services every client port serves; Lease/Auth join by appending their module. */
+/** Services every client port serves; Auth joins by appending its module. */
 export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   kvServiceModule,
   watchServiceModule,
+  leaseServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
 ];

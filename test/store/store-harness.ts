@@ -15,6 +15,7 @@ import { MvccStore } from '../../src/store/mvcc-store.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
 import type { Engine } from '../../src/engines/engine.js';
+import type { LeaseTable } from '../../src/actors/lease-table.js';
 
 export interface StoreLayout {
   readonly engine: EngineName;
@@ -42,10 +43,12 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   /** Lets a test interpose on the engine (e.g. make its writes fail). */
   readonly wrapEngine?: (engine: Engine) => Engine;
   readonly onFatal?: (e: unknown) => void;
+  /** The lease table the store applies lease entries to (default: the store's own). */
+  readonly leases?: LeaseTable;
 }
 
 export async function openStore(layout: StoreLayout, dir: string, options: OpenStoreOptions = {}): Promise<OpenStore> {
-  const { wrapEngine = (e: Engine) => e, onFatal, ...logOptions } = options;
+  const { wrapEngine = (e: Engine) => e, onFatal, leases, ...logOptions } = options;
   const real = await openEngine(layout.engine, path.join(dir, layout.engine));
   const engine: Engine = wrapEngine(real);
   const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...logOptions });
@@ -58,6 +61,7 @@ export async function openStore(layout: StoreLayout, dir: string, options: OpenS
     onFatal: onFatal ?? ((e) => {
       throw e;
     }),
+    ...(leases === undefined ? {} : { leases }),
   });
   return {
     store,

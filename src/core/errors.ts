@@ -21,7 +21,12 @@ export type EtcdErrorKind =
   | 'stopped'
   | 'tooManyRequests'
   | 'timeout'
-  | 'notCapable';
+  | 'notCapable'
+  | 'canceled'
+  // the concurrency recipes behind the Lock and Election services (clientv3/concurrency's errors)
+  | 'electionNotLeader'
+  | 'electionNoLeader'
+  | 'missingLeaderKey';
 
 export class EtcdError extends Error {
   constructor(

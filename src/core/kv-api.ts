@@ -13,6 +13,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { ElectionApi, LockApi } from './concurrency-api.js';
 import type { LeaseApi } from './lease-api.js';
 import type { WatchApi } from './watch-api.js';
 
@@ -56,6 +57,8 @@ export interface ServerApi {
   readonly kv: KvApi;
   readonly watch: WatchApi;
   readonly lease: LeaseApi;
+  readonly lock: LockApi;
+  readonly election: ElectionApi;
   readonly member: MemberInfo;
   readonly version: string;
   header(revision?: number): ResponseHeader;

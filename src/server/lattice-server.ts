@@ -16,6 +16,8 @@ import { JobPool } from '../jobs/job-pool.js';
 import { LeaseTable, systemClock } from '../actors/lease-table.js';
 import { LeaseFront } from '../lease/lease-front.js';
 import { LeaseIdGenerator } from '../lease/lease-ids.js';
+import { LockRecipe } from '../concurrency/lock.js';
+import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -110,10 +112,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   leases.start();
 
+  // The Lock and Election services run etcd's client recipes over the same APIs a client uses.
+  const recipeDeps = { kv: store, watch: watchHub, lease: leases };
+
   const api: ServerApi = {
     kv: store,
     watch: watchHub,
     lease: leases,
+    lock: new LockRecipe(recipeDeps),
+    election: new ElectionRecipe(recipeDeps),
     member: {
       name: config.name,
       memberId,

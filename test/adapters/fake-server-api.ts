@@ -6,6 +6,8 @@ import { EtcdError } from '../../src/core/errors.js';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
 import type { LeaseApi } from '../../src/core/lease-api.js';
+import { LockRecipe } from '../../src/concurrency/lock.js';
+import { ElectionRecipe } from '../../src/concurrency/election.js';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -68,6 +70,8 @@ const stoppedLeases: LeaseApi = {
 
 export class FakeServerApi implements ServerApi {
   readonly lease = stoppedLeases;
+  readonly lock = new LockRecipe(this);
+  readonly election = new ElectionRecipe(this);
   readonly member = fakeMember;
   readonly watch = new WatchHub(quietWatchSource, { progressIntervalMs: 600_000, backlogLimitBytes: 1 << 20, onError: () => undefined });
   readonly version = '3.4.23';

@@ -32,6 +32,11 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
   tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
+  canceled: { code: Status.CANCELLED, details: 'context canceled' },
+  // etcd's Lock and Election servers return these as plain Go errors: grpc-go sends them as UNKNOWN.
+  electionNotLeader: { code: Status.UNKNOWN, details: 'election: not leader' },
+  electionNoLeader: { code: Status.UNKNOWN, details: 'election: no leader' },
+  missingLeaderKey: { code: Status.UNKNOWN, details: '"leader" field must be provided' },
   invalidSortOption: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid sort option' },
 };
 

@@ -4,6 +4,8 @@ import { Server, type ServerOptions } from '@grpc/grpc-js';
 import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
 import { leaseServiceModule } from './lease-service.js';
+import { lockServiceModule } from './lock-service.js';
+import { electionServiceModule } from './election-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import type { GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { grpcOverheadBytes, limitRequestSize, receiveHardCapExtraBytes } from './request-size-limit.js';
@@ -26,6 +28,8 @@ export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   kvServiceModule,
   watchServiceModule,
   leaseServiceModule,
+  lockServiceModule,
+  electionServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
 ];

@@ -9,6 +9,11 @@ import {
 } from '../../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
 import type { ElectionApi, LeaderSink } from '../../core/concurrency-api.js';
 import { callSignal } from './call-signal.js';
+import { asRecipeError } from './error-status.js';
+
+const rethrowAsRecipeError = (err: unknown): never => {
+  throw asRecipeError(err);
+};
 import { toGrpcStatus, toServiceError, type ErrorLogger } from './error-status.js';
 import { completeHeader, unary, type GrpcServiceModule } from './service-module.js';
 import type { ServerApi } from '../../core/kv-api.js';
@@ -35,7 +40,7 @@ function serveObserve(call: ObserveCall, api: ServerApi, election: ElectionApi, 
       if (!signal.aborted) call.end();
     },
     (err: unknown) => {
-      if (!signal.aborted) call.emit('error', toServiceError(toGrpcStatus(err, log)));
+      if (!signal.aborted) call.emit('error', toServiceError(toGrpcStatus(asRecipeError(err), log)));
     },
   );
 }
@@ -47,19 +52,19 @@ export const electionServiceModule: GrpcServiceModule = {
     const election = api.election;
     const handlers: ElectionServer = {
       campaign: unary(log, async (req, call) => {
-        const res = await election.campaign(req, callSignal(call));
+        const res = await election.campaign(req, callSignal(call)).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
       proclaim: unary(log, async (req) => {
-        const res = await election.proclaim(req);
+        const res = await election.proclaim(req).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
       leader: unary(log, async (req) => {
-        const res = await election.leader(req);
+        const res = await election.leader(req).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
       resign: unary(log, async (req) => {
-        const res = await election.resign(req);
+        const res = await election.resign(req).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
       observe: (call: ObserveCall) => serveObserve(call, api, election, log),

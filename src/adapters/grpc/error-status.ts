@@ -55,6 +55,17 @@ export class GrpcStatusError extends Error {
 export const statusError = (kind: AdapterErrorKind): GrpcStatusError => new GrpcStatusError(statusByKind[kind]);
 
 /**
+ * etcd's Lock and Election servers call the KV and Lease APIs through an in-process client and return
+ * its errors as plain Go errors, so every one reaches the client as UNKNOWN with etcd's message
+ * (`Unknown: etcdserver: requested lease not found`).
+ */
+export function asRecipeError(err: unknown): unknown {
+  if (!isEtcdError(err)) return err;
+  const known = (statusByKind as Readonly<Record<string, GrpcStatus | undefined>>)[err.kind];
+  return known === undefined ? err : new GrpcStatusError({ code: Status.UNKNOWN, details: known.details });
+}
+
+/**
  * Maps anything a handler threw or rejected with. EtcdError → etcd's status; anything else →
  * UNKNOWN with the error's message (what etcd's togRPCError does for an unmapped error), logged,
  * since it means a bug or a kind the adapter does not know yet.

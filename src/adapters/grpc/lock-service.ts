@@ -2,6 +2,11 @@
 // aborts the wait (the core removes its key).
 import { LockService, type LockServer } from '../../gen/etcd/etcdserver/api/v3lock/v3lockpb/v3lock.js';
 import { callSignal } from './call-signal.js';
+import { asRecipeError } from './error-status.js';
+
+const rethrowAsRecipeError = (err: unknown): never => {
+  throw asRecipeError(err);
+};
 import { completeHeader, unary, type GrpcServiceModule } from './service-module.js';
 
 export const lockServiceModule: GrpcServiceModule = {
@@ -10,11 +15,11 @@ export const lockServiceModule: GrpcServiceModule = {
     const { api, log } = ctx;
     const handlers: LockServer = {
       lock: unary(log, async (req, call) => {
-        const res = await api.lock.lock(req, callSignal(call));
+        const res = await api.lock.lock(req, callSignal(call)).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
       unlock: unary(log, async (req) => {
-        const res = await api.lock.unlock(req);
+        const res = await api.lock.unlock(req).catch(rethrowAsRecipeError);
         return { ...res, header: completeHeader(api, res.header) };
       }),
     };

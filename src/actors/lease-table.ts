@@ -33,7 +33,8 @@ interface Lease {
   /** When the expiry loop next looks at it (expiresAtMs, or a retry time once expired). */
   dueAtMs: number;
   heapIndex: number;
-  readonly keys: Set<Key>;
+  /** Allocated on first attach: most leases in a large table hold one key or none. */
+  keys: Set<Key> | undefined;
   /** Renewals waiting for an expired lease's revoke to land. */
   goneWaiters: (() => void)[] | undefined;
 }
@@ -104,7 +105,7 @@ export class LeaseTable {
   /** The keys a revoke deletes, in key order (etcd sorts them so every member deletes alike); undefined if unknown. */
   keysOf(id: bigint): Key[] | undefined {
     const l = this.leases.get(id);
-    return l === undefined ? undefined : [...l.keys].sort();
+    return l === undefined ? undefined : [...(l.keys ?? [])].sort();
   }
 
   remove(id: bigint): void {
@@ -116,13 +117,14 @@ export class LeaseTable {
   }
 
   attach(id: bigint, key: Key): void {
-    this.leases.get(id)?.keys.add(key);
+    const l = this.leases.get(id);
+    if (l !== undefined) (l.keys ??= new Set()).add(key);
   }
 
   /** An applied change moves its key from the lease of the record it replaced to its own. */
   track(change: AppliedChange): void {
     const { record, prev } = change;
-    if (prev !== undefined && prev.lease !== 0n) this.leases.get(prev.lease)?.keys.delete(record.key);
+    if (prev !== undefined && prev.lease !== 0n) this.leases.get(prev.lease)?.keys?.delete(record.key);
     if (!record.tombstone && record.lease !== 0n) this.attach(record.lease, record.key);
   }
 
@@ -185,7 +187,7 @@ export class LeaseTable {
       id,
       ttlSeconds: l.ttlSeconds,
       remainingSeconds: this.remainingSeconds(l),
-      keys: withKeys ? [...l.keys].sort() : [],
+      keys: withKeys ? [...(l.keys ?? [])].sort() : [],
     };
   }
 
@@ -219,7 +221,7 @@ export class LeaseTable {
 
   private add(id: bigint, ttlSeconds: number): void {
     const expiresAtMs = this.isPrimary ? this.options.clock.now() + ttlSeconds * 1000 : Infinity;
-    const l: Lease = { id, ttlSeconds, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: new Set(), goneWaiters: undefined };
+    const l: Lease = { id, ttlSeconds, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: undefined, goneWaiters: undefined };
     this.leases.set(id, l);
     this.expiries.push(l);
   }

@@ -36,10 +36,13 @@ const differential = serverSuite(
   missingTools(['etcd', 'go']),
 );
 
-differential.it('Campaign, Proclaim, Leader, Observe, Resign, Lock and Unlock give etcd results and errors', async ({ etcd, lattice }) => {
+differential.it('Campaign, Proclaim, Leader, Observe, Resign, Lock and Unlock give etcd results and errors; a lock waiter gets the lock when the holder lease is revoked', async ({ etcd, lattice }) => {
   const expected = await runConcurrency(etcd.endpoint, 'services');
-  const actual = await runConcurrency(lattice.endpoint, 'services');
+  const actual = (await runConcurrency(lattice.endpoint, 'services')) as Record<string, unknown>;
   assert.equal(actual, expected);
+  // A waiter queues behind the holder and is served once the holder's lease is revoked.
+  assert.is(actual.waiter_before_revoke, 'waiting');
+  assert.is(actual.waiter_served_within_2s, true);
 }, testTimeoutMs);
 
 differential.run();

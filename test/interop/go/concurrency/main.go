@@ -446,6 +446,45 @@ func runServices(ctx context.Context, cli *clientv3.Client) (interface{}, error)
 		return nil, err
 	}
 	out["lock_again_same_session_rev"] = again.Header.Revision
+	// A waiter behind a holder whose lease is revoked gets the lock as soon as the holder's key goes.
+	l3, err := cli.Grant(ctx, 60)
+	if err != nil {
+		return nil, err
+	}
+	l4, err := cli.Grant(ctx, 60)
+	if err != nil {
+		return nil, err
+	}
+	holder, err := lc.Lock(ctx, &v3lockpb.LockRequest{Name: []byte("/svc-lock2"), Lease: int64(l3.ID)})
+	if err != nil {
+		return nil, err
+	}
+	waiter := make(chan string, 1)
+	go func() {
+		w, err := lc.Lock(ctx, &v3lockpb.LockRequest{Name: []byte("/svc-lock2"), Lease: int64(l4.ID)})
+		if err != nil {
+			waiter <- describe(err)
+			return
+		}
+		waiter <- fmt.Sprintf("acquired at %d", w.Header.Revision)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case w := <-waiter:
+		out["waiter_before_revoke"] = w
+	default:
+		out["waiter_before_revoke"] = "waiting"
+	}
+	out["holder_rev"] = holder.Header.Revision
+	revokedAt := time.Now()
+	if _, err := cli.Revoke(ctx, l3.ID); err != nil {
+		return nil, err
+	}
+	out["waiter_after_revoke"] = <-waiter
+	out["waiter_served_within_2s"] = time.Since(revokedAt) < 2*time.Second
+	if _, err := cli.Revoke(ctx, l4.ID); err != nil {
+		return nil, err
+	}
 	u, err := lc.Unlock(ctx, &v3lockpb.UnlockRequest{Key: lk.Key})
 	if err != nil {
 		return nil, err

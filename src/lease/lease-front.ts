@@ -42,8 +42,8 @@ export interface LeaseFrontOptions {
 export class LeaseFront implements LeaseApi {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private wakeStopped: (() => void) | undefined;
-  private readonly stoppedSignal = new Promise<void>((resolve) => (this.wakeStopped = resolve));
+  /** Renewals waiting for an expired lease's revoke; woken by stop() too. */
+  private readonly waitingRenewals = new Set<() => void>();
 
   constructor(private readonly options: LeaseFrontOptions) {}
 
@@ -57,7 +57,7 @@ export class LeaseFront implements LeaseApi {
     this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
-    this.wakeStopped?.();
+    for (const wake of this.waitingRenewals) wake();
   }
 
   header(): ResponseHeader {
@@ -82,7 +82,14 @@ export class LeaseFront implements LeaseApi {
         return 0n;
       case 'expired':
         // etcd answers once the revoke has landed, so a client never sees an expired lease renewed.
-        await Promise.race([outcome.gone, this.stoppedSignal]);
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            this.waitingRenewals.delete(wake);
+            resolve();
+          };
+          this.waitingRenewals.add(wake);
+          void outcome.gone.then(wake);
+        });
         if (this.stopped) throw new EtcdError('stopped');
         return 0n;
       case 'notPrimary':

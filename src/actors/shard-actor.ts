@@ -9,7 +9,8 @@ import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
 import type { Actor } from './actor.js';
 
 export type ShardRequest =
-  | { readonly type: 'apply'; readonly revs: RevisionState; readonly commands: readonly WriteCommand[] }
+  // liveLeases: the leases the commands name that exist (lease changes never fall inside a run).
+  | { readonly type: 'apply'; readonly revs: RevisionState; readonly commands: readonly WriteCommand[]; readonly liveLeases: readonly bigint[] }
   | { readonly type: 'read'; readonly revs: RevisionState; readonly read: ReadRequest }
   | { readonly type: 'scan'; readonly range: KeyRange; readonly rev: number; readonly limit: number; readonly countOnly: boolean }
   | { readonly type: 'append'; readonly record: KvRecord }
@@ -46,8 +47,9 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
       case 'apply': {
         let rev = msg.revs.beginRev;
         const outcomes: ApplyOutcome[] = [];
+        const live = new Set(msg.liveLeases);
         for (const cmd of msg.commands) {
-          const outcome = await applyWrite(this.view, cmd, { beginRev: rev, compactRev: msg.revs.compactRev });
+          const outcome = await applyWrite(this.view, cmd, { beginRev: rev, compactRev: msg.revs.compactRev }, live);
           rev += revisionsUsed(outcome);
           outcomes.push(outcome);
         }

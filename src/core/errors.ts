@@ -14,12 +14,19 @@ export type EtcdErrorKind =
   | 'compacted'
   | 'futureRev'
   | 'leaseNotFound'
+  | 'leaseExists'
+  | 'leaseTtlTooLarge'
   | 'noSpace'
   // server state
   | 'stopped'
   | 'tooManyRequests'
   | 'timeout'
-  | 'notCapable';
+  | 'notCapable'
+  | 'canceled'
+  // the concurrency recipes behind the Lock and Election services (clientv3/concurrency's errors)
+  | 'electionNotLeader'
+  | 'electionNoLeader'
+  | 'missingLeaderKey';
 
 export class EtcdError extends Error {
   constructor(

@@ -13,6 +13,8 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { ElectionApi, LockApi } from './concurrency-api.js';
+import type { LeaseApi } from './lease-api.js';
 import type { WatchApi } from './watch-api.js';
 
 export interface KvApi {
@@ -58,6 +60,9 @@ export interface HashKvResult {
 export interface ServerApi {
   readonly kv: KvApi;
   readonly watch: WatchApi;
+  readonly lease: LeaseApi;
+  readonly lock: LockApi;
+  readonly election: ElectionApi;
   readonly member: MemberInfo;
   readonly version: string;
   header(revision?: number): ResponseHeader;

@@ -3,6 +3,8 @@
 import {
   CompactionRequest,
   DeleteRangeRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
   PutRequest,
   TxnRequest,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
@@ -11,7 +13,11 @@ export type Command =
   | { readonly type: 'put'; readonly req: PutRequest }
   | { readonly type: 'deleteRange'; readonly req: DeleteRangeRequest }
   | { readonly type: 'txn'; readonly req: TxnRequest }
-  | { readonly type: 'compact'; readonly req: CompactionRequest };
+  | { readonly type: 'compact'; readonly req: CompactionRequest }
+  // Lease changes are log entries like any write, so every member applies them in the same order.
+  // A grant always carries its ID: the proposer picks one when the client leaves it 0, as etcd does.
+  | { readonly type: 'leaseGrant'; readonly req: LeaseGrantRequest }
+  | { readonly type: 'leaseRevoke'; readonly req: LeaseRevokeRequest };
 
 export interface LogEntry {
   readonly index: number;
@@ -21,7 +27,7 @@ export interface LogEntry {
   readonly command: Command;
 }
 
-const TYPE_CODES = { put: 1, deleteRange: 2, txn: 3, compact: 4 } as const;
+const TYPE_CODES = { put: 1, deleteRange: 2, txn: 3, compact: 4, leaseGrant: 5, leaseRevoke: 6 } as const;
 
 function encodeBody(c: Command): Uint8Array {
   switch (c.type) {
@@ -33,6 +39,10 @@ function encodeBody(c: Command): Uint8Array {
       return TxnRequest.encode(c.req).finish();
     case 'compact':
       return CompactionRequest.encode(c.req).finish();
+    case 'leaseGrant':
+      return LeaseGrantRequest.encode(c.req).finish();
+    case 'leaseRevoke':
+      return LeaseRevokeRequest.encode(c.req).finish();
   }
 }
 
@@ -63,6 +73,12 @@ export function decodeEntry(index: number, bytes: Buffer): LogEntry {
       break;
     case 4:
       command = { type: 'compact', req: CompactionRequest.decode(body) };
+      break;
+    case 5:
+      command = { type: 'leaseGrant', req: LeaseGrantRequest.decode(body) };
+      break;
+    case 6:
+      command = { type: 'leaseRevoke', req: LeaseRevokeRequest.decode(body) };
       break;
     default:
       throw new Error(`log entry ${index}: unknown command type ${bytes[0]}`);

@@ -14,7 +14,7 @@ import * as ops from './kv-operations.js';
 import type { KvRecord } from './kv-record.js';
 import { StoreTxn, type KeyspaceView, type RevisionState } from './store-txn.js';
 
-export type WriteCommand = Exclude<Command, { type: 'compact' }>;
+export type WriteCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' }>;
 
 export type WriteResponse =
   | { readonly type: 'put'; readonly response: PutResponse }
@@ -41,22 +41,38 @@ export type ReadResponse =
 
 export type ReadOutcome = { readonly ok: true; readonly result: ReadResponse } | { readonly ok: false; readonly error: EtcdErrorKind };
 
-/** No lease exists until the lease table arrives: every non-zero lease is missing, as etcd reports. */
-export const noLeases: ops.LeaseLookup = () => false;
+/** For reads: a read-only Txn never checks a lease. */
+const noLeases: ops.LeaseLookup = () => false;
 
-export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: RevisionState): Promise<ApplyOutcome> {
+/** The live ones among the leases a command names: the lease table's answer, carried to the shard. */
+export function leasesNamedBy(cmd: WriteCommand): bigint[] {
+  const ids: bigint[] = [];
+  const fromTxn = (req: TxnRequest): void => {
+    for (const op of [...req.success, ...req.failure]) {
+      if (op.requestPut !== undefined && op.requestPut.lease !== 0n) ids.push(op.requestPut.lease);
+      if (op.requestTxn !== undefined) fromTxn(op.requestTxn);
+    }
+  };
+  if (cmd.type === 'put' && cmd.req.lease !== 0n) ids.push(cmd.req.lease);
+  if (cmd.type === 'txn') fromTxn(cmd.req);
+  return ids;
+}
+
+/** `liveLeases`: which of the leases the command names exist when it is applied. */
+export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: RevisionState, liveLeases: ReadonlySet<bigint> = new Set()): Promise<ApplyOutcome> {
+  const leaseExists: ops.LeaseLookup = (id) => liveLeases.has(id);
   const txn = new StoreTxn(view, revs);
   try {
     let result: WriteResponse;
     switch (cmd.type) {
       case 'put':
-        result = { type: 'put', response: await ops.put(txn, cmd.req, noLeases) };
+        result = { type: 'put', response: await ops.put(txn, cmd.req, leaseExists) };
         break;
       case 'deleteRange':
         result = { type: 'deleteRange', response: await ops.deleteRange(txn, cmd.req) };
         break;
       case 'txn':
-        result = { type: 'txn', response: await ops.txn(txn, cmd.req, noLeases) };
+        result = { type: 'txn', response: await ops.txn(txn, cmd.req, leaseExists) };
         break;
     }
     return { ok: true, result, changes: txn.changes, prevs: txn.prevs };

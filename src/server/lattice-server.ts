@@ -13,6 +13,11 @@ import { defaultSplitPoints } from '../store/split-points.js';
 import { MvccStore } from '../store/mvcc-store.js';
 import { WatchHub, defaultBacklogLimitBytes } from '../actors/watch-hub.js';
 import { JobPool } from '../jobs/job-pool.js';
+import { LeaseTable, systemClock } from '../actors/lease-table.js';
+import { LeaseFront } from '../lease/lease-front.js';
+import { LeaseIdGenerator } from '../lease/lease-ids.js';
+import { LockRecipe } from '../concurrency/lock.js';
+import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -76,6 +81,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     raftTerm: BigInt(revisionLog.term),
   });
   const jobs = new JobPool();
+  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -83,6 +89,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     {
       header,
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
+      leases: leaseTable,
     },
     jobs,
   );
@@ -93,9 +100,27 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onError: (message, e) => log.error(message, { error: e }),
   });
 
+  // A single member leads from the start. As etcd's new leader does, every lease gets its full TTL plus
+  // an election timeout from now: time spent down never counts against a lease.
+  leaseTable.promote(config.electionTimeoutMs);
+  const leases = new LeaseFront({
+    store,
+    table: leaseTable,
+    ids: new LeaseIdGenerator(memberId, Date.now()),
+    header: () => header(store.revision),
+    onExpiryError: (e) => log.warn('revoking an expired lease failed; it is retried', { error: e }),
+  });
+  leases.start();
+
+  // The Lock and Election services run etcd's client recipes over the same APIs a client uses.
+  const recipeDeps = { kv: store, watch: watchHub, lease: leases };
+
   const api: ServerApi = {
     kv: store,
     watch: watchHub,
+    lease: leases,
+    lock: new LockRecipe(recipeDeps),
+    election: new ElectionRecipe(recipeDeps),
     member: {
       name: config.name,
       memberId,
@@ -136,10 +161,17 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return {
     close: async () => {
       await port.close();
+      leases.stop();
       watchHub.close();
       await store.close();
       await jobs.close();
       await engine.close();
     },
   };
+}
+
+/** etcd's minimum lease TTL: 1.5 election timeouts in whole heartbeats, rounded up to seconds. */
+export function minLeaseTtlSeconds(config: Pick<ServerConfig, 'electionTimeoutMs' | 'heartbeatIntervalMs'>): number {
+  const electionTicks = Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs);
+  return Math.ceil((Math.floor((3 * electionTicks) / 2) * config.heartbeatIntervalMs) / 1000);
 }

@@ -1,5 +1,5 @@
 // What the store publishes after applying each batch of the revision log: every change in revision
-// order (main, then sub-revision) with the record it replaced. Watch hubs, the lease table and
+// order (main, then sub-revision) with the record it replaced. Watch hubs and
 // metrics consume this stream; it is the only way they learn of writes.
 import type { RecordChange } from '../mvcc/key-history-index.js';
 

@@ -8,6 +8,10 @@ import type {
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -22,7 +26,9 @@ import type { HashKvResult, KvApi, StoreStatus } from '../core/kv-api.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { Command, LogEntry } from '../log/command.js';
 import type { RevisionLog } from '../log/revision-log.js';
-import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type ReadResponse, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
+import { applyWrite, leasesNamedBy, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type ReadResponse, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
+import { LeaseTable, systemClock } from '../actors/lease-table.js';
+import { revokeAsTxn } from './lease-revoke.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
 import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
@@ -35,6 +41,12 @@ import { describeStorageFault, refusalFor, type StorageFault } from '../storage/
 import {
   APPLIED_KEY,
   COMPACT_KEY,
+  LEASE_END,
+  LEASE_PREFIX,
+  decodeLeaseTtl,
+  encodeLeaseTtl,
+  leaseIdOf,
+  leaseKey,
   RECORD_END,
   RECORD_PREFIX,
   decodeApplied,
@@ -45,7 +57,16 @@ import {
   recordSubOf,
 } from './storage-keys.js';
 
-type Settled = { readonly ok: true; readonly result: WriteResponse | { type: 'compact'; response: CompactionResponse } } | { readonly ok: false; readonly error: EtcdErrorKind };
+type SettledResult =
+  | WriteResponse
+  | { type: 'compact'; response: CompactionResponse }
+  | { type: 'leaseGrant'; response: LeaseGrantResponse }
+  | { type: 'leaseRevoke'; response: LeaseRevokeResponse };
+
+type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
+
+/** What the store needs of the lease table while applying the log: the apply-time half of LeaseTable. */
+export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track'>;
 
 interface Waiter {
   readonly resolve: (s: Settled) => void;
@@ -60,6 +81,11 @@ export interface StoreHooks {
    * failed); it takes no more writes. Called once.
    */
   readonly onFatal: (fault: StorageFault) => void;
+  /**
+   * The lease table, updated in log order as entries are applied (and restored at open). Absent: a
+   * table of the store's own that nobody expires, enough for tests of the store alone.
+   */
+  readonly leases?: LeaseLedger;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
@@ -101,6 +127,7 @@ export class MvccStore implements KvApi {
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
   private failure: StorageFault | null = null;
+  private readonly leases: LeaseLedger;
 
   private constructor(
     private readonly engine: Engine,
@@ -109,7 +136,9 @@ export class MvccStore implements KvApi {
     private readonly hooks: StoreHooks,
     private readonly jobs: HashJobs,
     private readonly tuning: StoreTuning,
-  ) {}
+  ) {
+    this.leases = hooks.leases ?? new LeaseTable({ minTtlSeconds: 1, clock: systemClock });
+  }
 
   /**
    * Loads the persisted state into the shards, replays the log past it, then follows the log. `jobs`
@@ -133,6 +162,7 @@ export class MvccStore implements KvApi {
     }
     const compact = await engine.get(COMPACT_KEY);
     if (compact !== undefined) store.compactRev = decodeRevision(compact) - 1;
+    for await (const [key, value] of engine.iterate({ gte: LEASE_PREFIX, lt: LEASE_END })) store.leases.restore(leaseIdOf(key), decodeLeaseTtl(value));
     await store.loadRecords();
     let batch: LogEntry[] = [];
     for await (const entry of log.committedAfter(store.appliedIndex)) {
@@ -251,6 +281,20 @@ export class MvccStore implements KvApi {
     return this.stamp(r.response);
   }
 
+  /** Grants through the log; the request must carry its ID (the lease front picks one for 0). */
+  async leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    const r = await this.write({ type: 'leaseGrant', req });
+    if (r.type !== 'leaseGrant') throw new Error('lease grant answered with another response type');
+    return this.stamp(r.response);
+  }
+
+  /** Revokes through the log: every attached key is deleted in one revision. */
+  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    const r = await this.write({ type: 'leaseRevoke', req });
+    if (r.type !== 'leaseRevoke') throw new Error('lease revoke answered with another response type');
+    return this.stamp(r.response);
+  }
+
   async compact(req: CompactionRequest): Promise<CompactionResponse> {
     const r = await this.write({ type: 'compact', req });
     if (r.type !== 'compact') throw new Error('compact answered with another response type');
@@ -364,6 +408,7 @@ export class MvccStore implements KvApi {
     // (create a watch from "now", say) already sees the revision its write was answered with.
     const answers: [LogEntry, Settled][] = [];
     const removed: RevisionId[] = [];
+    const leaseOps: WriteOp[] = [];
     let compacted = false;
     let i = 0;
     while (i < entries.length) {
@@ -375,21 +420,25 @@ export class MvccStore implements KvApi {
         i++;
         continue;
       }
-      const owner = this.shards.ownerOf(entry.command);
+      if (entry.command.type === 'leaseGrant' || entry.command.type === 'leaseRevoke') {
+        const outcome = entry.command.type === 'leaseGrant' ? this.applyLeaseGrant(entry.command.req, leaseOps) : await this.applyLeaseRevoke(entry.command.req, leaseOps, changes, applied);
+        answers.push([entry, outcome]);
+        i++;
+        continue;
+      }
+      const command = entry.command;
+      const owner = this.shards.ownerOf(command);
       if (owner === null) {
-        const outcome = await applyWrite(this.shards.view, entry.command, this.revs());
+        const outcome = await applyWrite(this.shards.view, command, this.revs(), new Set(this.liveLeases([command])));
         this.finish(entry, outcome, changes, applied, answers);
         i++;
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && entries[j]!.command.type !== 'compact' && this.shards.ownerOf(entries[j]!.command) === owner) j++;
+      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner) j++;
       const run = entries.slice(i, j);
-      const reply = await this.shards.shard(owner).ask({
-        type: 'apply',
-        revs: this.revs(),
-        commands: run.map((e) => e.command as WriteCommand),
-      });
+      const commands = run.map((e) => e.command as WriteCommand);
+      const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
       run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied, answers));
       i = j;
     }
@@ -398,7 +447,39 @@ export class MvccStore implements KvApi {
       this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
     }
     for (const [entry, settled] of answers) this.settle(entry, settled);
-    await this.persist(changes, removed, compacted);
+    await this.persist(changes, removed, compacted, leaseOps);
+  }
+
+  /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */
+  private liveLeases(commands: readonly WriteCommand[]): bigint[] {
+    return commands.flatMap(leasesNamedBy).filter((id) => this.leases.exists(id));
+  }
+
+  private applyLeaseGrant(req: LeaseGrantRequest, leaseOps: WriteOp[]): Settled {
+    const granted = this.leases.grant(req.ID, req.TTL);
+    if (!granted.ok) return granted;
+    leaseOps.push({ type: 'put', key: leaseKey(granted.id), value: encodeLeaseTtl(granted.ttlSeconds) });
+    const response: LeaseGrantResponse = { header: this.hooks.header(this.rev), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
+    return { ok: true, result: { type: 'leaseGrant', response } };
+  }
+
+  /** etcd's lessor.Revoke: the attached keys are deleted in one revision (none: no revision), then the lease. */
+  private async applyLeaseRevoke(req: LeaseRevokeRequest, leaseOps: WriteOp[], changes: KvRecord[], applied: AppliedChange[]): Promise<Settled> {
+    const keys = this.leases.keysOf(req.ID);
+    if (keys === undefined) return { ok: false, error: 'leaseNotFound' };
+    if (keys.length > 0) {
+      const command = revokeAsTxn(keys);
+      const owner = this.shards.ownerOf(command);
+      const outcome =
+        owner === null
+          ? await applyWrite(this.shards.view, command, this.revs())
+          : (await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands: [command], liveLeases: [] }))[0]!;
+      if (!outcome.ok) throw new Error(`revoking lease ${req.ID} failed to delete its keys: ${outcome.error}`);
+      this.record(outcome, changes, applied);
+    }
+    this.leases.remove(req.ID);
+    leaseOps.push({ type: 'del', key: leaseKey(req.ID) });
+    return { ok: true, result: { type: 'leaseRevoke', response: { header: this.hooks.header(this.rev) } } };
   }
 
   private revs(): RevisionState {
@@ -406,13 +487,21 @@ export class MvccStore implements KvApi {
   }
 
   private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[], answers: [LogEntry, Settled][]): void {
-    this.rev += revisionsUsed(outcome);
-    if (outcome.ok) {
-      changes.push(...outcome.changes);
-      // `?? undefined`: a missing prev may come back from a worker thread as null.
-      outcome.changes.forEach((record, i) => applied.push({ record, prev: outcome.prevs[i] ?? undefined }));
-    }
+    this.record(outcome, changes, applied);
     answers.push([entry, outcome.ok ? { ok: true, result: outcome.result } : outcome]);
+  }
+
+  /** Takes an applied outcome's changes; the lease table follows each at once, so the next entry sees it. */
+  private record(outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[]): void {
+    this.rev += revisionsUsed(outcome);
+    if (!outcome.ok) return;
+    changes.push(...outcome.changes);
+    outcome.changes.forEach((record, i) => {
+      // `?? undefined`: a missing prev may come back from a worker thread as null.
+      const change = { record, prev: outcome.prevs[i] ?? undefined };
+      applied.push(change);
+      if (record.lease !== 0n || (change.prev !== undefined && change.prev.lease !== 0n)) this.leases.track(change);
+    });
   }
 
   private async applyCompact(req: CompactionRequest, removed: RevisionId[]): Promise<Settled> {
@@ -432,8 +521,9 @@ export class MvccStore implements KvApi {
    * syncedPersistEveryEntries entries one batch is written with sync (which makes the engine's
    * earlier batches durable too), and only after such a batch is the log told persistedUpTo.
    */
-  private async persist(changes: readonly KvRecord[], removed: readonly RevisionId[], compacted: boolean): Promise<void> {
+  private async persist(changes: readonly KvRecord[], removed: readonly RevisionId[], compacted: boolean, leaseOps: readonly WriteOp[]): Promise<void> {
     const ops: WriteOp[] = changes.map((r) => ({ type: 'put', key: recordKey(r.modRevision, r.sub), value: encodeRecord(r) }));
+    ops.push(...leaseOps);
     for (const id of removed) ops.push({ type: 'del', key: recordKey(id.main, id.sub) });
     // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
     if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
@@ -454,8 +544,11 @@ export class MvccStore implements KvApi {
     if (this.unpersisted > maxUnpersistedBatches) await this.persisting;
   }
 
+  /** Loads every record into its shard, and attaches each key's live record to its lease. */
   private async loadRecords(): Promise<void> {
     const chunks: KvRecord[][] = Array.from({ length: this.shards.count }, () => []);
+    // Records come in revision order, so the last one seen per key is its live one.
+    const leaseOfKey = new Map<string, bigint>();
     const flush = async (s: number): Promise<void> => {
       const records = chunks[s]!;
       chunks[s] = [];
@@ -463,13 +556,18 @@ export class MvccStore implements KvApi {
     };
     for await (const [key, value] of this.engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
       const record = decodeRecord(value, recordSubOf(key));
+      if (record.lease !== 0n && !record.tombstone) leaseOfKey.set(record.key, record.lease);
+      else leaseOfKey.delete(record.key);
       const s = this.shards.shardOf(record.key);
       chunks[s]!.push(record);
       if (chunks[s]!.length >= loadChunkRecords) await flush(s);
     }
     for (let s = 0; s < this.shards.count; s++) await flush(s);
+    for (const [key, lease] of leaseOfKey) this.leases.attach(lease, key);
   }
 }
+
+const isKvWrite = (c: Command): c is WriteCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn';
 
 
 /**

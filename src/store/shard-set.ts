@@ -117,6 +117,8 @@ function* commandRanges(cmd: Command): Iterable<KeyRange> {
       yield* txnRanges(cmd.req);
       return;
     case 'compact':
+    case 'leaseGrant':
+    case 'leaseRevoke':
       return;
   }
 }

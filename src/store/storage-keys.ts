@@ -3,6 +3,7 @@
 //   k<main u64><sub u64>  one KvRecord per revision (etcd's key space: revision → KeyValue)
 //   m/applied             <log index u64><revision u64> the applied state persisted so far
 //   m/compact             <revision u64> compaction point
+//   l<id i64>             <TTL seconds u64> one granted lease
 // The member's identity is not here but in <data-dir>/member-identity.json (src/server/member-identity.ts):
 // it is read before any engine is opened.
 
@@ -29,3 +30,17 @@ export const encodeApplied = (m: AppliedMark): Buffer => Buffer.concat([u64(m.in
 export const decodeApplied = (b: Buffer): AppliedMark => ({ index: readU64(b, 0), revision: readU64(b, 8) });
 export const encodeRevision = (rev: number): Buffer => u64(rev);
 export const decodeRevision = (b: Buffer): number => readU64(b, 0);
+
+// Leases: l<id i64, two's complement> → <granted TTL seconds u64>, as etcd keeps its "lease" bucket
+// (ID and TTL only; expiries are never persisted: they are refreshed when a member becomes primary).
+export const LEASE_PREFIX = Buffer.from('l');
+export const LEASE_END = Buffer.from('m');
+export function leaseKey(id: bigint): Buffer {
+  const b = Buffer.alloc(9);
+  b.set(LEASE_PREFIX, 0);
+  b.writeBigInt64BE(id, 1);
+  return b;
+}
+export const leaseIdOf = (key: Buffer): bigint => key.readBigInt64BE(1);
+export const encodeLeaseTtl = (ttlSeconds: number): Buffer => u64(ttlSeconds);
+export const decodeLeaseTtl = (b: Buffer): number => readU64(b, 0);

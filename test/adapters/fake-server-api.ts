@@ -5,6 +5,9 @@ import { NEVER } from 'rxjs';
 import { EtcdError } from '../../src/core/errors.js';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
+import type { LeaseApi } from '../../src/core/lease-api.js';
+import { LockRecipe } from '../../src/concurrency/lock.js';
+import { ElectionRecipe } from '../../src/concurrency/election.js';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -55,7 +58,20 @@ const quietWatchSource: WatchSource = {
   changes: async (_range, _from, toRev) => ({ changes: [], throughRevision: toRev }),
 };
 
+/** Leases are tested against the real store (test/lease); here every call fails as a stopped server's. */
+const stoppedLeases: LeaseApi = {
+  grant: () => Promise.reject(new EtcdError('stopped')),
+  revoke: () => Promise.reject(new EtcdError('stopped')),
+  renew: () => Promise.reject(new EtcdError('stopped')),
+  timeToLive: () => Promise.reject(new EtcdError('stopped')),
+  leases: () => Promise.reject(new EtcdError('stopped')),
+  header: () => ({ clusterId: fakeMember.clusterId, memberId: fakeMember.memberId, revision: 1n, raftTerm: BigInt(fakeRaftTerm) }),
+};
+
 export class FakeServerApi implements ServerApi {
+  readonly lease = stoppedLeases;
+  readonly lock = new LockRecipe(this);
+  readonly election = new ElectionRecipe(this);
   readonly member = fakeMember;
   readonly watch = new WatchHub(quietWatchSource, { progressIntervalMs: 600_000, backlogLimitBytes: 1 << 20, onError: () => undefined });
   readonly version = '3.4.23';

@@ -15,6 +15,7 @@ import { MvccStore } from '../../src/store/mvcc-store.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
 import type { Engine } from '../../src/engines/engine.js';
+import type { LeaseTable } from '../../src/actors/lease-table.js';
 
 export interface StoreLayout {
   readonly engine: EngineName;
@@ -44,10 +45,12 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   readonly onFatal?: (e: unknown) => void;
   /** Memory engine bounds (small ones make it rotate and snapshot often). */
   readonly memory?: OpenEngineOptions['memory'];
+  /** The lease table the store applies lease entries to (default: the store's own). */
+  readonly leases?: LeaseTable;
 }
 
 export async function openStore(layout: StoreLayout, dir: string, options: OpenStoreOptions = {}): Promise<OpenStore> {
-  const { wrapEngine = (e: Engine) => e, onFatal, memory, ...logOptions } = options;
+  const { wrapEngine = (e: Engine) => e, onFatal, memory, leases, ...logOptions } = options;
   const real = await openEngine(layout.engine, path.join(dir, layout.engine), {
     ...(logOptions.fs === undefined ? {} : { fs: logOptions.fs }),
     ...(memory === undefined ? {} : { memory }),
@@ -63,6 +66,7 @@ export async function openStore(layout: StoreLayout, dir: string, options: OpenS
     onFatal: onFatal ?? ((e) => {
       throw e;
     }),
+    ...(leases === undefined ? {} : { leases }),
   });
   return {
     store,

@@ -26,10 +26,17 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   futureRev: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
   noSpace: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: mvcc: database space exceeded' },
   leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
+  leaseExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  leaseTtlTooLarge: { code: Status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
   tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
+  canceled: { code: Status.CANCELLED, details: 'context canceled' },
+  // etcd's Lock and Election servers return these as plain Go errors: grpc-go sends them as UNKNOWN.
+  electionNotLeader: { code: Status.UNKNOWN, details: 'election: not leader' },
+  electionNoLeader: { code: Status.UNKNOWN, details: 'election: no leader' },
+  missingLeaderKey: { code: Status.UNKNOWN, details: '"leader" field must be provided' },
   invalidSortOption: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid sort option' },
 };
 
@@ -46,6 +53,22 @@ export class GrpcStatusError extends Error {
 }
 
 export const statusError = (kind: AdapterErrorKind): GrpcStatusError => new GrpcStatusError(statusByKind[kind]);
+
+/**
+ * etcd's Lock and Election servers call the KV and Lease APIs through an in-process client and return
+ * its errors as plain Go errors, so every one reaches the client as UNKNOWN with etcd's message
+ * (`Unknown: etcdserver: requested lease not found`).
+ */
+export function asRecipeError(err: unknown): unknown {
+  if (!isEtcdError(err)) return err;
+  const known = (statusByKind as Readonly<Record<string, GrpcStatus | undefined>>)[err.kind];
+  return known === undefined ? err : new GrpcStatusError({ code: Status.UNKNOWN, details: known.details });
+}
+
+/** For `.catch` in the Lock and Election handlers. */
+export const rethrowAsRecipeError = (err: unknown): never => {
+  throw asRecipeError(err);
+};
 
 /**
  * Maps anything a handler threw or rejected with. EtcdError → etcd's status; anything else →

@@ -8,6 +8,9 @@ import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { clusterServiceModule } from './cluster-service.js';
 import { kvServiceModule } from './kv-service.js';
+import { leaseServiceModule } from './lease-service.js';
+import { lockServiceModule } from './lock-service.js';
+import { electionServiceModule } from './election-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import { Status } from './grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
@@ -33,10 +36,13 @@ export const defaultKeepaliveTimeoutMs = 20 * 1000;
  */
 const maxSessionMemoryMiB = 512;
 
-/** Services every client port serves; Lease/Auth join by appending their module. */
+/** Services every client port serves; Auth joins by appending its module. */
 export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   kvServiceModule,
   watchServiceModule,
+  leaseServiceModule,
+  lockServiceModule,
+  electionServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
 ];

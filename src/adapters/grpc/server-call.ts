@@ -19,6 +19,9 @@ export interface CallContext {
   readonly deadline: number | undefined;
   /** Aborted when the call ends before its handler finished: client cancel, deadline, shutdown. */
   readonly signal: AbortSignal;
+  /** Stops taking request messages; HTTP/2 flow control then holds the client back. */
+  pauseReading(): void;
+  resumeReading(): void;
 }
 
 /** Hooks of the connection a call runs on (keepalive-policy.ts). */
@@ -150,6 +153,14 @@ export class ServerCall implements CallContext {
     this.stream.on('end', () => {
       if (!this.ended) end(reader.midMessage);
     });
+  }
+
+  pauseReading(): void {
+    this.stream.pause();
+  }
+
+  resumeReading(): void {
+    this.stream.resume();
   }
 
   /** The one response of a unary call, already framed, then the OK status. */

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/ioutil"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -60,7 +61,7 @@ type Generate struct {
 // Step is one scripted request; Op selects which fields apply.
 type Step struct {
 	Name string `json:"name"`
-	Op   string `json:"op"` // put get delete txn compact lease_grant lease_revoke
+	Op   string `json:"op"` // put get delete txn compact lease_grant lease_revoke lease_ttl lease_keepalive lease_list
 
 	Key       string `json:"key"`
 	RangeEnd  string `json:"range_end,omitempty"`
@@ -102,6 +103,8 @@ type Step struct {
 	Physical bool  `json:"physical,omitempty"`
 	ID       int64 `json:"id,omitempty"`  // lease id
 	TTL      int64 `json:"ttl,omitempty"` // lease ttl seconds
+	// LeaseKeys asks lease_ttl for the attached keys.
+	LeaseKeys bool `json:"lease_keys,omitempty"`
 }
 
 // lastRPCErr is the raw status of the most recent failed unary RPC attempt,
@@ -233,6 +236,21 @@ func run(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error)
 			return nil, err
 		}
 		return map[string]interface{}{"header_rev": resp.Header.Revision}, nil
+	case "lease_ttl":
+		return leaseTTL(ctx, cli, s)
+	case "lease_keepalive":
+		return leaseKeepAlive(ctx, cli, s)
+	case "lease_list":
+		resp, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseLeases(ctx, &pb.LeaseLeasesRequest{})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, 0, len(resp.Leases))
+		for _, l := range resp.Leases {
+			ids = append(ids, fmt.Sprint(l.ID))
+		}
+		sort.Strings(ids)
+		return map[string]interface{}{"header_rev": resp.Header.Revision, "ids": ids}, nil
 	}
 	op, err := toOp(s)
 	if err != nil {
@@ -668,4 +686,57 @@ func syncWatch(ctx context.Context, s Step) (interface{}, error) {
 		return nil, fmt.Errorf("kvscript: watcher %q did not see the put of %q", s.Watch, text([]byte(s.Key)))
 	}
 	return map[string]interface{}{"watch_synced": true}, nil
+}
+
+// leaseTTL prints what does not depend on timing: a remaining TTL is reported
+// as "live" when it is within 10 s of the granted TTL, else as the number.
+func leaseTTL(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error) {
+	resp, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: s.ID, Keys: s.LeaseKeys})
+	if err != nil {
+		return nil, err
+	}
+	var ttl interface{} = resp.TTL
+	if resp.TTL > 0 && resp.TTL <= resp.GrantedTTL && resp.TTL > resp.GrantedTTL-10 {
+		ttl = "live"
+	}
+	keys := make([]string, 0, len(resp.Keys))
+	for _, k := range resp.Keys {
+		keys = append(keys, text(k))
+	}
+	sort.Strings(keys)
+	return map[string]interface{}{"header_rev": resp.Header.Revision, "id": fmt.Sprint(resp.ID), "ttl": ttl, "granted_ttl": resp.GrantedTTL, "keys": keys}, nil
+}
+
+// leaseKeepAlive sends one keepalive on a raw stream per ID (Key lists more
+// IDs, comma-separated, after ID) and prints each answer's ID and TTL.
+func leaseKeepAlive(ctx context.Context, cli *clientv3.Client, s Step) (interface{}, error) {
+	stream, err := pb.NewLeaseClient(cli.ActiveConnection()).LeaseKeepAlive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := []int64{s.ID}
+	if s.Key != "" {
+		for _, part := range strings.Split(s.Key, ",") {
+			var id int64
+			if _, err := fmt.Sscan(part, &id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+	}
+	var answers []map[string]interface{}
+	for _, id := range ids {
+		if err := stream.Send(&pb.LeaseKeepAliveRequest{ID: id}); err != nil {
+			return nil, err
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		answers = append(answers, map[string]interface{}{"header_rev": resp.Header.Revision, "id": fmt.Sprint(resp.ID), "ttl": resp.TTL})
+	}
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return answers, nil
 }

@@ -1,0 +1,239 @@
+// The lease table: every lease with its TTL, its expiry and the keys attached to it, as etcd's lessor
+// keeps them. It has two kinds of callers and keeps them apart:
+// - the store, while applying the revision log in order (grant, revoke, attach/detach from applied
+//   changes, restore at start-up): deterministic, the same on every member;
+// - the lease front (renew, time-to-live, expiry), which depends on the clock and on being primary.
+// Only the primary (the member holding leadership; a single member always is) tracks expiries; on any
+// other member every lease lives forever until the primary revokes it through the log. promote()
+// refreshes every expiry, so a lease never expires because the server was down or leadership moved.
+import type { EtcdErrorKind } from '../core/errors.js';
+import type { Key } from '../core/keys.js';
+import type { AppliedChange } from '../store/applied-batch.js';
+import { IndexedMinHeap } from './indexed-min-heap.js';
+
+/** etcd lease.MaxLeaseTTL (seconds). */
+export const maxLeaseTtlSeconds = 9_000_000_000;
+/** etcd lease.leaseRevokeRate: at most this many expired leases are revoked per second. */
+export const leaseRevokeRatePerSecond = 1000;
+/** etcd defaultExpiredleaseRetryInterval: an expired lease whose revoke did not land is retried after this. */
+export const expiredLeaseRetryMs = 3000;
+
+export interface LeaseClock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+}
+
+export const systemClock: LeaseClock = { now: () => performance.now() };
+
+interface Lease {
+  readonly id: bigint;
+  readonly ttlSeconds: number;
+  /** When the lease expires; Infinity while this member is not primary. */
+  expiresAtMs: number;
+  /** When the expiry loop next looks at it (expiresAtMs, or a retry time once expired). */
+  dueAtMs: number;
+  heapIndex: number;
+  /** Allocated on first attach: most leases in a large table hold one key or none. */
+  keys: Set<Key> | undefined;
+  /** Renewals waiting for an expired lease's revoke to land. */
+  goneWaiters: (() => void)[] | undefined;
+}
+
+export type GrantOutcome =
+  | { readonly ok: true; readonly id: bigint; readonly ttlSeconds: number }
+  | { readonly ok: false; readonly error: Extract<EtcdErrorKind, 'leaseNotFound' | 'leaseExists' | 'leaseTtlTooLarge'> };
+
+export type RenewOutcome =
+  | { readonly kind: 'renewed'; readonly ttlSeconds: number }
+  | { readonly kind: 'notFound' }
+  /** Past its expiry, its revoke not applied yet: etcd answers once the revoke lands. */
+  | { readonly kind: 'expired'; readonly gone: Promise<void> }
+  | { readonly kind: 'notPrimary' };
+
+export interface LeaseStatusView {
+  readonly id: bigint;
+  readonly ttlSeconds: number;
+  /** Seconds left, truncated toward zero as etcd's int64(Remaining().Seconds()). */
+  readonly remainingSeconds: number;
+  readonly keys: readonly Key[];
+}
+
+export interface LeaseTableOptions {
+  /** etcd's minimum TTL: ceil(1.5 × election timeout) in seconds; smaller TTLs are raised to it. */
+  readonly minTtlSeconds: number;
+  readonly clock: LeaseClock;
+}
+
+const byDue = (a: Lease, b: Lease): boolean => a.dueAtMs < b.dueAtMs;
+
+export class LeaseTable {
+  private readonly leases = new Map<bigint, Lease>();
+  private readonly expiries = new IndexedMinHeap<Lease>(byDue, (l, i) => (l.heapIndex = i));
+  private isPrimary = false;
+
+  constructor(private readonly options: LeaseTableOptions) {}
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  get primary(): boolean {
+    return this.isPrimary;
+  }
+
+  // --- applied in log order by the store ---
+
+  exists(id: bigint): boolean {
+    return this.leases.has(id);
+  }
+
+  /** etcd's lessor.Grant: the TTL is checked before the ID is, and raised to the minimum after. */
+  grant(id: bigint, ttlSeconds: bigint): GrantOutcome {
+    if (id === 0n) return { ok: false, error: 'leaseNotFound' };
+    if (ttlSeconds > BigInt(maxLeaseTtlSeconds)) return { ok: false, error: 'leaseTtlTooLarge' };
+    if (this.leases.has(id)) return { ok: false, error: 'leaseExists' };
+    const ttl = Math.max(Number(ttlSeconds), this.options.minTtlSeconds);
+    this.add(id, ttl);
+    return { ok: true, id, ttlSeconds: ttl };
+  }
+
+  /** A lease read back from the engine at start-up: it lives forever until promote() refreshes it. */
+  restore(id: bigint, ttlSeconds: number): void {
+    if (!this.leases.has(id)) this.add(id, Math.max(ttlSeconds, this.options.minTtlSeconds));
+  }
+
+  /** The keys a revoke deletes, in key order (etcd sorts them so every member deletes alike); undefined if unknown. */
+  keysOf(id: bigint): Key[] | undefined {
+    const l = this.leases.get(id);
+    return l === undefined ? undefined : [...(l.keys ?? [])].sort();
+  }
+
+  remove(id: bigint): void {
+    const l = this.leases.get(id);
+    if (l === undefined) return;
+    this.leases.delete(id);
+    this.expiries.remove(l);
+    for (const wake of l.goneWaiters ?? []) wake();
+  }
+
+  attach(id: bigint, key: Key): void {
+    const l = this.leases.get(id);
+    if (l !== undefined) (l.keys ??= new Set()).add(key);
+  }
+
+  /** An applied change moves its key from the lease of the record it replaced to its own. */
+  track(change: AppliedChange): void {
+    const { record, prev } = change;
+    if (prev !== undefined && prev.lease !== 0n) this.leases.get(prev.lease)?.keys?.delete(record.key);
+    if (!record.tombstone && record.lease !== 0n) this.attach(record.lease, record.key);
+  }
+
+  // --- the primary's side: clock-dependent, never part of the log ---
+
+  /**
+   * Becomes primary: every lease expires its TTL plus `extendMs` from now, and when there are enough
+   * leases for a pile-up, expiries are spread so that no more than 3/4 of the revoke rate fall in one
+   * second (etcd's Promote, the fix for revoke storms after a leader change).
+   */
+  promote(extendMs: number): void {
+    this.isPrimary = true;
+    const now = this.options.clock.now();
+    for (const l of this.leases.values()) this.setExpiry(l, now + l.ttlSeconds * 1000 + extendMs);
+    if (this.leases.size < leaseRevokeRatePerSecond) return;
+    const sorted = [...this.leases.values()].sort((a, b) => a.expiresAtMs - b.expiresAtMs);
+    const targetPerSecond = (3 * leaseRevokeRatePerSecond) / 4;
+    let baseMs = sorted[0]!.expiresAtMs - now;
+    let nextWindowMs = baseMs + 1000;
+    let expires = 0;
+    for (const l of sorted) {
+      const remainingMs = l.expiresAtMs - now;
+      if (remainingMs > nextWindowMs) {
+        baseMs = remainingMs;
+        nextWindowMs = baseMs + 1000;
+        expires = 1;
+        continue;
+      }
+      expires++;
+      if (expires <= targetPerSecond) continue;
+      const delayMs = (1000 * expires) / targetPerSecond - (remainingMs - baseMs);
+      nextWindowMs = baseMs + delayMs;
+      this.setExpiry(l, now + l.ttlSeconds * 1000 + delayMs + extendMs);
+    }
+  }
+
+  /** Stops being primary: no lease expires here until promoted again. */
+  demote(): void {
+    this.isPrimary = false;
+    for (const l of this.leases.values()) this.setExpiry(l, Infinity);
+  }
+
+  renew(id: bigint): RenewOutcome {
+    if (!this.isPrimary) return { kind: 'notPrimary' };
+    const l = this.leases.get(id);
+    if (l === undefined) return { kind: 'notFound' };
+    const now = this.options.clock.now();
+    if (l.expiresAtMs <= now) {
+      const gone = new Promise<void>((resolve) => (l.goneWaiters ??= []).push(resolve));
+      return { kind: 'expired', gone };
+    }
+    this.setExpiry(l, now + l.ttlSeconds * 1000);
+    return { kind: 'renewed', ttlSeconds: l.ttlSeconds };
+  }
+
+  status(id: bigint, withKeys: boolean): LeaseStatusView | undefined {
+    const l = this.leases.get(id);
+    if (l === undefined) return undefined;
+    return {
+      id,
+      ttlSeconds: l.ttlSeconds,
+      remainingSeconds: this.remainingSeconds(l),
+      keys: withKeys ? [...(l.keys ?? [])].sort() : [],
+    };
+  }
+
+  /** Every lease ID, soonest expiry first (etcd's Leases()). */
+  ids(): bigint[] {
+    return [...this.leases.values()].sort((a, b) => a.expiresAtMs - b.expiresAtMs).map((l) => l.id);
+  }
+
+  /**
+   * Up to `limit` leases past their expiry, soonest first. Each is looked at again only after
+   * expiredLeaseRetryMs, so a revoke in flight is not proposed twice unless it did not land.
+   */
+  takeExpired(limit: number): bigint[] {
+    if (!this.isPrimary) return [];
+    const now = this.options.clock.now();
+    const out: bigint[] = [];
+    while (out.length < limit) {
+      const l = this.expiries.peek();
+      if (l === undefined || l.dueAtMs > now) break;
+      out.push(l.id);
+      l.dueAtMs = now + expiredLeaseRetryMs;
+      this.expiries.update(l);
+    }
+    return out;
+  }
+
+  /** When the soonest expiry is due (Infinity when none). */
+  nextDueAtMs(): number {
+    return this.expiries.peek()?.dueAtMs ?? Infinity;
+  }
+
+  private add(id: bigint, ttlSeconds: number): void {
+    const expiresAtMs = this.isPrimary ? this.options.clock.now() + ttlSeconds * 1000 : Infinity;
+    const l: Lease = { id, ttlSeconds, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: undefined, goneWaiters: undefined };
+    this.leases.set(id, l);
+    this.expiries.push(l);
+  }
+
+  private setExpiry(l: Lease, atMs: number): void {
+    l.expiresAtMs = atMs;
+    l.dueAtMs = atMs;
+    this.expiries.update(l);
+  }
+
+  private remainingSeconds(l: Lease): number {
+    if (l.expiresAtMs === Infinity) return maxLeaseTtlSeconds;
+    return Math.trunc((l.expiresAtMs - this.options.clock.now()) / 1000);
+  }
+}

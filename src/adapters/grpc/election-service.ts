@@ -1,0 +1,43 @@
+// v3electionpb.Election: decode → the core's ElectionApi → encode. Observe's loop is the core's; this
+// module only hands it a sink over the response stream and the call's signal. Errors reach the client
+// as etcd's do (asRecipeError).
+import { ElectionService } from '../../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
+import type { LeaderSink } from '../../core/concurrency-api.js';
+import { rethrowAsRecipeError } from './error-status.js';
+import { completeHeader, serverStream, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { drained } from './stream-drained.js';
+
+export function createElectionMethods(ctx: GrpcServiceContext): GrpcMethod[] {
+  const { api } = ctx;
+  const election = api.election;
+  return serviceMethods(ElectionService, {
+    campaign: unary(ElectionService.campaign, async (req, call) => {
+      const res = await election.campaign(req, call.signal).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    proclaim: unary(ElectionService.proclaim, async (req) => {
+      const res = await election.proclaim(req).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    leader: unary(ElectionService.leader, async (req) => {
+      const res = await election.leader(req).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    resign: unary(ElectionService.resign, async (req) => {
+      const res = await election.resign(req).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    observe: serverStream(ElectionService.observe, async (req, call, out) => {
+      const sink: LeaderSink = {
+        send: (res) => out.send({ ...res, header: completeHeader(api, res.header) }),
+        drained: () => drained(out, call.signal),
+      };
+      await election.observe(req, sink, call.signal).catch(rethrowAsRecipeError);
+    }),
+  });
+}
+
+export const electionServiceModule: GrpcServiceModule = {
+  name: 'v3electionpb.Election',
+  methods: createElectionMethods,
+};

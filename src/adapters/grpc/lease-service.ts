@@ -1,0 +1,47 @@
+// etcdserverpb.Lease: decode → the core's LeaseApi → encode. The keepalive stream's loop is the
+// core's serveKeepAlive; this module only hands it the call's requests and a sink over its responses.
+import { LeaseService, type LeaseKeepAliveRequest, type LeaseKeepAliveResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
+import { requestQueue } from './request-stream.js';
+import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
+import { drained } from './stream-drained.js';
+
+function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
+  return { send: (res) => out.send(res), drained: () => drained(out, signal) };
+}
+
+export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
+  const { api } = ctx;
+  const lease = api.lease;
+  return serviceMethods(LeaseService, {
+    leaseGrant: unary(LeaseService.leaseGrant, async (req) => {
+      const res = await lease.grant(req);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    leaseRevoke: unary(LeaseService.leaseRevoke, async (req) => {
+      const res = await lease.revoke(req);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    leaseKeepAlive: bidi(LeaseService.leaseKeepAlive, (call, out) => {
+      const queue = requestQueue<LeaseKeepAliveRequest>(call);
+      serveKeepAlive(lease, queue.requests, keepAliveSink(out, call.signal)).then(
+        () => out.end(),
+        (err: unknown) => out.fail(err),
+      );
+      return queue;
+    }),
+    leaseTimeToLive: unary(LeaseService.leaseTimeToLive, async (req) => {
+      const res = await lease.timeToLive(req);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    leaseLeases: unary(LeaseService.leaseLeases, async () => {
+      const res = await lease.leases();
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+  });
+}
+
+export const leaseServiceModule: GrpcServiceModule = {
+  name: 'etcdserverpb.Lease',
+  methods: createLeaseMethods,
+};

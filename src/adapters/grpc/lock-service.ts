@@ -1,0 +1,24 @@
+// v3lockpb.Lock: decode → the core's LockApi → encode. A Lock call that is cancelled while waiting
+// aborts the wait (the core removes its key). Errors reach the client as etcd's do (asRecipeError).
+import { LockService } from '../../gen/etcd/etcdserver/api/v3lock/v3lockpb/v3lock.js';
+import { rethrowAsRecipeError } from './error-status.js';
+import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+
+export function createLockMethods(ctx: GrpcServiceContext): GrpcMethod[] {
+  const { api } = ctx;
+  return serviceMethods(LockService, {
+    lock: unary(LockService.lock, async (req, call) => {
+      const res = await api.lock.lock(req, call.signal).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+    unlock: unary(LockService.unlock, async (req) => {
+      const res = await api.lock.unlock(req).catch(rethrowAsRecipeError);
+      return { ...res, header: completeHeader(api, res.header) };
+    }),
+  });
+}
+
+export const lockServiceModule: GrpcServiceModule = {
+  name: 'v3lockpb.Lock',
+  methods: createLockMethods,
+};

@@ -1,0 +1,111 @@
+// Leases in the store, on every engine, shard layout and actor placement: grant and revoke as log
+// entries, lease checks at apply time, one revision per revoke, and leases surviving a restart.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { LeaseTable, systemClock } from '../../src/actors/lease-table.js';
+import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
+
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const put = (key: string, value: string, lease = 0n): PutRequest => PutRequest.create({ key: b(key), value: b(value), lease });
+const all = (): RangeRequest => RangeRequest.create({ key: b('\0'), rangeEnd: b('\0') });
+
+// With three shards the split points are 0x55 and 0xaa: these keys live in three different shards.
+const K0 = 'A/key';
+const K1 = 'a/key';
+const K2 = '\xc0/key';
+
+function leaseSuite(layout: StoreLayout): void {
+  const test = suite(`store leases: ${layoutName(layout)}`);
+  let s: OpenStore;
+  let dir: string;
+  let table: LeaseTable;
+  const open = async (): Promise<void> => {
+    table = new LeaseTable({ minTtlSeconds: 2, clock: systemClock });
+    s = await openStore(layout, dir, { leases: table });
+  };
+
+  test.before.each(async () => {
+    dir = await tempDir();
+    await open();
+  });
+  test.after.each(async () => {
+    await s.close().catch(() => undefined);
+    await removeDir(dir);
+  });
+
+  test('a grant uses no revision and answers the granted ID and TTL', async () => {
+    const g = await s.store.leaseGrant({ ID: 7n, TTL: 60n });
+    assert.equal([g.ID, g.TTL, g.header?.revision], [7n, 60n, 1n]);
+    await rejectsWith(s.store.leaseGrant({ ID: 7n, TTL: 60n }), 'leaseExists');
+  });
+
+  test('a put naming a missing lease fails with leaseNotFound and writes nothing', async () => {
+    await rejectsWith(s.store.put(put(K0, 'v', 99n)), 'leaseNotFound');
+    await rejectsWith(s.store.txn(TxnRequest.create({ success: [RequestOp.create({ requestPut: put(K1, 'v', 99n) })] })), 'leaseNotFound');
+    assert.is((await s.store.range(all())).header?.revision, 1n);
+  });
+
+  test('revoking a lease deletes its keys in every shard in one revision, published together', async () => {
+    await s.store.leaseGrant({ ID: 7n, TTL: 60n });
+    for (const k of [K2, K0, K1]) await s.store.put(put(k, 'v', 7n));
+    await s.store.put(put('unleased', 'v'));
+    const deletes: string[] = [];
+    const sub = s.store.applied$.subscribe((batch) => {
+      for (const c of batch.changes) if (c.record.tombstone) deletes.push(`${c.record.modRevision}.${c.record.sub} ${c.record.key}`);
+    });
+    const r = await s.store.leaseRevoke({ ID: 7n });
+    sub.unsubscribe();
+    assert.is(r.header?.revision, 6n);
+    assert.equal(deletes, [`6.0 ${K0}`, `6.1 ${K1}`, `6.2 ${K2}`]);
+    assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString()), ['unleased']);
+    assert.is(table.exists(7n), false);
+    await rejectsWith(s.store.leaseRevoke({ ID: 7n }), 'leaseNotFound');
+  });
+
+  test('revoking a lease without keys uses no revision', async () => {
+    await s.store.leaseGrant({ ID: 7n, TTL: 60n });
+    await s.store.put(put(K0, 'v', 7n));
+    await s.store.put(put(K0, 'w'));
+    const r = await s.store.leaseRevoke({ ID: 7n });
+    assert.is(r.header?.revision, 3n);
+    assert.is((await s.store.range(all())).count, 1n);
+  });
+
+  test('entries applied in one batch see the lease changes before them: grant, put, revoke', async () => {
+    const [g, p, r, late] = await Promise.allSettled([
+      s.store.leaseGrant({ ID: 7n, TTL: 60n }),
+      s.store.put(put(K0, 'v', 7n)),
+      s.store.leaseRevoke({ ID: 7n }),
+      s.store.put(put(K1, 'v', 7n)),
+    ]);
+    assert.is(g.status, 'fulfilled');
+    assert.is(p.status, 'fulfilled');
+    assert.is(r.status, 'fulfilled');
+    assert.is(late.status, 'rejected');
+    assert.is((await s.store.range(all())).count, 0n);
+  });
+
+  test('leases and their keys survive a restart, and a revoke after it still deletes the keys', async () => {
+    await s.store.leaseGrant({ ID: 7n, TTL: 60n });
+    await s.store.leaseGrant({ ID: -3n, TTL: 30n });
+    await s.store.put(put(K0, 'v', 7n));
+    await s.store.put(put(K1, 'v', -3n));
+    await s.store.put(put(K2, 'v', 7n));
+    await s.store.put(put(K2, 'w', -3n));
+    await s.store.leaseGrant({ ID: 8n, TTL: 60n });
+    await s.store.leaseRevoke({ ID: 8n });
+    await s.close();
+    await open();
+    assert.equal(table.ids().sort(), [-3n, 7n]);
+    assert.equal(table.keysOf(7n), [K0]);
+    assert.equal(table.keysOf(-3n), [K1, K2]);
+    assert.is(table.status(-3n, false)?.ttlSeconds, 30);
+    await s.store.leaseRevoke({ ID: -3n });
+    assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString('latin1')), [K0]);
+  });
+
+  test.run();
+}
+
+for (const layout of storeLayouts) leaseSuite(layout);

@@ -8,7 +8,7 @@
 // refreshes every expiry, so a lease never expires because the server was down or leadership moved.
 import type { EtcdErrorKind } from '../core/errors.js';
 import type { Key } from '../core/keys.js';
-import type { AppliedChange } from '../store/applied-batch.js';
+import type { KvRecord } from '../mvcc/kv-record.js';
 import { IndexedMinHeap } from './indexed-min-heap.js';
 
 /** etcd lease.MaxLeaseTTL (seconds). */
@@ -68,6 +68,8 @@ const byDue = (a: Lease, b: Lease): boolean => a.dueAtMs < b.dueAtMs;
 
 export class LeaseTable {
   private readonly leases = new Map<bigint, Lease>();
+  /** Which lease each attached key belongs to (etcd's itemMap): a change detaches by key, not by the record it replaced. */
+  private readonly leaseOfKey = new Map<Key, bigint>();
   private readonly expiries = new IndexedMinHeap<Lease>(byDue, (l, i) => (l.heapIndex = i));
   private isPrimary = false;
 
@@ -113,19 +115,33 @@ export class LeaseTable {
     if (l === undefined) return;
     this.leases.delete(id);
     this.expiries.remove(l);
+    for (const key of l.keys ?? []) if (this.leaseOfKey.get(key) === id) this.leaseOfKey.delete(key);
     for (const wake of l.goneWaiters ?? []) wake();
   }
 
   attach(id: bigint, key: Key): void {
     const l = this.leases.get(id);
-    if (l !== undefined) (l.keys ??= new Set()).add(key);
+    if (l === undefined) return;
+    this.detach(key);
+    (l.keys ??= new Set()).add(key);
+    this.leaseOfKey.set(key, id);
   }
 
-  /** An applied change moves its key from the lease of the record it replaced to its own. */
-  track(change: AppliedChange): void {
-    const { record, prev } = change;
-    if (prev !== undefined && prev.lease !== 0n) this.leases.get(prev.lease)?.keys?.delete(record.key);
+  /**
+   * An applied change moves its key from the lease it is attached to now to the record's own (none
+   * for a delete). By key, as etcd's lessor does: within one Txn a key may be put with a lease and
+   * then deleted, so the record a change replaced is not always the one from before the Txn.
+   */
+  track(record: KvRecord): void {
     if (!record.tombstone && record.lease !== 0n) this.attach(record.lease, record.key);
+    else this.detach(record.key);
+  }
+
+  private detach(key: Key): void {
+    const id = this.leaseOfKey.get(key);
+    if (id === undefined) return;
+    this.leaseOfKey.delete(key);
+    this.leases.get(id)?.keys?.delete(key);
   }
 
   // --- the primary's side: clock-dependent, never part of the log ---

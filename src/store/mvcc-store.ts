@@ -500,7 +500,7 @@ export class MvccStore implements KvApi {
       // `?? undefined`: a missing prev may come back from a worker thread as null.
       const change = { record, prev: outcome.prevs[i] ?? undefined };
       applied.push(change);
-      if (record.lease !== 0n || (change.prev !== undefined && change.prev.lease !== 0n)) this.leases.track(change);
+      this.leases.track(record);
     });
   }
 

@@ -5,7 +5,7 @@
 /** One kvscript step; keys, range ends and values are hex (kvscript --hex). */
 export interface FuzzStep {
   name: string;
-  op: 'put' | 'get' | 'delete' | 'txn' | 'compact' | 'watch_open' | 'watch_sync' | 'watch_collect';
+  op: 'put' | 'get' | 'delete' | 'txn' | 'compact' | 'lease_grant' | 'lease_revoke' | 'watch_open' | 'watch_sync' | 'watch_collect';
   key?: string;
   range_end?: string;
   prefix?: boolean;
@@ -34,6 +34,9 @@ export interface FuzzStep {
   watch?: string;
   /** watch_open: start this many revisions before the current one. */
   rev_back?: number;
+  /** lease_grant and lease_revoke: the lease. */
+  id?: number;
+  ttl?: number;
 }
 
 export type SortTarget = 'KEY' | 'VERSION' | 'CREATE' | 'MOD' | 'VALUE';
@@ -52,6 +55,12 @@ export const defaultStepsPerSeed = 300;
 
 /** A lease id that never exists: puts naming it get etcd's lease-not-found answers. */
 const missingLease = 12345;
+/** Leases the sequences grant, revoke, attach and compare. */
+const leasePool = [101, 102, 103];
+/** Long enough that no lease expires while a sequence runs, so expiry timing never enters the answers. */
+const leaseTtlSeconds = 3600;
+/** Past etcd's MaxLeaseTTL (9,000,000,000 s): refused with `etcdserver: too large lease TTL`. */
+const tooLargeLeaseTtlSeconds = 9_000_000_001;
 /** etcd's default --max-request-bytes is 1.5 MiB: one value just under it, one just over. */
 const valueNearLimitBytes = 1_400_000;
 const valueOverLimitBytes = 1_700_000;
@@ -136,6 +145,8 @@ class SequenceBuilder {
         [12, 'delete'],
         [22, 'txn'],
         [compactAllowed ? 4 : 0, 'compact'],
+        [3, 'lease_grant'],
+        [2, 'lease_revoke'],
       ]);
       switch (op) {
         case 'put':
@@ -149,6 +160,12 @@ class SequenceBuilder {
           break;
         case 'txn':
           this.add(withoutEtcdPanic(this.txn(0)));
+          break;
+        case 'lease_grant':
+          this.add({ name: 'grant a lease', op: 'lease_grant', id: rnd.pick(leasePool), ttl: rnd.chance(0.05) ? tooLargeLeaseTtlSeconds : leaseTtlSeconds });
+          break;
+        case 'lease_revoke':
+          this.add({ name: 'revoke a lease', op: 'lease_revoke', id: rnd.pick(leasePool) });
           break;
         default:
           this.syncAllWatcher();
@@ -176,7 +193,7 @@ class SequenceBuilder {
   private add(step: FuzzStep): void {
     step.name = `#${this.steps.length} ${step.name}`;
     this.steps.push(step);
-    if (step.op === 'put' || step.op === 'delete' || step.op === 'txn') this.revisionBound++;
+    if (step.op === 'put' || step.op === 'delete' || step.op === 'txn' || step.op === 'lease_revoke') this.revisionBound++;
   }
 
   /** A revision that may be compacted, current or in the future. */
@@ -235,6 +252,7 @@ class SequenceBuilder {
     }
     if (rnd.chance(0.04)) step.ignore_lease = true;
     if (rnd.chance(0.04)) step.lease = missingLease;
+    else if (rnd.chance(0.15)) step.lease = rnd.pick(leasePool);
     return step;
   }
 
@@ -275,7 +293,7 @@ class SequenceBuilder {
     const target = rnd.pick(['VALUE', 'VERSION', 'CREATE', 'MOD', 'LEASE'] as const);
     const result = rnd.pick(['=', '!=', '>', '<'] as const);
     if (target === 'VALUE') return { ...where, target, result, value: rnd.chance(0.2) ? '' : hex(`v${rnd.int(0, 99)}`) };
-    const number = target === 'LEASE' ? rnd.pick([0, missingLease]) : target === 'VERSION' ? rnd.int(0, 4) : rnd.int(0, this.revisionBound);
+    const number = target === 'LEASE' ? rnd.pick([0, missingLease, ...leasePool]) : target === 'VERSION' ? rnd.int(0, 4) : rnd.int(0, this.revisionBound);
     return { ...where, target, result, number };
   }
 

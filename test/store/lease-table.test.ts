@@ -119,24 +119,36 @@ t('applied changes attach a key to its lease, move it between leases and detach 
   const { table } = fresh();
   table.grant(1n, 60n);
   table.grant(2n, 60n);
-  table.track({ record: record('a', 1n), prev: undefined });
-  table.track({ record: record('b', 1n), prev: undefined });
+  table.track(record('a', 1n));
+  table.track(record('b', 1n));
   assert.equal(table.keysOf(1n), ['a', 'b']);
-  table.track({ record: record('a', 2n), prev: record('a', 1n) });
+  table.track(record('a', 2n));
   assert.equal(table.keysOf(1n), ['b']);
   assert.equal(table.keysOf(2n), ['a']);
-  table.track({ record: record('b', 0n), prev: record('b', 1n) });
-  table.track({ record: record('a', 0n, true), prev: record('a', 2n) });
+  table.track(record('b', 0n));
+  table.track(record('a', 0n, true));
   assert.equal(table.keysOf(1n), []);
   assert.equal(table.keysOf(2n), []);
   assert.is(table.keysOf(3n), undefined);
 });
 
+t('a key put with a lease and deleted in the same Txn is detached, though the delete replaced nothing from before the Txn', () => {
+  const { table } = fresh();
+  table.grant(1n, 60n);
+  table.track(record('a', 1n));
+  table.track(record('a', 0n, true));
+  assert.equal(table.keysOf(1n), []);
+  table.track(record('a', 0n));
+  table.remove(1n);
+  table.grant(1n, 60n);
+  assert.equal(table.keysOf(1n), [], 'a revoked lease leaves no attachment behind');
+});
+
 t('status truncates the remaining seconds toward zero and lists keys sorted', () => {
   const { clock, table } = fresh();
   table.grant(1n, 10n);
-  table.track({ record: record('z', 1n), prev: undefined });
-  table.track({ record: record('m', 1n), prev: undefined });
+  table.track(record('z', 1n));
+  table.track(record('m', 1n));
   clock.ms += 1500;
   assert.equal(table.status(1n, true), { id: 1n, ttlSeconds: 10, remainingSeconds: 8, keys: ['m', 'z'] });
   assert.equal(table.status(1n, false)?.keys, []);

@@ -11,6 +11,8 @@ import type { Key } from '../core/keys.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import { IndexedMinHeap } from './indexed-min-heap.js';
 
+/** etcd's remaining TTL of a lease that does not expire here: math.MaxInt64 nanoseconds, in whole seconds. */
+const foreverRemainingSeconds = 9_223_372_036;
 /** etcd lease.MaxLeaseTTL (seconds). */
 export const maxLeaseTtlSeconds = 9_000_000_000;
 /** etcd lease.leaseRevokeRate: at most this many expired leases are revoked per second. */
@@ -180,7 +182,13 @@ export class LeaseTable {
   /** Stops being primary: no lease expires here until promoted again. */
   demote(): void {
     this.isPrimary = false;
-    for (const l of this.leases.values()) this.setExpiry(l, Infinity);
+    for (const l of this.leases.values()) {
+      this.setExpiry(l, Infinity);
+      // Renewals waiting for this member's revoke would wait for a revoke it no longer makes: as etcd's
+      // Renew does on demotion, they end and the client retries against the new primary.
+      for (const wake of l.goneWaiters ?? []) wake();
+      l.goneWaiters = undefined;
+    }
   }
 
   renew(id: bigint): RenewOutcome {
@@ -209,7 +217,9 @@ export class LeaseTable {
 
   /** Every lease ID, soonest expiry first (etcd's Leases()). */
   ids(): bigint[] {
-    return [...this.leases.values()].sort((a, b) => a.expiresAtMs - b.expiresAtMs).map((l) => l.id);
+    // Not primary, every expiry is Infinity (Infinity - Infinity is NaN): keep the table's order then.
+    const byExpiry = (a: Lease, b: Lease): number => (a.expiresAtMs === b.expiresAtMs ? 0 : a.expiresAtMs < b.expiresAtMs ? -1 : 1);
+    return [...this.leases.values()].sort(byExpiry).map((l) => l.id);
   }
 
   /**
@@ -249,7 +259,8 @@ export class LeaseTable {
   }
 
   private remainingSeconds(l: Lease): number {
-    if (l.expiresAtMs === Infinity) return maxLeaseTtlSeconds;
+    // etcd's Remaining() for a lease that never expires is the largest Duration: 9,223,372,036 s.
+    if (l.expiresAtMs === Infinity) return foreverRemainingSeconds;
     return Math.trunc((l.expiresAtMs - this.options.clock.now()) / 1000);
   }
 }

@@ -1,6 +1,7 @@
 // One watcher on the watch hub, read as an async sequence of changes: what clientv3's Watch gives
-// the concurrency recipes. The hub never waits on a sink, so changes queue here; a recipe watches a
-// single key or a prefix until one event it waits for, so the queue stays small.
+// the concurrency recipes. The hub never waits on a sink, so changes queue here; their size is the
+// sink's backlog, so past the hub's limit a slow reader (an Observe nobody reads) stops getting live
+// events and catches up from history once it drains, as a slow watch stream does.
 import { EtcdError } from '../core/errors.js';
 import type { KeyRange } from '../core/keys.js';
 import type { WatchApi } from '../core/watch-api.js';
@@ -13,6 +14,9 @@ export interface KeyEvents extends AsyncIterable<RecordChange> {
 /** Changes in `range` from `startRevision` on; ends with `compacted` if that history is gone. */
 export function watchRange(watch: WatchApi, range: KeyRange, startRevision: number, signal: AbortSignal): KeyEvents {
   const queue: RecordChange[] = [];
+  /** Key and value bytes of the queued changes: reported to the hub, which stops sending past its limit. */
+  let queuedBytes = 0;
+  const sizeOf = (c: RecordChange): number => c.record.key.length + c.record.value.length;
   let failure: EtcdError | undefined;
   let closed = false;
   let wake: (() => void) | undefined;
@@ -22,12 +26,17 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
   };
   const stream = watch.openStream({
     send(res) {
-      if (res.type === 'events') queue.push(...res.batch.changes);
+      if (res.type === 'events') {
+        queue.push(...res.batch.changes);
+        for (const c of res.batch.changes) queuedBytes += sizeOf(c);
+      }
       else if (res.type === 'compacted') failure = new EtcdError('compacted');
       else if (res.type === 'createFailed') failure = new EtcdError('compacted', 'the watch could not be created');
       notify();
     },
-    backlogBytes: 0,
+    get backlogBytes() {
+      return queuedBytes;
+    },
   });
   const close = (): void => {
     if (closed) return;
@@ -36,11 +45,16 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
     notify();
   };
   signal.addEventListener('abort', close, { once: true });
-  watch.receive({
-    type: 'create',
-    stream,
-    create: { range, startRevision: BigInt(startRevision), watchId: 0n, progressNotify: false, prevKv: false, fragment: false, noPut: false, noDelete: false },
-  });
+  // A call cancelled before this point never fires the listener: close now, or the watcher would wait
+  // for events that may never come.
+  if (signal.aborted) close();
+  else {
+    watch.receive({
+      type: 'create',
+      stream,
+      create: { range, startRevision: BigInt(startRevision), watchId: 0n, progressNotify: false, prevKv: false, fragment: false, noPut: false, noDelete: false },
+    });
+  }
   return {
     close,
     async *[Symbol.asyncIterator]() {
@@ -48,6 +62,9 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
         for (;;) {
           const change = queue.shift();
           if (change !== undefined) {
+            queuedBytes -= sizeOf(change);
+            // Held-back watchers catch up once their stream has drained (the hub's `drained` message).
+            if (queue.length === 0 && !closed) watch.receive({ type: 'drained', stream });
             yield change;
             continue;
           }

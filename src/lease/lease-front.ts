@@ -91,6 +91,7 @@ export class LeaseFront implements LeaseApi {
           void outcome.gone.then(wake);
         });
         if (this.stopped) throw new EtcdError('stopped');
+        if (!this.options.table.primary) throw new EtcdError('notCapable', 'not the primary lessor');
         return 0n;
       case 'notPrimary':
         // A Raft member will forward to the leader here; a single member is always primary.
@@ -119,9 +120,18 @@ export class LeaseFront implements LeaseApi {
     if (this.stopped) return;
     for (const ID of this.options.table.takeExpired(revokesPerCheck)) {
       this.options.store.leaseRevoke({ ID }).catch((e: unknown) => {
-        // Revoked by a client meanwhile: nothing left to do. Anything else is retried by the table.
+        // Revoked by a client meanwhile: nothing left to do.
         if (e instanceof EtcdError && e.kind === 'leaseNotFound') return;
-        if (!this.stopped) this.options.onExpiryError(e);
+        if (this.stopped) return;
+        // The store takes no more writes until a restart (fail-stop): retrying would only log the same
+        // refusal every few seconds, and renewals waiting for these revokes would wait forever.
+        if (e instanceof EtcdError && (e.kind === 'stopped' || e.kind === 'noSpace')) {
+          this.options.onExpiryError(e);
+          this.stop();
+          return;
+        }
+        // Anything else is retried by the table.
+        this.options.onExpiryError(e);
       });
     }
   }

@@ -169,8 +169,10 @@ for (const engine of engines) {
       const spreadMs = deletedAt.at(-1)! - deletedAt[0]!;
       putLatenciesMs.sort((a, b) => a - b);
       console.log(`  ${engine}: ${count} leases due together after a restart expired over ${spreadMs} ms; puts meanwhile p50 ${percentile(putLatenciesMs, 0.5)} ms, max ${putLatenciesMs.at(-1)} ms`);
-      // 3,000 at no more than 750 per second (etcd's Promote) take at least 3 s; allow for timer slack.
-      assert.ok(spreadMs >= 2_500, `expiries were not spread: all within ${spreadMs} ms`);
+      // etcd's Promote spreads them at 750 per second: 3,000 take about 4 s. The revoke rate alone
+      // (1,000 per second) would take about 3 s, so this tells the spreading apart from the rate
+      // limit; a slow machine only makes the spread longer.
+      assert.ok(spreadMs >= 3_600, `expiries were not spread at 750 per second: all within ${spreadMs} ms`);
       assert.ok(percentile(putLatenciesMs, 0.5) < 1_000, `puts were held up during the expiry: p50 ${percentile(putLatenciesMs, 0.5)} ms`);
     } finally {
       client2.close();
@@ -179,3 +181,4 @@ for (const engine of engines) {
 
   test.run();
 }
+

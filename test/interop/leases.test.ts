@@ -13,7 +13,8 @@ import { serverSuite } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
 
 /** A lease may expire this much after its TTL before a test fails (etcd's own bound is TTL + 1 s; this machine is loaded). */
-const expiryGraceMs = 5_000;
+/** The issue's bound is TTL + 1 s (measured: tens of ms); half a second more for a loaded machine. */
+const expiryGraceMs = 1_500;
 const leaseTestTimeoutMs = 90_000;
 const skipReason = missingTools(['etcdctl']);
 
@@ -170,7 +171,8 @@ for (const engine of engines) {
       await restart(lattice);
       const restartedAt = Date.now();
       const ttl = await etcdctl(ep, ['lease', 'timetolive', '--keys', longId]);
-      assert.match(ttl.stdout, new RegExp(`^lease ${longId} granted with TTL\\(30s\\), remaining\\((2[5-9]|30)s\\), attached keys\\(\\[r/long\\]\\)\\n$`));
+      // The full TTL plus an election timeout (1 s) from the restart: 30.9 s left, shown truncated as 30.
+      assert.match(ttl.stdout, new RegExp(`^lease ${longId} granted with TTL\\(30s\\), remaining\\(30s\\), attached keys\\(\\[r/long\\]\\)\\n$`));
       await waitUntil(async () => (await client.get('r/short').string()) === null, { timeoutMs: 4_000 + 1_000 + expiryGraceMs, what: 'the short lease to expire after the restart' });
       const expiredAfterMs = Date.now() - restartedAt;
       assert.ok(expiredAfterMs >= 4_000, `the short lease expired ${expiredAfterMs} ms after the restart, before its TTL`);

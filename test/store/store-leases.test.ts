@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { LeaseTable, systemClock } from '../../src/actors/lease-table.js';
+import type { Engine } from '../../src/engines/engine.js';
 import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -103,6 +104,37 @@ function leaseSuite(layout: StoreLayout): void {
     assert.is(table.status(-3n, false)?.ttlSeconds, 30);
     await s.store.leaseRevoke({ ID: -3n });
     assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString('latin1')), [K0]);
+  });
+
+  test('lease entries the engine never persisted are replayed from the log to the same table, keys and revision', async () => {
+    await s.close();
+    // From some point on the engine silently keeps nothing (as if the process died before persisting):
+    // the restart must rebuild the lease table from the log past the engine's applied mark.
+    let keepNothing = false;
+    const wrapEngine = (e: Engine): Engine =>
+      Object.assign(Object.create(e) as Engine, {
+        write: (ops: Parameters<Engine['write']>[0], options: Parameters<Engine['write']>[1]) => (keepNothing ? Promise.resolve() : e.write(ops, options)),
+      });
+    table = new LeaseTable({ minTtlSeconds: 2, clock: systemClock });
+    s = await openStore(layout, dir, { leases: table, wrapEngine });
+    await s.store.leaseGrant({ ID: 7n, TTL: 60n });
+    await s.store.put(put(K0, 'v', 7n));
+    await s.store.put(put(K1, 'v', 7n));
+    keepNothing = true;
+    await s.store.leaseGrant({ ID: 8n, TTL: 30n });
+    await s.store.put(put(K1, 'w', 8n));
+    // Put with a lease, then a delete of the same key in one Txn: the key ends detached.
+    const putThenDelete = TxnRequest.create({
+      success: [RequestOp.create({ requestPut: put(K2, 'x', 8n) }), RequestOp.create({ requestDeleteRange: { key: b(K2), rangeEnd: Buffer.alloc(0), prevKv: false } })],
+    });
+    await s.store.txn(putThenDelete);
+    await s.store.leaseRevoke({ ID: 7n });
+    const before = { ids: table.ids().sort(), k7: table.keysOf(7n), k8: table.keysOf(8n), rev: s.store.revision };
+    assert.equal(before.k8, [K1]);
+    await s.close();
+    await open();
+    assert.equal({ ids: table.ids().sort(), k7: table.keysOf(7n), k8: table.keysOf(8n), rev: s.store.revision }, before);
+    assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString('latin1')), [K1]);
   });
 
   test.run();

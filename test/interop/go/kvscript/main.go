@@ -39,6 +39,8 @@ const (
 	stepTimeout     = 15 * time.Second
 	dialTimeout     = 10 * time.Second
 	maxCallMsgBytes = 16 * 1024 * 1024 // larger than any server limit, so the server decides
+	// flowControlWindowBytes: larger than any answer a script asks for.
+	flowControlWindowBytes = 16 * 1024 * 1024
 )
 
 // Compare is one txn compare.
@@ -153,9 +155,12 @@ func main() {
 	}
 
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:          strings.Split(*endpoints, ","),
-		DialTimeout:        dialTimeout,
-		DialOptions:        []grpc.DialOption{grpc.WithBlock(), grpc.WithChainUnaryInterceptor(recordErrors)},
+		Endpoints:   strings.Split(*endpoints, ","),
+		DialTimeout: dialTimeout,
+		// Fixed 16 MiB flow-control windows turn off grpc-go's BDP window resizing: with it, a large
+		// answer now and then ended in "Internal: unexpected EOF" on the client, against etcd too.
+		DialOptions: []grpc.DialOption{grpc.WithBlock(), grpc.WithChainUnaryInterceptor(recordErrors),
+			grpc.WithInitialWindowSize(flowControlWindowBytes), grpc.WithInitialConnWindowSize(flowControlWindowBytes)},
 		MaxCallSendMsgSize: maxCallMsgBytes,
 		MaxCallRecvMsgSize: maxCallMsgBytes,
 		LogConfig:          &quietLog,

@@ -19,6 +19,7 @@ import {
   type GrpcServiceModule,
   type MethodDefinition,
 } from '../../src/adapters/grpc/service-module.js';
+import { drained } from '../../src/adapters/grpc/stream-drained.js';
 import { PutRequest, PutResponse, WatchRequest, WatchResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { withTimeout } from '../helpers/spec.js';
 import { FakeServerApi, fakeMember } from './fake-server-api.js';
@@ -44,6 +45,7 @@ const ProbeService = {
   fail: raw('Fail', false, false),
   flood: raw('Flood', false, true),
   hold: raw('Hold', true, true),
+  drainTwice: raw('DrainTwice', false, true),
   badEncode: {
     ...raw('BadEncode', false, false),
     responseSerialize: (): Buffer => {
@@ -78,17 +80,26 @@ const probeModule: GrpcServiceModule = {
       fail: unary(ProbeService.fail, () => {
         throw new Error('bad % ünïcode\nsecond line');
       }),
-      flood: serverStream(ProbeService.flood, async (req, _call, out) => {
+      flood: serverStream(ProbeService.flood, async (req, call, out) => {
         const total = req.readUInt32BE(0);
         const chunk = Buffer.alloc(floodMessageBytes, 0x66);
         for (let i = 0; i < total; i++) {
           probe.floodSentBytes += chunk.length;
           const more = out.send(chunk);
           probe.floodMaxBacklogBytes = Math.max(probe.floodMaxBacklogBytes, out.backlogBytes);
-          if (!more) await new Promise<void>((resolve) => out.onDrained(resolve));
+          if (!more) await drained(out, call.signal);
         }
       }),
       badEncode: unary(ProbeService.badEncode, () => Buffer.alloc(0)),
+      drainTwice: serverStream(ProbeService.drainTwice, async (_req, call, out) => {
+        // a handler's own drain listener, then stream-drained.ts waiting too: both must hear the drain
+        let heard = 0;
+        out.onDrained(() => heard++);
+        const chunk = Buffer.alloc(floodMessageBytes, 0x64);
+        while (out.send(chunk));
+        await drained(out, call.signal);
+        out.send(Buffer.from(`heard ${heard}`));
+      }),
       hold: bidi(ProbeService.hold, (_call, out) => {
         out.onEnd((cancelled) => probe.holdEnded.push({ cancelled }));
         return { message: (req) => out.send(req) };
@@ -325,6 +336,35 @@ it('a call past its grpc-timeout ends with DEADLINE_EXCEEDED and its handler is 
   assert.equal(statusOf(o), { code: Status.DEADLINE_EXCEEDED, message: 'context deadline exceeded' });
   assert.ok(Date.now() - started < 3000);
   assert.is(probe.aborted, before + 1);
+});
+
+it('a grpc-timeout past 24.8 days (setTimeout\'s limit) does not expire at once', async () => {
+  for (const timeout of ['2592000S', '99999999H']) {
+    const o = await rawCall(ProbeService.slow.path, [frame(Buffer.alloc(0))], { 'grpc-timeout': timeout });
+    assert.equal(statusOf(o), { code: 0, message: '' }, timeout);
+    assert.is(o.data.subarray(5).toString(), 'done');
+  }
+});
+
+it('a unary client still sending after its answer is reset with RST_STREAM NO_ERROR', async () => {
+  const session = connectRaw();
+  const req = session.request({ ':method': 'POST', ':path': putPath, 'content-type': 'application/grpc', te: 'trailers' });
+  let trailers: http2.IncomingHttpHeaders = {};
+  req.on('trailers', (h) => (trailers = h));
+  req.on('error', () => undefined);
+  req.resume();
+  req.write(frame(putBytes('still-sending'))); // no END_STREAM
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.is(trailers['grpc-status'], '0');
+  assert.is(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+});
+
+it('drain listeners add up: waiting for a drain does not remove the handler\'s own listener', async () => {
+  const o = await rawCall(ProbeService.drainTwice.path, [frame(Buffer.alloc(0))]);
+  assert.is(statusOf(o).code, 0);
+  let last: Buffer = Buffer.alloc(0);
+  for (let at = 0; at < o.data.length; at += 5 + o.data.readUInt32BE(at + 1)) last = o.data.subarray(at + 5, at + 5 + o.data.readUInt32BE(at + 1));
+  assert.is(last.toString(), 'heard 1');
 });
 
 it('a malformed grpc-timeout fails the call with INTERNAL', async () => {

@@ -38,6 +38,13 @@ const okTrailers: OutgoingHttpHeaders = { 'grpc-status': '0' };
 const respondOptions = { waitForTrailers: true, sendDate: false };
 const trailersOnlyOptions = { endStream: true, sendDate: false };
 
+/**
+ * The longest delay setTimeout honours (2^31 - 1 ms, 24.8 days); node runs a longer one after 1 ms.
+ * A grpc-timeout past it (grpc-go sends a 30-day deadline as `2592000S`) gets no timer: the call
+ * cannot reasonably outlive it, and `deadline` still tells handlers when it is.
+ */
+export const maxTimerDelayMs = 2 ** 31 - 1;
+
 const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
 const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
 
@@ -86,7 +93,8 @@ export class ServerCall implements CallContext {
   private controller: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private endListener: ((cancelled: boolean) => void) | undefined;
-  private drainListener: (() => void) | undefined;
+  /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
+  private readonly drainListeners = new Set<() => void>();
   private pending: OutgoingMessage[] = [];
   private pendingBytes = 0;
   private inFlightBytes = 0;
@@ -128,13 +136,19 @@ export class ServerCall implements CallContext {
     this.endListener = listener;
   }
 
-  /** Called each time the backlog goes back to 0. */
-  onDrained(listener: () => void): void {
-    this.drainListener = listener;
+  /** Calls `listener` each time the backlog goes back to 0, until the returned function is called. */
+  onDrained(listener: () => void): () => void {
+    // a wrapper, so the same function registered twice is two listeners and each unsubscribe removes its own
+    const entry = (): void => listener();
+    this.drainListeners.add(entry);
+    return () => {
+      this.drainListeners.delete(entry);
+    };
   }
 
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
+    if (timeoutMs > maxTimerDelayMs) return;
     this.deadlineTimer = setTimeout(() => this.cancel(deadlineExceeded), timeoutMs);
   }
 
@@ -171,6 +185,8 @@ export class ServerCall implements CallContext {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     this.sendHeaders();
+    // a client still sending after its answer is reset, as grpc-go's WriteStatus does
+    this.resetAfterStatus = true;
     stream.end(framed);
     this.endListener?.(false);
   }
@@ -275,6 +291,6 @@ export class ServerCall implements CallContext {
 
   private written(bytes: number): void {
     this.inFlightBytes -= bytes;
-    if (this.backlogBytes === 0) this.drainListener?.();
+    if (this.backlogBytes === 0) for (const listener of [...this.drainListeners]) listener();
   }
 }

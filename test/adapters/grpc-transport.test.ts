@@ -46,6 +46,7 @@ const ProbeService = {
   flood: raw('Flood', false, true),
   hold: raw('Hold', true, true),
   drainTwice: raw('DrainTwice', false, true),
+  big: raw('Big', false, false),
   badEncode: {
     ...raw('BadEncode', false, false),
     responseSerialize: (): Buffer => {
@@ -91,6 +92,7 @@ const probeModule: GrpcServiceModule = {
         }
       }),
       badEncode: unary(ProbeService.badEncode, () => Buffer.alloc(0)),
+      big: unary(ProbeService.big, (req) => Buffer.alloc(req.readUInt32BE(0), 0x62)),
       drainTwice: serverStream(ProbeService.drainTwice, async (_req, call, out) => {
         // a handler's own drain listener, then stream-drained.ts waiting too: both must hear the drain
         let heard = 0;
@@ -472,6 +474,48 @@ it('a client that pings after every message it receives (grpc-go BDP pings) keep
   assert.not.ok(goaway, 'the server sent GOAWAY');
   assert.not.ok(session.destroyed);
   stream.close();
+});
+
+it('a client reading one large unary answer slowly, pinging after each chunk, keeps its connection', async () => {
+  // min-time short, so that the one write of the answer takes many min-times to leave
+  const keepaliveMinTimeMs = 100;
+  const p = await startClientPort({
+    listenUrls: ['http://127.0.0.1:0'],
+    api: new FakeServerApi(),
+    grpcServices: [...defaultGrpcServices, probeModule],
+    keepaliveMinTimeMs,
+    log: () => undefined,
+  });
+  try {
+    const a = p.addresses[0];
+    const session = connectRaw(`${a?.host}:${a?.port}`);
+    let goaway: number | undefined;
+    session.on('goaway', (code: number) => (goaway = code));
+    const answerBytes = 1024 * 1024;
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(answerBytes);
+    const req = session.request({ ':method': 'POST', ':path': ProbeService.big.path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => undefined);
+    let received = 0;
+    let trailers: http2.IncomingHttpHeaders = {};
+    const started = Date.now();
+    req.on('trailers', (h) => (trailers = h));
+    req.on('data', (d: Buffer) => {
+      received += d.length;
+      // read slowly, answering each chunk with a ping as grpc-go's BDP estimator does
+      req.pause();
+      if (!session.destroyed) session.ping(() => undefined);
+      setTimeout(() => req.resume(), 20);
+    });
+    req.end(frame(size));
+    await new Promise((resolve) => req.on('close', resolve));
+    assert.is(goaway, undefined, 'the server sent GOAWAY');
+    assert.ok(Date.now() - started > 5 * keepaliveMinTimeMs, 'the answer took several min-times to read');
+    assert.is(trailers['grpc-status'], '0');
+    assert.is(received, answerBytes + 5);
+  } finally {
+    await p.close();
+  }
 });
 
 // --- shutdown -----------------------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ export interface CallContext {
 export interface ConnectionHooks {
   /** The server sent headers or data: the client's next PING is not held against it (grpc-go resets its strikes on every write). */
   responded(): void;
+  /** A write of DATA was handed to node; writeFinished when all of it has left (or the stream is gone). */
+  writeStarted(): void;
+  writeFinished(): void;
   streamClosed(): void;
 }
 
@@ -98,6 +101,8 @@ export class ServerCall implements CallContext {
   private pending: OutgoingMessage[] = [];
   private pendingBytes = 0;
   private inFlightBytes = 0;
+  /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
+  private unfinishedWrites = 0;
   private flushScheduled = false;
   /** Read by onWantTrailers. */
   trailers: OutgoingHttpHeaders = okTrailers;
@@ -187,7 +192,9 @@ export class ServerCall implements CallContext {
     this.sendHeaders();
     // a client still sending after its answer is reset, as grpc-go's WriteStatus does
     this.resetAfterStatus = true;
-    stream.end(framed);
+    this.writeStarted();
+    stream.write(framed, this.onWriteFinished);
+    stream.end();
     this.endListener?.(false);
   }
 
@@ -249,6 +256,7 @@ export class ServerCall implements CallContext {
 
   /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
   streamClosed(): void {
+    while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     clearTimeout(this.deadlineTimer);
     if (this.ended) return;
@@ -286,10 +294,24 @@ export class ServerCall implements CallContext {
     // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
     else this.options.connection?.responded();
     this.inFlightBytes += total;
+    this.writeStarted();
     stream.write(out, () => this.written(total));
   }
 
+  private writeStarted(): void {
+    this.unfinishedWrites++;
+    this.options.connection?.writeStarted();
+  }
+
+  /** A write's data has left (or cannot any more); a bound method, made once per call. */
+  private readonly onWriteFinished = (): void => {
+    if (this.unfinishedWrites === 0) return; // already released when the stream closed
+    this.unfinishedWrites--;
+    this.options.connection?.writeFinished();
+  };
+
   private written(bytes: number): void {
+    this.onWriteFinished();
     this.inFlightBytes -= bytes;
     if (this.backlogBytes === 0) for (const listener of [...this.drainListeners]) listener();
   }

@@ -20,6 +20,7 @@ import {
   type MethodDefinition,
 } from '../../src/adapters/grpc/service-module.js';
 import { drained } from '../../src/adapters/grpc/stream-drained.js';
+import { maxQueuedRequests, queuedRequestsPeak, requestQueue } from '../../src/adapters/grpc/request-stream.js';
 import { PutRequest, PutResponse, WatchRequest, WatchResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { streamResetLimitsSupported } from '../../src/adapters/grpc/stream-reset-limit.js';
 import { withTimeout } from '../helpers/spec.js';
@@ -49,6 +50,7 @@ const ProbeService = {
   hold: raw('Hold', true, true),
   drainTwice: raw('DrainTwice', false, true),
   big: raw('Big', false, false),
+  queued: raw('Queued', true, true),
   badEncode: {
     ...raw('BadEncode', false, false),
     responseSerialize: (): Buffer => {
@@ -94,6 +96,15 @@ const probeModule: GrpcServiceModule = {
         }
       }),
       badEncode: unary(ProbeService.badEncode, () => Buffer.alloc(0)),
+      queued: bidi(ProbeService.queued, (call, out) => {
+        // a lease keepalive loop in small: each request answered in turn, waiting while the client does not read
+        const queue = requestQueue<Buffer>(call);
+        void (async () => {
+          for await (const req of queue.requests) if (!out.send(req)) await drained(out, call.signal);
+          out.end();
+        })();
+        return queue;
+      }),
       big: unary(ProbeService.big, (req) => Buffer.alloc(req.readUInt32BE(0), 0x62)),
       drainTwice: serverStream(ProbeService.drainTwice, async (_req, call, out) => {
         // a handler's own drain listener, then stream-drained.ts waiting too: both must hear the drain
@@ -442,6 +453,46 @@ it('a server stream to a client that does not read stays within its bound, then 
   });
   assert.is(status['grpc-status'], '0');
   assert.is(received, messages * (floodMessageBytes + 5));
+});
+
+it('a burst of 100,000 requests from a client that does not read answers queues no more than the bound, and all are answered in order', async () => {
+  const session = connectRaw();
+  const req = session.request({ ':method': 'POST', ':path': ProbeService.queued.path, 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => undefined);
+  req.pause();
+  const requests = 100_000;
+  const perWrite = 1_000;
+  for (let at = 0; at < requests; at += perWrite) {
+    const batch: Buffer[] = [];
+    for (let i = at; i < at + perWrite; i++) {
+      const body = Buffer.alloc(4);
+      body.writeUInt32BE(i);
+      batch.push(frame(body));
+    }
+    req.write(Buffer.concat(batch));
+  }
+  req.end();
+  // the server reads until its queue and its response backlog are full, then holds the client back
+  await sleep(500);
+  assert.ok(queuedRequestsPeak() <= maxQueuedRequests, `${queuedRequestsPeak()} requests were queued`);
+  let buf: Buffer = Buffer.alloc(0);
+  let next = 0;
+  let inOrder = true;
+  req.on('data', (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    let at = 0;
+    while (buf.length - at >= 9) {
+      if (buf.readUInt32BE(at + 5) !== next) inOrder = false;
+      next++;
+      at += 9;
+    }
+    buf = buf.subarray(at);
+  });
+  req.resume();
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.is(next, requests);
+  assert.ok(inOrder, 'answers came out of order');
+  assert.ok(queuedRequestsPeak() <= maxQueuedRequests, `${queuedRequestsPeak()} requests were queued`);
 });
 
 // A test needing node's stream reset limits (nodejs/node#54875): skipped, with a SKIP line, where node ignores them.

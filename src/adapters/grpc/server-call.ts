@@ -104,6 +104,9 @@ export class ServerCall implements CallContext {
   /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
   private unfinishedWrites = 0;
   private flushScheduled = false;
+  private reader: MessageReader | undefined;
+  /** The client half-closed while the reader still held unread messages: `end` waits for them. */
+  private endWhenRead: (() => void) | undefined;
   /** Read by onWantTrailers. */
   trailers: OutgoingHttpHeaders = okTrailers;
   resetAfterStatus = false;
@@ -166,19 +169,32 @@ export class ServerCall implements CallContext {
       message,
       failed: (status) => this.end(status),
     });
+    this.reader = reader;
     this.stream.on('data', (chunk: Buffer) => {
       if (!this.ended) reader.push(chunk);
     });
     this.stream.on('end', () => {
-      if (!this.ended) end(reader.midMessage);
+      const ended = (): void => {
+        if (!this.ended) end(reader.midMessage);
+      };
+      if (reader.isPaused) this.endWhenRead = ended;
+      else ended();
     });
   }
 
+  /** Stops after the current request message: the rest of its chunk waits, and the stream stops reading. */
   pauseReading(): void {
+    this.reader?.pause();
     this.stream.pause();
   }
 
   resumeReading(): void {
+    const reader = this.reader;
+    reader?.resume();
+    if (reader?.isPaused === true || this.ended) return;
+    const endWhenRead = this.endWhenRead;
+    this.endWhenRead = undefined;
+    endWhenRead?.();
     this.stream.resume();
   }
 

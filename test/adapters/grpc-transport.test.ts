@@ -64,8 +64,11 @@ interface ProbeLog {
   holdEnded: Array<{ cancelled: boolean }>;
   floodSentBytes: number;
   floodMaxBacklogBytes: number;
+  /** Request loops (Queued) started and ended: a loop left waiting after its call ended is a leak. */
+  queueLoopsStarted: number;
+  queueLoopsEnded: number;
 }
-const probe: ProbeLog = { aborted: 0, holdEnded: [], floodSentBytes: 0, floodMaxBacklogBytes: 0 };
+const probe: ProbeLog = { aborted: 0, holdEnded: [], floodSentBytes: 0, floodMaxBacklogBytes: 0, queueLoopsStarted: 0, queueLoopsEnded: 0 };
 
 const probeModule: GrpcServiceModule = {
   name: 'lattice.test.Probe',
@@ -99,10 +102,11 @@ const probeModule: GrpcServiceModule = {
       queued: bidi(ProbeService.queued, (call, out) => {
         // a lease keepalive loop in small: each request answered in turn, waiting while the client does not read
         const queue = requestQueue<Buffer>(call);
+        probe.queueLoopsStarted++;
         void (async () => {
           for await (const req of queue.requests) if (!out.send(req)) await drained(out, call.signal);
           out.end();
-        })();
+        })().finally(() => probe.queueLoopsEnded++);
         return queue;
       }),
       big: unary(ProbeService.big, (req) => Buffer.alloc(req.readUInt32BE(0), 0x62)),
@@ -493,6 +497,30 @@ it('a burst of 100,000 requests from a client that does not read answers queues 
   assert.is(next, requests);
   assert.ok(inOrder, 'answers came out of order');
   assert.ok(queuedRequestsPeak() <= maxQueuedRequests, `${queuedRequestsPeak()} requests were queued`);
+});
+
+it('2,000 keepalive-like streams cancelled mid-message or half-closed after one answer leave no call and no request loop behind', async () => {
+  const openBefore = port?.openGrpcCalls ?? -1;
+  const session = connectRaw();
+  const streams = 2_000;
+  const closed: Array<Promise<unknown>> = [];
+  for (let i = 0; i < streams; i++) {
+    const req = session.request({ ':method': 'POST', ':path': ProbeService.queued.path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => undefined);
+    closed.push(new Promise((resolve) => req.on('close', resolve)));
+    req.once('data', () => {
+      // even: cancelled in the middle of a message (not taken for a half-close); odd: half-closed
+      if (i % 2 === 0) req.write(frame(Buffer.from('ka')).subarray(0, 3), () => req.close(http2.constants.NGHTTP2_CANCEL));
+      else req.end();
+    });
+    req.resume();
+    req.write(frame(Buffer.from('ka')));
+    if (i % 100 === 99) await Promise.all(closed.slice(-100)); // below the rapid-reset limit of node 20
+  }
+  await Promise.all(closed);
+  await until('every call to close on the server', () => port?.openGrpcCalls === openBefore);
+  await until('every request loop to end', () => probe.queueLoopsEnded === probe.queueLoopsStarted);
+  session.close();
 });
 
 // A test needing node's stream reset limits (nodejs/node#54875): skipped, with a SKIP line, where node ignores them.

@@ -108,6 +108,8 @@ export interface GrpcServer {
   drain(): void;
   /** Drops every connection, calls in flight or not. */
   destroy(): void;
+  /** Calls whose HTTP/2 stream is still open (tests check it returns to its baseline: no call leaks). */
+  readonly openCalls: number;
 }
 
 /** grpc-go's answer for a request path it cannot route (server.go handleStream). */
@@ -158,6 +160,10 @@ export function createGrpcServer(
   warnIfResetLimitsIgnored(log);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  let openCalls = 0;
+  const callClosed = (): void => {
+    openCalls--;
+  };
 
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     const path = headers[':path'] ?? '';
@@ -181,6 +187,8 @@ export function createGrpcServer(
     const policy = policies.get(stream.session as http2.Http2Session);
     policy?.streamOpened();
     const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy });
+    openCalls++;
+    stream.once('close', callClosed);
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       const ms = parseGrpcTimeout(timeout);
@@ -279,6 +287,9 @@ export function createGrpcServer(
     },
     destroy: () => {
       for (const s of sessions) s.destroy();
+    },
+    get openCalls() {
+      return openCalls;
     },
   };
 }

@@ -61,6 +61,8 @@ export interface ClientPort {
   readonly addresses: readonly ListenAddress[];
   /** Stops accepting, ends streams and closes every socket; resolves within about closeGraceMs. */
   close(): Promise<void>;
+  /** gRPC calls whose stream is still open (grpc-server.ts). */
+  readonly openGrpcCalls: number;
 }
 
 const defaultProtocolSniffTimeoutMs = 10_000;
@@ -253,5 +255,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   return {
     addresses,
     close: () => (closed ??= closeAll()),
+    get openGrpcCalls() {
+      return grpcServer.openCalls;
+    },
   };
 }

@@ -19,8 +19,12 @@ import {
   type GrpcServiceModule,
   type MethodDefinition,
 } from '../../src/adapters/grpc/service-module.js';
+import { drained } from '../../src/adapters/grpc/stream-drained.js';
+import { maxQueuedRequests, queuedRequestsPeak, requestQueue } from '../../src/adapters/grpc/request-stream.js';
 import { PutRequest, PutResponse, WatchRequest, WatchResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { streamResetLimitsSupported } from '../../src/adapters/grpc/stream-reset-limit.js';
 import { withTimeout } from '../helpers/spec.js';
+import { skip } from '../helpers/tools.js';
 import { FakeServerApi, fakeMember } from './fake-server-api.js';
 
 const maxRequestBytes = 4096;
@@ -44,6 +48,9 @@ const ProbeService = {
   fail: raw('Fail', false, false),
   flood: raw('Flood', false, true),
   hold: raw('Hold', true, true),
+  drainTwice: raw('DrainTwice', false, true),
+  big: raw('Big', false, false),
+  queued: raw('Queued', true, true),
   badEncode: {
     ...raw('BadEncode', false, false),
     responseSerialize: (): Buffer => {
@@ -57,8 +64,11 @@ interface ProbeLog {
   holdEnded: Array<{ cancelled: boolean }>;
   floodSentBytes: number;
   floodMaxBacklogBytes: number;
+  /** Request loops (Queued) started and ended: a loop left waiting after its call ended is a leak. */
+  queueLoopsStarted: number;
+  queueLoopsEnded: number;
 }
-const probe: ProbeLog = { aborted: 0, holdEnded: [], floodSentBytes: 0, floodMaxBacklogBytes: 0 };
+const probe: ProbeLog = { aborted: 0, holdEnded: [], floodSentBytes: 0, floodMaxBacklogBytes: 0, queueLoopsStarted: 0, queueLoopsEnded: 0 };
 
 const probeModule: GrpcServiceModule = {
   name: 'lattice.test.Probe',
@@ -78,17 +88,37 @@ const probeModule: GrpcServiceModule = {
       fail: unary(ProbeService.fail, () => {
         throw new Error('bad % ünïcode\nsecond line');
       }),
-      flood: serverStream(ProbeService.flood, async (req, _call, out) => {
+      flood: serverStream(ProbeService.flood, async (req, call, out) => {
         const total = req.readUInt32BE(0);
         const chunk = Buffer.alloc(floodMessageBytes, 0x66);
         for (let i = 0; i < total; i++) {
           probe.floodSentBytes += chunk.length;
           const more = out.send(chunk);
           probe.floodMaxBacklogBytes = Math.max(probe.floodMaxBacklogBytes, out.backlogBytes);
-          if (!more) await new Promise<void>((resolve) => out.onDrained(resolve));
+          if (!more) await drained(out, call.signal);
         }
       }),
       badEncode: unary(ProbeService.badEncode, () => Buffer.alloc(0)),
+      queued: bidi(ProbeService.queued, (call, out) => {
+        // a lease keepalive loop in small: each request answered in turn, waiting while the client does not read
+        const queue = requestQueue<Buffer>(call);
+        probe.queueLoopsStarted++;
+        void (async () => {
+          for await (const req of queue.requests) if (!out.send(req)) await drained(out, call.signal);
+          out.end();
+        })().finally(() => probe.queueLoopsEnded++);
+        return queue;
+      }),
+      big: unary(ProbeService.big, (req) => Buffer.alloc(req.readUInt32BE(0), 0x62)),
+      drainTwice: serverStream(ProbeService.drainTwice, async (_req, call, out) => {
+        // a handler's own drain listener, then stream-drained.ts waiting too: both must hear the drain
+        let heard = 0;
+        out.onDrained(() => heard++);
+        const chunk = Buffer.alloc(floodMessageBytes, 0x64);
+        while (out.send(chunk));
+        await drained(out, call.signal);
+        out.send(Buffer.from(`heard ${heard}`));
+      }),
       hold: bidi(ProbeService.hold, (_call, out) => {
         out.onEnd((cancelled) => probe.holdEnded.push({ cancelled }));
         return { message: (req) => out.send(req) };
@@ -327,6 +357,35 @@ it('a call past its grpc-timeout ends with DEADLINE_EXCEEDED and its handler is 
   assert.is(probe.aborted, before + 1);
 });
 
+it('a grpc-timeout past 24.8 days (setTimeout\'s limit) does not expire at once', async () => {
+  for (const timeout of ['2592000S', '99999999H']) {
+    const o = await rawCall(ProbeService.slow.path, [frame(Buffer.alloc(0))], { 'grpc-timeout': timeout });
+    assert.equal(statusOf(o), { code: 0, message: '' }, timeout);
+    assert.is(o.data.subarray(5).toString(), 'done');
+  }
+});
+
+it('a unary client still sending after its answer is reset with RST_STREAM NO_ERROR', async () => {
+  const session = connectRaw();
+  const req = session.request({ ':method': 'POST', ':path': putPath, 'content-type': 'application/grpc', te: 'trailers' });
+  let trailers: http2.IncomingHttpHeaders = {};
+  req.on('trailers', (h) => (trailers = h));
+  req.on('error', () => undefined);
+  req.resume();
+  req.write(frame(putBytes('still-sending'))); // no END_STREAM
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.is(trailers['grpc-status'], '0');
+  assert.is(req.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+});
+
+it('drain listeners add up: waiting for a drain does not remove the handler\'s own listener', async () => {
+  const o = await rawCall(ProbeService.drainTwice.path, [frame(Buffer.alloc(0))]);
+  assert.is(statusOf(o).code, 0);
+  let last: Buffer = Buffer.alloc(0);
+  for (let at = 0; at < o.data.length; at += 5 + o.data.readUInt32BE(at + 1)) last = o.data.subarray(at + 5, at + 5 + o.data.readUInt32BE(at + 1));
+  assert.is(last.toString(), 'heard 1');
+});
+
 it('a malformed grpc-timeout fails the call with INTERNAL', async () => {
   const o = await rawCall(putPath, [frame(putBytes('t'))], { 'grpc-timeout': '12X' });
   assert.equal(statusOf(o), { code: Status.INTERNAL, message: 'malformed time-out: transport: timeout unit is not recognized: "12X"' });
@@ -400,6 +459,95 @@ it('a server stream to a client that does not read stays within its bound, then 
   assert.is(received, messages * (floodMessageBytes + 5));
 });
 
+it('a burst of 100,000 requests from a client that does not read answers queues no more than the bound, and all are answered in order', async () => {
+  const session = connectRaw();
+  const req = session.request({ ':method': 'POST', ':path': ProbeService.queued.path, 'content-type': 'application/grpc', te: 'trailers' });
+  req.on('error', () => undefined);
+  req.pause();
+  const requests = 100_000;
+  const perWrite = 1_000;
+  for (let at = 0; at < requests; at += perWrite) {
+    const batch: Buffer[] = [];
+    for (let i = at; i < at + perWrite; i++) {
+      const body = Buffer.alloc(4);
+      body.writeUInt32BE(i);
+      batch.push(frame(body));
+    }
+    req.write(Buffer.concat(batch));
+  }
+  req.end();
+  // the server reads until its queue and its response backlog are full, then holds the client back
+  await sleep(500);
+  assert.ok(queuedRequestsPeak() <= maxQueuedRequests, `${queuedRequestsPeak()} requests were queued`);
+  let buf: Buffer = Buffer.alloc(0);
+  let next = 0;
+  let inOrder = true;
+  req.on('data', (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    let at = 0;
+    while (buf.length - at >= 9) {
+      if (buf.readUInt32BE(at + 5) !== next) inOrder = false;
+      next++;
+      at += 9;
+    }
+    buf = buf.subarray(at);
+  });
+  req.resume();
+  await new Promise((resolve) => req.on('close', resolve));
+  assert.is(next, requests);
+  assert.ok(inOrder, 'answers came out of order');
+  assert.ok(queuedRequestsPeak() <= maxQueuedRequests, `${queuedRequestsPeak()} requests were queued`);
+});
+
+it('2,000 keepalive-like streams cancelled mid-message or half-closed after one answer leave no call and no request loop behind', async () => {
+  const openBefore = port?.openGrpcCalls ?? -1;
+  const session = connectRaw();
+  const streams = 2_000;
+  const closed: Array<Promise<unknown>> = [];
+  for (let i = 0; i < streams; i++) {
+    const req = session.request({ ':method': 'POST', ':path': ProbeService.queued.path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => undefined);
+    closed.push(new Promise((resolve) => req.on('close', resolve)));
+    req.once('data', () => {
+      // even: cancelled in the middle of a message (not taken for a half-close); odd: half-closed
+      if (i % 2 === 0) req.write(frame(Buffer.from('ka')).subarray(0, 3), () => req.close(http2.constants.NGHTTP2_CANCEL));
+      else req.end();
+    });
+    req.resume();
+    req.write(frame(Buffer.from('ka')));
+    if (i % 100 === 99) await Promise.all(closed.slice(-100)); // below the rapid-reset limit of node 20
+  }
+  await Promise.all(closed);
+  await until('every call to close on the server', () => port?.openGrpcCalls === openBefore);
+  await until('every request loop to end', () => probe.queueLoopsEnded === probe.queueLoopsStarted);
+  session.close();
+});
+
+// A test needing node's stream reset limits (nodejs/node#54875): skipped, with a SKIP line, where node ignores them.
+const resetLimitsWork = await streamResetLimitsSupported();
+const itWithResetLimits = (name: string, body: () => Promise<void>): void => {
+  if (resetLimitsWork) return it(name, body);
+  skip(`${name}: node ${process.version} ignores streamResetBurst/streamResetRate`);
+  t.skip(name, () => undefined);
+};
+
+itWithResetLimits('2,000 calls cancelled fast on one connection do not close it (grpc-go resets every cancelled call)', async () => {
+  const session = connectRaw();
+  let goaway: number | undefined;
+  session.on('goaway', (code: number) => (goaway = code));
+  await new Promise<void>((resolve) => session.once('connect', () => resolve()));
+  for (let i = 0; i < 2000 && !session.destroyed; i++) {
+    const req = session.request({ ':method': 'POST', ':path': ProbeService.waitForCancel.path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => undefined);
+    req.end(frame(Buffer.alloc(0)));
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    if (i % 100 === 99) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const o = await rawCall(putPath, [frame(putBytes('after-cancels'))], {}, { session });
+  assert.is(goaway, undefined, 'the server sent GOAWAY');
+  assert.is(statusOf(o).code, 0);
+});
+
 // --- keepalive --------------------------------------------------------------------------------------------
 
 it('a client pinging too often on an idle connection gets GOAWAY ENHANCE_YOUR_CALM too_many_pings', async () => {
@@ -432,6 +580,48 @@ it('a client that pings after every message it receives (grpc-go BDP pings) keep
   assert.not.ok(goaway, 'the server sent GOAWAY');
   assert.not.ok(session.destroyed);
   stream.close();
+});
+
+it('a client reading one large unary answer slowly, pinging after each chunk, keeps its connection', async () => {
+  // min-time short, so that the one write of the answer takes many min-times to leave
+  const keepaliveMinTimeMs = 100;
+  const p = await startClientPort({
+    listenUrls: ['http://127.0.0.1:0'],
+    api: new FakeServerApi(),
+    grpcServices: [...defaultGrpcServices, probeModule],
+    keepaliveMinTimeMs,
+    log: () => undefined,
+  });
+  try {
+    const a = p.addresses[0];
+    const session = connectRaw(`${a?.host}:${a?.port}`);
+    let goaway: number | undefined;
+    session.on('goaway', (code: number) => (goaway = code));
+    const answerBytes = 1024 * 1024;
+    const size = Buffer.alloc(4);
+    size.writeUInt32BE(answerBytes);
+    const req = session.request({ ':method': 'POST', ':path': ProbeService.big.path, 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => undefined);
+    let received = 0;
+    let trailers: http2.IncomingHttpHeaders = {};
+    const started = Date.now();
+    req.on('trailers', (h) => (trailers = h));
+    req.on('data', (d: Buffer) => {
+      received += d.length;
+      // read slowly, answering each chunk with a ping as grpc-go's BDP estimator does
+      req.pause();
+      if (!session.destroyed) session.ping(() => undefined);
+      setTimeout(() => req.resume(), 20);
+    });
+    req.end(frame(size));
+    await new Promise((resolve) => req.on('close', resolve));
+    assert.is(goaway, undefined, 'the server sent GOAWAY');
+    assert.ok(Date.now() - started > 5 * keepaliveMinTimeMs, 'the answer took several min-times to read');
+    assert.is(trailers['grpc-status'], '0');
+    assert.is(received, answerBytes + 5);
+  } finally {
+    await p.close();
+  }
 });
 
 // --- shutdown -----------------------------------------------------------------------------------------------

@@ -41,10 +41,22 @@ t('pings while data flows are never strikes (grpc-go clients answer data with BD
   }
 });
 
-t('strikes count again once no data was written for min-time', () => {
+t('pings while a write is still leaving are never strikes, however long it takes (a large answer to a slow reader)', () => {
   const p = new KeepalivePolicy(minTimeMs);
   p.streamOpened();
   p.responded();
+  p.writeStarted();
+  for (let i = 0; i < 100; i++) assert.is(p.ping(i * 1000), 'dataFlowing');
+  p.writeFinished();
+  assert.is(p.ping(100_000), 'ok'); // data left 1 s ago
+});
+
+t('strikes count again once no data was written or left for min-time', () => {
+  const p = new KeepalivePolicy(minTimeMs);
+  p.streamOpened();
+  p.responded();
+  p.writeStarted();
+  p.writeFinished();
   assert.is(p.ping(0), 'dataFlowing');
   assert.is(p.ping(1000), 'ok'); // data flowed 1 s ago
   assert.is(p.ping(minTimeMs + 1), 'ok'); // strike 1

@@ -125,7 +125,9 @@ for (const engine of engines) {
     }
   });
 
-  test.it('keepalive streams that close mid-request, are cancelled or send garbage leave the server serving and leak nothing', async ({ lattice, client }) => {
+  // That such streams leave no call and no request loop behind is checked in process, where the
+  // server's counts can be read (test/adapters/grpc-transport.test.ts, "keepalive-like streams").
+  test.it('keepalive streams that close mid-request, are cancelled or send garbage leave the server serving', async ({ lattice, client }) => {
     const lease = client.lease(30, { autoKeepAlive: false });
     const id = BigInt(await lease.grant());
     const streams = 2_000;
@@ -158,7 +160,6 @@ for (const engine of engines) {
       raw.close();
       await lease.revoke();
     }
-    assert.equal(await client.getAll().prefix('nothing/').keys(), []);
   }, leaseTestTimeoutMs);
 
   const restartCase = (how: 'kill -9' | 'clean stop', restart: (s: LatticeServer) => Promise<void>): void => {

@@ -3,7 +3,8 @@
 // shutdown. Each request's headers pick the method; server-call.ts runs the call.
 //
 // The same `attach` serves h2c (the client port hands over sockets) and TLS: an
-// `http2.createSecureServer({ ALPNProtocols: ['h2'], ... })` attached here serves the same table.
+// `http2.createSecureServer({ ALPNProtocols: ['h2'], ...streamResetLimits, ... })` attached here
+// serves the same table.
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { clusterServiceModule } from './cluster-service.js';
@@ -18,6 +19,7 @@ import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
 import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
 import { ServerCall, resetIfClientStillSending } from './server-call.js';
+import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
 
@@ -35,6 +37,47 @@ export const defaultKeepaliveTimeoutMs = 20 * 1000;
  * the session refuses new streams; 1,000 clients with 1.5 MiB requests on one connection need more.
  */
 const maxSessionMemoryMiB = 512;
+
+/** HTTP/2 connection troubles logged per window; the rest are counted and reported with the next window's first. */
+const connectionLogBurst = 10;
+const connectionLogWindowMs = 10_000;
+
+/** A log for connection-level events, which a misbehaving client could otherwise make flood the log. */
+function rateLimitedLog(log: ErrorLogger): ErrorLogger {
+  let windowStartMs = 0;
+  let logged = 0;
+  let suppressed = 0;
+  return (message, err) => {
+    const now = Date.now();
+    if (now - windowStartMs >= connectionLogWindowMs) {
+      windowStartMs = now;
+      logged = 0;
+    }
+    if (logged >= connectionLogBurst) {
+      suppressed++;
+      return;
+    }
+    logged++;
+    const dropped = suppressed > 0 ? ` (${suppressed} similar messages not logged before this one)` : '';
+    suppressed = 0;
+    log(`${message}${dropped}`, err);
+  };
+}
+
+let resetLimitWarned = false;
+/** Tells once per process when node ignores the stream reset limits (it keeps nghttp2's 1,000 then 33/s). */
+function warnIfResetLimitsIgnored(log: ErrorLogger): void {
+  if (resetLimitWarned) return;
+  resetLimitWarned = true;
+  void streamResetLimitsSupported().then((supported) => {
+    if (!supported) {
+      log(
+        `node ${process.version} ignores streamResetBurst/streamResetRate: a connection whose client cancels more than 1,000 calls at once, then 33 a second, is closed with GOAWAY INTERNAL_ERROR (docs/limitations.md)`,
+        undefined,
+      );
+    }
+  });
+}
 
 /** Services every client port serves; Auth joins by appending its module. */
 export const defaultGrpcServices: readonly GrpcServiceModule[] = [
@@ -65,6 +108,8 @@ export interface GrpcServer {
   drain(): void;
   /** Drops every connection, calls in flight or not. */
   destroy(): void;
+  /** Calls whose HTTP/2 stream is still open (tests check it returns to its baseline: no call leaks). */
+  readonly openCalls: number;
 }
 
 /** grpc-go's answer for a request path it cannot route (server.go handleStream). */
@@ -111,8 +156,14 @@ export function createGrpcServer(
     }
   }
   const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
+  const connectionLog = rateLimitedLog(log);
+  warnIfResetLimitsIgnored(log);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  let openCalls = 0;
+  const callClosed = (): void => {
+    openCalls--;
+  };
 
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
     const path = headers[':path'] ?? '';
@@ -136,6 +187,8 @@ export function createGrpcServer(
     const policy = policies.get(stream.session as http2.Http2Session);
     policy?.streamOpened();
     const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy });
+    openCalls++;
+    stream.once('close', callClosed);
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       const ms = parseGrpcTimeout(timeout);
@@ -153,7 +206,18 @@ export function createGrpcServer(
     sessions.add(session);
     const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
     policies.set(session, policy);
-    session.on('error', () => undefined);
+    session.on('error', (err: NodeJS.ErrnoException) => {
+      // a client that went away without closing is no trouble worth a line
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') connectionLog('HTTP/2 connection error', err);
+    });
+    session.on('frameError', (type: number, code: number, id: number) =>
+      connectionLog(`HTTP/2 frame not sent (type ${type}, code ${code}, stream ${id})`, undefined),
+    );
+    session.on('goaway', (code: number, _lastStreamId: number, data?: Buffer) => {
+      if (code !== http2.constants.NGHTTP2_NO_ERROR) {
+        connectionLog(`client sent GOAWAY code ${code}${data !== undefined && data.length > 0 ? ` (${data.toString()})` : ''}`, undefined);
+      }
+    });
     let unwatched: NodeJS.Timeout | undefined;
     const onPing = (): void => {
       const verdict = policy.ping(Date.now());
@@ -165,7 +229,7 @@ export function createGrpcServer(
         }, policy.minTimeMs);
         unwatched.unref();
       } else if (verdict === 'tooManyPings' && !session.destroyed) {
-        log('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
+        connectionLog('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
         session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
         // after the GOAWAY has gone out
         setImmediate(() => session.destroy());
@@ -198,16 +262,19 @@ export function createGrpcServer(
   const attach = (server: http2.Http2Server | http2.Http2SecureServer): void => {
     server.on('stream', onStream);
     server.on('session', onSession);
-    server.on('sessionError', () => undefined);
+    server.on('sessionError', (err) => connectionLog('HTTP/2 session error', err));
   };
 
-  const h2c = http2.createServer({
+  // ServerOptions of node 20 does not list the reset limits; a node that lacks them ignores them
+  const serverOptions: http2.ServerOptions & typeof streamResetLimits = {
+    ...streamResetLimits,
     maxSessionMemory: maxSessionMemoryMiB,
     settings: {
       maxConcurrentStreams: Math.min(limits.maxConcurrentStreams, 2 ** 32 - 1),
       enablePush: false,
     },
-  });
+  };
+  const h2c = http2.createServer(serverOptions);
   attach(h2c);
 
   return {
@@ -220,6 +287,9 @@ export function createGrpcServer(
     },
     destroy: () => {
       for (const s of sessions) s.destroy();
+    },
+    get openCalls() {
+      return openCalls;
     },
   };
 }

@@ -4,9 +4,10 @@
 // none are, is a strike; the third strike closes the connection with GOAWAY ENHANCE_YOUR_CALM and
 // debug data `too_many_pings`. grpc-go clears the strikes whenever it writes a HEADERS or DATA
 // frame, because its clients answer received data with BDP pings. node does not tell JavaScript
-// about frames, only about writes, and one write can leave as many DATA frames, each answered with a
-// ping; so here a ping is never a strike while data flows: when the server wrote since the previous
-// ping, or did within the last min-time before it. Pure: the connection says what happened, with the time.
+// about frames, only about writes, and one write can leave as many DATA frames over a long time (a
+// 4 MiB answer to a slow reader), each answered with a ping; so here a ping is never a strike while
+// data flows: while a write has not finished leaving, when the server wrote since the previous ping,
+// or did within the last min-time before it. Pure: the connection says what happened, with the time.
 
 /** etcd: embed.DefaultGRPCKeepAliveMinTime. */
 export const defaultKeepaliveMinTimeMs = 5_000;
@@ -27,6 +28,8 @@ export class KeepalivePolicy {
   private strikes = 0;
   private lastPingAtMs: number | undefined;
   private respondedSincePing = false;
+  /** Writes handed to node whose data has not all left yet (their DATA frames may still be going out). */
+  private unfinishedWrites = 0;
   /** When a ping last found that the server had written since the ping before it. */
   private dataSeenAtMs: number | undefined;
 
@@ -44,10 +47,18 @@ export class KeepalivePolicy {
     this.respondedSincePing = true;
   }
 
+  writeStarted(): void {
+    this.unfinishedWrites++;
+  }
+
+  writeFinished(): void {
+    this.unfinishedWrites--;
+  }
+
   ping(nowMs: number): PingVerdict {
     const last = this.lastPingAtMs;
     this.lastPingAtMs = nowMs;
-    if (this.respondedSincePing) {
+    if (this.respondedSincePing || this.unfinishedWrites > 0) {
       this.respondedSincePing = false;
       this.dataSeenAtMs = nowMs;
       this.strikes = 0;

@@ -1,6 +1,10 @@
 // Reassembles length-prefixed gRPC messages from the DATA chunks of one request stream. A message may
 // span chunks and a chunk may hold many messages. The length is checked against the receive limit
 // before any of the body is buffered, so an oversized message costs nothing but its prefix.
+//
+// Reading pauses between messages: a paused reader keeps the unread rest of its chunk and goes on
+// from there when resumed, so a consumer that pauses after a message gets no more until it resumes
+// (pausing the HTTP/2 stream alone stops new chunks, not the messages of the one being read).
 import { Status } from './grpc-codes.js';
 import type { GrpcStatus } from './error-status.js';
 import { messagePrefixBytes } from './grpc-wire.js';
@@ -19,6 +23,9 @@ export class MessageReader {
   private body: Buffer | undefined;
   private bodyBytes = 0;
   private broken = false;
+  private paused = false;
+  /** The rest of a chunk not read because the reader was paused. */
+  private unread: Buffer | undefined;
 
   constructor(
     private readonly maxMessageBytes: number,
@@ -27,12 +34,33 @@ export class MessageReader {
 
   /** True while a message has begun and not ended: the request ending now truncates it. */
   get midMessage(): boolean {
-    return this.prefixBytes > 0 || this.body !== undefined;
+    return this.prefixBytes > 0 || this.body !== undefined || this.unread !== undefined;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Stops after the message being delivered; the rest of the chunk waits for resume. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Reads on from where pause stopped (it may pause again on the way). */
+  resume(): void {
+    this.paused = false;
+    const rest = this.unread;
+    this.unread = undefined;
+    if (rest !== undefined) this.push(rest);
   }
 
   push(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length && !this.broken) {
+      if (this.paused) {
+        this.unread = at === 0 ? chunk : chunk.subarray(at);
+        return;
+      }
       if (this.body === undefined) {
         if (this.prefixBytes === 0 && chunk.length - at >= messagePrefixBytes) {
           // the common case: the whole prefix is in this chunk

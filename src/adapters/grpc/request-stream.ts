@@ -1,12 +1,19 @@
 // A streaming call's requests as an async iterable, for core loops written as `for await` (the lease
 // keepalive loop). It ends when the client half-closes (queued requests are still served) or when the
-// call ends (they are not). At most maxQueuedRequests wait here; past that the call stops reading, so
-// a fast client is held back by HTTP/2 flow control instead of by memory.
+// call ends (they are not). At most maxQueuedRequests wait here; past that the call stops reading
+// (after the message that filled the queue, server-call.ts), so a fast client is held back by HTTP/2
+// flow control instead of by memory.
 import type { CallContext } from './server-call.js';
 import type { RequestListener } from './service-module.js';
 
 /** Requests read ahead of the handler before the call stops reading. */
 export const maxQueuedRequests = 64;
+
+let peakQueuedRequests = 0;
+/** The most requests any queue of this process has held at once (for tests of the bound). */
+export function queuedRequestsPeak(): number {
+  return peakQueuedRequests;
+}
 
 export interface RequestQueue<T> extends RequestListener<T> {
   readonly requests: AsyncIterable<T>;
@@ -30,6 +37,7 @@ export function requestQueue<T>(call: CallContext): RequestQueue<T> {
     message(req) {
       if (ended) return;
       queue.push(req);
+      if (queue.length > peakQueuedRequests) peakQueuedRequests = queue.length;
       if (queue.length >= maxQueuedRequests && !paused) {
         paused = true;
         call.pauseReading();

@@ -28,6 +28,9 @@ export interface CallContext {
 export interface ConnectionHooks {
   /** The server sent headers or data: the client's next PING is not held against it (grpc-go resets its strikes on every write). */
   responded(): void;
+  /** A write of DATA was handed to node; writeFinished when all of it has left (or the stream is gone). */
+  writeStarted(): void;
+  writeFinished(): void;
   streamClosed(): void;
 }
 
@@ -37,6 +40,13 @@ const okTrailers: OutgoingHttpHeaders = { 'grpc-status': '0' };
 /** sendDate: gRPC has no use for a `date` header and it costs a string per response. */
 const respondOptions = { waitForTrailers: true, sendDate: false };
 const trailersOnlyOptions = { endStream: true, sendDate: false };
+
+/**
+ * The longest delay setTimeout honours (2^31 - 1 ms, 24.8 days); node runs a longer one after 1 ms.
+ * A grpc-timeout past it (grpc-go sends a 30-day deadline as `2592000S`) gets no timer: the call
+ * cannot reasonably outlive it, and `deadline` still tells handlers when it is.
+ */
+export const maxTimerDelayMs = 2 ** 31 - 1;
 
 const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
 const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
@@ -86,11 +96,17 @@ export class ServerCall implements CallContext {
   private controller: AbortController | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private endListener: ((cancelled: boolean) => void) | undefined;
-  private drainListener: (() => void) | undefined;
+  /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
+  private readonly drainListeners = new Set<() => void>();
   private pending: OutgoingMessage[] = [];
   private pendingBytes = 0;
   private inFlightBytes = 0;
+  /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
+  private unfinishedWrites = 0;
   private flushScheduled = false;
+  private reader: MessageReader | undefined;
+  /** The client half-closed while the reader still held unread messages: `end` waits for them. */
+  private endWhenRead: (() => void) | undefined;
   /** Read by onWantTrailers. */
   trailers: OutgoingHttpHeaders = okTrailers;
   resetAfterStatus = false;
@@ -128,13 +144,19 @@ export class ServerCall implements CallContext {
     this.endListener = listener;
   }
 
-  /** Called each time the backlog goes back to 0. */
-  onDrained(listener: () => void): void {
-    this.drainListener = listener;
+  /** Calls `listener` each time the backlog goes back to 0, until the returned function is called. */
+  onDrained(listener: () => void): () => void {
+    // a wrapper, so the same function registered twice is two listeners and each unsubscribe removes its own
+    const entry = (): void => listener();
+    this.drainListeners.add(entry);
+    return () => {
+      this.drainListeners.delete(entry);
+    };
   }
 
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
+    if (timeoutMs > maxTimerDelayMs) return;
     this.deadlineTimer = setTimeout(() => this.cancel(deadlineExceeded), timeoutMs);
   }
 
@@ -147,19 +169,32 @@ export class ServerCall implements CallContext {
       message,
       failed: (status) => this.end(status),
     });
+    this.reader = reader;
     this.stream.on('data', (chunk: Buffer) => {
       if (!this.ended) reader.push(chunk);
     });
     this.stream.on('end', () => {
-      if (!this.ended) end(reader.midMessage);
+      const ended = (): void => {
+        if (!this.ended) end(reader.midMessage);
+      };
+      if (reader.isPaused) this.endWhenRead = ended;
+      else ended();
     });
   }
 
+  /** Stops after the current request message: the rest of its chunk waits, and the stream stops reading. */
   pauseReading(): void {
+    this.reader?.pause();
     this.stream.pause();
   }
 
   resumeReading(): void {
+    const reader = this.reader;
+    reader?.resume();
+    if (reader?.isPaused === true || this.ended) return;
+    const endWhenRead = this.endWhenRead;
+    this.endWhenRead = undefined;
+    endWhenRead?.();
     this.stream.resume();
   }
 
@@ -171,7 +206,11 @@ export class ServerCall implements CallContext {
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
     this.sendHeaders();
-    stream.end(framed);
+    // a client still sending after its answer is reset, as grpc-go's WriteStatus does
+    this.resetAfterStatus = true;
+    this.writeStarted();
+    stream.write(framed, this.onWriteFinished);
+    stream.end();
     this.endListener?.(false);
   }
 
@@ -233,6 +272,7 @@ export class ServerCall implements CallContext {
 
   /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
   streamClosed(): void {
+    while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     clearTimeout(this.deadlineTimer);
     if (this.ended) return;
@@ -270,11 +310,25 @@ export class ServerCall implements CallContext {
     // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
     else this.options.connection?.responded();
     this.inFlightBytes += total;
+    this.writeStarted();
     stream.write(out, () => this.written(total));
   }
 
+  private writeStarted(): void {
+    this.unfinishedWrites++;
+    this.options.connection?.writeStarted();
+  }
+
+  /** A write's data has left (or cannot any more); a bound method, made once per call. */
+  private readonly onWriteFinished = (): void => {
+    if (this.unfinishedWrites === 0) return; // already released when the stream closed
+    this.unfinishedWrites--;
+    this.options.connection?.writeFinished();
+  };
+
   private written(bytes: number): void {
+    this.onWriteFinished();
     this.inFlightBytes -= bytes;
-    if (this.backlogBytes === 0) this.drainListener?.();
+    if (this.backlogBytes === 0) for (const listener of [...this.drainListeners]) listener();
   }
 }

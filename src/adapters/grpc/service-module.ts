@@ -62,8 +62,8 @@ export interface ResponseStream<Res> {
   write(message: OutgoingMessage): boolean;
   /** Bytes queued or in the HTTP/2 stream, not yet taken by the client's flow-control window. */
   readonly backlogBytes: number;
-  /** Called each time the backlog goes back to 0. */
-  onDrained(listener: () => void): void;
+  /** Calls `listener` each time the backlog goes back to 0; listeners add up. Returns its unsubscribe. */
+  onDrained(listener: () => void): () => void;
   /** Called once when the call ends; `cancelled` when it ended before the handler ended it. */
   onEnd(listener: (cancelled: boolean) => void): void;
   /** Ends the call with OK, or with `status`, after the queued responses. */

@@ -8,9 +8,11 @@ export function drained(out: ResponseStream<unknown>, signal: AbortSignal): Prom
   return new Promise<void>((resolve) => {
     const done = (): void => {
       signal.removeEventListener('abort', done);
+      unsubscribe();
       resolve();
     };
-    out.onDrained(done);
+    // its own listener, removed when done: a handler's onDrained stays as it was
+    const unsubscribe = out.onDrained(done);
     signal.addEventListener('abort', done);
   });
 }

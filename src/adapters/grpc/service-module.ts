@@ -158,6 +158,25 @@ function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: 
   else finish(result);
 }
 
+/**
+ * Reads the one request of a unary or server-streaming call (later ones are ignored); a stream that
+ * ends without one ends the call with grpc-go's status.
+ */
+function receiveOne<Req>(call: ServerCall, decode: Decode<Req>, onRequest: (req: Req) => void): void {
+  let received = false;
+  call.receive(
+    (bytes) => {
+      if (received) return;
+      received = true;
+      const req = decodeOrFail(call, decode, bytes);
+      if (req !== undefined) onRequest(req);
+    },
+    (truncated) => {
+      if (!received) call.end(missingRequest(truncated));
+    },
+  );
+}
+
 export function unary<Req, Res>(
   def: MethodDefinition<Req, Res>,
   handler: (req: Req, call: CallContext) => Promise<Res> | Res,
@@ -168,22 +187,12 @@ export function unary<Req, Res>(
     path: def.path,
     kind: 'unary',
     serve(call) {
-      let received = false;
-      call.receive(
-        (bytes) => {
-          if (received) return;
-          received = true;
-          const req = decodeOrFail(call, decode, bytes);
-          if (req === undefined) return;
-          settle(
-            () => handler(req, call),
-            (res) => sendOrFail(call, encode, res),
-            (err) => call.fail(err),
-          );
-        },
-        (truncated) => {
-          if (!received) call.end(missingRequest(truncated));
-        },
+      receiveOne(call, decode, (req) =>
+        settle(
+          () => handler(req, call),
+          (res) => sendOrFail(call, encode, res),
+          (err) => call.fail(err),
+        ),
       );
     },
   };
@@ -199,22 +208,12 @@ export function serverStream<Req, Res>(
     path: def.path,
     kind: 'serverStream',
     serve(call) {
-      let received = false;
-      call.receive(
-        (bytes) => {
-          if (received) return;
-          received = true;
-          const req = decodeOrFail(call, decode, bytes);
-          if (req === undefined) return;
-          settle(
-            () => handler(req, call, responseStream(call, encode)),
-            () => call.end(),
-            (err) => call.fail(err),
-          );
-        },
-        (truncated) => {
-          if (!received) call.end(missingRequest(truncated));
-        },
+      receiveOne(call, decode, (req) =>
+        settle(
+          () => handler(req, call, responseStream(call, encode)),
+          () => call.end(),
+          (err) => call.fail(err),
+        ),
       );
     },
   };

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { PutRequest, RangeRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { LeaseTable, systemClock } from '../../src/actors/lease-table.js';
 import type { Engine } from '../../src/engines/engine.js';
+import { withWrite } from '../helpers/engine-wrappers.js';
 import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -111,10 +112,7 @@ function leaseSuite(layout: StoreLayout): void {
     // From some point on the engine silently keeps nothing (as if the process died before persisting):
     // the restart must rebuild the lease table from the log past the engine's applied mark.
     let keepNothing = false;
-    const wrapEngine = (e: Engine): Engine =>
-      Object.assign(Object.create(e) as Engine, {
-        write: (ops: Parameters<Engine['write']>[0], options: Parameters<Engine['write']>[1]) => (keepNothing ? Promise.resolve() : e.write(ops, options)),
-      });
+    const wrapEngine = (e: Engine): Engine => withWrite(e, (ops, options) => (keepNothing ? Promise.resolve() : e.write(ops, options)));
     table = new LeaseTable({ minTtlSeconds: 2, clock: systemClock });
     s = await openStore(layout, dir, { leases: table, wrapEngine });
     await s.store.leaseGrant({ ID: 7n, TTL: 60n });

@@ -20,6 +20,7 @@ import type { Engine } from '../../src/engines/engine.js';
 import { openEngine } from '../../src/engines/open-engine.js';
 import { APPLIED_KEY, decodeApplied, type AppliedMark } from '../../src/store/storage-keys.js';
 import { layoutName, openStore, rejectsWith, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
+import { withWrite } from '../helpers/engine-wrappers.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const put = (key: string, value: string, extra: Partial<PutRequest> = {}): PutRequest => PutRequest.create({ key: b(key), value: b(value), ...extra });
@@ -50,18 +51,10 @@ async function appliedMark(layout: StoreLayout, dir: string): Promise<AppliedMar
 
 /** The engine, calling onWrite before each write batch. */
 function countingWrites(engine: Engine, onWrite: () => void): Engine {
-  return {
-    name: engine.name,
-    get: (k) => engine.get(k),
-    iterate: (o) => engine.iterate(o),
-    sizeBytes: () => engine.sizeBytes(),
-    onFailure: (listener) => engine.onFailure(listener),
-    close: () => engine.close(),
-    write: (ops, o) => {
-      onWrite();
-      return engine.write(ops, o);
-    },
-  };
+  return withWrite(engine, (ops, o) => {
+    onWrite();
+    return engine.write(ops, o);
+  });
 }
 
 function storeSuite(layout: StoreLayout): void {
@@ -213,16 +206,7 @@ function storeSuite(layout: StoreLayout): void {
     const fatal: unknown[] = [];
     s = await openStore(layout, dir, {
       onFatal: (e) => fatal.push(e),
-      wrapEngine: (engine) => ({
-        ...engine,
-        name: engine.name,
-        get: (k) => engine.get(k),
-        iterate: (o) => engine.iterate(o),
-        sizeBytes: () => engine.sizeBytes(),
-        onFailure: (listener) => engine.onFailure(listener),
-        close: () => engine.close(),
-        write: (ops, o) => (failWrites ? Promise.reject(new Error('disk on fire')) : engine.write(ops, o)),
-      }),
+      wrapEngine: (engine) => withWrite(engine, (ops, o) => (failWrites ? Promise.reject(new Error('disk on fire')) : engine.write(ops, o))),
     });
     await s.store.put(put('k', 'before'));
     failWrites = true;

@@ -72,7 +72,7 @@ export interface ResponseStream<Res> {
   fail(err: unknown): void;
 }
 
-/** What a client-streaming or bidi handler does with each request and with the client's half-close. */
+/** What a bidi handler does with each request and with the client's half-close. */
 export interface RequestListener<Req> {
   message(req: Req): void;
   /** The client half-closed; a bidi stream may go on sending (etcd's Watch does). */
@@ -214,30 +214,6 @@ export function serverStream<Req, Res>(
           () => call.end(),
           (err) => call.fail(err),
         ),
-      );
-    },
-  };
-}
-
-export function clientStream<Req, Res>(
-  def: MethodDefinition<Req, Res>,
-  handler: (call: CallContext) => { message(req: Req): void; end(): Promise<Res> | Res },
-): GrpcMethod {
-  const decode = def.requestDeserialize;
-  const encode = def.responseSerialize;
-  return {
-    path: def.path,
-    kind: 'clientStream',
-    serve(call) {
-      let listener: { message(req: Req): void; end(): Promise<Res> | Res };
-      try {
-        listener = handler(call);
-      } catch (err) {
-        call.fail(err);
-        return;
-      }
-      receiveRequests(call, decode, listener, () =>
-        settle(() => listener.end(), (res) => sendOrFail(call, encode, res), (err) => call.fail(err)),
       );
     },
   };

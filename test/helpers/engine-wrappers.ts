@@ -1,0 +1,15 @@
+// Test wrappers around a real engine.
+import type { Engine } from '../../src/engines/engine.js';
+
+/** The engine with its write replaced (to count, fail or drop batches); everything else passes through. */
+export function withWrite(engine: Engine, write: Engine['write']): Engine {
+  return {
+    name: engine.name,
+    get: (k) => engine.get(k),
+    iterate: (o) => engine.iterate(o),
+    sizeBytes: () => engine.sizeBytes(),
+    onFailure: (listener) => engine.onFailure(listener),
+    close: () => engine.close(),
+    write,
+  };
+}

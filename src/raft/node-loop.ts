@@ -1,0 +1,199 @@
+// The thin shell around the pure Raft core: the one place Raft meets time, disk and network.
+// Each Ready is handled in the order Raft's safety needs: persist (fsync when the core says so),
+// mirror into the in-memory storage the core reads, then send the messages that depend on it,
+// then hand committed entries to the applier in index order, then advance. While one Ready is on
+// its way to disk the core keeps stepping messages and taking proposals; they come out together
+// in the next Ready, so a busy member writes many entries per fsync (group commit for free).
+import type {
+  ConfChange,
+  Entry,
+  HardState,
+  Message,
+  ProposalResult,
+  RaftCore,
+  RaftStatus,
+  ReadState,
+  Snapshot,
+  SnapshotMetadata,
+  SoftState,
+} from './types.js';
+import { MessageType, SnapshotStatus } from './types.js';
+
+/** The member's durable Raft log (RaftWal). */
+export interface NodeDisk {
+  save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void>;
+  saveSnapshot(meta: SnapshotMetadata): Promise<void>;
+}
+
+/** The in-memory copy of the persisted log that the core reads (MemoryRaftStorage). */
+export interface NodeStorage {
+  append(entries: readonly Entry[]): void;
+  setHardState(hardState: HardState): void;
+  applySnapshot(snapshot: Snapshot): void;
+}
+
+export interface NodeNetwork {
+  send(messages: readonly Message[]): void;
+  /** A MsgSnap: the network streams the application state beside it. */
+  sendSnapshot(message: Message): void;
+}
+
+/** What the node loop hands upward; each call in Ready order. */
+export interface NodeApplier {
+  /** Committed entries, in index order, exactly once each (across restarts: only past `applied`). */
+  committed(entries: readonly Entry[]): void;
+  /** A snapshot from the leader replaces the application state; resolves once installed and durable. */
+  installSnapshot(snapshot: Snapshot): Promise<void>;
+  readStates(states: readonly ReadState[]): void;
+  softState(state: SoftState): void;
+}
+
+export interface NodeLoopOptions {
+  readonly tickIntervalMs: number;
+  /** Told once when persisting failed; the loop stops (fail-stop: the disk can no longer be trusted). */
+  readonly onFailure: (failure: Error) => void;
+}
+
+export class NodeLoop {
+  private draining = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private resolveIdle: (() => void) | undefined;
+
+  constructor(
+    private readonly core: RaftCore,
+    private readonly storage: NodeStorage,
+    private readonly disk: NodeDisk,
+    private readonly network: NodeNetwork,
+    private readonly applier: NodeApplier,
+    private readonly options: NodeLoopOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    this.kick();
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.core.tick();
+    this.kick();
+  }
+
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.core.step(message);
+    this.kick();
+  }
+
+  steps(messages: readonly Message[]): void {
+    if (this.stopped) return;
+    for (const m of messages) this.core.step(m);
+    this.kick();
+  }
+
+  propose(data: Uint8Array): ProposalResult {
+    const result = this.core.propose(data);
+    this.kick();
+    return result;
+  }
+
+  proposeConfChange(change: ConfChange): ProposalResult {
+    const result = this.core.proposeConfChange(change);
+    this.kick();
+    return result;
+  }
+
+  readIndex(requestCtx: Uint8Array): ProposalResult {
+    const result = this.core.readIndex(requestCtx);
+    this.kick();
+    return result;
+  }
+
+  applyConfChange(change: ConfChange): void {
+    this.core.applyConfChange(change);
+    this.kick();
+  }
+
+  transferLeader(transferee: bigint): void {
+    this.core.transferLeader(transferee);
+    this.kick();
+  }
+
+  campaign(): void {
+    this.core.campaign();
+    this.kick();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.core.reportUnreachable(id);
+    this.kick();
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    this.core.reportSnapshot(id, ok ? SnapshotStatus.Finish : SnapshotStatus.Failure);
+    this.kick();
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  /** Stops ticking and waits for the Ready being handled to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await this.idle;
+  }
+
+  private kick(): void {
+    if (this.draining || this.stopped) return;
+    this.draining = true;
+    this.idle = new Promise((resolve) => (this.resolveIdle = resolve));
+    // After the current turn, so that every message and proposal of this turn joins one Ready.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const rd = this.core.ready();
+        if (rd.softState !== undefined) this.applier.softState(rd.softState);
+        if (rd.readStates.length > 0) this.applier.readStates(rd.readStates);
+        if (rd.snapshot !== undefined) {
+          await this.disk.saveSnapshot(rd.snapshot.metadata);
+        }
+        if (rd.hardState !== undefined || rd.entries.length > 0) {
+          await this.disk.save(rd.hardState, rd.entries, rd.mustSync);
+        }
+        if (rd.snapshot !== undefined) {
+          await this.applier.installSnapshot(rd.snapshot);
+          this.storage.applySnapshot(rd.snapshot);
+        }
+        if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+        if (rd.entries.length > 0) this.storage.append(rd.entries);
+        this.sendAll(rd.messages);
+        if (rd.committedEntries.length > 0) this.applier.committed(rd.committedEntries);
+        this.core.advance(rd);
+      }
+    } catch (e) {
+      this.stopped = true;
+      if (this.timer !== undefined) clearInterval(this.timer);
+      this.options.onFailure(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      this.draining = false;
+      this.resolveIdle?.();
+    }
+  }
+
+  private sendAll(messages: readonly Message[]): void {
+    if (messages.length === 0) return;
+    const plain: Message[] = [];
+    for (const m of messages) {
+      if (m.type === MessageType.Snap) this.network.sendSnapshot(m);
+      else plain.push(m);
+    }
+    if (plain.length > 0) this.network.send(plain);
+  }
+}

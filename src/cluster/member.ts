@@ -106,7 +106,9 @@ function decodeContext(context: Uint8Array): ContextFields {
   } catch {
     throw new MemberContextError('ConfChange context is not UTF-8');
   }
-  const quoted = text.replace(/([{,]\s*"id"\s*:\s*)(\d+)/, '$1"$2"');
+  const idPattern = /([{,]\s*"id"\s*:\s*)(\d+)/;
+  if (!idPattern.test(text)) throw new MemberContextError('ConfChange context has no numeric id');
+  const quoted = text.replace(idPattern, '$1"$2"');
   let doc: unknown;
   try {
     doc = JSON.parse(quoted);

@@ -149,7 +149,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       name: config.name,
       memberId,
       clusterId,
-      peerUrls: loaded.identity.peerUrls,
+      // `member update` may have changed them since bootstrap.
+      get peerUrls() {
+        return membership.member(memberId)?.peerUrls ?? loaded.identity.peerUrls;
+      },
       clientUrls: config.advertiseClientUrls,
     },
     cluster,

@@ -26,7 +26,18 @@ export type EtcdErrorKind =
   // the concurrency recipes behind the Lock and Election services (clientv3/concurrency's errors)
   | 'electionNotLeader'
   | 'electionNoLeader'
-  | 'missingLeaderKey';
+  | 'missingLeaderKey'
+  // cluster membership: etcdserver/api/membership's errors and the server's reconfiguration checks
+  | 'memberNotFound'
+  | 'memberRemoved'
+  | 'memberExists'
+  | 'peerUrlExists'
+  | 'memberNotLearner'
+  | 'tooManyLearners'
+  | 'memberBadUrls'
+  | 'notEnoughStartedMembers'
+  | 'learnerNotReady'
+  | 'unhealthyCluster';
 
 export class EtcdError extends Error {
   constructor(

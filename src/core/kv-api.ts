@@ -13,6 +13,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { ClusterApi } from './cluster-api.js';
 import type { ElectionApi, LockApi } from './concurrency-api.js';
 import type { LeaseApi } from './lease-api.js';
 import type { WatchApi } from './watch-api.js';
@@ -64,6 +65,7 @@ export interface ServerApi {
   readonly lock: LockApi;
   readonly election: ElectionApi;
   readonly member: MemberInfo;
+  readonly cluster: ClusterApi;
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;

@@ -19,6 +19,10 @@ import { LeaseIdGenerator } from '../lease/lease-ids.js';
 import { LockRecipe } from '../concurrency/lock.js';
 import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
+import { Membership } from '../cluster/membership.js';
+import { initialMembers } from '../cluster/bootstrap-members.js';
+import { ClusterFront } from '../cluster/cluster-front.js';
+import { localConfChanges } from '../cluster/local-conf-changes.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
@@ -67,6 +71,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const loaded = await loadOrCreateIdentity(config.dataDir, config);
   logIdentity(loaded, log);
   const { memberId, clusterId } = loaded.identity;
+  const { membership } = await Membership.open(config.dataDir, {
+    members: initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls }),
+    index: 0,
+  });
+  // etcd publishes its name and client URLs through Raft at every start; without Raft they are applied here.
+  await membership.applyAttributes(memberId, { name: config.name, clientUrls: config.advertiseClientUrls }, 'unlogged');
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
   // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.
   const revisionLog = await LocalLog.open(path.join(config.dataDir, 'wal'), { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
@@ -115,6 +125,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // The Lock and Election services run etcd's client recipes over the same APIs a client uses.
   const recipeDeps = { kv: store, watch: watchHub, lease: leases };
 
+  // One member, no Raft yet: changes apply at once, this member is the only one ever active, and no
+  // learner can catch up. The node loop replaces proposeConfChange and health.
+  const cluster = new ClusterFront({
+    selfId: memberId,
+    membership,
+    proposeConfChange: localConfChanges(membership, memberId, (change) =>
+      log.warn('refusing a member change that needs other voters: this single member has no peer transport yet', { change: change.type }),
+    ),
+    health: { isActive: (id) => id === memberId, isLearnerInSync: () => false },
+    strictReconfigCheck: config.strictReconfigCheck,
+    nowUnixSeconds: () => Date.now() / 1000,
+    readBarrier: () => Promise.resolve(),
+  });
+
   const api: ServerApi = {
     kv: store,
     watch: watchHub,
@@ -125,9 +149,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       name: config.name,
       memberId,
       clusterId,
-      peerUrls: loaded.identity.peerUrls,
+      // `member update` may have changed them since bootstrap.
+      get peerUrls() {
+        return membership.member(memberId)?.peerUrls ?? loaded.identity.peerUrls;
+      },
       clientUrls: config.advertiseClientUrls,
     },
+    cluster,
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => store.status(),

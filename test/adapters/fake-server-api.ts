@@ -3,6 +3,7 @@
 // purpose so tests can check the error paths.
 import { NEVER } from 'rxjs';
 import { EtcdError } from '../../src/core/errors.js';
+import type { ClusterApi } from '../../src/core/cluster-api.js';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
 import type { LeaseApi } from '../../src/core/lease-api.js';
@@ -33,6 +34,17 @@ export const fakeMember: MemberInfo = {
 };
 
 export const fakeRaftTerm = 2;
+
+/** The fake cluster is this one member; every change is refused as etcd refuses an unknown member. */
+const oneMemberCluster: ClusterApi = {
+  memberList: async () => [
+    { id: fakeMember.memberId, name: fakeMember.name, peerUrls: fakeMember.peerUrls, clientUrls: fakeMember.clientUrls, isLearner: false },
+  ],
+  memberAdd: () => Promise.reject(new EtcdError('notEnoughStartedMembers')),
+  memberRemove: () => Promise.reject(new EtcdError('memberNotFound')),
+  memberUpdate: () => Promise.reject(new EtcdError('memberNotFound')),
+  memberPromote: () => Promise.reject(new EtcdError('memberNotFound')),
+};
 
 /**
  * `!throw…` throws synchronously, `!reject…` rejects with a plain Error, `!string…` rejects with a
@@ -73,6 +85,7 @@ export class FakeServerApi implements ServerApi {
   readonly lock = new LockRecipe(this);
   readonly election = new ElectionRecipe(this);
   readonly member = fakeMember;
+  readonly cluster = oneMemberCluster;
   readonly watch = new WatchHub(quietWatchSource, { progressIntervalMs: 600_000, backlogLimitBytes: 1 << 20, onError: () => undefined });
   readonly version = '3.4.23';
   private readonly data = new Map<string, KeyValue>();

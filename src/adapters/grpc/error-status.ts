@@ -38,6 +38,18 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   electionNoLeader: { code: Status.UNKNOWN, details: 'election: no leader' },
   missingLeaderKey: { code: Status.UNKNOWN, details: '"leader" field must be provided' },
   invalidSortOption: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid sort option' },
+  // Cluster API. etcd answers a removed ID as an unknown one; "not enough started members" is wrapped
+  // in rpctypes.EtcdError, which is no gRPC status, so grpc-go sends it as UNKNOWN.
+  memberNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: member not found' },
+  memberRemoved: { code: Status.NOT_FOUND, details: 'etcdserver: member not found' },
+  memberExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: member ID already exist' },
+  peerUrlExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: Peer URLs already exists' },
+  memberNotLearner: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: can only promote a learner member' },
+  tooManyLearners: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: too many learner members in cluster' },
+  memberBadUrls: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: given member URLs are invalid' },
+  notEnoughStartedMembers: { code: Status.UNKNOWN, details: 'etcdserver: re-configuration failed due to not enough started members' },
+  learnerNotReady: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: can only promote a learner member which is in sync with leader' },
+  unhealthyCluster: { code: Status.UNAVAILABLE, details: 'etcdserver: unhealthy cluster' },
 };
 
 export type ErrorLogger = (message: string, err: unknown) => void;

@@ -53,14 +53,14 @@ for (const [what, failing] of [
     ctx.logs.push(log);
     const failures: string[] = [];
     log.onFailure((e) => failures.push(e.message));
-    for (let i = 1; i <= 20; i++) await log.propose(i, putCommand(i));
+    for (let i = 1; i <= 20; i++) await log.propose(BigInt(i), putCommand(i));
     armed = true;
     log.persistedUpTo(20);
     await until(() => log.failure !== undefined, 'the log to stop');
     assert.equal(failures, [`EIO: i/o error, ${failing}`]);
     armed = false; // the disk is fine again, but what the page cache says of the directory is not to be trusted
     log.persistedUpTo(20);
-    await log.propose(21, putCommand(21)).then(
+    await log.propose(21n, putCommand(21)).then(
       () => assert.unreachable('a proposal after the failed trim was accepted'),
       (e: unknown) => assert.match(String(e), /EIO/),
     );

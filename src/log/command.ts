@@ -121,7 +121,7 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
       case 7:
         return { type: 'noop' };
       case 8:
-        return { type: 'confChange', data: Uint8Array.prototype.slice.call(body) };
+        return { type: 'confChange', data: new Uint8Array(body) };
       case 9:
         return { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.decode(body) };
     }

@@ -43,9 +43,8 @@ import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, ty
 import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
 import type { RevisionState } from '../mvcc/store-txn.js';
 import type { ShardSet } from './shard-set.js';
-import { byRevision, encodeHashStream } from './hash-kv-stream.js';
+import { hashKv, inlineHashJobs } from './hash-kv.js';
 import type { HashJobs } from '../jobs/job-pool.js';
-import { crc32c } from '../jobs/hash-kv-task.js';
 import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
 
@@ -102,11 +101,6 @@ export interface StoreTuning {
   /** etcd's request timeout for writes and linearizable reads (default: etcd's with its default election timeout). */
   readonly requestTimeoutMs?: number;
 }
-/** HashKV gathers again when a compaction lands meanwhile; after this many tries it gives up. */
-const maxHashKvAttempts = 3;
-
-/** Hashes on the calling thread: for stores opened without a job pool (tests of the store alone). */
-const inlineHashJobs: HashJobs = { crc32c: async (bytes) => crc32c(new Uint8Array(bytes)) };
 
 export class MvccStore implements KvApi {
   private rev: number;
@@ -298,38 +292,9 @@ export class MvccStore implements KvApi {
     return this.stamp(r.response);
   }
 
-  /**
-   * etcd's HashByRev (mvcc/kvstore.go): CRC-32C over the backend's key bucket up to `revision` (0 =
-   * current), skipping compacted history that Keep(revision) does not keep. Fails with compacted for
-   * 0 < revision <= compact revision, futureRev above the current revision.
-   */
-  async hashKv(revision: bigint): Promise<HashKvResult> {
-    for (let attempt = 1; ; attempt++) {
-      const compactRev = this.compactRev;
-      const current = this.rev;
-      if (revision > 0n && revision <= BigInt(compactRev)) throw new EtcdError('compacted');
-      if (revision > BigInt(current)) throw new EtcdError('futureRev');
-      const rev = revision === 0n ? current : Number(revision);
-      const records = await this.hashRecords(rev, compactRev);
-      // A compaction applied meanwhile removed records some shards had not yet reported.
-      if (this.compactRev !== compactRev) {
-        if (attempt < maxHashKvAttempts) continue;
-        throw new EtcdError('compacted');
-      }
-      records.sort(byRevision);
-      const hash = await this.jobs.crc32c(encodeHashStream(records));
-      return { hash, compactRevision: compactRev, revision: current };
-    }
-  }
-
-  /** The records HashByRev hashes at rev, from every shard, in no particular order. */
-  private async hashRecords(rev: number, compactRev: number): Promise<KvRecord[]> {
-    const ask = (includeUnkept: boolean) =>
-      Promise.all(Array.from({ length: this.shards.count }, (_, s) => this.shards.shard(s).ask({ type: 'hashRecords', rev, compactRev, includeUnkept })));
-    let parts = await ask(false);
-    // etcd skips compacted revisions outside Keep(rev) only when Keep(rev) is not empty.
-    if (compactRev >= 0 && parts.every((p) => p.liveKeys === 0)) parts = await ask(true);
-    return parts.flatMap((p) => p.records);
+  /** etcd's HashByRev (see hash-kv.ts). */
+  hashKv(revision: bigint): Promise<HashKvResult> {
+    return hashKv(this, this.shards, this.jobs, revision);
   }
 
   async close(): Promise<void> {

@@ -75,7 +75,13 @@ export class ProposalWaiters<T> {
 
   private take(id: bigint): Waiter<T> | undefined {
     const w = this.waiting.get(id);
-    if (w !== undefined) this.waiting.delete(id);
+    if (w === undefined) return undefined;
+    this.waiting.delete(id);
+    // Nobody left to time out: no timer should keep the process alive.
+    if (this.waiting.size === 0) {
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
+    }
     return w;
   }
 

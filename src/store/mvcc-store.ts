@@ -305,6 +305,7 @@ export class MvccStore implements KvApi {
     await this.persisting;
     this.proposals.failAll(new EtcdError('stopped'));
     this.applied.end(new EtcdError('stopped'));
+    this.reads.close();
     await this.shards.stop();
   }
 

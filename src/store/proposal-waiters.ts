@@ -65,6 +65,7 @@ export class ProposalWaiters<T> {
     this.take(id)?.reject(error);
   }
 
+  /** Every caller gets `error` (the store stopped or closed), and the deadline timer is cancelled. */
   failAll(error: unknown): void {
     const all = [...this.waiting.values()];
     this.waiting.clear();
@@ -76,12 +77,9 @@ export class ProposalWaiters<T> {
   private take(id: bigint): Waiter<T> | undefined {
     const w = this.waiting.get(id);
     if (w === undefined) return undefined;
+    // The timer stays armed even when nobody is left: it fires once and finds nothing, which is
+    // cheaper than cancelling and re-arming it around every write. failAll() cancels it.
     this.waiting.delete(id);
-    // Nobody left to time out: no timer should keep the process alive.
-    if (this.waiting.size === 0) {
-      this.cancelTimer?.();
-      this.cancelTimer = undefined;
-    }
     return w;
   }
 

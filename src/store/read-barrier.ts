@@ -24,18 +24,24 @@ interface Round {
   done: boolean;
   readonly deadlineMs: number;
   readonly cleared: Promise<void>;
-  /** Rejects at the deadline, so that a round never waits longer than its readers do. */
-  readonly expired: Promise<never>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-  readonly cancelTimer: () => void;
 }
 
 export class ReadBarrier {
-  /** A round is running: new reads gather in `gathering` until it ends. */
-  private running = false;
+  /** The round whose read index is being fetched or waited for. */
+  private current: Round | undefined;
+  /** Reads that arrived since `current` started; they form the next round. */
   private gathering: Round | undefined;
+  /** A round is running or about to start. */
+  private running = false;
   private waitingReads = 0;
+  /**
+   * One timer for every round's deadline, armed for the oldest and never cancelled by a round ending
+   * early (the common case): it fires at most once per timeout while reads keep coming.
+   */
+  private cancelTimer: (() => void) | undefined;
+  private readonly start = (): void => this.runNext();
 
   constructor(private readonly options: ReadBarrierOptions) {}
 
@@ -48,68 +54,86 @@ export class ReadBarrier {
     if (!this.running) {
       this.running = true;
       // Reads that arrive in the same turn of the event loop share the round.
-      queueMicrotask(() => this.runNext());
+      queueMicrotask(this.start);
     }
     return round.cleared;
+  }
+
+  /** Stops the deadline timer; reads still waiting are left to the store's shutdown. */
+  close(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   private newRound(): Round {
     let resolve!: () => void;
     let reject!: (error: unknown) => void;
-    let expire!: (error: unknown) => void;
     const cleared = new Promise<void>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const expired = new Promise<never>((_, rej) => (expire = rej));
-    expired.catch(() => undefined);
-    const deadlineMs = this.options.timers.now() + this.options.timeoutMs;
-    const round: Round = {
-      readers: 0,
-      done: false,
-      deadlineMs,
-      cleared,
-      expired,
-      resolve,
-      reject,
-      cancelTimer: this.options.timers.after(this.options.timeoutMs, () => {
-        const timeout = new EtcdError('timeout');
-        expire(timeout);
-        this.finish(round, timeout);
-      }),
-    };
+    const round: Round = { readers: 0, done: false, deadlineMs: this.options.timers.now() + this.options.timeoutMs, cleared, resolve, reject };
+    this.arm(this.options.timeoutMs);
     return round;
   }
 
   private runNext(): void {
     const round = this.gathering;
     this.gathering = undefined;
+    this.current = round;
     if (round === undefined) {
       this.running = false;
       return;
     }
     if (round.done) return this.runNext();
-    void this.run(round).finally(() => this.runNext());
+    this.options.readIndex().then(
+      (index) => this.indexKnown(round, index),
+      (e: unknown) => this.ended(round, e),
+    );
   }
 
-  private async run(round: Round): Promise<void> {
-    try {
-      const index = await Promise.race([this.options.readIndex(), round.expired]);
-      const leftMs = round.deadlineMs - this.options.timers.now();
-      await Promise.race([this.options.applied.reached(index, leftMs), round.expired]);
-      this.finish(round);
-    } catch (e) {
-      this.finish(round, e);
-    }
+  private indexKnown(round: Round, index: number): void {
+    if (round !== this.current) return; // given up at its deadline
+    if (index <= this.options.applied.current) return this.ended(round);
+    const leftMs = round.deadlineMs - this.options.timers.now();
+    this.options.applied.reached(index, leftMs).then(
+      () => this.ended(round),
+      (e: unknown) => this.ended(round, e),
+    );
+  }
+
+  private ended(round: Round, error?: unknown): void {
+    if (round !== this.current) return;
+    this.current = undefined;
+    this.finish(round, error);
+    this.runNext();
   }
 
   private finish(round: Round, error?: unknown): void {
     if (round.done) return;
     round.done = true;
-    round.cancelTimer();
     this.waitingReads -= round.readers;
     if (error === undefined) round.resolve();
     else round.reject(error);
+  }
+
+  private arm(delayMs: number): void {
+    if (this.cancelTimer !== undefined) return;
+    this.cancelTimer = this.options.timers.after(Math.max(0, delayMs), () => {
+      this.cancelTimer = undefined;
+      this.expire();
+    });
+  }
+
+  /** Fails the rounds past their deadline; a running one is given up, so the next can start. */
+  private expire(): void {
+    const now = this.options.timers.now();
+    const gathering = this.gathering;
+    if (gathering !== undefined && gathering.deadlineMs <= now) this.finish(gathering, new EtcdError('timeout'));
+    const current = this.current;
+    if (current !== undefined && current.deadlineMs <= now) this.ended(current, new EtcdError('timeout'));
+    const next = [this.current, this.gathering].filter((r): r is Round => r !== undefined && !r.done);
+    if (next.length > 0) this.arm(Math.min(...next.map((r) => r.deadlineMs)) - now);
   }
 }
 

@@ -40,7 +40,7 @@ import { LeaseTable, systemClock } from '../actors/lease-table.js';
 import { revokeAsTxn } from './lease-revoke.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
-import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
+import { encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
 import type { RevisionState } from '../mvcc/store-txn.js';
 import type { ShardSet } from './shard-set.js';
 import { hashKv, inlineHashJobs } from './hash-kv.js';

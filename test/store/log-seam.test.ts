@@ -15,6 +15,9 @@ import { openStore, rejectsWith, removeDir, tempDir, type OpenStore, type OpenSt
 import { readGate, ScriptedLog } from '../log/scripted-log.js';
 import { ManualTimers } from './manual-timers.js';
 import { withTimeout } from '../engines/engine-suite.js';
+import { toGrpcStatus } from '../../src/adapters/grpc/error-status.js';
+import { Status } from '../../src/adapters/grpc/grpc-codes.js';
+import { EtcdError } from '../../src/core/errors.js';
 
 const layout = { engine: 'memory', shards: 1, placement: 'main' } as const;
 const requestTimeoutMs = 7000;
@@ -94,6 +97,12 @@ for (const kind of ['leaderChanged', 'noLeader'] as const) {
     assert.is(store.revision, 1);
   });
 }
+
+test("the new kinds reach clients with etcd's codes and messages (rpctypes/error.go)", () => {
+  assert.equal(toGrpcStatus(new EtcdError('leaderChanged')), { code: Status.UNAVAILABLE, details: 'etcdserver: leader changed' });
+  assert.equal(toGrpcStatus(new EtcdError('noLeader')), { code: Status.UNAVAILABLE, details: 'etcdserver: no leader' });
+  assert.equal(toGrpcStatus(new EtcdError('timeout')), { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' });
+});
 
 it('an applied entry proposed elsewhere answers no caller here; the caller gets its own entry', async (ctx) => {
   const log = new ScriptedLog();

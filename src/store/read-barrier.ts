@@ -129,7 +129,10 @@ export class ReadBarrier {
   private expire(): void {
     const now = this.options.timers.now();
     const gathering = this.gathering;
-    if (gathering !== undefined && gathering.deadlineMs <= now) this.finish(gathering, new EtcdError('timeout'));
+    if (gathering !== undefined && gathering.deadlineMs <= now) {
+      this.finish(gathering, new EtcdError('timeout'));
+      this.gathering = undefined; // later reads start a round of their own
+    }
     const current = this.current;
     if (current !== undefined && current.deadlineMs <= now) this.ended(current, new EtcdError('timeout'));
     const next = [this.current, this.gathering].filter((r): r is Round => r !== undefined && !r.done);

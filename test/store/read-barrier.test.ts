@@ -91,6 +91,35 @@ test('a read index call that never answers times the read out and does not block
   assert.is(await settles(later), 'cleared');
 });
 
+test('reads gathered behind a stuck round time out too, and a read arriving after that gets a round of its own', async () => {
+  const r = rig(5);
+  const first = r.barrier.wait();
+  await settles(first);
+  r.timers.advance(500);
+  const second = r.barrier.wait(); // gathers behind the first, whose read index never answers
+  r.timers.advance(500);
+  assert.is(await settles(first), 'timeout');
+  assert.is(r.calls.length, 2, 'the second round started once the first was given up');
+  r.timers.advance(500);
+  assert.is(await settles(second), 'timeout');
+  const third = r.barrier.wait();
+  await settles(third);
+  assert.is(r.calls.length, 3);
+  r.calls[2]!(5);
+  assert.is(await settles(third), 'cleared');
+});
+
+test('a read arriving after a round expired before it started is not failed with it', async () => {
+  const r = rig(5);
+  const first = r.barrier.wait();
+  r.timers.advance(1000); // the deadline passes before the round has even started
+  const second = r.barrier.wait();
+  assert.is(await settles(first), 'timeout');
+  await settles(second);
+  r.calls.at(-1)!(5);
+  assert.is(await settles(second), 'cleared');
+});
+
 test('a store that stops applying fails waiting reads with its reason', async () => {
   const r = rig(5);
   const read = r.barrier.wait();

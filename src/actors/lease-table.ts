@@ -30,6 +30,8 @@ export const systemClock: LeaseClock = { now: () => performance.now() };
 interface Lease {
   readonly id: bigint;
   readonly ttlSeconds: number;
+  /** The last checkpointed remaining TTL (etcd's LeaseCheckpoint); 0: unset, the full TTL counts. */
+  remainingTtlSeconds: number;
   /** When the lease expires; Infinity while this member is not primary. */
   expiresAtMs: number;
   /** When the expiry loop next looks at it (expiresAtMs, or a retry time once expired). */
@@ -67,6 +69,8 @@ export interface LeaseTableOptions {
 }
 
 const byDue = (a: Lease, b: Lease): boolean => a.dueAtMs < b.dueAtMs;
+/** etcd's Lease.RemainingTTL(): the checkpointed remaining TTL if set, else the whole TTL. */
+const promotedTtlSeconds = (l: Lease): number => (l.remainingTtlSeconds > 0 ? l.remainingTtlSeconds : l.ttlSeconds);
 
 export class LeaseTable {
   private readonly leases = new Map<bigint, Lease>();
@@ -121,6 +125,15 @@ export class LeaseTable {
     for (const wake of l.goneWaiters ?? []) wake();
   }
 
+  /**
+   * etcd's lessor.Checkpoint, applied from the log: only the remaining TTL is recorded; promote()
+   * starts the lease from it, so a long lease does not begin afresh at every leader change.
+   */
+  checkpoint(id: bigint, remainingTtlSeconds: number): void {
+    const l = this.leases.get(id);
+    if (l !== undefined) l.remainingTtlSeconds = Math.max(0, remainingTtlSeconds);
+  }
+
   attach(id: bigint, key: Key): void {
     const l = this.leases.get(id);
     if (l === undefined) return;
@@ -156,7 +169,7 @@ export class LeaseTable {
   promote(extendMs: number): void {
     this.isPrimary = true;
     const now = this.options.clock.now();
-    for (const l of this.leases.values()) this.setExpiry(l, now + l.ttlSeconds * 1000 + extendMs);
+    for (const l of this.leases.values()) this.setExpiry(l, now + promotedTtlSeconds(l) * 1000 + extendMs);
     if (this.leases.size < leaseRevokeRatePerSecond) return;
     const sorted = [...this.leases.values()].sort((a, b) => a.expiresAtMs - b.expiresAtMs);
     const targetPerSecond = (3 * leaseRevokeRatePerSecond) / 4;
@@ -175,7 +188,7 @@ export class LeaseTable {
       if (expires <= targetPerSecond) continue;
       const delayMs = (1000 * expires) / targetPerSecond - (remainingMs - baseMs);
       nextWindowMs = baseMs + delayMs;
-      this.setExpiry(l, now + l.ttlSeconds * 1000 + delayMs + extendMs);
+      this.setExpiry(l, now + promotedTtlSeconds(l) * 1000 + delayMs + extendMs);
     }
   }
 
@@ -247,7 +260,7 @@ export class LeaseTable {
 
   private add(id: bigint, ttlSeconds: number): void {
     const expiresAtMs = this.isPrimary ? this.options.clock.now() + ttlSeconds * 1000 : Infinity;
-    const l: Lease = { id, ttlSeconds, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: undefined, goneWaiters: undefined };
+    const l: Lease = { id, ttlSeconds, remainingTtlSeconds: 0, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: undefined, goneWaiters: undefined };
     this.leases.set(id, l);
     this.expiries.push(l);
   }

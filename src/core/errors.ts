@@ -21,6 +21,9 @@ export type EtcdErrorKind =
   | 'stopped'
   | 'tooManyRequests'
   | 'timeout'
+  // the replicated log: a proposal with no leader to take it, or dropped when leadership moved before it committed
+  | 'noLeader'
+  | 'leaderChanged'
   | 'notCapable'
   | 'canceled'
   // the concurrency recipes behind the Lock and Election services (clientv3/concurrency's errors)

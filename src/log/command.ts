@@ -1,8 +1,18 @@
-// What the revision log carries: one client write per entry, in etcd's own request shapes.
-// The binary form is a type byte, the proposer's request id, then the request's protobuf.
+// What the revision log carries: one client write per entry, in etcd's own request shapes, plus the
+// entries a replicated log adds (a new leader's no-op, membership changes, lease checkpoints).
+//
+// Binary forms. A *proposal* is what one member hands to the log and every member decodes:
+//   type code (1 byte) | request id (uint64 BE) | the request's protobuf
+// A Raft log carries it as an entry's data (src/log/raft-entries.ts). The local WAL stores a
+// *record* per entry, which is versioned by its first byte:
+//   v2 (0x82): 0x82 | term (uint64 BE) | proposal
+//   v1 (first byte 1..6, written before v2): type code | term (float64 BE) | request id (float64 BE) | protobuf
+// Type codes keep their meaning forever; a code this build does not know is refused with a
+// LogEntryDecodeError naming the entry, never guessed at.
 import {
   CompactionRequest,
   DeleteRangeRequest,
+  LeaseCheckpointRequest,
   LeaseGrantRequest,
   LeaseRevokeRequest,
   PutRequest,
@@ -17,17 +27,58 @@ export type Command =
   // Lease changes are log entries like any write, so every member applies them in the same order.
   // A grant always carries its ID: the proposer picks one when the client leaves it 0, as etcd does.
   | { readonly type: 'leaseGrant'; readonly req: LeaseGrantRequest }
-  | { readonly type: 'leaseRevoke'; readonly req: LeaseRevokeRequest };
+  | { readonly type: 'leaseRevoke'; readonly req: LeaseRevokeRequest }
+  /** A new leader's empty entry: applying it advances the applied index, not the revision. */
+  | { readonly type: 'noop' }
+  /** A membership change, opaque to the store: handed to its onConfChange hook in log order. */
+  | { readonly type: 'confChange'; readonly data: Uint8Array }
+  /** etcd's LeaseCheckpoint: the primary records leases' remaining TTLs so a new primary keeps them. */
+  | { readonly type: 'leaseCheckpoint'; readonly req: LeaseCheckpointRequest };
+
+export type CommandType = Command['type'];
 
 export interface LogEntry {
   readonly index: number;
   readonly term: number;
-  /** Chosen by the proposing member so that it can match the applied entry to its waiting caller. */
-  readonly requestId: number;
+  /**
+   * Chosen by the proposing member (src/core/id-generator.ts: unique across members and restarts)
+   * so that it can match the applied entry to its waiting caller. 0 for entries nobody waits for.
+   */
+  readonly requestId: bigint;
   readonly command: Command;
 }
 
-const TYPE_CODES = { put: 1, deleteRange: 2, txn: 3, compact: 4, leaseGrant: 5, leaseRevoke: 6 } as const;
+/** Why an entry could not be decoded; the apply path stops on it rather than skip an entry. */
+export type LogEntryDecodeFailure = 'unknownFormat' | 'unknownType' | 'malformed';
+
+export class LogEntryDecodeError extends Error {
+  constructor(
+    readonly reason: LogEntryDecodeFailure,
+    readonly index: number,
+    detail: string,
+  ) {
+    super(`log entry ${index}: ${detail}`);
+    this.name = 'LogEntryDecodeError';
+  }
+}
+
+const typeCodes: Readonly<Record<CommandType, number>> = {
+  put: 1,
+  deleteRange: 2,
+  txn: 3,
+  compact: 4,
+  leaseGrant: 5,
+  leaseRevoke: 6,
+  noop: 7,
+  confChange: 8,
+  leaseCheckpoint: 9,
+};
+/** The codes a v1 record may hold: v1 was written before the later types existed. */
+const maxV1TypeCode = 6;
+const recordV2 = 0x82;
+const proposalHeaderBytes = 1 + 8;
+const recordV2HeaderBytes = 1 + 8;
+const recordV1HeaderBytes = 1 + 8 + 8;
 
 function encodeBody(c: Command): Uint8Array {
   switch (c.type) {
@@ -43,47 +94,87 @@ function encodeBody(c: Command): Uint8Array {
       return LeaseGrantRequest.encode(c.req).finish();
     case 'leaseRevoke':
       return LeaseRevokeRequest.encode(c.req).finish();
+    case 'noop':
+      return new Uint8Array(0);
+    case 'confChange':
+      return c.data;
+    case 'leaseCheckpoint':
+      return LeaseCheckpointRequest.encode(c.req).finish();
   }
 }
 
-export function encodeEntry(e: LogEntry): Buffer {
-  const body = encodeBody(e.command);
-  const out = Buffer.allocUnsafe(1 + 8 + 8 + body.length);
-  out[0] = TYPE_CODES[e.command.type];
-  out.writeDoubleBE(e.term, 1);
-  out.writeDoubleBE(e.requestId, 9);
-  out.set(body, 17);
+function decodeBody(index: number, code: number, body: Uint8Array): Command {
+  try {
+    switch (code) {
+      case 1:
+        return { type: 'put', req: PutRequest.decode(body) };
+      case 2:
+        return { type: 'deleteRange', req: DeleteRangeRequest.decode(body) };
+      case 3:
+        return { type: 'txn', req: TxnRequest.decode(body) };
+      case 4:
+        return { type: 'compact', req: CompactionRequest.decode(body) };
+      case 5:
+        return { type: 'leaseGrant', req: LeaseGrantRequest.decode(body) };
+      case 6:
+        return { type: 'leaseRevoke', req: LeaseRevokeRequest.decode(body) };
+      case 7:
+        return { type: 'noop' };
+      case 8:
+        return { type: 'confChange', data: new Uint8Array(body) };
+      case 9:
+        return { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.decode(body) };
+    }
+  } catch (e) {
+    throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  throw new LogEntryDecodeError('unknownType', index, `unknown command type ${code}`);
+}
+
+/** The bytes one member proposes: type code, request id, request. */
+export function encodeProposal(requestId: bigint, command: Command): Buffer {
+  const body = encodeBody(command);
+  const out = Buffer.allocUnsafe(proposalHeaderBytes + body.length);
+  out[0] = typeCodes[command.type];
+  out.writeBigUInt64BE(requestId, 1);
+  out.set(body, proposalHeaderBytes);
   return out;
 }
 
+/** The entry a proposal becomes once committed at (index, term). */
+export function decodeProposal(index: number, term: number, bytes: Uint8Array): LogEntry {
+  if (bytes.length < proposalHeaderBytes) throw new LogEntryDecodeError('malformed', index, `proposal of ${bytes.length} bytes`);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const requestId = view.readBigUInt64BE(1);
+  return { index, term, requestId, command: decodeBody(index, view[0]!, view.subarray(proposalHeaderBytes)) };
+}
+
+/** A WAL record (v2) for the entry; its index is stored beside it by the WAL. */
+export function encodeEntry(e: LogEntry): Buffer {
+  const proposal = encodeProposal(e.requestId, e.command);
+  const out = Buffer.allocUnsafe(recordV2HeaderBytes + proposal.length);
+  out[0] = recordV2;
+  out.writeBigUInt64BE(BigInt(e.term), 1);
+  out.set(proposal, recordV2HeaderBytes);
+  return out;
+}
+
+/** Reads a WAL record of either version. Throws LogEntryDecodeError for anything it does not know. */
 export function decodeEntry(index: number, bytes: Buffer): LogEntry {
-  const term = bytes.readDoubleBE(1);
-  const requestId = bytes.readDoubleBE(9);
-  const body = bytes.subarray(17);
-  let command: Command;
-  switch (bytes[0]) {
-    case 1:
-      command = { type: 'put', req: PutRequest.decode(body) };
-      break;
-    case 2:
-      command = { type: 'deleteRange', req: DeleteRangeRequest.decode(body) };
-      break;
-    case 3:
-      command = { type: 'txn', req: TxnRequest.decode(body) };
-      break;
-    case 4:
-      command = { type: 'compact', req: CompactionRequest.decode(body) };
-      break;
-    case 5:
-      command = { type: 'leaseGrant', req: LeaseGrantRequest.decode(body) };
-      break;
-    case 6:
-      command = { type: 'leaseRevoke', req: LeaseRevokeRequest.decode(body) };
-      break;
-    default:
-      throw new Error(`log entry ${index}: unknown command type ${bytes[0]}`);
+  const first = bytes[0];
+  if (first === recordV2) {
+    if (bytes.length < recordV2HeaderBytes) throw new LogEntryDecodeError('malformed', index, `record of ${bytes.length} bytes`);
+    return decodeProposal(index, Number(bytes.readBigUInt64BE(1)), bytes.subarray(recordV2HeaderBytes));
   }
-  return { index, term, requestId, command };
+  if (first !== undefined && first >= 1 && first <= maxV1TypeCode) {
+    if (bytes.length < recordV1HeaderBytes) throw new LogEntryDecodeError('malformed', index, `record of ${bytes.length} bytes`);
+    const term = bytes.readDoubleBE(1);
+    const id = bytes.readDoubleBE(9);
+    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(id) || id < 0) throw new LogEntryDecodeError('malformed', index, `v1 record with term ${term}, request id ${id}`);
+    const requestId = BigInt(id);
+    return { index, term, requestId, command: decodeBody(index, first, bytes.subarray(recordV1HeaderBytes)) };
+  }
+  throw new LogEntryDecodeError('unknownFormat', index, `unknown record format ${String(first)}`);
 }
 
 /** Encoded size of a command's request, the figure etcd compares with --max-request-bytes. */

@@ -4,16 +4,16 @@
 // later proposal fails with that failure until a restart re-reads the disk.
 // Entries live in a segmented WAL of their own, not in the engine: its writes and fdatasyncs run on
 // the libuv pool, while the engine's synced batch writes (RocksDB) would block the event loop.
-import { Subject } from 'rxjs';
 import { EtcdError } from '../core/errors.js';
 import { decodeEntry, encodeEntry, type Command, type LogEntry } from './command.js';
+import { defaultFollowLimits, followCommitted, type CommitListener, type CommittedSource, type FollowLimits } from './log-follower.js';
 import type { RevisionLog } from './revision-log.js';
 import { defaultMaxSegmentBytes, openSegmentedWal, type SegmentedWal } from './segmented-wal.js';
 import { nodeFileSystem, type FileSystem } from '../storage/file-system.js';
 import { GroupCommit, GroupCommitFullError } from '../storage/group-commit.js';
 
 interface Proposal {
-  readonly requestId: number;
+  readonly requestId: bigint;
   readonly command: Command;
 }
 
@@ -28,6 +28,7 @@ export interface LocalLogOptions {
   /** WAL segment size; the log is trimmed a whole segment at a time. */
   readonly maxSegmentBytes: number;
   readonly fs: FileSystem;
+  readonly follow: FollowLimits;
 }
 
 export const defaultLocalLogOptions: LocalLogOptions = {
@@ -37,15 +38,20 @@ export const defaultLocalLogOptions: LocalLogOptions = {
   retainEntries: 5_000,
   maxSegmentBytes: defaultMaxSegmentBytes,
   fs: nodeFileSystem,
+  follow: defaultFollowLimits,
 };
 
-export class LocalLog implements RevisionLog {
+export class LocalLog implements RevisionLog, CommittedSource {
   readonly term = 1;
-  private readonly subject = new Subject<readonly LogEntry[]>();
-  readonly committed$ = this.subject.asObservable();
+  private readonly listeners = new Set<CommitListener>();
   private readonly committer: GroupCommit<Proposal>;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private ended = false;
   private trimming = false;
+  /** Followers still running; close() keeps the WAL open until they have read to the end. */
+  private followers = 0;
+  private followersDone: (() => void) | undefined;
 
   private constructor(
     private readonly wal: SegmentedWal,
@@ -67,7 +73,7 @@ export class LocalLog implements RevisionLog {
     return new LocalLog(wal, options, wal.lastIndex);
   }
 
-  get lastIndex(): number {
+  get committedIndex(): number {
     return this.last;
   }
 
@@ -79,21 +85,50 @@ export class LocalLog implements RevisionLog {
     this.committer.onStop(listener);
   }
 
-  propose(requestId: number, command: Command): Promise<void> {
+  /** Resolves once the entry is durable: on a single member that is committed. */
+  propose(requestId: bigint, command: Command): Promise<void> {
     if (this.closed) return Promise.reject(new EtcdError('stopped'));
     return this.committer.submit({ requestId, command }).catch((e: unknown) => {
       throw e instanceof GroupCommitFullError ? new EtcdError('tooManyRequests') : e;
     });
   }
 
-  async *committedAfter(index: number): AsyncIterable<LogEntry> {
-    // Entries right after index were trimmed, so the engine lost state it had made durable (or is
-    // from another data dir). Replaying what is left would silently skip writes.
-    const first = this.wal.firstIndex;
-    if (first > 0 && index + 1 < first) {
-      throw new Error(`revision log starts at index ${first}, but the applied state ends at ${index}: entries ${index + 1}..${first - 1} are gone`);
+  async *follow(fromIndex: number): AsyncGenerator<readonly LogEntry[]> {
+    this.followers++;
+    try {
+      yield* followCommitted(this, fromIndex, this.options.follow);
+    } finally {
+      if (--this.followers === 0) this.followersDone?.();
     }
-    for await (const entry of this.wal.readFrom(index + 1)) yield decodeEntry(entry.index, entry.bytes);
+  }
+
+  /** Every acknowledged write is committed, and a single member's commit index is its last entry. */
+  readIndex(): Promise<number> {
+    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    return Promise.resolve(this.last);
+  }
+
+  async *readCommitted(from: number, to: number): AsyncGenerator<LogEntry> {
+    // Entries right after the applied state were trimmed, so the engine lost state it had made
+    // durable (or is from another data dir). Replaying what is left would silently skip writes.
+    const first = this.wal.firstIndex;
+    if (first > 0 && from < first) {
+      throw new Error(`revision log starts at index ${first}, but the applied state ends at ${from - 1}: entries ${from}..${first - 1} are gone`);
+    }
+    if (from > to) return;
+    for await (const entry of this.wal.readFrom(from)) {
+      if (entry.index > to) return;
+      yield decodeEntry(entry.index, entry.bytes);
+    }
+  }
+
+  subscribe(listener: CommitListener): () => void {
+    if (this.ended) {
+      listener.ended();
+      return () => undefined;
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   persistedUpTo(index: number): void {
@@ -110,11 +145,20 @@ export class LocalLog implements RevisionLog {
       .finally(() => (this.trimming = false));
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     await this.committer.drain();
+    this.ended = true;
+    for (const l of [...this.listeners]) l.ended();
+    this.listeners.clear();
+    // A follower that fell behind reads the rest back from the WAL, so it stays open until they finish.
+    if (this.followers > 0) await new Promise<void>((resolve) => (this.followersDone = resolve));
     await this.wal.close();
-    this.subject.complete();
   }
 
   private async writeBatch(batch: readonly Proposal[]): Promise<void> {
@@ -129,6 +173,6 @@ export class LocalLog implements RevisionLog {
       this.options.fsync,
     );
     this.last += entries.length;
-    this.subject.next(entries);
+    for (const l of this.listeners) l.committed(entries);
   }
 }

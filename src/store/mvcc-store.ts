@@ -1,13 +1,16 @@
-// The one store every adapter talks to. Writes go through the revision log: propose → durable →
-// committed → applied in log order by the owning shard actor(s) → persisted → caller answered.
-// Reads are served by the shards at the store's current revision without touching the log.
-import { Subject, concatMap, from, type Observable } from 'rxjs';
+// The one store every adapter talks to. Writes go through the revision log: propose → committed →
+// applied in log order by the owning shard actor(s) → persisted → caller answered (or timed out).
+// Reads are served by the shards at the store's current revision without a log entry; a
+// linearizable one first waits at the read barrier until the store has applied the log's read index.
+import { Subject, type Observable } from 'rxjs';
 import type { AppliedBatch, AppliedChange } from './applied-batch.js';
 import type {
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
   DeleteRangeResponse,
+  LeaseCheckpointRequest,
+  LeaseCheckpointResponse,
   LeaseGrantRequest,
   LeaseGrantResponse,
   LeaseRevokeRequest,
@@ -25,53 +28,39 @@ import { keyRange, type KeyRange } from '../core/keys.js';
 import type { HashKvResult, KvApi, StoreStatus } from '../core/kv-api.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { Command, LogEntry } from '../log/command.js';
+import { IdGenerator } from '../core/id-generator.js';
+import { systemTimers, type Timers } from '../core/timers.js';
+import { AppliedIndex } from './applied-index.js';
+import { defaultRequestTimeoutMs, ProposalWaiters, type RequestIdSource } from './proposal-waiters.js';
+import { isSerializableRead, ReadBarrier } from './read-barrier.js';
+import { loadPersistedState, type PersistedMarks } from './persisted-state.js';
 import type { RevisionLog } from '../log/revision-log.js';
 import { applyWrite, leasesNamedBy, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type ReadResponse, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
 import { LeaseTable, systemClock } from '../actors/lease-table.js';
 import { revokeAsTxn } from './lease-revoke.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
-import { decodeRecord, encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
+import { encodeRecord, type KvRecord } from '../mvcc/kv-record.js';
 import type { RevisionState } from '../mvcc/store-txn.js';
 import type { ShardSet } from './shard-set.js';
-import { byRevision, encodeHashStream } from './hash-kv-stream.js';
+import { hashKv, inlineHashJobs } from './hash-kv.js';
 import type { HashJobs } from '../jobs/job-pool.js';
-import { crc32c } from '../jobs/hash-kv-task.js';
 import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
-import {
-  APPLIED_KEY,
-  COMPACT_KEY,
-  LEASE_END,
-  LEASE_PREFIX,
-  decodeLeaseTtl,
-  encodeLeaseTtl,
-  leaseIdOf,
-  leaseKey,
-  RECORD_END,
-  RECORD_PREFIX,
-  decodeApplied,
-  decodeRevision,
-  encodeApplied,
-  encodeRevision,
-  recordKey,
-  recordSubOf,
-} from './storage-keys.js';
+import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
 
 type SettledResult =
   | WriteResponse
   | { type: 'compact'; response: CompactionResponse }
   | { type: 'leaseGrant'; response: LeaseGrantResponse }
-  | { type: 'leaseRevoke'; response: LeaseRevokeResponse };
+  | { type: 'leaseRevoke'; response: LeaseRevokeResponse }
+  | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse };
 
 type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
 
 /** What the store needs of the lease table while applying the log: the apply-time half of LeaseTable. */
-export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track'>;
+export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track' | 'checkpoint'>;
 
-interface Waiter {
-  readonly resolve: (s: Settled) => void;
-  readonly reject: (e: unknown) => void;
-}
+export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { type: 'confChange' }> };
 
 export interface StoreHooks {
   /** Fills the header fields the store does not own (cluster, member, term). */
@@ -86,14 +75,22 @@ export interface StoreHooks {
    * table of the store's own that nobody expires, enough for tests of the store alone.
    */
   readonly leases?: LeaseLedger;
+  /** Applies a membership change, in log order (the membership module). Absent: ignored. */
+  readonly onConfChange?: (entry: ConfChangeEntry) => void | Promise<void>;
+  /** Request ids for proposals. Absent: etcd's generator for the header's member ID, seeded from now. */
+  readonly requestIds?: RequestIdSource;
+  /** Deadlines of writes and linearizable reads. Absent: the system clock. */
+  readonly timers?: Timers;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
 const maxInFlightWrites = 100_000;
+/** Linearizable reads waiting at the read barrier before new ones get "too many requests". */
+const maxWaitingReads = 100_000;
+/** Waits for the applied index at once: a read barrier round, or opening (see AppliedIndex). */
+const maxAppliedIndexWaiters = 64;
 /** Applied batches whose state is still on its way to the engine before applying waits. */
 const maxUnpersistedBatches = 64;
-/** Records sent to a shard per message while loading at start-up. */
-const loadChunkRecords = 10_000;
 /** Default of StoreTuning.syncedPersistEveryEntries. */
 export const defaultSyncedPersistEveryEntries = 10_000;
 
@@ -101,23 +98,22 @@ export const defaultSyncedPersistEveryEntries = 10_000;
 export interface StoreTuning {
   /** Log entries applied between persist batches written with sync (see persist). */
   readonly syncedPersistEveryEntries: number;
+  /** etcd's request timeout for writes and linearizable reads (default: etcd's with its default election timeout). */
+  readonly requestTimeoutMs?: number;
 }
-/** HashKV gathers again when a compaction lands meanwhile; after this many tries it gives up. */
-const maxHashKvAttempts = 3;
-
-/** Hashes on the calling thread: for stores opened without a job pool (tests of the store alone). */
-const inlineHashJobs: HashJobs = { crc32c: async (bytes) => crc32c(new Uint8Array(bytes)) };
 
 export class MvccStore implements KvApi {
-  private rev = 1;
-  private compactRev = -1;
-  private appliedIndex = 0;
-  private nextRequestId = 1;
-  private readonly waiters = new Map<number, Waiter>();
+  private rev: number;
+  private compactRev: number;
+  private readonly applied: AppliedIndex;
+  private readonly proposals: ProposalWaiters<Settled>;
+  private readonly reads: ReadBarrier;
+  /** Until open() returns: a failure of the apply loop fails the open instead of stopping the store. */
+  private opening = true;
   private persisting: Promise<void> = Promise.resolve();
   private unpersisted = 0;
   /** Applied index of the last persist batch written with sync (or loaded at open). */
-  private syncedIndex = 0;
+  private syncedIndex: number;
   private readonly appliedSubject = new Subject<AppliedBatch>();
   /**
    * Every applied batch, in log order, as soon as it is applied (before the engine has it: the log
@@ -127,7 +123,6 @@ export class MvccStore implements KvApi {
   /** Settles once the log has completed and every committed batch has been applied. */
   private applyDrained: Promise<void> = Promise.resolve();
   private failure: StorageFault | null = null;
-  private readonly leases: LeaseLedger;
 
   private constructor(
     private readonly engine: Engine,
@@ -136,13 +131,25 @@ export class MvccStore implements KvApi {
     private readonly hooks: StoreHooks,
     private readonly jobs: HashJobs,
     private readonly tuning: StoreTuning,
+    private readonly leases: LeaseLedger,
+    marks: PersistedMarks,
   ) {
-    this.leases = hooks.leases ?? new LeaseTable({ minTtlSeconds: 1, clock: systemClock });
+    this.rev = marks.revision;
+    this.compactRev = marks.compactRevision;
+    this.syncedIndex = marks.appliedIndex;
+    const timers = hooks.timers ?? systemTimers;
+    const timeoutMs = tuning.requestTimeoutMs ?? defaultRequestTimeoutMs;
+    const ids = hooks.requestIds ?? new IdGenerator(hooks.header(0).memberId, Date.now());
+    this.proposals = new ProposalWaiters<Settled>({ ids, timeoutMs, maxWaiters: maxInFlightWrites, timers });
+    this.applied = new AppliedIndex(marks.appliedIndex, timers, maxAppliedIndexWaiters);
+    this.reads = new ReadBarrier({ readIndex: () => log.readIndex(), applied: this.applied, timeoutMs, maxWaitingReads, timers });
   }
 
   /**
-   * Loads the persisted state into the shards, replays the log past it, then follows the log. `jobs`
-   * runs HashKV's checksum; the caller owns it (and closes it after the store).
+   * Loads the persisted state into the shards, then follows the log from there: one apply loop
+   * replays what was committed and goes on with what commits later, so nothing committed meanwhile is
+   * missed or applied twice. Returns once everything committed at the start is applied. `jobs` runs
+   * HashKV's checksum; the caller owns it (and closes it after the store).
    */
   static async open(
     engine: Engine,
@@ -152,45 +159,22 @@ export class MvccStore implements KvApi {
     jobs: HashJobs = inlineHashJobs,
     tuning: StoreTuning = { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries },
   ): Promise<MvccStore> {
-    const store = new MvccStore(engine, log, shards, hooks, jobs, tuning);
-    const applied = await engine.get(APPLIED_KEY);
-    if (applied !== undefined) {
-      const mark = decodeApplied(applied);
-      store.appliedIndex = mark.index;
-      store.rev = mark.revision;
-      store.syncedIndex = mark.index;
-    }
-    const compact = await engine.get(COMPACT_KEY);
-    if (compact !== undefined) store.compactRev = decodeRevision(compact) - 1;
-    for await (const [key, value] of engine.iterate({ gte: LEASE_PREFIX, lt: LEASE_END })) store.leases.restore(leaseIdOf(key), decodeLeaseTtl(value));
-    await store.loadRecords();
-    let batch: LogEntry[] = [];
-    for await (const entry of log.committedAfter(store.appliedIndex)) {
-      batch.push(entry);
-      if (batch.length >= 1000) {
-        await store.applyBatch(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await store.applyBatch(batch);
-    if (log.lastIndex < store.appliedIndex) {
+    const leases = hooks.leases ?? new LeaseTable({ minTtlSeconds: 1, clock: systemClock });
+    const marks = await loadPersistedState(engine, shards, leases);
+    const store = new MvccStore(engine, log, shards, hooks, jobs, tuning, leases, marks);
+    const committed = log.committedIndex;
+    if (committed < marks.appliedIndex) {
       // New entries would be numbered at or below state already applied and be skipped at the next
       // replay; the WAL was lost or cut short (possible after a power failure with --unsafe-no-fsync).
-      throw new Error(`the revision log ends at entry ${log.lastIndex} but the applied state is at ${store.appliedIndex}: the WAL under the data dir was lost or truncated`);
+      throw new Error(`the revision log ends at entry ${committed} but the applied state is at ${marks.appliedIndex}: the WAL under the data dir was lost or truncated`);
     }
+    store.applyDrained = store.applyLog(marks.appliedIndex);
+    await store.applied.reached(committed, Infinity);
+    store.opening = false;
     // A failure found outside a write (the memory engine's background snapshot, a log trim) stops
     // the store at once, so that /health and Status say so before the next write is acknowledged.
     engine.onFailure((failure) => store.stop(failure));
     log.onFailure((failure) => store.stop(failure));
-    store.applyDrained = new Promise<void>((resolve) => {
-      log.committed$.pipe(concatMap((entries) => from(store.applyBatch(entries)))).subscribe({
-        complete: resolve,
-        error: (e: unknown) => {
-          store.stop(e);
-          resolve();
-        },
-      });
-    });
     return store;
   }
 
@@ -241,7 +225,7 @@ export class MvccStore implements KvApi {
     return {
       revision: this.rev,
       compactRevision: this.compactRev,
-      raftIndex: this.appliedIndex,
+      raftIndex: this.applied.current,
       raftTerm: this.log.term,
       dbSizeBytes: size,
       dbSizeInUseBytes: size,
@@ -295,44 +279,22 @@ export class MvccStore implements KvApi {
     return this.stamp(r.response);
   }
 
+  /** Records leases' remaining TTLs through the log (the primary's checkpoints). */
+  async leaseCheckpoint(req: LeaseCheckpointRequest): Promise<LeaseCheckpointResponse> {
+    const r = await this.write({ type: 'leaseCheckpoint', req });
+    if (r.type !== 'leaseCheckpoint') throw new Error('lease checkpoint answered with another response type');
+    return this.stamp(r.response);
+  }
+
   async compact(req: CompactionRequest): Promise<CompactionResponse> {
     const r = await this.write({ type: 'compact', req });
     if (r.type !== 'compact') throw new Error('compact answered with another response type');
     return this.stamp(r.response);
   }
 
-  /**
-   * etcd's HashByRev (mvcc/kvstore.go): CRC-32C over the backend's key bucket up to `revision` (0 =
-   * current), skipping compacted history that Keep(revision) does not keep. Fails with compacted for
-   * 0 < revision <= compact revision, futureRev above the current revision.
-   */
-  async hashKv(revision: bigint): Promise<HashKvResult> {
-    for (let attempt = 1; ; attempt++) {
-      const compactRev = this.compactRev;
-      const current = this.rev;
-      if (revision > 0n && revision <= BigInt(compactRev)) throw new EtcdError('compacted');
-      if (revision > BigInt(current)) throw new EtcdError('futureRev');
-      const rev = revision === 0n ? current : Number(revision);
-      const records = await this.hashRecords(rev, compactRev);
-      // A compaction applied meanwhile removed records some shards had not yet reported.
-      if (this.compactRev !== compactRev) {
-        if (attempt < maxHashKvAttempts) continue;
-        throw new EtcdError('compacted');
-      }
-      records.sort(byRevision);
-      const hash = await this.jobs.crc32c(encodeHashStream(records));
-      return { hash, compactRevision: compactRev, revision: current };
-    }
-  }
-
-  /** The records HashByRev hashes at rev, from every shard, in no particular order. */
-  private async hashRecords(rev: number, compactRev: number): Promise<KvRecord[]> {
-    const ask = (includeUnkept: boolean) =>
-      Promise.all(Array.from({ length: this.shards.count }, (_, s) => this.shards.shard(s).ask({ type: 'hashRecords', rev, compactRev, includeUnkept })));
-    let parts = await ask(false);
-    // etcd skips compacted revisions outside Keep(rev) only when Keep(rev) is not empty.
-    if (compactRev >= 0 && parts.every((p) => p.liveKeys === 0)) parts = await ask(true);
-    return parts.flatMap((p) => p.records);
+  /** etcd's HashByRev (see hash-kv.ts). */
+  hashKv(revision: bigint): Promise<HashKvResult> {
+    return hashKv(this, this.shards, this.jobs, revision);
   }
 
   async close(): Promise<void> {
@@ -341,8 +303,9 @@ export class MvccStore implements KvApi {
     await this.applyDrained;
     this.appliedSubject.complete();
     await this.persisting;
-    for (const w of this.waiters.values()) w.reject(new EtcdError('stopped'));
-    this.waiters.clear();
+    this.proposals.failAll(new EtcdError('stopped'));
+    this.applied.end(new EtcdError('stopped'));
+    this.reads.close();
     await this.shards.stop();
   }
 
@@ -351,8 +314,8 @@ export class MvccStore implements KvApi {
     if (this.failure !== null) return;
     this.failure = describeStorageFault(e);
     this.hooks.onFatal(this.failure);
-    for (const w of this.waiters.values()) w.reject(refusalFor(this.failure));
-    this.waiters.clear();
+    this.proposals.failAll(refusalFor(this.failure));
+    this.applied.end(refusalFor(this.failure));
   }
 
   private stamp<T extends { header: ResponseHeader | undefined }>(response: T): T {
@@ -361,6 +324,7 @@ export class MvccStore implements KvApi {
   }
 
   private async read(read: ReadRequest, owner: number | null): Promise<ReadOutcome & { ok: true }> {
+    if (!isSerializableRead(read)) await this.reads.wait();
     const outcome = owner === null ? await serveRead(this.shards.view, read, this.revs()) : await this.shards.shard(owner).ask({ type: 'read', revs: this.revs(), read });
     if (!outcome.ok) throw new EtcdError(outcome.error);
     // A compaction applied while the read was queued may have removed part of the history it read.
@@ -368,35 +332,35 @@ export class MvccStore implements KvApi {
     return outcome;
   }
 
-  private async write(command: Command): Promise<Exclude<Settled, { ok: false }>['result']> {
+  private async write(command: Command): Promise<SettledResult> {
     // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
     if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
     if (this.failure !== null) throw refusalFor(this.failure);
-    // Every write waits here until applied, so this also bounds what the log has committed but the
-    // store not yet applied.
-    if (this.waiters.size >= maxInFlightWrites) throw new EtcdError('tooManyRequests');
-    const requestId = this.nextRequestId++;
-    const settled = new Promise<Settled>((resolve, reject) => this.waiters.set(requestId, { resolve, reject }));
-    // Settled may reject (fail-stop) while propose is still pending; it is awaited below.
-    settled.catch(() => undefined);
-    try {
-      await this.log.propose(requestId, command);
-    } catch (e) {
-      this.waiters.delete(requestId);
-      if (this.log.failure === undefined) throw e;
-      this.stop(this.log.failure);
-      throw refusalFor(this.failure ?? describeStorageFault(e));
-    }
-    const s = await settled;
+    // Every write waits until applied (or its deadline), so this also bounds what the log has
+    // committed but the store not yet applied.
+    const { id, outcome } = this.proposals.register();
+    // Committed: the answer comes when the entry is applied. Refused or lost: it comes from here.
+    this.log.propose(id, command).catch((e: unknown) => {
+      if (this.log.failure !== undefined) this.stop(this.log.failure);
+      this.proposals.fail(id, this.failure === null ? e : refusalFor(this.failure));
+    });
+    const s = await outcome;
     if (!s.ok) throw new EtcdError(s.error);
     return s.result;
   }
 
-  private settle(entry: LogEntry, s: Settled): void {
-    const w = this.waiters.get(entry.requestId);
-    if (w === undefined) return;
-    this.waiters.delete(entry.requestId);
-    w.resolve(s);
+  /** The one loop that applies the log: replay, then live (RevisionLog.follow). */
+  private async applyLog(fromIndex: number): Promise<void> {
+    try {
+      for await (const entries of this.log.follow(fromIndex)) {
+        if (this.failure !== null) break;
+        await this.applyBatch(entries);
+      }
+      this.applied.end(new EtcdError('stopped'));
+    } catch (e) {
+      if (this.opening) this.applied.end(e);
+      else this.stop(e);
+    }
   }
 
   /** Applies committed entries in order; runs of entries owned by one shard go to it in one message. */
@@ -413,16 +377,8 @@ export class MvccStore implements KvApi {
     let i = 0;
     while (i < entries.length) {
       const entry = entries[i]!;
-      if (entry.command.type === 'compact') {
-        const outcome = await this.applyCompact(entry.command.req, removed);
-        compacted ||= outcome.ok;
-        answers.push([entry, outcome]);
-        i++;
-        continue;
-      }
-      if (entry.command.type === 'leaseGrant' || entry.command.type === 'leaseRevoke') {
-        const outcome = entry.command.type === 'leaseGrant' ? this.applyLeaseGrant(entry.command.req, leaseOps) : await this.applyLeaseRevoke(entry.command.req, leaseOps, changes, applied);
-        answers.push([entry, outcome]);
+      if (!isKvWrite(entry.command)) {
+        compacted = (await this.applyOther(entry, answers, removed, leaseOps, changes, applied)) || compacted;
         i++;
         continue;
       }
@@ -442,12 +398,52 @@ export class MvccStore implements KvApi {
       run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied, answers));
       i = j;
     }
-    this.appliedIndex = entries[entries.length - 1]!.index;
     if (applied.length > 0 || compacted) {
       this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
     }
-    for (const [entry, settled] of answers) this.settle(entry, settled);
+    // Only the caller that proposed an entry waits for its id: other members' entries answer nobody.
+    for (const [entry, settled] of answers) this.proposals.settle(entry.requestId, settled);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.applied.advance(last.index);
     await this.persist(changes, removed, compacted, leaseOps);
+  }
+
+  /** Applies an entry that is not a key-value write; true when it was a compaction that took effect. */
+  private async applyOther(
+    entry: LogEntry,
+    answers: [LogEntry, Settled][],
+    removed: RevisionId[],
+    leaseOps: WriteOp[],
+    changes: KvRecord[],
+    applied: AppliedChange[],
+  ): Promise<boolean> {
+    const command = entry.command;
+    switch (command.type) {
+      case 'compact': {
+        const outcome = await this.applyCompact(command.req, removed);
+        answers.push([entry, outcome]);
+        return outcome.ok;
+      }
+      case 'leaseGrant':
+        answers.push([entry, this.applyLeaseGrant(command.req, leaseOps)]);
+        return false;
+      case 'leaseRevoke':
+        answers.push([entry, await this.applyLeaseRevoke(command.req, leaseOps, changes, applied)]);
+        return false;
+      case 'leaseCheckpoint':
+        // etcd 3.4 keeps checkpoints in memory only (3.6 persists them): nothing for the engine.
+        for (const c of command.req.checkpoints) this.leases.checkpoint(c.ID, Number(c.remainingTTL));
+        answers.push([entry, { ok: true, result: { type: 'leaseCheckpoint', response: { header: this.hooks.header(this.rev) } } }]);
+        return false;
+      case 'confChange':
+        await this.hooks.onConfChange?.({ ...entry, command });
+        return false;
+      case 'noop':
+      case 'put':
+      case 'deleteRange':
+      case 'txn':
+        return false;
+    }
   }
 
   /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */
@@ -527,7 +523,7 @@ export class MvccStore implements KvApi {
     for (const id of removed) ops.push({ type: 'del', key: recordKey(id.main, id.sub) });
     // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
     if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
-    const index = this.appliedIndex;
+    const index = this.applied.current;
     ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
     const sync = index - this.syncedIndex >= this.tuning.syncedPersistEveryEntries;
     if (sync) this.syncedIndex = index;
@@ -544,27 +540,6 @@ export class MvccStore implements KvApi {
     if (this.unpersisted > maxUnpersistedBatches) await this.persisting;
   }
 
-  /** Loads every record into its shard, and attaches each key's live record to its lease. */
-  private async loadRecords(): Promise<void> {
-    const chunks: KvRecord[][] = Array.from({ length: this.shards.count }, () => []);
-    // Records come in revision order, so the last one seen per key is its live one.
-    const leaseOfKey = new Map<string, bigint>();
-    const flush = async (s: number): Promise<void> => {
-      const records = chunks[s]!;
-      chunks[s] = [];
-      if (records.length > 0) await this.shards.shard(s).ask({ type: 'load', records });
-    };
-    for await (const [key, value] of this.engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
-      const record = decodeRecord(value, recordSubOf(key));
-      if (record.lease !== 0n && !record.tombstone) leaseOfKey.set(record.key, record.lease);
-      else leaseOfKey.delete(record.key);
-      const s = this.shards.shardOf(record.key);
-      chunks[s]!.push(record);
-      if (chunks[s]!.length >= loadChunkRecords) await flush(s);
-    }
-    for (let s = 0; s < this.shards.count; s++) await flush(s);
-    for (const [key, lease] of leaseOfKey) this.leases.attach(lease, key);
-  }
 }
 
 const isKvWrite = (c: Command): c is WriteCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn';

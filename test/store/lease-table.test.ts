@@ -155,4 +155,21 @@ t('status truncates the remaining seconds toward zero and lists keys sorted', ()
   assert.is(table.status(2n, true), undefined);
 });
 
+t('a checkpoint changes nothing until promotion, which starts the lease from its checkpointed remaining TTL', () => {
+  const { clock, table } = fresh();
+  table.grant(1n, 100n);
+  table.grant(2n, 100n);
+  table.checkpoint(1n, 40);
+  table.checkpoint(404n, 40); // unknown: ignored
+  assert.is(table.status(1n, false)?.remainingSeconds, 100, 'the running expiry is not touched');
+  table.demote();
+  clock.ms += 5_000;
+  table.promote(0);
+  assert.is(table.status(1n, false)?.remainingSeconds, 40);
+  assert.is(table.status(2n, false)?.remainingSeconds, 100);
+  table.checkpoint(1n, 0); // 0: unset again, the full TTL counts
+  table.promote(0);
+  assert.is(table.status(1n, false)?.remainingSeconds, 100);
+});
+
 t.run();

@@ -11,7 +11,8 @@ import { spawnActor } from '../../src/actors/spawn.js';
 import type { EngineName } from '../../src/engines/engine.js';
 import { openEngine, type OpenEngineOptions } from '../../src/engines/open-engine.js';
 import { LocalLog, defaultLocalLogOptions, type LocalLogOptions } from '../../src/log/local-log.js';
-import { MvccStore } from '../../src/store/mvcc-store.js';
+import { MvccStore, defaultSyncedPersistEveryEntries, type StoreHooks, type StoreTuning } from '../../src/store/mvcc-store.js';
+import type { RevisionLog } from '../../src/log/revision-log.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
 import type { Engine } from '../../src/engines/engine.js';
@@ -47,26 +48,44 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   readonly memory?: OpenEngineOptions['memory'];
   /** The lease table the store applies lease entries to (default: the store's own). */
   readonly leases?: LeaseTable;
+  /** A log of the test's own instead of a LocalLog in dir. */
+  readonly revisionLog?: RevisionLog;
+  /** Store hooks beyond header, onFatal and leases (request ids, timers, onConfChange). */
+  readonly hooks?: Pick<StoreHooks, 'onConfChange' | 'requestIds' | 'timers'>;
+  readonly tuning?: Partial<StoreTuning>;
 }
 
 export async function openStore(layout: StoreLayout, dir: string, options: OpenStoreOptions = {}): Promise<OpenStore> {
-  const { wrapEngine = (e: Engine) => e, onFatal, memory, leases, ...logOptions } = options;
+  const { wrapEngine = (e: Engine) => e, onFatal, memory, leases, revisionLog, hooks, tuning, ...logOptions } = options;
   const real = await openEngine(layout.engine, path.join(dir, layout.engine), {
     ...(logOptions.fs === undefined ? {} : { fs: logOptions.fs }),
     ...(memory === undefined ? {} : { memory }),
   });
   const engine: Engine = wrapEngine(real);
-  const log = await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...logOptions });
+  const log = revisionLog ?? (await LocalLog.open(path.join(dir, 'wal'), { ...defaultLocalLogOptions, fsync: false, ...logOptions }));
   const shards = new ShardSet(
     Array.from({ length: layout.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', layout.placement)),
     defaultSplitPoints(layout.shards),
   );
-  const store = await MvccStore.open(engine, log, shards, {
-    header: (revision) => ({ clusterId: 1n, memberId: 2n, revision: BigInt(revision), raftTerm: 1n }),
-    onFatal: onFatal ?? ((e) => {
-      throw e;
-    }),
-    ...(leases === undefined ? {} : { leases }),
+  const store = await MvccStore.open(
+    engine,
+    log,
+    shards,
+    {
+      header: (revision) => ({ clusterId: 1n, memberId: 2n, revision: BigInt(revision), raftTerm: 1n }),
+      onFatal: onFatal ?? ((e) => {
+        throw e;
+      }),
+      ...(leases === undefined ? {} : { leases }),
+      ...hooks,
+    },
+    undefined,
+    { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries, ...tuning },
+  ).catch(async (e: unknown) => {
+    if (revisionLog === undefined) await log.close().catch(() => undefined);
+    await shards.stop();
+    await real.close();
+    throw e;
   });
   return {
     store,

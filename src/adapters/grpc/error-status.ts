@@ -30,6 +30,8 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   leaseTtlTooLarge: { code: Status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
+  noLeader: { code: Status.UNAVAILABLE, details: 'etcdserver: no leader' },
+  leaderChanged: { code: Status.UNAVAILABLE, details: 'etcdserver: leader changed' },
   tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
   canceled: { code: Status.CANCELLED, details: 'context canceled' },

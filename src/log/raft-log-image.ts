@@ -9,12 +9,14 @@
 //   when the log holds i with term t (a member compacting its own log). Otherwise the log after i
 //   is not this snapshot's history (a stale tail, or none) and all of it goes, as Raft's restore
 //   discards the log when it takes a snapshot it cannot match.
-// - The first entries may start anywhere when older segments were released (`anchored` false):
-//   the snapshot marker that released them covers what came before.
+// - The entries may start anywhere when older segments were released (`anchored` false), and an
+//   entry below that start replaces them all (a tail cut that reached into a released segment):
+//   the snapshot marker that released those segments comes later and covers what came before,
+//   which gap() checks once everything is replayed.
 
 export interface LogImageOptions<T> {
   readonly termOf: (item: T) => number;
-  /** False when the log's start was released: the first entry may have any index. */
+  /** False when the log's start was released: entries may start at any index until a snapshot covers them. */
   readonly anchored: boolean;
 }
 
@@ -56,7 +58,7 @@ export class RaftLogImage<T> {
     if (this.items.length === 0) {
       return !this.anchored || index === this.snapshotIndex + 1 ? undefined : `entry ${index} does not follow the snapshot at ${this.snapshotIndex}`;
     }
-    if (index < this.start) return `entry ${index} would replace entries before ${this.start}, which were released`;
+    if (index < this.start && this.anchored) return `entry ${index} would replace entries before ${this.start}, which were released`;
     if (index > this.lastIndex + 1) return `entry ${index} leaves a gap after entry ${this.lastIndex}`;
     return undefined;
   }
@@ -66,9 +68,9 @@ export class RaftLogImage<T> {
     const refusal = this.refusal(index);
     if (refusal !== undefined) throw new Error(refusal);
     if (index <= this.snapshotIndex) return;
-    if (this.items.length === 0) {
+    if (this.items.length === 0 || index < this.start) {
       this.start = index;
-      this.anchored = true;
+      this.items = [];
     } else {
       this.items.length = index - this.start;
     }
@@ -89,7 +91,9 @@ export class RaftLogImage<T> {
     if (this.items.length === 0) this.start = index + 1;
     this.snapshotIndex = index;
     this.snapshotTerm = term;
-    this.anchored = true;
+    // Anchored once the entries follow a snapshot. Not before: an older marker (a header's copy)
+    // can precede the first entries left after a release; the marker that released them follows.
+    if (this.items.length > 0 && this.start === index + 1) this.anchored = true;
     return true;
   }
 

@@ -230,11 +230,16 @@ export class RaftWal {
    * Entries up to index (inclusive) are covered by a durable snapshot and may be deleted: removes
    * whole segments, oldest first, never past the newest durable snapshot marker (so the log that is
    * left always replays as that snapshot followed by consecutive entries) nor the active segment.
+   * A snapshot marker saved before this call counts even if its save has not resolved yet.
    */
   releaseTo(index: number): Promise<void> {
     const unusable = this.unusable();
     if (unusable !== undefined) return Promise.reject(unusable);
-    const done = this.releasing.then(() => this.deleteSegmentsTo(Math.min(index, this.durableSnapshotIndex)));
+    // Waits for the saves queued before it: snapshot markers are synced, so once they are written
+    // they are durable, and their index bounds what may go.
+    const written = this.committer.submit(encodeSave([], false, undefined, undefined));
+    written.catch(() => undefined); // observed through `done`; never an unhandled rejection meanwhile
+    const done = this.releasing.then(() => written).then(() => this.deleteSegmentsTo(Math.min(index, this.durableSnapshotIndex)));
     this.releasing = done.catch(() => undefined);
     return done;
   }
@@ -268,11 +273,11 @@ export class RaftWal {
     let segment = this.segments.at(-1);
     if (segment === undefined || this.active === undefined) throw new Error('raft WAL: no active segment');
     // A save larger than a segment still goes whole into one, after the header.
-    if (segment.bytes > segment.headerEnd && segment.bytes + bytes > this.maxSegmentBytes) segment = await this.startSegment(segment);
+    if (bytes > 0 && segment.bytes > segment.headerEnd && segment.bytes + bytes > this.maxSegmentBytes) segment = await this.startSegment(segment);
     for (const save of group) {
       for (let r = 0; r + 1 < save.bounds.length; r++) seal(save.batch.subarray(save.bounds[r], save.bounds[r + 1]), segment.salt, segment.synced);
     }
-    await writeFully(this.active, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
+    if (bytes > 0) await writeFully(this.active, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
     segment.bytes += bytes;
     let snapshotIndex: number | undefined;
     for (const save of group) {

@@ -27,7 +27,7 @@ import { EtcdError } from '../core/errors.js';
 import type { ConfState, Entry, HardState } from '../raft/types.js';
 import { makeDirDurable } from '../storage/durable-dir.js';
 import { nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
-import { GroupCommit } from '../storage/group-commit.js';
+import { GroupCommit, GroupCommitFullError } from '../storage/group-commit.js';
 import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, readRecords, seal } from '../storage/record-file.js';
 import { RaftLogImage } from './raft-log-image.js';
 import { decodeRecord, encodeRecord, maxEntryDataBytes, recordBytes, type RaftWalMetadata, type RaftWalRecord, type SnapshotMarker } from './raft-wal-records.js';
@@ -250,8 +250,11 @@ export class RaftWal {
     return this.closing;
   }
 
+  /** Why no call can be taken now; checked before a call changes the model, so a refusal changes nothing. */
   private unusable(): Error | undefined {
-    return this.closing !== undefined ? closedError() : this.committer.failure;
+    if (this.closing !== undefined) return closedError();
+    if (this.committer.failure !== undefined) return this.committer.failure;
+    return this.committer.queued >= maxQueuedSaves ? new GroupCommitFullError() : undefined;
   }
 
   private async shutdown(): Promise<void> {

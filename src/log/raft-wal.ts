@@ -184,6 +184,7 @@ export class RaftWal {
     const unusable = this.unusable();
     if (unusable !== undefined) return Promise.reject(unusable);
     const records: RaftWalRecord[] = [];
+    let save: Save;
     try {
       const first = entries[0];
       if (first !== undefined) {
@@ -203,12 +204,14 @@ export class RaftWal {
         if (hardState.commit > lastIndex) throw new RangeError(`raft WAL: hard state commits ${hardState.commit}, past the last entry ${lastIndex}`);
         records.push({ kind: 'hardState', hardState });
       }
+      if (records.length === 0 && !sync) return Promise.resolve();
+      // Encoded now (a bad term throws here, before the model changes), copying the caller's bytes.
+      save = encodeSave(records, sync, hardState, undefined);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (records.length === 0 && !sync) return Promise.resolve();
     for (const entry of entries) this.model.put(entry.index, entry.term);
-    return this.committer.submit(encodeSave(records, sync, hardState, undefined));
+    return this.committer.submit(save);
   }
 
   /** Records (durably) that a snapshot at (index, term) is durable in the engine. */

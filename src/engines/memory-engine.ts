@@ -199,10 +199,12 @@ class MemoryEngine implements Engine {
     }
     try {
       await writeSnapshot(this.fs, this.dir, tree, this.snapshotChunkBytes, { tmp: this.files.importTmp, final: this.files.importTmp });
+      if (this.closed) throw closedError();
     } catch (err) {
       await this.fs.remove(this.files.importTmp).catch(() => undefined);
       throw err;
     }
+    // Set with no await since the check above, so close() waits for it.
     this.replacing = this.swapIn(tree);
     try {
       await this.replacing;

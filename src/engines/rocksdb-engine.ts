@@ -207,14 +207,13 @@ class RocksdbEngine implements Engine {
     await rm(dirs.building, { recursive: true, force: true });
     try {
       await buildDb(dirs.building, chunks);
-      await rename(dirs.building, dirs.committed);
-      await nodeFileSystem.fsyncDir(dirname(this.dir));
+      if (this.closed) throw closedError();
     } catch (err) {
       await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
-    // Committed: from here the import is the state, also for a restart.
-    this.replacing = this.swapIn();
+    // Set with no await since the check above, so close() waits for it.
+    this.replacing = this.commitAndSwap();
     try {
       await this.replacing;
     } finally {
@@ -222,10 +221,16 @@ class RocksdbEngine implements Engine {
     }
   }
 
-  /** Closes the old database once queued writes are done, moves the import in and opens it. */
-  private async swapIn(): Promise<void> {
+  /**
+   * Commits the built database (from the durable rename on it is the state, also for a restart),
+   * then closes the old one once queued writes are done, moves the import in and opens it.
+   */
+  private async commitAndSwap(): Promise<void> {
+    const dirs = importDirs(this.dir);
     await this.committer.drain();
     try {
+      await rename(dirs.building, dirs.committed);
+      await nodeFileSystem.fsyncDir(dirname(this.dir));
       await this.db.close();
       await adoptImport(this.dir);
       this.db = await openDb(this.dir);

@@ -524,6 +524,37 @@ export function engineSuite(name: EngineName, open: OpenEngine): void {
     assert.is((await collect(target)).length, 1001);
   });
 
+  it('an engine closed while an import is still receiving its stream refuses the import and keeps the old state', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    // 4 MB: several chunks, so that the stream can pause after the first.
+    await source.write(Array.from({ length: 2000 }, (_, i) => put(stateKey(i), 'x'.repeat(2000))), { sync: true });
+    const targetDir = join(ctx.dir, 'target');
+    const target = await openIn(ctx, targetDir);
+    await target.write([put('old', 'state')], { sync: true });
+    let releaseRest: () => void = () => undefined;
+    const rest = new Promise<void>((resolve) => (releaseRest = resolve));
+    let halfSent: () => void = () => undefined;
+    const half = new Promise<void>((resolve) => (halfSent = resolve));
+    async function* paused(): AsyncGenerator<Uint8Array> {
+      let n = 0;
+      for await (const chunk of source.exportState()) {
+        if (++n === 2) {
+          halfSent();
+          await rest;
+        }
+        yield chunk;
+      }
+    }
+    const importing = target.importState(paused());
+    await half;
+    const closing = target.close();
+    releaseRest();
+    await rejection(importing);
+    await closing;
+    const reopened = await openIn(ctx, targetDir);
+    assert.equal(await collect(reopened), [['old', 'state']]);
+  });
+
   for (const killAfter of ['before-commit', 'after-import'] as const) {
     it(`a process killed during an import (${killAfter}) restarts with ${killAfter === 'before-commit' ? 'the old state' : 'the whole new state'}`, async (ctx) => {
       const dir = join(ctx.dir, 'target');

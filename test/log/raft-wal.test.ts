@@ -195,6 +195,24 @@ it('a snapshot marker the log does not match (a snapshot received from the leade
   assert.equal(shape(state.entries), shape(entries(9, 10, 3)));
 });
 
+it('after a release, a tail overwrite that reached below the first segment left still replays (the released segment held the entries it replaced)', async (ctx) => {
+  const maxSegmentBytes = 120; // every save starts a segment
+  let { wal } = await openIn(ctx, { maxSegmentBytes });
+  await wal.save(hs(1, 1), entries(1, 3, 1), true);
+  await wal.save(hs(1, 2), entries(4, 5, 1), true);
+  await wal.save(hs(2, 2), entries(3, 4, 2), true); // a new leader replaces 3..5
+  await wal.save(hs(2, 4), entries(5, 6, 2), true);
+  await wal.saveSnapshot({ index: 4, term: 2, confState: { voters: [1n], learners: [] } });
+  await wal.releaseTo(4);
+  const files = await segmentFiles(ctx.dir);
+  assert.ok(!files[0]!.startsWith('0000000000000000-'), `the first segment was released: ${files.join(' ')}`);
+  const { state } = await reopen(ctx, wal, { maxSegmentBytes });
+  assert.equal(state.snapshot?.index, 4);
+  assert.equal(shape(state.entries), shape(entries(5, 6, 2)));
+  wal = ctx.wals.at(-1)!;
+  await wal.save(hs(2, 6), [entry(7, 2)], true);
+});
+
 it('a snapshot past the whole log leaves no entries, and the log continues after it', async (ctx) => {
   let { wal } = await openIn(ctx);
   await wal.save(hs(1, 2), entries(1, 2, 1), true);

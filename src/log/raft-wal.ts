@@ -334,6 +334,12 @@ export class RaftWal {
   }
 }
 
+/**
+ * What a corruption error offers: no cut. A member that forgets synced Raft state (a vote, entries
+ * it acknowledged) can break Raft's safety, so the way out is to replace the member from the others.
+ */
+const remedy = 'restore';
+
 /** Reads every segment in order into the state, cutting a torn tail off the last one. */
 async function replay(fs: FileSystem, dir: string, names: readonly string[]): Promise<{ segments: Segment[]; active: DurableFile; state: RaftWalState }> {
   const firstSeq = parseInt(names[0]!.slice(0, 16), 16);
@@ -347,7 +353,7 @@ async function replay(fs: FileSystem, dir: string, names: readonly string[]): Pr
     for (const [i, name] of names.entries()) {
       const seq = parseInt(name.slice(0, 16), 16);
       const path = join(dir, name);
-      if (seq !== firstSeq + i) throw new CorruptFileError(path, 0, `segment ${seq} follows segment ${firstSeq + i - 1}: one is missing`);
+      if (seq !== firstSeq + i) throw new CorruptFileError(path, 0, `segment ${seq} follows segment ${firstSeq + i - 1}: one is missing`, remedy);
       const isLast = i === names.length - 1;
       const handle = await fs.open(path, isLast ? 'r+' : 'r');
       if (isLast) active = handle;
@@ -355,26 +361,26 @@ async function replay(fs: FileSystem, dir: string, names: readonly string[]): Pr
         const size = (await handle.stat()).size;
         // Segments are renamed into place only once their header is synced: a missing one is damage.
         const salt = await readFileHeader(handle, segmentMagic);
-        if (salt === undefined) throw new CorruptFileError(path, 0, `it does not start with ${segmentMagic.toString('latin1')}`);
+        if (salt === undefined) throw new CorruptFileError(path, 0, `it does not start with ${segmentMagic.toString('latin1')}`, remedy);
         let at = fileHeaderBytes;
         let headerEnd = fileHeaderBytes;
         let maxIndex = 0;
-        for await (const { payload, end } of readRecords(handle, size, { path, salt, mayBeTorn: isLast })) {
+        for await (const { payload, end } of readRecords(handle, size, { path, salt, mayBeTorn: isLast, remedy })) {
           let record: RaftWalRecord;
           try {
             record = decodeRecord(payload);
           } catch (err) {
-            throw new CorruptFileError(path, at, err instanceof Error ? err.message : String(err));
+            throw new CorruptFileError(path, at, err instanceof Error ? err.message : String(err), remedy);
           }
-          if (at === fileHeaderBytes && record.kind !== 'metadata') throw new CorruptFileError(path, at, 'the segment does not start with a metadata record');
+          if (at === fileHeaderBytes && record.kind !== 'metadata') throw new CorruptFileError(path, at, 'the segment does not start with a metadata record', remedy);
           switch (record.kind) {
             case 'metadata':
-              if (metadata !== undefined && !sameMetadata(metadata, record.metadata)) throw new CorruptFileError(path, at, 'its metadata differs from the first segment’s');
+              if (metadata !== undefined && !sameMetadata(metadata, record.metadata)) throw new CorruptFileError(path, at, 'its metadata differs from the first segment’s', remedy);
               metadata ??= record.metadata;
               break;
             case 'entry': {
               const refusal = image.refusal(record.entry.index);
-              if (refusal !== undefined) throw new CorruptFileError(path, at, refusal);
+              if (refusal !== undefined) throw new CorruptFileError(path, at, refusal, remedy);
               image.put(record.entry.index, record.entry);
               maxIndex = Math.max(maxIndex, record.entry.index);
               break;
@@ -390,7 +396,7 @@ async function replay(fs: FileSystem, dir: string, names: readonly string[]): Pr
           if (headerEnd === at && record.kind !== 'entry') headerEnd = end;
           at = end;
         }
-        if (metadata === undefined) throw new CorruptFileError(path, fileHeaderBytes, 'the segment has no metadata record');
+        if (metadata === undefined) throw new CorruptFileError(path, fileHeaderBytes, 'the segment has no metadata record', remedy);
         if (isLast) {
           if (at < size) await handle.truncate(at);
           // What was read may still be only in the page cache (a process crash keeps it): new

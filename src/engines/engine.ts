@@ -31,6 +31,19 @@ export interface Engine {
    * (fail-stop: every later write rejects), at once if it already has. Not called for close.
    */
   onFailure(listener: (failure: Error) => void): void;
+  /**
+   * A consistent point-in-time copy of every key and value, in the state stream format
+   * (src/engines/state-stream.ts): chunks of at most 1 MiB ending in a digest. Writes made while
+   * it is read are not in it. What a Raft leader sends a member that needs a snapshot.
+   */
+  exportState(): AsyncIterable<Uint8Array>;
+  /**
+   * Replaces the whole contents with the state a stream carries, in bounded memory (beyond what
+   * the engine holds anyway). Refuses a stream that is cut short or damaged (StateStreamError),
+   * leaving the old contents. Atomic across a crash: a restart finds the old contents or the whole
+   * new ones. Writes and reads issued meanwhile wait for it; iterations already open may fail.
+   */
+  importState(chunks: AsyncIterable<Uint8Array>): Promise<void>;
   /** Approximate bytes the engine occupies on disk. */
   sizeBytes(): Promise<number>;
   /** Flushes whatever is buffered and releases files; later calls reject. */

@@ -4,6 +4,9 @@
 //   snapshot      the whole map at some point (written to snapshot.tmp, fsynced, renamed, dir fsynced)
 //   wal           batches written since that point, one framed record per write()
 //   wal.prev      only while a snapshot is being written: the WAL that snapshot will cover
+//   import        a whole new state imported by importState (a snapshot-format file); while it
+//                 exists it supersedes the other three, and open finishes replacing them with it
+//   import.tmp    an import still being written (removed at open: the old state stays)
 // Recovery = snapshot, then wal.prev, then wal. Every op is a blind write (put/del/delRange never read
 // the old value), so replaying a batch the snapshot already contains is harmless; that is what makes
 // a crash at any step of rotation or snapshotting safe.
@@ -23,6 +26,7 @@ import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSyste
 import { GroupCommit } from '../storage/group-commit.js';
 import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
+import { decodeStateStream, encodeStateStream } from './state-stream.js';
 
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
 export const defaultMaxWalBytes = 64 * 1024 * 1024;
@@ -60,6 +64,8 @@ export async function openMemoryEngine(dir: string, options: MemoryEngineOptions
   await makeDirDurable(dir, undefined, fs);
   const files = filesIn(dir);
   await fs.remove(files.snapshotTmp);
+  await fs.remove(files.importTmp);
+  if ((await fs.size(files.import)) !== undefined) await adoptImport(fs, dir);
 
   // Latin1 maps each byte to one UTF-16 unit of the same value, so string order is bytewise order.
   const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
@@ -90,6 +96,9 @@ class MemoryEngine implements Engine {
   private readonly files: ReturnType<typeof filesIn>;
   private readonly committer: GroupCommit<QueuedWrite>;
   private snapshotting: Promise<void> | undefined;
+  /** While an import swaps the state in: reads and writes wait for it. */
+  private replacing: Promise<void> | undefined;
+  private importing: Promise<void> = Promise.resolve();
   /** WAL bytes known to be on stable storage; records carry it (see record-file.ts). */
   private walSynced: number;
   private closed = false;
@@ -98,7 +107,7 @@ class MemoryEngine implements Engine {
   constructor(
     private readonly fs: FileSystem,
     private readonly dir: string,
-    private readonly tree: Tree,
+    private tree: Tree,
     private wal: DurableFile,
     /** The WAL's salt (record-file.ts), sealed into each of its records. */
     private walSalt: Buffer,
@@ -118,6 +127,7 @@ class MemoryEngine implements Engine {
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
     this.assertOpen();
     const value = this.tree.get(key.toString('latin1'));
     return value === undefined ? undefined : Buffer.from(value);
@@ -126,6 +136,12 @@ class MemoryEngine implements Engine {
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void> {
     const unusable = this.closed ? closedError() : this.committer.failure;
     if (unusable !== undefined) return Promise.reject(unusable);
+    if (this.replacing !== undefined) {
+      // Copied now: the caller may reuse its buffers while the write waits.
+      const copied = ops.map(copyOp);
+      const retry = (): Promise<void> => this.write(copied, options);
+      return this.replacing.then(retry, retry);
+    }
     let record: Buffer;
     try {
       record = encodeBatch(ops); // copies the caller's bytes
@@ -145,9 +161,56 @@ class MemoryEngine implements Engine {
         },
       };
     }
+    if (this.replacing !== undefined) {
+      const replacing = this.replacing;
+      const later = (): AsyncIterable<readonly [Buffer, Buffer]> => this.iterate(options);
+      return {
+        [Symbol.asyncIterator]: async function* () {
+          await replacing.catch(() => undefined);
+          yield* later();
+        },
+      };
+    }
     // O(1) copy-on-write clone: later writes copy the nodes they touch, this view keeps the old ones.
     const view = this.tree.clone();
     return { [Symbol.asyncIterator]: () => iterateTree(view, options) };
+  }
+
+  exportState(): AsyncIterable<Uint8Array> {
+    // iterate() takes its point-in-time view now, not when the stream is first read.
+    return encodeStateStream(this.iterate({}));
+  }
+
+  importState(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    // One at a time: each writes import.tmp.
+    const run = this.importing.then(() => this.importOnce(chunks));
+    this.importing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async importOnce(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.closed) throw closedError();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    // The new state is built and written beside the old one while writes go on; only the swap
+    // below holds them up. A stream that fails its check leaves nothing but import.tmp, removed.
+    const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
+    for await (const batch of decodeStateStream(chunks)) {
+      for (const [key, value] of batch) tree.set(key.toString('latin1'), value);
+    }
+    try {
+      await writeSnapshot(this.fs, this.dir, tree, this.snapshotChunkBytes, { tmp: this.files.importTmp, final: this.files.importTmp });
+      if (this.closed) throw closedError();
+    } catch (err) {
+      await this.fs.remove(this.files.importTmp).catch(() => undefined);
+      throw err;
+    }
+    // Set with no await since the check above, so close() waits for it.
+    this.replacing = this.swapIn(tree);
+    try {
+      await this.replacing;
+    } finally {
+      this.replacing = undefined;
+    }
   }
 
   onFailure(listener: (failure: Error) => void): void {
@@ -191,6 +254,7 @@ class MemoryEngine implements Engine {
   }
 
   private async shutdown(): Promise<void> {
+    while (this.replacing !== undefined) await this.replacing.catch(() => undefined);
     this.closed = true;
     await this.committer.drain();
     await this.snapshotting;
@@ -204,6 +268,33 @@ class MemoryEngine implements Engine {
 
   private assertOpen(): void {
     if (this.closed) throw closedError();
+  }
+
+  /**
+   * Makes the imported file the state: once writes queued before it are done and no background
+   * snapshot runs, the durable rename of import.tmp to import is the commit point; adoptImport then
+   * retires the old files (open redoes that after a crash). A failure here stops the engine: the
+   * files are between two states.
+   */
+  private async swapIn(tree: Tree): Promise<void> {
+    await this.committer.drain();
+    await this.snapshotting;
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    try {
+      await this.fs.rename(this.files.importTmp, this.files.import);
+      await this.fs.fsyncDir(this.dir);
+      await this.wal.close();
+      await adoptImport(this.fs, this.dir);
+      const created = await createWal(this.fs, this.files.wal, this.dir);
+      this.wal = created.handle;
+      this.walSalt = created.salt;
+    } catch (err) {
+      throw this.committer.fail(err);
+    }
+    this.walBytes = fileHeaderBytes;
+    this.walSynced = fileHeaderBytes;
+    this.walPrevExists = false;
+    this.tree = tree;
   }
 
   /** Appends a group in call order with one write, fsyncs once if any write asked for it, then applies it. */
@@ -282,7 +373,23 @@ function filesIn(dir: string) {
     snapshotTmp: join(dir, 'snapshot.tmp'),
     wal: join(dir, 'wal'),
     walPrev: join(dir, 'wal.prev'),
+    import: join(dir, 'import'),
+    importTmp: join(dir, 'import.tmp'),
   };
+}
+
+/**
+ * Replaces the state with the committed import: the WALs go first (durably), so that no crash can
+ * leave them beside the new snapshot to replay over it; then import becomes the snapshot.
+ * Idempotent, so open can redo it after a crash at any step.
+ */
+async function adoptImport(fs: FileSystem, dir: string): Promise<void> {
+  const files = filesIn(dir);
+  await fs.remove(files.walPrev);
+  await fs.remove(files.wal);
+  await fs.fsyncDir(dir);
+  await fs.rename(files.import, files.snapshot);
+  await fs.fsyncDir(dir);
 }
 
 async function createWal(fs: FileSystem, path: string, dir: string): Promise<{ handle: DurableFile; salt: Buffer }> {
@@ -391,10 +498,14 @@ async function loadSnapshot(fs: FileSystem, path: string, tree: Tree): Promise<v
   }
 }
 
-/** Writes view to snapshot.tmp in chunks, then atomically replaces the snapshot. */
-async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes: number): Promise<void> {
+/**
+ * Writes view to a temporary file in chunks, then atomically replaces the target (the snapshot,
+ * unless told otherwise; when both names are one, the file is only written and synced).
+ */
+async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes: number, names?: { readonly tmp: string; readonly final: string }): Promise<void> {
   const files = filesIn(dir);
-  const handle = await fs.open(files.snapshotTmp, 'w');
+  const target = names ?? { tmp: files.snapshotTmp, final: files.snapshot };
+  const handle = await fs.open(target.tmp, 'w');
   try {
     let position = 0;
     const append = async (buffer: Buffer): Promise<void> => {
@@ -425,7 +536,8 @@ async function writeSnapshot(fs: FileSystem, dir: string, view: Tree, chunkBytes
   } finally {
     await handle.close();
   }
-  await fs.rename(files.snapshotTmp, files.snapshot);
+  if (target.tmp === target.final) return;
+  await fs.rename(target.tmp, target.final);
   await fs.fsyncDir(dir);
 }
 
@@ -573,6 +685,17 @@ class Reader {
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function copyOp(op: WriteOp): WriteOp {
+  switch (op.type) {
+    case 'put':
+      return { type: 'put', key: Buffer.from(op.key), value: Buffer.from(op.value) };
+    case 'del':
+      return { type: 'del', key: Buffer.from(op.key) };
+    case 'delRange':
+      return { type: 'delRange', gte: Buffer.from(op.gte), lt: Buffer.from(op.lt) };
+  }
 }
 
 function checkLimit(limit: number | undefined): void {

@@ -1,12 +1,19 @@
 // Engine over @nxtedition/rocksdb (an abstract-level database around RocksDB). The package ships no
 // types, so the slice of its API we rely on is declared below and checked by the shared engine suite.
+//
+// importState builds the new database in a sibling directory, <dir>.import.tmp, and commits it by
+// renaming that to <dir>.import (durably): from then on it is the state, and the swap into <dir>
+// (remove the old database, rename, fsync the parent) is redone at open after a crash at any step.
+// A leftover <dir>.import.tmp is an import that never committed; open removes it.
 
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
+import { nodeFileSystem } from '../storage/file-system.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
+import { decodeStateStream, encodeStateStream, type StatePair } from './state-stream.js';
 
 /** Entries fetched per native iterator round trip. */
 const iteratorBatchEntries = 1000;
@@ -64,9 +71,26 @@ const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as 
 
 /** Opens (creating if missing) a RocksDB database in dir. */
 export async function openRocksdbEngine(dir: string): Promise<Engine> {
+  await rm(importDirs(dir).building, { recursive: true, force: true });
+  if ((await stat(importDirs(dir).committed).catch(() => undefined)) !== undefined) await adoptImport(dir);
+  return new RocksdbEngine(await openDb(dir), dir);
+}
+
+async function openDb(dir: string): Promise<RocksLevel> {
   const db = new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open({ createIfMissing: true });
-  return new RocksdbEngine(db, dir);
+  return db;
+}
+
+function importDirs(dir: string): { readonly building: string; readonly committed: string } {
+  return { building: `${dir}.import.tmp`, committed: `${dir}.import` };
+}
+
+/** Puts the committed import in place of dir. Idempotent, so open can redo it after a crash at any step. */
+async function adoptImport(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await rename(importDirs(dir).committed, dir);
+  await nodeFileSystem.fsyncDir(dirname(dir));
 }
 
 /** Ops of queued writes merged into one RocksDB write (one fsync) by group commit. */
@@ -81,6 +105,9 @@ class RocksdbEngine implements Engine {
   readonly name = 'rocksdb' as const;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** While an import swaps the database: reads and writes wait for it. */
+  private replacing: Promise<void> | undefined;
+  private importing: Promise<void> = Promise.resolve();
   /**
    * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
    * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
@@ -100,11 +127,12 @@ class RocksdbEngine implements Engine {
   });
 
   constructor(
-    private readonly db: RocksLevel,
+    private db: RocksLevel,
     private readonly dir: string,
   ) {}
 
   async get(key: Buffer): Promise<Buffer | undefined> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
     this.assertOpen();
     const [value] = await this.db.getMany([key]);
     return value;
@@ -121,6 +149,10 @@ class RocksdbEngine implements Engine {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.replacing !== undefined) {
+      const retry = (): Promise<void> => this.write(copied, options);
+      return this.replacing.then(retry, retry);
+    }
     // The first flush starts from a microtask, so writes issued in the same tick share one RocksDB write.
     return this.committer.submit({ ops: copied, sync: options.sync });
   }
@@ -129,6 +161,16 @@ class RocksdbEngine implements Engine {
     checkLimit(options.limit);
     if (this.closed) return failingIterable(closedError());
     if (isEmptyRange(options)) return emptyIterable();
+    if (this.replacing !== undefined) {
+      const replacing = this.replacing;
+      const later = (): AsyncIterable<readonly [Buffer, Buffer]> => this.iterate(options);
+      return {
+        [Symbol.asyncIterator]: async function* () {
+          await replacing.catch(() => undefined);
+          yield* later();
+        },
+      };
+    }
     const iterator = this.db.iterator({
       ...(options.gte !== undefined && { gte: options.gte }),
       ...(options.lt !== undefined && { lt: options.lt }),
@@ -146,6 +188,57 @@ class RocksdbEngine implements Engine {
     };
   }
 
+  exportState(): AsyncIterable<Uint8Array> {
+    // iterate() creates the native iterator, and so its RocksDB snapshot, now.
+    return encodeStateStream(this.iterate({}));
+  }
+
+  importState(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    // One at a time: each builds in the same sibling directory.
+    const run = this.importing.then(() => this.importOnce(chunks));
+    this.importing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async importOnce(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.assertOpen();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    const dirs = importDirs(this.dir);
+    await rm(dirs.building, { recursive: true, force: true });
+    try {
+      await buildDb(dirs.building, chunks);
+      if (this.closed) throw closedError();
+    } catch (err) {
+      await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    }
+    // Set with no await since the check above, so close() waits for it.
+    this.replacing = this.commitAndSwap();
+    try {
+      await this.replacing;
+    } finally {
+      this.replacing = undefined;
+    }
+  }
+
+  /**
+   * Commits the built database (from the durable rename on it is the state, also for a restart),
+   * then closes the old one once queued writes are done, moves the import in and opens it.
+   */
+  private async commitAndSwap(): Promise<void> {
+    const dirs = importDirs(this.dir);
+    await this.committer.drain();
+    try {
+      await rename(dirs.building, dirs.committed);
+      await nodeFileSystem.fsyncDir(dirname(this.dir));
+      await this.db.close();
+      await adoptImport(this.dir);
+      this.db = await openDb(this.dir);
+    } catch (err) {
+      throw this.committer.fail(err);
+    }
+  }
+
   onFailure(listener: (failure: Error) => void): void {
     this.committer.onStop(listener);
   }
@@ -157,6 +250,7 @@ class RocksdbEngine implements Engine {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      while (this.replacing !== undefined) await this.replacing.catch(() => undefined);
       this.closed = true;
       await this.committer.drain();
       // abstract-level closes any iterator still open before the database itself.
@@ -211,6 +305,31 @@ class RocksdbEngine implements Engine {
       throw err;
     }
     return batch;
+  }
+}
+
+/**
+ * Writes a state stream into a new database in dir, holding back the last batch so that it can be
+ * written with sync once the stream has proved whole: a synced write makes every earlier one durable.
+ */
+async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+  const db = await openDb(dir);
+  try {
+    let held: StatePair[] | undefined;
+    const writeBatch = async (pairs: readonly StatePair[], sync: boolean): Promise<void> => {
+      const batch = db.batch();
+      for (const [key, value] of pairs) batch.put(key, value);
+      await batch.write({ sync }).catch((err: unknown) => {
+        throw withErrnoCode(err);
+      });
+    };
+    for await (const pairs of decodeStateStream(chunks)) {
+      if (held !== undefined) await writeBatch(held, false);
+      held = pairs;
+    }
+    if (held !== undefined) await writeBatch(held, true);
+  } finally {
+    await db.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Engine, EngineName, IterateOptions, OpenEngine, WriteOp } from '../../src/engines/engine.js';
+import { defaultStateChunkBytes, StateStreamError } from '../../src/engines/state-stream.js';
 
 /** uvu has no per-test timeout; a hung engine call fails its test instead of the whole run. */
 export const testTimeoutMs = 15_000;
@@ -406,6 +407,172 @@ export function engineSuite(name: EngineName, open: OpenEngine): void {
     await engine.close();
   });
 
+  // --- State snapshots (exportState / importState)
+
+  it('exportState then importState replaces a second engine with every key (50,000 keys, some of 1 MiB), in chunks of at most 1 MiB', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    const count = 50_000;
+    const bigValue = (i: number): Buffer => Buffer.alloc(1024 * 1024, i % 251);
+    for (let i = 0; i < count; i += 5_000) {
+      const ops = Array.from({ length: 5_000 }, (_, j) => put(stateKey(i + j), i + j < 5 ? bigValue(i + j) : `value-${i + j}`));
+      await source.write(ops, { sync: false });
+    }
+    const target = await openIn(ctx, join(ctx.dir, 'target'));
+    await target.write([put('old-only', 'gone after import'), put(stateKey(7), 'old value')], { sync: true });
+
+    const sizes: number[] = [];
+    await target.importState(observed(source.exportState(), (chunk) => sizes.push(chunk.length)));
+    assert.ok(sizes.length > 5, `expected many chunks, got ${sizes.length}`);
+    assert.ok(Math.max(...sizes) <= defaultStateChunkBytes, `a chunk of ${Math.max(...sizes)} bytes exceeds ${defaultStateChunkBytes}`);
+
+    const check = async (engine: Engine): Promise<void> => {
+      let n = 0;
+      for await (const [key, value] of engine.iterate({})) {
+        assert.is(key.toString('latin1'), stateKey(n));
+        if (n < 5) assert.ok(value.equals(bigValue(n)), `value of ${stateKey(n)}`);
+        else assert.is(value.toString('latin1'), `value-${n}`);
+        n++;
+      }
+      assert.is(n, count);
+      assert.is(await engine.get(b('old-only')), undefined);
+    };
+    await check(target);
+    // Writes after an import go on top of it and survive a reopen with it.
+    await target.write([put('after', 'import')], { sync: true });
+    await target.close();
+    const reopened = await openIn(ctx, join(ctx.dir, 'target'));
+    assert.is(await getText(reopened, 'after'), 'import');
+    await reopened.write([del('after')], { sync: true });
+    await check(reopened);
+  });
+
+  it('exportState is a copy as of the call: writes made while it is read are not in it', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    await source.write([put('a', '1'), put('b', '1')], { sync: false });
+    const stream = source.exportState();
+    await source.write([put('a', '2'), del('b'), put('c', '2')], { sync: false });
+    const target = await openIn(ctx, join(ctx.dir, 'target'));
+    await target.importState(stream);
+    assert.equal(await collect(target), [
+      ['a', '1'],
+      ['b', '1'],
+    ]);
+  });
+
+  it('an empty engine exports a stream that empties the engine importing it', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    const target = await openIn(ctx, join(ctx.dir, 'target'));
+    await target.write([put('x', 'y')], { sync: true });
+    await target.importState(source.exportState());
+    assert.equal(await collect(target), []);
+  });
+
+  for (const [damage, cut] of [
+    ['cut short by its last bytes', (all: Buffer) => all.subarray(0, all.length - 7)],
+    ['cut short in the middle', (all: Buffer) => all.subarray(0, Math.floor(all.length / 2))],
+    ['with one byte changed in the middle', (all: Buffer) => flipByte(all, Math.floor(all.length / 2))],
+    ['with bytes after its end', (all: Buffer) => Buffer.concat([all, Buffer.from([0])])],
+  ] as const) {
+    it(`a state stream ${damage} is refused with StateStreamError and the old state stays, also after a reopen`, async (ctx) => {
+      const source = await openIn(ctx, join(ctx.dir, 'source'));
+      await source.write(Array.from({ length: 2000 }, (_, i) => put(stateKey(i), `new-${i}`)), { sync: true });
+      const whole = await concatChunks(source.exportState());
+      const targetDir = join(ctx.dir, 'target');
+      const target = await openIn(ctx, targetDir);
+      await target.write([put('old', 'state'), put(stateKey(1), 'old-1')], { sync: true });
+      const error = await rejection(target.importState(rechunked(cut(whole), 4096)));
+      assert.instance(error, StateStreamError);
+      const oldState = [
+        ['old', 'state'],
+        [stateKey(1), 'old-1'],
+      ];
+      assert.equal(await collect(target), oldState);
+      await target.write([put('still', 'writable')], { sync: true });
+      await target.close();
+      const reopened = await openIn(ctx, targetDir);
+      assert.equal(await collect(reopened), [...oldState, ['still', 'writable']]);
+    });
+  }
+
+  it('a state stream whose sender fails midway is refused and the old state stays', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    await source.write(Array.from({ length: 3000 }, (_, i) => put(stateKey(i), 'x'.repeat(1000))), { sync: true });
+    const target = await openIn(ctx, join(ctx.dir, 'target'));
+    await target.write([put('old', 'state')], { sync: true });
+    async function* failing(): AsyncGenerator<Uint8Array> {
+      let n = 0;
+      for await (const chunk of source.exportState()) {
+        if (++n === 2) throw new Error('connection reset by the leader');
+        yield chunk;
+      }
+    }
+    const error = await rejection(target.importState(failing()));
+    assert.match(error.message, /connection reset/);
+    assert.equal(await collect(target), [['old', 'state']]);
+  });
+
+  it('reads and writes issued during an import wait for it and see the new state', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    await source.write(Array.from({ length: 1000 }, (_, i) => put(stateKey(i), 'new')), { sync: true });
+    const target = await openIn(ctx, join(ctx.dir, 'target'));
+    await target.write([put('old', 'state')], { sync: true });
+    const importing = target.importState(source.exportState());
+    await importing;
+    await target.write([put('later', 'write')], { sync: true });
+    assert.is(await target.get(b('old')), undefined);
+    assert.is(await getText(target, 'later'), 'write');
+    assert.is((await collect(target)).length, 1001);
+  });
+
+  it('an engine closed while an import is still receiving its stream refuses the import and keeps the old state', async (ctx) => {
+    const source = await openIn(ctx, join(ctx.dir, 'source'));
+    // 4 MB: several chunks, so that the stream can pause after the first.
+    await source.write(Array.from({ length: 2000 }, (_, i) => put(stateKey(i), 'x'.repeat(2000))), { sync: true });
+    const targetDir = join(ctx.dir, 'target');
+    const target = await openIn(ctx, targetDir);
+    await target.write([put('old', 'state')], { sync: true });
+    let releaseRest: () => void = () => undefined;
+    const rest = new Promise<void>((resolve) => (releaseRest = resolve));
+    let halfSent: () => void = () => undefined;
+    const half = new Promise<void>((resolve) => (halfSent = resolve));
+    async function* paused(): AsyncGenerator<Uint8Array> {
+      let n = 0;
+      for await (const chunk of source.exportState()) {
+        if (++n === 2) {
+          halfSent();
+          await rest;
+        }
+        yield chunk;
+      }
+    }
+    const importing = target.importState(paused());
+    await half;
+    const closing = target.close();
+    releaseRest();
+    await rejection(importing);
+    await closing;
+    const reopened = await openIn(ctx, targetDir);
+    assert.equal(await collect(reopened), [['old', 'state']]);
+  });
+
+  for (const killAfter of ['before-commit', 'after-import'] as const) {
+    it(`a process killed during an import (${killAfter}) restarts with ${killAfter === 'before-commit' ? 'the old state' : 'the whole new state'}`, async (ctx) => {
+      const dir = join(ctx.dir, 'target');
+      const engine = await openIn(ctx, dir);
+      await engine.write([put('old', 'state')], { sync: true });
+      await engine.close();
+      await crashDuringImport(name, dir, { keys: 20_000, killAfter });
+      const reopened = await openIn(ctx, dir);
+      const state = await collect(reopened);
+      if (killAfter === 'before-commit') {
+        assert.equal(state, [['old', 'state']]);
+      } else {
+        assert.is(state.length, 20_000);
+        assert.equal(state[19_999], [stateKey(19_999), 'v19999']);
+      }
+    });
+  }
+
   test.run();
 }
 
@@ -416,4 +583,88 @@ async function rejects(promise: Promise<unknown>, what: string): Promise<void> {
     return;
   }
   assert.unreachable(`${what} after close should reject`);
+}
+
+const stateKey = (i: number): string => `state-${String(i).padStart(6, '0')}`;
+
+/** Passes chunks through, telling each to see. */
+async function* observed(chunks: AsyncIterable<Uint8Array>, see: (chunk: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    see(chunk);
+    yield chunk;
+  }
+}
+
+async function concatChunks(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/** The bytes cut into chunks of `size` (a transport need not keep the sender's chunk bounds). */
+async function* rechunked(bytes: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+function flipByte(bytes: Buffer, at: number): Buffer {
+  const copy = Buffer.from(bytes);
+  copy[at] = (copy[at] ?? 0) ^ 0x20;
+  return copy;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+  assert.unreachable('expected a rejection');
+  throw new Error('unreachable');
+}
+
+/**
+ * Runs a child process that opens the engine in dir and imports a stream of `keys` keys
+ * (stateKey(i) = `v${i}`), then kills itself with SIGKILL: before-commit once the stream is half
+ * sent, after-import once importState resolved.
+ */
+async function crashDuringImport(name: EngineName, dir: string, options: { readonly keys: number; readonly killAfter: 'before-commit' | 'after-import' }): Promise<void> {
+  const child = `
+    const [openEngineUrl, streamUrl, name, dir, keys, killAfter] = process.argv.slice(1);
+    const engine = await (await import(openEngineUrl)).openEngine(name, dir);
+    const { encodeStateStream } = await import(streamUrl);
+    const key = (i) => 'state-' + String(i).padStart(6, '0');
+    async function* pairs() {
+      for (let i = 0; i < Number(keys); i++) {
+        if (killAfter === 'before-commit' && i === Math.floor(Number(keys) / 2)) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          process.stdout.write('written\\n');
+          process.kill(process.pid, 'SIGKILL');
+          await new Promise(() => {});
+        }
+        yield [Buffer.from(key(i)), Buffer.from('v' + i)];
+      }
+    }
+    await engine.importState(encodeStateStream(pairs(), 4096));
+    process.stdout.write('written\\n');
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  const args = [
+    new URL('../../src/engines/open-engine.js', import.meta.url).href,
+    new URL('../../src/engines/state-stream.js', import.meta.url).href,
+    name,
+    dir,
+    String(options.keys),
+    options.killAfter,
+  ];
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const signal = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
+    proc.on('error', reject);
+    proc.on('exit', (_code, sig) => resolve(sig));
+  });
+  assert.is(stdout.trim(), 'written', `child did not reach its kill point: ${stderr}`);
+  assert.is(signal, 'SIGKILL');
 }

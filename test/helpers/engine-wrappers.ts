@@ -8,6 +8,8 @@ export function withWrite(engine: Engine, write: Engine['write']): Engine {
     get: (k) => engine.get(k),
     iterate: (o) => engine.iterate(o),
     sizeBytes: () => engine.sizeBytes(),
+    exportState: () => engine.exportState(),
+    importState: (chunks) => engine.importState(chunks),
     onFailure: (listener) => engine.onFailure(listener),
     close: () => engine.close(),
     write,

@@ -48,6 +48,9 @@ export class PowerLossEngineJournal {
       get: (key) => real.get(key),
       iterate: (options) => real.iterate(options),
       sizeBytes: () => real.sizeBytes(),
+      exportState: () => real.exportState(),
+      // Replacing the state is not journaled here, so a power loss could not be simulated over it.
+      importState: () => Promise.reject(new Error('importState is not simulated by the power-loss engine')),
       onFailure: (listener) => real.onFailure(listener),
       write: (ops, options) => {
         try {

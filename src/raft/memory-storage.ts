@@ -46,6 +46,14 @@ export class MemoryRaftStorage implements RaftStorage {
     this.hardStateValue = hardState;
   }
 
+  /**
+   * Records the membership as of the applied index, for a node loop that restarts with `applied`
+   * past the snapshot instead of re-applying conf changes (initialState() returns it).
+   */
+  setConfState(confState: ConfState): void {
+    this.snapshotValue = { ...this.snapshotValue, metadata: { ...this.snapshotValue.metadata, confState } };
+  }
+
   entries(lo: number, hi: number, maxBytes: number): readonly Entry[] | StorageUnavailable {
     const offset = this.offset();
     if (lo <= offset) return compacted;

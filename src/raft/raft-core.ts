@@ -860,8 +860,9 @@ class Raft implements RaftCore {
         return undefined;
       case MessageType.TransferLeader:
         if (this.lead === noNode) return undefined;
-        // Forwarded with the transferee kept as the sender, so the leader transfers to it.
-        this.messages.push({ ...m, to: this.lead, term: this.term });
+        // Forwarded with the transferee kept as the sender (etcd would put this node there and so
+        // transfer to the forwarder), and no term, like a forwarded proposal.
+        this.messages.push({ ...m, to: this.lead, term: 0 });
         return undefined;
       case MessageType.TimeoutNow:
         if (this.promotable()) this.startCampaign('transfer');

@@ -914,7 +914,10 @@ class Raft implements RaftCore {
       this.becomeFollower(this.term + 1, noNode);
       return false;
     }
-    if (!confState.voters.includes(this.id) && !confState.learners.includes(this.id)) return false;
+    // etcd refuses a snapshot whose membership lacks this node; a member added after the leader's
+    // latest snapshot then never catches up once the log before its addition is compacted. Taking it
+    // is safe: without a Progress of its own the node cannot campaign, and the entry that adds it
+    // follows the snapshot in the log.
     if (this.log.matchTerm(index, term)) {
       // We have the entry already: fast-forward the commit index instead of dropping our log.
       this.log.commitTo(index);

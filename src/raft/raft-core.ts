@@ -5,7 +5,7 @@ import { encodeConfChange } from './conf-change-codec.js';
 import { payloadSizeBytes } from './entry-size.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { noLimitBytes, RaftLog } from './raft-log.js';
-import { contextKey, ReadOnly, type ReadRequest } from './read-only.js';
+import { ReadOnly, type ReadRequest } from './read-only.js';
 import {
   EntryType,
   MessageType,
@@ -475,8 +475,8 @@ class Raft implements RaftCore {
     if (this.role === RaftRole.Leader || !this.promotable()) return;
     // A committed but unapplied conf change could change who may vote: wait for it to apply.
     const unapplied = this.log.slice(this.log.applied + 1, this.log.committed + 1, noLimitBytes);
-    if (unapplied === 'compacted') throw new Error('unapplied committed entries are compacted');
-    if (unapplied.some((entry) => entry.type === EntryType.ConfChange)) return;
+    // 'compacted': a received snapshot is not applied yet, and its membership may differ (etcd panics).
+    if (unapplied === 'compacted' || unapplied.some((entry) => entry.type === EntryType.ConfChange)) return;
     this.startCampaign(this.preVote ? 'preElection' : 'election');
   }
 
@@ -929,9 +929,4 @@ class Raft implements RaftCore {
     self?.maybeUpdate(self.next - 1);
     return true;
   }
-}
-
-/** Whether a context marks a leader-transfer campaign (exported for tests and tracing). */
-export function isTransferContext(ctx: Uint8Array): boolean {
-  return contextKey(ctx) === contextKey(campaignTransferContext);
 }

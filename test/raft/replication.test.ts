@@ -189,6 +189,21 @@ test('a failed snapshot report puts the follower back to probing from its match,
   }
 });
 
+test('a follower that received a snapshot does not campaign before the snapshot is applied', () => {
+  const node = new SingleCore(2, [1, 2, 3]);
+  const snapshot = { metadata: { index: 10, term: 1, confState: { voters: [n(1), n(2), n(3)], learners: [] } }, data: text('s') };
+  node.step({ type: MessageType.Snap, from: n(1), term: 1, snapshot });
+  assert.is(node.commit(), 10);
+  node.core.campaign();
+  assert.is(node.role(), RaftRole.Follower);
+  const ready = node.readyAndAdvance();
+  assert.is(ready.snapshot?.metadata.index, 10);
+  assert.equal(ofType([...ready.messages], MessageType.AppResp).map((m) => m.index), [10]);
+  assert.is(node.core.status().applied, 10);
+  node.core.campaign();
+  assert.is(node.role(), RaftRole.Candidate);
+});
+
 test('a follower forwards a proposal to the leader, and it commits everywhere', () => {
   const net = new RaftNetwork([1, 2, 3]);
   net.campaign(1);

@@ -72,6 +72,10 @@ export class InboundHandler {
     this.sessions.add(session);
     session.on('close', () => this.sessions.delete(session));
     session.on('error', () => undefined);
+    session.on('timeout', () => {
+      this.log.debug('closed a peer connection with no accepted stream', { 'timeout-ms': this.deps.limits.handshakeTimeoutMs });
+      session.destroy();
+    });
     this.armHandshakeTimeout(session);
   };
 
@@ -143,6 +147,10 @@ export class InboundHandler {
         this.stats.messagesReceived += decoded.value.length;
         this.deliver(decoded.value);
       }
+    });
+    stream.on('end', () => {
+      if (!reader.atFrameBoundary) this.dropConnection(stream, peer, 'stream ended inside a frame');
+      else if (!stream.destroyed) stream.end();
     });
   }
 
@@ -266,8 +274,9 @@ export class InboundHandler {
       'cluster-id': formatId(this.deps.self.clusterId),
     });
     this.answerText(stream, verdict.status, verdict.text, { [peerHeaders.clusterId]: formatId(this.deps.self.clusterId) });
-    // GOAWAY now; the handshake timeout destroys the session if the dialler never lets go
-    stream.session?.close();
+    // GOAWAY now; the handshake timeout destroys the session if the dialler never lets go (not
+    // session.close(): a closed session would wait for the dialler to drop the TCP connection)
+    stream.session?.goaway(http2.constants.NGHTTP2_NO_ERROR);
     return undefined;
   }
 
@@ -283,11 +292,9 @@ export class InboundHandler {
     });
   }
 
+  /** The 'timeout' listener is installed once in onSession; this only (re)starts the clock. */
   private armHandshakeTimeout(session: http2.Http2Session): void {
-    session.setTimeout(this.deps.limits.handshakeTimeoutMs, () => {
-      this.log.debug('closed a peer connection with no accepted stream', { 'timeout-ms': this.deps.limits.handshakeTimeoutMs });
-      session.destroy();
-    });
+    session.setTimeout(this.deps.limits.handshakeTimeoutMs);
   }
 
   private dropConnection(stream: http2.ServerHttp2Stream, peer: string, reason: string): void {

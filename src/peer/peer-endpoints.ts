@@ -31,6 +31,11 @@ const settingsOf = (limits: PeerHttp2Limits): http2.Settings => ({
   enablePush: false,
 });
 
+/** The session may already be gone when 'connect' is delivered (destroyed in the same turn). */
+function widenConnectionWindow(session: http2.Http2Session, limits: PeerHttp2Limits): void {
+  if (!session.destroyed) session.setLocalWindowSize(limits.connectionWindowBytes);
+}
+
 export interface PeerListener {
   readonly address: ListenAddress;
   readonly server: http2.Http2Server;
@@ -52,7 +57,7 @@ export function listenPeerUrl(
   server.maxConnections = maxConnections;
   server.on('stream', onStream);
   server.on('session', (session) => {
-    session.on('connect', () => session.setLocalWindowSize(limits.connectionWindowBytes));
+    session.on('connect', () => widenConnectionWindow(session, limits));
     onSession(session);
   });
   return new Promise((resolve, reject) => {
@@ -75,6 +80,6 @@ export function dialPeer(url: string, limits: PeerHttp2Limits): http2.ClientHttp
   const u = new URL(url);
   if (u.protocol !== 'http:') throw new Error(`peer URL ${url}: scheme ${u.protocol} is not supported yet (only http)`);
   const session = http2.connect(u.origin, { settings: settingsOf(limits), maxSessionMemory: limits.maxSessionMemoryMiB });
-  session.on('connect', () => session.setLocalWindowSize(limits.connectionWindowBytes));
+  session.on('connect', () => widenConnectionWindow(session, limits));
   return session;
 }

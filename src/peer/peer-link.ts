@@ -153,14 +153,21 @@ export class PeerLink {
     this.session = undefined;
     this.stream = undefined;
     if (session === undefined || session.destroyed) return Promise.resolve();
+    if (stream === undefined || stream.destroyed) {
+      session.destroy();
+      return Promise.resolve();
+    }
+    // end the stream so frames already written reach the peer, which ends its side in turn; then the
+    // session goes (destroy, not close: a closed session waits for the peer to drop the TCP connection)
     return new Promise((resolve) => {
-      const timer = setTimeout(() => session.destroy(), closeGraceMs);
-      session.once('close', () => {
+      const done = (): void => {
         clearTimeout(timer);
+        session.destroy();
         resolve();
-      });
-      if (stream !== undefined && !stream.destroyed) stream.end();
-      session.close();
+      };
+      const timer = setTimeout(done, closeGraceMs);
+      stream.once('close', done);
+      stream.end();
     });
   }
 

@@ -191,8 +191,13 @@ export class PeerLink {
       return;
     }
     this.session = session;
-    session.on('error', (err) => this.fail(attempt, `connection to ${url} failed: ${err.message}`, true));
-    session.on('close', () => this.fail(attempt, `connection to ${url} closed`, true));
+    // once a refusal is being read, its text decides how the attempt ends, not the close that follows
+    let refused = false;
+    const lost = (reason: string): void => {
+      if (!refused) this.fail(attempt, reason, true);
+    };
+    session.on('error', (err) => lost(`connection to ${url} failed: ${err.message}`));
+    session.on('close', () => lost(`connection to ${url} closed`));
     this.dialTimer = setTimeout(() => this.fail(attempt, `no answer from ${url} within ${this.deps.limits.dialTimeoutMs} ms`, true), this.deps.limits.dialTimeoutMs);
 
     const stream = session.request(
@@ -200,8 +205,8 @@ export class PeerLink {
       { endStream: false },
     );
     this.stream = stream;
-    stream.on('error', (err) => this.fail(attempt, `stream to ${url} failed: ${err.message}`, true));
-    stream.on('close', () => this.fail(attempt, `stream to ${url} closed`, true));
+    stream.on('error', (err) => lost(`stream to ${url} failed: ${err.message}`));
+    stream.on('close', () => lost(`stream to ${url} closed`));
     stream.setTimeout(this.deps.limits.streamWriteTimeoutMs, () => {
       if (this.state === 'active') this.fail(attempt, `stream to ${url} made no progress for ${this.deps.limits.streamWriteTimeoutMs} ms`, true);
     });
@@ -213,6 +218,7 @@ export class PeerLink {
         this.activate(attempt, url);
         return;
       }
+      refused = true;
       void readBoundedText(stream, maxRefusalBodyBytes).then((text) => this.refused(attempt, url, status ?? 0, text));
     });
   }

@@ -38,6 +38,8 @@ export interface PeerTransportLimits {
   readonly probeTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly snapshotStallTimeoutMs: number;
+  /** After a snapshot's last byte, how long the receiver may take to store it and answer. */
+  readonly snapshotStoreTimeoutMs: number;
   readonly maxInboundSnapshots: number;
   /** TCP connections accepted per listener at once. */
   readonly maxInboundConnections: number;
@@ -62,6 +64,7 @@ export const defaultPeerTransportLimits: PeerTransportLimits = {
   probeTimeoutMs: connTimeoutMs,
   handshakeTimeoutMs: connTimeoutMs,
   snapshotStallTimeoutMs: 30_000,
+  snapshotStoreTimeoutMs: 5 * 60_000,
   maxInboundSnapshots: 4,
   maxInboundConnections: 256,
 };

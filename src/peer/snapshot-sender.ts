@@ -18,6 +18,8 @@ export interface SnapshotSendLimits {
   readonly dialTimeoutMs: number;
   /** No progress (a write accepted, or the answer) for this long fails the send. */
   readonly snapshotStallTimeoutMs: number;
+  /** After the last byte, how long the receiver may take to store the state and answer. */
+  readonly snapshotStoreTimeoutMs: number;
 }
 
 export interface SnapshotSendDeps {
@@ -53,6 +55,8 @@ export async function sendSnapshot(
   let bytes = 0;
   let stall: NodeJS.Timeout | undefined;
   let dialTimer: NodeJS.Timeout | undefined;
+  /** Once the receiver has answered, its status decides the outcome, not the close that follows. */
+  let answeredStatus: number | undefined;
   let failNow: ((e: SendFailed) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     failNow = reject;
@@ -75,8 +79,12 @@ export async function sendSnapshot(
     frame.set(header, frameHeaderBytes);
 
     session = dialPeer(url, deps.http2Limits);
-    session.on('error', (err) => fail(`connection to ${url} failed: ${err.message}`));
-    session.on('close', () => fail(`connection to ${url} closed`));
+    session.on('error', (err) => {
+      if (answeredStatus === undefined) fail(`connection to ${url} failed: ${err.message}`);
+    });
+    session.on('close', () => {
+      if (answeredStatus === undefined) fail(`connection to ${url} closed`);
+    });
     dialTimer = setTimeout(() => fail(`no connection to ${url} within ${deps.limits.dialTimeoutMs} ms`), deps.limits.dialTimeoutMs);
     session.once('connect', () => clearTimeout(dialTimer));
     progress();
@@ -85,11 +93,13 @@ export async function sendSnapshot(
       { ':method': 'POST', ':path': peerPaths.snapshot, 'content-type': 'application/octet-stream', ...handshakeHeaders(deps.self, message.to) },
       { endStream: false },
     );
-    stream.on('error', (err) => fail(`stream failed: ${err.message}`));
+    stream.on('error', (err) => {
+      if (answeredStatus === undefined) fail(`stream failed: ${err.message}`);
+    });
     const answered = new Promise<void>((resolve) => {
       stream.once('response', (headers) => {
-        progress();
         const status = headers[':status'] ?? 0;
+        answeredStatus = status;
         if (status === 204 || status === 200) {
           resolve();
           return;
@@ -98,7 +108,9 @@ export async function sendSnapshot(
           fail(status === 410 ? memberRemovedText : `peer answered ${status} ${text}`, status === 410),
         );
       });
-      stream.once('close', () => fail('stream closed before the answer'));
+      stream.once('close', () => {
+        if (answeredStatus === undefined) fail('stream closed before the answer');
+      });
     });
 
     const write = async (chunk: Uint8Array): Promise<void> => {
@@ -110,13 +122,17 @@ export async function sendSnapshot(
     const upload = async (): Promise<void> => {
       await write(frame);
       for await (const chunk of state()) {
+        // the receiver may store what it needs and answer before reading everything
+        if (answeredStatus !== undefined) break;
         if (stream.destroyed) throw new SendFailed('stream closed while sending');
         bytes += chunk.length;
         await write(chunk);
       }
-      stream.end();
+      if (!stream.destroyed) stream.end();
     };
     await Promise.race([upload(), failed]);
+    clearTimeout(stall);
+    stall = setTimeout(() => fail(`no answer within ${deps.limits.snapshotStoreTimeoutMs} ms of the last byte`), deps.limits.snapshotStoreTimeoutMs);
     await Promise.race([answered, failed]);
     stream.close();
     return { ok: true, bytes };

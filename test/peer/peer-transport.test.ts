@@ -345,6 +345,37 @@ it('a peer that is down is reported unreachable, and is reconnected when it come
   await eventually(() => b2.received.some((m) => m.commit === 78), 'delivered to the restarted b');
 });
 
+it('a peer with several URLs is reached on the one that works; updatePeer moves it to new URLs', async () => {
+  const a = await member(1n);
+  const b = await member(2n);
+  const c = await member(3n);
+  meshUp([a, b, c]);
+  const dead = `http://${loopbackHost}:${await freePort()}`;
+  a.transport.updatePeer(2n, [dead, b.url]);
+  a.transport.send([heartbeat(1n, 2n, 1)]);
+  await eventually(() => a.transport.isActive(2n) && b.received.length > 0, 'b reached on its second URL');
+  a.transport.updatePeer(3n, [dead]);
+  await eventually(() => !a.transport.isActive(3n) && a.unreachable.includes(3n), 'c unreachable on a dead URL');
+  a.transport.updatePeer(3n, [c.url]);
+  await eventually(() => a.transport.isActive(3n), 'c reached after its URLs are updated');
+});
+
+it('removePeer closes the streams both ways and refuses the removed peer from then on', async () => {
+  const a = await member(1n);
+  const b = await member(2n);
+  meshUp([a, b]);
+  await eventually(() => a.transport.isActive(2n) && b.transport.isActive(1n), 'both active');
+  b.transport.removePeer(1n);
+  assert.not.ok(b.transport.isActive(1n));
+  await eventually(() => !a.transport.isActive(2n), 'a loses its stream to b');
+  await eventually(() => b.logs.filter((l) => l.fields['reason'] === 'error sender not found').length > 0, 'b refuses a redial');
+  a.transport.send([heartbeat(1n, 2n, 1)]);
+  b.transport.send([heartbeat(2n, 1n, 1)]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.is(b.received.length, 0);
+  assert.is(a.received.length, 0);
+});
+
 // --- snapshots ------------------------------------------------------------------------------------
 
 const snapMessage = (from: bigint, to: bigint, index: number): Message =>

@@ -181,7 +181,7 @@ export class InboundHandler {
       if (this.snapshotStreams.get(from) === stream) this.snapshotStreams.delete(from);
     });
     stream.setTimeout(this.deps.limits.snapshotStallTimeoutMs, () => {
-      this.log.warn('snapshot from peer stalled; abandoned', { 'peer-id': peer, 'timeout-ms': this.deps.limits.snapshotStallTimeoutMs });
+      this.log.warn('snapshot from peer stalled; abandoned', { 'remote-peer-id': peer, 'timeout-ms': this.deps.limits.snapshotStallTimeoutMs });
       stream.close(http2.constants.NGHTTP2_CANCEL);
     });
 

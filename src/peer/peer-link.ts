@@ -25,7 +25,10 @@ export interface PeerLinkLimits extends OutboundQueueLimits {
   readonly reconnectMaxMs: number;
   /** An idle stream gets an empty frame this often, so the listener's read timeout sees it alive. */
   readonly linkHeartbeatIntervalMs: number;
-  /** A stream whose writes make no progress this long (peer not reading) is dropped (etcd's ConnWriteTimeout). */
+  /**
+   * A stream whose write waits for 'drain' this long (peer not reading) is dropped (etcd's
+   * ConnWriteTimeout); checked on each heartbeat tick.
+   */
   readonly streamWriteTimeoutMs: number;
   /** HTTP/2 PING on the session this often; its round trip is the peer's RTT (etcd's prober). */
   readonly probeIntervalMs: number;
@@ -54,7 +57,8 @@ export interface PeerLinkStats {
   activeSince: Date | undefined;
 }
 
-export type EnqueueResult = 'queued' | 'full' | 'tooLarge';
+/** 'down': the link is waiting to redial; like etcd, nothing is kept for a peer known to be unreachable. */
+export type EnqueueResult = 'queued' | 'full' | 'tooLarge' | 'down';
 
 /** Largest number of bytes read from a refusal's body (etcd's texts are a few words). */
 const maxRefusalBodyBytes = 1024;
@@ -82,6 +86,8 @@ export class PeerLink {
   private session: http2.ClientHttp2Session | undefined;
   private stream: http2.ClientHttp2Stream | undefined;
   private blocked = false;
+  /** When the current write started waiting for 'drain' (node's own stream timeout counts any frame on the session, PINGs included, as progress). */
+  private blockedSince = 0;
   private flushScheduled = false;
   private wroteSinceHeartbeat = false;
   private backoffMs: number;
@@ -117,6 +123,10 @@ export class PeerLink {
     if (bytes + 3 > this.deps.limits.maxFrameBytes) {
       this.stats.messagesDropped++;
       return 'tooLarge';
+    }
+    if (this.state === 'backoff' || this.state === 'closed') {
+      this.stats.messagesDropped++;
+      return 'down';
     }
     if (!this.queue.push(message, bytes)) {
       this.stats.messagesDropped++;
@@ -207,9 +217,6 @@ export class PeerLink {
     this.stream = stream;
     stream.on('error', (err) => lost(`stream to ${url} failed: ${err.message}`));
     stream.on('close', () => lost(`stream to ${url} closed`));
-    stream.setTimeout(this.deps.limits.streamWriteTimeoutMs, () => {
-      if (this.state === 'active') this.fail(attempt, `stream to ${url} made no progress for ${this.deps.limits.streamWriteTimeoutMs} ms`, true);
-    });
     stream.on('response', (headers) => {
       if (attempt !== this.attempt) return;
       clearTimeout(this.dialTimer);
@@ -228,7 +235,7 @@ export class PeerLink {
     this.state = 'active';
     this.stats.activeSince = new Date();
     this.backoffMs = this.deps.limits.reconnectMinMs;
-    this.log.info('peer became active', { 'peer-id': formatId(this.id), url });
+    this.log.info('peer became active', { 'remote-peer-id': formatId(this.id), url });
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.deps.limits.linkHeartbeatIntervalMs);
     this.probeTimer = setInterval(() => this.probe(attempt), this.deps.limits.probeIntervalMs);
     this.flush();
@@ -236,7 +243,7 @@ export class PeerLink {
 
   private refused(attempt: number, url: string, status: number, text: string): void {
     if (attempt !== this.attempt) return;
-    const fields = { 'peer-id': formatId(this.id), url, status, reason: text };
+    const fields = { 'remote-peer-id': formatId(this.id), url, status, reason: text };
     if (status === 410) {
       this.log.error(memberRemovedText, fields);
       this.deps.onRemoved(this.id);
@@ -265,7 +272,7 @@ export class PeerLink {
     this.stats.activeSince = undefined;
     const dropped = this.queue.clear();
     this.stats.messagesDropped += dropped;
-    const fields = { 'peer-id': formatId(this.id), reason, 'dropped-messages': dropped };
+    const fields = { 'remote-peer-id': formatId(this.id), reason, 'dropped-messages': dropped };
     if (wasActive) this.log.warn('peer became inactive (message send to peer failed)', fields);
     else this.log.debug('peer connection attempt failed', fields);
     if (this.urls.length > 0) this.urlIndex = (this.urlIndex + 1) % this.urls.length;
@@ -305,7 +312,7 @@ export class PeerLink {
       } catch (err) {
         // only a message our own Raft could not have made (a negative or fractional number) gets here
         this.stats.messagesDropped += messages.length;
-        this.log.error('dropped a batch that cannot be encoded', { 'peer-id': formatId(this.id), error: err });
+        this.log.error('dropped a batch that cannot be encoded', { 'remote-peer-id': formatId(this.id), error: err });
         continue;
       }
       writeFrameHeader(frame, frame.length - frameHeaderBytes);
@@ -315,6 +322,7 @@ export class PeerLink {
       this.wroteSinceHeartbeat = true;
       if (!stream.write(frame)) {
         this.blocked = true;
+        this.blockedSince = Date.now();
         const attempt = this.attempt;
         stream.once('drain', () => {
           if (attempt !== this.attempt) return;
@@ -327,6 +335,10 @@ export class PeerLink {
   }
 
   private heartbeat(): void {
+    if (this.blocked && Date.now() - this.blockedSince > this.deps.limits.streamWriteTimeoutMs) {
+      this.fail(this.attempt, `stream made no progress for ${this.deps.limits.streamWriteTimeoutMs} ms`, true);
+      return;
+    }
     if (!this.wroteSinceHeartbeat && !this.blocked && this.stream !== undefined) this.stream.write(linkHeartbeatFrame);
     this.wroteSinceHeartbeat = false;
   }

@@ -188,7 +188,11 @@ export class PeerTransport {
     this.log.info('removed remote peer', { 'remote-peer-id': formatId(id) });
   }
 
-  /** Never blocks: queues per peer; a full queue drops the message and reports the peer unreachable. */
+  /**
+   * Never blocks: queues per peer. A message is dropped, and its peer reported unreachable, when the
+   * peer's queue is full or its link is down and waiting to redial (as etcd drops when a peer's
+   * stream is not working and its pipeline buffer is full).
+   */
   send(messages: readonly Message[]): void {
     if (this.closed) return;
     let unreachable: Set<bigint> | undefined;
@@ -207,6 +211,7 @@ export class PeerTransport {
       const result = link.enqueue(m);
       if (result === 'queued') continue;
       (unreachable ??= new Set()).add(m.to);
+      if (result === 'down') continue;
       if (result === 'tooLarge') {
         this.log.error('dropped Raft message larger than the peer frame limit', {
           'remote-peer-id': formatId(m.to),
@@ -238,6 +243,7 @@ export class PeerTransport {
     void streamSnapshot(url, message, state, { self, limits: { ...this.limits, maxFrameBytes: this.limits.maxPeerMessageBytes }, http2Limits: this.http2Limits, logger: this.log }, abort.signal).then(
       (result) => {
         if (this.snapshotsInFlight.get(to) === abort) this.snapshotsInFlight.delete(to);
+        if (this.closed) return;
         if (result.ok) {
           this.log.info('sent database snapshot', { 'remote-peer-id': formatId(to), bytes: result.bytes });
           this.options.onSnapshotStatus(to, true);

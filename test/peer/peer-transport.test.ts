@@ -321,6 +321,29 @@ it('a full send queue drops messages and reports the peer unreachable', async ()
   }
 });
 
+it('a peer that accepts the stream but stops reading is dropped after the write timeout', async () => {
+  const port = await freePort();
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200 }); // and never read the body
+  });
+  server.on('session', (s) => s.on('error', () => undefined));
+  await new Promise<void>((r) => server.listen(port, loopbackHost, () => r()));
+  try {
+    const a = await member(1n, { limits: { streamWriteTimeoutMs: 800 } });
+    a.transport.addPeer(2n, [`http://${loopbackHost}:${port}`]);
+    await eventually(() => a.transport.isActive(2n), 'stream accepted');
+    const big = new Uint8Array(64 * 1024);
+    for (let i = 0; i < 100; i++) a.transport.send([message({ type: MessageType.App, from: 1n, to: 2n, context: big })]);
+    await eventually(() => !a.transport.isActive(2n) && a.unreachable.includes(2n), 'blocked stream dropped', 5_000);
+    assert.ok(a.logs.some((l) => l.msg === 'peer became inactive (message send to peer failed)' && String(l.fields['reason']).includes('no progress')));
+  } finally {
+    await closeAll();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 it('a peer that is down is reported unreachable, and is reconnected when it comes back', async () => {
   const portB = await freePort();
   const a = await member(1n);

@@ -268,6 +268,22 @@ it('a well-formed message from someone other than the stream sender drops the co
   });
 });
 
+it('a snapshot request that does not start with a MsgSnap for us drops the connection unseen by the app', async () => {
+  await withHealthyPair(async (_a, b) => {
+    let calls = 0;
+    b.receiveSnapshot = async () => {
+      calls++;
+    };
+    const notSnap = rawPeer(b.url, 9n, 2n, peerPaths.snapshot);
+    notSnap.stream.write(frame(encodeBatch([heartbeat(9n, 2n, 1)]).subarray(1)));
+    await withTimeout(notSnap.closed, 5_000, 'non-snapshot message dropped');
+    const garbage = rawPeer(b.url, 9n, 2n, peerPaths.snapshot);
+    garbage.stream.write(frame(new Uint8Array([0xff, 0xff, 0xff])));
+    await withTimeout(garbage.closed, 5_000, 'garbage snapshot header dropped');
+    assert.is(calls, 0);
+  });
+});
+
 it('a peer that sends half a frame and stalls is dropped after the read timeout', async () => {
   await withHealthyPair(async (_a, b) => {
     const raw = rawPeer(b.url, 9n, 2n);

@@ -220,7 +220,7 @@ class MemoryEngine implements Engine {
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     let total = 0;
-    for (const path of [this.files.snapshot, this.files.wal, this.files.walPrev, this.files.snapshotTmp]) total += (await this.fs.size(path)) ?? 0;
+    for (const path of [this.files.snapshot, this.files.wal, this.files.walPrev, this.files.snapshotTmp, this.files.import, this.files.importTmp]) total += (await this.fs.size(path)) ?? 0;
     return total;
   }
 

@@ -99,11 +99,14 @@ it('writes past maxWalBytes snapshot in the background and restart a small WAL',
   await eventually(snapshotDone, 'a snapshot with no wal.prev');
   // Rotation waits while a snapshot is being written, so writes made meanwhile may leave the WAL past
   // the bound; the next write after the snapshot rotates it.
-  await engine.write([put('key-last', 'v')], { sync: true });
-  // The rotation runs after the write has resolved, so the files are polled until it is done
-  // (checking once could look before it started, with the old snapshot and no wal.prev).
+  // The files can look done (wal.prev removed) while the snapshot still finishes (the directory
+  // fsync), and a write then does not rotate; and the rotation runs after a write has resolved. So
+  // the same key is written again until a write has rotated the WAL and its snapshot is done.
   const walSize = async (): Promise<number> => (await sizeOf(join(ctx.dir, 'wal'))) ?? 0;
-  await eventually(async () => (await snapshotDone()) && (await walSize()) < maxWalBytes + 200, 'a small WAL and a snapshot with no wal.prev after the last write');
+  await eventually(async () => {
+    await engine.write([put('key-last', 'v')], { sync: true });
+    return (await snapshotDone()) && (await walSize()) < maxWalBytes + 200;
+  }, 'a small WAL and a snapshot with no wal.prev after the last write');
   assert.is((await collect(engine)).length, 201);
 });
 

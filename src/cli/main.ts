@@ -188,15 +188,33 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     return 1;
   }
 
-  try {
-    server = await startServer(cfg, log.named('server'));
-  } catch (e) {
-    // The member's own identity refused to start: the message says what and how; a stack would bury it.
-    const error = e instanceof IdentityError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
-    log.error('failed to start server', { error });
-    resolveExit(1);
-    return 1;
-  }
+  const start = async (): Promise<boolean> => {
+    try {
+      server = await startServer(cfg, log.named('server'));
+    } catch (e) {
+      // The member's own identity refused to start: the message says what and how; a stack would bury it.
+      const error = e instanceof IdentityError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+      log.error('failed to start server', { error });
+      resolveExit(1);
+      return false;
+    }
+    const running = server;
+    void running.ended.then(async (reason) => {
+      if (stopping || server !== running) return;
+      if (reason === 'removed') {
+        // etcd stops a member removed from the cluster and exits cleanly.
+        stop('SIGTERM');
+        return;
+      }
+      // A snapshot from the leader was recorded: start again to load it, as if after a crash.
+      log.info('restarting the member to load a snapshot received from the leader');
+      server = undefined;
+      await running.close().catch((e: unknown) => log.warn('error while stopping for a restart', { error: e instanceof Error ? e.message : String(e) }));
+      if (!stopping) await start();
+    });
+    return true;
+  };
+  if (!(await start())) return 1;
   if (stopRequested !== undefined) stop(stopRequested);
   return exited;
 }

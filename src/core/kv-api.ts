@@ -35,6 +35,14 @@ export interface MemberInfo {
   readonly clientUrls: readonly string[];
 }
 
+export interface RaftInfo {
+  /** The leader this member follows (itself when leading); 0 while there is none. */
+  readonly leader: bigint;
+  readonly term: number;
+  readonly committedIndex: number;
+  readonly isLearner: boolean;
+}
+
 export interface StoreStatus {
   readonly revision: number;
   readonly compactRevision: number;
@@ -69,6 +77,8 @@ export interface ServerApi {
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;
+  /** What Raft knows on this member now. */
+  raft(): RaftInfo;
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
 }

@@ -33,7 +33,9 @@ export type Command =
   /** A membership change, opaque to the store: handed to its onConfChange hook in log order. */
   | { readonly type: 'confChange'; readonly data: Uint8Array }
   /** etcd's LeaseCheckpoint: the primary records leases' remaining TTLs so a new primary keeps them. */
-  | { readonly type: 'leaseCheckpoint'; readonly req: LeaseCheckpointRequest };
+  | { readonly type: 'leaseCheckpoint'; readonly req: LeaseCheckpointRequest }
+  /** A member publishes its name and client URLs after it starts (etcd's publish through Raft). */
+  | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] };
 
 export type CommandType = Command['type'];
 
@@ -72,6 +74,7 @@ const typeCodes: Readonly<Record<CommandType, number>> = {
   noop: 7,
   confChange: 8,
   leaseCheckpoint: 9,
+  memberAttributes: 10,
 };
 /** The codes a v1 record may hold: v1 was written before the later types existed. */
 const maxV1TypeCode = 6;
@@ -100,7 +103,19 @@ function encodeBody(c: Command): Uint8Array {
       return c.data;
     case 'leaseCheckpoint':
       return LeaseCheckpointRequest.encode(c.req).finish();
+    case 'memberAttributes':
+      return Buffer.from(JSON.stringify({ id: c.id.toString(10), name: c.name, clientUrls: c.clientUrls }), 'utf8');
   }
+}
+
+function decodeMemberAttributes(body: Uint8Array): Command {
+  const parsed: unknown = JSON.parse(Buffer.from(body).toString('utf8'));
+  if (typeof parsed !== 'object' || parsed === null) throw new Error('member attributes: not an object');
+  const { id, name, clientUrls } = parsed as Record<string, unknown>;
+  if (typeof id !== 'string' || !/^[0-9]{1,20}$/.test(id)) throw new Error('member attributes: bad id');
+  if (typeof name !== 'string') throw new Error('member attributes: bad name');
+  if (!Array.isArray(clientUrls) || !clientUrls.every((u): u is string => typeof u === 'string')) throw new Error('member attributes: bad client URLs');
+  return { type: 'memberAttributes', id: BigInt(id), name, clientUrls };
 }
 
 function decodeBody(index: number, code: number, body: Uint8Array): Command {
@@ -124,6 +139,8 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
         return { type: 'confChange', data: new Uint8Array(body) };
       case 9:
         return { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.decode(body) };
+      case 10:
+        return decodeMemberAttributes(body);
     }
   } catch (e) {
     throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);

@@ -6,6 +6,7 @@
 // in the next Ready, so a busy member writes many entries per fsync (group commit for free).
 import type {
   ConfChange,
+  ConfState,
   Entry,
   HardState,
   Message,
@@ -111,9 +112,10 @@ export class NodeLoop {
     return result;
   }
 
-  applyConfChange(change: ConfChange): void {
-    this.core.applyConfChange(change);
+  applyConfChange(change: ConfChange): ConfState {
+    const confState = this.core.applyConfChange(change);
     this.kick();
+    return confState;
   }
 
   transferLeader(transferee: bigint): void {

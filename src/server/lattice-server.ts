@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { openEngine } from '../engines/open-engine.js';
-import { LocalLog, defaultLocalLogOptions } from '../log/local-log.js';
 import { spawnActor } from '../actors/spawn.js';
 import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
@@ -22,7 +21,10 @@ import { startClientPort } from '../adapters/client-port.js';
 import { Membership } from '../cluster/membership.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
-import { localConfChanges } from '../cluster/local-conf-changes.js';
+import { startRaftMember, type RaftMember } from './raft-member.js';
+import { RaftRole } from '../raft/types.js';
+import { requestTimeoutMs } from '../store/proposal-waiters.js';
+import { defaultSyncedPersistEveryEntries } from '../store/mvcc-store.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
@@ -30,6 +32,11 @@ import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js'
 
 export interface RunningServer {
   close(): Promise<void>;
+  /**
+   * Settles when the member must stop on its own: 'removed' (it was removed from the cluster, etcd
+   * stops it) or 'restart' (it recorded a snapshot from the leader and loads it by starting again).
+   */
+  readonly ended: Promise<'removed' | 'restart'>;
 }
 
 /** The etcd server version Lattice reports (Status, /version): the release whose API it matches. */
@@ -71,15 +78,38 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const loaded = await loadOrCreateIdentity(config.dataDir, config);
   logIdentity(loaded, log);
   const { memberId, clusterId } = loaded.identity;
-  const { membership } = await Membership.open(config.dataDir, {
-    members: initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls }),
-    index: 0,
-  });
-  // etcd publishes its name and client URLs through Raft at every start; without Raft they are applied here.
-  await membership.applyAttributes(memberId, { name: config.name, clientUrls: config.advertiseClientUrls }, 'unlogged');
+  // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
+  // the membership reflects from the start.
+  const newCluster = loaded.origin === 'bootstrapped' && config.initialClusterState === 'new';
+  const bootstrapMembers = initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls });
+  const { membership } = await Membership.open(config.dataDir, { members: bootstrapMembers, index: newCluster ? bootstrapMembers.length : 0 });
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
-  // Apart, as etcd keeps its WAL apart from its backend: <data-dir>/wal and <data-dir>/<engine>.
-  const revisionLog = await LocalLog.open(path.join(config.dataDir, 'wal'), { ...defaultLocalLogOptions, fsync: !config.unsafeNoFsync });
+  let endMember: (reason: 'removed' | 'restart') => void = () => undefined;
+  const ended = new Promise<'removed' | 'restart'>((resolve) => (endMember = resolve));
+  // Only the leader expires leases; a new leader gives every lease its full TTL plus an election timeout.
+  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
+  let raftMember: RaftMember;
+  try {
+    raftMember = await startRaftMember({
+      config,
+      memberId,
+      clusterId,
+      membership,
+      newCluster,
+      engine,
+      log: log.named('raft'),
+      onRemoved: () => endMember('removed'),
+      onRestartForSnapshot: () => endMember('restart'),
+      onLeaderChange: (_lead, role) => {
+        if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
+        else leaseTable.demote();
+      },
+    });
+  } catch (e) {
+    await engine.close();
+    throw e;
+  }
+  const revisionLog = raftMember.raftLog;
   const shards = new ShardSet(
     Array.from({ length: config.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', config.actorPlacement)),
     defaultSplitPoints(config.shards),
@@ -91,7 +121,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     raftTerm: BigInt(revisionLog.term),
   });
   const jobs = new JobPool();
-  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -102,6 +131,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       leases: leaseTable,
     },
     jobs,
+    { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries, requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
   );
 
   const watchHub = new WatchHub(store, {
@@ -110,9 +140,6 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     onError: (message, e) => log.error(message, { error: e }),
   });
 
-  // A single member leads from the start. As etcd's new leader does, every lease gets its full TTL plus
-  // an election timeout from now: time spent down never counts against a lease.
-  leaseTable.promote(config.electionTimeoutMs);
   const leases = new LeaseFront({
     store,
     table: leaseTable,
@@ -125,18 +152,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // The Lock and Election services run etcd's client recipes over the same APIs a client uses.
   const recipeDeps = { kv: store, watch: watchHub, lease: leases };
 
-  // One member, no Raft yet: changes apply at once, this member is the only one ever active, and no
-  // learner can catch up. The node loop replaces proposeConfChange and health.
   const cluster = new ClusterFront({
     selfId: memberId,
     membership,
-    proposeConfChange: localConfChanges(membership, memberId, (change) =>
-      log.warn('refusing a member change that needs other voters: this single member has no peer transport yet', { change: change.type }),
-    ),
-    health: { isActive: (id) => id === memberId, isLearnerInSync: () => false },
+    proposeConfChange: (cc) => raftMember.proposeConfChange(cc),
+    health: {
+      isActive: (id) => id === memberId || raftMember.transport.isActive(id),
+      // etcd's isLearnerReady: the learner's match is at least 90 % of the leader's.
+      isLearnerInSync: (id) => {
+        const progress = revisionLog.status().progress;
+        const learner = progress?.get(id);
+        const self = progress?.get(memberId);
+        return learner !== undefined && self !== undefined && learner.match >= self.match * 0.9;
+      },
+    },
     strictReconfigCheck: config.strictReconfigCheck,
     nowUnixSeconds: () => Date.now() / 1000,
-    readBarrier: () => Promise.resolve(),
+    readBarrier: () => revisionLog.readIndex().then(() => undefined),
   });
 
   const api: ServerApi = {
@@ -159,8 +191,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => store.status(),
+    raft: () => {
+      const st = revisionLog.status();
+      return {
+        leader: st.softState.lead,
+        term: st.hardState.term,
+        committedIndex: st.hardState.commit,
+        isLearner: membership.member(memberId)?.isLearner ?? false,
+      };
+    },
     hashKv: (revision) => store.hashKv(revision),
   };
+
+  // etcd serves clients only once this member's name and client URLs are committed (its publish).
+  await publishUntilApplied(raftMember, log);
 
   const port = await startClientPort({
     listenUrls: config.listenClientUrls,
@@ -187,15 +231,32 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
 
   return {
+    ended,
     close: async () => {
       await port.close();
       leases.stop();
       watchHub.close();
+      await raftMember.close();
       await store.close();
       await jobs.close();
       await engine.close();
     },
   };
+}
+
+/** How often publishing this member's attributes is retried while there is no leader. */
+const publishRetryMs = 500;
+
+async function publishUntilApplied(member: RaftMember, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await Promise.race([
+      member.publishAttributes().then(() => 'published' as const, () => 'refused' as const),
+      new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5 * publishRetryMs)),
+    ]);
+    if (outcome === 'published') return;
+    if (attempt % 20 === 0) log.warn('failed to publish local member to cluster through raft; retrying', { attempts: attempt });
+    if (outcome === 'refused') await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
+  }
 }
 
 /** etcd's minimum lease TTL: 1.5 election timeouts in whole heartbeats, rounded up to seconds. */

@@ -438,6 +438,8 @@ export class MvccStore implements KvApi {
       case 'confChange':
         await this.hooks.onConfChange?.({ ...entry, command });
         return false;
+      // Membership's business (the Raft log hands it to the membership); for the store it is a no-op.
+      case 'memberAttributes':
       case 'noop':
       case 'put':
       case 'deleteRange':

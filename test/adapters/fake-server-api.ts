@@ -5,7 +5,7 @@ import { NEVER } from 'rxjs';
 import { EtcdError } from '../../src/core/errors.js';
 import type { ClusterApi } from '../../src/core/cluster-api.js';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
-import type { HashKvResult, KvApi, MemberInfo, ServerApi, StoreStatus } from '../../src/core/kv-api.js';
+import type { HashKvResult, KvApi, MemberInfo, ServerApi, RaftInfo, StoreStatus } from '../../src/core/kv-api.js';
 import type { LeaseApi } from '../../src/core/lease-api.js';
 import { LockRecipe } from '../../src/concurrency/lock.js';
 import { ElectionRecipe } from '../../src/concurrency/election.js';
@@ -115,6 +115,10 @@ export class FakeServerApi implements ServerApi {
       alarms: [...this.faults.alarms],
       errors: [...this.faults.errors],
     };
+  }
+
+  raft(): RaftInfo {
+    return { leader: fakeMember.memberId, term: fakeRaftTerm, committedIndex: this.revision + 3, isLearner: false };
   }
 
   /** A fixed hash; revisions below 0 fail as compacted, above the current one as future. */

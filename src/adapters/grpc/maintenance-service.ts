@@ -8,20 +8,19 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
   return serviceMethods(MaintenanceService, {
     status: unary(MaintenanceService.status, async (): Promise<StatusResponse> => {
       const st = await api.status();
+      const raft = api.raft();
       return {
         header: api.header(st.revision),
         version: api.version,
         dbSize: BigInt(st.dbSizeBytes),
-        // a single member is always its own leader
-        leader: api.member.memberId,
-        raftIndex: BigInt(st.raftIndex),
-        raftTerm: BigInt(st.raftTerm),
-        // StoreStatus has one index: this member applies what it commits before answering
+        leader: raft.leader,
+        raftIndex: BigInt(raft.committedIndex),
+        raftTerm: BigInt(raft.term),
         raftAppliedIndex: BigInt(st.raftIndex),
         // etcd lists each alarm as its AlarmMember text, then anything else wrong.
         errors: [...st.alarms.map((alarm) => `memberID:${api.member.memberId} alarm:${alarm} `), ...st.errors],
         dbSizeInUse: BigInt(st.dbSizeInUseBytes),
-        isLearner: false,
+        isLearner: raft.isLearner,
       };
     }),
     hashKv: unary(MaintenanceService.hashKv, async (req: HashKVRequest): Promise<HashKVResponse> => {

@@ -78,7 +78,8 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
     try {
       const st = await withTimeout(api.status(), healthTimeoutMs);
       // etcd's /health is false while an alarm is raised; a member stopped on a storage fault is too.
-      ok = st.alarms.length === 0 && st.errors.length === 0;
+      // …and while it has no leader (etcd's checkHealth).
+      ok = st.alarms.length === 0 && st.errors.length === 0 && api.raft().leader !== 0n;
     } catch (err) {
       log('/health probe failed', err);
       ok = false;

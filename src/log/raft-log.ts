@@ -1,0 +1,362 @@
+// The revision log of a Raft member: the store proposes and follows it exactly as it does the
+// single-member log, while the node loop underneath agrees on the order with the other members.
+// Committed entries are read back from the in-memory mirror of the Raft WAL (MemoryRaftStorage),
+// which keeps every entry after the last snapshot the engine has made durable.
+import { EtcdError } from '../core/errors.js';
+import type { Command, LogEntry } from './command.js';
+import { followCommitted, defaultFollowLimits, type CommitListener, type CommittedSource } from './log-follower.js';
+import { logEntryOf, proposalData } from './raft-entries.js';
+import type { RevisionLog } from './revision-log.js';
+import { decodeConfChange, isConfChangeDecodeError } from '../raft/conf-change-codec.js';
+import type { MemoryRaftStorage } from '../raft/memory-storage.js';
+import { NodeLoop, type NodeApplier, type NodeDisk, type NodeNetwork } from '../raft/node-loop.js';
+import {
+  EntryType,
+  RaftRole,
+  noNode,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type NodeId,
+  type ProposalRefusal,
+  type RaftCore,
+  type RaftStatus,
+  type ReadState,
+  type Snapshot,
+  type SoftState,
+} from '../raft/types.js';
+
+/** How long a ReadIndex request may go unanswered before it is asked again (a message may be lost). */
+export const readIndexRetryMs = 500;
+
+export interface RaftLogOptions {
+  readonly core: RaftCore;
+  readonly storage: MemoryRaftStorage;
+  readonly disk: NodeDisk & {
+    releaseTo(index: number): Promise<void>;
+    readonly failure: Error | undefined;
+    onFailure(listener: (failure: Error) => void): void;
+    close(): Promise<void>;
+  };
+  readonly network: NodeNetwork;
+  readonly tickIntervalMs: number;
+  /** Highest index known committed at start (the WAL's hard state, or the engine's applied mark). */
+  readonly committedAtStart: number;
+  /** Entries kept behind a snapshot for followers that are slightly behind (etcd: 5,000). */
+  readonly catchUpEntries: number;
+  /**
+   * Applies a committed membership change to the membership file and the peers (the core is told
+   * afterwards). Called in log
+   * order, also again for changes after the last snapshot when a member restarts (it must be
+   * idempotent). Resolves once durable.
+   */
+  readonly applyConfChange: (change: ConfChange, index: number) => Promise<void>;
+  /** A member's published name and client URLs, in log order (again on replay: idempotent). */
+  readonly applyAttributes: (id: NodeId, attributes: { name: string; clientUrls: readonly string[] }, index: number) => Promise<void>;
+  /**
+   * Replaces the application state with the one received with `snapshot`; resolves once durable.
+   * Rejecting with MemberRestart stops the node loop without a failure: the member restarts and
+   * loads the state at start-up instead.
+   */
+  readonly installSnapshot: (snapshot: Snapshot) => Promise<void>;
+  /** The small payload a snapshot carries (the membership), taken when a snapshot is made. */
+  readonly snapshotData: () => Uint8Array;
+  readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+}
+
+const refusalError = (refusal: ProposalRefusal): EtcdError => {
+  switch (refusal) {
+    case 'noLeader':
+      return new EtcdError('noLeader');
+    case 'leaderTransferring':
+      return new EtcdError('timeout');
+    case 'tooManyUncommitted':
+      return new EtcdError('tooManyRequests');
+    case 'confChangePending':
+      return new EtcdError('timeout');
+  }
+};
+
+/** See RaftLogOptions.installSnapshot. */
+export class MemberRestart extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'MemberRestart';
+  }
+}
+
+interface PendingRead {
+  readonly ctx: Uint8Array;
+  readonly resolve: (index: number) => void;
+  readonly reject: (e: Error) => void;
+  askedAt: number;
+}
+
+export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
+  private readonly loop: NodeLoop;
+  private readonly listeners = new Set<CommitListener>();
+  private committedTo: number;
+  private lead: NodeId = noNode;
+  private role: RaftRole = RaftRole.Follower;
+  private readonly reads = new Map<string, PendingRead>();
+  private readCounter = 0n;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private ended = false;
+  private stopFailure: Error | undefined;
+  private readonly failureListeners: Array<(e: Error) => void> = [];
+  /** Membership changes apply one after another, in log order. */
+  private confChain: Promise<void> = Promise.resolve();
+  /** Conf states after each applied membership change, to snapshot at an index below the newest. */
+  private readonly confHistory: { index: number; confState: ConfState }[];
+  private snapshotting = false;
+
+  constructor(private readonly options: RaftLogOptions) {
+    this.committedTo = options.committedAtStart;
+    this.confHistory = [{ index: options.storage.snapshot().metadata.index, confState: options.storage.initialState().confState }];
+    this.loop = new NodeLoop(options.core, options.storage, options.disk, options.network, this, {
+      tickIntervalMs: options.tickIntervalMs,
+      onFailure: (e) => {
+        if (!(e instanceof MemberRestart)) this.fail(e);
+      },
+    });
+    options.disk.onFailure((e) => this.fail(e));
+  }
+
+  /** Starts ticking and handling Ready; messages from peers go to step(). */
+  start(): void {
+    this.loop.start();
+    this.retryTimer = setInterval(() => this.retryReads(), readIndexRetryMs);
+  }
+
+  get node(): NodeLoop {
+    return this.loop;
+  }
+
+  get term(): number {
+    return this.loop.status().hardState.term;
+  }
+
+  get committedIndex(): number {
+    return this.committedTo;
+  }
+
+  get leader(): NodeId {
+    return this.lead;
+  }
+
+  get isLeader(): boolean {
+    return this.role === RaftRole.Leader;
+  }
+
+  status(): RaftStatus {
+    return this.loop.status();
+  }
+
+  get failure(): Error | undefined {
+    return this.stopFailure;
+  }
+
+  onFailure(listener: (failure: Error) => void): void {
+    if (this.stopFailure !== undefined) listener(this.stopFailure);
+    else this.failureListeners.push(listener);
+  }
+
+  propose(requestId: bigint, command: Command): Promise<void> {
+    if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
+    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    const result = this.loop.propose(proposalData(requestId, command));
+    // Accepted: the store answers its caller when the entry is applied, or at its deadline.
+    return result.ok ? Promise.resolve() : Promise.reject(refusalError(result.refusal));
+  }
+
+  proposeConfChange(change: ConfChange): void {
+    if (this.stopFailure !== undefined) throw this.stopFailure;
+    if (this.closed) throw new EtcdError('stopped');
+    const result = this.loop.proposeConfChange(change);
+    if (!result.ok) throw refusalError(result.refusal);
+  }
+
+  readIndex(): Promise<number> {
+    if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
+    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, ++this.readCounter);
+    const result = this.loop.readIndex(ctx);
+    if (!result.ok) return Promise.reject(refusalError(result.refusal));
+    return new Promise<number>((resolve, reject) => {
+      this.reads.set(ctxKey(ctx), { ctx, resolve, reject, askedAt: Date.now() });
+    });
+  }
+
+  follow(fromIndex: number): AsyncIterable<readonly LogEntry[]> {
+    return followCommitted(this, fromIndex, defaultFollowLimits);
+  }
+
+  async *readCommitted(from: number, to: number): AsyncGenerator<LogEntry> {
+    const first = this.options.storage.firstIndex();
+    if (from < first && from <= to) {
+      throw new Error(`raft log starts at index ${first}, but the applied state ends at ${from - 1}: entries ${from}..${first - 1} are gone`);
+    }
+    const chunk = 1000;
+    for (let lo = from; lo <= to; lo += chunk) {
+      const hi = Math.min(to + 1, lo + chunk);
+      const got = this.options.storage.entries(lo, hi, Number.POSITIVE_INFINITY);
+      if ('unavailable' in got) throw new Error(`raft log: entries ${lo}..${hi - 1} are ${got.unavailable}`);
+      for (const e of got) yield logEntryOf(e);
+    }
+  }
+
+  subscribe(listener: CommitListener): () => void {
+    if (this.ended) {
+      listener.ended();
+      return () => undefined;
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * The engine's state is durable up to `index`: take a Raft snapshot there and let the WAL and the
+   * in-memory log drop what lies far enough behind it.
+   */
+  persistedUpTo(index: number): void {
+    if (this.closed || this.snapshotting || this.stopFailure !== undefined) return;
+    const storage = this.options.storage;
+    if (index <= storage.snapshot().metadata.index || index > storage.lastIndex()) return;
+    this.snapshotting = true;
+    void (async () => {
+      const confState = this.confStateAt(index);
+      const snap = storage.createSnapshot(index, confState, this.options.snapshotData());
+      if ('refused' in snap) return;
+      await this.options.disk.saveSnapshot(snap.metadata);
+      const keepFrom = index - this.options.catchUpEntries;
+      if (keepFrom > storage.firstIndex()) storage.compact(keepFrom);
+      await this.options.disk.releaseTo(index);
+      this.confHistory.splice(0, Math.max(0, this.confHistory.findIndex((h) => h.index > index) - 1));
+    })()
+      .catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))))
+      .finally(() => (this.snapshotting = false));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    await this.loop.stop();
+    await this.confChain.catch(() => undefined);
+    this.rejectReads(new EtcdError('stopped'));
+    this.end();
+    await this.options.disk.close();
+  }
+
+  // ---- NodeApplier: called by the node loop in Ready order ----
+
+  committed(entries: readonly Entry[]): void {
+    const fresh: LogEntry[] = [];
+    for (const entry of entries) {
+      // Membership follows every committed change, also those the store has applied before a restart.
+      if (entry.type === EntryType.ConfChange) this.queueConfChange(entry);
+      let decoded: LogEntry;
+      try {
+        decoded = logEntryOf(entry);
+      } catch (e) {
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+      const command = decoded.command;
+      if (command.type === 'memberAttributes') {
+        this.queueMembership(() => this.options.applyAttributes(command.id, command, entry.index));
+      }
+      if (entry.index > this.committedTo) fresh.push(decoded);
+    }
+    if (fresh.length === 0) return;
+    this.committedTo = fresh[fresh.length - 1]!.index;
+    for (const l of [...this.listeners]) l.committed(fresh);
+  }
+
+  async installSnapshot(snapshot: Snapshot): Promise<void> {
+    await this.confChain;
+    await this.options.installSnapshot(snapshot);
+    this.confHistory.length = 0;
+    this.confHistory.push({ index: snapshot.metadata.index, confState: snapshot.metadata.confState });
+    if (snapshot.metadata.index > this.committedTo) this.committedTo = snapshot.metadata.index;
+  }
+
+  readStates(states: readonly ReadState[]): void {
+    for (const s of states) {
+      const key = ctxKey(s.requestCtx);
+      const read = this.reads.get(key);
+      if (read === undefined) continue;
+      this.reads.delete(key);
+      read.resolve(s.index);
+    }
+  }
+
+  softState(state: SoftState): void {
+    const changed = state.lead !== this.lead;
+    this.lead = state.lead;
+    this.role = state.role;
+    // etcd answers a linearizable read whose leader changed underneath with "leader changed".
+    if (changed) this.rejectReads(new EtcdError(state.lead === noNode ? 'noLeader' : 'leaderChanged'));
+    if (changed) this.options.onLeaderChange?.(state.lead, state.role);
+  }
+
+  private queueConfChange(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    if (isConfChangeDecodeError(change)) {
+      this.fail(new Error(`raft log entry ${entry.index}: malformed membership change: ${change.malformed}`));
+      return;
+    }
+    this.queueMembership(async () => {
+      await this.options.applyConfChange(change, entry.index);
+      // The core learns of a change when it is applied, as etcd's ApplyConfChange, also on replay.
+      this.confHistory.push({ index: entry.index, confState: this.loop.applyConfChange(change) });
+    });
+  }
+
+  private queueMembership(apply: () => Promise<void>): void {
+    this.confChain = this.confChain.then(apply).catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))));
+  }
+
+  private confStateAt(index: number): ConfState {
+    let found = this.confHistory[0]!.confState;
+    for (const h of this.confHistory) if (h.index <= index) found = h.confState;
+    return found;
+  }
+
+  private retryReads(): void {
+    const now = Date.now();
+    for (const read of this.reads.values()) {
+      if (now - read.askedAt < readIndexRetryMs) continue;
+      read.askedAt = now;
+      const result = this.loop.readIndex(read.ctx);
+      if (!result.ok) {
+        this.reads.delete(ctxKey(read.ctx));
+        read.reject(refusalError(result.refusal));
+      }
+    }
+  }
+
+  private rejectReads(e: Error): void {
+    const pending = [...this.reads.values()];
+    this.reads.clear();
+    for (const r of pending) r.reject(e);
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    for (const l of [...this.listeners]) l.ended();
+    this.listeners.clear();
+  }
+
+  private fail(e: Error): void {
+    if (this.stopFailure !== undefined) return;
+    this.stopFailure = e;
+    this.rejectReads(e);
+    for (const l of this.failureListeners.splice(0)) l(e);
+  }
+}
+
+const ctxKey = (ctx: Uint8Array): string => Buffer.from(ctx.buffer, ctx.byteOffset, ctx.byteLength).toString('hex');

@@ -1,0 +1,240 @@
+// One member's Raft, assembled: the Raft WAL under <data-dir>/raft, its in-memory mirror, the pure
+// core, the peer transport and the node loop, behind the RaftLog the store follows. Also what a
+// member does once at its first start (bootstrap) and at every start (import a snapshot's state
+// that a crash left unimported, announce its peers).
+import path from 'node:path';
+import { EtcdError } from '../core/errors.js';
+import type { Engine } from '../engines/engine.js';
+import { MemberRestart, RaftLog, type RaftLogOptions } from '../log/raft-log.js';
+import { RaftWal } from '../log/raft-wal.js';
+import { PeerTransport } from '../peer/peer-transport.js';
+import { encodeConfChange } from '../raft/conf-change-codec.js';
+import { MemoryRaftStorage } from '../raft/memory-storage.js';
+import { createRaftCore } from '../raft/raft-core.js';
+import { EntryType, RaftRole, type ConfChange, type Entry, type NodeId, type Snapshot } from '../raft/types.js';
+import { decodeConfChange, encodeMembershipChange, type Member } from '../cluster/member.js';
+import type { ApplyOutcome, Membership } from '../cluster/membership.js';
+import { membershipError } from '../cluster/membership.js';
+import { APPLIED_KEY, decodeApplied } from '../store/storage-keys.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { formatId } from './member-id.js';
+import { ReceivedSnapshots } from './received-snapshots.js';
+
+/** Entries kept behind a snapshot for followers that are only a little behind (etcd's SnapshotCatchUpEntries). */
+export const snapshotCatchUpEntries = 5000;
+/** etcd's defaults: 1 MiB per append message, 4096/8 appends in flight per follower. */
+const maxSizePerMsg = 1024 * 1024;
+const maxInflightMsgs = 4096 / 8;
+const maxUncommittedEntriesSize = 1 << 30;
+
+export interface RaftMemberOptions {
+  readonly config: ServerConfig;
+  readonly memberId: NodeId;
+  readonly clusterId: bigint;
+  readonly membership: Membership;
+  /** The first start of a member of a new cluster: the log begins with the initial members. */
+  readonly newCluster: boolean;
+  readonly engine: Engine;
+  readonly log: Logger;
+  /** The member has been removed from the cluster (etcd stops it). */
+  readonly onRemoved: () => void;
+  /** A snapshot from the leader was recorded; the member restarts to load it into the store. */
+  readonly onRestartForSnapshot: () => void;
+  readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+}
+
+export interface RaftMember {
+  readonly raftLog: RaftLog;
+  readonly transport: PeerTransport;
+  /** Proposes a membership change; resolves once it is applied here, rejects with etcd's error. */
+  proposeConfChange(change: ConfChange): Promise<void>;
+  /** Proposes this member's name and client URLs (etcd's publish). Resolves once applied. */
+  publishAttributes(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const bootstrapEntries = (members: readonly Member[]): Entry[] =>
+  [...members]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((m, i) => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.ConfChange,
+      data: encodeConfChange(encodeMembershipChange({ type: 'add', member: { ...m, name: '', clientUrls: [] } })),
+    }));
+
+async function engineAppliedIndex(engine: Engine): Promise<number> {
+  const mark = await engine.get(APPLIED_KEY);
+  return mark === undefined ? 0 : decodeApplied(mark).index;
+}
+
+const changeKey = (cc: ConfChange): string => `${cc.type}:${cc.nodeId}`;
+
+export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember> {
+  const { config, memberId, membership, engine, log } = o;
+  const opened = await RaftWal.open(path.join(config.dataDir, 'raft'), { metadata: { memberId, clusterId: o.clusterId } });
+  const wal = opened.wal;
+  let state = opened.state;
+  const fresh = state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;
+  if (fresh && o.newCluster) {
+    // As etcd bootstraps a new cluster: one committed AddNode per initial member, at term 1.
+    const entries = bootstrapEntries(membership.members());
+    const hardState = { term: 1, vote: 0n, commit: entries.length };
+    await wal.save(hardState, entries, true);
+    state = { ...state, hardState, entries };
+  }
+
+  // A snapshot recorded by the WAL whose state the engine has not imported yet (a crash or the
+  // restart that follows every received snapshot): import it before anything reads the engine.
+  const received = await ReceivedSnapshots.open(config.dataDir);
+  let engineApplied = await engineAppliedIndex(engine);
+  if (state.snapshot !== undefined && state.snapshot.index > engineApplied) {
+    if (!(await received.has(state.snapshot.index))) {
+      throw new Error(`the raft log starts at a snapshot at index ${state.snapshot.index}, but the engine is at ${engineApplied} and the snapshot's state is not in ${path.join(config.dataDir, 'snap')}`);
+    }
+    log.info('importing the state of a snapshot received from the leader', { index: state.snapshot.index });
+    await engine.importState(received.read(state.snapshot.index));
+    engineApplied = await engineAppliedIndex(engine);
+  }
+  await received.removeThrough(engineApplied);
+
+  const storage = new MemoryRaftStorage();
+  if (state.snapshot !== undefined) {
+    storage.applySnapshot({ metadata: state.snapshot, data: new Uint8Array(0) });
+  }
+  storage.setHardState(state.hardState);
+  storage.append(state.entries);
+
+  const electionTicks = Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs));
+  const core = createRaftCore({
+    id: memberId,
+    electionTicks,
+    heartbeatTicks: 1,
+    storage,
+    applied: state.snapshot?.index ?? 0,
+    maxSizePerMsg,
+    maxInflightMsgs,
+    maxUncommittedEntriesSize,
+    checkQuorum: true,
+    preVote: config.preVote,
+    random: Math.random,
+  });
+
+  // Callers of proposeConfChange, answered when their change is applied.
+  const confWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  const settleConf = (cc: ConfChange, outcome: ApplyOutcome): void => {
+    const w = confWaiters.get(changeKey(cc));
+    if (w === undefined) return;
+    confWaiters.delete(changeKey(cc));
+    if (outcome.type === 'refused') w.reject(membershipError(outcome.error));
+    else w.resolve();
+  };
+  const attributeWaiters: Array<() => void> = [];
+
+  let raftLog: RaftLog | undefined;
+  const transport = await PeerTransport.start({
+    localId: memberId,
+    clusterId: o.clusterId,
+    listenUrls: config.listenPeerUrls,
+    onMessages: (messages) => raftLog?.node.steps(messages),
+    onUnreachable: (peer) => raftLog?.node.reportUnreachable(peer),
+    onSnapshotStatus: (peer, ok) => raftLog?.node.reportSnapshot(peer, ok),
+    receiveSnapshot: (message, stream) => received.store(message.snapshot?.metadata.index ?? 0, stream),
+    isRemoved: (id) => membership.isRemoved(id),
+    membersJson: () => membership.members().map((m) => ({ id: formatId(m.id), name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner })),
+    logger: log.named('rafthttp'),
+    onRemovedFromCluster: () => {
+      log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });
+      o.onRemoved();
+    },
+  });
+  for (const m of membership.members()) if (m.id !== memberId) transport.addPeer(m.id, m.peerUrls);
+
+  const applyConfChange = async (cc: ConfChange, index: number): Promise<void> => {
+    const outcome = await membership.apply(cc, index);
+    if (outcome.type === 'applied') {
+      const change = decodeConfChange(cc);
+      switch (change.type) {
+        case 'add':
+          if (change.member.id !== memberId) transport.addPeer(change.member.id, change.member.peerUrls);
+          break;
+        case 'update':
+          if (change.id !== memberId) transport.updatePeer(change.id, change.peerUrls);
+          break;
+        case 'remove':
+          if (change.id === memberId) {
+            log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });
+            o.onRemoved();
+          } else transport.removePeer(change.id);
+          break;
+        case 'promote':
+          break;
+      }
+    }
+    settleConf(cc, outcome);
+  };
+
+  const options: RaftLogOptions = {
+    core,
+    storage,
+    disk: wal,
+    network: {
+      send: (messages) => transport.send(messages),
+      sendSnapshot: (message) => transport.sendSnapshot(message, () => engine.exportState()),
+    },
+    tickIntervalMs: config.heartbeatIntervalMs,
+    committedAtStart: Math.max(state.hardState.commit, engineApplied),
+    catchUpEntries: snapshotCatchUpEntries,
+    applyConfChange,
+    applyAttributes: async (id, attributes, index) => {
+      await membership.applyAttributes(id, attributes, index);
+      if (id === memberId) for (const done of attributeWaiters.splice(0)) done();
+    },
+    installSnapshot: async (_snapshot: Snapshot) => {
+      o.onRestartForSnapshot();
+      throw new MemberRestart('restarting to load a snapshot received from the leader');
+    },
+    snapshotData: () => new Uint8Array(0),
+    onLeaderChange: (lead, role) => {
+      if (lead === 0n) log.info('raft lost its leader', { 'local-member-id': formatId(memberId) });
+      else log.info(role === RaftRole.Leader ? 'became leader' : 'elected leader', { 'local-member-id': formatId(memberId), leader: formatId(lead) });
+      o.onLeaderChange?.(lead, role);
+    },
+  };
+  raftLog = new RaftLog(options);
+  const theLog = raftLog;
+  theLog.start();
+
+  return {
+    raftLog: theLog,
+    transport,
+    proposeConfChange(change: ConfChange): Promise<void> {
+      const key = changeKey(change);
+      if (confWaiters.has(key)) return Promise.reject(new EtcdError('timeout'));
+      return new Promise<void>((resolve, reject) => {
+        confWaiters.set(key, { resolve, reject });
+        try {
+          theLog.proposeConfChange(change);
+        } catch (e) {
+          confWaiters.delete(key);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    },
+    publishAttributes(): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        attributeWaiters.push(resolve);
+        theLog
+          .propose(0n, { type: 'memberAttributes', id: memberId, name: config.name, clientUrls: config.advertiseClientUrls })
+          .catch(reject);
+      });
+    },
+    async close(): Promise<void> {
+      for (const w of confWaiters.values()) w.reject(new EtcdError('stopped'));
+      confWaiters.clear();
+      await theLog.close();
+      await transport.close();
+    },
+  };
+}

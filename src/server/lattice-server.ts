@@ -22,6 +22,7 @@ import { Membership } from '../cluster/membership.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
 import { startRaftMember, type RaftMember } from './raft-member.js';
+import { joinExistingCluster, type Joined } from './join-cluster.js';
 import { RaftRole } from '../raft/types.js';
 import { requestTimeoutMs } from '../store/proposal-waiters.js';
 import { defaultSyncedPersistEveryEntries } from '../store/mvcc-store.js';
@@ -75,13 +76,24 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
   // Before the engine or the log writes anything, so a data dir with data always has its identity.
-  const loaded = await loadOrCreateIdentity(config.dataDir, config);
+  // A fresh member of a running cluster learns its ID and the member list from the others.
+  let joined: Joined | undefined;
+  const loaded = await loadOrCreateIdentity(
+    config.dataDir,
+    config,
+    config.initialClusterState === 'existing'
+      ? async () => {
+          joined = await joinExistingCluster(config);
+          return joined.identity;
+        }
+      : undefined,
+  );
   logIdentity(loaded, log);
   const { memberId, clusterId } = loaded.identity;
   // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
   // the membership reflects from the start.
   const newCluster = loaded.origin === 'bootstrapped' && config.initialClusterState === 'new';
-  const bootstrapMembers = initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls });
+  const bootstrapMembers = joined?.members ?? initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls });
   const { membership } = await Membership.open(config.dataDir, { members: bootstrapMembers, index: newCluster ? bootstrapMembers.length : 0 });
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
   let endMember: (reason: 'removed' | 'restart') => void = () => undefined;

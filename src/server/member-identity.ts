@@ -156,13 +156,19 @@ function sameUrls(a: readonly string[], b: readonly string[]): boolean {
  * then ignored, as in etcd, except that a different --initial-cluster-token given explicitly is refused), else derived from
  * the flags and persisted before anything else is written, so a data dir with data always has one.
  */
-export async function loadOrCreateIdentity(dataDir: string, flags: BootstrapFlags): Promise<LoadedIdentity> {
+export async function loadOrCreateIdentity(
+  dataDir: string,
+  flags: BootstrapFlags,
+  /** For a fresh data dir that joins a running cluster: the identity the cluster gave it. */
+  join?: () => Promise<MemberIdentity>,
+): Promise<LoadedIdentity> {
   const persisted = await readIdentity(dataDir);
   const derived = deriveIdentity(flags);
   if (persisted === undefined) {
     const origin: IdentityOrigin = (await holdsData(dataDir)) ? 'adopted' : 'bootstrapped';
-    await writeIdentity(dataDir, derived);
-    return { identity: derived, origin, ignoredFlags: [] };
+    const identity = origin === 'bootstrapped' && join !== undefined ? await join() : derived;
+    await writeIdentity(dataDir, identity);
+    return { identity, origin, ignoredFlags: [] };
   }
   if (flags.initialClusterTokenGiven && persisted.clusterToken !== flags.initialClusterToken) {
     throw new IdentityError(

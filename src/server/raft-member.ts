@@ -20,6 +20,7 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
+import { remoteClusterJson } from './join-cluster.js';
 
 /** Entries kept behind a snapshot for followers that are only a little behind (etcd's SnapshotCatchUpEntries). */
 export const snapshotCatchUpEntries = 5000;
@@ -85,6 +86,11 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     state = { ...state, hardState, entries };
   }
 
+  // A snapshot covers committed entries only; the hard state saying so may not have been synced.
+  if (state.snapshot !== undefined && state.hardState.commit < state.snapshot.index) {
+    state = { ...state, hardState: { ...state.hardState, commit: state.snapshot.index } };
+  }
+
   // A snapshot recorded by the WAL whose state the engine has not imported yet (a crash or the
   // restart that follows every received snapshot): import it before anything reads the engine.
   const received = await ReceivedSnapshots.open(config.dataDir);
@@ -142,7 +148,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     onSnapshotStatus: (peer, ok) => raftLog?.node.reportSnapshot(peer, ok),
     receiveSnapshot: (message, stream) => received.store(message.snapshot?.metadata.index ?? 0, stream),
     isRemoved: (id) => membership.isRemoved(id),
-    membersJson: () => membership.members().map((m) => ({ id: formatId(m.id), name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner })),
+    membersJson: () => remoteClusterJson(o.clusterId, membership.members()),
     logger: log.named('rafthttp'),
     onRemovedFromCluster: () => {
       log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });

@@ -454,12 +454,18 @@ it('a 20 MiB snapshot streams in chunks while heartbeats keep flowing', async ()
   b.receiveSnapshot = async (m, state) => {
     assert.is(m.snapshot?.metadata.index, 1234);
     const before = b.received.length;
+    let paused = false;
     for await (const c of state) {
       receivedBytes += c.length;
       maxChunk = Math.max(maxChunk, c.length);
       got.update(c);
       // a slow disk: the sender must wait, not buffer
       await new Promise((r) => setTimeout(r, 1));
+      // Halfway, the disk stalls until heartbeats have arrived: they must not queue behind the snapshot.
+      if (!paused && receivedBytes >= total / 2) {
+        paused = true;
+        await eventually(() => b.received.length - before >= 20, '20 heartbeats while the snapshot is held', 20_000);
+      }
     }
     heartbeatsDuringSnapshot = b.received.length - before;
     // the MsgSnap itself is delivered only after this resolves

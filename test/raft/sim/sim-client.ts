@@ -13,6 +13,8 @@ import { SimViolation } from './sim-violation.js';
 export const maxPendingReads = 64;
 /** A read not served within this many steps is abandoned (its ReadState was lost with a message). */
 export const maxReadWaitSteps = 400;
+/** Share of requests sent to a random member rather than the presumed leader. */
+const otherMemberChance = 0.25;
 
 interface PendingRead {
   readonly ctx: string;
@@ -55,7 +57,9 @@ export class SimClient {
   /** The member to talk to: the last known leader if it is running, otherwise any running member. */
   pickTarget(running: readonly SimMember[]): SimMember | undefined {
     const guessed = running.find((m) => m.id === this.leaderGuess);
-    if (guessed !== undefined) return guessed;
+    // Now and then a request goes elsewhere, as from another client: so requests reach both sides
+    // of a partition, and a deposed leader is still asked while the new one acknowledges writes.
+    if (guessed !== undefined && !this.prng.chance(otherMemberChance)) return guessed;
     if (running.length === 0) return undefined;
     return this.prng.pick(running);
   }
@@ -91,7 +95,7 @@ export class SimClient {
 
   private learnLeader(target: SimMember): void {
     const lead = target.softState.lead;
-    this.leaderGuess = lead !== 0n ? lead : 0n;
+    if (lead !== 0n) this.leaderGuess = lead;
   }
 
   onApplied(member: SimMember, record: AppliedRecord, now: number): void {

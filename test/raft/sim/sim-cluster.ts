@@ -24,6 +24,8 @@ import { SimNetwork, describeMessage, type InFlight, type LostMessage } from './
 
 /** Trace lines kept for a failure report (the latest ones). */
 export const maxTraceLines = 400;
+/** Transport reports (snapshot status, unreachable) waiting for their sender; beyond it they are lost. */
+export const maxPendingReports = 10_000;
 /** Steps between whole-log comparisons of every pair of members (the per-append check runs always). */
 export const logMatchEverySteps = 50;
 
@@ -38,6 +40,7 @@ export const defaultTuning: MemberTuning = {
   compactEveryEntries: 1_000_000,
   entriesKeptAfterCompaction: 0,
   appliedPersistChance: 1,
+  leaderSyncsAfterSend: false,
 };
 
 export interface ClusterOptions {
@@ -236,9 +239,12 @@ export class SimCluster {
         member.retire();
       }
     }
-    for (const report of this.reports.splice(0)) {
+    const reports = this.reports.splice(0);
+    for (const report of reports) {
       const sender = this.members.get(report.to);
-      if (sender?.state === 'running' && sender.incarnation === report.incarnation) report.apply(sender);
+      if (sender === undefined || sender.incarnation !== report.incarnation) continue;
+      if (sender.state === 'running') report.apply(sender);
+      else if (sender.state === 'paused') this.reports.push(report);
     }
     const { deliver, lost } = this.network.due(this.now, (item) => {
       const to = this.members.get(item.message.to);
@@ -251,7 +257,9 @@ export class SimCluster {
       if (to.state !== 'running') continue;
       this.trace(() => describeMessage(item.message));
       to.step(item.message);
-      if (item.message.type === MessageType.Snap) this.report(item, (sender) => sender.raft().reportSnapshot(item.message.to, SnapshotStatus.Finish));
+      if (item.message.type === MessageType.Snap) this.report(item, `snapshot to ${item.message.to} finished`, (sender) =>
+          sender.raft().reportSnapshot(item.message.to, SnapshotStatus.Finish),
+        );
     }
     if (this.ticking) {
       for (const member of this.running()) if (!this.prng.chance(this.tickSkipChance)) member.tick();
@@ -297,12 +305,14 @@ export class SimCluster {
   private onLost({ item, reason }: LostMessage): void {
     const m = item.message;
     this.trace(() => `lost (${reason}): ${describeMessage(m)}`);
-    if (m.type === MessageType.Snap) this.report(item, (sender) => sender.raft().reportSnapshot(m.to, SnapshotStatus.Failure));
-    else if (this.prng.chance(this.unreachableReportChance)) this.report(item, (sender) => sender.raft().reportUnreachable(m.to));
+    if (m.type === MessageType.Snap) this.report(item, `snapshot to ${m.to} failed`, (sender) => sender.raft().reportSnapshot(m.to, SnapshotStatus.Failure));
+    else if (this.prng.chance(this.unreachableReportChance)) this.report(item, `${m.to} unreachable`, (sender) => sender.raft().reportUnreachable(m.to));
   }
 
   /** Reports reach the sender at the start of the next step, as a transport's callbacks would. */
-  private report(item: InFlight, action: (sender: SimMember) => void): void {
+  private report(item: InFlight, what: string, action: (sender: SimMember) => void): void {
+    if (this.reports.length >= maxPendingReports) return;
+    this.trace(() => `report to ${item.sender}: ${what}`);
     this.reports.push({
       to: item.sender,
       incarnation: item.senderIncarnation,

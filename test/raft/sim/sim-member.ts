@@ -45,6 +45,11 @@ export interface MemberTuning {
   readonly entriesKeptAfterCompaction: number;
   /** Probability that the state machine persists its applied index after an apply round. */
   readonly appliedPersistChance: number;
+  /**
+   * A leader sends its Ready's messages and syncs its own new entries only before its next Ready,
+   * as etcd's leader writes its WAL in parallel with replication: a crash in between loses them.
+   */
+  readonly leaderSyncsAfterSend: boolean;
 }
 
 /** The application's snapshot payloads, streamed beside MsgSnap as etcd streams its backend. */
@@ -88,6 +93,8 @@ export class SimMember {
   /** Set when this member reported itself leader during the current step (checked at its end). */
   becameLeader = false;
   private core: RaftCore | undefined;
+  /** A leader's entries written but not yet synced (see leaderSyncsAfterSend). */
+  private syncOwed = false;
 
   constructor(
     readonly id: NodeId,
@@ -148,6 +155,7 @@ export class SimMember {
   /** Power loss: the core and every unsynced write are gone; `keptWrites` of those survive anyway. */
   crash(keptWrites: number): void {
     this.disk.crash(keptWrites);
+    this.syncOwed = false;
     this.core = undefined;
     this.state = 'crashed';
     this.softState = { lead: 0n, role: RaftRole.Follower };
@@ -203,6 +211,10 @@ export class SimMember {
   }
 
   private handle(core: RaftCore, rd: Ready): void {
+    if (this.syncOwed) {
+      this.disk.sync();
+      this.syncOwed = false;
+    }
     const checker = this.env.checker;
     const before: HardState = this.disk.hardState();
     // 1. persist: snapshot, entries, hard state; fsync when asked.
@@ -225,7 +237,9 @@ export class SimMember {
     if ((rd.entries.length > 0 || termOrVoteChanged) && !rd.mustSync) {
       throw new SimViolation('durable state', `member ${this.id}: Ready with entries, term or vote changes not marked mustSync`);
     }
-    if (rd.mustSync || rd.snapshot !== undefined) this.disk.sync();
+    const leading = (rd.softState ?? this.softState).role === RaftRole.Leader;
+    if (this.tuning.leaderSyncsAfterSend && leading && rd.snapshot === undefined && !termOrVoteChanged) this.syncOwed ||= rd.mustSync;
+    else if (rd.mustSync || rd.snapshot !== undefined) this.disk.sync();
     const commit = this.disk.hardState().commit;
     if (commit > this.disk.lastIndex()) {
       throw new SimViolation('durable state', `member ${this.id}: commit ${commit} past its last index ${this.disk.lastIndex()}`);

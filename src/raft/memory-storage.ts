@@ -24,6 +24,8 @@ export class MemoryRaftStorage implements RaftStorage {
   private snapshotValue: Snapshot;
   /** entries[0] is a placeholder standing for the snapshot's index and term. */
   private entriesValue: Entry[];
+  /** Membership newer than the snapshot's, if the node loop records it. */
+  private appliedConfState: ConfState | undefined;
 
   constructor(options: MemoryRaftStorageOptions = {}) {
     this.hardStateValue = options.hardState ?? { term: 0, vote: noNode, commit: 0 };
@@ -35,7 +37,7 @@ export class MemoryRaftStorage implements RaftStorage {
   }
 
   initialState(): { readonly hardState: HardState; readonly confState: ConfState } {
-    return { hardState: this.hardStateValue, confState: this.snapshotValue.metadata.confState };
+    return { hardState: this.hardStateValue, confState: this.appliedConfState ?? this.snapshotValue.metadata.confState };
   }
 
   hardState(): HardState {
@@ -44,6 +46,15 @@ export class MemoryRaftStorage implements RaftStorage {
 
   setHardState(hardState: HardState): void {
     this.hardStateValue = hardState;
+  }
+
+  /**
+   * Records the membership as of the applied index, for a node loop that restarts with `applied`
+   * past the snapshot instead of re-applying conf changes (initialState() returns it).
+   */
+  setConfState(confState: ConfState): void {
+    // Kept apart from the snapshot: a snapshot sent to a follower must carry its own index's membership.
+    this.appliedConfState = confState;
   }
 
   entries(lo: number, hi: number, maxBytes: number): readonly Entry[] | StorageUnavailable {
@@ -82,6 +93,7 @@ export class MemoryRaftStorage implements RaftStorage {
   applySnapshot(snapshot: Snapshot): StorageRefusal | undefined {
     if (snapshot.metadata.index <= this.snapshotValue.metadata.index) return { refused: 'snapshotOutOfDate' };
     this.snapshotValue = snapshot;
+    this.appliedConfState = undefined;
     this.entriesValue = [placeholder(snapshot.metadata.index, snapshot.metadata.term)];
     return undefined;
   }

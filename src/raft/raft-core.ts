@@ -5,7 +5,7 @@ import { encodeConfChange } from './conf-change-codec.js';
 import { payloadSizeBytes } from './entry-size.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { noLimitBytes, RaftLog } from './raft-log.js';
-import { contextKey, ReadOnly, type ReadRequest } from './read-only.js';
+import { ReadOnly, type ReadRequest } from './read-only.js';
 import {
   EntryType,
   MessageType,
@@ -475,8 +475,8 @@ class Raft implements RaftCore {
     if (this.role === RaftRole.Leader || !this.promotable()) return;
     // A committed but unapplied conf change could change who may vote: wait for it to apply.
     const unapplied = this.log.slice(this.log.applied + 1, this.log.committed + 1, noLimitBytes);
-    if (unapplied === 'compacted') throw new Error('unapplied committed entries are compacted');
-    if (unapplied.some((entry) => entry.type === EntryType.ConfChange)) return;
+    // 'compacted': a received snapshot is not applied yet, and its membership may differ (etcd panics).
+    if (unapplied === 'compacted' || unapplied.some((entry) => entry.type === EntryType.ConfChange)) return;
     this.startCampaign(this.preVote ? 'preElection' : 'election');
   }
 
@@ -860,8 +860,9 @@ class Raft implements RaftCore {
         return undefined;
       case MessageType.TransferLeader:
         if (this.lead === noNode) return undefined;
-        // Forwarded with the transferee kept as the sender, so the leader transfers to it.
-        this.messages.push({ ...m, to: this.lead, term: this.term });
+        // Forwarded with the transferee kept as the sender (etcd would put this node there and so
+        // transfer to the forwarder), and no term, like a forwarded proposal.
+        this.messages.push({ ...m, to: this.lead, term: 0 });
         return undefined;
       case MessageType.TimeoutNow:
         if (this.promotable()) this.startCampaign('transfer');
@@ -913,7 +914,10 @@ class Raft implements RaftCore {
       this.becomeFollower(this.term + 1, noNode);
       return false;
     }
-    if (!confState.voters.includes(this.id) && !confState.learners.includes(this.id)) return false;
+    // etcd refuses a snapshot whose membership lacks this node; a member added after the leader's
+    // latest snapshot then never catches up once the log before its addition is compacted. Taking it
+    // is safe: without a Progress of its own the node cannot campaign, and the entry that adds it
+    // follows the snapshot in the log.
     if (this.log.matchTerm(index, term)) {
       // We have the entry already: fast-forward the commit index instead of dropping our log.
       this.log.commitTo(index);
@@ -925,9 +929,4 @@ class Raft implements RaftCore {
     self?.maybeUpdate(self.next - 1);
     return true;
   }
-}
-
-/** Whether a context marks a leader-transfer campaign (exported for tests and tracing). */
-export function isTransferContext(ctx: Uint8Array): boolean {
-  return contextKey(ctx) === contextKey(campaignTransferContext);
 }

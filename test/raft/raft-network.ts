@@ -67,6 +67,8 @@ export class RaftNetwork {
   private pending: Message[] = [];
   /** Returns false to drop a message (on top of cut links). */
   filter: (message: Message) => boolean = () => true;
+  /** Changes a message in flight (e.g. to strip entries). */
+  rewrite: (message: Message) => Message = (message) => message;
 
   constructor(
     voters: readonly number[],
@@ -153,7 +155,8 @@ export class RaftNetwork {
     return batch;
   }
 
-  deliver(message: Message): void {
+  deliver(sent: Message): void {
+    const message = this.rewrite(sent);
     this.trace.push(message);
     if (!this.filter(message) || this.cutLinks.has(linkKey(message.from, message.to))) return;
     this.nodes.get(message.to)?.core.step(message);
@@ -194,6 +197,7 @@ export class RaftNetwork {
   heal(): void {
     this.cutLinks.clear();
     this.filter = () => true;
+    this.rewrite = (message) => message;
   }
 
   leaders(): NodeId[] {

@@ -41,6 +41,7 @@ export const defaultTuning: MemberTuning = {
   entriesKeptAfterCompaction: 0,
   appliedPersistChance: 1,
   leaderSyncsAfterSend: false,
+  restartFromSnapshot: false,
 };
 
 export interface ClusterOptions {

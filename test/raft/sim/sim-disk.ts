@@ -104,6 +104,8 @@ export class SimDisk implements RaftStorage {
   private live: DiskImage;
   private durable: DiskImage;
   private pending: DiskWrite[] = [];
+  /** Which membership initialState() reports: the one persisted with the applied index, or the snapshot's. */
+  initialConfState: 'appliedMark' | 'snapshot' = 'appliedMark';
 
   /** An empty disk (a member joining a running cluster), or one already holding `initial` (a founder). */
   constructor(initial?: { readonly entries: readonly Entry[]; readonly hardState: HardState; readonly mark: AppliedMark }) {
@@ -118,7 +120,8 @@ export class SimDisk implements RaftStorage {
   // --- RaftStorage (reads the page cache, as the running process does) ---
 
   initialState(): { readonly hardState: HardState; readonly confState: ConfState } {
-    return { hardState: this.live.hardState, confState: this.live.mark.confState };
+    const confState = this.initialConfState === 'snapshot' ? this.live.snapshot.metadata.confState : this.live.mark.confState;
+    return { hardState: this.live.hardState, confState };
   }
 
   entries(lo: number, hi: number, maxBytes: number): readonly Entry[] | StorageUnavailable {

@@ -16,7 +16,7 @@ import {
   type Snapshot,
   type SoftState,
 } from '../../../src/raft/types.js';
-import { describeRecord, recordOf, type AppliedRecord } from './applied-record.js';
+import { describeRecord, recordOf, sameRecord, type AppliedRecord } from './applied-record.js';
 import type { InvariantChecker } from './invariants.js';
 import type { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
@@ -50,6 +50,13 @@ export interface MemberTuning {
    * as etcd's leader writes its WAL in parallel with replication: a crash in between loses them.
    */
   readonly leaderSyncsAfterSend: boolean;
+  /**
+   * Restart etcd's way: the core gets the snapshot's membership and `applied` = the snapshot index,
+   * and the node loop replays the entries after it, skipping those its state machine already holds
+   * (but calling applyConfChange again). Otherwise the core gets the applied index and membership
+   * the state machine persisted.
+   */
+  readonly restartFromSnapshot: boolean;
 }
 
 /** The application's snapshot payloads, streamed beside MsgSnap as etcd streams its backend. */
@@ -95,6 +102,8 @@ export class SimMember {
   private core: RaftCore | undefined;
   /** A leader's entries written but not yet synced (see leaderSyncsAfterSend). */
   private syncOwed = false;
+  /** The last index the core handed out for applying (below appliedIndex while replaying after a restart). */
+  private coreApplied = 0;
 
   constructor(
     readonly id: NodeId,
@@ -134,6 +143,8 @@ export class SimMember {
     this.confState = mark.confState;
     this.softState = { lead: 0n, role: RaftRole.Follower };
     this.incarnation++;
+    this.coreApplied = this.tuning.restartFromSnapshot ? this.disk.snapshotIndex() : mark.applied;
+    this.disk.initialConfState = this.tuning.restartFromSnapshot ? 'snapshot' : 'appliedMark';
     const random = this.prng.fork();
     this.core = this.guard('createRaftCore', () =>
       this.env.core.createCore({
@@ -141,7 +152,7 @@ export class SimMember {
         electionTicks: this.tuning.electionTicks,
         heartbeatTicks: this.tuning.heartbeatTicks,
         storage: this.disk,
-        applied: mark.applied,
+        applied: this.coreApplied,
         maxSizePerMsg: this.tuning.maxSizePerMsg,
         maxInflightMsgs: this.tuning.maxInflightMsgs,
         maxUncommittedEntriesSize: this.tuning.maxUncommittedEntriesSize,
@@ -263,16 +274,21 @@ export class SimMember {
     let confChanged = false;
     if (rd.snapshot !== undefined) this.restoreSnapshot(rd.snapshot);
     for (const entry of rd.committedEntries) {
-      if (entry.index !== this.appliedIndex + 1) {
+      if (entry.index !== this.coreApplied + 1) {
         throw new SimViolation(
           'state machine safety',
-          `member ${this.id}: committed entry ${entry.index}@${entry.term} handed out after applied ${this.appliedIndex}`,
+          `member ${this.id}: committed entry ${entry.index}@${entry.term} handed out after ${this.coreApplied}`,
         );
       }
       if (entry.index > commit) {
         throw new SimViolation('state machine safety', `member ${this.id}: entry ${entry.index} applied past commit ${commit}`);
       }
+      this.coreApplied = entry.index;
       const record = recordOf(entry);
+      if (entry.index <= this.appliedIndex) {
+        this.replay(core, entry.index, record);
+        continue;
+      }
       checker.onApply(this, record);
       this.applied.push(record);
       if (entry.type === EntryType.ConfChange) {
@@ -290,6 +306,21 @@ export class SimMember {
     // 4. advance.
     this.guard('advance', () => core.advance(rd));
     if (this.state === 'running') this.maybeCompact();
+  }
+
+  /** An entry the state machine applied before the restart: it must be the same; a conf change is applied to the core again. */
+  private replay(core: RaftCore, index: number, record: AppliedRecord): void {
+    const held = this.applied[index - 1];
+    if (held === undefined || !sameRecord(held, record)) {
+      throw new SimViolation(
+        'state machine safety',
+        `member ${this.id} replays ${describeRecord(record)} where it applied ${held === undefined ? 'nothing' : describeRecord(held)} before restarting`,
+      );
+    }
+    if (record.kind !== 'conf') return;
+    const entryData = Buffer.from(record.value, 'hex');
+    const confState = this.guard('applyConfChange', () => core.applyConfChange(this.env.core.decodeConfChange(entryData)));
+    this.env.checker.onConfState(this, index, confState);
   }
 
   /**
@@ -319,12 +350,16 @@ export class SimMember {
     this.env.trace(`${this.id} restores snapshot ${snapshot.metadata.index}@${snapshot.metadata.term}`);
     for (const record of records.slice(this.appliedIndex)) this.env.checker.onApply(this, record);
     this.applied = records.slice();
+    this.coreApplied = snapshot.metadata.index;
     this.confState = snapshot.metadata.confState;
     this.env.checker.onConfState(this, snapshot.metadata.index, this.confState);
   }
 
   private maybeCompact(): void {
     const applied = this.appliedIndex;
+    // While replaying after a restart the core has yet to hand out entries the state machine holds:
+    // compacting them away would make it skip them (as etcd's would).
+    if (this.coreApplied < applied) return;
     if (applied - this.disk.snapshotIndex() < this.tuning.compactEveryEntries) return;
     const term = this.disk.liveTerm(applied);
     if (term === undefined) return;

@@ -13,8 +13,14 @@ import { SimViolation } from './sim-violation.js';
 export const defaultChaosSteps = 300;
 /** After healing, a leader known to every member must be there within this many election timeouts. */
 export const leaderWithinElectionTimeouts = 30;
-/** ... and a value proposed then must be applied on every member within this many more. */
-export const applyWithinElectionTimeouts = 30;
+/**
+ * ... and then every member must apply a value proposed after healing, with no member that still
+ * lags going this many election timeouts without applying anything (a member far behind catches
+ * up entry by entry at one message per round trip, so the whole catch-up has no fixed bound) ...
+ */
+export const applyProgressWithinElectionTimeouts = 30;
+/** ... and all of it within this many election timeouts. */
+export const applyWithinElectionTimeouts = 300;
 /** A conf change not applied this many steps after it was proposed is proposed again. */
 const confChangeRetrySteps = 150;
 
@@ -87,6 +93,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
       entriesKeptAfterCompaction: prng.pick([0, 1, 5, 20]),
       appliedPersistChance: prng.pick([0.1, 0.5, 1]),
       leaderSyncsAfterSend: prng.chance(0.5),
+      restartFromSnapshot: prng.chance(0.5),
     },
     faults: {
       dropRate: prng.pick([0, 0.01, 0.05, 0.2]),
@@ -106,7 +113,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
 const describeProfile = (p: Profile): string =>
   [
     `cq=${p.tuning.checkQuorum} pv=${p.tuning.preVote} hb=${p.tuning.heartbeatTicks} msg=${p.tuning.maxSizePerMsg} inflight=${p.tuning.maxInflightMsgs}`,
-    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
+    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} restartFromSnapshot=${p.tuning.restartFromSnapshot} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
     `drop=${p.faults.dropRate} dup=${p.faults.duplicateRate} delay<=${p.faults.maxDelaySteps} crash=${p.crashChance} pause=${p.pauseChance} partition=${p.partitionChance} skew=${p.tickSkipChance}`,
     `propose=${p.proposeChance} read=${p.readChance} membership=${p.membership}`,
   ].join(' ');
@@ -326,8 +333,17 @@ function checkLiveness(cluster: SimCluster, membership: MembershipDriver | undef
   let barrier: string | undefined;
   let proposedAt = -Infinity;
   const applyBound = applyWithinElectionTimeouts * electionTicks;
+  const progressBound = applyProgressWithinElectionTimeouts * electionTicks;
+  let lastProgress = cluster.now;
+  let appliedSum = -1;
   const barrierApplied = (): boolean => {
     membership?.act();
+    const sum = cluster.active().reduce((total, m) => total + m.appliedIndex, 0);
+    if (sum !== appliedSum) {
+      appliedSum = sum;
+      lastProgress = cluster.now;
+    }
+    if (cluster.now - lastProgress > progressBound) return true;
     const acked = barrier === undefined ? undefined : cluster.client.acknowledged.get(barrier);
     if (acked !== undefined) {
       const needed = Math.max(acked.index, cluster.client.maxAckedIndex);
@@ -342,14 +358,16 @@ function checkLiveness(cluster: SimCluster, membership: MembershipDriver | undef
     }
     return false;
   };
+  const members = (): string =>
+    cluster
+      .active()
+      .map((m) => m.describe())
+      .join('; ');
   if (cluster.runUntil(barrierApplied, applyBound) === undefined) {
-    throw new SimViolation(
-      'liveness',
-      `a value proposed after healing was not applied on every member within ${applyBound} ticks: ${cluster
-        .active()
-        .map((m) => m.describe())
-        .join('; ')}`,
-    );
+    throw new SimViolation('liveness', `a value proposed after healing was not applied on every member within ${applyBound} ticks: ${members()}`);
+  }
+  if (cluster.now - lastProgress > progressBound) {
+    throw new SimViolation('liveness', `after healing no member applied anything for ${progressBound} ticks, and not all have applied a new value: ${members()}`);
   }
   stats.stepsToApplyAfterHeal = cluster.now - started;
   for (const member of cluster.active()) {

@@ -42,6 +42,7 @@ export const defaultTuning: MemberTuning = {
   appliedPersistChance: 1,
   leaderSyncsAfterSend: false,
   restartFromSnapshot: false,
+  mergeSnapshotOnSend: true,
 };
 
 export interface ClusterOptions {

@@ -57,6 +57,8 @@ export interface MemberTuning {
    * the state machine persisted.
    */
   readonly restartFromSnapshot: boolean;
+  /** A MsgSnap carries the sender's current state (etcd's server) rather than its stored snapshot. */
+  readonly mergeSnapshotOnSend: boolean;
 }
 
 /** The application's snapshot payloads, streamed beside MsgSnap as etcd streams its backend. */
@@ -269,7 +271,7 @@ export class SimMember {
         throw new SimViolation('message contract', `member ${this.id} sent a message from ${m.from} to ${m.to}`);
       }
     }
-    if (rd.messages.length > 0) this.env.send(this, rd.messages.map((m) => (m.type === MessageType.Snap ? this.mergedSnapshot(m) : m)));
+    if (rd.messages.length > 0) this.env.send(this, rd.messages.map((m) => (m.type === MessageType.Snap && this.tuning.mergeSnapshotOnSend ? this.mergedSnapshot(m) : m)));
     // 3. apply: the snapshot first, then the committed entries in order.
     let confChanged = false;
     if (rd.snapshot !== undefined) this.restoreSnapshot(rd.snapshot);

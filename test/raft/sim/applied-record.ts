@@ -2,7 +2,7 @@
 // compares these across members (the state machine safety check) and reads client values from them.
 import { EntryType, type Entry } from '../../../src/raft/types.js';
 
-export type AppliedKind = 'bootstrap' | 'noop' | 'value' | 'conf';
+export type AppliedKind = 'noop' | 'value' | 'conf';
 
 export interface AppliedRecord {
   readonly index: number;

@@ -128,7 +128,7 @@ export class SimNetwork {
   }
 
   isBlocked(from: NodeId, to: NodeId): boolean {
-    return this.blocked.has(linkKey(from, to));
+    return this.blocked.size > 0 && this.blocked.has(linkKey(from, to));
   }
 
   /** Cuts every link between the groups (both ways); members in no group keep all links. */

@@ -3,6 +3,7 @@
 import { applyChange, restoreConfState } from './conf-change.js';
 import { encodeConfChange } from './conf-change-codec.js';
 import { payloadSizeBytes } from './entry-size.js';
+import { isLocalMessage, isResponseMessage, sameBytes, voteResponseType } from './message-kinds.js';
 import { ProgressTracker } from './progress-tracker.js';
 import { noLimitBytes, RaftLog } from './raft-log.js';
 import { ReadOnly, type ReadRequest } from './read-only.js';
@@ -49,36 +50,6 @@ type MessageFields = Partial<Message> & Pick<Message, 'type' | 'to'>;
 
 function refuse(refusal: ProposalRefusal): ProposalResult {
   return { ok: false, refusal };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function isLocalMessage(type: MessageType): boolean {
-  return (
-    type === MessageType.Hup ||
-    type === MessageType.Beat ||
-    type === MessageType.Unreachable ||
-    type === MessageType.SnapStatus ||
-    type === MessageType.CheckQuorum
-  );
-}
-
-function isResponseMessage(type: MessageType): boolean {
-  return (
-    type === MessageType.AppResp ||
-    type === MessageType.VoteResp ||
-    type === MessageType.HeartbeatResp ||
-    type === MessageType.Unreachable ||
-    type === MessageType.PreVoteResp
-  );
-}
-
-function voteResponseType(type: MessageType): MessageType {
-  return type === MessageType.PreVote ? MessageType.PreVoteResp : MessageType.VoteResp;
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

@@ -172,6 +172,21 @@ test('a conf change forwarded by a follower while one is pending becomes an empt
   assert.equal(net.node(1).confState.learners, [n(4)]);
 });
 
+test('removing a voter that blocked the quorum lets the leader commit what was pending', () => {
+  const net = new RaftNetwork([1, 2]);
+  net.campaign(1);
+  net.core(1).proposeConfChange(change(ConfChangeType.RemoveNode, n(2)));
+  for (const m of net.takeMessages()) net.deliver(m);
+  const acks = net.takeMessages().filter((m) => m.type === MessageType.AppResp);
+  // An entry proposed before the removal is applied still needs node 2, which now goes silent.
+  assert.equal(net.core(1).propose(text('pending')), { ok: true });
+  net.isolate(2);
+  for (const ack of acks) net.core(1).step(ack);
+  net.deliverAll();
+  assert.equal(net.node(1).confState.voters, [n(1)]);
+  assert.equal(net.appliedData(1), ['pending']);
+});
+
 test('UpdateNode changes no membership', () => {
   const net = new RaftNetwork([1, 2]);
   net.campaign(1);

@@ -18,6 +18,35 @@ test('a single voter elects itself at once and commits its no-op', () => {
   assert.equal(net.appliedData(1), ['solo']);
 });
 
+test('campaigning while leader changes nothing', () => {
+  const net = new RaftNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.campaign(1);
+  assert.is(net.role(1), RaftRole.Leader);
+  assert.is(net.term(1), 1);
+});
+
+test('dueling candidates: a split vote is resolved by a later election, and the cluster commits', () => {
+  const net = new RaftNetwork([1, 2, 3]);
+  net.cut(1, 3);
+  net.campaign(1);
+  net.campaign(3);
+  // Node 2 voted for 1, so 3 cannot win term 1; 1 won with 2's vote.
+  assert.is(net.role(1), RaftRole.Leader);
+  assert.is(net.role(3), RaftRole.Candidate);
+  net.heal();
+  // Node 3's higher term (after its next campaign) deposes 1, but its log is behind, so it loses.
+  net.campaign(3);
+  assert.is.not(net.role(3), RaftRole.Leader);
+  // Node 3 keeps losing (its log is behind) until a node with the longer log times out first.
+  for (let tick = 0; tick < 300 && net.leaders().length === 0; tick++) net.tickAll(1);
+  assert.is(net.leaders().length, 1);
+  assert.is.not(net.leaders()[0], n(3));
+  const [leader] = net.leaders();
+  net.propose(Number(leader), 'agreed');
+  for (const id of [1, 2, 3]) assert.equal(net.appliedData(id), ['agreed']);
+});
+
 test('with pre-vote, a partitioned node rejoining does not disrupt the leader or raise the term', () => {
   const net = new RaftNetwork([1, 2, 3], { preVote: true });
   net.campaign(1);

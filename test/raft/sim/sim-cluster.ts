@@ -43,6 +43,7 @@ export const defaultTuning: MemberTuning = {
   leaderSyncsAfterSend: false,
   restartFromSnapshot: false,
   mergeSnapshotOnSend: true,
+  snapshotUnavailableChance: 0,
 };
 
 export interface ClusterOptions {
@@ -223,6 +224,12 @@ export class SimCluster {
     const result = member.guard('proposeConfChange', () => member.raft().proposeConfChange(change));
     this.trace(`operator proposes conf change ${change.type} ${change.nodeId} to ${member.id}: ${result.ok ? 'ok' : result.refusal}`);
     return result.ok;
+  }
+
+  transferLeader(id: NodeId | number, to: NodeId): void {
+    const member = this.member(id);
+    this.trace(`operator asks ${member.id} to transfer leadership to ${to}`);
+    member.guard('transferLeader', () => member.raft().transferLeader(to));
   }
 
   campaign(id: NodeId | number): void {

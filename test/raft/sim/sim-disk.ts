@@ -106,6 +106,8 @@ export class SimDisk implements RaftStorage {
   private pending: DiskWrite[] = [];
   /** Which membership initialState() reports: the one persisted with the applied index, or the snapshot's. */
   initialConfState: 'appliedMark' | 'snapshot' = 'appliedMark';
+  /** Whether a snapshot request now finds one being made (etcd's ErrSnapshotTemporarilyUnavailable). */
+  snapshotBusy: () => boolean = () => false;
 
   /** An empty disk (a member joining a running cluster), or one already holding `initial` (a founder). */
   constructor(initial?: { readonly entries: readonly Entry[]; readonly hardState: HardState; readonly mark: AppliedMark }) {
@@ -151,6 +153,12 @@ export class SimDisk implements RaftStorage {
   }
 
   snapshot(): Snapshot | StorageUnavailable {
+    if (this.snapshotBusy()) return { unavailable: 'snapshotTemporarilyUnavailable' };
+    return this.live.snapshot;
+  }
+
+  /** The stored snapshot, for checks (never busy). */
+  storedSnapshot(): Snapshot {
     return this.live.snapshot;
   }
 

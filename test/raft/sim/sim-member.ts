@@ -59,6 +59,8 @@ export interface MemberTuning {
   readonly restartFromSnapshot: boolean;
   /** A MsgSnap carries the sender's current state (etcd's server) rather than its stored snapshot. */
   readonly mergeSnapshotOnSend: boolean;
+  /** Probability that storage answers a snapshot request with snapshotTemporarilyUnavailable. */
+  readonly snapshotUnavailableChance: number;
 }
 
 /** The application's snapshot payloads, streamed beside MsgSnap as etcd streams its backend. */
@@ -147,6 +149,8 @@ export class SimMember {
     this.incarnation++;
     this.coreApplied = this.tuning.restartFromSnapshot ? this.disk.snapshotIndex() : mark.applied;
     this.disk.initialConfState = this.tuning.restartFromSnapshot ? 'snapshot' : 'appliedMark';
+    const busy = this.prng.fork();
+    this.disk.snapshotBusy = () => busy.chance(this.tuning.snapshotUnavailableChance);
     const random = this.prng.fork();
     this.core = this.guard('createRaftCore', () =>
       this.env.core.createCore({

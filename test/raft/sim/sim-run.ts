@@ -39,6 +39,8 @@ interface Profile {
   readonly pauseChance: number;
   readonly partitionChance: number;
   readonly tickSkipChance: number;
+  /** Per step: the operator asks the leader to hand leadership to another voter. */
+  readonly transferChance: number;
   readonly proposeChance: number;
   readonly readChance: number;
   readonly membership: boolean;
@@ -55,6 +57,7 @@ export interface RunStats {
   pauses: number;
   partitions: number;
   confChanges: number;
+  transfers: number;
   messagesSent: number;
   messagesDropped: number;
   stepsToLeaderAfterHeal: number;
@@ -95,6 +98,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
       leaderSyncsAfterSend: prng.chance(0.5),
       restartFromSnapshot: prng.chance(0.5),
       mergeSnapshotOnSend: prng.chance(0.5),
+      snapshotUnavailableChance: prng.pick([0, 0, 0.3]),
     },
     faults: {
       dropRate: prng.pick([0, 0.01, 0.05, 0.2]),
@@ -105,6 +109,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
     pauseChance: prng.pick([0, 0.005, 0.02]),
     partitionChance: prng.pick([0, 0.01, 0.03]),
     tickSkipChance: prng.pick([0, 0.05]),
+    transferChance: prng.pick([0, 0, 0.01, 0.03]),
     proposeChance: prng.pick([0.1, 0.3, 0.6]),
     readChance: prng.pick([0, 0.05, 0.2]),
     membership,
@@ -114,8 +119,8 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
 const describeProfile = (p: Profile): string =>
   [
     `cq=${p.tuning.checkQuorum} pv=${p.tuning.preVote} hb=${p.tuning.heartbeatTicks} msg=${p.tuning.maxSizePerMsg} inflight=${p.tuning.maxInflightMsgs}`,
-    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} restartFromSnapshot=${p.tuning.restartFromSnapshot} mergeSnapshot=${p.tuning.mergeSnapshotOnSend} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
-    `drop=${p.faults.dropRate} dup=${p.faults.duplicateRate} delay<=${p.faults.maxDelaySteps} crash=${p.crashChance} pause=${p.pauseChance} partition=${p.partitionChance} skew=${p.tickSkipChance}`,
+    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} restartFromSnapshot=${p.tuning.restartFromSnapshot} mergeSnapshot=${p.tuning.mergeSnapshotOnSend} snapshotUnavailable=${p.tuning.snapshotUnavailableChance} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
+    `drop=${p.faults.dropRate} dup=${p.faults.duplicateRate} delay<=${p.faults.maxDelaySteps} crash=${p.crashChance} pause=${p.pauseChance} partition=${p.partitionChance} skew=${p.tickSkipChance} transfer=${p.transferChance}`,
     `propose=${p.proposeChance} read=${p.readChance} membership=${p.membership}`,
   ].join(' ');
 
@@ -156,6 +161,12 @@ class ChaosDriver {
       cluster.pause(sleeper.id);
       this.resumeAt.set(sleeper.id, now + prng.int(1, 40));
       this.stats.pauses++;
+    }
+    const leader = cluster.leader();
+    if (leader !== undefined && prng.chance(profile.transferChance)) {
+      const others = leader.confState.voters.filter((id) => id !== leader.id);
+      if (others.length > 0) cluster.transferLeader(leader.id, prng.pick(others));
+      this.stats.transfers++;
     }
     if (this.healAt === 0 && prng.chance(profile.partitionChance)) {
       this.partition();
@@ -244,6 +255,7 @@ function emptyStats(): RunStats {
     pauses: 0,
     partitions: 0,
     confChanges: 0,
+    transfers: 0,
     messagesSent: 0,
     messagesDropped: 0,
     stepsToLeaderAfterHeal: 0,

@@ -44,6 +44,7 @@ export const defaultTuning: MemberTuning = {
   restartFromSnapshot: false,
   mergeSnapshotOnSend: true,
   snapshotUnavailableChance: 0,
+  mirrorMemoryStorage: true,
 };
 
 export interface ClusterOptions {

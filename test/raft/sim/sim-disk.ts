@@ -5,6 +5,7 @@
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot, StorageUnavailable } from '../../../src/raft/types.js';
 import { limitSize } from '../../../src/raft/entry-size.js';
 import { SimViolation } from './sim-violation.js';
+import type { StorageMirror } from './storage-mirror.js';
 
 /** Unsynced writes a disk holds before it flushes on its own (as a page cache's writeback would). */
 export const maxUnsyncedWrites = 10_000;
@@ -104,6 +105,7 @@ export class SimDisk implements RaftStorage {
   private live: DiskImage;
   private durable: DiskImage;
   private pending: DiskWrite[] = [];
+  private mirror: StorageMirror | undefined;
   /** Which membership initialState() reports: the one persisted with the applied index, or the snapshot's. */
   initialConfState: 'appliedMark' | 'snapshot' = 'appliedMark';
   /** Whether a snapshot request now finds one being made (etcd's ErrSnapshotTemporarilyUnavailable). */
@@ -205,6 +207,38 @@ export class SimDisk implements RaftStorage {
     this.live.write(op);
     this.pending.push(op);
     if (this.pending.length >= maxUnsyncedWrites) this.sync();
+    if (this.mirror === undefined) return;
+    switch (op.kind) {
+      case 'append':
+        this.mirror.append(op.entries);
+        break;
+      case 'hardState':
+        this.mirror.setHardState(op.hardState);
+        break;
+      case 'installSnapshot':
+        this.mirror.installSnapshot(op.snapshot);
+        break;
+      case 'compact':
+        this.mirror.compact(op.snapshot, op.compactTo);
+        break;
+      case 'applied':
+        this.mirror.setConfState(op.mark.confState);
+        break;
+    }
+    this.mirror.compare(this, op.kind);
+  }
+
+  /** Runs MemoryRaftStorage beside this disk from now on, compared after every write. */
+  mirrorInto(mirror: StorageMirror): void {
+    this.mirror = mirror;
+    this.rebuildMirror();
+  }
+
+  private rebuildMirror(): void {
+    if (this.mirror === undefined) return;
+    const image = this.live;
+    this.mirror.rebuild({ ...image, confState: image.mark.confState });
+    this.mirror.compare(this, 'rebuilding from the synced image');
   }
 
   sync(): void {
@@ -217,6 +251,7 @@ export class SimDisk implements RaftStorage {
     for (const op of this.pending.slice(0, keptWrites)) this.durable.write(op);
     this.pending = [];
     this.live = this.durable.clone();
+    this.rebuildMirror();
   }
 
   unsyncedWrites(): number {

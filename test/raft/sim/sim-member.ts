@@ -20,6 +20,7 @@ import { describeRecord, recordOf, sameRecord, type AppliedRecord } from './appl
 import type { InvariantChecker } from './invariants.js';
 import type { Prng } from './prng.js';
 import { SimDisk } from './sim-disk.js';
+import { StorageMirror } from './storage-mirror.js';
 import { SimViolation } from './sim-violation.js';
 
 /**
@@ -64,6 +65,8 @@ export interface MemberTuning {
   readonly mergeSnapshotOnSend: boolean;
   /** Probability that storage answers a snapshot request with snapshotTemporarilyUnavailable. */
   readonly snapshotUnavailableChance: number;
+  /** Run Lattice's MemoryRaftStorage beside the simulated disk and compare them after every write. */
+  readonly mirrorMemoryStorage: boolean;
 }
 
 /** The application's snapshot payloads, streamed beside MsgSnap as etcd streams its backend. */
@@ -131,6 +134,7 @@ export class SimMember {
   ) {
     this.applied = initialRecords.slice();
     this.confState = disk.appliedMark().confState;
+    if (tuning.mirrorMemoryStorage) disk.mirrorInto(new StorageMirror(`member ${id}`));
     this.start();
   }
 

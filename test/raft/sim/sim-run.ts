@@ -100,6 +100,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
       restartFromSnapshot: prng.chance(0.5),
       mergeSnapshotOnSend: prng.chance(0.5),
       snapshotUnavailableChance: prng.pick([0, 0, 0.3]),
+      mirrorMemoryStorage: prng.chance(0.5),
     },
     faults: {
       dropRate: prng.pick([0, 0.01, 0.05, 0.2]),
@@ -120,7 +121,7 @@ function chooseProfile(prng: Prng, electionTicks: number): Profile {
 const describeProfile = (p: Profile): string =>
   [
     `cq=${p.tuning.checkQuorum} pv=${p.tuning.preVote} hb=${p.tuning.heartbeatTicks} msg=${p.tuning.maxSizePerMsg} inflight=${p.tuning.maxInflightMsgs}`,
-    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} restartFromSnapshot=${p.tuning.restartFromSnapshot} mergeSnapshot=${p.tuning.mergeSnapshotOnSend} snapshotUnavailable=${p.tuning.snapshotUnavailableChance} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
+    `uncommitted=${p.tuning.maxUncommittedEntriesSize} leaderSyncsAfterSend=${p.tuning.leaderSyncsAfterSend} restartFromSnapshot=${p.tuning.restartFromSnapshot} mergeSnapshot=${p.tuning.mergeSnapshotOnSend} snapshotUnavailable=${p.tuning.snapshotUnavailableChance} mirror=${p.tuning.mirrorMemoryStorage} compact=${p.tuning.compactEveryEntries}/${p.tuning.entriesKeptAfterCompaction} persistApplied=${p.tuning.appliedPersistChance}`,
     `drop=${p.faults.dropRate} dup=${p.faults.duplicateRate} delay<=${p.faults.maxDelaySteps} crash=${p.crashChance} pause=${p.pauseChance} partition=${p.partitionChance} skew=${p.tickSkipChance} transfer=${p.transferChance}`,
     `propose=${p.proposeChance} read=${p.readChance} membership=${p.membership}`,
   ].join(' ');

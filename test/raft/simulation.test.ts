@@ -12,7 +12,7 @@ import { SimViolation } from './sim/sim-violation.js';
 
 /**
  * Random runs per member count in `npm test`. A run (300 chaos steps, then healing) costs about
- * 4.7 ms of CPU on the 2-core dev box, so 2 x 6,000 runs take about 60 s on an idle machine.
+ * 5 ms of CPU on the 2-core dev box, so 2 x 6,000 runs take about 65 s on an idle machine.
  * LATTICE_RAFT_SIM_SEEDS changes the count, LATTICE_RAFT_SIM_FIRST_SEED moves the window.
  */
 const seedsPerSize = Number(process.env.LATTICE_RAFT_SIM_SEEDS ?? 6_000);

@@ -1,0 +1,255 @@
+// etcd's JSON gateway (`/v3/…`, `/v3beta/…`) on the client port's HTTP/1.1 side. Each request is
+// routed by the protos' google.api.http bindings, its JSON body read the way grpc-gateway reads it
+// (one JSON value per request message, whatever the Content-Type), and served by the very gRPC
+// method object the HTTP/2 layer uses, in process (gateway-call.ts). Unary answers are one JSON
+// object; streaming ones (watch, lease keepalive, election observe) one `{"result":…}` line each,
+// flushed as it is made, until the call ends or the client leaves.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import { Status } from '../grpc/grpc-codes.js';
+import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
+import { grpcOverheadBytes } from '../grpc/request-size-limit.js';
+import type { GrpcMethod } from '../grpc/service-module.js';
+import type { HttpHandler } from '../http/http-router.js';
+import { GatewayCall, type GatewayCallSink } from './gateway-call.js';
+import { errorBody, httpStatusFromCode, streamErrorChunk } from './gateway-errors.js';
+import { GatewayRouter } from './gateway-routing.js';
+import { gatewayRoutes, type GatewayRoute } from './gateway-schema.js';
+import { decodeNextValue } from './go-json.js';
+import { JsonpbError, decodeJsonpb } from './jsonpb-decode.js';
+import { encodeJsonpb } from './jsonpb-encode.js';
+
+export interface GatewayOptions {
+  /** Every gRPC method the client port serves, by path (`/etcdserverpb.KV/Range`). */
+  readonly methods: ReadonlyMap<string, GrpcMethod>;
+  /** etcd --max-request-bytes: requests over it + 512 KiB are refused as gRPC refuses them. */
+  readonly maxRequestBytes: number;
+  readonly log: ErrorLogger;
+  /** Defaults to every binding in proto/. */
+  readonly routes?: readonly GatewayRoute[];
+}
+
+/**
+ * A body may be this many times the gRPC receive limit (base64 and field names make JSON larger than
+ * protobuf); past it the request is refused before it is buffered any further.
+ */
+export const maxBodyToMessageRatio = 2;
+
+const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
+
+/** grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata. */
+function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const md: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'authorization') md[name] = value;
+    else if (name.startsWith('grpc-metadata-')) md[name.slice('grpc-metadata-'.length)] = value;
+  }
+  return md;
+}
+
+/** Go's http.Error, which grpc-gateway's mux uses for 404 and 405. */
+function goHttpError(res: ServerResponse, status: number, text: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(`${text}\n`);
+}
+
+function sendError(res: ServerResponse, status: GrpcStatus): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(httpStatusFromCode(status.code), { 'Content-Type': 'application/json' });
+  res.end(errorBody(status));
+}
+
+/** How the body feeds the call: the first request message decides whether the call starts at all. */
+interface BodyReader {
+  /** Each complete JSON value as a request message; `first` is undefined for an empty body. */
+  start(onFirst: (first: Buffer | undefined) => void, onMore: (bytes: Buffer) => void, onEnd: () => void, onError: (status: GrpcStatus) => void): void;
+}
+
+export function createGatewayHandler(options: GatewayOptions): HttpHandler {
+  const router = new GatewayRouter(options.routes ?? gatewayRoutes());
+  const receiveLimitBytes = options.maxRequestBytes + grpcOverheadBytes;
+  const maxBodyBytes = maxBodyToMessageRatio * receiveLimitBytes;
+  const services = new Set([...options.methods.keys()].map((p) => p.slice(1, p.lastIndexOf('/'))));
+
+  /** The request message for one JSON value, as protobuf bytes, or the status grpc-gateway/gRPC answer. */
+  const encodeRequest = (input: DescMessage, text: string, from: number, atEnd: boolean) => {
+    const r = decodeNextValue(text, from, atEnd);
+    if (r.kind !== 'value') return r;
+    try {
+      const bytes = Buffer.from(toBinary(input, decodeJsonpb(input, r.value)));
+      if (bytes.length > receiveLimitBytes) {
+        const status: GrpcStatus = { code: Status.RESOURCE_EXHAUSTED, details: `grpc: received message larger than max (${bytes.length} vs. ${receiveLimitBytes})` };
+        return { kind: 'status' as const, status, end: r.end };
+      }
+      return { kind: 'bytes' as const, bytes, end: r.end };
+    } catch (err) {
+      if (err instanceof JsonpbError) return { kind: 'error' as const, message: err.message };
+      throw err;
+    }
+  };
+
+  const bodyReader = (req: IncomingMessage, input: DescMessage): BodyReader => ({
+    start(onFirst, onMore, onEnd, onError) {
+      const decoder = new StringDecoder('utf8');
+      let text = '';
+      let from = 0;
+      let received = 0;
+      let first = true;
+      let done = false;
+      const pump = (atEnd: boolean): void => {
+        while (!done) {
+          const r = encodeRequest(input, text, from, atEnd);
+          if (r.kind === 'incomplete') return;
+          if (r.kind === 'eof') {
+            if (!atEnd) return;
+            done = true;
+            if (first) onFirst(undefined);
+            onEnd();
+            return;
+          }
+          if (r.kind === 'error' || r.kind === 'status') {
+            done = true;
+            const status = r.kind === 'status' ? r.status : { code: Status.INVALID_ARGUMENT, details: r.message };
+            // after the first message grpc-gateway stops sending quietly; the first one fails the request
+            if (first || r.kind === 'status') onError(status);
+            else onEnd();
+            return;
+          }
+          // drop what was consumed so the buffer holds at most one unfinished value
+          text = text.slice(r.end);
+          from = 0;
+          if (first) {
+            first = false;
+            onFirst(r.bytes);
+          } else {
+            onMore(r.bytes);
+          }
+        }
+      };
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          done = true;
+          onError({ code: Status.RESOURCE_EXHAUSTED, details: `http: request body too large (over ${maxBodyBytes} bytes)` });
+          return;
+        }
+        text += decoder.write(chunk);
+        pump(false);
+      });
+      req.on('end', () => {
+        if (done) return;
+        text += decoder.end();
+        pump(true);
+      });
+    },
+  });
+
+  const serve = (req: IncomingMessage, res: ServerResponse, route: GatewayRoute): void => {
+    const method = options.methods.get(route.grpcPath);
+    const streaming = route.method.methodKind !== 'unary';
+    const output = route.method.output;
+    let headerWritten = false;
+    let call: GatewayCall | undefined;
+
+    const sink: GatewayCallSink = {
+      message(bytes) {
+        const json = encodeJsonpb(output, fromBinary(output, bytes));
+        if (!streaming) {
+          res.writeHead(200, jsonHeaders);
+          res.end(json);
+          headerWritten = true;
+          return;
+        }
+        if (!headerWritten) {
+          headerWritten = true;
+          res.writeHead(200, jsonHeaders);
+        }
+        res.write(`{"result":${json}}\n`);
+      },
+      end(status) {
+        if (res.writableEnded || res.destroyed) return;
+        if (status === undefined) {
+          if (!headerWritten) res.writeHead(200, jsonHeaders);
+          res.end();
+          return;
+        }
+        if (!streaming) return sendError(res, status);
+        if (!headerWritten) res.writeHead(httpStatusFromCode(status.code), jsonHeaders);
+        res.end(streamErrorChunk(status));
+      },
+      get backlogBytes() {
+        return res.writableLength;
+      },
+      onDrained(listener) {
+        res.on('drain', listener);
+        return () => res.removeListener('drain', listener);
+      },
+      pauseReading: () => req.pause(),
+      resumeReading: () => req.resume(),
+    };
+
+    res.on('close', () => call?.cancel());
+    bodyReader(req, route.method.input).start(
+      (first) => {
+        if (method === undefined) {
+          const service = route.grpcPath.slice(1, route.grpcPath.lastIndexOf('/'));
+          const name = route.grpcPath.slice(route.grpcPath.lastIndexOf('/') + 1);
+          return sendError(res, {
+            code: Status.UNIMPLEMENTED,
+            details: services.has(service) ? `unknown method ${name} for service ${service}` : `unknown service ${service}`,
+          });
+        }
+        call = new GatewayCall(metadataOf(req.headers), sink, options.log);
+        method.serve(call);
+        // an empty body is an empty request for a unary call; a stream simply gets no request
+        if (first !== undefined) call.deliver(first);
+        else if (!streaming) call.deliver(Buffer.alloc(0));
+        if (!streaming) call.finishRequests();
+      },
+      (more) => call?.deliver(more),
+      () => call?.finishRequests(),
+      (status) => {
+        if (call !== undefined) call.end(status);
+        else sendError(res, status);
+        if (status.code === Status.RESOURCE_EXHAUSTED) res.setHeader('Connection', 'close');
+      },
+    );
+  };
+
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const decision = router.decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q));
+    switch (decision.kind) {
+      case 'notGateway':
+        return false;
+      case 'redirect':
+        res.statusCode = 301;
+        res.setHeader('Location', decision.location);
+        if (req.method === 'GET' || req.method === 'HEAD') res.setHeader('Content-Type', 'text/html; charset=utf-8');
+        res.end(req.method === 'GET' ? `<a href="${decision.location}">Moved Permanently</a>.\n\n` : undefined);
+        return true;
+      case 'notFound':
+        goHttpError(res, 404, 'Not Found');
+        return true;
+      case 'methodNotAllowed':
+        goHttpError(res, 405, 'Method Not Allowed');
+        return true;
+      case 'route':
+        serve(req, res, decision.route);
+        return true;
+    }
+  };
+}
+
+/** The gRPC methods of `modules` by path, as the gateway dispatches to them. */
+export function methodsByPath(methods: readonly GrpcMethod[]): Map<string, GrpcMethod> {
+  return new Map(methods.map((m) => [m.path, m]));
+}

@@ -228,4 +228,36 @@ differential.it('/v3/watch streams one {"result":…} line per watch response an
   assert.equal(await fromHistory(both.lattice), await fromHistory(both.etcd));
 });
 
+differential.it('requests over --max-request-bytes: refused by the gRPC receive limit or as etcdserver: request is too large', async (both) => {
+  const value = (bytes: number): string => Buffer.alloc(bytes, 'v').toString('base64');
+  await same(both, '/v3/kv/put', JSON.stringify({ key: b64('big'), value: value(1024 * 1024) }));
+  await same(both, '/v3/kv/put', JSON.stringify({ key: b64('big'), value: value(1.6 * 1024 * 1024) }));
+  await same(both, '/v3/kv/put', JSON.stringify({ key: b64('big'), value: value(2.1 * 1024 * 1024) }));
+  await same(both, '/v3/kv/range', JSON.stringify({ key: b64('big'), keys_only: true }));
+});
+
+differential.it('lock and election with an explicit lease answer the same JSON', async (both) => {
+  await same(both, '/v3/lease/grant', JSON.stringify({ TTL: 600, ID: 4343 }));
+  await same(both, '/v3/lock/lock', JSON.stringify({ name: b64('lk'), lease: '4343' }));
+  await same(both, '/v3/lock/unlock', JSON.stringify({ key: b64('lk/10f7') }));
+  await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+  await same(both, '/v3/election/campaign', JSON.stringify({ name: b64('el'), lease: '4343', value: b64('v1') }));
+  await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+  await same(
+    both,
+    '/v3/election/proclaim',
+    JSON.stringify({ leader: { name: b64('el'), key: b64('el/10f7'), rev: '1', lease: '4343' }, value: b64('v2') }),
+  );
+  await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+  await same(both, '/v3/election/resign', JSON.stringify({ leader: { name: b64('el'), key: b64('el/10f7'), lease: '4343' } }));
+  await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+});
+
+differential.it('a request stream whose first message does not decode fails as Unknown; later bad ones end the stream', async (both) => {
+  await same(both, '/v3/watch', '{"create_request":{"key":"Zm9"}}');
+  await same(both, '/v3/lease/keepalive', '{"ID":"x"}');
+  await same(both, '/v3/lease/keepalive', '{"ID":"1"} {"ID":"x"}');
+  await same(both, '/v3/lease/keepalive', '{"ID":"1"}{"ID":"2"}');
+});
+
 differential.run();

@@ -61,14 +61,25 @@ function sendError(res: ServerResponse, status: GrpcStatus): void {
     res.destroy();
     return;
   }
-  res.writeHead(httpStatusFromCode(status.code), { 'Content-Type': 'application/json' });
-  res.end(errorBody(status));
+  writeWhole(res, httpStatusFromCode(status.code), errorBody(status), { 'Content-Type': 'application/json' });
+}
+
+/** A complete answer with its Content-Length (writeHead would fix the headers before the length is known). */
+function writeWhole(res: ServerResponse, status: number, body: string, headers: Readonly<Record<string, string>>): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.end(body);
 }
 
 /** How the body feeds the call: the first request message decides whether the call starts at all. */
 interface BodyReader {
   /** Each complete JSON value as a request message; `first` is undefined for an empty body. */
-  start(onFirst: (first: Buffer | undefined) => void, onMore: (bytes: Buffer) => void, onEnd: () => void, onError: (status: GrpcStatus) => void): void;
+  start(
+    onFirst: (first: Buffer | undefined) => void,
+    onMore: (bytes: Buffer) => void,
+    onEnd: () => void,
+    onError: (status: GrpcStatus, bodyTooLarge: boolean) => void,
+  ): void;
 }
 
 export function createGatewayHandler(options: GatewayOptions): HttpHandler {
@@ -94,7 +105,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
     }
   };
 
-  const bodyReader = (req: IncomingMessage, input: DescMessage): BodyReader => ({
+  const bodyReader = (req: IncomingMessage, input: DescMessage, clientStreaming: boolean): BodyReader => ({
     start(onFirst, onMore, onEnd, onError) {
       const decoder = new StringDecoder('utf8');
       let text = '';
@@ -115,9 +126,12 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
           }
           if (r.kind === 'error' || r.kind === 'status') {
             done = true;
-            const status = r.kind === 'status' ? r.status : { code: Status.INVALID_ARGUMENT, details: r.message };
+            // grpc-gateway wraps a unary body's decode error as InvalidArgument; a request stream's
+            // error goes back unwrapped, which its error handler reports as Unknown
+            const decodeFailed = clientStreaming ? Status.UNKNOWN : Status.INVALID_ARGUMENT;
+            const status = r.kind === 'status' ? r.status : { code: decodeFailed, details: r.message };
             // after the first message grpc-gateway stops sending quietly; the first one fails the request
-            if (first || r.kind === 'status') onError(status);
+            if (first || r.kind === 'status') onError(status, false);
             else onEnd();
             return;
           }
@@ -137,17 +151,27 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
         received += chunk.length;
         if (received > maxBodyBytes) {
           done = true;
-          onError({ code: Status.RESOURCE_EXHAUSTED, details: `http: request body too large (over ${maxBodyBytes} bytes)` });
+          onError({ code: Status.RESOURCE_EXHAUSTED, details: `http: request body too large (over ${maxBodyBytes} bytes)` }, true);
           return;
         }
         text += decoder.write(chunk);
-        pump(false);
+        guarded(() => pump(false));
       });
       req.on('end', () => {
         if (done) return;
         text += decoder.end();
-        pump(true);
+        guarded(() => pump(true));
       });
+      // a bug here must cost this request, never the process (these run in stream callbacks)
+      const guarded = (run: () => void): void => {
+        try {
+          run();
+        } catch (err) {
+          done = true;
+          options.log('JSON gateway request failed', err);
+          onError({ code: Status.INTERNAL, details: 'internal error' }, true);
+        }
+      };
     },
   });
 
@@ -160,11 +184,18 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
 
     const sink: GatewayCallSink = {
       message(bytes) {
-        const json = encodeJsonpb(output, fromBinary(output, bytes));
+        let json: string;
+        try {
+          json = encodeJsonpb(output, fromBinary(output, bytes));
+        } catch (err) {
+          // grpc-go's answer for a response that does not marshal; the call's own code never sees the throw
+          options.log('JSON gateway could not encode a response', err);
+          queueMicrotask(() => call?.end({ code: Status.INTERNAL, details: `grpc: error while marshaling: ${String(err)}` }));
+          return;
+        }
         if (!streaming) {
-          res.writeHead(200, jsonHeaders);
-          res.end(json);
           headerWritten = true;
+          writeWhole(res, 200, json, jsonHeaders);
           return;
         }
         if (!headerWritten) {
@@ -196,7 +227,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
     };
 
     res.on('close', () => call?.cancel());
-    bodyReader(req, route.method.input).start(
+    const clientStreaming = route.method.methodKind === 'client_streaming' || route.method.methodKind === 'bidi_streaming';
+    bodyReader(req, route.method.input, clientStreaming).start(
       (first) => {
         if (method === undefined) {
           const service = route.grpcPath.slice(1, route.grpcPath.lastIndexOf('/'));
@@ -215,10 +247,11 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
       },
       (more) => call?.deliver(more),
       () => call?.finishRequests(),
-      (status) => {
+      (status, bodyTooLarge) => {
+        // the rest of an oversized body is not worth reading: the connection goes after the answer
+        if (bodyTooLarge && !res.headersSent) res.setHeader('Connection', 'close');
         if (call !== undefined) call.end(status);
         else sendError(res, status);
-        if (status.code === Status.RESOURCE_EXHAUSTED) res.setHeader('Connection', 'close');
       },
     );
   };

@@ -13,7 +13,9 @@ protoc -I proto -I /usr/include \
 
 # The JSON gateway routes and encodes from the protos' descriptors (google.api.http options, field
 # order and types); they ship as a base64 FileDescriptorSet so nothing is parsed at run time.
-protoc -I proto -I /usr/include --include_imports --descriptor_set_out=/dev/stdout \
+descriptors="$(mktemp)"
+protoc -I proto -I /usr/include --include_imports --descriptor_set_out="$descriptors" \
   etcd/etcdserver/etcdserverpb/rpc.proto \
-  etcd/etcdserver/api/v3lock/v3lockpb/v3lock.proto etcd/etcdserver/api/v3election/v3electionpb/v3election.proto \
-  | node scripts/descriptor-set-module.mjs > src/gen/etcd-descriptor-set.ts
+  etcd/etcdserver/api/v3lock/v3lockpb/v3lock.proto etcd/etcdserver/api/v3election/v3electionpb/v3election.proto
+node scripts/descriptor-set-module.mjs < "$descriptors" > src/gen/etcd-descriptor-set.ts
+rm -f "$descriptors"

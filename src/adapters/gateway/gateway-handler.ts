@@ -31,8 +31,8 @@ export interface GatewayOptions {
 }
 
 /**
- * A body may be this many times the gRPC receive limit (base64 and field names make JSON larger than
- * protobuf); past it the request is refused before it is buffered any further.
+ * An unfinished request message in a body may be this many times the gRPC receive limit (base64 and
+ * field names make JSON larger than protobuf); past it the request is refused and not read further.
  */
 export const maxBodyToMessageRatio = 2;
 
@@ -110,7 +110,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
       const decoder = new StringDecoder('utf8');
       let text = '';
       let from = 0;
-      let received = 0;
+      let pendingBytes = 0;
       let first = true;
       let done = false;
       const pump = (atEnd: boolean): void => {
@@ -140,6 +140,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
           from = 0;
           if (first) {
             first = false;
+            // a unary call takes one message; the rest of its body is ignored, as grpc-gateway does
+            if (!clientStreaming) done = true;
             onFirst(r.bytes);
           } else {
             onMore(r.bytes);
@@ -148,8 +150,9 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
       };
       req.on('data', (chunk: Buffer) => {
         if (done) return;
-        received += chunk.length;
-        if (received > maxBodyBytes) {
+        // what is buffered is at most one unfinished request message
+        pendingBytes = text.length + chunk.length;
+        if (pendingBytes > maxBodyBytes) {
           done = true;
           onError({ code: Status.RESOURCE_EXHAUSTED, details: `http: request body too large (over ${maxBodyBytes} bytes)` }, true);
           return;

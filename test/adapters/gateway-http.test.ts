@@ -6,6 +6,10 @@ import * as assert from 'uvu/assert';
 import { startClientPort, type ClientPort } from '../../src/adapters/client-port.js';
 import type { WatchApi } from '../../src/core/watch-api.js';
 import { FakeServerApi } from './fake-server-api.js';
+import { createGatewayHandler, methodsByPath } from '../../src/adapters/gateway/gateway-handler.js';
+import { createHttpRouter } from '../../src/adapters/http/http-router.js';
+import { defaultGrpcServices } from '../../src/adapters/grpc/grpc-server.js';
+import type { AddressInfo } from 'node:net';
 
 const test = suite('gateway: HTTP behaviour');
 const maxRequestBytes = 64 * 1024;
@@ -139,6 +143,43 @@ test('hundreds of mangled bodies each get a JSON error or answer, and the server
     }
     assert.is((await post(`${url}/v3/kv/range`, '{"key":"YQ=="}')).status, 200);
   });
+});
+
+test('streams per client address are bounded: one past the bound is refused with 429, a closed one frees its place', async () => {
+  const api = new FakeServerApi();
+  const ctx = { api, maxRequestBytes, maxTxnOps: 128, log: () => undefined };
+  const gateway = createGatewayHandler({ methods: methodsByPath(defaultGrpcServices.flatMap((s) => s.methods(ctx))), maxRequestBytes, log: () => undefined, maxStreamsPerClientAddress: 2 });
+  const server = http.createServer(createHttpRouter({ api, handlers: [gateway], log: () => undefined }));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v3/watch`;
+  const open = (): Promise<{ status: number; req: http.ClientRequest }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'POST', agent: false }, (res) => {
+        res.on('data', () => undefined);
+        resolve({ status: res.statusCode ?? 0, req });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end('{"create_request":{"key":"YQ=="}}');
+    });
+  try {
+    const a = await open();
+    const b = await open();
+    const c = await open();
+    assert.equal([a.status, b.status, c.status], [200, 200, 429]);
+    a.req.destroy();
+    let d = await open();
+    const deadline = Date.now() + 5000;
+    while (d.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      d = await open();
+    }
+    assert.is(d.status, 200);
+    for (const x of [b, c, d]) x.req.destroy();
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    api.watch.close();
+  }
 });
 
 test.run();

@@ -28,7 +28,12 @@ export interface GatewayOptions {
   readonly log: ErrorLogger;
   /** Defaults to every binding in proto/. */
   readonly routes?: readonly GatewayRoute[];
+  /** Streaming calls (watch, keepalive, observe) one client address may hold open at once. */
+  readonly maxStreamsPerClientAddress?: number;
 }
+
+/** Enough for any real client; a runaway one is refused before it costs a socket and a watch stream each. */
+export const defaultMaxStreamsPerClientAddress = 1000;
 
 /**
  * An unfinished request message in a body may be this many times the gRPC receive limit (base64 and
@@ -87,6 +92,21 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
   const receiveLimitBytes = options.maxRequestBytes + grpcOverheadBytes;
   const maxBodyBytes = maxBodyToMessageRatio * receiveLimitBytes;
   const services = new Set([...options.methods.keys()].map((p) => p.slice(1, p.lastIndexOf('/'))));
+  const maxStreamsPerAddress = options.maxStreamsPerClientAddress ?? defaultMaxStreamsPerClientAddress;
+  const openStreamsByAddress = new Map<string, number>();
+  /** Counts a streaming call against its client's address until the response closes; false when over the bound. */
+  const admitStream = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const address = req.socket.remoteAddress ?? '';
+    const open = openStreamsByAddress.get(address) ?? 0;
+    if (open >= maxStreamsPerAddress) return false;
+    openStreamsByAddress.set(address, open + 1);
+    res.once('close', () => {
+      const left = (openStreamsByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) openStreamsByAddress.delete(address);
+      else openStreamsByAddress.set(address, left);
+    });
+    return true;
+  };
 
   /** The request message for one JSON value, as protobuf bytes, or the status grpc-gateway/gRPC answer. */
   const encodeRequest = (input: DescMessage, text: string, from: number, atEnd: boolean) => {
@@ -181,6 +201,9 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
   const serve = (req: IncomingMessage, res: ServerResponse, route: GatewayRoute): void => {
     const method = options.methods.get(route.grpcPath);
     const streaming = route.method.methodKind !== 'unary';
+    if (streaming && !admitStream(req, res)) {
+      return sendError(res, { code: Status.RESOURCE_EXHAUSTED, details: `too many open streams from ${req.socket.remoteAddress ?? 'this address'} (limit ${maxStreamsPerAddress})` });
+    }
     const output = route.method.output;
     let headerWritten = false;
     let call: GatewayCall | undefined;

@@ -17,6 +17,8 @@ const prefixes = ['/v3/', '/v3beta/'];
 /** Go's path.Clean, keeping a trailing slash as ServeMux's cleanPath does. */
 export function goCleanPath(p: string): string {
   if (p === '') return '/';
+  // the common case: nothing to clean
+  if (p.startsWith('/') && !p.includes('//') && !p.includes('/.')) return p;
   const rooted = p.startsWith('/') ? p : `/${p}`;
   const out: string[] = [];
   for (const part of rooted.split('/')) {

@@ -251,6 +251,11 @@ function defineDifferential(engine: Engine): void {
       JSON.stringify({ leader: { name: b64('el'), key: b64('el/10f7'), rev: '1', lease: '4343' }, value: b64('v2') }),
     );
     await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+    const observe = async (server: RestartableServer): Promise<string[]> => {
+      const r = await streamLines(server.endpoint, '/v3/election/observe', JSON.stringify({ name: b64('el') }), 1, async () => undefined);
+      return [String(r.status), ...r.lines.map((l) => normalise(l, server))];
+    };
+    assert.equal(await observe(both.lattice), await observe(both.etcd));
     await same(both, '/v3/election/resign', JSON.stringify({ leader: { name: b64('el'), key: b64('el/10f7'), lease: '4343' } }));
     await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
   });

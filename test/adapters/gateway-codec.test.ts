@@ -73,6 +73,13 @@ json('the decoder reads one value: what follows an object is ignored, whitespace
   if (first.kind === 'value') assert.equal(decodeNextValue(two, first.end, true).kind, 'value');
 });
 
+json('10,000 levels of nesting are read (without recursion); one more is Go\'s max depth error (etcd 3.4.23)', () => {
+  const nested = (n: number): string => `{"x":${'['.repeat(n)}${']'.repeat(n)}}`;
+  assert.is(decodeNextValue(nested(9999), 0, true).kind, 'value');
+  const r = decodeNextValue(nested(10_000), 0, true);
+  assert.equal(r.kind === 'error' ? r.message : r.kind, `invalid character '[' exceeded max depth`);
+});
+
 json('json.Unmarshal of a quoted number: one value and nothing else', () => {
   assert.equal(unmarshalValue(''), { error: 'unexpected end of JSON input' });
   assert.equal(unmarshalValue('1x'), { error: `invalid character 'x' after top-level value` });

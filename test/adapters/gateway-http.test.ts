@@ -142,6 +142,11 @@ test('hundreds of mangled bodies each get a JSON error or answer, and the server
       assert.ok(r.body.startsWith('{'), `${path} ${body} → ${r.body}`);
     }
     assert.is((await post(`${url}/v3/kv/range`, '{"key":"YQ=="}')).status, 200);
+    // txns nested thousands deep outrun the JS stack: a 400, not a crash
+    const deep = `{"success":[${'{"request_txn":{"success":['.repeat(3000)}${']}}'.repeat(3000)}]}`;
+    const r = await post(`${url}/v3/kv/txn`, deep);
+    assert.is(r.status, 400);
+    assert.match(r.body, /request nested too deeply/);
   });
 });
 

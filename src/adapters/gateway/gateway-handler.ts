@@ -121,6 +121,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
       return { kind: 'bytes' as const, bytes, end: r.end };
     } catch (err) {
       if (err instanceof JsonpbError) return { kind: 'error' as const, message: err.message };
+      // messages nested thousands deep (txn in txn) outrun the JS stack: refused, not a crash
+      if (err instanceof RangeError) return { kind: 'error' as const, message: `request nested too deeply: ${err.message}` };
       throw err;
     }
   };

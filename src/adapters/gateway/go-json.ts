@@ -15,6 +15,10 @@ export type GoJsonValue =
 /** Go's bound on nesting (encoding/json maxNestingDepth). */
 export const maxJsonNestingDepth = 10_000;
 
+type Frame =
+  | { readonly kind: 'object'; readonly start: number; readonly fields: Map<string, GoJsonValue>; key: string }
+  | { readonly kind: 'array'; readonly start: number; readonly items: GoJsonValue[] };
+
 class SyntaxFailure {
   constructor(readonly message: string) {}
 }
@@ -74,13 +78,76 @@ class Parser {
     while (isSpace(this.peek())) this.pos++;
   }
 
-  value(depth: number): GoJsonValue {
+  /**
+   * One value, with an explicit stack rather than recursion: Go accepts 10,000 levels of nesting
+   * (even inside an ignored field), more than the JS stack would.
+   */
+  value(): GoJsonValue {
+    const stack: Frame[] = [];
+    for (;;) {
+      let v = this.scalarOrOpen(stack);
+      if (v === undefined) continue;
+      // hand the finished value to its container, closing every container it finishes
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top === undefined) return v;
+        if (top.kind === 'object') {
+          top.fields.set(top.key, v);
+          this.skipSpace();
+          const c = this.next();
+          if (c === ',') {
+            this.skipSpace();
+            top.key = this.objectKey(this.next());
+            break;
+          }
+          if (c !== '}') this.fail(c, 'after object key:value pair');
+          stack.pop();
+          v = { type: 'object', fields: top.fields, raw: this.text.slice(top.start, this.pos) };
+        } else {
+          top.items.push(v);
+          this.skipSpace();
+          const c = this.next();
+          if (c === ',') break;
+          if (c !== ']') this.fail(c, 'after array element');
+          stack.pop();
+          v = { type: 'array', items: top.items, raw: this.text.slice(top.start, this.pos) };
+        }
+      }
+    }
+  }
+
+  /** `"key" :` after an object's `{` or `,`; returns the key. */
+  private objectKey(c: string): string {
+    if (c !== '"') this.fail(c, 'looking for beginning of object key string');
+    const key = this.stringBody();
+    this.skipSpace();
+    const colon = this.next();
+    if (colon !== ':') this.fail(colon, 'after object key');
+    return key;
+  }
+
+  /** A complete scalar or empty container, or undefined after opening a container (pushed on `stack`). */
+  private scalarOrOpen(stack: Frame[]): GoJsonValue | undefined {
     this.skipSpace();
     const start = this.pos;
     const c = this.next();
     if (c === '{' || c === '[') {
-      if (depth >= maxJsonNestingDepth) throw new SyntaxFailure('exceeded max depth');
-      return c === '{' ? this.object(start, depth + 1) : this.array(start, depth + 1);
+      if (stack.length >= maxJsonNestingDepth) this.fail(c, 'exceeded max depth');
+      this.skipSpace();
+      if (c === '{') {
+        if (this.peek() === '}') {
+          this.pos++;
+          return { type: 'object', fields: new Map(), raw: this.text.slice(start, this.pos) };
+        }
+        stack.push({ kind: 'object', start, fields: new Map(), key: this.objectKey(this.next()) });
+        return undefined;
+      }
+      if (this.peek() === ']') {
+        this.pos++;
+        return { type: 'array', items: [], raw: this.text.slice(start, this.pos) };
+      }
+      stack.push({ kind: 'array', start, items: [] });
+      return undefined;
     }
     if (c === '"') {
       const value = this.stringBody();
@@ -90,13 +157,13 @@ class Parser {
       this.number(c);
       return { type: 'number', raw: this.text.slice(start, this.pos) };
     }
-    if (c === 't') return this.literal('true', start, { type: 'bool', value: true, raw: 'true' });
-    if (c === 'f') return this.literal('false', start, { type: 'bool', value: false, raw: 'false' });
-    if (c === 'n') return this.literal('null', start, { type: 'null', raw: 'null' });
+    if (c === 't') return this.literal('true', { type: 'bool', value: true, raw: 'true' });
+    if (c === 'f') return this.literal('false', { type: 'bool', value: false, raw: 'false' });
+    if (c === 'n') return this.literal('null', { type: 'null', raw: 'null' });
     return this.fail(c, 'looking for beginning of value');
   }
 
-  private literal(word: string, _start: number, result: GoJsonValue): GoJsonValue {
+  private literal(word: string, result: GoJsonValue): GoJsonValue {
     for (let i = 1; i < word.length; i++) {
       const c = this.next();
       if (c !== word[i]) this.fail(c, `in literal ${word} (expecting ${goQuoteChar(word[i] ?? '')})`);
@@ -130,9 +197,10 @@ class Parser {
   /** After the opening quote; returns the decoded text (lone surrogates and bad UTF-8 as U+FFFD, as Go does). */
   private stringBody(): string {
     let out = '';
+    let surrogateEscape = false;
     for (;;) {
       const c = this.next();
-      if (c === '"') return out;
+      if (c === '"') return surrogateEscape ? goString(out) : out;
       if (c === '\\') {
         const e = this.next();
         const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
@@ -148,7 +216,9 @@ class Parser {
           if (!isHex(h)) this.fail(h, 'in \\u hexadecimal character escape');
           hex += h;
         }
-        out += String.fromCharCode(parseInt(hex, 16));
+        const unit = parseInt(hex, 16);
+        if (unit >= 0xd800 && unit <= 0xdfff) surrogateEscape = true;
+        out += String.fromCharCode(unit);
         continue;
       }
       if (c < ' ') this.fail(c, 'in string literal');
@@ -156,55 +226,11 @@ class Parser {
     }
   }
 
-  private object(start: number, depth: number): GoJsonValue {
-    const fields = new Map<string, GoJsonValue>();
-    this.skipSpace();
-    let c = this.next();
-    if (c !== '}') {
-      for (;;) {
-        if (c !== '"') this.fail(c, 'looking for beginning of object key string');
-        const key = this.stringBody();
-        this.skipSpace();
-        c = this.next();
-        if (c !== ':') this.fail(c, 'after object key');
-        fields.set(key, this.value(depth));
-        this.skipSpace();
-        c = this.next();
-        if (c === '}') break;
-        if (c !== ',') this.fail(c, 'after object key:value pair');
-        this.skipSpace();
-        c = this.next();
-      }
-    }
-    return { type: 'object', fields, raw: this.text.slice(start, this.pos) };
-  }
-
-  private array(start: number, depth: number): GoJsonValue {
-    const items: GoJsonValue[] = [];
-    this.skipSpace();
-    if (this.peek() === ']') {
-      this.pos++;
-    } else {
-      for (;;) {
-        items.push(this.value(depth));
-        this.skipSpace();
-        const c = this.next();
-        if (c === ']') break;
-        if (c !== ',') this.fail(c, 'after array element');
-      }
-    }
-    return { type: 'array', items, raw: this.text.slice(start, this.pos) };
-  }
 }
 
 const lonesomeSurrogates = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /** Go replaces an invalid \u surrogate escape with U+FFFD when it decodes the string. */
 const goString = (s: string): string => s.replace(lonesomeSurrogates, '\ufffd');
-
-function fixStrings(v: GoJsonValue): GoJsonValue {
-  if (v.type === 'string') return { ...v, value: goString(v.value) };
-  return v;
-}
 
 export type StreamDecodeResult =
   | { readonly kind: 'value'; readonly value: GoJsonValue; readonly end: number }
@@ -224,14 +250,14 @@ export function decodeNextValue(text: string, from: number, atEnd: boolean): Str
   p.skipSpace();
   if (p.pos >= text.length) return { kind: 'eof' };
   try {
-    const value = p.value(0);
+    const value = p.value();
     if (value.type !== 'object' && value.type !== 'array' && value.type !== 'string') {
       // A scalar at the top ends at the next byte, which Go checks (`123x`).
       const c = text[p.pos];
       if (c === undefined && value.type === 'number' && !atEnd) return { kind: 'incomplete' };
       if (c !== undefined && !isSpace(c)) return { kind: 'error', message: `invalid character ${goQuoteChar(c)} after top-level value` };
     }
-    return { kind: 'value', value: deepFix(value), end: p.pos };
+    return { kind: 'value', value, end: p.pos };
   } catch (err) {
     if (err instanceof EndOfInput) return atEnd ? { kind: 'error', message: 'unexpected EOF' } : { kind: 'incomplete' };
     if (err instanceof SyntaxFailure) return { kind: 'error', message: err.message };
@@ -243,27 +269,16 @@ export function decodeNextValue(text: string, from: number, atEnd: boolean): Str
 export function unmarshalValue(text: string): { value: GoJsonValue } | { error: string } {
   const p = new Parser(text);
   try {
-    const value = p.value(0);
+    const value = p.value();
     p.skipSpace();
     const c = text[p.pos];
     if (c !== undefined) return { error: `invalid character ${goQuoteChar(c)} after top-level value` };
-    return { value: deepFix(value) };
+    return { value };
   } catch (err) {
     if (err instanceof EndOfInput) return { error: 'unexpected end of JSON input' };
     if (err instanceof SyntaxFailure) return { error: err.message };
     throw err;
   }
-}
-
-function deepFix(v: GoJsonValue): GoJsonValue {
-  if (v.type === 'string') return fixStrings(v);
-  if (v.type === 'array') return { ...v, items: v.items.map(deepFix) };
-  if (v.type === 'object') {
-    const fields = new Map<string, GoJsonValue>();
-    for (const [k, f] of v.fields) fields.set(goString(k), deepFix(f));
-    return { ...v, fields };
-  }
-  return v;
 }
 
 /** The word encoding/json's UnmarshalTypeError uses for a value of this JSON type. */

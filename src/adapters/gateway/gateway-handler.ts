@@ -258,6 +258,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
     };
 
     res.on('close', () => call?.cancel());
+    // a write racing the client's disconnect must not become an uncaught 'error'
+    res.on('error', () => undefined);
     const clientStreaming = route.method.methodKind === 'client_streaming' || route.method.methodKind === 'bidi_streaming';
     bodyReader(req, route.method.input, clientStreaming).start(
       (first) => {

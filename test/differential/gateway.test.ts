@@ -46,9 +46,9 @@ interface Both {
   readonly lattice: RestartableServer;
 }
 
-async function same(both: Both, path: string, body: string, method = 'POST'): Promise<Answer> {
-  const expected = await request(both.etcd.endpoint, path, body, method);
-  const actual = await request(both.lattice.endpoint, path, body, method);
+async function same(both: Both, path: string, body: string, method = 'POST', headers: Record<string, string> = {}): Promise<Answer> {
+  const expected = await request(both.etcd.endpoint, path, body, method, headers);
+  const actual = await request(both.lattice.endpoint, path, body, method, headers);
   const norm = (a: Answer, s: RestartableServer): Answer => ({ ...a, body: normalise(a.body, s) });
   assert.equal(norm(actual, both.lattice), norm(expected, both.etcd), `${method} ${path} ${body}`);
   return expected;
@@ -258,6 +258,22 @@ function defineDifferential(engine: Engine): void {
     assert.equal(await observe(both.lattice), await observe(both.etcd));
     await same(both, '/v3/election/resign', JSON.stringify({ leader: { name: b64('el'), key: b64('el/10f7'), lease: '4343' } }));
     await same(both, '/v3/election/leader', JSON.stringify({ name: b64('el') }));
+    // Grpc-Timeout: a lock held elsewhere is given up at the deadline, and the waiter's key goes
+    await same(both, '/v3/lease/grant', JSON.stringify({ TTL: 600, ID: 4444 }));
+    await same(both, '/v3/lock/lock', JSON.stringify({ name: b64('held'), lease: '4343' }));
+    await same(both, '/v3/lock/lock', JSON.stringify({ name: b64('held'), lease: '4444' }), 'POST', { 'Grpc-Timeout': '500m' });
+    // both delete the waiter's key after the deadline answer (etcd's gateway does not wait for it either)
+    const waiters = JSON.stringify({ key: b64('held/'), range_end: b64('held0'), count_only: true });
+    for (const server of [both.etcd, both.lattice]) {
+      const deadline = Date.now() + 5000;
+      while (!(await request(server.endpoint, '/v3/kv/range', waiters)).body.includes('"count":"1"')) {
+        if (Date.now() > deadline) throw new Error(`${server.endpoint} kept the timed-out waiter's key`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    await same(both, '/v3/kv/range', JSON.stringify({ key: b64('held/'), range_end: b64('held0'), keys_only: true }));
+    await same(both, '/v3/kv/range', JSON.stringify({ key: b64('held') }), 'POST', { 'Grpc-Timeout': 'x1S' });
+    await same(both, '/v3/kv/range', JSON.stringify({ key: b64('held') }), 'POST', { 'Grpc-Timeout': '0S' });
   });
 
   differential.it('a request stream whose first message does not decode fails as Unknown; later bad ones end the stream', async (both) => {

@@ -7,6 +7,7 @@ import { Status } from '../grpc/grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from '../grpc/error-status.js';
 import { messagePrefixBytes, type OutgoingMessage } from '../grpc/grpc-wire.js';
 import type { MethodCall } from '../grpc/service-module.js';
+import { maxTimerDelayMs } from '../grpc/server-call.js';
 
 export interface GatewayCallSink {
   /** A response message (protobuf, unframed). */
@@ -23,8 +24,11 @@ export interface GatewayCallSink {
 
 const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
 
+const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
+
 export class GatewayCall implements MethodCall {
-  readonly deadline: number | undefined = undefined;
+  deadline: number | undefined = undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly controller = new AbortController();
   private ended = false;
   private endListener: ((cancelled: boolean) => void) | undefined;
@@ -57,6 +61,19 @@ export class GatewayCall implements MethodCall {
     this.early = [];
     for (const bytes of early) if (!this.ended) message(bytes);
     if (this.earlyEnd && !this.ended) end(false);
+  }
+
+  /** grpc-gateway's `Grpc-Timeout`: the call ends with DEADLINE_EXCEEDED when it runs out. */
+  startDeadline(timeoutMs: number): void {
+    this.deadline = Date.now() + timeoutMs;
+    // past setTimeout's range the call cannot reasonably outlive it (server-call.ts does the same)
+    if (timeoutMs > maxTimerDelayMs) return;
+    this.deadlineTimer = setTimeout(() => this.expire(), timeoutMs);
+  }
+
+  private expire(): void {
+    if (this.ended) return;
+    this.end(deadlineExceeded);
   }
 
   /** The gateway's side: one request message. */
@@ -104,6 +121,7 @@ export class GatewayCall implements MethodCall {
   end(status?: GrpcStatus): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.deadlineTimer);
     this.sink.end(status === undefined || status.code === Status.OK ? undefined : status);
     if (status !== undefined && status.code !== Status.OK) this.controller.abort();
     this.endListener?.(false);
@@ -117,6 +135,7 @@ export class GatewayCall implements MethodCall {
   cancel(): void {
     if (this.ended) return;
     this.ended = true;
+    clearTimeout(this.deadlineTimer);
     this.sink.end(cancelledByClient);
     this.controller.abort();
     this.endListener?.(true);

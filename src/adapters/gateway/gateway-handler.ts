@@ -53,6 +53,24 @@ function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return md;
 }
 
+const timeoutUnitMs: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/**
+ * grpc-gateway's `Grpc-Timeout` header (runtime.AnnotateContext): a signed integer and a unit;
+ * 0 means no deadline; anything else malformed is refused before the body is read.
+ */
+export function grpcTimeoutOf(req: IncomingMessage): number | GrpcStatus | undefined {
+  const header = req.headers['grpc-timeout'];
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw === '') return undefined;
+  const unit = timeoutUnitMs[raw.slice(-1)];
+  const digits = raw.slice(0, -1);
+  if (raw.length < 2 || unit === undefined || !/^[+-]?\d+$/.test(digits)) {
+    return { code: Status.INVALID_ARGUMENT, details: `invalid grpc-timeout: ${raw}` };
+  }
+  return Number(digits) * unit;
+}
+
 /** Go's http.Error, which grpc-gateway's mux uses for 404 and 405. */
 function goHttpError(res: ServerResponse, status: number, text: string): void {
   res.statusCode = status;
@@ -204,6 +222,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
   });
 
   const serve = (req: IncomingMessage, res: ServerResponse, route: GatewayRoute): void => {
+    const timeout = grpcTimeoutOf(req);
+    if (timeout !== undefined && typeof timeout !== 'number') return sendError(res, timeout);
     const method = options.methods.get(route.grpcPath);
     const streaming = route.method.methodKind !== 'unary';
     if (streaming && !admitStream(req, res)) {
@@ -272,6 +292,11 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
           });
         }
         call = new GatewayCall(metadataOf(req.headers), sink, options.log);
+        if (timeout !== undefined && timeout !== 0) {
+          // a deadline already past fails the call before it is made, as a Go context would
+          if (timeout < 0) return call.end({ code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' });
+          call.startDeadline(timeout);
+        }
         method.serve(call);
         // an empty body is an empty request for a unary call; a stream simply gets no request
         if (first !== undefined) call.deliver(first);

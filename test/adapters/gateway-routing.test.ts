@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { IncomingMessage } from 'node:http';
 import { GatewayRouter, goCleanPath } from '../../src/adapters/gateway/gateway-routing.js';
+import { grpcTimeoutOf } from '../../src/adapters/gateway/gateway-handler.js';
 import { gatewayRoutes } from '../../src/adapters/gateway/gateway-schema.js';
 import { etcdDescriptorSetBase64 } from '../../src/gen/etcd-descriptor-set.js';
 import { repoRoot } from '../helpers/paths.js';
@@ -76,6 +78,18 @@ test('unknown path → 404, known path with another method → 405, unclean path
   assert.equal(router.decide('POST', '/v3', ''), { kind: 'redirect', location: '/v3/' });
   assert.equal(router.decide('POST', '/v3/kv/../kv/range', ''), { kind: 'redirect', location: '/v3/kv/range' });
   assert.is(goCleanPath('/a/./b/'), '/a/b/');
+});
+
+test('Grpc-Timeout is read as grpc-gateway reads it: signed count and unit, 0 for none, malformed refused', () => {
+  const of = (value: string | undefined) => grpcTimeoutOf({ headers: value === undefined ? {} : { 'grpc-timeout': value } } as IncomingMessage);
+  assert.is(of(undefined), undefined);
+  assert.is(of('500m'), 500);
+  assert.is(of('2S'), 2000);
+  assert.is(of('1M'), 60_000);
+  assert.is(of('0S'), 0);
+  assert.is(of('-1S'), -1000);
+  assert.is(of('+3S'), 3000);
+  for (const bad of ['S', '1x', 'x1S', '1.5S']) assert.equal(of(bad), { code: 3, details: `invalid grpc-timeout: ${bad}` }, bad);
 });
 
 test('the committed descriptor set is what protoc makes of proto/ (no drift)', () => {

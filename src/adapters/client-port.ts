@@ -20,6 +20,7 @@ import {
 import type { GrpcServiceModule } from './grpc/service-module.js';
 import { http2ClientPreface } from './http2/authority-frame-filter.js';
 import { createHttpRouter, type HttpHandler } from './http/http-router.js';
+import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
 
@@ -161,6 +162,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const urls = options.listenUrls.map(parseListenUrl);
   if (urls.length === 0) throw new Error('startClientPort: no listen URLs');
 
+  const services = options.grpcServices ?? defaultGrpcServices;
+  const serviceContext = { api: options.api, maxRequestBytes, maxTxnOps: options.maxTxnOps ?? defaultMaxTxnOps, log };
   const grpcServer: GrpcServer = createGrpcServer(
     {
       maxRequestBytes,
@@ -169,11 +172,17 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
       keepaliveMinTimeMs: options.keepaliveMinTimeMs,
     },
-    { api: options.api, maxRequestBytes, maxTxnOps: options.maxTxnOps ?? defaultMaxTxnOps, log },
-    options.grpcServices ?? defaultGrpcServices,
+    serviceContext,
+    services,
   );
+  // etcd's JSON gateway, served by the same method objects as gRPC, in process
+  const gateway = createGatewayHandler({
+    methods: methodsByPath(services.flatMap((s) => s.methods(serviceContext))),
+    maxRequestBytes,
+    log,
+  });
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, handlers: options.httpHandlers ?? [], log }),
+    createHttpRouter({ api: options.api, handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
 

@@ -19,7 +19,7 @@ import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
 import { recordWireBytes } from './request-size-limit.js';
 import { EncodedMessage, frameBytes, type OutgoingMessage } from './grpc-wire.js';
-import type { CallContext, ServerCall } from './server-call.js';
+import type { CallContext } from './server-call.js';
 
 export interface GrpcServiceContext {
   readonly api: ServerApi;
@@ -41,11 +41,28 @@ export interface MethodDefinition<Req, Res> {
   readonly responseSerialize: (res: Res) => Buffer;
 }
 
+/**
+ * One call as a method serves it: server-call.ts's ServerCall on HTTP/2, or the JSON gateway's
+ * in-process call (gateway/gateway-call.ts), so both run the very same handlers.
+ */
+export interface MethodCall extends CallContext {
+  /** Hands each whole request message (protobuf bytes) to `message`; `end` when no more will come. */
+  receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void;
+  /** The one response of a unary call, framed (5-byte prefix), then OK. */
+  sendUnary(framed: Buffer): void;
+  write(message: OutgoingMessage): void;
+  readonly backlogBytes: number;
+  onDrained(listener: () => void): () => void;
+  onEnd(listener: (cancelled: boolean) => void): void;
+  end(status?: GrpcStatus): void;
+  fail(err: unknown): void;
+}
+
 /** A method ready to serve: what the server's table holds. */
 export interface GrpcMethod {
   readonly path: string;
   readonly kind: CallKind;
-  serve(call: ServerCall): void;
+  serve(call: MethodCall): void;
 }
 
 export interface GrpcServiceModule {
@@ -85,7 +102,7 @@ export const streamBacklogHighWaterBytes = 1024 * 1024;
 type Decode<Req> = (bytes: Buffer) => Req;
 
 /** Decodes one request message, or ends the call with grpc-go's unmarshalling status. */
-function decodeOrFail<Req>(call: ServerCall, decode: Decode<Req>, bytes: Buffer): Req | undefined {
+function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer): Req | undefined {
   try {
     const req = decode(bytes);
     if (typeof req === 'object' && req !== null) recordWireBytes(req, bytes.length);
@@ -98,7 +115,7 @@ function decodeOrFail<Req>(call: ServerCall, decode: Decode<Req>, bytes: Buffer)
 }
 
 /** Sends a unary answer, or grpc-go's marshalling status when the response does not encode. */
-function sendOrFail<Res>(call: ServerCall, encode: (res: Res) => Buffer, res: Res): void {
+function sendOrFail<Res>(call: MethodCall, encode: (res: Res) => Buffer, res: Res): void {
   let framed: Buffer;
   try {
     framed = frameBytes(encode(res));
@@ -115,7 +132,7 @@ function missingRequest(truncated: boolean): GrpcStatus {
   return { code: Status.UNKNOWN, details: truncated ? 'unexpected EOF' : 'EOF' };
 }
 
-function responseStream<Res>(call: ServerCall, encode: (res: Res) => Buffer): ResponseStream<Res> {
+function responseStream<Res>(call: MethodCall, encode: (res: Res) => Buffer): ResponseStream<Res> {
   return {
     send(res) {
       call.write(new EncodedMessage(encode(res)));
@@ -162,7 +179,7 @@ function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: 
  * Reads the one request of a unary or server-streaming call (later ones are ignored); a stream that
  * ends without one ends the call with grpc-go's status.
  */
-function receiveOne<Req>(call: ServerCall, decode: Decode<Req>, onRequest: (req: Req) => void): void {
+function receiveOne<Req>(call: MethodCall, decode: Decode<Req>, onRequest: (req: Req) => void): void {
   let received = false;
   call.receive(
     (bytes) => {
@@ -245,7 +262,7 @@ export function bidi<Req, Res>(
  * Hands each decoded request to the listener (a throw ends the call with its status); a stream cut in
  * the middle of a message ends with grpc-go's status, a clean half-close calls onEnd.
  */
-function receiveRequests<Req>(call: ServerCall, decode: Decode<Req>, listener: { message(req: Req): void }, onEnd: () => void): void {
+function receiveRequests<Req>(call: MethodCall, decode: Decode<Req>, listener: { message(req: Req): void }, onEnd: () => void): void {
   call.receive(
     (bytes) => {
       const req = decodeOrFail(call, decode, bytes);

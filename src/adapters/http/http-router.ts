@@ -1,6 +1,6 @@
 // Plain HTTP/1.1 on the client port, as etcd serves it beside gRPC: CORS headers on everything
 // (embed/serve.go corsHandler), /health and /version (etcdserver/api/etcdhttp), then pluggable
-// handlers (the JSON gateway will be one), then a JSON 404.
+// handlers (the JSON gateway is one, gateway/gateway-handler.ts), then Go's text 404.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerApi } from '../../core/kv-api.js';
 import { consoleErrorLogger, type ErrorLogger } from '../grpc/error-status.js';
@@ -112,9 +112,8 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
     for (const h of handlers) {
       if (await h(req, res)) return;
     }
-    res.statusCode = 404;
-    res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ error: 'not found', code: 404 }));
+    // Go's http.NotFound, which etcd's mux answers for a path nothing serves
+    goHttpError(res, 404, '404 page not found');
   };
 
   return (req, res) => {

@@ -21,7 +21,7 @@ import {
   readPgid,
   view,
 } from './page-format.js';
-import { decodeTreePage, type TreePage } from './page-elements.js';
+import { decodeTreePage, type LeafElement, type TreePage } from './page-elements.js';
 import { FilePageSource, type PageReader } from './page-source.js';
 import type { PageVisits } from './page-visits.js';
 
@@ -81,12 +81,15 @@ export class BboltReader {
    */
   async *entries(bucket: BucketRef, visits?: PageVisits): AsyncGenerator<ReadEntry> {
     let previous: Uint8Array | undefined;
-    for await (const element of this.leafElements(bucket, visits)) {
-      if (previous !== undefined && compareKeys(previous, element.key) >= 0) {
-        throw new BboltFormatError('unsorted-keys', `key ${keyText(element.key)} follows ${keyText(previous)} out of order`);
+    // One async step per leaf page, not per entry: entries are then yielded from a plain loop.
+    for await (const leaf of this.leaves(bucket, visits)) {
+      for (const element of leaf) {
+        if (previous !== undefined && compareKeys(previous, element.key) >= 0) {
+          throw new BboltFormatError('unsorted-keys', `key ${keyText(element.key)} follows ${keyText(previous)} out of order`);
+        }
+        previous = element.key;
+        yield toEntry(element);
       }
-      previous = element.key;
-      yield toEntry(element);
     }
   }
 
@@ -143,20 +146,17 @@ export class BboltReader {
     return ids;
   }
 
-  private async *leafElements(bucket: BucketRef, visits: PageVisits | undefined) {
+  /** The elements of each leaf of the bucket, leaf by leaf in key order. */
+  private async *leaves(bucket: BucketRef, visits: PageVisits | undefined): AsyncGenerator<LeafElement[]> {
     if (bucket.inlinePage !== null) {
       const page = decodeTreePage(bucket.inlinePage, null);
-      if (page.kind === 'leaf') yield* page.elements;
+      if (page.kind === 'leaf') yield page.elements;
       return;
     }
-    yield* this.subtree(bucket.rootPgid, [], visits);
+    yield* this.subtreeLeaves(bucket.rootPgid, [], visits);
   }
 
-  private async *subtree(
-    pgid: number,
-    ancestors: number[],
-    visits: PageVisits | undefined,
-  ): AsyncGenerator<{ readonly flags: number; readonly key: Uint8Array; readonly value: Uint8Array }> {
+  private async *subtreeLeaves(pgid: number, ancestors: number[], visits: PageVisits | undefined): AsyncGenerator<LeafElement[]> {
     if (ancestors.includes(pgid)) {
       throw new BboltFormatError('cycle', `page ${pgid} is its own ancestor (path ${[...ancestors, pgid].join(' > ')})`, pgid);
     }
@@ -167,11 +167,11 @@ export class BboltReader {
     visits?.visit(pgid, readPageHeader(bytes).overflow);
     const page = decodeTreePage(bytes, pgid);
     if (page.kind === 'leaf') {
-      yield* page.elements;
+      yield page.elements;
       return;
     }
     const path = [...ancestors, pgid];
-    for (const child of page.elements) yield* this.subtree(child.pgid, path, visits);
+    for (const child of page.elements) yield* this.subtreeLeaves(child.pgid, path, visits);
   }
 }
 

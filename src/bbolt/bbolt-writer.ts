@@ -100,6 +100,7 @@ async function writeTree(entries: EntrySource, pages: PageWriter, context: TreeC
   const tree = new TreeBuilder(pages, context);
   let previous: Uint8Array | undefined;
   for await (const entry of entries) {
+    if (pages.shouldFlush) await pages.flush();
     checkKey(entry.key, previous);
     previous = entry.key;
     if (entry.kind === 'value') {
@@ -107,7 +108,7 @@ async function writeTree(entries: EntrySource, pages: PageWriter, context: TreeC
       if (entry.value.length > maxValueBytes) {
         throw new BboltWriteError('value-too-large', `value of ${entry.value.length} bytes under key ${keyText(entry.key)} exceeds ${maxValueBytes}`);
       }
-      await tree.addValue(entry.key, entry.value);
+      tree.addValue(entry.key, entry.value);
     } else {
       const sequence = entry.sequence ?? 0n;
       const child = await writeTree(entry.entries, pages, {
@@ -116,7 +117,7 @@ async function writeTree(entries: EntrySource, pages: PageWriter, context: TreeC
         isRoot: false,
         inlineBuckets: context.inlineBuckets,
       });
-      await tree.addBucket(entry.key, child.kind === 'inline' ? child.value : pagedBucketValue(child.rootPgid, sequence));
+      tree.addBucket(entry.key, child.kind === 'inline' ? child.value : pagedBucketValue(child.rootPgid, sequence));
     }
   }
   return tree.finish();

@@ -26,8 +26,16 @@ export class PageWriter {
     return this.nextPgid;
   }
 
-  /** Encodes `page` at the next id (taking overflow pages as needed) and returns that id. */
-  async write(page: PendingPage): Promise<number> {
+  /** Whether enough pages wait that the caller should flush() before adding more. */
+  get shouldFlush(): boolean {
+    return this.batchBytes >= writeBatchBytes;
+  }
+
+  /**
+   * Encodes `page` at the next id (taking overflow pages as needed) into the batch and returns
+   * that id. Synchronous so that adding an item costs no await; callers flush() when shouldFlush.
+   */
+  write(page: PendingPage): number {
     const pageCount = Math.ceil(page.byteSize / this.pageBytes);
     const pgid = this.nextPgid;
     const bytes = new Uint8Array(pageCount * this.pageBytes);
@@ -35,7 +43,6 @@ export class PageWriter {
     this.nextPgid += pageCount;
     this.batch.push(bytes);
     this.batchBytes += bytes.length;
-    if (this.batchBytes >= writeBatchBytes) await this.flush();
     return pgid;
   }
 

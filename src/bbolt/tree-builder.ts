@@ -27,15 +27,15 @@ export class TreeBuilder {
     private readonly options: TreeOptions,
   ) {}
 
-  async addValue(key: Uint8Array, value: Uint8Array): Promise<void> {
-    await this.addAt(0, { key, value, flags: 0, pgid: 0 });
+  addValue(key: Uint8Array, value: Uint8Array): void {
+    this.addAt(0, { key, value, flags: 0, pgid: 0 });
   }
 
-  async addBucket(key: Uint8Array, bucketValue: Uint8Array): Promise<void> {
-    await this.addAt(0, { key, value: bucketValue, flags: bucketLeafFlag, pgid: 0 });
+  addBucket(key: Uint8Array, bucketValue: Uint8Array): void {
+    this.addAt(0, { key, value: bucketValue, flags: bucketLeafFlag, pgid: 0 });
   }
 
-  async finish(): Promise<FinishedTree> {
+  finish(): FinishedTree {
     for (let level = 0; ; level++) {
       const page = this.levels[level]!;
       const isTop = level === this.levels.length - 1;
@@ -43,28 +43,28 @@ export class TreeBuilder {
         if (level === 0 && this.options.inlineAllowed && this.inlineable(page)) {
           return { kind: 'inline', value: this.inlineValue(page) };
         }
-        return { kind: 'paged', rootPgid: await this.pages.write(page) };
+        return { kind: 'paged', rootPgid: this.pages.write(page) };
       }
-      await this.writeUp(level);
+      this.writeUp(level);
     }
   }
 
-  private async addAt(level: number, item: PageItem): Promise<void> {
+  private addAt(level: number, item: PageItem): void {
     const page = this.levels[level]!;
     if (!page.fits(item, this.pages.pageBytes)) {
-      await this.writeUp(level);
+      this.writeUp(level);
     }
     this.levels[level]!.add(item);
   }
 
   /** Writes the pending page at `level` and starts a fresh one there. */
-  private async writeUp(level: number): Promise<void> {
+  private writeUp(level: number): void {
     const page = this.levels[level]!;
     const firstKey = page.firstKey!;
-    const pgid = await this.pages.write(page);
+    const pgid = this.pages.write(page);
     this.levels[level] = new PendingPage(page.isLeaf);
     if (this.levels.length === level + 1) this.levels.push(new PendingPage(false));
-    await this.addAt(level + 1, { key: firstKey, value: new Uint8Array(0), flags: 0, pgid });
+    this.addAt(level + 1, { key: firstKey, value: new Uint8Array(0), flags: 0, pgid });
   }
 
   /** bbolt's Bucket.inlineable: one leaf, no sub-buckets, at most a quarter page. */

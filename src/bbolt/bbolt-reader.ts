@@ -36,6 +36,10 @@ export type ReadEntry =
   | { readonly kind: 'value'; readonly key: Uint8Array; readonly value: Uint8Array }
   | { readonly kind: 'bucket'; readonly key: Uint8Array; readonly bucket: BucketRef };
 
+/** Page sizes outside these cannot come from bbolt (a page must hold the meta; bbolt maps pages as OS pages). */
+const minReadablePageBytes = 512;
+const maxReadablePageBytes = 1024 * 1024;
+
 /** Deeper than any tree bbolt can build (a 4 KiB page holds at least 2 keys per level). */
 export const maxTreeDepth = 64;
 
@@ -179,6 +183,9 @@ async function chooseMeta(fileBytes: number, readAt: (offset: number, length: nu
   // Like bbolt: meta 0 tells the page size; if it is damaged, assume the default and look for meta 1 there.
   const first = checkMetaPage(await readAt(0, defaultPageBytes));
   const pageBytes = first.kind === 'valid' ? first.meta.pageSize : defaultPageBytes;
+  if (pageBytes < minReadablePageBytes || pageBytes > maxReadablePageBytes) {
+    throw new BboltFormatError('not-bbolt', `meta page says page size ${pageBytes}`);
+  }
   if (fileBytes < pageBytes * 2) throw new BboltFormatError('not-bbolt', `the file has ${fileBytes} bytes, less than two pages`);
   const second = checkMetaPage(await readAt(pageBytes, pageBytes));
   const valid = [first, second].flatMap((check) => (check.kind === 'valid' ? [check.meta] : []));

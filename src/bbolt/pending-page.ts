@@ -11,6 +11,9 @@ import {
   writePageHeader,
 } from './page-format.js';
 
+/** bbolt's minKeysPerPage: its splits never leave fewer on a page. */
+export const minItemsPerPage = 2;
+
 export interface PageItem {
   readonly key: Uint8Array;
   /** Leaf only: the value, or a sub-bucket's header (and inline page). */
@@ -44,9 +47,13 @@ export class PendingPage {
     return this.items.some((item) => item.flags !== 0);
   }
 
-  /** Whether `item` still fits in one page of `pageBytes`; an empty page takes anything (it grows overflow pages). */
+  /**
+   * Whether `item` still fits in one page of `pageBytes`. A page takes at least minItemsPerPage
+   * items whatever their size (it grows overflow pages): with one huge key per branch page the
+   * levels above would never narrow to a root.
+   */
   fits(item: PageItem, pageBytes: number): boolean {
-    if (this.items.length === 0) return true;
+    if (this.items.length < minItemsPerPage) return true;
     if (this.items.length >= maxElementsPerPage) return false;
     return this.encodedBytes + this.itemBytes(item) <= pageBytes;
   }

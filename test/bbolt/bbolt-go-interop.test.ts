@@ -35,7 +35,7 @@ async function bboltcheck(...args: string[]): Promise<string> {
 const goDumpLines = async (path: string): Promise<string[]> => (await bboltcheck('dump', path)).split('\n').filter((line) => line !== '');
 
 interface GoStats {
-  buckets: Record<string, { depth: number; leafPages: number; branchPages: number; leafOverflow: number; keys: number; inlineBuckets: number }>;
+  buckets: Record<string, { depth: number; leafPages: number; branchPages: number; leafOverflow: number; branchOverflow: number; keys: number; inlineBuckets: number }>;
   pageSize: number;
 }
 
@@ -65,6 +65,8 @@ it('a file with deep trees, overflow pages, inline, empty and nested buckets pas
     bucket('deep', Array.from({ length: 1500 }, (_, i) => value(`${String(i).padStart(5, '0')}${'k'.repeat(900)}`, `v${i}`))),
     bucket('empty', []),
     bucket('large', [4000, 4096, 9000, 100_000, 1_500_000].map((size, i) => value(`big${i}`, randomBytes(random, size)))),
+    // Keys of bbolt's maximum size: branch pages need overflow pages too.
+    bucket('long-keys', Array.from({ length: 40 }, (_, i) => value(`${String(i).padStart(2, '0')}${'q'.repeat(32766)}`, `v${i}`))),
     bucket('nested', [
       bucket('child', [bucket('grandchild', [value('x', 'y')], 42n), value('z', 'after')], 7n),
       bucket('paged-child', numberedValues(2000, (i) => bytes(`value ${i}`))),
@@ -76,6 +78,7 @@ it('a file with deep trees, overflow pages, inline, empty and nested buckets pas
   const stats = JSON.parse(await bboltcheck('stats', path)) as GoStats;
   assert.ok(stats.buckets.deep!.depth >= 4, `deep: depth ${stats.buckets.deep!.depth}`);
   assert.ok(stats.buckets.large!.leafOverflow > 300, `large: ${stats.buckets.large!.leafOverflow} overflow pages`);
+  assert.ok(stats.buckets['long-keys']!.branchOverflow > 0, 'branch pages with overflow');
   assert.is(stats.buckets.empty!.inlineBuckets, 1);
   assert.is(stats.buckets.small!.inlineBuckets, 1);
   // bbolt counts bucket keys too: child, paged-child, plain; grandchild, z; x; and 2000 values.

@@ -104,6 +104,19 @@ test('many keys split across many leaves and three or more branch levels, every 
   await reader.close();
 });
 
+test('keys of the maximum size still narrow to one root: every page holds at least two items', async () => {
+  const key = (i: number) => `${String(i).padStart(3, '0')}${'k'.repeat(32765)}`;
+  const file = await writeToMemory([bucket('long', Array.from({ length: 100 }, (_, i) => value(key(i), `v${i}`)))]);
+  const census = pageCensus(file);
+  assert.ok(Math.max(...census.depths.values()) <= 8, `depths ${[...census.depths.values()]}`);
+  const reader = await open(file);
+  const long = (await reader.bucket(bytes('long')))!;
+  assert.is((await collect(reader.entries(long))).length, 100);
+  const hit = await reader.get(long, bytes(key(77)));
+  assert.is(hit?.kind === 'value' ? text(hit.value) : null, 'v77');
+  await reader.close();
+});
+
 test('values larger than a page get overflow pages and read back whole', async () => {
   const random = seededRandom(7);
   const sizes = [4000, 4064, 4065, 10_000, 300_000, 2_000_000];

@@ -6,6 +6,7 @@ export { writeBboltFile, type BboltFileOptions } from './bbolt-file.js';
 export { BboltReader, type BucketRef, type ReadEntry } from './bbolt-reader.js';
 export type { BboltMeta } from './meta-page.js';
 export { PageVisits } from './page-visits.js';
+export { copyEntries } from './copy-entries.js';
 export { FilePageSink, MemoryPageSink, type PageSink } from './page-sink.js';
 export { checkSnapshotHash, hasSnapshotHash, withSnapshotHash, snapshotHashBytes, type SnapshotHashCheck } from './snapshot-trailer.js';
 export { etcdSnapshotChunks, readFileChunks, snapshotChunkBytes, type SnapshotStreamOptions } from './snapshot-stream.js';

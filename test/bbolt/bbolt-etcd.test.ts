@@ -8,6 +8,8 @@ import { BboltReader, type ReadEntry } from '../../src/bbolt/bbolt-reader.js';
 import { writeBboltFile } from '../../src/bbolt/bbolt-file.js';
 import type { WriteEntry } from '../../src/bbolt/bbolt-writer.js';
 import { checkSnapshotHash } from '../../src/bbolt/snapshot-trailer.js';
+import { copyEntries } from '../../src/bbolt/copy-entries.js';
+import { PageVisits } from '../../src/bbolt/page-visits.js';
 import { decodeBigEndianU64, decodeRevisionKey, encodeBigEndianU64, encodeRevisionKey, etcdBuckets, etcdMetaKeys } from '../../src/bbolt/etcd-layout.js';
 import { KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
 import { startEtcd, type EtcdServer } from '../helpers/etcd-server.js';
@@ -112,6 +114,27 @@ s.it('a snapshot saved from real etcd: the trailer checks, etcd\'s buckets are t
   assert.is((await checkSnapshotHash(damagedPath)).kind, 'mismatch');
   writeFileSync(damagedPath, damaged.subarray(0, damaged.length - 32));
   assert.is((await checkSnapshotHash(damagedPath)).kind, 'missing');
+}, testTimeoutMs);
+
+s.it('a real etcd snapshot rewritten by our writer has the same etcdctl snapshot status hash, revision and key count', async ({ etcd, dir }) => {
+  for (let i = 0; i < 300; i++) await ok(etcd.endpoint, ['put', `copy/${i}`, `value ${i}`.repeat(1 + (i % 40))]);
+  const original = join(dir, 'original.snapshot');
+  await ok(etcd.endpoint, ['snapshot', 'save', original]);
+  const copy = join(dir, 'copy.snapshot');
+  const reader = await BboltReader.open(original);
+  try {
+    const visits = new PageVisits(reader.meta.highWaterPgid);
+    await writeBboltFile(copy, copyEntries(reader, reader.root, visits), { snapshotHash: true });
+  } finally {
+    await reader.close();
+  }
+  const status = async (path: string) => {
+    const parsed = JSON.parse(await ok(etcd.endpoint, ['snapshot', 'status', path, '-w', 'json'])) as Record<string, number>;
+    return { hash: parsed.hash, revision: parsed.revision, totalKey: parsed.totalKey };
+  };
+  const expected = await status(original);
+  assert.ok((expected.totalKey ?? 0) > 300);
+  assert.equal(await status(copy), expected);
 }, testTimeoutMs);
 
 /** An etcd data set in etcd's layout: puts (one key modified), a put then delete, a compaction at 2. */

@@ -45,7 +45,7 @@ export const maxTreeDepth = 64;
 
 export class BboltReader {
   private constructor(
-    private readonly handle: FileHandle | null,
+    private readonly handle: FileHandle,
     private readonly pages: PageReader,
     readonly meta: BboltMeta,
     readonly fileBytes: number,
@@ -71,7 +71,7 @@ export class BboltReader {
   }
 
   async close(): Promise<void> {
-    await this.handle?.close();
+    await this.handle.close();
   }
 
   /** The bucket holding the top-level buckets. */

@@ -7,7 +7,7 @@ import { BboltReader } from '../../src/bbolt/bbolt-reader.js';
 import { writeBbolt, type WriteEntry } from '../../src/bbolt/bbolt-writer.js';
 import { writeBboltFile } from '../../src/bbolt/bbolt-file.js';
 import { BboltWriteError } from '../../src/bbolt/bbolt-errors.js';
-import { checkMetaPage, fnv64a } from '../../src/bbolt/meta-page.js';
+import { checkMetaPage, encodeMetaPage, fnv64a } from '../../src/bbolt/meta-page.js';
 import { MemoryPageSink } from '../../src/bbolt/page-sink.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import {
@@ -69,6 +69,33 @@ test('meta pages: both valid, page 0 has the higher txid, the file is exactly it
   assert.is(file.length, meta0.meta.highWaterPgid * 4096);
   const reader = await open(file);
   assert.equal(await reader.freePageIds(), []);
+  await reader.close();
+});
+
+test('a freelist of 0xFFFF or more ids keeps its length in the first slot, as bbolt writes it', async () => {
+  const base = await writeToMemory([]);
+  const check = checkMetaPage(base.subarray(0, 4096));
+  if (check.kind !== 'valid') throw new Error('meta 0 invalid');
+  const freeCount = 70_000;
+  const freelistPages = Math.ceil((16 + 8 * (freeCount + 1)) / 4096);
+  const freelistPgid = check.meta.highWaterPgid;
+  const file = new Uint8Array(base.length + freelistPages * 4096);
+  file.set(base);
+  const page = Buffer.from(file.buffer, base.length, freelistPages * 4096);
+  page.writeBigUInt64LE(BigInt(freelistPgid), 0);
+  page.writeUInt16LE(0x10, 8);
+  page.writeUInt16LE(0xffff, 10);
+  page.writeUInt32LE(freelistPages - 1, 12);
+  page.writeBigUInt64LE(BigInt(freeCount), 16);
+  for (let i = 0; i < freeCount; i++) page.writeBigUInt64LE(BigInt(100_000 + i), 24 + 8 * i);
+  const meta = { ...check.meta, freelistPgid, highWaterPgid: freelistPgid + freelistPages };
+  file.set(encodeMetaPage(meta, 0), 0);
+  file.set(encodeMetaPage({ ...meta, txid: 1n }, 1), 4096);
+  const reader = await open(file);
+  const free = await reader.freePageIds();
+  assert.is(free.length, freeCount);
+  assert.is(free[0], 100_000);
+  assert.is(free.at(-1), 100_000 + freeCount - 1);
   await reader.close();
 });
 

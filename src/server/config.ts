@@ -35,6 +35,8 @@ export interface ServerConfig {
   readonly initialClusterTokenGiven: boolean;
   readonly initialClusterState: ClusterState;
   readonly snapshotCount: number;
+  /** etcd 3.5 --experimental-snapshot-catchup-entries: entries kept behind a Raft snapshot for slow followers. */
+  readonly snapshotCatchUpEntries: number;
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly initialElectionTickAdvance: boolean;
@@ -115,6 +117,8 @@ export interface ParseOptions {
 export const defaultQuotaBackendBytes = 2 * 1024 * 1024 * 1024;
 export const maxQuotaBackendBytes = 8 * 1024 * 1024 * 1024;
 export const defaultSnapshotCount = 100_000;
+/** etcd's SnapshotCatchUpEntries (a flag only from etcd 3.5 on). */
+export const defaultSnapshotCatchUpEntries = 5000;
 export const maxElectionTimeoutMs = 50_000;
 export const maxShards = 1024;
 const defaultName = 'default';
@@ -361,6 +365,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(X, 'experimental-enable-lease-checkpoint-persist', 'bool', false, 'Enable persisting remainingTTL.', ign),
   spec(X, 'experimental-compaction-batch-limit', 'int', 0, 'Sets the maximum revisions deleted in each compaction batch.', ign),
   spec(X, 'experimental-watch-progress-notify-interval', 'duration', 10 * 60 * 1000, 'Duration of periodical watch progress notification.'),
+  spec(X, 'experimental-snapshot-catchup-entries', 'uint', defaultSnapshotCatchUpEntries, 'Number of entries for a slow follower to catch up after compacting the raft storage entries.'),
   spec(X, 'experimental-warning-apply-duration', 'duration', 100, 'Time duration after which a warning is generated if request takes more time.', ign),
 
   spec(U, 'unsafe-no-fsync', 'bool', false, 'Disables fsync, unsafe, will cause data loss.'),
@@ -890,6 +895,7 @@ function build(
     initialClusterTokenGiven: isSet('initial-cluster-token'),
     initialClusterState: state,
     snapshotCount,
+    snapshotCatchUpEntries: num('experimental-snapshot-catchup-entries'),
     heartbeatIntervalMs: tickMs,
     electionTimeoutMs: electionMs,
     initialElectionTickAdvance: bool('initial-election-tick-advance'),

@@ -143,7 +143,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       leases: leaseTable,
     },
     jobs,
-    { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries, requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
+    { syncedPersistEveryEntries: Math.min(config.snapshotCount, defaultSyncedPersistEveryEntries), requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
   );
 
   const watchHub = new WatchHub(store, {
@@ -215,8 +215,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     hashKv: (revision) => store.hashKv(revision),
   };
 
+  const closeMember = async (): Promise<void> => {
+    leases.stop();
+    watchHub.close();
+    await raftMember.close();
+    await store.close();
+    await jobs.close();
+    await engine.close();
+  };
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
-  await publishUntilApplied(raftMember, log);
+  // A joining member may first get a snapshot (it restarts to load it) or be removed: it ends
+  // without having served, and cli/main.ts starts it again or stops it.
+  if ((await publishUntilApplied(raftMember, log, ended)) === 'ended') return { ended, close: closeMember };
 
   const port = await startClientPort({
     listenUrls: config.listenClientUrls,
@@ -246,12 +256,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     ended,
     close: async () => {
       await port.close();
-      leases.stop();
-      watchHub.close();
-      await raftMember.close();
-      await store.close();
-      await jobs.close();
-      await engine.close();
+      await closeMember();
     },
   };
 }
@@ -259,15 +264,19 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 /** How often publishing this member's attributes is retried while there is no leader. */
 const publishRetryMs = 500;
 
-async function publishUntilApplied(member: RaftMember, log: Logger): Promise<void> {
+async function publishUntilApplied(member: RaftMember, log: Logger, ended: Promise<unknown>): Promise<'published' | 'ended'> {
+  const end = ended.then(() => 'ended' as const);
   for (let attempt = 1; ; attempt++) {
+    let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       member.publishAttributes().then(() => 'published' as const, () => 'refused' as const),
-      new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5 * publishRetryMs)),
+      new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), 5 * publishRetryMs))),
+      end,
     ]);
-    if (outcome === 'published') return;
+    clearTimeout(timer);
+    if (outcome === 'published' || outcome === 'ended') return outcome;
     if (attempt % 20 === 0) log.warn('failed to publish local member to cluster through raft; retrying', { attempts: attempt });
-    if (outcome === 'refused') await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
+    if (outcome === 'refused' && (await Promise.race([end, new Promise<'retry'>((resolve) => setTimeout(() => resolve('retry'), publishRetryMs))])) === 'ended') return 'ended';
   }
 }
 

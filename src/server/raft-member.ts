@@ -22,8 +22,6 @@ import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
 import { remoteClusterJson } from './join-cluster.js';
 
-/** Entries kept behind a snapshot for followers that are only a little behind (etcd's SnapshotCatchUpEntries). */
-export const snapshotCatchUpEntries = 5000;
 /** etcd's defaults: 1 MiB per append message, 4096/8 appends in flight per follower. */
 const maxSizePerMsg = 1024 * 1024;
 const maxInflightMsgs = 4096 / 8;
@@ -191,7 +189,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     },
     tickIntervalMs: config.heartbeatIntervalMs,
     committedAtStart: Math.max(state.hardState.commit, engineApplied),
-    catchUpEntries: snapshotCatchUpEntries,
+    catchUpEntries: config.snapshotCatchUpEntries,
     applyConfChange,
     applyAttributes: async (id, attributes, index) => {
       await membership.applyAttributes(id, attributes, index);

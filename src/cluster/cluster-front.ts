@@ -42,6 +42,11 @@ export interface ClusterFrontDeps {
   nowUnixSeconds(): number;
   /** Resolves once this member has applied everything committed before the call (a read index). */
   readBarrier(): Promise<void>;
+  /**
+   * A follower hands the promotion of a learner to the leader (only it knows whether the learner is
+   * in sync); without it the checks run here.
+   */
+  readonly promoteAtLeader?: { isLeader(): boolean; forward(id: NodeId): Promise<readonly Member[]> };
 }
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -91,6 +96,8 @@ export class ClusterFront implements ClusterApi {
   }
 
   async memberPromote(id: bigint): Promise<readonly Member[]> {
+    const atLeader = this.deps.promoteAtLeader;
+    if (atLeader !== undefined && !atLeader.isLeader() && this.deps.membership.member(id)?.isLearner === true) return atLeader.forward(id);
     this.mayPromote(id);
     await this.configure({ type: 'promote', id });
     return this.deps.membership.members();

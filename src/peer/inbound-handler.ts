@@ -11,6 +11,7 @@ import { MessageType, type Message } from '../raft/types.js';
 import { FrameReader } from './frame-reader.js';
 import { decodeBatch, decodeMessage, describeCodecError } from './message-codec.js';
 import { checkHandshake, peerHeaders, peerPaths, type HandshakeIdentity, type HandshakeVerdict } from './peer-protocol.js';
+import { parsePromotePath, type PromoteAnswer } from './promote-request.js';
 
 export interface InboundLimits {
   readonly maxFrameBytes: number;
@@ -33,6 +34,8 @@ export interface InboundDeps {
   onMessages(messages: readonly Message[]): void;
   receiveSnapshot(message: Message, state: AsyncIterable<Uint8Array>): Promise<void>;
   membersJson(): unknown;
+  /** POST /members/promote/<id>, forwarded by a follower: only the leader can tell if the learner is in sync. */
+  promoteMember(id: bigint): Promise<PromoteAnswer>;
 }
 
 export interface InboundStats {
@@ -87,6 +90,15 @@ export class InboundHandler {
     else if (path === peerPaths.snapshot && method === 'POST') this.acceptSnapshot(stream, headers);
     else if (path === peerPaths.members && method === 'GET') this.answerJson(stream, () => this.deps.membersJson());
     else if (path === peerPaths.probing && method === 'GET') this.answerJson(stream, () => ({ health: true }));
+    else if (method === 'POST' && typeof path === 'string' && parsePromotePath(path) !== undefined) {
+      void this.deps.promoteMember(parsePromotePath(path)!).then(
+        (answer) => this.answerJson(stream, () => answer),
+        (err: unknown) => {
+          this.log.warn('forwarded member promote failed', { error: err });
+          this.answerText(stream, 500, 'internal error');
+        },
+      );
+    }
     else if (path === peerPaths.messages || path === peerPaths.snapshot || path === peerPaths.members || path === peerPaths.probing) {
       this.answerText(stream, 405, 'Method Not Allowed');
     } else this.answerText(stream, 404, 'not found');

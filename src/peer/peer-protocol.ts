@@ -14,6 +14,8 @@ export const peerPaths = {
   snapshot: '/lattice/peer/snapshot',
   /** etcd's peer endpoint a joining member reads the member list from. */
   members: '/members',
+  /** etcd's peer endpoint a follower forwards `member promote` to the leader through (+ decimal ID). */
+  promote: '/members/promote/',
   /** etcd's probing endpoint. */
   probing: '/raft/probing',
 } as const;

@@ -14,6 +14,7 @@ import { InboundHandler, type InboundStats } from './inbound-handler.js';
 import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
+import type { PromoteAnswer } from './promote-request.js';
 
 export { fetchMembersFromPeers, MembersFetchError } from './members-fetch.js';
 export type { PeerLinkStats } from './peer-link.js';
@@ -83,6 +84,8 @@ export interface PeerTransportOptions {
   isRemoved(id: bigint): boolean;
   /** JSON for GET /members (etcd's peer endpoint used by a joining member): the app provides it. */
   membersJson(): unknown;
+  /** A follower forwards `member promote` here when this member leads (see promote-request.ts). */
+  promoteMember?(id: bigint): Promise<PromoteAnswer>;
   readonly logger: Logger;
   /** A peer answered 410: this member has been removed from the cluster (etcd stops the member). */
   onRemovedFromCluster?(byPeer: bigint): void;
@@ -127,6 +130,7 @@ export class PeerTransport {
       onMessages: (ms) => options.onMessages(ms),
       receiveSnapshot: (m, state) => options.receiveSnapshot(m, state),
       membersJson: () => options.membersJson(),
+      promoteMember: (id) => options.promoteMember?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
     });
     const listeners = [];
     try {

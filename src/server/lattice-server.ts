@@ -25,6 +25,7 @@ import { startRaftMember, type RaftMember } from './raft-member.js';
 import { joinExistingCluster, type Joined } from './join-cluster.js';
 import { RaftRole } from '../raft/types.js';
 import { requestTimeoutMs } from '../store/proposal-waiters.js';
+import { answerPromote, forwardPromote } from '../cluster/promote-forward.js';
 import { defaultSyncedPersistEveryEntries } from '../store/mvcc-store.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -181,7 +182,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     strictReconfigCheck: config.strictReconfigCheck,
     nowUnixSeconds: () => Date.now() / 1000,
     readBarrier: () => revisionLog.readIndex().then(() => undefined),
+    promoteAtLeader: {
+      isLeader: () => revisionLog.isLeader,
+      forward: (id) =>
+        forwardPromote({ leader: () => revisionLog.leader, peerUrlsOf: (m) => membership.member(m)?.peerUrls ?? [], requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) }, id),
+    },
   });
+  raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
 
   const api: ServerApi = {
     kv: store,

@@ -8,6 +8,7 @@ import type { Engine } from '../engines/engine.js';
 import { MemberRestart, RaftLog, type RaftLogOptions } from '../log/raft-log.js';
 import { RaftWal } from '../log/raft-wal.js';
 import { PeerTransport } from '../peer/peer-transport.js';
+import type { PromoteAnswer } from '../peer/promote-request.js';
 import { encodeConfChange } from '../raft/conf-change-codec.js';
 import { MemoryRaftStorage } from '../raft/memory-storage.js';
 import { createRaftCore } from '../raft/raft-core.js';
@@ -48,6 +49,8 @@ export interface RaftMember {
   readonly transport: PeerTransport;
   /** Proposes a membership change; resolves once it is applied here, rejects with etcd's error. */
   proposeConfChange(change: ConfChange): Promise<void>;
+  /** Answers `member promote` that followers forward to this member while it leads. */
+  servePromotes(handler: (id: NodeId) => Promise<PromoteAnswer>): void;
   /** Proposes this member's name and client URLs (etcd's publish). Resolves once applied. */
   publishAttributes(): Promise<void>;
   close(): Promise<void>;
@@ -137,6 +140,8 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   const attributeWaiters: Array<() => void> = [];
 
   let raftLog: RaftLog | undefined;
+  // Set once the Cluster API exists (it is built on this member); until then a promote is refused.
+  let promoteHandler: ((id: NodeId) => Promise<PromoteAnswer>) | undefined;
   const transport = await PeerTransport.start({
     localId: memberId,
     clusterId: o.clusterId,
@@ -147,6 +152,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     receiveSnapshot: (message, stream) => received.store(message.snapshot?.metadata.index ?? 0, stream),
     isRemoved: (id) => membership.isRemoved(id),
     membersJson: () => remoteClusterJson(o.clusterId, membership.members()),
+    promoteMember: (id) => promoteHandler?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
     logger: log.named('rafthttp'),
     onRemovedFromCluster: () => {
       log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });
@@ -225,6 +231,9 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
           reject(e instanceof Error ? e : new Error(String(e)));
         }
       });
+    },
+    servePromotes(handler) {
+      promoteHandler = handler;
     },
     publishAttributes(): Promise<void> {
       return new Promise<void>((resolve, reject) => {

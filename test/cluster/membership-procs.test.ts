@@ -78,7 +78,6 @@ const logOf = (s: RestartableServer): string => s.process.output();
 const snapshotArgs = ['--snapshot-count', '20', '--experimental-snapshot-catchup-entries', '5'];
 
 for (const [kind, engine] of [['etcd', 'memory'], ['lattice', 'memory'], ['lattice', 'rocksdb']] as const) {
-  if (process.env.ONLY !== undefined && !`grow-${kind}-${engine}`.includes(process.env.ONLY)) continue;
   const s = serverSuite(`growing a 3-member ${kind} cluster (${kind === 'lattice' ? engine : 'bbolt'})`, () => startFixture(kind, 3, engine, snapshotArgs), skipReason);
 
   s.it('a learner added with member add starts from the printed ETCD_* lines, catches up, is promoted once in sync and then votes', async (f) => {
@@ -141,7 +140,6 @@ for (const [kind, engine] of [['etcd', 'memory'], ['lattice', 'memory'], ['latti
 const removedMessage = 'the member has been permanently removed from the cluster';
 
 for (const kind of ['etcd', 'lattice'] as const) {
-  if (process.env.ONLY !== undefined && !`shrink-${kind}`.includes(process.env.ONLY)) continue;
   const s = serverSuite(`shrinking a 5-member ${kind} cluster`, () => startFixture(kind, 5, 'memory'), skipReason);
 
   s.it('a removed follower stops itself, a removed leader is replaced, and a member moves to a new peer URL', async (f) => {
@@ -196,7 +194,6 @@ for (const kind of ['etcd', 'lattice'] as const) {
 // ---- strict reconfiguration checks and members that do not belong ---------------------------------
 
 for (const kind of ['etcd', 'lattice'] as const) {
-  if (process.env.ONLY !== undefined && !`strict-${kind}`.includes(process.env.ONLY)) continue;
   const s = serverSuite(`reconfiguration checks on a 3-member ${kind} cluster`, () => startFixture(kind, 3, 'memory'), skipReason);
 
   s.it('with a member down, adding a voter and removing a live voter are refused; removing the down member is allowed', async (f) => {

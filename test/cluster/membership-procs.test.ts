@@ -8,6 +8,7 @@
 //   a snapshot: it restarts in process to load it, and HashKV is equal on all members afterwards.
 // - shrinking a 5-member cluster: remove a follower (it stops itself), remove the leader (a new one
 //   is elected), update a member's peer URL and restart it there.
+// - clientv3's Cluster API through all endpoints (test/interop/go/memberapi);
 // - --strict-reconfig-check refusals with a member down; a member with a wrong token, and a member of
 //   another cluster, are refused while the cluster keeps serving.
 import * as assert from 'uvu/assert';
@@ -15,7 +16,8 @@ import { startCluster, type ClusterKind, type TestCluster } from '../helpers/clu
 import { etcdctl } from '../helpers/etcdctl.js';
 import { freePorts } from '../helpers/free-port.js';
 import type { Engine } from '../helpers/lattice-server.js';
-import { spawnProcess, waitUntil } from '../helpers/processes.js';
+import { buildGoProgram } from '../helpers/go-build.js';
+import { runCommand, spawnProcess, waitUntil } from '../helpers/processes.js';
 import type { RestartableServer } from '../helpers/server-flags.js';
 import { serverSuite, type Stoppable } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
@@ -35,7 +37,7 @@ import {
   statuses,
 } from './membership-procs-steps.js';
 
-const skipReason = missingTools(['etcd', 'etcdctl']);
+const skipReason = missingTools(['etcd', 'etcdctl', 'go']);
 const flowTimeoutMs = 90_000;
 const keysBeforeJoin = 60;
 
@@ -195,6 +197,19 @@ for (const kind of ['etcd', 'lattice'] as const) {
 
 for (const kind of ['etcd', 'lattice'] as const) {
   const s = serverSuite(`reconfiguration checks on a 3-member ${kind} cluster`, () => startFixture(kind, 3, 'memory'), skipReason);
+
+  s.it('clientv3 through all endpoints: Sync, MemberList, MemberAddAsLearner, MemberPromote, MemberUpdate and MemberRemove answer as etcd', async (f) => {
+    const binary = await buildGoProgram('memberapi');
+    const [learnerPort, movedPort] = await freePorts(2);
+    const r = await runCommand(binary, ['--endpoints', f.cluster.endpoints, '--learner-url', `http://127.0.0.1:${learnerPort!}`, '--moved-url', `http://127.0.0.1:${movedPort!}`], {
+      timeoutMs: flowTimeoutMs,
+    });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, 'sync: ok, 3 endpoints, same as given: true');
+    assert.match(r.stdout, 'member promote of the unstarted learner: error: etcdserver: can only promote a learner member which is in sync with leader');
+    assert.match(r.stdout, 'put: ok\nget: ok');
+    record(kind, 'clientv3 Cluster API', r.stdout);
+  }, flowTimeoutMs);
 
   s.it('with a member down, adding a voter and removing a live voter are refused; removing the down member is allowed', async (f) => {
     const { cluster } = f;

@@ -62,10 +62,16 @@ func main() {
 	sort.Strings(eps)
 	fmt.Printf("sync: %s, %d endpoints, same as given: %v\n", errText(err), len(eps), strings.Join(eps, ",") == sortedList(*endpoints))
 
-	list := func(step string) {
+	// MemberList is served by whichever member the client picks, which may not have applied the
+	// latest change yet: wait (bounded) until it lists `want` members.
+	list := func(step string, want int) {
 		ctx, cancel := call()
 		defer cancel()
 		resp, err := cli.MemberList(ctx)
+		for err == nil && len(resp.Members) != want && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			resp, err = cli.MemberList(ctx)
+		}
 		if err != nil {
 			fmt.Printf("%s: %s\n", step, errText(err))
 			return
@@ -81,7 +87,15 @@ func main() {
 		sort.Strings(rows)
 		fmt.Printf("%s: %s\n", step, strings.Join(rows, "; "))
 	}
-	list("member list")
+	ctx, cancel = call()
+	before, err := cli.MemberList(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	founders := len(before.Members)
+	list("member list", founders)
 
 	var learnerID uint64
 	deadline := time.Now().Add(healthRetryFor)
@@ -101,7 +115,7 @@ func main() {
 		}
 		break
 	}
-	list("member list after add")
+	list("member list after add", founders+1)
 
 	ctx, cancel = call()
 	_, err = cli.MemberPromote(ctx, learnerID)
@@ -127,7 +141,7 @@ func main() {
 	_, err = cli.MemberRemove(ctx, learnerID)
 	cancel()
 	fmt.Printf("member remove again: %s\n", errText(err))
-	list("member list after remove")
+	list("member list after remove", founders)
 
 	ctx, cancel = call()
 	_, err = cli.Put(ctx, "/memberapi/after", "ok")

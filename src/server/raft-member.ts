@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
 import { remoteClusterJson } from './join-cluster.js';
+import { migrateLegacyLog } from './legacy-log-migration.js';
 
 /** Entries kept behind a snapshot for followers that are only a little behind (etcd's SnapshotCatchUpEntries). */
 export const snapshotCatchUpEntries = 5000;
@@ -84,6 +85,12 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     const hardState = { term: 1, vote: 0n, commit: entries.length };
     await wal.save(hardState, entries, true);
     state = { ...state, hardState, entries };
+  } else if (fresh) {
+    const migrated = await migrateLegacyLog(config.dataDir, wal, state, membership.confState(), await engineAppliedIndex(engine));
+    if (migrated !== undefined) {
+      log.info('moved the single-member log of an earlier Lattice into the Raft log', { 'snapshot-index': migrated.snapshot?.index, entries: migrated.entries.length });
+      state = migrated;
+    }
   }
 
   // A snapshot covers committed entries only; the hard state saying so may not have been synced.

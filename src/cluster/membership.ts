@@ -56,6 +56,11 @@ export type MembershipOrigin = 'loaded' | 'bootstrapped';
 /** The membership error as the core's error value, for rejecting a caller. */
 export const membershipError = (kind: MembershipErrorKind): EtcdError => new EtcdError(kind);
 
+/** Rejects with the membership's error when the apply refused the change (for whoever awaits a proposal). */
+export function throwIfRefused(outcome: ApplyOutcome): void {
+  if (outcome.type === 'refused') throw membershipError(outcome.error);
+}
+
 interface State {
   readonly appliedIndex: number;
   readonly members: ReadonlyMap<NodeId, Member>;

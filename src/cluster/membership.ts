@@ -241,6 +241,35 @@ export class Membership {
     });
   }
 
+  /** The whole state, for a Raft snapshot sent to a member that catches up from it. */
+  snapshot(): MembersSnapshot {
+    return snapshotOf(this.state);
+  }
+
+  /** Replaces the whole state with one from a leader's snapshot; durable before it is visible. */
+  async install(snapshot: MembersSnapshot): Promise<void> {
+    await this.inTurn('unlogged', () => ({ next: stateOf(snapshot) }));
+  }
+
+  /**
+   * Whether the state already shows what the change does (a member that joined with the cluster's
+   * member list, or restored from a snapshot, reads changes its state already holds): the change is
+   * then refused here as a duplicate but is real, and Raft's configuration must still follow it.
+   */
+  reflects(change: MembershipChange): boolean {
+    const s = this.state;
+    switch (change.type) {
+      case 'add':
+        return s.members.has(change.member.id) || s.removed.has(change.member.id);
+      case 'promote':
+        return s.removed.has(change.id) || s.members.get(change.id)?.isLearner === false;
+      case 'remove':
+        return s.removed.has(change.id);
+      case 'update':
+        return s.members.has(change.id) || s.removed.has(change.id);
+    }
+  }
+
   /** Runs one apply after the ones before it; the new state is visible only once written. */
   private inTurn(at: AppliedAt, decide: (s: State) => Decision): Promise<ApplyOutcome> {
     if (this.failure !== undefined) return Promise.reject(this.failure);

@@ -45,14 +45,19 @@ export interface RaftLogOptions {
   /** Entries kept behind a snapshot for followers that are slightly behind (etcd: 5,000). */
   readonly catchUpEntries: number;
   /**
-   * Applies a committed membership change to the membership file and the peers (the core is told
-   * afterwards). Called in log
-   * order, also again for changes after the last snapshot when a member restarts (it must be
-   * idempotent). Resolves once durable.
+   * Applies a committed membership change to the membership file and the peers, in log order, also
+   * again for changes after the last snapshot when a member restarts (it must be idempotent).
+   * Resolves once durable, with whether the core is to apply it too: false for a change the
+   * membership refused (the core then applies an empty change, as etcd's applyConfChange does).
    */
-  readonly applyConfChange: (change: ConfChange, index: number) => Promise<void>;
+  readonly applyConfChange: (change: ConfChange, index: number) => Promise<boolean>;
   /** A member's published name and client URLs, in log order (again on replay: idempotent). */
-  readonly applyAttributes: (id: NodeId, attributes: { name: string; clientUrls: readonly string[] }, index: number) => Promise<void>;
+  readonly applyAttributes: (
+    id: NodeId,
+    attributes: { name: string; clientUrls: readonly string[] },
+    index: number,
+    requestId: bigint,
+  ) => Promise<void>;
   /**
    * Replaces the application state with the one received with `snapshot`; resolves once durable.
    * Rejecting with MemberRestart stops the node loop without a failure: the member restarts and
@@ -109,7 +114,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private confChain: Promise<void> = Promise.resolve();
   /** Conf states after each applied membership change, to snapshot at an index below the newest. */
   private readonly confHistory: { index: number; confState: ConfState }[];
-  private snapshotting = false;
+  /** The snapshot being taken (persistedUpTo), awaited by close(). */
+  private snapshotting: Promise<void> | undefined;
+  /** The node loop stopped for a restart (MemberRestart): nothing more is taken. */
+  private restarting = false;
 
   constructor(private readonly options: RaftLogOptions) {
     this.committedTo = options.committedAtStart;
@@ -117,7 +125,8 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     this.loop = new NodeLoop(options.core, options.storage, options.disk, options.network, this, {
       tickIntervalMs: options.tickIntervalMs,
       onFailure: (e) => {
-        if (!(e instanceof MemberRestart)) this.fail(e);
+        if (e instanceof MemberRestart) this.restarting = true;
+        else this.fail(e);
       },
     });
     options.disk.onFailure((e) => this.fail(e));
@@ -164,7 +173,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   propose(requestId: bigint, command: Command): Promise<void> {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
-    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
     const result = this.loop.propose(proposalData(requestId, command));
     // Accepted: the store answers its caller when the entry is applied, or at its deadline.
     return result.ok ? Promise.resolve() : Promise.reject(refusalError(result.refusal));
@@ -172,14 +181,14 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   proposeConfChange(change: ConfChange): void {
     if (this.stopFailure !== undefined) throw this.stopFailure;
-    if (this.closed) throw new EtcdError('stopped');
+    if (this.closed || this.restarting) throw new EtcdError('stopped');
     const result = this.loop.proposeConfChange(change);
     if (!result.ok) throw refusalError(result.refusal);
   }
 
   readIndex(): Promise<number> {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
-    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, ++this.readCounter);
     const result = this.loop.readIndex(ctx);
@@ -221,22 +230,26 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
    * in-memory log drop what lies far enough behind it.
    */
   persistedUpTo(index: number): void {
-    if (this.closed || this.snapshotting || this.stopFailure !== undefined) return;
+    if (this.closed || this.snapshotting !== undefined || this.stopFailure !== undefined) return;
     const storage = this.options.storage;
     if (index <= storage.snapshot().metadata.index || index > storage.lastIndex()) return;
-    this.snapshotting = true;
-    void (async () => {
-      const confState = this.confStateAt(index);
-      const snap = storage.createSnapshot(index, confState, this.options.snapshotData());
+    this.snapshotting = (async () => {
+      // The conf state at `index` is known only once every change up to it has been applied.
+      await this.confChain;
+      if (this.closed || this.stopFailure !== undefined) return;
+      const snap = storage.createSnapshot(index, this.confStateAt(index), this.options.snapshotData());
       if ('refused' in snap) return;
       await this.options.disk.saveSnapshot(snap.metadata);
       const keepFrom = index - this.options.catchUpEntries;
       if (keepFrom > storage.firstIndex()) storage.compact(keepFrom);
       await this.options.disk.releaseTo(index);
-      this.confHistory.splice(0, Math.max(0, this.confHistory.findIndex((h) => h.index > index) - 1));
+      // Keep the newest conf state at or below the snapshot and everything after it.
+      let keep = 0;
+      while (keep + 1 < this.confHistory.length && this.confHistory[keep + 1]!.index <= index) keep++;
+      this.confHistory.splice(0, keep);
     })()
       .catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))))
-      .finally(() => (this.snapshotting = false));
+      .finally(() => (this.snapshotting = undefined));
   }
 
   async close(): Promise<void> {
@@ -245,6 +258,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
     await this.loop.stop();
     await this.confChain.catch(() => undefined);
+    await this.snapshotting;
     this.rejectReads(new EtcdError('stopped'));
     this.end();
     await this.options.disk.close();
@@ -252,27 +266,38 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   // ---- NodeApplier: called by the node loop in Ready order ----
 
-  committed(entries: readonly Entry[]): void {
+  /**
+   * Hands committed entries to the store. A batch with a membership change returns the promise of
+   * its application: the node loop waits for it before it advances, so the core never counts
+   * votes or commits under a configuration the change has already replaced (etcd's waitApply).
+   */
+  committed(entries: readonly Entry[]): Promise<void> | undefined {
     const fresh: LogEntry[] = [];
+    let confChanged = false;
     for (const entry of entries) {
       // Membership follows every committed change, also those the store has applied before a restart.
-      if (entry.type === EntryType.ConfChange) this.queueConfChange(entry);
+      if (entry.type === EntryType.ConfChange) {
+        this.queueConfChange(entry);
+        confChanged = true;
+      }
       let decoded: LogEntry;
       try {
         decoded = logEntryOf(entry);
       } catch (e) {
         this.fail(e instanceof Error ? e : new Error(String(e)));
-        return;
+        return undefined;
       }
       const command = decoded.command;
       if (command.type === 'memberAttributes') {
-        this.queueMembership(() => this.options.applyAttributes(command.id, command, entry.index));
+        this.queueMembership(() => this.options.applyAttributes(command.id, command, entry.index, decoded.requestId));
       }
       if (entry.index > this.committedTo) fresh.push(decoded);
     }
-    if (fresh.length === 0) return;
-    this.committedTo = fresh[fresh.length - 1]!.index;
-    for (const l of [...this.listeners]) l.committed(fresh);
+    if (fresh.length > 0) {
+      this.committedTo = fresh[fresh.length - 1]!.index;
+      for (const l of [...this.listeners]) l.committed(fresh);
+    }
+    return confChanged ? this.confChain : undefined;
   }
 
   async installSnapshot(snapshot: Snapshot): Promise<void> {
@@ -309,9 +334,11 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
       return;
     }
     this.queueMembership(async () => {
-      await this.options.applyConfChange(change, entry.index);
-      // The core learns of a change when it is applied, as etcd's ApplyConfChange, also on replay.
-      this.confHistory.push({ index: entry.index, confState: this.loop.applyConfChange(change) });
+      const accepted = await this.options.applyConfChange(change, entry.index);
+      // The core learns of a change when it is applied, as etcd's ApplyConfChange, also on replay; a
+      // refused one still ends the pending change, as an empty change.
+      const confState = this.loop.applyConfChange(accepted ? change : { ...change, nodeId: noNode });
+      this.confHistory.push({ index: entry.index, confState });
     });
   }
 
@@ -354,6 +381,8 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private fail(e: Error): void {
     if (this.stopFailure !== undefined) return;
     this.stopFailure = e;
+    // Fail-stop: a member that cannot apply or persist must not go on voting or leading.
+    void this.loop.stop();
     this.rejectReads(e);
     for (const l of this.failureListeners.splice(0)) l(e);
   }

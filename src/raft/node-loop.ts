@@ -41,8 +41,11 @@ export interface NodeNetwork {
 
 /** What the node loop hands upward; each call in Ready order. */
 export interface NodeApplier {
-  /** Committed entries, in index order, exactly once each (across restarts: only past `applied`). */
-  committed(entries: readonly Entry[]): void;
+  /**
+   * Committed entries, in index order, exactly once each (across restarts: only past `applied`).
+   * A promise returned is awaited before the loop advances (a membership change being applied).
+   */
+  committed(entries: readonly Entry[]): Promise<void> | undefined;
   /** A snapshot from the leader replaces the application state; resolves once installed and durable. */
   installSnapshot(snapshot: Snapshot): Promise<void>;
   readStates(states: readonly ReadState[]): void;
@@ -176,7 +179,7 @@ export class NodeLoop {
         if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
         if (rd.entries.length > 0) this.storage.append(rd.entries);
         this.sendAll(rd.messages);
-        if (rd.committedEntries.length > 0) this.applier.committed(rd.committedEntries);
+        if (rd.committedEntries.length > 0) await this.applier.committed(rd.committedEntries);
         this.core.advance(rd);
       }
     } catch (e) {

@@ -92,7 +92,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const { memberId, clusterId } = loaded.identity;
   // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
   // the membership reflects from the start.
-  const newCluster = loaded.origin === 'bootstrapped' && config.initialClusterState === 'new';
+  // Whether an empty Raft log starts with the initial members (startRaftMember decides by the WAL).
+  const newCluster = config.initialClusterState === 'new' && joined === undefined;
   const bootstrapMembers = joined?.members ?? initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls });
   const { membership } = await Membership.open(config.dataDir, { members: bootstrapMembers, index: newCluster ? bootstrapMembers.length : 0 });
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
@@ -215,8 +216,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     hashKv: (revision) => store.hashKv(revision),
   };
 
+  const closeMember = async (): Promise<void> => {
+    leases.stop();
+    watchHub.close();
+    await raftMember.close();
+    await store.close();
+    await jobs.close();
+    await engine.close();
+  };
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
-  await publishUntilApplied(raftMember, log);
+  // A member removed meanwhile, or restarting for a snapshot, never gets there.
+  let endedEarly = false;
+  void ended.then(() => (endedEarly = true));
+  const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
+  if (!published) return { ended, close: closeMember };
 
   const port = await startClientPort({
     listenUrls: config.listenClientUrls,
@@ -246,12 +259,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     ended,
     close: async () => {
       await port.close();
-      leases.stop();
-      watchHub.close();
-      await raftMember.close();
-      await store.close();
-      await jobs.close();
-      await engine.close();
+      await closeMember();
     },
   };
 }
@@ -259,8 +267,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 /** How often publishing this member's attributes is retried while there is no leader. */
 const publishRetryMs = 500;
 
-async function publishUntilApplied(member: RaftMember, log: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+async function publishUntilApplied(member: RaftMember, log: Logger, ended: () => boolean): Promise<void> {
+  for (let attempt = 1; !ended(); attempt++) {
     const outcome = await Promise.race([
       member.publishAttributes().then(() => 'published' as const, () => 'refused' as const),
       new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5 * publishRetryMs)),

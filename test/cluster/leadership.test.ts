@@ -104,7 +104,7 @@ for (const kind of kinds) {
     assert.equal(answers.followersOnly, ['Error: no leader endpoint given at [<endpoint>]']);
   }, testTimeoutMs);
 
-  s.it('move-leader to a paused member fails at the client deadline, and the leader stays', async (cluster) => {
+  s.it('move-leader to a paused member fails at the client deadline with etcd\'s answer', async (cluster) => {
     const st = await settled(cluster);
     const leader = st[0]!.leader;
     const pausedIndex = cluster.members.findIndex((m) => st.find((x) => x.endpoint === m.endpoint)!.member !== leader);
@@ -117,14 +117,20 @@ for (const kind of kinds) {
       const r = await etcdctl(others, ['move-leader', pausedId, '--command-timeout=2s']);
       const tookMs = Date.now() - started;
       assert.is(r.code, 1);
-      answers.paused = errorLines(r.stderr);
-      assert.equal(answers.paused, ['Error: context deadline exceeded']);
+      // The server waits on the client's deadline: whichever side notices first answers (etcd too).
+      const answer = errorLines(r.stderr);
+      assert.ok(
+        [['Error: context deadline exceeded'], ['Error: rpc error: code = Unknown desc = etcdserver: request timed out, leader transfer took too long']].some(
+          (expected) => JSON.stringify(expected) === JSON.stringify(answer),
+        ),
+        r.stderr,
+      );
       assert.ok(tookMs >= 1900 && tookMs < 4000, `took ${tookMs} ms`);
     } finally {
       paused.resume();
     }
-    const after = await settled(cluster);
-    assert.ok(after.every((m) => m.leader === leader), `the leader stays ${leader}: ${JSON.stringify(after)}`);
+    // The TimeoutNow queued for the paused member may still make it campaign once resumed.
+    await settled(cluster);
   }, testTimeoutMs);
 
   s.run();
@@ -200,9 +206,10 @@ for (const { kind, engine } of quorumCases) {
     // etcd checks every election timeout and cancels after 3 checks in a row without a leader.
     assert.ok(endedMs < 6 * electionTimeoutMs, `ended after ${endedMs} ms`);
 
-    // etcdctl watch asks WithRequireLeader too: refused at once now.
+    // etcdctl watch asks WithRequireLeader too: refused at once now, which etcdctl reports so.
     const refused = await etcdctl(survivor.endpoint, ['watch', '/rl']);
-    assert.equal(errorLines(refused.stderr), ['Error: etcdserver: no leader'], refused.stderr);
+    assert.is(refused.stdout, 'watch was canceled (etcdserver: no leader)\n');
+    assert.equal(errorLines(refused.stderr), ['Error: watch is canceled by the server'], refused.stderr);
 
     const { r, tookMs } = await put;
     assert.is(r.code, 1);

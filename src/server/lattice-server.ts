@@ -128,7 +128,16 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const revisionLog = raftMember.raftLog;
   const theLeadership = new Leadership({
     selfId: memberId,
-    raft: { get leader() { return revisionLog.leader; }, get isLeader() { return revisionLog.isLeader; }, status: () => revisionLog.status(), transferLeader: (id) => revisionLog.node.transferLeader(id) },
+    raft: {
+      get leader() {
+        return revisionLog.leader;
+      },
+      get isLeader() {
+        return revisionLog.isLeader;
+      },
+      status: () => revisionLog.status(),
+      transferLeader: (id) => revisionLog.node.transferLeader(id),
+    },
     member: (id) => membership.member(id),
     isActive: (id) => raftMember.transport.isActive(id),
     electionTimeoutMs: config.electionTimeoutMs,

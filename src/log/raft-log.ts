@@ -32,6 +32,8 @@ export const readIndexRetryMs = 500;
 export const heldProposalRetryMs = 100;
 /** Proposals held while there is no leader (or a transfer runs) before new ones get `too many requests`. */
 export const maxHeldProposals = 10_000;
+/** Bytes of proposals held at once, the same bound in bytes (a held put may be 1.5 MiB). */
+export const maxHeldProposalBytes = 64 * 1024 * 1024;
 /** etcd's request timeout with its default election timeout: 5 s + 2 × 1 s. */
 export const defaultLeaderWaitMs = 7000;
 
@@ -127,6 +129,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private retryTimer: NodeJS.Timeout | undefined;
   private heldTimer: NodeJS.Timeout | undefined;
   private held: HeldProposal[] = [];
+  private heldBytes = 0;
   private readonly leaderWaitMs: number;
   private closed = false;
   private ended = false;
@@ -389,7 +392,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   }
 
   private hold(data: Uint8Array): Promise<void> {
-    if (this.held.length >= maxHeldProposals) return Promise.reject(new EtcdError('tooManyRequests'));
+    if (this.held.length >= maxHeldProposals || this.heldBytes + data.byteLength > maxHeldProposalBytes) {
+      return Promise.reject(new EtcdError('tooManyRequests'));
+    }
+    this.heldBytes += data.byteLength;
     return new Promise<void>((resolve, reject) => this.held.push({ data, resolve, reject, deadlineMs: Date.now() + this.leaderWaitMs }));
   }
 
@@ -411,12 +417,14 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
       else p.reject(refusalError(result.refusal));
     }
     // Past the one that broke, the rest wait with it (their deadlines are checked next time).
+    for (const p of this.held.slice(0, i)) this.heldBytes -= p.data.byteLength;
     this.held = this.held.slice(i);
   }
 
   private rejectHeld(e: Error): void {
     const held = this.held;
     this.held = [];
+    this.heldBytes = 0;
     for (const p of held) p.reject(e);
   }
 

@@ -3,6 +3,8 @@
 // a clientv3 WithRequireLeader watch cancelled when its member loses quorum, and a put on a member
 // without quorum failing with etcd's error at etcd's deadline (5 s + 2 election timeouts).
 import * as assert from 'uvu/assert';
+import { credentials, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { MaintenanceClient } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { startCluster, type ClusterKind, type TestCluster } from '../helpers/cluster.js';
 import { errorLines, etcdctl } from '../helpers/etcdctl.js';
 import { buildGoProgram } from '../helpers/go-build.js';
@@ -102,6 +104,21 @@ for (const kind of kinds) {
     assert.is(r.code, 128);
     answers.followersOnly = comparable(r.stderr, []);
     assert.equal(answers.followersOnly, ['Error: no leader endpoint given at [<endpoint>]']);
+  }, testTimeoutMs);
+
+  s.it('MoveLeader sent straight to a follower fails with etcdserver: not leader', async (cluster) => {
+    const st = await settled(cluster);
+    const follower = st.find((m) => m.member !== m.leader)!;
+    const client = new MaintenanceClient(follower.endpoint.replace(/^http:\/\//, ''), credentials.createInsecure());
+    try {
+      const err = await new Promise<ServiceError | null>((resolve) =>
+        client.moveLeader({ targetID: BigInt(`0x${follower.member}`) }, new Metadata(), { deadline: Date.now() + 5000 }, (e) => resolve(e)),
+      );
+      assert.is(err?.code, Status.FAILED_PRECONDITION);
+      assert.is(err?.details, 'etcdserver: not leader');
+    } finally {
+      client.close();
+    }
   }, testTimeoutMs);
 
   s.it('move-leader to a paused member fails at the client deadline with etcd\'s answer', async (cluster) => {

@@ -28,6 +28,14 @@ import {
 
 /** How long a ReadIndex request may go unanswered before it is asked again (a message may be lost). */
 export const readIndexRetryMs = 500;
+/** How often proposals held for want of a leader are offered again (besides at every leader change). */
+export const heldProposalRetryMs = 100;
+/** Proposals held while there is no leader (or a transfer runs) before new ones get `too many requests`. */
+export const maxHeldProposals = 10_000;
+/** Bytes of proposals held at once, the same bound in bytes (a held put may be 1.5 MiB). */
+export const maxHeldProposalBytes = 64 * 1024 * 1024;
+/** etcd's request timeout with its default election timeout: 5 s + 2 × 1 s. */
+export const defaultLeaderWaitMs = 7000;
 
 export interface RaftLogOptions {
   readonly core: RaftCore;
@@ -67,6 +75,12 @@ export interface RaftLogOptions {
   /** The small payload a snapshot carries (the membership), taken when a snapshot is made. */
   readonly snapshotData: () => Uint8Array;
   readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+  /**
+   * How long a proposal or read may wait for a leader (during an election or a leader transfer)
+   * before it is given up with `etcdserver: request timed out`: etcd's request timeout, 5 s + 2
+   * election timeouts. Default defaultLeaderWaitMs.
+   */
+  readonly leaderWaitMs?: number;
 }
 
 const refusalError = (refusal: ProposalRefusal): EtcdError => {
@@ -95,7 +109,19 @@ interface PendingRead {
   readonly resolve: (index: number) => void;
   readonly reject: (e: Error) => void;
   askedAt: number;
+  readonly deadlineMs: number;
 }
+
+/** A proposal the core could not take yet (no leader, or a transfer running), in arrival order. */
+interface HeldProposal {
+  readonly data: Uint8Array;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly deadlineMs: number;
+}
+
+/** Refusals that end once a leader is known again: the request waits for it, as etcd's do. */
+const waitsForLeader = (refusal: ProposalRefusal): boolean => refusal === 'noLeader' || refusal === 'leaderTransferring';
 
 export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private readonly loop: NodeLoop;
@@ -106,6 +132,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private readonly reads = new Map<string, PendingRead>();
   private readCounter = 0n;
   private retryTimer: NodeJS.Timeout | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
+  private held: HeldProposal[] = [];
+  private heldBytes = 0;
+  private readonly leaderWaitMs: number;
   private closed = false;
   private ended = false;
   private stopFailure: Error | undefined;
@@ -121,6 +151,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   constructor(private readonly options: RaftLogOptions) {
     this.committedTo = options.committedAtStart;
+    this.leaderWaitMs = options.leaderWaitMs ?? defaultLeaderWaitMs;
     this.confHistory = [{ index: options.storage.snapshot().metadata.index, confState: options.storage.initialState().confState }];
     this.loop = new NodeLoop(options.core, options.storage, options.disk, options.network, this, {
       tickIntervalMs: options.tickIntervalMs,
@@ -136,6 +167,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   start(): void {
     this.loop.start();
     this.retryTimer = setInterval(() => this.retryReads(), readIndexRetryMs);
+    this.heldTimer = setInterval(() => this.offerHeld(), heldProposalRetryMs);
   }
 
   get node(): NodeLoop {
@@ -174,9 +206,14 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   propose(requestId: bigint, command: Command): Promise<void> {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
     if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
-    const result = this.loop.propose(proposalData(requestId, command));
+    const data = proposalData(requestId, command);
+    // Behind proposals already waiting, so that one caller's writes keep their order.
+    if (this.held.length > 0) return this.hold(data);
+    const result = this.loop.propose(data);
     // Accepted: the store answers its caller when the entry is applied, or at its deadline.
-    return result.ok ? Promise.resolve() : Promise.reject(refusalError(result.refusal));
+    if (result.ok) return Promise.resolve();
+    // etcd blocks a proposal while there is no leader until one is elected or the request times out.
+    return this.isLeaderlessRefusal(result.refusal) ? this.hold(data) : Promise.reject(refusalError(result.refusal));
   }
 
   proposeConfChange(change: ConfChange): void {
@@ -192,9 +229,11 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, ++this.readCounter);
     const result = this.loop.readIndex(ctx);
-    if (!result.ok) return Promise.reject(refusalError(result.refusal));
+    // Without a leader the read waits (asked again by retryReads) until one is elected or its deadline.
+    if (!result.ok && !this.isLeaderlessRefusal(result.refusal)) return Promise.reject(refusalError(result.refusal));
+    const now = Date.now();
     return new Promise<number>((resolve, reject) => {
-      this.reads.set(ctxKey(ctx), { ctx, resolve, reject, askedAt: Date.now() });
+      this.reads.set(ctxKey(ctx), { ctx, resolve, reject, askedAt: result.ok ? now : 0, deadlineMs: now + this.leaderWaitMs });
     });
   }
 
@@ -256,6 +295,8 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     if (this.closed) return;
     this.closed = true;
     if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    if (this.heldTimer !== undefined) clearInterval(this.heldTimer);
+    this.rejectHeld(new EtcdError('stopped'));
     await this.loop.stop();
     await this.confChain.catch(() => undefined);
     await this.snapshotting;
@@ -322,9 +363,11 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     const changed = state.lead !== this.lead;
     this.lead = state.lead;
     this.role = state.role;
-    // etcd answers a linearizable read whose leader changed underneath with "leader changed".
-    if (changed) this.rejectReads(new EtcdError(state.lead === noNode ? 'noLeader' : 'leaderChanged'));
+    // etcd answers a linearizable read with "leader changed" when a new leader is elected under it;
+    // losing the leader alone leaves reads waiting for the next one (or their deadline).
+    if (changed && state.lead !== noNode) this.rejectReads(new EtcdError('leaderChanged'));
     if (changed) this.options.onLeaderChange?.(state.lead, state.role);
+    if (changed && state.lead !== noNode && this.held.length > 0) setImmediate(() => this.offerHeld());
   }
 
   private queueConfChange(entry: Entry): void {
@@ -355,14 +398,61 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private retryReads(): void {
     const now = Date.now();
     for (const read of this.reads.values()) {
+      if (now >= read.deadlineMs) {
+        this.reads.delete(ctxKey(read.ctx));
+        read.reject(new EtcdError('timeout'));
+        continue;
+      }
       if (now - read.askedAt < readIndexRetryMs) continue;
-      read.askedAt = now;
       const result = this.loop.readIndex(read.ctx);
-      if (!result.ok) {
+      if (result.ok) read.askedAt = now;
+      else if (!this.isLeaderlessRefusal(result.refusal)) {
         this.reads.delete(ctxKey(read.ctx));
         read.reject(refusalError(result.refusal));
       }
     }
+  }
+
+  /** A refusal that ends once a leader is known (not one from a leader that removed itself). */
+  private isLeaderlessRefusal(refusal: ProposalRefusal): boolean {
+    return waitsForLeader(refusal) && (refusal === 'leaderTransferring' || this.lead === noNode);
+  }
+
+  private hold(data: Uint8Array): Promise<void> {
+    if (this.held.length >= maxHeldProposals || this.heldBytes + data.byteLength > maxHeldProposalBytes) {
+      return Promise.reject(new EtcdError('tooManyRequests'));
+    }
+    this.heldBytes += data.byteLength;
+    return new Promise<void>((resolve, reject) => this.held.push({ data, resolve, reject, deadlineMs: Date.now() + this.leaderWaitMs }));
+  }
+
+  /** Offers held proposals to the core again, oldest first; stops at the first it still cannot take. */
+  private offerHeld(): void {
+    if (this.closed || this.held.length === 0) return;
+    const now = Date.now();
+    let i = 0;
+    for (; i < this.held.length; i++) {
+      const p = this.held[i]!;
+      // Its caller has been told "request timed out" by now: proposing it later would surprise them.
+      if (now >= p.deadlineMs) {
+        p.reject(new EtcdError('timeout'));
+        continue;
+      }
+      const result = this.loop.propose(p.data);
+      if (result.ok) p.resolve();
+      else if (this.isLeaderlessRefusal(result.refusal)) break;
+      else p.reject(refusalError(result.refusal));
+    }
+    // Past the one that broke, the rest wait with it (their deadlines are checked next time).
+    for (const p of this.held.slice(0, i)) this.heldBytes -= p.data.byteLength;
+    this.held = this.held.slice(i);
+  }
+
+  private rejectHeld(e: Error): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const p of held) p.reject(e);
   }
 
   private rejectReads(e: Error): void {
@@ -384,6 +474,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     // Fail-stop: a member that cannot apply or persist must not go on voting or leading.
     void this.loop.stop();
     this.rejectReads(e);
+    this.rejectHeld(e);
     for (const l of this.failureListeners.splice(0)) l(e);
   }
 }

@@ -30,6 +30,8 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
+import { Leadership } from './leadership.js';
+import { systemTimers } from '../core/timers.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // Only the leader expires leases; a new leader gives every lease its full TTL plus an election timeout.
   const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
   let raftMember: RaftMember;
+  let leadership: Leadership | undefined;
   try {
     raftMember = await startRaftMember({
       config,
@@ -113,7 +116,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.named('raft'),
       onRemoved: () => endMember('removed'),
       onRestartForSnapshot: () => endMember('restart'),
-      onLeaderChange: (_lead, role) => {
+      onLeaderChange: (lead, role) => {
+        leadership?.leaderChanged(lead);
         if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
         else leaseTable.demote();
       },
@@ -123,6 +127,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     throw e;
   }
   const revisionLog = raftMember.raftLog;
+  const theLeadership = new Leadership({
+    selfId: memberId,
+    raft: {
+      get leader() {
+        return revisionLog.leader;
+      },
+      get isLeader() {
+        return revisionLog.isLeader;
+      },
+      status: () => revisionLog.status(),
+      transferLeader: (id) => revisionLog.node.transferLeader(id),
+    },
+    member: (id) => membership.member(id),
+    isActive: (id) => raftMember.transport.isActive(id),
+    electionTimeoutMs: config.electionTimeoutMs,
+    requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs),
+    timers: systemTimers,
+    log: log.named('etcdserver'),
+  });
+  leadership = theLeadership;
   const shards = new ShardSet(
     Array.from({ length: config.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', config.actorPlacement)),
     defaultSplitPoints(config.shards),
@@ -214,6 +238,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       };
     },
     hashKv: (revision) => store.hashKv(revision),
+    moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
+    onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),
   };
 
   const closeMember = async (): Promise<void> => {
@@ -258,6 +284,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return {
     ended,
     close: async () => {
+      // etcd's Stop: a leader hands over first, so the others need not wait out an election.
+      await theLeadership.transferBeforeStop(requestTimeoutMs(config.electionTimeoutMs));
+      theLeadership.close();
       await port.close();
       await closeMember();
     },

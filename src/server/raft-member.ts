@@ -23,6 +23,7 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
+import { requestTimeoutMs } from '../store/proposal-waiters.js';
 import { remoteClusterJson } from './join-cluster.js';
 import { migrateLegacyLog } from './legacy-log-migration.js';
 
@@ -235,6 +236,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       throw new MemberRestart('restarting to load a snapshot received from the leader');
     },
     snapshotData: () => new Uint8Array(0),
+    leaderWaitMs: requestTimeoutMs(config.electionTimeoutMs),
     onLeaderChange: (lead, role) => {
       if (lead === 0n) log.info('raft lost its leader', { 'local-member-id': formatId(memberId) });
       else log.info(role === RaftRole.Leader ? 'became leader' : 'elected leader', { 'local-member-id': formatId(memberId), leader: formatId(lead) });

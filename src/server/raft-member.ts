@@ -23,7 +23,6 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
-import { requestTimeoutMs } from '../store/proposal-waiters.js';
 import { remoteClusterJson } from './join-cluster.js';
 import { migrateLegacyLog } from './legacy-log-migration.js';
 

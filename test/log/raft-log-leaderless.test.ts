@@ -70,7 +70,7 @@ function raftLog(core: ScriptedCore, leaderWaitMs: number): RaftLog {
     tickIntervalMs: 1000,
     committedAtStart: 0,
     catchUpEntries: 10,
-    applyConfChange: async () => undefined,
+    applyConfChange: async () => true,
     applyAttributes: async () => undefined,
     installSnapshot: async () => undefined,
     snapshotData: () => new Uint8Array(0),

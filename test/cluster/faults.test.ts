@@ -23,9 +23,11 @@ import type { Engine } from '../helpers/lattice-server.js';
 const electionTimeoutMs = 500;
 const heartbeatIntervalMs = 50;
 const timingFlags = ['--election-timeout', String(electionTimeoutMs), '--heartbeat-interval', String(heartbeatIntervalMs)];
-/** How long the load runs before a fault and after healing it: long enough for a few hundred writes. */
-const loadBeforeFaultMs = 1_000;
-const loadAfterHealMs = 1_000;
+/** Acknowledged writes the load makes before a fault and again after healing it. */
+const writesBeforeFault = 100;
+const writesAfterHeal = 100;
+/** How long the load may take to make them (clientv3 may be in its reconnect backoff after a restart). */
+const writesTimeoutMs = 20_000;
 /** How long a member stays paused or cut off: several election timeouts, so the others elect a leader. */
 const faultHoldMs = 2_500;
 const scenarioTimeoutMs = 90_000;
@@ -113,12 +115,12 @@ async function underLoad(f: FaultFixture, name: string, pin: 'leader' | 'followe
   let result: LoadResult;
   let healedAt = 0;
   try {
-    await pause(loadBeforeFaultMs);
+    await load.waitForMoreAcks(writesBeforeFault, writesTimeoutMs, 'before the fault');
     await fault();
     await waitForLeader(f.cluster, `a leader after ${name}`);
     await everyMemberServesAWrite(f.cluster, name);
     healedAt = Date.now() * 1000;
-    await pause(loadAfterHealMs);
+    await load.waitForMoreAcks(writesAfterHeal, writesTimeoutMs, `after ${name} was healed`);
   } finally {
     result = await load.stop();
   }
@@ -130,6 +132,9 @@ async function underLoad(f: FaultFixture, name: string, pin: 'leader' | 'followe
   console.log(
     `  ${name}: ${acked.length}/${writes.length} writes acknowledged, ${reads.length} reads, watchers ${result.watch.events.length} events/${result.watch.rewatches} re-watches (all endpoints), ${result.pinned?.events.length}/${result.pinned?.rewatches} (${pinned.name} alone), history ${dumps[0]?.revision ?? '?'} revisions`,
   );
+  const errors = new Map<string, number>();
+  for (const o of result.ops) if (!o.ok && o.err !== undefined) errors.set(`${o.t === 'w' ? 'put' : 'get'}: ${o.err}`, (errors.get(`${o.t === 'w' ? 'put' : 'get'}: ${o.err}`) ?? 0) + 1);
+  if (errors.size > 0) console.log(`    failed calls: ${[...errors].map(([e, n]) => `${n}× ${e}`).join('; ')}`);
   assert.ok(acked.length > 0, 'no write was acknowledged');
   assert.ok(
     acked.some((o) => o.s > healedAt),

@@ -27,9 +27,14 @@ export interface LoadOptions {
 export interface RunningLoad {
   /** SIGTERM: stops writing, lets the watcher catch up, returns everything recorded. */
   stop(): Promise<LoadResult>;
-  /** The load's acknowledged writes so far cannot be seen until stop(); this tells whether it still runs. */
   readonly running: boolean;
+  /** Writes acknowledged so far, as the load last reported (every 100 ms). */
+  acked(): number;
+  /** Resolves once `more` writes beyond those acknowledged now have been acknowledged. */
+  waitForMoreAcks(more: number, timeoutMs: number, what: string): Promise<void>;
 }
+
+const progressPattern = /progress acked=(\d+)/g;
 
 export async function startLoad(endpoints: string, dir: string, options: LoadOptions): Promise<RunningLoad> {
   const binary = await buildGoProgram('faultload');
@@ -39,9 +44,18 @@ export async function startLoad(endpoints: string, dir: string, options: LoadOpt
     command: binary,
     args: ['--mode', 'load', '--endpoints', endpoints, '--clients', String(options.clients), '--keys', String(options.keysPerClient), '--prefix', options.prefix, '--seed', String(options.seed), '--out', out, ...(options.pinWatch === undefined ? [] : ['--pin-watch', options.pinWatch])],
   });
+  const acked = (): number => {
+    const all = [...p.output().matchAll(progressPattern)];
+    return Number(all.at(-1)?.[1] ?? 0);
+  };
   return {
     get running() {
       return p.running;
+    },
+    acked,
+    async waitForMoreAcks(more, timeoutMs, what) {
+      const target = acked() + more;
+      await waitUntil(() => acked() >= target, { timeoutMs, what: `${more} more acknowledged writes ${what}`, intervalMs: 50, abortIf: () => (p.running ? null : p.describeExit()) });
     },
     async stop() {
       const exit = await p.stop(loadStopTimeoutMs);

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,8 @@ const (
 	dumpTimeout = 20 * time.Second
 	// Pause between operations of one client, so a few clients do not saturate two shared cores.
 	opPause = 5 * time.Millisecond
+	// How often the load prints how many writes were acknowledged so far.
+	progressInterval = 100 * time.Millisecond
 )
 
 var quietLog = zap.Config{
@@ -228,6 +231,7 @@ func runLoad(endpoints []string, pin string, clients, keysPerClient int, prefix 
 		close(watchDone)
 	}()
 
+	var ackedWrites int64
 	loadCtx, stopLoad := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	ops := []Op{}
@@ -266,6 +270,7 @@ func runLoad(endpoints []string, pin string, clients, keysPerClient int, prefix 
 						op.OK = true
 						op.Rev = resp.Header.Revision
 						next[slot]++
+						atomic.AddInt64(&ackedWrites, 1)
 					} else {
 						// ambiguous: retire the key so this value stays its last
 						op.Err = err.Error()
@@ -301,6 +306,20 @@ func runLoad(endpoints []string, pin string, clients, keysPerClient int, prefix 
 			}
 		}(c, cli)
 	}
+
+	// Progress for the test, which waits for writes to be acknowledged before and after a fault.
+	go func() {
+		tick := time.NewTicker(progressInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-loadCtx.Done():
+				return
+			case <-tick.C:
+				fmt.Printf("progress acked=%d\n", atomic.LoadInt64(&ackedWrites))
+			}
+		}
+	}()
 
 	<-stop
 	stopLoad()

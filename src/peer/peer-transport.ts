@@ -14,6 +14,7 @@ import { InboundHandler, type InboundStats } from './inbound-handler.js';
 import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
+import { peerDropFailpointFromEnv, type PeerDropFailpoint } from './drop-failpoint.js';
 
 export { fetchMembersFromPeers, MembersFetchError } from './members-fetch.js';
 export type { PeerLinkStats } from './peer-link.js';
@@ -88,6 +89,8 @@ export interface PeerTransportOptions {
   onRemovedFromCluster?(byPeer: bigint): void;
   readonly limits?: Partial<PeerTransportLimits>;
   readonly http2Limits?: Partial<PeerHttp2Limits>;
+  /** Test-only partition (drop-failpoint.ts); by default from LATTICE_FAILPOINT_PEER_DROP_FILE, absent when unset. */
+  readonly dropFailpoint?: PeerDropFailpoint;
 }
 
 /** How often, at most, a full queue toward one peer is logged. */
@@ -108,6 +111,7 @@ export class PeerTransport {
     private readonly inbound: InboundHandler,
     private readonly servers: readonly http2.Http2Server[],
     readonly addresses: readonly ListenAddress[],
+    private readonly failpoint: PeerDropFailpoint | undefined,
   ) {}
 
   static async start(options: PeerTransportOptions): Promise<PeerTransport> {
@@ -118,14 +122,17 @@ export class PeerTransport {
     const self = { localId: options.localId, clusterId: options.clusterId };
     const links = new Map<bigint, PeerLink>();
     const guard = guarded(log);
+    const failpoint = options.dropFailpoint ?? peerDropFailpointFromEnv(process.env);
+    if (failpoint !== undefined) log.warn('peer drop failpoint armed (test only)');
     const inbound = new InboundHandler({
       self,
       limits: { ...limits, maxFrameBytes: limits.maxPeerMessageBytes },
       logger: log,
       isKnownPeer: (id) => links.has(id),
       isRemoved: (id) => options.isRemoved(id),
-      onMessages: (ms) => options.onMessages(ms),
-      receiveSnapshot: (m, state) => options.receiveSnapshot(m, state),
+      onMessages: failpoint === undefined ? (ms) => options.onMessages(ms) : (ms) => deliverUndropped(ms, failpoint, options.onMessages),
+      receiveSnapshot: (m, state) =>
+        failpoint?.drops(m.from) === true ? Promise.reject(new Error('dropped by the peer drop failpoint')) : options.receiveSnapshot(m, state),
       membersJson: () => options.membersJson(),
     });
     const listeners = [];
@@ -148,6 +155,7 @@ export class PeerTransport {
       inbound,
       listeners.map((l) => l.server),
       listeners.map((l) => l.address),
+      failpoint,
     );
   }
 
@@ -202,6 +210,7 @@ export class PeerTransport {
         this.options.onSnapshotStatus(m.to, false);
         continue;
       }
+      if (this.failpoint?.drops(m.to) === true) continue;
       const link = this.links.get(m.to);
       if (link === undefined) {
         // etcd also drops messages to unknown or removed peers silently (they may lag a conf change)
@@ -230,7 +239,8 @@ export class PeerTransport {
     const to = message.to;
     const link = this.links.get(to);
     const url = link?.peerUrls[0];
-    if (this.closed || link === undefined || url === undefined || this.snapshotsInFlight.has(to) || message.snapshot === undefined) {
+    const cut = this.failpoint?.drops(to) === true;
+    if (this.closed || cut || link === undefined || url === undefined || this.snapshotsInFlight.has(to) || message.snapshot === undefined) {
       const why = link === undefined ? 'unknown peer' : this.snapshotsInFlight.has(to) ? 'a snapshot to this peer is in flight' : 'not sendable';
       this.log.warn('snapshot not sent', { 'remote-peer-id': formatId(to), reason: why });
       queueMicrotask(() => this.options.onSnapshotStatus(to, false));
@@ -300,6 +310,11 @@ export class PeerTransport {
     this.lastDropLog.set(peer, now);
     this.log.warn('dropped internal Raft message since sending buffer is full (overloaded network)', { 'remote-peer-id': formatId(peer) });
   }
+}
+
+function deliverUndropped(messages: readonly Message[], failpoint: PeerDropFailpoint, deliver: (ms: readonly Message[]) => void): void {
+  const kept = messages.filter((m) => !failpoint.drops(m.from));
+  if (kept.length > 0) deliver(kept);
 }
 
 /** Wraps an application callback so that its throw is logged, never thrown into the transport. */

@@ -19,6 +19,7 @@ import type {
   SoftState,
 } from './types.js';
 import { MessageType, SnapshotStatus } from './types.js';
+import { startFixedRateTicker } from './fixed-rate-ticker.js';
 
 /** The member's durable Raft log (RaftWal). */
 export interface NodeDisk {
@@ -61,7 +62,7 @@ export interface NodeLoopOptions {
 export class NodeLoop {
   private draining = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
 
@@ -75,7 +76,7 @@ export class NodeLoop {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    this.stopTicker = startFixedRateTicker(this.options.tickIntervalMs, () => this.tick());
     this.kick();
   }
 
@@ -148,7 +149,7 @@ export class NodeLoop {
   /** Stops ticking and waits for the Ready being handled to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopTicker?.();
     await this.idle;
   }
 
@@ -184,7 +185,7 @@ export class NodeLoop {
       }
     } catch (e) {
       this.stopped = true;
-      if (this.timer !== undefined) clearInterval(this.timer);
+      this.stopTicker?.();
       this.options.onFailure(e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.draining = false;

@@ -65,6 +65,8 @@ export interface LaunchSpec {
   cwd?: string;
   /** Log file (appended across restarts). */
   logFile: string;
+  /** Environment of the process (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A server whose process can be crashed, shut down and started again on the same ports and data dir. */
@@ -91,7 +93,7 @@ export async function launchRestartable(
   cleanup: () => void,
 ): Promise<RestartableServer> {
   const launch = async (): Promise<ManagedProcess> => {
-    const server = spawnProcess({ name: spec.label, command: spec.command, args: spec.args, cwd: spec.cwd, logFile: spec.logFile });
+    const server = spawnProcess({ name: spec.label, command: spec.command, args: spec.args, cwd: spec.cwd, env: spec.env, logFile: spec.logFile });
     await waitUntilServing(server, address);
     return server;
   };

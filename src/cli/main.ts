@@ -142,6 +142,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   });
 
   const stop = (signal: NodeJS.Signals): void => {
+    // Without a server (restarting for a snapshot), the restart checks stopRequested when it is done.
     if (stopping || !server) return;
     stopping = true;
     log.info('received signal; shutting down', { signal });
@@ -210,7 +211,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       log.info('restarting the member to load a snapshot received from the leader');
       server = undefined;
       await running.close().catch((e: unknown) => log.warn('error while stopping for a restart', { error: e instanceof Error ? e.message : String(e) }));
-      if (!stopping) await start();
+      if (!stopping && (await start()) && stopRequested !== undefined) stop(stopRequested);
     });
     return true;
   };

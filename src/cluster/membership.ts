@@ -56,6 +56,11 @@ export type MembershipOrigin = 'loaded' | 'bootstrapped';
 /** The membership error as the core's error value, for rejecting a caller. */
 export const membershipError = (kind: MembershipErrorKind): EtcdError => new EtcdError(kind);
 
+/** Rejects with the membership's error when the apply refused the change (for whoever awaits a proposal). */
+export function throwIfRefused(outcome: ApplyOutcome): void {
+  if (outcome.type === 'refused') throw membershipError(outcome.error);
+}
+
 interface State {
   readonly appliedIndex: number;
   readonly members: ReadonlyMap<NodeId, Member>;
@@ -234,6 +239,35 @@ export class Membership {
       const members = new Map(s.members).set(id, { ...m, name: attributes.name, clientUrls: [...attributes.clientUrls] });
       return { next: { appliedIndex: nextIndex(s, at), members, removed: s.removed } };
     });
+  }
+
+  /** The whole state, for a Raft snapshot sent to a member that catches up from it. */
+  snapshot(): MembersSnapshot {
+    return snapshotOf(this.state);
+  }
+
+  /** Replaces the whole state with one from a leader's snapshot; durable before it is visible. */
+  async install(snapshot: MembersSnapshot): Promise<void> {
+    await this.inTurn('unlogged', () => ({ next: stateOf(snapshot) }));
+  }
+
+  /**
+   * Whether the state already shows what the change does (a member that joined with the cluster's
+   * member list, or restored from a snapshot, reads changes its state already holds): the change is
+   * then refused here as a duplicate but is real, and Raft's configuration must still follow it.
+   */
+  reflects(change: MembershipChange): boolean {
+    const s = this.state;
+    switch (change.type) {
+      case 'add':
+        return s.members.has(change.member.id) || s.removed.has(change.member.id);
+      case 'promote':
+        return s.removed.has(change.id) || s.members.get(change.id)?.isLearner === false;
+      case 'remove':
+        return s.removed.has(change.id);
+      case 'update':
+        return s.members.has(change.id) || s.removed.has(change.id);
+    }
   }
 
   /** Runs one apply after the ones before it; the new state is visible only once written. */

@@ -24,6 +24,10 @@ export type EtcdErrorKind =
   // the replicated log: a proposal with no leader to take it, or dropped when leadership moved before it committed
   | 'noLeader'
   | 'leaderChanged'
+  // leader transfer (Maintenance.MoveLeader and the transfer a stopping leader makes)
+  | 'notLeader'
+  | 'badLeaderTransferee'
+  | 'leaderTransferTimeout'
   | 'notCapable'
   | 'canceled'
   // the concurrency recipes behind the Lock and Election services (clientv3/concurrency's errors)

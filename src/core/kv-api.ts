@@ -79,6 +79,17 @@ export interface ServerApi {
   status(): Promise<StoreStatus>;
   /** What Raft knows on this member now. */
   raft(): RaftInfo;
+  /**
+   * Maintenance.MoveLeader: resolves once `transferee` leads. Rejects with `notLeader` (this member
+   * does not lead), `badLeaderTransferee` (unknown member or a learner), `leaderTransferTimeout`
+   * (not done within `timeoutMs`, at most the request timeout).
+   */
+  moveLeader(transferee: bigint, timeoutMs?: number): Promise<void>;
+  /**
+   * Calls `listener` whenever this member has been without a leader for long enough that streams
+   * opened WithRequireLeader are cancelled (etcd: 3 election timeouts). Returns the unsubscribe.
+   */
+  onLeaderLost(listener: () => void): () => void;
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
 }

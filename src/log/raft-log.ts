@@ -28,6 +28,14 @@ import {
 
 /** How long a ReadIndex request may go unanswered before it is asked again (a message may be lost). */
 export const readIndexRetryMs = 500;
+/** How often proposals held for want of a leader are offered again (besides at every leader change). */
+export const heldProposalRetryMs = 100;
+/** Proposals held while there is no leader (or a transfer runs) before new ones get `too many requests`. */
+export const maxHeldProposals = 10_000;
+/** Bytes of proposals held at once, the same bound in bytes (a held put may be 1.5 MiB). */
+export const maxHeldProposalBytes = 64 * 1024 * 1024;
+/** etcd's request timeout with its default election timeout: 5 s + 2 × 1 s. */
+export const defaultLeaderWaitMs = 7000;
 
 export interface RaftLogOptions {
   readonly core: RaftCore;
@@ -45,14 +53,19 @@ export interface RaftLogOptions {
   /** Entries kept behind a snapshot for followers that are slightly behind (etcd: 5,000). */
   readonly catchUpEntries: number;
   /**
-   * Applies a committed membership change to the membership file and the peers (the core is told
-   * afterwards). Called in log
-   * order, also again for changes after the last snapshot when a member restarts (it must be
-   * idempotent). Resolves once durable.
+   * Applies a committed membership change to the membership file and the peers, in log order, also
+   * again for changes after the last snapshot when a member restarts (it must be idempotent).
+   * Resolves once durable, with whether the core is to apply it too: false for a change the
+   * membership refused (the core then applies an empty change, as etcd's applyConfChange does).
    */
-  readonly applyConfChange: (change: ConfChange, index: number) => Promise<void>;
+  readonly applyConfChange: (change: ConfChange, index: number) => Promise<boolean>;
   /** A member's published name and client URLs, in log order (again on replay: idempotent). */
-  readonly applyAttributes: (id: NodeId, attributes: { name: string; clientUrls: readonly string[] }, index: number) => Promise<void>;
+  readonly applyAttributes: (
+    id: NodeId,
+    attributes: { name: string; clientUrls: readonly string[] },
+    index: number,
+    requestId: bigint,
+  ) => Promise<void>;
   /**
    * Replaces the application state with the one received with `snapshot`; resolves once durable.
    * Rejecting with MemberRestart stops the node loop without a failure: the member restarts and
@@ -62,6 +75,12 @@ export interface RaftLogOptions {
   /** The small payload a snapshot carries (the membership), taken when a snapshot is made. */
   readonly snapshotData: () => Uint8Array;
   readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+  /**
+   * How long a proposal or read may wait for a leader (during an election or a leader transfer)
+   * before it is given up with `etcdserver: request timed out`: etcd's request timeout, 5 s + 2
+   * election timeouts. Default defaultLeaderWaitMs.
+   */
+  readonly leaderWaitMs?: number;
 }
 
 const refusalError = (refusal: ProposalRefusal): EtcdError => {
@@ -90,7 +109,19 @@ interface PendingRead {
   readonly resolve: (index: number) => void;
   readonly reject: (e: Error) => void;
   askedAt: number;
+  readonly deadlineMs: number;
 }
+
+/** A proposal the core could not take yet (no leader, or a transfer running), in arrival order. */
+interface HeldProposal {
+  readonly data: Uint8Array;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly deadlineMs: number;
+}
+
+/** Refusals that end once a leader is known again: the request waits for it, as etcd's do. */
+const waitsForLeader = (refusal: ProposalRefusal): boolean => refusal === 'noLeader' || refusal === 'leaderTransferring';
 
 export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private readonly loop: NodeLoop;
@@ -101,6 +132,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private readonly reads = new Map<string, PendingRead>();
   private readCounter = 0n;
   private retryTimer: NodeJS.Timeout | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
+  private held: HeldProposal[] = [];
+  private heldBytes = 0;
+  private readonly leaderWaitMs: number;
   private closed = false;
   private ended = false;
   private stopFailure: Error | undefined;
@@ -109,15 +144,20 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private confChain: Promise<void> = Promise.resolve();
   /** Conf states after each applied membership change, to snapshot at an index below the newest. */
   private readonly confHistory: { index: number; confState: ConfState }[];
-  private snapshotting = false;
+  /** The snapshot being taken (persistedUpTo), awaited by close(). */
+  private snapshotting: Promise<void> | undefined;
+  /** The node loop stopped for a restart (MemberRestart): nothing more is taken. */
+  private restarting = false;
 
   constructor(private readonly options: RaftLogOptions) {
     this.committedTo = options.committedAtStart;
+    this.leaderWaitMs = options.leaderWaitMs ?? defaultLeaderWaitMs;
     this.confHistory = [{ index: options.storage.snapshot().metadata.index, confState: options.storage.initialState().confState }];
     this.loop = new NodeLoop(options.core, options.storage, options.disk, options.network, this, {
       tickIntervalMs: options.tickIntervalMs,
       onFailure: (e) => {
-        if (!(e instanceof MemberRestart)) this.fail(e);
+        if (e instanceof MemberRestart) this.restarting = true;
+        else this.fail(e);
       },
     });
     options.disk.onFailure((e) => this.fail(e));
@@ -127,6 +167,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   start(): void {
     this.loop.start();
     this.retryTimer = setInterval(() => this.retryReads(), readIndexRetryMs);
+    this.heldTimer = setInterval(() => this.offerHeld(), heldProposalRetryMs);
   }
 
   get node(): NodeLoop {
@@ -164,28 +205,35 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   propose(requestId: bigint, command: Command): Promise<void> {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
-    if (this.closed) return Promise.reject(new EtcdError('stopped'));
-    const result = this.loop.propose(proposalData(requestId, command));
+    if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
+    const data = proposalData(requestId, command);
+    // Behind proposals already waiting, so that one caller's writes keep their order.
+    if (this.held.length > 0) return this.hold(data);
+    const result = this.loop.propose(data);
     // Accepted: the store answers its caller when the entry is applied, or at its deadline.
-    return result.ok ? Promise.resolve() : Promise.reject(refusalError(result.refusal));
+    if (result.ok) return Promise.resolve();
+    // etcd blocks a proposal while there is no leader until one is elected or the request times out.
+    return this.isLeaderlessRefusal(result.refusal) ? this.hold(data) : Promise.reject(refusalError(result.refusal));
   }
 
   proposeConfChange(change: ConfChange): void {
     if (this.stopFailure !== undefined) throw this.stopFailure;
-    if (this.closed) throw new EtcdError('stopped');
+    if (this.closed || this.restarting) throw new EtcdError('stopped');
     const result = this.loop.proposeConfChange(change);
     if (!result.ok) throw refusalError(result.refusal);
   }
 
   readIndex(): Promise<number> {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
-    if (this.closed) return Promise.reject(new EtcdError('stopped'));
+    if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setBigUint64(0, ++this.readCounter);
     const result = this.loop.readIndex(ctx);
-    if (!result.ok) return Promise.reject(refusalError(result.refusal));
+    // Without a leader the read waits (asked again by retryReads) until one is elected or its deadline.
+    if (!result.ok && !this.isLeaderlessRefusal(result.refusal)) return Promise.reject(refusalError(result.refusal));
+    const now = Date.now();
     return new Promise<number>((resolve, reject) => {
-      this.reads.set(ctxKey(ctx), { ctx, resolve, reject, askedAt: Date.now() });
+      this.reads.set(ctxKey(ctx), { ctx, resolve, reject, askedAt: result.ok ? now : 0, deadlineMs: now + this.leaderWaitMs });
     });
   }
 
@@ -221,30 +269,37 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
    * in-memory log drop what lies far enough behind it.
    */
   persistedUpTo(index: number): void {
-    if (this.closed || this.snapshotting || this.stopFailure !== undefined) return;
+    if (this.closed || this.snapshotting !== undefined || this.stopFailure !== undefined) return;
     const storage = this.options.storage;
     if (index <= storage.snapshot().metadata.index || index > storage.lastIndex()) return;
-    this.snapshotting = true;
-    void (async () => {
-      const confState = this.confStateAt(index);
-      const snap = storage.createSnapshot(index, confState, this.options.snapshotData());
+    this.snapshotting = (async () => {
+      // The conf state at `index` is known only once every change up to it has been applied.
+      await this.confChain;
+      if (this.closed || this.stopFailure !== undefined) return;
+      const snap = storage.createSnapshot(index, this.confStateAt(index), this.options.snapshotData());
       if ('refused' in snap) return;
       await this.options.disk.saveSnapshot(snap.metadata);
       const keepFrom = index - this.options.catchUpEntries;
       if (keepFrom > storage.firstIndex()) storage.compact(keepFrom);
       await this.options.disk.releaseTo(index);
-      this.confHistory.splice(0, Math.max(0, this.confHistory.findIndex((h) => h.index > index) - 1));
+      // Keep the newest conf state at or below the snapshot and everything after it.
+      let keep = 0;
+      while (keep + 1 < this.confHistory.length && this.confHistory[keep + 1]!.index <= index) keep++;
+      this.confHistory.splice(0, keep);
     })()
       .catch((e: unknown) => this.fail(e instanceof Error ? e : new Error(String(e))))
-      .finally(() => (this.snapshotting = false));
+      .finally(() => (this.snapshotting = undefined));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.retryTimer !== undefined) clearInterval(this.retryTimer);
+    if (this.heldTimer !== undefined) clearInterval(this.heldTimer);
+    this.rejectHeld(new EtcdError('stopped'));
     await this.loop.stop();
     await this.confChain.catch(() => undefined);
+    await this.snapshotting;
     this.rejectReads(new EtcdError('stopped'));
     this.end();
     await this.options.disk.close();
@@ -252,27 +307,38 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   // ---- NodeApplier: called by the node loop in Ready order ----
 
-  committed(entries: readonly Entry[]): void {
+  /**
+   * Hands committed entries to the store. A batch with a membership change returns the promise of
+   * its application: the node loop waits for it before it advances, so the core never counts
+   * votes or commits under a configuration the change has already replaced (etcd's waitApply).
+   */
+  committed(entries: readonly Entry[]): Promise<void> | undefined {
     const fresh: LogEntry[] = [];
+    let confChanged = false;
     for (const entry of entries) {
       // Membership follows every committed change, also those the store has applied before a restart.
-      if (entry.type === EntryType.ConfChange) this.queueConfChange(entry);
+      if (entry.type === EntryType.ConfChange) {
+        this.queueConfChange(entry);
+        confChanged = true;
+      }
       let decoded: LogEntry;
       try {
         decoded = logEntryOf(entry);
       } catch (e) {
         this.fail(e instanceof Error ? e : new Error(String(e)));
-        return;
+        return undefined;
       }
       const command = decoded.command;
       if (command.type === 'memberAttributes') {
-        this.queueMembership(() => this.options.applyAttributes(command.id, command, entry.index));
+        this.queueMembership(() => this.options.applyAttributes(command.id, command, entry.index, decoded.requestId));
       }
       if (entry.index > this.committedTo) fresh.push(decoded);
     }
-    if (fresh.length === 0) return;
-    this.committedTo = fresh[fresh.length - 1]!.index;
-    for (const l of [...this.listeners]) l.committed(fresh);
+    if (fresh.length > 0) {
+      this.committedTo = fresh[fresh.length - 1]!.index;
+      for (const l of [...this.listeners]) l.committed(fresh);
+    }
+    return confChanged ? this.confChain : undefined;
   }
 
   async installSnapshot(snapshot: Snapshot): Promise<void> {
@@ -297,9 +363,11 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     const changed = state.lead !== this.lead;
     this.lead = state.lead;
     this.role = state.role;
-    // etcd answers a linearizable read whose leader changed underneath with "leader changed".
-    if (changed) this.rejectReads(new EtcdError(state.lead === noNode ? 'noLeader' : 'leaderChanged'));
+    // etcd answers a linearizable read with "leader changed" when a new leader is elected under it;
+    // losing the leader alone leaves reads waiting for the next one (or their deadline).
+    if (changed && state.lead !== noNode) this.rejectReads(new EtcdError('leaderChanged'));
     if (changed) this.options.onLeaderChange?.(state.lead, state.role);
+    if (changed && state.lead !== noNode && this.held.length > 0) setImmediate(() => this.offerHeld());
   }
 
   private queueConfChange(entry: Entry): void {
@@ -309,9 +377,11 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
       return;
     }
     this.queueMembership(async () => {
-      await this.options.applyConfChange(change, entry.index);
-      // The core learns of a change when it is applied, as etcd's ApplyConfChange, also on replay.
-      this.confHistory.push({ index: entry.index, confState: this.loop.applyConfChange(change) });
+      const accepted = await this.options.applyConfChange(change, entry.index);
+      // The core learns of a change when it is applied, as etcd's ApplyConfChange, also on replay; a
+      // refused one still ends the pending change, as an empty change.
+      const confState = this.loop.applyConfChange(accepted ? change : { ...change, nodeId: noNode });
+      this.confHistory.push({ index: entry.index, confState });
     });
   }
 
@@ -328,14 +398,61 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private retryReads(): void {
     const now = Date.now();
     for (const read of this.reads.values()) {
+      if (now >= read.deadlineMs) {
+        this.reads.delete(ctxKey(read.ctx));
+        read.reject(new EtcdError('timeout'));
+        continue;
+      }
       if (now - read.askedAt < readIndexRetryMs) continue;
-      read.askedAt = now;
       const result = this.loop.readIndex(read.ctx);
-      if (!result.ok) {
+      if (result.ok) read.askedAt = now;
+      else if (!this.isLeaderlessRefusal(result.refusal)) {
         this.reads.delete(ctxKey(read.ctx));
         read.reject(refusalError(result.refusal));
       }
     }
+  }
+
+  /** A refusal that ends once a leader is known (not one from a leader that removed itself). */
+  private isLeaderlessRefusal(refusal: ProposalRefusal): boolean {
+    return waitsForLeader(refusal) && (refusal === 'leaderTransferring' || this.lead === noNode);
+  }
+
+  private hold(data: Uint8Array): Promise<void> {
+    if (this.held.length >= maxHeldProposals || this.heldBytes + data.byteLength > maxHeldProposalBytes) {
+      return Promise.reject(new EtcdError('tooManyRequests'));
+    }
+    this.heldBytes += data.byteLength;
+    return new Promise<void>((resolve, reject) => this.held.push({ data, resolve, reject, deadlineMs: Date.now() + this.leaderWaitMs }));
+  }
+
+  /** Offers held proposals to the core again, oldest first; stops at the first it still cannot take. */
+  private offerHeld(): void {
+    if (this.closed || this.held.length === 0) return;
+    const now = Date.now();
+    let i = 0;
+    for (; i < this.held.length; i++) {
+      const p = this.held[i]!;
+      // Its caller has been told "request timed out" by now: proposing it later would surprise them.
+      if (now >= p.deadlineMs) {
+        p.reject(new EtcdError('timeout'));
+        continue;
+      }
+      const result = this.loop.propose(p.data);
+      if (result.ok) p.resolve();
+      else if (this.isLeaderlessRefusal(result.refusal)) break;
+      else p.reject(refusalError(result.refusal));
+    }
+    // Past the one that broke, the rest wait with it (their deadlines are checked next time).
+    for (const p of this.held.slice(0, i)) this.heldBytes -= p.data.byteLength;
+    this.held = this.held.slice(i);
+  }
+
+  private rejectHeld(e: Error): void {
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const p of held) p.reject(e);
   }
 
   private rejectReads(e: Error): void {
@@ -354,7 +471,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private fail(e: Error): void {
     if (this.stopFailure !== undefined) return;
     this.stopFailure = e;
+    // Fail-stop: a member that cannot apply or persist must not go on voting or leading.
+    void this.loop.stop();
     this.rejectReads(e);
+    this.rejectHeld(e);
     for (const l of this.failureListeners.splice(0)) l(e);
   }
 }

@@ -15,6 +15,7 @@ import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './p
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
 import type { PromoteAnswer } from './promote-request.js';
+import { peerDropFailpointFromEnv, type PeerDropFailpoint } from './drop-failpoint.js';
 
 export { fetchMembersFromPeers, MembersFetchError } from './members-fetch.js';
 export type { PeerLinkStats } from './peer-link.js';
@@ -91,6 +92,8 @@ export interface PeerTransportOptions {
   onRemovedFromCluster?(byPeer: bigint): void;
   readonly limits?: Partial<PeerTransportLimits>;
   readonly http2Limits?: Partial<PeerHttp2Limits>;
+  /** Test-only partition (drop-failpoint.ts); by default from LATTICE_FAILPOINT_PEER_DROP_FILE, absent when unset. */
+  readonly dropFailpoint?: PeerDropFailpoint;
 }
 
 /** How often, at most, a full queue toward one peer is logged. */
@@ -111,6 +114,7 @@ export class PeerTransport {
     private readonly inbound: InboundHandler,
     private readonly servers: readonly http2.Http2Server[],
     readonly addresses: readonly ListenAddress[],
+    private readonly failpoint: PeerDropFailpoint | undefined,
   ) {}
 
   static async start(options: PeerTransportOptions): Promise<PeerTransport> {
@@ -121,14 +125,17 @@ export class PeerTransport {
     const self = { localId: options.localId, clusterId: options.clusterId };
     const links = new Map<bigint, PeerLink>();
     const guard = guarded(log);
+    const failpoint = options.dropFailpoint ?? peerDropFailpointFromEnv(process.env);
+    if (failpoint !== undefined) log.warn('peer drop failpoint armed (test only)');
     const inbound = new InboundHandler({
       self,
       limits: { ...limits, maxFrameBytes: limits.maxPeerMessageBytes },
       logger: log,
       isKnownPeer: (id) => links.has(id),
       isRemoved: (id) => options.isRemoved(id),
-      onMessages: (ms) => options.onMessages(ms),
-      receiveSnapshot: (m, state) => options.receiveSnapshot(m, state),
+      onMessages: failpoint === undefined ? (ms) => options.onMessages(ms) : (ms) => deliverUndropped(ms, failpoint, options.onMessages),
+      receiveSnapshot: (m, state) =>
+        failpoint?.drops(m.from) === true ? Promise.reject(new Error('dropped by the peer drop failpoint')) : options.receiveSnapshot(m, state),
       membersJson: () => options.membersJson(),
       promoteMember: (id) => options.promoteMember?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
     });
@@ -152,6 +159,7 @@ export class PeerTransport {
       inbound,
       listeners.map((l) => l.server),
       listeners.map((l) => l.address),
+      failpoint,
     );
   }
 
@@ -206,6 +214,7 @@ export class PeerTransport {
         this.options.onSnapshotStatus(m.to, false);
         continue;
       }
+      if (this.failpoint?.drops(m.to) === true) continue;
       const link = this.links.get(m.to);
       if (link === undefined) {
         // etcd also drops messages to unknown or removed peers silently (they may lag a conf change)
@@ -234,7 +243,8 @@ export class PeerTransport {
     const to = message.to;
     const link = this.links.get(to);
     const url = link?.peerUrls[0];
-    if (this.closed || link === undefined || url === undefined || this.snapshotsInFlight.has(to) || message.snapshot === undefined) {
+    const cut = this.failpoint?.drops(to) === true;
+    if (this.closed || cut || link === undefined || url === undefined || this.snapshotsInFlight.has(to) || message.snapshot === undefined) {
       const why = link === undefined ? 'unknown peer' : this.snapshotsInFlight.has(to) ? 'a snapshot to this peer is in flight' : 'not sendable';
       this.log.warn('snapshot not sent', { 'remote-peer-id': formatId(to), reason: why });
       queueMicrotask(() => this.options.onSnapshotStatus(to, false));
@@ -304,6 +314,11 @@ export class PeerTransport {
     this.lastDropLog.set(peer, now);
     this.log.warn('dropped internal Raft message since sending buffer is full (overloaded network)', { 'remote-peer-id': formatId(peer) });
   }
+}
+
+function deliverUndropped(messages: readonly Message[], failpoint: PeerDropFailpoint, deliver: (ms: readonly Message[]) => void): void {
+  const kept = messages.filter((m) => !failpoint.drops(m.from));
+  if (kept.length > 0) deliver(kept);
 }
 
 /** Wraps an application callback so that its throw is logged, never thrown into the transport. */

@@ -19,6 +19,7 @@ import type {
   SoftState,
 } from './types.js';
 import { MessageType, SnapshotStatus } from './types.js';
+import { startFixedRateTicker } from './fixed-rate-ticker.js';
 
 /** The member's durable Raft log (RaftWal). */
 export interface NodeDisk {
@@ -41,8 +42,11 @@ export interface NodeNetwork {
 
 /** What the node loop hands upward; each call in Ready order. */
 export interface NodeApplier {
-  /** Committed entries, in index order, exactly once each (across restarts: only past `applied`). */
-  committed(entries: readonly Entry[]): void;
+  /**
+   * Committed entries, in index order, exactly once each (across restarts: only past `applied`).
+   * A promise returned is awaited before the loop advances (a membership change being applied).
+   */
+  committed(entries: readonly Entry[]): Promise<void> | undefined;
   /** A snapshot from the leader replaces the application state; resolves once installed and durable. */
   installSnapshot(snapshot: Snapshot): Promise<void>;
   readStates(states: readonly ReadState[]): void;
@@ -58,7 +62,7 @@ export interface NodeLoopOptions {
 export class NodeLoop {
   private draining = false;
   private stopped = false;
-  private timer: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
 
@@ -72,7 +76,7 @@ export class NodeLoop {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), this.options.tickIntervalMs);
+    this.stopTicker = startFixedRateTicker(this.options.tickIntervalMs, () => this.tick());
     this.kick();
   }
 
@@ -145,7 +149,7 @@ export class NodeLoop {
   /** Stops ticking and waits for the Ready being handled to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.stopTicker?.();
     await this.idle;
   }
 
@@ -176,12 +180,12 @@ export class NodeLoop {
         if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
         if (rd.entries.length > 0) this.storage.append(rd.entries);
         this.sendAll(rd.messages);
-        if (rd.committedEntries.length > 0) this.applier.committed(rd.committedEntries);
+        if (rd.committedEntries.length > 0) await this.applier.committed(rd.committedEntries);
         this.core.advance(rd);
       }
     } catch (e) {
       this.stopped = true;
-      if (this.timer !== undefined) clearInterval(this.timer);
+      this.stopTicker?.();
       this.options.onFailure(e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.draining = false;

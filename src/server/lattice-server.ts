@@ -31,6 +31,8 @@ import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
+import { Leadership } from './leadership.js';
+import { systemTimers } from '../core/timers.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -93,7 +95,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const { memberId, clusterId } = loaded.identity;
   // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
   // the membership reflects from the start.
-  const newCluster = loaded.origin === 'bootstrapped' && config.initialClusterState === 'new';
+  // Whether an empty Raft log starts with the initial members (startRaftMember decides by the WAL).
+  const newCluster = config.initialClusterState === 'new' && joined === undefined;
   const bootstrapMembers = joined?.members ?? initialMembers(config.initialCluster, loaded.identity.clusterToken, { id: memberId, name: config.name, peerUrls: loaded.identity.peerUrls });
   const { membership } = await Membership.open(config.dataDir, { members: bootstrapMembers, index: newCluster ? bootstrapMembers.length : 0 });
   const engine = await openEngine(config.engine, path.join(config.dataDir, config.engine));
@@ -102,6 +105,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // Only the leader expires leases; a new leader gives every lease its full TTL plus an election timeout.
   const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
   let raftMember: RaftMember;
+  let leadership: Leadership | undefined;
   try {
     raftMember = await startRaftMember({
       config,
@@ -113,7 +117,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.named('raft'),
       onRemoved: () => endMember('removed'),
       onRestartForSnapshot: () => endMember('restart'),
-      onLeaderChange: (_lead, role) => {
+      onLeaderChange: (lead, role) => {
+        leadership?.leaderChanged(lead);
         if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
         else leaseTable.demote();
       },
@@ -123,6 +128,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     throw e;
   }
   const revisionLog = raftMember.raftLog;
+  const theLeadership = new Leadership({
+    selfId: memberId,
+    raft: {
+      get leader() {
+        return revisionLog.leader;
+      },
+      get isLeader() {
+        return revisionLog.isLeader;
+      },
+      status: () => revisionLog.status(),
+      transferLeader: (id) => revisionLog.node.transferLeader(id),
+    },
+    member: (id) => membership.member(id),
+    isActive: (id) => raftMember.transport.isActive(id),
+    electionTimeoutMs: config.electionTimeoutMs,
+    requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs),
+    timers: systemTimers,
+    log: log.named('etcdserver'),
+  });
+  leadership = theLeadership;
   const shards = new ShardSet(
     Array.from({ length: config.shards }, () => spawnActor<ShardRequest, ShardReply>('shard', config.actorPlacement)),
     defaultSplitPoints(config.shards),
@@ -220,6 +245,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       };
     },
     hashKv: (revision) => store.hashKv(revision),
+    moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
+    onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),
   };
 
   const closeMember = async (): Promise<void> => {
@@ -231,9 +258,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await engine.close();
   };
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
-  // A joining member may first get a snapshot (it restarts to load it) or be removed: it ends
-  // without having served, and cli/main.ts starts it again or stops it.
-  if ((await publishUntilApplied(raftMember, log, ended)) === 'ended') return { ended, close: closeMember };
+  // A member removed meanwhile, or restarting for a snapshot, never gets there.
+  let endedEarly = false;
+  void ended.then(() => (endedEarly = true));
+  const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
+  if (!published) return { ended, close: closeMember };
 
   const port = await startClientPort({
     listenUrls: config.listenClientUrls,
@@ -262,6 +291,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   return {
     ended,
     close: async () => {
+      // etcd's Stop: a leader hands over first, so the others need not wait out an election.
+      await theLeadership.transferBeforeStop(requestTimeoutMs(config.electionTimeoutMs));
+      theLeadership.close();
       await port.close();
       await closeMember();
     },
@@ -271,19 +303,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 /** How often publishing this member's attributes is retried while there is no leader. */
 const publishRetryMs = 500;
 
-async function publishUntilApplied(member: RaftMember, log: Logger, ended: Promise<unknown>): Promise<'published' | 'ended'> {
-  const end = ended.then(() => 'ended' as const);
-  for (let attempt = 1; ; attempt++) {
-    let timer: NodeJS.Timeout | undefined;
+async function publishUntilApplied(member: RaftMember, log: Logger, ended: () => boolean): Promise<void> {
+  for (let attempt = 1; !ended(); attempt++) {
     const outcome = await Promise.race([
       member.publishAttributes().then(() => 'published' as const, () => 'refused' as const),
-      new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), 5 * publishRetryMs))),
-      end,
+      new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5 * publishRetryMs)),
     ]);
-    clearTimeout(timer);
-    if (outcome === 'published' || outcome === 'ended') return outcome;
+    if (outcome === 'published') return;
     if (attempt % 20 === 0) log.warn('failed to publish local member to cluster through raft; retrying', { attempts: attempt });
-    if (outcome === 'refused' && (await Promise.race([end, new Promise<'retry'>((resolve) => setTimeout(() => resolve('retry'), publishRetryMs))])) === 'ended') return 'ended';
+    if (outcome === 'refused') await new Promise((resolve) => setTimeout(resolve, publishRetryMs));
   }
 }
 

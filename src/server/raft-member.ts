@@ -2,6 +2,7 @@
 // core, the peer transport and the node loop, behind the RaftLog the store follows. Also what a
 // member does once at its first start (bootstrap) and at every start (import a snapshot's state
 // that a crash left unimported, announce its peers).
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { EtcdError } from '../core/errors.js';
 import type { Engine } from '../engines/engine.js';
@@ -17,11 +18,14 @@ import { decodeConfChange, encodeMembershipChange, type Member } from '../cluste
 import type { ApplyOutcome, Membership } from '../cluster/membership.js';
 import { membershipError } from '../cluster/membership.js';
 import { APPLIED_KEY, decodeApplied } from '../store/storage-keys.js';
+import { requestTimeoutMs } from '../store/proposal-waiters.js';
+import { decodeMembers, encodeMembers } from '../cluster/members-file.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
 import { remoteClusterJson } from './join-cluster.js';
+import { migrateLegacyLog } from './legacy-log-migration.js';
 
 /** etcd's defaults: 1 MiB per append message, 4096/8 appends in flight per follower. */
 const maxSizePerMsg = 1024 * 1024;
@@ -73,13 +77,25 @@ async function engineAppliedIndex(engine: Engine): Promise<number> {
 
 const changeKey = (cc: ConfChange): string => `${cc.type}:${cc.nodeId}`;
 
+interface ConfWaiter {
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember> {
   const { config, memberId, membership, engine, log } = o;
   const opened = await RaftWal.open(path.join(config.dataDir, 'raft'), { metadata: { memberId, clusterId: o.clusterId } });
   const wal = opened.wal;
   let state = opened.state;
   const fresh = state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;
-  if (fresh && o.newCluster) {
+  // Decided by the WAL, as etcd decides: a crash after the identity or members file was written but
+  // before this bootstrap leaves an empty WAL, and the next start bootstraps.
+  const migrated = fresh ? await migrateLegacyLog(config.dataDir, wal, state, membership.confState(), await engineAppliedIndex(engine)) : undefined;
+  if (migrated !== undefined) {
+    log.info('moved the single-member log of an earlier Lattice into the Raft log', { 'snapshot-index': migrated.snapshot?.index, entries: migrated.entries.length });
+    state = migrated;
+  } else if (fresh && o.newCluster) {
     // As etcd bootstraps a new cluster: one committed AddNode per initial member, at term 1.
     const entries = bootstrapEntries(membership.members());
     const hardState = { term: 1, vote: 0n, commit: entries.length };
@@ -101,10 +117,11 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       throw new Error(`the raft log starts at a snapshot at index ${state.snapshot.index}, but the engine is at ${engineApplied} and the snapshot's state is not in ${path.join(config.dataDir, 'snap')}`);
     }
     log.info('importing the state of a snapshot received from the leader', { index: state.snapshot.index });
+    await membership.install(decodeMembers((await received.readMembers(state.snapshot.index)).toString('utf8'), 'snapshot membership'));
     await engine.importState(received.read(state.snapshot.index));
     engineApplied = await engineAppliedIndex(engine);
   }
-  await received.removeThrough(engineApplied);
+  await received.removeAllBut(state.snapshot !== undefined && state.snapshot.index > engineApplied ? state.snapshot.index : undefined);
 
   const storage = new MemoryRaftStorage();
   if (state.snapshot !== undefined) {
@@ -128,16 +145,20 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     random: Math.random,
   });
 
-  // Callers of proposeConfChange, answered when their change is applied.
-  const confWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  // Callers of proposeConfChange, answered when a change of theirs (same type and member) is
+  // applied, or at the request deadline: a proposal lost with its leader is never applied.
+  const confWaiters = new Map<string, ConfWaiter[]>();
   const settleConf = (cc: ConfChange, outcome: ApplyOutcome): void => {
-    const w = confWaiters.get(changeKey(cc));
+    const waiting = confWaiters.get(changeKey(cc));
+    const w = waiting?.shift();
     if (w === undefined) return;
-    confWaiters.delete(changeKey(cc));
+    if (waiting?.length === 0) confWaiters.delete(changeKey(cc));
+    clearTimeout(w.timer);
     if (outcome.type === 'refused') w.reject(membershipError(outcome.error));
     else w.resolve();
   };
-  const attributeWaiters: Array<() => void> = [];
+  // This member's publish, answered when the entry with its request id is applied.
+  const publishWaiters = new Map<bigint, () => void>();
 
   let raftLog: RaftLog | undefined;
   // Set once the Cluster API exists (it is built on this member); until then a promote is refused.
@@ -149,7 +170,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     onMessages: (messages) => raftLog?.node.steps(messages),
     onUnreachable: (peer) => raftLog?.node.reportUnreachable(peer),
     onSnapshotStatus: (peer, ok) => raftLog?.node.reportSnapshot(peer, ok),
-    receiveSnapshot: (message, stream) => received.store(message.snapshot?.metadata.index ?? 0, stream),
+    receiveSnapshot: (message, stream) => received.store(message.snapshot?.metadata.index ?? 0, message.snapshot?.data ?? new Uint8Array(0), stream),
     isRemoved: (id) => membership.isRemoved(id),
     membersJson: () => remoteClusterJson(o.clusterId, membership.members()),
     promoteMember: (id) => promoteHandler?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
@@ -161,10 +182,10 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   });
   for (const m of membership.members()) if (m.id !== memberId) transport.addPeer(m.id, m.peerUrls);
 
-  const applyConfChange = async (cc: ConfChange, index: number): Promise<void> => {
+  const applyConfChange = async (cc: ConfChange, index: number): Promise<boolean> => {
     const outcome = await membership.apply(cc, index);
+    const change = decodeConfChange(cc);
     if (outcome.type === 'applied') {
-      const change = decodeConfChange(cc);
       switch (change.type) {
         case 'add':
           if (change.member.id !== memberId) transport.addPeer(change.member.id, change.member.peerUrls);
@@ -183,6 +204,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       }
     }
     settleConf(cc, outcome);
+    return outcome.type !== 'refused' || membership.reflects(change);
   };
 
   const options: RaftLogOptions = {
@@ -191,21 +213,33 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     disk: wal,
     network: {
       send: (messages) => transport.send(messages),
-      sendSnapshot: (message) => transport.sendSnapshot(message, () => engine.exportState()),
+      // As etcd merges its snapshot message with its current state: the engine's state now and the
+      // membership now, which the receiver installs together.
+      sendSnapshot: (message) => {
+        const snapshot = message.snapshot;
+        if (snapshot === undefined) return;
+        const data = Buffer.from(encodeMembers(membership.snapshot()), 'utf8');
+        transport.sendSnapshot({ ...message, snapshot: { ...snapshot, data } }, () => engine.exportState());
+      },
     },
     tickIntervalMs: config.heartbeatIntervalMs,
     committedAtStart: Math.max(state.hardState.commit, engineApplied),
     catchUpEntries: config.snapshotCatchUpEntries,
     applyConfChange,
-    applyAttributes: async (id, attributes, index) => {
+    applyAttributes: async (id, attributes, index, requestId) => {
       await membership.applyAttributes(id, attributes, index);
-      if (id === memberId) for (const done of attributeWaiters.splice(0)) done();
+      // Any of this run's publishes will do; the others are answered with it.
+      if (publishWaiters.has(requestId)) {
+        for (const done of publishWaiters.values()) done();
+        publishWaiters.clear();
+      }
     },
     installSnapshot: async (_snapshot: Snapshot) => {
       o.onRestartForSnapshot();
       throw new MemberRestart('restarting to load a snapshot received from the leader');
     },
     snapshotData: () => new Uint8Array(0),
+    leaderWaitMs: requestTimeoutMs(config.electionTimeoutMs),
     onLeaderChange: (lead, role) => {
       if (lead === 0n) log.info('raft lost its leader', { 'local-member-id': formatId(memberId) });
       else log.info(role === RaftRole.Leader ? 'became leader' : 'elected leader', { 'local-member-id': formatId(memberId), leader: formatId(lead) });
@@ -221,13 +255,27 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     transport,
     proposeConfChange(change: ConfChange): Promise<void> {
       const key = changeKey(change);
-      if (confWaiters.has(key)) return Promise.reject(new EtcdError('timeout'));
       return new Promise<void>((resolve, reject) => {
-        confWaiters.set(key, { resolve, reject });
+        const waiter: ConfWaiter = {
+          resolve,
+          reject,
+          timer: setTimeout(() => {
+            const waiting = confWaiters.get(key);
+            const at = waiting?.indexOf(waiter) ?? -1;
+            if (at >= 0) waiting?.splice(at, 1);
+            if (waiting?.length === 0) confWaiters.delete(key);
+            reject(new EtcdError('timeout'));
+          }, requestTimeoutMs(config.electionTimeoutMs)),
+        };
+        const waiting = confWaiters.get(key) ?? [];
+        waiting.push(waiter);
+        confWaiters.set(key, waiting);
         try {
           theLog.proposeConfChange(change);
         } catch (e) {
-          confWaiters.delete(key);
+          waiting.splice(waiting.indexOf(waiter), 1);
+          if (waiting.length === 0) confWaiters.delete(key);
+          clearTimeout(waiter.timer);
           reject(e instanceof Error ? e : new Error(String(e)));
         }
       });
@@ -236,16 +284,26 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       promoteHandler = handler;
     },
     publishAttributes(): Promise<void> {
+      const requestId = randomBytes(8).readBigUInt64BE(0) | 1n;
       return new Promise<void>((resolve, reject) => {
-        attributeWaiters.push(resolve);
+        publishWaiters.set(requestId, resolve);
         theLog
-          .propose(0n, { type: 'memberAttributes', id: memberId, name: config.name, clientUrls: config.advertiseClientUrls })
-          .catch(reject);
+          .propose(requestId, { type: 'memberAttributes', id: memberId, name: config.name, clientUrls: config.advertiseClientUrls })
+          .catch((e: unknown) => {
+            publishWaiters.delete(requestId);
+            reject(e instanceof Error ? e : new Error(String(e)));
+          });
       });
     },
     async close(): Promise<void> {
-      for (const w of confWaiters.values()) w.reject(new EtcdError('stopped'));
+      for (const waiting of confWaiters.values()) {
+        for (const w of waiting) {
+          clearTimeout(w.timer);
+          w.reject(new EtcdError('stopped'));
+        }
+      }
       confWaiters.clear();
+      publishWaiters.clear();
       await theLog.close();
       await transport.close();
     },

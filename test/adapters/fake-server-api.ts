@@ -118,7 +118,24 @@ export class FakeServerApi implements ServerApi {
   }
 
   raft(): RaftInfo {
-    return { leader: fakeMember.memberId, term: fakeRaftTerm, committedIndex: this.revision + 3, isLearner: false };
+    return { leader: this.leaderId, term: fakeRaftTerm, committedIndex: this.revision + 3, isLearner: false };
+  }
+
+  /** The fake is a single member that always leads: moving to itself is done, any other ID is unknown. */
+  async moveLeader(transferee: bigint): Promise<void> {
+    if (transferee !== fakeMember.memberId) throw new EtcdError('badLeaderTransferee');
+  }
+
+  /** The leader raft() reports; loseLeader() sets it to 0 (none) and fires onLeaderLost. */
+  leaderId = fakeMember.memberId;
+  private readonly leaderLostListeners = new Set<() => void>();
+  onLeaderLost(listener: () => void): () => void {
+    this.leaderLostListeners.add(listener);
+    return () => this.leaderLostListeners.delete(listener);
+  }
+  loseLeader(): void {
+    this.leaderId = 0n;
+    for (const l of [...this.leaderLostListeners]) l();
   }
 
   /** A fixed hash; revisions below 0 fail as compacted, above the current one as future. */

@@ -87,6 +87,12 @@ for (const size of [1, 3]) {
         for (let i = 1; i < 20; i++) await ok(live.endpoint, ['put', `/down/${i}`, `${i}`]);
       }
       await victim.restart();
+      // What was acknowledged before the kill is still there.
+      const before = cluster.members.map((_, i) => `/k/${i}\nv${i}\n`).join('');
+      await waitUntil(async () => (await ok(victim.endpoint, ['get', '/k/', '--prefix', '--consistency=s'])) === before, {
+        timeoutMs: 15_000,
+        what: 'the restarted member to hold the writes acknowledged before the kill',
+      });
       if (size === 1) for (let i = 0; i < 20; i++) await ok(victim.endpoint, ['put', `/down/${i}`, `${i}`]);
       await waitUntil(async () => (await ok(victim.endpoint, ['get', '/down/', '--prefix', '--keys-only', '--consistency=s'])).split('\n').filter((l) => l !== '').length === 20, {
         timeoutMs: 15_000,

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   readonly engine?: Engine;
   readonly token?: string;
   readonly extraArgs?: readonly string[];
+  /** Lattice only: extra environment variables for a member, by its name (m1, m2, ...). */
+  readonly memberEnv?: (name: string) => Readonly<Record<string, string>>;
 }
 
 const peerUrlOf = (a: ServerAddress): string => `http://${loopbackHost}:${a.peerPort}`;
@@ -71,6 +73,7 @@ export async function startCluster(kind: ClusterKind, options: ClusterOptions): 
             command: process.execPath,
             args: [repoPath('bin', 'lattice.js'), ...args, ...engineArgs, ...(options.extraArgs ?? [])],
             cwd: repoRoot,
+            env: options.memberEnv === undefined ? undefined : { ...process.env, ...options.memberEnv(address.name) },
             logFile: join(root, `${address.name}.log`),
           },
       address,

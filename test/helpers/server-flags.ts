@@ -65,7 +65,7 @@ export interface LaunchSpec {
   cwd?: string;
   /** Log file (appended across restarts). */
   logFile: string;
-  /** Environment for the process (default: this process's). */
+  /** Environment of the process (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
 

@@ -32,6 +32,10 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
   noLeader: { code: Status.UNAVAILABLE, details: 'etcdserver: no leader' },
   leaderChanged: { code: Status.UNAVAILABLE, details: 'etcdserver: leader changed' },
+  notLeader: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: not leader' },
+  badLeaderTransferee: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: bad leader transferee' },
+  // etcd's ErrTimeoutLeaderTransfer has no gRPC mapping: togRPCError sends it as UNKNOWN.
+  leaderTransferTimeout: { code: Status.UNKNOWN, details: 'etcdserver: request timed out, leader transfer took too long' },
   tooManyRequests: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: too many requests' },
   notCapable: { code: Status.UNAVAILABLE, details: 'etcdserver: not capable' },
   canceled: { code: Status.CANCELLED, details: 'context canceled' },

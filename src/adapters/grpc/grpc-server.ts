@@ -22,6 +22,7 @@ import { ServerCall, resetIfClientStillSending } from './server-call.js';
 import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
+import { RequireLeaderGuard, requiresLeader } from './require-leader.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -158,6 +159,7 @@ export function createGrpcServer(
   const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   const connectionLog = rateLimitedLog(log);
   warnIfResetLimitsIgnored(log);
+  const requireLeader = new RequireLeaderGuard(ctx.api);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
   let openCalls = 0;
@@ -195,6 +197,9 @@ export function createGrpcServer(
       if (typeof ms !== 'number') return call.end(ms);
       call.startDeadline(ms);
     }
+    const noLeader = requireLeader.refusal(headers);
+    if (noLeader !== undefined) return call.end(noLeader);
+    if (method.kind !== 'unary' && requiresLeader(headers)) stream.once('close', requireLeader.track(call));
     try {
       method.serve(call);
     } catch (err) {
@@ -287,6 +292,7 @@ export function createGrpcServer(
     },
     destroy: () => {
       for (const s of sessions) s.destroy();
+      requireLeader.close();
     },
     get openCalls() {
       return openCalls;

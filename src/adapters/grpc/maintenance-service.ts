@@ -1,6 +1,13 @@
-// etcdserverpb.Maintenance: Status and HashKV for now (etcdserver/api/v3rpc/maintenance.go); the
-// other methods answer UNIMPLEMENTED until their modules exist.
-import { MaintenanceService, type HashKVRequest, type HashKVResponse, type StatusResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+// etcdserverpb.Maintenance: Status, HashKV and MoveLeader for now (etcdserver/api/v3rpc/maintenance.go);
+// the other methods answer UNIMPLEMENTED until their modules exist.
+import {
+  MaintenanceService,
+  type HashKVRequest,
+  type HashKVResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
+  type StatusResponse,
+} from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 
 export function createMaintenanceMethods(ctx: GrpcServiceContext) {
@@ -28,6 +35,12 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
       const h = await api.hashKv(req.revision);
       // etcd reports the current revision in the header, not the hashed one.
       return { header: api.header(h.revision), hash: h.hash, compactRevision: BigInt(h.compactRevision) };
+    }),
+    moveLeader: unary(MaintenanceService.moveLeader, async (req: MoveLeaderRequest, call): Promise<MoveLeaderResponse> => {
+      // etcd waits on the call's context: the client's deadline bounds the transfer.
+      await api.moveLeader(req.targetID, call.deadline === undefined ? undefined : call.deadline - Date.now());
+      // etcd answers with an empty response (no header).
+      return { header: undefined };
     }),
   });
 }

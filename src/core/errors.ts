@@ -23,6 +23,7 @@ export type EtcdErrorKind =
   | 'timeout'
   // the replicated log: a proposal with no leader to take it, or dropped when leadership moved before it committed
   | 'noLeader'
+  | 'notSupportedForLearner'
   | 'leaderChanged'
   // leader transfer (Maintenance.MoveLeader and the transfer a stopping leader makes)
   | 'notLeader'

@@ -31,6 +31,7 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },
   noLeader: { code: Status.UNAVAILABLE, details: 'etcdserver: no leader' },
+  notSupportedForLearner: { code: Status.UNAVAILABLE, details: 'etcdserver: rpc not supported for learner' },
   leaderChanged: { code: Status.UNAVAILABLE, details: 'etcdserver: leader changed' },
   notLeader: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: not leader' },
   badLeaderTransferee: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: bad leader transferee' },

@@ -15,6 +15,7 @@ import { electionServiceModule } from './election-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import { Status } from './grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
+import { statusByKind } from './error-status.js';
 import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
 import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
@@ -23,6 +24,9 @@ import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-li
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
 import { RequireLeaderGuard, requiresLeader } from './require-leader.js';
+
+/** What a learner answers (etcd's isRPCSupportedForLearner: Status, and Range if serializable). */
+const learnerServes = new Set(['/etcdserverpb.Maintenance/Status', '/etcdserverpb.KV/Range']);
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -199,6 +203,7 @@ export function createGrpcServer(
     }
     const noLeader = requireLeader.refusal(headers);
     if (noLeader !== undefined) return call.end(noLeader);
+    if (!learnerServes.has(path) && ctx.api.raft().isLearner) return call.end(statusByKind.notSupportedForLearner);
     if (method.kind !== 'unary' && requiresLeader(headers)) stream.once('close', requireLeader.track(call));
     try {
       method.serve(call);

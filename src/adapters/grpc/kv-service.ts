@@ -24,6 +24,8 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   return serviceMethods(KVService, {
     range: unary(rangeMethod, async (req) => {
       fail(checkRangeRequest(req));
+      // A learner serves only what it can answer alone (etcd's isRPCSupportedForLearner).
+      if (!req.serializable && api.raft().isLearner) fail('notSupportedForLearner');
       const res = await api.kv.range(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),

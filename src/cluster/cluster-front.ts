@@ -71,6 +71,8 @@ export class ClusterFront implements ClusterApi {
 
   async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult> {
     const urls = parsePeerUrls(peerUrls);
+    // Checked against every change committed so far, not a membership this member lags behind on.
+    await this.deps.readBarrier();
     const member: Member = {
       id: computeMemberId(urls, '', Math.floor(this.deps.nowUnixSeconds())),
       name: '',
@@ -84,6 +86,7 @@ export class ClusterFront implements ClusterApi {
   }
 
   async memberRemove(id: bigint): Promise<readonly Member[]> {
+    await this.deps.readBarrier();
     this.mayRemove(id);
     await this.configure({ type: 'remove', id });
     return this.deps.membership.members();
@@ -91,11 +94,13 @@ export class ClusterFront implements ClusterApi {
 
   /** Peer URLs are stored as given: etcd's MemberUpdate neither checks nor sorts them. */
   async memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<readonly Member[]> {
+    await this.deps.readBarrier();
     await this.configure({ type: 'update', id, peerUrls: [...peerUrls] });
     return this.deps.membership.members();
   }
 
   async memberPromote(id: bigint): Promise<readonly Member[]> {
+    await this.deps.readBarrier();
     const atLeader = this.deps.promoteAtLeader;
     if (atLeader !== undefined && !atLeader.isLeader() && this.deps.membership.member(id)?.isLearner === true) return atLeader.forward(id);
     this.mayPromote(id);

@@ -237,6 +237,27 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     });
   }
 
+  /**
+   * Resolves once this member's membership reflects every change committed before the call (a
+   * ReadIndex, then the changes up to it applied), so a membership read or check is not stale.
+   */
+  async membershipBarrier(): Promise<void> {
+    const index = await this.readIndex();
+    if (this.committedTo < index) {
+      await new Promise<void>((resolve) => {
+        const unsubscribe = this.subscribe({
+          committed: () => {
+            if (this.committedTo < index) return;
+            unsubscribe();
+            resolve();
+          },
+          ended: () => resolve(),
+        });
+      });
+    }
+    await this.confChain;
+  }
+
   follow(fromIndex: number): AsyncIterable<readonly LogEntry[]> {
     return followCommitted(this, fromIndex, defaultFollowLimits);
   }

@@ -206,7 +206,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     strictReconfigCheck: config.strictReconfigCheck,
     nowUnixSeconds: () => Date.now() / 1000,
-    readBarrier: () => revisionLog.readIndex().then(() => undefined),
+    readBarrier: () => revisionLog.membershipBarrier(),
     promoteAtLeader: {
       isLeader: () => revisionLog.isLeader,
       forward: (id) =>

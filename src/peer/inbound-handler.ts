@@ -11,6 +11,8 @@ import { MessageType, type Message } from '../raft/types.js';
 import { FrameReader } from './frame-reader.js';
 import { decodeBatch, decodeMessage, describeCodecError } from './message-codec.js';
 import { checkHandshake, peerHeaders, peerPaths, type HandshakeIdentity, type HandshakeVerdict } from './peer-protocol.js';
+import { callMethodPattern, type PeerCallAnswer, type PeerCallHandler } from './peer-call.js';
+import { readBounded } from './read-bounded.js';
 
 export interface InboundLimits {
   readonly maxFrameBytes: number;
@@ -22,6 +24,12 @@ export interface InboundLimits {
   readonly snapshotStallTimeoutMs: number;
   /** Snapshots received at once (at most one per sender). */
   readonly maxInboundSnapshots: number;
+  /** Largest call request body accepted. */
+  readonly maxCallRequestBytes: number;
+  /** Calls being served at once, from all peers; more are answered 503. */
+  readonly maxInboundCalls: number;
+  /** A call handler that has not answered within this is answered 503 (the caller retries). */
+  readonly callAnswerTimeoutMs: number;
 }
 
 export interface InboundDeps {
@@ -33,6 +41,8 @@ export interface InboundDeps {
   onMessages(messages: readonly Message[]): void;
   receiveSnapshot(message: Message, state: AsyncIterable<Uint8Array>): Promise<void>;
   membersJson(): unknown;
+  /** Serves /lattice/peer/call/<method>; absent: calls are answered 404. */
+  handleCall?: PeerCallHandler;
 }
 
 export interface InboundStats {
@@ -63,6 +73,7 @@ export class InboundHandler {
   private readonly messageStreams = new Map<bigint, http2.ServerHttp2Stream>();
   private readonly snapshotStreams = new Map<bigint, http2.ServerHttp2Stream>();
   private readonly log: Logger;
+  private callsInFlight = 0;
 
   constructor(private readonly deps: InboundDeps) {
     this.log = deps.logger;
@@ -87,6 +98,7 @@ export class InboundHandler {
     else if (path === peerPaths.snapshot && method === 'POST') this.acceptSnapshot(stream, headers);
     else if (path === peerPaths.members && method === 'GET') this.answerJson(stream, () => this.deps.membersJson());
     else if (path === peerPaths.probing && method === 'GET') this.answerJson(stream, () => ({ health: true }));
+    else if (path?.startsWith(peerPaths.calls) === true && method === 'POST') void this.serveCall(stream, headers, path.slice(peerPaths.calls.length));
     else if (path === peerPaths.messages || path === peerPaths.snapshot || path === peerPaths.members || path === peerPaths.probing) {
       this.answerText(stream, 405, 'Method Not Allowed');
     } else this.answerText(stream, 404, 'not found');
@@ -248,6 +260,49 @@ export class InboundHandler {
     this.deliver([m]);
     if (!stream.destroyed && !stream.headersSent) {
       stream.respond({ ':status': 204 }, { endStream: true });
+    }
+  }
+
+  // --- calls ------------------------------------------------------------------------------------
+
+  private async serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, method: string): Promise<void> {
+    const handler = this.deps.handleCall;
+    if (handler === undefined || !callMethodPattern.test(method)) {
+      this.answerText(stream, 404, 'not found');
+      return;
+    }
+    const from = this.handshake(stream, headers);
+    if (from === undefined) return;
+    if (this.callsInFlight >= this.deps.limits.maxInboundCalls) {
+      this.answerText(stream, 503, 'too many calls in flight');
+      return;
+    }
+    this.callsInFlight++;
+    try {
+      stream.setTimeout(this.deps.limits.streamReadTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      const body = await readBounded(stream, this.deps.limits.maxCallRequestBytes);
+      if (!body.ok) {
+        this.answerText(stream, body.reason === 'tooLarge' ? 413 : 400, body.reason === 'tooLarge' ? 'call body too large' : 'call body not read');
+        return;
+      }
+      stream.setTimeout(0);
+      let timer: NodeJS.Timeout | undefined;
+      const answer = await Promise.race([
+        handler(from, method, new Uint8Array(body.bytes)).catch((err: unknown): PeerCallAnswer | 'failed' => {
+          this.log.warn('peer call handler failed', { method, 'remote-peer-id': formatId(from), error: err });
+          return 'failed';
+        }),
+        new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.deps.limits.callAnswerTimeoutMs))),
+      ]).finally(() => clearTimeout(timer));
+      if (answer === 'failed') this.answerText(stream, 500, 'internal error');
+      else if (answer === 'late') this.answerText(stream, 503, 'no answer in time');
+      else if (answer.kind === 'refused') this.answerText(stream, 409, answer.text, { [peerHeaders.callRefusal]: answer.code });
+      else if (!stream.destroyed && !stream.headersSent) {
+        stream.respond({ ':status': 200, 'content-type': 'application/protobuf' });
+        stream.end(Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength));
+      }
+    } finally {
+      this.callsInFlight--;
     }
   }
 

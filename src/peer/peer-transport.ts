@@ -14,10 +14,12 @@ import { InboundHandler, type InboundStats } from './inbound-handler.js';
 import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
+import { callFailed, callOverSession, type PeerCallHandler, type PeerCallResult } from './peer-call.js';
 
 export { fetchMembersFromPeers, MembersFetchError } from './members-fetch.js';
 export type { PeerLinkStats } from './peer-link.js';
 export type { InboundStats } from './inbound-handler.js';
+export type { PeerCallAnswer, PeerCallHandler, PeerCallResult } from './peer-call.js';
 
 export interface PeerTransportLimits {
   /** Largest frame (one batch, or a snapshot's message) sent or accepted. See message-codec.ts. */
@@ -43,6 +45,15 @@ export interface PeerTransportLimits {
   readonly maxInboundSnapshots: number;
   /** TCP connections accepted per listener at once. */
   readonly maxInboundConnections: number;
+  /** A call's request body (lease requests are a few bytes) ... */
+  readonly maxCallRequestBytes: number;
+  /** ... and its answer (a time-to-live with every key, a list of every lease). */
+  readonly maxCallResponseBytes: number;
+  /** Calls toward one peer at once; more fail as 'busy' (each is a stream on the link's session). */
+  readonly maxCallsInFlightPerPeer: number;
+  /** Calls served at once for all peers. */
+  readonly maxInboundCalls: number;
+  readonly callAnswerTimeoutMs: number;
 }
 
 /** etcd's ConnReadTimeout and ConnWriteTimeout. */
@@ -67,6 +78,11 @@ export const defaultPeerTransportLimits: PeerTransportLimits = {
   snapshotStoreTimeoutMs: 5 * 60_000,
   maxInboundSnapshots: 4,
   maxInboundConnections: 256,
+  maxCallRequestBytes: 64 * 1024,
+  maxCallResponseBytes: defaultMaxPeerMessageBytes,
+  maxCallsInFlightPerPeer: 32,
+  maxInboundCalls: 1024,
+  callAnswerTimeoutMs: 10_000,
 };
 
 export interface PeerTransportOptions {
@@ -86,6 +102,8 @@ export interface PeerTransportOptions {
   readonly logger: Logger;
   /** A peer answered 410: this member has been removed from the cluster (etcd stops the member). */
   onRemovedFromCluster?(byPeer: bigint): void;
+  /** Serves calls from peers (see peer-call.ts); absent: calls are answered 404. */
+  handleCall?: PeerCallHandler;
   readonly limits?: Partial<PeerTransportLimits>;
   readonly http2Limits?: Partial<PeerHttp2Limits>;
 }
@@ -96,6 +114,7 @@ const dropLogIntervalMs = 1_000;
 export class PeerTransport {
   private readonly snapshotsInFlight = new Map<bigint, AbortController>();
   private readonly lastDropLog = new Map<bigint, number>();
+  private readonly callsInFlight = new Map<bigint, number>();
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -127,6 +146,7 @@ export class PeerTransport {
       onMessages: (ms) => options.onMessages(ms),
       receiveSnapshot: (m, state) => options.receiveSnapshot(m, state),
       membersJson: () => options.membersJson(),
+      ...(options.handleCall === undefined ? {} : { handleCall: options.handleCall }),
     });
     const listeners = [];
     try {
@@ -254,6 +274,32 @@ export class PeerTransport {
         this.options.onSnapshotStatus(to, false);
       },
     );
+  }
+
+  /**
+   * A request/response call to a peer on the link's connection; never rejects. Fails at once as
+   * 'unreachable' while the link is not working, and as 'busy' beyond maxCallsInFlightPerPeer.
+   */
+  async call(to: bigint, method: string, body: Uint8Array, timeoutMs: number): Promise<PeerCallResult> {
+    const session = this.closed ? undefined : this.links.get(to)?.activeSession();
+    if (session === undefined) return callFailed('unreachable', `no working connection to ${formatId(to)}`);
+    const inFlight = this.callsInFlight.get(to) ?? 0;
+    if (inFlight >= this.limits.maxCallsInFlightPerPeer) return callFailed('busy', `${inFlight} calls to ${formatId(to)} in flight`);
+    this.callsInFlight.set(to, inFlight + 1);
+    try {
+      return await callOverSession(session, {
+        self: { localId: this.options.localId, clusterId: this.options.clusterId },
+        to,
+        method,
+        body,
+        maxResponseBytes: this.limits.maxCallResponseBytes,
+        timeoutMs,
+      });
+    } finally {
+      const left = (this.callsInFlight.get(to) ?? 1) - 1;
+      if (left === 0) this.callsInFlight.delete(to);
+      else this.callsInFlight.set(to, left);
+    }
   }
 
   /** Is there a working connection to this peer right now (etcd's ActiveSince)? */

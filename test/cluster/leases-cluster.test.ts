@@ -152,3 +152,42 @@ s.it('after kill -9 of the leader a kept-alive lease survives with its key, and 
 }, testTimeoutMs);
 
 s.run();
+
+// The same steps against etcd and Lattice: with two of three members stopped, a lease request at the
+// survivor waits for a leader until the request timeout and fails with etcd's error.
+for (const kind of ['etcd', 'lattice'] as const) {
+  const d = serverSuite(
+    `lease requests without a leader (${kind})`,
+    async () => startCluster(kind, { size: 3, ...(kind === 'lattice' ? { engine: 'memory' as const } : {}) }),
+    missingTools(kind === 'etcd' ? ['etcdctl', 'etcd'] : ['etcdctl']),
+  );
+  d.it('keep-alive and time-to-live at a member without a leader fail with etcdserver: no leader', async (cluster) => {
+    const [m1, m2, m3] = cluster.members as [ClusterMember, ClusterMember, ClusterMember];
+    const id = await grant(m1.endpoint, 30);
+    await Promise.all([m2.shutdown(), m3.shutdown()]);
+    try {
+      // Once the survivor has stepped down (check quorum), it knows no leader.
+      // (JSON leaves out a zero leader)
+      await waitUntil(async () => /"raft_term"/.test((await ok(m1.endpoint, ['endpoint', 'status', '-w', 'json']))) && !/"leader":[1-9]/.test((await ok(m1.endpoint, ['endpoint', 'status', '-w', 'json']))), {
+        timeoutMs: 20_000,
+        what: 'the survivor to lose its leader',
+      });
+      // etcdctl's client retries an Unavailable answer on its own, so the first error line is what counts.
+      for (const args of [['lease', 'keep-alive', '--once', id], ['lease', 'timetolive', id]]) {
+        const started = Date.now();
+        const p = spawnProcess({ name: `etcdctl ${args[1]}`, command: 'etcdctl', args: ['--endpoints', m1.endpoint, ...args], env: { ...process.env, ETCDCTL_API: '3' } });
+        try {
+          const line = await p.waitForLine(/etcdserver: no leader|etcdserver: request timed out|etcdserver: not capable/, 20_000);
+          assert.match(line, /etcdserver: no leader/, `${args[1]}: ${line}`);
+          // after waiting for a leader for etcd's request timeout (5 s + 2 election timeouts)
+          assert.ok(Date.now() - started >= 5_000, `${args[1]} failed after ${Date.now() - started} ms`);
+        } finally {
+          await p.stop();
+        }
+      }
+    } finally {
+      await Promise.all([m2.restart(), m3.restart()]);
+    }
+  }, testTimeoutMs);
+  d.run();
+}

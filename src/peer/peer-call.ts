@@ -1,7 +1,7 @@
 // Request/response calls between members beside the Raft message stream (etcd forwards lease
 // renewals and time-to-live queries to the leader the same way, over its peer port). A call is one
-// POST to /lattice/peer/call/<method> on the session the link toward that peer already keeps, with
-// the usual handshake headers; both bodies are protobuf and bounded. The handler answers a body, or
+// POST to /lattice/peer/call/<method> on a session of its own toward the peer's URL (see
+// PeerTransport.call for why not the link's), with the usual handshake headers; both bodies are protobuf and bounded. The handler answers a body, or
 // refuses with a code of its own (sent in a header, so it can never be mistaken for a refusal of the
 // handshake); anything else is a failure the caller may retry.
 import http2 from 'node:http2';
@@ -61,8 +61,14 @@ export function callOverSession(session: http2.ClientHttp2Session, o: CallOverSe
       return;
     }
     const s = stream;
+    let responded = false;
     s.on('error', (err) => finish(callFailed('failed', err.message)));
+    // A session torn down (the peer killed) closes its streams without an error: fail at once, not at the timeout.
+    s.on('close', () => {
+      if (!responded) finish(callFailed('unreachable', 'connection closed before an answer'));
+    });
     s.on('response', (headers) => {
+      responded = true;
       const status = headers[':status'];
       const refusal = headers[peerHeaders.callRefusal];
       void readBounded(s, o.maxResponseBytes).then((read) => {

@@ -11,7 +11,7 @@ import { formatId } from '../server/member-id.js';
 import { MessageType, type Message } from '../raft/types.js';
 import { defaultMaxPeerMessageBytes } from './message-codec.js';
 import { InboundHandler, type InboundStats } from './inbound-handler.js';
-import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
+import { defaultPeerHttp2Limits, dialPeer, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
 import { callFailed, callOverSession, type PeerCallHandler, type PeerCallResult } from './peer-call.js';
@@ -281,12 +281,18 @@ export class PeerTransport {
    * 'unreachable' while the link is not working, and as 'busy' beyond maxCallsInFlightPerPeer.
    */
   async call(to: bigint, method: string, body: Uint8Array, timeoutMs: number): Promise<PeerCallResult> {
-    const session = this.closed ? undefined : this.links.get(to)?.activeSession();
-    if (session === undefined) return callFailed('unreachable', `no working connection to ${formatId(to)}`);
+    const link = this.closed ? undefined : this.links.get(to);
+    const url = link?.peerUrls[0];
+    if (link === undefined || url === undefined || !link.isActive()) return callFailed('unreachable', `no working connection to ${formatId(to)}`);
     const inFlight = this.callsInFlight.get(to) ?? 0;
     if (inFlight >= this.limits.maxCallsInFlightPerPeer) return callFailed('busy', `${inFlight} calls to ${formatId(to)} in flight`);
     this.callsInFlight.set(to, inFlight + 1);
+    // A session of the call's own: node 20 loops forever in Http2Session.destroy() when the link tears
+    // down its session (peer gone) while a call's stream is open on it.
+    let session: http2.ClientHttp2Session | undefined;
     try {
+      session = dialPeer(url, this.http2Limits);
+      session.on('error', () => undefined);
       return await callOverSession(session, {
         self: { localId: this.options.localId, clusterId: this.options.clusterId },
         to,
@@ -295,7 +301,10 @@ export class PeerTransport {
         maxResponseBytes: this.limits.maxCallResponseBytes,
         timeoutMs,
       });
+    } catch (err) {
+      return callFailed('unreachable', (err as Error).message);
     } finally {
+      session?.close();
       const left = (this.callsInFlight.get(to) ?? 1) - 1;
       if (left === 0) this.callsInFlight.delete(to);
       else this.callsInFlight.set(to, left);

@@ -119,4 +119,14 @@ it('a call from another cluster is refused with 412 and never reaches the handle
   assert.is(called, false);
 });
 
+it('a call in flight when the peer goes away fails at once, not at its deadline', async () => {
+  const [a, b] = await pair(() => new Promise(() => undefined));
+  const startedAt = Date.now();
+  const call = a.transport.call(2n, 'echo', bytes(''), 10_000);
+  setTimeout(() => void b.transport.close(), 100);
+  const r = await call;
+  assert.is(r.kind, 'failed');
+  assert.ok(Date.now() - startedAt < 3_000, `took ${Date.now() - startedAt} ms`);
+});
+
 test.run();

@@ -4,7 +4,7 @@ import http2 from 'node:http2';
 import { parseListenUrl, type ListenAddress } from '../adapters/client-port.js';
 
 export interface PeerHttp2Limits {
-  /** Streams one peer connection may have open at once (a message stream, a snapshot, a probe, /members, calls). */
+  /** Streams one peer connection may have open at once (a message stream, a snapshot, a probe, /members). */
   readonly maxConcurrentStreams: number;
   /** Per-stream receive window: how much one stream may send ahead of our reading it. */
   readonly streamWindowBytes: number;
@@ -17,8 +17,7 @@ export interface PeerHttp2Limits {
 }
 
 export const defaultPeerHttp2Limits: PeerHttp2Limits = {
-  // the message stream plus up to maxCallsInFlightPerPeer calls, with room to spare
-  maxConcurrentStreams: 64,
+  maxConcurrentStreams: 8,
   streamWindowBytes: 1024 * 1024,
   connectionWindowBytes: 4 * 1024 * 1024,
   maxHeaderListBytes: 16 * 1024,

@@ -113,11 +113,6 @@ export class PeerLink {
     return this.state === 'active';
   }
 
-  /** The session of a working link, for calls beside the message stream; undefined while it is not working. */
-  activeSession(): http2.ClientHttp2Session | undefined {
-    return this.state === 'active' && this.session !== undefined && !this.session.destroyed ? this.session : undefined;
-  }
-
   get peerUrls(): readonly string[] {
     return this.urls;
   }

@@ -6,6 +6,9 @@
 // Only the primary (the member holding leadership; a single member always is) tracks expiries; on any
 // other member every lease lives forever until the primary revokes it through the log. promote()
 // refreshes every expiry, so a lease never expires because the server was down or leadership moved.
+// With checkpoints on, the primary also schedules each long lease's remaining TTL to be recorded
+// through the log every checkpoint interval (etcd's lease checkpointing), and promote() starts a
+// lease from its last recorded remaining TTL instead of the whole TTL.
 import type { EtcdErrorKind } from '../core/errors.js';
 import type { Key } from '../core/keys.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
@@ -48,7 +51,8 @@ export type GrantOutcome =
   | { readonly ok: false; readonly error: Extract<EtcdErrorKind, 'leaseNotFound' | 'leaseExists' | 'leaseTtlTooLarge'> };
 
 export type RenewOutcome =
-  | { readonly kind: 'renewed'; readonly ttlSeconds: number }
+  /** `checkpointed`: a remaining TTL is recorded for it; etcd then records 0 so a new primary grants the full TTL. */
+  | { readonly kind: 'renewed'; readonly ttlSeconds: number; readonly checkpointed: boolean }
   | { readonly kind: 'notFound' }
   /** Past its expiry, its revoke not applied yet: etcd answers once the revoke lands. */
   | { readonly kind: 'expired'; readonly gone: Promise<void> }
@@ -66,6 +70,14 @@ export interface LeaseTableOptions {
   /** etcd's minimum TTL: ceil(1.5 × election timeout) in seconds; smaller TTLs are raised to it. */
   readonly minTtlSeconds: number;
   readonly clock: LeaseClock;
+  /** How often the primary records a lease's remaining TTL (etcd: 5 min); absent: checkpoints are off. */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** One lease's remaining TTL to record (etcd's pb.LeaseCheckpoint). */
+export interface DueCheckpoint {
+  readonly ID: bigint;
+  readonly remainingTTL: bigint;
 }
 
 const byDue = (a: Lease, b: Lease): boolean => a.dueAtMs < b.dueAtMs;
@@ -78,6 +90,12 @@ export class LeaseTable {
   private readonly leaseOfKey = new Map<Key, bigint>();
   private readonly expiries = new IndexedMinHeap<Lease>(byDue, (l, i) => (l.heapIndex = i));
   private isPrimary = false;
+  /**
+   * Leases whose remaining TTL is due to be recorded, by due time. Every due time is now plus the
+   * same interval on a monotonic clock, so re-inserting on reschedule keeps the map in due order:
+   * one entry per lease, no heap needed.
+   */
+  private readonly checkpointDue = new Map<bigint, number>();
 
   constructor(private readonly options: LeaseTableOptions) {}
 
@@ -101,7 +119,7 @@ export class LeaseTable {
     if (ttlSeconds > BigInt(maxLeaseTtlSeconds)) return { ok: false, error: 'leaseTtlTooLarge' };
     if (this.leases.has(id)) return { ok: false, error: 'leaseExists' };
     const ttl = Math.max(Number(ttlSeconds), this.options.minTtlSeconds);
-    this.add(id, ttl);
+    this.scheduleCheckpoint(this.add(id, ttl));
     return { ok: true, id, ttlSeconds: ttl };
   }
 
@@ -121,6 +139,7 @@ export class LeaseTable {
     if (l === undefined) return;
     this.leases.delete(id);
     this.expiries.remove(l);
+    this.checkpointDue.delete(id);
     for (const key of l.keys ?? []) if (this.leaseOfKey.get(key) === id) this.leaseOfKey.delete(key);
     for (const wake of l.goneWaiters ?? []) wake();
   }
@@ -131,7 +150,10 @@ export class LeaseTable {
    */
   checkpoint(id: bigint, remainingTtlSeconds: number): void {
     const l = this.leases.get(id);
-    if (l !== undefined) l.remainingTtlSeconds = Math.max(0, remainingTtlSeconds);
+    if (l === undefined) return;
+    l.remainingTtlSeconds = Math.max(0, remainingTtlSeconds);
+    // as etcd's Checkpoint on the primary: the next one is due an interval from now
+    this.scheduleCheckpoint(l);
   }
 
   attach(id: bigint, key: Key): void {
@@ -169,7 +191,10 @@ export class LeaseTable {
   promote(extendMs: number): void {
     this.isPrimary = true;
     const now = this.options.clock.now();
-    for (const l of this.leases.values()) this.setExpiry(l, now + promotedTtlSeconds(l) * 1000 + extendMs);
+    for (const l of this.leases.values()) {
+      this.setExpiry(l, now + promotedTtlSeconds(l) * 1000 + extendMs);
+      this.scheduleCheckpoint(l);
+    }
     if (this.leases.size < leaseRevokeRatePerSecond) return;
     const sorted = [...this.leases.values()].sort((a, b) => a.expiresAtMs - b.expiresAtMs);
     const targetPerSecond = (3 * leaseRevokeRatePerSecond) / 4;
@@ -195,6 +220,7 @@ export class LeaseTable {
   /** Stops being primary: no lease expires here until promoted again. */
   demote(): void {
     this.isPrimary = false;
+    this.checkpointDue.clear();
     for (const l of this.leases.values()) {
       this.setExpiry(l, Infinity);
       // Renewals waiting for this member's revoke would wait for a revoke it no longer makes: as etcd's
@@ -214,7 +240,7 @@ export class LeaseTable {
       return { kind: 'expired', gone };
     }
     this.setExpiry(l, now + l.ttlSeconds * 1000);
-    return { kind: 'renewed', ttlSeconds: l.ttlSeconds };
+    return { kind: 'renewed', ttlSeconds: l.ttlSeconds, checkpointed: this.options.checkpointIntervalMs !== undefined && l.remainingTtlSeconds > 0 };
   }
 
   status(id: bigint, withKeys: boolean): LeaseStatusView | undefined {
@@ -253,16 +279,50 @@ export class LeaseTable {
     return out;
   }
 
+  /**
+   * Up to `limit` remaining TTLs due to be recorded, in seconds rounded up (etcd's
+   * findDueScheduledCheckpoints). Each is scheduled again an interval later right away, so a
+   * checkpoint lost with a leader change costs one interval, not the rest of the lease's life. A
+   * lease renewed within the last second has nothing to record (its full TTL is what a new primary
+   * grants) and is only rescheduled, where etcd drops it until the next promotion.
+   */
+  takeDueCheckpoints(limit: number): DueCheckpoint[] {
+    if (!this.isPrimary || this.options.checkpointIntervalMs === undefined) return [];
+    const now = this.options.clock.now();
+    const out: DueCheckpoint[] = [];
+    for (const [id, dueAtMs] of this.checkpointDue) {
+      if (dueAtMs > now || out.length >= limit) break;
+      this.checkpointDue.delete(id);
+      const l = this.leases.get(id);
+      if (l === undefined || l.expiresAtMs <= now) continue;
+      const remaining = Math.ceil((l.expiresAtMs - now) / 1000);
+      this.scheduleCheckpoint(l);
+      if (remaining >= l.ttlSeconds) continue;
+      out.push({ ID: id, remainingTTL: BigInt(remaining) });
+    }
+    return out;
+  }
+
   /** When the soonest expiry is due (Infinity when none). */
   nextDueAtMs(): number {
     return this.expiries.peek()?.dueAtMs ?? Infinity;
   }
 
-  private add(id: bigint, ttlSeconds: number): void {
+  private add(id: bigint, ttlSeconds: number): Lease {
     const expiresAtMs = this.isPrimary ? this.options.clock.now() + ttlSeconds * 1000 : Infinity;
     const l: Lease = { id, ttlSeconds, remainingTtlSeconds: 0, expiresAtMs, dueAtMs: expiresAtMs, heapIndex: -1, keys: undefined, goneWaiters: undefined };
     this.leases.set(id, l);
     this.expiries.push(l);
+    return l;
+  }
+
+  /** etcd's scheduleCheckpointIfNeeded: only a lease with more than an interval to live is worth recording. */
+  private scheduleCheckpoint(l: Lease): void {
+    const intervalMs = this.options.checkpointIntervalMs;
+    if (intervalMs === undefined || !this.isPrimary) return;
+    if (promotedTtlSeconds(l) * 1000 <= intervalMs) return;
+    this.checkpointDue.delete(l.id);
+    this.checkpointDue.set(l.id, this.options.clock.now() + intervalMs);
   }
 
   private setExpiry(l: Lease, atMs: number): void {

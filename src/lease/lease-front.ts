@@ -1,9 +1,10 @@
 // The Lease API over the store and the lease table. Grants and revokes are log entries (the store
-// applies them to the table in order); renewals and time-to-live read the table, as etcd serves them
-// from the leader's lessor without a log entry. While this member is primary, the expiry loop
-// proposes a revoke for every lease past its expiry, at most etcd's leaseRevokeRate per second, so a
-// mass expiry is spread out and never holds up other writes.
+// applies them to the table in order) and may be made on any member. Renewals, time-to-live and the
+// lease list are answered by the primary lessor (the leader) from its table, without a log entry, as
+// etcd answers them; on any other member they are forwarded to the leader over the peer port
+// (leader-forwarder.ts). The leader's periodic work (expiry revokes, checkpoints) is lease-duties.ts.
 import type {
+  LeaseCheckpointRequest,
   LeaseGrantRequest,
   LeaseGrantResponse,
   LeaseLeasesResponse,
@@ -16,17 +17,22 @@ import type {
 import { EtcdError } from '../core/errors.js';
 import { keyBytes } from '../core/keys.js';
 import type { LeaseApi } from '../core/lease-api.js';
-import { leaseRevokeRatePerSecond, type LeaseTable } from '../actors/lease-table.js';
+import type { LeaseTable } from '../actors/lease-table.js';
+import type { PeerCallAnswer } from '../peer/peer-call.js';
 import type { LeaseIdGenerator } from './lease-ids.js';
+import { leaseCallCodecs, leaseCallMethods } from './lease-calls.js';
+import { LeaseCallService } from './lease-call-service.js';
+import { LeaseDuties } from './lease-duties.js';
+import type { LeaderForwarder } from './leader-forwarder.js';
+import { LeasePrimary } from './lease-primary.js';
 
-/** How often the primary looks for expired leases (etcd: 500 ms); the revoke rate is spread over the checks. */
-export const expiryCheckIntervalMs = 100;
-const revokesPerCheck = Math.max(1, Math.floor((leaseRevokeRatePerSecond * expiryCheckIntervalMs) / 1000));
+export { leaseDutyIntervalMs as expiryCheckIntervalMs } from './lease-duties.js';
 
-/** The store's lease writes: both go through the revision log. */
+/** The store's lease writes, all through the revision log, and its linearizable read barrier. */
 export interface LeaseWrites {
   leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
   leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
+  leaseCheckpoint(req: LeaseCheckpointRequest): Promise<unknown>;
 }
 
 export interface LeaseFrontOptions {
@@ -35,29 +41,56 @@ export interface LeaseFrontOptions {
   readonly ids: LeaseIdGenerator;
   /** A complete header at the store's current revision. */
   readonly header: () => ResponseHeader;
+  /** Resolves once the applied state reflects every write acknowledged before the call. */
+  readonly readBarrier: () => Promise<void>;
+  /** Is this member's Raft leader right now? (A single member always is.) */
+  readonly isLeaderNow: () => boolean;
+  /** Forwards to the leader; absent (a single member): a follower's lease read fails as not capable. */
+  readonly forwarder?: LeaderForwarder;
+  /** The leader records remaining TTLs through the log (the table schedules them). */
+  readonly checkpoints: boolean;
   /** A revoke the expiry loop proposed failed for a reason other than the lease being gone already. */
   readonly onExpiryError: (e: unknown) => void;
+  readonly onCheckpointError?: (e: unknown) => void;
 }
 
 export class LeaseFront implements LeaseApi {
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  /** Renewals waiting for an expired lease's revoke; woken by stop() too. */
-  private readonly waitingRenewals = new Set<() => void>();
+  private readonly primary: LeasePrimary;
+  private readonly duties: LeaseDuties;
+  private readonly calls: LeaseCallService;
 
-  constructor(private readonly options: LeaseFrontOptions) {}
+  constructor(private readonly options: LeaseFrontOptions) {
+    const onCheckpointError = options.onCheckpointError ?? ((): void => undefined);
+    this.primary = new LeasePrimary({
+      table: options.table,
+      readBarrier: options.readBarrier,
+      ...(options.checkpoints ? { proposeCheckpoint: (req: LeaseCheckpointRequest) => options.store.leaseCheckpoint(req) } : {}),
+      onCheckpointError,
+    });
+    this.duties = new LeaseDuties({
+      table: options.table,
+      store: options.store,
+      isLeaderNow: options.isLeaderNow,
+      onExpiryError: options.onExpiryError,
+      onCheckpointError,
+      onFatal: () => this.primary.stop(),
+    });
+    this.calls = new LeaseCallService(this.primary);
+  }
 
-  /** Starts the expiry loop; it does nothing while the table is not primary. */
+  /** Starts the leader's expiry and checkpoint loop; it does nothing while this member is not leader. */
   start(): void {
-    this.timer ??= setInterval(() => this.revokeExpired(), expiryCheckIntervalMs);
-    this.timer.unref();
+    this.duties.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    clearInterval(this.timer);
-    this.timer = undefined;
-    for (const wake of this.waitingRenewals) wake();
+    this.duties.stop();
+    this.primary.stop();
+  }
+
+  /** Serves the lease calls other members forward to this one (when it is the leader). */
+  handlePeerCall(method: string, body: Uint8Array): Promise<PeerCallAnswer> {
+    return this.calls.handle(method, body);
   }
 
   header(): ResponseHeader {
@@ -74,65 +107,39 @@ export class LeaseFront implements LeaseApi {
   }
 
   async renew(id: bigint): Promise<bigint> {
-    const outcome = this.options.table.renew(id);
-    switch (outcome.kind) {
-      case 'renewed':
-        return BigInt(outcome.ttlSeconds);
-      case 'notFound':
-        return 0n;
-      case 'expired':
-        // etcd answers once the revoke has landed, so a client never sees an expired lease renewed.
-        await new Promise<void>((resolve) => {
-          const wake = (): void => {
-            this.waitingRenewals.delete(wake);
-            resolve();
-          };
-          this.waitingRenewals.add(wake);
-          void outcome.gone.then(wake);
-        });
-        if (this.stopped) throw new EtcdError('stopped');
-        if (!this.options.table.primary) throw new EtcdError('notCapable', 'not the primary lessor');
-        return 0n;
-      case 'notPrimary':
-        // A Raft member will forward to the leader here; a single member is always primary.
-        throw new EtcdError('notCapable', 'not the primary lessor');
-    }
+    const local = await this.primary.renew(id);
+    if (local.kind === 'answer') return local.value;
+    if (local.kind === 'notFound') return 0n;
+    const codec = leaseCallCodecs.renew;
+    const f = await this.forwarder().forward(leaseCallMethods.renew, codec.request.encode({ ID: id }).finish(), (b) => codec.answer.decode(b));
+    return f.kind === 'answer' ? f.value.TTL : 0n;
   }
 
   async timeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    const status = this.options.table.status(req.ID, req.keys);
-    const header = this.header();
-    if (status === undefined) return { header, ID: req.ID, TTL: -1n, grantedTTL: 0n, keys: [] };
-    return {
-      header,
-      ID: req.ID,
-      TTL: BigInt(status.remainingSeconds),
-      grantedTTL: BigInt(status.ttlSeconds),
-      keys: status.keys.map(keyBytes),
-    };
+    const notFound = (): LeaseTimeToLiveResponse => ({ header: this.header(), ID: req.ID, TTL: -1n, grantedTTL: 0n, keys: [] });
+    const local = await this.primary.timeToLive(req.ID, req.keys);
+    if (local.kind === 'notFound') return notFound();
+    if (local.kind === 'answer') {
+      const s = local.value;
+      return { header: this.header(), ID: req.ID, TTL: BigInt(s.remainingSeconds), grantedTTL: BigInt(s.ttlSeconds), keys: s.keys.map(keyBytes) };
+    }
+    const codec = leaseCallCodecs.timeToLive;
+    const f = await this.forwarder().forward(leaseCallMethods.timeToLive, codec.request.encode(req).finish(), (b) => codec.answer.decode(b));
+    // The header is this member's, as etcd fills it in after forwarding.
+    return f.kind === 'answer' ? { ...f.value, header: this.header() } : notFound();
   }
 
   async leases(): Promise<LeaseLeasesResponse> {
-    return { header: this.header(), leases: this.options.table.ids().map((ID) => ({ ID })) };
+    const local = await this.primary.leases();
+    if (local.kind === 'answer') return { header: this.header(), leases: local.value.map((ID) => ({ ID })) };
+    const codec = leaseCallCodecs.leases;
+    const f = await this.forwarder().forward(leaseCallMethods.leases, codec.request.encode({}).finish(), (b) => codec.answer.decode(b));
+    return { header: this.header(), leases: f.kind === 'answer' ? f.value.leases : [] };
   }
 
-  private revokeExpired(): void {
-    if (this.stopped) return;
-    for (const ID of this.options.table.takeExpired(revokesPerCheck)) {
-      this.options.store.leaseRevoke({ ID }).catch((e: unknown) => {
-        // Revoked by a client meanwhile: nothing left to do.
-        if (e instanceof EtcdError && e.kind === 'leaseNotFound') return;
-        if (this.stopped) return;
-        // The store takes no more writes until a restart (fail-stop): retrying would only log the same
-        // refusal every few seconds, and renewals waiting for these revokes would wait forever.
-        if (e instanceof EtcdError && (e.kind === 'stopped' || e.kind === 'noSpace')) {
-          this.options.onExpiryError(e);
-          this.stop();
-          return;
-        }
-        // Anything else is retried by the table.
-        this.options.onExpiryError(e);
-      });
-    }
+  private forwarder(): LeaderForwarder {
+    const f = this.options.forwarder;
+    if (f === undefined) throw new EtcdError('notCapable', 'not the primary lessor');
+    return f;
   }
 }

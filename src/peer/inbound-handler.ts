@@ -12,6 +12,8 @@ import { FrameReader } from './frame-reader.js';
 import { decodeBatch, decodeMessage, describeCodecError } from './message-codec.js';
 import { checkHandshake, peerHeaders, peerPaths, type HandshakeIdentity, type HandshakeVerdict } from './peer-protocol.js';
 import { parsePromotePath, type PromoteAnswer } from './promote-request.js';
+import { callMethodPattern, type PeerCallAnswer, type PeerCallHandler } from './peer-call.js';
+import type { BoundedRead } from './read-bounded.js';
 
 export interface InboundLimits {
   readonly maxFrameBytes: number;
@@ -23,6 +25,12 @@ export interface InboundLimits {
   readonly snapshotStallTimeoutMs: number;
   /** Snapshots received at once (at most one per sender). */
   readonly maxInboundSnapshots: number;
+  /** Largest call request body accepted. */
+  readonly maxCallRequestBytes: number;
+  /** Calls being served at once, from all peers; more are answered 503. */
+  readonly maxInboundCalls: number;
+  /** A call handler that has not answered within this is answered 503 (the caller retries). */
+  readonly callAnswerTimeoutMs: number;
 }
 
 export interface InboundDeps {
@@ -36,6 +44,8 @@ export interface InboundDeps {
   membersJson(): unknown;
   /** POST /members/promote/<id>, forwarded by a follower: only the leader can tell if the learner is in sync. */
   promoteMember(id: bigint): Promise<PromoteAnswer>;
+  /** Serves /lattice/peer/call/<method>; absent: calls are answered 404. */
+  handleCall?: PeerCallHandler;
 }
 
 export interface InboundStats {
@@ -66,6 +76,7 @@ export class InboundHandler {
   private readonly messageStreams = new Map<bigint, http2.ServerHttp2Stream>();
   private readonly snapshotStreams = new Map<bigint, http2.ServerHttp2Stream>();
   private readonly log: Logger;
+  private callsInFlight = 0;
 
   constructor(private readonly deps: InboundDeps) {
     this.log = deps.logger;
@@ -99,6 +110,7 @@ export class InboundHandler {
         },
       );
     }
+    else if (path?.startsWith(peerPaths.calls) === true && method === 'POST') void this.serveCall(stream, headers, path.slice(peerPaths.calls.length));
     else if (path === peerPaths.messages || path === peerPaths.snapshot || path === peerPaths.members || path === peerPaths.probing) {
       this.answerText(stream, 405, 'Method Not Allowed');
     } else this.answerText(stream, 404, 'not found');
@@ -263,6 +275,50 @@ export class InboundHandler {
     }
   }
 
+  // --- calls ------------------------------------------------------------------------------------
+
+  private async serveCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, method: string): Promise<void> {
+    const handler = this.deps.handleCall;
+    if (handler === undefined || !callMethodPattern.test(method)) {
+      this.answerText(stream, 404, 'not found');
+      return;
+    }
+    const from = this.handshake(stream, headers);
+    if (from === undefined) return;
+    if (this.callsInFlight >= this.deps.limits.maxInboundCalls) {
+      this.answerText(stream, 503, 'too many calls in flight');
+      return;
+    }
+    this.callsInFlight++;
+    try {
+      stream.setTimeout(this.deps.limits.streamReadTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      const body = await readCallBody(stream, this.deps.limits.maxCallRequestBytes);
+      if (!body.ok) {
+        // answered while the caller may still be sending: it reads the refusal, the rest is never read
+        this.answerText(stream, body.reason === 'tooLarge' ? 413 : 400, body.reason === 'tooLarge' ? 'call body too large' : 'call body not read');
+        return;
+      }
+      stream.setTimeout(0);
+      let timer: NodeJS.Timeout | undefined;
+      const answer = await Promise.race([
+        handler(from, method, new Uint8Array(body.bytes)).catch((err: unknown): PeerCallAnswer | 'failed' => {
+          this.log.warn('peer call handler failed', { method, 'remote-peer-id': formatId(from), error: err });
+          return 'failed';
+        }),
+        new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.deps.limits.callAnswerTimeoutMs))),
+      ]).finally(() => clearTimeout(timer));
+      if (answer === 'failed') this.answerText(stream, 500, 'internal error');
+      else if (answer === 'late') this.answerText(stream, 503, 'no answer in time');
+      else if (answer.kind === 'refused') this.answerText(stream, 409, answer.text, { [peerHeaders.callRefusal]: answer.code });
+      else if (!stream.destroyed && !stream.headersSent) {
+        stream.respond({ ':status': 200, 'content-type': 'application/protobuf' });
+        stream.end(Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength));
+      }
+    } finally {
+      this.callsInFlight--;
+    }
+  }
+
   // --- shared -----------------------------------------------------------------------------------
 
   /** The sender's id when the handshake passes; otherwise the refusal is sent and the connection closed. */
@@ -336,4 +392,32 @@ export class InboundHandler {
     stream.respond({ ':status': 200, 'content-type': 'application/json' });
     stream.end(text);
   }
+}
+
+/** Like readBounded, but leaves the stream open past the bound so a refusal can still be answered on it. */
+function readCallBody(stream: http2.ServerHttp2Stream, maxBytes: number): Promise<BoundedRead> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    const finish = (result: BoundedRead): void => {
+      if (done) return;
+      done = true;
+      stream.removeListener('data', onData);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        stream.pause();
+        finish({ ok: false, reason: 'tooLarge' });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => finish({ ok: true, bytes: Buffer.concat(chunks) }));
+    stream.once('error', () => finish({ ok: false, reason: 'failed' }));
+    stream.once('close', () => finish({ ok: false, reason: 'failed' }));
+  });
 }

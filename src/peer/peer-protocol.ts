@@ -18,6 +18,8 @@ export const peerPaths = {
   promote: '/members/promote/',
   /** etcd's probing endpoint. */
   probing: '/raft/probing',
+  /** Prefix of request/response calls between members (peer-call.ts): the method name follows it. */
+  calls: '/lattice/peer/call/',
 } as const;
 
 export const peerHeaders = {
@@ -25,6 +27,8 @@ export const peerHeaders = {
   from: 'x-server-from',
   to: 'x-raft-to',
   protocolVersion: 'x-lattice-peer-protocol',
+  /** On a call's answer: the handler refused it with this code (its text is the body). */
+  callRefusal: 'x-lattice-call-refusal',
 } as const;
 
 /** etcd's rafthttp refusal texts (http.go), sent as the body. */

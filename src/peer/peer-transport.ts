@@ -11,15 +11,17 @@ import { formatId } from '../server/member-id.js';
 import { MessageType, type Message } from '../raft/types.js';
 import { defaultMaxPeerMessageBytes } from './message-codec.js';
 import { InboundHandler, type InboundStats } from './inbound-handler.js';
-import { defaultPeerHttp2Limits, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
+import { defaultPeerHttp2Limits, dialPeer, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
 import type { PromoteAnswer } from './promote-request.js';
 import { peerDropFailpointFromEnv, type PeerDropFailpoint } from './drop-failpoint.js';
+import { callFailed, callOverSession, type PeerCallHandler, type PeerCallResult } from './peer-call.js';
 
 export { fetchMembersFromPeers, MembersFetchError } from './members-fetch.js';
 export type { PeerLinkStats } from './peer-link.js';
 export type { InboundStats } from './inbound-handler.js';
+export type { PeerCallAnswer, PeerCallHandler, PeerCallResult } from './peer-call.js';
 
 export interface PeerTransportLimits {
   /** Largest frame (one batch, or a snapshot's message) sent or accepted. See message-codec.ts. */
@@ -45,6 +47,15 @@ export interface PeerTransportLimits {
   readonly maxInboundSnapshots: number;
   /** TCP connections accepted per listener at once. */
   readonly maxInboundConnections: number;
+  /** A call's request body (lease requests are a few bytes) ... */
+  readonly maxCallRequestBytes: number;
+  /** ... and its answer (a time-to-live with every key, a list of every lease). */
+  readonly maxCallResponseBytes: number;
+  /** Calls toward one peer at once; more fail as 'busy' (each is a stream on the link's session). */
+  readonly maxCallsInFlightPerPeer: number;
+  /** Calls served at once for all peers. */
+  readonly maxInboundCalls: number;
+  readonly callAnswerTimeoutMs: number;
 }
 
 /** etcd's ConnReadTimeout and ConnWriteTimeout. */
@@ -69,6 +80,11 @@ export const defaultPeerTransportLimits: PeerTransportLimits = {
   snapshotStoreTimeoutMs: 5 * 60_000,
   maxInboundSnapshots: 4,
   maxInboundConnections: 256,
+  maxCallRequestBytes: 64 * 1024,
+  maxCallResponseBytes: defaultMaxPeerMessageBytes,
+  maxCallsInFlightPerPeer: 32,
+  maxInboundCalls: 1024,
+  callAnswerTimeoutMs: 10_000,
 };
 
 export interface PeerTransportOptions {
@@ -90,6 +106,8 @@ export interface PeerTransportOptions {
   readonly logger: Logger;
   /** A peer answered 410: this member has been removed from the cluster (etcd stops the member). */
   onRemovedFromCluster?(byPeer: bigint): void;
+  /** Serves calls from peers (see peer-call.ts); absent: calls are answered 404. */
+  handleCall?: PeerCallHandler;
   readonly limits?: Partial<PeerTransportLimits>;
   readonly http2Limits?: Partial<PeerHttp2Limits>;
   /** Test-only partition (drop-failpoint.ts); by default from LATTICE_FAILPOINT_PEER_DROP_FILE, absent when unset. */
@@ -102,6 +120,7 @@ const dropLogIntervalMs = 1_000;
 export class PeerTransport {
   private readonly snapshotsInFlight = new Map<bigint, AbortController>();
   private readonly lastDropLog = new Map<bigint, number>();
+  private readonly callsInFlight = new Map<bigint, number>();
   private closed: Promise<void> | undefined;
 
   private constructor(
@@ -138,6 +157,7 @@ export class PeerTransport {
         failpoint?.drops(m.from) === true ? Promise.reject(new Error('dropped by the peer drop failpoint')) : options.receiveSnapshot(m, state),
       membersJson: () => options.membersJson(),
       promoteMember: (id) => options.promoteMember?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
+      ...(options.handleCall === undefined ? {} : { handleCall: options.handleCall }),
     });
     const listeners = [];
     try {
@@ -268,6 +288,41 @@ export class PeerTransport {
         this.options.onSnapshotStatus(to, false);
       },
     );
+  }
+
+  /**
+   * A request/response call to a peer on the link's connection; never rejects. Fails at once as
+   * 'unreachable' while the link is not working, and as 'busy' beyond maxCallsInFlightPerPeer.
+   */
+  async call(to: bigint, method: string, body: Uint8Array, timeoutMs: number): Promise<PeerCallResult> {
+    const link = this.closed ? undefined : this.links.get(to);
+    const url = link?.peerUrls[0];
+    if (link === undefined || url === undefined || !link.isActive()) return callFailed('unreachable', `no working connection to ${formatId(to)}`);
+    const inFlight = this.callsInFlight.get(to) ?? 0;
+    if (inFlight >= this.limits.maxCallsInFlightPerPeer) return callFailed('busy', `${inFlight} calls to ${formatId(to)} in flight`);
+    this.callsInFlight.set(to, inFlight + 1);
+    // A session of the call's own: node 20 loops forever in Http2Session.destroy() when the link tears
+    // down its session (peer gone) while a call's stream is open on it.
+    let session: http2.ClientHttp2Session | undefined;
+    try {
+      session = dialPeer(url, this.http2Limits);
+      session.on('error', () => undefined);
+      return await callOverSession(session, {
+        self: { localId: this.options.localId, clusterId: this.options.clusterId },
+        to,
+        method,
+        body,
+        maxResponseBytes: this.limits.maxCallResponseBytes,
+        timeoutMs,
+      });
+    } catch (err) {
+      return callFailed('unreachable', (err as Error).message);
+    } finally {
+      session?.close();
+      const left = (this.callsInFlight.get(to) ?? 1) - 1;
+      if (left === 0) this.callsInFlight.delete(to);
+      else this.callsInFlight.set(to, left);
+    }
   }
 
   /** Is there a working connection to this peer right now (etcd's ActiveSince)? */

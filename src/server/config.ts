@@ -41,6 +41,8 @@ export interface ServerConfig {
   readonly electionTimeoutMs: number;
   readonly initialElectionTickAdvance: boolean;
   readonly preVote: boolean;
+  /** The leader records leases' remaining TTLs this often (etcd's lease checkpoints); undefined: off. */
+  readonly leaseCheckpointIntervalMs?: number | undefined;
   /** Resolved: 0 on the command line becomes etcd's 2 GiB default; negative means no quota, as in etcd. */
   readonly quotaBackendBytes: number;
   readonly maxRequestBytes: number;
@@ -361,7 +363,9 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(X, 'experimental-corrupt-check-time', 'duration', 0, 'Duration of time between cluster corruption check passes.', ign),
   spec(X, 'experimental-enable-v2v3', 'string', '', 'v3 prefix for serving emulated v2 state.', ign),
   spec(X, 'experimental-backend-bbolt-freelist-type', 'string', '', 'Freelist type that boltdb backend uses.', ign),
-  spec(X, 'experimental-enable-lease-checkpoint', 'bool', false, 'Enable leader to send regular checkpoints to other members.', ign),
+  // On by default in Lattice (etcd: off), so a leader change neither resets nor extends a long lease's TTL.
+  spec(X, 'experimental-enable-lease-checkpoint', 'bool', true, 'Enable leader to send regular checkpoints to other members to prevent reset of remaining TTL on leader change.'),
+  spec(X, 'experimental-lease-checkpoint-interval', 'duration', 5 * 60 * 1000, 'Duration of periodic lease checkpoints (etcd 3.5).'),
   spec(X, 'experimental-enable-lease-checkpoint-persist', 'bool', false, 'Enable persisting remainingTTL.', ign),
   spec(X, 'experimental-compaction-batch-limit', 'int', 0, 'Sets the maximum revisions deleted in each compaction batch.', ign),
   spec(X, 'experimental-watch-progress-notify-interval', 'duration', 10 * 60 * 1000, 'Duration of periodical watch progress notification.'),
@@ -900,6 +904,11 @@ function build(
     electionTimeoutMs: electionMs,
     initialElectionTickAdvance: bool('initial-election-tick-advance'),
     preVote: bool('pre-vote'),
+    leaseCheckpointIntervalMs: bool('experimental-enable-lease-checkpoint')
+      ? num('experimental-lease-checkpoint-interval') > 0
+        ? num('experimental-lease-checkpoint-interval')
+        : 5 * 60 * 1000
+      : undefined,
     quotaBackendBytes: quota,
     maxRequestBytes: num('max-request-bytes'),
     maxTxnOps: num('max-txn-ops'),

@@ -15,6 +15,10 @@ import { JobPool } from '../jobs/job-pool.js';
 import { LeaseTable, systemClock } from '../actors/lease-table.js';
 import { LeaseFront } from '../lease/lease-front.js';
 import { LeaseIdGenerator } from '../lease/lease-ids.js';
+import { LeaderWatch } from '../lease/leader-watch.js';
+import { LeaderForwarder } from '../lease/leader-forwarder.js';
+import { RangeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { systemTimers } from '../core/timers.js';
 import { LockRecipe } from '../concurrency/lock.js';
 import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
@@ -32,7 +36,6 @@ import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 import { Leadership } from './leadership.js';
-import { systemTimers } from '../core/timers.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -103,7 +106,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let endMember: (reason: 'removed' | 'restart') => void = () => undefined;
   const ended = new Promise<'removed' | 'restart'>((resolve) => (endMember = resolve));
   // Only the leader expires leases; a new leader gives every lease its full TTL plus an election timeout.
-  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock });
+  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock, checkpointIntervalMs: config.leaseCheckpointIntervalMs });
+  // Renewals and lease reads reaching a follower go to the leader; the leader answers them here.
+  const leaderWatch = new LeaderWatch(systemTimers);
+  let leaseFront: LeaseFront | undefined;
   let raftMember: RaftMember;
   let leadership: Leadership | undefined;
   try {
@@ -121,7 +127,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         leadership?.leaderChanged(lead);
         if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
         else leaseTable.demote();
+        leaderWatch.set(lead);
       },
+      handlePeerCall: (_from, method, body) =>
+        leaseFront?.handlePeerCall(method, body) ?? Promise.resolve({ kind: 'refused', code: 'notLeader', text: 'not serving yet' }),
     });
   } catch (e) {
     await engine.close();
@@ -183,8 +192,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     table: leaseTable,
     ids: new LeaseIdGenerator(memberId, Date.now()),
     header: () => header(store.revision),
+    // A linearizable read of one key: the store's read barrier (ReadIndex, then wait to apply).
+    readBarrier: () => store.range(RangeRequest.create({ key: Buffer.from([0]), countOnly: true })).then(() => undefined),
+    isLeaderNow: () => revisionLog.node.status().softState.role === RaftRole.Leader,
+    forwarder: new LeaderForwarder(
+      {
+        selfId: memberId,
+        leader: () => leaderWatch.leader,
+        leaderChanged: (ms) => leaderWatch.changed(ms),
+        call: (to, method, body, ms) => raftMember.transport.call(to, method, body, ms),
+      },
+      { timers: systemTimers, requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs), electionTimeoutMs: config.electionTimeoutMs, retryIntervalMs: config.heartbeatIntervalMs },
+    ),
+    checkpoints: config.leaseCheckpointIntervalMs !== undefined,
     onExpiryError: (e) => log.warn('revoking an expired lease failed; it is retried', { error: e }),
+    onCheckpointError: (e) => log.debug('a lease checkpoint was not recorded; it is taken again', { error: e }),
   });
+  leaseFront = leases;
   leases.start();
 
   // The Lock and Election services run etcd's client recipes over the same APIs a client uses.

@@ -8,8 +8,8 @@ import { EtcdError } from '../core/errors.js';
 import type { Engine } from '../engines/engine.js';
 import { MemberRestart, RaftLog, type RaftLogOptions } from '../log/raft-log.js';
 import { RaftWal } from '../log/raft-wal.js';
-import { PeerTransport } from '../peer/peer-transport.js';
 import type { PromoteAnswer } from '../peer/promote-request.js';
+import { PeerTransport, type PeerCallHandler } from '../peer/peer-transport.js';
 import { encodeConfChange } from '../raft/conf-change-codec.js';
 import { MemoryRaftStorage } from '../raft/memory-storage.js';
 import { createRaftCore } from '../raft/raft-core.js';
@@ -46,6 +46,8 @@ export interface RaftMemberOptions {
   /** A snapshot from the leader was recorded; the member restarts to load it into the store. */
   readonly onRestartForSnapshot: () => void;
   readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+  /** Serves request/response calls from peers (lease requests forwarded to the leader). */
+  readonly handlePeerCall?: PeerCallHandler;
 }
 
 export interface RaftMember {
@@ -175,6 +177,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     membersJson: () => remoteClusterJson(o.clusterId, membership.members()),
     promoteMember: (id) => promoteHandler?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
     logger: log.named('rafthttp'),
+    ...(o.handlePeerCall === undefined ? {} : { handleCall: o.handlePeerCall }),
     onRemovedFromCluster: () => {
       log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });
       o.onRemoved();

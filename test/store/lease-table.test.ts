@@ -57,7 +57,7 @@ t('renew restarts the TTL; an unknown lease is notFound; an expired one waits fo
   const { clock, table } = fresh();
   table.grant(1n, 5n);
   clock.ms += 4000;
-  assert.equal(table.renew(1n), { kind: 'renewed', ttlSeconds: 5 });
+  assert.equal(table.renew(1n), { kind: 'renewed', ttlSeconds: 5, checkpointed: false });
   clock.ms += 4000;
   assert.equal(table.takeExpired(10), []);
   assert.equal(table.renew(9n), { kind: 'notFound' });

@@ -131,15 +131,19 @@ for (const engine of engines) {
     const seen: string[] = [];
     observer.on('change', (leader) => seen.push(leader ?? ''));
     const first = election.campaign('first');
-    await first.wait();
-    const second = election.campaign('second');
-    assert.is(await election.leader(), 'first');
-    await first.resign();
-    await second.wait();
-    assert.is(await election.leader(), 'second');
-    await waitUntil(() => seen.includes('second'), { timeoutMs: 10_000, what: 'the observer to see the second leader' });
-    await second.resign();
-    await observer.cancel();
+    let second: ReturnType<typeof election.campaign> | undefined;
+    try {
+      await first.wait();
+      second = election.campaign('second');
+      assert.is(await election.leader(), 'first');
+      await first.resign();
+      await second.wait();
+      assert.is(await election.leader(), 'second');
+      await waitUntil(() => seen.includes('second'), { timeoutMs: 10_000, what: 'the observer to see the second leader' });
+    } finally {
+      // Whatever failed, nothing of the election may keep the test process alive.
+      await Promise.allSettled([first.resign(), second?.resign(), observer.cancel()]);
+    }
   }, testTimeoutMs);
 
   test.run();

@@ -27,17 +27,8 @@ export const bucket = (key: string, entries: Iterable<WriteEntry> | AsyncIterabl
   sequence,
 });
 
-/** A small seeded generator (mulberry32), so failures reproduce from the seed in the test name. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
+export { seededRandom };
 
 export function randomBytes(random: () => number, length: number): Uint8Array {
   const out = new Uint8Array(length);

@@ -73,17 +73,8 @@ class Dir {
   }
 }
 
-/** A small seeded random source (mulberry32), so a crash can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from './seeded-random.js';
+export { seededRandom };
 
 /** A copy of items in a seeded random order (Fisher-Yates). */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {

@@ -19,17 +19,8 @@ export function message(fields: Partial<Message> & { type: MessageType; to: bigi
   };
 }
 
-/** mulberry32: small, seedable, good enough to drive fuzzing. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
+export { seededRandom };
 
 export interface LogLine {
   readonly level: string;

@@ -17,17 +17,8 @@ import {
   type Snapshot,
 } from '../../src/raft/types.js';
 
-/** A deterministic uniform source in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/seeded-random.js';
+export { seededRandom };
 
 export interface TestNode {
   readonly id: NodeId;

@@ -1,6 +1,8 @@
 // A small seeded random source (mulberry32) for the Raft simulation: every choice of a run comes
 // from one of these, so a seed replays the run exactly.
 
+import { seededRandom } from '../../helpers/seeded-random.js';
+
 export interface Prng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -14,14 +16,7 @@ export interface Prng {
 }
 
 export function createPrng(seed: number): Prng {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const prng: Prng = {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),

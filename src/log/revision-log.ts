@@ -1,6 +1,6 @@
-// The seam between agreeing on the order of writes and applying them. The single-member LocalLog
-// implements it now; a Raft-backed log will implement the same interface. docs/design.md ("The
-// revision log") states what an implementation must guarantee.
+// The seam between agreeing on the order of writes and applying them. The server's RaftLog implements
+// it, and so does the single-member LocalLog the store's tests use. docs/design.md ("The revision
+// log") states what an implementation must guarantee.
 import type { Command, LogEntry } from './command.js';
 
 export interface RevisionLog {

@@ -6,9 +6,9 @@
 # Usage: bash bench/cluster.sh
 # Env:
 #   SMOKE=1      tiny op counts and a 5 s cap (checks the script, numbers meaningless)
-#   C1_OPS       ops of the 1-client entries           (default 3000)
+#   C1_OPS       ops of the 1-client entries           (default 5000)
 #   CN_OPS       ops of the 1000-client and txn entries (default 10000)
-#   DURATION     cap per entry (default 20s)
+#   DURATION     cap per entry (default 30s)
 #   ONLY         regex on entry labels (default: all)
 #   SERVERS      which clusters, in order (default "etcd lattice")
 #   ENGINE       Lattice storage engine (default rocksdb)
@@ -38,9 +38,9 @@ repo="$(cd "$here/.." && pwd)"
 shared="$(cd "$repo/../shared/bench" 2>/dev/null && pwd)" || { echo "cluster.sh: ../shared/bench not found next to $repo" >&2; exit 1; }
 
 smoke="${SMOKE:-0}"
-c1_ops="${C1_OPS:-3000}"
+c1_ops="${C1_OPS:-5000}"
 cn_ops="${CN_OPS:-10000}"
-dur="${DURATION:-20s}"
+dur="${DURATION:-30s}"
 if [[ "$smoke" == 1 ]]; then c1_ops="${C1_OPS:-100}"; cn_ops="${CN_OPS:-1000}"; dur="${DURATION:-5s}"; fi
 only="${ONLY:-.}"
 servers="${SERVERS:-etcd lattice}"
@@ -238,6 +238,9 @@ run_entry() { # $1 server, $2 label, $3 kvbench args, $4 mode: measure|strace
   log "   $(grep -m1 -iE 'ops/s|throughput' "$lp.txt" || tail -1 "$lp.txt")  cpu=${tot} ticks  load=${la1}"
 }
 
+{ echo "command: C1_OPS=$c1_ops CN_OPS=$cn_ops DURATION=$dur ENGINE=$engine FSYNC=$fsync_pass ONLY='$only' SERVERS='$servers' bash bench/cluster.sh"
+  echo "started: $stamp"; echo "lattice: $(cd "$repo" && git rev-parse HEAD 2>/dev/null || echo '?')"
+  echo "etcd: $(etcd --version 2>/dev/null | head -1)"; echo "nproc: $(nproc)"; } >"$out/command.txt"
 log "output: $out   (entries: C1_OPS=$c1_ops CN_OPS=$cn_ops DURATION=$dur)"
 : >"$out/results.jsonl"
 for srv in $servers; do

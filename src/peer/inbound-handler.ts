@@ -13,7 +13,7 @@ import { decodeBatch, decodeMessage, describeCodecError } from './message-codec.
 import { checkHandshake, peerHeaders, peerPaths, type HandshakeIdentity, type HandshakeVerdict } from './peer-protocol.js';
 import { parsePromotePath, type PromoteAnswer } from './promote-request.js';
 import { callMethodPattern, type PeerCallAnswer, type PeerCallHandler } from './peer-call.js';
-import type { BoundedRead } from './read-bounded.js';
+import { readBounded } from './read-bounded.js';
 
 export interface InboundLimits {
   readonly maxFrameBytes: number;
@@ -292,7 +292,7 @@ export class InboundHandler {
     this.callsInFlight++;
     try {
       stream.setTimeout(this.deps.limits.streamReadTimeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-      const body = await readCallBody(stream, this.deps.limits.maxCallRequestBytes);
+      const body = await readBounded(stream, this.deps.limits.maxCallRequestBytes, 'pause');
       if (!body.ok) {
         // answered while the caller may still be sending: it reads the refusal, the rest is never read
         this.answerText(stream, body.reason === 'tooLarge' ? 413 : 400, body.reason === 'tooLarge' ? 'call body too large' : 'call body not read');
@@ -392,32 +392,4 @@ export class InboundHandler {
     stream.respond({ ':status': 200, 'content-type': 'application/json' });
     stream.end(text);
   }
-}
-
-/** Like readBounded, but leaves the stream open past the bound so a refusal can still be answered on it. */
-function readCallBody(stream: http2.ServerHttp2Stream, maxBytes: number): Promise<BoundedRead> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    let done = false;
-    const finish = (result: BoundedRead): void => {
-      if (done) return;
-      done = true;
-      stream.removeListener('data', onData);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        stream.pause();
-        finish({ ok: false, reason: 'tooLarge' });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    stream.on('data', onData);
-    stream.once('end', () => finish({ ok: true, bytes: Buffer.concat(chunks) }));
-    stream.once('error', () => finish({ ok: false, reason: 'failed' }));
-    stream.once('close', () => finish({ ok: false, reason: 'failed' }));
-  });
 }

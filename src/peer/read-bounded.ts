@@ -4,7 +4,11 @@ import type { Readable } from 'node:stream';
 
 export type BoundedRead = { readonly ok: true; readonly bytes: Buffer } | { readonly ok: false; readonly reason: 'tooLarge' | 'failed' };
 
-export function readBounded(stream: Readable, maxBytes: number): Promise<BoundedRead> {
+/**
+ * Past the bound the stream is destroyed; with `pastBound: 'pause'` it is only paused, so that a
+ * server can still answer the refusal on it.
+ */
+export function readBounded(stream: Readable, maxBytes: number, pastBound: 'destroy' | 'pause' = 'destroy'): Promise<BoundedRead> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -18,8 +22,9 @@ export function readBounded(stream: Readable, maxBytes: number): Promise<Bounded
     const onData = (chunk: Buffer): void => {
       total += chunk.length;
       if (total > maxBytes) {
+        if (pastBound === 'pause') stream.pause();
         finish({ ok: false, reason: 'tooLarge' });
-        stream.destroy();
+        if (pastBound === 'destroy') stream.destroy();
         return;
       }
       chunks.push(chunk);

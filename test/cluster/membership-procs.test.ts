@@ -114,6 +114,9 @@ for (const [kind, engine] of [['etcd', 'memory'], ['lattice', 'memory'], ['latti
     });
     // A learner serves only Status and serializable reads (clientv3 does not retry a refused write).
     record(kind, 'a write at the learner', await refusal(joiner.endpoint, ['put', '/grow/learner', 'x']));
+    // etcd's JSON gateway goes through the same gRPC checks.
+    const viaGateway = await fetch(`${joiner.endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: 'L2dyb3cvbGVhcm5lcg==', value: 'eA==' }) });
+    record(kind, 'a gateway write at the learner', `${viaGateway.status} ${await viaGateway.text()}`);
     if (kind === 'lattice') {
       assert.match(logOf(joiner), 'successfully received and saved database snapshot', 'the learner caught up from a snapshot');
       assert.match(logOf(joiner), 'restarting the member to load a snapshot received from the leader');

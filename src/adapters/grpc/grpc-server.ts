@@ -23,6 +23,7 @@ import { ServerCall, resetIfClientStillSending } from './server-call.js';
 import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
+import { authServiceModule } from './auth-service.js';
 import { RequireLeaderGuard, requiresLeader } from './require-leader.js';
 
 /** What a learner answers (etcd's isRPCSupportedForLearner: Status, and Range if serializable). */
@@ -93,6 +94,7 @@ export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   electionServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
+  authServiceModule,
 ];
 
 export interface GrpcServerLimits {

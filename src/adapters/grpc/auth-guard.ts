@@ -20,15 +20,22 @@ export function callerOf(api: ServerApi, call: CallContext): Promise<AuthHeader>
 
 /**
  * etcd's doSerialize: check, read, then refuse with authOldRevision when the auth store changed
- * while the read was served (its answer may hold what the caller may no longer see).
+ * while the read was served (its answer may hold what the caller may no longer see). etcd waits for
+ * a linearizable read's barrier before the check; here the barrier is inside the read, so the check
+ * is made again after it, against the auth state the barrier brought this member up to.
  */
 export async function serveChecked<T>(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
   const auth = enabledAuth(api);
   if (auth === undefined) return read();
   const h = await auth.caller(call.metadata, call.verifiedCommonName);
   auth.require(refusal(auth.check, h));
+  const revisionBefore = auth.state.revision;
   const result = await read();
-  if (h.revision !== 0 && h.revision !== auth.state.revision) throw new EtcdError('authOldRevision');
+  if (auth.state.revision !== revisionBefore) {
+    const now = auth.current(h);
+    auth.require(refusal(auth.check, now));
+    if (now.revision !== 0 && now.revision !== auth.state.revision) throw new EtcdError('authOldRevision');
+  }
   return result;
 }
 

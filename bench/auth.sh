@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Auth overhead: kvbench put and get against Lattice and real etcd 3.4, each without auth and with
-# auth enabled (a user holding readwrite on the prefix the load uses); prints a markdown table of
+# auth enabled (a user holding readwrite on the prefix kvb/, where the load and kvbench's ping key are); prints a markdown table of
 # ops/s, p99 and the auth/no-auth ratio per server.
 #
 # kvbench (../shared/bench) has no user/password flags, so this builds a copy whose clientv3.Config
@@ -46,7 +46,7 @@ stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; serv
 enable_auth() {
   local e=(etcdctl --endpoints "127.0.0.1:$port")
   "${e[@]}" user add root:rootpw >/dev/null && "${e[@]}" role add root >/dev/null && "${e[@]}" user grant-role root root >/dev/null
-  "${e[@]}" role add bench >/dev/null && "${e[@]}" role grant-permission bench readwrite b/ --prefix >/dev/null
+  "${e[@]}" role add bench >/dev/null && "${e[@]}" role grant-permission bench readwrite kvb/ --prefix >/dev/null
   "${e[@]}" user add bench:benchpw >/dev/null && "${e[@]}" user grant-role bench bench >/dev/null && "${e[@]}" auth enable >/dev/null
 }
 result() { # kvbench args... → "ops_per_s p99"
@@ -60,8 +60,8 @@ for server in etcd lattice; do
   for mode in off on; do
     start_server "$server"
     if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
-    out[$server-$mode-put]="$(result put --prefix b/ --key-size 16 --clients "$clients" --conns 4 --total "$total")"
-    out[$server-$mode-get]="$(result range --key b/one --consistency l --clients "$clients" --conns 4 --total "$total")"
+    out[$server-$mode-put]="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total")"
+    out[$server-$mode-get]="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total")"
     stop_server
   done
 done

@@ -29,6 +29,12 @@ export interface AuthFrontDeps {
   readonly leaseKeys: LeaseKeys;
   /** etcd --client-cert-auth: a verified client certificate's CN is the user when no token is sent. */
   readonly clientCertAuth: boolean;
+  /**
+   * Waits until this member has applied everything committed when it was called (etcd's
+   * linearizableReadNotify before Authenticate), so a user just added through another member is
+   * known here. Absent: no wait (a single member, tests).
+   */
+  readonly readBarrier?: () => Promise<void>;
 }
 
 /** Forwards token events to the simple tokens; JWT tokens need none. */
@@ -129,6 +135,7 @@ export class AuthFront {
 
   /** etcd's Authenticate: the password checked here, then the token assigned through the log. */
   async authenticate(name: string, password: string): Promise<string> {
+    await this.deps.readBarrier?.();
     for (let attempt = 1; ; attempt++) {
       const stored = this.state.passwordOf(name);
       if (!stored.ok) throw new EtcdError(stored.error);

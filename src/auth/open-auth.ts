@@ -38,10 +38,10 @@ async function tokenProvider(settings: AuthSettings): Promise<TokenProvider> {
 export async function openAuth(
   settings: AuthSettings,
   engine: Pick<Engine, 'iterate'>,
-  deps: { readonly propose: (req: AuthRequest) => Promise<AuthAnswer>; readonly leaseKeys: LeaseKeys },
+  deps: { readonly propose: (req: AuthRequest) => Promise<AuthAnswer>; readonly leaseKeys: LeaseKeys; readonly readBarrier?: () => Promise<void> },
 ): Promise<OpenedAuth> {
   const hasher = new BcryptJobs(settings.bcryptCost);
-  const front = new AuthFront({ provider: await tokenProvider(settings), hasher, propose: deps.propose, leaseKeys: deps.leaseKeys, clientCertAuth: settings.clientCertAuth });
+  const front = new AuthFront({ provider: await tokenProvider(settings), hasher, propose: deps.propose, leaseKeys: deps.leaseKeys, clientCertAuth: settings.clientCertAuth, ...(deps.readBarrier === undefined ? {} : { readBarrier: deps.readBarrier }) });
   await front.state.load(engine);
   return { front, close: () => hasher.close() };
 }

@@ -178,6 +178,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     {
       propose: (req) => (authStore === undefined ? Promise.reject(new Error('auth proposed before the store opened')) : authStore.proposeAuth(req)),
       leaseKeys: (id) => leaseTable.keysOf(id),
+      // A linearizable read of one key: the store's read barrier (ReadIndex, then wait to apply).
+      readBarrier: () =>
+        authStore === undefined ? Promise.resolve() : authStore.range(RangeRequest.create({ key: Buffer.from([0]), countOnly: true })).then(() => undefined),
     },
   );
   const store = await MvccStore.open(

@@ -23,6 +23,7 @@ import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-li
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
 import { CallAdmission } from './call-admission.js';
+import { authServiceModule } from './auth-service.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -89,6 +90,7 @@ export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   electionServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
+  authServiceModule,
 ];
 
 export interface GrpcServerLimits {

@@ -6,6 +6,8 @@
 // flushed as it is made, until the call ends or the client leaves.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { Status } from '../grpc/grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
@@ -42,6 +44,13 @@ export const defaultMaxStreamsPerClientAddress = 1000;
 export const maxBodyToMessageRatio = 2;
 
 const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
+
+/** etcd's gateway dials gRPC with the request's TLS identity; ours reads it off the TLS socket. */
+function verifiedCommonNameOf(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const cn: unknown = (socket.getPeerCertificate().subject as unknown as Record<string, unknown> | undefined)?.['CN'];
+  return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
+}
 
 /** grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata. */
 function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
@@ -291,7 +300,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
             details: services.has(service) ? `unknown method ${name} for service ${service}` : `unknown service ${service}`,
           });
         }
-        call = new GatewayCall(metadataOf(req.headers), sink, options.log);
+        call = new GatewayCall(metadataOf(req.headers), sink, options.log, verifiedCommonNameOf(req.socket));
         if (timeout !== undefined && timeout !== 0) {
           // a deadline already past fails the call before it is made, as a Go context would
           if (timeout < 0) return call.end({ code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' });

@@ -17,6 +17,8 @@ export interface CallContext {
   readonly metadata: IncomingHttpHeaders;
   /** When the client's `grpc-timeout` runs out (ms since the epoch), if it sent one. */
   readonly deadline: number | undefined;
+  /** The Common Name of the client's verified TLS certificate, if it presented one (etcd --client-cert-auth: the user when no token is sent). */
+  readonly verifiedCommonName?: string;
   /** Aborted when the call ends before its handler finished: client cancel, deadline, shutdown. */
   readonly signal: AbortSignal;
   /** Stops taking request messages; HTTP/2 flow control then holds the client back. */
@@ -87,6 +89,8 @@ export interface ServerCallOptions {
   readonly maxReceiveMessageBytes: number;
   readonly log: ErrorLogger;
   readonly connection: ConnectionHooks | undefined;
+  /** The CN of the connection's verified client certificate (TLS), if any. */
+  readonly verifiedCommonName?: string | undefined;
 }
 
 export class ServerCall implements CallContext {
@@ -111,12 +115,14 @@ export class ServerCall implements CallContext {
   trailers: OutgoingHttpHeaders = okTrailers;
   resetAfterStatus = false;
   deadline: number | undefined;
+  readonly verifiedCommonName?: string;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
     readonly metadata: IncomingHttpHeaders,
     private readonly options: ServerCallOptions,
   ) {
+    if (options.verifiedCommonName !== undefined) this.verifiedCommonName = options.verifiedCommonName;
     const s = stream as CallStream;
     s[callKey] = this;
     s.on('close', onStreamClose);

@@ -11,7 +11,8 @@ import { engines } from '../helpers/lattice-server.js';
 import { loopbackHost } from '../helpers/free-port.js';
 import { runCommand, spawnProcess, waitUntil } from '../helpers/processes.js';
 import { serverSuite } from '../helpers/spec.js';
-import { missingTools } from '../helpers/tools.js';
+import { missingTools, skip } from '../helpers/tools.js';
+import { buildGoProgram } from '../helpers/go-build.js';
 import { etcdctlTlsFlags, mtlsServerFlags, startTlsServer, tlsFixture, type ServerKind, type TlsServer } from '../helpers/tls-servers.js';
 
 const put = (s: TlsServer, cert: string | undefined, key: string, value: string) => etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), 'put', key, value]);
@@ -104,6 +105,20 @@ function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): 
       client.close();
     }
   });
+
+  const noGo = missingTools(['go']);
+  if (noGo !== null) skip(`${name}: Go clientv3 with a client certificate: ${noGo}`);
+  else {
+    s.it('Go clientv3 with a client certificate puts, gets and watches over https', async (server) => {
+      const binary = await buildGoProgram('tlsclient');
+      const certArgs = (cert: string): string[] => ['--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture(`${cert}.pem`), '--key', tlsFixture(`${cert}-key.pem`)];
+      const ok = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client')], { timeoutMs: 60_000 });
+      assert.is(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(JSON.parse(ok.stdout.trim()) as unknown, { ok: true, get: 'from-go', watch: 'event' });
+      const refused = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client-revoked')], { timeoutMs: 60_000 });
+      assert.is.not(refused.code, 0, refused.stdout);
+    }, 300_000);
+  }
 
   if (kind === 'lattice') {
     s.it('plaintext sent to the TLS port is refused, logged once, and other clients are served', async (server) => {

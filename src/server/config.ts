@@ -605,8 +605,21 @@ function fromFile(path: string, text: string): { values: Map<string, FlagValue>;
     const key = rawKey.toLowerCase();
     if (v === null || v === undefined) continue;
     if (fileOnlyKeys.has(key)) {
-      if (typeof v === 'object' && Object.values(v as object).some((x) => x !== '' && x !== false && x !== null)) {
-        values.set(key, true);
+      if (typeof v !== 'object' || Array.isArray(v)) throw bad(rawKey, 'a mapping', v);
+      // etcd's securityConfig: five settings per side, the same as the flags
+      const prefix = key === 'peer-transport-security' ? 'peer-' : '';
+      for (const [rawSub, sub] of Object.entries(v as Record<string, unknown>)) {
+        const name = rawSub.toLowerCase();
+        if (sub === null || sub === undefined) continue;
+        if (name === 'cert-file' || name === 'key-file' || name === 'trusted-ca-file') {
+          if (typeof sub === 'object') throw bad(`${rawKey}.${rawSub}`, 'a string', sub);
+          if (sub !== '') values.set(prefix + name, String(sub));
+        } else if (name === 'client-cert-auth' || name === 'auto-tls') {
+          if (typeof sub !== 'boolean') throw bad(`${rawKey}.${rawSub}`, 'true or false', sub);
+          values.set(prefix + name, sub);
+        } else {
+          warnings.push(`unrecognized key ${JSON.stringify(`${rawKey}.${rawSub}`)} in config file ${path} (ignored)`);
+        }
       }
       continue;
     }

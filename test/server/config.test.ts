@@ -172,6 +172,16 @@ it('TLS flags are taken (not ignored) and an unknown cipher suite fails as in et
   assert.throws(() => parse(['--cipher-suites', 'TLS_NOPE']), /unexpected TLS cipher suite "TLS_NOPE"/);
 });
 
+it("the config file's client-transport-security and peer-transport-security set the TLS flags", () => {
+  const yaml = ['name: tlsnode', 'client-transport-security:', '  cert-file: /c.pem', '  key-file: /k.pem', '  client-cert-auth: true', '  trusted-ca-file: /ca.pem', 'peer-transport-security:', '  auto-tls: true', ''].join('\n');
+  const c = parseConfig(['--config-file', 'tls.yml'], {}, { readFile: () => yaml });
+  if (c.kind !== 'server') throw new Error('expected server');
+  assert.equal(c.clientTls.files, { certFile: '/c.pem', keyFile: '/k.pem', trustedCaFile: '/ca.pem', crlFile: '' });
+  assert.ok(c.clientTls.clientCertAuth);
+  assert.ok(c.peerTls.autoTls);
+  assert.equal(c.ignoredFlags, []);
+});
+
 it('etcd flags Lattice does not implement are accepted and listed in ignoredFlags', () => {
   const c = parse(['--host-whitelist', 'example.com', '--enable-pprof', '--wal-dir', '/w', '--max-wals', '3']);
   assert.equal(c.ignoredFlags, ['enable-pprof', 'host-whitelist', 'max-wals', 'wal-dir']);

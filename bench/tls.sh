@@ -25,7 +25,7 @@ out="$repo/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-tls-$engine"
 mkdir -p "$out"
 
 gopath=/usr/share/gocode
-client="$out/tlsclient"
+client="$(mktemp -d)/tlsclient"
 (cd "$repo" && GOPATH="$gopath" GO111MODULE=off CGO_ENABLED=0 GOCACHE="${GOCACHE:-/tmp/lattice-gocache}" go build -o "$client" ./test/interop/go/tlsclient)
 (cd "$repo" && npx tsc -p tsconfig.json)
 

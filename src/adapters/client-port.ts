@@ -186,6 +186,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     methods: methodsByPath(services.flatMap((s) => s.methods(serviceContext))),
     maxRequestBytes,
     log,
+    admission: grpcServer.admission,
   });
   const httpServer = http.createServer(
     createHttpRouter({ api: options.api, handlers: [gateway, ...(options.httpHandlers ?? [])], log }),

@@ -37,6 +37,7 @@ import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 import { Leadership } from './leadership.js';
 import { openAuth } from '../auth/open-auth.js';
+import { openTlsSides } from '../tls/server-tls.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -82,6 +83,8 @@ function logIdentity(loaded: LoadedIdentity, log: Logger): void {
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
+  // Bad certificate files stop the start here, before anything is served (etcd fails the same way).
+  const { clientTls, peerTls } = await openTlsSides(config, log);
   // Before the engine or the log writes anything, so a data dir with data always has its identity.
   // A fresh member of a running cluster learns its ID and the member list from the others.
   let joined: Joined | undefined;
@@ -90,7 +93,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config,
     config.initialClusterState === 'existing'
       ? async () => {
-          joined = await joinExistingCluster(config);
+          joined = await joinExistingCluster(config, peerTls);
           return joined.identity;
         }
       : undefined,
@@ -130,6 +133,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         else leaseTable.demote();
         leaderWatch.set(lead);
       },
+      peerTls,
       handlePeerCall: (_from, method, body) =>
         leaseFront?.handlePeerCall(method, body) ?? Promise.resolve({ kind: 'refused', code: 'notLeader', text: 'not serving yet' }),
     });
@@ -251,7 +255,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     promoteAtLeader: {
       isLeader: () => revisionLog.isLeader,
       forward: (id) =>
-        forwardPromote({ leader: () => revisionLog.leader, peerUrlsOf: (m) => membership.member(m)?.peerUrls ?? [], requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) }, id),
+        forwardPromote({ leader: () => revisionLog.leader, peerUrlsOf: (m) => membership.member(m)?.peerUrls ?? [], requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs), peerTls }, id),
     },
   });
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
@@ -317,6 +321,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     log: (message, err) => log.error(message, { error: err }),
+    ...(clientTls === undefined ? {} : { tls: clientTls }),
   });
 
   // The same milestones etcd logs; tools and scripts wait for these lines.
@@ -328,7 +333,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
   log.info('ready to serve client requests');
   for (const a of port.addresses) {
-    log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
+    if (a.url.startsWith('https:')) log.info('serving client traffic securely', { address: `${a.host}:${a.port}` });
+    else log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
   }
 
   return {
@@ -339,6 +345,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       theLeadership.close();
       await port.close();
       await closeMember();
+      clientTls?.close();
+      peerTls?.close();
     },
   };
 }

@@ -177,7 +177,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // through the store, which exists only after the replay.
   let authStore: MvccStore | undefined;
   const auth = await openAuth(
-    { ...config, clientCertAuth: (config as { readonly clientCertAuth?: boolean }).clientCertAuth === true },
+    { ...config, clientCertAuth: config.clientTls.clientCertAuth },
     engine,
     {
       propose: (req) => (authStore === undefined ? Promise.reject(new Error('auth proposed before the store opened')) : authStore.proposeAuth(req)),

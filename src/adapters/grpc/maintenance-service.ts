@@ -8,7 +8,8 @@ import {
   type MoveLeaderResponse,
   type StatusResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { serverStream, serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { serveSnapshot } from './snapshot-stream.js';
 
 export function createMaintenanceMethods(ctx: GrpcServiceContext) {
   const { api } = ctx;
@@ -42,6 +43,7 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
       // etcd answers with an empty response (no header).
       return { header: undefined };
     }),
+    snapshot: serverStream(MaintenanceService.snapshot, (_req, call, out) => serveSnapshot(api, call, out)),
   });
 }
 

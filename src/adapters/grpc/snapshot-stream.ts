@@ -1,0 +1,28 @@
+// Maintenance.Snapshot's stream, as etcd sends it (etcdserver/api/v3rpc/maintenance.go): the bbolt
+// file in chunks, each with the bytes still to come after it (remaining_bytes), then one message
+// holding the file's SHA-256 with remaining_bytes 0. A slow client pauses the reading of the file.
+import { Status } from './grpc-codes.js';
+import type { ServerApi } from '../../core/kv-api.js';
+import type { SnapshotResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { CallContext } from './server-call.js';
+import type { ResponseStream } from './service-module.js';
+import { drained } from './stream-drained.js';
+
+export async function serveSnapshot(api: ServerApi, call: CallContext, out: ResponseStream<SnapshotResponse>): Promise<void> {
+  if (api.snapshot === undefined) {
+    out.end({ code: Status.UNIMPLEMENTED, details: 'method Snapshot not implemented' });
+    return;
+  }
+  const image = await api.snapshot();
+  let sent = 0;
+  try {
+    for await (const blob of image.chunks()) {
+      if (call.signal.aborted) return;
+      sent += blob.length;
+      const more = out.send({ header: undefined, remainingBytes: BigInt(Math.max(0, image.dbBytes - sent)), blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) });
+      if (!more) await drained(out, call.signal);
+    }
+  } finally {
+    await image.discard();
+  }
+}

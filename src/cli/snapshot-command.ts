@@ -110,7 +110,7 @@ async function status(args: readonly string[]): Promise<number> {
   }
 }
 
-/** tablewriter's layout as etcdctl uses it: centered headers, cells padded by one space. */
+/** tablewriter's layout as etcdctl uses it: centered headers, cells right-aligned, padded by one space. */
 function table(header: readonly string[], row: readonly string[]): string {
   const widths = header.map((h, i) => Math.max(h.length, row[i]!.length) + 2);
   const line = '+' + widths.map((w) => '-'.repeat(w)).join('+') + '+\n';
@@ -119,5 +119,5 @@ function table(header: readonly string[], row: readonly string[]): string {
     return ' '.repeat(left) + text + ' '.repeat(width - text.length - left);
   };
   const cells = (values: readonly string[], align: (t: string, w: number) => string): string => '|' + values.map((v, i) => align(v, widths[i]!)).join('|') + '|\n';
-  return line + cells(header, center) + line + cells(row, (t, w) => ' ' + t.padEnd(w - 1)) + line;
+  return line + cells(header, center) + line + cells(row, (t, w) => t.padStart(w - 1) + ' ') + line;
 }

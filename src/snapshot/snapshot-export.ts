@@ -11,6 +11,8 @@ import { APPLIED_KEY, decodeApplied } from '../store/storage-keys.js';
 import { EngineCursor } from './engine-cursor.js';
 import { etcdImageBuckets, type ImageSummary } from './etcd-image-buckets.js';
 
+// The image is written under <data-dir>/snap with the .tmp suffix that ReceivedSnapshots.open
+// clears at a member's start, so a crash while a snapshot is being sent leaves nothing for good.
 /** How long a snapshot waits for the engine to hold the revision the store has applied. */
 export const persistWaitMs = 5_000;
 const persistPollMs = 5;
@@ -39,7 +41,7 @@ let nextImageId = 0;
 
 export async function takeEtcdSnapshot(source: SnapshotSource): Promise<EtcdSnapshotImage> {
   await engineReaches(source.engine, source.appliedRevision());
-  const path = join(source.tempDir, `etcd-snapshot-${process.pid}-${nextImageId++}.db.part`);
+  const path = join(source.tempDir, `etcd-snapshot-${process.pid}-${nextImageId++}.db.tmp`);
   const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
   const cursor = new EngineCursor(source.engine.iterate({}));
   try {

@@ -12,6 +12,7 @@ import {
   encodeBigEndianU64,
   encodeRevisionKey,
   etcdBuckets,
+  revisionKeyBytes,
   etcdMetaKeys,
   type EntrySource,
   type WriteEntry,
@@ -42,6 +43,8 @@ export interface ImageSources {
 const encoder = new TextEncoder();
 const metaPrefix = Buffer.from('m/');
 const tombstoneFlag = 1;
+const revisionSeparator = 0x5f; // '_'
+const tombstoneMark = 0x74; // 't'
 
 /** The top-level buckets, in bbolt's (bytewise) order; `summary` is filled as they are written. */
 export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary): Generator<WriteEntry> {
@@ -60,18 +63,29 @@ export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary):
 
 async function* keyBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGenerator<WriteEntry> {
   for await (const [key, value] of cursor.take(RECORD_PREFIX)) {
-    const main = key.readBigUInt64BE(1);
-    const sub = key.readBigUInt64BE(9);
     const tombstone = value[0] === tombstoneFlag;
     const body = value.subarray(1);
     summary.records++;
     yield {
       kind: 'value',
-      key: encodeRevisionKey({ main, sub, tombstone }),
+      key: revisionKeyOfRecord(key, tombstone),
       // etcd's tombstone is a KeyValue with the key alone (mvcc/kvstore_txn.go delete).
       value: tombstone ? KeyValue.encode(KeyValue.fromPartial({ key: KeyValue.decode(body).key })).finish() : body,
     };
   }
+}
+
+/**
+ * etcd's revision key (layout in bbolt/etcd-layout.ts) from the engine's record key k<main><sub>: the
+ * same two big-endian u64s, so bytes are copied rather than decoded and encoded (the hot loop of a save).
+ */
+function revisionKeyOfRecord(recordKey: Buffer, tombstone: boolean): Buffer {
+  const out = Buffer.allocUnsafe(revisionKeyBytes + (tombstone ? 1 : 0));
+  recordKey.copy(out, 0, 1, 9);
+  out[8] = revisionSeparator;
+  recordKey.copy(out, 9, 9, 17);
+  if (tombstone) out[revisionKeyBytes] = tombstoneMark;
+  return out;
 }
 
 async function* leaseBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGenerator<WriteEntry> {

@@ -7,7 +7,10 @@ import { keyText as keyTextOf } from '../bbolt/key-text.js';
 import { encodeRecord } from '../mvcc/kv-record.js';
 import { toKey } from '../core/keys.js';
 import type { StatePair } from '../engines/state-stream.js';
-import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from '../store/storage-keys.js';
+import { APPLIED_KEY, COMPACT_KEY, RECORD_PREFIX, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey } from '../store/storage-keys.js';
+
+/** 'k' + main u64 + sub u64 (storage-keys.ts recordKey). */
+const recordKeyBytes = 17;
 import { decodeLeaseValue } from './lease-value.js';
 import { SnapshotRestoreError } from './snapshot-errors.js';
 
@@ -37,7 +40,16 @@ export async function findEtcdBuckets(reader: BboltReader): Promise<EtcdImageBuc
   return { key, meta, lease: await reader.bucket(etcdBuckets.lease) };
 }
 
-const liveFlag = Buffer.from([0]);
+const liveFlag = 0;
+
+/** The engine's k<main><sub> from etcd's <main>_<sub>[t]: the same big-endian u64s, copied. */
+function recordKeyOfRevision(revisionKey: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(recordKeyBytes);
+  out.set(RECORD_PREFIX, 0);
+  out.set(revisionKey.subarray(0, 8), 1);
+  out.set(revisionKey.subarray(9, 17), 9);
+  return out;
+}
 
 /** The engine pairs of the image; `image` is complete once the iteration has ended. */
 export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: EtcdImageBuckets, image: RestoredImage): AsyncGenerator<StatePair> {
@@ -46,23 +58,24 @@ export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: Etcd
   for await (const entry of reader.entries(buckets.key)) {
     if (entry.kind !== 'value') throw new SnapshotRestoreError('bad-entry', `the key bucket holds a bucket ${keyTextOf(entry.key)}`);
     const rev = decodeRevisionKey(entry.key);
-    if (rev === undefined || rev.main < 0n || rev.sub < 0n || rev.main > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (rev === undefined || rev.main < 0n || rev.sub < 0n || rev.main > BigInt(Number.MAX_SAFE_INTEGER) || rev.sub > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
     }
     const main = Number(rev.main);
-    const sub = Number(rev.sub);
     if (main > maxMain) maxMain = main;
     image.records++;
     let value: Buffer;
     if (rev.tombstone) {
       // etcd's tombstone carries the key alone; Lattice's says at which revision the key was deleted.
       const kv = KeyValue.decode(entry.value);
-      value = encodeRecord({ key: toKey(kv.key), value: Buffer.alloc(0), createRevision: 0, modRevision: main, sub, version: 0, lease: 0n, tombstone: true });
+      value = encodeRecord({ key: toKey(kv.key), value: Buffer.alloc(0), createRevision: 0, modRevision: main, sub: Number(rev.sub), version: 0, lease: 0n, tombstone: true });
     } else {
       // Lattice keeps etcd's KeyValue bytes as they are, behind its flag byte.
-      value = Buffer.concat([liveFlag, entry.value]);
+      value = Buffer.allocUnsafe(entry.value.length + 1);
+      value[0] = liveFlag;
+      value.set(entry.value, 1);
     }
-    yield [recordKey(main, sub), value];
+    yield [recordKeyOfRevision(entry.key), value];
   }
   if (buckets.lease !== undefined) {
     for await (const entry of reader.entries(buckets.lease)) {

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Member } from '../cluster/member.js';
 import type { Engine } from '../engines/engine.js';
-import { readFileChunks, snapshotChunkBytes, withSnapshotHash, writeBboltFile } from '../bbolt/index.js';
+import { readFileChunks, withSnapshotHash, writeBboltFile } from '../bbolt/index.js';
 import { APPLIED_KEY, decodeApplied } from '../store/storage-keys.js';
 import { EngineCursor } from './engine-cursor.js';
 import { etcdImageBuckets, type ImageSummary } from './etcd-image-buckets.js';
@@ -16,6 +16,8 @@ import { etcdImageBuckets, type ImageSummary } from './etcd-image-buckets.js';
 /** How long a snapshot waits for the engine to hold the revision the store has applied. */
 export const persistWaitMs = 5_000;
 const persistPollMs = 5;
+/** Bytes read from the image file at once (a sender cuts them into etcd's 32 KiB messages). */
+export const imageReadBytes = 1024 * 1024;
 
 export interface SnapshotSource {
   readonly engine: Engine;
@@ -31,7 +33,7 @@ export interface EtcdSnapshotImage {
   readonly summary: Readonly<ImageSummary>;
   /** Bytes of the bbolt file (what etcd reports as the snapshot's size, without the trailer). */
   readonly dbBytes: number;
-  /** The file in chunks of at most 32 KiB, then one chunk with its SHA-256; removes the file at the end. */
+  /** The file in chunks of at most imageReadBytes, then one chunk with its SHA-256; removes the file at the end. */
   chunks(): AsyncGenerator<Uint8Array>;
   /** Removes the temporary file when the chunks are not (or not all) read. */
   discard(): Promise<void>;
@@ -51,7 +53,7 @@ export async function takeEtcdSnapshot(source: SnapshotSource): Promise<EtcdSnap
       dbBytes: written.fileBytes,
       async *chunks() {
         try {
-          yield* withSnapshotHash(readFileChunks(path, snapshotChunkBytes));
+          yield* withSnapshotHash(readFileChunks(path, imageReadBytes));
         } finally {
           await rm(path, { force: true });
         }

@@ -1,7 +1,9 @@
 // Maintenance.Snapshot's stream, as etcd sends it (etcdserver/api/v3rpc/maintenance.go): the bbolt
 // file in chunks, each with the bytes still to come after it (remaining_bytes), then one message
-// holding the file's SHA-256 with remaining_bytes 0. A slow client pauses the reading of the file.
+// holding the file's SHA-256 with remaining_bytes 0 (etcd's 32 KiB messages). A slow client pauses
+// the reading of the file.
 import { Status } from './grpc-codes.js';
+import { snapshotChunkBytes } from '../../bbolt/index.js';
 import type { ServerApi } from '../../core/kv-api.js';
 import type { SnapshotResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { CallContext } from './server-call.js';
@@ -16,11 +18,14 @@ export async function serveSnapshot(api: ServerApi, call: CallContext, out: Resp
   const image = await api.snapshot();
   let sent = 0;
   try {
-    for await (const blob of image.chunks()) {
-      if (call.signal.aborted) return;
-      sent += blob.length;
-      const more = out.send({ header: undefined, remainingBytes: BigInt(Math.max(0, image.dbBytes - sent)), blob: Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength) });
-      if (!more) await drained(out, call.signal);
+    for await (const chunk of image.chunks()) {
+      for (let at = 0; at < chunk.length; at += snapshotChunkBytes) {
+        if (call.signal.aborted) return;
+        const blob = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(snapshotChunkBytes, chunk.length - at));
+        sent += blob.length;
+        const more = out.send({ header: undefined, remainingBytes: BigInt(Math.max(0, image.dbBytes - sent)), blob });
+        if (!more) await drained(out, call.signal);
+      }
     }
   } finally {
     await image.discard();

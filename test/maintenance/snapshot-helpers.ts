@@ -16,7 +16,7 @@ async function ok(endpoint: string, args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** Writes the same history on any server; returns the lease ID (hex) it granted. Revisions 2..10, compacted at 3. */
+/** Writes the same history on any server; returns the lease ID (hex) it granted. Revisions 2..12, compacted at 3. */
 export async function writeHistory(endpoint: string): Promise<string> {
   await ok(endpoint, ['put', 'a', '1']);
   await ok(endpoint, ['put', 'b', '2']);
@@ -30,6 +30,11 @@ export async function writeHistory(endpoint: string): Promise<string> {
   await ok(endpoint, ['put', 'e', '6']);
   await ok(endpoint, ['put', 'f', '7']);
   await ok(endpoint, ['del', 'a']);
+  // Two changes at one revision (sub-revisions 0 and 1), then a delete of both at another.
+  const txn = await etcdctl(endpoint, ['txn'], '\nput g 8\nput h 9\n\n\n');
+  assert.is(txn.code, 0, txn.stderr);
+  const del = await etcdctl(endpoint, ['txn'], '\ndel g\ndel h\n\n\n');
+  assert.is(del.code, 0, del.stderr);
   return lease;
 }
 
@@ -47,12 +52,14 @@ export async function observe(endpoint: string, lease: string): Promise<unknown>
     rev6: await get(['--rev', '6']),
     rev2: await get(['--rev', '2']),
     lease: { granted: ttlJson['granted-ttl'], keys: ttlJson.keys, alive: (ttlJson.ttl ?? -1) > 0 },
-    watchFrom4: await replay(endpoint, 4n, 10n),
+    rev11: await get(['--rev', '11']),
+    watchFrom4: await replay(endpoint, 4n, 12n),
   };
   // The history is all there, so equal observations compare something.
   assert.match(JSON.stringify(observed.now), /"count":4/);
   assert.equal(observed.rev2, { error: ['Error: etcdserver: mvcc: required revision has been compacted'] });
-  assert.is(observed.watchFrom4.length, 7);
+  assert.match(JSON.stringify(observed.rev11), /"count":6/);
+  assert.is(observed.watchFrom4.length, 11);
   assert.equal(observed.lease.keys, [Buffer.from('c').toString('base64')]);
   return observed;
 }

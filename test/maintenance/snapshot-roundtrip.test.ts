@@ -92,4 +92,27 @@ for (const engine of engines) {
     ));
 }
 
+it('a Lattice (memory) snapshot restored with lattice snapshot restore --engine rocksdb serves the same answers (moving between engines)', () =>
+  withTimeout(
+    (async () => {
+      await stopAll();
+      const source = await startLattice('memory');
+      running.push(source);
+      const lease = await writeHistory(source.endpoint);
+      const expected = await observe(source.endpoint, lease);
+      const file = join(root, 'lattice-to-lattice.db');
+      const save = await etcdctl(source.endpoint, ['snapshot', 'save', file]);
+      assert.is(save.code, 0, save.stderr);
+      const address = await restoredAddress(root, 'lattice-from-lattice');
+      const restore = await lattice(['snapshot', 'restore', file, '--data-dir', address.dataDir, '--engine', 'rocksdb', ...restoreFlags(address)]);
+      assert.is(restore.code, 0, restore.stderr);
+      const restored = await startOnRestored('rocksdb', address, root);
+      running.push(restored);
+      assert.equal(await observe(restored.endpoint, lease), expected);
+      await stopAll();
+    })(),
+    roundTripTimeoutMs,
+    'Lattice → Lattice',
+  ));
+
 test.run();

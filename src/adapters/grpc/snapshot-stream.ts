@@ -2,17 +2,17 @@
 // file in chunks, each with the bytes still to come after it (remaining_bytes), then one message
 // holding the file's SHA-256 with remaining_bytes 0 (etcd's 32 KiB messages). A slow client pauses
 // the reading of the file.
-import { Status } from './grpc-codes.js';
 import { snapshotChunkBytes } from '../../bbolt/index.js';
 import type { ServerApi } from '../../core/kv-api.js';
-import type { SnapshotResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { MaintenanceService, type SnapshotResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { CallContext } from './server-call.js';
-import type { ResponseStream } from './service-module.js';
+import { unknownMethodStatus, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
 
 export async function serveSnapshot(api: ServerApi, call: CallContext, out: ResponseStream<SnapshotResponse>): Promise<void> {
   if (api.snapshot === undefined) {
-    out.end({ code: Status.UNIMPLEMENTED, details: 'method Snapshot not implemented' });
+    // A server without snapshots answers as one without the method (grpc-go's text).
+    out.end(unknownMethodStatus(MaintenanceService.snapshot.path));
     return;
   }
   const image = await api.snapshot();

@@ -3,7 +3,8 @@
 // new cluster made of the members the flags name (new member and cluster IDs).
 //
 // The data dir is built beside the target under a temporary name and renamed into place at the
-// end, so a failure at any point (bad file, full disk, crash) leaves no half-written data dir. The
+// end, so a failure at any point (bad file, full disk, crash) leaves no half-written data dir; what a
+// killed restore left beside the target is removed by the next restore into it. The
 // state reaches the engine through the same importState a member uses for a leader's snapshot.
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -47,7 +48,8 @@ export async function restoreEtcdSnapshot(o: RestoreOptions): Promise<RestoreSum
     if (e instanceof BboltFormatError) throw new SnapshotRestoreError('not-bbolt', `${o.snapshotPath}: ${e.message}`);
     throw e;
   }
-  const temp = join(dirname(dataDir), `.${basename(dataDir)}.restoring-${process.pid}`);
+  const temp = join(dirname(dataDir), `${restoringPrefix(dataDir)}${process.pid}`);
+  await removeAbandonedRestores(dataDir);
   try {
     const buckets = await findEtcdBuckets(reader);
     await rm(temp, { recursive: true, force: true });
@@ -83,6 +85,29 @@ export async function restoreEtcdSnapshot(o: RestoreOptions): Promise<RestoreSum
     throw e;
   } finally {
     await reader.close();
+  }
+}
+
+const restoringPrefix = (dataDir: string): string => `.${basename(dataDir)}.restoring-`;
+
+/** Removes what restores into `dataDir` killed midway left beside it (their process is gone). */
+async function removeAbandonedRestores(dataDir: string): Promise<void> {
+  const prefix = restoringPrefix(dataDir);
+  const names = await readdir(dirname(dataDir)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) continue;
+    await rm(join(dirname(dataDir), name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -277,6 +277,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         clusterVersion: etcdClusterVersion(etcdServerVersion),
         tempDir: path.join(config.dataDir, 'snap'),
         appliedRevision: () => store.revision,
+      }).then((image) => {
+        // etcd's log line, with the revision the image is of.
+        log.info('sending database snapshot to client', { 'total-bytes': image.dbBytes, revision: image.summary.revision });
+        return image;
       }),
     moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
     onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),

@@ -1,4 +1,4 @@
-// etcdserverpb.Maintenance: Status, HashKV and MoveLeader for now (etcdserver/api/v3rpc/maintenance.go);
+// etcdserverpb.Maintenance: Status, HashKV, MoveLeader and Snapshot (snapshot-stream.ts) for now (etcdserver/api/v3rpc/maintenance.go);
 // the other methods answer UNIMPLEMENTED until their modules exist.
 import {
   MaintenanceService,

@@ -5,6 +5,8 @@
 //   k<main><sub> → flag|KeyValue    key:   <main>_<sub>[t] → mvccpb.KeyValue (a tombstone carries the key only)
 //   l<id>        → TTL              lease: <id> → leasepb.Lease{ID, TTL}
 //   m/applied, m/compact            meta:  consistent_index, scheduled/finishedCompactRev (revision bytes)
+//   a/enabled, a/revision           auth:  authEnabled, authRevision
+//   a/role/<name>, a/user/<name>    authRoles, authUsers: authpb.Role / authpb.User (the same bytes)
 //   (membership)                    members, cluster
 import { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
 import type { Member } from '../cluster/member.js';
@@ -18,6 +20,8 @@ import {
   type WriteEntry,
 } from '../bbolt/index.js';
 import { APPLIED_KEY, COMPACT_KEY, LEASE_PREFIX, RECORD_PREFIX, decodeApplied, decodeLeaseTtl, decodeRevision, leaseIdOf } from '../store/storage-keys.js';
+import { AUTH_PREFIX } from '../auth/auth-state.js';
+import { etcdInitialAuthRevision, toEtcdAuthEntry } from '../auth/etcd-auth-buckets.js';
 import type { EngineCursor } from './engine-cursor.js';
 import { encodeLeaseKey, encodeLeaseValue } from './lease-value.js';
 import { encodeMemberKey, encodeMemberValue } from './member-value.js';
@@ -50,15 +54,47 @@ const tombstoneMark = 0x74; // 't'
 export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary): Generator<WriteEntry> {
   const bucket = (key: Uint8Array, entries: EntrySource): WriteEntry => ({ kind: 'bucket', key, entries });
   yield bucket(etcdBuckets.alarm, []);
-  yield bucket(etcdBuckets.auth, []);
-  yield bucket(etcdBuckets.authRoles, []);
-  yield bucket(etcdBuckets.authUsers, []);
+  // The engine holds a/enabled < a/revision < a/role/… < a/user/…, so one run of the cursor serves
+  // the three auth buckets; roles and users wait in memory for their bucket (etcd holds them all too).
+  const auth: AuthRuns = { roles: [], users: [] };
+  yield bucket(etcdBuckets.auth, authBucket(sources.cursor, auth));
+  yield bucket(etcdBuckets.authRoles, later(auth.roles));
+  yield bucket(etcdBuckets.authUsers, later(auth.users));
   yield bucket(etcdBuckets.cluster, [{ kind: 'value', key: encoder.encode('clusterVersion'), value: encoder.encode(sources.clusterVersion) }]);
   yield bucket(etcdBuckets.key, keyBucket(sources.cursor, summary));
   yield bucket(etcdBuckets.lease, leaseBucket(sources.cursor, summary));
   yield bucket(etcdBuckets.members, membersBucket(sources.members));
   yield bucket(etcdBuckets.membersRemoved, []);
   yield bucket(etcdBuckets.meta, metaBucket(sources.cursor, summary));
+}
+
+interface AuthRuns {
+  readonly roles: WriteEntry[];
+  readonly users: WriteEntry[];
+}
+
+async function* authBucket(cursor: EngineCursor, runs: AuthRuns): AsyncGenerator<WriteEntry> {
+  let revision: WriteEntry | undefined;
+  for await (const [key, value] of cursor.take(AUTH_PREFIX)) {
+    const target = toEtcdAuthEntry(key);
+    if (target === undefined) continue;
+    const entry: WriteEntry = { kind: 'value', key: target.key, value };
+    if (target.bucket === 'authRoles') runs.roles.push(entry);
+    else if (target.bucket === 'authUsers') runs.users.push(entry);
+    // authEnabled < authRevision: the revision is held back until the enabled flag has gone out.
+    else if (target.key.toString() === 'authRevision') revision = entry;
+    else yield entry;
+  }
+  if (revision === undefined) {
+    const [key, value] = etcdInitialAuthRevision();
+    revision = { kind: 'value', key, value };
+  }
+  yield revision;
+}
+
+/** The entries of `run` as they are when the writer reaches them. */
+function* later(run: readonly WriteEntry[]): Generator<WriteEntry> {
+  yield* run;
 }
 
 async function* keyBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGenerator<WriteEntry> {

@@ -11,6 +11,7 @@ import { APPLIED_KEY, COMPACT_KEY, RECORD_PREFIX, encodeApplied, encodeLeaseTtl,
 
 /** 'k' + main u64 + sub u64 (storage-keys.ts recordKey). */
 const recordKeyBytes = 17;
+import { fromEtcdAuthEntry, type EtcdAuthBucket } from '../auth/etcd-auth-buckets.js';
 import { decodeLeaseValue } from './lease-value.js';
 import { SnapshotRestoreError } from './snapshot-errors.js';
 
@@ -27,6 +28,7 @@ export interface EtcdImageBuckets {
   readonly key: BucketRef;
   readonly meta: BucketRef;
   readonly lease: BucketRef | undefined;
+  readonly auth: Readonly<Record<EtcdAuthBucket, BucketRef | undefined>>;
 }
 
 /** The buckets a restore needs; refuses a bbolt file that is not etcd's. */
@@ -37,7 +39,16 @@ export async function findEtcdBuckets(reader: BboltReader): Promise<EtcdImageBuc
     const missing = [key === undefined ? 'key' : '', meta === undefined ? 'meta' : ''].filter((n) => n !== '').join(' and ');
     throw new SnapshotRestoreError('not-etcd', `not an etcd snapshot: the bbolt file has no ${missing} bucket`);
   }
-  return { key, meta, lease: await reader.bucket(etcdBuckets.lease) };
+  return {
+    key,
+    meta,
+    lease: await reader.bucket(etcdBuckets.lease),
+    auth: {
+      auth: await reader.bucket(etcdBuckets.auth),
+      authUsers: await reader.bucket(etcdBuckets.authUsers),
+      authRoles: await reader.bucket(etcdBuckets.authRoles),
+    },
+  };
 }
 
 const liveFlag = 0;
@@ -83,6 +94,15 @@ export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: Etcd
       if (lease === undefined || lease.id === 0n) throw new SnapshotRestoreError('bad-entry', `the lease bucket holds ${keyTextOf(entry.key)}, not a lease`);
       image.leases++;
       yield [leaseKey(lease.id), encodeLeaseTtl(Number(lease.ttlSeconds))];
+    }
+  }
+  // Users, roles and the auth flag and revision: the same protobuf bytes under Lattice's keys.
+  for (const name of ['auth', 'authUsers', 'authRoles'] as const) {
+    const bucket = buckets.auth[name];
+    if (bucket === undefined) continue;
+    for await (const entry of reader.entries(bucket)) {
+      const key = entry.kind === 'value' ? fromEtcdAuthEntry(name, entry.key) : undefined;
+      if (entry.kind === 'value' && key !== undefined) yield [key, Buffer.from(entry.value)];
     }
   }
   image.compactRevision = compact;

@@ -16,6 +16,7 @@ import type {
 import type { ClusterApi } from './cluster-api.js';
 import type { ElectionApi, LockApi } from './concurrency-api.js';
 import type { LeaseApi } from './lease-api.js';
+import type { MaintenanceApi } from './maintenance-api.js';
 import type { WatchApi } from './watch-api.js';
 
 export interface KvApi {
@@ -92,4 +93,6 @@ export interface ServerApi {
   onLeaderLost(listener: () => void): () => void;
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
+  /** Alarm, Defragment and Hash. */
+  readonly maintenance: MaintenanceApi;
 }

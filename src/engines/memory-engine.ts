@@ -103,6 +103,8 @@ class MemoryEngine implements Engine {
   private walSynced: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** defragment() asked for the next flush to rotate the WAL whatever its size. */
+  private rotateRequested = false;
 
   constructor(
     private readonly fs: FileSystem,
@@ -224,6 +226,32 @@ class MemoryEngine implements Engine {
     return total;
   }
 
+  async sizeInUseBytes(): Promise<number> {
+    this.assertOpen();
+    let total = 0;
+    // Keys are held as latin1 strings: one byte a character.
+    this.tree.forEachPair((key, value) => {
+      total += key.length + value.length;
+    });
+    return total;
+  }
+
+  /**
+   * Rewrites the snapshot from the live state and starts an empty WAL: the same background rotation
+   * a full WAL triggers, so writes and reads go on meanwhile. Resolves once the new snapshot is durable.
+   */
+  async defragment(): Promise<void> {
+    this.assertOpen();
+    // A rotation already under way snapshots an older state and leaves its WAL behind: wait it out.
+    while (this.snapshotting !== undefined) await this.snapshotting;
+    this.rotateRequested = true;
+    // An empty batch runs the flush loop, whose afterFlush step rotates (maybeRotate).
+    await this.write([], { sync: false });
+    await this.committer.drain();
+    await this.snapshotting;
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -314,7 +342,10 @@ class MemoryEngine implements Engine {
   }
 
   private async maybeRotate(): Promise<void> {
-    if (this.walBytes >= this.maxWalBytes && this.snapshotting === undefined) await this.rotateWal();
+    if ((this.walBytes >= this.maxWalBytes || this.rotateRequested) && this.snapshotting === undefined) {
+      this.rotateRequested = false;
+      await this.rotateWal();
+    }
   }
 
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */

@@ -58,6 +58,8 @@ interface RocksLevel {
   batch(): RocksChainedBatch;
   /** The native iterator (and so its implicit RocksDB snapshot) is created by this call. */
   iterator(options: RocksIteratorOptions): RocksIterator;
+  /** rocksdb::DB::GetProperty, synchronous; an unknown property answers ''. */
+  getProperty(property: string): string;
 }
 
 interface RocksModule {
@@ -86,6 +88,14 @@ function importDirs(dir: string): { readonly building: string; readonly committe
   return { building: `${dir}.import.tmp`, committed: `${dir}.import` };
 }
 
+/**
+ * Writes made while defragment copies the database, kept to be replayed onto the copy. Past this
+ * many ops the defragment gives up (the store keeps working on the old database).
+ */
+const maxDefragTailOps = 1_000_000;
+/** Bytes copied per write batch while defragment rewrites the database. */
+const defragBatchBytes = 4 * 1024 * 1024;
+
 /** Puts the committed import in place of dir. Idempotent, so open can redo it after a crash at any step. */
 async function adoptImport(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
@@ -108,6 +118,9 @@ class RocksdbEngine implements Engine {
   /** While an import swaps the database: reads and writes wait for it. */
   private replacing: Promise<void> | undefined;
   private importing: Promise<void> = Promise.resolve();
+  /** While defragment copies the database: the ops written since its snapshot, in write order. */
+  private defragTail: WriteOp[][] | undefined;
+  private defragTailOps = 0;
   /**
    * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
    * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
@@ -117,10 +130,15 @@ class RocksdbEngine implements Engine {
    */
   private readonly committer = new GroupCommit<QueuedWrite>({
     flush: async (group) => {
-      const batch = await this.buildBatch(group.flatMap((w) => w.ops));
+      const ops = group.flatMap((w) => w.ops);
+      const batch = await this.buildBatch(ops);
       await batch.write({ sync: group.some((w) => w.sync) }).catch((err: unknown) => {
         throw withErrnoCode(err);
       });
+      if (this.defragTail !== undefined) {
+        this.defragTail.push(ops);
+        this.defragTailOps += ops.length;
+      }
     },
     weight: (w) => w.ops.length,
     maxGroupWeight: maxGroupOps,
@@ -248,6 +266,75 @@ class RocksdbEngine implements Engine {
     return dirSizeBytes(this.dir);
   }
 
+  async sizeInUseBytes(): Promise<number> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
+    this.assertOpen();
+    const property = (name: string): number => Number(this.db.getProperty(name)) || 0;
+    return property('rocksdb.estimate-live-data-size') + property('rocksdb.cur-size-all-mem-tables');
+  }
+
+  /**
+   * The binding has no CompactRange, so the database is rewritten: its live keys are copied from a
+   * snapshot into a sibling directory while writes go on (each flushed batch is also kept, bounded),
+   * then, with writes held for a moment, the kept batches are replayed onto the copy and the copy
+   * swapped in as an import is (commitAndSwap), so a crash leaves the old or the new database whole.
+   */
+  defragment(): Promise<void> {
+    const run = this.importing.then(() => this.defragmentOnce());
+    this.importing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async defragmentOnce(): Promise<void> {
+    this.assertOpen();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    const dirs = importDirs(this.dir);
+    await rm(dirs.building, { recursive: true, force: true });
+    // Kept from before the snapshot: a batch both in the snapshot and in the tail replays harmlessly.
+    this.defragTail = [];
+    this.defragTailOps = 0;
+    try {
+      const source = this.iterate({});
+      const copy = await openDb(dirs.building);
+      try {
+        let batch = copy.batch();
+        let bytes = 0;
+        for await (const [key, value] of source) {
+          batch.put(key, value);
+          bytes += key.length + value.length;
+          if (bytes >= defragBatchBytes) {
+            await batch.write({ sync: false });
+            batch = copy.batch();
+            bytes = 0;
+          }
+          if (this.defragTailOps > maxDefragTailOps) throw new Error(`defragment: more than ${maxDefragTailOps} ops written meanwhile`);
+        }
+        await batch.write({ sync: false });
+        if (this.closed) throw closedError();
+        this.replacing = (async () => {
+          await this.committer.drain();
+          await replayOnto(copy, this.defragTail ?? []);
+          this.defragTail = undefined;
+          await copy.close();
+          await this.commitAndSwap();
+        })();
+        try {
+          await this.replacing;
+        } finally {
+          this.replacing = undefined;
+        }
+      } finally {
+        await copy.close().catch(() => undefined);
+      }
+    } catch (err) {
+      await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    } finally {
+      this.defragTail = undefined;
+      this.defragTailOps = 0;
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       while (this.replacing !== undefined) await this.replacing.catch(() => undefined);
@@ -306,6 +393,33 @@ class RocksdbEngine implements Engine {
     }
     return batch;
   }
+}
+
+/** Writes batches kept during a defragment onto its copy, in order, the last one with sync. */
+async function replayOnto(db: RocksLevel, tail: readonly (readonly WriteOp[])[]): Promise<void> {
+  let batch = db.batch();
+  for (const ops of tail) {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else if (op.type === 'del') batch.del(op.key);
+      else if (Buffer.compare(op.gte, op.lt) < 0) {
+        // The keys a delRange removes are those the copy holds once everything before it is written.
+        await batch.write({ sync: false });
+        batch = db.batch();
+        const keys = db.iterator({ gte: op.gte, lt: op.lt, values: false });
+        try {
+          for (;;) {
+            const entries = await keys.nextv(delRangeScanBatchEntries);
+            if (entries.length === 0) break;
+            for (const [key] of entries) batch.del(key);
+          }
+        } finally {
+          await keys.close();
+        }
+      }
+    }
+  }
+  await batch.write({ sync: true });
 }
 
 /**

@@ -10,6 +10,7 @@
 // Type codes keep their meaning forever; a code this build does not know is refused with a
 // LogEntryDecodeError naming the entry, never guessed at.
 import {
+  AlarmRequest,
   CompactionRequest,
   DeleteRangeRequest,
   LeaseCheckpointRequest,
@@ -35,7 +36,9 @@ export type Command =
   /** etcd's LeaseCheckpoint: the primary records leases' remaining TTLs so a new primary keeps them. */
   | { readonly type: 'leaseCheckpoint'; readonly req: LeaseCheckpointRequest }
   /** A member publishes its name and client URLs after it starts (etcd's publish through Raft). */
-  | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] };
+  | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] }
+  /** etcd's Alarm request (GET too goes through the log there): every member keeps the same alarm list. */
+  | { readonly type: 'alarm'; readonly req: AlarmRequest };
 
 export type CommandType = Command['type'];
 
@@ -75,6 +78,7 @@ const typeCodes: Readonly<Record<CommandType, number>> = {
   confChange: 8,
   leaseCheckpoint: 9,
   memberAttributes: 10,
+  alarm: 11,
 };
 /** The codes a v1 record may hold: v1 was written before the later types existed. */
 const maxV1TypeCode = 6;
@@ -105,6 +109,8 @@ function encodeBody(c: Command): Uint8Array {
       return LeaseCheckpointRequest.encode(c.req).finish();
     case 'memberAttributes':
       return Buffer.from(JSON.stringify({ id: c.id.toString(10), name: c.name, clientUrls: c.clientUrls }), 'utf8');
+    case 'alarm':
+      return AlarmRequest.encode(c.req).finish();
   }
 }
 
@@ -141,6 +147,8 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
         return { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.decode(body) };
       case 10:
         return decodeMemberAttributes(body);
+      case 11:
+        return { type: 'alarm', req: AlarmRequest.decode(body) };
     }
   } catch (e) {
     throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);

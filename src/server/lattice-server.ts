@@ -36,6 +36,7 @@ import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 import { Leadership } from './leadership.js';
+import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -168,6 +169,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     raftTerm: BigInt(revisionLog.term),
   });
   const jobs = new JobPool();
+  const alarms = await loadAlarms(engine, log.named('etcdserver'));
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -176,10 +178,23 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       header,
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
       leases: leaseTable,
+      alarms,
     },
     jobs,
     { syncedPersistEveryEntries: Math.min(config.snapshotCount, defaultSyncedPersistEveryEntries), requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
   );
+
+  const maintenance = new MaintenanceFront({
+    store,
+    engine,
+    alarms,
+    memberId,
+    quotaBytes: config.quotaBackendBytes,
+    autoCompaction: { mode: config.autoCompactionMode, retention: config.autoCompactionRetentionValue, revisionCheckIntervalMs: config.autoCompactionRevisionCheckIntervalMs },
+    isLeader: () => revisionLog.isLeader,
+    timers: systemTimers,
+    log: log.named('etcdserver'),
+  });
 
   const watchHub = new WatchHub(store, {
     progressIntervalMs: config.watchProgressNotifyIntervalMs,
@@ -240,9 +255,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
 
   const api: ServerApi = {
-    kv: store,
+    kv: maintenance.guardKv(store),
     watch: watchHub,
-    lease: leases,
+    lease: maintenance.guardLease(leases),
     lock: new LockRecipe(recipeDeps),
     election: new ElectionRecipe(recipeDeps),
     member: {
@@ -258,7 +273,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     cluster,
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
-    status: () => store.status(),
+    status: () => maintenance.status(),
     raft: () => {
       const st = revisionLog.status();
       return {
@@ -271,9 +286,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     hashKv: (revision) => store.hashKv(revision),
     moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
     onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),
+    maintenance: maintenance.api,
   };
 
   const closeMember = async (): Promise<void> => {
+    maintenance.stop();
     leases.stop();
     watchHub.close();
     await raftMember.close();
@@ -308,6 +325,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
   log.info('ready to serve client requests');
+  maintenance.start();
   for (const a of port.addresses) {
     log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
   }

@@ -5,6 +5,8 @@
 import { Subject, type Observable } from 'rxjs';
 import type { AppliedBatch, AppliedChange } from './applied-batch.js';
 import type {
+  AlarmRequest,
+  AlarmResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -46,6 +48,7 @@ import type { ShardSet } from './shard-set.js';
 import { hashKv, inlineHashJobs } from './hash-kv.js';
 import type { HashJobs } from '../jobs/job-pool.js';
 import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
+import { refusesUnderNoSpace, type AlarmLedger } from '../maintenance/alarm-table.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
 
 type SettledResult =
@@ -53,7 +56,8 @@ type SettledResult =
   | { type: 'compact'; response: CompactionResponse }
   | { type: 'leaseGrant'; response: LeaseGrantResponse }
   | { type: 'leaseRevoke'; response: LeaseRevokeResponse }
-  | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse };
+  | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse }
+  | { type: 'alarm'; response: AlarmResponse };
 
 type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
 
@@ -81,6 +85,8 @@ export interface StoreHooks {
   readonly requestIds?: RequestIdSource;
   /** Deadlines of writes and linearizable reads. Absent: the system clock. */
   readonly timers?: Timers;
+  /** The alarm list, changed by Alarm entries in log order. Absent: Alarm entries are refused. */
+  readonly alarms?: AlarmLedger;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
@@ -228,7 +234,7 @@ export class MvccStore implements KvApi {
       raftIndex: this.applied.current,
       raftTerm: this.log.term,
       dbSizeBytes: size,
-      dbSizeInUseBytes: size,
+      dbSizeInUseBytes: (await this.engine.sizeInUseBytes?.().catch(() => undefined)) ?? size,
       alarms: fault?.alarm === undefined ? [] : [fault.alarm],
       errors: fault === null ? [] : [fault.description],
     };
@@ -290,6 +296,13 @@ export class MvccStore implements KvApi {
     const r = await this.write({ type: 'compact', req });
     if (r.type !== 'compact') throw new Error('compact answered with another response type');
     return this.stamp(r.response);
+  }
+
+  /** etcd's Alarm: GET, ACTIVATE and DEACTIVATE all go through the log, as in etcd. */
+  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
+    const r = await this.write({ type: 'alarm', req });
+    if (r.type !== 'alarm') throw new Error('alarm answered with another response type');
+    return r.response;
   }
 
   /** etcd's HashByRev (see hash-kv.ts). */
@@ -377,6 +390,12 @@ export class MvccStore implements KvApi {
     let i = 0;
     while (i < entries.length) {
       const entry = entries[i]!;
+      // etcd's applierV3Capped: under NOSPACE every member refuses the same entries.
+      if (this.hooks.alarms?.capped === true && refusesUnderNoSpace(entry.command)) {
+        answers.push([entry, { ok: false, error: 'noSpace' }]);
+        i++;
+        continue;
+      }
       if (!isKvWrite(entry.command)) {
         compacted = (await this.applyOther(entry, answers, removed, leaseOps, changes, applied)) || compacted;
         i++;
@@ -391,7 +410,7 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner) j++;
+      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.refusedUnderNoSpace(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
@@ -438,6 +457,16 @@ export class MvccStore implements KvApi {
       case 'confChange':
         await this.hooks.onConfChange?.({ ...entry, command });
         return false;
+      case 'alarm': {
+        if (this.hooks.alarms === undefined) {
+          answers.push([entry, { ok: false, error: 'notCapable' }]);
+          return false;
+        }
+        const { response, ops } = this.hooks.alarms.apply(command.req);
+        leaseOps.push(...ops);
+        answers.push([entry, { ok: true, result: { type: 'alarm', response } }]);
+        return false;
+      }
       // Membership's business (the Raft log hands it to the membership); for the store it is a no-op.
       case 'memberAttributes':
       case 'noop':
@@ -446,6 +475,10 @@ export class MvccStore implements KvApi {
       case 'txn':
         return false;
     }
+  }
+
+  private refusedUnderNoSpace(command: Command): boolean {
+    return this.hooks.alarms?.capped === true && refusesUnderNoSpace(command);
   }
 
   /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */

@@ -50,8 +50,15 @@ interface RocksIterator {
   close(): Promise<void>;
 }
 
+interface RocksOpenOptions {
+  readonly createIfMissing: boolean;
+  /** With compaction 'level': memtables of a quarter of this, flushed to L0 as they fill. */
+  readonly compaction?: 'level';
+  readonly memtableMemoryBudget?: number;
+}
+
 interface RocksLevel {
-  open(options: { readonly createIfMissing: boolean }): Promise<void>;
+  open(options: RocksOpenOptions): Promise<void>;
   close(): Promise<void>;
   /** A missing key comes back as undefined. */
   getMany(keys: readonly Buffer[]): Promise<Array<Buffer | undefined>>;
@@ -78,9 +85,9 @@ export async function openRocksdbEngine(dir: string): Promise<Engine> {
   return new RocksdbEngine(await openDb(dir), dir);
 }
 
-async function openDb(dir: string): Promise<RocksLevel> {
+async function openDb(dir: string, tuning: Omit<RocksOpenOptions, 'createIfMissing'> = {}): Promise<RocksLevel> {
   const db = new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open({ createIfMissing: true });
+  await db.open({ createIfMissing: true, ...tuning });
   return db;
 }
 
@@ -93,8 +100,17 @@ function importDirs(dir: string): { readonly building: string; readonly committe
  * many ops the defragment gives up (the store keeps working on the old database).
  */
 const maxDefragTailOps = 1_000_000;
-/** Bytes copied per write batch while defragment rewrites the database. */
-const defragBatchBytes = 4 * 1024 * 1024;
+/**
+ * Bytes copied per write batch while defragment rewrites the database: the binding writes on the JS
+ * thread, so each batch is a pause for every client.
+ */
+const defragBatchBytes = 256 * 1024;
+/**
+ * The copy's memtables are kept small, so that nearly all of it is flushed to SST files in the
+ * background while it is written: what is left in its WAL is replayed when it is opened in place,
+ * while clients wait.
+ */
+const defragCopyTuning = { compaction: 'level', memtableMemoryBudget: 4 * 1024 * 1024 } as const;
 
 /** Puts the committed import in place of dir. Idempotent, so open can redo it after a crash at any step. */
 async function adoptImport(dir: string): Promise<void> {
@@ -295,7 +311,7 @@ class RocksdbEngine implements Engine {
     this.defragTailOps = 0;
     try {
       const source = this.iterate({});
-      const copy = await openDb(dirs.building);
+      const copy = await openDb(dirs.building, defragCopyTuning);
       try {
         let batch = copy.batch();
         let bytes = 0;
@@ -306,10 +322,17 @@ class RocksdbEngine implements Engine {
             await batch.write({ sync: false });
             batch = copy.batch();
             bytes = 0;
+            // Let waiting client calls run between batches.
+            await new Promise<void>((resolve) => setImmediate(resolve));
           }
           if (this.defragTailOps > maxDefragTailOps) throw new Error(`defragment: more than ${maxDefragTailOps} ops written meanwhile`);
         }
         await batch.write({ sync: false });
+        // Writes that landed meanwhile are replayed before clients are held, most of them anyway.
+        await this.committer.drain();
+        const early = this.defragTail ?? [];
+        this.defragTail = [];
+        await replayOnto(copy, early);
         if (this.closed) throw closedError();
         this.replacing = (async () => {
           await this.committer.drain();

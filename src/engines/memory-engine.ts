@@ -28,6 +28,10 @@ import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, recor
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 import { decodeStateStream, encodeStateStream } from './state-stream.js';
 
+/** How long a count of live bytes is reused: counting walks every entry. */
+const inUseMaxAgeMs = 2000;
+/** Entries counted between yields to the event loop. */
+const inUseSliceEntries = 20_000;
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
 export const defaultMaxWalBytes = 64 * 1024 * 1024;
 /** Snapshot bytes encoded per write call; between calls the event loop runs. */
@@ -103,6 +107,9 @@ class MemoryEngine implements Engine {
   private walSynced: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** The last count of live bytes (sizeInUseBytes), reused while fresh. */
+  private inUse: { readonly at: number; readonly bytes: number } | undefined;
+  private countingInUse: Promise<number> | undefined;
   /** defragment() asked for the next flush to rotate the WAL whatever its size. */
   private rotateRequested = false;
 
@@ -228,12 +235,25 @@ class MemoryEngine implements Engine {
 
   async sizeInUseBytes(): Promise<number> {
     this.assertOpen();
-    let total = 0;
-    // Keys are held as latin1 strings: one byte a character.
-    this.tree.forEachPair((key, value) => {
-      total += key.length + value.length;
-    });
-    return total;
+    const now = performance.now();
+    if (this.inUse !== undefined && now - this.inUse.at < inUseMaxAgeMs) return this.inUse.bytes;
+    // Counted on a copy-on-write clone, a slice at a time, so a large store does not stall clients.
+    this.countingInUse ??= (async () => {
+      const view = this.tree.clone();
+      let total = 0;
+      let inSlice = 0;
+      for (const [key, value] of view.entries()) {
+        // Keys are held as latin1 strings: one byte a character.
+        total += key.length + value.length;
+        if (++inSlice >= inUseSliceEntries) {
+          inSlice = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      this.inUse = { at: performance.now(), bytes: total };
+      return total;
+    })().finally(() => (this.countingInUse = undefined));
+    return this.countingInUse;
   }
 
   /**

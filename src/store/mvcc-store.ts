@@ -527,7 +527,8 @@ export class MvccStore implements KvApi {
   private record(outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[]): void {
     this.rev += revisionsUsed(outcome);
     if (!outcome.ok) return;
-    changes.push(...outcome.changes);
+    // A loop, not push(...): a delete of many keys has more changes than a call takes arguments.
+    for (const c of outcome.changes) changes.push(c);
     outcome.changes.forEach((record, i) => {
       // `?? undefined`: a missing prev may come back from a worker thread as null.
       const change = { record, prev: outcome.prevs[i] ?? undefined };
@@ -541,7 +542,10 @@ export class MvccStore implements KvApi {
     if (req.revision > this.rev) return { ok: false, error: 'futureRev' };
     const rev = Number(req.revision);
     this.compactRev = rev;
-    for (let s = 0; s < this.shards.count; s++) removed.push(...(await this.shards.shard(s).ask({ type: 'compact', rev })));
+    for (let s = 0; s < this.shards.count; s++) {
+      // A loop, not push(...): a compaction can remove more records than a call takes arguments.
+      for (const id of await this.shards.shard(s).ask({ type: 'compact', rev })) removed.push(id);
+    }
     // The header is stamped with this member's fields when the caller is answered.
     return { ok: true, result: { type: 'compact', response: { header: this.hooks.header(this.rev) } } };
   }

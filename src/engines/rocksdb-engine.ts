@@ -4,7 +4,9 @@
 // importState builds the new database in a sibling directory, <dir>.import.tmp, and commits it by
 // renaming that to <dir>.import (durably): from then on it is the state, and the swap into <dir>
 // (remove the old database, rename, fsync the parent) is redone at open after a crash at any step.
-// A leftover <dir>.import.tmp is an import that never committed; open removes it.
+// A leftover <dir>.import.tmp is an import that never committed; open removes it. The replaced
+// database is first renamed to <dir>.replaced and removed after clients are let go; open removes a
+// leftover one.
 
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -82,6 +84,7 @@ const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as 
 export async function openRocksdbEngine(dir: string): Promise<Engine> {
   await rm(importDirs(dir).building, { recursive: true, force: true });
   if ((await stat(importDirs(dir).committed).catch(() => undefined)) !== undefined) await adoptImport(dir);
+  await rm(importDirs(dir).replaced, { recursive: true, force: true });
   return new RocksdbEngine(await openDb(dir), dir);
 }
 
@@ -91,8 +94,8 @@ async function openDb(dir: string, tuning: Omit<RocksOpenOptions, 'createIfMissi
   return db;
 }
 
-function importDirs(dir: string): { readonly building: string; readonly committed: string } {
-  return { building: `${dir}.import.tmp`, committed: `${dir}.import` };
+function importDirs(dir: string): { readonly building: string; readonly committed: string; readonly replaced: string } {
+  return { building: `${dir}.import.tmp`, committed: `${dir}.import`, replaced: `${dir}.replaced` };
 }
 
 /**
@@ -266,11 +269,15 @@ class RocksdbEngine implements Engine {
       await rename(dirs.building, dirs.committed);
       await nodeFileSystem.fsyncDir(dirname(this.dir));
       await this.db.close();
+      // Moved aside rather than removed: removing a large database takes long, and clients wait here.
+      await rm(dirs.replaced, { recursive: true, force: true });
+      await rename(this.dir, dirs.replaced);
       await adoptImport(this.dir);
       this.db = await openDb(this.dir);
     } catch (err) {
       throw this.committer.fail(err);
     }
+    void rm(dirs.replaced, { recursive: true, force: true }).catch(() => undefined);
   }
 
   onFailure(listener: (failure: Error) => void): void {

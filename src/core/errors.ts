@@ -17,6 +17,7 @@ export type EtcdErrorKind =
   | 'leaseExists'
   | 'leaseTtlTooLarge'
   | 'noSpace'
+  | 'corrupt'
   // server state
   | 'stopped'
   | 'tooManyRequests'

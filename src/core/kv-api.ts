@@ -17,6 +17,7 @@ import type {
 import type { ClusterApi } from './cluster-api.js';
 import type { ElectionApi, LockApi } from './concurrency-api.js';
 import type { LeaseApi } from './lease-api.js';
+import type { MaintenanceApi } from './maintenance-api.js';
 import type { WatchApi } from './watch-api.js';
 import type { AuthHeader } from '../auth/auth-op.js';
 import type { AuthFront } from '../auth/auth-front.js';
@@ -100,4 +101,6 @@ export interface ServerApi {
   hashKv(revision: bigint): Promise<HashKvResult>;
   /** Maintenance.Snapshot: an etcd-format image of the store at one revision (absent: UNIMPLEMENTED). */
   snapshot?(): Promise<EtcdSnapshotImage>;
+  /** Alarm, Defragment and Hash. */
+  readonly maintenance: MaintenanceApi;
 }

@@ -46,6 +46,15 @@ export interface Engine {
   importState(chunks: AsyncIterable<Uint8Array>): Promise<void>;
   /** Approximate bytes the engine occupies on disk. */
   sizeBytes(): Promise<number>;
+  /**
+   * Approximate bytes of live keys and values (etcd's dbSizeInUse). Absent: callers use sizeBytes.
+   */
+  sizeInUseBytes?(): Promise<number>;
+  /**
+   * Gives the space of deleted and overwritten data back to the file system (etcd's defragment),
+   * while reads and writes go on; they may wait only for a short final swap. Absent: nothing to reclaim.
+   */
+  defragment?(): Promise<void>;
   /** Flushes whatever is buffered and releases files; later calls reject. */
   close(): Promise<void>;
 }

@@ -28,6 +28,10 @@ import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, recor
 import type { Engine, IterateOptions, WriteOp } from './engine.js';
 import { decodeStateStream, encodeStateStream } from './state-stream.js';
 
+/** How long a count of live bytes is reused: counting walks every entry. */
+const inUseMaxAgeMs = 2000;
+/** Entries counted between yields to the event loop. */
+const inUseSliceEntries = 20_000;
 /** WAL size past which the next write rotates the WAL and writes a snapshot in the background. */
 export const defaultMaxWalBytes = 64 * 1024 * 1024;
 /** Snapshot bytes encoded per write call; between calls the event loop runs. */
@@ -103,6 +107,11 @@ class MemoryEngine implements Engine {
   private walSynced: number;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** The last count of live bytes (sizeInUseBytes), reused while fresh. */
+  private inUse: { readonly at: number; readonly bytes: number } | undefined;
+  private countingInUse: Promise<number> | undefined;
+  /** defragment() asked for the next flush to rotate the WAL whatever its size. */
+  private rotateRequested = false;
 
   constructor(
     private readonly fs: FileSystem,
@@ -224,6 +233,45 @@ class MemoryEngine implements Engine {
     return total;
   }
 
+  async sizeInUseBytes(): Promise<number> {
+    this.assertOpen();
+    const now = performance.now();
+    if (this.inUse !== undefined && now - this.inUse.at < inUseMaxAgeMs) return this.inUse.bytes;
+    // Counted on a copy-on-write clone, a slice at a time, so a large store does not stall clients.
+    this.countingInUse ??= (async () => {
+      const view = this.tree.clone();
+      let total = 0;
+      let inSlice = 0;
+      for (const [key, value] of view.entries()) {
+        // Keys are held as latin1 strings: one byte a character.
+        total += key.length + value.length;
+        if (++inSlice >= inUseSliceEntries) {
+          inSlice = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+      this.inUse = { at: performance.now(), bytes: total };
+      return total;
+    })().finally(() => (this.countingInUse = undefined));
+    return this.countingInUse;
+  }
+
+  /**
+   * Rewrites the snapshot from the live state and starts an empty WAL: the same background rotation
+   * a full WAL triggers, so writes and reads go on meanwhile. Resolves once the new snapshot is durable.
+   */
+  async defragment(): Promise<void> {
+    this.assertOpen();
+    // A rotation already under way snapshots an older state and leaves its WAL behind: wait it out.
+    while (this.snapshotting !== undefined) await this.snapshotting;
+    this.rotateRequested = true;
+    // An empty batch runs the flush loop, whose afterFlush step rotates (maybeRotate).
+    await this.write([], { sync: false });
+    await this.committer.drain();
+    await this.snapshotting;
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -314,7 +362,10 @@ class MemoryEngine implements Engine {
   }
 
   private async maybeRotate(): Promise<void> {
-    if (this.walBytes >= this.maxWalBytes && this.snapshotting === undefined) await this.rotateWal();
+    if ((this.walBytes >= this.maxWalBytes || this.rotateRequested) && this.snapshotting === undefined) {
+      this.rotateRequested = false;
+      await this.rotateWal();
+    }
   }
 
   /** Starts a fresh WAL and snapshots the state the old one ends at, without holding up writes. */

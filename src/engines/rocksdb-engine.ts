@@ -4,7 +4,9 @@
 // importState builds the new database in a sibling directory, <dir>.import.tmp, and commits it by
 // renaming that to <dir>.import (durably): from then on it is the state, and the swap into <dir>
 // (remove the old database, rename, fsync the parent) is redone at open after a crash at any step.
-// A leftover <dir>.import.tmp is an import that never committed; open removes it.
+// A leftover <dir>.import.tmp is an import that never committed; open removes it. The replaced
+// database is first renamed to <dir>.replaced and removed after clients are let go; open removes a
+// leftover one.
 
 import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -50,14 +52,23 @@ interface RocksIterator {
   close(): Promise<void>;
 }
 
+interface RocksOpenOptions {
+  readonly createIfMissing: boolean;
+  /** With compaction 'level': memtables of a quarter of this, flushed to L0 as they fill. */
+  readonly compaction?: 'level';
+  readonly memtableMemoryBudget?: number;
+}
+
 interface RocksLevel {
-  open(options: { readonly createIfMissing: boolean }): Promise<void>;
+  open(options: RocksOpenOptions): Promise<void>;
   close(): Promise<void>;
   /** A missing key comes back as undefined. */
   getMany(keys: readonly Buffer[]): Promise<Array<Buffer | undefined>>;
   batch(): RocksChainedBatch;
   /** The native iterator (and so its implicit RocksDB snapshot) is created by this call. */
   iterator(options: RocksIteratorOptions): RocksIterator;
+  /** rocksdb::DB::GetProperty, synchronous; an unknown property answers ''. */
+  getProperty(property: string): string;
 }
 
 interface RocksModule {
@@ -73,18 +84,37 @@ const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as 
 export async function openRocksdbEngine(dir: string): Promise<Engine> {
   await rm(importDirs(dir).building, { recursive: true, force: true });
   if ((await stat(importDirs(dir).committed).catch(() => undefined)) !== undefined) await adoptImport(dir);
+  await rm(importDirs(dir).replaced, { recursive: true, force: true });
   return new RocksdbEngine(await openDb(dir), dir);
 }
 
-async function openDb(dir: string): Promise<RocksLevel> {
+async function openDb(dir: string, tuning: Omit<RocksOpenOptions, 'createIfMissing'> = {}): Promise<RocksLevel> {
   const db = new RocksLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open({ createIfMissing: true });
+  await db.open({ createIfMissing: true, ...tuning });
   return db;
 }
 
-function importDirs(dir: string): { readonly building: string; readonly committed: string } {
-  return { building: `${dir}.import.tmp`, committed: `${dir}.import` };
+function importDirs(dir: string): { readonly building: string; readonly committed: string; readonly replaced: string } {
+  return { building: `${dir}.import.tmp`, committed: `${dir}.import`, replaced: `${dir}.replaced` };
 }
+
+/**
+ * Writes made while defragment copies the database, kept to be replayed onto the copy. Past this
+ * many ops the defragment gives up (the store keeps working on the old database).
+ */
+const maxDefragTailOps = 1_000_000;
+/**
+ * Bytes copied per write batch while defragment rewrites the database: the binding writes on the JS
+ * thread, so each batch is a pause for every client.
+ */
+const defragBatchBytes = 256 * 1024;
+/**
+ * The copy's memtables are kept smallish (8 MiB), so that most of it is flushed to SST files in the
+ * background while it is written, and what is left in its WAL (replayed when it is opened in place,
+ * while clients wait) stays short. Much smaller ones (1 MiB) made RocksDB slow its writes down, which
+ * happens on the JS thread: pauses of 60-220 ms on this machine.
+ */
+const defragCopyTuning = { compaction: 'level', memtableMemoryBudget: 32 * 1024 * 1024 } as const;
 
 /** Puts the committed import in place of dir. Idempotent, so open can redo it after a crash at any step. */
 async function adoptImport(dir: string): Promise<void> {
@@ -108,6 +138,9 @@ class RocksdbEngine implements Engine {
   /** While an import swaps the database: reads and writes wait for it. */
   private replacing: Promise<void> | undefined;
   private importing: Promise<void> = Promise.resolve();
+  /** While defragment copies the database: the ops written since its snapshot, in write order. */
+  private defragTail: WriteOp[][] | undefined;
+  private defragTailOps = 0;
   /**
    * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
    * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
@@ -117,10 +150,15 @@ class RocksdbEngine implements Engine {
    */
   private readonly committer = new GroupCommit<QueuedWrite>({
     flush: async (group) => {
-      const batch = await this.buildBatch(group.flatMap((w) => w.ops));
+      const ops = group.flatMap((w) => w.ops);
+      const batch = await this.buildBatch(ops);
       await batch.write({ sync: group.some((w) => w.sync) }).catch((err: unknown) => {
         throw withErrnoCode(err);
       });
+      if (this.defragTail !== undefined) {
+        this.defragTail.push(ops);
+        this.defragTailOps += ops.length;
+      }
     },
     weight: (w) => w.ops.length,
     maxGroupWeight: maxGroupOps,
@@ -232,11 +270,15 @@ class RocksdbEngine implements Engine {
       await rename(dirs.building, dirs.committed);
       await nodeFileSystem.fsyncDir(dirname(this.dir));
       await this.db.close();
+      // Moved aside rather than removed: removing a large database takes long, and clients wait here.
+      await rm(dirs.replaced, { recursive: true, force: true });
+      await rename(this.dir, dirs.replaced);
       await adoptImport(this.dir);
       this.db = await openDb(this.dir);
     } catch (err) {
       throw this.committer.fail(err);
     }
+    void rm(dirs.replaced, { recursive: true, force: true }).catch(() => undefined);
   }
 
   onFailure(listener: (failure: Error) => void): void {
@@ -246,6 +288,82 @@ class RocksdbEngine implements Engine {
   async sizeBytes(): Promise<number> {
     this.assertOpen();
     return dirSizeBytes(this.dir);
+  }
+
+  async sizeInUseBytes(): Promise<number> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
+    this.assertOpen();
+    const property = (name: string): number => Number(this.db.getProperty(name)) || 0;
+    return property('rocksdb.estimate-live-data-size') + property('rocksdb.cur-size-all-mem-tables');
+  }
+
+  /**
+   * The binding has no CompactRange, so the database is rewritten: its live keys are copied from a
+   * snapshot into a sibling directory while writes go on (each flushed batch is also kept, bounded),
+   * then, with writes held for a moment, the kept batches are replayed onto the copy and the copy
+   * swapped in as an import is (commitAndSwap), so a crash leaves the old or the new database whole.
+   */
+  defragment(): Promise<void> {
+    const run = this.importing.then(() => this.defragmentOnce());
+    this.importing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async defragmentOnce(): Promise<void> {
+    this.assertOpen();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    const dirs = importDirs(this.dir);
+    await rm(dirs.building, { recursive: true, force: true });
+    // Kept from before the snapshot: a batch both in the snapshot and in the tail replays harmlessly.
+    this.defragTail = [];
+    this.defragTailOps = 0;
+    try {
+      const source = this.iterate({});
+      const copy = await openDb(dirs.building, defragCopyTuning);
+      try {
+        let batch = copy.batch();
+        let bytes = 0;
+        for await (const [key, value] of source) {
+          batch.put(key, value);
+          bytes += key.length + value.length;
+          if (bytes >= defragBatchBytes) {
+            await batch.write({ sync: false });
+            batch = copy.batch();
+            bytes = 0;
+            // Let waiting client calls run between batches.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+          if (this.defragTailOps > maxDefragTailOps) throw new Error(`defragment: more than ${maxDefragTailOps} ops written meanwhile`);
+        }
+        await batch.write({ sync: false });
+        // Writes that landed meanwhile are replayed before clients are held, most of them anyway.
+        await this.committer.drain();
+        const early = this.defragTail ?? [];
+        this.defragTail = [];
+        await replayOnto(copy, early);
+        if (this.closed) throw closedError();
+        this.replacing = (async () => {
+          await this.committer.drain();
+          await replayOnto(copy, this.defragTail ?? []);
+          this.defragTail = undefined;
+          await copy.close();
+          await this.commitAndSwap();
+        })();
+        try {
+          await this.replacing;
+        } finally {
+          this.replacing = undefined;
+        }
+      } finally {
+        await copy.close().catch(() => undefined);
+      }
+    } catch (err) {
+      await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
+      throw err;
+    } finally {
+      this.defragTail = undefined;
+      this.defragTailOps = 0;
+    }
   }
 
   close(): Promise<void> {
@@ -306,6 +424,37 @@ class RocksdbEngine implements Engine {
     }
     return batch;
   }
+}
+
+/**
+ * Writes batches kept during a defragment onto its copy, in order, without sync: a synced write
+ * fsyncs on the JS thread, while closing the copy (the binding's Close: FlushWAL(sync)) makes it
+ * durable off it, before the copy is committed.
+ */
+async function replayOnto(db: RocksLevel, tail: readonly (readonly WriteOp[])[]): Promise<void> {
+  let batch = db.batch();
+  for (const ops of tail) {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else if (op.type === 'del') batch.del(op.key);
+      else if (Buffer.compare(op.gte, op.lt) < 0) {
+        // The keys a delRange removes are those the copy holds once everything before it is written.
+        await batch.write({ sync: false });
+        batch = db.batch();
+        const keys = db.iterator({ gte: op.gte, lt: op.lt, values: false });
+        try {
+          for (;;) {
+            const entries = await keys.nextv(delRangeScanBatchEntries);
+            if (entries.length === 0) break;
+            for (const [key] of entries) batch.del(key);
+          }
+        } finally {
+          await keys.close();
+        }
+      }
+    }
+  }
+  await batch.write({ sync: false });
 }
 
 /**

@@ -10,6 +10,7 @@
 // Type codes keep their meaning forever; a code this build does not know is refused with a
 // LogEntryDecodeError naming the entry, never guessed at.
 import {
+  AlarmRequest,
   CompactionRequest,
   DeleteRangeRequest,
   LeaseCheckpointRequest,
@@ -40,7 +41,9 @@ export type Command =
   /** A member publishes its name and client URLs after it starts (etcd's publish through Raft). */
   | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] }
   /** One Auth RPC (src/auth/auth-op.ts), applied by the auth state on every member. */
-  | { readonly type: 'auth'; readonly req: AuthRequest };
+  | { readonly type: 'auth'; readonly req: AuthRequest }
+  /** etcd's Alarm request (GET too goes through the log there): every member keeps the same alarm list. */
+  | { readonly type: 'alarm'; readonly req: AlarmRequest };
 
 export type CommandType = Command['type'];
 
@@ -81,6 +84,7 @@ const typeCodes: Readonly<Record<CommandType, number>> = {
   leaseCheckpoint: 9,
   memberAttributes: 10,
   auth: 11,
+  alarm: 13,
 };
 /**
  * A key-value write with its auth header: 12 | u64 auth revision | u16 user length | user (utf8) |
@@ -118,6 +122,8 @@ function encodeBody(c: Command): Uint8Array {
       return Buffer.from(JSON.stringify({ id: c.id.toString(10), name: c.name, clientUrls: c.clientUrls }), 'utf8');
     case 'auth':
       return encodeAuthRequest(c.req);
+    case 'alarm':
+      return AlarmRequest.encode(c.req).finish();
   }
 }
 
@@ -181,6 +187,8 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
         return decodeMemberAttributes(body);
       case 11:
         return { type: 'auth', req: decodeAuthRequest(body) };
+      case 13:
+        return { type: 'alarm', req: AlarmRequest.decode(body) };
     }
   } catch (e) {
     throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);

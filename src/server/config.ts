@@ -61,6 +61,8 @@ export interface ServerConfig {
   readonly autoCompactionRetention: string;
   /** Periodic mode: the retention in milliseconds; revision mode: a revision count. 0 = disabled. */
   readonly autoCompactionRetentionValue: number;
+  /** Revision mode: how often the retention is checked (etcd: a fixed 5 min; Lattice lets tests shorten it). */
+  readonly autoCompactionRevisionCheckIntervalMs: number;
   readonly enablePprof: boolean;
   readonly metrics: string;
   readonly enableV2: boolean;
@@ -374,6 +376,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(X, 'experimental-lease-checkpoint-interval', 'duration', 5 * 60 * 1000, 'Duration of periodic lease checkpoints (etcd 3.5).'),
   spec(X, 'experimental-enable-lease-checkpoint-persist', 'bool', false, 'Enable persisting remainingTTL.', ign),
   spec(X, 'experimental-compaction-batch-limit', 'int', 0, 'Sets the maximum revisions deleted in each compaction batch.', ign),
+  spec(X, 'experimental-auto-compaction-revision-check-interval', 'duration', 5 * 60 * 1000, 'How often revision-mode auto-compaction checks the retention (Lattice; etcd: fixed 5m).'),
   spec(X, 'experimental-watch-progress-notify-interval', 'duration', 10 * 60 * 1000, 'Duration of periodical watch progress notification.'),
   spec(X, 'experimental-snapshot-catchup-entries', 'uint', defaultSnapshotCatchUpEntries, 'Number of entries for a slow follower to catch up after compacting the raft storage entries.'),
   spec(X, 'experimental-warning-apply-duration', 'duration', 100, 'Time duration after which a warning is generated if request takes more time.', ign),
@@ -944,6 +947,7 @@ function build(
     autoCompactionMode: compactionMode,
     autoCompactionRetention: retention,
     autoCompactionRetentionValue: retentionValue,
+    autoCompactionRevisionCheckIntervalMs: num('experimental-auto-compaction-revision-check-interval'),
     enablePprof: bool('enable-pprof'),
     metrics: str('metrics'),
     enableV2: bool('enable-v2'),

@@ -39,6 +39,7 @@ import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js'
 import { Leadership } from './leadership.js';
 import { openAuth } from '../auth/open-auth.js';
 import { openTlsSides } from '../tls/server-tls.js';
+import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -188,6 +189,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         authStore === undefined ? Promise.resolve() : authStore.range(RangeRequest.create({ key: Buffer.from([0]), countOnly: true })).then(() => undefined),
     },
   );
+  const alarms = await loadAlarms(engine, log.named('etcdserver'));
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -197,12 +199,25 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
       leases: leaseTable,
       auth: auth.front,
+      alarms,
     },
     jobs,
     { syncedPersistEveryEntries: Math.min(config.snapshotCount, defaultSyncedPersistEveryEntries), requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
   );
 
   authStore = store;
+  const maintenance = new MaintenanceFront({
+    store,
+    engine,
+    alarms,
+    memberId,
+    quotaBytes: config.quotaBackendBytes,
+    autoCompaction: { mode: config.autoCompactionMode, retention: config.autoCompactionRetentionValue, revisionCheckIntervalMs: config.autoCompactionRevisionCheckIntervalMs },
+    isLeader: () => revisionLog.isLeader,
+    timers: systemTimers,
+    log: log.named('etcdserver'),
+  });
+
   const watchHub = new WatchHub(store, {
     progressIntervalMs: config.watchProgressNotifyIntervalMs,
     backlogLimitBytes: defaultBacklogLimitBytes,
@@ -262,9 +277,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
 
   const api: ServerApi = {
-    kv: store,
+    kv: maintenance.guardKv(store),
     watch: watchHub,
-    lease: leases,
+    lease: maintenance.guardLease(leases),
     lock: new LockRecipe(recipeDeps),
     election: new ElectionRecipe(recipeDeps),
     member: {
@@ -281,7 +296,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     auth: auth.front,
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
-    status: () => store.status(),
+    status: () => maintenance.status(),
     raft: () => {
       const st = revisionLog.status();
       return {
@@ -306,9 +321,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       }),
     moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
     onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),
+    maintenance: maintenance.api,
   };
 
   const closeMember = async (): Promise<void> => {
+    maintenance.stop();
     leases.stop();
     watchHub.close();
     await raftMember.close();
@@ -345,6 +362,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
   log.info('ready to serve client requests');
+  maintenance.start();
   for (const a of port.addresses) {
     if (a.url.startsWith('https:')) log.info('serving client traffic securely', { address: `${a.host}:${a.port}` });
     else log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);

@@ -5,6 +5,7 @@
 //   k<main><sub> → flag|KeyValue    key:   <main>_<sub>[t] → mvccpb.KeyValue (a tombstone carries the key only)
 //   l<id>        → TTL              lease: <id> → leasepb.Lease{ID, TTL}
 //   m/applied, m/compact            meta:  consistent_index, scheduled/finishedCompactRev (revision bytes)
+//   _alarm/<member><type>           alarm: etcdserverpb.AlarmMember → (empty)
 //   a/enabled, a/revision           auth:  authEnabled, authRevision
 //   a/role/<name>, a/user/<name>    authRoles, authUsers: authpb.Role / authpb.User (the same bytes)
 //   (membership)                    members, cluster
@@ -21,6 +22,8 @@ import {
 } from '../bbolt/index.js';
 import { APPLIED_KEY, COMPACT_KEY, LEASE_PREFIX, RECORD_PREFIX, decodeApplied, decodeLeaseTtl, decodeRevision, leaseIdOf } from '../store/storage-keys.js';
 import { AUTH_PREFIX } from '../auth/auth-state.js';
+import { AlarmMember } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { ALARM_PREFIX, alarmOfKey } from '../maintenance/alarm-table.js';
 import { etcdInitialAuthRevision, toEtcdAuthEntry } from '../auth/etcd-auth-buckets.js';
 import type { EngineCursor } from './engine-cursor.js';
 import { encodeLeaseKey, encodeLeaseValue } from './lease-value.js';
@@ -53,7 +56,7 @@ const tombstoneMark = 0x74; // 't'
 /** The top-level buckets, in bbolt's (bytewise) order; `summary` is filled as they are written. */
 export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary): Generator<WriteEntry> {
   const bucket = (key: Uint8Array, entries: EntrySource): WriteEntry => ({ kind: 'bucket', key, entries });
-  yield bucket(etcdBuckets.alarm, []);
+  yield bucket(etcdBuckets.alarm, alarmBucket(sources.cursor));
   // The engine holds a/enabled < a/revision < a/role/… < a/user/…, so one run of the cursor serves
   // the three auth buckets; roles and users wait in memory for their bucket (etcd holds them all too).
   const auth: AuthRuns = { roles: [], users: [] };
@@ -66,6 +69,15 @@ export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary):
   yield bucket(etcdBuckets.members, membersBucket(sources.members));
   yield bucket(etcdBuckets.membersRemoved, []);
   yield bucket(etcdBuckets.meta, metaBucket(sources.cursor, summary));
+}
+
+async function* alarmBucket(cursor: EngineCursor): AsyncGenerator<WriteEntry> {
+  const alarms: WriteEntry[] = [];
+  for await (const [key] of cursor.take(ALARM_PREFIX)) {
+    alarms.push({ kind: 'value', key: AlarmMember.encode(alarmOfKey(key)).finish(), value: new Uint8Array(0) });
+  }
+  // etcd's key is the AlarmMember's protobuf, whose byte order is not the engine's: a few at most.
+  yield* alarms.sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
 interface AuthRuns {

@@ -12,6 +12,8 @@ import { APPLIED_KEY, COMPACT_KEY, RECORD_PREFIX, encodeApplied, encodeLeaseTtl,
 /** 'k' + main u64 + sub u64 (storage-keys.ts recordKey). */
 const recordKeyBytes = 17;
 import { fromEtcdAuthEntry, type EtcdAuthBucket } from '../auth/etcd-auth-buckets.js';
+import { AlarmMember } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { alarmKey } from '../maintenance/alarm-table.js';
 import { decodeLeaseValue } from './lease-value.js';
 import { SnapshotRestoreError } from './snapshot-errors.js';
 
@@ -29,6 +31,7 @@ export interface EtcdImageBuckets {
   readonly meta: BucketRef;
   readonly lease: BucketRef | undefined;
   readonly auth: Readonly<Record<EtcdAuthBucket, BucketRef | undefined>>;
+  readonly alarm: BucketRef | undefined;
 }
 
 /** The buckets a restore needs; refuses a bbolt file that is not etcd's. */
@@ -43,6 +46,7 @@ export async function findEtcdBuckets(reader: BboltReader): Promise<EtcdImageBuc
     key,
     meta,
     lease: await reader.bucket(etcdBuckets.lease),
+    alarm: await reader.bucket(etcdBuckets.alarm),
     auth: {
       auth: await reader.bucket(etcdBuckets.auth),
       authUsers: await reader.bucket(etcdBuckets.authUsers),
@@ -103,6 +107,19 @@ export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: Etcd
     for await (const entry of reader.entries(bucket)) {
       const key = entry.kind === 'value' ? fromEtcdAuthEntry(name, entry.key) : undefined;
       if (entry.kind === 'value' && key !== undefined) yield [key, Buffer.from(entry.value)];
+    }
+  }
+  // Raised alarms (a NOSPACE stays raised after the move, as it does in a restored etcd).
+  if (buckets.alarm !== undefined) {
+    for await (const entry of reader.entries(buckets.alarm)) {
+      if (entry.kind !== 'value') continue;
+      let member: AlarmMember;
+      try {
+        member = AlarmMember.decode(entry.key);
+      } catch {
+        throw new SnapshotRestoreError('bad-entry', `the alarm bucket holds ${keyTextOf(entry.key)}, not an alarm`);
+      }
+      yield [alarmKey(member.memberID, member.alarm), Buffer.alloc(0)];
     }
   }
   image.compactRevision = compact;

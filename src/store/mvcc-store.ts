@@ -5,6 +5,8 @@
 import { Subject, type Observable } from 'rxjs';
 import type { AppliedBatch, AppliedChange } from './applied-batch.js';
 import type {
+  AlarmRequest,
+  AlarmResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -48,6 +50,7 @@ import type { HashJobs } from '../jobs/job-pool.js';
 import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
 import type { AuthHeader, AuthRequest } from '../auth/auth-op.js';
 import type { AuthAnswer, AuthOutcome } from '../auth/auth-state.js';
+import { refusesUnderNoSpace, refusesWhenCorrupt, type AlarmLedger } from '../maintenance/alarm-table.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
 
 type SettledResult =
@@ -56,7 +59,8 @@ type SettledResult =
   | { type: 'leaseGrant'; response: LeaseGrantResponse }
   | { type: 'leaseRevoke'; response: LeaseRevokeResponse }
   | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse }
-  | { type: 'auth'; response: AuthAnswer };
+  | { type: 'auth'; response: AuthAnswer }
+  | { type: 'alarm'; response: AlarmResponse };
 
 type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
 
@@ -93,6 +97,8 @@ export interface StoreHooks {
   readonly requestIds?: RequestIdSource;
   /** Deadlines of writes and linearizable reads. Absent: the system clock. */
   readonly timers?: Timers;
+  /** The alarm list, changed by Alarm entries in log order. Absent: Alarm entries are refused. */
+  readonly alarms?: AlarmLedger;
 }
 
 /** Writes proposed but not yet applied before new ones get etcd's "too many requests". */
@@ -240,7 +246,8 @@ export class MvccStore implements KvApi {
       raftIndex: this.applied.current,
       raftTerm: this.log.term,
       dbSizeBytes: size,
-      dbSizeInUseBytes: size,
+      // Estimates (RocksDB counts its memtables whole) never report more in use than on disk.
+      dbSizeInUseBytes: Math.min(size, (await this.engine.sizeInUseBytes?.().catch(() => undefined)) ?? size),
       alarms: fault?.alarm === undefined ? [] : [fault.alarm],
       errors: fault === null ? [] : [fault.description],
     };
@@ -309,6 +316,13 @@ export class MvccStore implements KvApi {
   async proposeAuth(req: AuthRequest): Promise<AuthAnswer> {
     const r = await this.write({ type: 'auth', req });
     if (r.type !== 'auth') throw new Error('auth request answered with another response type');
+    return r.response;
+  }
+
+  /** etcd's Alarm: GET, ACTIVATE and DEACTIVATE all go through the log, as in etcd. */
+  async alarm(req: AlarmRequest): Promise<AlarmResponse> {
+    const r = await this.write({ type: 'alarm', req });
+    if (r.type !== 'alarm') throw new Error('alarm answered with another response type');
     return r.response;
   }
 
@@ -397,6 +411,18 @@ export class MvccStore implements KvApi {
     let i = 0;
     while (i < entries.length) {
       const entry = entries[i]!;
+      // etcd's applierV3Corrupt, then applierV3Capped: with CORRUPT or NOSPACE raised every member
+      // refuses the same entries.
+      if (this.hooks.alarms?.corrupt === true && refusesWhenCorrupt(entry.command)) {
+        answers.push([entry, { ok: false, error: 'corrupt' }]);
+        i++;
+        continue;
+      }
+      if (this.refusedByAlarm(entry.command)) {
+        answers.push([entry, { ok: false, error: 'noSpace' }]);
+        i++;
+        continue;
+      }
       if (!isKvWrite(entry.command)) {
         compacted = (await this.applyOther(entry, answers, removed, leaseOps, changes, applied)) || compacted;
         i++;
@@ -417,7 +443,7 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.refusedByAuth(entries[j]!.command)) j++;
+      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.refusedByAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
@@ -469,6 +495,16 @@ export class MvccStore implements KvApi {
         answers.push([entry, outcome.ok ? { ok: true, result: { type: 'auth', response: outcome.answer } } : outcome]);
         return false;
       }
+      case 'alarm': {
+        if (this.hooks.alarms === undefined) {
+          answers.push([entry, { ok: false, error: 'notCapable' }]);
+          return false;
+        }
+        const { response, ops } = this.hooks.alarms.apply(command.req);
+        leaseOps.push(...ops);
+        answers.push([entry, { ok: true, result: { type: 'alarm', response } }]);
+        return false;
+      }
       // Membership's business (the Raft log hands it to the membership); for the store it is a no-op.
       case 'memberAttributes':
       case 'noop':
@@ -482,6 +518,10 @@ export class MvccStore implements KvApi {
   /** A write the auth state refuses now ends a run of writes: it is answered alone. */
   private refusedByAuth(command: Command): boolean {
     return isKvWrite(command) && command.auth !== undefined && this.hooks.auth?.writeRefusal(command) !== undefined;
+  }
+
+  private refusedByAlarm(command: Command): boolean {
+    return (this.hooks.alarms?.capped === true && refusesUnderNoSpace(command)) || (this.hooks.alarms?.corrupt === true && refusesWhenCorrupt(command));
   }
 
   /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */
@@ -529,7 +569,8 @@ export class MvccStore implements KvApi {
   private record(outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[]): void {
     this.rev += revisionsUsed(outcome);
     if (!outcome.ok) return;
-    changes.push(...outcome.changes);
+    // A loop, not push(...): a delete of many keys has more changes than a call takes arguments.
+    for (const c of outcome.changes) changes.push(c);
     outcome.changes.forEach((record, i) => {
       // `?? undefined`: a missing prev may come back from a worker thread as null.
       const change = { record, prev: outcome.prevs[i] ?? undefined };
@@ -543,7 +584,10 @@ export class MvccStore implements KvApi {
     if (req.revision > this.rev) return { ok: false, error: 'futureRev' };
     const rev = Number(req.revision);
     this.compactRev = rev;
-    for (let s = 0; s < this.shards.count; s++) removed.push(...(await this.shards.shard(s).ask({ type: 'compact', rev })));
+    for (let s = 0; s < this.shards.count; s++) {
+      // A loop, not push(...): a compaction can remove more records than a call takes arguments.
+      for (const id of await this.shards.shard(s).ask({ type: 'compact', rev })) removed.push(id);
+    }
     // The header is stamped with this member's fields when the caller is answered.
     return { ok: true, result: { type: 'compact', response: { header: this.hooks.header(this.rev) } } };
   }

@@ -88,7 +88,8 @@ export class ShardSet {
         // A shard asked with limit 0 returns everything: ask for counts only once the limit is met.
         const part = await this.shard(s).ask({ type: 'scan', range, rev, limit: remaining, countOnly: countOnly || (limit > 0 && remaining === 0) });
         count += part.count;
-        records.push(...part.records);
+        // A loop, not push(...): a large range has more records than a call takes arguments.
+        for (const r of part.records) records.push(r);
       }
       return { records, count };
     },

@@ -4,6 +4,8 @@
 //   m/applied             <log index u64><revision u64> the applied state persisted so far
 //   m/compact             <revision u64> compaction point
 //   l<id i64>             <TTL seconds u64> one granted lease
+//   _alarm/<member u64><type u8>  (empty) one raised alarm (src/maintenance/alarm-table.ts)
+//   a/enabled, a/revision, a/user/<name>, a/role/<name>  the auth state (src/auth/auth-state.ts)
 // The member's identity is not here but in <data-dir>/member-identity.json (src/server/member-identity.ts):
 // it is read before any engine is opened.
 

@@ -6,6 +6,7 @@ import { EtcdError } from '../../src/core/errors.js';
 import type { ClusterApi } from '../../src/core/cluster-api.js';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import type { HashKvResult, KvApi, MemberInfo, ServerApi, RaftInfo, StoreStatus } from '../../src/core/kv-api.js';
+import type { AlarmResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { LeaseApi } from '../../src/core/lease-api.js';
 import { LockRecipe } from '../../src/concurrency/lock.js';
 import { ElectionRecipe } from '../../src/concurrency/election.js';
@@ -137,6 +138,13 @@ export class FakeServerApi implements ServerApi {
     this.leaderId = 0n;
     for (const l of [...this.leaderLostListeners]) l();
   }
+
+  /** No alarms; defragment does nothing; a fixed hash. */
+  readonly maintenance = {
+    alarm: async (): Promise<AlarmResponse> => ({ header: undefined, alarms: [] }),
+    defragment: async (): Promise<void> => undefined,
+    hash: async (): Promise<{ hash: number; revision: number }> => ({ hash: 0x1234_5678, revision: this.revision }),
+  };
 
   /** A fixed hash; revisions below 0 fail as compacted, above the current one as future. */
   async hashKv(revision: bigint): Promise<HashKvResult> {

@@ -25,6 +25,7 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   compacted: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision has been compacted' },
   futureRev: { code: Status.OUT_OF_RANGE, details: 'etcdserver: mvcc: required revision is a future revision' },
   noSpace: { code: Status.RESOURCE_EXHAUSTED, details: 'etcdserver: mvcc: database space exceeded' },
+  corrupt: { code: Status.DATA_LOSS, details: 'etcdserver: corrupt cluster' },
   leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
   leaseExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
   leaseTtlTooLarge: { code: Status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },

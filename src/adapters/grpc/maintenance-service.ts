@@ -1,7 +1,11 @@
-// etcdserverpb.Maintenance: Status, HashKV, MoveLeader and Snapshot (snapshot-stream.ts) for now (etcdserver/api/v3rpc/maintenance.go);
-// the other methods answer UNIMPLEMENTED until their modules exist.
+// etcdserverpb.Maintenance: Status, HashKV, MoveLeader, Alarm, Defragment, Hash and Snapshot
+// (etcdserver/api/v3rpc/maintenance.go, snapshot-stream.ts); the others answer UNIMPLEMENTED until their modules exist.
 import {
   MaintenanceService,
+  type AlarmRequest,
+  type AlarmResponse,
+  type DefragmentResponse,
+  type HashResponse,
   type HashKVRequest,
   type HashKVResponse,
   type MoveLeaderRequest,
@@ -39,6 +43,21 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
       const h = await api.hashKv(req.revision);
       // etcd reports the current revision in the header, not the hashed one.
       return { header: api.header(h.revision), hash: h.hash, compactRevision: BigInt(h.compactRevision) };
+    }),
+    alarm: unary(MaintenanceService.alarm, async (req: AlarmRequest): Promise<AlarmResponse> => {
+      // etcd answers straight from its apply step, with no header.
+      return { ...(await api.maintenance.alarm(req)), header: undefined };
+    }),
+    defragment: unary(MaintenanceService.defragment, async (_req, call): Promise<DefragmentResponse> => {
+      if (enabledAuth(api) !== undefined) await requireMaintenanceAdmin(api, call);
+      await api.maintenance.defragment();
+      // etcd answers with an empty response (no header).
+      return { header: undefined };
+    }),
+    hash: unary(MaintenanceService.hash, async (_req, call): Promise<HashResponse> => {
+      if (enabledAuth(api) !== undefined) await requireMaintenanceAdmin(api, call);
+      const h = await api.maintenance.hash();
+      return { header: api.header(h.revision), hash: h.hash };
     }),
     moveLeader: unary(MaintenanceService.moveLeader, async (req: MoveLeaderRequest, call): Promise<MoveLeaderResponse> => {
       // etcd waits on the call's context: the client's deadline bounds the transfer.

@@ -1,6 +1,8 @@
-// Users, roles and the auth switch travel in etcd-format snapshots, both ways and on both engines:
-// a snapshot of a server with auth enabled, restored by the other side's tool, serves the same
-// users, roles and permission answers (etcd's auth, authUsers and authRoles buckets).
+// Users, roles, the auth switch and raised alarms travel in etcd-format snapshots, both ways and on
+// both engines: a snapshot of a server with auth enabled and alarms raised, restored by the other
+// side's tool, serves the same users, roles and permission answers and lists the same alarms, with
+// the alarms still refusing writes (etcd's auth, authUsers, authRoles and alarm buckets).
+import { AlarmAction, AlarmType, Etcd3 } from 'etcd3';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { needingTools, withTimeout } from '../helpers/spec.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import { lattice, restoredAddress, restoreFlags, startOnRestored } from './snapshot-helpers.js';
 
-const test = suite('auth state in etcd-format snapshots');
+const test = suite('auth state and alarms in etcd-format snapshots');
 const it = needingTools(test, ['etcd', 'etcdctl'], test);
 const roundTripTimeoutMs = 120_000;
 const root = ['--user', 'root:rootpw'];
@@ -51,6 +53,25 @@ async function enableAuth(endpoint: string): Promise<void> {
   await ok(endpoint, ['auth', 'enable']);
 }
 
+/** Raises NOSPACE for this member and CORRUPT for an unknown one through the Alarm API. */
+async function raiseAlarms(endpoint: string): Promise<void> {
+  const client = new Etcd3({ hosts: endpoint, auth: { username: 'root', password: 'rootpw' } });
+  try {
+    const memberID = (await client.maintenance.status()).header.member_id;
+    await client.maintenance.alarm({ action: AlarmAction.Activate, memberID, alarm: AlarmType.Nospace });
+    await client.maintenance.alarm({ action: AlarmAction.Activate, memberID: '777', alarm: AlarmType.Corrupt });
+  } finally {
+    client.close();
+  }
+}
+
+/** etcd lists alarms from a map: sorted, with the member IDs (kept from the source) left as they are. */
+async function observeAlarms(endpoint: string): Promise<unknown> {
+  const list = await etcdctl(endpoint, [...root, 'alarm', 'list']);
+  const put = await etcdctl(endpoint, [...root, 'put', '/app/y', '2']);
+  return { alarms: list.stdout.split('\n').filter((l) => l !== '').sort(), put: errorLines(put.stderr) };
+}
+
 /** What clients see of the auth state: users, roles, allowed and denied reads, a wrong password. */
 async function observeAuth(endpoint: string): Promise<unknown> {
   const answer = async (args: string[]): Promise<string> => {
@@ -79,7 +100,7 @@ const expectedObservation = {
 };
 
 for (const engine of engines) {
-  it(`a Lattice (${engine}) snapshot with auth enabled, restored into etcd, serves the same users, roles and permissions`, () =>
+  it(`a Lattice (${engine}) snapshot with auth enabled, restored into etcd, serves the same users, roles, permissions and alarms`, () =>
     withTimeout(
       (async () => {
         await stopAll();
@@ -88,6 +109,11 @@ for (const engine of engines) {
         await enableAuth(source.endpoint);
         const expected = await observeAuth(source.endpoint);
         assert.equal(expected, expectedObservation);
+        await raiseAlarms(source.endpoint);
+        const expectedAlarms = (await observeAlarms(source.endpoint)) as { alarms: string[]; put: string[] };
+        assert.is(expectedAlarms.alarms.length, 2);
+        // CORRUPT outranks NOSPACE: etcd refuses writes as a corrupt cluster.
+        assert.equal(expectedAlarms.put, ['Error: etcdserver: corrupt cluster']);
         const file = join(dir, `lattice-${engine}.db`);
         await ok(source.endpoint, [...root, 'snapshot', 'save', file]);
         const address = await restoredAddress(dir, `etcd-from-${engine}`);
@@ -96,13 +122,14 @@ for (const engine of engines) {
         const restored = await startOnRestored('etcd', address, dir);
         running.push(restored);
         assert.equal(await observeAuth(restored.endpoint), expected);
+        assert.equal(await observeAlarms(restored.endpoint), expectedAlarms);
         await stopAll();
       })(),
       roundTripTimeoutMs,
       'Lattice → etcd',
     ));
 
-  it(`an etcd snapshot with auth enabled, restored with lattice snapshot restore --engine ${engine}, serves the same users, roles and permissions`, () =>
+  it(`an etcd snapshot with auth enabled, restored with lattice snapshot restore --engine ${engine}, serves the same users, roles, permissions and alarms`, () =>
     withTimeout(
       (async () => {
         await stopAll();
@@ -111,6 +138,11 @@ for (const engine of engines) {
         await enableAuth(source.endpoint);
         const expected = await observeAuth(source.endpoint);
         assert.equal(expected, expectedObservation);
+        await raiseAlarms(source.endpoint);
+        const expectedAlarms = (await observeAlarms(source.endpoint)) as { alarms: string[]; put: string[] };
+        assert.is(expectedAlarms.alarms.length, 2);
+        // CORRUPT outranks NOSPACE: etcd refuses writes as a corrupt cluster.
+        assert.equal(expectedAlarms.put, ['Error: etcdserver: corrupt cluster']);
         const file = join(dir, `etcd-for-${engine}.db`);
         await ok(source.endpoint, [...root, 'snapshot', 'save', file]);
         const address = await restoredAddress(dir, `lattice-${engine}-from-etcd`);
@@ -119,6 +151,7 @@ for (const engine of engines) {
         const restored = await startOnRestored(engine, address, dir);
         running.push(restored);
         assert.equal(await observeAuth(restored.endpoint), expected);
+        assert.equal(await observeAlarms(restored.endpoint), expectedAlarms);
         await stopAll();
       })(),
       roundTripTimeoutMs,

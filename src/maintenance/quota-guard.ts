@@ -1,0 +1,36 @@
+// The quota check in front of the KV and Lease APIs, as etcd wraps its KV and Lease servers
+// (quotaKVServer, quotaLeaseServer): only requests that add data are checked.
+import type { KvApi } from '../core/kv-api.js';
+import type { LeaseApi } from '../core/lease-api.js';
+import { isTxnReadOnly } from '../mvcc/kv-operations.js';
+import { leaseGrantCost, putCost, txnCost, type BackendQuota } from './backend-quota.js';
+
+export function quotaGuardedKv(kv: KvApi, quota: BackendQuota): KvApi {
+  return {
+    range: (req) => kv.range(req),
+    put: async (req) => {
+      await quota.check(putCost(req));
+      return kv.put(req);
+    },
+    deleteRange: (req) => kv.deleteRange(req),
+    txn: async (req) => {
+      if (!isTxnReadOnly(req)) await quota.check(txnCost(req));
+      return kv.txn(req);
+    },
+    compact: (req) => kv.compact(req),
+  };
+}
+
+export function quotaGuardedLease(lease: LeaseApi, quota: BackendQuota): LeaseApi {
+  return {
+    grant: async (req) => {
+      await quota.check(leaseGrantCost());
+      return lease.grant(req);
+    },
+    revoke: (req) => lease.revoke(req),
+    renew: (id) => lease.renew(id),
+    timeToLive: (req) => lease.timeToLive(req),
+    leases: () => lease.leases(),
+    header: () => lease.header(),
+  };
+}

@@ -23,6 +23,7 @@ import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
+import { createApiHandler, type ApiOptions } from './api/api-handler.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -48,6 +49,8 @@ export interface ClientPortOptions {
   /** close(): how long open streams get after GOAWAY before every socket is destroyed. */
   readonly closeGraceMs?: number;
   readonly log?: ErrorLogger;
+  /** The friendly API under /api (api/api-handler.ts): its browser-origin and auth settings. */
+  readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
 }
 
 export interface ListenAddress {
@@ -181,10 +184,15 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     maxRequestBytes,
     log,
   });
+  // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
+  const friendlyApi = createApiHandler({ ...options.friendlyApi, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
+    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
+  httpServer.on('upgrade', (req, socket, head: Buffer) => {
+    if (!friendlyApi.upgrade(req, socket, head)) socket.destroy();
+  });
 
   const sockets = new Set<net.Socket>();
   let closing = false;
@@ -227,6 +235,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     const stopped = Promise.all(netServers.map(closeNetServer));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     grpcServer.drain();
+    friendlyApi.close();
     httpServer.close();
     httpServer.closeIdleConnections();
     let forced = false;

@@ -20,8 +20,8 @@ import { TransferRoutes } from './api-transfer.js';
 import { defaultWatchLimits, refuseUpgrade, WatchRoutes, type WatchLimits } from './api-watch.js';
 import { openApiDocument } from './api-openapi.js';
 
-/** A request target longer than this is refused with 414 before anything is decoded. */
-export const maxApiUrlBytes = 16 * 1024;
+/** A request target longer than this is refused with 414 before anything is decoded (node drops a request whose head passes its 16 KiB header limit). */
+export const maxApiUrlBytes = 8 * 1024;
 /** A request body that has not arrived by then: 408 (slow client). */
 export const defaultApiBodyTimeoutMs = 30_000;
 const defaultMaxRequestBytes = 1.5 * 1024 * 1024;

@@ -27,7 +27,21 @@ const common = {
 };
 
 const schemas: Record<string, Schema> = {
-  Error: obj({ error: obj({ code: str, message: str }, ['code', 'message']) }, ['error']),
+  Error: obj(
+    {
+      error: obj(
+        {
+          code: { type: 'string', description: "this API's code, or the core's error kind (compacted, leaseNotFound, noLeader, …)" },
+          message: { type: 'string', description: "etcd's text for store errors" },
+          fields: { type: 'array', items: str, description: 'unknownField: the names refused' },
+          allow: { type: 'array', items: str, description: 'methodNotAllowed: the methods the path takes' },
+          compact_revision: { type: 'integer', description: 'compacted (watch): the compact revision' },
+        },
+        ['code', 'message'],
+      ),
+    },
+    ['error'],
+  ),
   KeyValue: obj(
     {
       key: str,
@@ -42,7 +56,12 @@ const schemas: Record<string, Schema> = {
     },
     ['key', 'create_revision', 'mod_revision', 'version', 'lease'],
   ),
-  Event: obj({ type: { type: 'string', enum: ['PUT', 'DELETE'] }, kv: obj({ key: str, key_encoding: encoding, mod_revision: int }, ['key', 'mod_revision']), prev_kv: { type: 'object' } }, ['type', 'kv']),
+  /** A KeyValue in an event: a DELETE's carries only the key and the revision of the delete. */
+  EventKv: obj(
+    { key: str, key_encoding: encoding, value: str, value_encoding: encoding, create_revision: int, mod_revision: int, version: int, lease: str },
+    ['key', 'mod_revision'],
+  ),
+  Event: obj({ type: { type: 'string', enum: ['PUT', 'DELETE'] }, kv: ref('EventKv'), prev_kv: ref('EventKv') }, ['type', 'kv']),
   KeyGet: obj({ revision: int, kv: ref('KeyValue') }, ['revision', 'kv']),
   KeyList: obj({ revision: int, count: int, more: bool, kvs: arr(ref('KeyValue')) }, ['revision', 'count', 'more', 'kvs']),
   KeyHistory: obj({ key: str, key_encoding: encoding, revision: int, compact_revision: int, events: arr(ref('Event')), truncated: bool }, ['key', 'revision', 'compact_revision', 'events', 'truncated']),

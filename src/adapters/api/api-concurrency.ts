@@ -9,12 +9,11 @@ import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, t
 import { kvJson } from './api-kv-json.js';
 
 /** An AbortSignal that fires when the client closes the connection before the answer is sent. */
-function clientGone(req: IncomingMessage, res: ServerResponse): AbortSignal {
+function clientGone(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
   });
-  void req;
   return ac.signal;
 }
 
@@ -58,7 +57,7 @@ export class ConcurrencyRoutes {
   /** POST /api/locks/<name> {"lease"} → waits until held → {key}. */
   async lock(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease']);
-    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(req, res));
+    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(res));
     const out: Record<string, unknown> = { revision: Number(r.header?.revision ?? 0n) };
     putBytes(out, 'key', r.key);
     sendJson(res, 200, out);
@@ -74,7 +73,7 @@ export class ConcurrencyRoutes {
   async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease', 'value', 'value_encoding']);
     const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
-    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(req, res));
+    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(res));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), leader: leaderKeyJson(r.leader) });
   }
 

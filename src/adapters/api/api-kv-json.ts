@@ -12,14 +12,13 @@ export interface KvJsonOptions {
   readonly parseJson?: boolean;
 }
 
-function addJsonValue(out: Record<string, unknown>, value: Uint8Array): void {
+function addJsonValue(out: Record<string, unknown>): void {
   if (typeof out.value !== 'string' || out.value_encoding !== undefined) return;
   try {
     out.value_json = JSON.parse(out.value) as unknown;
   } catch {
     // not JSON: the text value is all there is
   }
-  void value;
 }
 
 export function kvJson(kv: KeyValue, o: KvJsonOptions = {}): Record<string, unknown> {
@@ -27,7 +26,7 @@ export function kvJson(kv: KeyValue, o: KvJsonOptions = {}): Record<string, unkn
   putBytes(out, 'key', kv.key);
   if (o.keysOnly !== true) {
     putBytes(out, 'value', kv.value);
-    if (o.parseJson === true) addJsonValue(out, kv.value);
+    if (o.parseJson === true) addJsonValue(out);
   }
   out.create_revision = Number(kv.createRevision);
   out.mod_revision = Number(kv.modRevision);

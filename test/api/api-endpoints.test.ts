@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { engines, startLattice, type LatticeServer } from '../helpers/lattice-server.js';
 import { etcdctl } from '../helpers/etcdctl.js';
 import { needingTools, serverSuite } from '../helpers/spec.js';
-import { call, errorCode, until } from './api-client.js';
+import { call, errorCode, openSse, until } from './api-client.js';
 
 for (const engine of engines) {
   const s = serverSuite(`api endpoints (${engine})`, async () => {
@@ -179,10 +179,14 @@ for (const engine of engines) {
     const won = await call(`${url}/api/elections/chief/campaign`, { method: 'POST', body: JSON.stringify({ lease, value: 'node-1' }) });
     assert.is(won.status, 200);
     const leader = won.json.leader;
+    const observed = await openSse(`${url}/api/elections/chief`);
+    await observed.stream.waitFor('the current leader', (m) => m.event === 'leader' && (m.data.kv as Record<string, unknown>).value === 'node-1');
     const now = await call(`${url}/api/elections/chief`);
     assert.is((now.json.kv as Record<string, unknown>).value, 'node-1');
     assert.is((await call(`${url}/api/elections/chief/proclaim`, { method: 'POST', body: JSON.stringify({ leader, value: 'node-1b' }) })).status, 200);
     assert.is(((await call(`${url}/api/elections/chief`)).json.kv as Record<string, unknown>).value, 'node-1b');
+    await observed.stream.waitFor('the proclaimed value', (m) => (m.data.kv as Record<string, unknown>).value === 'node-1b');
+    observed.close();
     assert.is((await call(`${url}/api/elections/chief/resign`, { method: 'POST', body: JSON.stringify({ leader }) })).status, 200);
     assert.is((await call(`${url}/api/elections/chief`)).status, 404);
   });
@@ -217,6 +221,7 @@ for (const engine of engines) {
       ['/api/nothing', {}, 404, 'notFound'],
       ['/api/watch/a', {}, 406, 'invalidArgument'],
       ['/api/import', { method: 'POST', body: '{"kvs":[{"key":"a","x":1}]}' }, 400, 'unknownField'],
+      ['/api/import', { method: 'POST', body: '{"kvs":[{"key":"a"},{"key":"a"}]}' }, 400, 'duplicateKey'],
     ];
     for (const [path, init, status, code] of cases) {
       const a = await call(`${url}${path}`, init);

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LeaderKey } from '../../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
 import { ApiError, badRequest, sendJson } from './api-errors.js';
 import type { ApiContext } from './api-context.js';
+import type { LeaderSink } from '../../core/concurrency-api.js';
 import { bytesOf, putBytes } from './api-bytes.js';
 import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
 import { kvJson } from './api-kv-json.js';
@@ -81,6 +82,36 @@ export class ConcurrencyRoutes {
   async leader(res: ServerResponse, name: Buffer): Promise<void> {
     const r = await this.ctx.api.election.leader({ name });
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) });
+  }
+
+  /**
+   * GET /api/elections/<name> with Accept: text/event-stream: `leader` events ({kv}) for the current
+   * leader and every change of it, until the client goes. A reader that falls behind holds the
+   * recipe back (its sink waits for drain), so nothing piles up.
+   */
+  observe(res: ServerResponse, name: Buffer): void {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.flushHeaders();
+    const signal = clientGone(res);
+    const sink: LeaderSink = {
+      send: (r) => {
+        const data = { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) };
+        return res.write(`id: ${data.revision}\nevent: leader\ndata: ${JSON.stringify(data)}\n\n`);
+      },
+      drained: () => new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      }),
+    };
+    this.ctx.api.election.observe({ name }, sink, signal).then(
+      () => res.end(),
+      (err: unknown) => {
+        if (!signal.aborted) this.ctx.log('election observe over /api failed', err);
+        res.destroy();
+      },
+    );
   }
 
   /** POST /api/elections/<name>/proclaim {"leader", "value"} → {revision}. */

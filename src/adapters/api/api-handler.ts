@@ -166,6 +166,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       const action = election[2];
       if (action === undefined) {
         only(['GET']);
+        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name);
         return concurrency.leader(res, name);
       }
       only(['POST']);

@@ -217,7 +217,15 @@ export const openApiDocument = {
       delete: { summary: 'Release: {name} is the lock key that POST answered', parameters: [nameParam], responses: { '200': json(ref('Revision'), 'released'), ...common } },
     },
     '/api/elections/{name}': {
-      get: { summary: 'The current leader', parameters: [nameParam], responses: { '200': json(ref('LeaderResult'), 'the leader'), '404': error('nobody leads (election: no leader)'), ...common } },
+      get: {
+        summary: 'The current leader; with Accept: text/event-stream, `leader` events ({revision, kv}) for it and every change',
+        parameters: [nameParam],
+        responses: {
+          '200': { description: 'the leader', content: { 'application/json': { schema: ref('LeaderResult') }, 'text/event-stream': { schema: str } } },
+          '404': error('nobody leads (election: no leader)'),
+          ...common,
+        },
+      },
     },
     '/api/elections/{name}/campaign': {
       post: {

@@ -52,6 +52,13 @@ export class TransferRoutes {
         }),
       };
     });
+    // etcd refuses a txn that puts one key twice; say which entry repeats instead
+    const seen = new Set<string>();
+    puts.forEach((op, i) => {
+      const k = op.requestPut!.key.toString('latin1');
+      if (seen.has(k)) throw new ApiError(400, 'duplicateKey', `kvs[${i}]: ${statusByKind.duplicateKey.details}`);
+      seen.add(k);
+    });
     const revisions: number[] = [];
     for (let i = 0; i < puts.length; i += this.ctx.maxTxnOps) {
       const t = await this.ctx.api.kv.txn({ compare: [], success: puts.slice(i, i + this.ctx.maxTxnOps), failure: [] });

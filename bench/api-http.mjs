@@ -2,7 +2,7 @@
 // The HTTP loads of issue 14: autocannon (50 connections) against Lattice's friendly API
 // (GET/PUT /api/kv/<key>) and JSON gateway (POST /v3/kv/range, /v3/kv/put), and against etcd's
 // gateway for the same /v3 loads. Each server runs alone on fresh ports and a fresh data dir; the
-// server's CPU seconds per entry come from /proc. Prints a markdown table and one JSON line per entry.
+// server's CPU seconds per entry come from /proc; each entry gets a 2 s unmeasured warm-up. Prints a markdown table and one JSON line per entry.
 //
 // Usage: node bench/api-http.mjs [seconds per entry, default 10]   (env ENGINE=rocksdb|memory, SERVERS="lattice etcd")
 import { spawn } from 'node:child_process';
@@ -20,6 +20,7 @@ const value = 'v'.repeat(256);
 const b64 = (s) => Buffer.from(s).toString('base64');
 const repo = new URL('..', import.meta.url).pathname;
 const ticksPerSecond = 100;
+const warmupSeconds = 2;
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -67,6 +68,8 @@ for (const name of servers) {
     if (name === 'etcd' && load.startsWith('api')) continue;
     const server = await start(name);
     await fetch(`${server.url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/key'), value: b64(value) }) });
+    // a short unmeasured run first, so JIT warm-up and the first engine writes are not in the numbers
+    await autocannon({ ...make(server.url), connections, duration: warmupSeconds });
     const cpu0 = cpuSeconds(server.pid);
     const r = await autocannon({ ...make(server.url), connections, duration: seconds });
     const cpu = cpuSeconds(server.pid) - cpu0;

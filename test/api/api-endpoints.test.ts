@@ -191,6 +191,22 @@ for (const engine of engines) {
     assert.is((await call(`${url}/api/elections/chief`)).status, 404);
   });
 
+  s.it('the tree lists one level under a prefix: direct keys, and each deeper path once as a dir, with paging', async ({ url }) => {
+    for (const k of ['t/a', 't/b/1', 't/b/2', 't/c/x/y', 't/d']) await call(`${url}/api/kv/${k}`, { method: 'PUT', body: k });
+    const level = await call(`${url}/api/tree/t/`);
+    assert.equal((level.json.dirs as Record<string, unknown>[]).map((d) => d.key), ['t/b/', 't/c/']);
+    assert.equal((level.json.keys as Record<string, unknown>[]).map((k) => k.key), ['t/a', 't/d']);
+    assert.is(level.json.more, false);
+    const page1 = await call(`${url}/api/tree/t/?limit=2`);
+    assert.is(page1.json.more, true);
+    const page2 = await call(`${url}/api/tree/t/?limit=2&after=t/b/&revision=${page1.json.revision as number}`);
+    assert.equal([(page2.json.dirs as Record<string, unknown>[]).map((d) => d.key), (page2.json.keys as Record<string, unknown>[]).map((k) => k.key)], [['t/c/'], ['t/d']]);
+    const root = await call(`${url}/api/tree`);
+    assert.ok((root.json.dirs as Record<string, unknown>[]).some((d) => d.key === 't/'));
+    const deeper = await call(`${url}/api/tree/t/c/x/`);
+    assert.equal((deeper.json.keys as Record<string, unknown>[]).map((k) => k.key), ['t/c/x/y']);
+  });
+
   s.it('export answers a prefix at one revision and import writes it back under the same keys', async ({ url }) => {
     await call(`${url}/api/kv/exp/a`, { method: 'PUT', body: 'A' });
     await call(`${url}/api/kv/exp/%FF`, { method: 'PUT', body: new Uint8Array([0x80]) });

@@ -17,6 +17,7 @@ import { LeaseRoutes } from './api-leases.js';
 import { ClusterRoutes } from './api-cluster.js';
 import { ConcurrencyRoutes } from './api-concurrency.js';
 import { TransferRoutes } from './api-transfer.js';
+import { TreeRoutes } from './api-tree.js';
 import { defaultWatchLimits, refuseUpgrade, WatchRoutes, type WatchLimits } from './api-watch.js';
 import { openApiDocument } from './api-openapi.js';
 
@@ -94,6 +95,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   const cluster = new ClusterRoutes(ctx, body);
   const concurrency = new ConcurrencyRoutes(ctx, body);
   const transfer = new TransferRoutes(ctx, body);
+  const tree = new TreeRoutes(ctx);
   const watches = new WatchRoutes(ctx, { ...defaultWatchLimits, ...options.watchLimits });
   const openApi = JSON.stringify(openApiDocument);
 
@@ -173,6 +175,11 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       if (action === 'campaign') return concurrency.campaign(req, res, name);
       if (action === 'proclaim') return concurrency.proclaim(req, res);
       return concurrency.resign(req, res);
+    }
+    const folder = suffixBytes(path, '/api/tree');
+    if (folder !== undefined) {
+      only(['GET']);
+      return tree.list(res, folder, query);
     }
     const exported = suffixBytes(path, '/api/export');
     if (exported !== undefined) {

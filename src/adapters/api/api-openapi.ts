@@ -107,6 +107,18 @@ const schemas: Record<string, Schema> = {
   CampaignResult: obj({ revision: int, leader: ref('LeaderKey') }, ['revision', 'leader']),
   LeaderResult: obj({ revision: int, kv: ref('KeyValue') }, ['revision', 'kv']),
   Export: obj({ prefix: str, prefix_encoding: encoding, revision: int, kvs: arr(ref('KeyValue')) }, ['prefix', 'revision', 'kvs']),
+  Tree: obj(
+    {
+      prefix: str,
+      prefix_encoding: encoding,
+      revision: int,
+      delimiter: str,
+      dirs: arr(obj({ key: str, key_encoding: encoding }, ['key'])),
+      keys: arr(ref('KeyValue')),
+      more: bool,
+    },
+    ['prefix', 'revision', 'delimiter', 'dirs', 'keys', 'more'],
+  ),
   ImportResult: obj({ imported: int, revisions: arr(int) }, ['imported', 'revisions']),
 };
 
@@ -240,6 +252,19 @@ export const openApiDocument = {
     },
     '/api/elections/{name}/resign': {
       post: { summary: 'Give up leadership', parameters: [nameParam], requestBody: requestJson(leaderBody), responses: { '200': json(ref('Revision'), 'resigned'), ...common } },
+    },
+    '/api/tree/{key}': {
+      get: {
+        summary: 'One level of the key tree under a prefix: the keys directly under it and each deeper path once as a dir',
+        parameters: [
+          keyParam,
+          q('delimiter', 'splits keys into levels (default /)', str),
+          q('limit', 'at most this many dirs + keys (default 1000, at most 10000)', int),
+          q('revision', 'read at this revision', int),
+          q('after', 'the last dir or key of the previous page (when more was true)', str),
+        ],
+        responses: { '200': json(ref('Tree'), 'one level'), '410': error('the revision is compacted'), ...common },
+      },
     },
     '/api/export/{key}': {
       get: { summary: 'Every key under a prefix, at one revision', parameters: [keyParam, q('revision', 'read at this revision', int)], responses: { '200': json(ref('Export'), 'the keys'), '410': error('the revision is compacted'), ...common } },

@@ -26,6 +26,9 @@ for (const engine of engines) {
     const kv = get.json.kv as Record<string, unknown>;
     assert.equal([kv.key, kv.value, kv.mod_revision, kv.version, kv.lease], ['app/config', 'hello world', rev, 1, '0']);
     assert.is(get.headers.get('etag'), `"${rev}"`);
+    const head = await call(`${url}/api/kv/app/config`, { method: 'HEAD' });
+    assert.equal([head.status, head.headers.get('etag'), head.text], [200, `"${rev}"`, '']);
+    assert.is((await call(`${url}/api/kv/app/none`, { method: 'HEAD' })).status, 404);
     const raw = await call(`${url}/api/kv/app/config?raw`);
     assert.is(raw.text, 'hello world');
     assert.is(raw.headers.get('content-type'), 'application/octet-stream');

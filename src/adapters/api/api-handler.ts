@@ -100,7 +100,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   const openApi = JSON.stringify(openApiDocument);
 
   const route = async (req: IncomingMessage, res: ServerResponse, { path, query }: Target): Promise<void> => {
-    const method = req.method ?? 'GET';
+    // HEAD is GET without the body (node leaves it out): a cheap existence / ETag check
+    const method = req.method === 'HEAD' || req.method === undefined ? 'GET' : req.method;
     const only = (allowed: readonly string[]): void => {
       if (!allowed.includes(method)) {
         res.setHeader('Allow', allowed.join(', '));

@@ -110,6 +110,7 @@ function sniffProtocol(
     clearTimeout(timer);
     socket.removeListener('data', onData);
     socket.removeListener('end', onEndBeforeDecided);
+    socket.removeListener('close', cleanup);
   };
   const timer = setTimeout(() => {
     cleanup();
@@ -136,6 +137,8 @@ function sniffProtocol(
   };
   socket.on('data', onData);
   socket.on('end', onEndBeforeDecided);
+  // a socket closed before it spoke (port closing) must not leave the timer holding the process
+  socket.once('close', cleanup);
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<number> {

@@ -15,6 +15,8 @@ function clientGone(res: ServerResponse): AbortSignal {
   res.once('close', () => {
     if (!res.writableFinished) ac.abort();
   });
+  // it may have left while its body was read
+  if (res.destroyed || res.socket?.destroyed === true) ac.abort();
   return ac.signal;
 }
 

@@ -44,6 +44,8 @@ interface WatchTransport {
   backlogBytes(): number;
   onDrain(listener: () => void): void;
   onClose(listener: () => void): void;
+  /** The client is already gone (it may leave while the request was being checked). */
+  isClosed(): boolean;
   /** Ends cleanly (after a final message). */
   end(): void;
   /** Cuts the connection (slow reader). */
@@ -102,6 +104,7 @@ export class WatchRoutes {
       backlogBytes: () => res.writableLength,
       onDrain: (l) => res.on('drain', l),
       onClose: (l) => res.once('close', l),
+      isClosed: () => res.destroyed || req.socket.destroyed,
       end: () => res.end(),
       destroy: () => res.destroy(),
       keepalive: () => {
@@ -120,6 +123,7 @@ export class WatchRoutes {
         backlogBytes: () => ws.bufferedAmount + socket.writableLength,
         onDrain: (l) => socket.on('drain', l),
         onClose: (l) => ws.once('close', l),
+        isClosed: () => ws.readyState !== ws.OPEN,
         end: () => ws.close(1000, 'watch ended'),
         destroy: () => ws.terminate(),
         keepalive: () => ws.ping(),
@@ -189,6 +193,7 @@ export class WatchRoutes {
       watch.drained();
     });
     t.onClose(() => stop('destroy'));
+    if (t.isClosed()) stop('destroy');
   }
 }
 

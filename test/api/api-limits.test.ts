@@ -55,4 +55,23 @@ test('a body that does not arrive within the body timeout is answered 408 and th
   }
 });
 
+test('a learner answers /api status and serializable reads only; everything else is 503 with etcd text', async () => {
+  const api = new FakeServerApi();
+  const raft = api.raft.bind(api);
+  Object.defineProperty(api, 'raft', { value: () => ({ ...raft(), isLearner: true }) });
+  const port = await startClientPort({ listenUrls: ['http://127.0.0.1:0'], api, log: () => undefined });
+  const url = `http://127.0.0.1:${port.addresses[0]?.port ?? 0}`;
+  try {
+    assert.is((await call(`${url}/api/status`)).status, 200);
+    assert.is((await call(`${url}/api/kv/a?serializable`)).status, 404);
+    const linearizable = await call(`${url}/api/kv/a`);
+    assert.equal([linearizable.status, errorCode(linearizable)], [503, 'notSupportedForLearner']);
+    assert.match(linearizable.text, 'etcdserver: rpc not supported for learner');
+    assert.is((await call(`${url}/api/kv/a`, { method: 'PUT', body: 'x' })).status, 503);
+  } finally {
+    await port.close();
+    api.watch.close();
+  }
+});
+
 test.run();

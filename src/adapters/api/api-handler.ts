@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ServerApi } from '../../core/kv-api.js';
-import { consoleErrorLogger, type ErrorLogger } from '../grpc/error-status.js';
+import { consoleErrorLogger, statusByKind, type ErrorLogger } from '../grpc/error-status.js';
 import type { HttpHandler } from '../http/http-router.js';
 import { ApiError, sendError, toApiError } from './api-errors.js';
 import { decodePathBytes } from './api-bytes.js';
@@ -75,6 +75,12 @@ function suffixBytes(path: string, prefix: string): Buffer | undefined {
   return decodePathBytes(path.slice(prefix.length + 1));
 }
 
+function learnerServes(method: string, path: string, query: Query): boolean {
+  if (method !== 'GET') return false;
+  if (path === '/api/status') return true;
+  return path.startsWith('/api/kv') && query.flag('serializable') && !query.has('history');
+}
+
 function methodNotAllowed(allowed: readonly string[]): ApiError {
   return new ApiError(405, 'methodNotAllowed', `method not allowed; use ${allowed.join(', ')}`, { allow: allowed });
 }
@@ -117,6 +123,10 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       return;
     }
     await identity(req);
+    // a learner answers only what it can alone, as etcd's isRPCSupportedForLearner: status and serializable reads
+    if (ctx.api.raft().isLearner && !learnerServes(method, path, query)) {
+      throw new ApiError(503, 'notSupportedForLearner', statusByKind.notSupportedForLearner.details);
+    }
     const key = suffixBytes(path, '/api/kv');
     if (key !== undefined) {
       only(['GET', 'PUT', 'DELETE']);

@@ -110,6 +110,9 @@ for (const engine of engines) {
     assert.is(h.json.truncated, false);
     const limited = await call(`${url}/api/kv/hist/k?history&limit=2`);
     assert.equal([(limited.json.events as unknown[]).length, limited.json.truncated], [2, true]);
+    const lastRev = ((limited.json.events as Record<string, Record<string, unknown>>[])[1]!.kv!.mod_revision as number);
+    const next = await call(`${url}/api/kv/hist/k?history&limit=2&start_revision=${lastRev + 1}`);
+    assert.equal((next.json.events as Record<string, Record<string, unknown>>[]).map((e) => [e.type, e.kv?.value]), [['DELETE', undefined], ['PUT', 'three']]);
     const c = await call(`${url}/api/compaction`, { method: 'POST', body: JSON.stringify({ revision: (a.json.revision as number) + 1 }) });
     assert.is(c.status, 200);
     const after = await call(`${url}/api/kv/hist/k?history`);

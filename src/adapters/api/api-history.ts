@@ -20,12 +20,20 @@ export interface KeyHistory {
   readonly truncated: boolean;
 }
 
-export async function readKeyHistory(api: ServerApi, key: Buffer, limit = defaultHistoryEvents): Promise<Record<string, unknown>> {
+/**
+ * The key's events from `startRevision` (0: the oldest still held) on, at most `limit`; a page that
+ * was cut (`truncated`) continues with startRevision = its last event's mod_revision + 1. A start
+ * below the compact revision is 410, as for a watch.
+ */
+export async function readKeyHistory(api: ServerApi, key: Buffer, limit = defaultHistoryEvents, startRevision = 0): Promise<Record<string, unknown>> {
   if (key.length === 0) throw new ApiError(400, 'emptyKey', statusByKind.emptyKey.details);
   const maxEvents = Math.min(Math.max(limit, 1), maxHistoryEvents);
   for (let attempt = 0; ; attempt++) {
     const status = await api.status();
-    const from = Math.max(status.compactRevision + 1, 1);
+    if (startRevision > 0 && startRevision <= status.compactRevision) {
+      throw new ApiError(410, 'compacted', statusByKind.compacted.details, { compact_revision: status.compactRevision });
+    }
+    const from = Math.max(status.compactRevision + 1, startRevision, 1);
     const r = await collect(api, key, from, maxEvents);
     // a compaction landed between status and the read: read again from the new start
     if (r === 'compacted' && attempt < 3) continue;

@@ -26,7 +26,7 @@ import { readKeyHistory } from './api-history.js';
 
 const keyNotFound = (): ApiError => new ApiError(404, 'keyNotFound', statusByKind.keyNotFound.details);
 
-const getFlags = new Set(['prefix', 'from_key', 'revision', 'limit', 'keys_only', 'count_only', 'raw', 'json', 'history', 'serializable']);
+const getFlags = new Set(['prefix', 'from_key', 'revision', 'limit', 'keys_only', 'count_only', 'raw', 'json', 'history', 'start_revision', 'serializable']);
 const putFlags = new Set(['lease', 'prev_kv', 'encoding', 'ignore_lease']);
 const deleteFlags = new Set(['prefix', 'from_key', 'prev_kv']);
 
@@ -75,8 +75,7 @@ export class KvRoutes {
     refuseUnknown(query, getFlags);
     if (query.has('history')) {
       if (query.has('prefix') || query.has('from_key')) throw badRequest('?history reads one key; drop ?prefix/?from_key');
-      const limit = query.count('limit');
-      return sendJson(res, 200, await readKeyHistory(this.ctx.api, key, limit));
+      return sendJson(res, 200, await readKeyHistory(this.ctx.api, key, query.count('limit'), query.count('start_revision')));
     }
     const rangeEnd = rangeEndOf(key, query);
     const single = rangeEnd.length === 0;

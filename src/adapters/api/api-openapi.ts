@@ -149,7 +149,8 @@ export const openApiDocument = {
           q('serializable', 'answer from this member without a read barrier'),
           q('json', 'add value_json when the value parses as JSON'),
           q('raw', 'single key: answer the value bytes themselves'),
-          q('history', 'every revision of the key still held, oldest first'),
+          q('history', 'every revision of the key still held, oldest first (at most ?limit, default 1000, max 10000; truncated: true when cut)'),
+          q('start_revision', 'with ?history: from this revision on (the next page: last mod_revision + 1)', int),
         ],
         responses: {
           '200': {

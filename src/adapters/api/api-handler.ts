@@ -122,6 +122,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       res.end(openApi);
       return;
     }
+    // Rejects (401/403) before any store access once Auth exists; the identity is not handed to the
+    // store yet because ServerApi takes none today (auth off = everyone may do everything).
     await identity(req);
     // a learner answers only what it can alone, as etcd's isRPCSupportedForLearner: status and serializable reads
     if (ctx.api.raft().isLearner && !learnerServes(method, path, query)) {

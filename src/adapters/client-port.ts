@@ -186,6 +186,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     methods: methodsByPath(services.flatMap((s) => s.methods(serviceContext))),
     maxRequestBytes,
     log,
+    admission: grpcServer.admission,
   });
   // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
   const friendlyApi = createApiHandler({ ...options.friendlyApi, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });

@@ -45,7 +45,24 @@ export type EtcdErrorKind =
   | 'memberBadUrls'
   | 'notEnoughStartedMembers'
   | 'learnerNotReady'
-  | 'unhealthyCluster';
+  | 'unhealthyCluster'
+  // auth (etcd's auth/store.go errors; src/auth/)
+  | 'authRootUserNotExist'
+  | 'authRootRoleNotExist'
+  | 'authUserAlreadyExist'
+  | 'authUserEmpty'
+  | 'authUserNotFound'
+  | 'authRoleAlreadyExist'
+  | 'authRoleNotFound'
+  | 'authRoleEmpty'
+  | 'authFailed'
+  | 'authPermissionDenied'
+  | 'authRoleNotGranted'
+  | 'authPermissionNotGranted'
+  | 'authNotEnabled'
+  | 'authInvalidToken'
+  | 'authInvalidMgmt'
+  | 'authOldRevision';
 
 export class EtcdError extends Error {
   constructor(

@@ -17,12 +17,15 @@ import type { ClusterApi } from './cluster-api.js';
 import type { ElectionApi, LockApi } from './concurrency-api.js';
 import type { LeaseApi } from './lease-api.js';
 import type { WatchApi } from './watch-api.js';
+import type { AuthHeader } from '../auth/auth-op.js';
+import type { AuthFront } from '../auth/auth-front.js';
 
 export interface KvApi {
   range(req: RangeRequest): Promise<RangeResponse>;
-  put(req: PutRequest): Promise<PutResponse>;
-  deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
-  txn(req: TxnRequest): Promise<TxnResponse>;
+  /** `auth`: the caller when auth is enabled; the write's permissions are checked when it is applied. */
+  put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest, auth?: AuthHeader): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest, auth?: AuthHeader): Promise<TxnResponse>;
   compact(req: CompactionRequest): Promise<CompactionResponse>;
 }
 
@@ -74,6 +77,8 @@ export interface ServerApi {
   readonly election: ElectionApi;
   readonly member: MemberInfo;
   readonly cluster: ClusterApi;
+  /** Users, roles, tokens and permission checks (src/auth/). Absent: no auth (tests of other services). */
+  readonly auth?: AuthFront;
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;

@@ -18,11 +18,14 @@ import {
   PutRequest,
   TxnRequest,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { decodeAuthRequest, encodeAuthRequest, type AuthHeader, type AuthRequest } from '../auth/auth-op.js';
 
 export type Command =
-  | { readonly type: 'put'; readonly req: PutRequest }
-  | { readonly type: 'deleteRange'; readonly req: DeleteRangeRequest }
-  | { readonly type: 'txn'; readonly req: TxnRequest }
+  // `auth`: who proposed the write, at which auth revision (etcd's request header), when auth is
+  // enabled; the apply checks the write's permissions against it (src/auth/).
+  | { readonly type: 'put'; readonly req: PutRequest; readonly auth?: AuthHeader }
+  | { readonly type: 'deleteRange'; readonly req: DeleteRangeRequest; readonly auth?: AuthHeader }
+  | { readonly type: 'txn'; readonly req: TxnRequest; readonly auth?: AuthHeader }
   | { readonly type: 'compact'; readonly req: CompactionRequest }
   // Lease changes are log entries like any write, so every member applies them in the same order.
   // A grant always carries its ID: the proposer picks one when the client leaves it 0, as etcd does.
@@ -35,7 +38,9 @@ export type Command =
   /** etcd's LeaseCheckpoint: the primary records leases' remaining TTLs so a new primary keeps them. */
   | { readonly type: 'leaseCheckpoint'; readonly req: LeaseCheckpointRequest }
   /** A member publishes its name and client URLs after it starts (etcd's publish through Raft). */
-  | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] };
+  | { readonly type: 'memberAttributes'; readonly id: bigint; readonly name: string; readonly clientUrls: readonly string[] }
+  /** One Auth RPC (src/auth/auth-op.ts), applied by the auth state on every member. */
+  | { readonly type: 'auth'; readonly req: AuthRequest };
 
 export type CommandType = Command['type'];
 
@@ -75,7 +80,13 @@ const typeCodes: Readonly<Record<CommandType, number>> = {
   confChange: 8,
   leaseCheckpoint: 9,
   memberAttributes: 10,
+  auth: 11,
 };
+/**
+ * A key-value write with its auth header: 12 | u64 auth revision | u16 user length | user (utf8) |
+ * the write's own type code | its protobuf. Writes without a header keep their plain codes.
+ */
+const withAuthHeaderCode = 12;
 /** The codes a v1 record may hold: v1 was written before the later types existed. */
 const maxV1TypeCode = 6;
 const recordV2 = 0x82;
@@ -105,7 +116,34 @@ function encodeBody(c: Command): Uint8Array {
       return LeaseCheckpointRequest.encode(c.req).finish();
     case 'memberAttributes':
       return Buffer.from(JSON.stringify({ id: c.id.toString(10), name: c.name, clientUrls: c.clientUrls }), 'utf8');
+    case 'auth':
+      return encodeAuthRequest(c.req);
   }
+}
+
+/** The type code and body a command is proposed with (a write with an auth header is wrapped). */
+function encodeTyped(c: Command): { readonly code: number; readonly body: Uint8Array } {
+  const body = encodeBody(c);
+  if ((c.type !== 'put' && c.type !== 'deleteRange' && c.type !== 'txn') || c.auth === undefined) return { code: typeCodes[c.type], body };
+  const user = Buffer.from(c.auth.user, 'utf8');
+  const header = Buffer.allocUnsafe(8 + 2 + user.length + 1);
+  header.writeBigUInt64BE(BigInt(c.auth.revision), 0);
+  header.writeUInt16BE(user.length, 8);
+  user.copy(header, 10);
+  header[10 + user.length] = typeCodes[c.type];
+  return { code: withAuthHeaderCode, body: Buffer.concat([header, body]) };
+}
+
+function decodeWithAuthHeader(index: number, body: Uint8Array): Command {
+  const view = Buffer.from(body.buffer, body.byteOffset, body.length);
+  if (view.length < 11) throw new LogEntryDecodeError('malformed', index, `write with auth header of ${view.length} bytes`);
+  const revision = Number(view.readBigUInt64BE(0));
+  const userBytes = view.readUInt16BE(8);
+  if (view.length < 11 + userBytes) throw new LogEntryDecodeError('malformed', index, 'write with auth header cut short');
+  const auth: AuthHeader = { user: view.subarray(10, 10 + userBytes).toString('utf8'), revision };
+  const inner = decodeBody(index, view[10 + userBytes]!, view.subarray(11 + userBytes));
+  if (inner.type !== 'put' && inner.type !== 'deleteRange' && inner.type !== 'txn') throw new LogEntryDecodeError('malformed', index, `auth header on a ${inner.type} entry`);
+  return { ...inner, auth };
 }
 
 function decodeMemberAttributes(body: Uint8Array): Command {
@@ -141,6 +179,8 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
         return { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.decode(body) };
       case 10:
         return decodeMemberAttributes(body);
+      case 11:
+        return { type: 'auth', req: decodeAuthRequest(body) };
     }
   } catch (e) {
     throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);
@@ -150,9 +190,9 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
 
 /** The bytes one member proposes: type code, request id, request. */
 export function encodeProposal(requestId: bigint, command: Command): Buffer {
-  const body = encodeBody(command);
+  const { code, body } = encodeTyped(command);
   const out = Buffer.allocUnsafe(proposalHeaderBytes + body.length);
-  out[0] = typeCodes[command.type];
+  out[0] = code;
   out.writeBigUInt64BE(requestId, 1);
   out.set(body, proposalHeaderBytes);
   return out;
@@ -163,7 +203,9 @@ export function decodeProposal(index: number, term: number, bytes: Uint8Array): 
   if (bytes.length < proposalHeaderBytes) throw new LogEntryDecodeError('malformed', index, `proposal of ${bytes.length} bytes`);
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const requestId = view.readBigUInt64BE(1);
-  return { index, term, requestId, command: decodeBody(index, view[0]!, view.subarray(proposalHeaderBytes)) };
+  const code = view[0]!;
+  const body = view.subarray(proposalHeaderBytes);
+  return { index, term, requestId, command: code === withAuthHeaderCode ? decodeWithAuthHeader(index, body) : decodeBody(index, code, body) };
 }
 
 /** A WAL record (v2) for the entry; its index is stored beside it by the WAL. */

@@ -36,6 +36,7 @@ import type { Logger } from './logger.js';
 import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 import { Leadership } from './leadership.js';
+import { openAuth } from '../auth/open-auth.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -168,6 +169,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     raftTerm: BigInt(revisionLog.term),
   });
   const jobs = new JobPool();
+  // The auth state is read from the engine before the log is replayed over it; its proposals go
+  // through the store, which exists only after the replay.
+  let authStore: MvccStore | undefined;
+  const auth = await openAuth(
+    { ...config, clientCertAuth: (config as { readonly clientCertAuth?: boolean }).clientCertAuth === true },
+    engine,
+    {
+      propose: (req) => (authStore === undefined ? Promise.reject(new Error('auth proposed before the store opened')) : authStore.proposeAuth(req)),
+      leaseKeys: (id) => leaseTable.keysOf(id),
+      // A linearizable read of one key: the store's read barrier (ReadIndex, then wait to apply).
+      readBarrier: () =>
+        authStore === undefined ? Promise.resolve() : authStore.range(RangeRequest.create({ key: Buffer.from([0]), countOnly: true })).then(() => undefined),
+    },
+  );
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -176,11 +191,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       header,
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
       leases: leaseTable,
+      auth: auth.front,
     },
     jobs,
     { syncedPersistEveryEntries: Math.min(config.snapshotCount, defaultSyncedPersistEveryEntries), requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) },
   );
 
+  authStore = store;
   const watchHub = new WatchHub(store, {
     progressIntervalMs: config.watchProgressNotifyIntervalMs,
     backlogLimitBytes: defaultBacklogLimitBytes,
@@ -256,6 +273,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       clientUrls: config.advertiseClientUrls,
     },
     cluster,
+    auth: auth.front,
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => store.status(),
@@ -279,6 +297,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await raftMember.close();
     await store.close();
     await jobs.close();
+    await auth.close();
     await engine.close();
   };
   // etcd serves clients only once this member's name and client URLs are committed (its publish).

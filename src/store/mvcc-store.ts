@@ -46,6 +46,8 @@ import type { ShardSet } from './shard-set.js';
 import { hashKv, inlineHashJobs } from './hash-kv.js';
 import type { HashJobs } from '../jobs/job-pool.js';
 import { describeStorageFault, refusalFor, type StorageFault } from '../storage/storage-fault.js';
+import type { AuthHeader, AuthRequest } from '../auth/auth-op.js';
+import type { AuthAnswer, AuthOutcome } from '../auth/auth-state.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
 
 type SettledResult =
@@ -53,7 +55,8 @@ type SettledResult =
   | { type: 'compact'; response: CompactionResponse }
   | { type: 'leaseGrant'; response: LeaseGrantResponse }
   | { type: 'leaseRevoke'; response: LeaseRevokeResponse }
-  | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse };
+  | { type: 'leaseCheckpoint'; response: LeaseCheckpointResponse }
+  | { type: 'auth'; response: AuthAnswer };
 
 type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
 
@@ -61,6 +64,13 @@ type Settled = { readonly ok: true; readonly result: SettledResult } | { readonl
 export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track' | 'checkpoint'>;
 
 export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { type: 'confChange' }> };
+
+/** The auth state's apply-time half (src/auth/auth-state.ts), in log order like the lease table. */
+export interface AuthApplier {
+  apply(req: AuthRequest, logIndex: number, ops: WriteOp[]): AuthOutcome;
+  /** Why a write proposed with an auth header may not be applied now (etcd's authApplierV3); undefined: it may. */
+  writeRefusal(command: WriteCommand): EtcdErrorKind | undefined;
+}
 
 export interface StoreHooks {
   /** Fills the header fields the store does not own (cluster, member, term). */
@@ -77,6 +87,8 @@ export interface StoreHooks {
   readonly leases?: LeaseLedger;
   /** Applies a membership change, in log order (the membership module). Absent: ignored. */
   readonly onConfChange?: (entry: ConfChangeEntry) => void | Promise<void>;
+  /** Applies auth entries and checks writes proposed with an auth header. Absent: auth entries fail. */
+  readonly auth?: AuthApplier;
   /** Request ids for proposals. Absent: etcd's generator for the header's member ID, seeded from now. */
   readonly requestIds?: RequestIdSource;
   /** Deadlines of writes and linearizable reads. Absent: the system clock. */
@@ -241,26 +253,27 @@ export class MvccStore implements KvApi {
     return this.stamp(outcome.result.response);
   }
 
-  async put(req: PutRequest): Promise<PutResponse> {
-    const r = await this.write({ type: 'put', req });
+  async put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
+    const r = await this.write(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth });
     if (r.type !== 'put') throw new Error('put answered with another response type');
     return this.stamp(r.response);
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    const r = await this.write({ type: 'deleteRange', req });
+  async deleteRange(req: DeleteRangeRequest, auth?: AuthHeader): Promise<DeleteRangeResponse> {
+    const r = await this.write(auth === undefined ? { type: 'deleteRange', req } : { type: 'deleteRange', req, auth });
     if (r.type !== 'deleteRange') throw new Error('delete answered with another response type');
     return this.stamp(r.response);
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
+  /** `auth`: checked when the write is applied; a read-only Txn's permissions are the caller's to check. */
+  async txn(req: TxnRequest, auth?: AuthHeader): Promise<TxnResponse> {
     // A read-only Txn changes nothing, so it is served like a Range, without a log entry.
     if (isTxnReadOnly(req)) {
       const outcome = await this.read({ type: 'txn', req }, this.shards.ownerOf({ type: 'txn', req }));
       if (outcome.result.type !== 'txn') throw new Error('txn answered with another response type');
       return this.stamp(outcome.result.response);
     }
-    const r = await this.write({ type: 'txn', req });
+    const r = await this.write(auth === undefined ? { type: 'txn', req } : { type: 'txn', req, auth });
     if (r.type !== 'txn') throw new Error('txn answered with another response type');
     return this.stamp(r.response);
   }
@@ -290,6 +303,13 @@ export class MvccStore implements KvApi {
     const r = await this.write({ type: 'compact', req });
     if (r.type !== 'compact') throw new Error('compact answered with another response type');
     return this.stamp(r.response);
+  }
+
+  /** One Auth RPC through the log; its answer once applied. */
+  async proposeAuth(req: AuthRequest): Promise<AuthAnswer> {
+    const r = await this.write({ type: 'auth', req });
+    if (r.type !== 'auth') throw new Error('auth request answered with another response type');
+    return r.response;
   }
 
   /** etcd's HashByRev (see hash-kv.ts). */
@@ -383,6 +403,12 @@ export class MvccStore implements KvApi {
         continue;
       }
       const command = entry.command;
+      const refused = command.auth === undefined ? undefined : this.hooks.auth?.writeRefusal(command);
+      if (refused !== undefined) {
+        answers.push([entry, { ok: false, error: refused }]);
+        i++;
+        continue;
+      }
       const owner = this.shards.ownerOf(command);
       if (owner === null) {
         const outcome = await applyWrite(this.shards.view, command, this.revs(), new Set(this.liveLeases([command])));
@@ -391,7 +417,7 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner) j++;
+      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.refusedByAuth(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
@@ -438,6 +464,11 @@ export class MvccStore implements KvApi {
       case 'confChange':
         await this.hooks.onConfChange?.({ ...entry, command });
         return false;
+      case 'auth': {
+        const outcome: AuthOutcome = this.hooks.auth?.apply(command.req, entry.index, leaseOps) ?? { ok: false, error: 'authNotEnabled' };
+        answers.push([entry, outcome.ok ? { ok: true, result: { type: 'auth', response: outcome.answer } } : outcome]);
+        return false;
+      }
       // Membership's business (the Raft log hands it to the membership); for the store it is a no-op.
       case 'memberAttributes':
       case 'noop':
@@ -446,6 +477,11 @@ export class MvccStore implements KvApi {
       case 'txn':
         return false;
     }
+  }
+
+  /** A write the auth state refuses now ends a run of writes: it is answered alone. */
+  private refusedByAuth(command: Command): boolean {
+    return isKvWrite(command) && command.auth !== undefined && this.hooks.auth?.writeRefusal(command) !== undefined;
   }
 
   /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */

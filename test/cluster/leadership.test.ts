@@ -227,6 +227,14 @@ for (const { kind, engine } of quorumCases) {
     const refused = await etcdctl(survivor.endpoint, ['watch', '/rl']);
     assert.ok(refused.stderr.includes('watch was canceled (etcdserver: no leader)'), refused.stderr);
     assert.equal(errorLines(refused.stderr), ['Error: watch is canceled by the server'], refused.stderr);
+    // etcd's JSON gateway forwards Grpc-Metadata-* headers as metadata, so the same refusal over HTTP.
+    const viaGateway = await fetch(`${survivor.endpoint}/v3/kv/range`, {
+      method: 'POST',
+      headers: { 'Grpc-Metadata-hasleader': 'true' },
+      body: JSON.stringify({ key: 'L2s=' }),
+    });
+    assert.is(viaGateway.status, 503);
+    assert.equal(await viaGateway.json(), { error: 'etcdserver: no leader', code: 14, message: 'etcdserver: no leader' });
 
     const { r, tookMs } = await put;
     assert.is(r.code, 1);

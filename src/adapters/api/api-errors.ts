@@ -78,6 +78,22 @@ const httpStatusByKind: Readonly<Record<EtcdErrorKind, number>> = {
   notEnoughStartedMembers: 503,
   learnerNotReady: 409,
   unhealthyCluster: 503,
+  authRootUserNotExist: 409,
+  authRootRoleNotExist: 409,
+  authUserAlreadyExist: 409,
+  authUserEmpty: 400,
+  authUserNotFound: 404,
+  authRoleAlreadyExist: 409,
+  authRoleNotFound: 404,
+  authRoleEmpty: 400,
+  authFailed: 401,
+  authPermissionDenied: 403,
+  authRoleNotGranted: 409,
+  authPermissionNotGranted: 409,
+  authNotEnabled: 409,
+  authInvalidToken: 401,
+  authInvalidMgmt: 400,
+  authOldRevision: 401,
 };
 
 /** The core's error as an ApiError carrying etcd's message; anything else becomes a logged 500. */

@@ -9,7 +9,7 @@ import type { HttpHandler } from '../http/http-router.js';
 import { ApiError, sendError, toApiError } from './api-errors.js';
 import { decodePathBytes } from './api-bytes.js';
 import type { ApiContext } from './api-context.js';
-import { noAuth, type IdentityResolver } from './api-identity.js';
+import { authHeaderOf, authIdentity, type IdentityResolver } from './api-identity.js';
 import { answerPreflight, checkOrigin, type OriginPolicy } from './api-origin.js';
 import { parseId, Query, type BodyLimits } from './api-request.js';
 import { KvRoutes } from './api-kv.js';
@@ -35,7 +35,7 @@ export interface ApiOptions {
   readonly maxTxnOps?: number;
   /** --api-cors-origins: browser origins allowed to write (`*`: any); empty: same-origin only. */
   readonly corsOrigins?: readonly string[];
-  /** Turns a request into the caller's identity; default: auth off. */
+  /** Turns a request into the caller's identity; default: the server's auth (anonymous while it is off). */
   readonly identity?: IdentityResolver;
   readonly bodyTimeoutMs?: number;
   readonly watchLimits?: Partial<WatchLimits>;
@@ -95,7 +95,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   };
   const body: BodyLimits = { maxBodyBytes: ctx.maxRequestBytes, bodyTimeoutMs: options.bodyTimeoutMs ?? defaultApiBodyTimeoutMs };
   const origins: OriginPolicy = { allowedOrigins: options.corsOrigins ?? [] };
-  const identity = options.identity ?? noAuth;
+  const identity = options.identity ?? authIdentity(options.api);
   const kv = new KvRoutes(ctx, body);
   const leases = new LeaseRoutes(ctx, body);
   const cluster = new ClusterRoutes(ctx, body);
@@ -122,9 +122,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       res.end(openApi);
       return;
     }
-    // Rejects (401/403) before any store access once Auth exists; the identity is not handed to the
-    // store yet because ServerApi takes none today (auth off = everyone may do everything).
-    await identity(req);
+    // 401/403 before any store access when auth is on (api-identity.ts); writes carry the caller
+    const who = authHeaderOf(await identity(req));
     // a learner answers only what it can alone, as etcd's isRPCSupportedForLearner: status and serializable reads
     if (ctx.api.raft().isLearner && !learnerServes(method, path, query)) {
       throw new ApiError(503, 'notSupportedForLearner', statusByKind.notSupportedForLearner.details);
@@ -133,8 +132,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     if (key !== undefined) {
       only(['GET', 'PUT', 'DELETE']);
       if (method === 'GET') return kv.get(res, key, query);
-      if (method === 'PUT') return kv.put(req, res, key, query);
-      return kv.delete(req, res, key, query);
+      if (method === 'PUT') return kv.put(req, res, key, query, who);
+      return kv.delete(req, res, key, query, who);
     }
     const watched = suffixBytes(path, '/api/watch');
     if (watched !== undefined) {
@@ -201,7 +200,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     }
     if (path === '/api/import') {
       only(['POST']);
-      return transfer.import(req, res);
+      return transfer.import(req, res, who);
     }
     throw new ApiError(404, 'notFound', `no such endpoint: ${path} (see /api/openapi.json)`);
   };

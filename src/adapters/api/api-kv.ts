@@ -23,6 +23,7 @@ import type { ApiContext } from './api-context.js';
 import { kvJson } from './api-kv-json.js';
 import { readBody, type BodyLimits, type Query } from './api-request.js';
 import { readKeyHistory } from './api-history.js';
+import type { AuthHeader } from '../../auth/auth-op.js';
 
 const keyNotFound = (): ApiError => new ApiError(404, 'keyNotFound', statusByKind.keyNotFound.details);
 
@@ -112,7 +113,7 @@ export class KvRoutes {
     sendJson(res, 200, { revision, count: Number(r.count), more: r.more, kvs: r.kvs.map((kv) => kvJson(kv, opts)) }, { 'X-Revision': String(revision) });
   }
 
-  async put(req: IncomingMessage, res: ServerResponse, key: Buffer, query: Query): Promise<void> {
+  async put(req: IncomingMessage, res: ServerResponse, key: Buffer, query: Query, auth?: AuthHeader): Promise<void> {
     refuseUnknown(query, putFlags);
     const raw = await readBody(req, this.body);
     const encoding = query.string('encoding');
@@ -125,12 +126,12 @@ export class KvRoutes {
     }
     const guard = this.guardOf(req, key);
     if (guard === undefined) {
-      const r = await this.ctx.api.kv.put(put);
+      const r = await this.ctx.api.kv.put(put, auth);
       const out: Record<string, unknown> = { revision: headerRevision(r.header) };
       if (r.prevKv !== undefined) out.prev_kv = kvJson(r.prevKv);
       return sendJson(res, 200, out, { ETag: `"${headerRevision(r.header)}"` });
     }
-    const t = await this.guarded(guard, key, { requestPut: put });
+    const t = await this.guarded(guard, key, { requestPut: put }, auth);
     const r = t.responses[0]?.responsePut;
     const revision = headerRevision(t.header);
     const out: Record<string, unknown> = { revision };
@@ -138,7 +139,7 @@ export class KvRoutes {
     sendJson(res, guard.kind === 'absent' ? 201 : 200, out, { ETag: `"${revision}"` });
   }
 
-  async delete(req: IncomingMessage, res: ServerResponse, key: Buffer, query: Query): Promise<void> {
+  async delete(req: IncomingMessage, res: ServerResponse, key: Buffer, query: Query, auth?: AuthHeader): Promise<void> {
     refuseUnknown(query, deleteFlags);
     const rangeEnd = rangeEndOf(key, query);
     const single = rangeEnd.length === 0;
@@ -150,12 +151,12 @@ export class KvRoutes {
     let deleted: number;
     let prevKvs: readonly KeyValue[];
     if (guard === undefined) {
-      const r = await this.ctx.api.kv.deleteRange(del);
+      const r = await this.ctx.api.kv.deleteRange(del, auth);
       revision = headerRevision(r.header);
       deleted = Number(r.deleted);
       prevKvs = r.prevKvs;
     } else {
-      const t = await this.guarded(guard, key, { requestDeleteRange: del });
+      const t = await this.guarded(guard, key, { requestDeleteRange: del }, auth);
       const r = t.responses[0]?.responseDeleteRange;
       revision = headerRevision(t.header);
       deleted = Number(r?.deleted ?? 0n);
@@ -178,7 +179,7 @@ export class KvRoutes {
   }
 
   /** Runs `op` only if the guard holds; otherwise 412 with the key's current state. */
-  private async guarded(guard: Guard, key: Buffer, op: RequestOp): Promise<TxnResponse> {
+  private async guarded(guard: Guard, key: Buffer, op: RequestOp, auth: AuthHeader | undefined): Promise<TxnResponse> {
     const compare =
       guard.kind === 'modRevision'
         ? Compare.fromPartial({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision: BigInt(guard.modRevision) })
@@ -188,7 +189,7 @@ export class KvRoutes {
             result: guard.kind === 'absent' ? Compare_CompareResult.EQUAL : Compare_CompareResult.GREATER,
             version: 0n,
           });
-    const t = await this.ctx.api.kv.txn({ compare: [compare], success: [op], failure: [{ requestRange: RangeRequest.fromPartial({ key }) }] });
+    const t = await this.ctx.api.kv.txn({ compare: [compare], success: [op], failure: [{ requestRange: RangeRequest.fromPartial({ key }) }] }, auth);
     if (t.succeeded) return t;
     const current = t.responses[0]?.responseRange?.kvs[0];
     const currentMod = current === undefined ? 0 : Number(current.modRevision);

@@ -9,6 +9,7 @@ import { bytesOf, prefixEnd, putBytes } from './api-bytes.js';
 import { kvJson } from './api-kv-json.js';
 import { optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject, type Query } from './api-request.js';
 import { statusByKind } from '../grpc/error-status.js';
+import type { AuthHeader } from '../../auth/auth-op.js';
 
 export class TransferRoutes {
   constructor(
@@ -33,7 +34,7 @@ export class TransferRoutes {
   }
 
   /** POST /api/import {"kvs": [{key, value, key_encoding?, value_encoding?, lease?}]} → {imported, revisions}. */
-  async import(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async import(req: IncomingMessage, res: ServerResponse, auth?: AuthHeader): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['kvs', 'prefix', 'prefix_encoding', 'revision']);
     if (!Array.isArray(o.kvs)) throw badRequest('kvs must be an array');
     const puts: RequestOp[] = (o.kvs as unknown[]).map((item, i) => {
@@ -61,7 +62,7 @@ export class TransferRoutes {
     });
     const revisions: number[] = [];
     for (let i = 0; i < puts.length; i += this.ctx.maxTxnOps) {
-      const t = await this.ctx.api.kv.txn({ compare: [], success: puts.slice(i, i + this.ctx.maxTxnOps), failure: [] });
+      const t = await this.ctx.api.kv.txn({ compare: [], success: puts.slice(i, i + this.ctx.maxTxnOps), failure: [] }, auth);
       revisions.push(Number(t.header?.revision ?? 0n));
     }
     sendJson(res, 200, { imported: puts.length, revisions });

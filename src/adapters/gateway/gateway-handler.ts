@@ -10,6 +10,7 @@ import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { Status } from '../grpc/grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
 import { grpcOverheadBytes } from '../grpc/request-size-limit.js';
+import type { CallAdmission } from '../grpc/call-admission.js';
 import type { GrpcMethod } from '../grpc/service-module.js';
 import type { HttpHandler } from '../http/http-router.js';
 import { GatewayCall, type GatewayCallSink } from './gateway-call.js';
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   /** etcd --max-request-bytes: requests over it + 512 KiB are refused as gRPC refuses them. */
   readonly maxRequestBytes: number;
   readonly log: ErrorLogger;
+  /** The gRPC server's checks (require-leader, learner): etcd's gateway calls pass them too. */
+  readonly admission?: CallAdmission;
   /** Defaults to every binding in proto/. */
   readonly routes?: readonly GatewayRoute[];
   /** Streaming calls (watch, keepalive, observe) one client address may hold open at once. */
@@ -291,7 +294,14 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
             details: services.has(service) ? `unknown method ${name} for service ${service}` : `unknown service ${service}`,
           });
         }
-        call = new GatewayCall(metadataOf(req.headers), sink, options.log);
+        const metadata = metadataOf(req.headers);
+        call = new GatewayCall(metadata, sink, options.log);
+        const refused = options.admission?.refusal(route.grpcPath, metadata);
+        if (refused !== undefined) return call.end(refused);
+        if (streaming) {
+          const forget = options.admission?.trackStream(call, metadata);
+          if (forget !== undefined) res.once('close', forget);
+        }
         if (timeout !== undefined && timeout !== 0) {
           // a deadline already past fails the call before it is made, as a Go context would
           if (timeout < 0) return call.end({ code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' });

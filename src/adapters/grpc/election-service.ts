@@ -6,28 +6,34 @@ import type { LeaderSink } from '../../core/concurrency-api.js';
 import { rethrowAsRecipeError } from './error-status.js';
 import { completeHeader, serverStream, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { drained } from './stream-drained.js';
+import { enabledAuth, keyWriteRefusal, recipeRefusal, requirePermitted } from './auth-guard.js';
 
 export function createElectionMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
   const election = api.election;
   return serviceMethods(ElectionService, {
     campaign: unary(ElectionService.campaign, async (req, call) => {
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, recipeRefusal(req.name, ['read', 'write'])).catch(rethrowAsRecipeError);
       const res = await election.campaign(req, call.signal).catch(rethrowAsRecipeError);
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    proclaim: unary(ElectionService.proclaim, async (req) => {
+    proclaim: unary(ElectionService.proclaim, async (req, call) => {
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, recipeRefusal(req.leader?.name ?? new Uint8Array(0), ['read', 'write'])).catch(rethrowAsRecipeError);
       const res = await election.proclaim(req).catch(rethrowAsRecipeError);
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    leader: unary(ElectionService.leader, async (req) => {
+    leader: unary(ElectionService.leader, async (req, call) => {
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, recipeRefusal(req.name, ['read'])).catch(rethrowAsRecipeError);
       const res = await election.leader(req).catch(rethrowAsRecipeError);
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    resign: unary(ElectionService.resign, async (req) => {
+    resign: unary(ElectionService.resign, async (req, call) => {
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, keyWriteRefusal(req.leader?.key ?? new Uint8Array(0))).catch(rethrowAsRecipeError);
       const res = await election.resign(req).catch(rethrowAsRecipeError);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     observe: serverStream(ElectionService.observe, async (req, call, out) => {
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, recipeRefusal(req.name, ['read'])).catch(rethrowAsRecipeError);
       const sink: LeaderSink = {
         send: (res) => out.send({ ...res, header: completeHeader(api, res.header) }),
         drained: () => drained(out, call.signal),

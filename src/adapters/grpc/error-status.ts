@@ -57,6 +57,23 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   notEnoughStartedMembers: { code: Status.UNKNOWN, details: 'etcdserver: re-configuration failed due to not enough started members' },
   learnerNotReady: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: can only promote a learner member which is in sync with leader' },
   unhealthyCluster: { code: Status.UNAVAILABLE, details: 'etcdserver: unhealthy cluster' },
+  // Auth: rpctypes.ErrGRPC* as v3rpc/util.go maps auth's errors.
+  authRootUserNotExist: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: root user does not exist' },
+  authRootRoleNotExist: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: root user does not have root role' },
+  authUserAlreadyExist: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: user name already exists' },
+  authUserEmpty: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: user name is empty' },
+  authUserNotFound: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: user name not found' },
+  authRoleAlreadyExist: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: role name already exists' },
+  authRoleNotFound: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: role name not found' },
+  authRoleEmpty: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: role name is empty' },
+  authFailed: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: authentication failed, invalid user ID or password' },
+  authPermissionDenied: { code: Status.PERMISSION_DENIED, details: 'etcdserver: permission denied' },
+  authRoleNotGranted: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: role is not granted to the user' },
+  authPermissionNotGranted: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: permission is not granted to the role' },
+  authNotEnabled: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: authentication is not enabled' },
+  authInvalidToken: { code: Status.UNAUTHENTICATED, details: 'etcdserver: invalid auth token' },
+  authInvalidMgmt: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: invalid auth management' },
+  authOldRevision: { code: Status.INVALID_ARGUMENT, details: 'etcdserver: revision of auth store is old' },
 };
 
 export type ErrorLogger = (message: string, err: unknown) => void;

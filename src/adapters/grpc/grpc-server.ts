@@ -15,7 +15,6 @@ import { electionServiceModule } from './election-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import { Status } from './grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
-import { statusByKind } from './error-status.js';
 import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
 import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
@@ -23,10 +22,8 @@ import { ServerCall, resetIfClientStillSending } from './server-call.js';
 import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
-import { RequireLeaderGuard, requiresLeader } from './require-leader.js';
-
-/** What a learner answers (etcd's isRPCSupportedForLearner: Status, and Range if serializable). */
-const learnerServes = new Set(['/etcdserverpb.Maintenance/Status', '/etcdserverpb.KV/Range']);
+import { CallAdmission } from './call-admission.js';
+import { authServiceModule } from './auth-service.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -93,6 +90,7 @@ export const defaultGrpcServices: readonly GrpcServiceModule[] = [
   electionServiceModule,
   maintenanceServiceModule,
   clusterServiceModule,
+  authServiceModule,
 ];
 
 export interface GrpcServerLimits {
@@ -115,6 +113,8 @@ export interface GrpcServer {
   destroy(): void;
   /** Calls whose HTTP/2 stream is still open (tests check it returns to its baseline: no call leaks). */
   readonly openCalls: number;
+  /** The checks a call passes before its method runs; the JSON gateway's calls pass them too. */
+  readonly admission: CallAdmission;
 }
 
 /** grpc-go's answer for a request path it cannot route (server.go handleStream). */
@@ -163,7 +163,7 @@ export function createGrpcServer(
   const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   const connectionLog = rateLimitedLog(log);
   warnIfResetLimitsIgnored(log);
-  const requireLeader = new RequireLeaderGuard(ctx.api);
+  const admission = new CallAdmission(ctx.api);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
   let openCalls = 0;
@@ -201,10 +201,12 @@ export function createGrpcServer(
       if (typeof ms !== 'number') return call.end(ms);
       call.startDeadline(ms);
     }
-    const noLeader = requireLeader.refusal(headers);
-    if (noLeader !== undefined) return call.end(noLeader);
-    if (!learnerServes.has(path) && ctx.api.raft().isLearner) return call.end(statusByKind.notSupportedForLearner);
-    if (method.kind !== 'unary' && requiresLeader(headers)) stream.once('close', requireLeader.track(call));
+    const refused = admission.refusal(path, headers);
+    if (refused !== undefined) return call.end(refused);
+    if (method.kind !== 'unary') {
+      const forget = admission.trackStream(call, headers);
+      if (forget !== undefined) stream.once('close', forget);
+    }
     try {
       method.serve(call);
     } catch (err) {
@@ -297,10 +299,11 @@ export function createGrpcServer(
     },
     destroy: () => {
       for (const s of sessions) s.destroy();
-      requireLeader.close();
+      admission.close();
     },
     get openCalls() {
       return openCalls;
     },
+    admission,
   };
 }

@@ -7,6 +7,8 @@ import { encodedBytes } from './request-size-limit.js';
 import { encodeRangeResponse } from './range-response-encoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
+import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
+import { callerOf, enabledAuth, serveChecked } from './auth-guard.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, validateTxn } from './validate.js';
 
 const fail = (kind: AdapterErrorKind | undefined): void => {
@@ -22,33 +24,39 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     if (raftRequestBytes(encodedBytes, api.member.memberId) > ctx.maxRequestBytes) fail('requestTooLarge');
   };
   return serviceMethods(KVService, {
-    range: unary(rangeMethod, async (req) => {
+    range: unary(rangeMethod, async (req, call) => {
       fail(checkRangeRequest(req));
       // A learner serves only what it can answer alone (etcd's isRPCSupportedForLearner).
       if (!req.serializable && api.raft().isLearner) fail('notSupportedForLearner');
-      const res = await api.kv.range(req);
+      const res = await serveChecked(api, call, (check, h) => rangeRefusal(check, h, req), () => api.kv.range(req));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    put: unary(KVService.put, async (req) => {
+    put: unary(KVService.put, async (req, call) => {
       fail(checkPutRequest(req));
       checkSize(encodedBytes(req, PutRequest.encode));
-      const res = await api.kv.put(req);
+      const res = await api.kv.put(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    deleteRange: unary(KVService.deleteRange, async (req) => {
+    deleteRange: unary(KVService.deleteRange, async (req, call) => {
       fail(checkDeleteRequest(req));
       checkSize(encodedBytes(req, DeleteRangeRequest.encode));
-      const res = await api.kv.deleteRange(req);
+      const res = await api.kv.deleteRange(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    txn: unary(KVService.txn, async (req) => {
+    txn: unary(KVService.txn, async (req, call) => {
       fail(validateTxn(req, ctx.maxTxnOps));
-      if (!isTxnReadOnly(req)) checkSize(encodedBytes(req, TxnRequest.encode));
-      const res = await api.kv.txn(req);
+      const readOnly = isTxnReadOnly(req);
+      if (!readOnly) checkSize(encodedBytes(req, TxnRequest.encode));
+      // etcd checks a read-only Txn before serving it, a write Txn when applying it.
+      const res = readOnly
+        ? await serveChecked(api, call, (check, h) => txnRefusal(check, h, req), () => api.kv.txn(req))
+        : await api.kv.txn(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    compact: unary(KVService.compact, async (req) => {
+    compact: unary(KVService.compact, async (req, call) => {
       checkSize(encodedBytes(req, CompactionRequest.encode));
+      // etcd 3.4 checks no permission for Compact, only that a token sent is valid.
+      if (enabledAuth(api) !== undefined) await callerOf(api, call);
       const res = await api.kv.compact(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),

@@ -5,6 +5,7 @@ import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
 import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
+import { callerOf, enabledAuth, requirePermitted } from './auth-guard.js';
 
 function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
   return { send: (res) => out.send(res), drained: () => drained(out, signal) };
@@ -18,7 +19,9 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       const res = await lease.grant(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    leaseRevoke: unary(LeaseService.leaseRevoke, async (req) => {
+    leaseRevoke: unary(LeaseService.leaseRevoke, async (req, call) => {
+      // etcd checks write on the lease's keys when the revoke is applied; here before it is proposed.
+      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, (_check, h) => api.auth!.leaseRefusal(h, req.ID));
       const res = await lease.revoke(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
@@ -30,7 +33,9 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       );
       return queue;
     }),
-    leaseTimeToLive: unary(LeaseService.leaseTimeToLive, async (req) => {
+    leaseTimeToLive: unary(LeaseService.leaseTimeToLive, async (req, call) => {
+      // etcd 3.4 checks no permission here (3.5 does), only that a token sent is valid.
+      if (enabledAuth(api) !== undefined) await callerOf(api, call);
       const res = await lease.timeToLive(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),

@@ -9,6 +9,7 @@ import {
   type StatusResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { enabledAuth, requireMaintenanceAdmin } from './auth-guard.js';
 
 export function createMaintenanceMethods(ctx: GrpcServiceContext) {
   const { api } = ctx;
@@ -30,7 +31,9 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
         isLearner: raft.isLearner,
       };
     }),
-    hashKv: unary(MaintenanceService.hashKv, async (req: HashKVRequest): Promise<HashKVResponse> => {
+    hashKv: unary(MaintenanceService.hashKv, async (req: HashKVRequest, call): Promise<HashKVResponse> => {
+      // etcd's authMaintenanceServer: Defragment, Snapshot, Hash and HashKV need root.
+      if (enabledAuth(api) !== undefined) await requireMaintenanceAdmin(api, call);
       // compacted / futureRev reject as EtcdError kinds; the wrapper maps them to etcd's statuses.
       const h = await api.hashKv(req.revision);
       // etcd reports the current revision in the header, not the hashed one.

@@ -17,6 +17,8 @@ export interface CallContext {
   readonly metadata: IncomingHttpHeaders;
   /** When the client's `grpc-timeout` runs out (ms since the epoch), if it sent one. */
   readonly deadline: number | undefined;
+  /** The Common Name of the client's verified TLS certificate, if it presented one (etcd --client-cert-auth: the user when no token is sent). */
+  readonly verifiedCommonName?: string;
   /** Aborted when the call ends before its handler finished: client cancel, deadline, shutdown. */
   readonly signal: AbortSignal;
   /** Stops taking request messages; HTTP/2 flow control then holds the client back. */

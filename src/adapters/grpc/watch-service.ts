@@ -13,6 +13,10 @@ import type { WatchApi, WatchCreate, WatchStreamSink } from '../../core/watch-ap
 import { grpcOverheadBytes } from './request-size-limit.js';
 import { bidi, type GrpcServiceModule, type RequestListener, type ResponseStream } from './service-module.js';
 import { WatchResponseEncoder } from './watch-response-encoder.js';
+import type { ServerApi } from '../../core/kv-api.js';
+import type { CallContext } from './server-call.js';
+import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
+import type { AuthHeader } from '../../auth/auth-op.js';
 
 const smallestKey = Buffer.from([0]);
 
@@ -31,8 +35,39 @@ export function toWatchCreate(req: WatchCreateRequest): WatchCreate {
   };
 }
 
-function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, encoder: WatchResponseEncoder): RequestListener<WatchRequest> {
+/** etcd's cancel reasons for a watch its caller may not create (v3rpc/watch.go recvLoop): a gRPC status's text. */
+const watchRefusalReasons: Partial<Record<EtcdErrorKind, string>> = {
+  authInvalidToken: 'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token',
+  authOldRevision: 'rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old',
+  authUserEmpty: 'rpc error: code = InvalidArgument desc = etcdserver: user name is empty',
+};
+const permissionDeniedReason = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
+
+/**
+ * The caller of a watch stream, resolved once at its start (etcd reads the stream's metadata) while
+ * reading is paused, so creates are checked in order; only when auth is on or a token was sent.
+ */
+function watchCaller(api: ServerApi, call: CallContext): { refusal(req: WatchCreateRequest): string | undefined } | undefined {
+  const auth = api.auth;
+  if (auth === undefined || (!auth.enabled && call.metadata['token'] === undefined && call.metadata['authorization'] === undefined)) return undefined;
+  let caller: AuthHeader | EtcdErrorKind | undefined;
+  call.pauseReading();
+  auth.caller(call.metadata, call.verifiedCommonName).then(
+    (h) => (caller = h),
+    (e: unknown) => (caller = isEtcdError(e) ? e.kind : 'authInvalidToken'),
+  ).finally(() => call.resumeReading());
+  return {
+    refusal(req) {
+      if (!auth.enabled || caller === undefined) return undefined;
+      const kind = typeof caller === 'string' ? caller : auth.state.refusal(auth.current(caller), req.key, req.rangeEnd, 'read');
+      return kind === undefined ? undefined : (watchRefusalReasons[kind] ?? permissionDeniedReason);
+    },
+  };
+}
+
+function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, encoder: WatchResponseEncoder, api: ServerApi, call: CallContext): RequestListener<WatchRequest> {
   let closed = false;
+  const guard = watchCaller(api, call);
   const sink: WatchStreamSink = {
     send(res) {
       if (closed) return;
@@ -57,7 +92,11 @@ function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, enc
     message(req) {
       if (closed) return;
       // A request with no member set is ignored, as etcd does.
-      if (req.createRequest !== undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(req.createRequest) });
+      const refused = req.createRequest === undefined ? undefined : guard?.refusal(req.createRequest);
+      if (refused !== undefined) {
+        // etcd answers created and canceled at once, with watch ID -1 and the refusal as reason.
+        out.send({ header: api.header(), watchId: -1n, created: true, canceled: true, compactRevision: 0n, cancelReason: refused, fragment: false, events: [] });
+      } else if (req.createRequest !== undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(req.createRequest) });
       else if (req.cancelRequest !== undefined) hub.receive({ type: 'cancel', stream, watchId: req.cancelRequest.watchId });
       else if (req.progressRequest !== undefined) hub.receive({ type: 'progress', stream });
     },
@@ -71,6 +110,6 @@ export const watchServiceModule: GrpcServiceModule = {
     const hub = ctx.api.watch;
     const encoder = new WatchResponseEncoder((revision) => ctx.api.header(revision), ctx.maxRequestBytes + grpcOverheadBytes);
     // Answers are written as the encoder made them (out.write), never through responseSerialize.
-    return [bidi(WatchService.watch, (_call, out) => serveWatchStream(out, hub, encoder))];
+    return [bidi(WatchService.watch, (call, out) => serveWatchStream(out, hub, encoder, ctx.api, call))];
   },
 };

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Auth overhead: kvbench put and get against Lattice and real etcd 3.4, each without auth and with
+# auth enabled (a user holding readwrite on the prefix kvb/, where the load and kvbench's ping key are); prints a markdown table of
+# ops/s, p99 and the auth/no-auth ratio per server.
+#
+# kvbench (../shared/bench) has no user/password flags, so this builds a copy whose clientv3.Config
+# takes Username/Password from KVB_USER/KVB_PASSWORD (a one-line change; otherwise the same program).
+#
+# Usage: bash bench/auth.sh        Env: TOTAL (ops per entry, default 20000), CLIENTS (default 50),
+#        ENGINE (Lattice engine, default rocksdb), BUILD=0 to skip tsc.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+shared="$(cd "$repo/../shared/bench" && pwd)"
+total="${TOTAL:-20000}"
+clients="${CLIENTS:-50}"
+engine="${ENGINE:-rocksdb}"
+work="$(mktemp -d -t auth-bench.XXXXXX)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ "${BUILD:-1}" == 1 ]]; then (cd "$repo" && npx tsc -p tsconfig.json); fi
+etcd_src="$(dpkg -L golang-etcd-server-dev | awk '/go.etcd.io\/etcd$/ && !found { print; found = 1 }')"
+cp -r "$shared/kvbench" "$work/kvbench"
+sed -i 's|LogConfig: &lc})|LogConfig: \&lc, Username: os.Getenv("KVB_USER"), Password: os.Getenv("KVB_PASSWORD")})|' "$work/kvbench/main.go"
+grep -q 'KVB_USER' "$work/kvbench/main.go" || { echo "auth.sh: could not patch kvbench" >&2; exit 1; }
+(cd "$work/kvbench" && GOPATH="${etcd_src%/src/go.etcd.io/etcd}" GO111MODULE=off go build -o "$work/kvb" .)
+
+port=42479
+start_server() { # $1 = etcd | lattice
+  rm -rf "$work/data"
+  local urls=(--listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port"
+    --listen-peer-urls "http://127.0.0.1:$((port + 1))" --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))"
+    --initial-cluster "default=http://127.0.0.1:$((port + 1))" --name default --data-dir "$work/data")
+  if [[ "$1" == etcd ]]; then etcd "${urls[@]}" >"$work/server.log" 2>&1 &
+  else node "$repo/bin/lattice.js" "${urls[@]}" --engine "$engine" >"$work/server.log" 2>&1 &
+  fi
+  server_pid=$!
+  "$work/kvb" ping --endpoints "127.0.0.1:$port" >/dev/null 2>&1 || { sleep 2; "$work/kvb" ping --endpoints "127.0.0.1:$port" >/dev/null; }
+}
+stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+enable_auth() {
+  local e=(etcdctl --endpoints "127.0.0.1:$port")
+  "${e[@]}" user add root:rootpw >/dev/null && "${e[@]}" role add root >/dev/null && "${e[@]}" user grant-role root root >/dev/null
+  "${e[@]}" role add bench >/dev/null && "${e[@]}" role grant-permission bench readwrite kvb/ --prefix >/dev/null
+  "${e[@]}" user add bench:benchpw >/dev/null && "${e[@]}" user grant-role bench bench >/dev/null && "${e[@]}" auth enable >/dev/null
+}
+result() { # kvbench args... → "ops_per_s p99"
+  "$work/kvb" "$@" --endpoints "127.0.0.1:$port" --server-pid "$server_pid" 2>/dev/null | grep '^{"kvbench"' | node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { const r = JSON.parse(s.trim().split("\n").pop());
+      if (r.errors > 0) console.error(`(${r.errors} errors)`); console.log(`${Math.round(r.ops_per_s)} ${r.lat_ms.p99.toFixed(2)}`); });'
+}
+
+declare -A out
+for server in etcd lattice; do
+  for mode in off on; do
+    start_server "$server"
+    if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
+    out[$server-$mode-put]="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total")"
+    out[$server-$mode-get]="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total")"
+    stop_server
+  done
+done
+unset KVB_USER KVB_PASSWORD
+
+ratio() { node -e "console.log((Number(process.argv[1]) / Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
+echo "| server | workload | ops/s no auth | ops/s auth | auth / no auth | p99 ms no auth | p99 ms auth |"
+echo "|---|---|---|---|---|---|---|"
+for server in etcd lattice; do
+  for w in put get; do
+    read -r a ap <<<"${out[$server-off-$w]}"
+    read -r b bp <<<"${out[$server-on-$w]}"
+    echo "| $server | $w ($clients clients, $total ops) | $a | $b | $(ratio "$b" "$a") | $ap | $bp |"
+  done
+done

@@ -1,0 +1,168 @@
+// The server side of etcd's auth: who a call comes from (token, or a verified TLS client
+// certificate's CN), the Auth RPCs as they go through the log (passwords checked and hashed here, on
+// the bcrypt pool, before anything is proposed), and the permission checks the adapters call.
+// With auth disabled the adapters test `enabled` and nothing else runs.
+import type { IncomingHttpHeaders } from 'node:http2';
+import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
+import type { WriteOp } from '../engines/engine.js';
+import type { WriteCommand } from '../mvcc/apply-command.js';
+import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
+import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
+import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
+import { deleteRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
+import type { SimpleTokens } from './simple-tokens.js';
+import type { JwtTokens } from './jwt-tokens.js';
+
+/** A token longer than this is refused without a lookup (etcd's tokens are well under 1 KiB). */
+export const maxTokenBytes = 8 * 1024;
+/** Authenticate retries while the auth store changes between the password check and the apply (etcd loops without a bound). */
+const maxAuthenticateAttempts = 5;
+
+export type TokenProvider = { readonly kind: 'simple'; readonly tokens: SimpleTokens } | { readonly kind: 'jwt'; readonly tokens: JwtTokens };
+
+export interface AuthFrontDeps {
+  readonly provider: TokenProvider;
+  readonly hasher: PasswordHasher;
+  /** Proposes one auth entry and waits for its answer (MvccStore.proposeAuth). */
+  readonly propose: (req: AuthRequest) => Promise<AuthAnswer>;
+  /** Keys attached to a lease (the lease table), for etcd's checkLeasePuts. */
+  readonly leaseKeys: LeaseKeys;
+  /** etcd --client-cert-auth: a verified client certificate's CN is the user when no token is sent. */
+  readonly clientCertAuth: boolean;
+  /**
+   * Waits until this member has applied everything committed when it was called (etcd's
+   * linearizableReadNotify before Authenticate), so a user just added through another member is
+   * known here. Absent: no wait (a single member, tests).
+   */
+  readonly readBarrier?: () => Promise<void>;
+}
+
+/** Forwards token events to the simple tokens; JWT tokens need none. */
+function tokenEventsOf(provider: TokenProvider): TokenEvents {
+  if (provider.kind === 'simple') return provider.tokens;
+  return { assigned: () => undefined, userInvalidated: () => undefined, disabled: () => undefined };
+}
+
+export class AuthFront {
+  readonly state: AuthState;
+  /** The permission check in the shape request-permissions.ts takes. */
+  readonly check: PermissionCheck;
+
+  constructor(private readonly deps: AuthFrontDeps) {
+    this.state = new AuthState(tokenEventsOf(deps.provider));
+    this.check = (h, key, rangeEnd, kind) => this.state.refusal(h, key, rangeEnd, kind);
+  }
+
+  /** The one test the unauthenticated path pays. */
+  get enabled(): boolean {
+    return this.state.enabled;
+  }
+
+  // ---- apply side (MvccStore's AuthApplier) ----
+
+  apply(req: AuthRequest, logIndex: number, ops: WriteOp[]): AuthOutcome {
+    return this.state.apply(req, logIndex, ops);
+  }
+
+  writeRefusal(command: WriteCommand): EtcdErrorKind | undefined {
+    const h = command.auth;
+    if (h === undefined || !this.state.enabled) return undefined;
+    switch (command.type) {
+      case 'put':
+        return putRefusal(this.check, h, command.req, this.deps.leaseKeys);
+      case 'deleteRange':
+        return deleteRefusal(this.check, h, command.req);
+      case 'txn':
+        return txnRefusal(this.check, h, command.req);
+    }
+  }
+
+  // ---- callers ----
+
+  /**
+   * Who a call comes from (etcd's AuthInfoFromCtx, then AuthInfoFromTLS): the `token` metadata (or
+   * the gateway's `authorization`), else the verified client certificate's CN with
+   * --client-cert-auth, else nobody (user "", revision 0). Rejects with authInvalidToken.
+   */
+  async caller(metadata: IncomingHttpHeaders, verifiedCommonName?: string): Promise<AuthHeader> {
+    const raw = metadata['token'] ?? metadata['authorization'];
+    const token = Array.isArray(raw) ? raw[0] : raw;
+    if (token !== undefined) {
+      const info = token.length > maxTokenBytes ? undefined : await this.tokenInfo(token);
+      if (info === undefined) throw new EtcdError('authInvalidToken');
+      return info;
+    }
+    // etcd ignores the CN of calls the gateway proxies (it sends Grpcgateway-Accept).
+    if (this.deps.clientCertAuth && verifiedCommonName !== undefined && metadata['grpcgateway-accept'] === undefined) {
+      return { user: verifiedCommonName, revision: this.state.revision };
+    }
+    return noUser;
+  }
+
+  private async tokenInfo(token: string): Promise<AuthHeader | undefined> {
+    if (this.deps.provider.kind === 'simple') return this.deps.provider.tokens.info(token, this.state.revision);
+    return this.deps.provider.tokens.info(token);
+  }
+
+  /** Rejects with the refusal, if any. */
+  require(refusal: EtcdErrorKind | undefined): void {
+    if (refusal !== undefined) throw new EtcdError(refusal);
+  }
+
+  requireAdmin(h: AuthHeader): void {
+    this.require(this.state.adminRefusal(h));
+  }
+
+  requirePermission(h: AuthHeader, key: Uint8Array, rangeEnd: Uint8Array, kind: PermissionKind): void {
+    this.require(this.state.refusal(h, key, rangeEnd, kind));
+  }
+
+  /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke). */
+  leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
+    return leaseRefusal(this.check, h, this.deps.leaseKeys, id);
+  }
+
+  /**
+   * A caller resolved earlier (a watch stream's, at its start) as it stands now: a simple token
+   * carries no revision of its own, so it is always at the current one (etcd looks it up per call).
+   */
+  current(h: AuthHeader): AuthHeader {
+    if (this.deps.provider.kind !== 'simple' || h.revision === 0) return h;
+    return { user: h.user, revision: this.state.revision };
+  }
+
+  // ---- the Auth RPCs ----
+
+  /** etcd's Authenticate: the password checked here, then the token assigned through the log. */
+  async authenticate(name: string, password: string): Promise<string> {
+    await this.deps.readBarrier?.();
+    for (let attempt = 1; ; attempt++) {
+      const stored = this.state.passwordOf(name);
+      if (!stored.ok) throw new EtcdError(stored.error);
+      const checkedAt = this.state.revision;
+      if (!(await this.deps.hasher.matches(password, stored.hash))) throw new EtcdError('authFailed');
+      const tokenPrefix = this.deps.provider.kind === 'simple' ? this.deps.provider.tokens.newPrefix() : '';
+      const answer = await this.deps.propose({ op: { op: 'authenticate', name, tokenPrefix }, header: noUser });
+      if (answer.kind !== 'authenticated') throw new Error('authenticate answered with another kind');
+      // etcd retries when the auth store changed between the check and the apply (a new password, say).
+      if (answer.revision === checkedAt || attempt >= maxAuthenticateAttempts) {
+        if (this.deps.provider.kind === 'simple') return answer.token;
+        return this.deps.provider.tokens.assign(answer.user, answer.revision);
+      }
+    }
+  }
+
+  async userAdd(h: AuthHeader, name: string, password: string, noPassword: boolean): Promise<AuthAnswer> {
+    const hashedPassword = noPassword ? '' : await this.deps.hasher.hash(password);
+    return this.request(h, { op: 'userAdd', name, hashedPassword, noPassword });
+  }
+
+  async userChangePassword(h: AuthHeader, name: string, password: string): Promise<AuthAnswer> {
+    return this.request(h, { op: 'userChangePassword', name, hashedPassword: await this.deps.hasher.hash(password) });
+  }
+
+  /** Any other Auth RPC: through the log, checked and applied in log order on every member. */
+  request(header: AuthHeader, op: AuthOp): Promise<AuthAnswer> {
+    return this.deps.propose({ op, header });
+  }
+}

@@ -1,11 +1,12 @@
 // /api with etcd auth enabled (by etcdctl): no credentials is 401, root by token or Basic password
-// is served (its writes land), any other user is 403 until per-key permissions reach /api.
+// is served, and another user only within its role's key permissions (403 outside them, also for
+// watches; locks and elections need root).
 import * as assert from 'uvu/assert';
 import { engines, startLattice, type LatticeServer } from '../helpers/lattice-server.js';
 import { etcdctl } from '../helpers/etcdctl.js';
 import { serverSuite } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
-import { call, errorCode, openWs } from './api-client.js';
+import { call, errorCode, openSse, openWs } from './api-client.js';
 
 const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -51,9 +52,40 @@ for (const engine of engines) {
     assert.is(wrongPw.status, 401);
   });
 
-  s.it('a user without the root role is refused with 403, even on keys its role may read', async ({ url }) => {
-    const r = await call(`${url}/api/kv/a/x`, { headers: { Authorization: basic('alice', 'alicepw') } });
-    assert.equal([r.status, errorCode(r)], [403, 'authPermissionDenied']);
+  s.it("a user is served within its role's permissions and refused with 403 outside them", async ({ url }) => {
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const ok: [string, RequestInit][] = [
+      ['/api/kv/a/y', { method: 'PUT', body: 'mine', headers: alice }],
+      ['/api/kv/a/y', { headers: alice }],
+      ['/api/kv/a/?prefix', { headers: alice }],
+      ['/api/kv/a/y?history', { headers: alice }],
+      ['/api/tree/a/', { headers: alice }],
+      ['/api/export/a/', { headers: alice }],
+      ['/api/status', { headers: alice }],
+    ];
+    for (const [path, init] of ok) assert.is((await call(`${url}${path}`, init)).status, 200, path);
+    const refused: [string, RequestInit][] = [
+      ['/api/kv/b/x', { headers: alice }],
+      ['/api/kv/b/x', { method: 'PUT', body: 'x', headers: alice }],
+      ['/api/kv/b/x', { method: 'DELETE', headers: alice }],
+      ['/api/kv?prefix', { headers: alice }],
+      ['/api/kv/b/x?history', { headers: alice }],
+      ['/api/tree', { headers: alice }],
+      ['/api/export/b/', { headers: alice }],
+      ['/api/watch/b/x', { headers: { ...alice, Accept: 'text/event-stream' } }],
+      ['/api/locks/l', { method: 'POST', body: '{"lease":"1"}', headers: alice }],
+      ['/api/elections/e', { headers: alice }],
+    ];
+    for (const [path, init] of refused) {
+      const r = await call(`${url}${path}`, init);
+      assert.equal([r.status, errorCode(r)], [403, 'authPermissionDenied'], `${init.method ?? 'GET'} ${path}: ${r.text}`);
+    }
+    const sse = await openSse(`${url}/api/watch/a/?prefix`, alice);
+    assert.is(sse.status, 200);
+    sse.close();
+    const ws = await openWs(`${url.replace('http', 'ws')}/api/watch/b/x`, alice);
+    assert.is(ws.status, 403);
+    assert.is((await call(`${url}/api/kv/b/x`, { headers: { Authorization: basic('root', 'rootpw') } })).status, 404);
   });
 
   s.run();

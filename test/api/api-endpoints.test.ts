@@ -62,6 +62,8 @@ for (const engine of engines) {
     assert.equal([counted.json.count, (counted.json.kvs as unknown[]).length], [3, 0]);
     const from = await call(`${url}/api/kv/list/c?from_key`);
     assert.equal((from.json.kvs as Record<string, unknown>[]).map((k) => k.key), ['list/c', 'lisu']);
+    const everything = await call(`${url}/api/kv?prefix&keys_only`);
+    assert.ok((everything.json.kvs as Record<string, unknown>[]).some((k) => k.key === 'lisu'));
     const old = await call(`${url}/api/kv/list/?prefix&revision=${first.json.revision as number}`);
     assert.equal((old.json.kvs as Record<string, unknown>[]).map((k) => k.key), ['list/a']);
   });

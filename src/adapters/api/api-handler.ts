@@ -9,7 +9,7 @@ import type { HttpHandler } from '../http/http-router.js';
 import { ApiError, sendError, toApiError } from './api-errors.js';
 import { decodePathBytes } from './api-bytes.js';
 import type { ApiContext } from './api-context.js';
-import { authHeaderOf, authIdentity, type IdentityResolver } from './api-identity.js';
+import { accessOf, authIdentity, type IdentityResolver } from './api-identity.js';
 import { answerPreflight, checkOrigin, type OriginPolicy } from './api-origin.js';
 import { parseId, Query, type BodyLimits } from './api-request.js';
 import { KvRoutes } from './api-kv.js';
@@ -122,8 +122,9 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       res.end(openApi);
       return;
     }
-    // 401/403 before any store access when auth is on (api-identity.ts); writes carry the caller
-    const who = authHeaderOf(await identity(req));
+    // 401 before any store access when auth is on; each route then applies the caller's permissions
+    const access = accessOf(ctx.api, await identity(req));
+    const who = access.header;
     // a learner answers only what it can alone, as etcd's isRPCSupportedForLearner: status and serializable reads
     if (ctx.api.raft().isLearner && !learnerServes(method, path, query)) {
       throw new ApiError(503, 'notSupportedForLearner', statusByKind.notSupportedForLearner.details);
@@ -131,7 +132,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     const key = suffixBytes(path, '/api/kv');
     if (key !== undefined) {
       only(['GET', 'PUT', 'DELETE']);
-      if (method === 'GET') return kv.get(res, key, query);
+      if (method === 'GET') return kv.get(res, key, query, access);
       if (method === 'PUT') return kv.put(req, res, key, query, who);
       return kv.delete(req, res, key, query, who);
     }
@@ -141,7 +142,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       if (!/text\/event-stream/.test(req.headers.accept ?? '')) {
         throw new ApiError(406, 'invalidArgument', 'watch with Accept: text/event-stream (Server-Sent Events) or as a WebSocket');
       }
-      return watches.sse(req, res, await watches.prepare(req, watched, query));
+      return watches.sse(req, res, await watches.prepare(req, watched, query, access));
     }
     if (path === '/api/leases') {
       only(['GET', 'POST']);
@@ -155,6 +156,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
         return leases.keepAlive(res, id);
       }
       only(['GET', 'DELETE']);
+      if (method === 'DELETE') access.requireLeaseRevoke(id);
       return method === 'GET' ? leases.show(res, id) : leases.revoke(res, id);
     }
     if (path === '/api/members') {
@@ -170,6 +172,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       return cluster.compact(req, res);
     }
     const lockName = suffixBytes(path, '/api/locks');
+    // the lock and election recipes run inside the server on nobody's behalf: root only with auth on
+    if ((lockName !== undefined && lockName.length > 0) || path.startsWith('/api/elections/')) access.requireAdmin();
     if (lockName !== undefined && lockName.length > 0) {
       only(['POST', 'DELETE']);
       return method === 'POST' ? concurrency.lock(req, res, lockName) : concurrency.unlock(res, lockName);
@@ -191,12 +195,12 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     const folder = suffixBytes(path, '/api/tree');
     if (folder !== undefined) {
       only(['GET']);
-      return tree.list(res, folder, query);
+      return tree.list(res, folder, query, access);
     }
     const exported = suffixBytes(path, '/api/export');
     if (exported !== undefined) {
       only(['GET']);
-      return transfer.export(res, exported, query);
+      return transfer.export(res, exported, query, access);
     }
     if (path === '/api/import') {
       only(['POST']);
@@ -230,8 +234,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
         if (watched === undefined || (req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
           throw new ApiError(404, 'notFound', `no WebSocket endpoint at ${path}`);
         }
-        await identity(req);
-        watches.upgrade(req, socket, head, await watches.prepare(req, watched, query));
+        const access = accessOf(ctx.api, await identity(req));
+        watches.upgrade(req, socket, head, await watches.prepare(req, watched, query, access));
       } catch (err) {
         refuseUpgrade(socket, toApiError(err, log));
       }

@@ -24,6 +24,7 @@ import { kvJson } from './api-kv-json.js';
 import { readBody, type BodyLimits, type Query } from './api-request.js';
 import { readKeyHistory } from './api-history.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
+import { unrestricted, type ApiAccess } from './api-identity.js';
 
 const keyNotFound = (): ApiError => new ApiError(404, 'keyNotFound', statusByKind.keyNotFound.details);
 
@@ -72,16 +73,18 @@ export class KvRoutes {
     private readonly body: BodyLimits,
   ) {}
 
-  async get(res: ServerResponse, key: Buffer, query: Query): Promise<void> {
+  async get(res: ServerResponse, key: Buffer, query: Query, access: ApiAccess = unrestricted): Promise<void> {
     refuseUnknown(query, getFlags);
     if (query.has('history')) {
       if (query.has('prefix') || query.has('from_key')) throw badRequest('?history reads one key; drop ?prefix/?from_key');
+      access.requireRead(key, Buffer.alloc(0));
       return sendJson(res, 200, await readKeyHistory(this.ctx.api, key, query.count('limit'), query.count('start_revision')));
     }
     const rangeEnd = rangeEndOf(key, query);
     const single = rangeEnd.length === 0;
     const req = RangeRequest.fromPartial({
-      key,
+      // every key: etcd's "\0" to "\0"
+      key: !single && key.length === 0 ? Buffer.from([0]) : key,
       rangeEnd,
       limit: BigInt(query.count('limit') ?? 0),
       revision: BigInt(query.count('revision') ?? 0),
@@ -92,6 +95,7 @@ export class KvRoutes {
     if (single && req.key.length === 0) throw new ApiError(400, 'emptyKey', statusByKind.emptyKey.details);
     const bad = checkRangeRequest(req);
     if (bad !== undefined) throw new ApiError(400, bad, statusByKind[bad].details);
+    access.requireRead(req.key, req.rangeEnd);
     const r = await this.ctx.api.kv.range(req);
     const revision = headerRevision(r.header);
     const opts = { keysOnly: req.keysOnly, parseJson: query.flag('json') };

@@ -23,7 +23,7 @@ const h = (name: string, description: string): Schema => ({ name, in: 'header', 
 const common = {
   '400': error('invalid input (bad percent-encoding, JSON, unknown field or parameter)'),
   '401': error('auth is enabled and the request has no valid credentials (Authorization: Bearer <token> or Basic)'),
-  '403': error('cross-origin write refused (see --api-cors-origins), or a caller without the root role while auth is enabled'),
+  '403': error('cross-origin write refused (see --api-cors-origins), or, with auth enabled, outside the caller\'s permissions (authPermissionDenied)'),
   '503': error('no leader, timed out, or stopping'),
 };
 

@@ -10,6 +10,7 @@ import { kvJson } from './api-kv-json.js';
 import { optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject, type Query } from './api-request.js';
 import { statusByKind } from '../grpc/error-status.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
+import type { ApiAccess } from './api-identity.js';
 
 export class TransferRoutes {
   constructor(
@@ -18,16 +19,16 @@ export class TransferRoutes {
   ) {}
 
   /** GET /api/export/<prefix>[?revision=R] → {prefix, revision, kvs}. */
-  async export(res: ServerResponse, prefix: Buffer, query: Query): Promise<void> {
+  async export(res: ServerResponse, prefix: Buffer, query: Query, access: ApiAccess): Promise<void> {
     const unknown = query.unknown(new Set(['revision']));
     if (unknown.length > 0) throw new ApiError(400, 'unknownField', `unknown query parameter(s): ${unknown.join(', ')}`, { fields: unknown });
-    const r = await this.ctx.api.kv.range(
-      RangeRequest.fromPartial({
-        key: prefix.length === 0 ? Buffer.from([0]) : prefix,
-        rangeEnd: prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix),
-        revision: BigInt(query.count('revision') ?? 0),
-      }),
-    );
+    const req = RangeRequest.fromPartial({
+      key: prefix.length === 0 ? Buffer.from([0]) : prefix,
+      rangeEnd: prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix),
+      revision: BigInt(query.count('revision') ?? 0),
+    });
+    access.requireRead(req.key, req.rangeEnd);
+    const r = await this.ctx.api.kv.range(req);
     const out: Record<string, unknown> = {};
     putBytes(out, 'prefix', prefix);
     sendJson(res, 200, { ...out, revision: Number(r.header?.revision ?? 0n), kvs: r.kvs.map((kv) => kvJson(kv)) });

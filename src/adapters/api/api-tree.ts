@@ -9,6 +9,7 @@ import type { ApiContext } from './api-context.js';
 import { prefixEnd, putBytes } from './api-bytes.js';
 import { kvJson } from './api-kv-json.js';
 import type { Query } from './api-request.js';
+import type { ApiAccess } from './api-identity.js';
 
 /** Entries (keys + dirs) answered when ?limit is not given, and the most one call may ask for. */
 export const defaultTreeEntries = 1000;
@@ -23,7 +24,7 @@ export class TreeRoutes {
   constructor(private readonly ctx: ApiContext) {}
 
   /** GET /api/tree/<prefix>[?delimiter=/&limit=N&revision=R&after=<key>] → {revision, dirs, keys, more}. */
-  async list(res: ServerResponse, prefix: Buffer, query: Query): Promise<void> {
+  async list(res: ServerResponse, prefix: Buffer, query: Query, access: ApiAccess): Promise<void> {
     const unknown = query.unknown(treeFlags);
     if (unknown.length > 0) throw new ApiError(400, 'unknownField', `unknown query parameter(s): ${unknown.join(', ')}`, { fields: unknown });
     const delimiter = Buffer.from(query.string('delimiter') ?? '/', 'utf8');
@@ -31,6 +32,7 @@ export class TreeRoutes {
     const limit = Math.min(Math.max(query.count('limit') ?? defaultTreeEntries, 1), maxTreeEntries);
     const start = prefix.length === 0 ? Buffer.from([0]) : prefix;
     const end = prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix);
+    access.requireRead(start, end);
     // paging: ?after=<the last dir or key of the previous page>, continuing behind it
     const after = query.string('after');
     let cursor = start;

@@ -11,6 +11,7 @@ import type { ApiContext } from './api-context.js';
 import { prefixEnd } from './api-bytes.js';
 import { HubWatch, type WatchOutput, type WatchSpec } from './api-hub-watch.js';
 import type { Query } from './api-request.js';
+import type { ApiAccess } from './api-identity.js';
 
 export interface WatchLimits {
   /** Bytes a watch client may leave unread before its grace period starts. */
@@ -64,7 +65,7 @@ export class WatchRoutes {
   ) {}
 
   /** Parses the watch request and checks it against compaction and the per-address bound. */
-  async prepare(req: IncomingMessage, key: Buffer, query: Query): Promise<WatchSpec> {
+  async prepare(req: IncomingMessage, key: Buffer, query: Query, access: ApiAccess): Promise<WatchSpec> {
     const unknown = query.unknown(watchFlags);
     if (unknown.length > 0) throw new ApiError(400, 'unknownField', `unknown query parameter(s): ${unknown.join(', ')}`, { fields: unknown });
     const prefix = query.flag('prefix');
@@ -72,6 +73,8 @@ export class WatchRoutes {
     if (prefix && fromKey) throw badRequest('?prefix and ?from_key exclude each other');
     if (!prefix && !fromKey && key.length === 0) throw new ApiError(400, 'emptyKey', statusByKind.emptyKey.details);
     const rangeEnd = prefix ? (key.length === 0 ? Buffer.from([0]) : prefixEnd(key)) : fromKey ? Buffer.from([0]) : Buffer.alloc(0);
+    // what the hub will watch: an empty key means "\0" (etcd's normalisation)
+    access.requireRead(key.length === 0 ? Buffer.from([0]) : key, rangeEnd);
     let start = query.count('start_revision') ?? 0;
     const lastEventId = req.headers['last-event-id'];
     if (typeof lastEventId === 'string' && lastEventId !== '') {

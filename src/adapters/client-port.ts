@@ -5,6 +5,8 @@
 // sends the server preface); anything else goes to a node http.Server.
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
+import type { TlsSide, VerifiedPeer } from '../tls/tls-side.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { consoleErrorLogger, type ErrorLogger } from './grpc/error-status.js';
 import {
@@ -49,6 +51,8 @@ export interface ClientPortOptions {
   /** close(): how long open streams get after GOAWAY before every socket is destroyed. */
   readonly closeGraceMs?: number;
   readonly log?: ErrorLogger;
+  /** Client TLS (--cert-file/--key-file or --auto-tls): required by https:// URLs, ignored by http:// ones, as etcd does. */
+  readonly tls?: TlsSide;
   /** The friendly API under /api (api/api-handler.ts): its browser-origin and auth settings. */
   readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
 }
@@ -76,13 +80,15 @@ interface ParsedListenUrl {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** https: TLS first. */
+  readonly secure: boolean;
 }
 
-/** Parses an etcd listen-client-url. Only plain http for now (no TLS, no unix sockets). */
+/** Parses an etcd listen URL: http or https (no unix sockets). */
 export function parseListenUrl(u: string | URL): ParsedListenUrl {
   const url = typeof u === 'string' ? new URL(u) : u;
-  if (url.protocol !== 'http:') {
-    throw new Error(`listen URL ${url.href}: scheme ${url.protocol} is not supported (only http)`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`listen URL ${url.href}: scheme ${url.protocol} is not supported (only http and https)`);
   }
   if (url.port === '' && !/:\d+$/.test(url.host)) {
     throw new Error(`listen URL ${url.href}: missing port`);
@@ -91,7 +97,7 @@ export function parseListenUrl(u: string | URL): ParsedListenUrl {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host === 'localhost') host = '127.0.0.1';
   const port = url.port === '' ? 0 : Number(url.port);
-  return { url: typeof u === 'string' ? u : u.href, host, port };
+  return { url: typeof u === 'string' ? u : u.href, host, port, secure: url.protocol === 'https:' };
 }
 
 type Protocol = 'grpc' | 'http';
@@ -200,7 +206,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
 
   const sockets = new Set<net.Socket>();
   let closing = false;
-  const route = (protocol: Protocol, socket: net.Socket): void => {
+  const route = (protocol: Protocol, socket: net.Socket, peer?: VerifiedPeer): void => {
     if (closing) {
       socket.destroy();
       return;
@@ -208,9 +214,12 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     if (protocol === 'grpc') {
       // Straight to the HTTP/2 server, or through the shim that rewrites an `:authority` nghttp2
       // would refuse (clientv3's `http://host:port`); either reads what was pushed back first.
+      // node's HTTP/2 server refuses a TLS socket that did not agree on h2 by ALPN; such a client
+      // (HTTP/2 with prior knowledge over TLS) goes through the shim, which is no TLS socket.
+      const direct = (path: string): boolean => path === 'direct' && (!(socket instanceof tls.TLSSocket) || socket.alpnProtocol === 'h2');
       chooseHttp2Path(socket, (path) => {
         if (closing) socket.destroy();
-        else grpcServer.handleConnection(path === 'direct' ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }));
+        else grpcServer.handleConnection(direct(path) ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }), peer);
       });
     } else {
       httpServer.emit('connection', socket);
@@ -231,11 +240,42 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     socket.on('error', () => undefined);
     sniffProtocol(socket, sniffTimeoutMs, route);
   };
+  const clientTls = options.tls;
+  const onSecureConnection = (socket: tls.TLSSocket): void => {
+    if (closing || clientTls === undefined) {
+      socket.destroy();
+      return;
+    }
+    const verdict = clientTls.check(socket);
+    if (!verdict.ok) return clientTls.refuse(`client TLS connection from ${socket.remoteAddress ?? '?'} refused: ${verdict.reason}`, undefined, socket);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    sniffProtocol(socket, sniffTimeoutMs, (protocol, s) => route(protocol, s, verdict.peer));
+  };
+  const unfollow: (() => void)[] = [];
+
+  // TLS first, then the same sniffing: gRPC and HTTP share an https port as they share an http one
+  function secureListener(url: string): tls.Server {
+    if (clientTls === undefined) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url} with HTTPS scheme`);
+    // HTTP/1.1 first: only gRPC clients offer h2 alone (grpc-go, grpc-js), and our HTTP/2 server
+    // is gRPC only, while curl and browsers offer both and get the gateway over HTTP/1.1
+    const server = tls.createServer(clientTls.serverOptions(['http/1.1', 'h2']), onSecureConnection);
+    unfollow.push(clientTls.follow(server));
+    server.on('connection', (raw: net.Socket) => {
+      if (closing) return raw.destroy();
+      sockets.add(raw);
+      raw.on('close', () => sockets.delete(raw));
+    });
+    server.on('tlsClientError', (err, socket) => clientTls.refuse(`client TLS handshake from ${socket.remoteAddress ?? '?'} failed`, err, socket));
+    return server;
+  }
 
   const netServers: net.Server[] = [];
   const addresses: ListenAddress[] = [];
   const closeAll = async (): Promise<void> => {
     closing = true;
+    for (const u of unfollow) u();
     const stopped = Promise.all(netServers.map(closeNetServer));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     grpcServer.drain();
@@ -262,7 +302,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
 
   try {
     for (const u of urls) {
-      const server = net.createServer(onConnection);
+      const server = u.secure ? secureListener(u.url) : net.createServer(onConnection);
       server.on('error', (err) => log(`client listener ${u.url} failed`, err));
       netServers.push(server);
       const port = await listen(server, u.host, u.port);

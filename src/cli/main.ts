@@ -17,6 +17,7 @@ import {
 import { createLogger, type Logger } from '../server/logger.js';
 import { IdentityError } from '../server/member-identity.js';
 import { startServer, type RunningServer } from '../server/lattice-server.js';
+import { runSnapshotCommand } from './snapshot-command.js';
 
 /** How long close() may take after a signal before the process gives up and exits 1. */
 const shutdownTimeoutMs = 30_000;
@@ -91,6 +92,8 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
 }
 
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  // etcdctl's snapshot restore/status against a file; no server is started.
+  if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
   let parsed: ParseResult;
   try {
     parsed = parseConfig(argv, env);

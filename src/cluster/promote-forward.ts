@@ -3,6 +3,7 @@
 // passes (etcd's PromoteMember: ErrNotLeader → promoteMemberHTTP, retried while the leader changes).
 import { EtcdError } from '../core/errors.js';
 import { requestPromote, type PromoteAnswer } from '../peer/promote-request.js';
+import type { PeerTls } from '../peer/peer-endpoints.js';
 import type { NodeId } from '../raft/types.js';
 import { remoteClusterJson, parseRemoteCluster } from '../server/join-cluster.js';
 import type { Member } from './member.js';
@@ -15,6 +16,7 @@ export interface PromoteForwardDeps {
   leader(): NodeId;
   peerUrlsOf(id: NodeId): readonly string[];
   readonly requestTimeoutMs: number;
+  readonly peerTls?: PeerTls;
 }
 
 export async function forwardPromote(deps: PromoteForwardDeps, id: NodeId): Promise<readonly Member[]> {
@@ -22,7 +24,7 @@ export async function forwardPromote(deps: PromoteForwardDeps, id: NodeId): Prom
   while (Date.now() < deadline) {
     const leader = deps.leader();
     for (const url of leader === 0n ? [] : deps.peerUrlsOf(leader)) {
-      const outcome = await requestPromote(url, id, Math.max(1, deadline - Date.now()));
+      const outcome = await requestPromote(url, id, Math.max(1, deadline - Date.now()), deps.peerTls);
       if (outcome.type === 'promoted') return parseRemoteCluster(outcome.members).members;
       if (outcome.type === 'refused') throw new EtcdError(outcome.error);
     }

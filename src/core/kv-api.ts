@@ -1,5 +1,6 @@
 // What the protocol adapters call. Requests and responses are etcd's own protobuf shapes (ts-proto,
 // int64 as bigint). Failures reject with EtcdError; the adapter maps them once.
+import type { EtcdSnapshotImage } from '../snapshot/snapshot-export.js';
 import type {
   CompactionRequest,
   CompactionResponse,
@@ -97,4 +98,6 @@ export interface ServerApi {
   onLeaderLost(listener: () => void): () => void;
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
+  /** Maintenance.Snapshot: an etcd-format image of the store at one revision (absent: UNIMPLEMENTED). */
+  snapshot?(): Promise<EtcdSnapshotImage>;
 }

@@ -2,7 +2,7 @@
 // getClusterFromRemotePeers): the URLs are tried in order, each with its own timeout, and the first
 // JSON answer wins.
 import http2 from 'node:http2';
-import { dialPeer, defaultPeerHttp2Limits } from './peer-endpoints.js';
+import { dialPeer, defaultPeerHttp2Limits, type PeerTls } from './peer-endpoints.js';
 import { peerPaths } from './peer-protocol.js';
 import { readBounded } from './read-bounded.js';
 
@@ -18,7 +18,7 @@ export class MembersFetchError extends Error {
 
 type Attempt = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly reason: string };
 
-function fetchOne(url: string, timeoutMs: number): Promise<Attempt> {
+function fetchOne(url: string, timeoutMs: number, peerTls: PeerTls): Promise<Attempt> {
   return new Promise((resolve) => {
     let session: http2.ClientHttp2Session | undefined;
     let done = false;
@@ -31,7 +31,7 @@ function fetchOne(url: string, timeoutMs: number): Promise<Attempt> {
     };
     const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
     try {
-      session = dialPeer(url, defaultPeerHttp2Limits);
+      session = dialPeer(url, defaultPeerHttp2Limits, peerTls);
     } catch (err) {
       finish({ ok: false, reason: (err as Error).message });
       return;
@@ -56,10 +56,10 @@ function fetchOne(url: string, timeoutMs: number): Promise<Attempt> {
 }
 
 /** GET /members from the first URL that answers; rejects with MembersFetchError listing every failure. */
-export async function fetchMembersFromPeers(urls: readonly string[], timeoutMs: number): Promise<unknown> {
+export async function fetchMembersFromPeers(urls: readonly string[], timeoutMs: number, peerTls?: PeerTls): Promise<unknown> {
   const failures: { url: string; reason: string }[] = [];
   for (const url of urls) {
-    const attempt = await fetchOne(url, timeoutMs);
+    const attempt = await fetchOne(url, timeoutMs, peerTls);
     if (attempt.ok) return attempt.value;
     failures.push({ url, reason: attempt.reason });
   }

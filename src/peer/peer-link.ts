@@ -12,7 +12,7 @@ import type { Message } from '../raft/types.js';
 import { encodeBatch, encodedMessageSize } from './message-codec.js';
 import { frameHeaderBytes, linkHeartbeatFrame, writeFrameHeader } from './frame-reader.js';
 import { OutboundQueue, type OutboundQueueLimits } from './outbound-queue.js';
-import { dialPeer, type PeerHttp2Limits } from './peer-endpoints.js';
+import { dialPeer, type PeerHttp2Limits, type PeerTls } from './peer-endpoints.js';
 import { handshakeHeaders, memberRemovedText, peerPaths, refusalText, type HandshakeIdentity } from './peer-protocol.js';
 import { readBoundedText } from './read-bounded.js';
 
@@ -40,6 +40,7 @@ export interface PeerLinkDeps {
   readonly self: HandshakeIdentity;
   readonly limits: PeerLinkLimits;
   readonly http2Limits: PeerHttp2Limits;
+  readonly tls?: PeerTls;
   readonly logger: Logger;
   readonly onUnreachable: (peer: bigint) => void;
   /** The peer answered 410: this member was removed from the cluster. */
@@ -195,7 +196,7 @@ export class PeerLink {
     }
     let session: http2.ClientHttp2Session;
     try {
-      session = dialPeer(url, this.deps.http2Limits);
+      session = dialPeer(url, this.deps.http2Limits, this.deps.tls);
     } catch (err) {
       this.fail(attempt, `cannot dial ${url}: ${(err as Error).message}`, true);
       return;

@@ -5,13 +5,14 @@
 // Everything is bounded: per-peer queues, frame size, concurrent streams and connections, and every
 // wait has a timeout. Design notes: docs/design.md, "Peer transport".
 import type http2 from 'node:http2';
+import type net from 'node:net';
 import type { ListenAddress } from '../adapters/client-port.js';
 import type { Logger } from '../server/logger.js';
 import { formatId } from '../server/member-id.js';
 import { MessageType, type Message } from '../raft/types.js';
 import { defaultMaxPeerMessageBytes } from './message-codec.js';
 import { InboundHandler, type InboundStats } from './inbound-handler.js';
-import { defaultPeerHttp2Limits, dialPeer, listenPeerUrl, type PeerHttp2Limits } from './peer-endpoints.js';
+import { defaultPeerHttp2Limits, dialPeer, listenPeerUrl, type PeerHttp2Limits, type PeerTls } from './peer-endpoints.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { sendSnapshot as streamSnapshot } from './snapshot-sender.js';
 import type { PromoteAnswer } from './promote-request.js';
@@ -110,6 +111,8 @@ export interface PeerTransportOptions {
   handleCall?: PeerCallHandler;
   readonly limits?: Partial<PeerTransportLimits>;
   readonly http2Limits?: Partial<PeerHttp2Limits>;
+  /** Peer TLS (--peer-cert-file or --peer-auto-tls): used for https peer URLs, listening and dialing. */
+  readonly tls?: PeerTls;
   /** Test-only partition (drop-failpoint.ts); by default from LATTICE_FAILPOINT_PEER_DROP_FILE, absent when unset. */
   readonly dropFailpoint?: PeerDropFailpoint;
 }
@@ -131,7 +134,7 @@ export class PeerTransport {
     private readonly http2Limits: PeerHttp2Limits,
     private readonly log: Logger,
     private readonly inbound: InboundHandler,
-    private readonly servers: readonly http2.Http2Server[],
+    private readonly servers: readonly net.Server[],
     readonly addresses: readonly ListenAddress[],
     private readonly failpoint: PeerDropFailpoint | undefined,
   ) {}
@@ -162,7 +165,7 @@ export class PeerTransport {
     const listeners = [];
     try {
       for (const url of options.listenUrls) {
-        listeners.push(await listenPeerUrl(url, http2Limits, limits.maxInboundConnections, inbound.onStream, inbound.onSession));
+        listeners.push(await listenPeerUrl(url, http2Limits, limits.maxInboundConnections, inbound.onStream, inbound.onSession, options.tls));
       }
     } catch (err) {
       for (const l of listeners) l.server.close();
@@ -194,6 +197,7 @@ export class PeerTransport {
       self: { localId: this.options.localId, clusterId: this.options.clusterId },
       limits: { ...this.limits, maxFrameBytes: this.limits.maxPeerMessageBytes },
       http2Limits: this.http2Limits,
+      tls: this.options.tls,
       logger: this.log,
       onUnreachable: (peer) => this.options.onUnreachable(peer),
       onRemoved: (peer) => this.removedFromCluster(peer),
@@ -274,7 +278,7 @@ export class PeerTransport {
     this.snapshotsInFlight.set(to, abort);
     this.log.info('sending database snapshot', { 'remote-peer-id': formatId(to), 'snapshot-index': message.snapshot.metadata.index });
     const self = { localId: this.options.localId, clusterId: this.options.clusterId };
-    void streamSnapshot(url, message, state, { self, limits: { ...this.limits, maxFrameBytes: this.limits.maxPeerMessageBytes }, http2Limits: this.http2Limits, logger: this.log }, abort.signal).then(
+    void streamSnapshot(url, message, state, { self, limits: { ...this.limits, maxFrameBytes: this.limits.maxPeerMessageBytes }, http2Limits: this.http2Limits, tls: this.options.tls, logger: this.log }, abort.signal).then(
       (result) => {
         if (this.snapshotsInFlight.get(to) === abort) this.snapshotsInFlight.delete(to);
         if (this.closed) return;
@@ -305,7 +309,7 @@ export class PeerTransport {
     // down its session (peer gone) while a call's stream is open on it.
     let session: http2.ClientHttp2Session | undefined;
     try {
-      session = dialPeer(url, this.http2Limits);
+      session = dialPeer(url, this.http2Limits, this.options.tls);
       session.on('error', () => undefined);
       return await callOverSession(session, {
         self: { localId: this.options.localId, clusterId: this.options.clusterId },

@@ -4,7 +4,7 @@
 // the EtcdError kind that refused the promotion.
 import http2 from 'node:http2';
 import type { EtcdErrorKind } from '../core/errors.js';
-import { dialPeer, defaultPeerHttp2Limits } from './peer-endpoints.js';
+import { dialPeer, defaultPeerHttp2Limits, type PeerTls } from './peer-endpoints.js';
 import { peerPaths } from './peer-protocol.js';
 import { readBounded } from './read-bounded.js';
 
@@ -30,7 +30,7 @@ const isPromoteAnswer = (v: unknown): v is PromoteAnswer =>
   typeof v === 'object' && v !== null && (((v as { type?: unknown }).type === 'promoted' && 'members' in v) || ((v as { type?: unknown }).type === 'refused' && typeof (v as { error?: unknown }).error === 'string'));
 
 /** Asks the member at `url` (the leader) to promote `id`. Never rejects. */
-export function requestPromote(url: string, id: bigint, timeoutMs: number): Promise<PromoteOutcome> {
+export function requestPromote(url: string, id: bigint, timeoutMs: number, peerTls?: PeerTls): Promise<PromoteOutcome> {
   return new Promise((resolve) => {
     let session: http2.ClientHttp2Session | undefined;
     let done = false;
@@ -43,7 +43,7 @@ export function requestPromote(url: string, id: bigint, timeoutMs: number): Prom
     };
     const timer = setTimeout(() => finish({ type: 'unreachable', reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
     try {
-      session = dialPeer(url, defaultPeerHttp2Limits);
+      session = dialPeer(url, defaultPeerHttp2Limits, peerTls);
     } catch (err) {
       finish({ type: 'unreachable', reason: (err as Error).message });
       return;

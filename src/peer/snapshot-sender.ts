@@ -9,7 +9,7 @@ import { formatId } from '../server/member-id.js';
 import type { Message } from '../raft/types.js';
 import { encodeMessage } from './message-codec.js';
 import { frameHeaderBytes, writeFrameHeader } from './frame-reader.js';
-import { dialPeer, type PeerHttp2Limits } from './peer-endpoints.js';
+import { dialPeer, type PeerHttp2Limits, type PeerTls } from './peer-endpoints.js';
 import { handshakeHeaders, memberRemovedText, peerPaths, type HandshakeIdentity } from './peer-protocol.js';
 import { readBoundedText } from './read-bounded.js';
 
@@ -26,6 +26,7 @@ export interface SnapshotSendDeps {
   readonly self: HandshakeIdentity;
   readonly limits: SnapshotSendLimits;
   readonly http2Limits: PeerHttp2Limits;
+  readonly tls?: PeerTls;
   readonly logger: Logger;
 }
 
@@ -78,7 +79,7 @@ export async function sendSnapshot(
     writeFrameHeader(frame, header.length);
     frame.set(header, frameHeaderBytes);
 
-    session = dialPeer(url, deps.http2Limits);
+    session = dialPeer(url, deps.http2Limits, deps.tls);
     session.on('error', (err) => {
       if (answeredStatus === undefined) fail(`connection to ${url} failed: ${err.message}`);
     });

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLogLevel, type LogLevel } from './logger.js';
+import { transportSecurityFromFlags } from '../tls/tls-flags.js';
+import type { TransportSecurity } from '../tls/transport-security.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Result types
@@ -71,6 +73,10 @@ export interface ServerConfig {
   readonly authToken: string;
   readonly bcryptCost: number;
   readonly authTokenTtlSeconds: number;
+  /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --client-crl-file, --auto-tls, --cipher-suites. */
+  readonly clientTls: TransportSecurity;
+  /** The --peer-* TLS flags (and --cipher-suites). */
+  readonly peerTls: TransportSecurity;
   // Lattice's own settings
   readonly engine: EngineKind;
   readonly actorPlacement: ActorPlacement;
@@ -323,22 +329,22 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(PX, 'proxy-write-timeout', 'uint', 5000, 'Time (in milliseconds) for a write to timeout.', ign),
   spec(PX, 'proxy-read-timeout', 'uint', 0, 'Time (in milliseconds) for a read to timeout.', ign),
 
-  spec(SEC, 'cert-file', 'string', '', 'Path to the client server TLS cert file.', ign),
-  spec(SEC, 'key-file', 'string', '', 'Path to the client server TLS key file.', ign),
-  spec(SEC, 'client-cert-auth', 'bool', false, 'Enable client cert authentication.', ign),
-  spec(SEC, 'client-crl-file', 'string', '', 'Path to the client certificate revocation list file.', ign),
-  spec(SEC, 'client-cert-allowed-hostname', 'string', '', 'Allowed TLS hostname for client cert authentication.', ign),
-  spec(SEC, 'trusted-ca-file', 'string', '', 'Path to the client server TLS trusted CA cert file.', ign),
-  spec(SEC, 'auto-tls', 'bool', false, 'Client TLS using generated certificates.', ign),
-  spec(SEC, 'peer-cert-file', 'string', '', 'Path to the peer server TLS cert file.', ign),
-  spec(SEC, 'peer-key-file', 'string', '', 'Path to the peer server TLS key file.', ign),
-  spec(SEC, 'peer-client-cert-auth', 'bool', false, 'Enable peer client cert authentication.', ign),
-  spec(SEC, 'peer-trusted-ca-file', 'string', '', 'Path to the peer server TLS trusted CA file.', ign),
-  spec(SEC, 'peer-auto-tls', 'bool', false, 'Peer TLS using generated certificates.', ign),
-  spec(SEC, 'peer-crl-file', 'string', '', 'Path to the peer certificate revocation list file.', ign),
-  spec(SEC, 'peer-cert-allowed-cn', 'string', '', 'Allowed CN for inter peer authentication.', ign),
-  spec(SEC, 'peer-cert-allowed-hostname', 'string', '', 'Allowed TLS hostname for inter peer authentication.', ign),
-  spec(SEC, 'cipher-suites', 'strings', [], 'Comma-separated list of supported TLS cipher suites between client/server and peers.', ign),
+  spec(SEC, 'cert-file', 'string', '', 'Path to the client server TLS cert file.'),
+  spec(SEC, 'key-file', 'string', '', 'Path to the client server TLS key file.'),
+  spec(SEC, 'client-cert-auth', 'bool', false, 'Enable client cert authentication.'),
+  spec(SEC, 'client-crl-file', 'string', '', 'Path to the client certificate revocation list file.'),
+  spec(SEC, 'client-cert-allowed-hostname', 'string', '', 'Allowed TLS hostname for client cert authentication.'),
+  spec(SEC, 'trusted-ca-file', 'string', '', 'Path to the client server TLS trusted CA cert file.'),
+  spec(SEC, 'auto-tls', 'bool', false, 'Client TLS using generated certificates.'),
+  spec(SEC, 'peer-cert-file', 'string', '', 'Path to the peer server TLS cert file.'),
+  spec(SEC, 'peer-key-file', 'string', '', 'Path to the peer server TLS key file.'),
+  spec(SEC, 'peer-client-cert-auth', 'bool', false, 'Enable peer client cert authentication.'),
+  spec(SEC, 'peer-trusted-ca-file', 'string', '', 'Path to the peer server TLS trusted CA file.'),
+  spec(SEC, 'peer-auto-tls', 'bool', false, 'Peer TLS using generated certificates.'),
+  spec(SEC, 'peer-crl-file', 'string', '', 'Path to the peer certificate revocation list file.'),
+  spec(SEC, 'peer-cert-allowed-cn', 'string', '', 'Allowed CN for inter peer authentication.'),
+  spec(SEC, 'peer-cert-allowed-hostname', 'string', '', 'Allowed TLS hostname for inter peer authentication.'),
+  spec(SEC, 'cipher-suites', 'strings', [], 'Comma-separated list of supported TLS cipher suites between client/server and peers.'),
   spec(SEC, 'experimental-peer-skip-client-san-verification', 'bool', false, 'Skip verification of SAN field in client certificate for peer connections.', ign),
   spec(SEC, 'cors', 'string', '*', 'Comma-separated white list of origins for CORS (empty or * means allow all).', ign),
   spec(SEC, 'host-whitelist', 'string', '*', 'Comma-separated acceptable hostnames from HTTP client requests (empty means allow all).', ign),
@@ -602,8 +608,21 @@ function fromFile(path: string, text: string): { values: Map<string, FlagValue>;
     const key = rawKey.toLowerCase();
     if (v === null || v === undefined) continue;
     if (fileOnlyKeys.has(key)) {
-      if (typeof v === 'object' && Object.values(v as object).some((x) => x !== '' && x !== false && x !== null)) {
-        values.set(key, true);
+      if (typeof v !== 'object' || Array.isArray(v)) throw bad(rawKey, 'a mapping', v);
+      // etcd's securityConfig: five settings per side, the same as the flags
+      const prefix = key === 'peer-transport-security' ? 'peer-' : '';
+      for (const [rawSub, sub] of Object.entries(v as Record<string, unknown>)) {
+        const name = rawSub.toLowerCase();
+        if (sub === null || sub === undefined) continue;
+        if (name === 'cert-file' || name === 'key-file' || name === 'trusted-ca-file') {
+          if (typeof sub === 'object') throw bad(`${rawKey}.${rawSub}`, 'a string', sub);
+          if (sub !== '') values.set(prefix + name, String(sub));
+        } else if (name === 'client-cert-auth' || name === 'auto-tls') {
+          if (typeof sub !== 'boolean') throw bad(`${rawKey}.${rawSub}`, 'true or false', sub);
+          values.set(prefix + name, sub);
+        } else {
+          warnings.push(`unrecognized key ${JSON.stringify(`${rawKey}.${rawSub}`)} in config file ${path} (ignored)`);
+        }
       }
       continue;
     }
@@ -887,6 +906,9 @@ function build(
     warnings.push(`flags accepted but not implemented by Lattice (ignored): ${ignoredFlags.map((f) => '--' + f).join(', ')}`);
   }
 
+  const security = transportSecurityFromFlags({ str, bool, list });
+  if (!security.ok) throw invalid(security.error);
+
   return {
     kind: 'server',
     name,
@@ -936,6 +958,8 @@ function build(
     authToken: str('auth-token'),
     bcryptCost: num('bcrypt-cost'),
     authTokenTtlSeconds: num('auth-token-ttl'),
+    clientTls: security.client,
+    peerTls: security.peer,
     engine,
     actorPlacement: placement,
     shards,

@@ -5,6 +5,7 @@
 // leader, from the first entry or as a snapshot.
 import { byMemberId, type Member } from '../cluster/member.js';
 import { fetchMembersFromPeers } from '../peer/peer-transport.js';
+import type { PeerTls } from '../peer/peer-endpoints.js';
 import type { ServerConfig } from './config.js';
 import { formatId, parseId } from './member-id.js';
 import type { MemberIdentity } from './member-identity.js';
@@ -58,10 +59,10 @@ export interface Joined {
 
 type JoinFlags = Pick<ServerConfig, 'initialCluster' | 'initialAdvertisePeerUrls' | 'initialClusterToken'>;
 
-export async function joinExistingCluster(flags: JoinFlags): Promise<Joined> {
+export async function joinExistingCluster(flags: JoinFlags, peerTls?: PeerTls): Promise<Joined> {
   const others = [...flags.initialCluster.values()].flat().filter((u) => !flags.initialAdvertisePeerUrls.includes(u));
   if (others.length === 0) throw new Error('--initial-cluster-state existing: --initial-cluster names no other member to join');
-  const remote = parseRemoteCluster(await fetchMembersFromPeers(others, fetchTimeoutMs));
+  const remote = parseRemoteCluster(await fetchMembersFromPeers(others, fetchTimeoutMs, peerTls));
   const self = remote.members.find((m) => sameUrls(m.peerUrls, flags.initialAdvertisePeerUrls));
   if (self === undefined) {
     throw new Error(

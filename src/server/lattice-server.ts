@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { openEngine } from '../engines/open-engine.js';
+import { etcdClusterVersion, takeEtcdSnapshot } from '../snapshot/snapshot-export.js';
 import { spawnActor } from '../actors/spawn.js';
 import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
@@ -37,6 +38,7 @@ import { formatId } from './member-id.js';
 import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js';
 import { Leadership } from './leadership.js';
 import { openAuth } from '../auth/open-auth.js';
+import { openTlsSides } from '../tls/server-tls.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -82,6 +84,8 @@ function logIdentity(loaded: LoadedIdentity, log: Logger): void {
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
+  // Bad certificate files stop the start here, before anything is served (etcd fails the same way).
+  const { clientTls, peerTls } = await openTlsSides(config, log);
   // Before the engine or the log writes anything, so a data dir with data always has its identity.
   // A fresh member of a running cluster learns its ID and the member list from the others.
   let joined: Joined | undefined;
@@ -90,7 +94,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     config,
     config.initialClusterState === 'existing'
       ? async () => {
-          joined = await joinExistingCluster(config);
+          joined = await joinExistingCluster(config, peerTls);
           return joined.identity;
         }
       : undefined,
@@ -130,6 +134,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         else leaseTable.demote();
         leaderWatch.set(lead);
       },
+      peerTls,
       handlePeerCall: (_from, method, body) =>
         leaseFront?.handlePeerCall(method, body) ?? Promise.resolve({ kind: 'refused', code: 'notLeader', text: 'not serving yet' }),
     });
@@ -173,7 +178,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // through the store, which exists only after the replay.
   let authStore: MvccStore | undefined;
   const auth = await openAuth(
-    { ...config, clientCertAuth: (config as { readonly clientCertAuth?: boolean }).clientCertAuth === true },
+    { ...config, clientCertAuth: config.clientTls.clientCertAuth },
     engine,
     {
       propose: (req) => (authStore === undefined ? Promise.reject(new Error('auth proposed before the store opened')) : authStore.proposeAuth(req)),
@@ -251,7 +256,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     promoteAtLeader: {
       isLeader: () => revisionLog.isLeader,
       forward: (id) =>
-        forwardPromote({ leader: () => revisionLog.leader, peerUrlsOf: (m) => membership.member(m)?.peerUrls ?? [], requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs) }, id),
+        forwardPromote({ leader: () => revisionLog.leader, peerUrlsOf: (m) => membership.member(m)?.peerUrls ?? [], requestTimeoutMs: requestTimeoutMs(config.electionTimeoutMs), peerTls }, id),
     },
   });
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
@@ -287,6 +292,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       };
     },
     hashKv: (revision) => store.hashKv(revision),
+    snapshot: () =>
+      takeEtcdSnapshot({
+        engine,
+        members: () => membership.members(),
+        clusterVersion: etcdClusterVersion(etcdServerVersion),
+        tempDir: path.join(config.dataDir, 'snap'),
+        appliedRevision: () => store.revision,
+      }).then((image) => {
+        // etcd's log line, with the revision the image is of.
+        log.info('sending database snapshot to client', { 'total-bytes': image.dbBytes, revision: image.summary.revision });
+        return image;
+      }),
     moveLeader: (transferee, timeoutMs) => theLeadership.moveLeader(transferee, timeoutMs),
     onLeaderLost: (listener) => theLeadership.onLeaderLost(listener),
   };
@@ -318,6 +335,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
     log: (message, err) => log.error(message, { error: err }),
+    ...(clientTls === undefined ? {} : { tls: clientTls }),
   });
 
   // The same milestones etcd logs; tools and scripts wait for these lines.
@@ -329,7 +347,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
   log.info('ready to serve client requests');
   for (const a of port.addresses) {
-    log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
+    if (a.url.startsWith('https:')) log.info('serving client traffic securely', { address: `${a.host}:${a.port}` });
+    else log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
   }
 
   return {
@@ -340,6 +359,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       theLeadership.close();
       await port.close();
       await closeMember();
+      clientTls?.close();
+      peerTls?.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import { MemberRestart, RaftLog, type RaftLogOptions } from '../log/raft-log.js'
 import { RaftWal } from '../log/raft-wal.js';
 import type { PromoteAnswer } from '../peer/promote-request.js';
 import { PeerTransport, type PeerCallHandler } from '../peer/peer-transport.js';
+import type { TlsSide } from '../tls/tls-side.js';
 import { encodeConfChange } from '../raft/conf-change-codec.js';
 import { MemoryRaftStorage } from '../raft/memory-storage.js';
 import { createRaftCore } from '../raft/raft-core.js';
@@ -48,6 +49,8 @@ export interface RaftMemberOptions {
   readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
   /** Serves request/response calls from peers (lease requests forwarded to the leader). */
   readonly handlePeerCall?: PeerCallHandler;
+  /** Peer TLS for https peer URLs (tls-side.ts). */
+  readonly peerTls?: TlsSide | undefined;
 }
 
 export interface RaftMember {
@@ -177,6 +180,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     membersJson: () => remoteClusterJson(o.clusterId, membership.members()),
     promoteMember: (id) => promoteHandler?.(id) ?? Promise.resolve({ type: 'refused', error: 'notCapable' }),
     logger: log.named('rafthttp'),
+    ...(o.peerTls === undefined ? {} : { tls: o.peerTls }),
     ...(o.handlePeerCall === undefined ? {} : { handleCall: o.handlePeerCall }),
     onRemovedFromCluster: () => {
       log.error('the member has been permanently removed from the cluster', { 'local-member-id': formatId(memberId) });

@@ -36,14 +36,16 @@ export interface ClusterOptions {
   readonly extraArgs?: readonly string[];
   /** Lattice only: extra environment variables for a member, by its name (m1, m2, ...). */
   readonly memberEnv?: (name: string) => Readonly<Record<string, string>>;
+  /** 'https': peer URLs are https (give the --peer-* TLS flags in extraArgs). Default 'http'. */
+  readonly peerScheme?: 'http' | 'https';
 }
 
-const peerUrlOf = (a: ServerAddress): string => `http://${loopbackHost}:${a.peerPort}`;
+const peerUrlOf = (a: ServerAddress, scheme: 'http' | 'https' = 'http'): string => `${scheme}://${loopbackHost}:${a.peerPort}`;
 
 /** The flags etcd documents for a static bootstrap, for one member of `all`. */
-export function memberFlags(self: ServerAddress, all: readonly ServerAddress[], token: string, state: 'new' | 'existing' = 'new'): string[] {
+export function memberFlags(self: ServerAddress, all: readonly ServerAddress[], token: string, state: 'new' | 'existing' = 'new', peerScheme: 'http' | 'https' = 'http'): string[] {
   const client = clientUrl(self);
-  const peer = peerUrlOf(self);
+  const peer = peerUrlOf(self, peerScheme);
   return [
     '--name', self.name,
     '--data-dir', self.dataDir,
@@ -51,7 +53,7 @@ export function memberFlags(self: ServerAddress, all: readonly ServerAddress[], 
     '--advertise-client-urls', client,
     '--listen-peer-urls', peer,
     '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', all.map((a) => `${a.name}=${peerUrlOf(a)}`).join(','),
+    '--initial-cluster', all.map((a) => `${a.name}=${peerUrlOf(a, peerScheme)}`).join(','),
     '--initial-cluster-token', token,
     '--initial-cluster-state', state,
   ];
@@ -63,7 +65,7 @@ export async function startCluster(kind: ClusterKind, options: ClusterOptions): 
   const addresses: ServerAddress[] = [];
   for (let i = 0; i < options.size; i++) addresses.push(await allocateAddress(`m${i + 1}`, join(root, `m${i + 1}`)));
   const launches = addresses.map((address) => {
-    const args = memberFlags(address, addresses, token);
+    const args = memberFlags(address, addresses, token, 'new', options.peerScheme);
     const engineArgs = kind === 'lattice' ? ['--engine', options.engine ?? 'memory'] : [];
     return launchRestartable(
       kind === 'etcd'
@@ -92,7 +94,7 @@ export async function startCluster(kind: ClusterKind, options: ClusterOptions): 
     const address = addresses[i]!;
     return Object.assign(server, {
       name: address.name,
-      peerUrl: peerUrlOf(address),
+      peerUrl: peerUrlOf(address, options.peerScheme),
       pause: () => process.kill(server.process.pid, 'SIGSTOP'),
       resume: () => process.kill(server.process.pid, 'SIGCONT'),
     });

@@ -163,10 +163,29 @@ it('legacy flags etcd ignores are accepted with its warning', () => {
   assert.ok(c.warnings.includes('flag "-v" is no longer supported - ignoring.'));
 });
 
+it('TLS flags are taken (not ignored) and an unknown cipher suite fails as in etcd', () => {
+  const c = parse(['--cert-file', '/x.pem', '--key-file', '/k.pem', '--client-cert-auth', '--cipher-suites', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256']);
+  assert.equal(c.ignoredFlags, []);
+  assert.is(c.clientTls.files.certFile, '/x.pem');
+  assert.ok(c.clientTls.clientCertAuth);
+  assert.ok(c.peerTls.ciphers?.includes('ECDHE-RSA-AES128-GCM-SHA256'));
+  assert.throws(() => parse(['--cipher-suites', 'TLS_NOPE']), /unexpected TLS cipher suite "TLS_NOPE"/);
+});
+
+it("the config file's client-transport-security and peer-transport-security set the TLS flags", () => {
+  const yaml = ['name: tlsnode', 'client-transport-security:', '  cert-file: /c.pem', '  key-file: /k.pem', '  client-cert-auth: true', '  trusted-ca-file: /ca.pem', 'peer-transport-security:', '  auto-tls: true', ''].join('\n');
+  const c = parseConfig(['--config-file', 'tls.yml'], {}, { readFile: () => yaml });
+  if (c.kind !== 'server') throw new Error('expected server');
+  assert.equal(c.clientTls.files, { certFile: '/c.pem', keyFile: '/k.pem', trustedCaFile: '/ca.pem', crlFile: '' });
+  assert.ok(c.clientTls.clientCertAuth);
+  assert.ok(c.peerTls.autoTls);
+  assert.equal(c.ignoredFlags, []);
+});
+
 it('etcd flags Lattice does not implement are accepted and listed in ignoredFlags', () => {
-  const c = parse(['--cert-file', '/x.pem', '--enable-pprof', '--wal-dir', '/w', '--max-wals', '3']);
-  assert.equal(c.ignoredFlags, ['cert-file', 'enable-pprof', 'max-wals', 'wal-dir']);
-  assert.ok(c.warnings.some((w) => w.includes('--cert-file, --enable-pprof, --max-wals, --wal-dir')));
+  const c = parse(['--host-whitelist', 'example.com', '--enable-pprof', '--wal-dir', '/w', '--max-wals', '3']);
+  assert.equal(c.ignoredFlags, ['enable-pprof', 'host-whitelist', 'max-wals', 'wal-dir']);
+  assert.ok(c.warnings.some((w) => w.includes('--enable-pprof, --host-whitelist, --max-wals, --wal-dir')));
   assert.is(c.walDir, '/w');
 });
 

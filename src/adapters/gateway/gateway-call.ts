@@ -42,6 +42,8 @@ export class GatewayCall implements MethodCall {
     readonly metadata: IncomingHttpHeaders,
     private readonly sink: GatewayCallSink,
     private readonly log: ErrorLogger,
+    /** The CN of the request connection's verified TLS client certificate, if any. */
+    readonly verifiedCommonName?: string,
   ) {}
 
   get signal(): AbortSignal {

@@ -6,6 +6,8 @@
 // flushed as it is made, until the call ends or the client leaves.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
+import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { Status } from '../grpc/grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
@@ -45,6 +47,13 @@ export const defaultMaxStreamsPerClientAddress = 1000;
 export const maxBodyToMessageRatio = 2;
 
 const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
+
+/** etcd's gateway dials gRPC with the request's TLS identity; ours reads it off the TLS socket. */
+function verifiedCommonNameOf(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const cn: unknown = (socket.getPeerCertificate().subject as unknown as Record<string, unknown> | undefined)?.['CN'];
+  return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
+}
 
 /** grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata. */
 function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
@@ -295,7 +304,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
           });
         }
         const metadata = metadataOf(req.headers);
-        call = new GatewayCall(metadata, sink, options.log);
+        call = new GatewayCall(metadata, sink, options.log, verifiedCommonNameOf(req.socket));
         const refused = options.admission?.refusal(route.grpcPath, metadata);
         if (refused !== undefined) return call.end(refused);
         if (streaming) {

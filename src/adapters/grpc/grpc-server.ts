@@ -104,7 +104,7 @@ export interface GrpcServerLimits {
 
 export interface GrpcServer {
   /** Serves one HTTP/2 connection: a socket whose client preface may already have been read and pushed back, or the shim's duplex. */
-  handleConnection(connection: Duplex): void;
+  handleConnection(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void;
   /** Serves the streams of another HTTP/2 server too (TLS: createSecureServer with ALPN h2). */
   attach(server: http2.Http2Server | http2.Http2SecureServer): void;
   /** GOAWAY to every connection now; calls in flight may finish. */
@@ -166,6 +166,11 @@ export function createGrpcServer(
   const admission = new CallAdmission(ctx.api);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  // The client certificate's CN of a TLS connection, known to handleConnection and needed per call.
+  // node's HTTP/2 server makes the session and emits 'session' synchronously inside
+  // emit('connection'), so the value set around that emit reaches exactly that session.
+  const commonNames = new WeakMap<http2.Http2Session, string>();
+  let connectingCommonName: string | undefined;
   let openCalls = 0;
   const callClosed = (): void => {
     openCalls--;
@@ -192,7 +197,7 @@ export function createGrpcServer(
     }
     const policy = policies.get(stream.session as http2.Http2Session);
     policy?.streamOpened();
-    const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy });
+    const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy, verifiedCommonName: commonNames.get(stream.session as http2.Http2Session) });
     openCalls++;
     stream.once('close', callClosed);
     const timeout = headers['grpc-timeout'];
@@ -216,6 +221,7 @@ export function createGrpcServer(
 
   const onSession = (session: http2.ServerHttp2Session): void => {
     sessions.add(session);
+    if (connectingCommonName !== undefined) commonNames.set(session, connectingCommonName);
     const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
     policies.set(session, policy);
     session.on('error', (err: NodeJS.ErrnoException) => {
@@ -290,8 +296,13 @@ export function createGrpcServer(
   attach(h2c);
 
   return {
-    handleConnection: (connection) => {
-      h2c.emit('connection', connection);
+    handleConnection: (connection, peer) => {
+      connectingCommonName = peer?.verifiedCommonName;
+      try {
+        h2c.emit('connection', connection);
+      } finally {
+        connectingCommonName = undefined;
+      }
     },
     attach,
     drain: () => {

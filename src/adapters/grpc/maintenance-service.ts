@@ -1,4 +1,4 @@
-// etcdserverpb.Maintenance: Status, HashKV and MoveLeader for now (etcdserver/api/v3rpc/maintenance.go);
+// etcdserverpb.Maintenance: Status, HashKV, MoveLeader and Snapshot (snapshot-stream.ts) for now (etcdserver/api/v3rpc/maintenance.go);
 // the other methods answer UNIMPLEMENTED until their modules exist.
 import {
   MaintenanceService,
@@ -8,8 +8,9 @@ import {
   type MoveLeaderResponse,
   type StatusResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
+import { serverStream, serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { enabledAuth, requireMaintenanceAdmin } from './auth-guard.js';
+import { serveSnapshot } from './snapshot-stream.js';
 
 export function createMaintenanceMethods(ctx: GrpcServiceContext) {
   const { api } = ctx;
@@ -44,6 +45,10 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
       await api.moveLeader(req.targetID, call.deadline === undefined ? undefined : call.deadline - Date.now());
       // etcd answers with an empty response (no header).
       return { header: undefined };
+    }),
+    snapshot: serverStream(MaintenanceService.snapshot, async (_req, call, out) => {
+      if (enabledAuth(api) !== undefined) await requireMaintenanceAdmin(api, call);
+      await serveSnapshot(api, call, out);
     }),
   });
 }

@@ -89,6 +89,8 @@ export interface ServerCallOptions {
   readonly maxReceiveMessageBytes: number;
   readonly log: ErrorLogger;
   readonly connection: ConnectionHooks | undefined;
+  /** The CN of the connection's verified client certificate (TLS), if any. */
+  readonly verifiedCommonName?: string | undefined;
 }
 
 export class ServerCall implements CallContext {
@@ -113,12 +115,14 @@ export class ServerCall implements CallContext {
   trailers: OutgoingHttpHeaders = okTrailers;
   resetAfterStatus = false;
   deadline: number | undefined;
+  readonly verifiedCommonName?: string;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
     readonly metadata: IncomingHttpHeaders,
     private readonly options: ServerCallOptions,
   ) {
+    if (options.verifiedCommonName !== undefined) this.verifiedCommonName = options.verifiedCommonName;
     const s = stream as CallStream;
     s[callKey] = this;
     s.on('close', onStreamClose);

@@ -1,0 +1,20 @@
+// Why a snapshot file cannot be restored, or a data dir cannot be made from it.
+
+export type SnapshotRestoreErrorKind =
+  | 'data-dir-not-empty' // the target already holds something: a restore never overwrites
+  | 'hash-missing' // no sha256 trailer (etcd's file copied out of a data dir, or cut short)
+  | 'hash-mismatch' // the trailer does not match the bytes before it
+  | 'not-bbolt' // the file is not a usable bbolt file (BboltFormatError says why)
+  | 'not-etcd' // a bbolt file without etcd's buckets
+  | 'bad-entry' // an entry of etcd's buckets that etcd could not have written
+  | 'bad-flags'; // --name / --initial-cluster / --initial-advertise-peer-urls disagree
+
+export class SnapshotRestoreError extends Error {
+  constructor(
+    readonly kind: SnapshotRestoreErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SnapshotRestoreError';
+  }
+}

@@ -1,0 +1,185 @@
+// Client TLS against Lattice (both engines) and real etcd 3.4 with the same flags: etcdctl, the npm
+// etcd3 client and curl over https with client certificates (mTLS with a CRL); clients without a
+// valid certificate (none, another CA's, expired, revoked) cannot complete the handshake; bad input
+// on the TLS port (plaintext, a stalled handshake) is refused without harming anyone else.
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import * as assert from 'uvu/assert';
+import { Etcd3 } from 'etcd3';
+import { etcdctl } from '../helpers/etcdctl.js';
+import { engines } from '../helpers/lattice-server.js';
+import { loopbackHost } from '../helpers/free-port.js';
+import { runCommand, spawnProcess, waitUntil } from '../helpers/processes.js';
+import { serverSuite } from '../helpers/spec.js';
+import { missingTools, skip } from '../helpers/tools.js';
+import { buildGoProgram } from '../helpers/go-build.js';
+import { etcdctlTlsFlags, mtlsServerFlags, startTlsServer, tlsFixture, type ServerKind, type TlsServer } from '../helpers/tls-servers.js';
+
+const put = (s: TlsServer, cert: string | undefined, key: string, value: string) => etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), 'put', key, value]);
+const get = (s: TlsServer, cert: string | undefined, key: string) => etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), '--dial-timeout=2s', 'get', key, '--print-value-only']);
+
+const curl = (args: string[]) => runCommand('curl', ['-sS', '--max-time', '10', ...args], { timeoutMs: 20_000 });
+const curlCert = (cert: string): string[] => ['--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture(`${cert}.pem`), '--key', tlsFixture(`${cert}-key.pem`)];
+
+function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): void {
+  const name = `mTLS with a CRL (${kind}${engine === undefined ? '' : ` --engine ${engine}`})`;
+  const needed = kind === 'etcd' ? missingTools(['etcd', 'etcdctl']) : missingTools(['etcdctl']);
+  const s = serverSuite(name, () => startTlsServer(kind, { ...(engine === undefined ? {} : { engine }), flags: mtlsServerFlags(), plain: true }), needed);
+
+  s.it('etcdctl with a client certificate puts, gets and watches over https', async (server) => {
+    const w = spawnProcess({
+      name: 'etcdctl watch',
+      command: 'etcdctl',
+      args: ['--endpoints', server.endpoint, ...etcdctlTlsFlags('client'), 'watch', 'tls/watched'],
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    try {
+      // the watch is set up once its connection is; a put repeated until the watch prints it
+      const p = await put(server, 'client', 'tls/k', 'v1');
+      assert.is(p.code, 0, p.stderr);
+      const g = await get(server, 'client', 'tls/k');
+      assert.is(g.stdout.trim(), 'v1');
+      await waitUntil(
+        async () => {
+          await put(server, 'client', 'tls/watched', 'seen');
+          return w.output().includes('seen');
+        },
+        { timeoutMs: 20_000, what: 'the watch over TLS to print the put' },
+      );
+    } finally {
+      await w.stop();
+    }
+  });
+
+  s.it('member list advertises the https client URL', async (server) => {
+    const r = await etcdctl(server.endpoint, [...etcdctlTlsFlags('client'), 'member', 'list']);
+    assert.is(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(server.endpoint), r.stdout);
+  });
+
+  for (const [who, cert] of [
+    ['no certificate', undefined],
+    ['a certificate from another CA', 'client-other-ca'],
+    ['an expired certificate', 'client-expired'],
+    ['a revoked certificate (CRL)', 'client-revoked'],
+  ] as const) {
+    s.it(`a client with ${who} cannot get a key`, async (server) => {
+      const r = await get(server, cert, 'tls/k');
+      assert.is.not(r.code, 0, `expected a failure, got ${r.stdout}`);
+    });
+  }
+
+  s.it('the same port still serves after refused handshakes (plain listener beside it too)', async (server) => {
+    const r = await get(server, 'client', 'tls/k');
+    assert.is(r.code, 0, r.stderr);
+    if (server.plainEndpoint !== undefined) {
+      const plain = await etcdctl(server.plainEndpoint, ['get', 'tls/k', '--print-value-only']);
+      assert.is(plain.code, 0, plain.stderr);
+    }
+  });
+
+  s.it('curl over https reaches /health and the JSON gateway with a client certificate', async (server) => {
+    const health = await curl([...curlCert('client'), `${server.endpoint}/health`]);
+    assert.is(health.code, 0, health.stderr);
+    assert.ok(health.stdout.includes('"health":"true"'), health.stdout);
+    const range = await curl([...curlCert('client'), '-X', 'POST', '-d', JSON.stringify({ key: Buffer.from('tls/k').toString('base64') }), `${server.endpoint}/v3/kv/range`]);
+    assert.is(range.code, 0, range.stderr);
+    assert.ok(range.stdout.includes(Buffer.from('v1').toString('base64')), range.stdout);
+    const refused = await curl(['--cacert', tlsFixture('ca.pem'), `${server.endpoint}/health`]);
+    assert.is.not(refused.code, 0, `curl without a certificate got ${refused.stdout}`);
+  });
+
+  s.it('the npm etcd3 client with a client certificate puts and gets over https', async (server) => {
+    const client = new Etcd3({
+      hosts: server.endpoint,
+      credentials: {
+        rootCertificate: readFileSync(tlsFixture('ca.pem')),
+        certChain: readFileSync(tlsFixture('client.pem')),
+        privateKey: readFileSync(tlsFixture('client-key.pem')),
+      },
+    });
+    try {
+      await client.put('tls/etcd3').value('over-tls');
+      assert.is(await client.get('tls/etcd3').string(), 'over-tls');
+    } finally {
+      client.close();
+    }
+  });
+
+  const noGo = missingTools(['go']);
+  if (noGo !== null) skip(`${name}: Go clientv3 with a client certificate: ${noGo}`);
+  else {
+    s.it('Go clientv3 with a client certificate puts, gets and watches over https', async (server) => {
+      const binary = await buildGoProgram('tlsclient');
+      const certArgs = (cert: string): string[] => ['--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture(`${cert}.pem`), '--key', tlsFixture(`${cert}-key.pem`)];
+      const ok = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client')], { timeoutMs: 60_000 });
+      assert.is(ok.code, 0, ok.stdout + ok.stderr);
+      assert.equal(JSON.parse(ok.stdout.trim()) as unknown, { ok: true, get: 'from-go', watch: 'event' });
+      const refused = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client-revoked')], { timeoutMs: 60_000 });
+      assert.is.not(refused.code, 0, refused.stdout);
+    }, 300_000);
+  }
+
+  if (kind === 'lattice') {
+    s.it('plaintext sent to the TLS port is refused, logged once, and other clients are served', async (server) => {
+      const url = new URL(server.endpoint);
+      for (let i = 0; i < 5; i++) {
+        const closed = await new Promise<boolean>((resolve) => {
+          const sock = net.connect(Number(url.port), loopbackHost, () => sock.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n'));
+          sock.on('error', () => undefined);
+          sock.on('close', () => resolve(true));
+          setTimeout(() => {
+            sock.destroy();
+            resolve(false);
+          }, 5_000);
+        });
+        assert.ok(closed, 'the server closed the plaintext connection');
+      }
+      const r = await get(server, 'client', 'tls/k');
+      assert.is(r.code, 0, r.stderr);
+      const log = readFileSync(server.logFile, 'utf8');
+      const lines = log.split('\n').filter((l) => l.includes('client TLS handshake') && l.includes('failed'));
+      // one line per minute, however many were refused
+      assert.ok(lines.length >= 1 && lines.length <= 2, `refusals logged ${lines.length} times`);
+    });
+
+    s.it('a client that stalls mid-handshake is dropped by the handshake timeout; others are served meanwhile', async (server) => {
+      const url = new URL(server.endpoint);
+      const started = Date.now();
+      const closedAfterMs = new Promise<number>((resolve) => {
+        const sock = net.connect(Number(url.port), loopbackHost, () => sock.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01])));
+        sock.on('error', () => undefined);
+        sock.on('close', () => resolve(Date.now() - started));
+      });
+      const r = await get(server, 'client', 'tls/k');
+      assert.is(r.code, 0, r.stderr);
+      const ms = await closedAfterMs;
+      assert.ok(ms >= 9_000 && ms < 20_000, `closed after ${ms} ms`);
+    }, 30_000);
+  }
+  s.run();
+}
+
+for (const engine of engines) mtlsSuite('lattice', engine);
+mtlsSuite('etcd', undefined);
+
+function autoTlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): void {
+  const name = `--auto-tls (${kind}${engine === undefined ? '' : ` --engine ${engine}`})`;
+  const needed = kind === 'etcd' ? missingTools(['etcd', 'etcdctl']) : missingTools(['etcdctl']);
+  const s = serverSuite(name, () => startTlsServer(kind, { ...(engine === undefined ? {} : { engine }), flags: ['--auto-tls'] }), needed);
+  s.it('etcdctl --insecure-skip-tls-verify puts and gets against the self-signed certificate', async (server) => {
+    const flags = ['--insecure-transport=false', '--insecure-skip-tls-verify'];
+    const p = await etcdctl(server.endpoint, [...flags, 'put', 'auto', 'tls']);
+    assert.is(p.code, 0, p.stderr);
+    const g = await etcdctl(server.endpoint, [...flags, 'get', 'auto', '--print-value-only']);
+    assert.is(g.stdout.trim(), 'tls');
+  });
+  s.it('without --insecure-skip-tls-verify etcdctl refuses the self-signed certificate', async (server) => {
+    const g = await etcdctl(server.endpoint, ['--insecure-transport=false', '--dial-timeout=2s', 'get', 'auto']);
+    assert.is.not(g.code, 0);
+  });
+  s.run();
+}
+
+for (const engine of engines) autoTlsSuite('lattice', engine);
+autoTlsSuite('etcd', undefined);

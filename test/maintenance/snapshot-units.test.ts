@@ -1,0 +1,97 @@
+// The small pieces of the etcd image: the shared engine cursor (prefix runs, bounded read-ahead,
+// errors, early close), the lease and member values as etcd encodes them.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { EngineCursor, maxReadAheadPairs, type EnginePair } from '../../src/snapshot/engine-cursor.js';
+import { decodeLeaseValue, encodeLeaseKey, encodeLeaseValue } from '../../src/snapshot/lease-value.js';
+import { encodeMemberKey, encodeMemberValue } from '../../src/snapshot/member-value.js';
+import { etcdClusterVersion } from '../../src/snapshot/snapshot-export.js';
+
+const test = suite('etcd image pieces');
+const pair = (key: string, value = ''): EnginePair => [Buffer.from(key), Buffer.from(value)];
+
+async function* source(pairs: EnginePair[], pulled: { count: number }, failAt = -1): AsyncGenerator<EnginePair> {
+  for (let i = 0; i < pairs.length; i++) {
+    if (i === failAt) throw new Error('engine failed');
+    pulled.count++;
+    yield pairs[i]!;
+  }
+}
+
+async function collect(it: AsyncIterable<EnginePair>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const [k] of it) out.push(k.toString());
+  return out;
+}
+
+test('the cursor hands each prefix its run of keys, in order, skipping keys of no prefix', async () => {
+  const cursor = new EngineCursor(source([pair('a'), pair('k1'), pair('k2'), pair('kz'), pair('l1'), pair('m/applied'), pair('m/compact'), pair('z')], { count: 0 }));
+  assert.equal(await collect(cursor.take(Buffer.from('k'))), ['k1', 'k2', 'kz']);
+  assert.equal(await collect(cursor.take(Buffer.from('l'))), ['l1']);
+  assert.equal(await collect(cursor.take(Buffer.from('m/'))), ['m/applied', 'm/compact']);
+  assert.equal(await collect(cursor.take(Buffer.from('m/'))), []);
+  await cursor.close();
+});
+
+test(`the cursor reads at most ${maxReadAheadPairs} pairs ahead of its consumer`, async () => {
+  const pulled = { count: 0 };
+  const pairs = Array.from({ length: 3 * maxReadAheadPairs }, (_, i) => pair(`k${String(i).padStart(8, '0')}`));
+  const cursor = new EngineCursor(source(pairs, pulled));
+  const run = cursor.take(Buffer.from('k'));
+  await run.next();
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.ok(pulled.count <= maxReadAheadPairs + 1, `pulled ${pulled.count}`);
+  let n = 1;
+  for await (const _ of run) n++;
+  assert.is(n, pairs.length);
+  await cursor.close();
+});
+
+test('an engine error reaches the consumer', async () => {
+  const cursor = new EngineCursor(source([pair('k1'), pair('k2'), pair('k3')], { count: 0 }, 2));
+  try {
+    await collect(cursor.take(Buffer.from('k')));
+    assert.unreachable('no error');
+  } catch (e) {
+    assert.is((e as Error).message, 'engine failed');
+  }
+  await cursor.close();
+});
+
+test('closing early ends the engine iteration', async () => {
+  let finished = false;
+  async function* endless(): AsyncGenerator<EnginePair> {
+    try {
+      for (let i = 0; ; i++) yield pair(`k${i}`);
+    } finally {
+      finished = true;
+    }
+  }
+  const cursor = new EngineCursor(endless());
+  await cursor.peek();
+  await cursor.close();
+  assert.ok(finished);
+});
+
+test('lease values round-trip as leasepb.Lease, zero fields left out, IDs as big-endian keys', () => {
+  const lease = { id: 0x4d5ea24a76fad001n, ttlSeconds: 600n, remainingTtlSeconds: 0n };
+  const bytes = encodeLeaseValue(lease);
+  assert.equal(decodeLeaseValue(bytes), lease);
+  assert.is(Buffer.from(encodeLeaseValue({ id: 1n, ttlSeconds: 5n, remainingTtlSeconds: 0n })).toString('hex'), '08011005');
+  assert.is(Buffer.from(encodeLeaseKey(0x4d5ea24a76fad001n)).toString('hex'), '4d5ea24a76fad001');
+  assert.is(decodeLeaseValue(Uint8Array.from([0x0a, 0x01, 0x00])), undefined, 'a length-delimited field is not a lease');
+  assert.is(decodeLeaseValue(Uint8Array.from([0x08, 0xff])), undefined, 'a cut varint is not a lease');
+});
+
+test('member values are the JSON etcd writes, with the ID as an exact number', () => {
+  const m = { id: 0xfc4a1515ff635bfbn, name: 'e1', peerUrls: ['http://127.0.0.1:2380'], clientUrls: ['http://127.0.0.1:2379'], isLearner: false };
+  assert.is(Buffer.from(encodeMemberKey(m.id)).toString(), 'fc4a1515ff635bfb');
+  assert.is(
+    Buffer.from(encodeMemberValue(m)).toString(),
+    '{"id":18179366030057626619,"peerURLs":["http://127.0.0.1:2380"],"name":"e1","clientURLs":["http://127.0.0.1:2379"]}',
+  );
+  assert.is(Buffer.from(encodeMemberValue({ ...m, name: '', clientUrls: [], isLearner: true })).toString(), '{"id":18179366030057626619,"peerURLs":["http://127.0.0.1:2380"],"isLearner":true}');
+  assert.is(etcdClusterVersion('3.4.23'), '3.4.0');
+});
+
+test.run();

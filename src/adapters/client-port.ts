@@ -25,6 +25,7 @@ import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
+import { createApiHandler, type ApiOptions } from './api/api-handler.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -52,6 +53,8 @@ export interface ClientPortOptions {
   readonly log?: ErrorLogger;
   /** Client TLS (--cert-file/--key-file or --auto-tls): required by https:// URLs, ignored by http:// ones, as etcd does. */
   readonly tls?: TlsSide;
+  /** The friendly API under /api (api/api-handler.ts): its browser-origin and auth settings. */
+  readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
 }
 
 export interface ListenAddress {
@@ -113,6 +116,7 @@ function sniffProtocol(
     clearTimeout(timer);
     socket.removeListener('data', onData);
     socket.removeListener('end', onEndBeforeDecided);
+    socket.removeListener('close', cleanup);
   };
   const timer = setTimeout(() => {
     cleanup();
@@ -139,6 +143,8 @@ function sniffProtocol(
   };
   socket.on('data', onData);
   socket.on('end', onEndBeforeDecided);
+  // a socket closed before it spoke (port closing) must not leave the timer holding the process
+  socket.once('close', cleanup);
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<number> {
@@ -188,10 +194,15 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     log,
     admission: grpcServer.admission,
   });
+  // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
+  const friendlyApi = createApiHandler({ ...options.friendlyApi, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
+    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
+  httpServer.on('upgrade', (req, socket, head: Buffer) => {
+    if (!friendlyApi.upgrade(req, socket, head)) socket.destroy();
+  });
 
   const sockets = new Set<net.Socket>();
   let closing = false;
@@ -268,6 +279,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     const stopped = Promise.all(netServers.map(closeNetServer));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     grpcServer.drain();
+    friendlyApi.close();
     httpServer.close();
     httpServer.closeIdleConnections();
     let forced = false;

@@ -84,6 +84,8 @@ export interface ServerConfig {
   readonly actorPlacement: ActorPlacement;
   readonly shards: number;
   readonly configFile: string | undefined;
+  /** --api-cors-origins: origins allowed to write through /api from a browser. */
+  readonly apiCorsOrigins: readonly string[];
   /** Flags etcd knows that were set but that Lattice does not implement yet (without dashes). */
   readonly ignoredFlags: readonly string[];
   /** Human-readable warnings to log at startup (etcd logs the same situations). */
@@ -387,6 +389,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(LA, 'engine', 'string', 'rocksdb', "Storage engine: 'memory' or 'rocksdb'.", { choices: ['memory', 'rocksdb'], envPrefix: 'LATTICE' }),
   spec(LA, 'actor-placement', 'string', 'main', "Where actors run: 'main' thread or 'worker' threads.", { choices: ['main', 'worker'], envPrefix: 'LATTICE' }),
   spec(LA, 'shards', 'uint', 1, `Number of key-range shards (1-${maxShards}).`, { envPrefix: 'LATTICE' }),
+  spec(LA, 'api-cors-origins', 'strings', [], 'Comma-separated browser origins allowed to call /api cross-origin (* for any); none by default.', { envPrefix: 'LATTICE' }),
 
   // etcd's `ignored` list: flags of older versions, accepted with a warning.
   ...[
@@ -965,6 +968,7 @@ function build(
     actorPlacement: placement,
     shards,
     configFile,
+    apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),
     ignoredFlags,
     warnings,
   };

@@ -350,6 +350,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveIntervalMs: config.grpcKeepAliveIntervalMs,
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
+    friendlyApi: { corsOrigins: config.apiCorsOrigins },
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
   });

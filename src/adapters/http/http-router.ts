@@ -12,6 +12,8 @@ export interface HttpRouterOptions {
   readonly api: ServerApi;
   /** Consulted in order after /health and /version. */
   readonly handlers?: readonly HttpHandler[];
+  /** Consulted first, before etcd's CORS headers and OPTIONS answer: handlers with their own origin rules (/api). */
+  readonly preHandlers?: readonly HttpHandler[];
   readonly log?: ErrorLogger;
   /** etcd's /health gives its probe one second. */
   readonly healthTimeoutMs?: number;
@@ -100,6 +102,9 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    for (const h of options.preHandlers ?? []) {
+      if (await h(req, res)) return;
+    }
     addCorsHeaders(res);
     if (req.method === 'OPTIONS') {
       res.statusCode = 200;

@@ -1,0 +1,133 @@
+// /api/locks and /api/elections: the v3lock and v3election services over plain HTTP. Waiting calls
+// (lock, campaign) are cancelled when the client goes away, so no lock key is left behind for nobody.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LeaderKey } from '../../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
+import { ApiError, badRequest, sendJson } from './api-errors.js';
+import type { ApiContext } from './api-context.js';
+import type { LeaderSink } from '../../core/concurrency-api.js';
+import { bytesOf, putBytes } from './api-bytes.js';
+import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
+import { kvJson } from './api-kv-json.js';
+
+/** An AbortSignal that fires when the client closes the connection before the answer is sent. */
+function clientGone(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  // it may have left while its body was read
+  if (res.destroyed || res.socket?.destroyed === true) ac.abort();
+  return ac.signal;
+}
+
+function leaderKeyJson(l: LeaderKey | undefined): Record<string, unknown> | null {
+  if (l === undefined) return null;
+  const o: Record<string, unknown> = {};
+  putBytes(o, 'name', l.name);
+  putBytes(o, 'key', l.key);
+  o.rev = Number(l.rev);
+  o.lease = l.lease.toString();
+  return o;
+}
+
+function leaderKeyOf(o: JsonObject): LeaderKey {
+  const l = o.leader;
+  if (typeof l !== 'object' || l === null || Array.isArray(l)) throw badRequest('leader (as answered by campaign) is required');
+  const f = l as JsonObject;
+  const name = optionalString(f, 'name');
+  const key = optionalString(f, 'key');
+  if (name === undefined || key === undefined) throw badRequest('leader.name and leader.key are required');
+  return {
+    name: bytesOf(name, f.name_encoding, 'leader.name'),
+    key: bytesOf(key, f.key_encoding, 'leader.key'),
+    rev: BigInt(optionalCount(f, 'rev') ?? 0),
+    lease: optionalId(f, 'lease') ?? 0n,
+  };
+}
+
+const requireLease = (o: JsonObject): bigint => {
+  const lease = optionalId(o, 'lease');
+  if (lease === undefined || lease === 0n) throw new ApiError(400, 'invalidArgument', 'lease is required (the lock or candidacy ends with it)');
+  return lease;
+};
+
+export class ConcurrencyRoutes {
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly body: BodyLimits,
+  ) {}
+
+  /** POST /api/locks/<name> {"lease"} → waits until held → {key}. */
+  async lock(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
+    const o = parseJsonObject(await readBody(req, this.body), ['lease']);
+    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(res));
+    const out: Record<string, unknown> = { revision: Number(r.header?.revision ?? 0n) };
+    putBytes(out, 'key', r.key);
+    sendJson(res, 200, out);
+  }
+
+  /** DELETE /api/locks/<lock key> (the key lock answered) → {revision}. */
+  async unlock(res: ServerResponse, key: Buffer): Promise<void> {
+    const r = await this.ctx.api.lock.unlock({ key });
+    sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
+  }
+
+  /** POST /api/elections/<name>/campaign {"lease", "value", "value_encoding"?} → waits until leader → {leader}. */
+  async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
+    const o = parseJsonObject(await readBody(req, this.body), ['lease', 'value', 'value_encoding']);
+    const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
+    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(res));
+    sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), leader: leaderKeyJson(r.leader) });
+  }
+
+  /** GET /api/elections/<name> → {kv} of the current leader; 404 when nobody leads. */
+  async leader(res: ServerResponse, name: Buffer): Promise<void> {
+    const r = await this.ctx.api.election.leader({ name });
+    sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) });
+  }
+
+  /**
+   * GET /api/elections/<name> with Accept: text/event-stream: `leader` events ({kv}) for the current
+   * leader and every change of it, until the client goes. A reader that falls behind holds the
+   * recipe back (its sink waits for drain), so nothing piles up.
+   */
+  observe(res: ServerResponse, name: Buffer): void {
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.flushHeaders();
+    const signal = clientGone(res);
+    const sink: LeaderSink = {
+      send: (r) => {
+        const data = { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) };
+        return res.write(`id: ${data.revision}\nevent: leader\ndata: ${JSON.stringify(data)}\n\n`);
+      },
+      drained: () => new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      }),
+    };
+    this.ctx.api.election.observe({ name }, sink, signal).then(
+      () => res.end(),
+      (err: unknown) => {
+        if (!signal.aborted) this.ctx.log('election observe over /api failed', err);
+        res.destroy();
+      },
+    );
+  }
+
+  /** POST /api/elections/<name>/proclaim {"leader", "value"} → {revision}. */
+  async proclaim(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = parseJsonObject(await readBody(req, this.body), ['leader', 'value', 'value_encoding']);
+    const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
+    const r = await this.ctx.api.election.proclaim({ leader: leaderKeyOf(o), value });
+    sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
+  }
+
+  /** POST /api/elections/<name>/resign {"leader"} → {revision}. */
+  async resign(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const o = parseJsonObject(await readBody(req, this.body), ['leader']);
+    const r = await this.ctx.api.election.resign({ leader: leaderKeyOf(o) });
+    sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
+  }
+}

@@ -1,0 +1,92 @@
+// /api with etcd auth enabled (by etcdctl): no credentials is 401, root by token or Basic password
+// is served, and another user only within its role's key permissions (403 outside them, also for
+// watches; locks and elections need root).
+import * as assert from 'uvu/assert';
+import { engines, startLattice, type LatticeServer } from '../helpers/lattice-server.js';
+import { etcdctl } from '../helpers/etcdctl.js';
+import { serverSuite } from '../helpers/spec.js';
+import { missingTools } from '../helpers/tools.js';
+import { call, errorCode, openSse, openWs } from './api-client.js';
+
+const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+for (const engine of engines) {
+  const s = serverSuite(
+    `api with auth enabled (${engine})`,
+    async () => {
+      const server: LatticeServer = await startLattice(engine);
+      const url = server.endpoint;
+      for (const args of [
+        ['user', 'add', 'root', '--new-user-password=rootpw'],
+        ['user', 'add', 'alice', '--new-user-password=alicepw'],
+        ['role', 'add', 'reader'],
+        ['role', 'grant-permission', 'reader', 'readwrite', 'a/', '--prefix=true'],
+        ['user', 'grant-role', 'alice', 'reader'],
+        ['auth', 'enable'],
+      ]) {
+        const r = await etcdctl(url, args);
+        if (r.code !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr}`);
+      }
+      return { server, url, stop: () => server.stop() };
+    },
+    missingTools(['etcdctl']),
+  );
+
+  s.it('without credentials /api answers 401; a bad token 401 with etcd text', async ({ url }) => {
+    const none = await call(`${url}/api/kv/a/x`);
+    assert.equal([none.status, errorCode(none)], [401, 'unauthenticated']);
+    const bad = await call(`${url}/api/kv/a/x`, { headers: { Authorization: 'Bearer nope' } });
+    assert.equal([bad.status, (bad.json.error as Record<string, unknown>).message], [401, 'etcdserver: invalid auth token']);
+    const ws = await openWs(`${url.replace('http', 'ws')}/api/watch/a/x`);
+    assert.is(ws.status, 401);
+  });
+
+  s.it('root is served with Basic credentials and with a token from Authenticate; its writes land', async ({ url }) => {
+    const put = await call(`${url}/api/kv/a/x`, { method: 'PUT', body: 'v', headers: { Authorization: basic('root', 'rootpw') } });
+    assert.is(put.status, 200);
+    const auth = await call(`${url}/v3/auth/authenticate`, { method: 'POST', body: JSON.stringify({ name: 'root', password: 'rootpw' }) });
+    const token = String(auth.json.token);
+    const get = await call(`${url}/api/kv/a/x`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal([get.status, (get.json.kv as Record<string, unknown>).value], [200, 'v']);
+    const wrongPw = await call(`${url}/api/kv/a/x`, { headers: { Authorization: basic('root', 'nope') } });
+    assert.is(wrongPw.status, 401);
+  });
+
+  s.it("a user is served within its role's permissions and refused with 403 outside them", async ({ url }) => {
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const ok: [string, RequestInit][] = [
+      ['/api/kv/a/y', { method: 'PUT', body: 'mine', headers: alice }],
+      ['/api/kv/a/y', { headers: alice }],
+      ['/api/kv/a/?prefix', { headers: alice }],
+      ['/api/kv/a/y?history', { headers: alice }],
+      ['/api/tree/a/', { headers: alice }],
+      ['/api/export/a/', { headers: alice }],
+      ['/api/status', { headers: alice }],
+    ];
+    for (const [path, init] of ok) assert.is((await call(`${url}${path}`, init)).status, 200, path);
+    const refused: [string, RequestInit][] = [
+      ['/api/kv/b/x', { headers: alice }],
+      ['/api/kv/b/x', { method: 'PUT', body: 'x', headers: alice }],
+      ['/api/kv/b/x', { method: 'DELETE', headers: alice }],
+      ['/api/kv?prefix', { headers: alice }],
+      ['/api/kv/b/x?history', { headers: alice }],
+      ['/api/tree', { headers: alice }],
+      ['/api/export/b/', { headers: alice }],
+      ['/api/watch/b/x', { headers: { ...alice, Accept: 'text/event-stream' } }],
+      ['/api/locks/l', { method: 'POST', body: '{"lease":"1"}', headers: alice }],
+      ['/api/elections/e', { headers: alice }],
+    ];
+    for (const [path, init] of refused) {
+      const r = await call(`${url}${path}`, init);
+      assert.equal([r.status, errorCode(r)], [403, 'authPermissionDenied'], `${init.method ?? 'GET'} ${path}: ${r.text}`);
+    }
+    const sse = await openSse(`${url}/api/watch/a/?prefix`, alice);
+    assert.is(sse.status, 200);
+    sse.close();
+    const ws = await openWs(`${url.replace('http', 'ws')}/api/watch/b/x`, alice);
+    assert.is(ws.status, 403);
+    assert.is((await call(`${url}/api/kv/b/x`, { headers: { Authorization: basic('root', 'rootpw') } })).status, 404);
+  });
+
+  s.run();
+}

@@ -54,6 +54,7 @@ const httpStatusByKind: Readonly<Record<EtcdErrorKind, number>> = {
   leaseExists: 409,
   leaseTtlTooLarge: 400,
   noSpace: 507,
+  corrupt: 500,
   stopped: 503,
   tooManyRequests: 429,
   timeout: 503,

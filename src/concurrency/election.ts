@@ -41,7 +41,7 @@ export class ElectionRecipe implements ElectionApi {
     const lease = await sessionLease(this.deps, req.lease);
     const prefix = prefixOf(req.name);
     const key = Buffer.concat([prefix, Buffer.from(leaseHex(lease))]);
-    const resp = await this.deps.kv.txn({ compare: [createdAt(key, 0n)], success: [put(key, req.value, lease)], failure: [{ requestRange: singleKey(key) }] });
+    const resp = await this.deps.kv.txn({ compare: [createdAt(key, 0n)], success: [put(key, req.value, lease)], failure: [{ requestRange: singleKey(key) }] }, undefined);
     const leader: LeaderKey = { name: req.name, key, rev: resp.header?.revision ?? 0n, lease };
     if (!resp.succeeded) {
       const kv = resp.responses[0]?.responseRange?.kvs[0];
@@ -68,7 +68,7 @@ export class ElectionRecipe implements ElectionApi {
   async proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
     const leader = req.leader;
     if (leader === undefined) throw new EtcdError('missingLeaderKey');
-    const resp = await this.deps.kv.txn({ compare: [createdAt(leader.key, leader.rev)], success: [put(leader.key, req.value, leader.lease)], failure: [] });
+    const resp = await this.deps.kv.txn({ compare: [createdAt(leader.key, leader.rev)], success: [put(leader.key, req.value, leader.lease)], failure: [] }, undefined);
     if (!resp.succeeded) throw new EtcdError('electionNotLeader');
     return { header: resp.header };
   }
@@ -87,7 +87,7 @@ export class ElectionRecipe implements ElectionApi {
       compare: [createdAt(leader.key, leader.rev)],
       success: [{ requestDeleteRange: { key: leader.key, rangeEnd: EMPTY, prevKv: false } }],
       failure: [],
-    });
+    }, undefined);
     return { header: resp.header };
   }
 

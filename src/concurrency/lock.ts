@@ -27,7 +27,7 @@ export class LockRecipe implements LockApi {
     const lease = await sessionLease(this.deps, req.lease);
     const prefix = Buffer.concat([req.name, Buffer.from('/')]);
     const myKey = Buffer.concat([prefix, Buffer.from(leaseHex(lease))]);
-    const resp = await this.deps.kv.txn(enqueueTxn(prefix, myKey, lease));
+    const resp = await this.deps.kv.txn(enqueueTxn(prefix, myKey, lease), undefined);
     const myRev = resp.succeeded ? (resp.header?.revision ?? 0n) : (resp.responses[0]?.responseRange?.kvs[0]?.createRevision ?? 0n);
     const owner = resp.responses[1]?.responseRange?.kvs[0];
     if (owner === undefined || owner.createRevision === myRev) return { header: resp.header, key: myKey };
@@ -36,14 +36,14 @@ export class LockRecipe implements LockApi {
       header = await waitDeletes(this.deps, prefix, myRev - 1n, signal);
     } catch (e) {
       // Mutex.Lock releases its key when the wait fails (the caller went away).
-      await this.deps.kv.deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false }).catch(() => undefined);
+      await this.deps.kv.deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false }, undefined).catch(() => undefined);
       throw e;
     }
     return { header, key: myKey };
   }
 
   async unlock(req: UnlockRequest): Promise<UnlockResponse> {
-    const resp = await this.deps.kv.deleteRange({ key: req.key, rangeEnd: Buffer.alloc(0), prevKv: false });
+    const resp = await this.deps.kv.deleteRange({ key: req.key, rangeEnd: Buffer.alloc(0), prevKv: false }, undefined);
     return { header: resp.header };
   }
 }

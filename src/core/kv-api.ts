@@ -25,9 +25,9 @@ import type { AuthFront } from '../auth/auth-front.js';
 export interface KvApi {
   range(req: RangeRequest): Promise<RangeResponse>;
   /** `auth`: the caller when auth is enabled; the write's permissions are checked when it is applied. */
-  put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse>;
-  deleteRange(req: DeleteRangeRequest, auth?: AuthHeader): Promise<DeleteRangeResponse>;
-  txn(req: TxnRequest, auth?: AuthHeader): Promise<TxnResponse>;
+  put(req: PutRequest, auth: AuthHeader | undefined): Promise<PutResponse>;
+  deleteRange(req: DeleteRangeRequest, auth: AuthHeader | undefined): Promise<DeleteRangeResponse>;
+  txn(req: TxnRequest, auth: AuthHeader | undefined): Promise<TxnResponse>;
   compact(req: CompactionRequest): Promise<CompactionResponse>;
 }
 

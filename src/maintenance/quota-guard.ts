@@ -8,14 +8,14 @@ import { leaseGrantCost, putCost, txnCost, type BackendQuota } from './backend-q
 export function quotaGuardedKv(kv: KvApi, quota: BackendQuota): KvApi {
   return {
     range: (req) => kv.range(req),
-    put: async (req) => {
+    put: async (req, auth) => {
       await quota.check(putCost(req));
-      return kv.put(req);
+      return kv.put(req, auth);
     },
-    deleteRange: (req) => kv.deleteRange(req),
-    txn: async (req) => {
+    deleteRange: (req, auth) => kv.deleteRange(req, auth),
+    txn: async (req, auth) => {
       if (!isTxnReadOnly(req)) await quota.check(txnCost(req));
-      return kv.txn(req);
+      return kv.txn(req, auth);
     },
     compact: (req) => kv.compact(req),
   };

@@ -106,3 +106,12 @@ export function recipeRefusal(name: Uint8Array, kinds: readonly ('read' | 'write
 export function keyWriteRefusal(key: Uint8Array): (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined {
   return (check, h) => check(h, key, new Uint8Array(0), 'write');
 }
+
+/**
+ * Proclaim: the election's prefix, and the leader key it writes (a client names that key, so it
+ * must not reach outside what the caller may write; etcd's recipe writes it with the caller's token).
+ */
+export function proclaimRefusal(name: Uint8Array, leaderKey: Uint8Array): (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined {
+  const onPrefix = recipeRefusal(name, ['read', 'write']);
+  return (check, h) => onPrefix(check, h) ?? check(h, leaderKey, new Uint8Array(0), 'read') ?? check(h, leaderKey, new Uint8Array(0), 'write');
+}

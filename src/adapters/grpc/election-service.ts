@@ -6,7 +6,7 @@ import type { LeaderSink } from '../../core/concurrency-api.js';
 import { rethrowAsRecipeError } from './error-status.js';
 import { completeHeader, serverStream, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { drained } from './stream-drained.js';
-import { enabledAuth, keyWriteRefusal, recipeRefusal, requirePermitted } from './auth-guard.js';
+import { enabledAuth, keyWriteRefusal, proclaimRefusal, recipeRefusal, requirePermitted } from './auth-guard.js';
 
 export function createElectionMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
@@ -18,7 +18,9 @@ export function createElectionMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       return { ...res, header: completeHeader(api, res.header) };
     }),
     proclaim: unary(ElectionService.proclaim, async (req, call) => {
-      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, recipeRefusal(req.leader?.name ?? new Uint8Array(0), ['read', 'write'])).catch(rethrowAsRecipeError);
+      if (enabledAuth(api) !== undefined) {
+        await requirePermitted(api, call, proclaimRefusal(req.leader?.name ?? new Uint8Array(0), req.leader?.key ?? new Uint8Array(0))).catch(rethrowAsRecipeError);
+      }
       const res = await election.proclaim(req).catch(rethrowAsRecipeError);
       return { ...res, header: completeHeader(api, res.header) };
     }),

@@ -49,7 +49,7 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       if (!readOnly) checkSize(encodedBytes(req, TxnRequest.encode));
       // etcd checks a read-only Txn before serving it, a write Txn when applying it.
       const res = readOnly
-        ? await serveChecked(api, call, (check, h) => txnRefusal(check, h, req), () => api.kv.txn(req))
+        ? await serveChecked(api, call, (check, h) => txnRefusal(check, h, req), () => api.kv.txn(req, undefined))
         : await api.kv.txn(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),

@@ -65,6 +65,8 @@ export class NodeLoop {
   private stopTicker: (() => void) | undefined;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
+  /** The last hard state persisted (etcd's server term and commit): read per call, so kept at hand. */
+  private persistedHardState: HardState | undefined;
 
   constructor(
     private readonly core: RaftCore,
@@ -146,6 +148,11 @@ export class NodeLoop {
     return this.core.status();
   }
 
+  /** The last hard state this loop persisted (the core's before the first Ready); cheaper than status(). */
+  get hardState(): HardState {
+    return (this.persistedHardState ??= this.core.status().hardState);
+  }
+
   /** Stops ticking and waits for the Ready being handled to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -177,7 +184,10 @@ export class NodeLoop {
           await this.applier.installSnapshot(rd.snapshot);
           this.storage.applySnapshot(rd.snapshot);
         }
-        if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+        if (rd.hardState !== undefined) {
+          this.storage.setHardState(rd.hardState);
+          this.persistedHardState = rd.hardState;
+        }
         if (rd.entries.length > 0) this.storage.append(rd.entries);
         this.sendAll(rd.messages);
         if (rd.committedEntries.length > 0) await this.applier.committed(rd.committedEntries);

@@ -148,6 +148,12 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private snapshotting: Promise<void> | undefined;
   /** The node loop stopped for a restart (MemberRestart): nothing more is taken. */
   private restarting = false;
+  /**
+   * This member's own proposals by their data (the core hands the same bytes back when they
+   * commit), so applying them skips decoding the request again. Weak: a proposal lost with its
+   * leader or overwritten in the log leaves nothing behind.
+   */
+  private readonly ownProposals = new WeakMap<Uint8Array, { readonly requestId: bigint; readonly command: Command }>();
 
   constructor(private readonly options: RaftLogOptions) {
     this.committedTo = options.committedAtStart;
@@ -175,7 +181,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   }
 
   get term(): number {
-    return this.loop.status().hardState.term;
+    return this.loop.hardState.term;
   }
 
   get committedIndex(): number {
@@ -207,6 +213,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     if (this.stopFailure !== undefined) return Promise.reject(this.stopFailure);
     if (this.closed || this.restarting) return Promise.reject(new EtcdError('stopped'));
     const data = proposalData(requestId, command);
+    this.ownProposals.set(data, { requestId, command });
     // Behind proposals already waiting, so that one caller's writes keep their order.
     if (this.held.length > 0) return this.hold(data);
     const result = this.loop.propose(data);
@@ -344,7 +351,8 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
       }
       let decoded: LogEntry;
       try {
-        decoded = logEntryOf(entry);
+        const own = entry.type === EntryType.Normal ? this.ownProposals.get(entry.data) : undefined;
+        decoded = own === undefined ? logEntryOf(entry) : { index: entry.index, term: entry.term, requestId: own.requestId, command: own.command };
       } catch (e) {
         this.fail(e instanceof Error ? e : new Error(String(e)));
         return undefined;

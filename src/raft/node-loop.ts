@@ -1,7 +1,7 @@
 // The thin shell around the pure Raft core: the one place Raft meets time, disk and network.
 // Each Ready is handled in the order Raft's safety needs: persist (fsync when the core says so),
-// mirror into the in-memory storage the core reads, then send the messages that depend on it,
-// then hand committed entries to the applier in index order, then advance. While one Ready is on
+// mirror into the in-memory storage the core reads, then send the messages that depend on it (a
+// leader sends first: see drain), then hand committed entries to the applier in index order, then advance. While one Ready is on
 // its way to disk the core keeps stepping messages and taking proposals; they come out together
 // in the next Ready, so a busy member writes many entries per fsync (group commit for free).
 import type {
@@ -18,7 +18,7 @@ import type {
   SnapshotMetadata,
   SoftState,
 } from './types.js';
-import { MessageType, SnapshotStatus } from './types.js';
+import { MessageType, RaftRole, SnapshotStatus } from './types.js';
 import { startFixedRateTicker } from './fixed-rate-ticker.js';
 
 /** The member's durable Raft log (RaftWal). */
@@ -65,6 +65,10 @@ export class NodeLoop {
   private stopTicker: (() => void) | undefined;
   private idle: Promise<void> = Promise.resolve();
   private resolveIdle: (() => void) | undefined;
+  /** The last hard state persisted (etcd's server term and commit): read per call, so kept at hand. */
+  private persistedHardState: HardState | undefined;
+  /** The role of the last soft state handled is leader. */
+  private leading = false;
 
   constructor(
     private readonly core: RaftCore,
@@ -146,6 +150,11 @@ export class NodeLoop {
     return this.core.status();
   }
 
+  /** The last hard state this loop persisted (the core's before the first Ready); cheaper than status(). */
+  get hardState(): HardState {
+    return (this.persistedHardState ??= this.core.status().hardState);
+  }
+
   /** Stops ticking and waits for the Ready being handled to finish. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -165,7 +174,17 @@ export class NodeLoop {
     try {
       while (!this.stopped && this.core.hasReady()) {
         const rd = this.core.ready();
-        if (rd.softState !== undefined) this.applier.softState(rd.softState);
+        if (rd.softState !== undefined) {
+          this.leading = rd.softState.role === RaftRole.Leader;
+          this.applier.softState(rd.softState);
+        }
+        // A leader sends before it persists, as etcd's does (Raft thesis 10.2.1): its appends reach
+        // the followers' disks while its own fsync runs, and nothing it sends acknowledges its own
+        // persistence. An entry still commits only once durable on a quorum, and is applied (and
+        // answered) only after this Ready's save. Anyone else sends after: votes and append
+        // responses promise what is on disk.
+        const sentEarly = this.leading && rd.messages.length > 0;
+        if (sentEarly) this.sendAll(rd.messages);
         if (rd.readStates.length > 0) this.applier.readStates(rd.readStates);
         if (rd.snapshot !== undefined) {
           await this.disk.saveSnapshot(rd.snapshot.metadata);
@@ -177,9 +196,12 @@ export class NodeLoop {
           await this.applier.installSnapshot(rd.snapshot);
           this.storage.applySnapshot(rd.snapshot);
         }
-        if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+        if (rd.hardState !== undefined) {
+          this.storage.setHardState(rd.hardState);
+          this.persistedHardState = rd.hardState;
+        }
         if (rd.entries.length > 0) this.storage.append(rd.entries);
-        this.sendAll(rd.messages);
+        if (!sentEarly) this.sendAll(rd.messages);
         if (rd.committedEntries.length > 0) await this.applier.committed(rd.committedEntries);
         this.core.advance(rd);
       }

@@ -297,14 +297,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => maintenance.status(),
+    // Asked per call (the learner check): from what the node loop last handled, not a full status().
     raft: () => {
-      const st = revisionLog.status();
-      return {
-        leader: st.softState.lead,
-        term: st.hardState.term,
-        committedIndex: st.hardState.commit,
-        isLearner: membership.member(memberId)?.isLearner ?? false,
-      };
+      const hs = revisionLog.node.hardState;
+      return { leader: revisionLog.leader, term: hs.term, committedIndex: hs.commit, isLearner: membership.member(memberId)?.isLearner ?? false };
     },
     hashKv: (revision) => store.hashKv(revision),
     snapshot: () =>

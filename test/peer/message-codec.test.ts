@@ -212,5 +212,23 @@ frames('maxFrames stops after the first frame and leaves the rest as the remaind
   assert.equal(rest.map((c) => [...c]), [[0xff, 0xff, 0xff, 0xff, 1]]);
 });
 
+codec('member ids on either side of 2^49, 2^53 and 2^64 round-trip as standard LEB128 varints', () => {
+  const ids = [0n, 127n, 128n, (1n << 49n) - 1n, 1n << 49n, (1n << 53n) - 1n, 1n << 53n, 0xf693f74fd84ada81n, maxId];
+  for (const id of ids) {
+    const bytes = encodeMessage(message({ type: MessageType.Heartbeat, to: id, from: 1n }));
+    const decoded = decodeMessage(bytes);
+    assert.ok(decoded.ok);
+    if (decoded.ok) assert.equal(decoded.value.to, id);
+    // The id starts right after the type byte: 7 bits per byte, continuation bit on all but the last.
+    let expected = id;
+    for (let at = 1; ; at++) {
+      const group = Number(expected & 0x7fn);
+      expected >>= 7n;
+      assert.is(bytes[at], expected === 0n ? group : group | 0x80, `id ${id}, byte ${at}`);
+      if (expected === 0n) break;
+    }
+  }
+});
+
 codec.run();
 frames.run();

@@ -50,7 +50,7 @@ func fail(err error) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tlsclient check|bench [flags]")
+		fmt.Fprintln(os.Stderr, "usage: tlsclient check|bench|put [flags]")
 		os.Exit(2)
 	}
 	mode := os.Args[1]
@@ -60,6 +60,7 @@ func main() {
 	cert := fs.String("cert", "", "client certificate file")
 	key := fs.String("key", "", "client key file")
 	op := fs.String("op", "put", "bench: put or get")
+	putKey := fs.String("key-name", "go/tls", "put: the key to write")
 	clients := fs.Int("clients", 16, "bench: concurrent request loops")
 	total := fs.Int("total", 20000, "bench: requests in all")
 	fs.Parse(os.Args[2:])
@@ -88,6 +89,8 @@ func main() {
 		check(cli)
 	case "bench":
 		bench(cli, *op, *clients, *total)
+	case "put":
+		putOnce(cli, *putKey)
 	default:
 		fail(fmt.Errorf("unknown mode %q", mode))
 	}
@@ -121,6 +124,17 @@ func check(cli *clientv3.Client) {
 		}
 	}
 	printJSON(map[string]interface{}{"ok": true, "get": string(got.Kvs[0].Value), "watch": watched})
+}
+
+// putOnce writes one key with no username or password: the certificate is the only identity, so
+// with --client-cert-auth and auth enabled the server checks its Common Name's permissions.
+func putOnce(cli *clientv3.Client, key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if _, err := cli.Put(ctx, key, "from-go"); err != nil {
+		fail(err)
+	}
+	printJSON(map[string]interface{}{"ok": true})
 }
 
 func bench(cli *clientv3.Client, op string, clients, total int) {

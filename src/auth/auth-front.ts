@@ -15,7 +15,11 @@ import type { JwtTokens } from './jwt-tokens.js';
 
 /** A token longer than this is refused without a lookup (etcd's tokens are well under 1 KiB). */
 export const maxTokenBytes = 8 * 1024;
-/** Authenticate retries while the auth store changes between the password check and the apply (etcd loops without a bound). */
+/**
+ * Authenticate retries while the auth store changes between the password check and the apply (etcd
+ * loops without a bound); past it the caller gets authOldRevision, never a token checked against an
+ * older password.
+ */
 const maxAuthenticateAttempts = 5;
 
 export type TokenProvider = { readonly kind: 'simple'; readonly tokens: SimpleTokens } | { readonly kind: 'jwt'; readonly tokens: JwtTokens };
@@ -75,6 +79,11 @@ export class AuthFront {
       case 'txn':
         return txnRefusal(this.check, h, command.req);
     }
+  }
+
+  /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */
+  checkReadsWrittenState(command: WriteCommand): boolean {
+    return this.state.enabled && command.auth !== undefined && command.type === 'put' && command.req.lease !== 0n;
   }
 
   // ---- callers ----
@@ -145,10 +154,11 @@ export class AuthFront {
       const answer = await this.deps.propose({ op: { op: 'authenticate', name, tokenPrefix }, header: noUser });
       if (answer.kind !== 'authenticated') throw new Error('authenticate answered with another kind');
       // etcd retries when the auth store changed between the check and the apply (a new password, say).
-      if (answer.revision === checkedAt || attempt >= maxAuthenticateAttempts) {
+      if (answer.revision === checkedAt) {
         if (this.deps.provider.kind === 'simple') return answer.token;
         return this.deps.provider.tokens.assign(answer.user, answer.revision);
       }
+      if (attempt >= maxAuthenticateAttempts) throw new EtcdError('authOldRevision');
     }
   }
 

@@ -4,7 +4,7 @@
 import type { AuthHeader } from './auth-op.js';
 import type { TokenEvents } from './auth-state.js';
 
-/** Live simple tokens kept at once; past it the one closest to expiry is dropped first. */
+/** Live simple tokens kept at once; past it the one closest to expiry (the least recently used) is dropped first. */
 export const maxSimpleTokens = 100_000;
 const prefixLetters = 16;
 const letters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
@@ -14,10 +14,16 @@ export interface SimpleTokenDeps {
   readonly nowMs: () => number;
   /** Uniform in [0, 1). */
   readonly random: () => number;
+  /** Default maxSimpleTokens (tests shrink it). */
+  readonly maxTokens?: number;
 }
 
 export class SimpleTokens implements TokenEvents {
-  /** token → its user and when it expires; Map order is assignment order, refreshed on use. */
+  /**
+   * token → its user and when it expires. Map order is expiry order: a token used is moved to the
+   * end (delete + set), so the expired and the least recently used are always at the front and are
+   * swept from there without a scan.
+   */
   private readonly tokens = new Map<string, { readonly user: string; expiresAtMs: number }>();
 
   constructor(private readonly deps: SimpleTokenDeps) {}
@@ -30,8 +36,10 @@ export class SimpleTokens implements TokenEvents {
   }
 
   assigned(token: string, user: string): void {
-    if (this.tokens.size >= maxSimpleTokens) this.evictOne();
-    this.tokens.set(token, { user, expiresAtMs: this.deps.nowMs() + this.deps.ttlMs });
+    const now = this.deps.nowMs();
+    this.sweepExpired(now);
+    if (this.tokens.size >= (this.deps.maxTokens ?? maxSimpleTokens)) this.dropFirst();
+    this.tokens.set(token, { user, expiresAtMs: now + this.deps.ttlMs });
   }
 
   userInvalidated(user: string): void {
@@ -52,6 +60,8 @@ export class SimpleTokens implements TokenEvents {
       return undefined;
     }
     t.expiresAtMs = now + this.deps.ttlMs;
+    this.tokens.delete(token);
+    this.tokens.set(token, t);
     return { user: t.user, revision: currentRevision };
   }
 
@@ -59,15 +69,16 @@ export class SimpleTokens implements TokenEvents {
     return this.tokens.size;
   }
 
-  private evictOne(): void {
-    const now = this.deps.nowMs();
+  /** Drops expired tokens from the front; stops at the first live one (all after it expire later). */
+  private sweepExpired(now: number): void {
     for (const [token, t] of this.tokens) {
-      if (t.expiresAtMs <= now) {
-        this.tokens.delete(token);
-        return;
-      }
+      if (t.expiresAtMs > now) return;
+      this.tokens.delete(token);
     }
-    const oldest = this.tokens.keys().next();
-    if (oldest.done !== true) this.tokens.delete(oldest.value);
+  }
+
+  private dropFirst(): void {
+    const first = this.tokens.keys().next();
+    if (first.done !== true) this.tokens.delete(first.value);
   }
 }

@@ -74,6 +74,8 @@ export interface AuthApplier {
   apply(req: AuthRequest, logIndex: number, ops: WriteOp[]): AuthOutcome;
   /** Why a write proposed with an auth header may not be applied now (etcd's authApplierV3); undefined: it may. */
   writeRefusal(command: WriteCommand): EtcdErrorKind | undefined;
+  /** True when the write's check reads what earlier writes can change (the keys attached to a lease): it must be checked after them. */
+  checkReadsWrittenState(command: WriteCommand): boolean;
 }
 
 export interface StoreHooks {
@@ -443,7 +445,7 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.refusedByAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
+      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
@@ -515,9 +517,16 @@ export class MvccStore implements KvApi {
     }
   }
 
-  /** A write the auth state refuses now ends a run of writes: it is answered alone. */
-  private refusedByAuth(command: Command): boolean {
-    return isKvWrite(command) && command.auth !== undefined && this.hooks.auth?.writeRefusal(command) !== undefined;
+  /**
+   * An auth-headed write ends a run of writes when the auth state refuses it now (it is answered
+   * alone), or when its check reads what the run's earlier writes change (a put's lease keys): it
+   * then starts the next run and is checked once they are applied, so the outcome never depends on
+   * how entries were batched (members batch differently). The auth state itself cannot change inside
+   * a run: auth entries are not key-value writes.
+   */
+  private endsRunForAuth(command: Command): boolean {
+    if (!isKvWrite(command) || command.auth === undefined || this.hooks.auth === undefined) return false;
+    return this.hooks.auth.checkReadsWrittenState(command) || this.hooks.auth.writeRefusal(command) !== undefined;
   }
 
   private refusedByAlarm(command: Command): boolean {

@@ -8,8 +8,44 @@ import { etcdctl } from '../helpers/etcdctl.js';
 import { serverSuite } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
 import { failure, rawClients, setUpUsers } from './auth-clients.js';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { AuthClient, KVClient, LeaseClient, PutRequest, RangeRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 
 const clusterTimeoutMs = 120_000;
+const sharedLeases = 12;
+
+/** Raw calls with a token: Authenticate, LeaseGrant, a put on a lease, and every key (linearizable). */
+function grpcClients(endpoint: string) {
+  const target = endpoint.replace(/^https?:\/\//, '');
+  const kv = new KVClient(target, credentials.createInsecure());
+  const lease = new LeaseClient(target, credentials.createInsecure());
+  const auth = new AuthClient(target, credentials.createInsecure());
+  const md = (token: string): Metadata => {
+    const m = new Metadata();
+    m.set('token', token);
+    return m;
+  };
+  return {
+    authenticate: (name: string, password: string): Promise<string> =>
+      new Promise((resolve, reject) => auth.authenticate({ name, password }, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res.token)))),
+    grant: (ttl: bigint, token: string): Promise<bigint> =>
+      new Promise((resolve, reject) => lease.leaseGrant({ TTL: ttl, ID: 0n }, md(token), (err: ServiceError | null, res) => (err ? reject(err) : resolve(res.ID)))),
+    put: (key: string, leaseId: bigint, token: string): Promise<void> =>
+      new Promise((resolve, reject) => kv.put(PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from('v'), lease: leaseId }), md(token), (err: ServiceError | null) => (err ? reject(err) : resolve()))),
+    /** "key mod_revision lease" per line, every key. */
+    allKeys: (token: string): Promise<string> =>
+      new Promise((resolve, reject) =>
+        kv.range(RangeRequest.fromPartial({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]) }), md(token), (err: ServiceError | null, res) =>
+          err ? reject(err) : resolve(res.kvs.map((x) => `${x.key.toString()} ${x.modRevision - res.kvs[0]!.modRevision} ${x.lease !== 0n}`).join('\n')),
+        ),
+      ),
+    close: () => {
+      kv.close();
+      lease.close();
+      auth.close();
+    },
+  };
+}
 
 function defineSuite(kind: ClusterKind, engine: Engine | undefined, skipReason: string | null): void {
   const s = serverSuite<TestCluster>(
@@ -44,6 +80,39 @@ function defineSuite(kind: ClusterKind, engine: Engine | undefined, skipReason: 
         c1.close();
         c2.close();
         c3.close();
+      }
+    },
+    clusterTimeoutMs,
+  );
+
+  s.it(
+    'puts by two users on shared leases, sent through different members at once, leave every member with the same keys',
+    async (cluster) => {
+      // the test before revoked alice's grant on /a/
+      const regrant = await etcdctl(cluster.members[0]!.endpoint, ['role', 'grant-permission', 'a-rw', 'readwrite', '/a/', '--prefix', '--user', 'root:rootpw']);
+      assert.is(regrant.code, 0, regrant.stderr);
+      const conns = cluster.members.map((m) => grpcClients(m.endpoint));
+      try {
+        const root = await conns[0]!.authenticate('root', 'rootpw');
+        const alice = await conns[0]!.authenticate('alice', 'apw');
+        const leases: bigint[] = [];
+        for (let k = 0; k < sharedLeases; k++) leases.push(await conns[0]!.grant(60n, root));
+        // root attaches /b/s<k> to lease k while alice puts /a/s<k> on it: alice is refused once /b/s<k> is
+        // attached (she may not write it), whichever member batched the two together
+        const puts = leases.flatMap((lease, k) => [
+          conns[k % 3]!.put(`/b/s${k}`, lease, root),
+          conns[(k + 1) % 3]!.put(`/a/s${k}`, lease, alice),
+        ]);
+        const results = await Promise.allSettled(puts);
+        const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+        for (const reason of refused) assert.match(reason, /permission denied/);
+        const views: string[] = [];
+        for (const c of conns) views.push(await c.allKeys(root));
+        assert.is(views[1], views[0]);
+        assert.is(views[2], views[0]);
+        assert.is(views[0]!.split('\n').filter((l) => l.startsWith('/a/s')).length, sharedLeases - refused.length);
+      } finally {
+        for (const c of conns) c.close();
       }
     },
     clusterTimeoutMs,

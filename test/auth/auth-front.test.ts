@@ -76,6 +76,28 @@ callers('with --client-cert-auth a verified CN is the user when no token is sent
   assert.equal(await without.caller({}, 'alice'), noUser);
 });
 
+callers('Authenticate that keeps meeting a changed auth state gives up with authOldRevision, never a token checked against an old state', async () => {
+  let index = 0;
+  let front: AuthFront | undefined;
+  let changes = 0;
+  front = new AuthFront({
+    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
+    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
+    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
+      // another member's change is applied between every password check and its Authenticate entry
+      if (req.op.op === 'authenticate') front!.apply({ op: { op: 'roleAdd', name: `r${++changes}` }, header: { user: 'root', revision: front!.state.revision } }, ++index, []);
+      const out = front!.apply(req, ++index, []);
+      if (!out.ok) throw new EtcdError(out.error);
+      return out.answer;
+    },
+    leaseKeys: () => undefined,
+    clientCertAuth: false,
+  });
+  await enableWithAlice(front);
+  assert.is(await rejectedKind(front.authenticate('alice', 'apw')), 'authOldRevision');
+  assert.is(changes, 5);
+});
+
 callers.run();
 
 const snapshots = suite('auth state in engine snapshots');

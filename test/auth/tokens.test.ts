@@ -34,6 +34,36 @@ simple('deleting or changing a user drops its tokens; disabling auth drops them 
   assert.is(tokens.size, 0);
 });
 
+simple('past the limit the least recently used token is dropped, not one just used', () => {
+  let now = 0;
+  const tokens = new SimpleTokens({ ttlMs: 1000, nowMs: () => now, random: Math.random, maxTokens: 3 });
+  tokens.assigned('a.1', 'alice');
+  now = 1;
+  tokens.assigned('b.2', 'bob');
+  now = 2;
+  tokens.assigned('c.3', 'carol');
+  now = 3;
+  assert.ok(tokens.info('a.1', 1));
+  tokens.assigned('d.4', 'dave');
+  assert.is(tokens.size, 3);
+  assert.ok(tokens.info('a.1', 1));
+  assert.is(tokens.info('b.2', 1), undefined);
+  assert.ok(tokens.info('c.3', 1));
+});
+
+simple('expired tokens are swept when a token is assigned, without waiting for the limit', () => {
+  let now = 0;
+  const tokens = new SimpleTokens({ ttlMs: 1000, nowMs: () => now, random: Math.random });
+  tokens.assigned('a.1', 'alice');
+  tokens.assigned('b.2', 'bob');
+  now = 500;
+  tokens.assigned('c.3', 'carol');
+  now = 1200;
+  tokens.assigned('d.4', 'dave');
+  assert.is(tokens.size, 2);
+  assert.ok(tokens.info('c.3', 1));
+});
+
 simple('a prefix is 16 letters', () => {
   const tokens = new SimpleTokens({ ttlMs: 1000, nowMs: () => 0, random: Math.random });
   assert.match(tokens.newPrefix(), /^[a-zA-Z]{16}$/);

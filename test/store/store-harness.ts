@@ -51,7 +51,7 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   /** A log of the test's own instead of a LocalLog in dir. */
   readonly revisionLog?: RevisionLog;
   /** Store hooks beyond header, onFatal and leases (request ids, timers, onConfChange). */
-  readonly hooks?: Pick<StoreHooks, 'onConfChange' | 'requestIds' | 'timers' | 'alarms'>;
+  readonly hooks?: Pick<StoreHooks, 'onConfChange' | 'requestIds' | 'timers' | 'alarms' | 'auth'>;
   readonly tuning?: Partial<StoreTuning>;
 }
 

@@ -8,7 +8,7 @@
 // and what runs inside the server on nobody's behalf (locks, elections) needs the root role.
 import type { IncomingMessage } from 'node:http';
 import type { ServerApi } from '../../core/kv-api.js';
-import type { AuthHeader } from '../../auth/auth-op.js';
+import { noUser, type AuthHeader } from '../../auth/auth-op.js';
 import { ApiError } from './api-errors.js';
 
 /** What a resolved caller may do; every check is a no-op while auth is off. */
@@ -28,7 +28,9 @@ export const unrestricted: ApiAccess = { header: undefined, requireRead: () => u
 /** The checks for a resolved identity against the server's auth as it stands now. */
 export function accessOf(api: ServerApi, id: ApiIdentity): ApiAccess {
   const auth = api.auth;
-  if (id.kind === 'anonymous' || auth === undefined) return unrestricted;
+  if (auth === undefined) return unrestricted;
+  // An anonymous write still carries a header (user ""), as gRPC's do: applied after `auth enable`, it is refused.
+  if (id.kind === 'anonymous') return { ...unrestricted, header: noUser };
   const h = id.header;
   return {
     header: h,

@@ -19,14 +19,30 @@ export function callerOf(api: ServerApi, call: CallContext): Promise<AuthHeader>
 }
 
 /**
+ * The header a client's write is proposed with whenever the server has auth, enabled or not (etcd
+ * puts one on every entry: user "" without auth info). The apply checks it against the auth state
+ * the entry meets, so a write proposed before `auth enable` and applied after it is refused
+ * (authUserEmpty) instead of passing unchecked. Undefined only for a server without auth.
+ */
+export function writeHeaderOf(api: ServerApi, call: CallContext): Promise<AuthHeader> | undefined {
+  return api.auth?.caller(call.metadata, call.verifiedCommonName);
+}
+
+/**
  * etcd's doSerialize: check, read, then refuse with authOldRevision when the auth store changed
  * while the read was served (its answer may hold what the caller may no longer see). etcd waits for
  * a linearizable read's barrier before the check; here the barrier is inside the read, so the check
- * is made again after it, against the auth state the barrier brought this member up to.
+ * is made again after it, against the auth state the barrier brought this member up to. A read that
+ * started with auth off is checked after it when the barrier brought `auth enable` in.
  */
 export async function serveChecked<T>(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
-  const auth = enabledAuth(api);
+  const auth = api.auth;
   if (auth === undefined) return read();
+  if (!auth.enabled) {
+    const result = await read();
+    if (auth.enabled) auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
+    return result;
+  }
   const h = await auth.caller(call.metadata, call.verifiedCommonName);
   auth.require(refusal(auth.check, h));
   const revisionBefore = auth.state.revision;

@@ -8,7 +8,7 @@ import { encodeRangeResponse } from './range-response-encoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
 import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
-import { callerOf, enabledAuth, serveChecked } from './auth-guard.js';
+import { callerOf, enabledAuth, serveChecked, writeHeaderOf } from './auth-guard.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, validateTxn } from './validate.js';
 
 const fail = (kind: AdapterErrorKind | undefined): void => {
@@ -34,13 +34,13 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     put: unary(KVService.put, async (req, call) => {
       fail(checkPutRequest(req));
       checkSize(encodedBytes(req, PutRequest.encode));
-      const res = await api.kv.put(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
+      const res = await api.kv.put(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     deleteRange: unary(KVService.deleteRange, async (req, call) => {
       fail(checkDeleteRequest(req));
       checkSize(encodedBytes(req, DeleteRangeRequest.encode));
-      const res = await api.kv.deleteRange(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
+      const res = await api.kv.deleteRange(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     txn: unary(KVService.txn, async (req, call) => {
@@ -50,7 +50,7 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       // etcd checks a read-only Txn before serving it, a write Txn when applying it.
       const res = readOnly
         ? await serveChecked(api, call, (check, h) => txnRefusal(check, h, req), () => api.kv.txn(req, undefined))
-        : await api.kv.txn(req, enabledAuth(api) === undefined ? undefined : await callerOf(api, call));
+        : await api.kv.txn(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     compact: unary(KVService.compact, async (req, call) => {

@@ -16,7 +16,7 @@ import { WatchResponseEncoder } from './watch-response-encoder.js';
 import type { ServerApi } from '../../core/kv-api.js';
 import type { CallContext } from './server-call.js';
 import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
-import type { AuthHeader } from '../../auth/auth-op.js';
+import type { AuthFront } from '../../auth/auth-front.js';
 
 const smallestKey = Buffer.from([0]);
 
@@ -44,30 +44,21 @@ const watchRefusalReasons: Partial<Record<EtcdErrorKind, string>> = {
 const permissionDeniedReason = 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
 
 /**
- * The caller of a watch stream, resolved once at its start (etcd reads the stream's metadata) while
- * reading is paused, so creates are checked in order; only when auth is on or a token was sent.
+ * etcd's isWatchPermitted, made for every create request (etcd reads the stream's token each time):
+ * a stream opened before `auth enable`, or whose token was since invalidated (a new password, auth
+ * disabled, its TTL), is checked as the caller stands at that create. Synchronous (undefined) when
+ * nothing can refuse: auth off and no token sent.
  */
-function watchCaller(api: ServerApi, call: CallContext): { refusal(req: WatchCreateRequest): string | undefined } | undefined {
-  const auth = api.auth;
-  if (auth === undefined || (!auth.enabled && call.metadata['token'] === undefined && call.metadata['authorization'] === undefined)) return undefined;
-  let caller: AuthHeader | EtcdErrorKind | undefined;
-  call.pauseReading();
-  auth.caller(call.metadata, call.verifiedCommonName).then(
-    (h) => (caller = h),
-    (e: unknown) => (caller = isEtcdError(e) ? e.kind : 'authInvalidToken'),
-  ).finally(() => call.resumeReading());
-  return {
-    refusal(req) {
-      if (!auth.enabled || caller === undefined) return undefined;
-      const kind = typeof caller === 'string' ? caller : auth.state.refusal(auth.current(caller), req.key, req.rangeEnd, 'read');
-      return kind === undefined ? undefined : (watchRefusalReasons[kind] ?? permissionDeniedReason);
-    },
-  };
+function createRefusal(auth: AuthFront, call: CallContext, req: WatchCreateRequest): Promise<string | undefined> | undefined {
+  if (!auth.enabled && call.metadata['token'] === undefined && call.metadata['authorization'] === undefined) return undefined;
+  return auth.caller(call.metadata, call.verifiedCommonName).then(
+    (h) => auth.state.refusal(h, req.key, req.rangeEnd, 'read'),
+    (e: unknown): EtcdErrorKind => (isEtcdError(e) ? e.kind : 'authInvalidToken'),
+  ).then((kind) => (kind === undefined ? undefined : (watchRefusalReasons[kind] ?? permissionDeniedReason)));
 }
 
 function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, encoder: WatchResponseEncoder, api: ServerApi, call: CallContext): RequestListener<WatchRequest> {
   let closed = false;
-  const guard = watchCaller(api, call);
   const sink: WatchStreamSink = {
     send(res) {
       if (closed) return;
@@ -92,12 +83,23 @@ function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, enc
     message(req) {
       if (closed) return;
       // A request with no member set is ignored, as etcd does.
-      const refused = req.createRequest === undefined ? undefined : guard?.refusal(req.createRequest);
-      if (refused !== undefined) {
-        // etcd answers created and canceled at once, with watch ID -1 and the refusal as reason.
-        out.send({ header: api.header(), watchId: -1n, created: true, canceled: true, compactRevision: 0n, cancelReason: refused, fragment: false, events: [] });
-      } else if (req.createRequest !== undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(req.createRequest) });
-      else if (req.cancelRequest !== undefined) hub.receive({ type: 'cancel', stream, watchId: req.cancelRequest.watchId });
+      if (req.createRequest !== undefined) {
+        const create = req.createRequest;
+        const refusal = api.auth === undefined ? undefined : createRefusal(api.auth, call, create);
+        if (refusal === undefined) hub.receive({ type: 'create', stream, create: toWatchCreate(create) });
+        else {
+          // Reading waits for the check, so the stream's requests keep their order.
+          call.pauseReading();
+          void refusal
+            .then((refused) => {
+              if (closed) return;
+              // etcd answers created and canceled at once, with watch ID -1 and the refusal as reason.
+              if (refused !== undefined) out.send({ header: api.header(), watchId: -1n, created: true, canceled: true, compactRevision: 0n, cancelReason: refused, fragment: false, events: [] });
+              else hub.receive({ type: 'create', stream, create: toWatchCreate(create) });
+            })
+            .finally(() => call.resumeReading());
+        }
+      } else if (req.cancelRequest !== undefined) hub.receive({ type: 'cancel', stream, watchId: req.cancelRequest.watchId });
       else if (req.progressRequest !== undefined) hub.receive({ type: 'progress', stream });
     },
     // A client that half-closes keeps receiving, as from etcd; the stream ends when the call does.

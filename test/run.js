@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // The `npm test` runner: runs every compiled dist/test/**/*.test.js in its own
-// child process, one after another, and ends with the line `N passed, M failed`
-// (plus `, K skipped` when K > 0). Exit code 0 iff nothing failed.
+// child process and ends with the line `N passed, M failed` (plus `, K skipped`
+// when K > 0). Exit code 0 iff nothing failed.
+//
+// Files run TEST_JOBS at a time (default 2), except those under `alone` below:
+// they measure time (elections, lease expiry, handshake timeouts) or load the
+// machine on purpose, so nothing else runs beside them. A file run beside
+// another prints its output when it ends, so outputs never interleave.
 //
 //   node test/run.js                  all files
 //   node test/run.js engines interop  only files whose path contains a word
@@ -22,8 +27,14 @@ const killGraceMs = 5_000;
 /** How much of a file's output is kept to parse its summary (the tail). */
 const maxKeptOutputBytes = 64 * 1024;
 
-/** Process group of the file running now, killed if the runner itself is stopped. */
-let currentGroup = null;
+/** Files run this many at a time (outside the `alone` ones). */
+const jobs = Math.max(1, Number(process.env.TEST_JOBS ?? 2));
+/** Path prefixes (under dist/test) of files that run with nothing beside them. */
+const alone = ['cluster/', 'durability/', 'interop/', 'differential/', 'raft/', 'peer/', 'adapters/grpc'];
+const runsAlone = (file) => alone.some((prefix) => relative(testRoot, file).split(sep).join('/').startsWith(prefix));
+
+/** Process groups of the files running now, killed if the runner itself is stopped. */
+const currentGroups = new Set();
 
 const ansiPattern = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
 
@@ -80,9 +91,15 @@ function cleanLedger(ledger) {
   rmSync(ledger, { recursive: true, force: true });
 }
 
-/** Runs one file; resolves to { passed, failed, skipped }. */
-function runFile(file, env) {
+/** Runs one file; resolves to { passed, failed, skipped }. `live`: stream its output as it comes. */
+function runFile(file, env, live) {
   return new Promise((resolve) => {
+    let held = '';
+    const print = (text) => {
+      if (live) process.stdout.write(text);
+      else held += text;
+    };
+    print(`\n=== ${relative(repoRoot, file)}\n`);
     const started = Date.now();
     const ledger = mkdtempSync(join(tmpdir(), 'lattice-test-ledger-'));
     const child = spawn(process.execPath, [file], {
@@ -91,18 +108,20 @@ function runFile(file, env) {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group, so a timeout kills servers it started too
     });
-    currentGroup = child.pid ?? null;
+    const group = child.pid;
+    if (group !== undefined) currentGroups.add(group);
     let kept = '';
     const keep = (chunk) => {
       kept += chunk.toString('utf8');
       if (kept.length > maxKeptOutputBytes) kept = kept.slice(-maxKeptOutputBytes);
     };
     child.stdout.on('data', (chunk) => {
-      process.stdout.write(chunk);
+      print(chunk.toString('utf8'));
       keep(chunk);
     });
     child.stderr.on('data', (chunk) => {
-      process.stderr.write(chunk);
+      if (live) process.stderr.write(chunk);
+      else held += chunk.toString('utf8');
       keep(chunk);
     });
 
@@ -110,7 +129,7 @@ function runFile(file, env) {
     let killTimer;
     const timer = setTimeout(() => {
       timedOut = true;
-      console.log(`\nTIMEOUT: ${relative(repoRoot, file)} ran longer than ${fileTimeoutMs / 1000} s; killing its process group`);
+      print(`\nTIMEOUT: ${relative(repoRoot, file)} ran longer than ${fileTimeoutMs / 1000} s; killing its process group\n`);
       killGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), killGraceMs);
     }, fileTimeoutMs);
@@ -121,7 +140,7 @@ function runFile(file, env) {
       finished = true;
       clearTimeout(timer);
       clearTimeout(killTimer);
-      currentGroup = null;
+      currentGroups.delete(group);
       // Anything the file left behind in its group goes now, and so does what its ledger still lists
       // (servers run in process groups of their own; a killed file could not stop them itself).
       killGroup(child.pid, 'SIGKILL');
@@ -145,13 +164,12 @@ function runFile(file, env) {
             ? `exit code ${code}`
             : 'ok';
       const note = summary === null ? ' (no uvu summary: counted as 1 failure)' : '';
-      console.log(
-        `--- ${relative(repoRoot, file)}: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped; ${why}; ${seconds} s${note}`,
-      );
+      print(`--- ${relative(repoRoot, file)}: ${result.passed} passed, ${result.failed} failed, ${result.skipped} skipped; ${why}; ${seconds} s${note}\n`);
+      if (!live) process.stdout.write(held);
       resolve(result);
     };
     child.on('error', (err) => {
-      console.log(`cannot start ${file}: ${err.message}`);
+      print(`cannot start ${file}: ${err.message}\n`);
       finish(1, null);
     });
     child.on('close', finish);
@@ -187,20 +205,29 @@ async function main() {
   const stopSignals = ['SIGINT', 'SIGTERM'];
   for (const signal of stopSignals) {
     process.on(signal, () => {
-      if (currentGroup) killGroup(currentGroup, 'SIGKILL');
+      for (const group of currentGroups) killGroup(group, 'SIGKILL');
       rmSync(runDir, { recursive: true, force: true });
       process.exit(130);
     });
   }
 
+  const add = (result) => {
+    passed += result.passed;
+    failed += result.failed;
+    skipped += result.skipped;
+  };
   try {
-    for (const file of files) {
-      console.log(`\n=== ${relative(repoRoot, file)}`);
-      const result = await runFile(file, env);
-      passed += result.passed;
-      failed += result.failed;
-      skipped += result.skipped;
-    }
+    // The files that may share the machine first, `jobs` at a time; then the others, one by one.
+    const shared = files.filter((file) => !runsAlone(file));
+    let next = 0;
+    const worker = async () => {
+      while (next < shared.length) {
+        const file = shared[next++];
+        add(await runFile(file, env, jobs === 1));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, shared.length) }, worker));
+    for (const file of files.filter(runsAlone)) add(await runFile(file, env, true));
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -16,7 +16,7 @@ import {
 } from '../server/config.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { IdentityError } from '../server/member-identity.js';
-import { startServer, type RunningServer } from '../server/lattice-server.js';
+import type { RunningServer } from '../server/lattice-server.js';
 import { runSnapshotCommand } from './snapshot-command.js';
 
 /** How long close() may take after a signal before the process gives up and exits 1. */
@@ -194,6 +194,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
   const start = async (): Promise<boolean> => {
     try {
+      // Loaded only to serve: `lattice snapshot …` runs without the server's modules in its heap.
+      const { startServer } = await import('../server/lattice-server.js');
       server = await startServer(cfg, log.named('server'));
     } catch (e) {
       // The member's own identity refused to start: the message says what and how; a stack would bury it.

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoPath } from './paths.js';
@@ -69,9 +69,13 @@ async function doBuild(name: string): Promise<string> {
     GOFLAGS: '',
     CGO_ENABLED: '0',
   };
-  const result = await runCommand('go', ['build', '-o', binary, '.'], { cwd: sourceDir, env, timeoutMs: goBuildTimeoutMs });
+  // Test files run side by side may build the same program: each builds its own file and renames
+  // it into place, so no one runs a half-written binary.
+  const building = `${binary}.${process.pid}.tmp`;
+  const result = await runCommand('go', ['build', '-o', building, '.'], { cwd: sourceDir, env, timeoutMs: goBuildTimeoutMs });
   if (result.code !== 0) {
     throw new Error(`go build of ${name} failed (GOPATH=${env.GOPATH}):\n${result.stdout}${result.stderr}`);
   }
+  renameSync(building, binary);
   return binary;
 }

@@ -39,6 +39,7 @@ import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js'
 import { Leadership } from './leadership.js';
 import { openAuth } from '../auth/open-auth.js';
 import { openTlsSides } from '../tls/server-tls.js';
+import { hostWhitelistFrom } from '../adapters/http/host-whitelist.js';
 import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
 
 export interface RunningServer {
@@ -351,6 +352,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
+    hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
   });

@@ -88,5 +88,24 @@ for (const engine of engines) {
     assert.is((await call(`${url}/api/kv/b/x`, { headers: { Authorization: basic('root', 'rootpw') } })).status, 404);
   });
 
+  s.it('a lease shows its key names only to a caller who may read them all (CVE-2023-32082), on /api and gRPC', async ({ url }) => {
+    const root = { Authorization: basic('root', 'rootpw') };
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const grant = await call(`${url}/api/leases`, { method: 'POST', body: '{"ttl":600}', headers: root });
+    const id = String(grant.json.id);
+    const idHex = String(grant.json.id_hex);
+    assert.is((await call(`${url}/api/kv/b/secret?lease=${id}`, { method: 'PUT', body: 's', headers: root })).status, 200);
+    const refused = await call(`${url}/api/leases/${id}`, { headers: alice });
+    assert.equal([refused.status, errorCode(refused)], [403, 'authPermissionDenied'], refused.text);
+    const shown = await call(`${url}/api/leases/${id}`, { headers: root });
+    assert.equal([shown.status, (shown.json.keys as unknown[]).length], [200, 1]);
+    const grpcRefused = await etcdctl(url, ['--user', 'alice:alicepw', 'lease', 'timetolive', idHex, '--keys']);
+    assert.ok(grpcRefused.code !== 0 && grpcRefused.stderr.includes('etcdserver: permission denied'), grpcRefused.stderr);
+    const grpcNoKeys = await etcdctl(url, ['--user', 'alice:alicepw', 'lease', 'timetolive', idHex]);
+    assert.is(grpcNoKeys.code, 0, grpcNoKeys.stderr);
+    const grpcRoot = await etcdctl(url, ['--user', 'root:rootpw', 'lease', 'timetolive', idHex, '--keys']);
+    assert.ok(grpcRoot.code === 0 && grpcRoot.stdout.includes('b/secret'), grpcRoot.stdout + grpcRoot.stderr);
+  });
+
   s.run();
 }

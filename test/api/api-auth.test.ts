@@ -88,6 +88,23 @@ for (const engine of engines) {
     assert.is((await call(`${url}/api/kv/b/x`, { headers: { Authorization: basic('root', 'rootpw') } })).status, 404);
   });
 
+  s.it('repeated Basic requests reuse the verified credential: no Authenticate entry per request; a password change ends it', async ({ url }) => {
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const root = { Authorization: basic('root', 'rootpw') };
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 404);
+    const indexOf = async (): Promise<number> => Number((await call(`${url}/api/status`, { headers: alice })).json.raft_index);
+    const before = await indexOf();
+    for (let i = 0; i < 5; i++) assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 404);
+    assert.is(await indexOf(), before);
+    const changed = await etcdctl(url, ['--user', 'root:rootpw', 'user', 'passwd', 'alice', '--interactive=false'], 'alicepw2\n');
+    assert.is(changed.code, 0, changed.stderr);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 401);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: { Authorization: basic('alice', 'alicepw2') } })).status, 404);
+    const back = await etcdctl(url, ['--user', 'root:rootpw', 'user', 'passwd', 'alice', '--interactive=false'], 'alicepw\n');
+    assert.is(back.code, 0, back.stderr);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: root })).status, 404);
+  });
+
   s.it('a lease shows its key names only to a caller who may read them all (CVE-2023-32082), on /api and gRPC', async ({ url }) => {
     const root = { Authorization: basic('root', 'rootpw') };
     const alice = { Authorization: basic('alice', 'alicepw') };

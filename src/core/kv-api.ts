@@ -100,7 +100,7 @@ export interface ServerApi {
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
   /** Maintenance.Snapshot: an etcd-format image of the store at one revision (absent: UNIMPLEMENTED). */
-  snapshot?(): Promise<EtcdSnapshotImage>;
+  snapshot?(signal?: AbortSignal): Promise<EtcdSnapshotImage>;
   /** Alarm, Defragment and Hash. */
   readonly maintenance: MaintenanceApi;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { openEngine } from '../engines/open-engine.js';
-import { etcdClusterVersion, takeEtcdSnapshot } from '../snapshot/snapshot-export.js';
+import { etcdClusterVersion, ImageSlots, takeEtcdSnapshot } from '../snapshot/snapshot-export.js';
 import { spawnActor } from '../actors/spawn.js';
 import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
@@ -277,6 +277,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
 
+  // one bound per server on snapshot images in flight (each holds a temp file and an engine snapshot)
+  const snapshotSlots = new ImageSlots();
   const api: ServerApi = {
     kv: maintenance.guardKv(store),
     watch: watchHub,
@@ -308,14 +310,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       };
     },
     hashKv: (revision) => store.hashKv(revision),
-    snapshot: () =>
-      takeEtcdSnapshot({
-        engine,
-        members: () => membership.members(),
-        clusterVersion: etcdClusterVersion(etcdServerVersion),
-        tempDir: path.join(config.dataDir, 'snap'),
-        appliedRevision: () => store.revision,
-      }).then((image) => {
+    snapshot: (signal) =>
+      takeEtcdSnapshot(
+        {
+          engine,
+          members: () => membership.members(),
+          clusterVersion: etcdClusterVersion(etcdServerVersion),
+          tempDir: path.join(config.dataDir, 'snap'),
+          appliedRevision: () => store.revision,
+          slots: snapshotSlots,
+        },
+        signal,
+      ).then((image) => {
         // etcd's log line, with the revision the image is of.
         log.info('sending database snapshot to client', { 'total-bytes': image.dbBytes, revision: image.summary.revision });
         return image;

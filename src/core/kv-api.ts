@@ -84,6 +84,8 @@ export interface ServerApi {
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;
+  /** The store's compact revision now (-1: never compacted), without the cost of status(). Absent: callers use status(). */
+  compactRevision?(): number;
   /** What Raft knows on this member now. */
   raft(): RaftInfo;
   /**

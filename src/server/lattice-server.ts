@@ -300,6 +300,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => maintenance.status(),
+    compactRevision: () => store.compactRevision,
     raft: () => {
       const st = revisionLog.status();
       return {

@@ -195,7 +195,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       const action = election[2];
       if (action === undefined) {
         only(['GET']);
-        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name);
+        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name, watches.reserveStream(req));
         return concurrency.leader(res, name);
       }
       only(['POST']);
@@ -248,6 +248,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
           throw new ApiError(404, 'notFound', `no WebSocket endpoint at ${path}`);
         }
         const access = accessOf(ctx.api, await identity(req));
+        // a learner serves no watch, as over HTTP (etcd's isRPCSupportedForLearner)
+        if (ctx.api.raft().isLearner) throw new ApiError(503, 'notSupportedForLearner', statusByKind.notSupportedForLearner.details);
         watches.upgrade(req, socket, head, await watches.prepare(req, watched, query, access));
       } catch (err) {
         refuseUpgrade(socket, toApiError(err, log));

@@ -580,6 +580,7 @@ async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>, stopped: 
       });
     };
     for await (const pairs of decodeStateStream(chunks)) {
+      // close() waits for a running import: it stops at the next batch instead of building on
       if (stopped()) throw closedError();
       if (held !== undefined) await writeBatch(held, false);
       held = pairs;

@@ -26,6 +26,7 @@ import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.j
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
 import { createApiHandler, type ApiOptions } from './api/api-handler.js';
+import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -55,6 +56,8 @@ export interface ClientPortOptions {
   readonly tls?: TlsSide;
   /** The friendly API under /api (api/api-handler.ts): its browser-origin and auth settings. */
   readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
+  /** etcd --host-whitelist (host-whitelist.ts): /api always checks Host, etcd's handlers only for an explicit list. */
+  readonly hostWhitelist?: HostWhitelist;
 }
 
 export interface ListenAddress {
@@ -195,9 +198,10 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     admission: grpcServer.admission,
   });
   // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
-  const friendlyApi = createApiHandler({ ...options.friendlyApi, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const hostWhitelist = options.hostWhitelist ?? allowAllHosts;
+  const friendlyApi = createApiHandler({ ...options.friendlyApi, hostWhitelist, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
+    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
   httpServer.on('upgrade', (req, socket, head: Buffer) => {

@@ -9,7 +9,7 @@ import type { WriteCommand } from '../mvcc/apply-command.js';
 import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
 import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
 import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
-import { deleteRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
+import { deleteRefusal, leaseKeysReadRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
 import type { SimpleTokens } from './simple-tokens.js';
 import type { JwtTokens } from './jwt-tokens.js';
 
@@ -129,6 +129,11 @@ export class AuthFront {
   /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke). */
   leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
     return leaseRefusal(this.check, h, this.deps.leaseKeys, id);
+  }
+
+  /** etcd 3.4.26's LeaseTimeToLive with keys: read on every key attached to the lease. */
+  leaseKeysReadRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
+    return leaseKeysReadRefusal(this.check, h, this.deps.leaseKeys, id);
   }
 
   /**

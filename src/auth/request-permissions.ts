@@ -24,6 +24,15 @@ export function leaseRefusal(check: PermissionCheck, h: AuthHeader, leaseKeys: L
   return undefined;
 }
 
+/** etcd 3.4.26's checkLeaseTimeToLive (CVE-2023-32082): read on every key the lease holds, before its key names are shown. */
+export function leaseKeysReadRefusal(check: PermissionCheck, h: AuthHeader, leaseKeys: LeaseKeys, id: bigint): EtcdErrorKind | undefined {
+  for (const key of leaseKeys(id) ?? []) {
+    const refused = check(h, keyBytes(key), none, 'read');
+    if (refused !== undefined) return refused;
+  }
+  return undefined;
+}
+
 export function rangeRefusal(check: PermissionCheck, h: AuthHeader, req: Pick<RangeRequest, 'key' | 'rangeEnd'>): EtcdErrorKind | undefined {
   return check(h, req.key, req.rangeEnd, 'read');
 }

@@ -84,6 +84,8 @@ export interface ServerApi {
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;
+  /** The store's compact revision now (-1: never compacted), without the cost of status(). Absent: callers use status(). */
+  compactRevision?(): number;
   /** What Raft knows on this member now. */
   raft(): RaftInfo;
   /**
@@ -100,7 +102,7 @@ export interface ServerApi {
   /** HashKV at `revision` (0 = current); rejects with compacted / futureRev like etcd. */
   hashKv(revision: bigint): Promise<HashKvResult>;
   /** Maintenance.Snapshot: an etcd-format image of the store at one revision (absent: UNIMPLEMENTED). */
-  snapshot?(): Promise<EtcdSnapshotImage>;
+  snapshot?(signal?: AbortSignal): Promise<EtcdSnapshotImage>;
   /** Alarm, Defragment and Hash. */
   readonly maintenance: MaintenanceApi;
 }

@@ -80,12 +80,19 @@ interface RocksModule {
 
 const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as RocksModule;
 
+export interface RocksdbEngineOptions {
+  /** Bytes written meanwhile that a defragment keeps to replay; past it the defragment gives up. */
+  readonly maxDefragTailBytes?: number;
+  /** How long a defragment's swap waits for reads (snapshots, Hash, exportState) on the old database. */
+  readonly defragReadersWaitMs?: number;
+}
+
 /** Opens (creating if missing) a RocksDB database in dir. */
-export async function openRocksdbEngine(dir: string): Promise<Engine> {
+export async function openRocksdbEngine(dir: string, options: RocksdbEngineOptions = {}): Promise<Engine> {
   await rm(importDirs(dir).building, { recursive: true, force: true });
   if ((await stat(importDirs(dir).committed).catch(() => undefined)) !== undefined) await adoptImport(dir);
   await rm(importDirs(dir).replaced, { recursive: true, force: true });
-  return new RocksdbEngine(await openDb(dir), dir);
+  return new RocksdbEngine(await openDb(dir), dir, options);
 }
 
 async function openDb(dir: string, tuning: Omit<RocksOpenOptions, 'createIfMissing'> = {}): Promise<RocksLevel> {
@@ -99,10 +106,17 @@ function importDirs(dir: string): { readonly building: string; readonly committe
 }
 
 /**
- * Writes made while defragment copies the database, kept to be replayed onto the copy. Past this
- * many ops the defragment gives up (the store keeps working on the old database).
+ * Bytes of writes made while defragment copies the database, kept in memory to be replayed onto the
+ * copy. Past this the defragment gives up (the store keeps working on the old database).
  */
-const maxDefragTailOps = 1_000_000;
+export const defaultMaxDefragTailBytes = 128 * 1024 * 1024;
+/**
+ * A defragment swap closes the old database, which would end reads still iterating it midway: new
+ * reads wait and the swap waits this long for running ones, then the defragment gives up.
+ */
+export const defaultDefragReadersWaitMs = 30_000;
+/** An import (a Raft snapshot) must replace the state: it waits this long for reads, then goes on. */
+const importReadersWaitMs = 10_000;
 /**
  * Bytes copied per write batch while defragment rewrites the database: the binding writes on the JS
  * thread, so each batch is a pause for every client.
@@ -140,7 +154,18 @@ class RocksdbEngine implements Engine {
   private importing: Promise<void> = Promise.resolve();
   /** While defragment copies the database: the ops written since its snapshot, in write order. */
   private defragTail: WriteOp[][] | undefined;
-  private defragTailOps = 0;
+  private defragTailBytes = 0;
+  /** Set by close(): a running defragment or import stops at its next step. */
+  private stopping = false;
+  /** Native iterators handed out and not yet finished (they read the database a swap would close). */
+  private openReaders = 0;
+  private readonly readersIdle = new Set<{ resolve(): void; reject(err: Error): void }>();
+  /** While a swap waits for running reads: new iterations wait for it. */
+  private readGate: Promise<void> | undefined;
+  /** sizeBytes() answers this when the directory is mid-swap. */
+  private lastSizeBytes = 0;
+  private readonly maxDefragTailBytes: number;
+  private readonly defragReadersWaitMs: number;
   /**
    * Group commit: everything queued goes into one WriteBatch, written with sync if any write asked
    * for it. Merging whole batches in call order keeps each one atomic and ordered. The binding runs
@@ -157,7 +182,7 @@ class RocksdbEngine implements Engine {
       });
       if (this.defragTail !== undefined) {
         this.defragTail.push(ops);
-        this.defragTailOps += ops.length;
+        this.defragTailBytes += opsBytes(ops);
       }
     },
     weight: (w) => w.ops.length,
@@ -167,7 +192,11 @@ class RocksdbEngine implements Engine {
   constructor(
     private db: RocksLevel,
     private readonly dir: string,
-  ) {}
+    options: RocksdbEngineOptions = {},
+  ) {
+    this.maxDefragTailBytes = options.maxDefragTailBytes ?? defaultMaxDefragTailBytes;
+    this.defragReadersWaitMs = options.defragReadersWaitMs ?? defaultDefragReadersWaitMs;
+  }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
     if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
@@ -199,8 +228,9 @@ class RocksdbEngine implements Engine {
     checkLimit(options.limit);
     if (this.closed) return failingIterable(closedError());
     if (isEmptyRange(options)) return emptyIterable();
-    if (this.replacing !== undefined) {
-      const replacing = this.replacing;
+    const waiting = this.replacing ?? this.readGate;
+    if (waiting !== undefined) {
+      const replacing = waiting;
       const later = (): AsyncIterable<readonly [Buffer, Buffer]> => this.iterate(options);
       return {
         [Symbol.asyncIterator]: async function* () {
@@ -216,14 +246,61 @@ class RocksdbEngine implements Engine {
       ...(options.limit !== undefined && { limit: options.limit }),
       highWaterMarkBytes: iteratorBatchBytes,
     });
+    this.openReaders++;
     let consumed = false;
     return {
       [Symbol.asyncIterator]: () => {
         if (consumed) throw new TypeError('a rocksdb engine iteration can be consumed only once');
         consumed = true;
-        return drain(iterator);
+        return drain(iterator, () => this.readerEnded());
       },
     };
+  }
+
+  private readerEnded(): void {
+    this.openReaders--;
+    if (this.openReaders > 0) return;
+    for (const w of this.readersIdle) w.resolve();
+    this.readersIdle.clear();
+  }
+
+  /**
+   * Holds new iterations and waits (at most waitMs) until none is open, so a swap does not close
+   * the database under a running read. Resolves with the release of the hold; `strict`: rejects on
+   * timeout (defragment gives up) instead of going on (an import must replace the state).
+   */
+  private async holdReads(waitMs: number, strict: boolean): Promise<() => void> {
+    let release!: () => void;
+    this.readGate = new Promise<void>((resolve) => (release = resolve));
+    const done = (): void => {
+      this.readGate = undefined;
+      release();
+    };
+    if (this.openReaders === 0) return done;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const waiter = {
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          reject: (err: Error) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        const timer = setTimeout(() => {
+          this.readersIdle.delete(waiter);
+          if (strict) reject(new Error(`defragment: reads of the database still open after ${waitMs} ms; try again later`));
+          else resolve();
+        }, waitMs);
+        this.readersIdle.add(waiter);
+      });
+    } catch (err) {
+      done();
+      throw err;
+    }
+    return done;
   }
 
   exportState(): AsyncIterable<Uint8Array> {
@@ -243,10 +320,14 @@ class RocksdbEngine implements Engine {
     if (this.committer.failure !== undefined) throw this.committer.failure;
     const dirs = importDirs(this.dir);
     await rm(dirs.building, { recursive: true, force: true });
+    let releaseReads: (() => void) | undefined;
     try {
-      await buildDb(dirs.building, chunks);
-      if (this.closed) throw closedError();
+      await buildDb(dirs.building, chunks, () => this.stopping);
+      if (this.stopping) throw closedError();
+      releaseReads = await this.holdReads(importReadersWaitMs, false);
+      if (this.stopping) throw closedError();
     } catch (err) {
+      releaseReads?.();
       await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     }
@@ -256,6 +337,7 @@ class RocksdbEngine implements Engine {
       await this.replacing;
     } finally {
       this.replacing = undefined;
+      releaseReads();
     }
   }
 
@@ -286,8 +368,15 @@ class RocksdbEngine implements Engine {
   }
 
   async sizeBytes(): Promise<number> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
     this.assertOpen();
-    return dirSizeBytes(this.dir);
+    try {
+      this.lastSizeBytes = await dirSizeBytes(this.dir);
+    } catch (err) {
+      // the directory is being swapped (moved aside, the copy renamed in): the last size stands
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return this.lastSizeBytes;
   }
 
   async sizeInUseBytes(): Promise<number> {
@@ -316,7 +405,8 @@ class RocksdbEngine implements Engine {
     await rm(dirs.building, { recursive: true, force: true });
     // Kept from before the snapshot: a batch both in the snapshot and in the tail replays harmlessly.
     this.defragTail = [];
-    this.defragTailOps = 0;
+    this.defragTailBytes = 0;
+    let releaseReads: (() => void) | undefined;
     try {
       const source = this.iterate({});
       const copy = await openDb(dirs.building, defragCopyTuning);
@@ -333,7 +423,7 @@ class RocksdbEngine implements Engine {
             // Let waiting client calls run between batches.
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
-          if (this.defragTailOps > maxDefragTailOps) throw new Error(`defragment: more than ${maxDefragTailOps} ops written meanwhile`);
+          this.checkDefragGoesOn();
         }
         await batch.write({ sync: false });
         // Writes that landed meanwhile are replayed before clients are held, most of them anyway.
@@ -341,7 +431,9 @@ class RocksdbEngine implements Engine {
         const early = this.defragTail ?? [];
         this.defragTail = [];
         await replayOnto(copy, early);
-        if (this.closed) throw closedError();
+        this.checkDefragGoesOn();
+        releaseReads = await this.holdReads(this.defragReadersWaitMs, true);
+        this.checkDefragGoesOn();
         this.replacing = (async () => {
           await this.committer.drain();
           await replayOnto(copy, this.defragTail ?? []);
@@ -361,13 +453,28 @@ class RocksdbEngine implements Engine {
       await rm(dirs.building, { recursive: true, force: true }).catch(() => undefined);
       throw err;
     } finally {
+      releaseReads?.();
       this.defragTail = undefined;
-      this.defragTailOps = 0;
+      this.defragTailBytes = 0;
+    }
+  }
+
+  /** Throws when close() was called or the writes kept meanwhile passed their bound. */
+  private checkDefragGoesOn(): void {
+    if (this.stopping) throw closedError();
+    if (this.defragTailBytes > this.maxDefragTailBytes) {
+      throw new Error(`defragment: more than ${this.maxDefragTailBytes} bytes written meanwhile; try again when writes are fewer`);
     }
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.stopping = true;
+      for (const w of this.readersIdle) w.reject(closedError());
+      this.readersIdle.clear();
+      // A running defragment or import stops at its next step and removes its directory before close
+      // resolves, so it cannot remove the directory of a later instance opened on the same path.
+      await this.importing;
       while (this.replacing !== undefined) await this.replacing.catch(() => undefined);
       this.closed = true;
       await this.committer.drain();
@@ -461,7 +568,7 @@ async function replayOnto(db: RocksLevel, tail: readonly (readonly WriteOp[])[])
  * Writes a state stream into a new database in dir, holding back the last batch so that it can be
  * written with sync once the stream has proved whole: a synced write makes every earlier one durable.
  */
-async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>, stopped: () => boolean): Promise<void> {
   const db = await openDb(dir);
   try {
     let held: StatePair[] | undefined;
@@ -473,6 +580,8 @@ async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>): Promise<
       });
     };
     for await (const pairs of decodeStateStream(chunks)) {
+      // close() waits for a running import: it stops at the next batch instead of building on
+      if (stopped()) throw closedError();
       if (held !== undefined) await writeBatch(held, false);
       held = pairs;
     }
@@ -482,7 +591,7 @@ async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>): Promise<
   }
 }
 
-async function* drain(iterator: RocksIterator): AsyncGenerator<readonly [Buffer, Buffer]> {
+async function* drain(iterator: RocksIterator, ended: () => void): AsyncGenerator<readonly [Buffer, Buffer]> {
   try {
     for (;;) {
       const entries = await iterator.nextv(iteratorBatchEntries);
@@ -493,8 +602,14 @@ async function* drain(iterator: RocksIterator): AsyncGenerator<readonly [Buffer,
       }
     }
   } finally {
-    await iterator.close();
+    await iterator.close().finally(ended);
   }
+}
+
+function opsBytes(ops: readonly WriteOp[]): number {
+  let n = 0;
+  for (const op of ops) n += op.type === 'put' ? op.key.length + op.value.length : op.type === 'del' ? op.key.length : op.gte.length + op.lt.length;
+  return n;
 }
 
 function copyOp(op: WriteOp): WriteOp {

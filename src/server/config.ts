@@ -86,6 +86,8 @@ export interface ServerConfig {
   readonly configFile: string | undefined;
   /** --api-cors-origins: origins allowed to write through /api from a browser. */
   readonly apiCorsOrigins: readonly string[];
+  /** --host-whitelist, comma-split (`*`: etcd's default). */
+  readonly hostWhitelist: readonly string[];
   /** Flags etcd knows that were set but that Lattice does not implement yet (without dashes). */
   readonly ignoredFlags: readonly string[];
   /** Human-readable warnings to log at startup (etcd logs the same situations). */
@@ -349,7 +351,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(SEC, 'cipher-suites', 'strings', [], 'Comma-separated list of supported TLS cipher suites between client/server and peers.'),
   spec(SEC, 'experimental-peer-skip-client-san-verification', 'bool', false, 'Skip verification of SAN field in client certificate for peer connections.', ign),
   spec(SEC, 'cors', 'string', '*', 'Comma-separated white list of origins for CORS (empty or * means allow all).', ign),
-  spec(SEC, 'host-whitelist', 'string', '*', 'Comma-separated acceptable hostnames from HTTP client requests (empty means allow all).', ign),
+  spec(SEC, 'host-whitelist', 'string', '*', 'Comma-separated acceptable hostnames from HTTP client requests (empty means allow all).'),
 
   spec(L, 'logger', 'string', 'capnslog', "Specify 'zap' for structured logging or 'capnslog'. Lattice always writes zap-style JSON lines."),
   spec(L, 'log-output', 'strings', ['default'], "[TO BE DEPRECATED IN v3.5] use '--log-outputs'.", ign),
@@ -969,6 +971,7 @@ function build(
     shards,
     configFile,
     apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),
+    hostWhitelist: str('host-whitelist').split(',').map((h) => h.trim()).filter((h) => h !== ''),
     ignoredFlags,
     warnings,
   };

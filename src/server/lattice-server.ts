@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ResponseHeader } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { openEngine } from '../engines/open-engine.js';
-import { etcdClusterVersion, takeEtcdSnapshot } from '../snapshot/snapshot-export.js';
+import { etcdClusterVersion, ImageSlots, takeEtcdSnapshot } from '../snapshot/snapshot-export.js';
 import { spawnActor } from '../actors/spawn.js';
 import type { ShardReply, ShardRequest } from '../actors/shard-actor.js';
 import { ShardSet } from '../store/shard-set.js';
@@ -39,6 +39,7 @@ import { loadOrCreateIdentity, type LoadedIdentity } from './member-identity.js'
 import { Leadership } from './leadership.js';
 import { openAuth } from '../auth/open-auth.js';
 import { openTlsSides } from '../tls/server-tls.js';
+import { hostWhitelistFrom } from '../adapters/http/host-whitelist.js';
 import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
 
 export interface RunningServer {
@@ -276,6 +277,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   raftMember.servePromotes((id) => answerPromote(() => cluster.memberPromote(id), clusterId));
 
+  // one bound per server on snapshot images in flight (each holds a temp file and an engine snapshot)
+  const snapshotSlots = new ImageSlots();
   const api: ServerApi = {
     kv: maintenance.guardKv(store),
     watch: watchHub,
@@ -297,20 +300,25 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => maintenance.status(),
+    compactRevision: () => store.compactRevision,
     // Asked per call (the learner check): from what the node loop last handled, not a full status().
     raft: () => {
       const hs = revisionLog.node.hardState;
       return { leader: revisionLog.leader, term: hs.term, committedIndex: hs.commit, isLearner: membership.member(memberId)?.isLearner ?? false };
     },
     hashKv: (revision) => store.hashKv(revision),
-    snapshot: () =>
-      takeEtcdSnapshot({
-        engine,
-        members: () => membership.members(),
-        clusterVersion: etcdClusterVersion(etcdServerVersion),
-        tempDir: path.join(config.dataDir, 'snap'),
-        appliedRevision: () => store.revision,
-      }).then((image) => {
+    snapshot: (signal) =>
+      takeEtcdSnapshot(
+        {
+          engine,
+          members: () => membership.members(),
+          clusterVersion: etcdClusterVersion(etcdServerVersion),
+          tempDir: path.join(config.dataDir, 'snap'),
+          appliedRevision: () => store.revision,
+          slots: snapshotSlots,
+        },
+        signal,
+      ).then((image) => {
         // etcd's log line, with the revision the image is of.
         log.info('sending database snapshot to client', { 'total-bytes': image.dbBytes, revision: image.summary.revision });
         return image;
@@ -347,6 +355,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
+    hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
   });

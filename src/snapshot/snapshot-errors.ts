@@ -18,3 +18,20 @@ export class SnapshotRestoreError extends Error {
     this.name = 'SnapshotRestoreError';
   }
 }
+
+/** Why Maintenance.Snapshot did not make an image. */
+export type SnapshotExportErrorKind =
+  | 'busy' // maxConcurrentImages images are being made or sent already
+  | 'no-disk-space' // the temp dir's disk has less room than the image needs
+  | 'not-persisted' // the engine did not reach the applied revision in time
+  | 'aborted'; // the client went away
+
+export class SnapshotExportError extends Error {
+  constructor(
+    readonly kind: SnapshotExportErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SnapshotExportError';
+  }
+}

@@ -2,7 +2,7 @@
 // temporary file (a bbolt file's meta pages come first but are known last), then read back in
 // chunks and followed by its SHA-256, as etcd streams its backend. Memory stays bounded by the bbolt
 // writer's pending pages and one chunk; writes go on meanwhile (the engine's view is a snapshot).
-import { rm } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Member } from '../cluster/member.js';
 import type { Engine } from '../engines/engine.js';
@@ -10,6 +10,7 @@ import { readFileChunks, withSnapshotHash, writeBboltFile } from '../bbolt/index
 import { APPLIED_KEY, decodeApplied } from '../store/storage-keys.js';
 import { EngineCursor } from './engine-cursor.js';
 import { etcdImageBuckets, type ImageSummary } from './etcd-image-buckets.js';
+import { SnapshotExportError } from './snapshot-errors.js';
 
 // The image is written under <data-dir>/snap with the .tmp suffix that ReceivedSnapshots.open
 // clears at a member's start, so a crash while a snapshot is being sent leaves nothing for good.
@@ -18,6 +19,32 @@ export const persistWaitMs = 5_000;
 const persistPollMs = 5;
 /** Bytes read from the image file at once (a sender cuts them into etcd's 32 KiB messages). */
 export const imageReadBytes = 1024 * 1024;
+/** Images made or sent at once: each holds a temp file as large as the database and an engine snapshot. */
+export const maxConcurrentImages = 2;
+/** Room left on the temp dir's disk after the image, so that the log and the engine can still write. */
+export const minFreeBytesAfterImage = 64 * 1024 * 1024;
+
+/** Counts images in flight; past maxConcurrentImages a new one is refused (a client retries later). */
+export class ImageSlots {
+  private inUse = 0;
+  constructor(private readonly max = maxConcurrentImages) {}
+  get used(): number {
+    return this.inUse;
+  }
+  /** Takes a slot (its release is idempotent) or throws busy. */
+  take(): () => void {
+    if (this.inUse >= this.max) throw new SnapshotExportError('busy', `snapshot: ${this.max} snapshots are already in progress; try again later`);
+    this.inUse++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.inUse--;
+    };
+  }
+}
+
+const sharedSlots = new ImageSlots();
 
 export interface SnapshotSource {
   readonly engine: Engine;
@@ -27,6 +54,10 @@ export interface SnapshotSource {
   readonly tempDir: string;
   /** The revision applied when the snapshot is asked for: the image is of it or a later one. */
   readonly appliedRevision: () => number;
+  /** Bounds images in flight; default: one set shared by the process. */
+  readonly slots?: ImageSlots;
+  /** Free bytes of the disk holding dir (default: statfs); injectable for tests. */
+  readonly freeBytes?: (dir: string) => Promise<number>;
 }
 
 export interface EtcdSnapshotImage {
@@ -41,13 +72,33 @@ export interface EtcdSnapshotImage {
 
 let nextImageId = 0;
 
-export async function takeEtcdSnapshot(source: SnapshotSource): Promise<EtcdSnapshotImage> {
-  await engineReaches(source.engine, source.appliedRevision());
+/**
+ * Makes the image. `signal`: the asking call's; once it aborts the build stops and its file is
+ * removed. Refuses (SnapshotExportError) when maxConcurrentImages are in flight, when the disk has no
+ * room for the image, or when the engine does not reach the applied revision in time.
+ */
+export async function takeEtcdSnapshot(source: SnapshotSource, signal?: AbortSignal): Promise<EtcdSnapshotImage> {
+  const release = (source.slots ?? sharedSlots).take();
+  try {
+    await engineReaches(source.engine, source.appliedRevision(), signal);
+    await requireRoom(source);
+  } catch (e) {
+    release();
+    throw e;
+  }
   const path = join(source.tempDir, `etcd-snapshot-${process.pid}-${nextImageId++}.db.tmp`);
   const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
-  const cursor = new EngineCursor(source.engine.iterate({}));
+  const cursor = new EngineCursor(abortable(source.engine.iterate({}), signal));
+  const discard = async (): Promise<void> => {
+    try {
+      await rm(path, { force: true });
+    } finally {
+      release();
+    }
+  };
   try {
     const written = await writeBboltFile(path, etcdImageBuckets({ cursor, members: source.members(), clusterVersion: source.clusterVersion }, summary));
+    throwIfAborted(signal);
     return {
       summary,
       dbBytes: written.fileBytes,
@@ -55,27 +106,61 @@ export async function takeEtcdSnapshot(source: SnapshotSource): Promise<EtcdSnap
         try {
           yield* withSnapshotHash(readFileChunks(path, imageReadBytes));
         } finally {
-          await rm(path, { force: true });
+          await discard();
         }
       },
-      discard: () => rm(path, { force: true }),
+      discard,
     };
   } catch (e) {
     await cursor.close();
-    await rm(path, { force: true });
+    await discard();
     throw e;
   }
 }
 
-/** Waits (bounded) until the engine's applied mark reaches `revision`: the store persists behind its apply. */
-async function engineReaches(engine: Engine, revision: number): Promise<void> {
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new SnapshotExportError('aborted', 'snapshot: the client went away');
+}
+
+/** The engine's snapshot iteration, stopped at the next entry once the signal aborts. */
+async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
+  for await (const item of source) {
+    throwIfAborted(signal);
+    yield item;
+  }
+}
+
+/** The image is about as large as the engine's files (the live data, rewritten without history of pages). */
+async function requireRoom(source: SnapshotSource): Promise<void> {
+  const expected = await source.engine.sizeBytes();
+  const free = await (source.freeBytes ?? diskFreeBytes)(source.tempDir);
+  if (free < expected + minFreeBytesAfterImage) {
+    throw new SnapshotExportError(
+      'no-disk-space',
+      `snapshot: not enough disk space in ${source.tempDir} for an image of about ${expected} bytes (${free} bytes free, ${minFreeBytesAfterImage} kept in reserve)`,
+    );
+  }
+}
+
+async function diskFreeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/**
+ * Waits (bounded) until the engine's applied mark reaches `revision`: the store persists behind its
+ * apply. Past the deadline it fails rather than send an image older than what the client has seen.
+ */
+async function engineReaches(engine: Engine, revision: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + persistWaitMs;
   for (;;) {
+    throwIfAborted(signal);
     const mark = await engine.get(APPLIED_KEY);
-    if (mark !== undefined && decodeApplied(mark).revision >= revision) return;
-    if (mark === undefined && revision <= 1) return;
-    // Past the deadline the image is still consistent, only older than asked.
-    if (Date.now() >= deadline) return;
+    const reached = mark === undefined ? 0 : decodeApplied(mark).revision;
+    if (reached >= revision || (mark === undefined && revision <= 1)) return;
+    if (Date.now() >= deadline) {
+      throw new SnapshotExportError('not-persisted', `snapshot: the storage engine holds revision ${reached}, not yet the applied ${revision}, after ${persistWaitMs} ms; try again`);
+    }
     await new Promise((resolve) => setTimeout(resolve, persistPollMs));
   }
 }

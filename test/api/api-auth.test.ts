@@ -88,5 +88,41 @@ for (const engine of engines) {
     assert.is((await call(`${url}/api/kv/b/x`, { headers: { Authorization: basic('root', 'rootpw') } })).status, 404);
   });
 
+  s.it('repeated Basic requests reuse the verified credential: no Authenticate entry per request; a password change ends it', async ({ url }) => {
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const root = { Authorization: basic('root', 'rootpw') };
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 404);
+    const indexOf = async (): Promise<number> => Number((await call(`${url}/api/status`, { headers: alice })).json.raft_index);
+    const before = await indexOf();
+    for (let i = 0; i < 5; i++) assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 404);
+    assert.is(await indexOf(), before);
+    const changed = await etcdctl(url, ['--user', 'root:rootpw', 'user', 'passwd', 'alice', '--interactive=false'], 'alicepw2\n');
+    assert.is(changed.code, 0, changed.stderr);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: alice })).status, 401);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: { Authorization: basic('alice', 'alicepw2') } })).status, 404);
+    const back = await etcdctl(url, ['--user', 'root:rootpw', 'user', 'passwd', 'alice', '--interactive=false'], 'alicepw\n');
+    assert.is(back.code, 0, back.stderr);
+    assert.is((await call(`${url}/api/kv/a/c`, { headers: root })).status, 404);
+  });
+
+  s.it('a lease shows its key names only to a caller who may read them all (CVE-2023-32082), on /api and gRPC', async ({ url }) => {
+    const root = { Authorization: basic('root', 'rootpw') };
+    const alice = { Authorization: basic('alice', 'alicepw') };
+    const grant = await call(`${url}/api/leases`, { method: 'POST', body: '{"ttl":600}', headers: root });
+    const id = String(grant.json.id);
+    const idHex = String(grant.json.id_hex);
+    assert.is((await call(`${url}/api/kv/b/secret?lease=${id}`, { method: 'PUT', body: 's', headers: root })).status, 200);
+    const refused = await call(`${url}/api/leases/${id}`, { headers: alice });
+    assert.equal([refused.status, errorCode(refused)], [403, 'authPermissionDenied'], refused.text);
+    const shown = await call(`${url}/api/leases/${id}`, { headers: root });
+    assert.equal([shown.status, (shown.json.keys as unknown[]).length], [200, 1]);
+    const grpcRefused = await etcdctl(url, ['--user', 'alice:alicepw', 'lease', 'timetolive', idHex, '--keys']);
+    assert.ok(grpcRefused.code !== 0 && grpcRefused.stderr.includes('etcdserver: permission denied'), grpcRefused.stderr);
+    const grpcNoKeys = await etcdctl(url, ['--user', 'alice:alicepw', 'lease', 'timetolive', idHex]);
+    assert.is(grpcNoKeys.code, 0, grpcNoKeys.stderr);
+    const grpcRoot = await etcdctl(url, ['--user', 'root:rootpw', 'lease', 'timetolive', idHex, '--keys']);
+    assert.ok(grpcRoot.code === 0 && grpcRoot.stdout.includes('b/secret'), grpcRoot.stdout + grpcRoot.stderr);
+  });
+
   s.run();
 }

@@ -5,7 +5,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startClientPort } from '../../src/adapters/client-port.js';
 import { FakeServerApi } from '../adapters/fake-server-api.js';
-import { call, errorCode, openSse } from './api-client.js';
+import { startLattice, type LatticeServer } from '../helpers/lattice-server.js';
+import { serverSuite } from '../helpers/spec.js';
+import { call, errorCode, openSse, openWs } from './api-client.js';
 
 const test = suite('api limits');
 
@@ -35,6 +37,41 @@ test('a client address past maxWatchesPerAddress is answered 429 until one of it
   }
 });
 
+test('WebSockets opened in parallel are counted at the upgrade: no more than maxWatchesPerAddress get through', async () => {
+  const api = new FakeServerApi();
+  const port = await startClientPort({ listenUrls: ['http://127.0.0.1:0'], api, log: () => undefined, friendlyApi: { watchLimits: { maxWatchesPerAddress: 2 } } });
+  const ws = `ws://127.0.0.1:${port.addresses[0]?.port ?? 0}`;
+  try {
+    const all = await Promise.all(Array.from({ length: 6 }, () => openWs(`${ws}/api/watch/k`)));
+    assert.equal(
+      all.map((a) => a.status).sort(),
+      [101, 101, 429, 429, 429, 429],
+    );
+    for (const a of all) a.ws.terminate();
+  } finally {
+    await port.close();
+    api.watch.close();
+  }
+});
+
+test('election observe streams count against the same per-address bound as watches', async () => {
+  const api = new FakeServerApi();
+  const port = await startClientPort({ listenUrls: ['http://127.0.0.1:0'], api, log: () => undefined, friendlyApi: { watchLimits: { maxWatchesPerAddress: 2 } } });
+  const url = `http://127.0.0.1:${port.addresses[0]?.port ?? 0}`;
+  try {
+    const a = await openSse(`${url}/api/elections/e`);
+    const b = await openSse(`${url}/api/watch/k`);
+    assert.equal([a.status, b.status], [200, 200]);
+    const c = await call(`${url}/api/elections/e`, { headers: { Accept: 'text/event-stream' } });
+    assert.equal([c.status, errorCode(c)], [429, 'tooManyWatches']);
+    a.close();
+    b.close();
+  } finally {
+    await port.close();
+    api.watch.close();
+  }
+});
+
 test('a body that does not arrive within the body timeout is answered 408 and the connection closed', async () => {
   const api = new FakeServerApi();
   const port = await startClientPort({ listenUrls: ['http://127.0.0.1:0'], api, log: () => undefined, friendlyApi: { bodyTimeoutMs: 300 } });
@@ -45,7 +82,7 @@ test('a body that does not arrive within the body timeout is answered 408 and th
       let text = '';
       socket.on('data', (d: Buffer) => (text += d.toString()));
       socket.on('close', () => resolve(text));
-      socket.write(`PUT /api/kv/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part`);
+      socket.write(`PUT /api/kv/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nonly part`);
     });
     assert.match(answer, /^HTTP\/1\.1 408/);
     assert.match(answer, /"code":"bodyTimeout"/);
@@ -68,6 +105,7 @@ test('a learner answers /api status and serializable reads only; everything else
     assert.equal([linearizable.status, errorCode(linearizable)], [503, 'notSupportedForLearner']);
     assert.match(linearizable.text, 'etcdserver: rpc not supported for learner');
     assert.is((await call(`${url}/api/kv/a`, { method: 'PUT', body: 'x' })).status, 503);
+    assert.is((await openWs(`${url.replace('http', 'ws')}/api/watch/k`)).status, 503);
   } finally {
     await port.close();
     api.watch.close();
@@ -75,3 +113,36 @@ test('a learner answers /api status and serializable reads only; everything else
 });
 
 test.run();
+
+const paged = serverSuite('api pages on a running server', async () => {
+  const server: LatticeServer = await startLattice('memory');
+  return { server, url: server.endpoint, stop: () => server.stop() };
+});
+
+paged.it('range reads and exports come in pages with a next token that reads on at the first page revision', async ({ url }) => {
+  {
+    for (let i = 0; i < 25; i++) assert.is((await call(`${url}/api/kv/p/${String(i).padStart(2, '0')}`, { method: 'PUT', body: 'v' })).status, 200);
+    for (const base of ['/api/kv/p/?prefix&', '/api/export/p/?']) {
+      const keys: string[] = [];
+      let next: string | undefined;
+      let pages = 0;
+      do {
+        const r = await call(`${url}${base}limit=10${next === undefined ? '' : `&continue=${encodeURIComponent(next)}`}`);
+        assert.is(r.status, 200, r.text);
+        for (const kv of r.json.kvs as Record<string, unknown>[]) keys.push(String(kv.key));
+        next = r.json.next as string | undefined;
+        // a key written after the first page is not in the later ones: one revision throughout
+        if (pages++ === 0) await call(`${url}/api/kv/p/99`, { method: 'PUT', body: 'late' });
+      } while (next !== undefined);
+      assert.is(pages, 3, base);
+      assert.equal(keys, Array.from({ length: 25 }, (_, i) => `p/${String(i).padStart(2, '0')}`));
+      await call(`${url}/api/kv/p/99`, { method: 'DELETE' });
+    }
+    const tooMany = await call(`${url}/api/kv/p/?prefix&limit=10001`);
+    assert.equal([tooMany.status, errorCode(tooMany)], [400, 'invalidArgument']);
+    const unbounded = await call(`${url}/api/kv/p/?prefix`);
+    assert.equal([unbounded.status, (unbounded.json.kvs as unknown[]).length, unbounded.json.next], [200, 25, undefined]);
+  }
+});
+
+paged.run();

@@ -1,6 +1,7 @@
 // Engine.defragment on both engines: space of overwritten and deleted data goes back to the file
 // system, the contents stay (also across a reopen), and writes made while it runs are all kept.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import type { Engine, EngineName, OpenEngine } from '../../src/engines/engine.js';
 import { openMemoryEngine } from '../../src/engines/memory-engine.js';
@@ -77,4 +78,81 @@ function defragmentSuite(name: EngineName, open: OpenEngine): void {
 }
 
 defragmentSuite('memory', (dir) => openMemoryEngine(dir));
-defragmentSuite('rocksdb', openRocksdbEngine);
+defragmentSuite('rocksdb', (dir) => openRocksdbEngine(dir));
+
+// The rocksdb defragment swaps databases: what runs around the swap must not break.
+{
+  const { test, it } = engineTestSuite('engine defragment: rocksdb around the swap', 'defrag-swap');
+
+  it('an iteration open when defragment swaps reads to its end; the swap waits for it', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir);
+    ctx.engines.push(engine);
+    await churn(engine);
+    const expected = await collect(engine);
+    const reading = engine.iterate({})[Symbol.asyncIterator]();
+    const first = await reading.next();
+    assert.not.ok(first.done);
+    let defragmented = false;
+    const running = engine.defragment!().then(() => (defragmented = true));
+    for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    let count = 1;
+    for (;;) {
+      const r = await reading.next();
+      if (r.done === true) break;
+      count++;
+    }
+    assert.is(count, expected.length);
+    await running;
+    assert.ok(defragmented);
+    assert.equal(await collect(engine), expected);
+  });
+
+  it('close during a defragment waits for it to stop and clean up before it resolves', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir);
+    await churn(engine);
+    const running = engine.defragment!().catch((err: unknown) => err);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await engine.close();
+    assert.not.ok(existsSync(`${ctx.dir}.import.tmp`), 'the copy directory is gone when close resolves');
+    await running;
+    const reopened = await openRocksdbEngine(ctx.dir);
+    ctx.engines.push(reopened);
+    assert.is((await collect(reopened)).length, 100);
+  });
+
+  it('sizeBytes answers throughout a defragment (no ENOENT while the directories swap)', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir);
+    ctx.engines.push(engine);
+    await churn(engine);
+    let done = false;
+    const running = engine.defragment!().finally(() => (done = true));
+    const failures: unknown[] = [];
+    while (!done) {
+      await engine.sizeBytes().catch((err: unknown) => failures.push(err));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await running;
+    assert.equal(failures, []);
+  });
+
+  it('a defragment gives up, keeping every write, once the writes made meanwhile pass maxDefragTailBytes', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir, { maxDefragTailBytes: 16 * 1024 });
+    ctx.engines.push(engine);
+    await churn(engine);
+    const running = engine.defragment!().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) {
+      writes.push(engine.write([put(`w${String(i).padStart(2, '0')}`, randomBytes(4096))], { sync: false }));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    await Promise.all(writes);
+    const err = await running;
+    assert.ok(err instanceof Error && /bytes written meanwhile/.test(err.message), String(err));
+    assert.is((await collect(engine, { gte: b('w'), lt: b('x') })).length, 20);
+  });
+
+  test.run();
+}

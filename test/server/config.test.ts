@@ -184,8 +184,9 @@ it("the config file's client-transport-security and peer-transport-security set 
 
 it('etcd flags Lattice does not implement are accepted and listed in ignoredFlags', () => {
   const c = parse(['--host-whitelist', 'example.com', '--enable-pprof', '--wal-dir', '/w', '--max-wals', '3']);
-  assert.equal(c.ignoredFlags, ['enable-pprof', 'host-whitelist', 'max-wals', 'wal-dir']);
-  assert.ok(c.warnings.some((w) => w.includes('--enable-pprof, --host-whitelist, --max-wals, --wal-dir')));
+  assert.equal(c.ignoredFlags, ['enable-pprof', 'max-wals', 'wal-dir']);
+  assert.equal(c.hostWhitelist, ['example.com']);
+  assert.ok(c.warnings.some((w) => w.includes('--enable-pprof, --max-wals, --wal-dir')));
   assert.is(c.walDir, '/w');
 });
 

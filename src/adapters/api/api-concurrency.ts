@@ -91,7 +91,9 @@ export class ConcurrencyRoutes {
    * leader and every change of it, until the client goes. A reader that falls behind holds the
    * recipe back (its sink waits for drain), so nothing piles up.
    */
-  observe(res: ServerResponse, name: Buffer): void {
+  /** `release`: uncounts the stream from its address's bound (WatchRoutes.reserveStream) when it ends. */
+  observe(res: ServerResponse, name: Buffer, release: () => void = () => undefined): void {
+    res.once('close', release);
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');

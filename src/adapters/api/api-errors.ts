@@ -18,6 +18,7 @@ export type ApiOwnErrorCode =
   | 'urlTooLong'
   | 'bodyTimeout'
   | 'crossOriginRefused'
+  | 'hostRefused'
   | 'tooManyWatches'
   | 'unauthenticated'
   | 'internal';

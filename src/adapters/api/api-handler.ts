@@ -11,6 +11,7 @@ import { decodePathBytes } from './api-bytes.js';
 import type { ApiContext } from './api-context.js';
 import { accessOf, authIdentity, type IdentityResolver } from './api-identity.js';
 import { answerPreflight, checkOrigin, type OriginPolicy } from './api-origin.js';
+import { allowAllHosts, apiAllowsHost, hostnameOf, type HostWhitelist } from '../http/host-whitelist.js';
 import { parseId, Query, type BodyLimits } from './api-request.js';
 import { KvRoutes } from './api-kv.js';
 import { LeaseRoutes } from './api-leases.js';
@@ -35,6 +36,8 @@ export interface ApiOptions {
   readonly maxTxnOps?: number;
   /** --api-cors-origins: browser origins allowed to write (`*`: any); empty: same-origin only. */
   readonly corsOrigins?: readonly string[];
+  /** --host-whitelist and the client URL hosts: which Host headers /api answers (DNS rebinding). */
+  readonly hostWhitelist?: HostWhitelist;
   /** Turns a request into the caller's identity; default: the server's auth (anonymous while it is off). */
   readonly identity?: IdentityResolver;
   readonly bodyTimeoutMs?: number;
@@ -81,6 +84,13 @@ function learnerServes(method: string, path: string, query: Query): boolean {
   return path.startsWith('/api/kv') && query.flag('serializable') && !query.has('history');
 }
 
+/** 403 for a Host that /api does not answer to: a DNS-rebinding page would send its own name. */
+function checkHost(hosts: HostWhitelist, req: IncomingMessage): void {
+  if (apiAllowsHost(hosts, req)) return;
+  const host = hostnameOf(req.headers.host);
+  throw new ApiError(403, 'hostRefused', `Host ${JSON.stringify(host)} is not accepted (DNS rebinding protection); add it to --host-whitelist or use TLS`);
+}
+
 function methodNotAllowed(allowed: readonly string[]): ApiError {
   return new ApiError(405, 'methodNotAllowed', `method not allowed; use ${allowed.join(', ')}`, { allow: allowed });
 }
@@ -95,6 +105,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   };
   const body: BodyLimits = { maxBodyBytes: ctx.maxRequestBytes, bodyTimeoutMs: options.bodyTimeoutMs ?? defaultApiBodyTimeoutMs };
   const origins: OriginPolicy = { allowedOrigins: options.corsOrigins ?? [] };
+  const hosts = options.hostWhitelist ?? allowAllHosts;
   const identity = options.identity ?? authIdentity(options.api);
   const kv = new KvRoutes(ctx, body);
   const leases = new LeaseRoutes(ctx, body);
@@ -157,7 +168,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       }
       only(['GET', 'DELETE']);
       if (method === 'DELETE') access.requireLeaseRevoke(id);
-      return method === 'GET' ? leases.show(res, id) : leases.revoke(res, id);
+      return method === 'GET' ? leases.show(res, id, access) : leases.revoke(res, id);
     }
     if (path === '/api/members') {
       only(['GET']);
@@ -184,7 +195,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       const action = election[2];
       if (action === undefined) {
         only(['GET']);
-        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name);
+        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name, watches.reserveStream(req));
         return concurrency.leader(res, name);
       }
       only(['POST']);
@@ -212,6 +223,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
   const handle: HttpHandler = async (req, res) => {
     if (!isApiPath(req.url)) return false;
     try {
+      checkHost(hosts, req);
       if (req.method === 'OPTIONS') {
         answerPreflight(origins, req, res);
         return true;
@@ -228,6 +240,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     if (!isApiPath(req.url)) return false;
     void (async () => {
       try {
+        checkHost(hosts, req);
         checkOrigin(origins, req, undefined, true);
         const { path, query } = targetOf(req);
         const watched = suffixBytes(path, '/api/watch');
@@ -235,6 +248,8 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
           throw new ApiError(404, 'notFound', `no WebSocket endpoint at ${path}`);
         }
         const access = accessOf(ctx.api, await identity(req));
+        // a learner serves no watch, as over HTTP (etcd's isRPCSupportedForLearner)
+        if (ctx.api.raft().isLearner) throw new ApiError(503, 'notSupportedForLearner', statusByKind.notSupportedForLearner.details);
         watches.upgrade(req, socket, head, await watches.prepare(req, watched, query, access));
       } catch (err) {
         refuseUpgrade(socket, toApiError(err, log));

@@ -5,6 +5,7 @@ import { ApiError } from './api-errors.js';
 import { statusByKind } from '../grpc/error-status.js';
 import { HubWatch, type WatchOutput } from './api-hub-watch.js';
 import { putBytes } from './api-bytes.js';
+import { compactRevisionOf } from './api-compact-revision.js';
 
 /** Events returned when the request sets no ?limit, and the most it may ask for. */
 export const defaultHistoryEvents = 1000;
@@ -29,18 +30,18 @@ export async function readKeyHistory(api: ServerApi, key: Buffer, limit = defaul
   if (key.length === 0) throw new ApiError(400, 'emptyKey', statusByKind.emptyKey.details);
   const maxEvents = Math.min(Math.max(limit, 1), maxHistoryEvents);
   for (let attempt = 0; ; attempt++) {
-    const status = await api.status();
-    if (startRevision > 0 && startRevision <= status.compactRevision) {
-      throw new ApiError(410, 'compacted', statusByKind.compacted.details, { compact_revision: status.compactRevision });
+    const compactRevision = await compactRevisionOf(api);
+    if (startRevision > 0 && startRevision <= compactRevision) {
+      throw new ApiError(410, 'compacted', statusByKind.compacted.details, { compact_revision: compactRevision });
     }
-    const from = Math.max(status.compactRevision + 1, startRevision, 1);
+    const from = Math.max(compactRevision + 1, startRevision, 1);
     const r = await collect(api, key, from, maxEvents);
     // a compaction landed between status and the read: read again from the new start
     if (r === 'compacted' && attempt < 3) continue;
     if (r === 'compacted') throw new ApiError(410, 'compacted', statusByKind.compacted.details);
     const out: Record<string, unknown> = {};
     putBytes(out, 'key', key);
-    return { ...out, revision: r.revision, compact_revision: Math.max(status.compactRevision, 0), events: r.events, truncated: r.truncated };
+    return { ...out, revision: r.revision, compact_revision: Math.max(compactRevision, 0), events: r.events, truncated: r.truncated };
   }
 }
 

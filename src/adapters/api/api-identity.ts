@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ServerApi } from '../../core/kv-api.js';
 import { noUser, type AuthHeader } from '../../auth/auth-op.js';
 import { ApiError } from './api-errors.js';
+import { CredentialCache } from './api-credential-cache.js';
 
 /** What a resolved caller may do; every check is a no-op while auth is off. */
 export interface ApiAccess {
@@ -50,8 +51,11 @@ export const anonymous: ApiIdentity = { kind: 'anonymous' };
 /** Auth off: every caller is anonymous and may do anything. */
 export const noAuth: IdentityResolver = async () => anonymous;
 
-/** The resolver for a server: anonymous while auth is disabled, the authenticated user while it is enabled (401 without one). */
-export function authIdentity(api: ServerApi): IdentityResolver {
+/**
+ * The resolver for a server: anonymous while auth is disabled, the authenticated user while it is
+ * enabled (401 without one). Basic credentials are verified once and reused briefly (CredentialCache).
+ */
+export function authIdentity(api: ServerApi, credentials: CredentialCache = new CredentialCache()): IdentityResolver {
   return async (req) => {
     const auth = api.auth?.enabled === true ? api.auth : undefined;
     if (auth === undefined) return anonymous;
@@ -63,13 +67,32 @@ export function authIdentity(api: ServerApi): IdentityResolver {
         const text = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
         const colon = text.indexOf(':');
         if (colon === -1) throw new ApiError(401, 'unauthenticated', 'Basic credentials must be user:password');
-        token = await auth.authenticate(text.slice(0, colon), text.slice(colon + 1));
+        const user = text.slice(0, colon);
+        const password = text.slice(colon + 1);
+        const cached = credentials.get(user, password, auth.state.revision);
+        if (cached !== undefined) {
+          try {
+            return userIdentity(await auth.caller({ token: cached }));
+          } catch {
+            // the token expired or was dropped: authenticate again below
+            credentials.forget(user, password);
+          }
+        }
+        const revision = auth.state.revision;
+        token = await auth.authenticate(user, password);
+        const header = await auth.caller({ token });
+        // cached at the revision checked before authenticating: a change in between drops it on next use
+        if (header.user !== '') credentials.set(user, password, revision, token);
+        return userIdentity(header);
       } else {
         token = given.replace(/^Bearer\s+/i, '');
       }
     }
-    const header = await auth.caller(token === undefined ? {} : { token });
-    if (header.user === '') throw new ApiError(401, 'unauthenticated', 'auth is enabled: send Authorization: Bearer <token> or Basic user:password');
-    return { kind: 'user', user: header.user, header };
+    return userIdentity(await auth.caller(token === undefined ? {} : { token }));
   };
+}
+
+function userIdentity(header: AuthHeader): ApiIdentity {
+  if (header.user === '') throw new ApiError(401, 'unauthenticated', 'auth is enabled: send Authorization: Bearer <token> or Basic user:password');
+  return { kind: 'user', user: header.user, header };
 }

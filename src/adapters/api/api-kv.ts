@@ -19,6 +19,7 @@ import { checkPutRequest, checkRangeRequest } from '../grpc/validate.js';
 import { statusByKind } from '../grpc/error-status.js';
 import { ApiError, badRequest, sendJson } from './api-errors.js';
 import { bytesOf, prefixEnd } from './api-bytes.js';
+import { continueToken, keyAfter, pageLimitOf, parseContinue } from './api-page.js';
 import type { ApiContext } from './api-context.js';
 import { kvJson } from './api-kv-json.js';
 import { readBody, type BodyLimits, type Query } from './api-request.js';
@@ -28,7 +29,7 @@ import { unrestricted, type ApiAccess } from './api-identity.js';
 
 const keyNotFound = (): ApiError => new ApiError(404, 'keyNotFound', statusByKind.keyNotFound.details);
 
-const getFlags = new Set(['prefix', 'from_key', 'revision', 'limit', 'keys_only', 'count_only', 'raw', 'json', 'history', 'start_revision', 'serializable']);
+const getFlags = new Set(['prefix', 'from_key', 'revision', 'limit', 'keys_only', 'count_only', 'raw', 'json', 'history', 'start_revision', 'serializable', 'continue']);
 const putFlags = new Set(['lease', 'prev_kv', 'encoding', 'ignore_lease']);
 const deleteFlags = new Set(['prefix', 'from_key', 'prev_kv']);
 
@@ -82,12 +83,16 @@ export class KvRoutes {
     }
     const rangeEnd = rangeEndOf(key, query);
     const single = rangeEnd.length === 0;
+    if (single && query.has('continue')) throw badRequest('?continue goes with ?prefix or ?from_key');
+    // a range is read in pages (api-page.ts); a single key or a count needs no bound
+    const paged = !single && !query.flag('count_only');
+    const page = parseContinue(query.string('continue'), query.count('revision') ?? 0);
     const req = RangeRequest.fromPartial({
       // every key: etcd's "\0" to "\0"
-      key: !single && key.length === 0 ? Buffer.from([0]) : key,
+      key: page.fromKey ?? (!single && key.length === 0 ? Buffer.from([0]) : key),
       rangeEnd,
-      limit: BigInt(query.count('limit') ?? 0),
-      revision: BigInt(query.count('revision') ?? 0),
+      limit: BigInt(paged ? pageLimitOf(query.count('limit')) : (query.count('limit') ?? 0)),
+      revision: BigInt(page.revision),
       keysOnly: query.flag('keys_only'),
       countOnly: query.flag('count_only'),
       serializable: query.flag('serializable'),
@@ -114,7 +119,9 @@ export class KvRoutes {
       }
       return sendJson(res, 200, { revision, kv: kvJson(kv, opts) }, headers);
     }
-    sendJson(res, 200, { revision, count: Number(r.count), more: r.more, kvs: r.kvs.map((kv) => kvJson(kv, opts)) }, { 'X-Revision': String(revision) });
+    const last = r.kvs[r.kvs.length - 1];
+    const next = paged && r.more && last !== undefined ? { next: continueToken(page.revision > 0 ? page.revision : revision, keyAfter(last.key)) } : {};
+    sendJson(res, 200, { revision, count: Number(r.count), more: r.more, kvs: r.kvs.map((kv) => kvJson(kv, opts)), ...next }, { 'X-Revision': String(revision) });
   }
 
   async put(req: IncomingMessage, res: ServerResponse, key: Buffer, query: Query, auth?: AuthHeader): Promise<void> {

@@ -7,6 +7,9 @@ import { statusByKind } from '../grpc/error-status.js';
 import type { ApiContext } from './api-context.js';
 import { optionalCount, optionalId, parseJsonObject, readBody, type BodyLimits } from './api-request.js';
 import { putBytes } from './api-bytes.js';
+import type { ApiAccess } from './api-identity.js';
+
+const noRangeEnd = new Uint8Array(0);
 
 const leaseNotFound = (): ApiError => new ApiError(404, 'leaseNotFound', statusByKind.leaseNotFound.details);
 
@@ -33,10 +36,15 @@ export class LeaseRoutes {
     sendJson(res, 200, { leases: r.leases.map((l) => idJson(l.ID)) });
   }
 
-  /** GET /api/leases/<id> → {id, id_hex, ttl, granted_ttl, keys}; 404 when unknown or expired. */
-  async show(res: ServerResponse, id: bigint): Promise<void> {
+  /**
+   * GET /api/leases/<id> → {id, id_hex, ttl, granted_ttl, keys}; 404 when unknown or expired; 403
+   * unless the caller may read every attached key (CVE-2023-32082, as etcd 3.4.26's LeaseTimeToLive).
+   */
+  async show(res: ServerResponse, id: bigint, access: ApiAccess): Promise<void> {
     const r = await this.ctx.api.lease.timeToLive({ ID: id, keys: true });
     if (r.TTL < 0n) throw leaseNotFound();
+    // checked on the keys answered, so a key attached between a check and the read cannot slip through
+    for (const k of r.keys) access.requireRead(k, noRangeEnd);
     const keys = r.keys.map((k) => {
       const o: Record<string, unknown> = {};
       putBytes(o, 'key', k);

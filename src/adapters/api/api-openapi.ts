@@ -64,7 +64,7 @@ const schemas: Record<string, Schema> = {
   ),
   Event: obj({ type: { type: 'string', enum: ['PUT', 'DELETE'] }, kv: ref('EventKv'), prev_kv: ref('EventKv') }, ['type', 'kv']),
   KeyGet: obj({ revision: int, kv: ref('KeyValue') }, ['revision', 'kv']),
-  KeyList: obj({ revision: int, count: int, more: bool, kvs: arr(ref('KeyValue')) }, ['revision', 'count', 'more', 'kvs']),
+  KeyList: obj({ revision: int, count: int, more: bool, kvs: arr(ref('KeyValue')), next: str }, ['revision', 'count', 'more', 'kvs']),
   KeyHistory: obj({ key: str, key_encoding: encoding, revision: int, compact_revision: int, events: arr(ref('Event')), truncated: bool }, ['key', 'revision', 'compact_revision', 'events', 'truncated']),
   PutResult: obj({ revision: int, prev_kv: ref('KeyValue') }, ['revision']),
   DeleteResult: obj({ revision: int, deleted: int, prev_kvs: arr(ref('KeyValue')) }, ['revision', 'deleted']),
@@ -107,7 +107,7 @@ const schemas: Record<string, Schema> = {
   LeaderKey: obj({ name: str, name_encoding: encoding, key: str, key_encoding: encoding, rev: int, lease: str }, ['name', 'key', 'rev', 'lease']),
   CampaignResult: obj({ revision: int, leader: ref('LeaderKey') }, ['revision', 'leader']),
   LeaderResult: obj({ revision: int, kv: ref('KeyValue') }, ['revision', 'kv']),
-  Export: obj({ prefix: str, prefix_encoding: encoding, revision: int, kvs: arr(ref('KeyValue')) }, ['prefix', 'revision', 'kvs']),
+  Export: obj({ prefix: str, prefix_encoding: encoding, revision: int, kvs: arr(ref('KeyValue')), next: str }, ['prefix', 'revision', 'kvs']),
   Tree: obj(
     {
       prefix: str,
@@ -144,7 +144,8 @@ export const openApiDocument = {
           q('prefix', 'every key starting with the key'),
           q('from_key', 'every key >= the key'),
           q('revision', 'read at this revision', int),
-          q('limit', 'at most this many keys (or history events)', int),
+          q('limit', 'at most this many keys (or history events); a range defaults to 1000 keys a page, at most 10000', int),
+          q('continue', 'the next token of the previous page of a range (same revision)', str),
           q('keys_only', 'leave values out'),
           q('count_only', 'only the count'),
           q('serializable', 'answer from this member without a read barrier'),
@@ -269,7 +270,14 @@ export const openApiDocument = {
       },
     },
     '/api/export/{key}': {
-      get: { summary: 'Every key under a prefix, at one revision', parameters: [keyParam, q('revision', 'read at this revision', int)], responses: { '200': json(ref('Export'), 'the keys'), '410': error('the revision is compacted'), ...common } },
+      get: {
+        summary: 'Every key under a prefix, at one revision, in pages (a next token while more remain)',
+        parameters: [
+          keyParam,
+          q('revision', 'read at this revision', int),
+          q('limit', 'keys per page (default 1000, at most 10000)', int),
+          q('continue', 'the next token of the previous page (same revision)', str),
+        ], responses: { '200': json(ref('Export'), 'the keys'), '410': error('the revision is compacted'), ...common } },
     },
     '/api/import': {
       post: {

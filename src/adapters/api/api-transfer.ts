@@ -11,6 +11,7 @@ import { optionalId, optionalString, parseJsonObject, readBody, type BodyLimits,
 import { statusByKind } from '../grpc/error-status.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
 import type { ApiAccess } from './api-identity.js';
+import { continueToken, keyAfter, pageLimitOf, parseContinue } from './api-page.js';
 
 export class TransferRoutes {
   constructor(
@@ -18,20 +19,28 @@ export class TransferRoutes {
     private readonly body: BodyLimits,
   ) {}
 
-  /** GET /api/export/<prefix>[?revision=R] → {prefix, revision, kvs}. */
+  /**
+   * GET /api/export/<prefix>[?revision=R][&limit=N][&continue=T] → {prefix, revision, kvs, next?}: at
+   * most a page of keys (api-page.ts); `next` continues at the same revision.
+   */
   async export(res: ServerResponse, prefix: Buffer, query: Query, access: ApiAccess): Promise<void> {
-    const unknown = query.unknown(new Set(['revision']));
+    const unknown = query.unknown(new Set(['revision', 'limit', 'continue']));
     if (unknown.length > 0) throw new ApiError(400, 'unknownField', `unknown query parameter(s): ${unknown.join(', ')}`, { fields: unknown });
+    const page = parseContinue(query.string('continue'), query.count('revision') ?? 0);
     const req = RangeRequest.fromPartial({
-      key: prefix.length === 0 ? Buffer.from([0]) : prefix,
+      key: page.fromKey ?? (prefix.length === 0 ? Buffer.from([0]) : prefix),
       rangeEnd: prefix.length === 0 ? Buffer.from([0]) : prefixEnd(prefix),
-      revision: BigInt(query.count('revision') ?? 0),
+      revision: BigInt(page.revision),
+      limit: BigInt(pageLimitOf(query.count('limit'))),
     });
     access.requireRead(req.key, req.rangeEnd);
     const r = await this.ctx.api.kv.range(req);
+    const revision = Number(r.header?.revision ?? 0n);
     const out: Record<string, unknown> = {};
     putBytes(out, 'prefix', prefix);
-    sendJson(res, 200, { ...out, revision: Number(r.header?.revision ?? 0n), kvs: r.kvs.map((kv) => kvJson(kv)) });
+    const last = r.kvs[r.kvs.length - 1];
+    const next = r.more && last !== undefined ? { next: continueToken(page.revision > 0 ? page.revision : revision, keyAfter(last.key)) } : {};
+    sendJson(res, 200, { ...out, revision, kvs: r.kvs.map((kv) => kvJson(kv)), ...next });
   }
 
   /** POST /api/import {"kvs": [{key, value, key_encoding?, value_encoding?, lease?}]} → {imported, revisions}. */

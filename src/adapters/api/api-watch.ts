@@ -12,6 +12,13 @@ import { prefixEnd } from './api-bytes.js';
 import { HubWatch, type WatchOutput, type WatchSpec } from './api-hub-watch.js';
 import type { Query } from './api-request.js';
 import type { ApiAccess } from './api-identity.js';
+import { compactRevisionOf } from './api-compact-revision.js';
+
+/** A watch checked and counted against its address's bound; `release` (idempotent) uncounts it. */
+export interface PreparedWatch {
+  readonly spec: WatchSpec;
+  readonly release: () => void;
+}
 
 export interface WatchLimits {
   /** Bytes a watch client may leave unread before its grace period starts. */
@@ -64,8 +71,29 @@ export class WatchRoutes {
     private readonly limits: WatchLimits,
   ) {}
 
-  /** Parses the watch request and checks it against compaction and the per-address bound. */
-  async prepare(req: IncomingMessage, key: Buffer, query: Query, access: ApiAccess): Promise<WatchSpec> {
+  /**
+   * Counts a long-lived stream (watch or election observe) against its client address now, before
+   * any await or handshake, so parallel requests cannot all pass the check. Throws 429 past the bound.
+   */
+  reserveStream(req: IncomingMessage): () => void {
+    const address = addressOf(req);
+    const open = this.openByAddress.get(address) ?? 0;
+    if (open >= this.limits.maxWatchesPerAddress) {
+      throw new ApiError(429, 'tooManyWatches', `too many open watches from this address (at most ${this.limits.maxWatchesPerAddress})`);
+    }
+    this.openByAddress.set(address, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.openByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.openByAddress.delete(address);
+      else this.openByAddress.set(address, left);
+    };
+  }
+
+  /** Parses the watch request, checks it against compaction and counts it against the per-address bound. */
+  async prepare(req: IncomingMessage, key: Buffer, query: Query, access: ApiAccess): Promise<PreparedWatch> {
     const unknown = query.unknown(watchFlags);
     if (unknown.length > 0) throw new ApiError(400, 'unknownField', `unknown query parameter(s): ${unknown.join(', ')}`, { fields: unknown });
     const prefix = query.flag('prefix');
@@ -81,20 +109,23 @@ export class WatchRoutes {
       if (!/^\d{1,15}$/.test(lastEventId)) throw badRequest('Last-Event-ID must be a revision');
       start = Number(lastEventId) + 1;
     }
-    if (start > 0) {
-      const st = await this.ctx.api.status();
-      if (start <= st.compactRevision) {
-        throw new ApiError(410, 'compacted', statusByKind.compacted.details, { compact_revision: st.compactRevision });
+    const release = this.reserveStream(req);
+    try {
+      if (start > 0) {
+        const compactRevision = await compactRevisionOf(this.ctx.api);
+        if (start <= compactRevision) {
+          throw new ApiError(410, 'compacted', statusByKind.compacted.details, { compact_revision: compactRevision });
+        }
       }
+    } catch (err) {
+      release();
+      throw err;
     }
-    if ((this.openByAddress.get(addressOf(req)) ?? 0) >= this.limits.maxWatchesPerAddress) {
-      throw new ApiError(429, 'tooManyWatches', `too many open watches from this address (at most ${this.limits.maxWatchesPerAddress})`);
-    }
-    return { key, rangeEnd, startRevision: start, prevKv: query.flag('prev_kv') };
+    return { spec: { key, rangeEnd, startRevision: start, prevKv: query.flag('prev_kv') }, release };
   }
 
   /** GET /api/watch/<key> with Accept: text/event-stream. */
-  sse(req: IncomingMessage, res: ServerResponse, spec: WatchSpec): void {
+  sse(req: IncomingMessage, res: ServerResponse, prepared: PreparedWatch): void {
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
@@ -114,11 +145,14 @@ export class WatchRoutes {
         res.write(': keepalive\n\n');
       },
     };
-    this.run(req, spec, transport);
+    this.run(prepared, transport);
   }
 
   /** An Upgrade on /api/watch/<key>: the WebSocket handshake, then the same stream as SSE. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, spec: WatchSpec): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, prepared: PreparedWatch): void {
+    // counted since prepare: a handshake that fails (the socket closes, no callback) uncounts it
+    if (socket.destroyed) return prepared.release();
+    socket.once('close', prepared.release);
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const transport: WatchTransport = {
         write: (o) => ws.send(JSON.stringify(wsMessage(o))),
@@ -133,7 +167,7 @@ export class WatchRoutes {
       };
       // clients only ever need to close; anything they send is ignored (and bounded by maxPayload)
       ws.on('error', () => ws.terminate());
-      this.run(req, spec, transport);
+      this.run(prepared, transport);
     });
   }
 
@@ -143,9 +177,7 @@ export class WatchRoutes {
     this.wss.close();
   }
 
-  private run(req: IncomingMessage, spec: WatchSpec, t: WatchTransport): void {
-    const address = addressOf(req);
-    this.openByAddress.set(address, (this.openByAddress.get(address) ?? 0) + 1);
+  private run({ spec, release }: PreparedWatch, t: WatchTransport): void {
     let over: NodeJS.Timeout | undefined;
     let stopped = false;
     const stop = (how: 'end' | 'destroy'): void => {
@@ -155,9 +187,7 @@ export class WatchRoutes {
       clearInterval(keepalive);
       clearTimeout(over);
       watch.close();
-      const left = (this.openByAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.openByAddress.delete(address);
-      else this.openByAddress.set(address, left);
+      release();
       if (how === 'end') t.end();
       else t.destroy();
     };

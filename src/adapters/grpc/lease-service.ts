@@ -5,7 +5,7 @@ import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
 import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
-import { callerOf, enabledAuth, requirePermitted } from './auth-guard.js';
+import { callerOf, enabledAuth, requirePermitted, serveChecked } from './auth-guard.js';
 
 function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
   return { send: (res) => out.send(res), drained: () => drained(out, signal) };
@@ -34,7 +34,12 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       return queue;
     }),
     leaseTimeToLive: unary(LeaseService.leaseTimeToLive, async (req, call) => {
-      // etcd 3.4 checks no permission here (3.5 does), only that a token sent is valid.
+      // etcd 3.4.26+ (CVE-2023-32082): the attached key names only for a caller who may read them
+      // all (permission denied otherwise); without keys, only that a token sent is valid.
+      if (req.keys) {
+        const res = await serveChecked(api, call, (_check, h) => api.auth!.leaseKeysReadRefusal(h, req.ID), () => lease.timeToLive(req));
+        return { ...res, header: completeHeader(api, res.header) };
+      }
       if (enabledAuth(api) !== undefined) await callerOf(api, call);
       const res = await lease.timeToLive(req);
       return { ...res, header: completeHeader(api, res.header) };

@@ -8,6 +8,15 @@ import { MaintenanceService, type SnapshotResponse } from '../../gen/etcd/etcdse
 import type { CallContext } from './server-call.js';
 import { unknownMethodStatus, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
+import { SnapshotExportError } from '../../snapshot/snapshot-errors.js';
+import { GrpcStatusError, type GrpcStatus } from './error-status.js';
+import { Status } from './grpc-codes.js';
+
+/** Busy and a full disk are a resource running out; a lagging engine is worth a retry; a gone client cancelled. */
+function snapshotRefusal(err: SnapshotExportError): GrpcStatus {
+  const code = err.kind === 'not-persisted' ? Status.UNAVAILABLE : err.kind === 'aborted' ? Status.CANCELLED : Status.RESOURCE_EXHAUSTED;
+  return { code, details: err.message };
+}
 
 export async function serveSnapshot(api: ServerApi, call: CallContext, out: ResponseStream<SnapshotResponse>): Promise<void> {
   if (api.snapshot === undefined) {
@@ -15,7 +24,13 @@ export async function serveSnapshot(api: ServerApi, call: CallContext, out: Resp
     out.end(unknownMethodStatus(MaintenanceService.snapshot.path));
     return;
   }
-  const image = await api.snapshot();
+  let image;
+  try {
+    image = await api.snapshot(call.signal);
+  } catch (err) {
+    if (err instanceof SnapshotExportError) throw new GrpcStatusError(snapshotRefusal(err));
+    throw err;
+  }
   let sent = 0;
   try {
     for await (const chunk of image.chunks()) {

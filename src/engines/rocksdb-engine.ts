@@ -151,6 +151,8 @@ class RocksdbEngine implements Engine {
   private closing: Promise<void> | undefined;
   /** While an import swaps the database: reads and writes wait for it. */
   private replacing: Promise<void> | undefined;
+  /** The moved-aside database of the last swap being removed in the background; close waits for it. */
+  private removingReplaced: Promise<void> = Promise.resolve();
   private importing: Promise<void> = Promise.resolve();
   /** While defragment copies the database: the ops written since its snapshot, in write order. */
   private defragTail: WriteOp[][] | undefined;
@@ -360,7 +362,7 @@ class RocksdbEngine implements Engine {
     } catch (err) {
       throw this.committer.fail(err);
     }
-    void rm(dirs.replaced, { recursive: true, force: true }).catch(() => undefined);
+    this.removingReplaced = rm(dirs.replaced, { recursive: true, force: true }).catch(() => undefined);
   }
 
   onFailure(listener: (failure: Error) => void): void {
@@ -480,6 +482,8 @@ class RocksdbEngine implements Engine {
       await this.committer.drain();
       // abstract-level closes any iterator still open before the database itself.
       await this.db.close();
+      // Nothing of this instance stays beside its directory (a restore leaves exactly the data dir).
+      await this.removingReplaced;
     })();
     return this.closing;
   }

@@ -20,7 +20,8 @@ import type {
 } from '../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
 import { toKeyValue } from '../mvcc/kv-record.js';
 import { watchRange } from './key-events.js';
-import { leaseHex, prefixEnd, sessionLease, singleKey, topByCreate, type RecipeDeps } from './recipe-deps.js';
+import { prefixEnd } from '../core/keys.js';
+import { leaseHex, sessionLease, singleKey, topByCreate, type RecipeDeps } from './recipe-deps.js';
 import { waitDeletes } from './wait-deletes.js';
 
 const EMPTY = Buffer.alloc(0);

@@ -1,6 +1,7 @@
 // What the Lock and Election recipes use: the same KV, Watch and Lease APIs a client would, so their
 // keys and revisions are exactly those a clientv3/concurrency client produces and sees.
 import type { KvApi } from '../core/kv-api.js';
+import { prefixEnd } from '../core/keys.js';
 import type { LeaseApi } from '../core/lease-api.js';
 import type { WatchApi } from '../core/watch-api.js';
 import type { RangeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
@@ -15,17 +16,6 @@ export interface RecipeDeps {
 /** clientv3.NewSession's default TTL when no lease is given. */
 export const defaultSessionTtlSeconds = 60n;
 
-/** clientv3's GetPrefixRangeEnd: the first key after every key starting with prefix. */
-export function prefixEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
 
 /** clientv3.WithFirstCreate / WithLastCreate: the key of the prefix created first / last. */
 export function topByCreate(prefix: Buffer, order: 'first' | 'last', maxCreateRevision = 0n): RangeRequest {

@@ -19,3 +19,15 @@ export function keyRange(key: Uint8Array, rangeEnd: Uint8Array): KeyRange {
 
 export const inRange = (r: KeyRange, k: Key): boolean =>
   r.kind === 'single' ? k === r.key : k >= r.start && (r.end === null || k < r.end);
+
+/** clientv3's GetPrefixRangeEnd: the first key after every key starting with `prefix` ("\0", from-key, when there is none). */
+export function prefixEnd(prefix: Uint8Array): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}

@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bytesOf, decodePathBytes, encodePathBytes, prefixEnd, putBytes } from '../../src/adapters/api/api-bytes.js';
+import { prefixEnd } from '../../src/core/keys.js';
+import { bytesOf, decodePathBytes, encodePathBytes, putBytes } from '../../src/adapters/api/api-bytes.js';
 import { ApiError } from '../../src/adapters/api/api-errors.js';
 import { checkOrigin } from '../../src/adapters/api/api-origin.js';
 import { parseId, parseJsonObject, Query } from '../../src/adapters/api/api-request.js';

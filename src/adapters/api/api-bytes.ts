@@ -70,14 +70,3 @@ export function encodePathBytes(bytes: Uint8Array): string {
   return s;
 }
 
-/** etcd's prefix range end: the key with its last byte below 0xff incremented; "\0" for an all-0xff or empty key. */
-export function prefixEnd(key: Uint8Array): Buffer {
-  const end = Buffer.from(key);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}

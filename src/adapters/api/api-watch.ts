@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, badRequest, errorBody } from './api-errors.js';
 import { statusByKind } from '../grpc/error-status.js';
 import type { ApiContext } from './api-context.js';
-import { prefixEnd } from './api-bytes.js';
+import { prefixEnd } from '../../core/keys.js';
 import { HubWatch, type WatchOutput, type WatchSpec } from './api-hub-watch.js';
 import type { Query } from './api-request.js';
 import type { ApiAccess } from './api-identity.js';

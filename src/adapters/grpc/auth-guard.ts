@@ -2,6 +2,7 @@
 // helper starts with the one test the unauthenticated path pays (`auth.enabled`).
 import type { ServerApi } from '../../core/kv-api.js';
 import { EtcdError, isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
+import { prefixEnd } from '../../core/keys.js';
 import { GrpcStatusError } from './error-status.js';
 import { Status } from './grpc-codes.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
@@ -91,17 +92,6 @@ export async function requirePermitted(api: ServerApi, call: CallContext, refusa
   auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
 }
 
-/** etcd's clientv3.GetPrefixRangeEnd. */
-function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i]!++;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
 
 /**
  * The Lock and Election services run etcd's client recipes with the caller's credentials: they read

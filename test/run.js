@@ -28,13 +28,20 @@ const killGraceMs = 5_000;
 const maxKeptOutputBytes = 64 * 1024;
 
 /** Files run this many at a time (outside the `alone` ones). */
-const jobs = Math.max(1, Number(process.env.TEST_JOBS ?? 2));
+const requestedJobs = Number(process.env.TEST_JOBS ?? 2);
+if (!Number.isInteger(requestedJobs) || requestedJobs < 1) {
+  console.error(`TEST_JOBS must be a whole number of at least 1, not ${JSON.stringify(process.env.TEST_JOBS)}`);
+  process.exit(2);
+}
+const jobs = requestedJobs;
 /** Path prefixes (under dist/test) of files that run with nothing beside them. */
 const alone = ['cluster/', 'durability/', 'interop/', 'differential/', 'raft/', 'peer/', 'adapters/grpc'];
 const runsAlone = (file) => alone.some((prefix) => relative(testRoot, file).split(sep).join('/').startsWith(prefix));
 
 /** Process groups of the files running now, killed if the runner itself is stopped. */
 const currentGroups = new Set();
+/** Ledgers of the files running now: what they started in groups of their own, cleaned up likewise. */
+const currentLedgers = new Set();
 
 const ansiPattern = /\u001b\[[0-9;?]*[ -\/]*[@-~]/g;
 
@@ -102,6 +109,7 @@ function runFile(file, env, live) {
     print(`\n=== ${relative(repoRoot, file)}\n`);
     const started = Date.now();
     const ledger = mkdtempSync(join(tmpdir(), 'lattice-test-ledger-'));
+    currentLedgers.add(ledger);
     const child = spawn(process.execPath, [file], {
       cwd: repoRoot,
       env: { ...env, LATTICE_TEST_LEDGER: ledger },
@@ -145,6 +153,7 @@ function runFile(file, env, live) {
       // (servers run in process groups of their own; a killed file could not stop them itself).
       killGroup(child.pid, 'SIGKILL');
       cleanLedger(ledger);
+      currentLedgers.delete(ledger);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const summary = parseSummary(kept);
       let result;
@@ -206,6 +215,7 @@ async function main() {
   for (const signal of stopSignals) {
     process.on(signal, () => {
       for (const group of currentGroups) killGroup(group, 'SIGKILL');
+      for (const ledger of currentLedgers) cleanLedger(ledger);
       rmSync(runDir, { recursive: true, force: true });
       process.exit(130);
     });

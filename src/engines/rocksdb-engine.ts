@@ -254,7 +254,7 @@ class RocksdbEngine implements Engine {
       [Symbol.asyncIterator]: () => {
         if (consumed) throw new TypeError('a rocksdb engine iteration can be consumed only once');
         consumed = true;
-        return drain(iterator, () => this.readerEnded());
+        return closableDrain(iterator, () => this.readerEnded());
       },
     };
   }
@@ -411,7 +411,11 @@ class RocksdbEngine implements Engine {
     let releaseReads: (() => void) | undefined;
     try {
       const source = this.iterate({});
-      const copy = await openDb(dirs.building, defragCopyTuning);
+      const copy = await openDb(dirs.building, defragCopyTuning).catch(async (err: unknown) => {
+        // An iteration made and never read stays counted as an open reader until it is closed.
+        await source[Symbol.asyncIterator]().return?.();
+        throw err;
+      });
       try {
         let batch = copy.batch();
         let bytes = 0;
@@ -608,6 +612,31 @@ async function* drain(iterator: RocksIterator, ended: () => void): AsyncGenerato
   } finally {
     await iterator.close().finally(ended);
   }
+}
+
+/**
+ * drain() as an iterator whose return() also closes an iteration that was never read: a generator
+ * not yet started skips its finally, and the native iterator (with its RocksDB snapshot) and the
+ * open-reader count would stay held.
+ */
+function closableDrain(iterator: RocksIterator, ended: () => void): AsyncIterator<readonly [Buffer, Buffer]> & AsyncIterable<readonly [Buffer, Buffer]> {
+  const generator = drain(iterator, ended);
+  let started = false;
+  return {
+    next: () => {
+      started = true;
+      return generator.next();
+    },
+    return: async () => {
+      if (started) return generator.return(undefined);
+      started = true;
+      await iterator.close().finally(ended);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 function opsBytes(ops: readonly WriteOp[]): number {

@@ -183,7 +183,10 @@ export class NodeLoop {
         // persistence. An entry still commits only once durable on a quorum, and is applied (and
         // answered) only after this Ready's save. Anyone else sends after: votes and append
         // responses promise what is on disk.
-        const sentEarly = this.leading && rd.messages.length > 0;
+        // Except when this Ready commits entries it is itself saving (a single voter commits alone):
+        // its messages would carry that commit to learners before the entries are on its disk.
+        const commitsOwnUnsaved = rd.entries.length > 0 && rd.hardState !== undefined && rd.hardState.commit >= rd.entries[0]!.index;
+        const sentEarly = this.leading && rd.messages.length > 0 && !commitsOwnUnsaved;
         if (sentEarly) this.sendAll(rd.messages);
         if (rd.readStates.length > 0) this.applier.readStates(rd.readStates);
         if (rd.snapshot !== undefined) {

@@ -519,16 +519,7 @@ class RocksdbEngine implements Engine {
             for (const key of putsSoFar) {
               if (Buffer.compare(key, op.gte) >= 0 && Buffer.compare(key, op.lt) < 0) batch.del(key);
             }
-            const keys = this.db.iterator({ gte: op.gte, lt: op.lt, values: false });
-            try {
-              for (;;) {
-                const entries = await keys.nextv(delRangeScanBatchEntries);
-                if (entries.length === 0) break;
-                for (const [key] of entries) batch.del(key);
-              }
-            } finally {
-              await keys.close();
-            }
+            await deleteStoredKeysIn(this.db, batch, op.gte, op.lt);
             break;
           }
         }
@@ -538,6 +529,20 @@ class RocksdbEngine implements Engine {
       throw err;
     }
     return batch;
+  }
+}
+
+/** Adds to `batch` a delete of every key `db` holds in [gte, lt) (RocksDB's DeleteRange, by scan). */
+async function deleteStoredKeysIn(db: RocksLevel, batch: RocksChainedBatch, gte: Buffer, lt: Buffer): Promise<void> {
+  const keys = db.iterator({ gte, lt, values: false });
+  try {
+    for (;;) {
+      const entries = await keys.nextv(delRangeScanBatchEntries);
+      if (entries.length === 0) return;
+      for (const [key] of entries) batch.del(key);
+    }
+  } finally {
+    await keys.close();
   }
 }
 
@@ -556,16 +561,7 @@ async function replayOnto(db: RocksLevel, tail: readonly (readonly WriteOp[])[])
         // The keys a delRange removes are those the copy holds once everything before it is written.
         await batch.write({ sync: false });
         batch = db.batch();
-        const keys = db.iterator({ gte: op.gte, lt: op.lt, values: false });
-        try {
-          for (;;) {
-            const entries = await keys.nextv(delRangeScanBatchEntries);
-            if (entries.length === 0) break;
-            for (const [key] of entries) batch.del(key);
-          }
-        } finally {
-          await keys.close();
-        }
+        await deleteStoredKeysIn(db, batch, op.gte, op.lt);
       }
     }
   }

@@ -1,8 +1,7 @@
 // bcrypt off the event loop, on a small piscina pool of its own (created at the first use: a server
 // without auth starts no threads). Bounded like the job pool: past maxPendingBcryptJobs callers get
 // etcd's "too many requests" rather than a queue that grows with every client that logs in.
-import { Piscina } from 'piscina';
-import { EtcdError } from '../core/errors.js';
+import { BoundedWorkerPool } from './bounded-worker-pool.js';
 import type { BcryptTask } from './bcrypt-task.js';
 
 export const maxBcryptThreads = 2;
@@ -16,9 +15,7 @@ export interface PasswordHasher {
 }
 
 export class BcryptJobs implements PasswordHasher {
-  private pool: Piscina | null = null;
-  private pending = 0;
-  private closed = false;
+  private readonly pool = new BoundedWorkerPool({ filename: taskFile, maxThreads: maxBcryptThreads, maxPending: maxPendingBcryptJobs, idleTimeoutMs: bcryptThreadIdleMs });
 
   constructor(private readonly cost: number) {}
 
@@ -35,22 +32,11 @@ export class BcryptJobs implements PasswordHasher {
     return out === true;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const pool = this.pool;
-    this.pool = null;
-    if (pool !== null) await pool.destroy();
+  close(): Promise<void> {
+    return this.pool.close();
   }
 
-  private async run(task: BcryptTask): Promise<unknown> {
-    if (this.closed) throw new EtcdError('stopped');
-    if (this.pending >= maxPendingBcryptJobs) throw new EtcdError('tooManyRequests');
-    this.pending++;
-    try {
-      this.pool ??= new Piscina({ filename: taskFile, minThreads: 0, maxThreads: maxBcryptThreads, idleTimeout: bcryptThreadIdleMs });
-      return await this.pool.run(task);
-    } finally {
-      this.pending--;
-    }
+  private run(task: BcryptTask): Promise<unknown> {
+    return this.pool.run(task);
   }
 }

@@ -4,6 +4,7 @@
 // Precedence, as in etcd: with --config-file (or ETCD_CONFIG_FILE) only the file counts and other flags and
 // environment variables are ignored (but still syntax-checked); otherwise flags win over ETCD_* variables.
 
+import type { TenantSpec } from '../tenants/tenant-spec.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLogLevel, type LogLevel } from './logger.js';
@@ -88,6 +89,8 @@ export interface ServerConfig {
   readonly apiCorsOrigins: readonly string[];
   /** --host-whitelist, comma-split (`*`: etcd's default). */
   readonly hostWhitelist: readonly string[];
+  /** Tenants from the config file's [tenants.<name>] tables (src/tenants/). */
+  readonly tenants: readonly TenantSpec[];
   /** Flags etcd knows that were set but that Lattice does not implement yet (without dashes). */
   readonly ignoredFlags: readonly string[];
   /** Human-readable warnings to log at startup (etcd logs the same situations). */
@@ -972,6 +975,7 @@ function build(
     configFile,
     apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),
     hostWhitelist: str('host-whitelist').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    tenants: [],
     ignoredFlags,
     warnings,
   };

@@ -27,6 +27,7 @@ import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
 import { createApiHandler, type ApiOptions } from './api/api-handler.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
+import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -58,6 +59,8 @@ export interface ClientPortOptions {
   readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
   /** etcd --host-whitelist (host-whitelist.ts): /api always checks Host, etcd's handlers only for an explicit list. */
   readonly hostWhitelist?: HostWhitelist;
+  /** Per-listener connection count and idle time bounds (connection-limits.ts). */
+  readonly connectionLimits?: ConnectionLimits;
 }
 
 export interface ListenAddress {
@@ -308,6 +311,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     for (const u of urls) {
       const server = u.secure ? secureListener(u.url) : net.createServer(onConnection);
       server.on('error', (err) => log(`client listener ${u.url} failed`, err));
+      applyConnectionLimits(server, options.connectionLimits);
       netServers.push(server);
       const port = await listen(server, u.host, u.port);
       addresses.push({ url: u.url, host: u.host, port });

@@ -8,6 +8,7 @@ import type { TenantSpec } from '../tenants/tenant-spec.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLogLevel, type LogLevel } from './logger.js';
+import { durabilityFromFlags } from '../log/durability-mode.js';
 import { transportSecurityFromFlags } from '../tls/tls-flags.js';
 import type { TransportSecurity } from '../tls/transport-security.js';
 
@@ -18,6 +19,8 @@ export type ClusterState = 'new' | 'existing';
 export type EngineKind = 'memory' | 'rocksdb';
 export type ActorPlacement = 'main' | 'worker';
 export type CompactionMode = 'periodic' | 'revision';
+export type DurabilityMode = 'sync' | 'quorum' | 'async';
+export type FsyncPolicy = 'always' | 'never';
 
 export interface ServerConfig {
   readonly kind: 'server';
@@ -89,6 +92,16 @@ export interface ServerConfig {
   readonly apiCorsOrigins: readonly string[];
   /** --host-whitelist, comma-split (`*`: etcd's default). */
   readonly hostWhitelist: readonly string[];
+  /** --durability / [durability] mode (src/log/durability-mode.ts): when a write is acknowledged. */
+  readonly durabilityMode: DurabilityMode;
+  /** --fsync-policy ('never' also with --unsafe-no-fsync): whether the Raft WAL is fsynced at all. */
+  readonly fsyncPolicy: FsyncPolicy;
+  /** quorum/async: how long an acknowledged write may wait for its background fsync. */
+  readonly fsyncIntervalMs: number;
+  /** --max-client-connections: open connections per client listener (0: no limit). */
+  readonly maxClientConnections: number;
+  /** --client-idle-timeout: a client connection silent this long both ways is closed (0: never). */
+  readonly clientIdleTimeoutMs: number;
   /** Tenants from the config file's [tenants.<name>] tables (src/tenants/). */
   readonly tenants: readonly TenantSpec[];
   /** Flags etcd knows that were set but that Lattice does not implement yet (without dashes). */
@@ -126,6 +139,10 @@ export interface ParseOptions {
   readonly envConflict?: 'warn' | 'fail';
   /** Reads --config-file; injected for tests. */
   readonly readFile?: (path: string) => string;
+  /** Flag values from a lattice.toml (src/config/): below flags and environment variables, above defaults. */
+  readonly fileValues?: ReadonlyMap<string, FlagValue>;
+  /** Told every flag's effective value before validation (`lattice config print`). */
+  readonly onEffective?: (values: ReadonlyMap<string, FlagValue>) => void;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -253,7 +270,7 @@ export function formatInitialCluster(m: ReadonlyMap<string, readonly string[]>):
 type FlagKind = 'string' | 'bool' | 'uint' | 'uint32' | 'int' | 'duration' | 'urls' | 'strings' | 'legacy';
 
 const maxUint32 = 2 ** 32 - 1;
-type FlagValue = string | boolean | number | readonly string[];
+export type FlagValue = string | boolean | number | readonly string[];
 type Source = 'flag' | 'env' | 'file';
 
 interface FlagSpec {
@@ -394,6 +411,12 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(LA, 'engine', 'string', 'rocksdb', "Storage engine: 'memory' or 'rocksdb'.", { choices: ['memory', 'rocksdb'], envPrefix: 'LATTICE' }),
   spec(LA, 'actor-placement', 'string', 'main', "Where actors run: 'main' thread or 'worker' threads.", { choices: ['main', 'worker'], envPrefix: 'LATTICE' }),
   spec(LA, 'shards', 'uint', 1, `Number of key-range shards (1-${maxShards}).`, { envPrefix: 'LATTICE' }),
+  spec(LA, 'durability', 'string', 'sync', "When a write is acknowledged: 'sync' (fsynced on a quorum), 'quorum' (written on a quorum, fsynced in the background) or 'async' (single member: fsynced in the background).", { choices: ['sync', 'quorum', 'async'], envPrefix: 'LATTICE' }),
+  spec(LA, 'fsync-policy', 'string', 'always', "'always': the Raft WAL is fsynced (before the acknowledgement in sync mode, in the background otherwise); 'never': never (as --unsafe-no-fsync).", { choices: ['always', 'never'], envPrefix: 'LATTICE' }),
+  spec(LA, 'fsync-interval', 'duration', 10, 'quorum and async modes: the longest an acknowledged write waits for its background fsync.', { envPrefix: 'LATTICE' }),
+  spec(LA, 'max-client-connections', 'uint', 0, 'Open connections per client listener; more are refused (0: no limit).', { envPrefix: 'LATTICE' }),
+  spec(LA, 'client-idle-timeout', 'duration', 0, 'A client connection with no traffic either way for this long is closed (0: never).', { envPrefix: 'LATTICE' }),
+  spec(LA, 'tls-min-version', 'string', 'TLS1.2', "Minimum TLS version for client and peer TLS (etcd 3.5's flag): 'TLS1.2' or 'TLS1.3'.", { choices: ['TLS1.2', 'TLS1.3'], envPrefix: 'LATTICE' }),
   spec(LA, 'api-cors-origins', 'strings', [], 'Comma-separated browser origins allowed to call /api cross-origin (* for any); none by default.', { envPrefix: 'LATTICE' }),
 
   // etcd's `ignored` list: flags of older versions, accepted with a warning.
@@ -715,6 +738,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
   const cliConfigFile = scanned.values.get('config-file');
   const configFile = (typeof cliConfigFile === 'string' && cliConfigFile !== '' ? cliConfigFile : undefined) ?? (env[envKey('ETCD', 'config-file')] || undefined);
 
+  if (configFile !== undefined && opts.fileValues !== undefined) {
+    throw new ConfigError('usage', `--config (lattice.toml) and --config-file (etcd YAML) cannot be used together`);
+  }
   if (configFile !== undefined) {
     const read = opts.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
     let text: string;
@@ -733,13 +759,91 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv, opt
       `loaded server configuration from ${configFile}; other configuration command line flags and environment variables will be ignored if provided`,
     );
   } else {
+    for (const [k, v] of opts.fileValues ?? []) {
+      values.set(k, v);
+      setBy.set(k, 'file');
+    }
     for (const [k, v] of scanned.values) {
       values.set(k, v);
       setBy.set(k, 'flag');
     }
     applyEnv(env, values, setBy, warnings, opts.envConflict ?? 'warn');
   }
+  if (opts.onEffective !== undefined) {
+    const effective = new Map<string, FlagValue>();
+    for (const s of flagSpecs) effective.set(s.name, values.get(s.name) ?? s.def);
+    opts.onEffective(effective);
+  }
   return build(values, setBy, configFile, warnings);
+}
+
+/** A flag as a config file may set it: its name, kind and default. */
+export interface FileFlag {
+  readonly name: string;
+  readonly kind: 'string' | 'bool' | 'uint' | 'uint32' | 'int' | 'duration' | 'urls' | 'strings';
+  readonly def: FlagValue;
+  readonly support: 'yes' | 'ignored';
+}
+
+/** Every flag a lattice.toml may set in its [etcd] table (all but --config-file, --version and etcd's legacy flags). */
+export const fileFlags: readonly FileFlag[] = flagSpecs.flatMap((s) =>
+  s.kind === 'legacy' || notInFile.has(s.name) ? [] : [{ name: s.name, kind: s.kind, def: s.def, support: s.support }],
+);
+
+/**
+ * A TOML value for a flag, checked exactly as the same text on the command line: strings as given,
+ * booleans and integers as their text, arrays of strings joined by commas. Durations are strings
+ * ("5s", "100ms"). Returns the value or what is wrong with it.
+ */
+export function flagValueFromFile(name: string, value: unknown): { ok: true; value: FlagValue } | { ok: false; detail: string } {
+  const s = specByName.get(name);
+  if (s === undefined || s.kind === 'legacy' || notInFile.has(name)) return { ok: false, detail: 'unknown key' };
+  let text: string;
+  switch (typeof value) {
+    case 'string':
+      text = value;
+      break;
+    case 'boolean':
+      if (s.kind !== 'bool') return { ok: false, detail: `a boolean where ${describeKind(s.kind)} is expected` };
+      text = String(value);
+      break;
+    case 'number':
+    case 'bigint':
+      if (s.kind !== 'uint' && s.kind !== 'uint32' && s.kind !== 'int') return { ok: false, detail: `a number where ${describeKind(s.kind)} is expected` };
+      text = String(value);
+      break;
+    default:
+      if (Array.isArray(value) && (s.kind === 'urls' || s.kind === 'strings') && value.every((x) => typeof x === 'string')) {
+        text = (value as string[]).join(',');
+        break;
+      }
+      return { ok: false, detail: `${Array.isArray(value) ? 'an array' : 'a table or date'} where ${describeKind(s.kind)} is expected` };
+  }
+  if (s.kind === 'bool' && typeof value === 'string') return { ok: false, detail: 'a string where a boolean (true or false) is expected' };
+  const r = convert(s, text);
+  if (!r.ok) return { ok: false, detail: `invalid value ${JSON.stringify(text)}: ${r.detail}${s.choices ? ` (one of ${s.choices.join(', ')})` : ''}` };
+  return r;
+}
+
+function describeKind(kind: FlagKind): string {
+  switch (kind) {
+    case 'bool':
+    case 'legacy':
+      return 'a boolean (true or false)';
+    case 'uint':
+    case 'uint32':
+      return 'a non-negative integer';
+    case 'int':
+      return 'an integer';
+    case 'duration':
+      return 'a duration string like "5s"';
+    case 'urls':
+      return 'a URL or an array of URLs';
+    case 'strings':
+      return 'a string or an array of strings';
+    case 'string':
+      return 'a string';
+  }
 }
 
 function applyEnv(
@@ -916,6 +1020,8 @@ function build(
 
   const security = transportSecurityFromFlags({ str, bool, list });
   if (!security.ok) throw invalid(security.error);
+  const durability = durabilityFromFlags(str('durability'), str('fsync-policy'), bool('unsafe-no-fsync'), num('fsync-interval'), initialCluster.size);
+  if (!durability.ok) throw invalid(durability.error);
 
   return {
     kind: 'server',
@@ -975,6 +1081,9 @@ function build(
     configFile,
     apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),
     hostWhitelist: str('host-whitelist').split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    ...durability.settings,
+    maxClientConnections: num('max-client-connections'),
+    clientIdleTimeoutMs: num('client-idle-timeout'),
     tenants: [],
     ignoredFlags,
     warnings,

@@ -356,6 +356,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
     hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
+    connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
   });

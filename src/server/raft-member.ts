@@ -27,6 +27,8 @@ import { formatId } from './member-id.js';
 import { ReceivedSnapshots } from './received-snapshots.js';
 import { remoteClusterJson } from './join-cluster.js';
 import { migrateLegacyLog } from './legacy-log-migration.js';
+import { asyncClusterRefusal, diskForDurability } from '../log/durability-mode.js';
+import { systemTimers } from '../core/timers.js';
 
 /** etcd's defaults: 1 MiB per append message, 4096/8 appends in flight per follower. */
 const maxSizePerMsg = 1024 * 1024;
@@ -128,6 +130,9 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   }
   await received.removeAllBut(state.snapshot !== undefined && state.snapshot.index > engineApplied ? state.snapshot.index : undefined);
 
+  // A member that joined a running cluster learns its size only now.
+  if (config.durabilityMode === 'async' && membership.members().length > 1) throw new Error(asyncClusterRefusal(membership.members().length));
+
   const storage = new MemoryRaftStorage();
   if (state.snapshot !== undefined) {
     storage.applySnapshot({ metadata: state.snapshot, data: new Uint8Array(0) });
@@ -217,7 +222,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   const options: RaftLogOptions = {
     core,
     storage,
-    disk: wal,
+    disk: diskForDurability(wal, config, systemTimers),
     network: {
       send: (messages) => transport.send(messages),
       // As etcd merges its snapshot message with its current state: the engine's state now and the

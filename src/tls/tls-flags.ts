@@ -26,6 +26,8 @@ export function transportSecurityFromFlags(flags: SecurityFlagReader): SecurityF
     // etcd's TLSInfo.baseConfig
     return { ok: false, error: `AllowedCN and AllowedHostname are mutually exclusive (cn=${JSON.stringify(peerCn)}, hostname=${JSON.stringify(peerHost)})` };
   }
+  // etcd 3.5's --tls-min-version, for both sides as there; absent (older callers): TLS 1.2.
+  const minVersion = flags.str('tls-min-version') === 'TLS1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
   return {
     ok: true,
     client: {
@@ -35,6 +37,7 @@ export function transportSecurityFromFlags(flags: SecurityFlagReader): SecurityF
       allowedCn: '',
       allowedHostname: flags.str('client-cert-allowed-hostname'),
       ciphers,
+      minVersion,
     },
     peer: {
       files: { certFile: flags.str('peer-cert-file'), keyFile: flags.str('peer-key-file'), trustedCaFile: flags.str('peer-trusted-ca-file'), crlFile: flags.str('peer-crl-file') },
@@ -43,6 +46,7 @@ export function transportSecurityFromFlags(flags: SecurityFlagReader): SecurityF
       allowedCn: peerCn,
       allowedHostname: peerHost,
       ciphers,
+      minVersion,
     },
   };
 }

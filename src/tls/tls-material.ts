@@ -26,7 +26,7 @@ export function secureContextOptions(material: TlsMaterial, security: TransportS
   const options: tls.SecureContextOptions = {
     cert: material.cert,
     key: material.key,
-    minVersion: minTlsVersion,
+    minVersion: security.minVersion ?? minTlsVersion,
     ...(material.ca !== undefined ? { ca: material.ca } : {}),
     ...(material.crl !== undefined ? { crl: material.crl } : {}),
     ...(security.ciphers !== undefined ? { ciphers: security.ciphers } : {}),

@@ -23,6 +23,8 @@ export interface TransportSecurity {
   readonly allowedHostname: string;
   /** OpenSSL cipher list from --cipher-suites; undefined: node's default. */
   readonly ciphers: string | undefined;
+  /** --tls-min-version; undefined: TLS 1.2 (etcd's minimum). */
+  readonly minVersion?: 'TLSv1.2' | 'TLSv1.3';
 }
 
 export const noTransportSecurity: TransportSecurity = {

@@ -1,0 +1,93 @@
+// When a member tells Raft its log is persisted, and so when a write can be acknowledged: the
+// durability modes of lattice.toml's [durability] table (and --durability / --fsync-policy).
+//
+// - sync (default, what etcd does): every Ready whose Raft state must be durable is fdatasynced
+//   before the member acts on it, so an acknowledged write is on stable storage on a quorum.
+//   The WAL is used as is: this module adds nothing to that path.
+// - quorum: a Ready is written to the WAL file (the OS page cache) and the member goes on at once;
+//   followers answer appends and the leader applies and acknowledges before any fsync. An fdatasync
+//   follows in the background within fsyncIntervalMs. A killed process loses nothing (the page cache
+//   belongs to the kernel); a power loss or kernel crash loses what was written since the last
+//   background fsync on that machine.
+// - async: the same disk behaviour for a single member (the quorum is the member itself); refused
+//   for a cluster of more than one so that a development setting copied to a cluster fails loudly.
+//
+// fsyncPolicy 'never' (also --unsafe-no-fsync) drops every WAL fsync, the background ones too.
+
+import type { Timers } from '../core/timers.js';
+import type { NodeDisk } from '../raft/node-loop.js';
+import type { DurabilityMode, FsyncPolicy } from '../server/config.js';
+
+export interface DurabilitySettings {
+  readonly durabilityMode: DurabilityMode;
+  readonly fsyncPolicy: FsyncPolicy;
+  /** quorum / async: the longest a written save waits for its background fdatasync. */
+  readonly fsyncIntervalMs: number;
+}
+
+/** fsync-interval bounds: shorter costs a sync per write again; longer widens what a power loss takes. */
+export const minFsyncIntervalMs = 1;
+export const maxFsyncIntervalMs = 10_000;
+
+export type DurabilityFromFlags = { readonly ok: true; readonly settings: DurabilitySettings } | { readonly ok: false; readonly error: string };
+
+/** Validates the durability flags against the initial cluster's size. */
+export function durabilityFromFlags(mode: string, policy: string, unsafeNoFsync: boolean, intervalMs: number, initialMembers: number): DurabilityFromFlags {
+  if (mode !== 'sync' && mode !== 'quorum' && mode !== 'async') return { ok: false, error: `unknown durability mode ${JSON.stringify(mode)} (sync|quorum|async)` };
+  if (policy !== 'always' && policy !== 'never') return { ok: false, error: `unknown fsync policy ${JSON.stringify(policy)} (always|never)` };
+  if (mode === 'async' && initialMembers > 1) return { ok: false, error: asyncClusterRefusal(initialMembers) };
+  if (!(intervalMs >= minFsyncIntervalMs && intervalMs <= maxFsyncIntervalMs)) {
+    return { ok: false, error: `--fsync-interval must be between ${minFsyncIntervalMs}ms and ${maxFsyncIntervalMs}ms (set to ${intervalMs}ms)` };
+  }
+  return { ok: true, settings: { durabilityMode: mode, fsyncPolicy: unsafeNoFsync ? 'never' : policy, fsyncIntervalMs: intervalMs } };
+}
+
+export const asyncClusterRefusal = (members: number): string =>
+  `durability mode "async" is for a single-member (development) cluster, but this cluster has ${members} members; use "quorum" (acknowledged once a quorum has written it, fsynced in the background) or "sync"`;
+
+/** What the WAL offers the node loop; RaftWal implements it. */
+export interface WalDisk extends NodeDisk {
+  releaseTo(index: number): Promise<void>;
+  readonly failure: Error | undefined;
+  onFailure(listener: (failure: Error) => void): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The disk the node loop persists through under the given settings. sync with fsyncs is the WAL
+ * itself. Otherwise saves are written without a sync and, unless the policy is 'never', one
+ * background sync (an empty synced save, so it is ordered after every write before it) is due
+ * fsyncIntervalMs after the first unsynced write. A failed background sync stops the WAL, and the
+ * node loop with it (fail-stop), through the WAL's own failure listeners.
+ */
+export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, timers: Timers): WalDisk {
+  if (settings.durabilityMode === 'sync' && settings.fsyncPolicy === 'always') return wal;
+  const background = settings.fsyncPolicy === 'always';
+  let cancelSync: (() => void) | undefined;
+  let closed = false;
+  const syncNow = (): void => {
+    cancelSync = undefined;
+    if (closed) return;
+    // Rejections are the WAL's failure, which its onFailure listeners already report.
+    wal.save(undefined, [], true).catch(() => undefined);
+  };
+  return {
+    async save(hardState, entries, sync) {
+      await wal.save(hardState, entries, false);
+      if (sync && background && cancelSync === undefined && !closed) cancelSync = timers.after(settings.fsyncIntervalMs, syncNow);
+    },
+    saveSnapshot: (meta) => wal.saveSnapshot(meta),
+    releaseTo: (index) => wal.releaseTo(index),
+    get failure() {
+      return wal.failure;
+    },
+    onFailure: (listener) => wal.onFailure(listener),
+    close() {
+      // The WAL syncs what was written as it closes.
+      closed = true;
+      cancelSync?.();
+      cancelSync = undefined;
+      return wal.close();
+    },
+  };
+}

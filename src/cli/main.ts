@@ -7,7 +7,6 @@ import { constants as osConstants } from 'node:os';
 import {
   ConfigError,
   helpText,
-  parseConfig,
   usageText,
   verifyBootstrap,
   formatInitialCluster,
@@ -18,6 +17,8 @@ import { createLogger, type Logger } from '../server/logger.js';
 import { IdentityError } from '../server/member-identity.js';
 import type { RunningServer } from '../server/lattice-server.js';
 import { runSnapshotCommand } from './snapshot-command.js';
+import { parseServerArgs, runConfigCommand } from '../config/config-cli.js';
+import { ConfigFileError } from '../config/lattice-toml.js';
 
 /** How long close() may take after a signal before the process gives up and exits 1. */
 const shutdownTimeoutMs = 30_000;
@@ -87,6 +88,9 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
     'max-request-bytes': cfg.maxRequestBytes,
     'max-txn-ops': cfg.maxTxnOps,
     'unsafe-no-fsync': cfg.unsafeNoFsync,
+    durability: cfg.durabilityMode,
+    'fsync-policy': cfg.fsyncPolicy,
+    tenants: cfg.tenants.map((t) => t.name),
     'force-new-cluster': cfg.forceNewCluster,
   });
 }
@@ -94,12 +98,16 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   // etcdctl's snapshot restore/status against a file; no server is started.
   if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
+  // lattice.toml: `config check|print`, and `[start] --config lattice.toml` (src/config/).
+  if (argv[0] === 'config') return runConfigCommand(argv.slice(1), env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   let parsed: ParseResult;
   try {
-    parsed = parseConfig(argv, env);
+    parsed = parseServerArgs(argv, env).result;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    if (e.kind === 'usage') {
+    if (e instanceof ConfigFileError) {
+      process.stderr.write(`lattice: invalid config file ${e.path}:\n${e.message}\n`);
+    } else if (e.kind === 'usage') {
       process.stderr.write(`lattice: ${e.message}\n${usageText()}`);
     } else {
       process.stderr.write(`lattice: error verifying flags, ${e.message}. See 'lattice --help'.\n`);

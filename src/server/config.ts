@@ -821,7 +821,7 @@ export function flagValueFromFile(name: string, value: unknown): { ok: true; val
   }
   if (s.kind === 'bool' && typeof value === 'string') return { ok: false, detail: 'a string where a boolean (true or false) is expected' };
   const r = convert(s, text);
-  if (!r.ok) return { ok: false, detail: `invalid value ${JSON.stringify(text)}: ${r.detail}${s.choices ? ` (one of ${s.choices.join(', ')})` : ''}` };
+  if (!r.ok) return { ok: false, detail: `invalid value ${JSON.stringify(text)}${r.detail === 'invalid value' ? '' : `: ${r.detail}`}${s.choices ? ` (one of ${s.choices.join(', ')})` : ''}` };
   return r;
 }
 

@@ -12,7 +12,8 @@
 // - async: the same disk behaviour for a single member (the quorum is the member itself); refused
 //   for a cluster of more than one so that a development setting copied to a cluster fails loudly.
 //
-// fsyncPolicy 'never' (also --unsafe-no-fsync) drops every WAL fsync, the background ones too.
+// With fsyncPolicy 'always' a changed term or vote is synced before the member acts on it (see
+// save). 'never' (also --unsafe-no-fsync) drops every WAL fsync, the background ones too.
 
 import type { Timers } from '../core/timers.js';
 import type { NodeDisk } from '../raft/node-loop.js';
@@ -71,8 +72,19 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
     // Rejections are the WAL's failure, which its onFailure listeners already report.
     wal.save(undefined, [], true).catch(() => undefined);
   };
+  // The term and vote last made durable: a member that forgot a vote after a power loss could vote
+  // twice in one term and help elect two leaders, so a new term or vote is always synced (elections
+  // are rare, this costs nothing in steady state). Only entries and commit indexes wait.
+  let votedTerm = -1;
+  let votedFor: bigint | undefined;
   return {
     async save(hardState, entries, sync) {
+      if (background && hardState !== undefined && (hardState.term !== votedTerm || hardState.vote !== votedFor)) {
+        await wal.save(hardState, entries, true);
+        votedTerm = hardState.term;
+        votedFor = hardState.vote;
+        return;
+      }
       await wal.save(hardState, entries, false);
       if (sync && background && cancelSync === undefined && !closed) cancelSync = timers.after(settings.fsyncIntervalMs, syncNow);
     },

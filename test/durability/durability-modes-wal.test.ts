@@ -103,6 +103,22 @@ for (const mode of ['quorum', 'async'] as const) {
   });
 }
 
+test('quorum: a new term or vote is synced before the save resolves, so a power loss cannot make a member forget its vote', async () => {
+  const disk = new PowerLossDisk();
+  const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  const timers = manualTimers();
+  const durable = diskForDurability(wal, settings('quorum'), timers);
+  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
+  await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true);
+  await durable.save({ term: 2, vote: 3n, commit: 1 }, [], true);
+  assert.is(timers.pending(), 1, 'the entry saves wait for a background sync');
+  disk.crash('drop', seededRandom(2));
+  const reopened = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  assert.equal(reopened.state.hardState, { term: 2, vote: 3n, commit: 1 });
+  assert.is(reopened.state.entries.length, 2, 'synced with the vote, the entries written before it are durable too');
+  await reopened.wal.close();
+});
+
 test('fsync_policy never: a kill loses nothing, a power loss may lose every save since the WAL was opened', async () => {
   const killed = await run(settings('sync', 'never'), 'kill');
   assert.is(killed.survived, killed.acked);

@@ -3,7 +3,7 @@
 // [--config <file>] [flags]`. Plain `lattice [etcd flags]` and etcd's YAML --config-file are
 // untouched: without --config this is parseConfig itself.
 import { readFileSync } from 'node:fs';
-import { ConfigError, parseConfig, type FlagValue, type ParseOptions, type ParseResult, type ServerConfig } from '../server/config.js';
+import { ConfigError, envKey, parseConfig, type FlagValue, type ParseOptions, type ParseResult, type ServerConfig } from '../server/config.js';
 import { effectiveToml } from './config-print.js';
 import { ConfigFileError, parseLatticeToml, type LatticeFile } from './lattice-toml.js';
 
@@ -60,8 +60,30 @@ export function parseServerArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
   const { configPath, rest } = takeConfigFlag(args);
   if (configPath === undefined) return { result: parseConfig(rest, env, opts), file: undefined };
   const file = readLatticeFile(configPath, opts.readFile);
-  const result = parseConfig(rest, env, { ...opts, fileValues: file.flagValues });
+  const result = parseWithFile(file, rest, env, opts);
   return { result: result.kind === 'server' ? withTenants(result, file) : result, file };
+}
+
+/**
+ * parseConfig with the file as its lowest layer. A check on the combined values that names a flag
+ * (`--election-timeout[500ms] should be ...`) is located at the file's key when the file is where that
+ * value came from (no flag or variable overrides it).
+ */
+function parseWithFile(file: LatticeFile, argv: readonly string[], env: NodeJS.ProcessEnv, opts: ParseOptions): ParseResult {
+  try {
+    return parseConfig(argv, env, { ...opts, fileValues: file.flagValues });
+  } catch (e) {
+    if (!(e instanceof ConfigError) || e.kind !== 'invalid' || e instanceof ConfigFileError) throw e;
+    // The flag the message names first, if the file set it.
+    let first: { readonly at: number; readonly key: string; readonly line: number | undefined } | undefined;
+    for (const [flag, where] of file.flagKeys) {
+      const overridden = argv.some((a) => a === `--${flag}` || a === `-${flag}` || a.startsWith(`--${flag}=`) || a.startsWith(`-${flag}=`)) || env[envKey('ETCD', flag)] !== undefined || env[envKey('LATTICE', flag)] !== undefined;
+      const at = e.message.search(new RegExp(`--${flag}(?![a-z-])`));
+      if (!overridden && at >= 0 && (first === undefined || at < first.at)) first = { at, ...where };
+    }
+    if (first !== undefined) throw new ConfigFileError(file.path, [{ line: first.line, key: first.key, message: e.message }]);
+    throw e;
+  }
 }
 
 const withTenants = (cfg: ServerConfig, file: LatticeFile): ServerConfig => ({ ...cfg, tenants: file.tenants, configFile: cfg.configFile ?? file.path });
@@ -85,7 +107,7 @@ export function runConfigCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       }
       const file = readLatticeFile(path);
       // Validates the values together (URLs, timeouts, the durability mode against the cluster) as a start would.
-      parseConfig([], {}, { fileValues: file.flagValues });
+      parseWithFile(file, [], {}, {});
       io.out(`${path}: OK (${file.flagValues.size} settings, ${file.tenants.length} tenants)\n`);
       return 0;
     }

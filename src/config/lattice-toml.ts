@@ -14,6 +14,8 @@ export interface LatticeFile {
   readonly path: string;
   /** Flag name → value, for parseConfig's fileValues. */
   readonly flagValues: ReadonlyMap<string, FlagValue>;
+  /** Flag name → where the file sets it, to locate a check that fails on the combined values. */
+  readonly flagKeys: ReadonlyMap<string, { readonly key: string; readonly line: number | undefined }>;
   readonly tenants: readonly TenantSpec[];
 }
 
@@ -184,7 +186,8 @@ export function parseLatticeToml(path: string, text: string): LatticeFile {
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     throw new ConfigFileError(path, problems);
   }
-  return { path, flagValues, tenants };
+  const flagKeys = new Map([...setAt].map(([flag, key]) => [flag, { key, line: lineOf(lines, key.split('.')) }]));
+  return { path, flagValues, flagKeys, tenants };
 }
 
 /** A section value in the form the flag's file converter takes. */

@@ -1192,6 +1192,12 @@ export function usageText(): string {
     '  lattice -h | --help',
     '    Show the help information about Lattice.',
     '',
+    '  lattice [start] --config lattice.toml [flags]',
+    "    Start with Lattice's TOML configuration file; flags and ETCD_*/LATTICE_* variables override it.",
+    '',
+    '  lattice config check <lattice.toml> | lattice config print [--config <lattice.toml>] [flags]',
+    '    Validate a configuration file; print the effective configuration as TOML.',
+    '',
     '  lattice --config-file',
     '    Path to the server configuration file. Note that if a configuration file is provided, other command line flags and environment variables will be ignored.',
   ].join('\n') + '\n';

@@ -166,10 +166,16 @@ test('bind takes host:port (https when the file gives the listener a certificate
   assert.equal(tls.flagValues.get('listen-client-urls'), ['https://127.0.0.1:1']);
 });
 
-test('a validation failure of the whole configuration exits like the same flags would', () => {
-  const e = startError('[etcd]\nheartbeat-interval = 500\nelection-timeout = 1000\n');
-  assert.is(e.kind, 'invalid');
-  assert.match(e.message, /should be at least as 5 times as --heartbeat-interval/);
+test('a failed check of the combined values names the file key that set the value, unless a flag overrode it', () => {
+  const text = '[etcd]\nheartbeat-interval = 500\nelection-timeout = 1000\n';
+  const e = startError(text);
+  assert.ok(e instanceof ConfigFileError);
+  assert.match(e.message, /^lattice\.toml:3: etcd\.election-timeout: --election-timeout\[1000ms\] should be at least as 5 times as --heartbeat-interval\[500ms\]/);
+  // The flag overrides the file's election timeout; the heartbeat still comes from the file.
+  assert.match(startError(text, ['--election-timeout', '1200']).message, /^lattice\.toml:2: etcd\.heartbeat-interval: --election-timeout\[1200ms\]/);
+  const fromFlags = startError('', ['--heartbeat-interval', '500', '--election-timeout', '1000']);
+  assert.not.ok(fromFlags instanceof ConfigFileError);
+  assert.is(fromFlags.kind, 'invalid');
 });
 
 test('durability: async is refused for a multi-member cluster, quorum is not; --unsafe-no-fsync means fsync_policy never', () => {

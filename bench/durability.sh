@@ -34,13 +34,21 @@ if [[ -z "$kvb" ]]; then
 fi
 
 pids=()
-stop_members() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; pids=(); }
+data=""
+# Each entry's data dir goes, and dirty pages are written back, so no entry pays for an earlier one's write-back.
+stop_members() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+  if [[ -n "$data" ]]; then rm -rf "$data"; data=""; fi
+  sync
+}
 trap stop_members EXIT
 
 # start_members MODE SIZE → sets endpoints
 start_members() {
   local mode="$1" size="$2" cluster="" i
-  local data; data="$(mktemp -d)"
+  data="$(mktemp -d)"
   for ((i = 1; i <= size; i++)); do cluster+="${cluster:+,}m$i=http://127.0.0.1:$((43000 + 2 * i + 1))"; done
   endpoints=""
   for ((i = 1; i <= size; i++)); do

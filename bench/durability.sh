@@ -28,7 +28,9 @@ log() { echo "[durability.sh $(date -u +%H:%M:%S)] $*" >&2; }
 if [[ "${BUILD:-1}" == 1 ]]; then (cd "$repo" && npx tsc -p tsconfig.json); fi
 kvb="${KVBENCH:-}"
 if [[ -z "$kvb" ]]; then
-  etcd_src="$(dpkg -L golang-etcd-server-dev 2>/dev/null | grep -m1 'go.etcd.io/etcd$')"
+  # (grep -m1 may end dpkg early with SIGPIPE: not a failure)
+  etcd_src="$(dpkg -L golang-etcd-server-dev 2>/dev/null | grep -m1 'go.etcd.io/etcd$' || true)"
+  [[ -n "$etcd_src" ]] || { echo "durability.sh: golang-etcd-server-dev not installed; set KVBENCH" >&2; exit 1; }
   kvb="$(mktemp -d)/kvbench"
   (cd "$repo/../shared/bench/kvbench" && GOPATH="${etcd_src%/src/go.etcd.io/etcd}" GO111MODULE=off go build -o "$kvb" .)
 fi

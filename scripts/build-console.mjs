@@ -44,6 +44,7 @@ const index = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Lattice console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="assets/${style}">
 <script type="module" src="assets/${script}"></script>
 </head>

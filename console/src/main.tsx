@@ -11,6 +11,7 @@ import { LoginForm } from './login';
 import { dismiss, subscribeNotices, type Notice } from './notices';
 import { TransferView } from './transfer-view';
 import { UsersView } from './users-view';
+import { bytesId } from './bytes';
 import { watchFeed } from './watch-feed';
 import { WatchView } from './watch-view';
 
@@ -49,7 +50,7 @@ function KeysPage() {
           <button class="back" onClick={() => setSelected(undefined)}>
             ← Keys
           </button>
-          <KeyEditor keyBytes={selected} onDeleted={() => setSelected(undefined)} />
+          <KeyEditor key={bytesId(selected)} keyBytes={selected} onDeleted={() => setSelected(undefined)} />
         </div>
       ) : (
         <section class="editor-pane empty">Choose a key, or create one.</section>

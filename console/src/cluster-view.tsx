@@ -1,9 +1,9 @@
 // Members of the cluster and this endpoint's status: leader, revisions, raft position, database
 // size against what is in use, alarms.
 import { useEffect, useState } from 'preact/hooks';
-import { errorText, getJson } from './api';
+import { getJson } from './api';
 import { formatBytesSize } from './bytes';
-import { notify } from './notices';
+import { reportError } from './notices';
 
 const refreshMs = 5_000;
 
@@ -39,7 +39,7 @@ export function ClusterView() {
       setMembers(Array.isArray(m.json.members) ? (m.json.members as Member[]) : []);
       setStatus(s.json);
     } catch (err) {
-      notify(`Could not read the cluster: ${errorText(err)}`, 'error');
+      reportError('Could not read the cluster', err);
     }
   };
 
@@ -58,7 +58,7 @@ export function ClusterView() {
 
   return (
     <section aria-label="Cluster">
-      <div class="cards">
+      <div class="status-card">
         <div class="card" data-testid="status">
           <h3>This endpoint</h3>
           <dl class="meta">

@@ -8,7 +8,7 @@ import { detectKind, prettyJson, toYaml, yamlToJson, compactJson, type Formatted
 import { KeyHistory } from './key-history';
 import { textOf } from './value-text';
 import { Modal } from './modal';
-import { notify } from './notices';
+import { notify, reportError } from './notices';
 import { watchFeed } from './watch-feed';
 
 type Encoding = 'text' | 'base64';
@@ -62,7 +62,7 @@ export function KeyEditor(props: { keyBytes: Uint8Array; onDeleted: () => void }
       setConflict(undefined);
       setFormatError('');
     } catch (err) {
-      notify(`Could not read ${displayKey(keyBytes)}: ${errorText(err)}`, 'error');
+      reportError(`Could not read ${displayKey(keyBytes)}`, err);
     }
   };
 
@@ -116,7 +116,7 @@ export function KeyEditor(props: { keyBytes: Uint8Array; onDeleted: () => void }
       setConflict(undefined);
       await put(value, base);
     } catch (err) {
-      notify(`Save failed: ${errorText(err)}`, 'error');
+      reportError('Save failed', err);
     } finally {
       setBusy(false);
     }

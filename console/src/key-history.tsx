@@ -1,11 +1,11 @@
 // A key's revisions (what /api/kv/<key>?history still holds), a line diff between any two of them,
 // and a one-click restore of an old value (saved as compare-and-swap like any edit).
 import { useEffect, useState } from 'preact/hooks';
-import { errorText, getJson, kvOf, type Kv } from './api';
+import { getJson, kvOf, type Kv } from './api';
 import { keyPath } from './bytes';
 import { lineDiff } from './diff';
 import { textOf } from './value-text';
-import { notify } from './notices';
+import { reportError } from './notices';
 
 interface Revision {
   readonly type: 'PUT' | 'DELETE';
@@ -33,7 +33,7 @@ export function KeyHistory(props: { keyBytes: Uint8Array; current: Kv | undefine
         setTo(puts[puts.length - 1]?.kv.modRevision);
         setFrom(puts[puts.length - 2]?.kv.modRevision ?? puts[puts.length - 1]?.kv.modRevision);
       })
-      .catch((err: unknown) => notify(`History failed: ${errorText(err)}`, 'error'));
+      .catch((err: unknown) => reportError('History failed', err));
     return () => {
       live = false;
     };

@@ -1,10 +1,10 @@
 // The key tree: one level of /api/tree per open folder (split on "/"), reloaded when the watch feed
 // reports a change, and a substring search over key names.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { errorText, getJson, request } from './api';
+import { getJson, request } from './api';
 import { bytesId, displayKey, keyPath, startsWith, utf8Bytes, wireBytes } from './bytes';
 import { Modal } from './modal';
-import { notify } from './notices';
+import { notify, reportError } from './notices';
 import { watchFeed } from './watch-feed';
 
 interface Entry {
@@ -53,7 +53,7 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
         try {
           next.set(id, await loadLevel(prefix));
         } catch (err) {
-          if (id === '') notify(`Could not list keys: ${errorText(err)}`, 'error');
+          if (id === '') reportError('Could not list keys', err);
         }
       }),
     );
@@ -78,7 +78,7 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
           (a.json.more === true ? ` among the first ${maxSearchKeys} keys` : ''),
       );
     } catch (err) {
-      notify(`Search failed: ${errorText(err)}`, 'error');
+      reportError('Search failed', err);
     }
   };
 
@@ -200,7 +200,7 @@ function DeletePrefix(props: { initial: Uint8Array; onClose: () => void; onDone:
     let live = true;
     getJson(`/api/kv/${keyPath(prefix)}?prefix&count_only`)
       .then((a) => live && setCount(typeof a.json.count === 'number' ? a.json.count : 0))
-      .catch((err: unknown) => notify(`Count failed: ${errorText(err)}`, 'error'));
+      .catch((err: unknown) => reportError('Count failed', err));
     return () => {
       live = false;
     };
@@ -214,7 +214,7 @@ function DeletePrefix(props: { initial: Uint8Array; onClose: () => void; onDone:
       props.onDone();
       props.onClose();
     } catch (err) {
-      notify(`Delete failed: ${errorText(err)}`, 'error');
+      reportError('Delete failed', err);
       setBusy(false);
     }
   };

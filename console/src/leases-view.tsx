@@ -1,9 +1,9 @@
 // Leases: each one's remaining TTL counting down (from the server's answer, then the local clock),
 // its attached keys, keep-alive and revoke; grant a new one, optionally with a key attached.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { errorText, getJson, postJson, request } from './api';
+import { getJson, postJson, request } from './api';
 import { bytesId, displayKey, keyPath, utf8Bytes, wireBytes } from './bytes';
-import { notify } from './notices';
+import { notify, reportError } from './notices';
 import { watchFeed } from './watch-feed';
 
 interface LeaseRow {
@@ -52,7 +52,7 @@ export function LeasesView() {
       setRows(r.rows);
       setTotal(r.total);
     } catch (err) {
-      notify(`Could not list leases: ${errorText(err)}`, 'error');
+      reportError('Could not list leases', err);
     }
   };
 
@@ -86,7 +86,7 @@ export function LeasesView() {
       notify(`Granted lease ${String(a.json.id_hex)} (${seconds} s)${attachKey === '' ? '' : ` with ${attachKey}`}`);
       await reload();
     } catch (err) {
-      notify(`Grant failed: ${errorText(err)}`, 'error');
+      reportError('Grant failed', err);
     }
   };
 
@@ -95,7 +95,7 @@ export function LeasesView() {
       await request(`/api/leases/${id}/keepalive`, { method: 'POST' });
       await reload();
     } catch (err) {
-      notify(`Keep-alive failed: ${errorText(err)}`, 'error');
+      reportError('Keep-alive failed', err);
     }
   };
 
@@ -105,7 +105,7 @@ export function LeasesView() {
       notify('Lease revoked; its keys are deleted');
       await reload();
     } catch (err) {
-      notify(`Revoke failed: ${errorText(err)}`, 'error');
+      reportError('Revoke failed', err);
     }
   };
 

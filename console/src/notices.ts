@@ -1,4 +1,5 @@
 // Short messages for the banner under the header (saved, deleted, failed …), the last few only.
+import { ApiFailure, errorText } from './api';
 export interface Notice {
   readonly id: number;
   readonly kind: 'info' | 'error';
@@ -30,4 +31,10 @@ export function dismiss(id: number): void {
 export function subscribeNotices(l: (n: readonly Notice[]) => void): () => void {
   listeners.add(l);
   return () => listeners.delete(l);
+}
+
+/** A failed call, unless it failed for want of a login (the login form is shown for that). */
+export function reportError(what: string, err: unknown): void {
+  if (err instanceof ApiFailure && err.status === 401) return;
+  notify(`${what}: ${errorText(err)}`, 'error');
 }

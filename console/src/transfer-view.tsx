@@ -1,8 +1,8 @@
 // Export a prefix as JSON (every page, at one revision) and import such a file back.
 import { useEffect, useState } from 'preact/hooks';
-import { errorText, getJson, postJson } from './api';
+import { getJson, postJson } from './api';
 import { keyPath, utf8Bytes } from './bytes';
-import { notify } from './notices';
+import { notify, reportError } from './notices';
 
 /** The export shown in the page (it is downloaded whole). */
 const maxShownChars = 200_000;
@@ -38,7 +38,7 @@ export function TransferView() {
       setCount(kvs.length);
       setDownload(URL.createObjectURL(new Blob([text], { type: 'application/json' })));
     } catch (err) {
-      notify(`Export failed: ${errorText(err)}`, 'error');
+      reportError('Export failed', err);
     }
   };
 
@@ -54,7 +54,7 @@ export function TransferView() {
     try {
       doc = JSON.parse(importText);
     } catch (err) {
-      return notify(`Not JSON: ${errorText(err)}`, 'error');
+      return reportError('Not JSON', err);
     }
     const kvs = (doc as { kvs?: unknown }).kvs;
     if (!Array.isArray(kvs)) return notify('The JSON needs a "kvs" array, as an export has', 'error');
@@ -68,7 +68,7 @@ export function TransferView() {
       const a = await postJson('/api/import', { kvs: items });
       notify(`Imported ${String(a.json.imported)} keys`);
     } catch (err) {
-      notify(`Import failed: ${errorText(err)}`, 'error');
+      reportError('Import failed', err);
     }
   };
 

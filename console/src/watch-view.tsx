@@ -31,7 +31,7 @@ export function WatchView() {
               <span class="rev">#{e.revision}</span>
               <span class="type">{e.type}</span>
               <span class="key">{displayKey(e.kv.key)}</span>
-              {value !== undefined && <span class="val">{text.length > previewChars ? `${text.slice(0, previewChars)}…` : text}</span>}
+              <span class="val">{text.length > previewChars ? `${text.slice(0, previewChars)}…` : text}</span>
               <time>{e.at.toLocaleTimeString()}</time>
             </li>
           );

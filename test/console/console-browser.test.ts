@@ -28,6 +28,9 @@ const browser = (): Promise<Browser> => (browserPromise ??= chromium.launch({ ex
 async function shot(page: Page, engine: Engine, name: string): Promise<void> {
   if (!screenshots || engine !== 'memory') return;
   mkdirSync(screenshotDir, { recursive: true });
+  // the toasts of earlier steps would cover the view (a click dismisses one)
+  const notices = page.getByTestId('notice');
+  while ((await notices.count()) > 0) await notices.first().click().catch(() => {});
   await page.screenshot({ path: `${screenshotDir}/${name}.png` });
 }
 
@@ -239,6 +242,8 @@ for (const [i, engine] of engines.entries()) {
       const r = await etcdctl(url, args);
       assert.is(r.code, 0, r.stderr);
     }
+    // a fresh load: nothing of the session before is kept
+    await page.goto('about:blank');
     await page.goto(`${url}/ui/#keys`);
     await page.getByTestId('login-user').fill('root');
     await page.getByTestId('login-password').fill('wrong');

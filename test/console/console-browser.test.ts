@@ -4,6 +4,7 @@
 // key vanishes, the cluster view, and a login once auth is on. One browser for the whole file, one
 // server and one page per engine.
 // CONSOLE_SCREENSHOTS=1 also saves each main view to docs/console/*.png (memory engine).
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +22,13 @@ const uiWaitMs = 10_000;
 const leaseTtlS = 3;
 const screenshots = process.env.CONSOLE_SCREENSHOTS === '1';
 const screenshotDir = repoPath('docs', 'console');
+
+/** The bundle the server serves; built here when only tsc ran (npm run build / npm test build it). */
+function ensureConsoleBuilt(): void {
+  if (existsSync(repoPath('dist', 'console', 'manifest.json'))) return;
+  const r = spawnSync(process.execPath, [repoPath('scripts', 'build-console.mjs')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building the console failed: ${r.stderr}`);
+}
 
 let browserPromise: Promise<Browser> | undefined;
 const browser = (): Promise<Browser> => (browserPromise ??= chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] }));
@@ -82,6 +90,7 @@ for (const [i, engine] of engines.entries()) {
   s.before(async (ctx) => {
     if (missing !== null) return;
     try {
+      ensureConsoleBuilt();
       const [server, b] = await Promise.all([startLattice(engine), browser()]);
       const context = await b.newContext({ viewport: { width: 1280, height: 800 } });
       const page = await context.newPage();
@@ -108,6 +117,10 @@ for (const [i, engine] of engines.entries()) {
     await put(url, '<img src=x onerror=alert(1)>', 'x');
     const bin = await fetch(`${url}/api/kv/bin/%FF%FE?encoding=base64`, { method: 'PUT', body: '3q2+7w==' });
     assert.is(bin.status, 200);
+    const head = await fetch(`${url}/ui/`);
+    assert.match(head.headers.get('content-security-policy') ?? '', /default-src 'self'.*frame-ancestors 'none'/);
+    // etcd's CORS-for-everyone stays on etcd's paths
+    assert.is(head.headers.get('access-control-allow-origin'), null);
     await page.goto(`${url}/ui/`);
     await page.getByTestId('tree-dir').filter({ hasText: 'app/' }).click();
     await page.getByTestId('tree-dir').filter({ hasText: 'db/' }).waitFor();

@@ -21,7 +21,8 @@ interface Level {
 export const maxSearchKeys = 10_000;
 /** Matches shown for a search. */
 const maxSearchResults = 500;
-const reloadDebounceMs = 250;
+/** Changes arriving closer together than this cause one reload. */
+const reloadDebounceMs = 300;
 
 function entriesOf(list: unknown, kind: Entry['kind']): Entry[] {
   if (!Array.isArray(list)) return [];
@@ -83,7 +84,6 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
   };
 
   useEffect(() => {
-    void reload();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const off = watchFeed.onChange(() => {
       clearTimeout(timer);

@@ -19,6 +19,8 @@ interface LeaseRow {
 export const maxLeasesShown = 200;
 const refreshMs = 5_000;
 const tickMs = 250;
+/** Key changes (a lease's key deleted, a key attached) closer together than this cause one reload. */
+const reloadDebounceMs = 500;
 
 async function loadLeases(): Promise<{ rows: LeaseRow[]; total: number }> {
   const list = await getJson('/api/leases');
@@ -65,8 +67,13 @@ export function LeasesView() {
       // a lease that has run out locally: ask the server whether it is really gone
       if ((rowsRef.current ?? []).some((r) => r.expiresAt <= t - tickMs)) void reload();
     }, tickMs);
-    const off = watchFeed.onChange(() => void reload());
+    let debounce: ReturnType<typeof setTimeout> | undefined;
+    const off = watchFeed.onChange(() => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void reload(), reloadDebounceMs);
+    });
     return () => {
+      clearTimeout(debounce);
       clearInterval(refresh);
       clearInterval(tick);
       off();

@@ -1,7 +1,7 @@
 // The key tree: one level of /api/tree per open folder (split on "/"), reloaded when the watch feed
 // reports a change, and a substring search over key names.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { getJson, request } from './api';
+import { ApiFailure, getJson, request } from './api';
 import { bytesId, displayKey, keyPath, startsWith, utf8Bytes, wireBytes } from './bytes';
 import { Modal } from './modal';
 import { notify, reportError } from './notices';
@@ -37,6 +37,10 @@ async function loadLevel(prefix: Uint8Array): Promise<Level> {
 
 export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (key: Uint8Array) => void; onCreate: () => void }) {
   const [levels, setLevels] = useState<ReadonlyMap<string, Level>>(new Map());
+  // where the tree starts: every key, or a prefix for a user who may not read them all
+  const [base, setBase] = useState<Uint8Array>(new Uint8Array(0));
+  const [baseText, setBaseText] = useState('');
+  const [refused, setRefused] = useState('');
   const [open, setOpen] = useState<ReadonlyMap<string, Uint8Array>>(new Map([['', new Uint8Array(0)]]));
   const [search, setSearch] = useState('');
   const [results, setResults] = useState<Uint8Array[] | undefined>(undefined);
@@ -46,15 +50,20 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
   openRef.current = open;
   const searchRef = useRef(search);
   searchRef.current = search;
+  const baseRef = useRef(base);
+  baseRef.current = base;
 
   const reload = async (): Promise<void> => {
     const next = new Map<string, Level>();
     await Promise.all(
       [...openRef.current].map(async ([id, prefix]) => {
+        const isRoot = id === bytesId(baseRef.current);
         try {
           next.set(id, await loadLevel(prefix));
+          if (isRoot) setRefused('');
         } catch (err) {
-          if (id === '') reportError('Could not list keys', err);
+          if (isRoot && err instanceof ApiFailure && err.status === 403) setRefused(err.message);
+          else if (isRoot) reportError('Could not list keys', err);
         }
       }),
     );
@@ -68,7 +77,7 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
       return;
     }
     try {
-      const a = await getJson(`/api/kv?prefix&keys_only&limit=${maxSearchKeys}`);
+      const a = await getJson(`/api/kv/${keyPath(baseRef.current)}?prefix&keys_only&limit=${maxSearchKeys}`);
       const kvs = Array.isArray(a.json.kvs) ? (a.json.kvs as Record<string, unknown>[]) : [];
       const needle = term.toLowerCase();
       const hits = kvs.map((o) => wireBytes(o.key, o.key_encoding)).filter((k) => displayKey(k).toLowerCase().includes(needle));
@@ -104,11 +113,19 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
     return () => clearTimeout(t);
   }, [search]);
 
+  const browseUnder = (e: Event): void => {
+    e.preventDefault();
+    const b = utf8Bytes(baseText);
+    setBase(b);
+    baseRef.current = b;
+    setOpen(new Map([[bytesId(b), b]]));
+  };
+
   const toggle = (prefix: Uint8Array): void => {
     const id = bytesId(prefix);
     const next = new Map(open);
     if (next.has(id)) {
-      for (const [k, p] of next) if (k !== '' && startsWith(p, prefix)) next.delete(k);
+      for (const [k, p] of next) if (k !== bytesId(base) && startsWith(p, prefix)) next.delete(k);
     } else {
       next.set(id, prefix);
     }
@@ -165,6 +182,13 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
           Delete prefix…
         </button>
       </div>
+      {(refused !== '' || base.length > 0) && (
+        <form class="toolbar" onSubmit={browseUnder}>
+          {refused !== '' && <p class="warn">You may not list these keys ({refused}). Browse under a prefix you may read:</p>}
+          <input placeholder="prefix, e.g. app/" aria-label="Browse under prefix" value={baseText} onInput={(e) => setBaseText(e.currentTarget.value)} data-testid="browse-under" />
+          <button type="submit">Browse</button>
+        </form>
+      )}
       {results !== undefined ? (
         <>
           <p class="tree-note">{searchNote}</p>
@@ -179,7 +203,7 @@ export function KeyTree(props: { selected: Uint8Array | undefined; onSelect: (ke
           </ul>
         </>
       ) : (
-        <ul class="tree">{renderLevel(new Uint8Array(0), 0)}</ul>
+        <ul class="tree">{refused === '' && renderLevel(base, 0)}</ul>
       )}
       {deleting !== undefined && <DeletePrefix initial={deleting} onClose={() => setDeleting(undefined)} onDone={() => void reload()} />}
     </section>

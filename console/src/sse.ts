@@ -9,7 +9,13 @@ export interface SseMessage {
   readonly id: string | undefined;
 }
 
-export type StreamState = 'connecting' | 'live' | 'retrying';
+/** `refused`: the server will not serve this watch (permission, bad request); not retried. */
+export type StreamState = 'connecting' | 'live' | 'retrying' | 'refused';
+
+/** Answers that a retry cannot change. */
+const permanentStatuses = new Set([400, 403, 404, 405, 406]);
+
+class WatchRefused extends Error {}
 
 /** A line longer than this ends the stream (the server never sends one). */
 const maxSseBufferChars = 16 * 1024 * 1024;
@@ -28,6 +34,17 @@ export function openSse(path: string, onMessage: (m: SseMessage) => void, onStat
     const res = await rawFetch(path, { headers, signal: abort.signal });
     // the resume point was compacted away: start again from now
     if (res.status === 410) lastId = undefined;
+    if (permanentStatuses.has(res.status)) {
+      const text = await res.text();
+      let message = `HTTP ${res.status}`;
+      try {
+        const e = (JSON.parse(text) as { error?: { message?: unknown } }).error;
+        if (typeof e?.message === 'string') message = e.message;
+      } catch {
+        // not an /api error body
+      }
+      throw new WatchRefused(message);
+    }
     if (!res.ok || res.body === null) throw new Error(`watch answered HTTP ${res.status}`);
     onState('live');
     delay = retryMinMs;
@@ -66,6 +83,10 @@ export function openSse(path: string, onMessage: (m: SseMessage) => void, onStat
         await readOnce();
       } catch (err) {
         if (abort.signal.aborted) return;
+        if (err instanceof WatchRefused) {
+          onState('refused', err.message);
+          return;
+        }
         onState('retrying', err instanceof Error ? err.message : String(err));
       }
       await new Promise((r) => setTimeout(r, delay));

@@ -284,5 +284,29 @@ for (const [i, engine] of engines.entries()) {
     });
   }
 
+  it('a user who may read only a prefix is told so and browses under it', async ({ url, page }) => {
+    const root = '--user=root:rootpw';
+    for (const args of [
+      ['role', 'add', 'reader'],
+      ['role', 'grant-permission', 'reader', 'read', 'app/', '--prefix=true'],
+      ['user', 'add', 'alice:alicepw', '--interactive=false'],
+      ['user', 'grant-role', 'alice', 'reader'],
+    ]) {
+      const r = await etcdctl(url, [root, ...args]);
+      assert.is(r.code, 0, r.stderr);
+    }
+    await page.getByTestId('tab-keys').click();
+    await page.getByTestId('logout').click();
+    await page.getByTestId('login-user').fill('alice');
+    await page.getByTestId('login-password').fill('alicepw');
+    await page.getByTestId('login-submit').click();
+    await page.getByText('You may not list these keys').waitFor();
+    await page.getByTestId('browse-under').fill('app/');
+    await page.getByRole('button', { name: 'Browse', exact: true }).click();
+    await page.getByTestId('tree-key').filter({ hasText: 'config' }).click();
+    await page.getByTestId('key-name').filter({ hasText: 'app/config' }).waitFor();
+    assert.is(await page.getByTestId('value-editor').inputValue(), '{"debug":false,"workers":4}');
+  });
+
   s.run();
 }

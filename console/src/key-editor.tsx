@@ -125,7 +125,14 @@ export function KeyEditor(props: { keyBytes: Uint8Array; onDeleted: () => void }
   const remove = async (): Promise<void> => {
     setConfirmDelete(false);
     try {
-      await request(path, { method: 'DELETE' });
+      // only the revision that was shown: a change made meanwhile is not deleted unseen
+      const headers: Record<string, string> = kv !== undefined && kv !== 'missing' ? { 'If-Match': String(kv.modRevision) } : {};
+      const a = await request(path, { method: 'DELETE', headers, accept: [412] });
+      if (a.status === 412) {
+        notify('Not deleted: the key changed since you opened it', 'error');
+        await load();
+        return;
+      }
       notify(`Deleted ${displayKey(keyBytes)}`);
       props.onDeleted();
     } catch (err) {

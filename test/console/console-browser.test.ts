@@ -190,7 +190,7 @@ for (const [i, engine] of engines.entries()) {
     await page.getByTestId('history-toggle').click();
   });
 
-  it('deleting a prefix asks for confirmation with the number of keys, then deletes them all', async ({ url, page }) => {
+  it('deleting a prefix asks for confirmation with the number of keys, then deletes them all; one key is deleted from its editor', async ({ url, page }) => {
     for (const k of ['tmp/a', 'tmp/b', 'tmp/c/d']) await put(url, k, 'x');
     await put(url, 'tmpfile', 'stays');
     const dir = page.locator('.tree-row').filter({ has: page.getByTestId('tree-dir').filter({ hasText: 'tmp/' }) });
@@ -202,6 +202,13 @@ for (const [i, engine] of engines.entries()) {
     await eventually('the prefix gone', async () => (await etcdctl(url, ['get', 'tmp/', '--prefix', '--keys-only'])).stdout.trim() === '');
     assert.is(await get(url, 'tmpfile'), 'stays');
     await page.getByTestId('tree-dir').filter({ hasText: 'tmp/' }).waitFor({ state: 'detached' });
+    // one key, from its editor, after its own confirmation
+    await page.getByTestId('tree-key').filter({ hasText: 'tmpfile' }).click();
+    await page.getByTestId('key-name').filter({ hasText: 'tmpfile' }).waitFor();
+    await page.getByTestId('delete-key').click();
+    await page.getByTestId('confirm-delete-key').click();
+    await page.getByTestId('tree-key').filter({ hasText: 'tmpfile' }).waitFor({ state: 'detached' });
+    assert.is(await get(url, 'tmpfile'), '');
   });
 
   it('a put made by etcdctl appears live in the watch pane', async ({ url, page }) => {

@@ -11,7 +11,8 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const outDir = join(repoRoot, 'dist', 'console');
 const assetsDir = join(outDir, 'assets');
 
-rmSync(outDir, { recursive: true, force: true });
+// only what this script writes: tsc puts the console's unit-tested modules under dist/console/src
+rmSync(assetsDir, { recursive: true, force: true });
 mkdirSync(assetsDir, { recursive: true });
 
 const result = await build({

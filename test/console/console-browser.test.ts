@@ -257,6 +257,16 @@ for (const [i, engine] of engines.entries()) {
     await shot(page, engine, 'transfer');
   });
 
+  it('import writes the keys of a pasted JSON export', async ({ url, page }) => {
+    const doc = { kvs: [{ key: 'imported/a', value: '1' }, { key: 'imported/b', value: '/w==', value_encoding: 'base64', lease: '12345' }] };
+    await page.getByTestId('import-text').fill(JSON.stringify(doc));
+    await page.getByTestId('import').click();
+    await page.getByTestId('notice').filter({ hasText: 'Imported 2 keys' }).waitFor();
+    assert.is(await get(url, 'imported/a'), '1');
+    const b = await fetch(`${url}/api/kv/imported/b?raw`);
+    assert.equal([...new Uint8Array(await b.arrayBuffer())], [0xff]);
+  });
+
   it('with auth on the console asks for a login, refuses a wrong password, then shows keys and users', async ({ url, page }) => {
     for (const args of [['user', 'add', 'root:rootpw', '--interactive=false'], ['auth', 'enable']]) {
       const r = await etcdctl(url, args);

@@ -73,7 +73,7 @@ export function TransferView() {
   };
 
   return (
-    <section aria-label="Import and export" class="cards">
+    <section aria-label="Import and export" class="cards two">
       <div class="card">
         <h3>Export a prefix</h3>
         <form class="toolbar" onSubmit={(e) => void runExport(e)}>

@@ -73,7 +73,7 @@ export function UsersView() {
 
   if (error !== '') return <p class="error">Could not read users and roles: {error} (this needs the root role)</p>;
   return (
-    <section aria-label="Users and roles" class="cards">
+    <section aria-label="Users and roles" class="cards two">
       <div class="card">
         <h3>Users</h3>
         {users === undefined ? (

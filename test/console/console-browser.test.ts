@@ -31,7 +31,7 @@ function ensureConsoleBuilt(): void {
 }
 
 let browserPromise: Promise<Browser> | undefined;
-const browser = (): Promise<Browser> => (browserPromise ??= chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox'] }));
+const browser = (): Promise<Browser> => (browserPromise ??= chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] }));
 
 async function shot(page: Page, engine: Engine, name: string): Promise<void> {
   if (!screenshots || engine !== 'memory') return;

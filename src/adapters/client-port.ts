@@ -26,6 +26,7 @@ import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.j
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
 import { createApiHandler, type ApiOptions } from './api/api-handler.js';
+import { createConsoleHandler } from './console/console-handler.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 
 export interface ClientPortOptions {
@@ -197,11 +198,11 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     log,
     admission: grpcServer.admission,
   });
-  // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
+  // Lattice's own /api and the console at /ui, ahead of etcd's CORS-for-everyone: they set their own origin rules
   const hostWhitelist = options.hostWhitelist ?? allowAllHosts;
   const friendlyApi = createApiHandler({ ...options.friendlyApi, hostWhitelist, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
+    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
   httpServer.on('upgrade', (req, socket, head: Buffer) => {

@@ -38,16 +38,23 @@ export function utf8Text(bytes: Uint8Array): string | undefined {
 }
 
 const hex2 = (b: number): string => b.toString(16).padStart(2, '0');
+/** Characters that print as nothing or move others: controls (C0, C1), format characters, separators. */
+const invisibleOrBackslash = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\\]/gu;
 
 /**
- * A one-line, printable form of a key: UTF-8 text with control characters as \xNN; other bytes
- * as \xNN too (printable ASCII kept), so two different keys never look the same.
+ * A one-line, printable form of a key: UTF-8 text with control, format (zero-width, bidi) and
+ * line/paragraph separator characters escaped; other bytes as \xNN (printable ASCII kept), so two
+ * different keys never look the same.
  */
 export function displayKey(bytes: Uint8Array): string {
   const text = utf8Text(bytes);
   if (text !== undefined) {
-    // eslint-disable-next-line no-control-regex
-    return text.replace(/[\u0000-\u001f\u007f\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${hex2(c.charCodeAt(0))}`));
+    return text.replace(invisibleOrBackslash, (c) => {
+      if (c === '\\') return '\\\\';
+      const code = c.codePointAt(0) ?? 0;
+      // \xNN is kept for raw bytes of keys that are not UTF-8, so text characters past ASCII use \u{…}
+      return code < 0x80 ? `\\x${hex2(code)}` : `\\u{${code.toString(16)}}`;
+    });
   }
   let s = '';
   for (const b of bytes) s += b >= 0x20 && b < 0x7f ? (b === 0x5c ? '\\\\' : String.fromCharCode(b)) : `\\x${hex2(b)}`;

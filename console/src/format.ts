@@ -27,24 +27,39 @@ export type Formatted = { readonly ok: true; readonly text: string } | { readonl
 
 const failed = (err: unknown): Formatted => ({ ok: false, error: err instanceof Error ? err.message.split('\n')[0] ?? 'invalid' : String(err) });
 
-export function prettyJson(text: string): Formatted {
+/** JSON text's tokens, strings compared by value: only whitespace may differ between two forms of one value. */
+function jsonTokens(text: string): string[] {
+  const tokens: string[] = [];
+  for (const m of text.matchAll(/"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null|[{}[\]:,]/g)) {
+    tokens.push(m[0].startsWith('"') ? JSON.stringify(JSON.parse(m[0])) : m[0]);
+  }
+  return tokens;
+}
+
+const sameTokens = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/**
+ * JSON.parse rounds integers past 2^53, writes 1.0 as 1 and keeps only the last of repeated keys:
+ * formatting such a value would change what is saved, so it is refused instead.
+ */
+const lossyJson: Formatted = { ok: false, error: 'formatting would change this value (a number JavaScript cannot hold exactly, or a repeated key); edit it as text' };
+
+function reformatJson(text: string, indent: number | undefined): Formatted {
   try {
-    return { ok: true, text: JSON.stringify(JSON.parse(text), null, 2) };
+    const out = JSON.stringify(JSON.parse(text), null, indent);
+    return sameTokens(jsonTokens(text), jsonTokens(out)) ? { ok: true, text: out } : lossyJson;
   } catch (err) {
     return failed(err);
   }
 }
 
-export function compactJson(text: string): Formatted {
-  try {
-    return { ok: true, text: JSON.stringify(JSON.parse(text)) };
-  } catch (err) {
-    return failed(err);
-  }
-}
+export const prettyJson = (text: string): Formatted => reformatJson(text, 2);
+
+export const compactJson = (text: string): Formatted => reformatJson(text, undefined);
 
 /** JSON or YAML in, YAML out. */
 export function toYaml(text: string): Formatted {
+  if (detectKind(text) === 'json' && !reformatJson(text, undefined).ok) return lossyJson;
   try {
     return { ok: true, text: stringifyYaml(parseYaml(text)) };
   } catch (err) {

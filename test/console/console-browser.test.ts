@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { engines, startLattice, type Engine, type LatticeServer } from '../helpers/lattice-server.js';
 import { etcdctl } from '../helpers/etcdctl.js';
+import { forgetLeftover, recordLeftover } from '../helpers/ledger.js';
 import { repoPath } from '../helpers/paths.js';
 import { withTimeout } from '../helpers/spec.js';
 import { missingTools, skip } from '../helpers/tools.js';
@@ -19,7 +20,8 @@ const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const testTimeoutMs = 30_000;
 /** How long a locator waits for what the page should show. */
 const uiWaitMs = 10_000;
-const leaseTtlS = 3;
+// long enough that a loaded machine still shows the countdown before the key vanishes
+const leaseTtlS = 5;
 const screenshots = process.env.CONSOLE_SCREENSHOTS === '1';
 const screenshotDir = repoPath('docs', 'console');
 
@@ -30,8 +32,27 @@ function ensureConsoleBuilt(): void {
   if (r.status !== 0) throw new Error(`building the console failed: ${r.stderr}`);
 }
 
-let browserPromise: Promise<Browser> | undefined;
-const browser = (): Promise<Browser> => (browserPromise ??= chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] }));
+/**
+ * Chromium runs in a process group of its own (playwright starts it detached): its pid goes in the
+ * runner's ledger so a file killed outright does not leave the browser behind.
+ */
+async function launchBrowser(): Promise<{ browser: Browser; close: () => Promise<void> }> {
+  const server = await chromium.launchServer({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const pid = server.process().pid;
+  if (pid !== undefined) recordLeftover('pid', String(pid));
+  const close = async (): Promise<void> => {
+    await server.close();
+    if (pid !== undefined) forgetLeftover('pid', String(pid));
+  };
+  try {
+    return { browser: await chromium.connect(server.wsEndpoint()), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+let browserPromise: ReturnType<typeof launchBrowser> | undefined;
+const browser = async (): Promise<Browser> => (await (browserPromise ??= launchBrowser())).browser;
 
 async function shot(page: Page, engine: Engine, name: string): Promise<void> {
   if (!screenshots || engine !== 'memory') return;
@@ -83,6 +104,9 @@ for (const [i, engine] of engines.entries()) {
     s(testName, async (ctx) => {
       if (ctx.f === undefined) throw new Error('the server or the browser did not start (see above)');
       await withTimeout(body(ctx.f), testTimeoutMs, testName);
+      // a CSP violation or an uncaught error in any view fails the step that caused it
+      const errors = ctx.f.errors.splice(0);
+      assert.equal(errors, [], `browser errors: ${errors.join(' | ')}`);
     });
   };
   if (missing !== null) skip(`${name}: ${missing}`);
@@ -105,10 +129,16 @@ for (const [i, engine] of engines.entries()) {
     }
   });
   s.after(async (ctx) => {
-    await ctx.f?.page.context().close();
-    await ctx.f?.server.stop();
-    ctx.f = undefined;
-    if (i === engines.length - 1 && browserPromise !== undefined) await (await browserPromise).close();
+    try {
+      await ctx.f?.page.context().close();
+    } finally {
+      try {
+        await ctx.f?.server.stop();
+      } finally {
+        ctx.f = undefined;
+        if (i === engines.length - 1 && browserPromise !== undefined) await (await browserPromise).close();
+      }
+    }
   });
 
   it('the key tree lists folders split on "/", opens a key, and renders hostile or binary keys as text', async ({ url, page, errors }) => {

@@ -16,6 +16,11 @@ s('a key is shown as UTF-8 text with control bytes, backslashes and invalid byte
   assert.is(displayKey(new Uint8Array([0x62, 0x69, 0x6e, 0x2f, 0xff, 0xfe])), 'bin/\\xff\\xfe');
   // different bytes never look alike: a literal "\xff" typed as text is not the byte 0xff
   assert.is.not(displayKey(utf8Bytes('\\xff')), displayKey(new Uint8Array([0xff])));
+  // zero-width, bidi and C1 characters would make a key look like another one
+  assert.is(displayKey(utf8Bytes('app/con\u200bfig')), 'app/con\\u{200b}fig');
+  assert.is(displayKey(utf8Bytes('\u202eabc\ufeff')), '\\u{202e}abc\\u{feff}');
+  assert.is(displayKey(utf8Bytes('a\u0085b\u2028')), 'a\\u{85}b\\u{2028}');
+  assert.is.not(displayKey(utf8Bytes('a\u00ad')), displayKey(new Uint8Array([0x61, 0xad])));
 });
 
 s("a key's URL path decodes on the server to the same bytes, with no '.' or '/' segments left for the browser", () => {
@@ -63,6 +68,12 @@ s('JSON and YAML are recognised and converted both ways; plain text is left alon
   assert.equal(toYaml('{"a":1,"b":["x"]}'), { ok: true, text: 'a: 1\nb:\n  - x\n' });
   assert.equal(yamlToJson('a: 1'), { ok: true, text: '{\n  "a": 1\n}' });
   assert.is(prettyJson('{bad').ok, false);
+  // formatting must not change the data: big integers, 1.0, repeated keys are refused
+  assert.is(prettyJson('{"id":12345678901234567890}').ok, false);
+  assert.is(prettyJson('[1.0]').ok, false);
+  assert.is(prettyJson('{"a":1,"a":2}').ok, false);
+  assert.is(toYaml('{"id":12345678901234567890}').ok, false);
+  assert.equal(prettyJson('{"s":"\\u0041\\"","n":-1.5}'), { ok: true, text: '{\n  "s": "A\\"",\n  "n": -1.5\n}' });
 });
 
 s.run();

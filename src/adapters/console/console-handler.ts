@@ -51,7 +51,10 @@ const isConsolePath = (path: string): boolean => path === consolePrefix || path.
 
 export function createConsoleHandler(options: ConsoleHandlerOptions = {}): HttpHandler {
   const hosts = options.hostWhitelist ?? allowAllHosts;
-  let assets = options.assets;
+  // Injected assets are kept as given; loaded ones are retried while the console is not built.
+  const injected = options.assets;
+  const load = (): ConsoleAssets | ConsoleMissing => injected ?? loadConsoleAssets();
+  let assets = injected;
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -75,9 +78,10 @@ export function createConsoleHandler(options: ConsoleHandlerOptions = {}): HttpH
       res.end();
       return true;
     }
-    assets ??= loadConsoleAssets();
+    // Not built yet is not remembered: a build while the server runs is picked up by the next request.
+    if (assets === undefined || 'missing' in assets) assets = load();
     if ('missing' in assets) {
-      send(req, res, 503, text, `${assets.missing}\n`);
+      send(req, res, 503, text, 'the web console is not built; run npm run build\n');
       return true;
     }
     if (path === `${consolePrefix}/` || path === `${consolePrefix}/index.html`) {

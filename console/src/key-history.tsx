@@ -41,6 +41,7 @@ export function KeyHistory(props: { keyBytes: Uint8Array; current: Kv | undefine
 
   if (revisions === undefined) return <div class="history">Loading history…</div>;
   const puts = revisions.filter((r) => r.type === 'PUT');
+  const putRevisions = puts.map((p) => p.kv.modRevision);
   const textAt = (rev: number | undefined): string => {
     const r = puts.find((p) => p.kv.modRevision === rev);
     return r === undefined ? '' : textOf(r.kv.value).text;
@@ -89,26 +90,8 @@ export function KeyHistory(props: { keyBytes: Uint8Array; current: Kv | undefine
       {puts.length > 0 && (
         <>
           <div class="toolbar">
-            <label class="inline">
-              <span>Diff from</span>
-              <select value={String(from)} onChange={(e) => setFrom(Number(e.currentTarget.value))} data-testid="diff-from">
-                {puts.map((p) => (
-                  <option key={p.kv.modRevision} value={String(p.kv.modRevision)}>
-                    {p.kv.modRevision}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label class="inline">
-              <span>to</span>
-              <select value={String(to)} onChange={(e) => setTo(Number(e.currentTarget.value))} data-testid="diff-to">
-                {puts.map((p) => (
-                  <option key={p.kv.modRevision} value={String(p.kv.modRevision)}>
-                    {p.kv.modRevision}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <RevisionPicker label="Diff from" revisions={putRevisions} value={from} onPick={setFrom} testId="diff-from" />
+            <RevisionPicker label="to" revisions={putRevisions} value={to} onPick={setTo} testId="diff-to" />
           </div>
           <pre class="diff" data-testid="diff">
             {diff.map((d, i) => (
@@ -121,5 +104,20 @@ export function KeyHistory(props: { keyBytes: Uint8Array; current: Kv | undefine
         </>
       )}
     </div>
+  );
+}
+
+function RevisionPicker(props: { label: string; revisions: readonly number[]; value: number | undefined; onPick: (revision: number) => void; testId: string }) {
+  return (
+    <label class="inline">
+      <span>{props.label}</span>
+      <select value={String(props.value)} onChange={(e) => props.onPick(Number(e.currentTarget.value))} data-testid={props.testId}>
+        {props.revisions.map((r) => (
+          <option key={r} value={String(r)}>
+            {r}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -25,7 +25,8 @@ import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
-import { createApiHandler, type ApiOptions } from './api/api-handler.js';
+import { createApiHandler, type ApiHandler, type ApiOptions } from './api/api-handler.js';
+import type { IdentityResolver } from './api/api-identity.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 
 export interface ClientPortOptions {
@@ -58,6 +59,8 @@ export interface ClientPortOptions {
   readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
   /** etcd --host-whitelist (host-whitelist.ts): /api always checks Host, etcd's handlers only for an explicit list. */
   readonly hostWhitelist?: HostWhitelist;
+  /** Builds the /api handler from a maker of plain ones (src/tenants/: one per tenant); default: one over `api`. */
+  readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver) => ApiHandler) => ApiHandler;
 }
 
 export interface ListenAddress {
@@ -199,7 +202,9 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   });
   // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
   const hostWhitelist = options.hostWhitelist ?? allowAllHosts;
-  const friendlyApi = createApiHandler({ ...options.friendlyApi, hostWhitelist, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const makeApi = (api: ServerApi, identity?: IdentityResolver): ApiHandler =>
+    createApiHandler({ ...options.friendlyApi, ...(identity === undefined ? {} : { identity }), hostWhitelist, api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const friendlyApi = options.apiHandler?.(makeApi) ?? makeApi(options.api);
   const httpServer = http.createServer(
     createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );

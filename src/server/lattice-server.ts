@@ -23,6 +23,9 @@ import { systemTimers } from '../core/timers.js';
 import { LockRecipe } from '../concurrency/lock.js';
 import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
+import { defaultGrpcServices } from '../adapters/grpc/grpc-server.js';
+import { TenantDirectory } from '../tenants/tenant-directory.js';
+import { TenantRouter, tenantPortOptions } from '../tenants/tenant-routing.js';
 import { Membership } from '../cluster/membership.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
@@ -191,6 +194,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   );
   const alarms = await loadAlarms(engine, log.named('etcdserver'));
+  // Tenants' stored usage is counted from the engine before the log is replayed over it (src/tenants/).
+  const tenants = new TenantDirectory(config.tenants, () => Date.now());
+  await tenants.load(engine);
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -198,8 +204,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     {
       header,
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
-      leases: leaseTable,
-      auth: auth.front,
+      leases: tenants.wrapLedger(leaseTable),
+      auth: tenants.wrapApplier(auth.front),
       alarms,
     },
     jobs,
@@ -358,6 +364,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
+    ...tenantPortOptions(new TenantRouter(api, tenants, Math.random), defaultGrpcServices, { maxRequestBytes: config.maxRequestBytes, log: (message, err) => log.error(message, { error: err }) }),
   });
 
   // The same milestones etcd logs; tools and scripts wait for these lines.

@@ -52,6 +52,8 @@ export interface RunningServer {
    * stops it) or 'restart' (it recorded a snapshot from the leader and loads it by starting again).
    */
   readonly ended: Promise<'removed' | 'restart'>;
+  /** The tenants this member serves and their usage (src/tenants/), for metrics. */
+  readonly tenants?: TenantDirectory;
 }
 
 /** The etcd server version Lattice reports (Status, /version): the release whose API it matches. */
@@ -383,6 +385,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   return {
     ended,
+    tenants,
     close: async () => {
       // etcd's Stop: a leader hands over first, so the others need not wait out an election.
       await theLeadership.transferBeforeStop(requestTimeoutMs(config.electionTimeoutMs));

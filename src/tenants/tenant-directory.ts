@@ -93,6 +93,11 @@ export class TenantDirectory {
     return { keys: stored.keys, bytes: stored.bytes, requests: t.requests, rejections: t.rejections, watchers: t.watchers };
   }
 
+  /** Every tenant's usage, for metrics (`lattice_tenant_*`). */
+  usages(): { readonly name: string; readonly usage: TenantUsage }[] {
+    return this.list().map((t) => ({ name: t.name, usage: this.usage(t.name)! }));
+  }
+
   // ---- the apply side ----
 
   /** The store's auth applier with the tenants' size check after auth's own. */

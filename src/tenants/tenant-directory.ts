@@ -130,7 +130,7 @@ export class TenantDirectory {
     const refused = this.book.refusal(command);
     if (refused !== undefined) {
       const owner = this.book.lastRefusedPrefix;
-      for (const t of this.states.values()) if (t.keys.storedPrefix === owner) t.rejections++;
+      for (const t of this.states.values()) if (t.keys.storedPrefix === owner) t.rejected();
     }
     return refused;
   }
@@ -168,13 +168,7 @@ export class TenantDirectory {
         states.set(name, before);
         continue;
       }
-      const state = new TenantState(spec, this.clock);
-      if (before !== undefined) {
-        state.requests = before.requests;
-        state.rejections = before.rejections;
-        state.watchers = before.watchers;
-      }
-      states.set(name, state);
+      states.set(name, new TenantState(spec, this.clock, before?.counters));
     }
     this.states = states;
     this.sources = sources;

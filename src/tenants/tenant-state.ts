@@ -20,18 +20,24 @@ export interface TenantUsage {
   readonly watchers: number;
 }
 
+/** What a tenant did on this member; one object outlives changes to the tenant's spec. */
+export interface TenantCounters {
+  requests: number;
+  rejections: number;
+  watchers: number;
+}
+
 export class TenantState {
   readonly keys: TenantKeys;
   readonly leaseIds: TenantLeaseIds;
   private readonly requestBucket: TokenBucket | undefined;
   private readonly byteBucket: TokenBucket | undefined;
-  requests = 0;
-  rejections = 0;
-  watchers = 0;
 
   constructor(
     readonly spec: TenantSpec,
     clock: Clock,
+    /** Shared with the state this one replaces: open watchers of the old spec close against it. */
+    readonly counters: TenantCounters = { requests: 0, rejections: 0, watchers: 0 },
   ) {
     this.keys = new TenantKeys(spec.prefix);
     this.leaseIds = new TenantLeaseIds(leaseTagOf(spec.name));
@@ -44,34 +50,51 @@ export class TenantState {
     return this.spec.name;
   }
 
+  get requests(): number {
+    return this.counters.requests;
+  }
+
+  get rejections(): number {
+    return this.counters.rejections;
+  }
+
+  get watchers(): number {
+    return this.counters.watchers;
+  }
+
+  /** A refusal made elsewhere (the apply-time size check). */
+  rejected(): void {
+    this.counters.rejections++;
+  }
+
   /** Counts one request of `bytes` request bytes; rejects with tooManyRequests past a rate limit. */
   admit(bytes: number): void {
     if ((this.requestBucket !== undefined && !this.requestBucket.take(1)) || (this.byteBucket !== undefined && !this.byteBucket.take(bytes))) {
-      this.rejections++;
+      this.counters.rejections++;
       throw new EtcdError('tooManyRequests');
     }
-    this.requests++;
+    this.counters.requests++;
   }
 
   /** A new watcher; rejects with tooManyRequests past maxWatchers. */
   openWatcher(): void {
     const max = this.spec.limits.maxWatchers;
-    if (max !== undefined && this.watchers >= max) {
-      this.rejections++;
+    if (max !== undefined && this.counters.watchers >= max) {
+      this.counters.rejections++;
       throw new EtcdError('tooManyRequests');
     }
-    this.watchers++;
+    this.counters.watchers++;
   }
 
   closeWatcher(): void {
-    if (this.watchers > 0) this.watchers--;
+    if (this.counters.watchers > 0) this.counters.watchers--;
   }
 
   /** etcd-style bounds on a grant's TTL: raised to the minimum, refused above the maximum. */
   leaseTtl(ttlSeconds: bigint): bigint {
     const { leaseTtlMinSeconds: min, leaseTtlMaxSeconds: max } = this.spec.limits;
     if (max !== undefined && ttlSeconds > BigInt(max)) {
-      this.rejections++;
+      this.counters.rejections++;
       throw new EtcdError('leaseTtlTooLarge');
     }
     if (min !== undefined && ttlSeconds < BigInt(min)) return BigInt(min);

@@ -20,6 +20,8 @@ export class TokenBucket {
    * bucket is full (it then runs into debt), so one large request is slowed, never refused forever.
    */
   take(cost: number): boolean {
+    // a rate of 0 admits nothing (a tenant switched off)
+    if (this.ratePerSecond <= 0) return false;
     const now = this.now();
     this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.lastMs) / 1000) * this.ratePerSecond);
     this.lastMs = now;

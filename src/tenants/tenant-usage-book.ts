@@ -54,6 +54,8 @@ interface Growth {
 
 export class TenantUsageBook {
   private tenants: readonly BookTenant[] = [];
+  /** The write path's one test when no tenant has a size limit. */
+  private anyLimited = false;
   /** By prefix: survives a tenant being renamed or its limits changed. */
   private readonly counts = new Map<Key, PrefixCount>();
   /** Records of keys under these prefixes are also handed to `onWatchedRecord` (the tenant specs). */
@@ -67,6 +69,7 @@ export class TenantUsageBook {
   /** The tenants counted from now on; a new prefix is counted from `engineKeys` by the caller (`countFrom`). */
   setTenants(tenants: readonly BookTenant[]): void {
     this.tenants = tenants;
+    this.anyLimited = tenants.some(isSizeLimited);
     for (const t of tenants) if (!this.counts.has(t.storedPrefix)) this.counts.set(t.storedPrefix, new PrefixCount(t.storedPrefix));
   }
 
@@ -103,6 +106,7 @@ export class TenantUsageBook {
 
   /** True when the write may grow a tenant with a size limit: it must be checked after every earlier write. */
   mayGrowLimited(command: WriteCommand): boolean {
+    if (!this.anyLimited) return false;
     for (const key of putKeysOf(command)) if (this.limitedOwner(key) !== undefined) return true;
     return false;
   }
@@ -112,7 +116,7 @@ export class TenantUsageBook {
 
   /** noSpace when the write could take a tenant past its keys or bytes limit; undefined otherwise. */
   refusal(command: WriteCommand): EtcdErrorKind | undefined {
-    if (!this.tenants.some(isSizeLimited)) return undefined;
+    if (!this.anyLimited) return undefined;
     const growth = this.growthOf(command);
     for (const [tenant, g] of growth) {
       const now = this.usage(tenant.storedPrefix);

@@ -343,6 +343,16 @@ s('locks and elections of the same name in two tenants are separate, their keys 
   assert.ok(text(leader.kv?.key).startsWith('e/'));
   const none = await failure(call(bob.election, bob.election.leader, { name: b('e') }, bob.md));
   assert.is(none.details, 'election: no leader');
+  await call(alice.election, alice.election.proclaim, { leader: camp.leader, value: b('vb') }, alice.md);
+  const observe = alice.election.observe({ name: b('e') }, alice.md);
+  observe.on('error', () => undefined);
+  const observed = await withTimeout(new Promise<{ kv?: { key: Buffer; value: Buffer } }>((resolve) => observe.once('data', resolve)), 10_000, 'observe');
+  observe.cancel();
+  assert.is(text(observed.kv?.value), 'vb');
+  assert.ok(text(observed.kv?.key).startsWith('e/'));
+  // another tenant cannot attach a key to this tenant's lease
+  const foreign = await failure(put(bob, 'k', 'v', lease.ID));
+  assert.is(foreign.details, 'etcdserver: requested lease not found');
   await call(alice.election, alice.election.resign, { leader: camp.leader }, alice.md);
 });
 

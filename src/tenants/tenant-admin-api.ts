@@ -85,7 +85,12 @@ export function createTenantAdminHandler(deps: TenantAdminDeps): HttpHandler {
     const path = (req.url ?? '').split('?')[0] ?? '';
     if (path !== route && !path.startsWith(`${route}/`)) return false;
     try {
-      const name = path === route ? undefined : decodeURIComponent(path.slice(route.length + 1));
+      let name: string | undefined;
+      try {
+        name = path === route ? undefined : decodeURIComponent(path.slice(route.length + 1));
+      } catch {
+        throw badRequest('the tenant name is not percent-encoded correctly');
+      }
       await serve(req, res, name);
     } catch (err) {
       sendError(res, toApiError(err, deps.log));

@@ -145,17 +145,16 @@ export class TenantRouter {
       return known !== undefined ? Promise.resolve(known) : baseIdentity(req);
     };
     const plain = make(this.base, identity);
-    const handlers = new WeakMap<TenantState, ApiHandler>();
-    const opened = new Set<ApiHandler>([plain]);
+    // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
+    const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
     const handlerOf = (tenant: TenantState | undefined): ApiHandler => {
       if (tenant === undefined) return plain;
-      let h = handlers.get(tenant);
-      if (h === undefined) {
-        h = make(this.apiOf(tenant), identity);
-        handlers.set(tenant, h);
-        opened.add(h);
-      }
-      return h;
+      const known = handlers.get(tenant.name);
+      if (known !== undefined && known.tenant === tenant) return known.handler;
+      known?.handler.close();
+      const handler = make(this.apiOf(tenant), identity);
+      handlers.set(tenant.name, { tenant, handler });
+      return handler;
     };
     const choose = async (req: IncomingMessage): Promise<ApiHandler> => {
       if (this.directory.isEmpty) return plain;
@@ -186,7 +185,8 @@ export class TenantRouter {
         return true;
       },
       close: () => {
-        for (const h of opened) h.close();
+        plain.close();
+        for (const { handler } of handlers.values()) handler.close();
       },
     };
   }

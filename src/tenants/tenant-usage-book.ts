@@ -86,7 +86,11 @@ export class TenantUsageBook {
     const wanted = prefixes.map((p) => new PrefixCount(p));
     for (const c of wanted) this.counts.set(c.storedPrefix, c);
     const listeners = followed ? this.listeners : [];
+    // A record holds its key verbatim: records without any of these bytes need no decoding.
+    const needles = [...prefixes, ...listeners.map((l) => l.prefix)].map((p) => Buffer.from(p, 'latin1'));
+    if (needles.length === 0) return;
     for await (const [, v] of engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
+      if (!needles.some((n) => v.includes(n))) continue;
       const record = decodeRecord(v, 0);
       for (const c of wanted) if (record.key.startsWith(c.storedPrefix)) c.set(record.key, sizeOf(record));
       for (const f of listeners) if (record.key.startsWith(f.prefix)) f.listener(record);

@@ -12,6 +12,8 @@ import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext } from '../adapt
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
 import type { ErrorLogger } from '../adapters/grpc/error-status.js';
 import { createTenantAdminHandler } from './tenant-admin-api.js';
+import { TenantAdmin } from './tenant-admin.js';
+import { tenantAdminServiceModule, tenantAdminServiceName } from './tenant-admin-service.js';
 import { authIdentity, type ApiIdentity, type IdentityResolver } from '../adapters/api/api-identity.js';
 import { tenantServerApi } from './tenant-api.js';
 import type { TenantDirectory } from './tenant-directory.js';
@@ -108,7 +110,7 @@ export class TenantRouter {
         this.tenantOf(call.metadata, call.verifiedCommonName).then(
           (tenant) => {
             if (tenant === undefined) return plain.serve(call);
-            if (tenantRefusedPaths.has(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
+            if (tenantRefusedPaths.has(plain.path) || plain.path.startsWith(`/${tenantAdminServiceName}/`)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
             if (method === undefined) return plain.serve(call);
             method.serve(call);
@@ -200,18 +202,22 @@ function verifiedCommonNameOf(socket: Socket): string | undefined {
   return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }
 
-/** What the client port takes to serve tenants: routed gRPC services and the /api handler with /api/tenants. */
+/**
+ * What the client port takes to serve tenants: the gRPC services routed by tenant plus the tenant
+ * admin service, and the /api handler with /api/tenants.
+ */
 export function tenantPortOptions(
   router: TenantRouter,
   services: readonly GrpcServiceModule[],
   limits: { readonly maxRequestBytes: number; readonly log: ErrorLogger },
 ): { grpcServices: GrpcServiceModule[]; apiHandler: (make: ApiHandlerFactory) => ApiHandler } {
+  const tenantAdmin = new TenantAdmin(router.base, router.directory);
   const admin = createTenantAdminHandler({
+    admin: tenantAdmin,
     api: router.base,
-    directory: router.directory,
     isTenantRequest: async (req) => (await router.tenantOfHttp(req)) !== undefined,
     body: { maxBodyBytes: limits.maxRequestBytes, bodyTimeoutMs: defaultApiBodyTimeoutMs },
     log: limits.log,
   });
-  return { grpcServices: router.routeServices(services), apiHandler: (make) => router.apiHandler(make, admin) };
+  return { grpcServices: router.routeServices([...services, tenantAdminServiceModule(tenantAdmin)]), apiHandler: (make) => router.apiHandler(make, admin) };
 }

@@ -7,7 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { credentials, Metadata, type ServiceError, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, Metadata, type ServiceError, type ClientDuplexStream, type Client } from '@grpc/grpc-js';
+import { TenantsService, type TenantMessage } from '../../src/tenants/tenant-admin-codec.js';
 import {
   AuthClient,
   Compare_CompareResult,
@@ -447,6 +448,31 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.is(sUsage.usage.keys, 3, 'usage is counted again from the store at start-up');
   assert.is((await http(f, '/api/tenants/c', { method: 'DELETE', auth: basic('root') })).status, 204);
   assert.is((await http(f, '/api/tenants/a', { method: 'DELETE', auth: basic('root') })).status, 409);
+});
+
+s('the gRPC admin service lists, creates, reads and deletes tenants for root and refuses a tenant', async (ctx) => {
+  const f = fx(ctx);
+  const Tenants = makeGenericClientConstructor(TenantsService, 'lattice.tenants.v1.Tenants');
+  const client = new Tenants(f.server.endpoint.replace(/^https?:\/\//, ''), credentials.createInsecure()) as Client & Record<string, (req: unknown, md: Metadata, cb: (e: ServiceError | null, r: unknown) => void) => void>;
+  const rpc = <T>(name: string, req: unknown, md: Metadata): Promise<T> =>
+    new Promise((resolve, reject) => client[name]!(req, md, (e, r) => (e !== null ? reject(e) : resolve(r as T))));
+  try {
+    const all = await rpc<TenantMessage[]>('list', {}, f.root.md);
+    assert.ok(all.some((t) => t.name === 'a' && t.source === 'config'));
+    const made = await rpc<TenantMessage>('put', { name: 'g', prefix: '/tenants/g/', users: ['gina'], certCommonNames: [], limits: { maxKeys: 5, requestsPerSecond: 2.5 } }, f.root.md);
+    assert.equal(made.limits, { requestsPerSecond: 2.5, maxKeys: 5 });
+    assert.is(made.source, 'admin');
+    assert.is((await rpc<TenantMessage>('get', 'g', f.root.md)).prefix, '/tenants/g/');
+    await rpc('delete', 'g', f.root.md);
+    const gone = await failure(rpc('get', 'g', f.root.md));
+    assert.is(gone.code, 5, 'NOT_FOUND');
+    const bad = await failure(rpc('put', { name: 'h', prefix: '/tenants/a/h/', users: [], certCommonNames: [], limits: {} }, f.root.md));
+    assert.is(bad.code, 3, 'INVALID_ARGUMENT');
+    const tenant = await failure(rpc('list', {}, f.users['alice']!.md));
+    assert.is(tenant.details, 'etcdserver: permission denied');
+  } finally {
+    client.close();
+  }
 });
 
 s.run();

@@ -2,7 +2,7 @@
 // keys live under the tenant's prefix in the store, and the prefix never shows in an answer. Every
 // request and answer of a tenant goes through these functions; nothing else knows the prefix.
 import type { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
-import { keyBytes, toKey, type Key, type KeyRange } from '../core/keys.js';
+import { toKey, type Key, type KeyRange } from '../core/keys.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -80,4 +80,3 @@ export function prefixesOverlap(a: string, b: string): boolean {
   return a.startsWith(b) || b.startsWith(a);
 }
 
-export { keyBytes };

@@ -3,7 +3,6 @@
 // usage book fed with records as the store applies them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { toKey } from '../../src/core/keys.js';
 import { Compare_CompareResult, Compare_CompareTarget, PutRequest, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import { TenantKeys } from '../../src/tenants/tenant-keys.js';
@@ -168,7 +167,6 @@ validation('nested prefixes, a user in two tenants and bad names are refused; a 
   const parsed = parseTenantsJson(JSON.stringify([{ name: 'a', prefix: '/a/', users: ['alice'] }]), 'f.json');
   assert.equal(parsed, [{ name: 'a', prefix: '/a/', users: ['alice'], certCommonNames: [], limits: {} }]);
   assert.throws(() => parseTenantsJson('{}', 'f.json'), /array/);
-  void toKey;
 });
 
 validation.run();

@@ -22,7 +22,8 @@ import type { Random } from './tenant-lease.js';
 
 /**
  * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
- * tenant's data, defragmentation and alarms are the operator's) and membership changes.
+ * tenant's data, defragmentation and alarms are the operator's), membership changes, auth
+ * management (with auth off anyone may `auth enable`; a tenant must not) and the tenant admin service.
  */
 const tenantRefusedPaths = new Set([
   '/etcdserverpb.Maintenance/Alarm',
@@ -36,6 +37,9 @@ const tenantRefusedPaths = new Set([
   '/etcdserverpb.Cluster/MemberUpdate',
   '/etcdserverpb.Cluster/MemberPromote',
 ]);
+
+const refusedToTenants = (path: string): boolean =>
+  tenantRefusedPaths.has(path) || path.startsWith(`/${tenantAdminServiceName}/`) || (path.startsWith('/etcdserverpb.Auth/') && path !== '/etcdserverpb.Auth/Authenticate');
 
 /** Makes an /api handler over an API (client-port.ts's createApiHandler with the port's settings). */
 export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver) => ApiHandler;
@@ -110,7 +114,7 @@ export class TenantRouter {
         this.tenantOf(call.metadata, call.verifiedCommonName).then(
           (tenant) => {
             if (tenant === undefined) return plain.serve(call);
-            if (tenantRefusedPaths.has(plain.path) || plain.path.startsWith(`/${tenantAdminServiceName}/`)) return call.fail(new EtcdError('authPermissionDenied'));
+            if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
             if (method === undefined) return plain.serve(call);
             method.serve(call);

@@ -223,13 +223,15 @@ s('txn compares and nested ops act inside the prefix and answer without it', asy
   assert.not.ok(other.succeeded);
 });
 
-s('compaction and whole-store maintenance are refused to a tenant with permission denied; status is not', async (ctx) => {
+s('compaction, whole-store maintenance and auth management are refused to a tenant with permission denied; status is not', async (ctx) => {
   const { users } = fx(ctx);
   const alice = users['alice']!;
   const compact = await failure(call(alice.kv, alice.kv.compact, { revision: 2n, physical: false }, alice.md));
   assert.is(compact.details, 'etcdserver: permission denied');
   const hash = await failure(call(alice.maintenance, alice.maintenance.hashKv, { revision: 0n }, alice.md));
   assert.is(hash.details, 'etcdserver: permission denied');
+  const authChange = await failure(call(alice.auth, alice.auth.authDisable, {}, alice.md));
+  assert.is(authChange.details, 'etcdserver: permission denied');
   await call(alice.maintenance, alice.maintenance.status, {}, alice.md);
 });
 

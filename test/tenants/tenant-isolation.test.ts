@@ -29,6 +29,7 @@ import { Permission_Type } from '../../src/gen/etcd/auth/authpb/auth.js';
 import { startLattice, type LatticeServer } from '../helpers/lattice-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import { suiteStartTimeoutMs, withTimeout } from '../helpers/spec.js';
+import { changedKeys, openSse, openWs } from '../api/api-client.js';
 
 const tenants = [
   { name: 'a', prefix: '/tenants/a/', users: ['alice'], limits: { leaseTtlMinSeconds: 5, leaseTtlMaxSeconds: 600, maxWatchers: 3 } },
@@ -379,6 +380,30 @@ s('the JSON gateway and /api serve a tenant its own keys without the prefix', as
   const putRes = await http(f, '/api/kv/from-api', { method: 'PUT', auth: basic('bob'), body: 'v' , headers: { 'Content-Type': 'text/plain' } });
   assert.is(putRes.status, 200, await putRes.clone().text());
   assert.is((await range(f.root, { key: b('/tenants/b/from-api') })).kvs.length, 1);
+});
+
+s('/api watches over SSE and WebSocket see only the tenant keys, without the prefix', async (ctx) => {
+  const f = fx(ctx);
+  const alice = f.users['alice']!;
+  const bob = f.users['bob']!;
+  const ws = await openWs(`${f.server.endpoint.replace('http', 'ws')}/api/watch?prefix`, { Authorization: `Bearer ${bob.token}` });
+  assert.is(ws.status, 101);
+  const sse = await openSse(`${f.server.endpoint}/api/watch/sse-?prefix`, { Authorization: `Bearer ${alice.token}` });
+  assert.is(sse.status, 200);
+  await ws.stream.waitFor('created', (m) => m.event === 'created');
+  await sse.stream.waitFor('created', (m) => m.event === 'created');
+  await put(alice, 'sse-a', 'v');
+  await put(bob, 'ws-b', 'v');
+  await put(bob, 'sse-b', 'v');
+  const bobSaw = await ws.stream.waitFor('bob sees his put', (m) => changedKeys(m).includes('sse-b'));
+  const aliceSaw = await sse.stream.waitFor('alice sees her put', (m) => changedKeys(m).includes('sse-a'));
+  assert.ok(bobSaw !== undefined && aliceSaw !== undefined);
+  const bobKeys = ws.stream.messages.flatMap(changedKeys);
+  const aliceKeys = sse.stream.messages.flatMap(changedKeys);
+  assert.equal(bobKeys, ['ws-b', 'sse-b']);
+  assert.equal(aliceKeys, ['sse-a']);
+  ws.ws.close();
+  sse.close();
 });
 
 s('past maxKeys or maxBytes a tenant write fails with database space exceeded; overwrites and other tenants go on', async (ctx) => {

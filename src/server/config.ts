@@ -5,6 +5,7 @@
 // environment variables are ignored (but still syntax-checked); otherwise flags win over ETCD_* variables.
 
 import type { TenantSpec } from '../tenants/tenant-spec.js';
+import { parseTenantsJson } from '../tenants/tenants-file.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLogLevel, type LogLevel } from './logger.js';
@@ -395,6 +396,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(LA, 'actor-placement', 'string', 'main', "Where actors run: 'main' thread or 'worker' threads.", { choices: ['main', 'worker'], envPrefix: 'LATTICE' }),
   spec(LA, 'shards', 'uint', 1, `Number of key-range shards (1-${maxShards}).`, { envPrefix: 'LATTICE' }),
   spec(LA, 'api-cors-origins', 'strings', [], 'Comma-separated browser origins allowed to call /api cross-origin (* for any); none by default.', { envPrefix: 'LATTICE' }),
+  spec(LA, 'tenants-file', 'string', '', 'A JSON list of tenants (docs/tenants.md); the config file\'s [tenants] tables are the usual place.', { envPrefix: 'LATTICE' }),
 
   // etcd's `ignored` list: flags of older versions, accepted with a warning.
   ...[
@@ -975,10 +977,19 @@ function build(
     configFile,
     apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),
     hostWhitelist: str('host-whitelist').split(',').map((h) => h.trim()).filter((h) => h !== ''),
-    tenants: [],
+    tenants: tenantsFromFile(str('tenants-file'), (p: string) => readFileSync(p, 'utf8')),
     ignoredFlags,
     warnings,
   };
+}
+
+function tenantsFromFile(file: string, read: (p: string) => string): TenantSpec[] {
+  if (file === '') return [];
+  try {
+    return parseTenantsJson(read(file), file);
+  } catch (e) {
+    throw new ConfigError('invalid', `--tenants-file: ${(e as Error).message}`);
+  }
 }
 
 function validateLogOutputs(logger: string, outputs: readonly string[]): void {

@@ -25,7 +25,9 @@ import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
-import { createApiHandler, type ApiOptions } from './api/api-handler.js';
+import { createApiHandler, type ApiHandler, type ApiOptions } from './api/api-handler.js';
+import type { IdentityResolver } from './api/api-identity.js';
+import { createConsoleHandler } from './console/console-handler.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 
@@ -61,6 +63,8 @@ export interface ClientPortOptions {
   readonly hostWhitelist?: HostWhitelist;
   /** Per-listener connection count and idle time bounds (connection-limits.ts). */
   readonly connectionLimits?: ConnectionLimits;
+  /** Builds the /api handler from a maker of plain ones (src/tenants/: one per tenant); default: one over `api`. */
+  readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver) => ApiHandler) => ApiHandler;
 }
 
 export interface ListenAddress {
@@ -200,11 +204,13 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     log,
     admission: grpcServer.admission,
   });
-  // Lattice's own /api, ahead of etcd's CORS-for-everyone: it sets its own origin rules
+  // Lattice's own /api and the console at /ui, ahead of etcd's CORS-for-everyone: they set their own origin rules
   const hostWhitelist = options.hostWhitelist ?? allowAllHosts;
-  const friendlyApi = createApiHandler({ ...options.friendlyApi, hostWhitelist, api: options.api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const makeApi = (api: ServerApi, identity?: IdentityResolver): ApiHandler =>
+    createApiHandler({ ...options.friendlyApi, ...(identity === undefined ? {} : { identity }), hostWhitelist, api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const friendlyApi = options.apiHandler?.(makeApi) ?? makeApi(options.api);
   const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
+    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
   httpServer.on('upgrade', (req, socket, head: Buffer) => {

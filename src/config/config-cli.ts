@@ -86,7 +86,13 @@ function parseWithFile(file: LatticeFile, argv: readonly string[], env: NodeJS.P
   }
 }
 
-const withTenants = (cfg: ServerConfig, file: LatticeFile): ServerConfig => ({ ...cfg, tenants: file.tenants, configFile: cfg.configFile ?? file.path });
+/** The file's [tenants] tables; tenants from --tenants-file as well would be two sources of one list. */
+function withTenants(cfg: ServerConfig, file: LatticeFile): ServerConfig {
+  if (file.tenants.length > 0 && cfg.tenants.length > 0) {
+    throw new ConfigError('invalid', `tenants are given both by ${file.path}'s [tenants] tables and by --tenants-file; use one`);
+  }
+  return { ...cfg, tenants: file.tenants.length > 0 ? file.tenants : cfg.tenants, configFile: cfg.configFile ?? file.path };
+}
 
 export interface CommandIo {
   readonly out: (text: string) => void;

@@ -29,7 +29,8 @@ export interface EventBatch {
 }
 
 /** Why a create was refused, as etcd's mvcc.WatchStream.Watch reports it. */
-export type WatchCreateError = 'emptyRange' | 'duplicateId';
+/** `tooManyRequests`: a tenant's watcher or request limit (src/tenants/). */
+export type WatchCreateError = 'emptyRange' | 'duplicateId' | 'tooManyRequests';
 
 /** The stream-wide progress answer carries this id (etcd's clientv3.InvalidWatchID). */
 export const streamWatchId = -1n;

@@ -350,7 +350,9 @@ class MemoryEngine implements Engine {
     const buffers = group.map((w) => seal(w.record, this.walSalt, this.walSynced));
     const size = buffers.reduce((sum, b) => sum + b.length, 0);
     const { bytesWritten } = await this.wal.writev(buffers, this.walBytes);
-    if (bytesWritten !== size) throw new Error(`short WAL write: ${bytesWritten} of ${size} bytes`);
+    // A nearly full disk takes part of a write; writing the rest either succeeds or fails with the
+    // disk's own error (ENOSPC), which stops the member with the NOSPACE alarm instead of a bare failure.
+    if (bytesWritten < size) await writeFully(this.wal, Buffer.concat(buffers).subarray(bytesWritten), this.walBytes + bytesWritten);
     this.walBytes += size;
     if (group.some((w) => w.sync)) {
       await this.wal.datasync();

@@ -5,6 +5,7 @@
 // environment variables are ignored (but still syntax-checked); otherwise flags win over ETCD_* variables.
 
 import type { TenantSpec } from '../tenants/tenant-spec.js';
+import { parseTenantsJson } from '../tenants/tenants-file.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isLogLevel, type LogLevel } from './logger.js';
@@ -418,6 +419,7 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(LA, 'client-idle-timeout', 'duration', 0, 'A client connection with no traffic either way for this long is closed (0: never).', { envPrefix: 'LATTICE' }),
   spec(LA, 'tls-min-version', 'string', 'TLS1.2', "Minimum TLS version for client and peer TLS (etcd 3.5's flag): 'TLS1.2' or 'TLS1.3'.", { choices: ['TLS1.2', 'TLS1.3'], envPrefix: 'LATTICE' }),
   spec(LA, 'api-cors-origins', 'strings', [], 'Comma-separated browser origins allowed to call /api cross-origin (* for any); none by default.', { envPrefix: 'LATTICE' }),
+  spec(LA, 'tenants-file', 'string', '', 'A JSON list of tenants (docs/tenants.md); the config file\'s [tenants] tables are the usual place.', { envPrefix: 'LATTICE' }),
 
   // etcd's `ignored` list: flags of older versions, accepted with a warning.
   ...[
@@ -1084,10 +1086,19 @@ function build(
     ...durability.settings,
     maxClientConnections: num('max-client-connections'),
     clientIdleTimeoutMs: num('client-idle-timeout'),
-    tenants: [],
+    tenants: tenantsFromFile(str('tenants-file'), (p: string) => readFileSync(p, 'utf8')),
     ignoredFlags,
     warnings,
   };
+}
+
+function tenantsFromFile(file: string, read: (p: string) => string): TenantSpec[] {
+  if (file === '') return [];
+  try {
+    return parseTenantsJson(read(file), file);
+  } catch (e) {
+    throw new ConfigError('invalid', `--tenants-file: ${(e as Error).message}`);
+  }
 }
 
 function validateLogOutputs(logger: string, outputs: readonly string[]): void {

@@ -23,6 +23,9 @@ import { systemTimers } from '../core/timers.js';
 import { LockRecipe } from '../concurrency/lock.js';
 import { ElectionRecipe } from '../concurrency/election.js';
 import { startClientPort } from '../adapters/client-port.js';
+import { defaultGrpcServices } from '../adapters/grpc/grpc-server.js';
+import { TenantDirectory } from '../tenants/tenant-directory.js';
+import { TenantRouter, tenantPortOptions } from '../tenants/tenant-routing.js';
 import { Membership } from '../cluster/membership.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
@@ -49,6 +52,8 @@ export interface RunningServer {
    * stops it) or 'restart' (it recorded a snapshot from the leader and loads it by starting again).
    */
   readonly ended: Promise<'removed' | 'restart'>;
+  /** The tenants this member serves and their usage (src/tenants/), for metrics. */
+  readonly tenants?: TenantDirectory;
 }
 
 /** The etcd server version Lattice reports (Status, /version): the release whose API it matches. */
@@ -191,6 +196,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
   );
   const alarms = await loadAlarms(engine, log.named('etcdserver'));
+  // Tenants' stored usage is counted from the engine before the log is replayed over it (src/tenants/).
+  const tenants = new TenantDirectory(config.tenants, () => Date.now());
+  await tenants.load(engine);
   const store = await MvccStore.open(
     engine,
     revisionLog,
@@ -198,8 +206,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     {
       header,
       onFatal: (fault) => log.error(fault.alarm === 'NOSPACE' ? 'alarm raised: NOSPACE' : 'storage failed', { error: fault.cause, description: fault.description }),
-      leases: leaseTable,
-      auth: auth.front,
+      leases: tenants.wrapLedger(leaseTable),
+      auth: tenants.wrapApplier(auth.front),
       alarms,
     },
     jobs,
@@ -359,6 +367,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),
+    ...tenantPortOptions(new TenantRouter(api, tenants, Math.random), defaultGrpcServices, { maxRequestBytes: config.maxRequestBytes, log: (message, err) => log.error(message, { error: err }) }),
   });
 
   // The same milestones etcd logs; tools and scripts wait for these lines.
@@ -377,6 +386,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 
   return {
     ended,
+    tenants,
     close: async () => {
       // etcd's Stop: a leader hands over first, so the others need not wait out an election.
       await theLeadership.transferBeforeStop(requestTimeoutMs(config.electionTimeoutMs));

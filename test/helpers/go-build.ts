@@ -39,21 +39,20 @@ function sourceHash(dir: string): string {
 const builds = new Map<string, Promise<string>>();
 
 /**
- * Builds test/interop/go/<name> (package main, GOPATH mode against the installed etcd sources)
- * and returns the binary's path. Built once per test run: binaries live in the runner's
- * TEST_RUN_SCRATCH_DIR and are keyed by a hash of the sources.
+ * Builds test/interop/go/<name> (or `sourceDir`, e.g. an example under examples/; package main,
+ * GOPATH mode against the installed etcd sources) and returns the binary's path. Built once per
+ * test run: binaries live in the runner's TEST_RUN_SCRATCH_DIR and are keyed by a hash of the sources.
  */
-export function buildGoProgram(name: string): Promise<string> {
-  let build = builds.get(name);
+export function buildGoProgram(name: string, sourceDir = repoPath('test', 'interop', 'go', name)): Promise<string> {
+  let build = builds.get(sourceDir);
   if (!build) {
-    build = doBuild(name);
-    builds.set(name, build);
+    build = doBuild(name, sourceDir);
+    builds.set(sourceDir, build);
   }
   return build;
 }
 
-async function doBuild(name: string): Promise<string> {
-  const sourceDir = repoPath('test', 'interop', 'go', name);
+async function doBuild(name: string, sourceDir: string): Promise<string> {
   const runDir = process.env.TEST_RUN_SCRATCH_DIR ?? makeTempDir('go-bin');
   const binDir = join(runDir, 'go-bin');
   mkdirSync(binDir, { recursive: true });

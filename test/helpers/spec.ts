@@ -68,8 +68,10 @@ export function serverSuite<S extends Stoppable>(
   }
 
   s.before(async () => {
+    const started = Date.now();
     try {
       fixture = await withTimeout(start(), suiteStartTimeoutMs, `${name}: starting servers`);
+      if (process.env['TEST_TIMINGS'] === '1') console.error(`[timing] ${name} > (start): ${Date.now() - started} ms`);
     } catch (err) {
       startError = err instanceof Error ? err : new Error(String(err));
       console.error(`\n[${name}] servers did not start:\n${startError.message}\n`);
@@ -85,7 +87,13 @@ export function serverSuite<S extends Stoppable>(
       s(testName, async () => {
         if (startError) throw new Error(`servers did not start (output above): ${startError.message.split('\n')[0]}`);
         if (!fixture) throw new Error('no fixture');
-        await withTimeout(body(fixture), timeoutMs, testName);
+        const started = Date.now();
+        try {
+          await withTimeout(body(fixture), timeoutMs, testName);
+        } finally {
+          // TEST_TIMINGS=1 shows where a slow file spends its time.
+          if (process.env['TEST_TIMINGS'] === '1') console.error(`[timing] ${name} > ${testName}: ${Date.now() - started} ms`);
+        }
       });
     },
     run: () => s.run(),

@@ -17,6 +17,9 @@ import { etcdctlTlsFlags, mtlsServerFlags, startTlsServer, tlsFixture, type Serv
 
 const put = (s: TlsServer, cert: string | undefined, key: string, value: string) => etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), 'put', key, value]);
 const get = (s: TlsServer, cert: string | undefined, key: string) => etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), '--dial-timeout=2s', 'get', key, '--print-value-only']);
+/** A get expected to fail at the handshake: etcdctl would otherwise wait out its whole command timeout. */
+const refusedGet = (s: TlsServer, cert: string | undefined, key: string) =>
+  etcdctl(s.endpoint, [...etcdctlTlsFlags(cert), '--dial-timeout=1s', '--command-timeout=2s', 'get', key, '--print-value-only']);
 
 const curl = (args: string[]) => runCommand('curl', ['-sS', '--max-time', '10', ...args], { timeoutMs: 20_000 });
 const curlCert = (cert: string): string[] => ['--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture(`${cert}.pem`), '--key', tlsFixture(`${cert}-key.pem`)];
@@ -64,7 +67,7 @@ function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): 
     ['a revoked certificate (CRL)', 'client-revoked'],
   ] as const) {
     s.it(`a client with ${who} cannot get a key`, async (server) => {
-      const r = await get(server, cert, 'tls/k');
+      const r = await refusedGet(server, cert, 'tls/k');
       assert.is.not(r.code, 0, `expected a failure, got ${r.stdout}`);
     });
   }
@@ -115,7 +118,7 @@ function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): 
       const ok = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client')], { timeoutMs: 60_000 });
       assert.is(ok.code, 0, ok.stdout + ok.stderr);
       assert.equal(JSON.parse(ok.stdout.trim()) as unknown, { ok: true, get: 'from-go', watch: 'event' });
-      const refused = await runCommand(binary, ['check', '--endpoints', server.endpoint, ...certArgs('client-revoked')], { timeoutMs: 60_000 });
+      const refused = await runCommand(binary, ['check', '--endpoints', server.endpoint, '--dial-timeout', '2s', '--call-timeout', '2s', ...certArgs('client-revoked')], { timeoutMs: 60_000 });
       assert.is.not(refused.code, 0, refused.stdout);
     }, 300_000);
   }
@@ -175,7 +178,7 @@ function autoTlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined
     assert.is(g.stdout.trim(), 'tls');
   });
   s.it('without --insecure-skip-tls-verify etcdctl refuses the self-signed certificate', async (server) => {
-    const g = await etcdctl(server.endpoint, ['--insecure-transport=false', '--dial-timeout=2s', 'get', 'auto']);
+    const g = await etcdctl(server.endpoint, ['--insecure-transport=false', '--dial-timeout=1s', '--command-timeout=2s', 'get', 'auto']);
     assert.is.not(g.code, 0);
   });
   s.run();

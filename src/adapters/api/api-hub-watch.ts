@@ -83,7 +83,7 @@ export class HubWatch {
         this.output({ type: 'created', revision: r.revision });
         return;
       case 'createFailed':
-        this.output({ type: 'failed', message: r.error === 'emptyRange' ? 'empty key range' : 'duplicate watch id' });
+        this.output({ type: 'failed', message: r.error === 'emptyRange' ? 'empty key range' : r.error === 'duplicateId' ? 'duplicate watch id' : 'etcdserver: too many requests' });
         return;
       case 'canceled':
         this.output({ type: 'failed', message: 'watch canceled by the server' });

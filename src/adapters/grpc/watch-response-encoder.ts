@@ -13,6 +13,7 @@ import { EncodedMessage, type OutgoingMessage } from './grpc-wire.js';
 export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {
   emptyRange: 'mvcc: watcher range is empty',
   duplicateId: 'mvcc: duplicate watch ID provided on the WatchStream',
+  tooManyRequests: 'etcdserver: too many requests',
 };
 
 interface EncodedEvents {

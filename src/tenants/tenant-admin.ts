@@ -1,0 +1,89 @@
+// The tenant admin operations, shared by the HTTP (/api/tenants) and gRPC (lattice.tenants.v1.Tenants)
+// admin APIs: list and read with usage, create or change, delete. A change goes through the log as a
+// key under the reserved prefix (tenant-directory.ts) and is answered once applied on this member.
+// Who may call is the adapters' business (root only with auth on; never a tenant's client).
+import type { ServerApi } from '../core/kv-api.js';
+import { DeleteRangeRequest, PutRequest, RangeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { TenantDirectory } from './tenant-directory.js';
+import type { TenantUsage } from './tenant-state.js';
+import type { TenantSpec } from './tenant-spec.js';
+import { specProblem, tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
+
+export type TenantAdminErrorKind = 'notFound' | 'invalid' | 'conflict';
+
+/** A refused admin operation; each adapter maps the kind once (HTTP 404/400/409, gRPC NOT_FOUND/INVALID_ARGUMENT/FAILED_PRECONDITION). */
+export class TenantAdminError extends Error {
+  constructor(
+    readonly kind: TenantAdminErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TenantAdminError';
+  }
+}
+
+export interface TenantView extends TenantSpec {
+  readonly source: 'config' | 'admin';
+  readonly usage: TenantUsage;
+}
+
+export class TenantAdmin {
+  constructor(
+    private readonly api: ServerApi,
+    readonly directory: TenantDirectory,
+  ) {}
+
+  list(): TenantView[] {
+    return this.directory.list().map((t) => this.view(t.name)!);
+  }
+
+  get(name: string): TenantView {
+    const v = this.view(name);
+    if (v === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
+    return v;
+  }
+
+  /** Creates or changes `spec.name`; `created` tells which. */
+  async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
+    const existing = this.directory.get(spec.name);
+    const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
+    if (problem !== undefined) throw new TenantAdminError('invalid', problem);
+    if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');
+    if (existing === undefined) {
+      // its keys are counted from its creation on: a prefix already in use would start miscounted
+      const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), countOnly: true }));
+      if (used.count > 0n) throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys`);
+    }
+    await this.api.kv.put(PutRequest.create({ key: specKey(spec.name), value: Buffer.from(JSON.stringify(spec)) }), undefined);
+    const now = this.view(spec.name);
+    if (now === undefined) throw new TenantAdminError('conflict', 'the tenant clashes with one created at the same time');
+    return { tenant: now, created: existing === undefined };
+  }
+
+  async delete(name: string): Promise<void> {
+    if (this.directory.get(name) === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
+    const deleted = await this.api.kv.deleteRange(DeleteRangeRequest.create({ key: specKey(name) }), undefined);
+    if (deleted.deleted === 0n) throw new TenantAdminError('conflict', `tenant ${name} is defined in the configuration; remove it there`);
+  }
+
+  private view(name: string): TenantView | undefined {
+    const t = this.directory.get(name);
+    const usage = this.directory.usage(name);
+    const source = this.directory.sourceOf(name);
+    if (t === undefined || usage === undefined || source === undefined) return undefined;
+    return { ...t.spec, source, usage };
+  }
+}
+
+const specKey = (name: string): Buffer => Buffer.from(tenantSpecKeyPrefix + name, 'latin1');
+
+function endOf(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i] = end[i]! + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}

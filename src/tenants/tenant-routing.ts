@@ -1,0 +1,227 @@
+// Where a request meets its tenant. Every gRPC method (and so every JSON gateway call, which runs the
+// same methods) and every /api request resolves its caller's tenant first: the authenticated user's
+// (token, or the client certificate's CN when auth takes it), else the verified client certificate's
+// CN. A request with a tenant is served by the same handlers built over that tenant's ServerApi
+// (tenant-api.ts); one without is served as before. With no tenants defined nothing is resolved.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
+import { EtcdError } from '../core/errors.js';
+import type { ServerApi } from '../core/kv-api.js';
+import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext } from '../adapters/grpc/service-module.js';
+import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
+import type { ErrorLogger } from '../adapters/grpc/error-status.js';
+import { createTenantAdminHandler } from './tenant-admin-api.js';
+import { TenantAdmin } from './tenant-admin.js';
+import { tenantAdminServiceModule, tenantAdminServiceName } from './tenant-admin-service.js';
+import { authIdentity, type ApiIdentity, type IdentityResolver } from '../adapters/api/api-identity.js';
+import { tenantServerApi } from './tenant-api.js';
+import type { TenantDirectory } from './tenant-directory.js';
+import type { TenantState } from './tenant-state.js';
+import type { Random } from './tenant-lease.js';
+
+/**
+ * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
+ * tenant's data, defragmentation and alarms are the operator's), membership changes, auth
+ * management (with auth off anyone may `auth enable`; a tenant must not) and the tenant admin service.
+ */
+const tenantRefusedPaths = new Set([
+  '/etcdserverpb.Maintenance/Alarm',
+  '/etcdserverpb.Maintenance/Defragment',
+  '/etcdserverpb.Maintenance/Hash',
+  '/etcdserverpb.Maintenance/HashKV',
+  '/etcdserverpb.Maintenance/Snapshot',
+  '/etcdserverpb.Maintenance/MoveLeader',
+  '/etcdserverpb.Cluster/MemberAdd',
+  '/etcdserverpb.Cluster/MemberRemove',
+  '/etcdserverpb.Cluster/MemberUpdate',
+  '/etcdserverpb.Cluster/MemberPromote',
+]);
+
+const refusedToTenants = (path: string): boolean =>
+  tenantRefusedPaths.has(path) || path.startsWith(`/${tenantAdminServiceName}/`) || (path.startsWith('/etcdserverpb.Auth/') && path !== '/etcdserverpb.Auth/Authenticate');
+
+/** Makes an /api handler over an API (client-port.ts's createApiHandler with the port's settings). */
+export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver) => ApiHandler;
+
+export class TenantRouter {
+  private readonly apis = new WeakMap<TenantState, ServerApi>();
+  /** Per tenant, per service: its methods built over the tenant's API. */
+  private readonly methodTables = new WeakMap<TenantState, Map<string, ReadonlyMap<string, GrpcMethod>>>();
+
+  constructor(
+    readonly base: ServerApi,
+    readonly directory: TenantDirectory,
+    private readonly random: Random,
+  ) {}
+
+  apiOf(tenant: TenantState): ServerApi {
+    let api = this.apis.get(tenant);
+    if (api === undefined) {
+      api = tenantServerApi(this.base, tenant, this.random);
+      this.apis.set(tenant, api);
+    }
+    return api;
+  }
+
+  /** The tenant of a call from its metadata and its connection's verified certificate CN, if any. */
+  async tenantOf(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): Promise<TenantState | undefined> {
+    if (this.directory.isEmpty) return undefined;
+    const auth = this.base.auth;
+    if (auth?.enabled === true) {
+      try {
+        const h = await auth.caller(metadata, verifiedCommonName);
+        const byUser = h.user === '' ? undefined : this.directory.forUser(h.user);
+        if (byUser !== undefined) return byUser;
+      } catch {
+        // an invalid token: the handler finds out again and answers with etcd's status
+      }
+    }
+    return verifiedCommonName === undefined ? undefined : this.directory.forCommonName(verifiedCommonName);
+  }
+
+  /** The tenant of an HTTP request: its user's (token or Basic credentials), else its certificate CN's. */
+  async tenantOfHttp(req: IncomingMessage): Promise<TenantState | undefined> {
+    if (this.directory.isEmpty) return undefined;
+    let user: string | undefined;
+    try {
+      const id = await authIdentity(this.base)(req);
+      if (id.kind === 'user') user = id.user;
+    } catch {
+      // no valid credentials: no user
+    }
+    const byUser = user === undefined ? undefined : this.directory.forUser(user);
+    const cn = verifiedCommonNameOf(req.socket);
+    return byUser ?? (cn === undefined ? undefined : this.directory.forCommonName(cn));
+  }
+
+  /** The services with every method routed by tenant. */
+  routeServices(services: readonly GrpcServiceModule[]): GrpcServiceModule[] {
+    return services.map((service) => ({
+      name: service.name,
+      methods: (ctx: GrpcServiceContext) => service.methods(ctx).map((m) => this.routed(service, ctx, m)),
+    }));
+  }
+
+  private routed(service: GrpcServiceModule, ctx: GrpcServiceContext, plain: GrpcMethod): GrpcMethod {
+    return {
+      path: plain.path,
+      kind: plain.kind,
+      serve: (call) => {
+        if (this.directory.isEmpty) return plain.serve(call);
+        // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
+        // chosen method starts reading it.
+        this.tenantOf(call.metadata, call.verifiedCommonName).then(
+          (tenant) => {
+            if (tenant === undefined) return plain.serve(call);
+            if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
+            const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
+            if (method === undefined) return plain.serve(call);
+            method.serve(call);
+          },
+          (err: unknown) => call.fail(err),
+        );
+      },
+    };
+  }
+
+  private tenantMethods(service: GrpcServiceModule, ctx: GrpcServiceContext, tenant: TenantState): ReadonlyMap<string, GrpcMethod> {
+    let services = this.methodTables.get(tenant);
+    if (services === undefined) {
+      services = new Map();
+      this.methodTables.set(tenant, services);
+    }
+    let table = services.get(service.name);
+    if (table === undefined) {
+      table = new Map(service.methods({ ...ctx, api: this.apiOf(tenant) }).map((m) => [m.path, m]));
+      services.set(service.name, table);
+    }
+    return table;
+  }
+
+  /**
+   * The /api handler: each request goes to the handler of its tenant (made on first use) or to the
+   * server's own; `admin` answers /api/tenants before either.
+   */
+  apiHandler(make: ApiHandlerFactory, admin: ApiHandler['handle']): ApiHandler {
+    const resolved = new WeakMap<IncomingMessage, ApiIdentity>();
+    const baseIdentity = authIdentity(this.base);
+    const identity: IdentityResolver = (req) => {
+      const known = resolved.get(req);
+      return known !== undefined ? Promise.resolve(known) : baseIdentity(req);
+    };
+    const plain = make(this.base, identity);
+    // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
+    const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
+    const handlerOf = (tenant: TenantState | undefined): ApiHandler => {
+      if (tenant === undefined) return plain;
+      const known = handlers.get(tenant.name);
+      if (known !== undefined && known.tenant === tenant) return known.handler;
+      known?.handler.close();
+      const handler = make(this.apiOf(tenant), identity);
+      handlers.set(tenant.name, { tenant, handler });
+      return handler;
+    };
+    const choose = async (req: IncomingMessage): Promise<ApiHandler> => {
+      if (this.directory.isEmpty) return plain;
+      let id: ApiIdentity;
+      try {
+        id = await baseIdentity(req);
+      } catch {
+        // no valid credentials: the plain handler answers 401 as it always does
+        return plain;
+      }
+      resolved.set(req, id);
+      const byUser = id.kind === 'user' ? this.directory.forUser(id.user) : undefined;
+      const cn = verifiedCommonNameOf(req.socket);
+      return handlerOf(byUser ?? (cn === undefined ? undefined : this.directory.forCommonName(cn)));
+    };
+    return {
+      handle: async (req, res) => {
+        if (!isApiUrl(req.url)) return plain.handle(req, res);
+        if (await admin(req, res)) return true;
+        return (await choose(req)).handle(req, res);
+      },
+      upgrade: (req, socket, head) => {
+        if (this.directory.isEmpty) return plain.upgrade(req, socket, head);
+        if (!isApiUrl(req.url)) return false;
+        void choose(req).then((h) => {
+          if (!h.upgrade(req, socket, head)) socket.destroy();
+        });
+        return true;
+      },
+      close: () => {
+        plain.close();
+        for (const { handler } of handlers.values()) handler.close();
+      },
+    };
+  }
+}
+
+const isApiUrl = (url: string | undefined): boolean => url !== undefined && (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?'));
+
+function verifiedCommonNameOf(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const cn: unknown = (socket.getPeerCertificate().subject as unknown as Record<string, unknown> | undefined)?.['CN'];
+  return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
+}
+
+/**
+ * What the client port takes to serve tenants: the gRPC services routed by tenant plus the tenant
+ * admin service, and the /api handler with /api/tenants.
+ */
+export function tenantPortOptions(
+  router: TenantRouter,
+  services: readonly GrpcServiceModule[],
+  limits: { readonly maxRequestBytes: number; readonly log: ErrorLogger },
+): { grpcServices: GrpcServiceModule[]; apiHandler: (make: ApiHandlerFactory) => ApiHandler } {
+  const tenantAdmin = new TenantAdmin(router.base, router.directory);
+  const admin = createTenantAdminHandler({
+    admin: tenantAdmin,
+    api: router.base,
+    isTenantRequest: async (req) => (await router.tenantOfHttp(req)) !== undefined,
+    body: { maxBodyBytes: limits.maxRequestBytes, bodyTimeoutMs: defaultApiBodyTimeoutMs },
+    log: limits.log,
+  });
+  return { grpcServices: router.routeServices([...services, tenantAdminServiceModule(tenantAdmin)]), apiHandler: (make) => router.apiHandler(make, admin) };
+}

@@ -1,0 +1,88 @@
+// Tenants in a 3-member Lattice cluster (memory engine): a tenant's key limit is checked when each
+// member applies the log, so writes racing through all three members are refused identically
+// everywhere (exactly maxKeys succeed, every member counts the same usage), and a tenant made through
+// the admin API on one member is known to the others.
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startCluster, type TestCluster } from '../helpers/cluster.js';
+import { waitUntil } from '../helpers/processes.js';
+import { serverSuite } from '../helpers/spec.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
+
+const maxKeys = 10;
+const writes = 45;
+
+interface Fixture {
+  cluster: TestCluster;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function start(): Promise<Fixture> {
+  const dir = makeTempDir('tenants-cluster');
+  const file = join(dir, 'tenants.json');
+  writeFileSync(file, JSON.stringify([{ name: 'q', prefix: '/tenants/q/', limits: { maxKeys } }]));
+  const cluster = await startCluster('lattice', { size: 3, engine: 'memory', extraArgs: ['--tenants-file', file] });
+  return {
+    cluster,
+    dir,
+    async stop() {
+      await cluster.stop();
+      removeTempDir(dir);
+    },
+  };
+}
+
+const json = async (url: string, init?: RequestInit): Promise<{ status: number; body: Record<string, unknown> }> => {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
+};
+
+const s = serverSuite('tenants in a 3-member cluster', start);
+
+s.it('writes racing through every member past maxKeys are refused alike; every member counts the same usage', async ({ cluster }) => {
+  const members = cluster.members;
+  const results = await Promise.all(
+    Array.from({ length: writes }, (_, i) =>
+      json(`${members[i % members.length]!.endpoint}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from(`/tenants/q/k${i}`).toString('base64'), value: Buffer.from('v').toString('base64') }),
+      }),
+    ),
+  );
+  const ok = results.filter((r) => r.status === 200);
+  const refused = results.filter((r) => r.status !== 200);
+  assert.is(ok.length, maxKeys);
+  for (const r of refused) assert.is(r.body['message'], 'etcdserver: mvcc: database space exceeded');
+  const usages: unknown[] = [];
+  for (const m of members) {
+    // a linearizable read first, so a follower has applied every write answered above
+    await json(`${m.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('x').toString('base64') }) });
+    const got = await json(`${m.endpoint}/api/tenants/q`);
+    usages.push((got.body['usage'] as { keys: number; bytes: number }).keys);
+    const count = await json(`${m.endpoint}/v3/kv/range`, {
+      method: 'POST',
+      body: JSON.stringify({ key: Buffer.from('/tenants/q/').toString('base64'), range_end: Buffer.from('/tenants/q0').toString('base64'), count_only: true, serializable: true }),
+    });
+    assert.is(count.body['count'], String(maxKeys));
+  }
+  assert.equal(usages, [maxKeys, maxKeys, maxKeys]);
+});
+
+s.it('a tenant created through one member is known to every member', async ({ cluster }) => {
+  const [first, ...others] = cluster.members;
+  const created = await json(`${first!.endpoint}/api/tenants/made`, { method: 'PUT', body: JSON.stringify({ prefix: '/tenants/made/', limits: { maxKeys: 1 } }) });
+  assert.is(created.status, 201);
+  for (const m of others) {
+    await waitUntil(async () => (await json(`${m.endpoint}/api/tenants/made`)).status === 200, { timeoutMs: 10_000, what: `tenant known at ${m.name}` });
+    const put = async (k: string) => json(`${m.endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(`/tenants/made/${k}`).toString('base64'), value: 'dg==' }) });
+    if (m === others[0]) {
+      assert.is((await put('a')).status, 200);
+      assert.is((await put('b')).body['message'], 'etcdserver: mvcc: database space exceeded');
+    }
+  }
+});
+
+s.run();

@@ -1,6 +1,7 @@
 // lattice.toml's [tenants.<name>] tables → TenantSpec (src/tenants/tenant-spec.ts), validated: the
 // tenant module enforces them, this only checks that they are well formed and do not overlap.
 import type { TenantLimits, TenantSpec } from '../tenants/tenant-spec.js';
+import { tenantsProblem } from '../tenants/tenant-validation.js';
 
 /** A problem with one key, by its path in the document (e.g. ['tenants', 'a', 'prefix']). */
 export interface KeyProblem {
@@ -68,6 +69,9 @@ export function tenantsFromToml(table: unknown): { tenants: TenantSpec[]; proble
     tenants.push({ name, prefix: typeof prefix === 'string' ? prefix : '', users, certCommonNames, limits: limits as TenantLimits });
   }
   problems.push(...overlaps(tenants));
+  // The tenant module's own rules too (its reserved prefix, lease ID ranges that must differ).
+  const engineProblem = problems.length === 0 ? tenantsProblem(tenants) : undefined;
+  if (engineProblem !== undefined) problems.push({ path: ['tenants'], message: engineProblem });
   return { tenants, problems };
 }
 

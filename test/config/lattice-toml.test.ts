@@ -5,10 +5,13 @@ import { parseServerArgs, runConfigCommand, takeConfigFlag } from '../../src/con
 import { ConfigFileError, parseLatticeToml } from '../../src/config/lattice-toml.js';
 import { effectiveToml } from '../../src/config/config-print.js';
 import type { FlagValue } from '../../src/server/config.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir, removeAllTempDirs } from '../helpers/temp-dirs.js';
 import { repoPath } from '../helpers/paths.js';
 
 const test = suite('lattice.toml');
+test.after(() => removeAllTempDirs());
 
 /** Starts from a file whose text is given; readFile is injected so no file is written. */
 function start(text: string, argv: string[] = [], env: NodeJS.ProcessEnv = {}): ServerConfig {
@@ -220,6 +223,15 @@ test('tenants are validated: names, prefixes that nest, users and CNs in two ten
   assert.ok(messages.some((m) => /^16:tenants\.d\.users: must be an array of non-empty strings/.test(m)), messages.join('\n'));
   assert.ok(messages.some((m) => /^18:tenants\.e\.prefix: must be a non-empty string/.test(m)), messages.join('\n'));
   assert.ok(messages.some((m) => /^19:tenants\.e\.lease_ttl_min_seconds: is above lease_ttl_max_seconds/.test(m)), messages.join('\n'));
+});
+
+test("tenants come from lattice.toml or --tenants-file, not both; the tenant module's own rules apply too", () => {
+  const json = join(makeTempDir('tenants-file'), 'tenants.json');
+  writeFileSync(json, JSON.stringify([{ name: 'b', prefix: '/b/', users: [], certCommonNames: [], limits: {} }]));
+  assert.equal(start('', ['--tenants-file', json]).tenants.map((t) => t.name), ['b']);
+  assert.match(startError('[tenants.a]\nprefix = "/a/"\n', ['--tenants-file', json]).message, /tenants are given both by lattice\.toml's \[tenants\] tables and by --tenants-file/);
+  const reserved = fileError('[tenants.a]\nprefix = "\\u0000lattice/"\n');
+  assert.match(reserved.message, /lattice\.toml:1: tenants: tenant a: prefix overlaps the reserved/);
 });
 
 test('config print writes a lattice.toml that parses back to the same configuration', () => {

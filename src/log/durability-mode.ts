@@ -44,7 +44,7 @@ export function durabilityFromFlags(mode: string, policy: string, unsafeNoFsync:
 }
 
 export const asyncClusterRefusal = (members: number): string =>
-  `durability mode "async" is for a single-member (development) cluster, but this cluster has ${members} members; use "quorum" (acknowledged once a quorum has written it, fsynced in the background) or "sync"`;
+  `--durability async ([durability] mode = "async") is for a single-member (development) cluster, but this cluster has ${members} members; use "quorum" (acknowledged once a quorum has written it, fsynced in the background) or "sync"`;
 
 /** What the WAL offers the node loop; RaftWal implements it. */
 export interface WalDisk extends NodeDisk {

@@ -184,7 +184,7 @@ test('a failed check of the combined values names the file key that set the valu
 test('durability: async is refused for a multi-member cluster, quorum is not; --unsafe-no-fsync means fsync_policy never', () => {
   const cluster = '[etcd]\nname = "a"\ninitial-cluster = "a=http://127.0.0.1:1,b=http://127.0.0.1:2,c=http://127.0.0.1:3"\ninitial-advertise-peer-urls = "http://127.0.0.1:1"\n';
   const e = startError(`${cluster}[durability]\nmode = "async"\n`);
-  assert.match(e.message, /durability mode "async" is for a single-member .* this cluster has 3 members/);
+  assert.match(e.message, /^lattice\.toml:6: durability\.mode: --durability async \(\[durability\] mode = "async"\) is for a single-member .* this cluster has 3 members/);
   assert.is(start(`${cluster}[durability]\nmode = "quorum"\n`).durabilityMode, 'quorum');
   assert.is(start('[durability]\nmode = "async"\n').durabilityMode, 'async');
   assert.is(start('[etcd]\nunsafe-no-fsync = true\n').fsyncPolicy, 'never');

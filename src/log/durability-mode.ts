@@ -54,6 +54,34 @@ export interface WalDisk extends NodeDisk {
   close(): Promise<void>;
 }
 
+/** A WAL disk under a durability mode, with a barrier the applied state's writes wait behind. */
+export interface DurabilityDisk extends WalDisk {
+  /**
+   * Settles once every save made so far is on stable storage (as far as the fsync policy makes
+   * anything so). The engine writes the applied state only behind it: state on disk ahead of the
+   * log would leave a member, after a power loss, with entries applied that its log no longer has.
+   */
+  synced(): Promise<void>;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A waiter may not be there yet; the failure itself reaches the WAL's listeners.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 /**
  * The disk the node loop persists through under the given settings. sync with fsyncs is the WAL
  * itself. Otherwise saves are written without a sync and, unless the policy is 'never', one
@@ -61,16 +89,41 @@ export interface WalDisk extends NodeDisk {
  * fsyncIntervalMs after the first unsynced write. A failed background sync stops the WAL, and the
  * node loop with it (fail-stop), through the WAL's own failure listeners.
  */
-export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, timers: Timers): WalDisk {
-  if (settings.durabilityMode === 'sync' && settings.fsyncPolicy === 'always') return wal;
+export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, timers: Timers): DurabilityDisk {
+  // sync: a save is durable when it resolves, so whatever was applied is already behind an fsync.
+  if (settings.durabilityMode === 'sync' && settings.fsyncPolicy === 'always') {
+    return {
+      save: (hardState, entries, sync) => wal.save(hardState, entries, sync),
+      saveSnapshot: (meta) => wal.saveSnapshot(meta),
+      releaseTo: (index) => wal.releaseTo(index),
+      get failure() {
+        return wal.failure;
+      },
+      onFailure: (listener) => wal.onFailure(listener),
+      close: () => wal.close(),
+      synced: () => Promise.resolve(),
+    };
+  }
   const background = settings.fsyncPolicy === 'always';
   let cancelSync: (() => void) | undefined;
   let closed = false;
+  let closing: Promise<void> | undefined;
+  /** A save was made after the last background sync was issued: a barrier must wait for the next one. */
+  let writtenSinceSync = false;
+  /** The last background sync issued (it covers every save made before it). */
+  let lastSync: Promise<void> = Promise.resolve();
+  /** Barriers waiting for the next background sync. */
+  let nextSync: Deferred | undefined;
   const syncNow = (): void => {
     cancelSync = undefined;
     if (closed) return;
+    writtenSinceSync = false;
+    const waiting = nextSync;
+    nextSync = undefined;
+    lastSync = wal.save(undefined, [], true);
     // Rejections are the WAL's failure, which its onFailure listeners already report.
-    wal.save(undefined, [], true).catch(() => undefined);
+    lastSync.then(() => waiting?.resolve(), (e: unknown) => waiting?.reject(e));
+    lastSync.catch(() => undefined);
   };
   // The term and vote last made durable: a member that forgot a vote after a power loss could vote
   // twice in one term and help elect two leaders, so a new term or vote is always synced (elections
@@ -85,8 +138,20 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
         votedFor = hardState.vote;
         return;
       }
-      await wal.save(hardState, entries, false);
+      const written = wal.save(hardState, entries, false);
+      writtenSinceSync = true;
+      await written;
       if (sync && background && cancelSync === undefined && !closed) cancelSync = timers.after(settings.fsyncIntervalMs, syncNow);
+    },
+    synced() {
+      // 'never' makes nothing durable: there is nothing to wait for (and a power loss may lose it all).
+      if (!background) return Promise.resolve();
+      // The WAL syncs everything as it closes.
+      if (closing !== undefined) return closing;
+      if (!writtenSinceSync) return lastSync;
+      nextSync ??= deferred();
+      if (cancelSync === undefined && !closed) cancelSync = timers.after(settings.fsyncIntervalMs, syncNow);
+      return nextSync.promise;
     },
     saveSnapshot: (meta) => wal.saveSnapshot(meta),
     releaseTo: (index) => wal.releaseTo(index),
@@ -99,7 +164,11 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
       closed = true;
       cancelSync?.();
       cancelSync = undefined;
-      return wal.close();
+      const waiting = nextSync;
+      nextSync = undefined;
+      closing ??= wal.close();
+      closing.then(() => waiting?.resolve(), (e: unknown) => waiting?.reject(e));
+      return closing;
     },
   };
 }

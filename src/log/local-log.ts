@@ -131,6 +131,11 @@ export class LocalLog implements RevisionLog, CommittedSource {
     return () => this.listeners.delete(listener);
   }
 
+  /** Entries commit only once synced, so whatever was applied is already durable. */
+  written(): Promise<void> {
+    return Promise.resolve();
+  }
+
   persistedUpTo(index: number): void {
     if (this.closed || this.trimming || this.committer.failure !== undefined) return;
     // The WAL deletes whole segments only, so this is a cheap no-op until one lies entirely below.

@@ -45,6 +45,8 @@ export interface RaftLogOptions {
     readonly failure: Error | undefined;
     onFailure(listener: (failure: Error) => void): void;
     close(): Promise<void>;
+    /** Every save so far on stable storage (durability-mode.ts). */
+    synced(): Promise<void>;
   };
   readonly network: NodeNetwork;
   readonly tickIntervalMs: number;
@@ -290,6 +292,10 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  written(): Promise<void> {
+    return this.options.disk.synced();
   }
 
   /**

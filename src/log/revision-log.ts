@@ -29,6 +29,11 @@ export interface RevisionLog {
   readIndex(): Promise<number>;
   /** The applied state is persisted up to `index`: earlier entries may be discarded. */
   persistedUpTo(index: number): void;
+  /**
+   * Settles once everything the log has written so far is on stable storage. The store writes the
+   * applied state behind it, so that the engine is never ahead of the log after a power loss.
+   */
+  written(): Promise<void>;
   readonly term: number;
   /** Index of the last committed entry. */
   readonly committedIndex: number;

@@ -130,6 +130,14 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   }
   await received.removeAllBut(state.snapshot !== undefined && state.snapshot.index > engineApplied ? state.snapshot.index : undefined);
 
+  // The engine is written only behind the log's fsync (MvccStore.persist), so state ahead of the log
+  // means the log lost a synced tail (a power loss with fsync off, or a damaged disk). Entries the
+  // state already holds would be committed again and skipped: refuse to start instead.
+  const logEnd = Math.max(state.entries.at(-1)?.index ?? 0, state.snapshot?.index ?? 0);
+  if (engineApplied > logEnd) {
+    throw new Error(`the revision log ends at entry ${logEnd} but the applied state is at ${engineApplied}: the WAL under the data dir was lost or truncated`);
+  }
+
   // A member that joined a running cluster learns its size only now.
   if (config.durabilityMode === 'async' && membership.members().length > 1) throw new Error(asyncClusterRefusal(membership.members().length));
 

@@ -618,9 +618,13 @@ export class MvccStore implements KvApi {
     ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
     const sync = index - this.syncedIndex >= this.tuning.syncedPersistEveryEntries;
     if (sync) this.syncedIndex = index;
+    // Asked now, while everything up to `index` is written to the log: the state may reach the disk
+    // only once those entries are durable there (the quorum and async modes sync them later).
+    const logWritten = this.log.written();
     this.unpersisted++;
     this.persisting = this.persisting
       .then(async () => {
+        await logWritten;
         // After a failed batch nothing later may land: its applied mark would cover the lost one.
         if (this.failure !== null) return;
         await this.engine.write(ops, { sync });

@@ -82,9 +82,15 @@ const settings = (durabilityMode: DurabilitySettings['durabilityMode'], fsyncPol
   fsyncIntervalMs: 10,
 });
 
-test('sync: the disk is the WAL itself; every acknowledged save survives a power loss and a kill', async () => {
-  const wal = { save: () => Promise.resolve() } as unknown as Parameters<typeof diskForDurability>[0];
-  assert.is(diskForDurability(wal, settings('sync'), manualTimers()), wal);
+test('sync: saves go to the WAL as asked; every acknowledged save survives a power loss and a kill', async () => {
+  const syncs: boolean[] = [];
+  const wal = { save: (_h: unknown, _e: unknown, sync: boolean) => (syncs.push(sync), Promise.resolve()) } as unknown as Parameters<typeof diskForDurability>[0];
+  const disk = diskForDurability(wal, settings('sync'), manualTimers());
+  await disk.save(undefined, [], true);
+  await disk.save(undefined, [], false);
+  assert.equal(syncs, [true, false]);
+  // nothing to wait for: a save is durable when it resolves
+  await disk.synced();
   for (const crash of ['power', 'kill'] as const) {
     const o = await run(settings('sync'), crash);
     assert.is(o.survived, o.acked, crash);
@@ -117,6 +123,36 @@ test('quorum: a new term or vote is synced before the save resolves, so a power 
   assert.equal(reopened.state.hardState, { term: 2, vote: 3n, commit: 1 });
   assert.is(reopened.state.entries.length, 2, 'synced with the vote, the entries written before it are durable too');
   await reopened.wal.close();
+});
+
+test('quorum: the barrier the applied state waits behind settles only after a background sync covering every save made before it', async () => {
+  const disk = new PowerLossDisk();
+  const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  const timers = manualTimers();
+  const durable = diskForDurability(wal, settings('quorum'), timers);
+  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
+  await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true);
+  let settled = false;
+  const barrier = durable.synced().then(() => (settled = true));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(settled, false, 'nothing synced yet');
+  timers.fire();
+  await barrier;
+  // what the barrier promised is on stable storage: a power loss now keeps both entries
+  disk.crash('drop', seededRandom(3));
+  const reopened = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  assert.is(reopened.state.entries.length, 2);
+  await reopened.wal.close();
+});
+
+test('quorum: a barrier asked while the member closes settles once the close has synced', async () => {
+  const disk = new PowerLossDisk();
+  const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  const durable = diskForDurability(wal, settings('quorum'), manualTimers());
+  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
+  const before = durable.synced();
+  const closing = durable.close();
+  await Promise.all([before, durable.synced(), closing]);
 });
 
 test('fsync_policy never: a kill loses nothing, a power loss may lose every save since the WAL was opened', async () => {

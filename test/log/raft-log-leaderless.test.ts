@@ -62,6 +62,7 @@ function raftLog(core: ScriptedCore, leaderWaitMs: number): RaftLog {
       save: async () => undefined,
       saveSnapshot: async () => undefined,
       releaseTo: async () => undefined,
+      synced: async () => undefined,
       failure: undefined,
       onFailure: () => undefined,
       close: async () => undefined,

@@ -95,6 +95,9 @@ export class ScriptedLog implements RevisionLog, CommittedSource {
   }
 
   persistedUpTo(): void {}
+  written(): Promise<void> {
+    return Promise.resolve();
+  }
 
   onFailure(): void {}
 

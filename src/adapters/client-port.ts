@@ -26,6 +26,7 @@ import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.j
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
 import { createApiHandler, type ApiOptions } from './api/api-handler.js';
+import type { GrpcServerStats } from '../metrics/grpc-call-stats.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 
 export interface ClientPortOptions {
@@ -58,6 +59,8 @@ export interface ClientPortOptions {
   readonly friendlyApi?: Pick<ApiOptions, 'corsOrigins' | 'identity' | 'watchLimits' | 'bodyTimeoutMs'>;
   /** etcd --host-whitelist (host-whitelist.ts): /api always checks Host, etcd's handlers only for an explicit list. */
   readonly hostWhitelist?: HostWhitelist;
+  /** gRPC call counts for /metrics (metrics/grpc-call-stats.ts). */
+  readonly grpcStats?: GrpcServerStats;
 }
 
 export interface ListenAddress {
@@ -189,6 +192,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     },
     serviceContext,
     services,
+    options.grpcStats,
   );
   // etcd's JSON gateway, served by the same method objects as gRPC, in process
   const gateway = createGatewayHandler({

@@ -41,6 +41,15 @@ import { openAuth } from '../auth/open-auth.js';
 import { openTlsSides } from '../tls/server-tls.js';
 import { hostWhitelistFrom } from '../adapters/http/host-whitelist.js';
 import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
+import { nodeFileSystem } from '../storage/file-system.js';
+import { createHttpRouter } from '../adapters/http/http-router.js';
+import { MemberMetrics } from '../metrics/member-metrics.js';
+import { memberFacts } from '../metrics/member-facts.js';
+import { countApplied, countingKv } from '../metrics/kv-counters.js';
+import { timedEngine, timedFileSystem } from '../metrics/timed-storage.js';
+import { ReadinessCheck } from '../metrics/readiness.js';
+import { metricsHandler, probeHandler } from '../metrics/metrics-http.js';
+import { startMetricsListener, type MetricsListener } from '../metrics/metrics-listener.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -103,6 +112,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   );
   logIdentity(loaded, log);
   const { memberId, clusterId } = loaded.identity;
+  const metrics = new MemberMetrics({
+    memberId,
+    serverVersion: etcdServerVersion,
+    clusterVersion: '3.4',
+    quotaBackendBytes: config.quotaBackendBytes,
+    detail: config.metrics === 'extensive' ? 'extensive' : 'basic',
+  });
   // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
   // the membership reflects from the start.
   // Whether an empty Raft log starts with the initial members (startRaftMember decides by the WAL).
@@ -130,7 +146,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.named('raft'),
       onRemoved: () => endMember('removed'),
       onRestartForSnapshot: () => endMember('restart'),
+      walFileSystem: timedFileSystem(nodeFileSystem, metrics.walFsync),
       onLeaderChange: (lead, role) => {
+        metrics.leaderSeen(lead);
         leadership?.leaderChanged(lead);
         if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
         else leaseTable.demote();
@@ -192,7 +210,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   );
   const alarms = await loadAlarms(engine, log.named('etcdserver'));
   const store = await MvccStore.open(
-    engine,
+    timedEngine(engine, metrics.backendCommit),
     revisionLog,
     shards,
     {
@@ -280,7 +298,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // one bound per server on snapshot images in flight (each holds a temp file and an engine snapshot)
   const snapshotSlots = new ImageSlots();
   const api: ServerApi = {
-    kv: maintenance.guardKv(store),
+    kv: countingKv(maintenance.guardKv(store), metrics.kv),
     watch: watchHub,
     lease: maintenance.guardLease(leases),
     lock: new LockRecipe(recipeDeps),
@@ -328,7 +346,35 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maintenance: maintenance.api,
   };
 
+  metrics.attach(
+    memberFacts({
+      selfId: memberId,
+      raft: () => ({
+        leader: revisionLog.leader,
+        isLeader: revisionLog.isLeader,
+        isLearner: membership.member(memberId)?.isLearner ?? false,
+        committedIndex: revisionLog.committedIndex,
+      }),
+      store,
+      watchHub,
+      leaseTable,
+      memberIds: () => membership.members().map((m) => m.id),
+      transport: raftMember.transport,
+    }),
+  );
+  const stopCountingApplied = countApplied(store.applied$, metrics.kv);
+  const readiness = new ReadinessCheck({
+    leaderCommitIndex: () => revisionLog.readIndex(),
+    appliedIndex: async () => (await store.status()).raftIndex,
+    hasLeader: () => revisionLog.leader !== 0n,
+  });
+  readiness.start();
+  const healthHandlers = [metricsHandler(metrics), probeHandler(readiness)];
+  let metricsListener: MetricsListener | undefined;
   const closeMember = async (): Promise<void> => {
+    readiness.stop();
+    stopCountingApplied();
+    await metricsListener?.close();
     maintenance.stop();
     leases.stop();
     watchHub.close();
@@ -340,6 +386,20 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   };
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
   // A member removed meanwhile, or restarting for a snapshot, never gets there.
+  // etcd serves metrics and health before the member is published (readyz says 503 until then).
+  if (config.listenMetricsUrls.length > 0) {
+    try {
+      metricsListener = await startMetricsListener(
+        config.listenMetricsUrls,
+        createHttpRouter({ api, handlers: healthHandlers, log: (message, err) => log.error(message, { error: err }) }),
+        clientTls,
+      );
+    } catch (e) {
+      await closeMember();
+      throw e;
+    }
+    for (const a of metricsListener.addresses) log.info('serving metrics', { address: a.url });
+  }
   let endedEarly = false;
   void ended.then(() => (endedEarly = true));
   const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
@@ -355,6 +415,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
+    httpHandlers: healthHandlers,
+    grpcStats: metrics.grpc,
     hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     log: (message, err) => log.error(message, { error: err }),
     ...(clientTls === undefined ? {} : { tls: clientTls }),

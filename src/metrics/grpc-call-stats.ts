@@ -49,12 +49,17 @@ export class GrpcMethodStats implements CallObserver {
   readonly service: string;
   readonly method: string;
   readonly type: string;
+  /** The method's label set, and one per status code: built once, read at every scrape. */
+  readonly labels: { readonly grpc_type: string; readonly grpc_service: string; readonly grpc_method: string };
+  readonly codeLabels: readonly (GrpcMethodStats['labels'] & { readonly grpc_code: string })[];
 
   constructor(path: string, kind: CallKind) {
     const slash = path.lastIndexOf('/');
     this.service = path.slice(1, slash);
     this.method = path.slice(slash + 1);
     this.type = grpcTypeOf[kind];
+    this.labels = { grpc_type: this.type, grpc_service: this.service, grpc_method: this.method };
+    this.codeLabels = grpcCodeNames.map((grpc_code) => ({ ...this.labels, grpc_code }));
   }
 
   received(): void {

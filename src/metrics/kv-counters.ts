@@ -15,13 +15,28 @@ export class KvCounters {
   proposalsPending = 0;
   /** Writes whose proposal failed: refused, lost or timed out (etcd_server_proposals_failed_total). */
   proposalsFailed = 0;
+  /** Reads that took longer than the warning threshold (etcd_server_slow_apply_total). */
+  slowApplies = 0;
 }
+
+/** etcd's warning threshold for a request (--experimental-warning-apply-duration, 100 ms). */
+export const slowRequestWarningMs = 100;
+
+/** Fields of etcd's "apply request took too long" warning. */
+export type SlowRequestWarning = (fields: Readonly<Record<string, string>>) => void;
 
 /** The refusals that mean the proposal itself failed, as etcd counts proposalsFailed (not apply-time errors such as a missing lease). */
 const proposalFailures: ReadonlySet<EtcdErrorKind> = new Set<EtcdErrorKind>(['timeout', 'stopped', 'tooManyRequests', 'noLeader', 'leaderChanged', 'noSpace']);
 
-/** Wraps `kv` so that its calls are counted in `counters`. */
-export function countingKv(kv: KvApi, counters: KvCounters): KvApi {
+const keyText = (b: Uint8Array): string => JSON.stringify(Buffer.from(b).toString('latin1'));
+
+/** Go's time.Duration text for a fractional number of milliseconds (123.456789ms, 1.5s). */
+function goMilliseconds(ms: number): string {
+  return ms < 1000 ? `${+ms.toFixed(6)}ms` : `${+(ms / 1000).toFixed(9)}s`;
+}
+
+/** Wraps `kv` so that its calls are counted in `counters`; a slow Range is warned about as etcd does. */
+export function countingKv(kv: KvApi, counters: KvCounters, warnSlow?: SlowRequestWarning): KvApi {
   const proposal = async <T>(write: Promise<T>): Promise<T> => {
     counters.proposalsPending++;
     try {
@@ -34,9 +49,22 @@ export function countingKv(kv: KvApi, counters: KvCounters): KvApi {
     }
   };
   return {
-    range: (req) => {
+    range: async (req) => {
       counters.ranges++;
-      return kv.range(req);
+      const started = performance.now();
+      const res = await kv.range(req);
+      const took = performance.now() - started;
+      if (took > slowRequestWarningMs) {
+        counters.slowApplies++;
+        warnSlow?.({
+          took: goMilliseconds(took),
+          'expected-duration': `${slowRequestWarningMs}ms`,
+          prefix: 'read-only range ',
+          request: `key:${keyText(req.key)} range_end:${keyText(req.rangeEnd)}${req.countOnly ? ' count_only:true' : ''}`,
+          response: `range_response_count:${res.kvs.length}`,
+        });
+      }
+      return res;
     },
     put: (req, auth) => proposal(kv.put(req, auth)),
     deleteRange: (req, auth) => proposal(kv.deleteRange(req, auth)),
@@ -52,13 +80,62 @@ export function countingKv(kv: KvApi, counters: KvCounters): KvApi {
   };
 }
 
-/** Counts applied puts and deletions (one per key deleted) from the store's applied stream. */
-export function countApplied(applied$: Observable<AppliedBatch>, counters: KvCounters): () => void {
+/**
+ * Live keys (etcd_debugging_mvcc_keys_total), kept from the applied stream: a put with no live
+ * record before it adds a key, a deletion of a live key removes one. The starting count comes from
+ * one count at some revision R; changes applied before the count's answer arrives are kept (a
+ * bounded number) and only those past R are added, so the count is exact whatever the interleaving.
+ */
+export class LiveKeyCount {
+  private base: { readonly count: number; readonly revision: number } | undefined;
+  private delta = 0;
+  private early: [revision: number, delta: number][] = [];
+  /** Set when more batches arrived before the starting count than `maxEarlyBatches`: count again. */
+  private overflowed = false;
+
+  constructor(private readonly maxEarlyBatches = 100_000) {}
+
+  applied(batch: AppliedBatch): void {
+    let d = 0;
+    for (const change of batch.changes) {
+      if (change.record.tombstone) {
+        if (change.prev !== undefined) d--;
+      } else if (change.prev === undefined) d++;
+    }
+    if (d === 0) return;
+    if (this.base !== undefined) {
+      if (batch.revision > this.base.revision) this.delta += d;
+    } else if (this.early.length < this.maxEarlyBatches) this.early.push([batch.revision, d]);
+    else this.overflowed = true;
+  }
+
+  /** The count of live keys at `revision`; returns false when it came too late and must be taken again. */
+  started(count: number, revision: number): boolean {
+    if (this.overflowed) {
+      this.overflowed = false;
+      this.early = [];
+      return false;
+    }
+    this.base = { count, revision };
+    for (const [r, d] of this.early) if (r > revision) this.delta += d;
+    this.early = [];
+    return true;
+  }
+
+  /** Undefined until the starting count has arrived. */
+  get value(): number | undefined {
+    return this.base === undefined ? undefined : this.base.count + this.delta;
+  }
+}
+
+/** Counts applied puts and deletions (one per key deleted) and live keys from the store's applied stream. */
+export function countApplied(applied$: Observable<AppliedBatch>, counters: KvCounters, keys?: LiveKeyCount): () => void {
   const subscription = applied$.subscribe((batch) => {
     for (const change of batch.changes) {
       if (change.record.tombstone) counters.deletes++;
       else counters.puts++;
     }
+    keys?.applied(batch);
   });
   return () => subscription.unsubscribe();
 }

@@ -7,7 +7,8 @@
 // feeds are plain numbers (KvCounters, GrpcServerStats) copied into prom-client at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import { formatId } from '../server/member-id.js';
-import { grpcCodeNames, GrpcServerStats, type GrpcMethodStats } from './grpc-call-stats.js';
+import { GrpcServerStats, type GrpcMethodStats } from './grpc-call-stats.js';
+import { ReadCounter } from './read-counter.js';
 import { KvCounters } from './kv-counters.js';
 import type { SecondsObserver } from './timed-storage.js';
 
@@ -97,15 +98,7 @@ export class MemberMetrics {
       });
     };
     const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
+      new ReadCounter({ name, help, registers }, () => [{ labels: {}, value: read() }]);
     };
     const info = (name: string, help: string, label: string, value: string): void => {
       new Gauge({ name, help, labelNames: [label], registers }).set({ [label]: value }, 1);
@@ -121,6 +114,7 @@ export class MemberMetrics {
     gauge('etcd_server_proposals_applied_total', 'The total number of consensus proposals applied.', async (f) => (await f.store()).raftIndex);
     gauge('etcd_server_proposals_pending', 'The current number of pending proposals to commit.', () => this.kv.proposalsPending);
     counter('etcd_server_proposals_failed_total', 'The total number of failed proposals seen.', () => this.kv.proposalsFailed);
+    counter('etcd_server_slow_apply_total', 'The total number of slow apply requests (likely overloaded from slow disk).', () => this.kv.slowApplies);
     gauge('etcd_server_quota_backend_bytes', 'Current backend storage quota size in bytes.', () => options.quotaBackendBytes);
     info('etcd_server_version', "Which version is running. 1 for 'server_version' label with current version.", 'server_version', options.serverVersion);
     info('etcd_server_id', "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.", 'server_id', formatId(options.memberId));
@@ -210,39 +204,25 @@ export class MemberMetrics {
   /** go-grpc-prometheus's server metrics, every registered method and code exported from the start. */
   private registerGrpc(registers: Registry[]): void {
     const grpc = this.grpc;
-    const labelsOf = (m: GrpcMethodStats): { grpc_type: string; grpc_service: string; grpc_method: string } => ({
-      grpc_type: m.type,
-      grpc_service: m.service,
-      grpc_method: m.method,
-    });
     const perMethod = (name: string, help: string, read: (m: GrpcMethodStats) => number): void => {
-      new Counter({
-        name,
-        help,
-        labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
-        registers,
-        collect() {
-          this.reset();
-          for (const m of grpc.methods()) this.inc(labelsOf(m), read(m));
-        },
+      new ReadCounter({ name, help, labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers }, function* () {
+        for (const m of grpc.methods()) yield { labels: m.labels, value: read(m) };
       });
     };
     perMethod('grpc_server_started_total', 'Total number of RPCs started on the server.', (m) => m.started);
     perMethod('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', (m) => m.msgReceived);
     perMethod('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', (m) => m.msgSent);
-    new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const m of grpc.methods()) {
-          const labels = labelsOf(m);
-          grpcCodeNames.forEach((code, i) => this.inc({ ...labels, grpc_code: code }, m.handled[i] ?? 0));
-        }
+    new ReadCounter(
+      {
+        name: 'grpc_server_handled_total',
+        help: 'Total number of RPCs completed on the server, regardless of success or failure.',
+        labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+        registers,
       },
-    });
+      function* () {
+        for (const m of grpc.methods()) for (let code = 0; code < m.codeLabels.length; code++) yield { labels: m.codeLabels[code]!, value: m.handled[code] ?? 0 };
+      },
+    );
     if (this.options.detail !== 'extensive') return;
     const handling = new Histogram({
       name: 'grpc_server_handling_seconds',
@@ -255,7 +235,7 @@ export class MemberMetrics {
     grpc.timeCalls((m, _code, seconds) => {
       let child = children.get(m);
       if (child === undefined) {
-        child = handling.labels(labelsOf(m));
+        child = handling.labels(m.labels);
         children.set(m, child);
       }
       child.observe(seconds);

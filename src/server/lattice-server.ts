@@ -45,11 +45,12 @@ import { nodeFileSystem } from '../storage/file-system.js';
 import { createHttpRouter } from '../adapters/http/http-router.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
 import { memberFacts } from '../metrics/member-facts.js';
-import { countApplied, countingKv } from '../metrics/kv-counters.js';
+import { countApplied, countingKv, LiveKeyCount } from '../metrics/kv-counters.js';
 import { timedEngine, timedFileSystem } from '../metrics/timed-storage.js';
 import { ReadinessCheck } from '../metrics/readiness.js';
 import { metricsHandler, probeHandler } from '../metrics/metrics-http.js';
 import { startMetricsListener, type MetricsListener } from '../metrics/metrics-listener.js';
+import { logCompactions } from './compaction-log.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -93,6 +94,17 @@ function logIdentity(loaded: LoadedIdentity, log: Logger): void {
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  log.named('embed').info('starting an etcd server', {
+    'etcd-version': etcdServerVersion,
+    'node-version': process.version,
+    name: config.name,
+    'data-dir': config.dataDir,
+    'listen-peer-urls': config.listenPeerUrls,
+    'listen-client-urls': config.listenClientUrls,
+    'advertise-client-urls': config.advertiseClientUrls,
+    'listen-metrics-urls': config.listenMetricsUrls,
+    'initial-cluster-state': config.initialClusterState,
+  });
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
   // Bad certificate files stop the start here, before anything is served (etcd fails the same way).
@@ -298,7 +310,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // one bound per server on snapshot images in flight (each holds a temp file and an engine snapshot)
   const snapshotSlots = new ImageSlots();
   const api: ServerApi = {
-    kv: countingKv(maintenance.guardKv(store), metrics.kv),
+    kv: countingKv(maintenance.guardKv(store), metrics.kv, (fields) => log.named('etcdserver').warn('apply request took too long', fields)),
     watch: watchHub,
     lease: maintenance.guardLease(leases),
     lock: new LockRecipe(recipeDeps),
@@ -346,6 +358,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maintenance: maintenance.api,
   };
 
+  const liveKeys = new LiveKeyCount();
   metrics.attach(
     memberFacts({
       selfId: memberId,
@@ -360,9 +373,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       leaseTable,
       memberIds: () => membership.members().map((m) => m.id),
       transport: raftMember.transport,
+      liveKeys,
     }),
   );
-  const stopCountingApplied = countApplied(store.applied$, metrics.kv);
+  const stopCountingApplied = countApplied(store.applied$, metrics.kv, liveKeys);
+  const stopLoggingCompactions = logCompactions(store.applied$, store.compactRevision, log.named('mvcc'));
   const readiness = new ReadinessCheck({
     leaderCommitIndex: () => revisionLog.readIndex(),
     appliedIndex: async () => (await store.status()).raftIndex,
@@ -374,6 +389,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const closeMember = async (): Promise<void> => {
     readiness.stop();
     stopCountingApplied();
+    stopLoggingCompactions();
     await metricsListener?.close();
     maintenance.stop();
     leases.stop();
@@ -433,7 +449,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   maintenance.start();
   for (const a of port.addresses) {
     if (a.url.startsWith('https:')) log.info('serving client traffic securely', { address: `${a.host}:${a.port}` });
-    else log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
+    else log.warn('serving client traffic insecurely; this is strongly discouraged!', { address: `${a.host}:${a.port}` });
   }
 
   return {

@@ -36,10 +36,17 @@ async function eventually(what: string, check: () => Promise<boolean>, timeoutMs
 }
 
 test.before(async () => {
-  [lattice, etcd] = await Promise.all([
+  // both settle before either failure is thrown, so a cluster that did start is stopped
+  const [l, e] = await Promise.allSettled([
     startCluster('lattice', { size: 3, engine: 'memory', extraArgs: timingFlags }),
     hasEtcd() ? startCluster('etcd', { size: 3, extraArgs: timingFlags }) : Promise.resolve(undefined),
   ]);
+  if (l.status === 'fulfilled') lattice = l.value;
+  if (e.status === 'fulfilled') etcd = e.value;
+  if (l.status === 'rejected' || e.status === 'rejected') {
+    await Promise.all([lattice?.stop(), etcd?.stop()]);
+    throw l.status === 'rejected' ? l.reason : (e as PromiseRejectedResult).reason;
+  }
 });
 
 test.after(async () => {

@@ -29,10 +29,12 @@ class ParseError extends Error {
   }
 }
 
+/** Values as Prometheus reads them (Go's strconv.ParseFloat: NaN and Inf in any letter case; prom-client writes "Nan"). */
 function parseValue(text: string, line: number): number {
-  if (text === 'NaN') return NaN;
-  if (text === '+Inf' || text === 'Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
+  const lower = text.toLowerCase();
+  if (lower === 'nan') return NaN;
+  if (lower === '+inf' || lower === 'inf' || lower === '+infinity' || lower === 'infinity') return Infinity;
+  if (lower === '-inf' || lower === '-infinity') return -Infinity;
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new ParseError(line, `bad value ${JSON.stringify(text)}`);
   return Number(text);
 }

@@ -8,6 +8,9 @@ import { startEtcd, type EtcdServer } from '../helpers/etcd-server.js';
 import { etcdctl } from '../helpers/etcdctl.js';
 import { freePort, loopbackHost } from '../helpers/free-port.js';
 import { hasEtcd, missingTools, skip } from '../helpers/tools.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import { labelNamesOf, parsePrometheusText, sampleValue, type MetricFamily } from '../helpers/prom-text.js';
 
 const test = suite('metrics: /metrics, /livez, /readyz and --listen-metrics-urls');
@@ -15,6 +18,7 @@ const test = suite('metrics: /metrics, /livez, /readyz and --listen-metrics-urls
 let lattice: LatticeServer | undefined;
 let etcd: EtcdServer | undefined;
 let metricsUrl = '';
+let logDir = '';
 
 /** The metrics the issue names, which Lattice must export under etcd's names. */
 const required = [
@@ -82,15 +86,24 @@ test.before(async () => {
   const port = await freePort();
   metricsUrl = `http://${loopbackHost}:${port}`;
   const extra = ['--metrics', 'extensive'];
-  [lattice, etcd] = await Promise.all([
-    startLattice('memory', 'lattice', [...extra, '--listen-metrics-urls', metricsUrl]),
+  logDir = makeTempDir('metrics-log');
+  // both settle before either failure is thrown, so a server that did start is stopped in after()
+  const [l, e] = await Promise.allSettled([
+    startLattice('memory', 'lattice', [...extra, '--listen-metrics-urls', metricsUrl, '--logger', 'zap', '--log-outputs', `stdout,${join(logDir, 'lattice.log')}`]),
     hasEtcd() ? startEtcd('etcd', extra) : Promise.resolve(undefined),
   ]);
-  await Promise.all([load(lattice.endpoint), etcd === undefined ? undefined : load(etcd.endpoint)]);
+  if (l.status === 'fulfilled') lattice = l.value;
+  if (e.status === 'fulfilled') etcd = e.value;
+  if (l.status === 'rejected' || e.status === 'rejected') {
+    await Promise.all([lattice?.stop(), etcd?.stop()]);
+    throw l.status === 'rejected' ? l.reason : (e as PromiseRejectedResult).reason;
+  }
+  await Promise.all([load(l.value.endpoint), etcd === undefined ? undefined : load(etcd.endpoint)]);
 });
 
 test.after(async () => {
   await Promise.all([lattice?.stop(), etcd?.stop()]);
+  removeTempDir(logDir);
 });
 
 test('/metrics on the client port is the Prometheus text format and parses strictly', async () => {
@@ -181,6 +194,27 @@ test('--listen-metrics-urls serves /metrics, /health, /livez and /readyz, and no
   assert.is((await fetch(`${metricsUrl}/v3/kv/range`, { method: 'POST', body: '{}' })).status, 404);
   assert.is((await fetch(`${lattice!.endpoint}/readyz`)).status, 200);
   assert.is((await fetch(`${lattice!.endpoint}/livez`)).status, 200);
+});
+
+test('the lines etcd users grep for are logged as zap-style JSON, to stdout and to a file alike', async () => {
+  const fileLines = readFileSync(join(logDir, 'lattice.log'), 'utf8').split('\n').filter((l) => l !== '');
+  const records = fileLines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const r of records) assert.equal(Object.keys(r).slice(0, 4), ['level', 'ts', 'caller', 'msg']);
+  const messages = records.map((r) => String(r['msg']));
+  for (const wanted of [
+    'starting an etcd server',
+    'became leader',
+    'published local member to cluster through raft',
+    'ready to serve client requests',
+    'serving client traffic insecurely; this is strongly discouraged!',
+    'serving metrics',
+    'finished scheduled compaction',
+  ]) {
+    assert.ok(messages.includes(wanted), wanted);
+  }
+  assert.is(records.find((r) => r['msg'] === 'finished scheduled compaction')?.['compact-revision'], 3);
+  // stdout carries the same lines (the process helper reads them there)
+  assert.ok(lattice!.process.output().includes('"msg":"serving metrics"'));
 });
 
 test.run();

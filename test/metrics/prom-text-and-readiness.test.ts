@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { parsePrometheusText } from '../helpers/prom-text.js';
 import { ReadinessCheck } from '../../src/metrics/readiness.js';
 import { MemberMetrics } from '../../src/metrics/member-metrics.js';
+import { LiveKeyCount } from '../../src/metrics/kv-counters.js';
 
 const test = suite('metrics: exposition parser and readiness');
 
@@ -76,6 +77,26 @@ test('readiness: not ready until applied reaches the leader commit index known a
   leader = false;
   assert.equal((await check.check()).ready, false);
   check.stop();
+});
+
+test('live keys: the starting count plus what was applied after its revision, whenever its answer arrives', () => {
+  const rec = (key: string, tombstone: boolean) => ({ key, value: Buffer.alloc(0), createRevision: 1, modRevision: 1, sub: 0, version: 1, lease: 0n, tombstone });
+  const put = (revision: number, key: string, existed: boolean) => ({ revision, compactRevision: -1, changes: [{ record: rec(key, false), prev: existed ? rec(key, false) : undefined }] });
+  const del = (revision: number, key: string) => ({ revision, compactRevision: -1, changes: [{ record: rec(key, true), prev: rec(key, false) }] });
+  const keys = new LiveKeyCount();
+  keys.applied(put(2, 'a', false)); // before the count's revision: already counted
+  keys.applied(put(3, 'b', false));
+  keys.applied(put(4, 'b', true)); // an overwrite adds no key
+  assert.is(keys.value, undefined);
+  assert.ok(keys.started(1, 2));
+  assert.is(keys.value, 2);
+  keys.applied(del(5, 'a'));
+  keys.applied(put(6, 'c', false));
+  assert.is(keys.value, 2);
+  const small = new LiveKeyCount(1);
+  small.applied(put(2, 'a', false));
+  small.applied(put(3, 'b', false));
+  assert.not.ok(small.started(0, 1), 'too many changes before the count: count again');
 });
 
 test.run();

@@ -17,6 +17,8 @@ export class KvCounters {
   proposalsFailed = 0;
   /** Reads that took longer than the warning threshold (etcd_server_slow_apply_total). */
   slowApplies = 0;
+  /** Leases this member revoked because they expired (while it led). */
+  leasesExpired = 0;
 }
 
 /** etcd's warning threshold for a request (--experimental-warning-apply-duration, 100 ms). */

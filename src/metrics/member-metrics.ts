@@ -120,6 +120,8 @@ export class MemberMetrics {
     info('etcd_server_id', "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.", 'server_id', formatId(options.memberId));
     info('etcd_cluster_version', "Which version is running. 1 for 'cluster_version' label with current cluster version", 'cluster_version', options.clusterVersion);
 
+    counter('etcd_debugging_server_lease_expired_total', 'The total number of expired leases.', () => this.kv.leasesExpired);
+
     // mvcc/metrics.go
     const dbSize = async (f: MemberFacts): Promise<number> => (await f.store()).dbSizeBytes;
     gauge('etcd_mvcc_db_total_size_in_bytes', 'Total size of the underlying database physically allocated in bytes.', dbSize);

@@ -274,6 +274,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     ),
     checkpoints: config.leaseCheckpointIntervalMs !== undefined,
     onExpiryError: (e) => log.warn('revoking an expired lease failed; it is retried', { error: e }),
+    onExpired: () => metrics.kv.leasesExpired++,
     onCheckpointError: (e) => log.debug('a lease checkpoint was not recorded; it is taken again', { error: e }),
   });
   leaseFront = leases;

@@ -59,6 +59,7 @@ const required = [
   'lattice_watch_hub_streams',
   'lattice_watch_hub_watchers',
   'lattice_lease_table_leases',
+  'etcd_debugging_server_lease_expired_total',
 ];
 
 async function scrape(url: string): Promise<Map<string, MetricFamily>> {
@@ -194,6 +195,22 @@ test('--listen-metrics-urls serves /metrics, /health, /livez and /readyz, and no
   assert.is((await fetch(`${metricsUrl}/v3/kv/range`, { method: 'POST', body: '{}' })).status, 404);
   assert.is((await fetch(`${lattice!.endpoint}/readyz`)).status, 200);
   assert.is((await fetch(`${lattice!.endpoint}/livez`)).status, 200);
+});
+
+test('an expired lease counts in etcd_debugging_server_lease_expired_total and leaves lattice_lease_table_leases', async () => {
+  const url = `${lattice!.endpoint}/metrics`;
+  const before = await scrape(url);
+  await ctl(lattice!.endpoint, ['lease', 'grant', '1']);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const now = await scrape(url);
+    if (sampleValue(now, 'etcd_debugging_server_lease_expired_total') === (sampleValue(before, 'etcd_debugging_server_lease_expired_total') ?? NaN) + 1) {
+      assert.is(sampleValue(now, 'lattice_lease_table_leases'), sampleValue(before, 'lattice_lease_table_leases'));
+      break;
+    }
+    if (Date.now() > deadline) assert.unreachable('the lease did not expire within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 });
 
 test('the lines etcd users grep for are logged as zap-style JSON, to stdout and to a file alike', async () => {

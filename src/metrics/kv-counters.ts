@@ -5,6 +5,7 @@ import type { Observable } from 'rxjs';
 import type { KvApi } from '../core/kv-api.js';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { AppliedBatch } from '../store/applied-batch.js';
+import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 
 export class KvCounters {
   ranges = 0;
@@ -71,7 +72,8 @@ export function countingKv(kv: KvApi, counters: KvCounters, warnSlow?: SlowReque
     put: (req, auth) => proposal(kv.put(req, auth)),
     deleteRange: (req, auth) => proposal(kv.deleteRange(req, auth)),
     txn: async (req, auth) => {
-      const res = await proposal(kv.txn(req, auth));
+      // a read-only Txn is served without a proposal
+      const res = await (isTxnReadOnly(req) ? kv.txn(req, auth) : proposal(kv.txn(req, auth)));
       const ops = res.succeeded ? req.success : req.failure;
       // etcd counts an mvcc transaction of more than one operation as a txn (metrics_txn.go)
       if (ops.length > 1) counters.txns++;

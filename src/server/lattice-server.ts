@@ -42,15 +42,11 @@ import { openTlsSides } from '../tls/server-tls.js';
 import { hostWhitelistFrom } from '../adapters/http/host-whitelist.js';
 import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
 import { nodeFileSystem } from '../storage/file-system.js';
-import { createHttpRouter } from '../adapters/http/http-router.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
-import { memberFacts } from '../metrics/member-facts.js';
-import { countApplied, countingKv, LiveKeyCount } from '../metrics/kv-counters.js';
+import { countingKv } from '../metrics/kv-counters.js';
 import { timedEngine, timedFileSystem } from '../metrics/timed-storage.js';
-import { ReadinessCheck } from '../metrics/readiness.js';
-import { metricsHandler, probeHandler } from '../metrics/metrics-http.js';
-import { startMetricsListener, type MetricsListener } from '../metrics/metrics-listener.js';
-import { logCompactions } from './compaction-log.js';
+import { startObservability, type Observability } from '../metrics/member-observability.js';
+import { logStartingServer } from './etcd-log-lines.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -94,17 +90,7 @@ function logIdentity(loaded: LoadedIdentity, log: Logger): void {
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
-  log.named('embed').info('starting an etcd server', {
-    'etcd-version': etcdServerVersion,
-    'node-version': process.version,
-    name: config.name,
-    'data-dir': config.dataDir,
-    'listen-peer-urls': config.listenPeerUrls,
-    'listen-client-urls': config.listenClientUrls,
-    'advertise-client-urls': config.advertiseClientUrls,
-    'listen-metrics-urls': config.listenMetricsUrls,
-    'initial-cluster-state': config.initialClusterState,
-  });
+  logStartingServer(config, etcdServerVersion, log);
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
   // Bad certificate files stop the start here, before anything is served (etcd fails the same way).
@@ -359,39 +345,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maintenance: maintenance.api,
   };
 
-  const liveKeys = new LiveKeyCount();
-  metrics.attach(
-    memberFacts({
-      selfId: memberId,
-      raft: () => ({
-        leader: revisionLog.leader,
-        isLeader: revisionLog.isLeader,
-        isLearner: membership.member(memberId)?.isLearner ?? false,
-        committedIndex: revisionLog.committedIndex,
-      }),
-      store,
-      watchHub,
-      leaseTable,
-      memberIds: () => membership.members().map((m) => m.id),
-      transport: raftMember.transport,
-      liveKeys,
-    }),
-  );
-  const stopCountingApplied = countApplied(store.applied$, metrics.kv, liveKeys);
-  const stopLoggingCompactions = logCompactions(store.applied$, store.compactRevision, log.named('mvcc'));
-  const readiness = new ReadinessCheck({
-    leaderCommitIndex: () => revisionLog.readIndex(),
-    appliedIndex: async () => (await store.status()).raftIndex,
-    hasLeader: () => revisionLog.leader !== 0n,
-  });
-  readiness.start();
-  const healthHandlers = [metricsHandler(metrics), probeHandler(readiness)];
-  let metricsListener: MetricsListener | undefined;
+  let observability: Observability | undefined;
   const closeMember = async (): Promise<void> => {
-    readiness.stop();
-    stopCountingApplied();
-    stopLoggingCompactions();
-    await metricsListener?.close();
+    await observability?.close();
     maintenance.stop();
     leases.stop();
     watchHub.close();
@@ -401,22 +357,28 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await auth.close();
     await engine.close();
   };
+  // etcd serves metrics and health before the member is published (/readyz says 503 until then).
+  try {
+    observability = await startObservability({
+      memberId,
+      metrics,
+      api,
+      raft: revisionLog,
+      membership,
+      store,
+      watchHub,
+      leaseTable,
+      transport: raftMember.transport,
+      listenMetricsUrls: config.listenMetricsUrls,
+      clientTls,
+      log,
+    });
+  } catch (e) {
+    await closeMember();
+    throw e;
+  }
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
   // A member removed meanwhile, or restarting for a snapshot, never gets there.
-  // etcd serves metrics and health before the member is published (readyz says 503 until then).
-  if (config.listenMetricsUrls.length > 0) {
-    try {
-      metricsListener = await startMetricsListener(
-        config.listenMetricsUrls,
-        createHttpRouter({ api, handlers: healthHandlers, log: (message, err) => log.error(message, { error: err }) }),
-        clientTls,
-      );
-    } catch (e) {
-      await closeMember();
-      throw e;
-    }
-    for (const a of metricsListener.addresses) log.info('serving metrics', { address: a.url });
-  }
   let endedEarly = false;
   void ended.then(() => (endedEarly = true));
   const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
@@ -432,7 +394,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
-    httpHandlers: healthHandlers,
+    httpHandlers: observability.httpHandlers,
     grpcStats: metrics.grpc,
     hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     log: (message, err) => log.error(message, { error: err }),

@@ -112,6 +112,13 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
     clearInterval(this.progressTimer);
   }
 
+  /** Open watch streams and watchers, for metrics (read when scraped). */
+  get counts(): { readonly streams: number; readonly watchers: number } {
+    let watchers = 0;
+    for (const s of this.streams.values()) watchers += s.watchers.size;
+    return { streams: this.streams.size, watchers };
+  }
+
   openStream(sink: WatchStreamSink): WatchStreamId {
     const id = this.nextStreamId++;
     this.streams.set(id, { id, sink, watchers: new Map(), nextAutoId: 0n, unsynced: 0, progressRequested: false });

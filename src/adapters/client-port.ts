@@ -28,6 +28,7 @@ import { chooseHttp2Path } from './http2/http2-path.js';
 import { createApiHandler, type ApiHandler, type ApiOptions } from './api/api-handler.js';
 import type { IdentityResolver } from './api/api-identity.js';
 import { createConsoleHandler } from './console/console-handler.js';
+import type { GrpcServerStats } from '../metrics/grpc-call-stats.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
 
@@ -65,6 +66,8 @@ export interface ClientPortOptions {
   readonly connectionLimits?: ConnectionLimits;
   /** Builds the /api handler from a maker of plain ones (src/tenants/: one per tenant); default: one over `api`. */
   readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver) => ApiHandler) => ApiHandler;
+  /** gRPC call counts for /metrics (metrics/grpc-call-stats.ts). */
+  readonly grpcStats?: GrpcServerStats;
 }
 
 export interface ListenAddress {
@@ -196,6 +199,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     },
     serviceContext,
     services,
+    options.grpcStats,
   );
   // etcd's JSON gateway, served by the same method objects as gRPC, in process
   const gateway = createGatewayHandler({

@@ -30,6 +30,8 @@ export interface LeaseDutiesOptions {
   readonly isLeaderNow: () => boolean;
   /** A revoke failed for a reason other than the lease being gone already. */
   readonly onExpiryError: (e: unknown) => void;
+  /** An expired lease was revoked (etcd_debugging_server_lease_expired_total). */
+  readonly onExpired?: (() => void) | undefined;
   readonly onCheckpointError: (e: unknown) => void;
   /** The store takes no more writes (fail-stop): nothing more will be proposed. */
   readonly onFatal: () => void;
@@ -62,7 +64,7 @@ export class LeaseDuties {
 
   private revokeExpired(): void {
     for (const ID of this.options.table.takeExpired(revokesPerCheck)) {
-      this.options.store.leaseRevoke({ ID }).catch((e: unknown) => {
+      this.options.store.leaseRevoke({ ID }).then(this.options.onExpired, (e: unknown) => {
         // Revoked by a client meanwhile: nothing left to do.
         if (e instanceof EtcdError && e.kind === 'leaseNotFound') return;
         if (this.stopped) return;

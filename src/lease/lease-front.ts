@@ -51,6 +51,8 @@ export interface LeaseFrontOptions {
   readonly checkpoints: boolean;
   /** A revoke the expiry loop proposed failed for a reason other than the lease being gone already. */
   readonly onExpiryError: (e: unknown) => void;
+  /** An expired lease was revoked. */
+  readonly onExpired?: () => void;
   readonly onCheckpointError?: (e: unknown) => void;
 }
 
@@ -72,6 +74,7 @@ export class LeaseFront implements LeaseApi {
       store: options.store,
       isLeaderNow: options.isLeaderNow,
       onExpiryError: options.onExpiryError,
+      onExpired: options.onExpired,
       onCheckpointError,
       onFatal: () => this.primary.stop(),
     });

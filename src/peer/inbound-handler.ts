@@ -70,6 +70,8 @@ const jsonReplacer = (_key: string, value: unknown): unknown => (typeof value ==
 
 export class InboundHandler {
   readonly stats: InboundStats = { framesReceived: 0, messagesReceived: 0, connectionsDropped: 0, refused: 0 };
+  /** Message-stream bytes received, per sending peer (etcd_network_peer_received_bytes_total). */
+  readonly bytesReceived = new Map<bigint, number>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Accepted streams per session: a session with none is back under the handshake timeout. */
   private readonly accepted = new WeakMap<http2.Http2Session, number>();
@@ -150,6 +152,7 @@ export class InboundHandler {
 
     const reader = new FrameReader(this.deps.limits.maxFrameBytes);
     stream.on('data', (chunk: Buffer) => {
+      this.bytesReceived.set(from, (this.bytesReceived.get(from) ?? 0) + chunk.length);
       const read = reader.push(chunk);
       if (!read.ok) {
         this.dropConnection(stream, peer, `frame of ${read.error.length} bytes exceeds the ${read.error.maxFrameBytes}-byte limit`);

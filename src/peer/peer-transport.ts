@@ -339,6 +339,11 @@ export class PeerTransport {
     return this.links.get(id)?.stats;
   }
 
+  /** Message-stream bytes received from this peer since start. */
+  bytesReceivedFrom(id: bigint): number {
+    return this.inbound.bytesReceived.get(id) ?? 0;
+  }
+
   get inboundStats(): Readonly<InboundStats> {
     return this.inbound.stats;
   }

@@ -385,7 +385,7 @@ const flagSpecs: readonly FlagSpec[] = [
 
   spec(P, 'enable-pprof', 'bool', false, 'Enable runtime profiling data via HTTP server.', ign),
   spec(P, 'metrics', 'string', 'basic', "Set level of detail for exported metrics, specify 'extensive' to include histogram metrics."),
-  spec(P, 'listen-metrics-urls', 'urls', [], 'List of URLs to listen on for the metrics and health endpoints.', ign),
+  spec(P, 'listen-metrics-urls', 'urls', [], 'List of URLs to listen on for the metrics and health endpoints.'),
 
   spec(A, 'auth-token', 'string', 'simple', "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
   spec(A, 'bcrypt-cost', 'uint', 10, 'Specify the cost / strength of the bcrypt algorithm for hashing auth passwords.'),

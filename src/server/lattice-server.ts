@@ -44,6 +44,12 @@ import { openAuth } from '../auth/open-auth.js';
 import { openTlsSides } from '../tls/server-tls.js';
 import { hostWhitelistFrom } from '../adapters/http/host-whitelist.js';
 import { loadAlarms, MaintenanceFront } from '../maintenance/maintenance-front.js';
+import { nodeFileSystem } from '../storage/file-system.js';
+import { MemberMetrics } from '../metrics/member-metrics.js';
+import { countingKv } from '../metrics/kv-counters.js';
+import { timedEngine, timedFileSystem } from '../metrics/timed-storage.js';
+import { startObservability, type Observability } from '../metrics/member-observability.js';
+import { logStartingServer } from './etcd-log-lines.js';
 
 export interface RunningServer {
   close(): Promise<void>;
@@ -89,6 +95,7 @@ function logIdentity(loaded: LoadedIdentity, log: Logger): void {
 }
 
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  logStartingServer(config, etcdServerVersion, log);
   await makeDirDurable(config.dataDir, 0o700);
   await refuseOtherEngine(config.dataDir, config.engine);
   // Bad certificate files stop the start here, before anything is served (etcd fails the same way).
@@ -108,6 +115,13 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   );
   logIdentity(loaded, log);
   const { memberId, clusterId } = loaded.identity;
+  const metrics = new MemberMetrics({
+    memberId,
+    serverVersion: etcdServerVersion,
+    clusterVersion: '3.4',
+    quotaBackendBytes: config.quotaBackendBytes,
+    detail: config.metrics === 'extensive' ? 'extensive' : 'basic',
+  });
   // A new cluster's log starts with one AddNode entry per initial member (startRaftMember), which
   // the membership reflects from the start.
   // Whether an empty Raft log starts with the initial members (startRaftMember decides by the WAL).
@@ -135,7 +149,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       log: log.named('raft'),
       onRemoved: () => endMember('removed'),
       onRestartForSnapshot: () => endMember('restart'),
+      walFileSystem: timedFileSystem(nodeFileSystem, metrics.walFsync),
       onLeaderChange: (lead, role) => {
+        metrics.leaderSeen(lead);
         leadership?.leaderChanged(lead);
         if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
         else leaseTable.demote();
@@ -200,7 +216,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const tenants = new TenantDirectory(config.tenants, () => Date.now());
   await tenants.load(engine);
   const store = await MvccStore.open(
-    engine,
+    timedEngine(engine, metrics.backendCommit),
     revisionLog,
     shards,
     {
@@ -252,6 +268,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     ),
     checkpoints: config.leaseCheckpointIntervalMs !== undefined,
     onExpiryError: (e) => log.warn('revoking an expired lease failed; it is retried', { error: e }),
+    onExpired: () => metrics.kv.leasesExpired++,
     onCheckpointError: (e) => log.debug('a lease checkpoint was not recorded; it is taken again', { error: e }),
   });
   leaseFront = leases;
@@ -288,7 +305,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // one bound per server on snapshot images in flight (each holds a temp file and an engine snapshot)
   const snapshotSlots = new ImageSlots();
   const api: ServerApi = {
-    kv: maintenance.guardKv(store),
+    kv: countingKv(maintenance.guardKv(store), metrics.kv, (fields) => log.named('etcdserver').warn('apply request took too long', fields)),
     watch: watchHub,
     lease: maintenance.guardLease(leases),
     lock: new LockRecipe(recipeDeps),
@@ -336,7 +353,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maintenance: maintenance.api,
   };
 
+  let observability: Observability | undefined;
   const closeMember = async (): Promise<void> => {
+    await observability?.close();
     maintenance.stop();
     leases.stop();
     watchHub.close();
@@ -346,6 +365,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await auth.close();
     await engine.close();
   };
+  // etcd serves metrics and health before the member is published (/readyz says 503 until then).
+  try {
+    observability = await startObservability({
+      memberId,
+      metrics,
+      api,
+      raft: revisionLog,
+      membership,
+      store,
+      watchHub,
+      leaseTable,
+      transport: raftMember.transport,
+      listenMetricsUrls: config.listenMetricsUrls,
+      clientTls,
+      log,
+    });
+  } catch (e) {
+    await closeMember();
+    throw e;
+  }
   // etcd serves clients only once this member's name and client URLs are committed (its publish).
   // A member removed meanwhile, or restarting for a snapshot, never gets there.
   let endedEarly = false;
@@ -363,6 +402,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
     friendlyApi: { corsOrigins: config.apiCorsOrigins },
+    httpHandlers: observability.httpHandlers,
+    grpcStats: metrics.grpc,
     hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
     connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
     log: (message, err) => log.error(message, { error: err }),
@@ -381,7 +422,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   maintenance.start();
   for (const a of port.addresses) {
     if (a.url.startsWith('https:')) log.info('serving client traffic securely', { address: `${a.host}:${a.port}` });
-    else log.info(`serving insecure client requests on ${a.host}:${a.port}, this is strongly discouraged!`);
+    else log.warn('serving client traffic insecurely; this is strongly discouraged!', { address: `${a.host}:${a.port}` });
   }
 
   return {

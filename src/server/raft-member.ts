@@ -8,6 +8,7 @@ import { EtcdError } from '../core/errors.js';
 import type { Engine } from '../engines/engine.js';
 import { MemberRestart, RaftLog, type RaftLogOptions } from '../log/raft-log.js';
 import { RaftWal } from '../log/raft-wal.js';
+import type { FileSystem } from '../storage/file-system.js';
 import type { PromoteAnswer } from '../peer/promote-request.js';
 import { PeerTransport, type PeerCallHandler } from '../peer/peer-transport.js';
 import type { TlsSide } from '../tls/tls-side.js';
@@ -53,6 +54,8 @@ export interface RaftMemberOptions {
   readonly handlePeerCall?: PeerCallHandler;
   /** Peer TLS for https peer URLs (tls-side.ts). */
   readonly peerTls?: TlsSide | undefined;
+  /** The file layer of the Raft WAL (metrics time its fsyncs); default node:fs. */
+  readonly walFileSystem?: FileSystem | undefined;
 }
 
 export interface RaftMember {
@@ -92,7 +95,10 @@ interface ConfWaiter {
 
 export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember> {
   const { config, memberId, membership, engine, log } = o;
-  const opened = await RaftWal.open(path.join(config.dataDir, 'raft'), { metadata: { memberId, clusterId: o.clusterId } });
+  const opened = await RaftWal.open(path.join(config.dataDir, 'raft'), {
+    metadata: { memberId, clusterId: o.clusterId },
+    ...(o.walFileSystem === undefined ? {} : { fs: o.walFileSystem }),
+  });
   const wal = opened.wal;
   let state = opened.state;
   const fresh = state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;

@@ -24,6 +24,7 @@ import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './servic
 import { watchServiceModule } from './watch-service.js';
 import { CallAdmission } from './call-admission.js';
 import { authServiceModule } from './auth-service.js';
+import type { GrpcServerStats } from '../../metrics/grpc-call-stats.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -148,6 +149,8 @@ export function createGrpcServer(
   limits: GrpcServerLimits,
   ctx: GrpcServiceContext,
   services: readonly GrpcServiceModule[],
+  /** Per-method call counts for /metrics; absent: nothing is counted. */
+  stats?: GrpcServerStats,
 ): GrpcServer {
   const log: ErrorLogger = ctx.log;
   const table = new Map<string, GrpcMethod>();
@@ -158,6 +161,7 @@ export function createGrpcServer(
     for (const m of s.methods(ctx)) {
       if (!m.path.startsWith(`/${s.name}/`)) throw new Error(`service ${s.name} lists method ${m.path}`);
       table.set(m.path, m);
+      stats?.register(m.path, m.kind);
     }
   }
   const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
@@ -197,7 +201,13 @@ export function createGrpcServer(
     }
     const policy = policies.get(stream.session as http2.Http2Session);
     policy?.streamOpened();
-    const call = new ServerCall(stream, headers, { maxReceiveMessageBytes, log, connection: policy, verifiedCommonName: commonNames.get(stream.session as http2.Http2Session) });
+    const call = new ServerCall(stream, headers, {
+      maxReceiveMessageBytes,
+      log,
+      connection: policy,
+      verifiedCommonName: commonNames.get(stream.session as http2.Http2Session),
+      observer: stats?.callStarted(path),
+    });
     openCalls++;
     stream.once('close', callClosed);
     const timeout = headers['grpc-timeout'];

@@ -10,6 +10,7 @@ import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
 import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
 import { MessageReader } from './message-reader.js';
+import type { CallObserver } from '../../metrics/grpc-call-stats.js';
 
 /** What a handler knows of its call besides the request. */
 export interface CallContext {
@@ -91,6 +92,8 @@ export interface ServerCallOptions {
   readonly connection: ConnectionHooks | undefined;
   /** The CN of the connection's verified client certificate (TLS), if any. */
   readonly verifiedCommonName?: string | undefined;
+  /** Counts this call's messages and its status (metrics/grpc-call-stats.ts). */
+  readonly observer?: CallObserver | undefined;
 }
 
 export class ServerCall implements CallContext {
@@ -171,8 +174,15 @@ export class ServerCall implements CallContext {
    * between messages. A broken frame or an oversized message ends the call with its status.
    */
   receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
+    const observer = this.options.observer;
     const reader = new MessageReader(this.options.maxReceiveMessageBytes, {
-      message,
+      message:
+        observer === undefined
+          ? message
+          : (bytes) => {
+              observer.received();
+              message(bytes);
+            },
       failed: (status) => this.end(status),
     });
     this.reader = reader;
@@ -217,12 +227,15 @@ export class ServerCall implements CallContext {
     this.writeStarted();
     stream.write(framed, this.onWriteFinished);
     stream.end();
+    this.options.observer?.sent();
+    this.options.observer?.ended(Status.OK);
     this.endListener?.(false);
   }
 
   /** Queues one response message of a stream; it goes out with the rest of this tick's. */
   write(message: OutgoingMessage): void {
     if (this.ended) return;
+    this.options.observer?.sent();
     this.pending.push(message);
     this.pendingBytes += messagePrefixBytes + message.size;
     if (this.flushScheduled) return;
@@ -243,6 +256,7 @@ export class ServerCall implements CallContext {
       this.stream.destroy();
     }
     if (this.controller !== undefined && status !== undefined && status.code !== Status.OK) this.controller.abort();
+    this.options.observer?.ended(status?.code ?? Status.OK);
     this.endListener?.(false);
   }
 
@@ -286,6 +300,7 @@ export class ServerCall implements CallContext {
     this.pending = [];
     this.pendingBytes = 0;
     this.controller?.abort(cancelledByClient.details);
+    this.options.observer?.ended(Status.CANCELLED);
     this.endListener?.(true);
   }
 

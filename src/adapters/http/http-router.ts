@@ -3,6 +3,7 @@
 // handlers (the JSON gateway is one, gateway/gateway-handler.ts), then Go's text 404.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerApi } from '../../core/kv-api.js';
+import { RangeRequest } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { consoleErrorLogger, type ErrorLogger } from '../grpc/error-status.js';
 
 /** Returns true when it answered the request; false lets the next handler try. */
@@ -26,6 +27,9 @@ const pathOf = (req: IncomingMessage): string => {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 };
+
+/** The key etcd's health probe reads. */
+const healthKey = Buffer.from('health');
 
 function addCorsHeaders(res: ServerResponse): void {
   res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS, PUT, DELETE');
@@ -77,11 +81,15 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
   const health = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== 'GET') return methodNotAllowed(res);
     let ok = true;
+    // etcd 3.5's ?serializable=true: no leader needed, and the probe read is served locally
+    const serializable = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('serializable') === 'true';
     try {
       const st = await withTimeout(api.status(), healthTimeoutMs);
       // etcd's /health is false while an alarm is raised; a member stopped on a storage fault is too.
       // …and while it has no leader (etcd's checkHealth).
-      ok = st.alarms.length === 0 && st.errors.length === 0 && api.raft().leader !== 0n;
+      ok = st.alarms.length === 0 && st.errors.length === 0 && (serializable || api.raft().leader !== 0n);
+      // then a read of one key, linearizable unless asked otherwise, as etcd's checkAPI does
+      if (ok) await withTimeout(api.kv.range(RangeRequest.create({ key: healthKey, countOnly: true, serializable })), healthTimeoutMs);
     } catch (err) {
       log('/health probe failed', err);
       ok = false;

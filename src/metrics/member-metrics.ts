@@ -11,6 +11,7 @@ import { GrpcServerStats, type GrpcMethodStats } from './grpc-call-stats.js';
 import { ReadCounter } from './read-counter.js';
 import { KvCounters } from './kv-counters.js';
 import type { SecondsObserver } from './timed-storage.js';
+import type { TenantUsage } from '../tenants/tenant-state.js';
 
 /** etcd --metrics: 'extensive' adds the per-call gRPC handling-time histogram. */
 export type MetricsDetail = 'basic' | 'extensive';
@@ -201,6 +202,37 @@ export class MemberMetrics {
     gauge('lattice_lease_table_leases', 'Leases in this member’s lease table.', (f) => f.leases());
 
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * lattice_tenant_*: each tenant's stored keys and bytes (the same on every member), the requests
+   * this member admitted and refused for it, and its open watchers here (src/tenants/).
+   */
+  observeTenants(read: () => readonly { readonly name: string; readonly usage: TenantUsage }[]): void {
+    const registers = [this.registry];
+    const perTenantGauge = (name: string, help: string, pick: (u: TenantUsage) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['tenant'],
+        registers,
+        collect() {
+          // Deleted tenants leave no series behind.
+          this.reset();
+          for (const t of read()) this.set({ tenant: t.name }, pick(t.usage));
+        },
+      });
+    };
+    const perTenantCounter = (name: string, help: string, pick: (u: TenantUsage) => number): void => {
+      new ReadCounter({ name, help, labelNames: ['tenant'], registers }, function* () {
+        for (const t of read()) yield { labels: { tenant: t.name }, value: pick(t.usage) };
+      });
+    };
+    perTenantGauge('lattice_tenant_keys', 'Keys stored under the tenant’s prefix.', (u) => u.keys);
+    perTenantGauge('lattice_tenant_bytes', 'Bytes (keys and values) stored under the tenant’s prefix.', (u) => u.bytes);
+    perTenantGauge('lattice_tenant_watchers', 'The tenant’s watchers open on this member.', (u) => u.watchers);
+    perTenantCounter('lattice_tenant_requests_total', 'Requests this member admitted for the tenant.', (u) => u.requests);
+    perTenantCounter('lattice_tenant_rejected_requests_total', 'Requests refused for one of the tenant’s limits.', (u) => u.rejections);
   }
 
   /** go-grpc-prometheus's server metrics, every registered method and code exported from the start. */

@@ -215,6 +215,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   // Tenants' stored usage is counted from the engine before the log is replayed over it (src/tenants/).
   const tenants = new TenantDirectory(config.tenants, () => Date.now());
   await tenants.load(engine);
+  metrics.observeTenants(() => tenants.usages());
   const store = await MvccStore.open(
     timedEngine(engine, metrics.backendCommit),
     revisionLog,

@@ -418,6 +418,9 @@ s('past maxKeys or maxBytes a tenant write fails with database space exceeded; o
   const big = await failure(put(sam, 's3', 'x'.repeat(250)));
   assert.is(big.details, 'etcdserver: mvcc: database space exceeded');
   await put(sam, 's3', 'small');
+  // the Lock recipe writes without an auth header: held to the same limits
+  const lock = await failure(call(sam.lock, sam.lock.lock, { name: b('m'), lease: 0n }, sam.md));
+  assert.is(lock.details, 'etcdserver: mvcc: database space exceeded');
 });
 
 s('a tenant hammering at its request rate gets too many requests while another tenant calls all succeed', async (ctx) => {
@@ -455,7 +458,13 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.is((await http(f, '/api/tenants', { auth: basic('alice') })).status, 403);
   const created = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/c/', users: ['carol'], limits: { maxKeys: 10 } }) });
   assert.is(created.status, 201, await created.clone().text());
-  assert.is((await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/x/' }) })).status, 400);
+  const nested = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/x/' }) });
+  assert.is(nested.status, 400);
+  assert.match(((await nested.json()) as { error: { message: string } }).error.message, /nested prefixes/);
+  await put(f.root, '/used/k', 'v');
+  const used = await http(f, '/api/tenants/d', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/used/' }) });
+  assert.is(used.status, 409);
+  assert.is((await range(f.root, { key: b('\0lattice/tenants/d') })).kvs.length, 0, 'a refused create leaves no spec behind');
   await addTenantUser(f.root, 'carol', '/tenants/c/');
   const carol = await login(f.server, 'carol');
   await put(carol, 'x', 'v');

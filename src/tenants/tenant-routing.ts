@@ -11,6 +11,7 @@ import type { ServerApi } from '../core/kv-api.js';
 import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext } from '../adapters/grpc/service-module.js';
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
 import type { ErrorLogger } from '../adapters/grpc/error-status.js';
+import type { HttpHandler } from '../adapters/http/http-router.js';
 import { createTenantAdminHandler } from './tenant-admin-api.js';
 import { TenantAdmin } from './tenant-admin.js';
 import { tenantAdminServiceModule, tenantAdminServiceName } from './tenant-admin-service.js';
@@ -42,7 +43,7 @@ const refusedToTenants = (path: string): boolean =>
   tenantRefusedPaths.has(path) || path.startsWith(`/${tenantAdminServiceName}/`) || (path.startsWith('/etcdserverpb.Auth/') && path !== '/etcdserverpb.Auth/Authenticate');
 
 /** Makes an /api handler over an API (client-port.ts's createApiHandler with the port's settings). */
-export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver) => ApiHandler;
+export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler;
 
 export class TenantRouter {
   private readonly apis = new WeakMap<TenantState, ServerApi>();
@@ -141,16 +142,17 @@ export class TenantRouter {
 
   /**
    * The /api handler: each request goes to the handler of its tenant (made on first use) or to the
-   * server's own; `admin` answers /api/tenants before either.
+   * server's own; `admin` answers /api/tenants, inside the server's own handler so that the same
+   * Host (DNS rebinding) and origin (CORS) checks come first.
    */
-  apiHandler(make: ApiHandlerFactory, admin: ApiHandler['handle']): ApiHandler {
+  apiHandler(make: ApiHandlerFactory, admin: HttpHandler): ApiHandler {
     const resolved = new WeakMap<IncomingMessage, ApiIdentity>();
     const baseIdentity = authIdentity(this.base);
     const identity: IdentityResolver = (req) => {
       const known = resolved.get(req);
       return known !== undefined ? Promise.resolve(known) : baseIdentity(req);
     };
-    const plain = make(this.base, identity);
+    const plain = make(this.base, identity, admin);
     // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
     const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
     const handlerOf = (tenant: TenantState | undefined): ApiHandler => {
@@ -178,8 +180,7 @@ export class TenantRouter {
     };
     return {
       handle: async (req, res) => {
-        if (!isApiUrl(req.url)) return plain.handle(req, res);
-        if (await admin(req, res)) return true;
+        if (!isApiUrl(req.url) || isTenantsUrl(req.url)) return plain.handle(req, res);
         return (await choose(req)).handle(req, res);
       },
       upgrade: (req, socket, head) => {
@@ -197,6 +198,8 @@ export class TenantRouter {
     };
   }
 }
+
+const isTenantsUrl = (url: string | undefined): boolean => url !== undefined && /^\/api\/tenants(?:[/?]|$)/.test(url);
 
 const isApiUrl = (url: string | undefined): boolean => url !== undefined && (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?'));
 

@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata, type ServiceError, type ClientDuplexStream, type Client } from '@grpc/grpc-js';
 import { TenantsService, type TenantMessage } from '../../src/tenants/tenant-admin-codec.js';
@@ -362,6 +363,17 @@ s('locks and elections of the same name in two tenants are separate, their keys 
 
 const http = async (f: Fixture, path: string, init: RequestInit & { auth?: string } = {}): Promise<Response> =>
   fetch(`${f.server.endpoint}${path}`, { ...init, headers: { ...(init.auth === undefined ? {} : { Authorization: init.auth }), 'Content-Type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+/** A raw request, for the headers fetch will not send as given (Host, Origin). */
+const rawStatus = (f: Fixture, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpRequest(`${f.server.endpoint}${path}`, { method, headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(method === 'PUT' ? JSON.stringify({ prefix: '/tenants/z/' }) : undefined);
+  });
 const basic = (user: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 s('the JSON gateway and /api serve a tenant its own keys without the prefix', async (ctx) => {
@@ -456,6 +468,13 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.equal(body.tenants.map((t) => t.name).sort(), ['a', 'b', 'r', 's']);
   assert.is(body.tenants.find((t) => t.name === 's')?.usage.keys, 3);
   assert.is((await http(f, '/api/tenants', { auth: basic('alice') })).status, 403);
+  // the same browser checks as the rest of /api: no DNS-rebound Host, no cross-origin write
+  const rebound = await rawStatus(f, 'GET', '/api/tenants', { Authorization: basic('root'), Host: 'evil.example' });
+  assert.is(rebound.status, 403);
+  assert.match(rebound.body, /hostRefused/);
+  const crossOrigin = await rawStatus(f, 'PUT', '/api/tenants/z', { Authorization: basic('root'), 'Content-Type': 'application/json', Origin: 'http://evil.example' });
+  assert.is(crossOrigin.status, 403);
+  assert.match(crossOrigin.body, /crossOriginRefused/);
   const created = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/c/', users: ['carol'], limits: { maxKeys: 10 } }) });
   assert.is(created.status, 201, await created.clone().text());
   const nested = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/x/' }) });

@@ -19,7 +19,7 @@ import { authIdentity, type ApiIdentity, type IdentityResolver } from '../adapte
 import { tenantServerApi } from './tenant-api.js';
 import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantState } from './tenant-state.js';
-import type { Random } from './tenant-lease.js';
+import { UntenantedLease, type Random } from './tenant-lease.js';
 
 /**
  * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
@@ -49,12 +49,24 @@ export class TenantRouter {
   private readonly apis = new WeakMap<TenantState, ServerApi>();
   /** Per tenant, per service: its methods built over the tenant's API. */
   private readonly methodTables = new WeakMap<TenantState, Map<string, ReadonlyMap<string, GrpcMethod>>>();
+  /** The server's own API for callers without a tenant: it keeps them out of the tenants' lease IDs. */
+  readonly untenanted: ServerApi;
+  private readonly untenantedLeaseMethods = new Map<string, ReadonlyMap<string, GrpcMethod>>();
 
   constructor(
     readonly base: ServerApi,
     readonly directory: TenantDirectory,
     private readonly random: Random,
-  ) {}
+  ) {
+    this.untenanted = {
+      ...base,
+      // the spread copies the values of base's getters once; this one stays live
+      get member() {
+        return base.member;
+      },
+      lease: new UntenantedLease(base.lease, () => !directory.isEmpty),
+    };
+  }
 
   apiOf(tenant: TenantState): ServerApi {
     let api = this.apis.get(tenant);
@@ -114,16 +126,28 @@ export class TenantRouter {
         // chosen method starts reading it.
         this.tenantOf(call.metadata, call.verifiedCommonName).then(
           (tenant) => {
-            if (tenant === undefined) return plain.serve(call);
+            if (tenant === undefined) return (this.untenantedMethod(service, ctx, plain.path) ?? plain).serve(call);
             if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
-            if (method === undefined) return plain.serve(call);
+            // fail closed: a tenant's call never reaches the server's own, unprefixed handler
+            if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
             method.serve(call);
           },
           (err: unknown) => call.fail(err),
         );
       },
     };
+  }
+
+  /** The Lease service's methods over `untenanted` (the other services need no guard). */
+  private untenantedMethod(service: GrpcServiceModule, ctx: GrpcServiceContext, path: string): GrpcMethod | undefined {
+    if (service.name !== 'etcdserverpb.Lease') return undefined;
+    let table = this.untenantedLeaseMethods.get(service.name);
+    if (table === undefined) {
+      table = new Map(service.methods({ ...ctx, api: this.untenanted }).map((m) => [m.path, m]));
+      this.untenantedLeaseMethods.set(service.name, table);
+    }
+    return table.get(path);
   }
 
   private tenantMethods(service: GrpcServiceModule, ctx: GrpcServiceContext, tenant: TenantState): ReadonlyMap<string, GrpcMethod> {
@@ -152,7 +176,7 @@ export class TenantRouter {
       const known = resolved.get(req);
       return known !== undefined ? Promise.resolve(known) : baseIdentity(req);
     };
-    const plain = make(this.base, identity, admin);
+    const plain = make(this.untenanted, identity, admin);
     // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
     const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
     const handlerOf = (tenant: TenantState | undefined): ApiHandler => {

@@ -326,6 +326,10 @@ s('a tenant sees, keeps alive and revokes only its own leases; TTLs keep its bou
   assert.is(short.TTL, 5n);
   const long = await failure(call(alice.lease, alice.lease.leaseGrant, { TTL: 1000n, ID: 0n }, alice.md));
   assert.is(long.details, 'etcdserver: too large lease TTL');
+  // a caller without a tenant may not choose an ID in the tenants' range
+  const reserved = await failure(call(root.lease, root.lease.leaseGrant, { TTL: 60n, ID: (1n << 62n) | 5n }, root.md));
+  assert.is(reserved.code, 3, 'INVALID_ARGUMENT');
+  assert.is(reserved.details, 'lattice: lease IDs with bit 62 set are reserved for tenants');
 });
 
 s('locks and elections of the same name in two tenants are separate, their keys under each prefix', async (ctx) => {

@@ -22,6 +22,10 @@ import { noUser } from '../../src/auth/auth-op.js';
 import { openStore, rejectsWith, removeDir, tempDir, type OpenStore } from '../store/store-harness.js';
 import { ScriptedLog } from '../log/scripted-log.js';
 import { ManualTimers } from '../store/manual-timers.js';
+import { LeaseIdGenerator } from '../../src/lease/lease-ids.js';
+import { TenantRouter } from '../../src/tenants/tenant-routing.js';
+import type { ServerApi } from '../../src/core/kv-api.js';
+import type { GrpcMethod, GrpcServiceContext, MethodCall } from '../../src/adapters/grpc/service-module.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const spec = (name: string, prefix: string, limits = {}) => ({ name, prefix, users: [], certCommonNames: [], limits });
@@ -46,10 +50,10 @@ keys('a prefix of 0xff bytes ends at the end of the key space', () => {
   assert.equal(Buffer.from(all.toStoredEnd(b('\0'))), b('\0'));
 });
 
-keys('a normalised watch range moves under the prefix, an open end stops at the prefix end', () => {
+keys('a normalised watch range moves under the prefix, an open end stops at the prefix end, the empty start key is the prefix itself', () => {
   const k = new TenantKeys('/t/a/');
   assert.equal(k.toStoredRange({ kind: 'single', key: 'x' }), { kind: 'single', key: '/t/a/x' });
-  assert.equal(k.toStoredRange({ kind: 'range', start: '\0', end: null }), { kind: 'range', start: '/t/a/\0', end: '/t/a0' });
+  assert.equal(k.toStoredRange({ kind: 'range', start: '\0', end: null }), { kind: 'range', start: '/t/a/', end: '/t/a0' });
   assert.equal(k.toStoredRange({ kind: 'range', start: 'a', end: 'b' }), { kind: 'range', start: '/t/a/a', end: '/t/a/b' });
 });
 
@@ -71,7 +75,33 @@ leases('a tenant owns exactly the IDs it maps to; another tenant and plain IDs a
   assert.ok(stored > 0n && stored < 1n << 63n);
 });
 
+leases('server-chosen lease IDs keep bit 62 clear, whatever the member ID, so they never fall in a tenant range', () => {
+  const ids = new LeaseIdGenerator(0xffffn, 1_000);
+  for (let i = 0; i < 3; i++) {
+    const id = ids.next();
+    assert.ok(id > 0n && (id & (1n << 62n)) === 0n, id.toString(16));
+  }
+});
+
 leases.run();
+
+const routing = suite('tenant routing');
+
+routing('a tenant call whose method has no tenant-built twin is refused, never served by the plain handler', async () => {
+  const directory = new TenantDirectory([{ ...spec('t', '/t/'), certCommonNames: ['cn-t'] }], () => 0);
+  const base = { lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) } as unknown as ServerApi;
+  const router = new TenantRouter(base, directory, Math.random);
+  let plainServed = 0;
+  const plain: GrpcMethod = { path: '/x.S/M', kind: 'unary', serve: () => plainServed++ };
+  // a service whose table over a tenant's API lacks the method
+  const [service] = router.routeServices([{ name: 'x.S', methods: (ctx: GrpcServiceContext) => (ctx.api === base ? [plain] : []) }]);
+  const [routed] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
+  const failed = await new Promise<unknown>((resolve) => routed!.serve({ metadata: {}, verifiedCommonName: 'cn-t', fail: resolve } as unknown as MethodCall));
+  assert.is((failed as Error).message, 'authPermissionDenied');
+  assert.is(plainServed, 0);
+});
+
+routing.run();
 
 const bucket = suite('token bucket');
 

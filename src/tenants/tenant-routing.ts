@@ -8,7 +8,7 @@ import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { EtcdError } from '../core/errors.js';
 import type { ServerApi } from '../core/kv-api.js';
-import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext } from '../adapters/grpc/service-module.js';
+import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext, MethodCall } from '../adapters/grpc/service-module.js';
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
 import type { ErrorLogger } from '../adapters/grpc/error-status.js';
 import type { HttpHandler } from '../adapters/http/http-router.js';
@@ -52,6 +52,11 @@ export class TenantRouter {
   /** The server's own API for callers without a tenant: it keeps them out of the tenants' lease IDs. */
   readonly untenanted: ServerApi;
   private readonly untenantedLeaseMethods = new Map<string, ReadonlyMap<string, GrpcMethod>>();
+  /**
+   * A tenant's open streams (watch, keepalive, observe), ended when it is deleted: they hold its
+   * state. As many as the client port lets calls be open at once.
+   */
+  private readonly openStreams = new Map<TenantState, Set<MethodCall>>();
 
   constructor(
     readonly base: ServerApi,
@@ -66,6 +71,29 @@ export class TenantRouter {
       },
       lease: new UntenantedLease(base.lease, () => !directory.isEmpty),
     };
+    // after the apply step that changed the directory, not inside it
+    directory.onChange(() => queueMicrotask(() => this.endStreamsOfDeleted()));
+  }
+
+  private endStreamsOfDeleted(): void {
+    for (const [tenant, calls] of this.openStreams) {
+      if (this.directory.get(tenant.name) !== undefined) continue;
+      this.openStreams.delete(tenant);
+      for (const call of calls) call.fail(new EtcdError('authPermissionDenied'));
+    }
+  }
+
+  private trackStream(tenant: TenantState, call: MethodCall): void {
+    let calls = this.openStreams.get(tenant);
+    if (calls === undefined) {
+      calls = new Set();
+      this.openStreams.set(tenant, calls);
+    }
+    calls.add(call);
+    call.onEnd(() => {
+      calls.delete(call);
+      if (calls.size === 0 && this.openStreams.get(tenant) === calls) this.openStreams.delete(tenant);
+    });
   }
 
   apiOf(tenant: TenantState): ServerApi {
@@ -131,6 +159,7 @@ export class TenantRouter {
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
             // fail closed: a tenant's call never reaches the server's own, unprefixed handler
             if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
+            if (plain.kind !== 'unary') this.trackStream(tenant, call);
             method.serve(call);
           },
           (err: unknown) => call.fail(err),
@@ -179,6 +208,16 @@ export class TenantRouter {
     const plain = make(this.untenanted, identity, admin);
     // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
     const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
+    // a deleted or changed tenant's handler goes at once, ending its SSE and WebSocket watches
+    this.directory.onChange(() =>
+      queueMicrotask(() => {
+        for (const [name, known] of handlers) {
+          if (this.directory.get(name) === known.tenant) continue;
+          handlers.delete(name);
+          known.handler.close();
+        }
+      }),
+    );
     const handlerOf = (tenant: TenantState | undefined): ApiHandler => {
       if (tenant === undefined) return plain;
       const known = handlers.get(tenant.name);

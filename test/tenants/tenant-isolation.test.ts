@@ -499,13 +499,19 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   for (const u of Object.keys(f.users)) f.users[u] = await login(f.server, u);
   const carolAgain = await login(f.server, 'carol');
   assert.equal(keysOf(await range(carolAgain, ALL)), ['x']);
-  close(carolAgain);
+  // a deleted tenant's open streams end: they must not outlive it
+  const carolWatch = openWatch(carolAgain);
+  carolWatch.stream.write(create(ALL.key, ALL.rangeEnd));
+  await carolWatch.next((r) => r.created);
+  const ended = withTimeout(new Promise<ServiceError>((resolve) => carolWatch.stream.on('error', resolve)), 10_000, 'the deleted tenant watch ends');
   const got = (await (await http(f, '/api/tenants/c', { auth: basic('root') })).json()) as { source: string; usage: { keys: number } };
   assert.is(got.source, 'admin');
   assert.is(got.usage.keys, 1);
   const sUsage = (await (await http(f, '/api/tenants/s', { auth: basic('root') })).json()) as { usage: { keys: number } };
   assert.is(sUsage.usage.keys, 3, 'usage is counted again from the store at start-up');
   assert.is((await http(f, '/api/tenants/c', { method: 'DELETE', auth: basic('root') })).status, 204);
+  assert.is((await ended).details, 'etcdserver: permission denied');
+  close(carolAgain);
   assert.is((await http(f, '/api/tenants/a', { method: 'DELETE', auth: basic('root') })).status, 409);
 });
 

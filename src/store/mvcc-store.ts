@@ -95,7 +95,7 @@ export interface StoreHooks {
   readonly leases?: LeaseLedger;
   /** Applies a membership change, in log order (the membership module). Absent: ignored. */
   readonly onConfChange?: (entry: ConfChangeEntry) => void | Promise<void>;
-  /** Applies auth entries and checks writes proposed with an auth header. Absent: auth entries fail. */
+  /** Applies auth entries and checks every write (auth's checks pass writes without an auth header; tenant limits do not). Absent: auth entries fail. */
   readonly auth?: AuthApplier;
   /** Request ids for proposals. Absent: etcd's generator for the header's member ID, seeded from now. */
   readonly requestIds?: RequestIdSource;
@@ -448,8 +448,9 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      if (this.hooks.auth?.appliedAlone?.(command) !== true)
-        while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
+      // a write that changes what later writes' checks read (the tenant specs) is a run of its own
+      const alone = this.hooks.auth?.appliedAlone?.(command) === true;
+      while (!alone && j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });

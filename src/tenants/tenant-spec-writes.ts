@@ -17,6 +17,8 @@ import { tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
 const specPrefixEnd: Key = toKey(new TenantKeys(tenantSpecKeyPrefix).prefixEnd);
 
 const isSpecKey = (key: Key): boolean => key.startsWith(tenantSpecKeyPrefix);
+/** On every write's path: most keys fail at the first byte, before any conversion. */
+const isSpecKeyBytes = (key: Uint8Array): boolean => key[0] === 0 && isSpecKey(toKey(key));
 
 /** [key, end) meets the spec keys; an empty end is the one key, "\0" every key from it on. */
 function rangeMeetsSpecs(key: Uint8Array, rangeEnd: Uint8Array): boolean {
@@ -29,7 +31,7 @@ function rangeMeetsSpecs(key: Uint8Array, rangeEnd: Uint8Array): boolean {
 function opsMeetSpecs(ops: readonly RequestOp[]): boolean {
   return ops.some(
     (op) =>
-      (op.requestPut !== undefined && isSpecKey(toKey(op.requestPut.key))) ||
+      (op.requestPut !== undefined && isSpecKeyBytes(op.requestPut.key)) ||
       (op.requestDeleteRange !== undefined && rangeMeetsSpecs(op.requestDeleteRange.key, op.requestDeleteRange.rangeEnd)) ||
       (op.requestTxn !== undefined && txnMeetsSpecs(op.requestTxn)),
   );
@@ -41,7 +43,7 @@ const txnMeetsSpecs = (req: TxnRequest): boolean => opsMeetSpecs(req.success) ||
 export function writesTenantSpecs(command: WriteCommand): boolean {
   switch (command.type) {
     case 'put':
-      return isSpecKey(toKey(command.req.key));
+      return isSpecKeyBytes(command.req.key);
     case 'deleteRange':
       return rangeMeetsSpecs(command.req.key, command.req.rangeEnd);
     case 'txn':
@@ -58,7 +60,7 @@ interface SpecPut {
 
 function specPutsOf(ops: readonly RequestOp[], guarded: readonly Compare[] | undefined, out: SpecPut[]): void {
   for (const op of ops) {
-    if (op.requestPut !== undefined && isSpecKey(toKey(op.requestPut.key))) out.push({ key: toKey(op.requestPut.key), value: op.requestPut.value, guarded });
+    if (op.requestPut !== undefined && isSpecKeyBytes(op.requestPut.key)) out.push({ key: toKey(op.requestPut.key), value: op.requestPut.value, guarded });
     if (op.requestTxn !== undefined) {
       specPutsOf(op.requestTxn.success, undefined, out);
       specPutsOf(op.requestTxn.failure, undefined, out);
@@ -68,7 +70,7 @@ function specPutsOf(ops: readonly RequestOp[], guarded: readonly Compare[] | und
 
 /** A creation's shape: a txn whose success ops are all spec puts and whose failure branch is empty. */
 const isCreationShape = (req: TxnRequest): boolean =>
-  req.failure.length === 0 && req.success.every((op) => op.requestPut !== undefined && isSpecKey(toKey(op.requestPut.key)));
+  req.failure.length === 0 && req.success.every((op) => op.requestPut !== undefined && isSpecKeyBytes(op.requestPut.key));
 
 function comparesEmpty(compares: readonly Compare[], prefix: string): boolean {
   const keys = new TenantKeys(prefix);
@@ -86,7 +88,7 @@ function comparesEmpty(compares: readonly Compare[], prefix: string): boolean {
 export function specWriteProblem(command: WriteCommand, inEffect: readonly TenantSpec[]): string | undefined {
   const puts: SpecPut[] = [];
   if (command.type === 'put') {
-    if (isSpecKey(toKey(command.req.key))) puts.push({ key: toKey(command.req.key), value: command.req.value, guarded: undefined });
+    if (isSpecKeyBytes(command.req.key)) puts.push({ key: toKey(command.req.key), value: command.req.value, guarded: undefined });
   } else if (command.type === 'txn') {
     specPutsOf(command.req.success, isCreationShape(command.req) ? command.req.compare : undefined, puts);
     specPutsOf(command.req.failure, undefined, puts);

@@ -65,7 +65,7 @@ export interface ClientPortOptions {
   /** Per-listener connection count and idle time bounds (connection-limits.ts). */
   readonly connectionLimits?: ConnectionLimits;
   /** Builds the /api handler from a maker of plain ones (src/tenants/: one per tenant); default: one over `api`. */
-  readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver) => ApiHandler) => ApiHandler;
+  readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler) => ApiHandler;
   /** gRPC call counts for /metrics (metrics/grpc-call-stats.ts). */
   readonly grpcStats?: GrpcServerStats;
 }
@@ -210,8 +210,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   });
   // Lattice's own /api and the console at /ui, ahead of etcd's CORS-for-everyone: they set their own origin rules
   const hostWhitelist = options.hostWhitelist ?? allowAllHosts;
-  const makeApi = (api: ServerApi, identity?: IdentityResolver): ApiHandler =>
-    createApiHandler({ ...options.friendlyApi, ...(identity === undefined ? {} : { identity }), hostWhitelist, api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
+  const makeApi = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler): ApiHandler =>
+    createApiHandler({ ...options.friendlyApi, ...(identity === undefined ? {} : { identity }), ...(routes === undefined ? {} : { routes }), hostWhitelist, api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const friendlyApi = options.apiHandler?.(makeApi) ?? makeApi(options.api);
   const httpServer = http.createServer(
     createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),

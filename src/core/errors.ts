@@ -15,6 +15,8 @@ export type EtcdErrorKind =
   | 'futureRev'
   | 'leaseNotFound'
   | 'leaseExists'
+  // Lattice: a lease ID in the range reserved for tenants' leases (src/tenants/tenant-lease-ids.ts)
+  | 'leaseIdReserved'
   | 'leaseTtlTooLarge'
   | 'noSpace'
   | 'corrupt'

@@ -72,10 +72,12 @@ export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { 
 /** The auth state's apply-time half (src/auth/auth-state.ts), in log order like the lease table. */
 export interface AuthApplier {
   apply(req: AuthRequest, logIndex: number, ops: WriteOp[]): AuthOutcome;
-  /** Why a write proposed with an auth header may not be applied now (etcd's authApplierV3); undefined: it may. */
+  /** Why a write may not be applied now (etcd's authApplierV3 for auth-headed writes; tenant limits for all); undefined: it may. */
   writeRefusal(command: WriteCommand): EtcdErrorKind | undefined;
   /** True when the write's check reads what earlier writes can change (the keys attached to a lease): it must be checked after them. */
   checkReadsWrittenState(command: WriteCommand): boolean;
+  /** True when applying the write changes what the checks of later writes read (the tenant specs): it is a run of its own. */
+  appliedAlone?(command: WriteCommand): boolean;
 }
 
 export interface StoreHooks {
@@ -93,7 +95,7 @@ export interface StoreHooks {
   readonly leases?: LeaseLedger;
   /** Applies a membership change, in log order (the membership module). Absent: ignored. */
   readonly onConfChange?: (entry: ConfChangeEntry) => void | Promise<void>;
-  /** Applies auth entries and checks writes proposed with an auth header. Absent: auth entries fail. */
+  /** Applies auth entries and checks every write (auth's checks pass writes without an auth header; tenant limits do not). Absent: auth entries fail. */
   readonly auth?: AuthApplier;
   /** Request ids for proposals. Absent: etcd's generator for the header's member ID, seeded from now. */
   readonly requestIds?: RequestIdSource;
@@ -431,7 +433,8 @@ export class MvccStore implements KvApi {
         continue;
       }
       const command = entry.command;
-      const refused = command.auth === undefined ? undefined : this.hooks.auth?.writeRefusal(command);
+      // Every write is offered to the checks: auth's pass writes without an auth header, tenant size limits do not.
+      const refused = this.hooks.auth?.writeRefusal(command);
       if (refused !== undefined) {
         answers.push([entry, { ok: false, error: refused }]);
         i++;
@@ -445,7 +448,9 @@ export class MvccStore implements KvApi {
         continue;
       }
       let j = i + 1;
-      while (j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
+      // a write that changes what later writes' checks read (the tenant specs) is a run of its own
+      const alone = this.hooks.auth?.appliedAlone?.(command) === true;
+      while (!alone && j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
       const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
@@ -518,14 +523,14 @@ export class MvccStore implements KvApi {
   }
 
   /**
-   * An auth-headed write ends a run of writes when the auth state refuses it now (it is answered
+   * A write (with an auth header or without: the tenant size check applies to both) ends a run of writes when the auth state refuses it now (it is answered
    * alone), or when its check reads what the run's earlier writes change (a put's lease keys): it
    * then starts the next run and is checked once they are applied, so the outcome never depends on
    * how entries were batched (members batch differently). The auth state itself cannot change inside
    * a run: auth entries are not key-value writes.
    */
   private endsRunForAuth(command: Command): boolean {
-    if (!isKvWrite(command) || command.auth === undefined || this.hooks.auth === undefined) return false;
+    if (!isKvWrite(command) || this.hooks.auth === undefined) return false;
     return this.hooks.auth.checkReadsWrittenState(command) || this.hooks.auth.writeRefusal(command) !== undefined;
   }
 

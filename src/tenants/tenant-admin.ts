@@ -3,7 +3,8 @@
 // key under the reserved prefix (tenant-directory.ts) and is answered once applied on this member.
 // Who may call is the adapters' business (root only with auth on; never a tenant's client).
 import type { ServerApi } from '../core/kv-api.js';
-import { DeleteRangeRequest, PutRequest, RangeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { isEtcdError } from '../core/errors.js';
+import { Compare, Compare_CompareResult, Compare_CompareTarget, DeleteRangeRequest, RangeRequest, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
@@ -49,12 +50,28 @@ export class TenantAdmin {
     const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
     if (problem !== undefined) throw new TenantAdminError('invalid', problem);
     if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');
+    // One txn, checked again where it is applied (tenant-spec-writes.ts): the spec key is as read
+    // here, and a new tenant's prefix holds no key, so its usage, counted from zero, is exact.
+    const key = specKey(spec.name);
+    const stored = await this.api.kv.range(RangeRequest.create({ key }));
+    const modRevision = stored.kvs[0]?.modRevision ?? 0n;
+    const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision })];
     if (existing === undefined) {
-      // its keys are counted from its creation on: a prefix already in use would start miscounted
-      const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), countOnly: true }));
-      if (used.count > 0n) throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys`);
+      compare.push(Compare.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0n }));
     }
-    await this.api.kv.put(PutRequest.create({ key: specKey(spec.name), value: Buffer.from(JSON.stringify(spec)) }), undefined);
+    let succeeded: boolean;
+    try {
+      const txn = TxnRequest.fromPartial({ compare, success: [{ requestPut: { key, value: specRecord(spec) } }], failure: [] });
+      succeeded = (await this.api.kv.txn(txn, undefined)).succeeded;
+    } catch (e) {
+      if (isEtcdError(e) && e.kind === 'authPermissionDenied') throw new TenantAdminError('conflict', 'the tenant clashes with one changed at the same time');
+      throw e;
+    }
+    if (!succeeded) {
+      if (existing !== undefined) throw new TenantAdminError('conflict', `tenant ${spec.name} was changed at the same time; try again`);
+      const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), countOnly: true }));
+      throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys, or tenant ${spec.name} was created at the same time`);
+    }
     const now = this.view(spec.name);
     if (now === undefined) throw new TenantAdminError('conflict', 'the tenant clashes with one created at the same time');
     return { tenant: now, created: existing === undefined };
@@ -74,6 +91,10 @@ export class TenantAdmin {
     return { ...t.spec, source, usage };
   }
 }
+
+/** Only the spec's own fields: the stored record is read strictly. */
+const specRecord = (s: TenantSpec): Buffer =>
+  Buffer.from(JSON.stringify({ name: s.name, prefix: s.prefix, users: s.users, certCommonNames: s.certCommonNames, limits: s.limits }));
 
 const specKey = (name: string): Buffer => Buffer.from(tenantSpecKeyPrefix + name, 'latin1');
 

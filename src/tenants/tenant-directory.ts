@@ -11,6 +11,8 @@ import { TenantUsageBook } from './tenant-usage-book.js';
 import { TenantState, type TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
+import { parseStoredSpec } from './tenant-spec-record.js';
+import { specWriteProblem, writesTenantSpecs } from './tenant-spec-writes.js';
 import type { Clock } from './token-bucket.js';
 
 export interface TenantEntry {
@@ -100,12 +102,18 @@ export class TenantDirectory {
 
   // ---- the apply side ----
 
-  /** The store's auth applier with the tenants' size check after auth's own. */
+  /**
+   * The store's auth applier with the tenants' checks after auth's own, for every write whatever its
+   * auth header (the Lock and Election recipes write without one). A write to the specs is applied
+   * alone, so the writes after it are checked against the tenants it leaves in effect however a
+   * member batched the log; a write that may grow a limited tenant is checked after every earlier one.
+   */
   wrapApplier(auth: AuthApplier): AuthApplier {
     return {
       apply: (req, logIndex, ops) => auth.apply(req, logIndex, ops),
-      writeRefusal: (command) => auth.writeRefusal(command) ?? this.sizeRefusal(command),
-      checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || this.book.mayGrowLimited(command),
+      writeRefusal: (command) => auth.writeRefusal(command) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
+      checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || writesTenantSpecs(command) || this.book.mayGrowLimited(command),
+      appliedAlone: (command) => (auth.appliedAlone?.(command) ?? false) || writesTenantSpecs(command),
     };
   }
 
@@ -126,6 +134,11 @@ export class TenantDirectory {
     };
   }
 
+  private specRefusal(command: Parameters<AuthApplier['writeRefusal']>[0]): ReturnType<AuthApplier['writeRefusal']> {
+    if (!writesTenantSpecs(command)) return undefined;
+    return specWriteProblem(command, this.specs()) === undefined ? undefined : 'authPermissionDenied';
+  }
+
   private sizeRefusal(command: Parameters<AuthApplier['writeRefusal']>[0]): ReturnType<AuthApplier['writeRefusal']> {
     const refused = this.book.refusal(command);
     if (refused !== undefined) {
@@ -137,12 +150,11 @@ export class TenantDirectory {
 
   private onSpecRecord(record: KvRecord): void {
     const name = record.key.slice(tenantSpecKeyPrefix.length);
-    if (record.tombstone) this.stored.delete(name);
-    else {
-      const spec = parseStoredSpec(record.value);
-      if (spec === undefined || spec.name !== name) return;
-      this.stored.set(name, spec);
-    }
+    // A record that does not read as this tenant's spec (written before the apply-time checks) is no
+    // tenant: keeping the spec before it would make members that restarted disagree with the others.
+    const spec = record.tombstone ? undefined : parseStoredSpec(record.value);
+    if (spec === undefined || spec.name !== name) this.stored.delete(name);
+    else this.stored.set(name, spec);
     this.rebuild();
   }
 
@@ -177,18 +189,5 @@ export class TenantDirectory {
     this.book.setTenants([...states.values()].map((t) => ({ name: t.name, storedPrefix: t.keys.storedPrefix, limits: t.spec.limits })));
     this.generation++;
     for (const l of this.changeListeners) l();
-  }
-}
-
-/** A stored spec as the admin API wrote it (JSON); undefined when it does not read as one. */
-export function parseStoredSpec(value: Buffer): TenantSpec | undefined {
-  try {
-    const o = JSON.parse(value.toString('utf8')) as Partial<TenantSpec>;
-    if (typeof o.name !== 'string' || typeof o.prefix !== 'string' || !Array.isArray(o.users) || !Array.isArray(o.certCommonNames) || typeof o.limits !== 'object' || o.limits === null) {
-      return undefined;
-    }
-    return { name: o.name, prefix: o.prefix, users: o.users.map(String), certCommonNames: o.certCommonNames.map(String), limits: o.limits };
-  } catch {
-    return undefined;
   }
 }

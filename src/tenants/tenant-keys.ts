@@ -34,11 +34,17 @@ export class TenantKeys {
     return this.toStored(rangeEnd);
   }
 
-  /** A normalised watch range (src/core/keys.ts) moved under the prefix. */
+  /**
+   * A normalised watch range (src/core/keys.ts) moved under the prefix. The watch adapter has made
+   * an empty start key "\0"; etcd's namespace proxy maps "" to the prefix itself, so a range from
+   * "\0" starts at the prefix and sees a stored key equal to it (the only key between the two, which
+   * only an admin can write), as a Range from "" does.
+   */
   toStoredRange(range: KeyRange): KeyRange {
     if (range.kind === 'single') return { kind: 'single', key: this.storedPrefix + range.key };
     const end = range.end === null ? toKey(this.prefixEnd) : this.storedPrefix + range.end;
-    return { kind: 'range', start: this.storedPrefix + range.start, end: end === '\0' ? null : end };
+    const start = range.start === '\0' ? this.storedPrefix : this.storedPrefix + range.start;
+    return { kind: 'range', start, end: end === '\0' ? null : end };
   }
 
   /** A stored key as its client sees it; every key a tenant is answered with is under its prefix. */

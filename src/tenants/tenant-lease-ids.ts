@@ -2,8 +2,9 @@
 // is bit 62 (a tenant lease), a 22-bit tag derived from the tenant's name, and the 40-bit ID the
 // client sees. Every member computes the same mapping from the name alone, so ownership needs no
 // replicated state, survives restarts, and a tenant can only ever name its own leases: an ID it
-// sends is always mapped into its own range. A lease granted by a client without a tenant lands in
-// a tenant's range only by chance (about 1 in 2^23 per tenant); docs/tenants.md says so.
+// sends is always mapped into its own range. A lease granted without a tenant never lands in a
+// tenant's range: server-chosen IDs keep bit 62 clear, and while tenants are defined a client without
+// a tenant may not choose such an ID (UntenantedLease).
 
 /** IDs a tenant's client sees: 1 .. 2^40-1. */
 export const tenantLeaseIdBits = 40;
@@ -22,6 +23,9 @@ export function leaseTagOf(tenantName: string): bigint {
   }
   return BigInt(((h >>> tagBits) ^ h) & Number(tagMask));
 }
+
+/** True for an ID in the tenants' range (bit 62 set). */
+export const isTenantLeaseId = (id: bigint): boolean => id > 0n && (id & tenantMarker) !== 0n;
 
 export class TenantLeaseIds {
   private readonly owner: bigint;

@@ -13,7 +13,7 @@ import type {
   LeaseTimeToLiveResponse,
   ResponseHeader,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { tenantLeaseIdBits } from './tenant-lease-ids.js';
+import { isTenantLeaseId, tenantLeaseIdBits } from './tenant-lease-ids.js';
 import type { TenantState } from './tenant-state.js';
 
 /** Random IDs tried for a grant with ID 0 before giving up (a collision needs ~2^20 live leases to be likely). */
@@ -80,6 +80,43 @@ export class TenantLease implements LeaseApi {
     const res = await this.base.leases();
     const ids = this.tenant.leaseIds;
     return { ...res, leases: res.leases.filter((l) => ids.owns(l.ID)).map((l) => ({ ID: ids.toClient(l.ID) })) };
+  }
+
+  header(): ResponseHeader {
+    return this.base.header();
+  }
+}
+
+/**
+ * The Lease API of a caller without a tenant while tenants are defined: a lease ID it chooses may not
+ * lie in the tenants' range (bit 62), or it could name a lease a tenant's client then cannot grant,
+ * or attach its keys to one. Server-chosen IDs never do (src/lease/lease-ids.ts).
+ */
+export class UntenantedLease implements LeaseApi {
+  constructor(
+    private readonly base: LeaseApi,
+    private readonly tenantsDefined: () => boolean,
+  ) {}
+
+  grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    if (this.tenantsDefined() && isTenantLeaseId(req.ID)) return Promise.reject(new EtcdError('leaseIdReserved'));
+    return this.base.grant(req);
+  }
+
+  revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return this.base.revoke(req);
+  }
+
+  renew(id: bigint): Promise<bigint> {
+    return this.base.renew(id);
+  }
+
+  timeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.base.timeToLive(req);
+  }
+
+  leases(): Promise<LeaseLeasesResponse> {
+    return this.base.leases();
   }
 
   header(): ResponseHeader {

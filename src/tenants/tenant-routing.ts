@@ -8,9 +8,10 @@ import { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { EtcdError } from '../core/errors.js';
 import type { ServerApi } from '../core/kv-api.js';
-import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext } from '../adapters/grpc/service-module.js';
+import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext, MethodCall } from '../adapters/grpc/service-module.js';
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
 import type { ErrorLogger } from '../adapters/grpc/error-status.js';
+import type { HttpHandler } from '../adapters/http/http-router.js';
 import { createTenantAdminHandler } from './tenant-admin-api.js';
 import { TenantAdmin } from './tenant-admin.js';
 import { tenantAdminServiceModule, tenantAdminServiceName } from './tenant-admin-service.js';
@@ -18,7 +19,7 @@ import { authIdentity, type ApiIdentity, type IdentityResolver } from '../adapte
 import { tenantServerApi } from './tenant-api.js';
 import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantState } from './tenant-state.js';
-import type { Random } from './tenant-lease.js';
+import { UntenantedLease, type Random } from './tenant-lease.js';
 
 /**
  * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
@@ -42,18 +43,58 @@ const refusedToTenants = (path: string): boolean =>
   tenantRefusedPaths.has(path) || path.startsWith(`/${tenantAdminServiceName}/`) || (path.startsWith('/etcdserverpb.Auth/') && path !== '/etcdserverpb.Auth/Authenticate');
 
 /** Makes an /api handler over an API (client-port.ts's createApiHandler with the port's settings). */
-export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver) => ApiHandler;
+export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler;
 
 export class TenantRouter {
   private readonly apis = new WeakMap<TenantState, ServerApi>();
   /** Per tenant, per service: its methods built over the tenant's API. */
   private readonly methodTables = new WeakMap<TenantState, Map<string, ReadonlyMap<string, GrpcMethod>>>();
+  /** The server's own API for callers without a tenant: it keeps them out of the tenants' lease IDs. */
+  readonly untenanted: ServerApi;
+  private readonly untenantedLeaseMethods = new Map<string, ReadonlyMap<string, GrpcMethod>>();
+  /**
+   * A tenant's open streams (watch, keepalive, observe), ended when it is deleted: they hold its
+   * state. As many as the client port lets calls be open at once.
+   */
+  private readonly openStreams = new Map<TenantState, Set<MethodCall>>();
 
   constructor(
     readonly base: ServerApi,
     readonly directory: TenantDirectory,
     private readonly random: Random,
-  ) {}
+  ) {
+    this.untenanted = {
+      ...base,
+      // the spread copies the values of base's getters once; this one stays live
+      get member() {
+        return base.member;
+      },
+      lease: new UntenantedLease(base.lease, () => !directory.isEmpty),
+    };
+    // after the apply step that changed the directory, not inside it
+    directory.onChange(() => queueMicrotask(() => this.endStreamsOfDeleted()));
+  }
+
+  private endStreamsOfDeleted(): void {
+    for (const [tenant, calls] of this.openStreams) {
+      if (this.directory.get(tenant.name) !== undefined) continue;
+      this.openStreams.delete(tenant);
+      for (const call of calls) call.fail(new EtcdError('authPermissionDenied'));
+    }
+  }
+
+  private trackStream(tenant: TenantState, call: MethodCall): void {
+    let calls = this.openStreams.get(tenant);
+    if (calls === undefined) {
+      calls = new Set();
+      this.openStreams.set(tenant, calls);
+    }
+    calls.add(call);
+    call.onEnd(() => {
+      calls.delete(call);
+      if (calls.size === 0 && this.openStreams.get(tenant) === calls) this.openStreams.delete(tenant);
+    });
+  }
 
   apiOf(tenant: TenantState): ServerApi {
     let api = this.apis.get(tenant);
@@ -113,16 +154,29 @@ export class TenantRouter {
         // chosen method starts reading it.
         this.tenantOf(call.metadata, call.verifiedCommonName).then(
           (tenant) => {
-            if (tenant === undefined) return plain.serve(call);
+            if (tenant === undefined) return (this.untenantedMethod(service, ctx, plain.path) ?? plain).serve(call);
             if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
-            if (method === undefined) return plain.serve(call);
+            // fail closed: a tenant's call never reaches the server's own, unprefixed handler
+            if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
+            if (plain.kind !== 'unary') this.trackStream(tenant, call);
             method.serve(call);
           },
           (err: unknown) => call.fail(err),
         );
       },
     };
+  }
+
+  /** The Lease service's methods over `untenanted` (the other services need no guard). */
+  private untenantedMethod(service: GrpcServiceModule, ctx: GrpcServiceContext, path: string): GrpcMethod | undefined {
+    if (service.name !== 'etcdserverpb.Lease') return undefined;
+    let table = this.untenantedLeaseMethods.get(service.name);
+    if (table === undefined) {
+      table = new Map(service.methods({ ...ctx, api: this.untenanted }).map((m) => [m.path, m]));
+      this.untenantedLeaseMethods.set(service.name, table);
+    }
+    return table.get(path);
   }
 
   private tenantMethods(service: GrpcServiceModule, ctx: GrpcServiceContext, tenant: TenantState): ReadonlyMap<string, GrpcMethod> {
@@ -141,18 +195,29 @@ export class TenantRouter {
 
   /**
    * The /api handler: each request goes to the handler of its tenant (made on first use) or to the
-   * server's own; `admin` answers /api/tenants before either.
+   * server's own; `admin` answers /api/tenants, inside the server's own handler so that the same
+   * Host (DNS rebinding) and origin (CORS) checks come first.
    */
-  apiHandler(make: ApiHandlerFactory, admin: ApiHandler['handle']): ApiHandler {
+  apiHandler(make: ApiHandlerFactory, admin: HttpHandler): ApiHandler {
     const resolved = new WeakMap<IncomingMessage, ApiIdentity>();
     const baseIdentity = authIdentity(this.base);
     const identity: IdentityResolver = (req) => {
       const known = resolved.get(req);
       return known !== undefined ? Promise.resolve(known) : baseIdentity(req);
     };
-    const plain = make(this.base, identity);
+    const plain = make(this.untenanted, identity, admin);
     // One handler per tenant, replaced when the tenant's spec changes (the old one's watches end)
     const handlers = new Map<string, { readonly tenant: TenantState; readonly handler: ApiHandler }>();
+    // a deleted or changed tenant's handler goes at once, ending its SSE and WebSocket watches
+    this.directory.onChange(() =>
+      queueMicrotask(() => {
+        for (const [name, known] of handlers) {
+          if (this.directory.get(name) === known.tenant) continue;
+          handlers.delete(name);
+          known.handler.close();
+        }
+      }),
+    );
     const handlerOf = (tenant: TenantState | undefined): ApiHandler => {
       if (tenant === undefined) return plain;
       const known = handlers.get(tenant.name);
@@ -178,8 +243,7 @@ export class TenantRouter {
     };
     return {
       handle: async (req, res) => {
-        if (!isApiUrl(req.url)) return plain.handle(req, res);
-        if (await admin(req, res)) return true;
+        if (!isApiUrl(req.url) || isTenantsUrl(req.url)) return plain.handle(req, res);
         return (await choose(req)).handle(req, res);
       },
       upgrade: (req, socket, head) => {
@@ -197,6 +261,8 @@ export class TenantRouter {
     };
   }
 }
+
+const isTenantsUrl = (url: string | undefined): boolean => url !== undefined && /^\/api\/tenants(?:[/?]|$)/.test(url);
 
 const isApiUrl = (url: string | undefined): boolean => url !== undefined && (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?'));
 

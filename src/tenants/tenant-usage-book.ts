@@ -66,11 +66,18 @@ export class TenantUsageBook {
     this.listeners.push({ prefix, listener });
   }
 
-  /** The tenants counted from now on; a new prefix is counted from `engineKeys` by the caller (`countFrom`). */
+  /**
+   * The tenants counted from now on. A prefix no tenant has any more loses its count (a count kept
+   * would go stale and, once another tenant takes the prefix or one inside it, be wrong); a new
+   * prefix starts at zero, exact because a tenant is created only over an empty prefix
+   * (tenant-spec-writes.ts). At start-up the caller counts every prefix from the engine (`countFrom`).
+   */
   setTenants(tenants: readonly BookTenant[]): void {
     this.tenants = tenants;
     this.anyLimited = tenants.some(isSizeLimited);
-    for (const t of tenants) if (!this.counts.has(t.storedPrefix)) this.counts.set(t.storedPrefix, new PrefixCount(t.storedPrefix));
+    const live = new Set(tenants.map((t) => t.storedPrefix));
+    for (const prefix of [...this.counts.keys()]) if (!live.has(prefix)) this.counts.delete(prefix);
+    for (const prefix of live) if (!this.counts.has(prefix)) this.counts.set(prefix, new PrefixCount(prefix));
   }
 
   usage(storedPrefix: Key): StoredUsage {
@@ -100,12 +107,7 @@ export class TenantUsageBook {
   /** Every applied record, in log order (the lease ledger's track). */
   track(record: KvRecord): void {
     for (const f of this.listeners) if (record.key.startsWith(f.prefix)) f.listener(record);
-    for (const c of this.counts.values()) {
-      if (record.key.startsWith(c.storedPrefix)) {
-        c.set(record.key, sizeOf(record));
-        return;
-      }
-    }
+    for (const c of this.counts.values()) if (record.key.startsWith(c.storedPrefix)) c.set(record.key, sizeOf(record));
   }
 
   /** True when the write may grow a tenant with a size limit: it must be checked after every earlier write. */

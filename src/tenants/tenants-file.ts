@@ -1,7 +1,8 @@
 // `--tenants-file <json>`: a JSON list of TenantSpec, for running tenants before the TOML config file
 // (which fills ServerConfig.tenants from `[tenants.<name>]`) exists, and for tests. Lattice-only.
+// Unknown fields are refused, as the admin API refuses them: a misspelt limit would be no limit.
 import type { TenantSpec } from './tenant-spec.js';
-import { parseStoredSpec } from './tenant-directory.js';
+import { specFromJson } from './tenant-spec-record.js';
 import { tenantsProblem } from './tenant-validation.js';
 
 /** The tenants in `text` (a JSON array of specs); throws an Error naming the problem. */
@@ -14,8 +15,8 @@ export function parseTenantsJson(text: string, source: string): TenantSpec[] {
   }
   if (!Array.isArray(value)) throw new Error(`${source}: expected a JSON array of tenants`);
   const specs = value.map((v, i) => {
-    const spec = parseStoredSpec(Buffer.from(JSON.stringify({ users: [], certCommonNames: [], limits: {}, ...(v as object) })));
-    if (spec === undefined) throw new Error(`${source}: tenant ${i} needs a string name and prefix`);
+    const spec = specFromJson(typeof v === 'object' && v !== null && !Array.isArray(v) ? { users: [], certCommonNames: [], limits: {}, ...v } : v);
+    if (typeof spec === 'string') throw new Error(`${source}: tenant ${i}: ${spec}`);
     return spec;
   });
   const problem = tenantsProblem(specs);

@@ -85,4 +85,24 @@ s.it('a tenant created through one member is known to every member', async ({ cl
   }
 });
 
+s.it('a tenant made inside a deleted tenant\'s prefix counts its keys alike on every member, a restarted one included', async ({ cluster }) => {
+  const [first, second, third] = cluster.members;
+  const put = (m: typeof first, k: string) =>
+    json(`${m!.endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: Buffer.from(`/tenants/x/${k}`).toString('base64'), value: 'dg==' }) });
+  assert.is((await json(`${first!.endpoint}/api/tenants/x`, { method: 'PUT', body: JSON.stringify({ prefix: '/tenants/x/' }) })).status, 201);
+  assert.is((await json(`${first!.endpoint}/api/tenants/x`, { method: 'DELETE' })).status, 204);
+  assert.is((await json(`${first!.endpoint}/api/tenants/y`, { method: 'PUT', body: JSON.stringify({ prefix: '/tenants/x/y/', limits: { maxKeys: 1 } }) })).status, 201);
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await put(cluster.members[i % 3], `y/k${i}`));
+  assert.is(results.filter((r) => r.status === 200).length, 1);
+  await third!.restart();
+  const usages: unknown[] = [];
+  for (const m of [first, second, third]) {
+    await waitUntil(async () => (await json(`${m!.endpoint}/api/tenants/y`)).status === 200, { timeoutMs: 10_000, what: `tenant y at ${m!.name}` });
+    await json(`${m!.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('x').toString('base64') }) });
+    usages.push(((await json(`${m!.endpoint}/api/tenants/y`)).body['usage'] as { keys: number }).keys);
+  }
+  assert.equal(usages, [1, 1, 1]);
+});
+
 s.run();

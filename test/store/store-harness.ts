@@ -11,12 +11,11 @@ import { spawnActor } from '../../src/actors/spawn.js';
 import type { EngineName } from '../../src/engines/engine.js';
 import { openEngine, type OpenEngineOptions } from '../../src/engines/open-engine.js';
 import { LocalLog, defaultLocalLogOptions, type LocalLogOptions } from '../../src/log/local-log.js';
-import { MvccStore, defaultSyncedPersistEveryEntries, type StoreHooks, type StoreTuning } from '../../src/store/mvcc-store.js';
+import { MvccStore, defaultSyncedPersistEveryEntries, type LeaseLedger, type StoreHooks, type StoreTuning } from '../../src/store/mvcc-store.js';
 import type { RevisionLog } from '../../src/log/revision-log.js';
 import { ShardSet } from '../../src/store/shard-set.js';
 import { defaultSplitPoints } from '../../src/store/split-points.js';
 import type { Engine } from '../../src/engines/engine.js';
-import type { LeaseTable } from '../../src/actors/lease-table.js';
 
 export interface StoreLayout {
   readonly engine: EngineName;
@@ -47,7 +46,7 @@ export interface OpenStoreOptions extends Partial<LocalLogOptions> {
   /** Memory engine bounds (small ones make it rotate and snapshot often). */
   readonly memory?: OpenEngineOptions['memory'];
   /** The lease table the store applies lease entries to (default: the store's own). */
-  readonly leases?: LeaseTable;
+  readonly leases?: LeaseLedger;
   /** A log of the test's own instead of a LocalLog in dir. */
   readonly revisionLog?: RevisionLog;
   /** Store hooks beyond header, onFatal and leases (request ids, timers, onConfChange). */

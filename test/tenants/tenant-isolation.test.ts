@@ -6,6 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata, type ServiceError, type ClientDuplexStream, type Client } from '@grpc/grpc-js';
 import { TenantsService, type TenantMessage } from '../../src/tenants/tenant-admin-codec.js';
@@ -325,6 +326,10 @@ s('a tenant sees, keeps alive and revokes only its own leases; TTLs keep its bou
   assert.is(short.TTL, 5n);
   const long = await failure(call(alice.lease, alice.lease.leaseGrant, { TTL: 1000n, ID: 0n }, alice.md));
   assert.is(long.details, 'etcdserver: too large lease TTL');
+  // a caller without a tenant may not choose an ID in the tenants' range
+  const reserved = await failure(call(root.lease, root.lease.leaseGrant, { TTL: 60n, ID: (1n << 62n) | 5n }, root.md));
+  assert.is(reserved.code, 3, 'INVALID_ARGUMENT');
+  assert.is(reserved.details, 'lattice: lease IDs with bit 62 set are reserved for tenants');
 });
 
 s('locks and elections of the same name in two tenants are separate, their keys under each prefix', async (ctx) => {
@@ -362,6 +367,17 @@ s('locks and elections of the same name in two tenants are separate, their keys 
 
 const http = async (f: Fixture, path: string, init: RequestInit & { auth?: string } = {}): Promise<Response> =>
   fetch(`${f.server.endpoint}${path}`, { ...init, headers: { ...(init.auth === undefined ? {} : { Authorization: init.auth }), 'Content-Type': 'application/json', ...(init.headers as Record<string, string> | undefined) } });
+/** A raw request, for the headers fetch will not send as given (Host, Origin). */
+const rawStatus = (f: Fixture, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> =>
+  new Promise((resolve, reject) => {
+    const req = httpRequest(`${f.server.endpoint}${path}`, { method, headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(method === 'PUT' ? JSON.stringify({ prefix: '/tenants/z/' }) : undefined);
+  });
 const basic = (user: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 s('the JSON gateway and /api serve a tenant its own keys without the prefix', async (ctx) => {
@@ -418,6 +434,9 @@ s('past maxKeys or maxBytes a tenant write fails with database space exceeded; o
   const big = await failure(put(sam, 's3', 'x'.repeat(250)));
   assert.is(big.details, 'etcdserver: mvcc: database space exceeded');
   await put(sam, 's3', 'small');
+  // the Lock recipe writes without an auth header: held to the same limits
+  const lock = await failure(call(sam.lock, sam.lock.lock, { name: b('m'), lease: 0n }, sam.md));
+  assert.is(lock.details, 'etcdserver: mvcc: database space exceeded');
 });
 
 s('a tenant hammering at its request rate gets too many requests while another tenant calls all succeed', async (ctx) => {
@@ -453,9 +472,22 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.equal(body.tenants.map((t) => t.name).sort(), ['a', 'b', 'r', 's']);
   assert.is(body.tenants.find((t) => t.name === 's')?.usage.keys, 3);
   assert.is((await http(f, '/api/tenants', { auth: basic('alice') })).status, 403);
+  // the same browser checks as the rest of /api: no DNS-rebound Host, no cross-origin write
+  const rebound = await rawStatus(f, 'GET', '/api/tenants', { Authorization: basic('root'), Host: 'evil.example' });
+  assert.is(rebound.status, 403);
+  assert.match(rebound.body, /hostRefused/);
+  const crossOrigin = await rawStatus(f, 'PUT', '/api/tenants/z', { Authorization: basic('root'), 'Content-Type': 'application/json', Origin: 'http://evil.example' });
+  assert.is(crossOrigin.status, 403);
+  assert.match(crossOrigin.body, /crossOriginRefused/);
   const created = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/c/', users: ['carol'], limits: { maxKeys: 10 } }) });
   assert.is(created.status, 201, await created.clone().text());
-  assert.is((await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/x/' }) })).status, 400);
+  const nested = await http(f, '/api/tenants/c', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/x/' }) });
+  assert.is(nested.status, 400);
+  assert.match(((await nested.json()) as { error: { message: string } }).error.message, /nested prefixes/);
+  await put(f.root, '/used/k', 'v');
+  const used = await http(f, '/api/tenants/d', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/used/' }) });
+  assert.is(used.status, 409);
+  assert.is((await range(f.root, { key: b('\0lattice/tenants/d') })).kvs.length, 0, 'a refused create leaves no spec behind');
   await addTenantUser(f.root, 'carol', '/tenants/c/');
   const carol = await login(f.server, 'carol');
   await put(carol, 'x', 'v');
@@ -467,13 +499,19 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   for (const u of Object.keys(f.users)) f.users[u] = await login(f.server, u);
   const carolAgain = await login(f.server, 'carol');
   assert.equal(keysOf(await range(carolAgain, ALL)), ['x']);
-  close(carolAgain);
+  // a deleted tenant's open streams end: they must not outlive it
+  const carolWatch = openWatch(carolAgain);
+  carolWatch.stream.write(create(ALL.key, ALL.rangeEnd));
+  await carolWatch.next((r) => r.created);
+  const ended = withTimeout(new Promise<ServiceError>((resolve) => carolWatch.stream.on('error', resolve)), 10_000, 'the deleted tenant watch ends');
   const got = (await (await http(f, '/api/tenants/c', { auth: basic('root') })).json()) as { source: string; usage: { keys: number } };
   assert.is(got.source, 'admin');
   assert.is(got.usage.keys, 1);
   const sUsage = (await (await http(f, '/api/tenants/s', { auth: basic('root') })).json()) as { usage: { keys: number } };
   assert.is(sUsage.usage.keys, 3, 'usage is counted again from the store at start-up');
   assert.is((await http(f, '/api/tenants/c', { method: 'DELETE', auth: basic('root') })).status, 204);
+  assert.is((await ended).details, 'etcdserver: permission denied');
+  close(carolAgain);
   assert.is((await http(f, '/api/tenants/a', { method: 'DELETE', auth: basic('root') })).status, 409);
 });
 

@@ -13,6 +13,19 @@ import { TenantUsageBook } from '../../src/tenants/tenant-usage-book.js';
 import { TokenBucket } from '../../src/tenants/token-bucket.js';
 import { tenantsProblem } from '../../src/tenants/tenant-validation.js';
 import { parseTenantsJson } from '../../src/tenants/tenants-file.js';
+import { specWriteProblem } from '../../src/tenants/tenant-spec-writes.js';
+import { tenantSpecKeyPrefix } from '../../src/tenants/tenant-validation.js';
+import { TenantDirectory } from '../../src/tenants/tenant-directory.js';
+import { LeaseTable } from '../../src/actors/lease-table.js';
+import type { AuthApplier } from '../../src/store/mvcc-store.js';
+import { noUser } from '../../src/auth/auth-op.js';
+import { openStore, rejectsWith, removeDir, tempDir, type OpenStore } from '../store/store-harness.js';
+import { ScriptedLog } from '../log/scripted-log.js';
+import { ManualTimers } from '../store/manual-timers.js';
+import { LeaseIdGenerator } from '../../src/lease/lease-ids.js';
+import { TenantRouter } from '../../src/tenants/tenant-routing.js';
+import type { ServerApi } from '../../src/core/kv-api.js';
+import type { GrpcMethod, GrpcServiceContext, MethodCall } from '../../src/adapters/grpc/service-module.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const spec = (name: string, prefix: string, limits = {}) => ({ name, prefix, users: [], certCommonNames: [], limits });
@@ -37,10 +50,10 @@ keys('a prefix of 0xff bytes ends at the end of the key space', () => {
   assert.equal(Buffer.from(all.toStoredEnd(b('\0'))), b('\0'));
 });
 
-keys('a normalised watch range moves under the prefix, an open end stops at the prefix end', () => {
+keys('a normalised watch range moves under the prefix, an open end stops at the prefix end, the empty start key is the prefix itself', () => {
   const k = new TenantKeys('/t/a/');
   assert.equal(k.toStoredRange({ kind: 'single', key: 'x' }), { kind: 'single', key: '/t/a/x' });
-  assert.equal(k.toStoredRange({ kind: 'range', start: '\0', end: null }), { kind: 'range', start: '/t/a/\0', end: '/t/a0' });
+  assert.equal(k.toStoredRange({ kind: 'range', start: '\0', end: null }), { kind: 'range', start: '/t/a/', end: '/t/a0' });
   assert.equal(k.toStoredRange({ kind: 'range', start: 'a', end: 'b' }), { kind: 'range', start: '/t/a/a', end: '/t/a/b' });
 });
 
@@ -62,7 +75,33 @@ leases('a tenant owns exactly the IDs it maps to; another tenant and plain IDs a
   assert.ok(stored > 0n && stored < 1n << 63n);
 });
 
+leases('server-chosen lease IDs keep bit 62 clear, whatever the member ID, so they never fall in a tenant range', () => {
+  const ids = new LeaseIdGenerator(0xffffn, 1_000);
+  for (let i = 0; i < 3; i++) {
+    const id = ids.next();
+    assert.ok(id > 0n && (id & (1n << 62n)) === 0n, id.toString(16));
+  }
+});
+
 leases.run();
+
+const routing = suite('tenant routing');
+
+routing('a tenant call whose method has no tenant-built twin is refused, never served by the plain handler', async () => {
+  const directory = new TenantDirectory([{ ...spec('t', '/t/'), certCommonNames: ['cn-t'] }], () => 0);
+  const base = { lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) } as unknown as ServerApi;
+  const router = new TenantRouter(base, directory, Math.random);
+  let plainServed = 0;
+  const plain: GrpcMethod = { path: '/x.S/M', kind: 'unary', serve: () => plainServed++ };
+  // a service whose table over a tenant's API lacks the method
+  const [service] = router.routeServices([{ name: 'x.S', methods: (ctx: GrpcServiceContext) => (ctx.api === base ? [plain] : []) }]);
+  const [routed] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
+  const failed = await new Promise<unknown>((resolve) => routed!.serve({ metadata: {}, verifiedCommonName: 'cn-t', fail: resolve } as unknown as MethodCall));
+  assert.is((failed as Error).message, 'authPermissionDenied');
+  assert.is(plainServed, 0);
+});
+
+routing.run();
 
 const bucket = suite('token bucket');
 
@@ -156,7 +195,109 @@ book('a txn is checked by its larger branch, nested txns included, against maxBy
   assert.is(u.refusal({ type: 'txn', req: big }), 'noSpace');
 });
 
+book('a deleted tenant leaves no count behind: a tenant made inside its old prefix counts its own keys', () => {
+  const u = new TenantUsageBook();
+  u.setTenants([{ name: 'x', storedPrefix: '/x/', limits: {} }]);
+  u.track(put('/x/old', '1'));
+  u.setTenants([]);
+  assert.equal(u.usage('/x/'), { keys: 0, bytes: 0 });
+  u.setTenants([{ name: 'y', storedPrefix: '/x/y/', limits: { maxKeys: 1 } }]);
+  u.track(put('/x/y/k1', 'v'));
+  assert.equal(u.usage('/x/y/'), { keys: 1, bytes: 8 });
+  assert.is(u.refusal(putCmd('/x/y/k2', 'v')), 'noSpace');
+});
+
 book.run();
+
+const specWrites = suite('tenant spec writes at apply');
+
+const specValue = (name: string, prefix: string, extra = {}): Buffer => b(JSON.stringify({ ...spec(name, prefix), ...extra }));
+const emptyCompare = (prefix: string, end: string) => ({ key: b(prefix), rangeEnd: b(end), target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0n });
+const createTxn = (name: string, prefix: string, end: string) => ({
+  type: 'txn' as const,
+  req: TxnRequest.fromPartial({ compare: [emptyCompare(prefix, end)], success: [{ requestPut: { key: b(tenantSpecKeyPrefix + name), value: specValue(name, prefix) } }], failure: [] }),
+});
+
+specWrites('a new tenant needs a txn comparing its prefix empty; an existing one keeps its prefix; a bad record is refused', () => {
+  const inEffect = [spec('a', '/a/')];
+  assert.is(specWriteProblem(createTxn('n', '/n/', '/n0'), inEffect), undefined);
+  assert.match(specWriteProblem(putCmd(tenantSpecKeyPrefix + 'n', JSON.stringify(spec('n', '/n/'))), inEffect) ?? '', /compares its prefix empty/);
+  assert.match(specWriteProblem(createTxn('n', '/n/', '/n1'), inEffect) ?? '', /compares its prefix empty/);
+  assert.is(specWriteProblem(putCmd(tenantSpecKeyPrefix + 'a', JSON.stringify(spec('a', '/a/', { maxKeys: 3 }))), inEffect), undefined);
+  assert.match(specWriteProblem(putCmd(tenantSpecKeyPrefix + 'a', JSON.stringify(spec('a', '/b/'))), inEffect) ?? '', /keeps its prefix/);
+  assert.match(specWriteProblem(putCmd(tenantSpecKeyPrefix + 'a', JSON.stringify({ ...spec('a', '/a/'), extra: 1 })), inEffect) ?? '', /not a tenant spec/);
+  assert.match(specWriteProblem(createTxn('n', '/a/n/', '/a/n0'), inEffect) ?? '', /nested prefixes/);
+  assert.is(specWriteProblem(putCmd('/a/k', 'v'), inEffect), undefined);
+});
+
+specWrites.run();
+
+interface StoreCtx {
+  dir: string;
+  open: OpenStore[];
+}
+const applied = suite<StoreCtx>('tenant checks in the store', { dir: '', open: [] });
+applied.before.each(async (ctx) => {
+  ctx.dir = await tempDir();
+  ctx.open = [];
+});
+applied.after.each(async (ctx) => {
+  for (const o of ctx.open) await o.close().catch(() => undefined);
+  await removeDir(ctx.dir);
+});
+
+const noAuth: AuthApplier = { apply: () => ({ ok: false, error: 'authNotEnabled' }), writeRefusal: () => undefined, checkReadsWrittenState: () => false };
+
+async function tenantStore(ctx: StoreCtx): Promise<{ log: ScriptedLog; store: OpenStore['store']; directory: TenantDirectory }> {
+  const log = new ScriptedLog();
+  const directory = new TenantDirectory([], () => 0);
+  const leases = directory.wrapLedger(new LeaseTable({ minTtlSeconds: 1, clock: new ManualTimers() }));
+  const o = await openStore({ engine: 'memory', shards: 1, placement: 'main' }, ctx.dir, { revisionLog: log, leases, hooks: { auth: directory.wrapApplier(noAuth) } });
+  ctx.open.push(o);
+  return { log, store: o.store, directory };
+}
+
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+applied('a write right after the spec that limits its tenant is refused in the same batch as when applied alone', async (ctx) => {
+  const { log, store } = await tenantStore(ctx);
+  const limited = TxnRequest.fromPartial({
+    compare: [emptyCompare('/b/', '/b0')],
+    success: [{ requestPut: { key: b(tenantSpecKeyPrefix + 'b'), value: specValue('b', '/b/', { limits: { maxKeys: 0 } }) } }],
+    failure: [],
+  });
+  const created = store.txn(limited, undefined);
+  const write = store.put(PutRequest.fromPartial({ key: b('/b/k'), value: b('v') }), noUser);
+  await settle();
+  assert.is(log.pending.length, 2);
+  log.commitPending();
+  assert.ok((await created).succeeded);
+  await rejectsWith(write, 'noSpace');
+});
+
+applied('writes without an auth header (the Lock and Election recipes) are held to size limits too', async (ctx) => {
+  const { log, store, directory } = await tenantStore(ctx);
+  log.autoCommit = true;
+  const created = await store.txn(createTxn('c', '/c/', '/c0').req, undefined);
+  assert.ok(created.succeeded);
+  assert.ok(directory.get('c') !== undefined);
+  await store.txn(TxnRequest.fromPartial({ compare: [], success: [{ requestPut: { key: b(tenantSpecKeyPrefix + 'c'), value: specValue('c', '/c/', { limits: { maxKeys: 1 } }) } }], failure: [] }), undefined);
+  await store.put(PutRequest.fromPartial({ key: b('/c/1'), value: b('v') }), undefined);
+  await rejectsWith(store.put(PutRequest.fromPartial({ key: b('/c/2'), value: b('v') }), undefined), 'noSpace');
+});
+
+applied('a raw spec put creating a tenant over a used prefix is refused, and the admin txn fails its compare', async (ctx) => {
+  const { log, store, directory } = await tenantStore(ctx);
+  log.autoCommit = true;
+  await store.put(PutRequest.fromPartial({ key: b('/u/k'), value: b('v') }), undefined);
+  await rejectsWith(store.put(PutRequest.fromPartial({ key: b(tenantSpecKeyPrefix + 'u'), value: specValue('u', '/u/') }), undefined), 'authPermissionDenied');
+  assert.not.ok((await store.txn(createTxn('u', '/u/', '/u0').req, undefined)).succeeded);
+  assert.is(directory.get('u'), undefined);
+});
+
+applied.run();
 
 const validation = suite('tenant validation');
 
@@ -167,6 +308,8 @@ validation('nested prefixes, a user in two tenants and bad names are refused; a 
   const parsed = parseTenantsJson(JSON.stringify([{ name: 'a', prefix: '/a/', users: ['alice'] }]), 'f.json');
   assert.equal(parsed, [{ name: 'a', prefix: '/a/', users: ['alice'], certCommonNames: [], limits: {} }]);
   assert.throws(() => parseTenantsJson('{}', 'f.json'), /array/);
+  assert.throws(() => parseTenantsJson(JSON.stringify([{ name: 'a', prefix: '/a/', limits: { maxKey: 3 } }]), 'f.json'), /unknown limit maxKey/);
+  assert.throws(() => parseTenantsJson(JSON.stringify([{ name: 'a', prefix: '/a/', user: ['alice'] }]), 'f.json'), /unknown field user/);
 });
 
 validation.run();

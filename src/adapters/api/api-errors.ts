@@ -53,6 +53,7 @@ const httpStatusByKind: Readonly<Record<EtcdErrorKind, number>> = {
   futureRev: 400,
   leaseNotFound: 404,
   leaseExists: 409,
+  leaseIdReserved: 400,
   leaseTtlTooLarge: 400,
   noSpace: 507,
   corrupt: 500,

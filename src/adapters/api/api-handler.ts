@@ -43,6 +43,8 @@ export interface ApiOptions {
   readonly bodyTimeoutMs?: number;
   readonly watchLimits?: Partial<WatchLimits>;
   readonly log?: ErrorLogger;
+  /** Routes served after the Host and origin checks, ahead of /api's own (the tenant admin API); true: answered. */
+  readonly routes?: HttpHandler;
 }
 
 /** Claims an HTTP Upgrade (true) or leaves it to the next handler (false). */
@@ -229,6 +231,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
         return true;
       }
       checkOrigin(origins, req, res);
+      if (options.routes !== undefined && (await options.routes(req, res))) return true;
       await route(req, res, targetOf(req));
     } catch (err) {
       sendError(res, toApiError(err, log));

@@ -28,6 +28,7 @@ export const statusByKind: Readonly<Record<AdapterErrorKind, GrpcStatus>> = {
   corrupt: { code: Status.DATA_LOSS, details: 'etcdserver: corrupt cluster' },
   leaseNotFound: { code: Status.NOT_FOUND, details: 'etcdserver: requested lease not found' },
   leaseExists: { code: Status.FAILED_PRECONDITION, details: 'etcdserver: lease already exists' },
+  leaseIdReserved: { code: Status.INVALID_ARGUMENT, details: 'lattice: lease IDs with bit 62 set are reserved for tenants' },
   leaseTtlTooLarge: { code: Status.OUT_OF_RANGE, details: 'etcdserver: too large lease TTL' },
   stopped: { code: Status.UNAVAILABLE, details: 'etcdserver: server stopped' },
   timeout: { code: Status.UNAVAILABLE, details: 'etcdserver: request timed out' },

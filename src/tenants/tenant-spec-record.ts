@@ -1,0 +1,37 @@
+// A tenant spec as JSON (the admin API's stored record and the `--tenants-file` entries): read
+// strictly, so a typo in a field or a limit is an error, not a limit silently left out.
+import type { TenantLimits, TenantSpec } from './tenant-spec.js';
+
+export const specFields: readonly string[] = ['name', 'prefix', 'users', 'certCommonNames', 'limits'];
+export const limitFields: readonly (keyof TenantLimits)[] = ['requestsPerSecond', 'bytesPerSecond', 'maxKeys', 'maxBytes', 'leaseTtlMinSeconds', 'leaseTtlMaxSeconds', 'maxWatchers'];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The spec `value` states, or why it does not state one (an unknown field included). */
+export function specFromJson(value: unknown): TenantSpec | string {
+  if (!isObject(value)) return 'a tenant must be a JSON object';
+  const unknown = Object.keys(value).find((k) => !specFields.includes(k));
+  if (unknown !== undefined) return `unknown field ${unknown}`;
+  const { name, prefix, users, certCommonNames, limits } = value;
+  if (typeof name !== 'string' || typeof prefix !== 'string') return 'a tenant needs a string name and prefix';
+  if (!isStringList(users) || !isStringList(certCommonNames)) return 'users and certCommonNames must be lists of strings';
+  if (!isObject(limits)) return 'limits must be an object';
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(limits)) {
+    if (!(limitFields as readonly string[]).includes(k)) return `unknown limit ${k}`;
+    if (typeof v !== 'number') return `limits.${k} must be a number`;
+    out[k] = v;
+  }
+  return { name, prefix, users: [...users], certCommonNames: [...certCommonNames], limits: out };
+}
+
+/** A stored spec record as the admin API wrote it; undefined when it does not read as one. */
+export function parseStoredSpec(value: Uint8Array): TenantSpec | undefined {
+  try {
+    const spec = specFromJson(JSON.parse(Buffer.from(value).toString('utf8')));
+    return typeof spec === 'string' ? undefined : spec;
+  } catch {
+    return undefined;
+  }
+}

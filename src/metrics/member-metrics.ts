@@ -82,6 +82,7 @@ export class MemberMetrics {
   private facts: MemberFacts | undefined;
   private leaderChanges = 0;
   private lastLeader = 0n;
+  private rendering: Promise<string> | undefined;
   /** Per peer, the round trip last put into the histogram (a new PING answer is a new sample). */
   private readonly sampledRoundTrips = new Map<bigint, number>();
 
@@ -284,13 +285,15 @@ export class MemberMetrics {
 
   /** Raft told of a leader: a change to another known leader counts (etcd's leaderChanges). */
   leaderSeen(leader: bigint): void {
+    // As etcd's raft loop: a leader after none counts as a change, even the same one as before.
     if (leader !== 0n && leader !== this.lastLeader) this.leaderChanges++;
-    if (leader !== 0n) this.lastLeader = leader;
+    this.lastLeader = leader;
   }
 
-  /** The Prometheus text exposition of every metric. */
+  /** The Prometheus text exposition of every metric; scrapes that overlap share one rendering. */
   render(): Promise<string> {
-    return this.registry.metrics();
+    this.rendering ??= this.registry.metrics().finally(() => (this.rendering = undefined));
+    return this.rendering;
   }
 
   get contentType(): string {

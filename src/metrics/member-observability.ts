@@ -73,11 +73,9 @@ export async function startObservability(m: ObservedMember): Promise<Observabili
     appliedIndex: async () => (await m.store.status()).raftIndex,
     hasLeader: () => m.raft.leader !== 0n,
   });
-  readiness.start();
   const httpHandlers = [metricsHandler(m.metrics), probeHandler(readiness)];
   let listener: MetricsListener | undefined;
   const close = async (): Promise<void> => {
-    readiness.stop();
     stopCounting();
     stopLoggingCompactions();
     await listener?.close();
@@ -85,7 +83,7 @@ export async function startObservability(m: ObservedMember): Promise<Observabili
   if (m.listenMetricsUrls.length > 0) {
     const router = createHttpRouter({ api: m.api, handlers: httpHandlers, log: (message, err) => m.log.error(message, { error: err }) });
     try {
-      listener = await startMetricsListener(m.listenMetricsUrls, router, m.clientTls);
+      listener = await startMetricsListener(m.listenMetricsUrls, router, m.clientTls, (err) => m.log.error('metrics listener failed to accept a connection', { error: err }));
     } catch (e) {
       await close();
       throw e;

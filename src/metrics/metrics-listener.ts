@@ -31,7 +31,7 @@ const closeServer = (server: http.Server): Promise<void> =>
     server.close(() => resolve());
   });
 
-export async function startMetricsListener(urls: readonly string[], handler: HttpRequestListener, tls: TlsSide | undefined): Promise<MetricsListener> {
+export async function startMetricsListener(urls: readonly string[], handler: HttpRequestListener, tls: TlsSide | undefined, onError: (err: Error) => void): Promise<MetricsListener> {
   const servers: http.Server[] = [];
   const unfollow: (() => void)[] = [];
   const addresses: ListenAddress[] = [];
@@ -54,6 +54,8 @@ export async function startMetricsListener(urls: readonly string[], handler: Htt
       server.on('clientError', (_err, socket) => socket.destroy());
       servers.push(server);
       addresses.push({ url: u.url, host: u.host, port: await listen(server, u.host, u.port) });
+      // An accept failure (EMFILE) is an 'error' event: without a listener it would end the process.
+      server.on('error', onError);
     }
   } catch (e) {
     await close();

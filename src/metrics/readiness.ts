@@ -1,6 +1,7 @@
-// /readyz's question: has this member caught up since it started? Ready once it has applied up to
-// the commit index its leader had when this member first asked (a ReadIndex at start-up returns
-// exactly that), and while it has a leader. Asked again until a leader answers.
+// /readyz's question: is this member caught up with its leader? Ready while it has a leader and has
+// applied up to the commit index the leader confirms for a read (Raft ReadIndex) — at start-up this
+// is the leader's commit index then; later it also catches a member that fell behind after a
+// partition or a slow apply (etcd 3.5's readyz does the same with its linearizable_read check).
 
 export interface ReadinessSources {
   /** The leader's commit index (Raft ReadIndex); rejects while there is no leader. */
@@ -12,44 +13,46 @@ export interface ReadinessSources {
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
 
-/** Pause between ReadIndex attempts while no leader answers. */
-const retryMs = 200;
+/** What one probe may take, as etcd's health checks allow (an orchestrator's probe times out soon after). */
+export const readinessTimeoutMs = 1000;
+/** How often a probe looks again whether the store has applied up to the read index. */
+const appliedPollMs = 10;
 
 export class ReadinessCheck {
-  private target: number | undefined;
-  private caughtUp = false;
-  private stopped = false;
-  private retry: NodeJS.Timeout | undefined;
+  /** Concurrent probes share one answer. */
+  private running: Promise<Readiness> | undefined;
 
-  constructor(private readonly sources: ReadinessSources) {}
+  constructor(
+    private readonly sources: ReadinessSources,
+    private readonly timeoutMs = readinessTimeoutMs,
+  ) {}
 
-  /** Starts asking for the leader's commit index (once it answers, the target is fixed). */
-  start(): void {
-    if (this.stopped || this.target !== undefined) return;
-    this.sources.leaderCommitIndex().then(
-      (index) => {
-        this.target = index;
-      },
-      () => {
-        if (this.stopped) return;
-        this.retry = setTimeout(() => this.start(), retryMs);
-        this.retry.unref();
-      },
-    );
+  check(): Promise<Readiness> {
+    this.running ??= this.probe().finally(() => (this.running = undefined));
+    return this.running;
   }
 
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.retry);
-  }
-
-  async check(): Promise<Readiness> {
+  private async probe(): Promise<Readiness> {
     if (!this.sources.hasLeader()) return { ready: false, reason: 'no leader' };
-    if (this.caughtUp) return { ready: true };
-    if (this.target === undefined) return { ready: false, reason: 'leader commit index not known yet' };
-    const applied = await this.sources.appliedIndex();
-    if (applied < this.target) return { ready: false, reason: `applied index ${applied} is behind the leader's commit index ${this.target} at start-up` };
-    this.caughtUp = true;
-    return { ready: true };
+    const deadline = Date.now() + this.timeoutMs;
+    const target = await this.beforeDeadline(this.sources.leaderCommitIndex(), deadline);
+    if (target === undefined) return { ready: false, reason: `the leader did not confirm its commit index within ${this.timeoutMs} ms` };
+    for (;;) {
+      const applied = await this.sources.appliedIndex();
+      if (applied >= target) return this.sources.hasLeader() ? { ready: true } : { ready: false, reason: 'no leader' };
+      if (Date.now() >= deadline) return { ready: false, reason: `applied index ${applied} is behind the leader's commit index ${target}` };
+      await new Promise((r) => setTimeout(r, appliedPollMs));
+    }
+  }
+
+  /** The promise's value, or undefined if it rejects or has not settled by the deadline. */
+  private async beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+    try {
+      return await Promise.race([p.catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -366,7 +366,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     await auth.close();
     await engine.close();
   };
-  // etcd serves metrics and health before the member is published (/readyz says 503 until then).
+  // etcd serves metrics and health before the member is published (on --listen-metrics-urls; the
+  // client port opens after the publish).
   try {
     observability = await startObservability({
       memberId,
@@ -393,24 +394,31 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
   if (!published) return { ended, close: closeMember };
 
-  const port = await startClientPort({
-    listenUrls: config.listenClientUrls,
-    api,
-    maxRequestBytes: config.maxRequestBytes,
-    maxTxnOps: config.maxTxnOps,
-    maxConcurrentStreams: config.maxConcurrentStreams,
-    keepaliveIntervalMs: config.grpcKeepAliveIntervalMs,
-    keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
-    keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
-    friendlyApi: { corsOrigins: config.apiCorsOrigins },
-    httpHandlers: observability.httpHandlers,
-    grpcStats: metrics.grpc,
-    hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
-    connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
-    log: (message, err) => log.error(message, { error: err }),
-    ...(clientTls === undefined ? {} : { tls: clientTls }),
-    ...tenantPortOptions(new TenantRouter(api, tenants, Math.random), defaultGrpcServices, { maxRequestBytes: config.maxRequestBytes, log: (message, err) => log.error(message, { error: err }) }),
-  });
+  // A client URL that cannot be bound (taken, or the same as a metrics URL) stops what was started.
+  let port: Awaited<ReturnType<typeof startClientPort>>;
+  try {
+    port = await startClientPort({
+      listenUrls: config.listenClientUrls,
+      api,
+      maxRequestBytes: config.maxRequestBytes,
+      maxTxnOps: config.maxTxnOps,
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      keepaliveIntervalMs: config.grpcKeepAliveIntervalMs,
+      keepaliveTimeoutMs: config.grpcKeepAliveTimeoutMs,
+      keepaliveMinTimeMs: config.grpcKeepAliveMinTimeMs,
+      friendlyApi: { corsOrigins: config.apiCorsOrigins },
+      httpHandlers: observability.httpHandlers,
+      grpcStats: metrics.grpc,
+      hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
+      connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
+      log: (message, err) => log.error(message, { error: err }),
+      ...(clientTls === undefined ? {} : { tls: clientTls }),
+      ...tenantPortOptions(new TenantRouter(api, tenants, Math.random), defaultGrpcServices, { maxRequestBytes: config.maxRequestBytes, log: (message, err) => log.error(message, { error: err }) }),
+    });
+  } catch (e) {
+    await closeMember();
+    throw e;
+  }
 
   // The same milestones etcd logs; tools and scripts wait for these lines.
   log.info('published local member to cluster through raft', {

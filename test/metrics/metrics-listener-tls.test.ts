@@ -22,7 +22,7 @@ test.before(async () => {
     },
     { kind: 'client', dataDir: '/nonexistent', listenUrls: [], log: () => undefined, pollIntervalMs: 0 },
   );
-  listener = await startMetricsListener(['https://127.0.0.1:0'], (_req, res) => res.end('metrics here'), side);
+  listener = await startMetricsListener(['https://127.0.0.1:0'], (_req, res) => res.end('metrics here'), side, () => undefined);
 });
 
 test.after(async () => {
@@ -63,7 +63,7 @@ test('with --client-cert-auth a scraper without a client certificate is refused'
 });
 
 test('an https metrics URL without client TLS flags is refused at start', async () => {
-  await startMetricsListener(['https://127.0.0.1:0'], (_req, res) => res.end(), undefined).then(
+  await startMetricsListener(['https://127.0.0.1:0'], (_req, res) => res.end(), undefined, () => undefined).then(
     () => assert.unreachable('started'),
     (e: unknown) => assert.match(String(e), /must be provided for metrics url/),
   );

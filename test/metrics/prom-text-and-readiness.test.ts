@@ -53,30 +53,38 @@ test('a member registry without process metrics renders and parses, state gauges
   m.leaderSeen(0n);
   m.leaderSeen(1n);
   m.leaderSeen(2n);
-  assert.is(parsePrometheusText(await m.render()).get('etcd_server_leader_changes_seen_total')?.samples[0]?.value, 2);
+  // 1, then none, then 1 again (counted, as etcd does), then 2
+  assert.is(parsePrometheusText(await m.render()).get('etcd_server_leader_changes_seen_total')?.samples[0]?.value, 3);
 });
 
-test('readiness: not ready until applied reaches the leader commit index known at start-up, and only with a leader', async () => {
+test('readiness: ready only with a leader and once applied reaches the commit index the leader confirms, asked at every probe', async () => {
   let applied = 3;
   let leader = false;
-  let answer: ((index: number) => void) | undefined;
-  const check = new ReadinessCheck({
-    leaderCommitIndex: () => new Promise<number>((resolve) => (answer = resolve)),
-    appliedIndex: () => Promise.resolve(applied),
-    hasLeader: () => leader,
-  });
-  check.start();
+  let commit = 5;
+  let answers = true;
+  const check = new ReadinessCheck(
+    {
+      leaderCommitIndex: () => (answers ? Promise.resolve(commit) : new Promise<number>(() => undefined)),
+      appliedIndex: () => Promise.resolve(applied),
+      hasLeader: () => leader,
+    },
+    50,
+  );
   assert.equal(await check.check(), { ready: false, reason: 'no leader' });
   leader = true;
-  assert.equal(await check.check(), { ready: false, reason: 'leader commit index not known yet' });
-  answer?.(5);
-  await Promise.resolve();
-  assert.equal((await check.check()).ready, false);
+  assert.equal(await check.check(), { ready: false, reason: "applied index 3 is behind the leader's commit index 5" });
   applied = 5;
   assert.equal(await check.check(), { ready: true });
+  // a member that falls behind later (a healed partition) is not ready again until it catches up
+  commit = 9;
+  assert.equal((await check.check()).ready, false);
+  const catchingUp = check.check();
+  setTimeout(() => (applied = 9), 10);
+  assert.equal(await catchingUp, { ready: true }, 'a probe waits a little for the apply to catch up');
+  answers = false;
+  assert.equal(await check.check(), { ready: false, reason: 'the leader did not confirm its commit index within 50 ms' });
   leader = false;
   assert.equal((await check.check()).ready, false);
-  check.stop();
 });
 
 test('live keys: the starting count plus what was applied after its revision, whenever its answer arrives', () => {

@@ -220,7 +220,12 @@ export class ServerCall implements CallContext {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
+    if (stream.destroyed || stream.closed) {
+      // the client went away first: the call still ends, as canceled, in the handled counts
+      this.options.observer?.ended(Status.CANCELLED);
+      this.endListener?.(true);
+      return;
+    }
     this.sendHeaders();
     // a client still sending after its answer is reset, as grpc-go's WriteStatus does
     this.resetAfterStatus = true;

@@ -83,13 +83,15 @@ export function createHttpRouter(options: HttpRouterOptions): HttpRequestListene
     let ok = true;
     // etcd 3.5's ?serializable=true: no leader needed, and the probe read is served locally
     const serializable = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('serializable') === 'true';
+    // One deadline for the whole probe, as etcd gives its check one second.
+    const deadline = Date.now() + healthTimeoutMs;
     try {
       const st = await withTimeout(api.status(), healthTimeoutMs);
       // etcd's /health is false while an alarm is raised; a member stopped on a storage fault is too.
       // …and while it has no leader (etcd's checkHealth).
       ok = st.alarms.length === 0 && st.errors.length === 0 && (serializable || api.raft().leader !== 0n);
       // then a read of one key, linearizable unless asked otherwise, as etcd's checkAPI does
-      if (ok) await withTimeout(api.kv.range(RangeRequest.create({ key: healthKey, countOnly: true, serializable })), healthTimeoutMs);
+      if (ok) await withTimeout(api.kv.range(RangeRequest.create({ key: healthKey, countOnly: true, serializable })), Math.max(0, deadline - Date.now()));
     } catch (err) {
       log('/health probe failed', err);
       ok = false;

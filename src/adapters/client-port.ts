@@ -182,7 +182,9 @@ const closeNetServer = (server: net.Server): Promise<void> =>
 export async function startClientPort(options: ClientPortOptions): Promise<ClientPort> {
   const log = options.log ?? consoleErrorLogger;
   const maxRequestBytes = options.maxRequestBytes ?? defaultMaxRequestBytes;
-  const sniffTimeoutMs = options.protocolSniffTimeoutMs ?? defaultProtocolSniffTimeoutMs;
+  const idleTimeoutMs = options.connectionLimits?.idleTimeoutMs ?? 0;
+  // A connection that has said nothing yet is idle too.
+  const sniffTimeoutMs = Math.min(options.protocolSniffTimeoutMs ?? defaultProtocolSniffTimeoutMs, idleTimeoutMs > 0 ? idleTimeoutMs : Infinity);
   const closeGraceMs = options.closeGraceMs ?? defaultCloseGraceMs;
   const urls = options.listenUrls.map(parseListenUrl);
   if (urls.length === 0) throw new Error('startClientPort: no listen URLs');
@@ -196,6 +198,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaultKeepaliveIntervalMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
       keepaliveMinTimeMs: options.keepaliveMinTimeMs,
+      idleTimeoutMs,
     },
     serviceContext,
     services,
@@ -217,6 +220,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
   );
   httpServer.on('clientError', (_err, socket) => socket.destroy());
+  // HTTP/1: a kept-alive connection with no request for the idle time is closed (node's default: 5 s).
+  if (idleTimeoutMs > 0) httpServer.keepAliveTimeout = idleTimeoutMs;
   httpServer.on('upgrade', (req, socket, head: Buffer) => {
     if (!friendlyApi.upgrade(req, socket, head)) socket.destroy();
   });

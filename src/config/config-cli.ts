@@ -113,7 +113,8 @@ export function runConfigCommand(argv: readonly string[], env: NodeJS.ProcessEnv
       }
       const file = readLatticeFile(path);
       // Validates the values together (URLs, timeouts, the durability mode against the cluster) as a start would.
-      parseWithFile(file, [], {}, {});
+      const checked = parseWithFile(file, [], {}, {});
+      if (checked.kind === 'server') withTenants(checked, file);
       io.out(`${path}: OK (${file.flagValues.size} settings, ${file.tenants.length} tenants)\n`);
       return 0;
     }

@@ -14,7 +14,14 @@ function tomlValue(v: FlagValue): string {
 const durationText = (ms: number): string => `${ms}ms`;
 
 export function effectiveToml(cfg: ServerConfig, values: ReadonlyMap<string, FlagValue>, source: string | undefined): string {
-  const value = (flag: string): FlagValue => (flag === 'data-dir' ? cfg.dataDir : (values.get(flag) ?? ''));
+  const value = (flag: string): FlagValue => {
+    if (flag === 'data-dir') return cfg.dataDir;
+    // What the member runs with: --unsafe-no-fsync turns the policy to "never" whatever was asked.
+    if (flag === 'fsync-policy') return cfg.fsyncPolicy;
+    // The tenants are printed as [tenants.*] tables: naming the file they came from as well would give them twice.
+    if (flag === 'tenants-file' && cfg.tenants.length > 0) return '';
+    return values.get(flag) ?? '';
+  };
   const out: string[] = [
     '# Effective Lattice configuration: flags > ETCD_*/LATTICE_* environment variables > config file > defaults.',
     `# Config file: ${source ?? '(none)'}`,

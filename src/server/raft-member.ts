@@ -100,6 +100,11 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     ...(o.walFileSystem === undefined ? {} : { fs: o.walFileSystem }),
   });
   const wal = opened.wal;
+  /** A start refused before the node loop owns the WAL: close it, so an in-process restart can reopen it. */
+  const refuse = async (message: string): Promise<never> => {
+    await wal.close().catch(() => undefined);
+    throw new Error(message);
+  };
   let state = opened.state;
   const fresh = state.entries.length === 0 && state.snapshot === undefined && state.hardState.term === 0;
   // Decided by the WAL, as etcd decides: a crash after the identity or members file was written but
@@ -127,7 +132,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   let engineApplied = await engineAppliedIndex(engine);
   if (state.snapshot !== undefined && state.snapshot.index > engineApplied) {
     if (!(await received.has(state.snapshot.index))) {
-      throw new Error(`the raft log starts at a snapshot at index ${state.snapshot.index}, but the engine is at ${engineApplied} and the snapshot's state is not in ${path.join(config.dataDir, 'snap')}`);
+      await refuse(`the raft log starts at a snapshot at index ${state.snapshot.index}, but the engine is at ${engineApplied} and the snapshot's state is not in ${path.join(config.dataDir, 'snap')}`);
     }
     log.info('importing the state of a snapshot received from the leader', { index: state.snapshot.index });
     await membership.install(decodeMembers((await received.readMembers(state.snapshot.index)).toString('utf8'), 'snapshot membership'));
@@ -141,11 +146,11 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   // state already holds would be committed again and skipped: refuse to start instead.
   const logEnd = Math.max(state.entries.at(-1)?.index ?? 0, state.snapshot?.index ?? 0);
   if (engineApplied > logEnd) {
-    throw new Error(`the revision log ends at entry ${logEnd} but the applied state is at ${engineApplied}: the WAL under the data dir was lost or truncated`);
+    await refuse(`the revision log ends at entry ${logEnd} but the applied state is at ${engineApplied}: the WAL under the data dir was lost or truncated`);
   }
 
   // A member that joined a running cluster learns its size only now.
-  if (config.durabilityMode === 'async' && membership.members().length > 1) throw new Error(asyncClusterRefusal(membership.members().length));
+  if (config.durabilityMode === 'async' && membership.members().length > 1) await refuse(asyncClusterRefusal(membership.members().length));
 
   const storage = new MemoryRaftStorage();
   if (state.snapshot !== undefined) {

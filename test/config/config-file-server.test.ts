@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Etcd3 } from 'etcd3';
 import { secureContextOptions } from '../../src/tls/tls-material.js';
 import { noTransportSecurity } from '../../src/tls/transport-security.js';
 import { loopbackHost } from '../helpers/free-port.js';
@@ -120,6 +121,24 @@ it('idle_timeout_ms: a connection silent both ways is closed after the idle time
   const s = await freshSlot();
   const ms = (await withTimeout(closed(s), 5000, 'the idle connection to be closed')) + 150;
   assert.ok(ms >= idleTimeoutMs - 50 && ms < idleTimeoutMs + 1500, `closed after ${ms} ms`);
+});
+
+it('idle_timeout_ms: a gRPC connection with a quiet watch open is kept past the idle time', async () => {
+  const client = new Etcd3({ hosts: `http://${loopbackHost}:${clientPort}` });
+  try {
+    const watcher = await client.watch().key('quiet').create();
+    let disconnected = false;
+    watcher.on('disconnected', () => (disconnected = true));
+    const seen = new Promise<string>((resolve) => watcher.on('put', (kv) => resolve(kv.value.toString())));
+    await new Promise((r) => setTimeout(r, idleTimeoutMs * 3));
+    const res = await fetch(`http://${loopbackHost}:${clientPort}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: btoa('quiet'), value: btoa('still-here') }) });
+    assert.is(res.status, 200);
+    assert.is(await withTimeout(seen, 5000, 'the watch event'), 'still-here');
+    assert.is(disconnected, false, 'the watch stream was cut while it waited');
+    await watcher.cancel();
+  } finally {
+    client.close();
+  }
 });
 
 it('a bad file stops the start with exit 1, naming the key and the line', async () => {

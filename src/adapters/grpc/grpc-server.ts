@@ -101,6 +101,8 @@ export interface GrpcServerLimits {
   readonly keepaliveTimeoutMs: number;
   /** etcd --grpc-keepalive-min-time (default 5 s). */
   readonly keepaliveMinTimeMs?: number;
+  /** A connection with no call open and no frame either way this long is closed with GOAWAY; 0: never. */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface GrpcServer {
@@ -264,6 +266,12 @@ export function createGrpcServer(
       }
     };
     session.on('ping', onPing);
+    // Idle means no call open: a quiet watch or a Lock waiting its turn keeps its connection.
+    if ((limits.idleTimeoutMs ?? 0) > 0) {
+      session.setTimeout(limits.idleTimeoutMs ?? 0, () => {
+        if (policy.openStreams === 0 && !session.closed && !session.destroyed) session.close();
+      });
+    }
     // The server's own keepalive: a PING every interval, the connection dropped if not answered in
     // time (0 disables either, as etcd's flags say).
     const keepalive =

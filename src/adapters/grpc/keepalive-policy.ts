@@ -39,6 +39,11 @@ export class KeepalivePolicy {
     this.activeStreams++;
   }
 
+  /** gRPC calls open on the connection now. */
+  get openStreams(): number {
+    return this.activeStreams;
+  }
+
   streamClosed(): void {
     this.activeStreams--;
   }

@@ -141,11 +141,14 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   }
   await received.removeAllBut(state.snapshot !== undefined && state.snapshot.index > engineApplied ? state.snapshot.index : undefined);
 
-  // The engine is written only behind the log's fsync (MvccStore.persist), so state ahead of the log
-  // means the log lost a synced tail (a power loss with fsync off, or a damaged disk). Entries the
-  // state already holds would be committed again and skipped: refuse to start instead.
+  // The engine is written only behind the log's fsync (MvccStore.persist), so on a member of its own
+  // state ahead of the log means the log lost a tail (a power loss with fsync off, or a damaged
+  // disk): its next proposals would take indexes the state already covers and never be applied.
+  // Refuse to start instead. (A member of a cluster may be ahead legitimately: a leader's snapshot
+  // carries its state as of sending, newer than the snapshot's index, and the entries in between
+  // come again from the leader and are skipped, their effects being in that state already.)
   const logEnd = Math.max(state.entries.at(-1)?.index ?? 0, state.snapshot?.index ?? 0);
-  if (engineApplied > logEnd) {
+  if (engineApplied > logEnd && membership.members().length === 1) {
     await refuse(`the revision log ends at entry ${logEnd} but the applied state is at ${engineApplied}: the WAL under the data dir was lost or truncated`);
   }
 

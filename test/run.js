@@ -35,7 +35,8 @@ if (!Number.isInteger(requestedJobs) || requestedJobs < 1) {
 }
 const jobs = requestedJobs;
 /** Path prefixes (under dist/test) of files that run with nothing beside them. */
-const alone = ['cluster/', 'durability/', 'interop/', 'differential/', 'raft/', 'peer/', 'adapters/grpc'];
+// (raft/ is not among them: its simulations run on simulated time, so a neighbour only slows them.)
+const alone = ['cluster/', 'durability/', 'interop/', 'differential/', 'peer/', 'adapters/grpc'];
 const runsAlone = (file) => alone.some((prefix) => relative(testRoot, file).split(sep).join('/').startsWith(prefix));
 
 /** Process groups of the files running now, killed if the runner itself is stopped. */

@@ -160,7 +160,8 @@ function sniffProtocol(
   socket.once('close', cleanup);
 }
 
-function listen(server: net.Server, host: string, port: number): Promise<number> {
+/** Binds the server and resolves with the port it got (0 asks for a free one). */
+export function listen(server: net.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);

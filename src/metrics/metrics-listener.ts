@@ -3,25 +3,13 @@
 // scrapers and probes need no client access.
 import http from 'node:http';
 import https from 'node:https';
-import { parseListenUrl, type ListenAddress } from '../adapters/client-port.js';
+import { listen, parseListenUrl, type ListenAddress } from '../adapters/client-port.js';
 import type { HttpRequestListener } from '../adapters/http/http-router.js';
 import type { TlsSide } from '../tls/tls-side.js';
 
 export interface MetricsListener {
   readonly addresses: readonly ListenAddress[];
   close(): Promise<void>;
-}
-
-function listen(server: http.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.removeListener('error', reject);
-      const addr = server.address();
-      if (addr === null || typeof addr === 'string') reject(new Error(`unexpected address ${String(addr)}`));
-      else resolve(addr.port);
-    });
-  });
 }
 
 const closeServer = (server: http.Server): Promise<void> =>

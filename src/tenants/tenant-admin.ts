@@ -2,6 +2,7 @@
 // admin APIs: list and read with usage, create or change, delete. A change goes through the log as a
 // key under the reserved prefix (tenant-directory.ts) and is answered once applied on this member.
 // Who may call is the adapters' business (root only with auth on; never a tenant's client).
+import { prefixEnd } from '../core/keys.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { isEtcdError } from '../core/errors.js';
 import { Compare, Compare_CompareResult, Compare_CompareTarget, DeleteRangeRequest, RangeRequest, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
@@ -57,7 +58,7 @@ export class TenantAdmin {
     const modRevision = stored.kvs[0]?.modRevision ?? 0n;
     const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision })];
     if (existing === undefined) {
-      compare.push(Compare.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0n }));
+      compare.push(Compare.create({ key: Buffer.from(spec.prefix), rangeEnd: prefixEnd(Buffer.from(spec.prefix)), target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0n }));
     }
     let succeeded: boolean;
     try {
@@ -69,7 +70,7 @@ export class TenantAdmin {
     }
     if (!succeeded) {
       if (existing !== undefined) throw new TenantAdminError('conflict', `tenant ${spec.name} was changed at the same time; try again`);
-      const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: endOf(spec.prefix), countOnly: true }));
+      const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: prefixEnd(Buffer.from(spec.prefix)), countOnly: true }));
       throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys, or tenant ${spec.name} was created at the same time`);
     }
     const now = this.view(spec.name);
@@ -98,13 +99,3 @@ const specRecord = (s: TenantSpec): Buffer =>
 
 const specKey = (name: string): Buffer => Buffer.from(tenantSpecKeyPrefix + name, 'latin1');
 
-function endOf(prefix: string): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}

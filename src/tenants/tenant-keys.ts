@@ -1,6 +1,7 @@
 // The key mapping of one tenant, as etcd's namespace proxy (clientv3/namespace) does it: the client's
 // keys live under the tenant's prefix in the store, and the prefix never shows in an answer. Every
 // request and answer of a tenant goes through these functions; nothing else knows the prefix.
+import { prefixEnd } from '../core/keys.js';
 import type { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
 import { toKey, type Key, type KeyRange } from '../core/keys.js';
 
@@ -17,7 +18,7 @@ export class TenantKeys {
     this.prefix = Buffer.from(typeof prefix === 'string' ? Buffer.from(prefix, 'utf8') : prefix);
     if (this.prefix.length === 0) throw new Error('a tenant prefix may not be empty');
     this.storedPrefix = toKey(this.prefix);
-    this.prefixEnd = endOfPrefix(this.prefix);
+    this.prefixEnd = prefixEnd(this.prefix);
   }
 
   toStored(key: Uint8Array): Buffer {
@@ -69,17 +70,6 @@ export class TenantKeys {
   }
 }
 
-/** clientv3's GetPrefixRangeEnd; "\0" (to the end of the key space) when every byte is 0xff. */
-function endOfPrefix(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if (end[i]! < 0xff) {
-      end[i] = end[i]! + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
 
 /** Prefixes of two tenants may not nest: a key would belong to both. */
 export function prefixesOverlap(a: string, b: string): boolean {

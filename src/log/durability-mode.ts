@@ -16,6 +16,7 @@
 // save). 'never' (also --unsafe-no-fsync) drops every WAL fsync, the background ones too.
 
 import type { Timers } from '../core/timers.js';
+import { GroupCommitFullError } from '../storage/group-commit.js';
 import type { NodeDisk } from '../raft/node-loop.js';
 import type { DurabilityMode, FsyncPolicy } from '../server/config.js';
 
@@ -121,8 +122,23 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
     const waiting = nextSync;
     nextSync = undefined;
     lastSync = wal.save(undefined, [], true);
-    // Rejections are the WAL's failure, which its onFailure listeners already report.
-    lastSync.then(() => waiting?.resolve(), (e: unknown) => waiting?.reject(e));
+    lastSync.then(
+      () => waiting?.resolve(),
+      (e: unknown) => {
+        // A full queue is no failure of the disk: the sync is tried again in a moment.
+        if (e instanceof GroupCommitFullError && !closed) {
+          writtenSinceSync = true;
+          if (waiting !== undefined) {
+            if (nextSync === undefined) nextSync = waiting;
+            else nextSync.promise.then(() => waiting.resolve(), (err: unknown) => waiting.reject(err));
+          }
+          cancelSync ??= timers.after(settings.fsyncIntervalMs, syncNow);
+          return;
+        }
+        // Other rejections are the WAL's failure, which its onFailure listeners already report.
+        waiting?.reject(e);
+      },
+    );
     lastSync.catch(() => undefined);
   };
   // The term and vote last made durable: a member that forgot a vote after a power loss could vote

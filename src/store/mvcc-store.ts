@@ -133,7 +133,8 @@ export class MvccStore implements KvApi {
   /** Until open() returns: a failure of the apply loop fails the open instead of stopping the store. */
   private opening = true;
   private persisting: Promise<void> = Promise.resolve();
-  private unpersisted = 0;
+  /** Each applied batch still on its way to the engine, oldest first (they land in this order). */
+  private readonly unpersisted: Promise<void>[] = [];
   /** Applied index of the last persist batch written with sync (or loaded at open). */
   private syncedIndex: number;
   private readonly appliedSubject = new Subject<AppliedBatch>();
@@ -626,7 +627,6 @@ export class MvccStore implements KvApi {
     // Asked now, while everything up to `index` is written to the log: the state may reach the disk
     // only once those entries are durable there (the quorum and async modes sync them later).
     const logWritten = this.log.written();
-    this.unpersisted++;
     this.persisting = this.persisting
       .then(async () => {
         await logWritten;
@@ -636,8 +636,11 @@ export class MvccStore implements KvApi {
         if (sync) this.log.persistedUpTo(index);
       })
       .catch((e: unknown) => this.stop(e))
-      .finally(() => this.unpersisted--);
-    if (this.unpersisted > maxUnpersistedBatches) await this.persisting;
+      .finally(() => void this.unpersisted.shift());
+    this.unpersisted.push(this.persisting);
+    // Over the bound, wait for the oldest batch only: the newest may be waiting for the next
+    // background fsync (quorum/async modes), which would stall applying for a whole sync cycle.
+    if (this.unpersisted.length > maxUnpersistedBatches) await this.unpersisted[0];
   }
 
 }

@@ -2,6 +2,7 @@
 // listener's connection limit and idle timeout are enforced), flags win over it, a bad file stops
 // the start naming the key and line, and `lattice config check|print` exit as documented.
 import { writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -9,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
+import { WatchRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { secureContextOptions } from '../../src/tls/tls-material.js';
 import { noTransportSecurity } from '../../src/tls/transport-security.js';
 import { loopbackHost } from '../helpers/free-port.js';
@@ -138,6 +140,38 @@ it('idle_timeout_ms: a gRPC connection with a quiet watch open is kept past the 
     await watcher.cancel();
   } finally {
     client.close();
+  }
+});
+
+it('idle_timeout_ms: a gRPC connection is closed once its last call has ended and it stayed idle', async () => {
+  const session = http2.connect(`http://${loopbackHost}:${clientPort}`);
+  session.on('error', () => undefined);
+  let endedAt: number | undefined;
+  const ended = new Promise<void>((resolve) => {
+    const done = (): void => {
+      endedAt ??= Date.now();
+      resolve();
+    };
+    session.on('goaway', done);
+    session.on('close', done);
+  });
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+    stream.on('error', () => undefined);
+    stream.on('data', () => undefined);
+    const message = WatchRequest.encode(WatchRequest.fromPartial({ createRequest: { key: Buffer.from('idle') } })).finish();
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, 5);
+    stream.write(frame);
+    await new Promise((r) => setTimeout(r, idleTimeoutMs * 3));
+    assert.is(endedAt, undefined, 'the connection was closed while its watch was open');
+    const cancelledAt = Date.now();
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    await withTimeout(ended, idleTimeoutMs * 6, 'the connection to be closed after its last call');
+    assert.ok((endedAt ?? 0) - cancelledAt >= idleTimeoutMs - 100, `closed ${(endedAt ?? 0) - cancelledAt} ms after the call ended`);
+  } finally {
+    session.destroy();
   }
 });
 

@@ -268,7 +268,10 @@ export function createGrpcServer(
     session.on('ping', onPing);
     // Idle means no call open: a quiet watch or a Lock waiting its turn keeps its connection.
     if ((limits.idleTimeoutMs ?? 0) > 0) {
-      session.setTimeout(limits.idleTimeoutMs ?? 0, () => {
+      // A listener of its own: setTimeout's callback is called once only, and a first timeout may
+      // come while a call is open; the timer starts again with the next frame either way.
+      session.setTimeout(limits.idleTimeoutMs ?? 0);
+      session.on('timeout', () => {
         if (policy.openStreams === 0 && !session.closed && !session.destroyed) session.close();
       });
     }

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// A noisy neighbour: tenant "quiet" puts from 8 loops while tenant "noisy" hammers from 200 loops,
+// far past its requests_per_second; the quiet tenant's latency (p50, p99) with and without the
+// neighbour, on one fresh single member (auth on, both tenants bound to users). Rounds alternate
+// alone/with-neighbour so that load from other processes spreads over both.
+//
+// Usage: node bench/tenant-neighbour.mjs [seconds per phase, default 10] [rounds, default 3]
+//        (env ENGINE=rocksdb|memory, NOISY_RPS=500)
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import net from 'node:net';
+import { Etcd3 } from 'etcd3';
+
+const seconds = Number(process.argv[2] ?? 10);
+const rounds = Number(process.argv[3] ?? 3);
+const engine = process.env.ENGINE ?? 'rocksdb';
+const noisyRps = Number(process.env.NOISY_RPS ?? 500);
+const quietLoops = 8;
+const noisyLoops = 200;
+const repo = new URL('..', import.meta.url).pathname;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+const dir = mkdtempSync(join(tmpdir(), 'tenant-bench-'));
+const tenantsFile = join(dir, 'tenants.json');
+writeFileSync(
+  tenantsFile,
+  JSON.stringify([
+    { name: 'quiet', prefix: '/tenants/quiet/', users: ['quiet'] },
+    { name: 'noisy', prefix: '/tenants/noisy/', users: ['noisy'], limits: { requestsPerSecond: noisyRps } },
+  ]),
+);
+const port = await freePort();
+const peer = await freePort();
+const ep = `127.0.0.1:${port}`;
+const child = spawn(
+  process.execPath,
+  [
+    join(repo, 'bin/lattice.js'),
+    '--data-dir', join(dir, 'data'),
+    '--listen-client-urls', `http://${ep}`, '--advertise-client-urls', `http://${ep}`,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `default=http://127.0.0.1:${peer}`,
+    '--engine', engine, '--tenants-file', tenantsFile,
+  ],
+  { stdio: 'ignore' },
+);
+const stop = async () => {
+  await new Promise((r) => {
+    child.once('exit', r);
+    child.kill('SIGTERM');
+  });
+  rmSync(dir, { recursive: true, force: true });
+};
+
+try {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`http://${ep}/health`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const ctl = (...args) => execFileSync('etcdctl', ['--endpoints', ep, ...args], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: 'pipe' });
+  ctl('user', 'add', 'root:rootpw');
+  for (const t of ['quiet', 'noisy']) {
+    ctl('role', 'add', t);
+    ctl('role', 'grant-permission', t, 'readwrite', `/tenants/${t}/`, '--prefix=true');
+    ctl('user', 'add', `${t}:${t}pw`);
+    ctl('user', 'grant-role', t, t);
+  }
+  ctl('auth', 'enable');
+
+  const quiet = new Etcd3({ hosts: `http://${ep}`, auth: { username: 'quiet', password: 'quietpw' } });
+  const noisy = new Etcd3({ hosts: `http://${ep}`, auth: { username: 'noisy', password: 'noisypw' } });
+  const value = 'v'.repeat(256);
+  await quiet.put('warm').value(value);
+  await noisy.put('warm').value(value);
+
+  const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  const phase = async (withNeighbour) => {
+    let running = true;
+    let noisyOk = 0;
+    let noisyRefused = 0;
+    const hammer = withNeighbour
+      ? Promise.all(
+          Array.from({ length: noisyLoops }, async (_, i) => {
+            while (running) {
+              try {
+                await noisy.get(`n${i % 16}`).string();
+                noisyOk++;
+              } catch {
+                noisyRefused++;
+              }
+            }
+          }),
+        )
+      : Promise.resolve();
+    const latencies = [];
+    const until = Date.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: quietLoops }, async (_, i) => {
+        while (Date.now() < until) {
+          const t = process.hrtime.bigint();
+          await quiet.put(`k${i}`).value(value);
+          latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+        }
+      }),
+    );
+    running = false;
+    await hammer;
+    latencies.sort((a, b) => a - b);
+    return { withNeighbour, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), noisyOk, noisyRefused };
+  };
+
+  const results = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const withNeighbour of [false, true]) {
+      const res = await phase(withNeighbour);
+      results.push(res);
+      console.log(JSON.stringify({ round: r + 1, engine, seconds, ...res }));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const alone = results.filter((r) => !r.withNeighbour);
+  const crowded = results.filter((r) => r.withNeighbour);
+  console.log(`\n| quiet tenant (${quietLoops} loops, puts) | p50 ms | p99 ms | puts/s |\n|---|--:|--:|--:|`);
+  for (const [label, rs] of [['alone', alone], [`beside a noisy tenant (${noisyLoops} loops, ${noisyRps} req/s allowed)`, crowded]]) {
+    console.log(`| ${label} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${Math.round(median(rs.map((r) => r.quietPuts)) / seconds)} |`);
+  }
+  console.log(`\nnoisy tenant per phase: ${crowded.map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
+  quiet.close();
+  noisy.close();
+} finally {
+  await stop();
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// A noisy neighbour: tenant "quiet" puts from 8 loops while tenant "noisy" hammers from 200 loops,
-// far past its requests_per_second; the quiet tenant's latency (p50, p99) with and without the
+// A noisy neighbour: tenant "quiet" puts from 8 loops while tenant "noisy" hammers from 200 loops
+// (bench/tenant-noisy-client.mjs, its own process), far past its requests_per_second; the quiet tenant's latency (p50, p99) with and without the
 // neighbour, on one fresh single member (auth on, both tenants bound to users). Rounds alternate
 // alone/with-neighbour so that load from other processes spreads over both.
 //
@@ -82,30 +82,34 @@ try {
   ctl('auth', 'enable');
 
   const quiet = new Etcd3({ hosts: `http://${ep}`, auth: { username: 'quiet', password: 'quietpw' } });
-  const noisy = new Etcd3({ hosts: `http://${ep}`, auth: { username: 'noisy', password: 'noisypw' } });
   const value = 'v'.repeat(256);
   await quiet.put('warm').value(value);
-  await noisy.put('warm').value(value);
 
   const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
   const phase = async (withNeighbour) => {
-    let running = true;
+    let stopHammer = () => undefined;
     let noisyOk = 0;
     let noisyRefused = 0;
     const hammer = withNeighbour
-      ? Promise.all(
-          Array.from({ length: noisyLoops }, async (_, i) => {
-            while (running) {
-              try {
-                await noisy.get(`n${i % 16}`).string();
-                noisyOk++;
-              } catch {
-                noisyRefused++;
-              }
+      ? new Promise((resolve) => {
+          const c = spawn(process.execPath, [join(repo, 'bench/tenant-noisy-client.mjs'), ep, 'noisy', 'noisypw', String(noisyLoops)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          c.stdout.on('data', (d) => (out += d));
+          c.on('exit', () => {
+            try {
+              const counts = JSON.parse(out.trim());
+              noisyOk = counts.served;
+              noisyRefused = counts.refused;
+            } catch {
+              // no counts: the client failed (its stderr says why)
             }
-          }),
-        )
+            resolve();
+          });
+          stopHammer = () => c.kill('SIGTERM');
+        })
       : Promise.resolve();
+    // the neighbour is up and refused at its limit before the quiet tenant is measured
+    if (withNeighbour) await new Promise((r) => setTimeout(r, 1500));
     const latencies = [];
     const until = Date.now() + seconds * 1000;
     await Promise.all(
@@ -117,7 +121,7 @@ try {
         }
       }),
     );
-    running = false;
+    stopHammer();
     await hammer;
     latencies.sort((a, b) => a - b);
     return { withNeighbour, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), noisyOk, noisyRefused };
@@ -140,7 +144,6 @@ try {
   }
   console.log(`\nnoisy tenant per phase: ${crowded.map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
   quiet.close();
-  noisy.close();
 } finally {
   await stop();
 }

@@ -30,7 +30,7 @@ export interface ObservedMember {
     member(id: bigint): { readonly isLearner: boolean } | undefined;
     members(): readonly { readonly id: bigint }[];
   };
-  readonly store: MemberParts['store'] & { readonly applied$: Observable<AppliedBatch>; readonly compactRevision: number };
+  readonly store: MemberParts['store'] & { readonly applied$: Observable<AppliedBatch>; readonly compactRevision: number; readonly appliedIndex: number };
   readonly watchHub: MemberParts['watchHub'];
   readonly leaseTable: MemberParts['leaseTable'];
   readonly transport: MemberParts['transport'];
@@ -70,7 +70,7 @@ export async function startObservability(m: ObservedMember): Promise<Observabili
   const stopLoggingCompactions = logCompactions(m.store.applied$, m.store.compactRevision, m.log.named('mvcc'));
   const readiness = new ReadinessCheck({
     leaderCommitIndex: () => m.raft.readIndex(),
-    appliedIndex: async () => (await m.store.status()).raftIndex,
+    appliedIndex: () => m.store.appliedIndex,
     hasLeader: () => m.raft.leader !== 0n,
   });
   const httpHandlers = [metricsHandler(m.metrics), probeHandler(readiness)];

@@ -6,8 +6,8 @@
 export interface ReadinessSources {
   /** The leader's commit index (Raft ReadIndex); rejects while there is no leader. */
   readonly leaderCommitIndex: () => Promise<number>;
-  /** The Raft index this member's store has applied. */
-  readonly appliedIndex: () => Promise<number>;
+  /** The Raft index this member's store has applied (read often while a probe waits: keep it cheap). */
+  readonly appliedIndex: () => number;
   readonly hasLeader: () => boolean;
 }
 
@@ -38,7 +38,7 @@ export class ReadinessCheck {
     const target = await this.beforeDeadline(this.sources.leaderCommitIndex(), deadline);
     if (target === undefined) return { ready: false, reason: `the leader did not confirm its commit index within ${this.timeoutMs} ms` };
     for (;;) {
-      const applied = await this.sources.appliedIndex();
+      const applied = this.sources.appliedIndex();
       if (applied >= target) return this.sources.hasLeader() ? { ready: true } : { ready: false, reason: 'no leader' };
       if (Date.now() >= deadline) return { ready: false, reason: `applied index ${applied} is behind the leader's commit index ${target}` };
       await new Promise((r) => setTimeout(r, appliedPollMs));

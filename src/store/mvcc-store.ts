@@ -205,6 +205,11 @@ export class MvccStore implements KvApi {
     return this.rev;
   }
 
+  /** The log index this store has applied up to (Status's raft index, without asking the engine its size). */
+  get appliedIndex(): number {
+    return this.applied.current;
+  }
+
   /** History below this revision is gone (-1 before any compaction). */
   get compactRevision(): number {
     return this.compactRev;

@@ -65,7 +65,7 @@ test('readiness: ready only with a leader and once applied reaches the commit in
   const check = new ReadinessCheck(
     {
       leaderCommitIndex: () => (answers ? Promise.resolve(commit) : new Promise<number>(() => undefined)),
-      appliedIndex: () => Promise.resolve(applied),
+      appliedIndex: () => applied,
       hasLeader: () => leader,
     },
     50,

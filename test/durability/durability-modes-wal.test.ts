@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Timers } from '../../src/core/timers.js';
 import { diskForDurability, type DurabilitySettings } from '../../src/log/durability-mode.js';
-import { RaftWal } from '../../src/log/raft-wal.js';
+import { RaftWal, type RaftWalState } from '../../src/log/raft-wal.js';
 import { EntryType, type Entry } from '../../src/raft/types.js';
 import { PowerLossDisk, seededRandom } from '../helpers/power-loss-fs.js';
 
@@ -109,29 +109,36 @@ for (const mode of ['quorum', 'async'] as const) {
   });
 }
 
-test('quorum: a new term or vote is synced before the save resolves, so a power loss cannot make a member forget its vote', async () => {
+/** A quorum-mode disk over a fresh WAL that has acknowledged entries 1 and 2 (not yet synced). */
+async function quorumDiskWithTwoEntries(): Promise<{ disk: PowerLossDisk; timers: ReturnType<typeof manualTimers>; durable: ReturnType<typeof diskForDurability> }> {
   const disk = new PowerLossDisk();
   const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
   const timers = manualTimers();
   const durable = diskForDurability(wal, settings('quorum'), timers);
   await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
   await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true);
+  return { disk, timers, durable };
+}
+
+/** Power goes out now: what the reopened WAL holds. */
+async function afterPowerLoss(disk: PowerLossDisk, seed: number): Promise<RaftWalState> {
+  disk.crash('drop', seededRandom(seed));
+  const reopened = await RaftWal.open(dir, { metadata, fs: disk.boot() });
+  await reopened.wal.close();
+  return reopened.state;
+}
+
+test('quorum: a new term or vote is synced before the save resolves, so a power loss cannot make a member forget its vote', async () => {
+  const { disk, timers, durable } = await quorumDiskWithTwoEntries();
   await durable.save({ term: 2, vote: 3n, commit: 1 }, [], true);
   assert.is(timers.pending(), 1, 'the entry saves wait for a background sync');
-  disk.crash('drop', seededRandom(2));
-  const reopened = await RaftWal.open(dir, { metadata, fs: disk.boot() });
-  assert.equal(reopened.state.hardState, { term: 2, vote: 3n, commit: 1 });
-  assert.is(reopened.state.entries.length, 2, 'synced with the vote, the entries written before it are durable too');
-  await reopened.wal.close();
+  const state = await afterPowerLoss(disk, 2);
+  assert.equal(state.hardState, { term: 2, vote: 3n, commit: 1 });
+  assert.is(state.entries.length, 2, 'synced with the vote, the entries written before it are durable too');
 });
 
 test('quorum: the barrier the applied state waits behind settles only after a background sync covering every save made before it', async () => {
-  const disk = new PowerLossDisk();
-  const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
-  const timers = manualTimers();
-  const durable = diskForDurability(wal, settings('quorum'), timers);
-  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
-  await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true);
+  const { disk, timers, durable } = await quorumDiskWithTwoEntries();
   let settled = false;
   const barrier = durable.synced().then(() => (settled = true));
   await new Promise((r) => setTimeout(r, 20));
@@ -139,20 +146,15 @@ test('quorum: the barrier the applied state waits behind settles only after a ba
   timers.fire();
   await barrier;
   // what the barrier promised is on stable storage: a power loss now keeps both entries
-  disk.crash('drop', seededRandom(3));
-  const reopened = await RaftWal.open(dir, { metadata, fs: disk.boot() });
-  assert.is(reopened.state.entries.length, 2);
-  await reopened.wal.close();
+  assert.is((await afterPowerLoss(disk, 3)).entries.length, 2);
 });
 
 test('quorum: a barrier asked while the member closes settles once the close has synced', async () => {
-  const disk = new PowerLossDisk();
-  const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
-  const durable = diskForDurability(wal, settings('quorum'), manualTimers());
-  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
+  const { disk, durable } = await quorumDiskWithTwoEntries();
   const before = durable.synced();
   const closing = durable.close();
   await Promise.all([before, durable.synced(), closing]);
+  assert.is((await afterPowerLoss(disk, 4)).entries.length, 2, 'the close synced what the barrier waited for');
 });
 
 test('fsync_policy never: a kill loses nothing, a power loss may lose every save since the WAL was opened', async () => {

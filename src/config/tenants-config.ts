@@ -1,15 +1,13 @@
 // lattice.toml's [tenants.<name>] tables → TenantSpec (src/tenants/tenant-spec.ts), validated: the
 // tenant module enforces them, this only checks that they are well formed and do not overlap.
 import type { TenantLimits, TenantSpec } from '../tenants/tenant-spec.js';
-import { tenantsProblem } from '../tenants/tenant-validation.js';
+import { tenantNamePattern, tenantsProblem } from '../tenants/tenant-validation.js';
 
 /** A problem with one key, by its path in the document (e.g. ['tenants', 'a', 'prefix']). */
 export interface KeyProblem {
   readonly path: readonly string[];
   readonly message: string;
 }
-
-const tenantNamePattern = /^[a-z0-9-]{1,63}$/;
 
 /** Limit keys → TenantLimits fields; `integer`: counts and seconds (rates may be fractional). */
 const limitKeys: ReadonlyArray<readonly [string, keyof TenantLimits, boolean]> = [

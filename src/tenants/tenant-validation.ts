@@ -3,14 +3,13 @@
 // and certificate name bound at most once, and lease ID ranges (tenant-lease-ids.ts) that differ.
 import { leaseTagOf } from './tenant-lease-ids.js';
 import { prefixesOverlap } from './tenant-keys.js';
-import type { TenantLimits, TenantSpec } from './tenant-spec.js';
+import type { TenantSpec } from './tenant-spec.js';
+import { limitFields } from './tenant-spec-record.js';
 
 export const tenantNamePattern = /^[a-z0-9-]{1,63}$/;
 
 /** Where tenants made through the admin API are kept in the store (a reserved prefix, see docs/tenants.md). */
 export const tenantSpecKeyPrefix = '\u0000lattice/tenants/';
-
-const limitFields: readonly (keyof TenantLimits)[] = ['requestsPerSecond', 'bytesPerSecond', 'maxKeys', 'maxBytes', 'leaseTtlMinSeconds', 'leaseTtlMaxSeconds', 'maxWatchers'];
 
 /** Why one spec is malformed on its own; undefined when it is fine. */
 export function specProblem(spec: TenantSpec): string | undefined {

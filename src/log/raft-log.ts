@@ -50,6 +50,8 @@ export interface RaftLogOptions {
   };
   readonly network: NodeNetwork;
   readonly tickIntervalMs: number;
+  /** Ticks missed during a stall that are delivered late, at most (fixed-rate-ticker.ts). */
+  readonly maxCatchUpTicks: number;
   /** Highest index known committed at start (the WAL's hard state, or the engine's applied mark). */
   readonly committedAtStart: number;
   /** Entries kept behind a snapshot for followers that are slightly behind (etcd: 5,000). */
@@ -77,6 +79,8 @@ export interface RaftLogOptions {
   /** The small payload a snapshot carries (the membership), taken when a snapshot is made. */
   readonly snapshotData: () => Uint8Array;
   readonly onLeaderChange?: (lead: NodeId, role: RaftRole) => void;
+  /** Told when this member starts an election (pre-candidate, then candidate), for the log. */
+  readonly onCampaign?: (role: RaftRole.PreCandidate | RaftRole.Candidate) => void;
   /**
    * How long a proposal or read may wait for a leader (during an election or a leader transfer)
    * before it is given up with `etcdserver: request timed out`: etcd's request timeout, 5 s + 2
@@ -163,6 +167,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     this.confHistory = [{ index: options.storage.snapshot().metadata.index, confState: options.storage.initialState().confState }];
     this.loop = new NodeLoop(options.core, options.storage, options.disk, options.network, this, {
       tickIntervalMs: options.tickIntervalMs,
+      maxCatchUpTicks: options.maxCatchUpTicks,
       onFailure: (e) => {
         if (e instanceof MemberRestart) this.restarting = true;
         else this.fail(e);
@@ -396,6 +401,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
 
   softState(state: SoftState): void {
     const changed = state.lead !== this.lead;
+    if (state.role !== this.role && (state.role === RaftRole.PreCandidate || state.role === RaftRole.Candidate)) this.options.onCampaign?.(state.role);
     this.lead = state.lead;
     this.role = state.role;
     // etcd answers a linearizable read with "leader changed" when a new leader is elected under it;

@@ -1,9 +1,14 @@
-// A ticker on a fixed schedule (start + k·interval), as Go's time.Ticker drives etcd's Raft: a late
-// tick does not push the later ones back, and ticks missed while the event loop was busy are
-// dropped, not delivered in a burst. Node's setInterval schedules each tick an interval after the
-// previous callback ran, so on a busy loop 19 ticks of 50 ms took 1.07–1.11 s instead of 0.95 s,
-// and an election timeout stretched with it (measured: new leader 1036 ms after kill -9 with
-// --election-timeout 500, beyond the 2 election timeouts etcd's randomisation allows).
+// A ticker on a fixed schedule (start + k·interval): a late tick does not push the later ones back.
+// Node's setInterval schedules each tick an interval after the previous callback ran, so on a busy
+// loop 19 ticks of 50 ms took 1.07–1.11 s instead of 0.95 s.
+//
+// Ticks missed while the event loop was busy are delivered late, up to maxCatchUp at a time, so
+// Raft's timeouts follow the wall clock. etcd's Go ticker drops missed ticks, but its Raft goroutine
+// is rarely kept from its ticker; here the tick waits behind every request on the one loop, and
+// dropping them stretched an election on a loaded 2-core machine to 1.3 s after a kill -9 with
+// --election-timeout 500 (beyond the 2 election timeouts etcd's randomisation allows). The bound
+// keeps one burst from crossing two check-quorum periods before the messages that arrived during
+// the stall are read (a leader would step down for silence it has not read yet).
 
 export interface TickerClock {
   now(): number;
@@ -17,23 +22,27 @@ const systemClock: TickerClock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Calls onTick every intervalMs on a fixed schedule until the returned stop() is called. */
-export function startFixedRateTicker(intervalMs: number, onTick: () => void, clock: TickerClock = systemClock): () => void {
+/**
+ * Calls onTick every intervalMs on a fixed schedule until the returned stop() is called; after a
+ * stall, the missed ticks follow at once, at most maxCatchUp of them (the rest are dropped).
+ */
+export function startFixedRateTicker(intervalMs: number, onTick: () => void, maxCatchUp = 1, clock: TickerClock = systemClock): () => void {
   const start = clock.now();
-  let ticks = 0;
+  /** Slots on the schedule handled so far (delivered or dropped). */
+  let handled = 0;
   let stopped = false;
   let handle: unknown;
-  const schedule = (): void => {
-    // the next slot on the schedule still ahead of now: missed slots are skipped
-    ticks = Math.max(ticks + 1, Math.floor((clock.now() - start) / intervalMs) + 1);
-    handle = clock.setTimeout(fire, Math.max(0, start + ticks * intervalMs - clock.now()));
+  const scheduleNext = (): void => {
+    handle = clock.setTimeout(fire, Math.max(0, start + (handled + 1) * intervalMs - clock.now()));
   };
   const fire = (): void => {
     if (stopped) return;
-    schedule();
-    onTick();
+    const due = Math.max(1, Math.floor((clock.now() - start) / intervalMs) - handled);
+    handled += due;
+    scheduleNext();
+    for (let i = Math.min(due, Math.max(1, maxCatchUp)); i > 0 && !stopped; i--) onTick();
   };
-  schedule();
+  scheduleNext();
   return () => {
     stopped = true;
     clock.clearTimeout(handle);

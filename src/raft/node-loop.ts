@@ -55,6 +55,8 @@ export interface NodeApplier {
 
 export interface NodeLoopOptions {
   readonly tickIntervalMs: number;
+  /** Ticks missed during a stall that are delivered late, at most (fixed-rate-ticker.ts). */
+  readonly maxCatchUpTicks: number;
   /** Told once when persisting failed; the loop stops (fail-stop: the disk can no longer be trusted). */
   readonly onFailure: (failure: Error) => void;
 }
@@ -80,7 +82,7 @@ export class NodeLoop {
   ) {}
 
   start(): void {
-    this.stopTicker = startFixedRateTicker(this.options.tickIntervalMs, () => this.tick());
+    this.stopTicker = startFixedRateTicker(this.options.tickIntervalMs, () => this.tick(), this.options.maxCatchUpTicks);
     this.kick();
   }
 

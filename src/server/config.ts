@@ -342,7 +342,9 @@ const flagSpecs: readonly FlagSpec[] = [
   spec(C, 'discovery-srv', 'string', '', 'DNS srv domain used to bootstrap the cluster (not supported by Lattice).'),
   spec(C, 'discovery-srv-name', 'string', '', 'Suffix to the dns srv name queried when bootstrapping.', ign),
   spec(C, 'strict-reconfig-check', 'bool', true, 'Reject reconfiguration requests that would cause quorum loss.'),
-  spec(C, 'pre-vote', 'bool', false, 'Enable to run an additional Raft election phase.'),
+  // On by default as in etcd 3.5: with check-quorum alone, a follower that times out first can be ignored by one
+  // still inside its leader lease, and the term it spent then delays the election by another timeout.
+  spec(C, 'pre-vote', 'bool', true, 'Enable to run an additional Raft election phase.'),
   spec(C, 'auto-compaction-retention', 'string', '0', 'Auto compaction retention length. 0 means disable auto compaction.'),
   spec(C, 'auto-compaction-mode', 'string', 'periodic', "Interpret 'auto-compaction-retention' one of: periodic|revision."),
   spec(C, 'enable-v2', 'bool', false, 'Accept etcd V2 client requests (not supported by Lattice).', ign),

@@ -257,6 +257,8 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       },
     },
     tickIntervalMs: config.heartbeatIntervalMs,
+    // Fewer than a check-quorum period, so one burst after a stall cannot cross two of them.
+    maxCatchUpTicks: Math.max(1, Math.floor(electionTicks / 2)),
     committedAtStart: Math.max(state.hardState.commit, engineApplied),
     catchUpEntries: config.snapshotCatchUpEntries,
     applyConfChange,
@@ -279,6 +281,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
       else log.info(role === RaftRole.Leader ? 'became leader' : 'elected leader', { 'local-member-id': formatId(memberId), leader: formatId(lead) });
       o.onLeaderChange?.(lead, role);
     },
+    onCampaign: (role) => log.info(role === RaftRole.PreCandidate ? 'became pre-candidate' : 'became candidate', { 'local-member-id': formatId(memberId) }),
   };
   raftLog = new RaftLog(options);
   const theLog = raftLog;

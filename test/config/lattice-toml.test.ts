@@ -70,7 +70,7 @@ listen-peer-urls = "http://127.0.0.1:12380"
 initial-cluster = "n1=http://127.0.0.1:12380"
 grpc-keepalive-interval = "30s"
 snapshot-count = 5000
-pre-vote = true
+pre-vote = false
 engine = "memory"
 `;
 
@@ -95,7 +95,7 @@ test('every section key sets the setting of its flag', () => {
   assert.equal([...c.initialCluster], [['n1', ['http://127.0.0.1:12380']]]);
   assert.is(c.grpcKeepAliveIntervalMs, 30_000);
   assert.is(c.snapshotCount, 5000);
-  assert.is(c.preVote, true);
+  assert.is(c.preVote, false);
   assert.is(c.engine, 'memory');
   assert.is(c.configFile, 'lattice.toml');
 });

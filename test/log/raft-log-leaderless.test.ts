@@ -69,6 +69,7 @@ function raftLog(core: ScriptedCore, leaderWaitMs: number): RaftLog {
     },
     network: { send: () => undefined, sendSnapshot: () => undefined },
     tickIntervalMs: 1000,
+    maxCatchUpTicks: 1,
     committedAtStart: 0,
     catchUpEntries: 10,
     applyConfChange: async () => true,

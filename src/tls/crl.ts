@@ -108,7 +108,7 @@ function revokedInOne(der: Buffer, into: Set<SerialHex>): void {
 /** The revoked serials of a CRL file (PEM or DER); an error names what is wrong, as Go's ParseCRL fails on it. */
 export function parseCrl(file: Buffer): CrlResult {
   const bodies = derBodies(file);
-  if (bodies === undefined) return { ok: false, error: 'CRL file has no X509 CRL block' };
+  if (bodies === undefined) return { ok: false, error: 'no X509 CRL block (PEM) in it' };
   const revoked = new Set<SerialHex>();
   try {
     for (const der of bodies) revokedInOne(der, revoked);

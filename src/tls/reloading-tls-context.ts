@@ -28,8 +28,8 @@ async function fingerprint(paths: TlsFilePaths): Promise<Fingerprint> {
 }
 
 /** Both checked before either is taken: a bad CRL keeps the old certificate too, as a bad key does. */
-function usable(material: TlsMaterial, security: TransportSecurity): { options: tls.SecureContextOptions; revoked: ReadonlySet<SerialHex> } {
-  return { options: secureContextOptions(material, security), revoked: revokedSerials(material) };
+function usable(material: TlsMaterial, security: TransportSecurity, crlFile: string): { options: tls.SecureContextOptions; revoked: ReadonlySet<SerialHex> } {
+  return { options: secureContextOptions(material, security), revoked: revokedSerials(material, crlFile) };
 }
 
 export class ReloadingTlsContext {
@@ -55,7 +55,7 @@ export class ReloadingTlsContext {
     options: { readonly pollIntervalMs?: number; readonly log: TlsLog; readonly timers?: TlsReloadTimers },
   ): Promise<ReloadingTlsContext> {
     const seen = await fingerprint(paths);
-    const initial = usable(await readTlsMaterial(paths), security);
+    const initial = usable(await readTlsMaterial(paths), security, paths.crlFile);
     const context = new ReloadingTlsContext(paths, security, initial.options, initial.revoked, seen, options.log);
     const pollMs = options.pollIntervalMs ?? defaultTlsReloadPollMs;
     if (pollMs > 0) {
@@ -97,7 +97,7 @@ export class ReloadingTlsContext {
     try {
       const now = await fingerprint(this.paths);
       if (now === this.seen) return;
-      const { options: next, revoked } = usable(await readTlsMaterial(this.paths), this.security);
+      const { options: next, revoked } = usable(await readTlsMaterial(this.paths), this.security, this.paths.crlFile);
       this.current = next;
       this.revoked = revoked;
       this.seen = now;

@@ -46,9 +46,9 @@ export const requiresClientCert = (security: TransportSecurity): boolean => secu
 const noneRevoked: ReadonlySet<SerialHex> = new Set();
 
 /** The serials the CRL revokes (none without a CRL); throws on a CRL that cannot be parsed, as on a bad key. */
-export function revokedSerials(material: TlsMaterial): ReadonlySet<SerialHex> {
+export function revokedSerials(material: TlsMaterial, crlFile: string): ReadonlySet<SerialHex> {
   if (material.crl === undefined) return noneRevoked;
   const parsed = parseCrl(material.crl);
-  if (!parsed.ok) throw new Error(parsed.error);
+  if (!parsed.ok) throw new Error(`CRL file ${crlFile}: ${parsed.error}`);
   return parsed.revoked;
 }

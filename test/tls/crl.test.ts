@@ -154,13 +154,18 @@ it('peer port with an expired CRL: the peer certificate it lists is refused, a g
   assert.is(await peerPortOutcome('peer'), 'served');
 });
 
-it('a replaced CRL reaches new connections: an empty one lets the formerly revoked certificate in', async () => {
+it('a replaced CRL reaches new connections (an empty one lets the formerly revoked certificate in); an unparsable one is not taken', async () => {
   replaceFile(tlsFixture('crl-empty.pem'), join(dir, 'client-crl.pem'));
   await clientSide?.context.poll();
   assert.is(clientSide?.context.reloadCount, 1);
   assert.is(await clientPortOutcome('client-revoked'), 'served');
   replaceFile(tlsFixture('crl.pem'), join(dir, 'client-crl.pem'));
   await clientSide?.context.poll();
+  assert.is(await clientPortOutcome('client-revoked'), 'refused');
+  // a file that is no CRL is not taken: the previous list stays
+  replaceFile(tlsFixture('ca.pem'), join(dir, 'client-crl.pem'));
+  await clientSide?.context.poll();
+  assert.is(clientSide?.context.reloadCount, 2);
   assert.is(await clientPortOutcome('client-revoked'), 'refused');
 });
 

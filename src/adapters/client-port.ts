@@ -2,7 +2,8 @@
 // embed/serve.go does with cmux: each connection's first bytes decide. The HTTP/2 client preface goes
 // to our gRPC server on node:http2 (grpc/grpc-server.ts), directly or, for a client whose first request carries an
 // `:authority` nghttp2 would refuse, behind the shim that rewrites it (http2/http2-path.ts, which also
-// sends the server preface); anything else goes to a node http.Server.
+// sends the server preface); anything else goes to a node http.Server. Over TLS, as in etcd, an
+// HTTP/2 request that is not gRPC reaches the same HTTP handlers (http2/http2-request-bridge.ts).
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -25,6 +26,7 @@ import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
 import { chooseHttp2Path } from './http2/http2-path.js';
+import { http2RequestBridge } from './http2/http2-request-bridge.js';
 import { createApiHandler, type ApiHandler, type ApiOptions } from './api/api-handler.js';
 import type { IdentityResolver } from './api/api-identity.js';
 import { createConsoleHandler } from './console/console-handler.js';
@@ -217,9 +219,9 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const makeApi = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler): ApiHandler =>
     createApiHandler({ ...options.friendlyApi, ...(identity === undefined ? {} : { identity }), ...(routes === undefined ? {} : { routes }), hostWhitelist, api, maxRequestBytes, maxTxnOps: serviceContext.maxTxnOps, log });
   const friendlyApi = options.apiHandler?.(makeApi) ?? makeApi(options.api);
-  const httpServer = http.createServer(
-    createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log }),
-  );
+  const router = createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log });
+  const httpServer = http.createServer(router);
+  const http2Requests = http2RequestBridge(router);
   httpServer.on('clientError', (_err, socket) => socket.destroy());
   // HTTP/1: a kept-alive connection with no request for the idle time is closed (node's default: 5 s).
   if (idleTimeoutMs > 0) httpServer.keepAliveTimeout = idleTimeoutMs;
@@ -242,7 +244,10 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       const direct = (path: string): boolean => path === 'direct' && (!(socket instanceof tls.TLSSocket) || socket.alpnProtocol === 'h2');
       chooseHttp2Path(socket, (path) => {
         if (closing) socket.destroy();
-        else grpcServer.handleConnection(direct(path) ? socket : withAuthorityShim(socket, { serverPrefaceSent: true }), peer);
+        else if (!direct(path)) grpcServer.handleConnection(withAuthorityShim(socket, { serverPrefaceSent: true }), peer);
+        // etcd serves HTTP over h2 on TLS only (plain h2c is gRPC's); the handlers find the client
+        // certificate on the TLS socket, which the shim's duplex is not
+        else grpcServer.handleConnection(socket, peer, socket instanceof tls.TLSSocket ? http2Requests : undefined);
       });
     } else {
       httpServer.emit('connection', socket);
@@ -281,9 +286,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   // TLS first, then the same sniffing: gRPC and HTTP share an https port as they share an http one
   function secureListener(url: string): tls.Server {
     if (clientTls === undefined) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url} with HTTPS scheme`);
-    // HTTP/1.1 first: only gRPC clients offer h2 alone (grpc-go, grpc-js), and our HTTP/2 server
-    // is gRPC only, while curl and browsers offer both and get the gateway over HTTP/1.1
-    const server = tls.createServer(clientTls.serverOptions(['http/1.1', 'h2']), onSecureConnection);
+    // etcd's order (Go's server preference): h2 for every client that offers it, gRPC or not
+    const server = tls.createServer(clientTls.serverOptions(['h2', 'http/1.1']), onSecureConnection);
     unfollow.push(clientTls.follow(server));
     server.on('connection', (raw: net.Socket) => {
       if (closing) return raw.destroy();

@@ -3,6 +3,7 @@
 // scrapers and probes need no client access.
 import http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { listen, parseListenUrl, type ListenAddress } from '../adapters/client-port.js';
 import type { HttpRequestListener } from '../adapters/http/http-router.js';
 import type { TlsSide } from '../tls/tls-side.js';
@@ -35,6 +36,12 @@ export async function startMetricsListener(urls: readonly string[], handler: Htt
         if (tls === undefined) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for metrics url ${u.url} with HTTPS scheme`);
         const secure = https.createServer(tls.serverOptions(['http/1.1']), handler);
         unfollow.push(tls.follow(secure));
+        // etcd's metrics listener makes the same checks after the handshake (CRL, allowed hostname)
+        const side = tls;
+        secure.prependListener('secureConnection', (socket: TLSSocket) => {
+          const verdict = side.check(socket);
+          if (!verdict.ok) side.refuse(`metrics TLS connection from ${socket.remoteAddress ?? '?'} refused: ${verdict.reason}`, undefined, socket);
+        });
         server = secure;
       } else {
         server = http.createServer(handler);

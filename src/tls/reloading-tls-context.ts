@@ -5,7 +5,8 @@
 // setSecureContext) apply new options to new connections; established ones keep theirs.
 import { stat } from 'node:fs/promises';
 import type tls from 'node:tls';
-import { readTlsMaterial, secureContextOptions } from './tls-material.js';
+import type { SerialHex } from './crl.js';
+import { readTlsMaterial, revokedSerials, secureContextOptions, type TlsMaterial } from './tls-material.js';
 import type { TlsFilePaths, TransportSecurity } from './transport-security.js';
 
 /** Changed files are picked up within this (etcd's issue asks for 30 s). */
@@ -26,6 +27,11 @@ async function fingerprint(paths: TlsFilePaths): Promise<Fingerprint> {
   return stats.map((s) => `${s.ino}:${s.size}:${s.mtimeMs}`).join('|');
 }
 
+/** Both checked before either is taken: a bad CRL keeps the old certificate too, as a bad key does. */
+function usable(material: TlsMaterial, security: TransportSecurity, crlFile: string): { options: tls.SecureContextOptions; revoked: ReadonlySet<SerialHex> } {
+  return { options: secureContextOptions(material, security), revoked: revokedSerials(material, crlFile) };
+}
+
 export class ReloadingTlsContext {
   private readonly listeners = new Set<(options: tls.SecureContextOptions) => void>();
   private timer: unknown;
@@ -37,6 +43,7 @@ export class ReloadingTlsContext {
     readonly paths: TlsFilePaths,
     private readonly security: TransportSecurity,
     private current: tls.SecureContextOptions,
+    private revoked: ReadonlySet<SerialHex>,
     private seen: Fingerprint,
     private readonly log: TlsLog,
   ) {}
@@ -48,8 +55,8 @@ export class ReloadingTlsContext {
     options: { readonly pollIntervalMs?: number; readonly log: TlsLog; readonly timers?: TlsReloadTimers },
   ): Promise<ReloadingTlsContext> {
     const seen = await fingerprint(paths);
-    const initial = secureContextOptions(await readTlsMaterial(paths), security);
-    const context = new ReloadingTlsContext(paths, security, initial, seen, options.log);
+    const initial = usable(await readTlsMaterial(paths), security, paths.crlFile);
+    const context = new ReloadingTlsContext(paths, security, initial.options, initial.revoked, seen, options.log);
     const pollMs = options.pollIntervalMs ?? defaultTlsReloadPollMs;
     if (pollMs > 0) {
       const timers = options.timers ?? { setInterval: (fn, ms) => setInterval(fn, ms), clearInterval: (h) => clearInterval(h as NodeJS.Timeout) };
@@ -66,6 +73,11 @@ export class ReloadingTlsContext {
   /** The options new connections get. */
   get options(): tls.SecureContextOptions {
     return this.current;
+  }
+
+  /** Serials of the CRL (none without one): a peer presenting such a certificate is refused after the handshake. */
+  get revokedSerials(): ReadonlySet<SerialHex> {
+    return this.revoked;
   }
 
   /** How many times new files were taken. */
@@ -85,8 +97,9 @@ export class ReloadingTlsContext {
     try {
       const now = await fingerprint(this.paths);
       if (now === this.seen) return;
-      const next = secureContextOptions(await readTlsMaterial(this.paths), this.security);
+      const { options: next, revoked } = usable(await readTlsMaterial(this.paths), this.security, this.paths.crlFile);
       this.current = next;
+      this.revoked = revoked;
       this.seen = now;
       this.lastFailure = undefined;
       this.reloads++;

@@ -28,6 +28,8 @@ export function transportSecurityFromFlags(flags: SecurityFlagReader): SecurityF
   }
   // etcd 3.5's --tls-min-version, for both sides as there; absent (older callers): TLS 1.2.
   const minVersion = flags.str('tls-min-version') === 'TLS1.3' ? ('TLSv1.3' as const) : ('TLSv1.2' as const);
+  // etcd 3.5 (embed.Config.Validate): Go cannot restrict TLS 1.3 suites, so a list would do nothing
+  if (minVersion === 'TLSv1.3' && suites.length > 0) return { ok: false, error: 'cipher suites cannot be configured when only TLS1.3 is enabled' };
   return {
     ok: true,
     client: {

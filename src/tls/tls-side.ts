@@ -1,10 +1,12 @@
 // One side's TLS at run time (the client port or the peer transport): the reloading context, node's
-// server and client options made from it, the allowed-CN / allowed-hostname check etcd makes on
-// the verified certificate, and a log for refused handshakes that cannot be flooded.
+// server and client options made from it, the checks etcd makes once a handshake is done (allowed
+// CN / hostname, then the CRL's revoked serials), and a log for refused handshakes that cannot be
+// flooded.
 import path from 'node:path';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { ensureSelfSignedFiles, listenUrlHosts } from './auto-tls.js';
+import { canonicalSerial } from './crl.js';
 import { ReloadingTlsContext, type TlsLog, type TlsReloadTimers } from './reloading-tls-context.js';
 import { requiresClientCert } from './tls-material.js';
 import { hasCertFiles, type TransportSecurity } from './transport-security.js';
@@ -83,7 +85,10 @@ export class TlsSide {
     };
   }
 
-  /** For dialing (a member toward its peers): the same certificate, the trusted CA, the CRL. */
+  /**
+   * For dialing (a member toward its peers): the same certificate and the trusted CA. No CRL check
+   * on the certificate the dialed peer serves: etcd's dialer (TLSInfo.ClientConfig) makes none.
+   */
   clientOptions(): tls.ConnectionOptions {
     return {
       ...this.context.options,
@@ -118,7 +123,9 @@ export class TlsSide {
 
   /**
    * After the handshake: etcd's --peer-cert-allowed-cn / --peer-cert-allowed-hostname (and
-   * --client-cert-allowed-hostname) on the verified certificate. Returns the refusal, or the peer.
+   * --client-cert-allowed-hostname) on the verified certificate, then the CRL (etcd's checkCRL,
+   * whatever the CRL's dates): a presented leaf certificate whose serial it lists is refused.
+   * Returns the refusal, or the peer.
    */
   check(socket: tls.TLSSocket): { ok: true; peer: VerifiedPeer } | { ok: false; reason: string } {
     const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
@@ -128,6 +135,13 @@ export class TlsSide {
     if (allowedCn !== '' && cn !== allowedCn) return { ok: false, reason: `certificate CN ${JSON.stringify(cn ?? '')} is not the allowed CN ${JSON.stringify(allowedCn)}` };
     if (allowedHostname !== '' && (!present || tls.checkServerIdentity(allowedHostname, cert) !== undefined)) {
       return { ok: false, reason: `certificate is not valid for the allowed hostname ${JSON.stringify(allowedHostname)}` };
+    }
+    const revoked = this.context.revokedSerials;
+    if (revoked.size > 0) {
+      const leaf = socket.getPeerX509Certificate();
+      const serial = leaf === undefined ? undefined : canonicalSerial(leaf.serialNumber);
+      // etcd's wording: the serial's bytes in hex
+      if (serial !== undefined && revoked.has(serial)) return { ok: false, reason: `transport: certificate serial ${(serial.length % 2 === 0 ? serial : `0${serial}`).toLowerCase()} revoked` };
     }
     return { ok: true, peer: { verifiedCommonName: cn } };
   }

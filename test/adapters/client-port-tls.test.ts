@@ -1,7 +1,8 @@
 // The client port with an https listen URL beside an http one, in process: gRPC (the npm etcd3
-// client) and the JSON gateway (HTTP/1.1 over TLS) reach the same methods, and every call knows the
+// client) and the JSON gateway (HTTP/1.1 or, as with etcd, HTTP/2 over TLS) reach the same methods, and every call knows the
 // Common Name of the client's verified certificate (CallContext.verifiedCommonName, the seam the
 // Auth layer reads); a plain connection has none.
+import http2 from 'node:http2';
 import https from 'node:https';
 import type tls from 'node:tls';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { TlsSide } from '../../src/tls/tls-side.js';
 import { noTransportSecurity } from '../../src/tls/transport-security.js';
 import { FakeServerApi } from './fake-server-api.js';
 import { tlsFixture } from '../helpers/tls-servers.js';
+import { runCommand } from '../helpers/processes.js';
 
 /** KV.Range answers one kv whose value is the caller's verified CN ('' without one). */
 const echoCommonName: GrpcServiceModule = {
@@ -94,29 +96,90 @@ t('gRPC calls on the plain listener of the same port set have no CN', async () =
   }
 });
 
-t('the JSON gateway over TLS (HTTP/1.1 by ALPN) carries the CN too', async () => {
-  // offering h2 as well, as curl and browsers do: the server picks http/1.1 for them
+/** A POST to the gateway over HTTPS/1.1; `alpn` what the client offers. */
+function http1Range(alpn: string[] | undefined): Promise<string> {
   const options: https.RequestOptions & Pick<tls.ConnectionOptions, 'ALPNProtocols'> = {
     method: 'POST',
     ca: readFileSync(tlsFixture('ca.pem')),
     cert: readFileSync(tlsFixture('client-alice.pem')),
     key: readFileSync(tlsFixture('client-alice-key.pem')),
-    ALPNProtocols: ['h2', 'http/1.1'],
+    ...(alpn === undefined ? {} : { ALPNProtocols: alpn }),
   };
-  const body = await new Promise<string>((resolve, reject) => {
-    const req = https.request(
-      `${secureUrl}/v3/kv/range`,
-      options,
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(text));
-      },
-    );
+  return new Promise<string>((resolve, reject) => {
+    const req = https.request(`${secureUrl}/v3/kv/range`, options, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve(text));
+    });
     req.on('error', reject);
     req.end(JSON.stringify({ key: Buffer.from('cn').toString('base64') }));
   });
-  assert.ok(body.includes(Buffer.from('alice').toString('base64')), body);
+}
+
+t('the JSON gateway over TLS and HTTP/1.1 (no ALPN, or http/1.1 only) carries the CN too', async () => {
+  for (const alpn of [undefined, ['http/1.1']]) {
+    const body = await http1Range(alpn);
+    assert.ok(body.includes(Buffer.from('alice').toString('base64')), body);
+  }
+});
+
+/** One request over an h2 session; resolves with status, content type and body. */
+function h2Request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = session.request(headers);
+    let status = 0;
+    let type = '';
+    let text = '';
+    req.on('response', (h) => {
+      status = Number(h[':status']);
+      type = String(h['content-type'] ?? '');
+    });
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => resolve({ status, type, body: text }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+t('an h2 client over TLS reaches the gateway, /health and the 404 on the same session, with its CN', async () => {
+  const session = http2.connect(secureUrl, { servername: 'localhost', ca: readFileSync(tlsFixture('ca.pem')), cert: readFileSync(tlsFixture('client-alice.pem')), key: readFileSync(tlsFixture('client-alice-key.pem')) });
+  try {
+    const range = await h2Request(session, { ':method': 'POST', ':path': '/v3/kv/range', 'content-type': 'application/json' }, JSON.stringify({ key: Buffer.from('cn').toString('base64') }));
+    assert.is(range.status, 200);
+    assert.ok(range.body.includes(Buffer.from('alice').toString('base64')), range.body);
+    const health = await h2Request(session, { ':method': 'GET', ':path': '/health' });
+    assert.is(health.status, 200, health.body);
+    assert.ok(health.body.includes('"health":"true"'), health.body);
+    const missing = await h2Request(session, { ':method': 'GET', ':path': '/nothing-here' });
+    assert.equal([missing.status, missing.body], [404, '404 page not found\n']);
+    // the same session still carries gRPC: the content type decides, as in etcd
+    const grpc = await h2Request(session, { ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' }, '');
+    assert.is(grpc.type, 'application/grpc');
+  } finally {
+    session.close();
+  }
+});
+
+t('curl --http2 over TLS gets the gateway answer over HTTP/2', async () => {
+  const r = await runCommand('curl', [
+    '-sS', '--http2', '--max-time', '10', '-w', '\n%{http_version}',
+    '--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture('client.pem'), '--key', tlsFixture('client-key.pem'),
+    '-X', 'POST', '-d', JSON.stringify({ key: Buffer.from('cn').toString('base64') }), `${secureUrl}/v3/kv/range`,
+  ], { timeoutMs: 20_000 });
+  assert.is(r.code, 0, r.stderr);
+  const [body = '', version] = r.stdout.split('\n');
+  assert.is(version, '2');
+  assert.ok(body.includes(Buffer.from('root').toString('base64')), body);
+});
+
+t('an h2 client on the plain listener (h2c) stays gRPC only, as etcd\'s is', async () => {
+  const session = http2.connect(plainUrl);
+  try {
+    const health = await h2Request(session, { ':method': 'GET', ':path': '/health' });
+    assert.is(health.type, 'application/grpc');
+  } finally {
+    session.close();
+  }
 });
 
 t.run();

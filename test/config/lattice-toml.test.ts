@@ -266,4 +266,9 @@ test('--config takes a file name; a Go boolean after = stays etcd\'s legacy flag
   assert.equal(takeConfigFlag(['--config', '--name', 'x']), { configPath: undefined, rest: ['--config', '--name', 'x'] });
 });
 
+test('min_tls_version = "1.3" with cipher-suites is refused as etcd 3.5 refuses TLS1.3 with cipher suites', () => {
+  const e = startError('[listeners.grpc]\nmin_tls_version = "1.3"\n[etcd]\ncipher-suites = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"\n');
+  assert.match(e.message, /cipher suites cannot be configured when only TLS1\.3 is enabled/);
+});
+
 test.run();

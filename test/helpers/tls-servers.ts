@@ -11,13 +11,16 @@ export type ServerKind = 'lattice' | 'etcd';
 
 export const tlsFixture = (file: string): string => repoPath('test', 'fixtures', 'tls', file);
 
-/** The server certificate with a CA for clients' certificates, and the CRL revoking client-revoked.pem. */
-export const mtlsServerFlags = (): string[] => [
+/**
+ * The server certificate with a CA for clients' certificates, and a CRL revoking client-revoked.pem
+ * (crl-expired.pem revokes the same ones, its nextUpdate long past).
+ */
+export const mtlsServerFlags = (crl: 'crl.pem' | 'crl-expired.pem' = 'crl.pem'): string[] => [
   '--cert-file', tlsFixture('server.pem'),
   '--key-file', tlsFixture('server-key.pem'),
   '--trusted-ca-file', tlsFixture('ca.pem'),
   '--client-cert-auth',
-  '--client-crl-file', tlsFixture('crl.pem'),
+  '--client-crl-file', tlsFixture(crl),
 ];
 
 /** etcdctl's flags for a client with the named certificate (client, client-alice, client-expired, ...). */
@@ -33,6 +36,8 @@ export interface TlsServer extends RestartableServer {
   readonly plainEndpoint: string | undefined;
   readonly logFile: string;
   readonly dataDir: string;
+  /** The peer URL (https with `peerHttps`). */
+  readonly peerEndpoint: string;
 }
 
 export interface TlsServerOptions {
@@ -41,6 +46,8 @@ export interface TlsServerOptions {
   readonly flags: readonly string[];
   /** Also listen on a plain http URL. */
   readonly plain?: boolean;
+  /** An https peer URL (the peer TLS flags go in `flags`). */
+  readonly peerHttps?: boolean;
 }
 
 export async function startTlsServer(kind: ServerKind, options: TlsServerOptions): Promise<TlsServer> {
@@ -49,7 +56,7 @@ export async function startTlsServer(kind: ServerKind, options: TlsServerOptions
   const plainPort = options.plain === true ? await freePort() : undefined;
   const secure = `https://${loopbackHost}:${address.clientPort}`;
   const plain = plainPort === undefined ? undefined : `http://${loopbackHost}:${plainPort}`;
-  const peer = `http://${loopbackHost}:${address.peerPort}`;
+  const peer = `${options.peerHttps === true ? 'https' : 'http'}://${loopbackHost}:${address.peerPort}`;
   const args = [
     '--name', address.name,
     '--data-dir', address.dataDir,
@@ -68,5 +75,5 @@ export async function startTlsServer(kind: ServerKind, options: TlsServerOptions
     address,
     () => removeTempDir(root),
   );
-  return Object.assign(server, { endpoint: secure, plainEndpoint: plain, logFile, dataDir: address.dataDir });
+  return Object.assign(server, { endpoint: secure, plainEndpoint: plain, logFile, dataDir: address.dataDir, peerEndpoint: peer });
 }

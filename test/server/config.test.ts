@@ -172,6 +172,16 @@ it('TLS flags are taken (not ignored) and an unknown cipher suite fails as in et
   assert.throws(() => parse(['--cipher-suites', 'TLS_NOPE']), /unexpected TLS cipher suite "TLS_NOPE"/);
 });
 
+it('--tls-min-version TLS1.3 with --cipher-suites is refused at start with etcd 3.5\'s message', () => {
+  const suites = ['--cipher-suites', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'];
+  const e = configError(() => parse(['--tls-min-version', 'TLS1.3', ...suites]));
+  assert.is(e.kind, 'invalid');
+  assert.is(e.message, 'cipher suites cannot be configured when only TLS1.3 is enabled');
+  // either alone is fine, and so is TLS 1.2 with suites
+  assert.is(parse(['--tls-min-version', 'TLS1.3']).clientTls.minVersion, 'TLSv1.3');
+  assert.is(parse(['--tls-min-version', 'TLS1.2', ...suites]).peerTls.minVersion, 'TLSv1.2');
+});
+
 it("the config file's client-transport-security and peer-transport-security set the TLS flags", () => {
   const yaml = ['name: tlsnode', 'client-transport-security:', '  cert-file: /c.pem', '  key-file: /k.pem', '  client-cert-auth: true', '  trusted-ca-file: /ca.pem', 'peer-transport-security:', '  auto-tls: true', ''].join('\n');
   const c = parseConfig(['--config-file', 'tls.yml'], {}, { readFile: () => yaml });

@@ -25,6 +25,7 @@ import { watchServiceModule } from './watch-service.js';
 import { CallAdmission } from './call-admission.js';
 import { authServiceModule } from './auth-service.js';
 import type { GrpcServerStats } from '../../metrics/grpc-call-stats.js';
+import { isGrpcRequest, type Http2RequestSink } from '../http2/http2-request-bridge.js';
 
 /** etcd: embed.DefaultMaxRequestBytes (1.5 MiB). */
 export const defaultMaxRequestBytes = 1.5 * 1024 * 1024;
@@ -106,8 +107,12 @@ export interface GrpcServerLimits {
 }
 
 export interface GrpcServer {
-  /** Serves one HTTP/2 connection: a socket whose client preface may already have been read and pushed back, or the shim's duplex. */
-  handleConnection(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void;
+  /**
+   * Serves one HTTP/2 connection: a socket whose client preface may already have been read and
+   * pushed back, or the shim's duplex. With `otherRequests`, a request that is not gRPC (by content
+   * type) goes there instead of being refused (the client port over TLS, as etcd serves it).
+   */
+  handleConnection(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }, otherRequests?: Http2RequestSink): void;
   /** Serves the streams of another HTTP/2 server too (TLS: createSecureServer with ALPN h2). */
   attach(server: http2.Http2Server | http2.Http2SecureServer): void;
   /** GOAWAY to every connection now; calls in flight may finish. */
@@ -177,12 +182,16 @@ export function createGrpcServer(
   // emit('connection'), so the value set around that emit reaches exactly that session.
   const commonNames = new WeakMap<http2.Http2Session, string>();
   let connectingCommonName: string | undefined;
+  const otherSinks = new WeakMap<http2.Http2Session, Http2RequestSink>();
+  let connectingOtherSink: Http2RequestSink | undefined;
   let openCalls = 0;
   const callClosed = (): void => {
     openCalls--;
   };
 
-  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+  const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
+    const other = otherSinks.get(stream.session as http2.Http2Session);
+    if (other !== undefined && !isGrpcRequest(headers)) return serveOther(stream, headers, flags, rawHeaders, other);
     const path = headers[':path'] ?? '';
     const method = table.get(path);
     if (method === undefined) return refuse(stream, unroutedStatus(path, serviceNames));
@@ -231,9 +240,20 @@ export function createGrpcServer(
     }
   };
 
+  /** An HTTP request on the connection: it counts as an open stream, so an idle timeout leaves a streaming answer (a watch) alone. */
+  const serveOther = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], sink: Http2RequestSink): void => {
+    const policy = policies.get(stream.session as http2.Http2Session);
+    if (policy !== undefined) {
+      policy.streamOpened();
+      stream.once('close', () => policy.streamClosed());
+    }
+    sink(stream, headers, flags, rawHeaders);
+  };
+
   const onSession = (session: http2.ServerHttp2Session): void => {
     sessions.add(session);
     if (connectingCommonName !== undefined) commonNames.set(session, connectingCommonName);
+    if (connectingOtherSink !== undefined) otherSinks.set(session, connectingOtherSink);
     const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
     policies.set(session, policy);
     session.on('error', (err: NodeJS.ErrnoException) => {
@@ -317,12 +337,14 @@ export function createGrpcServer(
   attach(h2c);
 
   return {
-    handleConnection: (connection, peer) => {
+    handleConnection: (connection, peer, otherRequests) => {
       connectingCommonName = peer?.verifiedCommonName;
+      connectingOtherSink = otherRequests;
       try {
         h2c.emit('connection', connection);
       } finally {
         connectingCommonName = undefined;
+        connectingOtherSink = undefined;
       }
     },
     attach,

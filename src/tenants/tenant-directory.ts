@@ -113,6 +113,7 @@ export class TenantDirectory {
       apply: (req, logIndex, ops) => auth.apply(req, logIndex, ops),
       writeRefusal: (command) => auth.writeRefusal(command) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
       checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || writesTenantSpecs(command) || this.book.mayGrowLimited(command),
+      leaseRevokeRefusal: (command) => auth.leaseRevokeRefusal(command),
       appliedAlone: (command) => (auth.appliedAlone?.(command) ?? false) || writesTenantSpecs(command),
     };
   }

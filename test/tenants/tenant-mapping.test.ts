@@ -246,7 +246,7 @@ applied.after.each(async (ctx) => {
   await removeDir(ctx.dir);
 });
 
-const noAuth: AuthApplier = { apply: () => ({ ok: false, error: 'authNotEnabled' }), writeRefusal: () => undefined, checkReadsWrittenState: () => false };
+const noAuth: AuthApplier = { apply: () => ({ ok: false, error: 'authNotEnabled' }), writeRefusal: () => undefined, checkReadsWrittenState: () => false, leaseRevokeRefusal: () => undefined };
 
 async function tenantStore(ctx: StoreCtx): Promise<{ log: ScriptedLog; store: OpenStore['store']; directory: TenantDirectory }> {
   const log = new ScriptedLog();

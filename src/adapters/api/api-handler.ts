@@ -170,7 +170,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       }
       only(['GET', 'DELETE']);
       if (method === 'DELETE') access.requireLeaseRevoke(id);
-      return method === 'GET' ? leases.show(res, id, access) : leases.revoke(res, id);
+      return method === 'GET' ? leases.show(res, id, access) : leases.revoke(res, id, who);
     }
     if (path === '/api/members') {
       only(['GET']);

@@ -15,8 +15,7 @@ export type ReadRefusal = (check: PermissionCheck, h: AuthHeader) => EtcdErrorKi
  * `caller` resolves who reads (only asked when a check is due, so the unauthenticated path pays
  * nothing); `current` brings a header resolved earlier to the auth state now.
  */
-export async function checkedRead<T>(auth: AuthFront | undefined, caller: () => Promise<AuthHeader>, refusal: ReadRefusal, read: () => Promise<T>): Promise<T> {
-  if (auth === undefined) return read();
+export async function checkedRead<T>(auth: AuthFront, caller: () => Promise<AuthHeader>, refusal: ReadRefusal, read: () => Promise<T>): Promise<T> {
   if (!auth.enabled) {
     const result = await read();
     if (auth.enabled) auth.require(refusal(auth.check, auth.current(await caller())));

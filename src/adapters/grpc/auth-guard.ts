@@ -7,7 +7,6 @@ import { GrpcStatusError } from './error-status.js';
 import { Status } from './grpc-codes.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
 import type { AuthFront } from '../../auth/auth-front.js';
-import type { PermissionCheck } from '../../auth/request-permissions.js';
 import { checkedRead, type ReadRefusal } from '../../auth/checked-read.js';
 import { recipeCaller } from '../../auth/recipe-caller.js';
 import type { CallContext } from './server-call.js';
@@ -34,7 +33,8 @@ export function writeHeaderOf(api: ServerApi, call: CallContext): Promise<AuthHe
 /** etcd's doSerialize for a client's read (see checkedRead). */
 export function serveChecked<T>(api: ServerApi, call: CallContext, refusal: ReadRefusal, read: () => Promise<T>): Promise<T> {
   const auth = api.auth;
-  return checkedRead(auth, () => auth!.caller(call.metadata, call.verifiedCommonName), refusal, read);
+  if (auth === undefined) return read();
+  return checkedRead(auth, () => auth.caller(call.metadata, call.verifiedCommonName), refusal, read);
 }
 
 /**
@@ -74,11 +74,4 @@ export async function requireAdmin(api: ServerApi, call: CallContext): Promise<v
   const auth = enabledAuth(api);
   if (auth === undefined) return;
   auth.requireAdmin(await auth.caller(call.metadata, call.verifiedCommonName));
-}
-
-/** A check against the caller: resolves when permitted (or auth is off), rejects with the refusal. */
-export async function requirePermitted(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined): Promise<void> {
-  const auth = enabledAuth(api);
-  if (auth === undefined) return;
-  auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
 }

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { WriteOp } from '../engines/engine.js';
 import type { WriteCommand } from '../mvcc/apply-command.js';
+import type { LeaseRevokeCommand } from '../store/mvcc-store.js';
 import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
 import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
 import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
@@ -79,6 +80,13 @@ export class AuthFront {
       case 'txn':
         return txnRefusal(this.check, h, command.req);
     }
+  }
+
+  /** etcd's authApplierV3.LeaseRevoke: the revoker may write every key attached to the lease now. */
+  leaseRevokeRefusal(command: LeaseRevokeCommand): EtcdErrorKind | undefined {
+    const h = command.auth;
+    if (h === undefined || !this.state.enabled) return undefined;
+    return this.leaseRefusal(h, command.req.ID);
   }
 
   /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */

@@ -6,7 +6,7 @@
 import type { ResponseHeader, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { Compare_CompareResult, Compare_CompareTarget } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from '../gen/etcd/etcdserver/api/v3lock/v3lockpb/v3lock.js';
-import type { LockApi } from '../core/concurrency-api.js';
+import type { LockApi, RecipeCaller } from '../core/concurrency-api.js';
 import { leaseHex, sessionLease, singleKey, topByCreate, type RecipeDeps } from './recipe-deps.js';
 import { waitDeletes } from './wait-deletes.js';
 
@@ -23,27 +23,29 @@ export function enqueueTxn(prefix: Buffer, myKey: Buffer, lease: bigint): TxnReq
 export class LockRecipe implements LockApi {
   constructor(private readonly deps: RecipeDeps) {}
 
-  async lock(req: LockRequest, signal: AbortSignal): Promise<LockResponse> {
+  async lock(req: LockRequest, signal: AbortSignal, caller: RecipeCaller): Promise<LockResponse> {
     const lease = await sessionLease(this.deps, req.lease);
     const prefix = Buffer.concat([req.name, Buffer.from('/')]);
     const myKey = Buffer.concat([prefix, Buffer.from(leaseHex(lease))]);
-    const resp = await this.deps.kv.txn(enqueueTxn(prefix, myKey, lease), undefined);
+    const resp = await this.deps.kv.txn(enqueueTxn(prefix, myKey, lease), caller.writeHeader());
     const myRev = resp.succeeded ? (resp.header?.revision ?? 0n) : (resp.responses[0]?.responseRange?.kvs[0]?.createRevision ?? 0n);
     const owner = resp.responses[1]?.responseRange?.kvs[0];
     if (owner === undefined || owner.createRevision === myRev) return { header: resp.header, key: myKey };
     let header: ResponseHeader | undefined;
     try {
-      header = await waitDeletes(this.deps, prefix, myRev - 1n, signal);
+      header = await waitDeletes(this.deps, caller, prefix, myRev - 1n, signal);
     } catch (e) {
-      // Mutex.Lock releases its key when the wait fails (the caller went away).
-      await this.deps.kv.deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false }, undefined).catch(() => undefined);
+      // Mutex.Lock releases its key when the wait fails (the caller went away). etcd's does it
+      // without the caller's token (refused once auth is on, the key left to its lease); here it is
+      // the caller's own write, checked as such.
+      await this.deps.kv.deleteRange({ key: myKey, rangeEnd: Buffer.alloc(0), prevKv: false }, caller.writeHeader()).catch(() => undefined);
       throw e;
     }
     return { header, key: myKey };
   }
 
-  async unlock(req: UnlockRequest): Promise<UnlockResponse> {
-    const resp = await this.deps.kv.deleteRange({ key: req.key, rangeEnd: Buffer.alloc(0), prevKv: false }, undefined);
+  async unlock(req: UnlockRequest, caller: RecipeCaller): Promise<UnlockResponse> {
+    const resp = await this.deps.kv.deleteRange({ key: req.key, rangeEnd: Buffer.alloc(0), prevKv: false }, caller.writeHeader());
     return { header: resp.header };
   }
 }

@@ -4,7 +4,8 @@ import type { KvApi } from '../core/kv-api.js';
 import { prefixEnd } from '../core/keys.js';
 import type { LeaseApi } from '../core/lease-api.js';
 import type { WatchApi } from '../core/watch-api.js';
-import type { RangeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { RangeRequest, RangeResponse } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { RecipeCaller } from '../core/concurrency-api.js';
 import { RangeRequest_SortOrder, RangeRequest_SortTarget } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 
 export interface RecipeDeps {
@@ -12,6 +13,9 @@ export interface RecipeDeps {
   readonly watch: WatchApi;
   readonly lease: LeaseApi;
 }
+
+/** A Range as the caller's (clientv3's Get with its context): checked against it. */
+export const rangeAs = (deps: RecipeDeps, caller: RecipeCaller, req: RangeRequest): Promise<RangeResponse> => caller.read(req.key, req.rangeEnd, () => deps.kv.range(req));
 
 /** clientv3.NewSession's default TTL when no lease is given. */
 export const defaultSessionTtlSeconds = 60n;

@@ -13,12 +13,16 @@ import type {
   LeaseTimeToLiveResponse,
   ResponseHeader,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import type { AuthHeader } from '../auth/auth-op.js';
 
 export interface LeaseApi {
   /** ID 0 lets the server choose one. Rejects with leaseExists, leaseTtlTooLarge. */
   grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  /** Rejects with leaseNotFound. */
-  revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
+  /**
+   * Rejects with leaseNotFound. `auth`: the caller (writeHeaderOf), checked when the revoke is
+   * applied: write on every key then attached to the lease (etcd's authApplierV3.LeaseRevoke).
+   */
+  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse>;
   /** The TTL a keepalive answers: the granted TTL, or 0 when the lease is unknown or expired. */
   renew(id: bigint): Promise<bigint>;
   /** An unknown lease answers TTL -1, as etcd's gRPC layer does. */

@@ -15,6 +15,7 @@ import type {
   ResponseHeader,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { EtcdError } from '../core/errors.js';
+import type { AuthHeader } from '../auth/auth-op.js';
 import { keyBytes } from '../core/keys.js';
 import type { LeaseApi } from '../core/lease-api.js';
 import type { LeaseTable } from '../actors/lease-table.js';
@@ -31,7 +32,8 @@ export { leaseDutyIntervalMs as expiryCheckIntervalMs } from './lease-duties.js'
 /** The store's lease writes, all through the revision log, and its linearizable read barrier. */
 export interface LeaseWrites {
   leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse>;
+  /** `auth`: the revoking client, checked when applied; absent for the expiry loop's revokes. */
+  leaseRevoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse>;
   leaseCheckpoint(req: LeaseCheckpointRequest): Promise<unknown>;
 }
 
@@ -105,8 +107,8 @@ export class LeaseFront implements LeaseApi {
     return this.options.store.leaseGrant(req.ID === 0n ? { ...req, ID: this.options.ids.next() } : req);
   }
 
-  revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return this.options.store.leaseRevoke(req);
+  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+    return this.options.store.leaseRevoke(req, auth);
   }
 
   async renew(id: bigint): Promise<bigint> {

@@ -31,7 +31,9 @@ export type Command =
   // Lease changes are log entries like any write, so every member applies them in the same order.
   // A grant always carries its ID: the proposer picks one when the client leaves it 0, as etcd does.
   | { readonly type: 'leaseGrant'; readonly req: LeaseGrantRequest }
-  | { readonly type: 'leaseRevoke'; readonly req: LeaseRevokeRequest }
+  // `auth`: the revoking client (etcd checks write on the lease's keys when the revoke is applied).
+  // Absent: an internal revoke (expiry, etcd's WithRoot) or an entry written before revokes had one.
+  | { readonly type: 'leaseRevoke'; readonly req: LeaseRevokeRequest; readonly auth?: AuthHeader }
   /** A new leader's empty entry: applying it advances the applied index, not the revision. */
   | { readonly type: 'noop' }
   /** A membership change, opaque to the store: handed to its onConfChange hook in log order. */
@@ -87,8 +89,9 @@ const typeCodes: Readonly<Record<CommandType, number>> = {
   alarm: 13,
 };
 /**
- * A key-value write with its auth header: 12 | u64 auth revision | u16 user length | user (utf8) |
- * the write's own type code | its protobuf. Writes without a header keep their plain codes.
+ * A key-value write or a lease revoke with its auth header: 12 | u64 auth revision | u16 user length |
+ * user (utf8) | the entry's own type code | its protobuf. Entries without a header keep their plain
+ * codes (and older entries of these types, written without one, apply unchecked as before).
  */
 const withAuthHeaderCode = 12;
 /** The codes a v1 record may hold: v1 was written before the later types existed. */
@@ -127,10 +130,13 @@ function encodeBody(c: Command): Uint8Array {
   }
 }
 
-/** The type code and body a command is proposed with (a write with an auth header is wrapped). */
+type HeaderedCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' | 'leaseRevoke' }>;
+const takesAuthHeader = (c: Command): c is HeaderedCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn' || c.type === 'leaseRevoke';
+
+/** The type code and body a command is proposed with (a write or revoke with an auth header is wrapped). */
 function encodeTyped(c: Command): { readonly code: number; readonly body: Uint8Array } {
   const body = encodeBody(c);
-  if ((c.type !== 'put' && c.type !== 'deleteRange' && c.type !== 'txn') || c.auth === undefined) return { code: typeCodes[c.type], body };
+  if (!takesAuthHeader(c) || c.auth === undefined) return { code: typeCodes[c.type], body };
   const user = Buffer.from(c.auth.user, 'utf8');
   const header = Buffer.allocUnsafe(8 + 2 + user.length + 1);
   header.writeBigUInt64BE(BigInt(c.auth.revision), 0);
@@ -148,7 +154,7 @@ function decodeWithAuthHeader(index: number, body: Uint8Array): Command {
   if (view.length < 11 + userBytes) throw new LogEntryDecodeError('malformed', index, 'write with auth header cut short');
   const auth: AuthHeader = { user: view.subarray(10, 10 + userBytes).toString('utf8'), revision };
   const inner = decodeBody(index, view[10 + userBytes]!, view.subarray(11 + userBytes));
-  if (inner.type !== 'put' && inner.type !== 'deleteRange' && inner.type !== 'txn') throw new LogEntryDecodeError('malformed', index, `auth header on a ${inner.type} entry`);
+  if (!takesAuthHeader(inner)) throw new LogEntryDecodeError('malformed', index, `auth header on a ${inner.type} entry`);
   return { ...inner, auth };
 }
 

@@ -27,7 +27,7 @@ export function quotaGuardedLease(lease: LeaseApi, quota: BackendQuota): LeaseAp
       await quota.check(leaseGrantCost());
       return lease.grant(req);
     },
-    revoke: (req) => lease.revoke(req),
+    revoke: (req, auth) => lease.revoke(req, auth),
     renew: (id) => lease.renew(id),
     timeToLive: (req) => lease.timeToLive(req),
     leases: () => lease.leases(),

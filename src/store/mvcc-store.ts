@@ -67,6 +67,8 @@ type Settled = { readonly ok: true; readonly result: SettledResult } | { readonl
 /** What the store needs of the lease table while applying the log: the apply-time half of LeaseTable. */
 export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track' | 'checkpoint'>;
 
+export type LeaseRevokeCommand = Extract<Command, { type: 'leaseRevoke' }>;
+
 export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { type: 'confChange' }> };
 
 /** The auth state's apply-time half (src/auth/auth-state.ts), in log order like the lease table. */
@@ -76,6 +78,8 @@ export interface AuthApplier {
   writeRefusal(command: WriteCommand): EtcdErrorKind | undefined;
   /** True when the write's check reads what earlier writes can change (the keys attached to a lease): it must be checked after them. */
   checkReadsWrittenState(command: WriteCommand): boolean;
+  /** Why a lease revoke may not be applied now (etcd's authApplierV3.LeaseRevoke: write on every attached key); undefined: it may. */
+  leaseRevokeRefusal(command: LeaseRevokeCommand): EtcdErrorKind | undefined;
   /** True when applying the write changes what the checks of later writes read (the tenant specs): it is a run of its own. */
   appliedAlone?(command: WriteCommand): boolean;
 }
@@ -302,9 +306,12 @@ export class MvccStore implements KvApi {
     return this.stamp(r.response);
   }
 
-  /** Revokes through the log: every attached key is deleted in one revision. */
-  async leaseRevoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    const r = await this.write({ type: 'leaseRevoke', req });
+  /**
+   * Revokes through the log: every attached key is deleted in one revision. `auth`: the revoking
+   * client, checked when applied against the keys then attached; absent for internal revokes (expiry).
+   */
+  async leaseRevoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+    const r = await this.write(auth === undefined ? { type: 'leaseRevoke', req } : { type: 'leaseRevoke', req, auth });
     if (r.type !== 'leaseRevoke') throw new Error('lease revoke answered with another response type');
     return this.stamp(r.response);
   }
@@ -492,9 +499,12 @@ export class MvccStore implements KvApi {
       case 'leaseGrant':
         answers.push([entry, this.applyLeaseGrant(command.req, leaseOps)]);
         return false;
-      case 'leaseRevoke':
-        answers.push([entry, await this.applyLeaseRevoke(command.req, leaseOps, changes, applied)]);
+      case 'leaseRevoke': {
+        // Checked against the auth state and the attached keys this entry meets: the same on every member.
+        const refused = this.hooks.auth?.leaseRevokeRefusal(command);
+        answers.push([entry, refused !== undefined ? { ok: false, error: refused } : await this.applyLeaseRevoke(command.req, leaseOps, changes, applied)]);
         return false;
+      }
       case 'leaseCheckpoint':
         // etcd 3.4 keeps checkpoints in memory only (3.6 persists them): nothing for the engine.
         for (const c of command.req.checkpoints) this.leases.checkpoint(c.ID, Number(c.remainingTTL));

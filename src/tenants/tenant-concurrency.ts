@@ -1,6 +1,8 @@
 // The Lock and Election services as a tenant sees them: lock and election names are keys like any
 // other, so they live under the tenant's prefix; the keys and leases in answers are the tenant's view.
-import type { ElectionApi, LeaderSink, LockApi } from '../core/concurrency-api.js';
+// The caller came from the tenant's auth view, which checks the keys a client names: the recipe's
+// reads (of stored keys) reach it as the client's keys. Its write header names no key and passes as is.
+import type { ElectionApi, LeaderSink, LockApi, RecipeCaller } from '../core/concurrency-api.js';
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from '../gen/etcd/etcdserver/api/v3lock/v3lockpb/v3lock.js';
 import type {
   CampaignRequest,
@@ -15,6 +17,16 @@ import type {
 } from '../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
 import { requestBytes, TenantMapping } from './tenant-kv.js';
 import type { TenantState } from './tenant-state.js';
+import type { TenantKeys } from './tenant-keys.js';
+
+/** The caller as the recipe over stored keys meets it. */
+function storedCaller(caller: RecipeCaller, keys: TenantKeys): RecipeCaller {
+  return {
+    writeHeader: () => caller.writeHeader(),
+    read: (key, rangeEnd, read) => caller.read(keys.toClient(key), keys.toClientEnd(rangeEnd), read),
+    requireRead: (key, rangeEnd) => caller.requireRead(keys.toClient(key), keys.toClientEnd(rangeEnd)),
+  };
+}
 
 export class TenantLock implements LockApi {
   private readonly map: TenantMapping;
@@ -25,15 +37,15 @@ export class TenantLock implements LockApi {
     this.map = new TenantMapping(tenant);
   }
 
-  async lock(req: LockRequest, signal: AbortSignal): Promise<LockResponse> {
+  async lock(req: LockRequest, signal: AbortSignal, caller: RecipeCaller): Promise<LockResponse> {
     this.tenant.admit(requestBytes(req.name));
-    const res = await this.base.lock({ name: this.tenant.keys.toStored(req.name), lease: this.map.leaseIn(req.lease) }, signal);
+    const res = await this.base.lock({ name: this.tenant.keys.toStored(req.name), lease: this.map.leaseIn(req.lease) }, signal, storedCaller(caller, this.tenant.keys));
     return { ...res, key: this.tenant.keys.toClient(res.key) };
   }
 
-  unlock(req: UnlockRequest): Promise<UnlockResponse> {
+  unlock(req: UnlockRequest, caller: RecipeCaller): Promise<UnlockResponse> {
     this.tenant.admit(requestBytes(req.key));
-    return this.base.unlock({ key: this.tenant.keys.toStored(req.key) });
+    return this.base.unlock({ key: this.tenant.keys.toStored(req.key) }, storedCaller(caller, this.tenant.keys));
   }
 }
 
@@ -44,6 +56,10 @@ export class TenantElection implements ElectionApi {
     private readonly tenant: TenantState,
   ) {
     this.map = new TenantMapping(tenant);
+  }
+
+  private stored(caller: RecipeCaller): RecipeCaller {
+    return storedCaller(caller, this.tenant.keys);
   }
 
   private leaderIn(l: LeaderKey | undefined): LeaderKey | undefined {
@@ -62,30 +78,30 @@ export class TenantElection implements ElectionApi {
     return res.kv === undefined ? res : { ...res, kv: this.map.kvOut(res.kv) };
   }
 
-  async campaign(req: CampaignRequest, signal: AbortSignal): Promise<CampaignResponse> {
+  async campaign(req: CampaignRequest, signal: AbortSignal, caller: RecipeCaller): Promise<CampaignResponse> {
     this.tenant.admit(requestBytes(req.name, req.value));
-    const res = await this.base.campaign({ ...req, name: this.tenant.keys.toStored(req.name), lease: this.map.leaseIn(req.lease) }, signal);
+    const res = await this.base.campaign({ ...req, name: this.tenant.keys.toStored(req.name), lease: this.map.leaseIn(req.lease) }, signal, this.stored(caller));
     return { ...res, leader: this.leaderOut(res.leader) };
   }
 
-  proclaim(req: ProclaimRequest): Promise<ProclaimResponse> {
+  proclaim(req: ProclaimRequest, caller: RecipeCaller): Promise<ProclaimResponse> {
     this.tenant.admit(requestBytes(req.leader?.key, req.value));
-    return this.base.proclaim({ ...req, leader: this.leaderIn(req.leader) });
+    return this.base.proclaim({ ...req, leader: this.leaderIn(req.leader) }, this.stored(caller));
   }
 
-  async leader(req: LeaderRequest): Promise<LeaderResponse> {
+  async leader(req: LeaderRequest, caller: RecipeCaller): Promise<LeaderResponse> {
     this.tenant.admit(requestBytes(req.name));
-    return this.leaderResponseOut(await this.base.leader({ name: this.tenant.keys.toStored(req.name) }));
+    return this.leaderResponseOut(await this.base.leader({ name: this.tenant.keys.toStored(req.name) }, this.stored(caller)));
   }
 
-  resign(req: ResignRequest): Promise<ResignResponse> {
+  resign(req: ResignRequest, caller: RecipeCaller): Promise<ResignResponse> {
     this.tenant.admit(requestBytes(req.leader?.key));
-    return this.base.resign({ leader: this.leaderIn(req.leader) });
+    return this.base.resign({ leader: this.leaderIn(req.leader) }, this.stored(caller));
   }
 
-  observe(req: LeaderRequest, sink: LeaderSink, signal: AbortSignal): Promise<void> {
+  observe(req: LeaderRequest, sink: LeaderSink, signal: AbortSignal, caller: RecipeCaller): Promise<void> {
     this.tenant.admit(requestBytes(req.name));
     const mapped: LeaderSink = { send: (res) => sink.send(this.leaderResponseOut(res)), drained: () => sink.drained() };
-    return this.base.observe({ name: this.tenant.keys.toStored(req.name) }, mapped, signal);
+    return this.base.observe({ name: this.tenant.keys.toStored(req.name) }, mapped, signal, this.stored(caller));
   }
 }

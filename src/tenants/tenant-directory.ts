@@ -104,7 +104,7 @@ export class TenantDirectory {
 
   /**
    * The store's auth applier with the tenants' checks after auth's own, for every write whatever its
-   * auth header (the Lock and Election recipes write without one). A write to the specs is applied
+   * auth header (internal writes carry none). A write to the specs is applied
    * alone, so the writes after it are checked against the tenants it leaves in effect however a
    * member batched the log; a write that may grow a limited tenant is checked after every earlier one.
    */
@@ -113,6 +113,7 @@ export class TenantDirectory {
       apply: (req, logIndex, ops) => auth.apply(req, logIndex, ops),
       writeRefusal: (command) => auth.writeRefusal(command) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
       checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || writesTenantSpecs(command) || this.book.mayGrowLimited(command),
+      leaseRevokeRefusal: (command) => auth.leaseRevokeRefusal(command),
       appliedAlone: (command) => (auth.appliedAlone?.(command) ?? false) || writesTenantSpecs(command),
     };
   }

@@ -53,6 +53,13 @@ export class TenantKeys {
     return Buffer.from(stored).subarray(this.prefix.length);
   }
 
+  /** toStoredEnd's inverse for an end under the prefix (or the prefix's end, which becomes "\0"). */
+  toClientEnd(storedEnd: Uint8Array): Uint8Array {
+    if (storedEnd.length === 0) return EMPTY;
+    if (this.prefixEnd.equals(storedEnd)) return new Uint8Array([0]);
+    return this.toClient(storedEnd);
+  }
+
   toClientKey(stored: Key): Key {
     return stored.slice(this.storedPrefix.length);
   }

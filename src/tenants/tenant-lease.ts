@@ -3,6 +3,7 @@
 // bounds; the keys a lease lists filtered to the tenant's prefix and shown without it.
 import { EtcdError, isEtcdError } from '../core/errors.js';
 import type { LeaseApi } from '../core/lease-api.js';
+import type { AuthHeader } from '../auth/auth-op.js';
 import type {
   LeaseGrantRequest,
   LeaseGrantResponse,
@@ -54,9 +55,9 @@ export class TenantLease implements LeaseApi {
     return id === 0n ? 1n : id;
   }
 
-  revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
     this.tenant.admit(8);
-    return this.base.revoke({ ...req, ID: this.storedId(req.ID) });
+    return this.base.revoke({ ...req, ID: this.storedId(req.ID) }, auth);
   }
 
   async renew(id: bigint): Promise<bigint> {
@@ -103,8 +104,8 @@ export class UntenantedLease implements LeaseApi {
     return this.base.grant(req);
   }
 
-  revoke(req: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return this.base.revoke(req);
+  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+    return this.base.revoke(req, auth);
   }
 
   renew(id: bigint): Promise<bigint> {

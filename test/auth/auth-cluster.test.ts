@@ -1,6 +1,7 @@
 // Auth in a 3-member cluster (etcd and Lattice per engine): enabled through one member, used through
 // the others; a simple token issued by one member is valid on every member (etcd assigns it through
-// Raft), and a grant changed through one member holds on the others for calls after it.
+// Raft), and a grant changed through one member holds on the others for calls after it. A lease
+// revoke is checked when applied, against the keys then attached, the same way on every member.
 import * as assert from 'uvu/assert';
 import { startCluster, type TestCluster, type ClusterKind } from '../helpers/cluster.js';
 import { engines, type Engine } from '../helpers/lattice-server.js';
@@ -30,6 +31,8 @@ function grpcClients(endpoint: string) {
       new Promise((resolve, reject) => auth.authenticate({ name, password }, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res.token)))),
     grant: (ttl: bigint, token: string): Promise<bigint> =>
       new Promise((resolve, reject) => lease.leaseGrant({ TTL: ttl, ID: 0n }, md(token), (err: ServiceError | null, res) => (err ? reject(err) : resolve(res.ID)))),
+    revoke: (leaseId: bigint, token: string): Promise<void> =>
+      new Promise((resolve, reject) => lease.leaseRevoke({ ID: leaseId }, md(token), (err: ServiceError | null) => (err ? reject(err) : resolve()))),
     put: (key: string, leaseId: bigint, token: string): Promise<void> =>
       new Promise((resolve, reject) => kv.put(PutRequest.fromPartial({ key: Buffer.from(key), value: Buffer.from('v'), lease: leaseId }), md(token), (err: ServiceError | null) => (err ? reject(err) : resolve()))),
     /** "key mod_revision lease" per line, every key. */
@@ -111,6 +114,46 @@ function defineSuite(kind: ClusterKind, engine: Engine | undefined, skipReason: 
         assert.is(views[1], views[0]);
         assert.is(views[2], views[0]);
         assert.is(views[0]!.split('\n').filter((l) => l.startsWith('/a/s')).length, sharedLeases - refused.length);
+      } finally {
+        for (const c of conns) c.close();
+      }
+    },
+    clusterTimeoutMs,
+  );
+
+  s.it(
+    'lease revokes by a user racing puts of keys she may not write onto the same leases: never both applied, every member alike',
+    async (cluster) => {
+      const conns = cluster.members.map((m) => grpcClients(m.endpoint));
+      try {
+        const root = await conns[0]!.authenticate('root', 'rootpw');
+        const alice = await conns[0]!.authenticate('alice', 'apw');
+        const leases: bigint[] = [];
+        for (let k = 0; k < sharedLeases; k++) {
+          leases.push(await conns[0]!.grant(60n, root));
+          await conns[0]!.put(`/a/r${k}`, leases[k]!, alice);
+        }
+        // alice may write every key of lease k when she sends its revoke; root attaches /b/r<k> at the same
+        // time through another member. Applied first, the revoke takes /a/r<k> and root's put finds no
+        // lease; applied second, it is refused (etcd checks at apply) and both keys stay.
+        const results = await Promise.allSettled(leases.flatMap((lease, k) => [conns[k % 3]!.put(`/b/r${k}`, lease, root), conns[(k + 1) % 3]!.revoke(lease, alice)]));
+        const views: string[] = [];
+        for (const c of conns) views.push(await c.allKeys(root));
+        assert.is(views[1], views[0]);
+        assert.is(views[2], views[0]);
+        const keys = new Set(views[0]!.split('\n').map((l) => l.split(' ')[0]));
+        leases.forEach((_lease, k) => {
+          const put = results[2 * k]!;
+          const revoke = results[2 * k + 1]!;
+          if (revoke.status === 'fulfilled') {
+            assert.is(put.status, 'rejected', `lease ${k}: root's put and alice's revoke both applied`);
+            assert.match(String((put as PromiseRejectedResult).reason), /lease not found/);
+            assert.not.ok(keys.has(`/a/r${k}`) || keys.has(`/b/r${k}`), `lease ${k}`);
+          } else {
+            assert.match(String(revoke.reason), /permission denied/);
+            assert.ok(keys.has(`/a/r${k}`) && keys.has(`/b/r${k}`), `lease ${k}`);
+          }
+        });
       } finally {
         for (const c of conns) c.close();
       }

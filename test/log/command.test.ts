@@ -12,7 +12,7 @@ import {
   TxnRequest,
   RequestOp,
 } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { decodeEntry, encodeEntry, LogEntryDecodeError, type Command, type LogEntry } from '../../src/log/command.js';
+import { decodeEntry, decodeProposal, encodeEntry, encodeProposal, LogEntryDecodeError, type Command, type LogEntry } from '../../src/log/command.js';
 import { logEntryOf, proposalData } from '../../src/log/raft-entries.js';
 import { EntryType } from '../../src/raft/types.js';
 
@@ -26,6 +26,8 @@ const commands: readonly Command[] = [
   { type: 'compact', req: CompactionRequest.create({ revision: 12n }) },
   { type: 'leaseGrant', req: LeaseGrantRequest.create({ ID: 0x7fff_ffff_ffff_fff0n, TTL: 30n }) },
   { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }) },
+  { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 6n }), auth: { user: 'alice', revision: 4 } },
+  { type: 'put', req: PutRequest.create({ key: b('k'), value: b('v') }), auth: { user: '', revision: 0 } },
   { type: 'noop' },
   { type: 'confChange', data: new Uint8Array([1, 2, 3, 0, 255]) },
   { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.create({ checkpoints: [{ ID: 9n, remainingTTL: 42n }] }) },
@@ -58,6 +60,15 @@ test('every command round-trips through a WAL record, with a uint64 request id',
     const entry: LogEntry = { index: 3, term: 2, requestId: 0xfedc_ba98_7654_3210n, command };
     assert.equal(decodeEntry(3, encodeEntry(entry)), entry, command.type);
   }
+});
+
+test('a lease revoke without an auth header is written as before (type 6), one with a header wrapped (type 12)', () => {
+  const plain = encodeProposal(1n, { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }) });
+  assert.is(plain[0], 6);
+  assert.equal(decodeProposal(1, 1, plain).command, { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }) });
+  const headed = encodeProposal(1n, { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }), auth: { user: 'bob', revision: 9 } });
+  assert.is(headed[0], 12);
+  assert.equal(decodeProposal(1, 1, headed).command, { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }), auth: { user: 'bob', revision: 9 } });
 });
 
 test('records of the previous format (type codes 1..6, float64 term and request id) still decode', () => {

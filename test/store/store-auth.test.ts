@@ -1,19 +1,15 @@
 // The store's apply-time auth checks, driven through a scripted log so a test decides how entries
 // are batched: a write's outcome must not depend on it (members batch differently), a client write
-// proposed before `auth enable` and applied after it is refused, internal writes are not checked.
+// proposed before `auth enable` and applied after it is refused, internal writes are not checked,
+// and a lease revoke is checked against the keys attached and the auth state when it is applied.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LeaseGrantRequest, PutRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { LeaseTable } from '../../src/actors/lease-table.js';
-import { AuthFront } from '../../src/auth/auth-front.js';
-import { noUser, type AuthHeader, type AuthRequest } from '../../src/auth/auth-op.js';
-import type { AuthAnswer } from '../../src/auth/auth-state.js';
-import { SimpleTokens } from '../../src/auth/simple-tokens.js';
-import { EtcdError } from '../../src/core/errors.js';
-import { openStore, rejectsWith, removeDir, tempDir, type OpenStore } from './store-harness.js';
-import { ScriptedLog } from '../log/scripted-log.js';
-import { ManualTimers } from './manual-timers.js';
+import { LeaseGrantRequest, PutRequest, RangeRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { noUser, type AuthHeader } from '../../src/auth/auth-op.js';
+import { rejectsWith, removeDir, tempDir, type OpenStore } from './store-harness.js';
+import { openAuthed as openAuthedIn, settle } from './auth-harness.js';
 import { withTimeout } from '../engines/engine-suite.js';
+import { prefixEnd } from '../../src/core/keys.js';
 
 interface Context {
   dir: string;
@@ -34,38 +30,9 @@ const it = (name: string, fn: (ctx: Context) => Promise<void>): void => test(nam
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const putOn = (key: string, lease = 0n): PutRequest => PutRequest.create({ key: b(key), value: b('v'), lease });
 
-/** A store on a scripted log with a real auth front (its entries apply at once, outside the log). */
-async function openAuthed(ctx: Context): Promise<{ log: ScriptedLog; front: AuthFront; store: OpenStore['store'] }> {
-  const log = new ScriptedLog();
-  const leases = new LeaseTable({ minTtlSeconds: 1, clock: new ManualTimers() });
-  let index = 0;
-  let front: AuthFront | undefined;
-  front = new AuthFront({
-    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
-    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
-    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
-      const out = front!.apply(req, ++index, []);
-      if (!out.ok) throw new EtcdError(out.error);
-      return out.answer;
-    },
-    leaseKeys: (id) => leases.keysOf(id),
-    clientCertAuth: false,
-  });
-  const s = await openStore({ engine: 'memory', shards: 1, placement: 'main' }, ctx.dir, { revisionLog: log, leases, hooks: { auth: front } });
-  ctx.open.push(s);
-  // root; alice may write keys from "a" up to "b" only.
-  await front.userAdd(noUser, 'root', 'rootpw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
-  await front.request(noUser, { op: 'roleAdd', name: 'a-rw' });
-  await front.request(noUser, { op: 'roleGrantPermission', name: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });
-  await front.userAdd(noUser, 'alice', 'apw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'alice', role: 'a-rw' });
-  return { log, front, store: s.store };
-}
-
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+const openAuthed = (ctx: Context): ReturnType<typeof openAuthedIn> => openAuthedIn(ctx.dir, ctx.open);
+const keysUnder = async (store: Awaited<ReturnType<typeof openAuthed>>['store'], prefix: string): Promise<string[]> =>
+  (await store.range(RangeRequest.create({ key: b(prefix), rangeEnd: prefixEnd(b(prefix)) }))).kvs.map((kv) => kv.key.toString('latin1'));
 
 it('a put on a lease another write of the same batch attached a foreign key to is refused, as when applied alone', async (ctx) => {
   const { log, front, store } = await openAuthed(ctx);
@@ -107,6 +74,74 @@ it('with auth off, writes carrying the empty user are applied', async (ctx) => {
   log.autoCommit = true;
   const res = await store.put(putOn('x/1'), noUser);
   assert.is(res.header?.revision, 2n);
+});
+
+it('a lease revoke is checked when applied: a key attached by an earlier entry of the same batch that the revoker may not write keeps the lease (permission denied)', async (ctx) => {
+  const { log, front, store, leases, as } = await openAuthed(ctx);
+  log.autoCommit = true;
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 7n, TTL: 100n }));
+  await front.request(noUser, { op: 'enable' });
+  await store.put(putOn('a/1', 7n), as('alice'));
+
+  // Alice may write every key the lease holds when she sends the revoke; root attaches x/1 to it
+  // before the revoke is applied, in the same batch.
+  log.autoCommit = false;
+  const rootPut = store.put(putOn('x/1', 7n), as('root'));
+  const revoke = store.leaseRevoke({ ID: 7n }, as('alice'));
+  await settle();
+  assert.is(log.pending.length, 2);
+  log.commitPending();
+  await rootPut;
+  await rejectsWith(revoke, 'authPermissionDenied');
+  assert.equal(leases.keysOf(7n), ['a/1', 'x/1']);
+  assert.equal(await keysUnder(store, 'x/'), ['x/1']);
+
+  // Root may write both: its revoke deletes them.
+  log.autoCommit = true;
+  await store.leaseRevoke({ ID: 7n }, as('root'));
+  assert.is(leases.keysOf(7n), undefined);
+  assert.equal(await keysUnder(store, 'a/'), []);
+});
+
+it('a lease revoke proposed before the revoker lost write on its keys and applied after is refused; the lease and its keys stay', async (ctx) => {
+  const { log, front, store, leases, as } = await openAuthed(ctx);
+  log.autoCommit = true;
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 7n, TTL: 100n }));
+  await front.request(noUser, { op: 'enable' });
+  await store.put(putOn('a/1', 7n), as('alice'));
+  log.autoCommit = false;
+  const revoke = store.leaseRevoke({ ID: 7n }, as('alice'));
+  await settle();
+  assert.is(log.pending.length, 1);
+  await front.request(as('root'), { op: 'roleRevokePermission', role: 'a-rw', key: 'a', rangeEnd: 'b' });
+  log.commitPending();
+  // etcd: the entry's auth revision is older than the store's, so "revision of auth store is old".
+  await rejectsWith(revoke, 'authOldRevision');
+  assert.equal(leases.keysOf(7n), ['a/1']);
+  // Now checked at the current revision: permission denied.
+  log.autoCommit = true;
+  await rejectsWith(store.leaseRevoke({ ID: 7n }, as('alice')), 'authPermissionDenied');
+  assert.equal(await keysUnder(store, 'a/'), ['a/1']);
+});
+
+it('a lease revoke proposed before auth enable and applied after it is refused (user name is empty); one without a header (expiry, or an entry of the previous version) is not checked', async (ctx) => {
+  const { log, front, store, leases, as } = await openAuthed(ctx);
+  log.autoCommit = true;
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 7n, TTL: 100n }));
+  await store.put(putOn('x/1', 7n), noUser);
+  log.autoCommit = false;
+  const client = store.leaseRevoke({ ID: 7n }, noUser);
+  await settle();
+  await front.request(noUser, { op: 'enable' });
+  log.commitPending();
+  await rejectsWith(client, 'authUserEmpty');
+  assert.ok(leases.keysOf(7n) !== undefined);
+  log.autoCommit = true;
+  await store.leaseRevoke({ ID: 7n });
+  assert.is(leases.keysOf(7n), undefined);
+  // A lease without keys needs no permission (etcd's checkLeasePuts checks only attached keys).
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 8n, TTL: 100n }));
+  await store.leaseRevoke({ ID: 8n }, as('alice'));
 });
 
 test.run();

@@ -434,7 +434,7 @@ s('past maxKeys or maxBytes a tenant write fails with database space exceeded; o
   const big = await failure(put(sam, 's3', 'x'.repeat(250)));
   assert.is(big.details, 'etcdserver: mvcc: database space exceeded');
   await put(sam, 's3', 'small');
-  // the Lock recipe writes without an auth header: held to the same limits
+  // the Lock recipe's writes (as the caller's) are held to the same limits
   const lock = await failure(call(sam.lock, sam.lock.lock, { name: b('m'), lease: 0n }, sam.md));
   assert.is(lock.details, 'etcdserver: mvcc: database space exceeded');
 });

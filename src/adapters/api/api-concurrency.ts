@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LeaderKey } from '../../gen/etcd/etcdserver/api/v3election/v3electionpb/v3election.js';
 import { ApiError, badRequest, sendJson } from './api-errors.js';
 import type { ApiContext } from './api-context.js';
-import type { LeaderSink } from '../../core/concurrency-api.js';
+import type { LeaderSink, RecipeCaller } from '../../core/concurrency-api.js';
 import { bytesOf, putBytes } from './api-bytes.js';
 import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
 import { kvJson } from './api-kv-json.js';
@@ -58,31 +58,31 @@ export class ConcurrencyRoutes {
   ) {}
 
   /** POST /api/locks/<name> {"lease"} → waits until held → {key}. */
-  async lock(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
+  async lock(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease']);
-    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(res));
+    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(res), caller);
     const out: Record<string, unknown> = { revision: Number(r.header?.revision ?? 0n) };
     putBytes(out, 'key', r.key);
     sendJson(res, 200, out);
   }
 
   /** DELETE /api/locks/<lock key> (the key lock answered) → {revision}. */
-  async unlock(res: ServerResponse, key: Buffer): Promise<void> {
-    const r = await this.ctx.api.lock.unlock({ key });
+  async unlock(res: ServerResponse, key: Buffer, caller: RecipeCaller): Promise<void> {
+    const r = await this.ctx.api.lock.unlock({ key }, caller);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 
   /** POST /api/elections/<name>/campaign {"lease", "value", "value_encoding"?} → waits until leader → {leader}. */
-  async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer): Promise<void> {
+  async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease', 'value', 'value_encoding']);
     const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
-    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(res));
+    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(res), caller);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), leader: leaderKeyJson(r.leader) });
   }
 
   /** GET /api/elections/<name> → {kv} of the current leader; 404 when nobody leads. */
-  async leader(res: ServerResponse, name: Buffer): Promise<void> {
-    const r = await this.ctx.api.election.leader({ name });
+  async leader(res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
+    const r = await this.ctx.api.election.leader({ name }, caller);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) });
   }
 
@@ -92,7 +92,7 @@ export class ConcurrencyRoutes {
    * recipe back (its sink waits for drain), so nothing piles up.
    */
   /** `release`: uncounts the stream from its address's bound (WatchRoutes.reserveStream) when it ends. */
-  observe(res: ServerResponse, name: Buffer, release: () => void = () => undefined): void {
+  observe(res: ServerResponse, name: Buffer, caller: RecipeCaller, release: () => void = () => undefined): void {
     res.once('close', release);
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -109,7 +109,7 @@ export class ConcurrencyRoutes {
         res.once('close', resolve);
       }),
     };
-    this.ctx.api.election.observe({ name }, sink, signal).then(
+    this.ctx.api.election.observe({ name }, sink, signal, caller).then(
       () => res.end(),
       (err: unknown) => {
         if (!signal.aborted) this.ctx.log('election observe over /api failed', err);
@@ -119,17 +119,17 @@ export class ConcurrencyRoutes {
   }
 
   /** POST /api/elections/<name>/proclaim {"leader", "value"} → {revision}. */
-  async proclaim(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async proclaim(req: IncomingMessage, res: ServerResponse, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['leader', 'value', 'value_encoding']);
     const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
-    const r = await this.ctx.api.election.proclaim({ leader: leaderKeyOf(o), value });
+    const r = await this.ctx.api.election.proclaim({ leader: leaderKeyOf(o), value }, caller);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 
   /** POST /api/elections/<name>/resign {"leader"} → {revision}. */
-  async resign(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async resign(req: IncomingMessage, res: ServerResponse, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['leader']);
-    const r = await this.ctx.api.election.resign({ leader: leaderKeyOf(o) });
+    const r = await this.ctx.api.election.resign({ leader: leaderKeyOf(o) }, caller);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

@@ -10,6 +10,8 @@ import { ApiError, sendError, toApiError } from './api-errors.js';
 import { decodePathBytes } from './api-bytes.js';
 import type { ApiContext } from './api-context.js';
 import { accessOf, authIdentity, type IdentityResolver } from './api-identity.js';
+import { recipeCaller } from '../../auth/recipe-caller.js';
+import { uncheckedCaller } from '../../core/concurrency-api.js';
 import { answerPreflight, checkOrigin, type OriginPolicy } from './api-origin.js';
 import { allowAllHosts, apiAllowsHost, hostnameOf, type HostWhitelist } from '../http/host-whitelist.js';
 import { parseId, Query, type BodyLimits } from './api-request.js';
@@ -170,7 +172,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       }
       only(['GET', 'DELETE']);
       if (method === 'DELETE') access.requireLeaseRevoke(id);
-      return method === 'GET' ? leases.show(res, id, access) : leases.revoke(res, id);
+      return method === 'GET' ? leases.show(res, id, access) : leases.revoke(res, id, who);
     }
     if (path === '/api/members') {
       only(['GET']);
@@ -185,11 +187,14 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       return cluster.compact(req, res);
     }
     const lockName = suffixBytes(path, '/api/locks');
-    // the lock and election recipes run inside the server on nobody's behalf: root only with auth on
-    if ((lockName !== undefined && lockName.length > 0) || path.startsWith('/api/elections/')) access.requireAdmin();
+    // /api's own rule: locks and elections are for root while auth is on
+    const concurrencyCall = (lockName !== undefined && lockName.length > 0) || path.startsWith('/api/elections/');
+    if (concurrencyCall) access.requireAdmin();
+    // their writes carry the caller, checked when applied like any write (`auth enable` in between: refused)
+    const caller = concurrencyCall ? recipeCaller(ctx.api.auth, who) : uncheckedCaller;
     if (lockName !== undefined && lockName.length > 0) {
       only(['POST', 'DELETE']);
-      return method === 'POST' ? concurrency.lock(req, res, lockName) : concurrency.unlock(res, lockName);
+      return method === 'POST' ? concurrency.lock(req, res, lockName, caller) : concurrency.unlock(res, lockName, caller);
     }
     const election = /^\/api\/elections\/(.+?)(?:\/(campaign|proclaim|resign))?$/.exec(path);
     if (election !== null) {
@@ -197,13 +202,13 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
       const action = election[2];
       if (action === undefined) {
         only(['GET']);
-        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name, watches.reserveStream(req));
-        return concurrency.leader(res, name);
+        if (/text\/event-stream/.test(req.headers.accept ?? '')) return concurrency.observe(res, name, caller, watches.reserveStream(req));
+        return concurrency.leader(res, name, caller);
       }
       only(['POST']);
-      if (action === 'campaign') return concurrency.campaign(req, res, name);
-      if (action === 'proclaim') return concurrency.proclaim(req, res);
-      return concurrency.resign(req, res);
+      if (action === 'campaign') return concurrency.campaign(req, res, name, caller);
+      if (action === 'proclaim') return concurrency.proclaim(req, res, caller);
+      return concurrency.resign(req, res, caller);
     }
     const folder = suffixBytes(path, '/api/tree');
     if (folder !== undefined) {

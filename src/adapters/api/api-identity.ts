@@ -5,7 +5,7 @@
 // etcd's gateway takes it, or a `token` header), or `Authorization: Basic` user:password,
 // authenticated like etcd's Authenticate RPC. Reads are checked against the caller's read
 // permission before they run, writes carry the caller and are checked when applied (as gRPC's),
-// and what runs inside the server on nobody's behalf (locks, elections) needs the root role.
+// and locks and elections (/api's own rule) need the root role; their recipes' writes carry the caller too.
 import type { IncomingMessage } from 'node:http';
 import type { ServerApi } from '../../core/kv-api.js';
 import { noUser, type AuthHeader } from '../../auth/auth-op.js';

@@ -8,6 +8,7 @@ import type { ApiContext } from './api-context.js';
 import { optionalCount, optionalId, parseJsonObject, readBody, type BodyLimits } from './api-request.js';
 import { putBytes } from './api-bytes.js';
 import type { ApiAccess } from './api-identity.js';
+import type { AuthHeader } from '../../auth/auth-op.js';
 
 const noRangeEnd = new Uint8Array(0);
 
@@ -61,8 +62,8 @@ export class LeaseRoutes {
   }
 
   /** DELETE /api/leases/<id> → {revision}; its keys are deleted with it. */
-  async revoke(res: ServerResponse, id: bigint): Promise<void> {
-    const r = await this.ctx.api.lease.revoke({ ID: id });
+  async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
+    const r = await this.ctx.api.lease.revoke({ ID: id }, who);
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

@@ -1,13 +1,14 @@
 // The permission checks the gRPC services make, as etcd's v3_server and v3rpc make them. Each
 // helper starts with the one test the unauthenticated path pays (`auth.enabled`).
 import type { ServerApi } from '../../core/kv-api.js';
-import { EtcdError, isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
-import { prefixEnd } from '../../core/keys.js';
+import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
+import type { RecipeCaller } from '../../core/concurrency-api.js';
 import { GrpcStatusError } from './error-status.js';
 import { Status } from './grpc-codes.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
 import type { AuthFront } from '../../auth/auth-front.js';
-import type { PermissionCheck } from '../../auth/request-permissions.js';
+import { checkedRead, type ReadRefusal } from '../../auth/checked-read.js';
+import { recipeCaller } from '../../auth/recipe-caller.js';
 import type { CallContext } from './server-call.js';
 
 /** The auth front when auth is enabled, else undefined. */
@@ -29,31 +30,21 @@ export function writeHeaderOf(api: ServerApi, call: CallContext): Promise<AuthHe
   return api.auth?.caller(call.metadata, call.verifiedCommonName);
 }
 
-/**
- * etcd's doSerialize: check, read, then refuse with authOldRevision when the auth store changed
- * while the read was served (its answer may hold what the caller may no longer see). etcd waits for
- * a linearizable read's barrier before the check; here the barrier is inside the read, so the check
- * is made again after it, against the auth state the barrier brought this member up to. A read that
- * started with auth off is checked after it when the barrier brought `auth enable` in.
- */
-export async function serveChecked<T>(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
+/** etcd's doSerialize for a client's read (see checkedRead). */
+export function serveChecked<T>(api: ServerApi, call: CallContext, refusal: ReadRefusal, read: () => Promise<T>): Promise<T> {
   const auth = api.auth;
   if (auth === undefined) return read();
-  if (!auth.enabled) {
-    const result = await read();
-    if (auth.enabled) auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
-    return result;
-  }
-  const h = await auth.caller(call.metadata, call.verifiedCommonName);
-  auth.require(refusal(auth.check, h));
-  const revisionBefore = auth.state.revision;
-  const result = await read();
-  if (auth.state.revision !== revisionBefore) {
-    const now = auth.current(h);
-    auth.require(refusal(auth.check, now));
-    if (now.revision !== 0 && now.revision !== auth.state.revision) throw new EtcdError('authOldRevision');
-  }
-  return result;
+  return checkedRead(auth, () => auth.caller(call.metadata, call.verifiedCommonName), refusal, read);
+}
+
+/**
+ * Who a Lock or Election call runs for: its recipe's writes carry the caller's header and are checked
+ * when applied, its reads are checked as a client's (etcd runs the recipes with the caller's context;
+ * v3lock and v3election check nothing themselves). A bad token is refused here, as etcd refuses it on
+ * the recipe's first request.
+ */
+export async function recipeCallerOf(api: ServerApi, call: CallContext): Promise<RecipeCaller> {
+  return recipeCaller(api.auth, await writeHeaderOf(api, call));
 }
 
 /**
@@ -83,41 +74,4 @@ export async function requireAdmin(api: ServerApi, call: CallContext): Promise<v
   const auth = enabledAuth(api);
   if (auth === undefined) return;
   auth.requireAdmin(await auth.caller(call.metadata, call.verifiedCommonName));
-}
-
-/** A check against the caller: resolves when permitted (or auth is off), rejects with the refusal. */
-export async function requirePermitted(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined): Promise<void> {
-  const auth = enabledAuth(api);
-  if (auth === undefined) return;
-  auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
-}
-
-
-/**
- * The Lock and Election services run etcd's client recipes with the caller's credentials: they read
- * and write keys under `name/` (the recipe's prefix), and delete the key they were given.
- */
-export function recipeRefusal(name: Uint8Array, kinds: readonly ('read' | 'write')[]): (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined {
-  const prefix = Buffer.concat([Buffer.from(name), Buffer.from('/')]);
-  const end = prefixEnd(prefix);
-  return (check, h) => {
-    for (const kind of kinds) {
-      const refused = check(h, prefix, end, kind);
-      if (refused !== undefined) return refused;
-    }
-    return undefined;
-  };
-}
-
-export function keyWriteRefusal(key: Uint8Array): (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined {
-  return (check, h) => check(h, key, new Uint8Array(0), 'write');
-}
-
-/**
- * Proclaim: the election's prefix, and the leader key it writes (a client names that key, so it
- * must not reach outside what the caller may write; etcd's recipe writes it with the caller's token).
- */
-export function proclaimRefusal(name: Uint8Array, leaderKey: Uint8Array): (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined {
-  const onPrefix = recipeRefusal(name, ['read', 'write']);
-  return (check, h) => onPrefix(check, h) ?? check(h, leaderKey, new Uint8Array(0), 'read') ?? check(h, leaderKey, new Uint8Array(0), 'write');
 }

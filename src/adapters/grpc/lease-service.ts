@@ -5,7 +5,7 @@ import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
 import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
-import { callerOf, enabledAuth, requirePermitted, serveChecked } from './auth-guard.js';
+import { callerOf, enabledAuth, serveChecked, writeHeaderOf } from './auth-guard.js';
 
 function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
   return { send: (res) => out.send(res), drained: () => drained(out, signal) };
@@ -20,9 +20,9 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       return { ...res, header: completeHeader(api, res.header) };
     }),
     leaseRevoke: unary(LeaseService.leaseRevoke, async (req, call) => {
-      // etcd checks write on the lease's keys when the revoke is applied; here before it is proposed.
-      if (enabledAuth(api) !== undefined) await requirePermitted(api, call, (_check, h) => api.auth!.leaseRefusal(h, req.ID));
-      const res = await lease.revoke(req);
+      // etcd checks write on the lease's keys when the revoke is applied, against the keys then
+      // attached and the auth state then in force: the entry carries the caller (a token is checked here).
+      const res = await lease.revoke(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     leaseKeepAlive: bidi(LeaseService.leaseKeepAlive, (call, out) => {

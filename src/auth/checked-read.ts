@@ -1,0 +1,34 @@
+// etcd's doSerialize for reads served without a log entry: check, read, then refuse with
+// authOldRevision when the auth store changed while the read was served (its answer may hold what the
+// caller may no longer see). etcd waits for a linearizable read's barrier before the check; here the
+// barrier is inside the read, so the check is made again after it, against the auth state the barrier
+// brought this member up to. A read that started with auth off is checked after it when the barrier
+// brought `auth enable` in.
+import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
+import type { AuthHeader } from './auth-op.js';
+import type { AuthFront } from './auth-front.js';
+import type { PermissionCheck } from './request-permissions.js';
+
+export type ReadRefusal = (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined;
+
+/**
+ * `caller` resolves who reads (only asked when a check is due, so the unauthenticated path pays
+ * nothing); `current` brings a header resolved earlier to the auth state now.
+ */
+export async function checkedRead<T>(auth: AuthFront, caller: () => Promise<AuthHeader>, refusal: ReadRefusal, read: () => Promise<T>): Promise<T> {
+  if (!auth.enabled) {
+    const result = await read();
+    if (auth.enabled) auth.require(refusal(auth.check, auth.current(await caller())));
+    return result;
+  }
+  const h = await caller();
+  auth.require(refusal(auth.check, h));
+  const revisionBefore = auth.state.revision;
+  const result = await read();
+  if (auth.state.revision !== revisionBefore) {
+    const now = auth.current(h);
+    auth.require(refusal(auth.check, now));
+    if (now.revision !== 0 && now.revision !== auth.state.revision) throw new EtcdError('authOldRevision');
+  }
+  return result;
+}

@@ -29,16 +29,13 @@ const rpcDifferences = {
   'KV.Range': 'a read at an old revision that overlaps a compaction past it fails with `required revision has been compacted` (etcd may still answer)',
   'KV.Txn': "a delete from a key followed by a put with `ignore_value`/`ignore_lease` of a deleted key answers `key not found` (etcd 3.4 panics)",
   'Watch.Watch': "progress requests are answered once every watcher of the stream caught up (etcd 3.5's behaviour); a stream over 4 MiB unsent catches up from history",
-  'Lease.LeaseRevoke': "auth is checked before the revoke is proposed (etcd: when applied)",
   'Lease.LeaseTimeToLive': 'keys are listed in key order (etcd: map order)',
   'Maintenance.Hash': "a CRC-32C of the engine's content: equal between Lattice members, never equal to etcd's (HashKV is etcd's hash)",
   'Maintenance.Defragment': 'runs while clients carry on (etcd blocks every request while it defragments)',
   'Auth.Authenticate': 'gives up after 5 retries with `revision of auth store is old` (etcd retries without bound)',
-  'Lock.Lock': 'auth is checked before the lock is proposed (etcd: when applied)',
-  'Lock.Unlock': 'auth is checked before the unlock is proposed (etcd: when applied)',
-  'Election.Campaign': 'auth is checked before the campaign is proposed (etcd: when applied)',
-  'Election.Proclaim': 'auth is checked before the proclamation is proposed (etcd: when applied)',
-  'Election.Resign': 'auth is checked before the resignation is proposed (etcd: when applied)',
+  'Lock.Lock': "with auth on, a cancelled lock's waiting key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease)",
+  'Election.Campaign': "with auth on, a cancelled campaign's key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease)",
+  'Election.Observe': 'a caller who may not read the election ends with `permission denied` (etcd ends the stream with no error and no answer)',
 };
 
 /** etcd flags Lattice reads differently from etcd 3.4, or refuses ('not yet' overrides the spec). */

@@ -42,6 +42,7 @@ const rpcDifferences = {
 const flagDifferences = {
   discovery: { status: 'not yet', note: 'refused at start-up: bootstrap with `--initial-cluster`' },
   'discovery-srv': { status: 'not yet', note: 'refused at start-up: bootstrap with `--initial-cluster`' },
+  'pre-vote': { status: 'different', note: "on by default, as in etcd 3.5 (etcd 3.4: off)" },
   proxy: { status: 'different', note: 'only `off`; the v2 proxy is not there' },
   'initial-cluster-token': { status: 'different', note: 'an explicit token that differs from the data dir\'s is refused at restart (etcd ignores it)' },
   logger: { status: 'different', note: '`capnslog` also writes zap-style JSON lines' },

@@ -24,9 +24,10 @@ const systemClock: TickerClock = {
 
 /**
  * Calls onTick every intervalMs on a fixed schedule until the returned stop() is called; after a
- * stall, the missed ticks follow at once, at most maxCatchUp of them (the rest are dropped).
+ * stall, the missed ticks follow at once, at most maxCatchUp of them (the rest are dropped), each
+ * told it is late.
  */
-export function startFixedRateTicker(intervalMs: number, onTick: () => void, maxCatchUp = 1, clock: TickerClock = systemClock): () => void {
+export function startFixedRateTicker(intervalMs: number, onTick: (late: boolean) => void, maxCatchUp = 1, clock: TickerClock = systemClock): () => void {
   const start = clock.now();
   /** Slots on the schedule handled so far (delivered or dropped). */
   let handled = 0;
@@ -40,7 +41,8 @@ export function startFixedRateTicker(intervalMs: number, onTick: () => void, max
     const due = Math.max(1, Math.floor((clock.now() - start) / intervalMs) - handled);
     handled += due;
     scheduleNext();
-    for (let i = Math.min(due, Math.max(1, maxCatchUp)); i > 0 && !stopped; i--) onTick();
+    const delivered = Math.min(due, Math.max(1, maxCatchUp));
+    for (let i = 0; i < delivered && !stopped; i++) onTick(i > 0);
   };
   scheduleNext();
   return () => {

@@ -82,7 +82,15 @@ export class NodeLoop {
   ) {}
 
   start(): void {
-    this.stopTicker = startFixedRateTicker(this.options.tickIntervalMs, () => this.tick(), this.options.maxCatchUpTicks);
+    this.stopTicker = startFixedRateTicker(
+      this.options.tickIntervalMs,
+      // The late ticks are for the followers' election clocks; a leader catching up would only
+      // send a heartbeat per tick, all at once, to a cluster it was too busy to serve.
+      (late) => {
+        if (!(late && this.leading)) this.tick();
+      },
+      this.options.maxCatchUpTicks,
+    );
     this.kick();
   }
 

@@ -68,10 +68,15 @@ s('with a bound of 1, ticks missed while the loop was busy are dropped, not deli
 s('ticks missed while the loop was busy follow at once, up to the bound, and the schedule holds', () => {
   const clock = manualClock();
   let ticks = 0;
-  startFixedRateTicker(50, () => ticks++, 5, clock);
-  // busy from 0 to 230: slots 50, 100, 150, 200 are due; all four follow at 230
+  const late: boolean[] = [];
+  startFixedRateTicker(50, (isLate) => {
+    ticks++;
+    late.push(isLate);
+  }, 5, clock);
+  // busy from 0 to 230: slots 50, 100, 150, 200 are due; all four follow at 230, the last three late
   clock.busyUntil(230);
   assert.is(ticks, 4);
+  assert.equal(late, [false, true, true, true]);
   clock.advanceTo(250);
   assert.is(ticks, 5);
   // busy from 250 to 700: slots 300..700 (9) are due, 5 follow, 4 are dropped

@@ -7,7 +7,10 @@
 # takes Username/Password from KVB_USER/KVB_PASSWORD (a one-line change; otherwise the same program).
 #
 # Usage: bash bench/auth.sh        Env: TOTAL (ops per entry, default 20000), CLIENTS (default 50),
-#        ENGINE (Lattice engine, default rocksdb), BUILD=0 to skip tsc.
+#        ENGINE (Lattice engine, default rocksdb), BUILD=0 to skip tsc, REPEAT (default 1: rounds of
+#        the four servers, alternating; the table shows each figure's median over the rounds).
+# Besides ops/s and p99, it reports the server's CPU per 1,000 ops (utime+stime of the server
+# process, read by kvbench), the steadier figure on a shared machine.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
@@ -49,31 +52,40 @@ enable_auth() {
   "${e[@]}" role add bench >/dev/null && "${e[@]}" role grant-permission bench readwrite kvb/ --prefix >/dev/null
   "${e[@]}" user add bench:benchpw >/dev/null && "${e[@]}" user grant-role bench bench >/dev/null && "${e[@]}" auth enable >/dev/null
 }
-result() { # kvbench args... → "ops_per_s p99"
+result() { # kvbench args... → "ops_per_s p99 server_cpu_ms_per_op"
   "$work/kvb" "$@" --endpoints "127.0.0.1:$port" --server-pid "$server_pid" 2>/dev/null | grep '^{"kvbench"' | node -e '
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => { const r = JSON.parse(s.trim().split("\n").pop());
-      if (r.errors > 0) console.error(`(${r.errors} errors)`); console.log(`${Math.round(r.ops_per_s)} ${r.lat_ms.p99.toFixed(2)}`); });'
+      if (r.errors > 0) console.error(`(${r.errors} errors)`);
+      console.log(`${Math.round(r.ops_per_s)} ${r.lat_ms.p99.toFixed(2)} ${((1000 * r.server_cpu_s) / r.ops).toFixed(4)}`); });'
 }
 
 declare -A out
-for server in etcd lattice; do
-  for mode in off on; do
-    start_server "$server"
-    if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
-    out[$server-$mode-put]="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total")"
-    out[$server-$mode-get]="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total")"
-    stop_server
+repeat="${REPEAT:-1}"
+for ((round = 1; round <= repeat; round++)); do
+  for server in etcd lattice; do
+    for mode in off on; do
+      start_server "$server"
+      if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
+      out[$server-$mode-put]+="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total");"
+      out[$server-$mode-get]+="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total");"
+      stop_server
+    done
   done
 done
 unset KVB_USER KVB_PASSWORD
 
+# "a b c;a b c;..." → the median of each column
+median() { node -e '
+  const rows = process.argv[1].split(";").filter(Boolean).map((r) => r.trim().split(/\s+/).map(Number));
+  const med = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  console.log(rows[0].map((_, i) => Number(med(rows.map((r) => r[i])).toPrecision(4))).join(" "));' "$1"; }
 ratio() { node -e "console.log((Number(process.argv[1]) / Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
-echo "| server | workload | ops/s no auth | ops/s auth | auth / no auth | p99 ms no auth | p99 ms auth |"
-echo "|---|---|---|---|---|---|---|"
+echo "| server | workload | ops/s no auth | ops/s auth | auth / no auth | p99 ms no auth | p99 ms auth | CPU ms/op no auth | CPU ms/op auth | CPU auth / no auth |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for server in etcd lattice; do
   for w in put get; do
-    read -r a ap <<<"${out[$server-off-$w]}"
-    read -r b bp <<<"${out[$server-on-$w]}"
-    echo "| $server | $w ($clients clients, $total ops) | $a | $b | $(ratio "$b" "$a") | $ap | $bp |"
+    read -r a ap ac <<<"$(median "${out[$server-off-$w]}")"
+    read -r b bp bc <<<"$(median "${out[$server-on-$w]}")"
+    echo "| $server | $w ($clients clients, $total ops, median of $repeat) | $a | $b | $(ratio "$b" "$a") | $ap | $bp | $ac | $bc | $(ratio "$bc" "$ac") |"
   done
 done

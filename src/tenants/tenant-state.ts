@@ -38,6 +38,8 @@ export class TenantState {
     clock: Clock,
     /** Shared with the state this one replaces: open watchers of the old spec close against it. */
     readonly counters: TenantCounters = { requests: 0, rejections: 0, watchers: 0 },
+    /** A configured tenant the cluster has not taken yet: its clients are refused until it has. */
+    readonly pending = false,
   ) {
     this.keys = new TenantKeys(spec.prefix);
     this.leaseIds = new TenantLeaseIds(leaseTagOf(spec.name));
@@ -67,8 +69,10 @@ export class TenantState {
     this.counters.rejections++;
   }
 
-  /** Counts one request of `bytes` request bytes; rejects with tooManyRequests past a rate limit. */
+  /** Counts one request of `bytes` request bytes; rejects with tooManyRequests past a rate limit (notCapable while pending). */
   admit(bytes: number): void {
+    // refused rather than served unconfined or under limits the cluster does not enforce
+    if (this.pending) throw new EtcdError('notCapable');
     if ((this.requestBucket !== undefined && !this.requestBucket.take(1)) || (this.byteBucket !== undefined && !this.byteBucket.take(bytes))) {
       this.counters.rejections++;
       throw new EtcdError('tooManyRequests');

@@ -513,6 +513,10 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.is((await ended).details, 'etcdserver: permission denied');
   close(carolAgain);
   assert.is((await http(f, '/api/tenants/a', { method: 'DELETE', auth: basic('root') })).status, 409);
+  // a configured tenant is changed in the configuration, which every member proposes (tenant-config-seed.ts)
+  const changed = await http(f, '/api/tenants/a', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/' }) });
+  assert.is(changed.status, 409);
+  assert.match(((await changed.json()) as { error: { message: string } }).error.message, /defined in this member's configuration/);
 });
 
 s('the gRPC admin service lists, creates, reads and deletes tenants for root and refuses a tenant', async (ctx) => {

@@ -2,12 +2,13 @@
 // A noisy neighbour: tenant "quiet" puts from 8 loops while tenant "noisy" hammers from 200 loops
 // (bench/tenant-noisy-client.mjs, its own process), far past its requests_per_second; the quiet tenant's latency (p50, p99) with and without the
 // neighbour, on one fresh single member (auth on, both tenants bound to users). Rounds alternate
-// alone/with-neighbour so that load from other processes spreads over both.
+// alone/with-neighbour so that load from other processes spreads over both. serverCpuMsPerS: the
+// server process's CPU (user + system) per second of the measured phase, read from /proc.
 //
 // Usage: node bench/tenant-neighbour.mjs [seconds per phase, default 10] [rounds, default 3]
 //        (env ENGINE=rocksdb|memory, NOISY_RPS=500)
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -54,6 +55,15 @@ const child = spawn(
   ],
   { stdio: 'ignore' },
 );
+/** The server's CPU time so far (user + system, ms), from /proc: what the load cost it, whatever else runs on the machine. */
+const serverCpuMs = () => {
+  try {
+    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+};
 const stop = async () => {
   await new Promise((r) => {
     child.once('exit', r);
@@ -111,6 +121,7 @@ try {
     // the neighbour is up and refused at its limit before the quiet tenant is measured
     if (withNeighbour) await new Promise((r) => setTimeout(r, 1500));
     const latencies = [];
+    const cpuBefore = serverCpuMs();
     const until = Date.now() + seconds * 1000;
     await Promise.all(
       Array.from({ length: quietLoops }, async (_, i) => {
@@ -121,10 +132,11 @@ try {
         }
       }),
     );
+    const serverCpuPerSecond = (serverCpuMs() - cpuBefore) / seconds;
     stopHammer();
     await hammer;
     latencies.sort((a, b) => a - b);
-    return { withNeighbour, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), noisyOk, noisyRefused };
+    return { withNeighbour, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), serverCpuMsPerS: Math.round(serverCpuPerSecond), noisyOk, noisyRefused };
   };
 
   const results = [];

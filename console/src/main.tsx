@@ -9,15 +9,16 @@ import { KeyTree } from './key-tree';
 import { LeasesView } from './leases-view';
 import { LoginForm } from './login';
 import { dismiss, subscribeNotices, type Notice } from './notices';
+import { TenantsView } from './tenants-view';
 import { TransferView } from './transfer-view';
 import { UsersView } from './users-view';
 import { bytesId } from './bytes';
 import { watchFeed } from './watch-feed';
 import { WatchView } from './watch-view';
 
-const tabs = ['keys', 'watch', 'leases', 'cluster', 'users', 'transfer'] as const;
+const tabs = ['keys', 'watch', 'leases', 'cluster', 'users', 'tenants', 'transfer'] as const;
 type Tab = (typeof tabs)[number];
-const tabTitles: Record<Tab, string> = { keys: 'Keys', watch: 'Watch', leases: 'Leases', cluster: 'Cluster', users: 'Users & roles', transfer: 'Import / export' };
+const tabTitles: Record<Tab, string> = { keys: 'Keys', watch: 'Watch', leases: 'Leases', cluster: 'Cluster', users: 'Users & roles', tenants: 'Tenants', transfer: 'Import / export' };
 
 const tabOfHash = (): Tab => {
   const h = location.hash.replace(/^#\/?/, '');
@@ -141,6 +142,7 @@ function App() {
             {tab === 'leases' && <LeasesView />}
             {tab === 'cluster' && <ClusterView />}
             {tab === 'users' && auth === 'in' && <UsersView />}
+            {tab === 'tenants' && <TenantsView />}
             {tab === 'transfer' && <TransferView />}
           </>
         )}

@@ -39,6 +39,8 @@ export interface ObservedMember {
   /** Client TLS, for https metrics URLs. */
   readonly clientTls: TlsSide | undefined;
   readonly log: Logger;
+  /** A reason /readyz must fail besides the log (configured tenants that disagree with the cluster's). */
+  readonly notReadyBecause?: () => string | undefined;
 }
 
 export interface Observability {
@@ -72,6 +74,7 @@ export async function startObservability(m: ObservedMember): Promise<Observabili
     leaderCommitIndex: () => m.raft.readIndex(),
     appliedIndex: () => m.store.appliedIndex,
     hasLeader: () => m.raft.leader !== 0n,
+    ...(m.notReadyBecause === undefined ? {} : { notReadyBecause: m.notReadyBecause }),
   });
   const httpHandlers = [metricsHandler(m.metrics), probeHandler(readiness)];
   let listener: MetricsListener | undefined;

@@ -9,6 +9,8 @@ export interface ReadinessSources {
   /** The Raft index this member's store has applied (read often while a probe waits: keep it cheap). */
   readonly appliedIndex: () => number;
   readonly hasLeader: () => boolean;
+  /** Why this member must not be ready whatever its log says (its configured tenants disagree with the cluster's); undefined: no such reason. */
+  readonly notReadyBecause?: () => string | undefined;
 }
 
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
@@ -33,6 +35,8 @@ export class ReadinessCheck {
   }
 
   private async probe(): Promise<Readiness> {
+    const refused = this.sources.notReadyBecause?.();
+    if (refused !== undefined) return { ready: false, reason: refused };
     if (!this.sources.hasLeader()) return { ready: false, reason: 'no leader' };
     const deadline = Date.now() + this.timeoutMs;
     const target = await this.beforeDeadline(this.sources.leaderCommitIndex(), deadline);

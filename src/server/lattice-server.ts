@@ -26,6 +26,8 @@ import { startClientPort } from '../adapters/client-port.js';
 import { defaultGrpcServices } from '../adapters/grpc/grpc-server.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
 import { TenantRouter, tenantPortOptions } from '../tenants/tenant-routing.js';
+import { TenantAdmin } from '../tenants/tenant-admin.js';
+import { seedConfiguredTenants } from '../tenants/tenant-config-seed.js';
 import { Membership } from '../cluster/membership.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
@@ -382,6 +384,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       listenMetricsUrls: config.listenMetricsUrls,
       clientTls,
       log,
+      notReadyBecause: () => tenants.configDisagreement(),
     });
   } catch (e) {
     await closeMember();
@@ -393,6 +396,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   void ended.then(() => (endedEarly = true));
   const published = await Promise.race([publishUntilApplied(raftMember, log, () => endedEarly).then(() => true), ended.then(() => false)]);
   if (!published) return { ended, close: closeMember };
+  // Configured tenants are proposed through the log before clients are served (src/tenants/tenant-config-seed.ts).
+  const tenantSeed = seedConfiguredTenants(new TenantAdmin(api, tenants), tenants, log.named('tenants'), requestTimeoutMs(config.electionTimeoutMs));
+  await tenantSeed.firstPass;
 
   // A client URL that cannot be bound (taken, or the same as a metrics URL) stops what was started.
   let port: Awaited<ReturnType<typeof startClientPort>>;
@@ -416,6 +422,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       ...tenantPortOptions(new TenantRouter(api, tenants, Math.random), defaultGrpcServices, { maxRequestBytes: config.maxRequestBytes, log: (message, err) => log.error(message, { error: err }) }),
     });
   } catch (e) {
+    tenantSeed.close();
     await closeMember();
     throw e;
   }
@@ -441,6 +448,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       // etcd's Stop: a leader hands over first, so the others need not wait out an election.
       await theLeadership.transferBeforeStop(requestTimeoutMs(config.electionTimeoutMs));
       theLeadership.close();
+      tenantSeed.close();
       await port.close();
       await closeMember();
       clientTls?.close();

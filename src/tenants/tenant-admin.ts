@@ -1,5 +1,5 @@
 // The tenant admin operations, shared by the HTTP (/api/tenants) and gRPC (lattice.tenants.v1.Tenants)
-// admin APIs: list and read with usage, create or change, delete. A change goes through the log as a
+// admin APIs and the configured tenants' seed: list and read with usage, create or change, delete. A change goes through the log as a
 // key under the reserved prefix (tenant-directory.ts) and is answered once applied on this member.
 // Who may call is the adapters' business (root only with auth on; never a tenant's client).
 import { prefixEnd } from '../core/keys.js';
@@ -10,6 +10,7 @@ import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { specProblem, tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
+import { specDifference } from './tenant-spec-record.js';
 
 export type TenantAdminErrorKind = 'notFound' | 'invalid' | 'conflict';
 
@@ -45,9 +46,21 @@ export class TenantAdmin {
     return v;
   }
 
-  /** Creates or changes `spec.name`; `created` tells which. */
-  async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
-    const existing = this.directory.get(spec.name);
+  /**
+   * Proposes a configured tenant (tenant-config-seed.ts) unless the cluster enforces it as it is:
+   * read linearizably first, so the comparison is with the cluster's state, not a stale one.
+   */
+  async seed(spec: TenantSpec): Promise<'unchanged' | 'created' | 'changed'> {
+    await this.api.kv.range(RangeRequest.create({ key: specKey(spec.name) }));
+    const inEffect = this.directory.replicated(spec.name);
+    if (inEffect !== undefined && specDifference(spec, inEffect.spec) === undefined) return 'unchanged';
+    return (await this.put(spec, { seed: true })).created ? 'created' : 'changed';
+  }
+
+  /** Creates or changes `spec.name`; `created` tells which. A tenant of this member's configuration is changed only by its seed. */
+  async put(spec: TenantSpec, how: { readonly seed?: boolean } = {}): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
+    if (how.seed !== true && this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
+    const existing = this.directory.replicated(spec.name);
     const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
     if (problem !== undefined) throw new TenantAdminError('invalid', problem);
     if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');
@@ -73,15 +86,16 @@ export class TenantAdmin {
       const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: prefixEnd(Buffer.from(spec.prefix)), countOnly: true }));
       throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys, or tenant ${spec.name} was created at the same time`);
     }
-    const now = this.view(spec.name);
+    const now = this.directory.replicated(spec.name) === undefined ? undefined : this.view(spec.name);
     if (now === undefined) throw new TenantAdminError('conflict', 'the tenant clashes with one created at the same time');
     return { tenant: now, created: existing === undefined };
   }
 
   async delete(name: string): Promise<void> {
     if (this.directory.get(name) === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
+    if (this.directory.isConfigured(name)) throw configuredRefusal(name);
     const deleted = await this.api.kv.deleteRange(DeleteRangeRequest.create({ key: specKey(name) }), undefined);
-    if (deleted.deleted === 0n) throw new TenantAdminError('conflict', `tenant ${name} is defined in the configuration; remove it there`);
+    if (deleted.deleted === 0n) throw new TenantAdminError('notFound', `no tenant ${name}`);
   }
 
   private view(name: string): TenantView | undefined {
@@ -92,6 +106,9 @@ export class TenantAdmin {
     return { ...t.spec, source, usage };
   }
 }
+
+const configuredRefusal = (name: string): TenantAdminError =>
+  new TenantAdminError('conflict', `tenant ${name} is defined in this member's configuration: change it there, on every member`);
 
 /** Only the spec's own fields: the stored record is read strictly. */
 const specRecord = (s: TenantSpec): Buffer =>

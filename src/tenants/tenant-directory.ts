@@ -1,9 +1,12 @@
-// Which tenants exist and who belongs to which. Tenants come from the configuration (ServerConfig
-// .tenants, the same on every member) and from the admin API, which keeps each one as a key under a
-// reserved prefix of the store (tenantSpecKeyPrefix): created, changed and deleted through the
-// replicated log like any write, so every member learns of it at the same log position (the usage
-// book hands the directory each such record as it is applied) and a restart reads them back. A stored
-// tenant with the name of a configured one replaces it.
+// Which tenants exist and who belongs to which. The replicated state is the one source of truth: each
+// tenant is a key under a reserved prefix of the store (tenantSpecKeyPrefix), created, changed and
+// deleted through the log like any write, so every member learns of it at the same log position (the
+// usage book hands the directory each such record as it is applied) and a restart reads them back.
+// The apply-time checks read only these. Tenants in this member's configuration (ServerConfig
+// .tenants) are a seed: the member proposes them through the same path as the admin API
+// (tenant-config-seed.ts). Until the cluster has taken one it is served as pending (its clients are
+// refused, never unconfined), and a configured tenant that differs from the cluster's is reported
+// (configDisagreement: /readyz and the log).
 import type { AuthApplier, LeaseLedger } from '../store/mvcc-store.js';
 import type { Engine } from '../engines/engine.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
@@ -11,7 +14,7 @@ import { TenantUsageBook } from './tenant-usage-book.js';
 import { TenantState, type TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
-import { parseStoredSpec } from './tenant-spec-record.js';
+import { parseStoredSpec, specDifference } from './tenant-spec-record.js';
 import { specWriteProblem, writesTenantSpecs } from './tenant-spec-writes.js';
 import type { Clock } from './token-bucket.js';
 
@@ -25,6 +28,10 @@ export class TenantDirectory {
   readonly book = new TenantUsageBook();
   private readonly configured: ReadonlyMap<string, TenantSpec>;
   private readonly stored = new Map<string, TenantSpec>();
+  /** The specs the cluster enforces (stored, minus any that clash): what the apply-time checks read. */
+  private replicatedSpecs = new Map<string, TenantSpec>();
+  /** Why a configured tenant could not be proposed (tenant-config-seed.ts), by name. */
+  private readonly seedFailures = new Map<string, string>();
   private states = new Map<string, TenantState>();
   private sources = new Map<string, 'config' | 'admin'>();
   private byUser = new Map<string, TenantState>();
@@ -47,7 +54,45 @@ export class TenantDirectory {
   /** Reads the tenants kept in the store and counts each tenant's keys; before the store replays its log. */
   async load(engine: Engine): Promise<void> {
     await this.book.countFrom(engine, []);
-    await this.book.countFrom(engine, this.list().map((t) => t.keys.storedPrefix), false);
+    await this.book.countFrom(engine, this.list().filter((t) => !t.pending).map((t) => t.keys.storedPrefix), false);
+  }
+
+  /** This member's configured tenants (the seed it proposes). */
+  configuredSpecs(): TenantSpec[] {
+    return [...this.configured.values()];
+  }
+
+  isConfigured(name: string): boolean {
+    return this.configured.has(name);
+  }
+
+  /** The tenant as the cluster enforces it; undefined for a pending or unknown one. */
+  replicated(name: string): TenantState | undefined {
+    const t = this.states.get(name);
+    return t === undefined || t.pending ? undefined : t;
+  }
+
+  /** Records (or clears, with undefined) why a configured tenant could not be proposed. */
+  noteSeedFailure(name: string, reason: string | undefined): void {
+    if (reason === undefined) this.seedFailures.delete(name);
+    else this.seedFailures.set(name, reason);
+  }
+
+  /**
+   * Why this member's configured tenants are not those the cluster enforces, for /readyz and the log;
+   * undefined when they are. Local only: it never changes what is applied.
+   */
+  configDisagreement(): string | undefined {
+    for (const [name, spec] of this.configured) {
+      const inEffect = this.replicatedSpecs.get(name);
+      if (inEffect === undefined) {
+        const why = this.seedFailures.get(name);
+        return `tenant ${name} from this member's configuration is not in the cluster's state${why === undefined ? ' yet' : `: ${why}`}`;
+      }
+      const diff = specDifference(spec, inEffect);
+      if (diff !== undefined) return `tenant ${name} in this member's configuration differs from the one the cluster enforces (${diff}); give every member the same tenants`;
+    }
+    return undefined;
   }
 
   get isEmpty(): boolean {
@@ -82,9 +127,9 @@ export class TenantDirectory {
     return this.byCommonName.get(cn);
   }
 
-  /** The specs in effect, for validating a change before it is proposed. */
+  /** The specs the cluster enforces (pending configured ones left out): for the apply-time checks and validating a change. */
   specs(): TenantSpec[] {
-    return this.list().map((t) => t.spec);
+    return [...this.replicatedSpecs.values()];
   }
 
   /** Usage of one tenant (undefined: no such tenant), for the admin API and metrics. */
@@ -160,34 +205,39 @@ export class TenantDirectory {
   }
 
   /**
-   * The set in effect: configured tenants, replaced or joined by stored ones in name order; a stored
-   * one that would clash with those before it is left out (the admin API checks before proposing,
-   * but two admins may race).
+   * The set in effect: the stored tenants in name order, leaving out one that would clash with those
+   * before it (the admin API checks before proposing, but two admins may race); then, served as
+   * pending, this member's configured tenants the cluster does not have yet and that clash with none.
    */
   private rebuild(): void {
-    const effective = new Map(this.configured);
-    const sources = new Map<string, 'config' | 'admin'>([...this.configured.keys()].map((n) => [n, 'config' as const]));
+    const effective = new Map<string, TenantSpec>();
     for (const name of [...this.stored.keys()].sort()) {
-      const candidate = new Map(effective);
-      candidate.set(name, this.stored.get(name)!);
-      if (tenantsProblem([...candidate.values()]) !== undefined) continue;
-      effective.set(name, this.stored.get(name)!);
-      sources.set(name, 'admin');
+      const spec = this.stored.get(name)!;
+      if (tenantsProblem([...effective.values(), spec]) !== undefined) continue;
+      effective.set(name, spec);
     }
+    this.replicatedSpecs = new Map(effective);
+    const pending = new Set<string>();
+    for (const [name, spec] of this.configured) {
+      if (effective.has(name) || tenantsProblem([...effective.values(), spec]) !== undefined) continue;
+      effective.set(name, spec);
+      pending.add(name);
+    }
+    const sources = new Map<string, 'config' | 'admin'>([...effective.keys()].map((n) => [n, this.configured.has(n) ? ('config' as const) : ('admin' as const)]));
     const states = new Map<string, TenantState>();
     for (const [name, spec] of effective) {
       const before = this.states.get(name);
-      if (before !== undefined && before.spec === spec) {
+      if (before !== undefined && before.spec === spec && before.pending === pending.has(name)) {
         states.set(name, before);
         continue;
       }
-      states.set(name, new TenantState(spec, this.clock, before?.counters));
+      states.set(name, new TenantState(spec, this.clock, before?.counters, pending.has(name)));
     }
     this.states = states;
     this.sources = sources;
     this.byUser = new Map([...states.values()].flatMap((t) => t.spec.users.map((u) => [u, t] as const)));
     this.byCommonName = new Map([...states.values()].flatMap((t) => t.spec.certCommonNames.map((c) => [c, t] as const)));
-    this.book.setTenants([...states.values()].map((t) => ({ name: t.name, storedPrefix: t.keys.storedPrefix, limits: t.spec.limits })));
+    this.book.setTenants([...states.values()].filter((t) => !t.pending).map((t) => ({ name: t.name, storedPrefix: t.keys.storedPrefix, limits: t.spec.limits })));
     this.generation++;
     for (const l of this.changeListeners) l();
   }

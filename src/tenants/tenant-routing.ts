@@ -10,7 +10,7 @@ import { EtcdError } from '../core/errors.js';
 import type { ServerApi } from '../core/kv-api.js';
 import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext, MethodCall } from '../adapters/grpc/service-module.js';
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
-import type { ErrorLogger } from '../adapters/grpc/error-status.js';
+import { statusByKind, type ErrorLogger } from '../adapters/grpc/error-status.js';
 import type { HttpHandler } from '../adapters/http/http-router.js';
 import { createTenantAdminHandler } from './tenant-admin-api.js';
 import { TenantAdmin } from './tenant-admin.js';
@@ -45,7 +45,34 @@ const refusedToTenants = (path: string): boolean =>
 /** Makes an /api handler over an API (client-port.ts's createApiHandler with the port's settings). */
 export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler;
 
+/**
+ * Callers whose tenant is known from an earlier call, by token (or certificate name without one), so
+ * a tenant over its request rate is refused before its token is checked and its request read. At
+ * most this many; the oldest goes first.
+ */
+export const maxRememberedCallers = 10_000;
+
+/**
+ * The unary calls a tenant's handler admits against its request rate (tenant-kv.ts, tenant-lease.ts,
+ * tenant-concurrency.ts): only these are refused early, so every other call answers as before.
+ */
+const rateLimitedUnaryPaths = new Set([
+  '/etcdserverpb.KV/Range',
+  '/etcdserverpb.KV/Put',
+  '/etcdserverpb.KV/DeleteRange',
+  '/etcdserverpb.KV/Txn',
+  '/etcdserverpb.Lease/LeaseGrant',
+  '/etcdserverpb.Lease/LeaseRevoke',
+  '/v3lockpb.Lock/Lock',
+  '/v3lockpb.Lock/Unlock',
+  '/v3electionpb.Election/Campaign',
+  '/v3electionpb.Election/Proclaim',
+  '/v3electionpb.Election/Leader',
+  '/v3electionpb.Election/Resign',
+]);
+
 export class TenantRouter {
+  private readonly rememberedCallers = new Map<string, TenantState>();
   private readonly apis = new WeakMap<TenantState, ServerApi>();
   /** Per tenant, per service: its methods built over the tenant's API. */
   private readonly methodTables = new WeakMap<TenantState, Map<string, ReadonlyMap<string, GrpcMethod>>>();
@@ -150,10 +177,15 @@ export class TenantRouter {
       kind: plain.kind,
       serve: (call) => {
         if (this.directory.isEmpty) return plain.serve(call);
+        // A refused call costs its neighbours as little as it can: no token lookup, no decoding.
+        const caller = rateLimitedUnaryPaths.has(plain.path) ? callerKey(call.metadata, call.verifiedCommonName) : undefined;
+        // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
+        if (caller !== undefined && this.refusedEarly(caller)) return call.end(statusByKind.tooManyRequests);
         // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
         // chosen method starts reading it.
         this.tenantOf(call.metadata, call.verifiedCommonName).then(
           (tenant) => {
+            if (tenant !== undefined && caller !== undefined) this.rememberCaller(caller, tenant);
             if (tenant === undefined) return (this.untenantedMethod(service, ctx, plain.path) ?? plain).serve(call);
             if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
@@ -166,6 +198,29 @@ export class TenantRouter {
         );
       },
     };
+  }
+
+  /**
+   * A remembered caller's tenant is over its request rate. The tenant must still be the one in
+   * effect (a changed or deleted tenant is a new state). The token is not checked again here: an
+   * expired or revoked token of a tenant over its rate is refused for the rate, and for the token
+   * once the bucket lets the call through to the full path.
+   */
+  private refusedEarly(caller: string): boolean {
+    const tenant = this.rememberedCallers.get(caller);
+    if (tenant === undefined) return false;
+    if (this.directory.get(tenant.name) !== tenant) {
+      this.rememberedCallers.delete(caller);
+      return false;
+    }
+    return tenant.refusesRequestNow();
+  }
+
+  private rememberCaller(caller: string, tenant: TenantState): void {
+    if (this.rememberedCallers.get(caller) === tenant) return;
+    this.rememberedCallers.delete(caller);
+    if (this.rememberedCallers.size >= maxRememberedCallers) this.rememberedCallers.delete(this.rememberedCallers.keys().next().value!);
+    this.rememberedCallers.set(caller, tenant);
   }
 
   /** The Lease service's methods over `untenanted` (the other services need no guard). */
@@ -260,6 +315,14 @@ export class TenantRouter {
       },
     };
   }
+}
+
+/** What identifies a gRPC caller before its token is checked: the token as sent, else the verified certificate name. */
+function callerKey(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): string | undefined {
+  const raw = metadata['token'] ?? metadata['authorization'];
+  const token = Array.isArray(raw) ? raw[0] : raw;
+  if (token !== undefined) return `t:${token}`;
+  return verifiedCommonName === undefined ? undefined : `c:${verifiedCommonName}`;
 }
 
 const isTenantsUrl = (url: string | undefined): boolean => url !== undefined && /^\/api\/tenants(?:[/?]|$)/.test(url);

@@ -35,3 +35,16 @@ export function parseStoredSpec(value: Uint8Array): TenantSpec | undefined {
     return undefined;
   }
 }
+
+/** What differs between two specs of one tenant, for a log line ("limits.maxKeys: 10 / 20"); undefined when nothing does. */
+export function specDifference(mine: TenantSpec, theirs: TenantSpec): string | undefined {
+  const sorted = (xs: readonly string[]): string => JSON.stringify([...xs].sort());
+  const fields: [string, string, string][] = [
+    ['prefix', JSON.stringify(mine.prefix), JSON.stringify(theirs.prefix)],
+    ['users', sorted(mine.users), sorted(theirs.users)],
+    ['certCommonNames', sorted(mine.certCommonNames), sorted(theirs.certCommonNames)],
+    ...limitFields.map((f): [string, string, string] => [`limits.${f}`, String(mine.limits[f] ?? 'none'), String(theirs.limits[f] ?? 'none')]),
+  ];
+  const differing = fields.filter(([, a, b]) => a !== b).map(([f, a, b]) => `${f}: ${a} here, ${b} in the cluster`);
+  return differing.length === 0 ? undefined : differing.join('; ');
+}

@@ -38,6 +38,8 @@ export class TenantState {
     clock: Clock,
     /** Shared with the state this one replaces: open watchers of the old spec close against it. */
     readonly counters: TenantCounters = { requests: 0, rejections: 0, watchers: 0 },
+    /** A configured tenant the cluster has not taken yet: its clients are refused until it has. */
+    readonly pending = false,
   ) {
     this.keys = new TenantKeys(spec.prefix);
     this.leaseIds = new TenantLeaseIds(leaseTagOf(spec.name));
@@ -67,13 +69,26 @@ export class TenantState {
     this.counters.rejections++;
   }
 
-  /** Counts one request of `bytes` request bytes; rejects with tooManyRequests past a rate limit. */
+  /** Counts one request of `bytes` request bytes; rejects with tooManyRequests past a rate limit (notCapable while pending). */
   admit(bytes: number): void {
+    // refused rather than served unconfined or under limits the cluster does not enforce
+    if (this.pending) throw new EtcdError('notCapable');
     if ((this.requestBucket !== undefined && !this.requestBucket.take(1)) || (this.byteBucket !== undefined && !this.byteBucket.take(bytes))) {
       this.counters.rejections++;
       throw new EtcdError('tooManyRequests');
     }
     this.counters.requests++;
+  }
+
+  /**
+   * True, counting a rejection, when the next request would be refused for the request rate: for
+   * refusing a call before its caller's token is checked or its request read (tenant-routing.ts).
+   * Takes nothing from the bucket: a call let through is admitted as usual.
+   */
+  refusesRequestNow(): boolean {
+    if (this.pending || this.requestBucket === undefined || !this.requestBucket.wouldRefuse(1)) return false;
+    this.counters.rejections++;
+    return true;
   }
 
   /** A new watcher; rejects with tooManyRequests past maxWatchers. */

@@ -22,12 +22,23 @@ export class TokenBucket {
   take(cost: number): boolean {
     // a rate of 0 admits nothing (a tenant switched off)
     if (this.ratePerSecond <= 0) return false;
-    const now = this.now();
-    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.lastMs) / 1000) * this.ratePerSecond);
-    this.lastMs = now;
+    this.refill();
     const needed = Math.min(cost, this.ratePerSecond);
     if (this.tokens < needed) return false;
     this.tokens -= cost;
     return true;
+  }
+
+  /** True when `take(cost)` would refuse now; takes nothing. */
+  wouldRefuse(cost: number): boolean {
+    if (this.ratePerSecond <= 0) return true;
+    this.refill();
+    return this.tokens < Math.min(cost, this.ratePerSecond);
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.ratePerSecond, this.tokens + ((now - this.lastMs) / 1000) * this.ratePerSecond);
+    this.lastMs = now;
   }
 }

@@ -1,5 +1,5 @@
 // A small checker for the JSON Schema subset /api/openapi.json uses ($ref, type, properties with
-// required, items, enum, oneOf, nullable). Objects with properties are closed: a field the document
+// required, items, enum, oneOf, nullable; integer and number). Objects with properties are closed: a field the document
 // does not name is reported, so the document cannot fall behind the server.
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -23,6 +23,9 @@ export function validate(value: unknown, schema: JsonSchema, components: Readonl
       return errors;
     case 'integer':
       if (!Number.isInteger(value)) errors.push(`${at}: not an integer`);
+      return errors;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) errors.push(`${at}: not a number`);
       return errors;
     case 'string':
       if (typeof value !== 'string') errors.push(`${at}: not a string`);

@@ -1,7 +1,9 @@
 // Tenants in a 3-member Lattice cluster (memory engine): a tenant's key limit is checked when each
 // member applies the log, so writes racing through all three members are refused identically
 // everywhere (exactly maxKeys succeed, every member counts the same usage), and a tenant made through
-// the admin API on one member is known to the others.
+// the admin API on one member is known to the others. Member m3 is given a different tenants file:
+// configured tenants are proposed through the log, so every member enforces the same spec, and the
+// member(s) whose file differs from it fail /readyz and say why in the log.
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,12 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 const maxKeys = 10;
 const writes = 45;
 
+/** m1 and m2 are given the first, m3 the second: they differ in a limit the racing writes do not meet. */
+const configured = {
+  m1: { name: 'q', prefix: '/tenants/q/', limits: { maxKeys } },
+  m3: { name: 'q', prefix: '/tenants/q/', limits: { maxKeys, requestsPerSecond: 10_000 } },
+};
+
 interface Fixture {
   cluster: TestCluster;
   dir: string;
@@ -22,8 +30,10 @@ interface Fixture {
 async function start(): Promise<Fixture> {
   const dir = makeTempDir('tenants-cluster');
   const file = join(dir, 'tenants.json');
-  writeFileSync(file, JSON.stringify([{ name: 'q', prefix: '/tenants/q/', limits: { maxKeys } }]));
-  const cluster = await startCluster('lattice', { size: 3, engine: 'memory', extraArgs: ['--tenants-file', file] });
+  writeFileSync(file, JSON.stringify([configured.m1]));
+  const other = join(dir, 'tenants-m3.json');
+  writeFileSync(other, JSON.stringify([configured.m3]));
+  const cluster = await startCluster('lattice', { size: 3, engine: 'memory', memberEnv: (name) => ({ LATTICE_TENANTS_FILE: name === 'm3' ? other : file }) });
   return {
     cluster,
     dir,
@@ -69,6 +79,31 @@ s.it('writes racing through every member past maxKeys are refused alike; every m
     assert.is(count.body['count'], String(maxKeys));
   }
   assert.equal(usages, [maxKeys, maxKeys, maxKeys]);
+});
+
+s.it('members given different tenants files enforce the one replicated spec; a member whose file differs fails /readyz and logs why', async ({ cluster }) => {
+  const enforced: unknown[] = [];
+  for (const m of cluster.members) {
+    await json(`${m.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('x').toString('base64') }) });
+    enforced.push((await json(`${m.endpoint}/api/tenants/q`)).body['limits']);
+  }
+  assert.equal(enforced[1], enforced[0]);
+  assert.equal(enforced[2], enforced[0]);
+  let unready = 0;
+  for (const m of cluster.members) {
+    const mine = m.name === 'm3' ? configured.m3 : configured.m1;
+    const ready = await fetch(`${m.endpoint}/readyz`);
+    const body = await ready.text();
+    if (JSON.stringify(mine.limits) === JSON.stringify(enforced[0])) {
+      assert.is(ready.status, 200, `${m.name}: ${body}`);
+      continue;
+    }
+    unready++;
+    assert.is(ready.status, 503);
+    assert.match(body, /tenant q in this member's configuration differs from the one the cluster enforces \(limits\.requestsPerSecond/);
+    await waitUntil(async () => m.process.output().includes('tenants: this member is not ready'), { timeoutMs: 5_000, what: `${m.name} logs the disagreement` });
+  }
+  assert.ok(unready >= 1, 'files that differ cannot all agree with the cluster');
 });
 
 s.it('a tenant created through one member is known to every member', async ({ cluster }) => {

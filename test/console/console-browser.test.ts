@@ -1,7 +1,7 @@
 // The web console in a real browser (Debian's headless Chromium driven by playwright-core), once per
 // engine against a real Lattice process: browse the key tree, create, edit with a compare-and-swap
 // conflict made by etcdctl in between, delete a prefix, a live watch, a lease counting down until its
-// key vanishes, the cluster view, and a login once auth is on. One browser for the whole file, one
+// key vanishes, the cluster view, the tenants view, and a login once auth is on. One browser for the whole file, one
 // server and one page per engine.
 // CONSOLE_SCREENSHOTS=1 also saves each main view to docs/console/*.png (memory engine).
 import { spawnSync } from 'node:child_process';
@@ -295,6 +295,34 @@ for (const [i, engine] of engines.entries()) {
     assert.is(await get(url, 'imported/a'), '1');
     const b = await fetch(`${url}/api/kv/imported/b?raw`);
     assert.equal([...new Uint8Array(await b.arrayBuffer())], [0xff]);
+  });
+
+  it('the tenants view creates a tenant, shows its keys against its limit as they are written, changes a limit and deletes it', async ({ url, page }) => {
+    await page.getByTestId('tab-tenants').click();
+    await page.getByTestId('new-tenant').click();
+    await page.getByTestId('tenant-name').fill('team-a');
+    await page.getByTestId('tenant-prefix').fill('/tenants/team-a/');
+    await page.getByTestId('tenant-users').fill('alice, bob');
+    await page.getByTestId('tenant-limit-maxKeys').fill('10');
+    await page.getByTestId('tenant-limit-requestsPerSecond').fill('50');
+    await page.getByTestId('tenant-save').click();
+    const row = page.getByTestId('tenant').filter({ hasText: 'team-a' });
+    await row.getByTestId('tenant-keys').filter({ hasText: '0 of 10' }).waitFor();
+    for (const k of ['a', 'b', 'c']) await put(url, `/tenants/team-a/${k}`, 'value');
+    // the watch feed tells the view of the writes
+    await row.getByTestId('tenant-keys').filter({ hasText: '3 of 10' }).waitFor();
+    await shot(page, engine, 'tenants');
+    await row.getByTestId('edit-tenant').click();
+    await page.getByTestId('tenant-limit-maxKeys').fill('20');
+    await page.getByTestId('tenant-save').click();
+    await row.getByTestId('tenant-keys').filter({ hasText: '3 of 20' }).waitFor();
+    const stored = (await (await fetch(`${url}/api/tenants/team-a`)).json()) as { users: string[]; limits: Record<string, number> };
+    assert.equal(stored.users, ['alice', 'bob']);
+    assert.equal(stored.limits, { requestsPerSecond: 50, maxKeys: 20 });
+    await row.getByTestId('delete-tenant').click();
+    await page.getByTestId('confirm-delete-tenant').click();
+    await row.waitFor({ state: 'detached' });
+    assert.is((await fetch(`${url}/api/tenants/team-a`)).status, 404);
   });
 
   it('with auth on the console asks for a login, refuses a wrong password, then shows keys and users', async ({ url, page }) => {

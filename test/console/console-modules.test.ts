@@ -1,10 +1,11 @@
 // The console's pure modules (console/src), in node: how keys are shown and put in URLs, the line
-// diff between revisions, and the JSON/YAML conversions.
+// diff between revisions, the JSON/YAML conversions, and the tenants view's rows and form.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bytesToBase64, base64ToBytes, displayKey, hexDump, keyPath, utf8Bytes, utf8Text, wireBytes } from '../../console/src/bytes.js';
 import { lineDiff } from '../../console/src/diff.js';
 import { detectKind, prettyJson, toYaml, yamlToJson } from '../../console/src/format.js';
+import { emptyForm, formOf, specBody, tenantRows } from '../../console/src/tenant-rows.js';
 import { decodePathBytes } from '../../src/adapters/api/api-bytes.js';
 
 const s = suite('console modules');
@@ -74,6 +75,20 @@ s('JSON and YAML are recognised and converted both ways; plain text is left alon
   assert.is(prettyJson('{"a":1,"a":2}').ok, false);
   assert.is(toYaml('{"id":12345678901234567890}').ok, false);
   assert.equal(prettyJson('{"s":"\\u0041\\"","n":-1.5}'), { ok: true, text: '{\n  "s": "A\\"",\n  "n": -1.5\n}' });
+});
+
+s('a tenant row reads /api/tenants and its form gives back the same spec; empty limits are none, bad ones are refused', () => {
+  const rows = tenantRows({
+    tenants: [
+      { name: 'b', prefix: '/b/', users: ['u'], certCommonNames: [], limits: { maxKeys: 5, requestsPerSecond: 2.5 }, source: 'admin', usage: { keys: 1, bytes: 9, requests: 3, rejections: 0, watchers: 0 } },
+      { name: 'a', prefix: '/a/', users: [], certCommonNames: ['cn'], limits: {}, source: 'config', usage: {} },
+    ],
+  });
+  assert.equal(rows.map((r) => r.name), ['a', 'b']);
+  assert.equal(rows[0]!.usage, { keys: 0, bytes: 0, requests: 0, rejections: 0, watchers: 0 });
+  assert.equal(specBody(formOf(rows[1]!)), { ok: true, body: { prefix: '/b/', users: ['u'], certCommonNames: [], limits: { requestsPerSecond: 2.5, maxKeys: 5 } } });
+  assert.is(specBody({ ...emptyForm, name: 'Bad', prefix: '/x/' }).ok, false);
+  assert.is(specBody({ ...emptyForm, name: 'x', prefix: '/x/', limits: { ...emptyForm.limits, maxKeys: '-1' } }).ok, false);
 });
 
 s.run();

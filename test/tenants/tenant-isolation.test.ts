@@ -459,6 +459,8 @@ s('a tenant hammering at its request rate gets too many requests while another t
   for (const r of refused) assert.is((r.reason as ServiceError).details, 'etcdserver: too many requests');
   assert.is((refused[0]!.reason as ServiceError).code, 8, 'RESOURCE_EXHAUSTED');
   assert.ok(quiet.every((r) => r.status === 'fulfilled'), 'every call of the other tenant succeeded');
+  // refused early (before its token is checked) only where a call counts against the rate
+  assert.ok((await call(rita.maintenance, rita.maintenance.status, {}, rita.md)).header);
   // a rate refusal is the noisy tenant's alone, and it shows in its usage
   const usage = (await (await http(fx(ctx), '/api/tenants/r', { auth: basic('root') })).json()) as { usage: { rejections: number; requests: number } };
   assert.ok(usage.usage.rejections >= refused.length);
@@ -513,6 +515,10 @@ s('the admin API lists tenants with usage, is root only, and its tenants work at
   assert.is((await ended).details, 'etcdserver: permission denied');
   close(carolAgain);
   assert.is((await http(f, '/api/tenants/a', { method: 'DELETE', auth: basic('root') })).status, 409);
+  // a configured tenant is changed in the configuration, which every member proposes (tenant-config-seed.ts)
+  const changed = await http(f, '/api/tenants/a', { method: 'PUT', auth: basic('root'), body: JSON.stringify({ prefix: '/tenants/a/' }) });
+  assert.is(changed.status, 409);
+  assert.match(((await changed.json()) as { error: { message: string } }).error.message, /defined in this member's configuration/);
 });
 
 s('the gRPC admin service lists, creates, reads and deletes tenants for root and refuses a tenant', async (ctx) => {

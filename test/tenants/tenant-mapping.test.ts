@@ -103,6 +103,50 @@ routing('a tenant call whose method has no tenant-built twin is refused, never s
   assert.is(plainServed, 0);
 });
 
+routing('a caller whose tenant is over its request rate is refused before its token is checked or its request read, for rate-limited calls only', async () => {
+  let now = 0;
+  const directory = new TenantDirectory([{ ...spec('t', '/t/'), certCommonNames: ['cn-t'] }], () => now);
+  const stored = JSON.stringify({ ...spec('t', '/t/', { requestsPerSecond: 1 }), certCommonNames: ['cn-t'] });
+  directory.book.track({ key: tenantSpecKeyPrefix + 't', value: b(stored), createRevision: 2, modRevision: 2, sub: 0, version: 1, lease: 0n, tombstone: false });
+  assert.not.ok(directory.get('t')!.pending, 'the stored spec is the one in effect');
+  const base = { lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) } as unknown as ServerApi;
+  const router = new TenantRouter(base, directory, Math.random);
+  let served = 0;
+  let reached = 0;
+  // the tenant's twin of the method admits like tenant-kv.ts does
+  const methods = (ctx: GrpcServiceContext): GrpcMethod[] =>
+    ['/etcdserverpb.KV/Range', '/etcdserverpb.Maintenance/Status'].map((path) => ({
+      path,
+      kind: 'unary' as const,
+      serve: (call: MethodCall) => {
+        if (ctx.api === base) return;
+        reached++;
+        try {
+          if (path.endsWith('/Range')) directory.get('t')!.admit(1);
+          served++;
+          call.end();
+        } catch (e) {
+          call.fail(e);
+        }
+      },
+    }));
+  const [service] = router.routeServices([{ name: 'etcdserverpb.KV', methods }]);
+  const [range, status] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
+  const serve = (method: GrpcMethod): Promise<string> =>
+    new Promise((resolve) =>
+      method.serve({ metadata: {}, verifiedCommonName: 'cn-t', kind: 'unary', end: (status?: { details: string }) => resolve(status?.details ?? 'ok'), fail: (e: Error) => resolve(e.message) } as unknown as MethodCall),
+    );
+  assert.is(await serve(range!), 'ok');
+  // the bucket (1 a second) is empty: refused at once, before the tenant is looked up again
+  assert.is(await serve(range!), 'etcdserver: too many requests');
+  assert.is(served, 1);
+  assert.is(reached, 1, 'the refused call never reached the method');
+  assert.is(await serve(status!), 'ok', 'a call that does not count against the rate is served');
+  now += 1000;
+  assert.is(await serve(range!), 'ok');
+  assert.is(directory.usage('t')!.rejections, 1);
+});
+
 routing.run();
 
 const bucket = suite('token bucket');

@@ -17,6 +17,7 @@ const error = (description: string): Schema => json(ref('Error'), description);
 const keyParam: Schema = { name: 'key', in: 'path', required: true, description: 'the key, percent-encoded bytes (may contain /)', schema: str };
 const leaseIdParam: Schema = { name: 'id', in: 'path', required: true, description: 'lease ID, decimal or 0x-hex', schema: str };
 const nameParam: Schema = { name: 'name', in: 'path', required: true, description: 'percent-encoded bytes', schema: str };
+const tenantNameParam: Schema = { name: 'name', in: 'path', required: true, description: 'the tenant name, [a-z0-9-]{1,63}', schema: str };
 const q = (name: string, description: string, schema: Schema = bool): Schema => ({ name, in: 'query', required: false, description, schema });
 const h = (name: string, description: string): Schema => ({ name, in: 'header', required: false, description, schema: str });
 
@@ -28,6 +29,41 @@ const common = {
 };
 
 const schemas: Record<string, Schema> = {
+  TenantLimits: obj(
+    {
+      requestsPerSecond: { type: 'number', description: 'token bucket per member, burst one second; past it: etcdserver: too many requests' },
+      bytesPerSecond: { type: 'number', description: 'request bytes per second, per member' },
+      maxKeys: { ...int, description: 'keys stored under the prefix' },
+      maxBytes: { ...int, description: 'key + value bytes stored under the prefix' },
+      leaseTtlMinSeconds: { ...int, description: 'a shorter grant is raised to it' },
+      leaseTtlMaxSeconds: { ...int, description: 'a longer grant is refused' },
+      maxWatchers: { ...int, description: 'watchers open at once, per member' },
+    },
+    [],
+  ),
+  TenantUsage: obj(
+    {
+      keys: { ...int, description: 'keys stored under the prefix (the same on every member)' },
+      bytes: { ...int, description: 'key + value bytes stored (the same on every member)' },
+      requests: { ...int, description: 'requests this member admitted' },
+      rejections: { ...int, description: 'requests refused for a limit, on this member' },
+      watchers: { ...int, description: 'watchers open on this member' },
+    },
+    ['keys', 'bytes', 'requests', 'rejections', 'watchers'],
+  ),
+  Tenant: obj(
+    {
+      name: str,
+      prefix: { ...str, description: 'the key prefix its clients do not see' },
+      users: arr(str),
+      certCommonNames: arr(str),
+      limits: { $ref: '#/components/schemas/TenantLimits' },
+      source: { type: 'string', enum: ['config', 'admin'], description: 'config: in the answering member\'s configuration (change it there)' },
+      usage: { $ref: '#/components/schemas/TenantUsage' },
+    },
+    ['name', 'prefix', 'users', 'certCommonNames', 'limits', 'source', 'usage'],
+  ),
+  TenantList: obj({ tenants: arr({ $ref: '#/components/schemas/Tenant' }) }, ['tenants']),
   Error: obj(
     {
       error: obj(
@@ -217,6 +253,28 @@ export const openApiDocument = {
     },
     '/api/leases/{id}/keepalive': {
       post: { summary: 'Renew once', parameters: [leaseIdParam], responses: { '200': json(ref('Lease'), 'renewed'), '404': error('no such lease'), ...common } },
+    },
+    '/api/tenants': {
+      get: { summary: 'Every tenant with its limits and usage (root only with auth on; never a tenant\'s client)', responses: { '200': json(ref('TenantList'), 'the tenants'), ...common } },
+    },
+    '/api/tenants/{name}': {
+      get: { summary: 'One tenant with its usage', parameters: [tenantNameParam], responses: { '200': json(ref('Tenant'), 'the tenant'), '404': error('no such tenant'), ...common } },
+      put: {
+        summary: 'Create or change a tenant (through the log); a tenant keeps its prefix and is created only over an empty one',
+        parameters: [tenantNameParam],
+        requestBody: requestJson(obj({ prefix: str, users: arr(str), certCommonNames: arr(str), limits: ref('TenantLimits') }, ['prefix'])),
+        responses: {
+          '200': json(ref('Tenant'), 'changed'),
+          '201': json(ref('Tenant'), 'created'),
+          '409': error('the prefix holds keys, the tenant is in this member\'s configuration, or it was changed at the same time'),
+          ...common,
+        },
+      },
+      delete: {
+        summary: 'Delete a tenant (its keys stay)',
+        parameters: [tenantNameParam],
+        responses: { '204': { description: 'deleted' }, '404': error('no such tenant'), '409': error('the tenant is in this member\'s configuration: change it there'), ...common },
+      },
     },
     '/api/members': { get: { summary: 'Cluster members', responses: { '200': json(ref('Members'), 'members'), ...common } } },
     '/api/status': { get: { summary: 'This member: leader, revision, raft index, db size, alarms', responses: { '200': json(ref('Status'), 'status'), ...common } } },

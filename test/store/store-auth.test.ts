@@ -10,6 +10,8 @@ import { rejectsWith, removeDir, tempDir, type OpenStore } from './store-harness
 import { openAuthed as openAuthedIn, settle } from './auth-harness.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { prefixEnd } from '../../src/core/keys.js';
+import { encodeProposal } from '../../src/log/command.js';
+import { revokeHeader } from '../../src/auth/revoke-header.js';
 
 interface Context {
   dir: string;
@@ -33,6 +35,20 @@ const putOn = (key: string, lease = 0n): PutRequest => PutRequest.create({ key: 
 const openAuthed = (ctx: Context): ReturnType<typeof openAuthedIn> => openAuthedIn(ctx.dir, ctx.open);
 const keysUnder = async (store: Awaited<ReturnType<typeof openAuthed>>['store'], prefix: string): Promise<string[]> =>
   (await store.range(RangeRequest.create({ key: b(prefix), rangeEnd: prefixEnd(b(prefix)) }))).kvs.map((kv) => kv.key.toString('latin1'));
+const revisionOf = async (store: Awaited<ReturnType<typeof openAuthed>>['store']): Promise<bigint> =>
+  (await store.range(RangeRequest.create({ key: b('a') }))).header?.revision ?? -1n;
+
+/**
+ * Whether the build before apply-time revoke checks could decode a proposal: its auth header
+ * (type 12) wrapped only puts, deletes and txns (1, 2, 3); anything else there stopped the member.
+ */
+function previousBuildDecodes(proposal: Buffer): boolean {
+  const code = proposal[0];
+  if (code !== 12) return code !== undefined && code >= 1 && code <= 11;
+  const body = proposal.subarray(9);
+  const inner = body[10 + body.readUInt16BE(8)];
+  return inner === 1 || inner === 2 || inner === 3;
+}
 
 it('a put on a lease another write of the same batch attached a foreign key to is refused, as when applied alone', async (ctx) => {
   const { log, front, store } = await openAuthed(ctx);
@@ -90,9 +106,11 @@ it('a lease revoke is checked when applied: a key attached by an earlier entry o
   const revoke = store.leaseRevoke({ ID: 7n }, as('alice'));
   await settle();
   assert.is(log.pending.length, 2);
+  const before = await revisionOf(store);
   log.commitPending();
   await rootPut;
   await rejectsWith(revoke, 'authPermissionDenied');
+  assert.is(await revisionOf(store), before + 1n, 'only root\'s put made a revision');
   assert.equal(leases.keysOf(7n), ['a/1', 'x/1']);
   assert.equal(await keysUnder(store, 'x/'), ['x/1']);
 
@@ -114,6 +132,7 @@ it('a lease revoke proposed before the revoker lost write on its keys and applie
   await settle();
   assert.is(log.pending.length, 1);
   await front.request(as('root'), { op: 'roleRevokePermission', role: 'a-rw', key: 'a', rangeEnd: 'b' });
+  const before = await revisionOf(store);
   log.commitPending();
   // etcd: the entry's auth revision is older than the store's, so "revision of auth store is old".
   await rejectsWith(revoke, 'authOldRevision');
@@ -122,6 +141,7 @@ it('a lease revoke proposed before the revoker lost write on its keys and applie
   log.autoCommit = true;
   await rejectsWith(store.leaseRevoke({ ID: 7n }, as('alice')), 'authPermissionDenied');
   assert.equal(await keysUnder(store, 'a/'), ['a/1']);
+  assert.is(await revisionOf(store), before, 'refused revokes make no revision');
 });
 
 it('a lease revoke proposed before auth enable and applied after it is refused (user name is empty); one without a header (expiry, or an entry of the previous version) is not checked', async (ctx) => {
@@ -133,15 +153,46 @@ it('a lease revoke proposed before auth enable and applied after it is refused (
   const client = store.leaseRevoke({ ID: 7n }, noUser);
   await settle();
   await front.request(noUser, { op: 'enable' });
+  const before = await revisionOf(store);
   log.commitPending();
   await rejectsWith(client, 'authUserEmpty');
   assert.ok(leases.keysOf(7n) !== undefined);
+  assert.is(await revisionOf(store), before, 'a refused revoke makes no revision');
   log.autoCommit = true;
-  await store.leaseRevoke({ ID: 7n });
+  await store.leaseRevoke({ ID: 7n }, undefined);
   assert.is(leases.keysOf(7n), undefined);
   // A lease without keys needs no permission (etcd's checkLeasePuts checks only attached keys).
   await store.leaseGrant(LeaseGrantRequest.create({ ID: 8n, TTL: 100n }));
   await store.leaseRevoke({ ID: 8n }, as('alice'));
+});
+
+it('a client revoke proposed while auth is disabled is a plain entry the previous build decodes; with auth enabled it carries the header', async (ctx) => {
+  const { log, front, store, as } = await openAuthed(ctx);
+  log.autoCommit = true;
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 7n, TTL: 100n }));
+  await store.leaseGrant(LeaseGrantRequest.create({ ID: 8n, TTL: 100n }));
+  log.autoCommit = false;
+  // What the gRPC service and /api hand the store: writeHeaderOf's empty user, kept only while auth is on.
+  const off = store.leaseRevoke({ ID: 7n }, revokeHeader(front, noUser));
+  await settle();
+  const [plain] = log.pending;
+  assert.ok(plain !== undefined && plain.command.type === 'leaseRevoke');
+  const plainBytes = encodeProposal(plain.requestId, plain.command);
+  assert.is(plainBytes[0], 6);
+  assert.ok(previousBuildDecodes(plainBytes));
+  log.commitPending();
+  await off;
+
+  await front.request(noUser, { op: 'enable' });
+  const on = store.leaseRevoke({ ID: 8n }, revokeHeader(front, as('root')));
+  await settle();
+  const [headed] = log.pending;
+  assert.ok(headed !== undefined && headed.command.type === 'leaseRevoke');
+  const headedBytes = encodeProposal(headed.requestId, headed.command);
+  assert.is(headedBytes[0], 12);
+  assert.not.ok(previousBuildDecodes(headedBytes), 'the documented case: upgrade every member before revoking with auth on');
+  log.commitPending();
+  await on;
 });
 
 test.run();

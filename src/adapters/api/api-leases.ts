@@ -9,6 +9,7 @@ import { optionalCount, optionalId, parseJsonObject, readBody, type BodyLimits }
 import { putBytes } from './api-bytes.js';
 import type { ApiAccess } from './api-identity.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
+import { revokeHeader } from '../../auth/revoke-header.js';
 
 const noRangeEnd = new Uint8Array(0);
 
@@ -61,9 +62,12 @@ export class LeaseRoutes {
     sendJson(res, 200, { ...idJson(id), ttl: Number(ttl) });
   }
 
-  /** DELETE /api/leases/<id> → {revision}; its keys are deleted with it. */
+  /**
+   * DELETE /api/leases/<id> → {revision}; its keys are deleted with it. With auth enabled the caller
+   * goes with the entry and may only revoke if it may write every key then attached (checked when applied).
+   */
   async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
-    const r = await this.ctx.api.lease.revoke({ ID: id }, who);
+    const r = await this.ctx.api.lease.revoke({ ID: id }, revokeHeader(this.ctx.api.auth, who));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

@@ -44,7 +44,7 @@ const revisionOf = async (store: Awaited<ReturnType<typeof openAuthed>>['store']
  */
 function previousBuildDecodes(proposal: Buffer): boolean {
   const code = proposal[0];
-  if (code !== 12) return code !== undefined && code >= 1 && code <= 11;
+  if (code !== 12) return code !== undefined && ((code >= 1 && code <= 11) || code === 13);
   const body = proposal.subarray(9);
   const inner = body[10 + body.readUInt16BE(8)];
   return inner === 1 || inner === 2 || inner === 3;

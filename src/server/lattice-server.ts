@@ -27,6 +27,7 @@ import { defaultGrpcServices } from '../adapters/grpc/grpc-server.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
 import { TenantRouter, tenantPortOptions } from '../tenants/tenant-routing.js';
 import { Membership } from '../cluster/membership.js';
+import { everyMemberApplies } from '../cluster/log-feature-gate.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
 import { startRaftMember, type RaftMember } from './raft-member.js';
@@ -323,6 +324,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     cluster,
     auth: auth.front,
+    everyMemberApplies: (feature) => everyMemberApplies(membership.members(), memberId, (id, f) => raftMember.transport.peerAdvertises(id, f), feature),
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => maintenance.status(),

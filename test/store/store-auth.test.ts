@@ -166,33 +166,49 @@ it('a lease revoke proposed before auth enable and applied after it is refused (
   await store.leaseRevoke({ ID: 8n }, as('alice'));
 });
 
-it('a client revoke proposed while auth is disabled is a plain entry the previous build decodes; with auth enabled it carries the header', async (ctx) => {
-  const { log, front, store, as } = await openAuthed(ctx);
-  log.autoCommit = true;
-  await store.leaseGrant(LeaseGrantRequest.create({ ID: 7n, TTL: 100n }));
-  await store.leaseGrant(LeaseGrantRequest.create({ ID: 8n, TTL: 100n }));
-  log.autoCommit = false;
-  // What the gRPC service and /api hand the store: writeHeaderOf's empty user, kept only while auth is on.
-  const off = store.leaseRevoke({ ID: 7n }, revokeHeader(front, noUser));
+/** Proposes a client's revoke as the gRPC service and /api do, and answers the proposal's bytes. */
+async function proposedRevoke(authed: Awaited<ReturnType<typeof openAuthed>>, id: bigint, who: AuthHeader, everyMemberApplies: boolean): Promise<{ bytes: Buffer; revoked: Promise<unknown> }> {
+  const revoked = authed.store.leaseRevoke({ ID: id }, revokeHeader(authed.front, who, id, everyMemberApplies));
+  revoked.catch(() => undefined);
   await settle();
-  const [plain] = log.pending;
-  assert.ok(plain !== undefined && plain.command.type === 'leaseRevoke');
-  const plainBytes = encodeProposal(plain.requestId, plain.command);
-  assert.is(plainBytes[0], 6);
-  assert.ok(previousBuildDecodes(plainBytes));
-  log.commitPending();
-  await off;
+  const [p] = authed.log.pending;
+  assert.ok(p !== undefined && p.command.type === 'leaseRevoke');
+  return { bytes: encodeProposal(p.requestId, p.command), revoked };
+}
 
-  await front.request(noUser, { op: 'enable' });
-  const on = store.leaseRevoke({ ID: 8n }, revokeHeader(front, as('root')));
-  await settle();
-  const [headed] = log.pending;
-  assert.ok(headed !== undefined && headed.command.type === 'leaseRevoke');
-  const headedBytes = encodeProposal(headed.requestId, headed.command);
-  assert.is(headedBytes[0], 12);
-  assert.not.ok(previousBuildDecodes(headedBytes), 'the documented case: upgrade every member before revoking with auth on');
+it('while a member cannot apply revokes with an auth header, a client revoke is a plain entry the previous build decodes, checked before it is proposed; once all can, it carries the header', async (ctx) => {
+  const authed = await openAuthed(ctx);
+  const { log, front, store, as } = authed;
+  log.autoCommit = true;
+  for (const id of [7n, 8n, 9n, 10n]) await store.leaseGrant(LeaseGrantRequest.create({ ID: id, TTL: 100n }));
+  log.autoCommit = false;
+
+  // Auth off, an older member present: plain type 6.
+  const off = await proposedRevoke(authed, 7n, noUser, false);
+  assert.is(off.bytes[0], 6);
+  assert.ok(previousBuildDecodes(off.bytes));
   log.commitPending();
-  await on;
+  await off.revoked;
+
+  log.autoCommit = true;
+  await front.request(noUser, { op: 'enable' });
+  await store.put(putOn('x/1', 8n), as('root'));
+  log.autoCommit = false;
+  // Auth on, an older member present: still plain, and refused before proposing when the caller may not write the keys.
+  await rejectsWith((async () => store.leaseRevoke({ ID: 8n }, revokeHeader(front, as('alice'), 8n, false)))(), 'authPermissionDenied');
+  assert.is(log.pending.length, 0);
+  const on = await proposedRevoke(authed, 9n, as('alice'), false);
+  assert.is(on.bytes[0], 6);
+  assert.ok(previousBuildDecodes(on.bytes));
+  log.commitPending();
+  await on.revoked;
+
+  // Every member can apply it: the header goes with the entry (etcd's check at apply).
+  const headed = await proposedRevoke(authed, 10n, as('alice'), true);
+  assert.is(headed.bytes[0], 12);
+  assert.not.ok(previousBuildDecodes(headed.bytes));
+  log.commitPending();
+  await headed.revoked;
 });
 
 test.run();

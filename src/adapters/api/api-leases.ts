@@ -10,6 +10,7 @@ import { putBytes } from './api-bytes.js';
 import type { ApiAccess } from './api-identity.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
 import { revokeHeader } from '../../auth/revoke-header.js';
+import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 const noRangeEnd = new Uint8Array(0);
 
@@ -64,10 +65,12 @@ export class LeaseRoutes {
 
   /**
    * DELETE /api/leases/<id> → {revision}; its keys are deleted with it. With auth enabled the caller
-   * goes with the entry and may only revoke if it may write every key then attached (checked when applied).
+   * must be able to write every key attached: checked when applied, or before proposing while a
+   * member runs a build that cannot apply that (revokeHeader).
    */
   async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
-    const r = await this.ctx.api.lease.revoke({ ID: id }, revokeHeader(this.ctx.api.auth, who));
+    const api = this.ctx.api;
+    const r = await api.lease.revoke({ ID: id }, revokeHeader(api.auth, who, id, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

@@ -19,9 +19,9 @@ export interface LeaseApi {
   /** ID 0 lets the server choose one. Rejects with leaseExists, leaseTtlTooLarge. */
   grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
   /**
-   * Rejects with leaseNotFound. `auth`: the caller while auth is enabled (revokeHeader), checked when
-   * the revoke is applied: write on every key then attached to the lease (etcd's
-   * authApplierV3.LeaseRevoke). Undefined: unchecked, a plain entry every build reads.
+   * Rejects with leaseNotFound. `auth`: the caller as revokeHeader gives it, checked when the revoke
+   * is applied: write on every key then attached to the lease (etcd's authApplierV3.LeaseRevoke).
+   * Undefined: unchecked at apply, a plain entry every build reads.
    */
   revoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse>;
   /** The TTL a keepalive answers: the granted TTL, or 0 when the lease is unknown or expired. */

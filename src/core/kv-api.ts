@@ -81,6 +81,11 @@ export interface ServerApi {
   readonly cluster: ClusterApi;
   /** Users, roles, tokens and permission checks (src/auth/). Absent: no auth (tests of other services). */
   readonly auth?: AuthFront;
+  /**
+   * Whether every member can apply log entries of `feature` (src/cluster/log-feature-gate.ts).
+   * Absent: yes (a server of tests, with no peers).
+   */
+  everyMemberApplies?(feature: string): boolean;
   readonly version: string;
   header(revision?: number): ResponseHeader;
   status(): Promise<StoreStatus>;

@@ -19,10 +19,11 @@ export interface LeaseApi {
   /** ID 0 lets the server choose one. Rejects with leaseExists, leaseTtlTooLarge. */
   grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
   /**
-   * Rejects with leaseNotFound. `auth`: the caller (writeHeaderOf), checked when the revoke is
-   * applied: write on every key then attached to the lease (etcd's authApplierV3.LeaseRevoke).
+   * Rejects with leaseNotFound. `auth`: the caller as revokeHeader gives it, checked when the revoke
+   * is applied: write on every key then attached to the lease (etcd's authApplierV3.LeaseRevoke).
+   * Undefined: unchecked at apply, a plain entry every build reads.
    */
-  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse>;
+  revoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse>;
   /** The TTL a keepalive answers: the granted TTL, or 0 when the lease is unknown or expired. */
   renew(id: bigint): Promise<bigint>;
   /** An unknown lease answers TTL -1, as etcd's gRPC layer does. */

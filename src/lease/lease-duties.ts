@@ -19,7 +19,8 @@ const leaseCheckpointRatePerSecond = 1000;
 const checkpointBatchesPerCheck = Math.max(1, Math.floor((leaseCheckpointRatePerSecond * leaseDutyIntervalMs) / 1000 / 2));
 
 export interface LeaseDutyWrites {
-  leaseRevoke(req: LeaseRevokeRequest): Promise<unknown>;
+  /** `auth` is always undefined here: expiry revokes as the server (etcd's WithRoot), unchecked. */
+  leaseRevoke(req: LeaseRevokeRequest, auth: undefined): Promise<unknown>;
   leaseCheckpoint(req: LeaseCheckpointRequest): Promise<unknown>;
 }
 
@@ -64,7 +65,7 @@ export class LeaseDuties {
 
   private revokeExpired(): void {
     for (const ID of this.options.table.takeExpired(revokesPerCheck)) {
-      this.options.store.leaseRevoke({ ID }).then(this.options.onExpired, (e: unknown) => {
+      this.options.store.leaseRevoke({ ID }, undefined).then(this.options.onExpired, (e: unknown) => {
         // Revoked by a client meanwhile: nothing left to do.
         if (e instanceof EtcdError && e.kind === 'leaseNotFound') return;
         if (this.stopped) return;

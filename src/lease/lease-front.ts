@@ -32,8 +32,8 @@ export { leaseDutyIntervalMs as expiryCheckIntervalMs } from './lease-duties.js'
 /** The store's lease writes, all through the revision log, and its linearizable read barrier. */
 export interface LeaseWrites {
   leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  /** `auth`: the revoking client, checked when applied; absent for the expiry loop's revokes. */
-  leaseRevoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse>;
+  /** `auth`: the revoking client, checked when applied; undefined for the expiry loop's revokes and while a member cannot apply a header (revokeHeader). */
+  leaseRevoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse>;
   leaseCheckpoint(req: LeaseCheckpointRequest): Promise<unknown>;
 }
 
@@ -107,7 +107,7 @@ export class LeaseFront implements LeaseApi {
     return this.options.store.leaseGrant(req.ID === 0n ? { ...req, ID: this.options.ids.next() } : req);
   }
 
-  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+  revoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse> {
     return this.options.store.leaseRevoke(req, auth);
   }
 

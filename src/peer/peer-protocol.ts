@@ -29,7 +29,27 @@ export const peerHeaders = {
   protocolVersion: 'x-lattice-peer-protocol',
   /** On a call's answer: the handler refused it with this code (its text is the body). */
   callRefusal: 'x-lattice-call-refusal',
+  /**
+   * The log entry kinds the dialler can apply beyond those of the peer protocol's first release,
+   * comma-separated (etcd's cluster version, per feature): a member proposes such an entry only while
+   * every member advertises it. Builds before it send none and ignore it.
+   */
+  logFeatures: 'x-lattice-log-features',
 } as const;
+
+/** A LeaseRevoke with the caller's auth header (log type 12 around type 6), checked when applied. */
+export const revokeAuthHeaderFeature = 'revoke-auth-header';
+/** What this build advertises. */
+export const localLogFeatures: readonly string[] = [revokeAuthHeaderFeature];
+/** Header values past this are not read (a member advertises a few short names). */
+const maxLogFeaturesHeaderBytes = 1024;
+
+/** The features a dialler's handshake advertises (none when the header is absent or oversized). */
+export function advertisedLogFeatures(headers: IncomingHttpHeaders): ReadonlySet<string> {
+  const value = single(headers[peerHeaders.logFeatures]);
+  if (value === undefined || value.length > maxLogFeaturesHeaderBytes) return new Set();
+  return new Set(value.split(',').map((f) => f.trim()).filter((f) => f !== ''));
+}
 
 /** etcd's rafthttp refusal texts (http.go), sent as the body. */
 export const refusalText = {
@@ -55,6 +75,7 @@ export function handshakeHeaders(self: HandshakeIdentity, to: bigint): Record<st
     [peerHeaders.from]: formatId(self.localId),
     [peerHeaders.to]: formatId(to),
     [peerHeaders.protocolVersion]: peerProtocolVersion,
+    [peerHeaders.logFeatures]: localLogFeatures.join(','),
   };
 }
 

@@ -334,6 +334,11 @@ export class PeerTransport {
     return this.links.get(id)?.isActive() ?? false;
   }
 
+  /** Whether the peer, connected now, said it can apply log entries of `feature` (peer-protocol.ts logFeatures). */
+  peerAdvertises(id: bigint, feature: string): boolean {
+    return this.inbound.peerAdvertises(id, feature);
+  }
+
   /** Counters and state of the link toward a peer (frames, messages, drops, RTT, active since). */
   linkStats(id: bigint): Readonly<PeerLinkStats> | undefined {
     return this.links.get(id)?.stats;

@@ -29,6 +29,7 @@ import { TenantRouter, tenantPortOptions } from '../tenants/tenant-routing.js';
 import { TenantAdmin } from '../tenants/tenant-admin.js';
 import { seedConfiguredTenants } from '../tenants/tenant-config-seed.js';
 import { Membership } from '../cluster/membership.js';
+import { everyMemberApplies } from '../cluster/log-feature-gate.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { ClusterFront } from '../cluster/cluster-front.js';
 import { startRaftMember, type RaftMember } from './raft-member.js';
@@ -325,6 +326,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     },
     cluster,
     auth: auth.front,
+    everyMemberApplies: (feature) => everyMemberApplies(membership.members(), memberId, (id, f) => raftMember.transport.peerAdvertises(id, f), feature),
     version: etcdServerVersion,
     header: (revision) => header(revision ?? store.revision),
     status: () => maintenance.status(),

@@ -308,9 +308,9 @@ export class MvccStore implements KvApi {
 
   /**
    * Revokes through the log: every attached key is deleted in one revision. `auth`: the revoking
-   * client, checked when applied against the keys then attached; absent for internal revokes (expiry).
+   * client, checked when applied against the keys then attached; undefined: unchecked (expiry; revokeHeader's plain revokes).
    */
-  async leaseRevoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+  async leaseRevoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse> {
     const r = await this.write(auth === undefined ? { type: 'leaseRevoke', req } : { type: 'leaseRevoke', req, auth });
     if (r.type !== 'leaseRevoke') throw new Error('lease revoke answered with another response type');
     return this.stamp(r.response);

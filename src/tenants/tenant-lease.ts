@@ -55,7 +55,7 @@ export class TenantLease implements LeaseApi {
     return id === 0n ? 1n : id;
   }
 
-  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+  revoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse> {
     this.tenant.admit(8);
     return this.base.revoke({ ...req, ID: this.storedId(req.ID) }, auth);
   }
@@ -104,7 +104,7 @@ export class UntenantedLease implements LeaseApi {
     return this.base.grant(req);
   }
 
-  revoke(req: LeaseRevokeRequest, auth?: AuthHeader): Promise<LeaseRevokeResponse> {
+  revoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse> {
     return this.base.revoke(req, auth);
   }
 

@@ -105,7 +105,7 @@ for (const engine of engines) {
     assert.is((await call(`${url}/api/kv/a/c`, { headers: root })).status, 404);
   });
 
-  s.it('a lease shows its key names only to a caller who may read them all (CVE-2023-32082), on /api and gRPC', async ({ url }) => {
+  s.it('a lease shows its key names only to a caller who may read them all (CVE-2023-32082), on /api and gRPC; DELETE by a caller who may not write them is refused', async ({ url }) => {
     const root = { Authorization: basic('root', 'rootpw') };
     const alice = { Authorization: basic('alice', 'alicepw') };
     const grant = await call(`${url}/api/leases`, { method: 'POST', body: '{"ttl":600}', headers: root });
@@ -122,6 +122,12 @@ for (const engine of engines) {
     assert.is(grpcNoKeys.code, 0, grpcNoKeys.stderr);
     const grpcRoot = await etcdctl(url, ['--user', 'root:rootpw', 'lease', 'timetolive', idHex, '--keys']);
     assert.ok(grpcRoot.code === 0 && grpcRoot.stdout.includes('b/secret'), grpcRoot.stdout + grpcRoot.stderr);
+    // DELETE: /api makes no check of its own; the revoke carries the caller and is refused when applied
+    const revokeRefused = await call(`${url}/api/leases/${id}`, { method: 'DELETE', headers: alice });
+    assert.equal([revokeRefused.status, errorCode(revokeRefused)], [403, 'authPermissionDenied'], revokeRefused.text);
+    assert.is((await call(`${url}/api/kv/b/secret`, { headers: root })).status, 200);
+    assert.is((await call(`${url}/api/leases/${id}`, { method: 'DELETE', headers: root })).status, 200);
+    assert.is((await call(`${url}/api/kv/b/secret`, { headers: root })).status, 404);
   });
 
   s.run();

@@ -122,7 +122,7 @@ function defineSuite(kind: ClusterKind, engine: Engine | undefined, skipReason: 
   );
 
   s.it(
-    'lease revokes by a user racing puts of keys she may not write onto the same leases: never both applied, every member alike',
+    'lease revokes by a user racing puts of keys she may not write onto the same leases: never both applied, every member alike; sent after the put is applied, always refused',
     async (cluster) => {
       const conns = cluster.members.map((m) => grpcClients(m.endpoint));
       try {
@@ -154,6 +154,20 @@ function defineSuite(kind: ClusterKind, engine: Engine | undefined, skipReason: 
             assert.ok(keys.has(`/a/r${k}`) && keys.has(`/b/r${k}`), `lease ${k}`);
           }
         });
+
+        // In turn: root's put is applied before alice sends the revoke, through the other members (at
+        // least one a follower, whose lease table may lag): refused every time, both keys stay everywhere.
+        const lease = await conns[0]!.grant(60n, root);
+        await conns[0]!.put('/a/d', lease, alice);
+        await conns[0]!.put('/b/d', lease, root);
+        for (const c of [conns[1]!, conns[2]!]) {
+          const refusal = await c.revoke(lease, alice).then(() => 'revoked', (e: unknown) => String(e));
+          assert.match(refusal, /permission denied/);
+        }
+        for (const c of conns) {
+          const held = (await c.allKeys(root)).split('\n').map((l) => l.split(' ')[0]);
+          assert.ok(held.includes('/a/d') && held.includes('/b/d'));
+        }
       } finally {
         for (const c of conns) c.close();
       }

@@ -11,7 +11,7 @@ import { MessageType, type Message } from '../../src/raft/types.js';
 import { fetchMembersFromPeers, MembersFetchError } from '../../src/peer/peer-transport.js';
 import { encodeBatch } from '../../src/peer/message-codec.js';
 import { writeFrameHeader } from '../../src/peer/frame-reader.js';
-import { handshakeHeaders, memberRemovedText, peerPaths } from '../../src/peer/peer-protocol.js';
+import { handshakeHeaders, memberRemovedText, peerPaths, revokeAuthHeaderFeature } from '../../src/peer/peer-protocol.js';
 import { freePort, loopbackHost } from '../helpers/free-port.js';
 import { withTimeout } from '../helpers/spec.js';
 import { eventually, heartbeat, meshUp, message, seededRandom, startMember, type TestMember } from './peer-fixtures.js';
@@ -102,6 +102,9 @@ it('two members exchange messages both ways, in order, and see each other active
   assert.equal(commits(a.received), range(200));
   assert.ok(a.transport.isActive(2n) && b.transport.isActive(1n));
   assert.not.ok(a.transport.isActive(7n));
+  // each stream's handshake said which log features its sender applies
+  assert.ok(a.transport.peerAdvertises(2n, revokeAuthHeaderFeature) && b.transport.peerAdvertises(1n, revokeAuthHeaderFeature));
+  assert.not.ok(a.transport.peerAdvertises(2n, 'unknown-feature') || a.transport.peerAdvertises(7n, revokeAuthHeaderFeature));
 });
 
 it('three members exchange messages, each sender in order at each receiver', async () => {
@@ -377,6 +380,8 @@ it('a peer that is down is reported unreachable, and is reconnected when it come
   started.splice(started.indexOf(b), 1);
   const failuresBefore = a.unreachable.length;
   await eventually(() => !a.transport.isActive(2n) && a.unreachable.length > failuresBefore, 'a notices b is gone');
+  // a peer not connected may come back on an older build: its log features are forgotten with its stream
+  await eventually(() => !a.transport.peerAdvertises(2n, revokeAuthHeaderFeature), 'b\'s log features dropped with its stream');
   const b2 = await member(2n, { port: portB });
   b2.transport.addPeer(1n, [a.url]);
   await eventually(() => a.transport.isActive(2n), 'a reconnects to the restarted b');

@@ -10,6 +10,8 @@ import { rejectsWith, removeDir, tempDir, type OpenStore } from './store-harness
 import { openAuthed as openAuthedIn, settle } from './auth-harness.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { prefixEnd } from '../../src/core/keys.js';
+import { encodeProposal } from '../../src/log/command.js';
+import { revokeHeader } from '../../src/auth/revoke-header.js';
 
 interface Context {
   dir: string;
@@ -33,6 +35,20 @@ const putOn = (key: string, lease = 0n): PutRequest => PutRequest.create({ key: 
 const openAuthed = (ctx: Context): ReturnType<typeof openAuthedIn> => openAuthedIn(ctx.dir, ctx.open);
 const keysUnder = async (store: Awaited<ReturnType<typeof openAuthed>>['store'], prefix: string): Promise<string[]> =>
   (await store.range(RangeRequest.create({ key: b(prefix), rangeEnd: prefixEnd(b(prefix)) }))).kvs.map((kv) => kv.key.toString('latin1'));
+const revisionOf = async (store: Awaited<ReturnType<typeof openAuthed>>['store']): Promise<bigint> =>
+  (await store.range(RangeRequest.create({ key: b('a') }))).header?.revision ?? -1n;
+
+/**
+ * Whether the build before apply-time revoke checks could decode a proposal: its auth header
+ * (type 12) wrapped only puts, deletes and txns (1, 2, 3); anything else there stopped the member.
+ */
+function previousBuildDecodes(proposal: Buffer): boolean {
+  const code = proposal[0];
+  if (code !== 12) return code !== undefined && ((code >= 1 && code <= 11) || code === 13);
+  const body = proposal.subarray(9);
+  const inner = body[10 + body.readUInt16BE(8)];
+  return inner === 1 || inner === 2 || inner === 3;
+}
 
 it('a put on a lease another write of the same batch attached a foreign key to is refused, as when applied alone', async (ctx) => {
   const { log, front, store } = await openAuthed(ctx);
@@ -90,9 +106,11 @@ it('a lease revoke is checked when applied: a key attached by an earlier entry o
   const revoke = store.leaseRevoke({ ID: 7n }, as('alice'));
   await settle();
   assert.is(log.pending.length, 2);
+  const before = await revisionOf(store);
   log.commitPending();
   await rootPut;
   await rejectsWith(revoke, 'authPermissionDenied');
+  assert.is(await revisionOf(store), before + 1n, 'only root\'s put made a revision');
   assert.equal(leases.keysOf(7n), ['a/1', 'x/1']);
   assert.equal(await keysUnder(store, 'x/'), ['x/1']);
 
@@ -114,6 +132,7 @@ it('a lease revoke proposed before the revoker lost write on its keys and applie
   await settle();
   assert.is(log.pending.length, 1);
   await front.request(as('root'), { op: 'roleRevokePermission', role: 'a-rw', key: 'a', rangeEnd: 'b' });
+  const before = await revisionOf(store);
   log.commitPending();
   // etcd: the entry's auth revision is older than the store's, so "revision of auth store is old".
   await rejectsWith(revoke, 'authOldRevision');
@@ -122,6 +141,7 @@ it('a lease revoke proposed before the revoker lost write on its keys and applie
   log.autoCommit = true;
   await rejectsWith(store.leaseRevoke({ ID: 7n }, as('alice')), 'authPermissionDenied');
   assert.equal(await keysUnder(store, 'a/'), ['a/1']);
+  assert.is(await revisionOf(store), before, 'refused revokes make no revision');
 });
 
 it('a lease revoke proposed before auth enable and applied after it is refused (user name is empty); one without a header (expiry, or an entry of the previous version) is not checked', async (ctx) => {
@@ -133,15 +153,62 @@ it('a lease revoke proposed before auth enable and applied after it is refused (
   const client = store.leaseRevoke({ ID: 7n }, noUser);
   await settle();
   await front.request(noUser, { op: 'enable' });
+  const before = await revisionOf(store);
   log.commitPending();
   await rejectsWith(client, 'authUserEmpty');
   assert.ok(leases.keysOf(7n) !== undefined);
+  assert.is(await revisionOf(store), before, 'a refused revoke makes no revision');
   log.autoCommit = true;
-  await store.leaseRevoke({ ID: 7n });
+  await store.leaseRevoke({ ID: 7n }, undefined);
   assert.is(leases.keysOf(7n), undefined);
   // A lease without keys needs no permission (etcd's checkLeasePuts checks only attached keys).
   await store.leaseGrant(LeaseGrantRequest.create({ ID: 8n, TTL: 100n }));
   await store.leaseRevoke({ ID: 8n }, as('alice'));
+});
+
+/** Proposes a client's revoke as the gRPC service and /api do, and answers the proposal's bytes. */
+async function proposedRevoke(authed: Awaited<ReturnType<typeof openAuthed>>, id: bigint, who: AuthHeader, everyMemberApplies: boolean): Promise<{ bytes: Buffer; revoked: Promise<unknown> }> {
+  const revoked = authed.store.leaseRevoke({ ID: id }, revokeHeader(authed.front, who, id, everyMemberApplies));
+  revoked.catch(() => undefined);
+  await settle();
+  const [p] = authed.log.pending;
+  assert.ok(p !== undefined && p.command.type === 'leaseRevoke');
+  return { bytes: encodeProposal(p.requestId, p.command), revoked };
+}
+
+it('while a member cannot apply revokes with an auth header, a client revoke is a plain entry the previous build decodes, checked before it is proposed; once all can, it carries the header', async (ctx) => {
+  const authed = await openAuthed(ctx);
+  const { log, front, store, as } = authed;
+  log.autoCommit = true;
+  for (const id of [7n, 8n, 9n, 10n]) await store.leaseGrant(LeaseGrantRequest.create({ ID: id, TTL: 100n }));
+  log.autoCommit = false;
+
+  // Auth off, an older member present: plain type 6.
+  const off = await proposedRevoke(authed, 7n, noUser, false);
+  assert.is(off.bytes[0], 6);
+  assert.ok(previousBuildDecodes(off.bytes));
+  log.commitPending();
+  await off.revoked;
+
+  log.autoCommit = true;
+  await front.request(noUser, { op: 'enable' });
+  await store.put(putOn('x/1', 8n), as('root'));
+  log.autoCommit = false;
+  // Auth on, an older member present: still plain, and refused before proposing when the caller may not write the keys.
+  await rejectsWith((async () => store.leaseRevoke({ ID: 8n }, revokeHeader(front, as('alice'), 8n, false)))(), 'authPermissionDenied');
+  assert.is(log.pending.length, 0);
+  const on = await proposedRevoke(authed, 9n, as('alice'), false);
+  assert.is(on.bytes[0], 6);
+  assert.ok(previousBuildDecodes(on.bytes));
+  log.commitPending();
+  await on.revoked;
+
+  // Every member can apply it: the header goes with the entry (etcd's check at apply).
+  const headed = await proposedRevoke(authed, 10n, as('alice'), true);
+  assert.is(headed.bytes[0], 12);
+  assert.not.ok(previousBuildDecodes(headed.bytes));
+  log.commitPending();
+  await headed.revoked;
 });
 
 test.run();

@@ -56,20 +56,20 @@ function leaseSuite(layout: StoreLayout): void {
     const sub = s.store.applied$.subscribe((batch) => {
       for (const c of batch.changes) if (c.record.tombstone) deletes.push(`${c.record.modRevision}.${c.record.sub} ${c.record.key}`);
     });
-    const r = await s.store.leaseRevoke({ ID: 7n });
+    const r = await s.store.leaseRevoke({ ID: 7n }, undefined);
     sub.unsubscribe();
     assert.is(r.header?.revision, 6n);
     assert.equal(deletes, [`6.0 ${K0}`, `6.1 ${K1}`, `6.2 ${K2}`]);
     assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString()), ['unleased']);
     assert.is(table.exists(7n), false);
-    await rejectsWith(s.store.leaseRevoke({ ID: 7n }), 'leaseNotFound');
+    await rejectsWith(s.store.leaseRevoke({ ID: 7n }, undefined), 'leaseNotFound');
   });
 
   test('revoking a lease without keys uses no revision', async () => {
     await s.store.leaseGrant({ ID: 7n, TTL: 60n });
     await s.store.put(put(K0, 'v', 7n));
     await s.store.put(put(K0, 'w'));
-    const r = await s.store.leaseRevoke({ ID: 7n });
+    const r = await s.store.leaseRevoke({ ID: 7n }, undefined);
     assert.is(r.header?.revision, 3n);
     assert.is((await s.store.range(all())).count, 1n);
   });
@@ -78,7 +78,7 @@ function leaseSuite(layout: StoreLayout): void {
     const [g, p, r, late] = await Promise.allSettled([
       s.store.leaseGrant({ ID: 7n, TTL: 60n }),
       s.store.put(put(K0, 'v', 7n)),
-      s.store.leaseRevoke({ ID: 7n }),
+      s.store.leaseRevoke({ ID: 7n }, undefined),
       s.store.put(put(K1, 'v', 7n)),
     ]);
     assert.is(g.status, 'fulfilled');
@@ -96,14 +96,14 @@ function leaseSuite(layout: StoreLayout): void {
     await s.store.put(put(K2, 'v', 7n));
     await s.store.put(put(K2, 'w', -3n));
     await s.store.leaseGrant({ ID: 8n, TTL: 60n });
-    await s.store.leaseRevoke({ ID: 8n });
+    await s.store.leaseRevoke({ ID: 8n }, undefined);
     await s.close();
     await open();
     assert.equal(table.ids().sort(), [-3n, 7n]);
     assert.equal(table.keysOf(7n), [K0]);
     assert.equal(table.keysOf(-3n), [K1, K2]);
     assert.is(table.status(-3n, false)?.ttlSeconds, 30);
-    await s.store.leaseRevoke({ ID: -3n });
+    await s.store.leaseRevoke({ ID: -3n }, undefined);
     assert.equal((await s.store.range(all())).kvs.map((kv) => kv.key.toString('latin1')), [K0]);
   });
 
@@ -126,7 +126,7 @@ function leaseSuite(layout: StoreLayout): void {
       success: [RequestOp.create({ requestPut: put(K2, 'x', 8n) }), RequestOp.create({ requestDeleteRange: { key: b(K2), rangeEnd: Buffer.alloc(0), prevKv: false } })],
     });
     await s.store.txn(putThenDelete);
-    await s.store.leaseRevoke({ ID: 7n });
+    await s.store.leaseRevoke({ ID: 7n }, undefined);
     const before = { ids: table.ids().sort(), k7: table.keysOf(7n), k8: table.keysOf(8n), rev: s.store.revision };
     assert.equal(before.k8, [K1]);
     await s.close();

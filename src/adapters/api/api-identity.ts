@@ -20,11 +20,9 @@ export interface ApiAccess {
   requireRead(key: Uint8Array, rangeEnd: Uint8Array): void;
   /** Throws (403) unless the caller has the root role. */
   requireAdmin(): void;
-  /** Throws (403) unless the caller may write every key attached to the lease (etcd's LeaseRevoke check). */
-  requireLeaseRevoke(id: bigint): void;
 }
 
-export const unrestricted: ApiAccess = { header: undefined, requireRead: () => undefined, requireAdmin: () => undefined, requireLeaseRevoke: () => undefined };
+export const unrestricted: ApiAccess = { header: undefined, requireRead: () => undefined, requireAdmin: () => undefined };
 
 /** The checks for a resolved identity against the server's auth as it stands now. */
 export function accessOf(api: ServerApi, id: ApiIdentity): ApiAccess {
@@ -37,7 +35,6 @@ export function accessOf(api: ServerApi, id: ApiIdentity): ApiAccess {
     header: h,
     requireRead: (key, rangeEnd) => auth.requirePermission(h, key, rangeEnd, 'read'),
     requireAdmin: () => auth.requireAdmin(h),
-    requireLeaseRevoke: (lease) => auth.require(auth.leaseRefusal(h, lease)),
   };
 }
 

@@ -9,6 +9,8 @@ import { optionalCount, optionalId, parseJsonObject, readBody, type BodyLimits }
 import { putBytes } from './api-bytes.js';
 import type { ApiAccess } from './api-identity.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
+import { revokeHeader } from '../../auth/revoke-header.js';
+import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 const noRangeEnd = new Uint8Array(0);
 
@@ -61,9 +63,14 @@ export class LeaseRoutes {
     sendJson(res, 200, { ...idJson(id), ttl: Number(ttl) });
   }
 
-  /** DELETE /api/leases/<id> → {revision}; its keys are deleted with it. */
+  /**
+   * DELETE /api/leases/<id> → {revision}; its keys are deleted with it. With auth enabled the caller
+   * must be able to write every key attached: checked when applied, or before proposing while a
+   * member runs a build that cannot apply that (revokeHeader).
+   */
   async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
-    const r = await this.ctx.api.lease.revoke({ ID: id }, who);
+    const api = this.ctx.api;
+    const r = await api.lease.revoke({ ID: id }, revokeHeader(api.auth, who, id, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

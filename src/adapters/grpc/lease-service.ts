@@ -6,6 +6,8 @@ import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
 import { callerOf, enabledAuth, serveChecked, writeHeaderOf } from './auth-guard.js';
+import { revokeHeader } from '../../auth/revoke-header.js';
+import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
   return { send: (res) => out.send(res), drained: () => drained(out, signal) };
@@ -21,8 +23,10 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     }),
     leaseRevoke: unary(LeaseService.leaseRevoke, async (req, call) => {
       // etcd checks write on the lease's keys when the revoke is applied, against the keys then
-      // attached and the auth state then in force: the entry carries the caller (a token is checked here).
-      const res = await lease.revoke(req, await writeHeaderOf(api, call));
+      // attached and the auth state then in force: the entry carries the caller (a token is checked
+      // here) once every member can apply that; before, it is checked here (revokeHeader).
+      const who = await writeHeaderOf(api, call);
+      const res = await lease.revoke(req, revokeHeader(api.auth, who, req.ID, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     leaseKeepAlive: bidi(LeaseService.leaseKeepAlive, (call, out) => {

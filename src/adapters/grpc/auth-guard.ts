@@ -36,14 +36,21 @@ export function writeHeaderOf(api: ServerApi, call: CallContext): Promise<AuthHe
  * is made again after it, against the auth state the barrier brought this member up to. A read that
  * started with auth off is checked after it when the barrier brought `auth enable` in.
  */
-export async function serveChecked<T>(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
+export function serveChecked<T>(api: ServerApi, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
   const auth = api.auth;
+  // Auth off: every get takes this path, so it adds no async frame of its own.
   if (auth === undefined) return read();
-  if (!auth.enabled) {
-    const result = await read();
-    if (auth.enabled) auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
-    return result;
-  }
+  if (!auth.enabled) return read().then((result) => (auth.enabled ? checkedAfterEnable(auth, call, refusal, result) : result));
+  return serveCheckedEnabled(auth, call, refusal, read);
+}
+
+/** A read that started with auth off while `auth enable` came in: checked against the caller now. */
+async function checkedAfterEnable<T>(auth: AuthFront, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, result: T): Promise<T> {
+  auth.require(refusal(auth.check, await auth.caller(call.metadata, call.verifiedCommonName)));
+  return result;
+}
+
+async function serveCheckedEnabled<T>(auth: AuthFront, call: CallContext, refusal: (check: PermissionCheck, h: AuthHeader) => EtcdErrorKind | undefined, read: () => Promise<T>): Promise<T> {
   const h = await auth.caller(call.metadata, call.verifiedCommonName);
   auth.require(refusal(auth.check, h));
   const revisionBefore = auth.state.revision;

@@ -59,6 +59,9 @@ function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
   return { 'grpc-status': String(status.code), 'grpc-message': percentEncodeGrpcMessage(status.details) };
 }
 
+/** The queue of a call with nothing queued; shared, never pushed to (write makes a call's own). */
+const noMessages: OutgoingMessage[] = [];
+
 const callKey = Symbol('grpcCall');
 interface CallStream extends ServerHttp2Stream {
   [callKey]?: ServerCall;
@@ -104,8 +107,9 @@ export class ServerCall implements CallContext {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private endListener: ((cancelled: boolean) => void) | undefined;
   /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
-  private readonly drainListeners = new Set<() => void>();
-  private pending: OutgoingMessage[] = [];
+  private drainListeners: Set<() => void> | undefined;
+  /** Made by the first write: a unary call never needs it. */
+  private pending: OutgoingMessage[] = noMessages;
   private pendingBytes = 0;
   private inFlightBytes = 0;
   /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
@@ -157,9 +161,10 @@ export class ServerCall implements CallContext {
   onDrained(listener: () => void): () => void {
     // a wrapper, so the same function registered twice is two listeners and each unsubscribe removes its own
     const entry = (): void => listener();
-    this.drainListeners.add(entry);
+    const listeners = (this.drainListeners ??= new Set());
+    listeners.add(entry);
     return () => {
-      this.drainListeners.delete(entry);
+      listeners.delete(entry);
     };
   }
 
@@ -241,6 +246,7 @@ export class ServerCall implements CallContext {
   write(message: OutgoingMessage): void {
     if (this.ended) return;
     this.options.observer?.sent();
+    if (this.pending === noMessages) this.pending = [];
     this.pending.push(message);
     this.pendingBytes += messagePrefixBytes + message.size;
     if (this.flushScheduled) return;
@@ -302,7 +308,7 @@ export class ServerCall implements CallContext {
     clearTimeout(this.deadlineTimer);
     if (this.ended) return;
     this.ended = true;
-    this.pending = [];
+    this.pending = noMessages;
     this.pendingBytes = 0;
     this.controller?.abort(cancelledByClient.details);
     this.options.observer?.ended(Status.CANCELLED);
@@ -328,7 +334,7 @@ export class ServerCall implements CallContext {
     }
     const total = this.pendingBytes;
     const out = frameMessages(this.pending, total);
-    this.pending = [];
+    this.pending = noMessages;
     this.pendingBytes = 0;
     const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.writableEnded) return;
@@ -355,6 +361,6 @@ export class ServerCall implements CallContext {
   private written(bytes: number): void {
     this.onWriteFinished();
     this.inFlightBytes -= bytes;
-    if (this.backlogBytes === 0) for (const listener of [...this.drainListeners]) listener();
+    if (this.backlogBytes === 0 && this.drainListeners !== undefined) for (const listener of [...this.drainListeners]) listener();
   }
 }

@@ -9,7 +9,7 @@ import { constants as http2Constants, type IncomingHttpHeaders, type OutgoingHtt
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
 import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
-import { MessageReader } from './message-reader.js';
+import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
 
 /** What a handler knows of its call besides the request. */
@@ -71,7 +71,8 @@ interface CallStream extends ServerHttp2Stream {
 function onWantTrailers(this: CallStream): void {
   const call = this[callKey];
   this.sendTrailers(call === undefined ? okTrailers : call.trailers);
-  if (call?.resetAfterStatus === true) setImmediate(resetIfClientStillSending, this);
+  // a client whose END_STREAM is already here needs no reset: no immediate for it (every unary call)
+  if (call?.resetAfterStatus === true && !this.readableEnded) setImmediate(resetIfClientStillSending, this);
 }
 /**
  * After the status, a client still sending (an oversized message's body, a stream the server ended)
@@ -83,6 +84,31 @@ export function resetIfClientStillSending(stream: ServerHttp2Stream): void {
 }
 function onStreamClose(this: CallStream): void {
   this[callKey]?.streamClosed();
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[callKey]?.readChunk(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[callKey]?.requestEnded();
+}
+function onDeadline(call: ServerCall): void {
+  call.cancel(deadlineExceeded);
+}
+
+/** Where a call's message reader delivers: one object per call instead of a closure per event. */
+class ReaderEvents implements MessageReaderEvents {
+  constructor(
+    private readonly call: ServerCall,
+    private readonly deliver: (bytes: Buffer) => void,
+    private readonly observer: CallObserver | undefined,
+  ) {}
+  message(bytes: Buffer): void {
+    this.observer?.received();
+    this.deliver(bytes);
+  }
+  failed(status: GrpcStatus): void {
+    this.call.end(status);
+  }
 }
 function onStreamError(this: CallStream): void {
   // RST_STREAM from the client or a broken session; 'close' follows and ends the call.
@@ -97,6 +123,8 @@ export interface ServerCallOptions {
   readonly verifiedCommonName?: string | undefined;
   /** Counts this call's messages and its status (metrics/grpc-call-stats.ts). */
   readonly observer?: CallObserver | undefined;
+  /** Called once when the call's stream has closed (the server's count of open calls). */
+  readonly closed?: () => void;
 }
 
 export class ServerCall implements CallContext {
@@ -116,6 +144,8 @@ export class ServerCall implements CallContext {
   private unfinishedWrites = 0;
   private flushScheduled = false;
   private reader: MessageReader | undefined;
+  /** receive's `end`, for when the client half-closes. */
+  private requestEnd: ((truncated: boolean) => void) | undefined;
   /** The client half-closed while the reader still held unread messages: `end` waits for them. */
   private endWhenRead: (() => void) | undefined;
   /** Read by onWantTrailers. */
@@ -171,7 +201,7 @@ export class ServerCall implements CallContext {
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
     if (timeoutMs > maxTimerDelayMs) return;
-    this.deadlineTimer = setTimeout(() => this.cancel(deadlineExceeded), timeoutMs);
+    this.deadlineTimer = setTimeout(onDeadline, timeoutMs, this);
   }
 
   /**
@@ -179,28 +209,28 @@ export class ServerCall implements CallContext {
    * between messages. A broken frame or an oversized message ends the call with its status.
    */
   receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
-    const observer = this.options.observer;
-    const reader = new MessageReader(this.options.maxReceiveMessageBytes, {
-      message:
-        observer === undefined
-          ? message
-          : (bytes) => {
-              observer.received();
-              message(bytes);
-            },
-      failed: (status) => this.end(status),
-    });
-    this.reader = reader;
-    this.stream.on('data', (chunk: Buffer) => {
-      if (!this.ended) reader.push(chunk);
-    });
-    this.stream.on('end', () => {
-      const ended = (): void => {
-        if (!this.ended) end(reader.midMessage);
-      };
-      if (reader.isPaused) this.endWhenRead = ended;
-      else ended();
-    });
+    this.reader = new MessageReader(this.options.maxReceiveMessageBytes, new ReaderEvents(this, message, this.options.observer));
+    this.requestEnd = end;
+    // shared listeners (`this` is the stream): no closures per call
+    this.stream.on('data', onStreamData);
+    this.stream.on('end', onStreamEnd);
+  }
+
+  /** A DATA chunk of the request (the stream's 'data'). */
+  readChunk(chunk: Buffer): void {
+    if (!this.ended) this.reader?.push(chunk);
+  }
+
+  /** The client half-closed (the stream's 'end'): `end` now, or once a paused reader has delivered the rest. */
+  requestEnded(): void {
+    const reader = this.reader;
+    const end = this.requestEnd;
+    if (reader === undefined || end === undefined) return;
+    const ended = (): void => {
+      if (!this.ended) end(reader.midMessage);
+    };
+    if (reader.isPaused) this.endWhenRead = ended;
+    else ended();
   }
 
   /** Stops after the current request message: the rest of its chunk waits, and the stream stops reading. */
@@ -303,6 +333,7 @@ export class ServerCall implements CallContext {
 
   /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
   streamClosed(): void {
+    this.options.closed?.();
     while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     clearTimeout(this.deadlineTimer);

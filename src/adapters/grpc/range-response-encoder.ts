@@ -6,8 +6,27 @@ import type { ResponseHeader, RangeResponse } from '../../gen/etcd/etcdserver/et
 import { ExactWriter, intFieldSize, keyValueSize, lengthSize, writeKeyValue } from '../../core/proto-writer.js';
 import { messagePrefixBytes } from './grpc-wire.js';
 
-function headerSize(h: ResponseHeader): number {
-  return intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+/**
+ * The last header encoded, with its encoding: consecutive gets mostly answer with the same member,
+ * cluster, revision and term, and the 64-bit IDs are the costly varints. Values, not objects, are compared.
+ */
+let lastHeader: { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint; bytes: Buffer } | undefined;
+
+/** The header message's fields, encoded (without its own tag and length). */
+function headerBytes(h: ResponseHeader): Buffer {
+  const last = lastHeader;
+  if (last !== undefined && last.revision === h.revision && last.raftTerm === h.raftTerm && last.memberId === h.memberId && last.clusterId === h.clusterId) {
+    return last.bytes;
+  }
+  const size = intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+  const w = new ExactWriter(Buffer.alloc(size));
+  w.intField(1, h.clusterId);
+  w.intField(2, h.memberId);
+  w.intField(3, h.revision);
+  w.intField(4, h.raftTerm);
+  const bytes = w.buf as Buffer;
+  lastHeader = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm, bytes };
+  return bytes;
 }
 
 export function encodeRangeResponse(res: RangeResponse): Buffer {
@@ -21,7 +40,8 @@ export function frameRangeResponse(res: RangeResponse): Buffer {
 
 /** Encodes `res` into a new buffer after `prefixBytes` bytes; a non-zero prefix gets gRPC's (uncompressed, length). */
 function encodeAfter(res: RangeResponse, prefixBytes: number): Buffer {
-  const hSize = res.header === undefined ? -1 : headerSize(res.header);
+  const header = res.header === undefined ? undefined : headerBytes(res.header);
+  const hSize = header === undefined ? -1 : header.length;
   const kvSizes = res.kvs.map(keyValueSize);
   let total = hSize < 0 ? 0 : 1 + lengthSize(hSize) + hSize;
   for (const s of kvSizes) total += 1 + lengthSize(s) + s;
@@ -34,14 +54,11 @@ function encodeAfter(res: RangeResponse, prefixBytes: number): Buffer {
     out.writeUInt32BE(total, 1);
   }
   const w = new ExactWriter(out, prefixBytes);
-  if (res.header !== undefined) {
+  if (header !== undefined) {
     // Written even when every field is zero, as the generated encoder does for a present message.
     w.tag(1, 2);
     w.length(hSize);
-    w.intField(1, res.header.clusterId);
-    w.intField(2, res.header.memberId);
-    w.intField(3, res.header.revision);
-    w.intField(4, res.header.raftTerm);
+    w.bytes(header);
   }
   for (let i = 0; i < res.kvs.length; i++) {
     w.tag(2, 2);

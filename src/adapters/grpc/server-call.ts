@@ -95,6 +95,18 @@ function onDeadline(call: ServerCall): void {
   call.cancel(deadlineExceeded);
 }
 
+/**
+ * Calls whose deadline timer is armed at the end of this event-loop turn, not at their start: most
+ * unary calls (a serializable get) have ended by then and never make a timer. Drained every turn, so
+ * it holds at most the calls one turn started.
+ */
+let deadlinesToArm: ServerCall[] = [];
+function armDeadlines(): void {
+  const calls = deadlinesToArm;
+  deadlinesToArm = [];
+  for (const call of calls) call.armDeadline();
+}
+
 /** Where a call's message reader delivers: one object per call instead of a closure per event. */
 class ReaderEvents implements MessageReaderEvents {
   constructor(
@@ -201,7 +213,14 @@ export class ServerCall implements CallContext {
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
     if (timeoutMs > maxTimerDelayMs) return;
-    this.deadlineTimer = setTimeout(onDeadline, timeoutMs, this);
+    if (deadlinesToArm.length === 0) setImmediate(armDeadlines);
+    deadlinesToArm.push(this);
+  }
+
+  /** Starts the deadline's timer for the time left, unless the call has ended meanwhile. */
+  armDeadline(): void {
+    if (this.ended || this.deadline === undefined) return;
+    this.deadlineTimer = setTimeout(onDeadline, Math.max(0, this.deadline - Date.now()), this);
   }
 
   /**

@@ -9,7 +9,7 @@
 #   KVBENCH   built kvbench (see ../shared/bench/README.md)       (required)
 #   SERVERS   space-separated names among: etcd bare-grpc-js bare-http2 lattice:<dir>  (a built tree)
 #   LOADS     space-separated names among: get-s-c1 get-l-c1 get-s-c1000 get-l-c1000 put-c1 put-c1000 watch-10k
-#   REPEAT    repetitions (default 3); OUT output dir (default a temp dir)
+#   REPEAT    repetitions (default 3); OUT output dir (default a temp dir); ENGINE lattice engine (default memory)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 kvb="${KVBENCH:?set KVBENCH to a built kvbench}"
@@ -34,7 +34,7 @@ start_server() { # $1 = name; sets pid and data
     lattice:*) node "${1#lattice:}/bin/lattice.js" --name default --data-dir "$data" --listen-client-urls "http://$ep" \
             --advertise-client-urls "http://$ep" --listen-peer-urls "http://127.0.0.1:$peer" \
             --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer" \
-            --engine memory >"$out/server.log" 2>&1 & ;;
+            --engine "${ENGINE:-memory}" >"$out/server.log" 2>&1 & ;;
     *) echo "unknown server $1" >&2; exit 2 ;;
   esac
   pid=$!

@@ -6,11 +6,17 @@ export class FifoSlots {
 
   constructor(private readonly capacity: number) {}
 
-  async acquire(): Promise<void> {
+  /** Takes a slot now if one is free and nobody waits; false otherwise (nothing taken). */
+  tryAcquire(): boolean {
     if (this.used < this.capacity && this.waiting.length === 0) {
       this.used++;
-      return;
+      return true;
     }
+    return false;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.tryAcquire()) return;
     // The releaser hands its slot over: `used` stays as it is.
     await new Promise<void>((resolve) => this.waiting.push(resolve));
   }

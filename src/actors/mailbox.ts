@@ -16,6 +16,13 @@ export class Mailbox<Req, Res> {
     this.slots = new FifoSlots(capacity);
   }
 
+  /** Puts the letter now if a slot is free and nobody waits for one; false: use put. */
+  tryPut(letter: Letter<Req, Res>): boolean {
+    if (!this.slots.tryAcquire()) return false;
+    this.letters.push(letter);
+    return true;
+  }
+
   async put(letter: Letter<Req, Res>): Promise<void> {
     await this.slots.acquire();
     this.letters.push(letter);

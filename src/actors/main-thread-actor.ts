@@ -6,18 +6,32 @@ import { Mailbox } from './mailbox.js';
 export class MainThreadActor<Req, Res> implements ActorRef<Req, Res> {
   private readonly mailbox = new Mailbox<Req, Res>(maxMailboxMessages);
   private running = false;
+  private runScheduled = false;
   private stopped = false;
 
   constructor(private readonly actor: Actor<Req, Res>) {}
 
-  async ask(msg: Req): Promise<Res> {
-    if (this.stopped) throw new EtcdError('stopped');
+  ask(msg: Req): Promise<Res> {
+    if (this.stopped) return Promise.reject(new EtcdError('stopped'));
     return new Promise<Res>((resolve, reject) => {
-      void this.mailbox.put({ msg, resolve, reject }).then(() => {
-        if (!this.running) void this.run();
-      });
+      const letter = { msg, resolve, reject };
+      // A free slot takes the letter now (every read and apply of a store that is keeping up);
+      // either way the actor starts on a later microtask, never inside the asker's call.
+      if (this.mailbox.tryPut(letter)) this.scheduleRun();
+      else void this.mailbox.put(letter).then(this.startRun);
     });
   }
+
+  private scheduleRun(): void {
+    if (this.running || this.runScheduled) return;
+    this.runScheduled = true;
+    queueMicrotask(this.startRun);
+  }
+
+  private readonly startRun = (): void => {
+    this.runScheduled = false;
+    if (!this.running) void this.run();
+  };
 
   async stop(): Promise<void> {
     this.stopped = true;

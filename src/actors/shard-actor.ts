@@ -2,7 +2,7 @@
 // of committed writes, serves reads at a revision, and answers the primitive scans and appends the
 // store uses for the rare entry that spans shards.
 import type { KeyRange } from '../core/keys.js';
-import { applyWrite, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
+import { applyWrite, revisionsUsed, serveRangeNow, serveRead, type ScanNow, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
 import { KeyHistoryIndex, type ChangeScan, type HashRecords, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
@@ -36,6 +36,7 @@ export type ShardReply = ShardReplies[keyof ShardReplies];
 
 export class ShardActor implements Actor<ShardRequest, ShardReply> {
   private readonly index = new KeyHistoryIndex();
+  private readonly scanNow: ScanNow = (range, rev, limit, countOnly) => this.index.range(range, rev, limit, countOnly);
   private readonly view: KeyspaceView = {
     scan: async (range, rev, limit, countOnly) => this.index.range(range, rev, limit, countOnly),
     append: async (record) => this.index.append(record),
@@ -56,7 +57,7 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
         return outcomes;
       }
       case 'read':
-        return serveRead(this.view, msg.read, msg.revs);
+        return msg.read.type === 'range' ? serveRangeNow(this.scanNow, msg.read.req, msg.revs) : serveRead(this.view, msg.read, msg.revs);
       case 'scan':
         return this.index.range(msg.range, msg.rev, msg.limit, msg.countOnly);
       case 'append':

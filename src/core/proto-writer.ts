@@ -3,13 +3,21 @@
 // HashKV's byte stream) and by the request-size estimate. Proto3 rules: zero and empty fields are
 // omitted; negative int64 values take the 10-byte two's-complement varint.
 
+/** The largest value a double holds exactly; below it varints are sized and written without bigint arithmetic. */
+const maxExactBig = 0x1fffffffffffffn;
+
 /** Bytes of a varint holding v (as uint64). */
 export function varintSize(v: bigint): number {
-  if (v >= 0n && v < 0x80n) return 1; // ids and flags: the common case, without bigint arithmetic
-  let x = BigInt.asUintN(64, v);
+  // ids, flags, revisions and counts: the common cases, without bigint arithmetic or allocation
+  if (v >= 0n && v <= maxExactBig) return lengthSize(Number(v));
+  // member and cluster IDs (random 64-bit): two 32-bit halves, so the loop allocates no bigints
+  const x = BigInt.asUintN(64, v);
+  let lo = Number(x & 0xffffffffn);
+  let hi = Number(x >> 32n);
   let n = 1;
-  while (x >= 0x80n) {
-    x >>= 7n;
+  while (hi > 0 || lo >= 0x80) {
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
     n++;
   }
   return n;
@@ -63,10 +71,9 @@ export class ExactWriter {
   }
 
   varint(v: bigint): void {
-    let x = BigInt.asUintN(64, v);
-    // Revisions and counts fit in a double: stay off bigint arithmetic for them.
-    if (x <= 0x1fffffffffffffn) {
-      let n = Number(x);
+    // Revisions and counts fit in a double: stay off bigint arithmetic (and asUintN's allocation) for them.
+    if (v >= 0n && v <= maxExactBig) {
+      let n = Number(v);
       while (n >= 0x80) {
         this.byte((n % 128) | 0x80);
         n = Math.floor(n / 128);
@@ -74,11 +81,15 @@ export class ExactWriter {
       this.byte(n);
       return;
     }
-    while (x >= 0x80n) {
-      this.byte(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
+    const x = BigInt.asUintN(64, v);
+    let lo = Number(x & 0xffffffffn);
+    let hi = Number(x >> 32n);
+    while (hi > 0 || lo >= 0x80) {
+      this.byte((lo & 0x7f) | 0x80);
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
     }
-    this.byte(Number(x));
+    this.byte(lo);
   }
 
   intField(field: number, v: bigint): void {

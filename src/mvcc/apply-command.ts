@@ -12,7 +12,9 @@ import { isEtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { Command } from '../log/command.js';
 import * as ops from './kv-operations.js';
 import type { KvRecord } from './kv-record.js';
-import { StoreTxn, type KeyspaceView, type RevisionState } from './store-txn.js';
+import { StoreTxn, readRevision, type KeyspaceView, type RevisionState } from './store-txn.js';
+import { keyRange, type KeyRange } from '../core/keys.js';
+import type { RangeScan } from './key-history-index.js';
 
 export type WriteCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' }>;
 
@@ -81,6 +83,26 @@ export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: Re
     // Txn whose from-key delete removes the key a later ignore_value put in it needs. Undoing makes
     // such an entry fail cleanly (no revision used), and again the same way when the log is replayed.
     await txn.undo();
+    if (isEtcdError(e)) return { ok: false, error: e.kind };
+    throw e;
+  }
+}
+
+/** A scan that answers at once (a shard's own index). */
+export type ScanNow = (range: KeyRange, rev: number, limit: number, countOnly: boolean) => RangeScan;
+
+/**
+ * serveRead of a Range on a view that scans at once: the same answer and errors as a read-only
+ * StoreTxn gives, without an async step per layer (every get takes this path).
+ */
+export function serveRangeNow(scan: ScanNow, req: RangeRequest, revs: RevisionState): ReadOutcome {
+  try {
+    const range = keyRange(req.key, req.rangeEnd);
+    // a read-only transaction reads at its begin revision
+    const rev = readRevision(req.revision, revs.beginRev, revs.compactRev);
+    const s = scan(range, rev, ops.rangeFetchLimit(req), req.countOnly);
+    return { ok: true, result: { type: 'range', response: ops.rangeResponse(req, { records: s.records, count: s.count, rev: revs.beginRev }) } };
+  } catch (e) {
     if (isEtcdError(e)) return { ok: false, error: e.kind };
     throw e;
   }

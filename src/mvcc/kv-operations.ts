@@ -33,15 +33,23 @@ export type LeaseLookup = (id: bigint) => boolean;
 const header = (rev: number): ResponseHeader => ({ clusterId: 0n, memberId: 0n, revision: BigInt(rev), raftTerm: 0n });
 
 export async function range(txn: StoreTxn, req: RangeRequest): Promise<RangeResponse> {
+  const rr = await txn.rangeKeys(keyRange(req.key, req.rangeEnd), req.revision, rangeFetchLimit(req), req.countOnly);
+  return rangeResponse(req, rr);
+}
+
+/** How many records a Range fetches: all of them to sort or filter, else one past its limit to learn `more`. */
+export function rangeFetchLimit(req: RangeRequest): number {
   const filtered =
     req.sortOrder !== RangeRequest_SortOrder.NONE ||
     req.minModRevision !== 0n ||
     req.maxModRevision !== 0n ||
     req.minCreateRevision !== 0n ||
     req.maxCreateRevision !== 0n;
-  // Sorting and filtering need every key; otherwise fetch one extra to learn `more`.
-  const fetchLimit = filtered || req.limit <= 0n ? 0 : Number(req.limit) + 1;
-  const rr = await txn.rangeKeys(keyRange(req.key, req.rangeEnd), req.revision, fetchLimit, req.countOnly);
+  return filtered || req.limit <= 0n ? 0 : Number(req.limit) + 1;
+}
+
+/** A Range's answer from the records fetched (rangeFetchLimit of them) at the transaction's revision `rev`. */
+export function rangeResponse(req: RangeRequest, rr: { readonly records: readonly KvRecord[]; readonly count: number; readonly rev: number }): RangeResponse {
   let kvs = rr.records;
   if (req.maxModRevision !== 0n) kvs = kvs.filter((kv) => !(kv.modRevision > req.maxModRevision));
   if (req.minModRevision !== 0n) kvs = kvs.filter((kv) => !(kv.modRevision < req.minModRevision));

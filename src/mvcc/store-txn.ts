@@ -29,6 +29,17 @@ export interface RangeKeysResult extends RangeScan {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The revision a read at `requestedRev` (0: current) sees, for a transaction at `currentRev`: etcd's
+ * futureRev and compacted checks, in its order.
+ */
+export function readRevision(requestedRev: bigint, currentRev: number, compactRev: number): number {
+  if (requestedRev > currentRev) throw new EtcdError('futureRev');
+  const rev = requestedRev <= 0n ? currentRev : Number(requestedRev);
+  if (rev < compactRev) throw new EtcdError('compacted');
+  return rev;
+}
+
 export class StoreTxn {
   /** Records this transaction wrote, in sub-revision order: what must be persisted. */
   readonly changes: KvRecord[] = [];
@@ -74,9 +85,7 @@ export class StoreTxn {
 
   async rangeKeys(range: KeyRange, requestedRev: bigint, limit: number, countOnly: boolean): Promise<RangeKeysResult> {
     const curRev = this.currentRev;
-    if (requestedRev > curRev) throw new EtcdError('futureRev');
-    const rev = requestedRev <= 0n ? curRev : Number(requestedRev);
-    if (rev < this.revs.compactRev) throw new EtcdError('compacted');
+    const rev = readRevision(requestedRev, curRev, this.revs.compactRev);
     const scan = await this.view.scan(range, rev, limit, countOnly);
     return { records: scan.records, count: scan.count, rev: curRev };
   }

@@ -218,9 +218,9 @@ export function createGrpcServer(
       connection: policy,
       verifiedCommonName: commonNames.get(stream.session as http2.Http2Session),
       observer: stats?.callStarted(path),
+      closed: callClosed,
     });
     openCalls++;
-    stream.once('close', callClosed);
     const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       const ms = parseGrpcTimeout(timeout);

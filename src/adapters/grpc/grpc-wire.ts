@@ -52,14 +52,19 @@ const maxTimeoutDigits = 8;
 
 /** `grpc-timeout` in milliseconds, or a status with grpc-go's text when the value is malformed. */
 export function parseGrpcTimeout(value: string): number | GrpcStatus {
-  const unit = timeoutUnitMs[value.slice(-1)];
-  const digits = value.slice(0, -1);
+  // Sent with nearly every call: digits read in place, no regex and no substrings.
   if (value.length < 2) return malformedTimeout(`transport: timeout string is too short: "${value}"`);
+  const unit = timeoutUnitMs[value.charAt(value.length - 1)];
   if (unit === undefined) return malformedTimeout(`transport: timeout unit is not recognized: "${value}"`);
-  if (digits.length > maxTimeoutDigits || !/^\d+$/.test(digits)) {
-    return malformedTimeout(`transport: timeout string is too long or not a number: "${value}"`);
+  const digits = value.length - 1;
+  let n = 0;
+  for (let i = 0; i < digits && digits <= maxTimeoutDigits; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+    if (i === digits - 1) return n * unit;
   }
-  return Number(digits) * unit;
+  return malformedTimeout(`transport: timeout string is too long or not a number: "${value}"`);
 }
 
 function malformedTimeout(reason: string): GrpcStatus {

@@ -4,7 +4,7 @@ import { CompactionRequest, DeleteRangeRequest, KVService, PutRequest, TxnReques
 import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
-import { encodeRangeResponse } from './range-response-encoder.js';
+import { encodeRangeResponse, frameRangeResponse } from './range-response-encoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
 import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
@@ -15,8 +15,9 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
   if (kind !== undefined) throw statusError(kind);
 };
 
-// Range answers can be large: they get the exact-size serializer.
-const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse };
+// Range answers can be large: they get the exact-size serializer, framed in the same buffer. No
+// size check reads a Range's wire size.
+const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse, wireBytesUnused: true };
 
 export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
@@ -29,7 +30,9 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       // A learner serves only what it can answer alone (etcd's isRPCSupportedForLearner).
       if (!req.serializable && api.raft().isLearner) fail('notSupportedForLearner');
       const res = await serveChecked(api, call, (check, h) => rangeRefusal(check, h, req), () => api.kv.range(req));
-      return { ...res, header: completeHeader(api, res.header) };
+      // the core's answer is this call's own object: completed in place, not copied
+      res.header = completeHeader(api, res.header);
+      return res;
     }),
     put: unary(KVService.put, async (req, call) => {
       fail(checkPutRequest(req));

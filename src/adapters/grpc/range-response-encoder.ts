@@ -4,36 +4,69 @@
 // generated encoder (field order, proto3 defaults skipped), which test/adapters pins.
 import type { ResponseHeader, RangeResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { ExactWriter, intFieldSize, keyValueSize, lengthSize, writeKeyValue } from '../../core/proto-writer.js';
+import { messagePrefixBytes } from './grpc-wire.js';
 
-function headerSize(h: ResponseHeader): number {
-  return intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+/**
+ * The last header encoded, with its encoding: consecutive gets mostly answer with the same member,
+ * cluster, revision and term, and the 64-bit IDs are the costly varints. Values, not objects, are compared.
+ */
+let lastHeader: { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint; bytes: Buffer } | undefined;
+
+/** The header message's fields, encoded (without its own tag and length). */
+function headerBytes(h: ResponseHeader): Buffer {
+  const last = lastHeader;
+  if (last !== undefined && last.revision === h.revision && last.raftTerm === h.raftTerm && last.memberId === h.memberId && last.clusterId === h.clusterId) {
+    return last.bytes;
+  }
+  const size = intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+  const w = new ExactWriter(Buffer.alloc(size));
+  w.intField(1, h.clusterId);
+  w.intField(2, h.memberId);
+  w.intField(3, h.revision);
+  w.intField(4, h.raftTerm);
+  const bytes = w.buf as Buffer;
+  lastHeader = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm, bytes };
+  return bytes;
 }
 
 export function encodeRangeResponse(res: RangeResponse): Buffer {
-  const hSize = res.header === undefined ? -1 : headerSize(res.header);
+  return encodeAfter(res, 0);
+}
+
+/** The response as one gRPC message: the 5-byte prefix, then the encoding, in one buffer (no second copy). */
+export function frameRangeResponse(res: RangeResponse): Buffer {
+  return encodeAfter(res, messagePrefixBytes);
+}
+
+/** Encodes `res` into a new buffer after `prefixBytes` bytes; a non-zero prefix gets gRPC's (uncompressed, length). */
+function encodeAfter(res: RangeResponse, prefixBytes: number): Buffer {
+  const header = res.header === undefined ? undefined : headerBytes(res.header);
+  const hSize = header === undefined ? -1 : header.length;
   const kvSizes = res.kvs.map(keyValueSize);
   let total = hSize < 0 ? 0 : 1 + lengthSize(hSize) + hSize;
   for (const s of kvSizes) total += 1 + lengthSize(s) + s;
   if (res.more) total += 2;
   total += intFieldSize(res.count);
 
-  const w = new ExactWriter(Buffer.allocUnsafe(total));
-  if (res.header !== undefined) {
+  const out = Buffer.allocUnsafe(prefixBytes + total);
+  if (prefixBytes > 0) {
+    out[0] = 0;
+    out.writeUInt32BE(total, 1);
+  }
+  const w = new ExactWriter(out, prefixBytes);
+  if (header !== undefined) {
     // Written even when every field is zero, as the generated encoder does for a present message.
     w.tag(1, 2);
     w.length(hSize);
-    w.intField(1, res.header.clusterId);
-    w.intField(2, res.header.memberId);
-    w.intField(3, res.header.revision);
-    w.intField(4, res.header.raftTerm);
+    w.bytes(header);
   }
-  res.kvs.forEach((kv, i) => {
+  for (let i = 0; i < res.kvs.length; i++) {
     w.tag(2, 2);
     w.length(kvSizes[i]!);
-    writeKeyValue(w, kv);
-  });
+    writeKeyValue(w, res.kvs[i]!);
+  }
   if (res.more) w.intField(3, 1n);
   w.intField(4, res.count);
-  if (w.offset !== total) throw new Error(`RangeResponse encoder wrote ${w.offset} of ${total} bytes`);
-  return w.buf as Buffer;
+  if (w.offset !== prefixBytes + total) throw new Error(`RangeResponse encoder wrote ${w.offset - prefixBytes} of ${total} bytes`);
+  return out;
 }

@@ -9,7 +9,7 @@ import { constants as http2Constants, type IncomingHttpHeaders, type OutgoingHtt
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
 import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
-import { MessageReader } from './message-reader.js';
+import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
 
 /** What a handler knows of its call besides the request. */
@@ -59,6 +59,9 @@ function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
   return { 'grpc-status': String(status.code), 'grpc-message': percentEncodeGrpcMessage(status.details) };
 }
 
+/** The queue of a call with nothing queued; shared, never pushed to (write makes a call's own). */
+const noMessages: OutgoingMessage[] = [];
+
 const callKey = Symbol('grpcCall');
 interface CallStream extends ServerHttp2Stream {
   [callKey]?: ServerCall;
@@ -68,7 +71,8 @@ interface CallStream extends ServerHttp2Stream {
 function onWantTrailers(this: CallStream): void {
   const call = this[callKey];
   this.sendTrailers(call === undefined ? okTrailers : call.trailers);
-  if (call?.resetAfterStatus === true) setImmediate(resetIfClientStillSending, this);
+  // a client whose END_STREAM is already here needs no reset: no immediate for it (every unary call)
+  if (call?.resetAfterStatus === true && !this.readableEnded) setImmediate(resetIfClientStillSending, this);
 }
 /**
  * After the status, a client still sending (an oversized message's body, a stream the server ended)
@@ -80,6 +84,43 @@ export function resetIfClientStillSending(stream: ServerHttp2Stream): void {
 }
 function onStreamClose(this: CallStream): void {
   this[callKey]?.streamClosed();
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[callKey]?.readChunk(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[callKey]?.requestEnded();
+}
+function onDeadline(call: ServerCall): void {
+  call.cancel(deadlineExceeded);
+}
+
+/**
+ * Calls whose deadline timer is armed at the end of this event-loop turn, not at their start: most
+ * unary calls (a serializable get) have ended by then and never make a timer. Drained every turn, so
+ * it holds at most the calls one turn started.
+ */
+let deadlinesToArm: ServerCall[] = [];
+function armDeadlines(): void {
+  const calls = deadlinesToArm;
+  deadlinesToArm = [];
+  for (const call of calls) call.armDeadline();
+}
+
+/** Where a call's message reader delivers: one object per call instead of a closure per event. */
+class ReaderEvents implements MessageReaderEvents {
+  constructor(
+    private readonly call: ServerCall,
+    private readonly deliver: (bytes: Buffer) => void,
+    private readonly observer: CallObserver | undefined,
+  ) {}
+  message(bytes: Buffer): void {
+    this.observer?.received();
+    this.deliver(bytes);
+  }
+  failed(status: GrpcStatus): void {
+    this.call.end(status);
+  }
 }
 function onStreamError(this: CallStream): void {
   // RST_STREAM from the client or a broken session; 'close' follows and ends the call.
@@ -94,6 +135,8 @@ export interface ServerCallOptions {
   readonly verifiedCommonName?: string | undefined;
   /** Counts this call's messages and its status (metrics/grpc-call-stats.ts). */
   readonly observer?: CallObserver | undefined;
+  /** Called once when the call's stream has closed (the server's count of open calls). */
+  readonly closed?: () => void;
 }
 
 export class ServerCall implements CallContext {
@@ -104,14 +147,17 @@ export class ServerCall implements CallContext {
   private deadlineTimer: NodeJS.Timeout | undefined;
   private endListener: ((cancelled: boolean) => void) | undefined;
   /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
-  private readonly drainListeners = new Set<() => void>();
-  private pending: OutgoingMessage[] = [];
+  private drainListeners: Set<() => void> | undefined;
+  /** Made by the first write: a unary call never needs it. */
+  private pending: OutgoingMessage[] = noMessages;
   private pendingBytes = 0;
   private inFlightBytes = 0;
   /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
   private unfinishedWrites = 0;
   private flushScheduled = false;
   private reader: MessageReader | undefined;
+  /** receive's `end`, for when the client half-closes. */
+  private requestEnd: ((truncated: boolean) => void) | undefined;
   /** The client half-closed while the reader still held unread messages: `end` waits for them. */
   private endWhenRead: (() => void) | undefined;
   /** Read by onWantTrailers. */
@@ -157,16 +203,24 @@ export class ServerCall implements CallContext {
   onDrained(listener: () => void): () => void {
     // a wrapper, so the same function registered twice is two listeners and each unsubscribe removes its own
     const entry = (): void => listener();
-    this.drainListeners.add(entry);
+    const listeners = (this.drainListeners ??= new Set());
+    listeners.add(entry);
     return () => {
-      this.drainListeners.delete(entry);
+      listeners.delete(entry);
     };
   }
 
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
     if (timeoutMs > maxTimerDelayMs) return;
-    this.deadlineTimer = setTimeout(() => this.cancel(deadlineExceeded), timeoutMs);
+    if (deadlinesToArm.length === 0) setImmediate(armDeadlines);
+    deadlinesToArm.push(this);
+  }
+
+  /** Starts the deadline's timer for the time left, unless the call has ended meanwhile. */
+  armDeadline(): void {
+    if (this.ended || this.deadline === undefined) return;
+    this.deadlineTimer = setTimeout(onDeadline, Math.max(0, this.deadline - Date.now()), this);
   }
 
   /**
@@ -174,28 +228,28 @@ export class ServerCall implements CallContext {
    * between messages. A broken frame or an oversized message ends the call with its status.
    */
   receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
-    const observer = this.options.observer;
-    const reader = new MessageReader(this.options.maxReceiveMessageBytes, {
-      message:
-        observer === undefined
-          ? message
-          : (bytes) => {
-              observer.received();
-              message(bytes);
-            },
-      failed: (status) => this.end(status),
-    });
-    this.reader = reader;
-    this.stream.on('data', (chunk: Buffer) => {
-      if (!this.ended) reader.push(chunk);
-    });
-    this.stream.on('end', () => {
-      const ended = (): void => {
-        if (!this.ended) end(reader.midMessage);
-      };
-      if (reader.isPaused) this.endWhenRead = ended;
-      else ended();
-    });
+    this.reader = new MessageReader(this.options.maxReceiveMessageBytes, new ReaderEvents(this, message, this.options.observer));
+    this.requestEnd = end;
+    // shared listeners (`this` is the stream): no closures per call
+    this.stream.on('data', onStreamData);
+    this.stream.on('end', onStreamEnd);
+  }
+
+  /** A DATA chunk of the request (the stream's 'data'). */
+  readChunk(chunk: Buffer): void {
+    if (!this.ended) this.reader?.push(chunk);
+  }
+
+  /** The client half-closed (the stream's 'end'): `end` now, or once a paused reader has delivered the rest. */
+  requestEnded(): void {
+    const reader = this.reader;
+    const end = this.requestEnd;
+    if (reader === undefined || end === undefined) return;
+    const ended = (): void => {
+      if (!this.ended) end(reader.midMessage);
+    };
+    if (reader.isPaused) this.endWhenRead = ended;
+    else ended();
   }
 
   /** Stops after the current request message: the rest of its chunk waits, and the stream stops reading. */
@@ -241,6 +295,7 @@ export class ServerCall implements CallContext {
   write(message: OutgoingMessage): void {
     if (this.ended) return;
     this.options.observer?.sent();
+    if (this.pending === noMessages) this.pending = [];
     this.pending.push(message);
     this.pendingBytes += messagePrefixBytes + message.size;
     if (this.flushScheduled) return;
@@ -297,12 +352,13 @@ export class ServerCall implements CallContext {
 
   /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
   streamClosed(): void {
+    this.options.closed?.();
     while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     clearTimeout(this.deadlineTimer);
     if (this.ended) return;
     this.ended = true;
-    this.pending = [];
+    this.pending = noMessages;
     this.pendingBytes = 0;
     this.controller?.abort(cancelledByClient.details);
     this.options.observer?.ended(Status.CANCELLED);
@@ -328,7 +384,7 @@ export class ServerCall implements CallContext {
     }
     const total = this.pendingBytes;
     const out = frameMessages(this.pending, total);
-    this.pending = [];
+    this.pending = noMessages;
     this.pendingBytes = 0;
     const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.writableEnded) return;
@@ -355,6 +411,6 @@ export class ServerCall implements CallContext {
   private written(bytes: number): void {
     this.onWriteFinished();
     this.inFlightBytes -= bytes;
-    if (this.backlogBytes === 0) for (const listener of [...this.drainListeners]) listener();
+    if (this.backlogBytes === 0 && this.drainListeners !== undefined) for (const listener of [...this.drainListeners]) listener();
   }
 }

@@ -39,6 +39,10 @@ export interface MethodDefinition<Req, Res> {
   readonly responseStream: boolean;
   readonly requestDeserialize: (bytes: Buffer) => Req;
   readonly responseSerialize: (res: Res) => Buffer;
+  /** The response already framed (prefix and encoding in one buffer); absent: responseSerialize, then a copy behind the prefix. */
+  readonly responseFrame?: (res: Res) => Buffer;
+  /** No size check reads this request's wire size (encodedBytes): decoding skips recording it. */
+  readonly wireBytesUnused?: boolean;
 }
 
 /**
@@ -102,10 +106,10 @@ export const streamBacklogHighWaterBytes = 1024 * 1024;
 type Decode<Req> = (bytes: Buffer) => Req;
 
 /** Decodes one request message, or ends the call with grpc-go's unmarshalling status. */
-function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer): Req | undefined {
+function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer, recordsWireBytes = true): Req | undefined {
   try {
     const req = decode(bytes);
-    if (typeof req === 'object' && req !== null) recordWireBytes(req, bytes.length);
+    if (recordsWireBytes && typeof req === 'object' && req !== null) recordWireBytes(req, bytes.length);
     return req;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
@@ -115,10 +119,10 @@ function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer)
 }
 
 /** Sends a unary answer, or grpc-go's marshalling status when the response does not encode. */
-function sendOrFail<Res>(call: MethodCall, encode: (res: Res) => Buffer, res: Res): void {
+function sendOrFail<Res>(call: MethodCall, frame: (res: Res) => Buffer, res: Res): void {
   let framed: Buffer;
   try {
-    framed = frameBytes(encode(res));
+    framed = frame(res);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     call.end({ code: Status.INTERNAL, details: `grpc: error while marshaling: ${reason}` });
@@ -179,13 +183,13 @@ function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: 
  * Reads the one request of a unary or server-streaming call (later ones are ignored); a stream that
  * ends without one ends the call with grpc-go's status.
  */
-function receiveOne<Req>(call: MethodCall, decode: Decode<Req>, onRequest: (req: Req) => void): void {
+function receiveOne<Req>(call: MethodCall, decode: Decode<Req>, onRequest: (req: Req) => void, recordsWireBytes = true): void {
   let received = false;
   call.receive(
     (bytes) => {
       if (received) return;
       received = true;
-      const req = decodeOrFail(call, decode, bytes);
+      const req = decodeOrFail(call, decode, bytes, recordsWireBytes);
       if (req !== undefined) onRequest(req);
     },
     (truncated) => {
@@ -200,16 +204,22 @@ export function unary<Req, Res>(
 ): GrpcMethod {
   const decode = def.requestDeserialize;
   const encode = def.responseSerialize;
+  const frame = def.responseFrame ?? ((res: Res): Buffer => frameBytes(encode(res)));
+  const recordsWireBytes = def.wireBytesUnused !== true;
   return {
     path: def.path,
     kind: 'unary',
     serve(call) {
-      receiveOne(call, decode, (req) =>
-        settle(
-          () => handler(req, call),
-          (res) => sendOrFail(call, encode, res),
-          (err) => call.fail(err),
-        ),
+      receiveOne(
+        call,
+        decode,
+        (req) =>
+          settle(
+            () => handler(req, call),
+            (res) => sendOrFail(call, frame, res),
+            (err) => call.fail(err),
+          ),
+        recordsWireBytes,
       );
     },
   };

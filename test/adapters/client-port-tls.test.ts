@@ -172,11 +172,33 @@ t('curl --http2 over TLS gets the gateway answer over HTTP/2', async () => {
   assert.ok(body.includes(Buffer.from('root').toString('base64')), body);
 });
 
-t('an h2 client on the plain listener (h2c) stays gRPC only, as etcd\'s is', async () => {
+/** grpc-go's answer to a request that is not gRPC, given before it looks up the method. */
+const notGrpc = { status: 415, type: 'application/grpc' };
+
+t('an h2 client on the plain listener (h2c) stays gRPC only, as etcd\'s is: HTTP requests get 415', async () => {
   const session = http2.connect(plainUrl);
   try {
     const health = await h2Request(session, { ':method': 'GET', ':path': '/health' });
-    assert.is(health.type, 'application/grpc');
+    assert.equal({ status: health.status, type: health.type }, notGrpc);
+  } finally {
+    session.close();
+  }
+});
+
+t('an h2 client over TLS that pings before its first request (the shim path) gets 415 for HTTP, not a gRPC status under 200', async () => {
+  const session = http2.connect(secureUrl, { servername: 'localhost', ca: readFileSync(tlsFixture('ca.pem')), cert: readFileSync(tlsFixture('client-alice.pem')), key: readFileSync(tlsFixture('client-alice-key.pem')) });
+  try {
+    await new Promise<void>((resolve, reject) => session.once('connect', () => session.ping((err) => (err === null ? resolve() : reject(err)))));
+    const health = await new Promise<{ status: number; type: string; grpcStatus: string }>((resolve, reject) => {
+      const req = session.request({ ':method': 'GET', ':path': '/health' });
+      req.on('response', (h) => resolve({ status: Number(h[':status']), type: String(h['content-type'] ?? ''), grpcStatus: String(h['grpc-status'] ?? '') }));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(health, { ...notGrpc, grpcStatus: '3' });
+    // gRPC still works on that connection
+    const grpc = await h2Request(session, { ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' }, '');
+    assert.equal({ status: grpc.status, type: grpc.type }, { status: 200, type: 'application/grpc' });
   } finally {
     session.close();
   }

@@ -18,6 +18,7 @@ import { noTransportSecurity } from '../../src/tls/transport-security.js';
 import { FakeServerApi } from './fake-server-api.js';
 import { tlsFixture } from '../helpers/tls-servers.js';
 import { runCommand } from '../helpers/processes.js';
+import { withTimeout } from '../helpers/spec.js';
 
 /** KV.Range answers one kv whose value is the caller's verified CN ('' without one). */
 const echoCommonName: GrpcServiceModule = {
@@ -171,6 +172,33 @@ t('curl --http2 over TLS gets the gateway answer over HTTP/2', async () => {
   assert.is(version, '2');
   assert.ok(body.includes(Buffer.from('root').toString('base64')), body);
 });
+
+t('an oversized gateway body over h2 is answered, then its stream is reset with NO_ERROR (not left half open), without an HTTP/2 header warning', () => withTimeout(oversizedBodyOverH2(), 10_000, 'oversized body over h2'));
+
+async function oversizedBodyOverH2(): Promise<void> {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  const session = http2.connect(secureUrl, { servername: 'localhost', ca: readFileSync(tlsFixture('ca.pem')), cert: readFileSync(tlsFixture('client-alice.pem')), key: readFileSync(tlsFixture('client-alice-key.pem')) });
+  try {
+    const outcome = await new Promise<{ status: number; rstCode: number | undefined }>((resolve) => {
+      const req = session.request({ ':method': 'POST', ':path': '/v3/kv/range', 'content-type': 'application/json' });
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('error', () => undefined);
+      req.on('close', () => resolve({ status, rstCode: req.rstCode }));
+      req.resume();
+      // past the gateway's body bound (twice the receive limit: 4 MiB), and never ended
+      const chunk = Buffer.alloc(256 * 1024, 0x5b);
+      for (let i = 0; i < 18; i++) req.write(chunk);
+    });
+    assert.equal(outcome, { status: 429, rstCode: http2.constants.NGHTTP2_NO_ERROR });
+  } finally {
+    session.close();
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings.filter((w) => w.startsWith('UnsupportedWarning')), []);
+}
 
 /** grpc-go's answer to a request that is not gRPC, given before it looks up the method. */
 const notGrpc = { status: 415, type: 'application/grpc' };

@@ -4,7 +4,7 @@
 // dialing a peer does not check the peer's certificate against its CRL. Servers run in process.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -244,6 +244,27 @@ it('a replaced CRL reaches new connections (an empty one lets the formerly revok
   await clientSide?.context.poll();
   assert.is(clientSide?.context.reloadCount, 2);
   assert.is(await clientPortOutcome('client-revoked'), 'refused');
+});
+
+it('a CRL that cannot be parsed, then a deleted one, is logged at error level on every poll while the old list stays', async () => {
+  const crl = join(dir, 'reload-crl.pem');
+  copyFileSync(tlsFixture('crl.pem'), crl);
+  const lines: { message: string; level: string | undefined }[] = [];
+  const side = await TlsSide.open(security('server', crl), { kind: 'client', dataDir: dir, listenUrls: [], log: (message, _err, level) => void lines.push({ message, level }), pollIntervalMs: 0 });
+  try {
+    replaceFile(tlsFixture('ca.pem'), crl);
+    await side?.context.poll();
+    await side?.context.poll();
+    rmSync(crl);
+    await side?.context.poll();
+    const errors = lines.filter((l) => l.level === 'error');
+    assert.is(errors.length, 3, JSON.stringify(lines));
+    assert.ok(errors.every((l) => l.message.includes('cannot be used') && l.message.includes(crl)), JSON.stringify(errors));
+    assert.is(side?.context.failedReloadCount, 3);
+    assert.ok(side?.context.revokedSerials.has(serialOf('client-revoked')));
+  } finally {
+    side?.close();
+  }
 });
 
 it("a member dialing a peer does not check the peer's certificate against its CRL (etcd's dialer does not)", async () => {

@@ -66,6 +66,13 @@ function revokedSerialInChain(socket: tls.TLSSocket, revoked: ReadonlySet<Serial
   return undefined;
 }
 
+function pinHandshake(socket: tls.TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_TLS_RENEGOTIATION_DISABLED') socket.destroy();
+  });
+}
+
 export class TlsSide {
   private readonly refusals = { windowStartMs: 0, logged: 0, suppressed: 0 };
 
@@ -151,9 +158,13 @@ export class TlsSide {
    * After the handshake: etcd's --peer-cert-allowed-cn / --peer-cert-allowed-hostname (and
    * --client-cert-allowed-hostname) on the verified certificate, then the CRL (etcd's checkCRL,
    * whatever the CRL's dates): a connection whose leaf or any issuer up its chain is listed is refused.
-   * Returns the refusal, or the peer.
+   * Returns the refusal, or the peer. Either way the socket is pinned to this handshake: a TLS 1.2
+   * client asking to renegotiate (which could present another certificate after these checks) is
+   * dropped (node allows 3 renegotiations per 10 minutes by default and only emits an error when
+   * disabled, hence the destroy).
    */
   check(socket: tls.TLSSocket): { ok: true; peer: VerifiedPeer } | { ok: false; reason: string } {
+    pinHandshake(socket);
     const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
     const present = cert !== undefined && Object.keys(cert).length > 0;
     const cn = present ? commonNameOf(cert) : undefined;

@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'n
 import http2 from 'node:http2';
 import https from 'node:https';
 import { join } from 'node:path';
-import type tls from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
@@ -113,7 +113,7 @@ t.after(async () => {
   if (dir !== '') removeTempDir(dir);
 });
 
-const credentials = (cert: string): Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'> => ({
+const credentials = (cert: string): Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'> => ({
   servername: 'localhost',
   ca: readFileSync(tlsFixture('ca.pem')),
   cert: readFileSync(tlsFixture(`${cert}.pem`)),
@@ -181,6 +181,21 @@ it('client port with an expired CRL: the certificate it lists is refused, others
   } finally {
     grpc.close();
   }
+});
+
+it('a TLS 1.2 client asking to renegotiate after the checks (it could present another certificate) is dropped', async () => {
+  const outcome = await new Promise<string>((resolve) => {
+    const socket = tlsConnect({ ...credentials('client'), host: '127.0.0.1', port: Number(new URL(clientUrl).port), maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, () => {
+      // a request answered first: the server has made its checks
+      socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      socket.once('data', () => {
+        socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err === null ? 'renegotiated' : 'refused'));
+      });
+    });
+    socket.on('error', () => resolve('refused'));
+    socket.on('close', () => resolve('refused'));
+  });
+  assert.is(outcome, 'refused');
 });
 
 it('peer port with an expired CRL: the peer certificate it lists is refused, a good one is served', async () => {

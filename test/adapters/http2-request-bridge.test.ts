@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { http2RequestBridge } from '../../src/adapters/http2/http2-request-bridge.js';
+import { responseGone } from '../../src/adapters/http/response-gone.js';
 import { withTimeout } from '../helpers/spec.js';
 
 const suiteOf = suite('HTTP/2 request bridge');
@@ -19,7 +20,21 @@ let server: http2.Http2Server | undefined;
 let url = '';
 
 /** Echoes the Host it sees once the body ends; /stream answers at once and ends later. */
+/** responseGone of the /gone request: while it was answering, and once the client cancelled it. */
+const gone: { whileOpen?: boolean; afterCancel?: boolean } = {};
+let goneSettled: () => void = () => undefined;
+
 function handler(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === '/gone') {
+    res.writeHead(200);
+    res.write('open\n');
+    gone.whileOpen = responseGone(res);
+    res.once('close', () => {
+      gone.afterCancel = responseGone(res);
+      goneSettled();
+    });
+    return;
+  }
   if (req.url === '/stream') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.write('started\n');
@@ -91,6 +106,21 @@ t('Host is the :authority, whatever Host header came with it', async () => {
   try {
     const o = await request(session, { ':method': 'POST', ':path': '/echo', ':authority': 'etcd.example:2379', host: 'other.example' }, (req) => req.end('x'));
     assert.equal([o.status, o.body], [200, 'host=etcd.example:2379']);
+  } finally {
+    session.close();
+  }
+});
+
+t('responseGone sees an HTTP/2 response whose client cancelled it (the compatibility response has no destroyed)', async () => {
+  const session = http2.connect(url);
+  try {
+    const settled = new Promise<void>((resolve) => (goneSettled = resolve));
+    const req = session.request({ ':path': '/gone' });
+    req.on('error', () => undefined);
+    req.once('data', () => req.close(http2.constants.NGHTTP2_CANCEL));
+    req.end();
+    await settled;
+    assert.equal(gone, { whileOpen: false, afterCancel: true });
   } finally {
     session.close();
   }

@@ -221,7 +221,8 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const friendlyApi = options.apiHandler?.(makeApi) ?? makeApi(options.api);
   const router = createHttpRouter({ api: options.api, preHandlers: [friendlyApi.handle, createConsoleHandler({ hostWhitelist }), etcdHostCheck(hostWhitelist)], handlers: [gateway, ...(options.httpHandlers ?? [])], log });
   const httpServer = http.createServer(router);
-  const http2Requests = http2RequestBridge(router);
+  // the HTTP/2 bridge times a request body out as the HTTP/1 server does (node's requestTimeout)
+  const http2Requests = http2RequestBridge(router, { requestTimeoutMs: httpServer.requestTimeout });
   httpServer.on('clientError', (_err, socket) => socket.destroy());
   // HTTP/1: a kept-alive connection with no request for the idle time is closed (node's default: 5 s).
   if (idleTimeoutMs > 0) httpServer.keepAliveTimeout = idleTimeoutMs;

@@ -1,7 +1,8 @@
 // Keeps one side's TLS options in step with its files: every poll compares each file's size, mtime
 // and inode; when one changed, all are re-read and checked (createSecureContext) before they are
 // taken, so a half-replaced pair (new certificate, old key) is never served: the old options stay,
-// the trouble is logged once, and the next poll tries again. Listeners (a tls.Server's
+// the trouble is logged at error level on every poll that still finds it (an unparsable or deleted
+// CRL keeps revoking the old list, which an operator must hear about), and the next poll tries again. Listeners (a tls.Server's
 // setSecureContext) apply new options to new connections; established ones keep theirs.
 import { stat } from 'node:fs/promises';
 import type tls from 'node:tls';
@@ -12,7 +13,8 @@ import type { TlsFilePaths, TransportSecurity } from './transport-security.js';
 /** Changed files are picked up within this (etcd's issue asks for 30 s). */
 export const defaultTlsReloadPollMs = 5_000;
 
-export type TlsLog = (message: string, err?: unknown) => void;
+/** `level` defaults to info without an error and warn with one. */
+export type TlsLog = (message: string, err?: unknown, level?: 'error') => void;
 
 export interface TlsReloadTimers {
   setInterval(fn: () => void, ms: number): { unref?(): unknown };
@@ -36,8 +38,8 @@ export class ReloadingTlsContext {
   private readonly listeners = new Set<(options: tls.SecureContextOptions) => void>();
   private timer: unknown;
   private polling = false;
-  private lastFailure: string | undefined;
   private reloads = 0;
+  private failures = 0;
 
   private constructor(
     readonly paths: TlsFilePaths,
@@ -80,6 +82,11 @@ export class ReloadingTlsContext {
     return this.revoked;
   }
 
+  /** How many polls found changed files that could not be used. */
+  get failedReloadCount(): number {
+    return this.failures;
+  }
+
   /** How many times new files were taken. */
   get reloadCount(): number {
     return this.reloads;
@@ -101,16 +108,12 @@ export class ReloadingTlsContext {
       this.current = next;
       this.revoked = revoked;
       this.seen = now;
-      this.lastFailure = undefined;
       this.reloads++;
       this.log(`reloaded TLS files (cert ${this.paths.certFile})`);
       for (const l of this.listeners) l(next);
     } catch (err) {
-      const text = err instanceof Error ? err.message : String(err);
-      if (text !== this.lastFailure) {
-        this.lastFailure = text;
-        this.log(`TLS files changed but cannot be used yet; serving the previous ones (cert ${this.paths.certFile})`, err);
-      }
+      this.failures++;
+      this.log(`TLS files changed but cannot be used; serving the previous ones (cert ${this.paths.certFile}, crl ${this.paths.crlFile || 'none'})`, err, 'error');
     } finally {
       this.polling = false;
     }

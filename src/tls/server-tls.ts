@@ -23,7 +23,12 @@ async function openSide(kind: 'client' | 'peer', security: TransportSecurity, ur
     kind,
     dataDir,
     listenUrls: secureUrls.length > 0 ? secureUrls : urls,
-    log: (message, err) => (err === undefined ? log.info(message) : log.warn(message, { error: err instanceof Error ? err.message : String(err) })),
+    log: (message, err, level) => {
+      if (err === undefined) return log.info(message);
+      const fields = { error: err instanceof Error ? err.message : String(err) };
+      if (level === 'error') log.error(message, fields);
+      else log.warn(message, fields);
+    },
   });
   if (side !== undefined) log.info(`starting with ${kind} TLS`, { cert: side.context.paths.certFile, 'client-cert-auth': security.clientCertAuth, 'trusted-ca': security.files.trustedCaFile, 'crl-file': security.files.crlFile });
   return side;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { ensureSelfSignedFiles, listenUrlHosts } from './auto-tls.js';
-import { canonicalSerial } from './crl.js';
+import { canonicalSerial, type SerialHex } from './crl.js';
 import { ReloadingTlsContext, type TlsLog, type TlsReloadTimers } from './reloading-tls-context.js';
 import { requiresClientCert } from './tls-material.js';
 import { hasCertFiles, type TransportSecurity } from './transport-security.js';
@@ -38,6 +38,39 @@ function commonNameOf(cert: tls.PeerCertificate): string | undefined {
   if (typeof cn === 'string') return cn;
   if (Array.isArray(cn) && typeof cn[0] === 'string') return cn[0];
   return undefined;
+}
+
+/** A chain longer than this is not walked further (OpenSSL's default verify depth is 100). */
+const maxChainLength = 100;
+
+/**
+ * The first serial the CRL lists among the certificates the other end presented: the leaf, then up
+ * the issuer links node gives (what the client sent, completed from our trusted CAs) to a
+ * self-issued certificate. etcd's checkCRL looks up each certificate the client sent; an
+ * intermediate that only our trust store holds is looked up here too.
+ */
+function revokedSerialInChain(socket: tls.TLSSocket, revoked: ReadonlySet<SerialHex>): SerialHex | undefined {
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<tls.DetailedPeerCertificate>();
+  for (let depth = 0; cert !== undefined && Object.keys(cert).length > 0 && !seen.has(cert) && depth < maxChainLength; depth++) {
+    seen.add(cert);
+    if (typeof cert.serialNumber === 'string') {
+      const serial = canonicalSerial(cert.serialNumber);
+      if (revoked.has(serial)) return serial;
+    }
+    // node links a self-issued certificate to itself
+    const issuer: tls.DetailedPeerCertificate | undefined = cert.issuerCertificate;
+    if (issuer === cert || (issuer !== undefined && issuer.fingerprint256 === cert.fingerprint256)) break;
+    cert = issuer;
+  }
+  return undefined;
+}
+
+function pinHandshake(socket: tls.TLSSocket): void {
+  socket.disableRenegotiation();
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ERR_TLS_RENEGOTIATION_DISABLED') socket.destroy();
+  });
 }
 
 export class TlsSide {
@@ -124,10 +157,14 @@ export class TlsSide {
   /**
    * After the handshake: etcd's --peer-cert-allowed-cn / --peer-cert-allowed-hostname (and
    * --client-cert-allowed-hostname) on the verified certificate, then the CRL (etcd's checkCRL,
-   * whatever the CRL's dates): a presented leaf certificate whose serial it lists is refused.
-   * Returns the refusal, or the peer.
+   * whatever the CRL's dates): a connection whose leaf or any issuer up its chain is listed is refused.
+   * Returns the refusal, or the peer. Either way the socket is pinned to this handshake: a TLS 1.2
+   * client asking to renegotiate (which could present another certificate after these checks) is
+   * dropped (node allows 3 renegotiations per 10 minutes by default and only emits an error when
+   * disabled, hence the destroy).
    */
   check(socket: tls.TLSSocket): { ok: true; peer: VerifiedPeer } | { ok: false; reason: string } {
+    pinHandshake(socket);
     const cert = socket.authorized ? socket.getPeerCertificate() : undefined;
     const present = cert !== undefined && Object.keys(cert).length > 0;
     const cn = present ? commonNameOf(cert) : undefined;
@@ -138,10 +175,9 @@ export class TlsSide {
     }
     const revoked = this.context.revokedSerials;
     if (revoked.size > 0) {
-      const leaf = socket.getPeerX509Certificate();
-      const serial = leaf === undefined ? undefined : canonicalSerial(leaf.serialNumber);
+      const serial = revokedSerialInChain(socket, revoked);
       // etcd's wording: the serial's bytes in hex
-      if (serial !== undefined && revoked.has(serial)) return { ok: false, reason: `transport: certificate serial ${(serial.length % 2 === 0 ? serial : `0${serial}`).toLowerCase()} revoked` };
+      if (serial !== undefined) return { ok: false, reason: `transport: certificate serial ${(serial.length % 2 === 0 ? serial : `0${serial}`).toLowerCase()} revoked` };
     }
     return { ok: true, peer: { verifiedCommonName: cn } };
   }

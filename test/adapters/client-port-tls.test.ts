@@ -18,6 +18,7 @@ import { noTransportSecurity } from '../../src/tls/transport-security.js';
 import { FakeServerApi } from './fake-server-api.js';
 import { tlsFixture } from '../helpers/tls-servers.js';
 import { runCommand } from '../helpers/processes.js';
+import { withTimeout } from '../helpers/spec.js';
 
 /** KV.Range answers one kv whose value is the caller's verified CN ('' without one). */
 const echoCommonName: GrpcServiceModule = {
@@ -172,11 +173,60 @@ t('curl --http2 over TLS gets the gateway answer over HTTP/2', async () => {
   assert.ok(body.includes(Buffer.from('root').toString('base64')), body);
 });
 
-t('an h2 client on the plain listener (h2c) stays gRPC only, as etcd\'s is', async () => {
+t('an oversized gateway body over h2 is answered, then its stream is reset with NO_ERROR (not left half open), without an HTTP/2 header warning', () => withTimeout(oversizedBodyOverH2(), 10_000, 'oversized body over h2'));
+
+async function oversizedBodyOverH2(): Promise<void> {
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  const session = http2.connect(secureUrl, { servername: 'localhost', ca: readFileSync(tlsFixture('ca.pem')), cert: readFileSync(tlsFixture('client-alice.pem')), key: readFileSync(tlsFixture('client-alice-key.pem')) });
+  try {
+    const outcome = await new Promise<{ status: number; rstCode: number | undefined }>((resolve) => {
+      const req = session.request({ ':method': 'POST', ':path': '/v3/kv/range', 'content-type': 'application/json' });
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('error', () => undefined);
+      req.on('close', () => resolve({ status, rstCode: req.rstCode }));
+      req.resume();
+      // past the gateway's body bound (twice the receive limit: 4 MiB), and never ended
+      const chunk = Buffer.alloc(256 * 1024, 0x5b);
+      for (let i = 0; i < 18; i++) req.write(chunk);
+    });
+    assert.equal(outcome, { status: 429, rstCode: http2.constants.NGHTTP2_NO_ERROR });
+  } finally {
+    session.close();
+    process.off('warning', onWarning);
+  }
+  assert.equal(warnings.filter((w) => w.startsWith('UnsupportedWarning')), []);
+}
+
+/** grpc-go's answer to a request that is not gRPC, given before it looks up the method. */
+const notGrpc = { status: 415, type: 'application/grpc' };
+
+t('an h2 client on the plain listener (h2c) stays gRPC only, as etcd\'s is: HTTP requests get 415', async () => {
   const session = http2.connect(plainUrl);
   try {
     const health = await h2Request(session, { ':method': 'GET', ':path': '/health' });
-    assert.is(health.type, 'application/grpc');
+    assert.equal({ status: health.status, type: health.type }, notGrpc);
+  } finally {
+    session.close();
+  }
+});
+
+t('an h2 client over TLS that pings before its first request (the shim path) gets 415 for HTTP, not a gRPC status under 200', async () => {
+  const session = http2.connect(secureUrl, { servername: 'localhost', ca: readFileSync(tlsFixture('ca.pem')), cert: readFileSync(tlsFixture('client-alice.pem')), key: readFileSync(tlsFixture('client-alice-key.pem')) });
+  try {
+    await new Promise<void>((resolve, reject) => session.once('connect', () => session.ping((err) => (err === null ? resolve() : reject(err)))));
+    const health = await new Promise<{ status: number; type: string; grpcStatus: string }>((resolve, reject) => {
+      const req = session.request({ ':method': 'GET', ':path': '/health' });
+      req.on('response', (h) => resolve({ status: Number(h[':status']), type: String(h['content-type'] ?? ''), grpcStatus: String(h['grpc-status'] ?? '') }));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(health, { ...notGrpc, grpcStatus: '3' });
+    // gRPC still works on that connection
+    const grpc = await h2Request(session, { ':method': 'POST', ':path': '/etcdserverpb.KV/Range', 'content-type': 'application/grpc', te: 'trailers' }, '');
+    assert.equal({ status: grpc.status, type: grpc.type }, { status: 200, type: 'application/grpc' });
   } finally {
     session.close();
   }

@@ -2,12 +2,13 @@
 // (nextUpdate passed) still refuses the certificates it lists and nobody else, on the client port
 // and on the peer port, after the handshake; a replaced CRL reaches new connections; a member
 // dialing a peer does not check the peer's certificate against its CRL. Servers run in process.
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { copyFileSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { join } from 'node:path';
-import type tls from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
@@ -44,6 +45,14 @@ it('a PEM CRL and the same CRL as DER list the revoked serials, an empty one non
 it('the expired CRL fixture is expired and still lists the revoked serials', () => {
   const text = readFileSync(tlsFixture('crl-expired.pem'));
   assert.ok(revokedOf(text).has(serialOf('client-revoked')));
+  const nextUpdate = execFileSync('openssl', ['crl', '-in', tlsFixture('crl-expired.pem'), '-noout', '-nextupdate'], { encoding: 'utf8' }).trim().replace(/^nextUpdate=/, '');
+  assert.ok(Date.parse(nextUpdate) < Date.now(), `nextUpdate ${nextUpdate} has not passed`);
+});
+
+it("the intermediate CA fixture's CRL lists the intermediate (serial 4242) and nothing the root issued to clients", () => {
+  const revoked = revokedOf(readFileSync(tlsFixture('crl-intermediate.pem')));
+  assert.equal([...revoked], ['4242']);
+  assert.is(serialOf('intermediate-ca'), '4242');
 });
 
 it('serials compare by magnitude (leading zeros, sign and case do not matter)', () => {
@@ -104,7 +113,7 @@ t.after(async () => {
   if (dir !== '') removeTempDir(dir);
 });
 
-const credentials = (cert: string): Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'> => ({
+const credentials = (cert: string): Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'> => ({
   servername: 'localhost',
   ca: readFileSync(tlsFixture('ca.pem')),
   cert: readFileSync(tlsFixture(`${cert}.pem`)),
@@ -119,6 +128,27 @@ function clientPortOutcome(cert: string): Promise<'served' | 'refused'> {
       resolve('served');
     });
     req.on('error', () => resolve('refused'));
+  });
+}
+
+/** One HTTP/2 request to the client port (ALPN h2): a gRPC call or GET /health through the HTTP bridge. */
+function clientPortH2Outcome(cert: string, kind: 'grpc' | 'http'): Promise<'served' | 'refused'> {
+  return new Promise((resolve) => {
+    const session = http2.connect(clientUrl, credentials(cert));
+    session.on('error', () => resolve('refused'));
+    session.on('close', () => resolve('refused'));
+    const headers =
+      kind === 'grpc'
+        ? { ':method': 'POST', ':path': '/etcdserverpb.Maintenance/Status', 'content-type': 'application/grpc', te: 'trailers' }
+        : { ':path': '/health' };
+    const req = session.request(headers);
+    req.on('response', (h) => {
+      resolve(h[':status'] === 200 ? 'served' : 'refused');
+      session.close();
+    });
+    req.on('error', () => resolve('refused'));
+    // an empty Status request: one uncompressed message of length 0
+    req.end(kind === 'grpc' ? Buffer.alloc(5) : undefined);
   });
 }
 
@@ -138,9 +168,13 @@ function peerPortOutcome(cert: string): Promise<'served' | 'refused'> {
   });
 }
 
-it('client port with an expired CRL: the certificate it lists is refused, others are served (HTTPS and gRPC)', async () => {
+it('client port with an expired CRL: the certificate it lists is refused, others are served (HTTPS, gRPC, HTTP over h2)', async () => {
   assert.is(await clientPortOutcome('client-revoked'), 'refused');
   assert.is(await clientPortOutcome('client'), 'served');
+  assert.is(await clientPortH2Outcome('client-revoked', 'grpc'), 'refused');
+  assert.is(await clientPortH2Outcome('client-revoked', 'http'), 'refused');
+  assert.is(await clientPortH2Outcome('client', 'grpc'), 'served');
+  assert.is(await clientPortH2Outcome('client', 'http'), 'served');
   const grpc = new Etcd3({ hosts: clientUrl, credentials: { rootCertificate: readFileSync(tlsFixture('ca.pem')), certChain: readFileSync(tlsFixture('client.pem')), privateKey: readFileSync(tlsFixture('client-key.pem')) } });
   try {
     assert.is(await grpc.get('anything').string(), null);
@@ -149,9 +183,67 @@ it('client port with an expired CRL: the certificate it lists is refused, others
   }
 });
 
+it('a TLS 1.2 client asking to renegotiate after the checks (it could present another certificate) is dropped', async () => {
+  const outcome = await new Promise<string>((resolve) => {
+    const socket = tlsConnect({ ...credentials('client'), host: '127.0.0.1', port: Number(new URL(clientUrl).port), maxVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'] }, () => {
+      // a request answered first: the server has made its checks
+      socket.write('GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      socket.once('data', () => {
+        socket.renegotiate({ rejectUnauthorized: true }, (err) => resolve(err === null ? 'renegotiated' : 'refused'));
+      });
+    });
+    socket.on('error', () => resolve('refused'));
+    socket.on('close', () => resolve('refused'));
+  });
+  assert.is(outcome, 'refused');
+});
+
 it('peer port with an expired CRL: the peer certificate it lists is refused, a good one is served', async () => {
   assert.is(await peerPortOutcome('peer-revoked'), 'refused');
   assert.is(await peerPortOutcome('peer'), 'served');
+});
+
+it('peer port: the same peer certificate is served once the CRL no longer lists it', async () => {
+  replaceFile(tlsFixture('crl-empty.pem'), join(dir, 'peer-crl.pem'));
+  await peerSide?.context.poll();
+  try {
+    assert.is(await peerPortOutcome('peer-revoked'), 'served');
+  } finally {
+    replaceFile(tlsFixture('crl-expired.pem'), join(dir, 'peer-crl.pem'));
+    await peerSide?.context.poll();
+  }
+  assert.is(await peerPortOutcome('peer-revoked'), 'refused');
+});
+
+/** GET /health on a client port of its own with the given CA bundle and CRL, as a client sending `certFile`. */
+async function intermediateOutcome(trustedCa: string, crl: string, certFile: string): Promise<'served' | 'refused'> {
+  const side = await openSide('client', { ...security('server', crl), files: { ...security('server', crl).files, trustedCaFile: trustedCa } });
+  const own = await startClientPort({ listenUrls: ['https://127.0.0.1:0'], api: new FakeServerApi(), log: () => undefined, tls: side });
+  try {
+    return await new Promise((resolve) => {
+      const options = { ...credentials('client-via-intermediate'), cert: readFileSync(tlsFixture(certFile)), agent: false };
+      const req = https.get(`https://127.0.0.1:${own.addresses[0]?.port ?? 0}/health`, options, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200 ? 'served' : 'refused');
+      });
+      req.on('error', () => resolve('refused'));
+    });
+  } finally {
+    await own.close();
+    side.close();
+  }
+}
+
+it("a revoked intermediate CA is refused whether the client sent it or our trusted CAs hold it (etcd's checkCRL: every certificate sent)", async () => {
+  const rootOnly = tlsFixture('ca.pem');
+  // the client sends leaf + intermediate: refused with the root's CRL revoking 4242, served with a CRL that does not
+  assert.is(await intermediateOutcome(rootOnly, tlsFixture('crl-intermediate.pem'), 'client-via-intermediate-chain.pem'), 'refused');
+  assert.is(await intermediateOutcome(rootOnly, tlsFixture('crl.pem'), 'client-via-intermediate-chain.pem'), 'served');
+  // the intermediate is in our CA bundle and the client sends its leaf alone
+  const bundle = join(dir, 'ca-with-intermediate.pem');
+  writeFileSync(bundle, Buffer.concat([readFileSync(tlsFixture('ca.pem')), readFileSync(tlsFixture('intermediate-ca.pem'))]));
+  assert.is(await intermediateOutcome(bundle, tlsFixture('crl-intermediate.pem'), 'client-via-intermediate.pem'), 'refused');
+  assert.is(await intermediateOutcome(bundle, tlsFixture('crl.pem'), 'client-via-intermediate.pem'), 'served');
 });
 
 it('a replaced CRL reaches new connections (an empty one lets the formerly revoked certificate in); an unparsable one is not taken', async () => {
@@ -167,6 +259,27 @@ it('a replaced CRL reaches new connections (an empty one lets the formerly revok
   await clientSide?.context.poll();
   assert.is(clientSide?.context.reloadCount, 2);
   assert.is(await clientPortOutcome('client-revoked'), 'refused');
+});
+
+it('a CRL that cannot be parsed, then a deleted one, is logged at error level on every poll while the old list stays', async () => {
+  const crl = join(dir, 'reload-crl.pem');
+  copyFileSync(tlsFixture('crl.pem'), crl);
+  const lines: { message: string; level: string | undefined }[] = [];
+  const side = await TlsSide.open(security('server', crl), { kind: 'client', dataDir: dir, listenUrls: [], log: (message, _err, level) => void lines.push({ message, level }), pollIntervalMs: 0 });
+  try {
+    replaceFile(tlsFixture('ca.pem'), crl);
+    await side?.context.poll();
+    await side?.context.poll();
+    rmSync(crl);
+    await side?.context.poll();
+    const errors = lines.filter((l) => l.level === 'error');
+    assert.is(errors.length, 3, JSON.stringify(lines));
+    assert.ok(errors.every((l) => l.message.includes('cannot be used') && l.message.includes(crl)), JSON.stringify(errors));
+    assert.is(side?.context.failedReloadCount, 3);
+    assert.ok(side?.context.revokedSerials.has(serialOf('client-revoked')));
+  } finally {
+    side?.close();
+  }
 });
 
 it("a member dialing a peer does not check the peer's certificate against its CRL (etcd's dialer does not)", async () => {

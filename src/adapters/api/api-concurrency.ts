@@ -8,6 +8,7 @@ import type { LeaderSink, RecipeCaller } from '../../core/concurrency-api.js';
 import { bytesOf, putBytes } from './api-bytes.js';
 import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
 import { kvJson } from './api-kv-json.js';
+import { responseGone } from '../http/response-gone.js';
 
 /** An AbortSignal that fires when the client closes the connection before the answer is sent. */
 function clientGone(res: ServerResponse): AbortSignal {
@@ -16,7 +17,7 @@ function clientGone(res: ServerResponse): AbortSignal {
     if (!res.writableFinished) ac.abort();
   });
   // it may have left while its body was read
-  if (res.destroyed || res.socket?.destroyed === true) ac.abort();
+  if (responseGone(res) || res.socket?.destroyed === true) ac.abort();
   return ac.signal;
 }
 

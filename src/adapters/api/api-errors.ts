@@ -3,6 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
 import { statusByKind, type AdapterErrorKind, type ErrorLogger } from '../grpc/error-status.js';
+import { isHttp2Response } from '../http/response-gone.js';
 
 /** Codes the /api layer produces itself, on top of the core's EtcdErrorKind names. */
 export type ApiOwnErrorCode =
@@ -129,7 +130,8 @@ export function sendError(res: ServerResponse, e: ApiError): void {
     res.destroy();
     return;
   }
-  // a request whose body was not read (too large, timed out) cannot share the connection again
-  const headers: Record<string, string> = e.status === 413 || e.status === 408 ? { Connection: 'close' } : {};
+  // a request whose body was not read (too large, timed out) cannot share the connection again;
+  // HTTP/2 has no Connection header (the bridge resets such a stream once the answer is out)
+  const headers: Record<string, string> = (e.status === 413 || e.status === 408) && !isHttp2Response(res) ? { Connection: 'close' } : {};
   sendJson(res, e.status, errorBody(e), headers);
 }

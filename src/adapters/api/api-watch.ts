@@ -13,6 +13,7 @@ import { HubWatch, type WatchOutput, type WatchSpec } from './api-hub-watch.js';
 import type { Query } from './api-request.js';
 import type { ApiAccess } from './api-identity.js';
 import { compactRevisionOf } from './api-compact-revision.js';
+import { responseGone } from '../http/response-gone.js';
 
 /** A watch checked and counted against its address's bound; `release` (idempotent) uncounts it. */
 export interface PreparedWatch {
@@ -138,7 +139,7 @@ export class WatchRoutes {
       backlogBytes: () => res.writableLength,
       onDrain: (l) => res.on('drain', l),
       onClose: (l) => res.once('close', l),
-      isClosed: () => res.destroyed || req.socket.destroyed,
+      isClosed: () => responseGone(res) || req.socket.destroyed,
       end: () => res.end(),
       destroy: () => res.destroy(),
       keepalive: () => {

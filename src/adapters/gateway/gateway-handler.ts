@@ -15,6 +15,7 @@ import { grpcOverheadBytes } from '../grpc/request-size-limit.js';
 import type { CallAdmission } from '../grpc/call-admission.js';
 import type { GrpcMethod } from '../grpc/service-module.js';
 import type { HttpHandler } from '../http/http-router.js';
+import { responseGone } from '../http/response-gone.js';
 import { GatewayCall, type GatewayCallSink } from './gateway-call.js';
 import { errorBody, httpStatusFromCode, streamErrorChunk } from './gateway-errors.js';
 import { GatewayRouter } from './gateway-routing.js';
@@ -268,7 +269,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
         res.write(`{"result":${json}}\n`);
       },
       end(status) {
-        if (res.writableEnded || res.destroyed) return;
+        if (res.writableEnded || responseGone(res)) return;
         if (status === undefined) {
           if (!headerWritten) res.writeHead(200, jsonHeaders);
           res.end();
@@ -326,7 +327,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
       () => call?.finishRequests(),
       (status, bodyTooLarge) => {
         // the rest of an oversized body is not worth reading: the connection goes after the answer
-        if (bodyTooLarge && !res.headersSent) res.setHeader('Connection', 'close');
+        // (HTTP/2 has no Connection header: the bridge resets the stream once the answer is out)
+        if (bodyTooLarge && !res.headersSent && req.httpVersionMajor !== 2) res.setHeader('Connection', 'close');
         if (call !== undefined) call.end(status);
         else sendError(res, status);
       },

@@ -136,12 +136,12 @@ function unroutedStatus(path: string, services: ReadonlySet<string>): GrpcStatus
   return { code: Status.UNIMPLEMENTED, details: `unknown method ${method} for service ${service}` };
 }
 
-function refuse(stream: http2.ServerHttp2Stream, status: GrpcStatus, extra: http2.OutgoingHttpHeaders = {}): void {
+function refuse(stream: http2.ServerHttp2Stream, status: GrpcStatus, extra: http2.OutgoingHttpHeaders = {}, httpStatus = 200): void {
   stream.on('error', () => undefined);
   if (stream.destroyed || stream.closed) return;
   stream.respond(
     {
-      ':status': 200,
+      ':status': httpStatus,
       'content-type': 'application/grpc',
       ...extra,
       'grpc-status': String(status.code),
@@ -192,16 +192,16 @@ export function createGrpcServer(
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
     const other = otherSinks.get(stream.session as http2.Http2Session);
     if (other !== undefined && !isGrpcRequest(headers)) return serveOther(stream, headers, flags, rawHeaders, other);
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      // grpc-go (1.40 on, http2_server.go operateHeaders) answers 415 before it looks up the method,
+      // so a plain HTTP request on a gRPC-only connection (h2c, or TLS through the authority shim)
+      // is told it is not gRPC rather than given a routing status under HTTP 200
+      return refuse(stream, { code: Status.INVALID_ARGUMENT, details: `invalid gRPC request content-type ${JSON.stringify(contentType ?? '')}` }, {}, 415);
+    }
     const path = headers[':path'] ?? '';
     const method = table.get(path);
     if (method === undefined) return refuse(stream, unroutedStatus(path, serviceNames));
-    const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
-      // grpc-go answers a non-gRPC request with 415 (http2_server.go operateHeaders)
-      stream.on('error', () => undefined);
-      stream.respond({ ':status': 415, 'content-type': 'text/plain' }, { endStream: true });
-      return;
-    }
     const encoding = headers['grpc-encoding'];
     if (encoding !== undefined && encoding !== 'identity') {
       return refuse(

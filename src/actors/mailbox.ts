@@ -11,21 +11,28 @@ export class Mailbox<Req, Res> {
   private letters: (Letter<Req, Res> | undefined)[] = [];
   private head = 0;
   private readonly slots: FifoSlots;
+  /** Puts waiting for a slot, or given one and not yet queued: a tryPut must not overtake them. */
+  private pendingPuts = 0;
 
   constructor(capacity: number) {
     this.slots = new FifoSlots(capacity);
   }
 
-  /** Puts the letter now if a slot is free and nobody waits for one; false: use put. */
+  /** Puts the letter now if a slot is free and no earlier put is still on its way; false: use put. */
   tryPut(letter: Letter<Req, Res>): boolean {
-    if (!this.slots.tryAcquire()) return false;
+    if (this.pendingPuts > 0 || !this.slots.tryAcquire()) return false;
     this.letters.push(letter);
     return true;
   }
 
   async put(letter: Letter<Req, Res>): Promise<void> {
-    await this.slots.acquire();
-    this.letters.push(letter);
+    this.pendingPuts++;
+    try {
+      await this.slots.acquire();
+      this.letters.push(letter);
+    } finally {
+      this.pendingPuts--;
+    }
   }
 
   take(): Letter<Req, Res> | undefined {

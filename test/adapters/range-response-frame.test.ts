@@ -6,20 +6,9 @@ import * as assert from 'uvu/assert';
 import { encodeRangeResponse, frameRangeResponse } from '../../src/adapters/grpc/range-response-encoder.js';
 import { ExactWriter, varintSize } from '../../src/core/proto-writer.js';
 import { RangeResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const s = suite('Range response encoder against the generated one');
-
-/** A small seeded generator (mulberry32), so a failure replays. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const edges = [0n, 1n, 127n, 128n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, -1n, -(2n ** 63n), -128n, -(2n ** 32n)];
 
@@ -35,7 +24,7 @@ function values(count: number, random: () => number): bigint[] {
 }
 
 s('every header and key-value number encodes as ts-proto encodes it, framed with the 5-byte gRPC prefix', () => {
-  const vals = values(20_000, seeded(20261206));
+  const vals = values(20_000, seededRandom(20261206));
   const u = (x: bigint | undefined): bigint => BigInt.asUintN(64, x ?? 0n);
   const i64 = (x: bigint | undefined): bigint => BigInt.asIntN(64, x ?? 0n);
   let mismatches = 0;
@@ -56,7 +45,7 @@ s('every header and key-value number encodes as ts-proto encodes it, framed with
 });
 
 s('varintSize is the number of bytes the writer writes', () => {
-  for (const v of values(5_000, seeded(7))) {
+  for (const v of values(5_000, seededRandom(7))) {
     const unsigned = BigInt.asUintN(64, v);
     const w = new ExactWriter(Buffer.alloc(20));
     w.varint(unsigned);

@@ -57,28 +57,45 @@ export class TenantAdmin {
    * ('mismatch') or a lower one ('stale') is never proposed: that member alone is unready.
    */
   async seed(spec: TenantSpec): Promise<'unchanged' | 'created' | 'changed' | 'mismatch' | 'stale'> {
-    await this.api.kv.range(RangeRequest.create({ key: specKey(spec.name) }));
-    const inEffect = this.directory.replicated(spec.name);
-    if (inEffect !== undefined) {
+    const decided = await this.write(spec, (inEffect) => {
+      if (inEffect === undefined) return undefined;
       const mine = spec.generation ?? 0;
-      const theirs = inEffect.spec.generation ?? 0;
+      const theirs = inEffect.generation ?? 0;
       if (mine < theirs) return 'stale';
-      if (mine === theirs) return specDifference(spec, inEffect.spec) === undefined ? 'unchanged' : 'mismatch';
-    }
-    return (await this.put(spec, { seed: true })).created ? 'created' : 'changed';
+      if (mine === theirs) return specDifference(spec, inEffect) === undefined ? 'unchanged' : 'mismatch';
+      return undefined;
+    });
+    if (typeof decided === 'string') return decided;
+    return decided.created ? 'created' : 'changed';
   }
 
   /** Creates or changes `spec.name`; `created` tells which. A tenant of this member's configuration is changed only by its seed. */
-  async put(spec: TenantSpec, how: { readonly seed?: boolean } = {}): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
-    if (how.seed !== true && this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
+  async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
+    if (this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
+    const done = await this.write(spec, () => undefined);
+    if (typeof done === 'string') throw new Error('unreachable: an admin write is never declined');
+    return done;
+  }
+
+  /**
+   * Reads the spec key linearizably, so the directory has applied at least that record; `decline`
+   * may then answer instead of writing, judging the spec the cluster enforces; else one txn
+   * proposes `spec`, comparing the key's revision as read, so it replaces exactly the spec judged.
+   */
+  private async write<D extends string>(
+    spec: TenantSpec,
+    decline: (inEffect: TenantSpec | undefined) => D | undefined,
+  ): Promise<D | { readonly tenant: TenantView; readonly created: boolean }> {
+    const key = specKey(spec.name);
+    const stored = await this.api.kv.range(RangeRequest.create({ key }));
     const existing = this.directory.replicated(spec.name);
+    const declined = decline(existing?.spec);
+    if (declined !== undefined) return declined;
     const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
     if (problem !== undefined) throw new TenantAdminError('invalid', problem);
     if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');
     // One txn, checked again where it is applied (tenant-spec-writes.ts): the spec key is as read
     // here, and a new tenant's prefix holds no key, so its usage, counted from zero, is exact.
-    const key = specKey(spec.name);
-    const stored = await this.api.kv.range(RangeRequest.create({ key }));
     const modRevision = stored.kvs[0]?.modRevision ?? 0n;
     const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision })];
     if (existing === undefined) {

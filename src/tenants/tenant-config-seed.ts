@@ -42,11 +42,14 @@ export function seedConfiguredTenants(admin: TenantAdmin, directory: TenantDirec
     if (now !== undefined) log.error('tenants: this member is not ready', { reason: now });
     else if (directory.configuredSpecs().length > 0) log.info('tenants: the configured tenants agree with the cluster');
   };
+  /** Configured tenants the cluster refused: proposed again when the tenants change (never one an admin deleted). */
+  const refused = new Set<string>();
   const seedOne = async (spec: Parameters<TenantAdmin['seed']>[0]): Promise<void> => {
     let races = 0;
     for (let attempt = 1; !closed; attempt++) {
       try {
         const outcome = await admin.seed(spec);
+        refused.delete(spec.name);
         directory.noteSeedFailure(spec.name, undefined);
         if (outcome === 'created' || outcome === 'changed') log.info(`tenants: proposed configured tenant (${outcome})`, { tenant: spec.name, generation: spec.generation ?? 0 });
         else if (outcome !== 'unchanged') log.warn(`tenants: not proposing the configured tenant (${outcome === 'stale' ? 'the cluster has a newer generation' : 'the cluster has another spec at this generation'})`, { tenant: spec.name, generation: spec.generation ?? 0 });
@@ -58,6 +61,7 @@ export function seedConfiguredTenants(admin: TenantAdmin, directory: TenantDirec
             races++;
             continue;
           }
+          refused.add(spec.name);
           // a clash is recomputed from the current state (pendingReason); other refusals are recorded
           directory.noteSeedFailure(spec.name, e.kind === 'invalid' ? undefined : e.message);
           log.error('tenants: the cluster refused a configured tenant', { tenant: spec.name, error: e.message });
@@ -73,7 +77,7 @@ export function seedConfiguredTenants(admin: TenantAdmin, directory: TenantDirec
     }
   };
   // When the tenants change (an admin deleted a clashing tenant), the configured tenants the cluster
-  // does not enforce are proposed again: one pass at a time, one more at most queued behind it.
+  // refused are proposed again: one pass at a time, one more at most queued behind it.
   let running: Promise<void> | undefined;
   let again = false;
   const reseed = (): void => {
@@ -82,7 +86,7 @@ export function seedConfiguredTenants(admin: TenantAdmin, directory: TenantDirec
       again = true;
       return;
     }
-    const waiting = directory.configuredSpecs().filter((s) => directory.replicated(s.name) === undefined && directory.clashOf(s.name) === undefined);
+    const waiting = directory.configuredSpecs().filter((s) => refused.has(s.name) && directory.replicated(s.name) === undefined && directory.clashOf(s.name) === undefined);
     if (waiting.length === 0) return;
     running = (async () => {
       for (const spec of waiting) await seedOne(spec);

@@ -34,6 +34,8 @@ export class TenantDirectory {
   private readonly seedFailures = new Map<string, string>();
   /** Why a configured tenant cannot join the enforced set as it stands (a nested prefix, a shared lease range), by name. */
   private clashes = new Map<string, string>();
+  /** Configured tenants the cluster has enforced since this member started (so one missing now was deleted). */
+  private readonly enforcedOnce = new Set<string>();
   private states = new Map<string, TenantState>();
   private sources = new Map<string, 'config' | 'admin'>();
   private byUser = new Map<string, TenantState>();
@@ -94,7 +96,10 @@ export class TenantDirectory {
     if (t === undefined || !t.pending) return undefined;
     const clash = this.clashes.get(name);
     if (clash !== undefined) return `it clashes with a tenant the cluster enforces: ${clash}`;
-    return this.seedFailures.get(name) ?? "not in the cluster's state yet";
+    const failure = this.seedFailures.get(name);
+    if (failure !== undefined) return failure;
+    if (this.enforcedOnce.has(name)) return "deleted from the cluster's state since this member started: take it out of this member's configuration, or restart the member to propose it again";
+    return "not in the cluster's state yet";
   }
 
   /**
@@ -253,7 +258,11 @@ export class TenantDirectory {
       pending.add(name);
     }
     this.clashes = clashes;
-    for (const name of [...this.seedFailures.keys()]) if (this.replicatedSpecs.has(name)) this.seedFailures.delete(name);
+    for (const name of this.configured.keys()) {
+      if (!this.replicatedSpecs.has(name)) continue;
+      this.seedFailures.delete(name);
+      this.enforcedOnce.add(name);
+    }
     const sources = new Map<string, 'config' | 'admin'>([...effective.keys()].map((n) => [n, this.configured.has(n) ? ('config' as const) : ('admin' as const)]));
     const states = new Map<string, TenantState>();
     for (const [name, spec] of effective) {

@@ -62,6 +62,44 @@ pending('the admin view of a pending tenant says why; it goes once the cluster s
   assert.is(directory.configDisagreement(), undefined);
 });
 
+pending('the reason is recomputed: a clash goes with the clashing tenant, and a deleted tenant says it was deleted', () => {
+  const directory = new TenantDirectory([spec('a', '/a/')], () => 0);
+  store(directory, spec('b', '/a/x/'));
+  assert.match(directory.pendingReason('a') ?? '', /clashes/);
+  revision++;
+  directory.book.track({ key: tenantSpecKeyPrefix + 'b', value: Buffer.alloc(0), createRevision: 0, modRevision: revision, sub: 0, version: 0, lease: 0n, tombstone: true });
+  assert.match(directory.pendingReason('a') ?? '', /not in the cluster's state yet/);
+  store(directory, spec('a', '/a/'));
+  assert.is(directory.configDisagreement(), undefined);
+  revision++;
+  directory.book.track({ key: tenantSpecKeyPrefix + 'a', value: Buffer.alloc(0), createRevision: 0, modRevision: revision, sub: 0, version: 0, lease: 0n, tombstone: true });
+  assert.match(directory.configDisagreement() ?? '', /deleted from the cluster's state since this member started/);
+});
+
+pending('a configured tenant refused for a clash is proposed again once the tenants change', async () => {
+  const directory = new TenantDirectory([spec('a', '/a/')], () => 0);
+  store(directory, spec('b', '/a/x/'));
+  let calls = 0;
+  const admin = {
+    seed: async () => {
+      calls++;
+      if (directory.clashOf('a') !== undefined) throw new TenantAdminError('invalid', 'nested prefixes');
+      store(directory, spec('a', '/a/'));
+      return 'created' as const;
+    },
+  } as unknown as TenantAdmin;
+  const seed = seedConfiguredTenants(admin, directory, quietLog(), 5_000);
+  await seed.firstPass;
+  assert.is(calls, 1);
+  revision++;
+  directory.book.track({ key: tenantSpecKeyPrefix + 'b', value: Buffer.alloc(0), createRevision: 0, modRevision: revision, sub: 0, version: 0, lease: 0n, tombstone: true });
+  const deadline = Date.now() + 2_000;
+  while (directory.replicated('a') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  seed.close();
+  assert.is(calls, 2);
+  assert.is(directory.configDisagreement(), undefined);
+});
+
 const generations = suite('configured tenant generations');
 
 const fakeApi = { kv: { range: async () => ({ kvs: [], count: 0n, more: false }) } } as unknown as ServerApi;

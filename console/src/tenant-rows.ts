@@ -31,6 +31,8 @@ export interface TenantRow {
   /** config: defined in the answering member's configuration, changed there, not here. */
   readonly source: 'config' | 'admin';
   readonly usage: TenantUsage;
+  /** Present while the cluster does not enforce the tenant (its clients are refused): why. */
+  readonly pending?: string;
 }
 
 const record = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
@@ -55,6 +57,7 @@ export function tenantRows(body: Record<string, unknown>): TenantRow[] {
         limits,
         source: o.source === 'config' ? 'config' : 'admin',
         usage: { keys: count(u.keys), bytes: count(u.bytes), requests: count(u.requests), rejections: count(u.rejections), watchers: count(u.watchers) },
+        ...(typeof o.pending === 'string' ? { pending: o.pending } : {}),
       };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

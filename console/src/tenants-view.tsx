@@ -169,6 +169,11 @@ export function TenantsView() {
                 <tr key={t.name} data-testid="tenant" data-tenant={t.name}>
                   <td>
                     <strong>{t.name}</strong> {t.source === 'config' && <span class="badge" title="defined in this member's configuration">config</span>}
+                    {t.pending !== undefined && (
+                      <div class="tree-note" data-testid="tenant-pending" title="not enforced by the cluster: its clients are refused (not capable)">
+                        pending: {t.pending}
+                      </div>
+                    )}
                   </td>
                   <td>
                     <code>{t.prefix}</code>
@@ -220,7 +225,8 @@ export function TenantsView() {
       {deleting !== undefined && (
         <Modal title={`Delete tenant ${deleting.name}`} onClose={() => setDeleting(undefined)}>
           <p>
-            Its clients lose their tenant at once; the {deleting.usage.keys} keys under <code>{deleting.prefix}</code> stay in the store.
+            Its clients become unconfined users at once (only their RBAC permissions limit them, over the whole key space); the {deleting.usage.keys} keys under{' '}
+            <code>{deleting.prefix}</code> stay in the store.
           </p>
           <div class="actions">
             <button class="danger" onClick={() => void remove(deleting)} data-testid="confirm-delete-tenant">

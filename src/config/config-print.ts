@@ -63,6 +63,7 @@ export function effectiveToml(cfg: ServerConfig, values: ReadonlyMap<string, Fla
 
 function tenantLines(t: TenantSpec): string[] {
   const lines = [`[tenants.${t.name}]`, `prefix = ${JSON.stringify(t.prefix)}`, `users = ${tomlValue(t.users)}`, `cert_common_names = ${tomlValue(t.certCommonNames)}`];
+  if (t.generation !== undefined) lines.push(`generation = ${t.generation}`);
   const l = t.limits;
   const limits: Array<[string, number | undefined]> = [
     ['requests_per_second', l.requestsPerSecond],

@@ -19,7 +19,7 @@ const limitKeys: ReadonlyArray<readonly [string, keyof TenantLimits, boolean]> =
   ['lease_ttl_max_seconds', 'leaseTtlMaxSeconds', true],
   ['max_watchers', 'maxWatchers', true],
 ];
-export const tenantKeys: readonly string[] = ['prefix', 'users', 'cert_common_names', ...limitKeys.map(([k]) => k)];
+export const tenantKeys: readonly string[] = ['prefix', 'users', 'cert_common_names', 'generation', ...limitKeys.map(([k]) => k)];
 
 const isTable = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
@@ -64,7 +64,13 @@ export function tenantsFromToml(table: unknown): { tenants: TenantSpec[]; proble
     if (min !== undefined && max !== undefined && min > max) {
       problems.push({ path: at('lease_ttl_min_seconds'), message: `is above lease_ttl_max_seconds (${min} > ${max})` });
     }
-    tenants.push({ name, prefix: typeof prefix === 'string' ? prefix : '', users, certCommonNames, limits: limits as TenantLimits });
+    // raised with every change of the tenant, so a member with an older file never rolls the cluster back
+    const generation = body['generation'];
+    if (generation !== undefined && (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0)) {
+      problems.push({ path: at('generation'), message: 'must be a non-negative integer' });
+    }
+    const gen = typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0 ? { generation } : {};
+    tenants.push({ name, prefix: typeof prefix === 'string' ? prefix : '', users, certCommonNames, limits: limits as TenantLimits, ...gen });
   }
   problems.push(...overlaps(tenants));
   // The tenant module's own rules too (its reserved prefix, lease ID ranges that must differ).

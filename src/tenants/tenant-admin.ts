@@ -19,6 +19,8 @@ export class TenantAdminError extends Error {
   constructor(
     readonly kind: TenantAdminErrorKind,
     message: string,
+    /** Lost a race with another change: reading again and retrying may succeed. */
+    readonly raced = false,
   ) {
     super(message);
     this.name = 'TenantAdminError';
@@ -28,6 +30,8 @@ export class TenantAdminError extends Error {
 export interface TenantView extends TenantSpec {
   readonly source: 'config' | 'admin';
   readonly usage: TenantUsage;
+  /** Present while its clients are refused: why the cluster does not enforce it (tenant-directory.ts). */
+  readonly pending?: string;
 }
 
 export class TenantAdmin {
@@ -47,27 +51,51 @@ export class TenantAdmin {
   }
 
   /**
-   * Proposes a configured tenant (tenant-config-seed.ts) unless the cluster enforces it as it is:
-   * read linearizably first, so the comparison is with the cluster's state, not a stale one.
+   * Proposes a configured tenant (tenant-config-seed.ts) when the cluster lacks it or enforces a lower
+   * generation of it: read linearizably first, so the comparison is with the cluster's state, not a
+   * stale one; the txn then compares the spec key as read. An equal generation with another spec
+   * ('mismatch') or a lower one ('stale') is never proposed: that member alone is unready.
    */
-  async seed(spec: TenantSpec): Promise<'unchanged' | 'created' | 'changed'> {
-    await this.api.kv.range(RangeRequest.create({ key: specKey(spec.name) }));
-    const inEffect = this.directory.replicated(spec.name);
-    if (inEffect !== undefined && specDifference(spec, inEffect.spec) === undefined) return 'unchanged';
-    return (await this.put(spec, { seed: true })).created ? 'created' : 'changed';
+  async seed(spec: TenantSpec): Promise<'unchanged' | 'created' | 'changed' | 'mismatch' | 'stale'> {
+    const decided = await this.write(spec, (inEffect) => {
+      if (inEffect === undefined) return undefined;
+      const mine = spec.generation ?? 0;
+      const theirs = inEffect.generation ?? 0;
+      if (mine < theirs) return 'stale';
+      if (mine === theirs) return specDifference(spec, inEffect) === undefined ? 'unchanged' : 'mismatch';
+      return undefined;
+    });
+    if (typeof decided === 'string') return decided;
+    return decided.created ? 'created' : 'changed';
   }
 
   /** Creates or changes `spec.name`; `created` tells which. A tenant of this member's configuration is changed only by its seed. */
-  async put(spec: TenantSpec, how: { readonly seed?: boolean } = {}): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
-    if (how.seed !== true && this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
+  async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
+    if (this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
+    const done = await this.write(spec, () => undefined);
+    if (typeof done === 'string') throw new Error('unreachable: an admin write is never declined');
+    return done;
+  }
+
+  /**
+   * Reads the spec key linearizably, so the directory has applied at least that record; `decline`
+   * may then answer instead of writing, judging the spec the cluster enforces; else one txn
+   * proposes `spec`, comparing the key's revision as read, so it replaces exactly the spec judged.
+   */
+  private async write<D extends string>(
+    spec: TenantSpec,
+    decline: (inEffect: TenantSpec | undefined) => D | undefined,
+  ): Promise<D | { readonly tenant: TenantView; readonly created: boolean }> {
+    const key = specKey(spec.name);
+    const stored = await this.api.kv.range(RangeRequest.create({ key }));
     const existing = this.directory.replicated(spec.name);
+    const declined = decline(existing?.spec);
+    if (declined !== undefined) return declined;
     const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
     if (problem !== undefined) throw new TenantAdminError('invalid', problem);
     if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');
     // One txn, checked again where it is applied (tenant-spec-writes.ts): the spec key is as read
     // here, and a new tenant's prefix holds no key, so its usage, counted from zero, is exact.
-    const key = specKey(spec.name);
-    const stored = await this.api.kv.range(RangeRequest.create({ key }));
     const modRevision = stored.kvs[0]?.modRevision ?? 0n;
     const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision })];
     if (existing === undefined) {
@@ -78,16 +106,19 @@ export class TenantAdmin {
       const txn = TxnRequest.fromPartial({ compare, success: [{ requestPut: { key, value: specRecord(spec) } }], failure: [] });
       succeeded = (await this.api.kv.txn(txn, undefined)).succeeded;
     } catch (e) {
-      if (isEtcdError(e) && e.kind === 'authPermissionDenied') throw new TenantAdminError('conflict', 'the tenant clashes with one changed at the same time');
+      if (isEtcdError(e) && e.kind === 'authPermissionDenied') throw new TenantAdminError('conflict', 'the tenant clashes with one changed at the same time', true);
       throw e;
     }
     if (!succeeded) {
-      if (existing !== undefined) throw new TenantAdminError('conflict', `tenant ${spec.name} was changed at the same time; try again`);
+      if (existing !== undefined) throw new TenantAdminError('conflict', `tenant ${spec.name} was changed at the same time; try again`, true);
       const used = await this.api.kv.range(RangeRequest.create({ key: Buffer.from(spec.prefix), rangeEnd: prefixEnd(Buffer.from(spec.prefix)), countOnly: true }));
-      throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys, or tenant ${spec.name} was created at the same time`);
+      if (used.count > 0n) {
+        throw new TenantAdminError('conflict', `prefix ${JSON.stringify(spec.prefix)} already holds ${used.count} keys; a tenant starts on an empty prefix (docs/tenants.md: bringing existing keys under a tenant)`);
+      }
+      throw new TenantAdminError('conflict', `tenant ${spec.name} was created at the same time; try again`, true);
     }
     const now = this.directory.replicated(spec.name) === undefined ? undefined : this.view(spec.name);
-    if (now === undefined) throw new TenantAdminError('conflict', 'the tenant clashes with one created at the same time');
+    if (now === undefined) throw new TenantAdminError('conflict', 'the tenant clashes with one created at the same time', true);
     return { tenant: now, created: existing === undefined };
   }
 
@@ -103,7 +134,8 @@ export class TenantAdmin {
     const usage = this.directory.usage(name);
     const source = this.directory.sourceOf(name);
     if (t === undefined || usage === undefined || source === undefined) return undefined;
-    return { ...t.spec, source, usage };
+    const pending = this.directory.pendingReason(name);
+    return { ...t.spec, source, usage, ...(pending === undefined ? {} : { pending }) };
   }
 }
 
@@ -112,7 +144,7 @@ const configuredRefusal = (name: string): TenantAdminError =>
 
 /** Only the spec's own fields: the stored record is read strictly. */
 const specRecord = (s: TenantSpec): Buffer =>
-  Buffer.from(JSON.stringify({ name: s.name, prefix: s.prefix, users: s.users, certCommonNames: s.certCommonNames, limits: s.limits }));
+  Buffer.from(JSON.stringify({ name: s.name, prefix: s.prefix, users: s.users, certCommonNames: s.certCommonNames, limits: s.limits, ...(s.generation === undefined ? {} : { generation: s.generation }) }));
 
 const specKey = (name: string): Buffer => Buffer.from(tenantSpecKeyPrefix + name, 'latin1');
 

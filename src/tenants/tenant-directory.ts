@@ -32,6 +32,10 @@ export class TenantDirectory {
   private replicatedSpecs = new Map<string, TenantSpec>();
   /** Why a configured tenant could not be proposed (tenant-config-seed.ts), by name. */
   private readonly seedFailures = new Map<string, string>();
+  /** Why a configured tenant cannot join the enforced set as it stands (a nested prefix, a shared lease range), by name. */
+  private clashes = new Map<string, string>();
+  /** Configured tenants the cluster has enforced since this member started (so one missing now was deleted). */
+  private readonly enforcedOnce = new Set<string>();
   private states = new Map<string, TenantState>();
   private sources = new Map<string, 'config' | 'admin'>();
   private byUser = new Map<string, TenantState>();
@@ -78,19 +82,42 @@ export class TenantDirectory {
     else this.seedFailures.set(name, reason);
   }
 
+  /** Why a configured tenant cannot join the tenants the cluster enforces as they stand; undefined when it can. */
+  clashOf(name: string): string | undefined {
+    return this.clashes.get(name);
+  }
+
+  /**
+   * Why a tenant is served as pending (its clients refused), recomputed from the current state; undefined
+   * for an enforced or unknown one.
+   */
+  pendingReason(name: string): string | undefined {
+    const t = this.states.get(name);
+    if (t === undefined || !t.pending) return undefined;
+    const clash = this.clashes.get(name);
+    if (clash !== undefined) return `it clashes with a tenant the cluster enforces: ${clash}`;
+    const failure = this.seedFailures.get(name);
+    if (failure !== undefined) return failure;
+    if (this.enforcedOnce.has(name)) return "deleted from the cluster's state since this member started: take it out of this member's configuration, or restart the member to propose it again";
+    return "not in the cluster's state yet";
+  }
+
   /**
    * Why this member's configured tenants are not those the cluster enforces, for /readyz and the log;
-   * undefined when they are. Local only: it never changes what is applied.
+   * undefined when they are. Local only: it never changes what is applied. Recomputed from the current
+   * state each time, so a reason goes away with its cause.
    */
   configDisagreement(): string | undefined {
     for (const [name, spec] of this.configured) {
       const inEffect = this.replicatedSpecs.get(name);
-      if (inEffect === undefined) {
-        const why = this.seedFailures.get(name);
-        return `tenant ${name} from this member's configuration is not in the cluster's state${why === undefined ? ' yet' : `: ${why}`}`;
-      }
+      if (inEffect === undefined) return `tenant ${name} from this member's configuration is not in the cluster's state: ${this.pendingReason(name) ?? 'not yet'}`;
+      const mine = spec.generation ?? 0;
+      const theirs = inEffect.generation ?? 0;
       const diff = specDifference(spec, inEffect);
-      if (diff !== undefined) return `tenant ${name} in this member's configuration differs from the one the cluster enforces (${diff}); give every member the same tenants`;
+      if (mine < theirs) return `tenant ${name} in this member's configuration is stale (generation ${mine} here, ${theirs} in the cluster); give every member the newest tenants file`;
+      if (diff === undefined) continue;
+      if (mine === theirs) return `tenant ${name} in this member's configuration differs from the one the cluster enforces at the same generation ${mine} (${diff}); raise the generation with every change, and give every member the same tenants`;
+      return `tenant ${name} in this member's configuration (generation ${mine}) is not yet the one the cluster enforces (generation ${theirs}: ${diff})`;
     }
     return undefined;
   }
@@ -206,8 +233,11 @@ export class TenantDirectory {
 
   /**
    * The set in effect: the stored tenants in name order, leaving out one that would clash with those
-   * before it (the admin API checks before proposing, but two admins may race); then, served as
-   * pending, this member's configured tenants the cluster does not have yet and that clash with none.
+   * before it (the admin API checks before proposing, but two admins may race). Then every configured
+   * tenant the cluster does not enforce is served as a pending placeholder that refuses its clients
+   * (TenantState.admit throws notCapable), whether it is on its way or clashes with a stored tenant:
+   * its users and certificate names must never fall through to unconfined callers. A placeholder
+   * binds a user or name only where no enforced tenant does, and stays out of specs() and the usage book.
    */
   private rebuild(): void {
     const effective = new Map<string, TenantSpec>();
@@ -217,11 +247,21 @@ export class TenantDirectory {
       effective.set(name, spec);
     }
     this.replicatedSpecs = new Map(effective);
+    const clashes = new Map<string, string>();
     const pending = new Set<string>();
     for (const [name, spec] of this.configured) {
-      if (effective.has(name) || tenantsProblem([...effective.values(), spec]) !== undefined) continue;
+      if (this.replicatedSpecs.has(name)) continue;
+      // a configured tenant that clashes with a stored one by name is stored-but-not-in-effect: its placeholder replaces it
+      const clash = tenantsProblem([...this.replicatedSpecs.values(), spec]);
+      if (clash !== undefined) clashes.set(name, clash);
       effective.set(name, spec);
       pending.add(name);
+    }
+    this.clashes = clashes;
+    for (const name of this.configured.keys()) {
+      if (!this.replicatedSpecs.has(name)) continue;
+      this.seedFailures.delete(name);
+      this.enforcedOnce.add(name);
     }
     const sources = new Map<string, 'config' | 'admin'>([...effective.keys()].map((n) => [n, this.configured.has(n) ? ('config' as const) : ('admin' as const)]));
     const states = new Map<string, TenantState>();
@@ -235,8 +275,15 @@ export class TenantDirectory {
     }
     this.states = states;
     this.sources = sources;
-    this.byUser = new Map([...states.values()].flatMap((t) => t.spec.users.map((u) => [u, t] as const)));
-    this.byCommonName = new Map([...states.values()].flatMap((t) => t.spec.certCommonNames.map((c) => [c, t] as const)));
+    // enforced tenants first, so a placeholder never takes a user or name from one
+    const ordered = [...states.values()].sort((a, b) => Number(a.pending) - Number(b.pending));
+    const bind = (of: (t: TenantState) => readonly string[]): Map<string, TenantState> => {
+      const out = new Map<string, TenantState>();
+      for (const t of ordered) for (const id of of(t)) if (!out.has(id)) out.set(id, t);
+      return out;
+    };
+    this.byUser = bind((t) => t.spec.users);
+    this.byCommonName = bind((t) => t.spec.certCommonNames);
     this.book.setTenants([...states.values()].filter((t) => !t.pending).map((t) => ({ name: t.name, storedPrefix: t.keys.storedPrefix, limits: t.spec.limits })));
     this.generation++;
     for (const l of this.changeListeners) l();

@@ -20,6 +20,7 @@ import { tenantServerApi } from './tenant-api.js';
 import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantState } from './tenant-state.js';
 import { UntenantedLease, type Random } from './tenant-lease.js';
+import { maxTokenBytes } from '../auth/auth-front.js';
 
 /**
  * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
@@ -46,9 +47,10 @@ const refusedToTenants = (path: string): boolean =>
 export type ApiHandlerFactory = (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler;
 
 /**
- * Callers whose tenant is known from an earlier call, by token (or certificate name without one), so
- * a tenant over its request rate is refused before its token is checked and its request read. At
- * most this many; the oldest goes first.
+ * Callers whose tenant is known from an earlier call, by what identified it (a token that validated
+ * to one of the tenant's users, else the certificate name), so a tenant over its request rate is
+ * refused before its token is checked and its request read. At most this many; the least recently
+ * used goes first.
  */
 export const maxRememberedCallers = 10_000;
 
@@ -63,6 +65,8 @@ const rateLimitedUnaryPaths = new Set([
   '/etcdserverpb.KV/Txn',
   '/etcdserverpb.Lease/LeaseGrant',
   '/etcdserverpb.Lease/LeaseRevoke',
+  '/etcdserverpb.Lease/LeaseTimeToLive',
+  '/etcdserverpb.Lease/LeaseLeases',
   '/v3lockpb.Lock/Lock',
   '/v3lockpb.Lock/Unlock',
   '/v3electionpb.Election/Campaign',
@@ -89,6 +93,7 @@ export class TenantRouter {
     readonly base: ServerApi,
     readonly directory: TenantDirectory,
     private readonly random: Random,
+    private readonly maxCallers = maxRememberedCallers,
   ) {
     this.untenanted = {
       ...base,
@@ -134,18 +139,29 @@ export class TenantRouter {
 
   /** The tenant of a call from its metadata and its connection's verified certificate CN, if any. */
   async tenantOf(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): Promise<TenantState | undefined> {
+    return (await this.identify(metadata, verifiedCommonName))?.tenant;
+  }
+
+  /** The tenant of a call and the key of what identified it (see callerKeys), for remembering the caller. */
+  private async identify(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): Promise<{ readonly tenant: TenantState; readonly caller: string } | undefined> {
     if (this.directory.isEmpty) return undefined;
     const auth = this.base.auth;
     if (auth?.enabled === true) {
       try {
         const h = await auth.caller(metadata, verifiedCommonName);
         const byUser = h.user === '' ? undefined : this.directory.forUser(h.user);
-        if (byUser !== undefined) return byUser;
+        if (byUser !== undefined) {
+          const token = tokenOf(metadata);
+          // without a token the user is the certificate's name (--client-cert-auth)
+          if (token !== undefined) return { tenant: byUser, caller: `t:${token}` };
+          if (verifiedCommonName !== undefined) return { tenant: byUser, caller: `c:${verifiedCommonName}` };
+        }
       } catch {
         // an invalid token: the handler finds out again and answers with etcd's status
       }
     }
-    return verifiedCommonName === undefined ? undefined : this.directory.forCommonName(verifiedCommonName);
+    const byName = verifiedCommonName === undefined ? undefined : this.directory.forCommonName(verifiedCommonName);
+    return byName === undefined ? undefined : { tenant: byName, caller: `c:${verifiedCommonName!}` };
   }
 
   /** The tenant of an HTTP request: its user's (token or Basic credentials), else its certificate CN's. */
@@ -178,14 +194,16 @@ export class TenantRouter {
       serve: (call) => {
         if (this.directory.isEmpty) return plain.serve(call);
         // A refused call costs its neighbours as little as it can: no token lookup, no decoding.
-        const caller = rateLimitedUnaryPaths.has(plain.path) ? callerKey(call.metadata, call.verifiedCommonName) : undefined;
+        const rateLimited = rateLimitedUnaryPaths.has(plain.path);
+        const caller = rateLimited ? callerKey(call.metadata, call.verifiedCommonName, this.base.auth?.enabled === true) : undefined;
         // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
         if (caller !== undefined && this.refusedEarly(caller)) return call.end(statusByKind.tooManyRequests);
         // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
         // chosen method starts reading it.
-        this.tenantOf(call.metadata, call.verifiedCommonName).then(
-          (tenant) => {
-            if (tenant !== undefined && caller !== undefined) this.rememberCaller(caller, tenant);
+        this.identify(call.metadata, call.verifiedCommonName).then(
+          (identified) => {
+            const tenant = identified?.tenant;
+            if (identified !== undefined && rateLimited) this.rememberCaller(identified.caller, identified.tenant);
             if (tenant === undefined) return (this.untenantedMethod(service, ctx, plain.path) ?? plain).serve(call);
             if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
@@ -209,18 +227,22 @@ export class TenantRouter {
   private refusedEarly(caller: string): boolean {
     const tenant = this.rememberedCallers.get(caller);
     if (tenant === undefined) return false;
-    if (this.directory.get(tenant.name) !== tenant) {
-      this.rememberedCallers.delete(caller);
-      return false;
-    }
+    this.rememberedCallers.delete(caller);
+    if (this.directory.get(tenant.name) !== tenant) return false;
+    // a hit moves the caller to the young end (Map order): churn evicts the idle, not the busy
+    this.rememberedCallers.set(caller, tenant);
     return tenant.refusesRequestNow();
   }
 
   private rememberCaller(caller: string, tenant: TenantState): void {
-    if (this.rememberedCallers.get(caller) === tenant) return;
     this.rememberedCallers.delete(caller);
-    if (this.rememberedCallers.size >= maxRememberedCallers) this.rememberedCallers.delete(this.rememberedCallers.keys().next().value!);
+    if (this.rememberedCallers.size >= this.maxCallers) this.rememberedCallers.delete(this.rememberedCallers.keys().next().value!);
     this.rememberedCallers.set(caller, tenant);
+  }
+
+  /** The remembered callers' keys, least recently used first (for tests and diagnostics). */
+  rememberedCallerKeys(): string[] {
+    return [...this.rememberedCallers.keys()];
   }
 
   /** The Lease service's methods over `untenanted` (the other services need no guard). */
@@ -317,11 +339,20 @@ export class TenantRouter {
   }
 }
 
-/** What identifies a gRPC caller before its token is checked: the token as sent, else the verified certificate name. */
-function callerKey(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): string | undefined {
+const tokenOf = (metadata: IncomingHttpHeaders): string | undefined => {
   const raw = metadata['token'] ?? metadata['authorization'];
-  const token = Array.isArray(raw) ? raw[0] : raw;
-  if (token !== undefined) return `t:${token}`;
+  return Array.isArray(raw) ? raw[0] : raw;
+};
+
+/**
+ * Where to look a gRPC caller up before its token is checked, as identify() remembers it: with auth
+ * on, a token that could be valid (only a token that validated to a tenant's user is remembered, so
+ * an unknown one finds nothing and takes the full path: it may belong to another tenant); else, and
+ * for a token too long to be valid, the verified certificate name, as tenantOf falls back to it.
+ */
+function callerKey(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined, authEnabled: boolean): string | undefined {
+  const token = authEnabled ? tokenOf(metadata) : undefined;
+  if (token !== undefined && token.length <= maxTokenBytes) return `t:${token}`;
   return verifiedCommonName === undefined ? undefined : `c:${verifiedCommonName}`;
 }
 

@@ -2,7 +2,7 @@
 // strictly, so a typo in a field or a limit is an error, not a limit silently left out.
 import type { TenantLimits, TenantSpec } from './tenant-spec.js';
 
-export const specFields: readonly string[] = ['name', 'prefix', 'users', 'certCommonNames', 'limits'];
+export const specFields: readonly string[] = ['name', 'prefix', 'users', 'certCommonNames', 'limits', 'generation'];
 export const limitFields: readonly (keyof TenantLimits)[] = ['requestsPerSecond', 'bytesPerSecond', 'maxKeys', 'maxBytes', 'leaseTtlMinSeconds', 'leaseTtlMaxSeconds', 'maxWatchers'];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -13,17 +13,18 @@ export function specFromJson(value: unknown): TenantSpec | string {
   if (!isObject(value)) return 'a tenant must be a JSON object';
   const unknown = Object.keys(value).find((k) => !specFields.includes(k));
   if (unknown !== undefined) return `unknown field ${unknown}`;
-  const { name, prefix, users, certCommonNames, limits } = value;
+  const { name, prefix, users, certCommonNames, limits, generation } = value;
   if (typeof name !== 'string' || typeof prefix !== 'string') return 'a tenant needs a string name and prefix';
   if (!isStringList(users) || !isStringList(certCommonNames)) return 'users and certCommonNames must be lists of strings';
   if (!isObject(limits)) return 'limits must be an object';
+  if (generation !== undefined && (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0)) return 'generation must be a non-negative integer';
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(limits)) {
     if (!(limitFields as readonly string[]).includes(k)) return `unknown limit ${k}`;
     if (typeof v !== 'number') return `limits.${k} must be a number`;
     out[k] = v;
   }
-  return { name, prefix, users: [...users], certCommonNames: [...certCommonNames], limits: out };
+  return { name, prefix, users: [...users], certCommonNames: [...certCommonNames], limits: out, ...(generation === undefined ? {} : { generation }) };
 }
 
 /** A stored spec record as the admin API wrote it; undefined when it does not read as one. */
@@ -36,7 +37,7 @@ export function parseStoredSpec(value: Uint8Array): TenantSpec | undefined {
   }
 }
 
-/** What differs between two specs of one tenant, for a log line ("limits.maxKeys: 10 / 20"); undefined when nothing does. */
+/** What differs between two specs of one tenant (their generations aside), for a log line ("limits.maxKeys: 10 / 20"); undefined when nothing does. */
 export function specDifference(mine: TenantSpec, theirs: TenantSpec): string | undefined {
   const sorted = (xs: readonly string[]): string => JSON.stringify([...xs].sort());
   const fields: [string, string, string][] = [

@@ -28,4 +28,10 @@ export interface TenantSpec {
   /** Client certificate common names bound to the tenant (mTLS without a token). */
   readonly certCommonNames: readonly string[];
   readonly limits: TenantLimits;
+  /**
+   * Which edition of a configured tenant this is (a non-negative integer; absent counts as 0). The
+   * seed (tenant-config-seed.ts) proposes a configured spec only over a stored one of a lower
+   * generation, so a member restarted with a stale file never rolls the cluster back.
+   */
+  readonly generation?: number;
 }

@@ -22,6 +22,7 @@ export function specProblem(spec: TenantSpec): string | undefined {
       return `tenant ${spec.name}: limits.${field} must be a non-negative ${field.endsWith('Second') ? 'number' : 'integer'}`;
     }
   }
+  if (spec.generation !== undefined && (!Number.isSafeInteger(spec.generation) || spec.generation < 0)) return `tenant ${spec.name}: generation must be a non-negative integer`;
   const { leaseTtlMinSeconds: min, leaseTtlMaxSeconds: max } = spec.limits;
   if (min !== undefined && max !== undefined && min > max) return `tenant ${spec.name}: leaseTtlMinSeconds is above leaseTtlMaxSeconds`;
   return undefined;

@@ -1,9 +1,10 @@
 // Tenants in a 3-member Lattice cluster (memory engine): a tenant's key limit is checked when each
 // member applies the log, so writes racing through all three members are refused identically
 // everywhere (exactly maxKeys succeed, every member counts the same usage), and a tenant made through
-// the admin API on one member is known to the others. Member m3 is given a different tenants file:
-// configured tenants are proposed through the log, so every member enforces the same spec, and the
-// member(s) whose file differs from it fail /readyz and say why in the log.
+// the admin API on one member is known to the others. Member m3 is given a stale tenants file (a
+// lower generation, another maxKeys): configured tenants are proposed through the log only over a
+// lower stored generation, so every member enforces the newest spec whatever order they started in,
+// and m3 alone fails /readyz and says why in the log, until it restarts with the current file.
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,15 +16,17 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 const maxKeys = 10;
 const writes = 45;
 
-/** m1 and m2 are given the first, m3 the second: they differ in a limit the racing writes do not meet. */
+/** m1 and m2 are given the first, m3 the second: an older generation with a lower maxKeys, which the racing writes would meet. */
 const configured = {
-  m1: { name: 'q', prefix: '/tenants/q/', limits: { maxKeys } },
-  m3: { name: 'q', prefix: '/tenants/q/', limits: { maxKeys, requestsPerSecond: 10_000 } },
+  m1: { name: 'q', prefix: '/tenants/q/', generation: 2, limits: { maxKeys } },
+  m3: { name: 'q', prefix: '/tenants/q/', generation: 1, limits: { maxKeys: 3 } },
 };
 
 interface Fixture {
   cluster: TestCluster;
   dir: string;
+  /** m3's tenants file. */
+  other: string;
   stop(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ async function start(): Promise<Fixture> {
   return {
     cluster,
     dir,
+    other,
     async stop() {
       await cluster.stop();
       removeTempDir(dir);
@@ -54,6 +58,10 @@ const s = serverSuite('tenants in a 3-member cluster', start);
 
 s.it('writes racing through every member past maxKeys are refused alike; every member counts the same usage', async ({ cluster }) => {
   const members = cluster.members;
+  // the newest generation wins whichever member proposed first
+  for (const m of members) {
+    await waitUntil(async () => (await json(`${m.endpoint}/api/tenants/q`)).body['generation'] === 2, { timeoutMs: 10_000, what: `generation 2 at ${m.name}` });
+  }
   const results = await Promise.all(
     Array.from({ length: writes }, (_, i) =>
       json(`${members[i % members.length]!.endpoint}/v3/kv/put`, {
@@ -81,29 +89,29 @@ s.it('writes racing through every member past maxKeys are refused alike; every m
   assert.equal(usages, [maxKeys, maxKeys, maxKeys]);
 });
 
-s.it('members given different tenants files enforce the one replicated spec; a member whose file differs fails /readyz and logs why', async ({ cluster }) => {
+s.it('a member restarted with a stale tenants file never rolls the cluster back: it alone fails /readyz, until restarted with the current file', async ({ cluster, other }) => {
   const enforced: unknown[] = [];
   for (const m of cluster.members) {
     await json(`${m.endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: Buffer.from('x').toString('base64') }) });
-    enforced.push((await json(`${m.endpoint}/api/tenants/q`)).body['limits']);
+    const q = (await json(`${m.endpoint}/api/tenants/q`)).body;
+    enforced.push([q['generation'], q['limits']]);
   }
-  assert.equal(enforced[1], enforced[0]);
-  assert.equal(enforced[2], enforced[0]);
-  let unready = 0;
+  assert.equal(enforced, [0, 1, 2].map(() => [2, { maxKeys }]));
+  const m3 = cluster.members.find((m) => m.name === 'm3')!;
   for (const m of cluster.members) {
-    const mine = m.name === 'm3' ? configured.m3 : configured.m1;
     const ready = await fetch(`${m.endpoint}/readyz`);
     const body = await ready.text();
-    if (JSON.stringify(mine.limits) === JSON.stringify(enforced[0])) {
+    if (m !== m3) {
       assert.is(ready.status, 200, `${m.name}: ${body}`);
       continue;
     }
-    unready++;
     assert.is(ready.status, 503);
-    assert.match(body, /tenant q in this member's configuration differs from the one the cluster enforces \(limits\.requestsPerSecond/);
+    assert.match(body, /tenant q in this member's configuration is stale \(generation 1 here, 2 in the cluster\)/);
     await waitUntil(async () => m.process.output().includes('tenants: this member is not ready'), { timeoutMs: 5_000, what: `${m.name} logs the disagreement` });
   }
-  assert.ok(unready >= 1, 'files that differ cannot all agree with the cluster');
+  writeFileSync(other, JSON.stringify([configured.m1]));
+  await m3.restart();
+  await waitUntil(async () => (await fetch(`${m3.endpoint}/readyz`)).status === 200, { timeoutMs: 10_000, what: 'm3 ready with the current file' });
 });
 
 s.it('a tenant created through one member is known to every member', async ({ cluster }) => {

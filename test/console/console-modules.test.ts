@@ -77,14 +77,16 @@ s('JSON and YAML are recognised and converted both ways; plain text is left alon
   assert.equal(prettyJson('{"s":"\\u0041\\"","n":-1.5}'), { ok: true, text: '{\n  "s": "A\\"",\n  "n": -1.5\n}' });
 });
 
-s('a tenant row reads /api/tenants and its form gives back the same spec; empty limits are none, bad ones are refused', () => {
+s('a tenant row reads /api/tenants (a pending one with its reason) and its form gives back the same spec; empty limits are none, bad ones are refused', () => {
   const rows = tenantRows({
     tenants: [
       { name: 'b', prefix: '/b/', users: ['u'], certCommonNames: [], limits: { maxKeys: 5, requestsPerSecond: 2.5 }, source: 'admin', usage: { keys: 1, bytes: 9, requests: 3, rejections: 0, watchers: 0 } },
-      { name: 'a', prefix: '/a/', users: [], certCommonNames: ['cn'], limits: {}, source: 'config', usage: {} },
+      { name: 'a', prefix: '/a/', users: [], certCommonNames: ['cn'], limits: {}, source: 'config', usage: {}, pending: 'prefix "/a/" already holds 3 keys' },
     ],
   });
   assert.equal(rows.map((r) => r.name), ['a', 'b']);
+  assert.is(rows[0]!.pending, 'prefix "/a/" already holds 3 keys', 'a pending tenant says why');
+  assert.is(rows[1]!.pending, undefined);
   assert.equal(rows[0]!.usage, { keys: 0, bytes: 0, requests: 0, rejections: 0, watchers: 0 });
   assert.equal(specBody(formOf(rows[1]!)), { ok: true, body: { prefix: '/b/', users: ['u'], certCommonNames: [], limits: { requestsPerSecond: 2.5, maxKeys: 5 } } });
   assert.is(specBody({ ...emptyForm, name: 'Bad', prefix: '/x/' }).ok, false);

@@ -60,6 +60,11 @@ const schemas: Record<string, Schema> = {
       limits: { $ref: '#/components/schemas/TenantLimits' },
       source: { type: 'string', enum: ['config', 'admin'], description: 'config: in the answering member\'s configuration (change it there)' },
       usage: { $ref: '#/components/schemas/TenantUsage' },
+      generation: { ...int, description: 'a configured tenant\'s edition: a member proposes its file\'s spec only over a lower stored generation' },
+      pending: {
+        ...str,
+        description: 'present only while the cluster does not enforce the tenant and its clients are refused (etcdserver: not capable): why (its prefix holds keys, it clashes with an enforced tenant, not proposed yet)',
+      },
     },
     ['name', 'prefix', 'users', 'certCommonNames', 'limits', 'source', 'usage'],
   ),
@@ -266,8 +271,11 @@ export const openApiDocument = {
         responses: {
           '200': json(ref('Tenant'), 'changed'),
           '201': json(ref('Tenant'), 'created'),
-          '409': error('the prefix holds keys, the tenant is in this member\'s configuration, or it was changed at the same time'),
           ...common,
+          '400': error('invalid input (bad JSON, unknown field or limit) or an invalid spec: a bad name or limit, a prefix nested with another tenant\'s, a user or certificate name bound to another tenant, a shared lease ID range, or a changed prefix (a tenant keeps its prefix)'),
+          '405': error('a method other than GET, PUT or DELETE (Allow header)'),
+          '409': error('the prefix holds keys, the tenant is in this member\'s configuration, or it was changed at the same time'),
+          '413': error('larger than --max-request-bytes'),
         },
       },
       delete: {

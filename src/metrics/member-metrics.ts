@@ -207,9 +207,10 @@ export class MemberMetrics {
 
   /**
    * lattice_tenant_*: each tenant's stored keys and bytes (the same on every member), the requests
-   * this member admitted and refused for it, and its open watchers here (src/tenants/).
+   * this member admitted and refused for it, its open watchers here, and whether this member's
+   * configuration of it is stale (src/tenants/).
    */
-  observeTenants(read: () => readonly { readonly name: string; readonly usage: TenantUsage }[]): void {
+  observeTenants(read: () => readonly { readonly name: string; readonly usage: TenantUsage; readonly configStale?: boolean }[]): void {
     const registers = [this.registry];
     const perTenantGauge = (name: string, help: string, pick: (u: TenantUsage) => number): void => {
       new Gauge({
@@ -232,6 +233,16 @@ export class MemberMetrics {
     perTenantGauge('lattice_tenant_keys', 'Keys stored under the tenant’s prefix.', (u) => u.keys);
     perTenantGauge('lattice_tenant_bytes', 'Bytes (keys and values) stored under the tenant’s prefix.', (u) => u.bytes);
     perTenantGauge('lattice_tenant_watchers', 'The tenant’s watchers open on this member.', (u) => u.watchers);
+    new Gauge({
+      name: 'lattice_tenant_config_stale',
+      help: '1 when this member’s configuration of the tenant has a lower generation than the cluster’s (it enforces the cluster’s spec all the same).',
+      labelNames: ['tenant'],
+      registers,
+      collect() {
+        this.reset();
+        for (const t of read()) this.set({ tenant: t.name }, t.configStale === true ? 1 : 0);
+      },
+    });
     perTenantCounter('lattice_tenant_requests_total', 'Requests this member admitted for the tenant.', (u) => u.requests);
     perTenantCounter('lattice_tenant_rejected_requests_total', 'Requests refused for one of the tenant’s limits.', (u) => u.rejections);
   }

@@ -2,7 +2,8 @@
 //   GET    /api/tenants          every tenant with its usage
 //   GET    /api/tenants/<name>   one tenant with its usage
 //   PUT    /api/tenants/<name>   create or change one: {"prefix", "users", "certCommonNames", "limits"}
-//   DELETE /api/tenants/<name>   remove one made here (a configured one stays: change the configuration)
+//   DELETE /api/tenants/<name>   remove one made here (a configured one stays: change the configuration;
+//                                ?generation=<its generation> removes one taken out of every configuration)
 // Root only when auth is on; never a tenant's own client. Changes go through the log as a key under
 // the reserved prefix (tenant-admin.ts): answered once applied here, so the next request sees them.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -49,7 +50,7 @@ export function createTenantAdminHandler(deps: TenantAdminDeps): HttpHandler {
       return sendJson(res, created ? 201 : 200, tenant);
     }
     if (method === 'DELETE') {
-      await admin.delete(name);
+      await admin.delete(name, generationParam(req.url));
       res.statusCode = 204;
       res.end();
       return;
@@ -75,6 +76,14 @@ export function createTenantAdminHandler(deps: TenantAdminDeps): HttpHandler {
     }
     return true;
   };
+}
+
+/** `?generation=<n>`: confirms the deletion of a configured tenant stored with that generation. */
+function generationParam(url: string | undefined): number | undefined {
+  const raw = new URL(url ?? '/', 'http://x').searchParams.get('generation');
+  if (raw === null) return undefined;
+  if (!/^\d+$/.test(raw)) throw badRequest('generation must be a non-negative integer');
+  return Number(raw);
 }
 
 function stringList(o: JsonObject, field: string): string[] {

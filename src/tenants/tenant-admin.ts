@@ -6,7 +6,7 @@ import { prefixEnd } from '../core/keys.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { isEtcdError } from '../core/errors.js';
 import { Compare, Compare_CompareResult, Compare_CompareTarget, DeleteRangeRequest, RangeRequest, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import type { TenantDirectory } from './tenant-directory.js';
+import type { TenantConfigState, TenantDirectory } from './tenant-directory.js';
 import type { TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { specProblem, tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
@@ -32,6 +32,8 @@ export interface TenantView extends TenantSpec {
   readonly usage: TenantUsage;
   /** Present while its clients are refused: why the cluster does not enforce it (tenant-directory.ts). */
   readonly pending?: string;
+  /** For a tenant of this member's configuration: how it stands against the cluster's spec. */
+  readonly configState?: TenantConfigState;
 }
 
 export class TenantAdmin {
@@ -69,10 +71,17 @@ export class TenantAdmin {
     return decided.created ? 'created' : 'changed';
   }
 
-  /** Creates or changes `spec.name`; `created` tells which. A tenant of this member's configuration is changed only by its seed. */
+  /**
+   * Creates or changes `spec.name`; `created` tells which. A configured tenant (this member's, or any
+   * stored with a generation) is changed only by its seed.
+   */
   async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
     if (this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
-    const done = await this.write(spec, () => undefined);
+    // judged after the linearizable read: a spec stored with a generation is some member's configured one
+    const done = await this.write(spec, (inEffect) => {
+      if (inEffect?.generation !== undefined) throw configuredElsewhereRefusal(spec.name, inEffect.generation);
+      return undefined;
+    });
     if (typeof done === 'string') throw new Error('unreachable: an admin write is never declined');
     return done;
   }
@@ -122,9 +131,15 @@ export class TenantAdmin {
     return { tenant: now, created: existing === undefined };
   }
 
-  async delete(name: string): Promise<void> {
+  /**
+   * Deletes an admin tenant; a configured one (stored with a generation) only when `configuredGeneration`
+   * names its stored generation: the admin says it is out of every member's configuration.
+   */
+  async delete(name: string, configuredGeneration?: number): Promise<void> {
     if (this.directory.get(name) === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
     if (this.directory.isConfigured(name)) throw configuredRefusal(name);
+    const generation = this.directory.replicated(name)?.spec.generation;
+    if (generation !== undefined && generation !== configuredGeneration) throw configuredElsewhereRefusal(name, generation);
     const deleted = await this.api.kv.deleteRange(DeleteRangeRequest.create({ key: specKey(name) }), undefined);
     if (deleted.deleted === 0n) throw new TenantAdminError('notFound', `no tenant ${name}`);
   }
@@ -135,12 +150,23 @@ export class TenantAdmin {
     const source = this.directory.sourceOf(name);
     if (t === undefined || usage === undefined || source === undefined) return undefined;
     const pending = this.directory.pendingReason(name);
-    return { ...t.spec, source, usage, ...(pending === undefined ? {} : { pending }) };
+    const configState = this.directory.configState(name);
+    return { ...t.spec, source, usage, ...(pending === undefined ? {} : { pending }), ...(configState === undefined ? {} : { configState }) };
   }
 }
 
 const configuredRefusal = (name: string): TenantAdminError =>
   new TenantAdminError('conflict', `tenant ${name} is defined in this member's configuration: change it there, on every member`);
+
+/**
+ * A configured tenant's stored spec carries its generation (an admin PUT never sets one): changing or
+ * deleting it here would drop the generation, or leave the members that configure it serving it.
+ */
+const configuredElsewhereRefusal = (name: string, generation: number): TenantAdminError =>
+  new TenantAdminError(
+    'conflict',
+    `tenant ${name} comes from the members' configuration (generation ${generation}): change it there, on every member; to delete it, take it out of every member's configuration, then DELETE /api/tenants/${name}?generation=${generation}`,
+  );
 
 /** Only the spec's own fields: the stored record is read strictly. */
 const specRecord = (s: TenantSpec): Buffer =>

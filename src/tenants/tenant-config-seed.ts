@@ -4,8 +4,10 @@
 // every member enforces the replicated specs alone. Members given different files therefore cannot
 // diverge. Each configured tenant carries a generation (absent: 0) stored with its spec: a member
 // proposes its spec only over a lower stored generation, so a member restarted with a stale file
-// never rolls the cluster back; a member whose file is stale, or states another spec at the same
-// generation, says so in its log and fails /readyz (TenantDirectory.configDisagreement) on its own.
+// never rolls the cluster back. A member whose file states another spec at the same generation says
+// so in its log and fails /readyz (TenantDirectory.configDisagreement) on its own; one whose file is
+// stale (a lower generation: every member not yet restarted in a rolling change) enforces the
+// cluster's spec all the same and says so by a warning, a metric and /api/tenants, staying ready.
 // A proposal that lost a race (the spec key changed or a tenant was created at the same time) is
 // re-read and retried a few times; one refused for its content (a prefix that holds keys, a clash
 // with an admin tenant) is retried when the tenants change; an unavailable cluster (no leader, a
@@ -32,10 +34,16 @@ export function seedConfiguredTenants(admin: TenantAdmin, directory: TenantDirec
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let reported: string | undefined;
+  let reportedStale: string | undefined;
   // not before the first pass: until then a configured tenant is on its way, not in disagreement
   let passed = false;
   const report = (): void => {
     if (!passed) return;
+    const stale = directory.configStale();
+    if (stale !== reportedStale) {
+      reportedStale = stale;
+      if (stale !== undefined) log.warn('tenants: stale configuration', { reason: stale });
+    }
     const now = directory.configDisagreement();
     if (now === reported) return;
     reported = now;

@@ -6,7 +6,7 @@
 // .tenants) are a seed: the member proposes them through the same path as the admin API
 // (tenant-config-seed.ts). Until the cluster has taken one it is served as pending (its clients are
 // refused, never unconfined), and a configured tenant that differs from the cluster's is reported
-// (configDisagreement: /readyz and the log).
+// (configDisagreement: /readyz and the log; a stale one, configStale: the log and a metric only).
 import type { AuthApplier, LeaseLedger } from '../store/mvcc-store.js';
 import type { Engine } from '../engines/engine.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
@@ -17,6 +17,9 @@ import { tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
 import { parseStoredSpec, specDifference } from './tenant-spec-record.js';
 import { specWriteProblem, writesTenantSpecs } from './tenant-spec-writes.js';
 import type { Clock } from './token-bucket.js';
+
+/** How a configured tenant stands against the cluster's spec (TenantDirectory.configState). */
+export type TenantConfigState = 'agrees' | 'pending' | 'stale' | 'mismatch' | 'newer';
 
 export interface TenantEntry {
   readonly spec: TenantSpec;
@@ -103,23 +106,49 @@ export class TenantDirectory {
   }
 
   /**
-   * Why this member's configured tenants are not those the cluster enforces, for /readyz and the log;
-   * undefined when they are. Local only: it never changes what is applied. Recomputed from the current
-   * state each time, so a reason goes away with its cause.
+   * How this member's configuration of a tenant stands against the spec the cluster enforces
+   * (undefined: not configured here). `stale`: a lower generation than the cluster's (a member not
+   * yet restarted in a rolling change); `mismatch`: another spec at the same generation; `newer`: a
+   * higher generation not yet enforced; `pending`: not enforced at all.
+   */
+  configState(name: string): TenantConfigState | undefined {
+    const spec = this.configured.get(name);
+    if (spec === undefined) return undefined;
+    const inEffect = this.replicatedSpecs.get(name);
+    if (inEffect === undefined) return 'pending';
+    const mine = spec.generation ?? 0;
+    const theirs = inEffect.generation ?? 0;
+    if (mine < theirs) return 'stale';
+    if (specDifference(spec, inEffect) === undefined) return 'agrees';
+    return mine === theirs ? 'mismatch' : 'newer';
+  }
+
+  /**
+   * Why this member must not be ready for its configured tenants, for /readyz and the log; undefined
+   * when it may. Local only: it never changes what is applied. A stale configured tenant is not a
+   * reason (configStale): the member enforces the cluster's spec all the same, and in a rolling
+   * change every member not yet restarted is stale at once. Recomputed from the current state each
+   * time, so a reason goes away with its cause.
    */
   configDisagreement(): string | undefined {
     for (const [name, spec] of this.configured) {
       const inEffect = this.replicatedSpecs.get(name);
-      if (inEffect === undefined) return `tenant ${name} from this member's configuration is not in the cluster's state: ${this.pendingReason(name) ?? 'not yet'}`;
+      const state = this.configState(name);
+      if (inEffect === undefined) return `tenant ${name} from this member's configuration is not enforced by the cluster: ${this.pendingReason(name) ?? "not in the cluster's state yet"}`;
       const mine = spec.generation ?? 0;
       const theirs = inEffect.generation ?? 0;
-      const diff = specDifference(spec, inEffect);
-      if (mine < theirs) return `tenant ${name} in this member's configuration is stale (generation ${mine} here, ${theirs} in the cluster); give every member the newest tenants file`;
-      if (diff === undefined) continue;
-      if (mine === theirs) return `tenant ${name} in this member's configuration differs from the one the cluster enforces at the same generation ${mine} (${diff}); raise the generation with every change, and give every member the same tenants`;
-      return `tenant ${name} in this member's configuration (generation ${mine}) is not yet the one the cluster enforces (generation ${theirs}: ${diff})`;
+      if (state === 'mismatch') return `tenant ${name} in this member's configuration differs from the one the cluster enforces at the same generation ${mine} (${specDifference(spec, inEffect)}); raise the generation with every change, and give every member the same tenants`;
+      if (state === 'newer') return `tenant ${name} in this member's configuration (generation ${mine}) is not yet the one the cluster enforces (generation ${theirs}: ${specDifference(spec, inEffect)})`;
     }
     return undefined;
+  }
+
+  /** Why this member's configuration of its tenants is older than the cluster's, for a warning; undefined when it is not. */
+  configStale(): string | undefined {
+    const stale = [...this.configured.keys()].filter((name) => this.configState(name) === 'stale');
+    if (stale.length === 0) return undefined;
+    const described = stale.map((name) => `${name} (generation ${this.configured.get(name)!.generation ?? 0} here, ${this.replicatedSpecs.get(name)!.generation ?? 0} in the cluster)`);
+    return `this member's configuration is stale for tenant ${described.join(', ')}: it enforces the cluster's spec; give it the newest tenants file (restart it)`;
   }
 
   get isEmpty(): boolean {
@@ -163,13 +192,14 @@ export class TenantDirectory {
   usage(name: string): TenantUsage | undefined {
     const t = this.states.get(name);
     if (t === undefined) return undefined;
-    const stored = this.book.usage(t.keys.storedPrefix);
+    // a placeholder stores nothing: its prefix may be an enforced tenant's, whose keys are not its own
+    const stored = t.pending ? { keys: 0, bytes: 0 } : this.book.usage(t.keys.storedPrefix);
     return { keys: stored.keys, bytes: stored.bytes, requests: t.requests, rejections: t.rejections, watchers: t.watchers };
   }
 
   /** Every tenant's usage, for metrics (`lattice_tenant_*`). */
-  usages(): { readonly name: string; readonly usage: TenantUsage }[] {
-    return this.list().map((t) => ({ name: t.name, usage: this.usage(t.name)! }));
+  usages(): { readonly name: string; readonly usage: TenantUsage; readonly configStale: boolean }[] {
+    return this.list().map((t) => ({ name: t.name, usage: this.usage(t.name)!, configStale: this.configState(t.name) === 'stale' }));
   }
 
   // ---- the apply side ----
@@ -216,7 +246,7 @@ export class TenantDirectory {
     const refused = this.book.refusal(command);
     if (refused !== undefined) {
       const owner = this.book.lastRefusedPrefix;
-      for (const t of this.states.values()) if (t.keys.storedPrefix === owner) t.rejected();
+      for (const t of this.states.values()) if (!t.pending && t.keys.storedPrefix === owner) t.rejected();
     }
     return refused;
   }

@@ -77,6 +77,8 @@ const rateLimitedUnaryPaths = new Set([
 
 export class TenantRouter {
   private readonly rememberedCallers = new Map<string, TenantState>();
+  /** The auth mode the remembered callers were identified under. */
+  private callersAuthEnabled = false;
   private readonly apis = new WeakMap<TenantState, ServerApi>();
   /** Per tenant, per service: its methods built over the tenant's API. */
   private readonly methodTables = new WeakMap<TenantState, Map<string, ReadonlyMap<string, GrpcMethod>>>();
@@ -84,8 +86,8 @@ export class TenantRouter {
   readonly untenanted: ServerApi;
   private readonly untenantedLeaseMethods = new Map<string, ReadonlyMap<string, GrpcMethod>>();
   /**
-   * A tenant's open streams (watch, keepalive, observe), ended when it is deleted: they hold its
-   * state. As many as the client port lets calls be open at once.
+   * A tenant's open streams (watch, keepalive, observe), ended when it is deleted or changed: they
+   * hold its state. As many as the client port lets calls be open at once.
    */
   private readonly openStreams = new Map<TenantState, Set<MethodCall>>();
 
@@ -104,12 +106,17 @@ export class TenantRouter {
       lease: new UntenantedLease(base.lease, () => !directory.isEmpty),
     };
     // after the apply step that changed the directory, not inside it
-    directory.onChange(() => queueMicrotask(() => this.endStreamsOfDeleted()));
+    directory.onChange(() => queueMicrotask(() => this.endStreamsOfReplaced()));
   }
 
-  private endStreamsOfDeleted(): void {
+  /**
+   * Ends the streams of a tenant no longer in effect as they were admitted: deleted, changed, or
+   * replaced by a pending placeholder under the same name (deleted through another member).
+   */
+  private endStreamsOfReplaced(): void {
     for (const [tenant, calls] of this.openStreams) {
-      if (this.directory.get(tenant.name) !== undefined) continue;
+      const now = this.directory.get(tenant.name);
+      if (now === tenant && !now.pending) continue;
       this.openStreams.delete(tenant);
       for (const call of calls) call.fail(new EtcdError('authPermissionDenied'));
     }
@@ -143,25 +150,33 @@ export class TenantRouter {
   }
 
   /** The tenant of a call and the key of what identified it (see callerKeys), for remembering the caller. */
-  private async identify(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): Promise<{ readonly tenant: TenantState; readonly caller: string } | undefined> {
+  private async identify(
+    metadata: IncomingHttpHeaders,
+    verifiedCommonName: string | undefined,
+  ): Promise<{ readonly tenant: TenantState; readonly caller: string; readonly authEnabled: boolean } | undefined> {
     if (this.directory.isEmpty) return undefined;
     const auth = this.base.auth;
-    if (auth?.enabled === true) {
+    const authEnabled = auth?.enabled === true;
+    if (authEnabled) {
       try {
         const h = await auth.caller(metadata, verifiedCommonName);
         const byUser = h.user === '' ? undefined : this.directory.forUser(h.user);
         if (byUser !== undefined) {
           const token = tokenOf(metadata);
           // without a token the user is the certificate's name (--client-cert-auth)
-          if (token !== undefined) return { tenant: byUser, caller: `t:${token}` };
-          if (verifiedCommonName !== undefined) return { tenant: byUser, caller: `c:${verifiedCommonName}` };
+          if (token !== undefined) return { tenant: byUser, caller: `t:${token}`, authEnabled };
+          // the CN as a user, a key of its own: a certificate name of another tenant may be spelled the same
+          if (verifiedCommonName !== undefined) return { tenant: byUser, caller: `u:${verifiedCommonName}`, authEnabled };
         }
       } catch {
         // an invalid token: the handler finds out again and answers with etcd's status
       }
     }
     const byName = verifiedCommonName === undefined ? undefined : this.directory.forCommonName(verifiedCommonName);
-    return byName === undefined ? undefined : { tenant: byName, caller: `c:${verifiedCommonName!}` };
+    if (byName === undefined) return undefined;
+    // keyed as callerKey() looks it up: with auth on and no token the name was tried as a user first
+    const asUserFirst = authEnabled && tokenOf(metadata) === undefined;
+    return { tenant: byName, caller: `${asUserFirst ? 'u' : 'c'}:${verifiedCommonName!}`, authEnabled };
   }
 
   /** The tenant of an HTTP request: its user's (token or Basic credentials), else its certificate CN's. */
@@ -195,7 +210,7 @@ export class TenantRouter {
         if (this.directory.isEmpty) return plain.serve(call);
         // A refused call costs its neighbours as little as it can: no token lookup, no decoding.
         const rateLimited = rateLimitedUnaryPaths.has(plain.path);
-        const caller = rateLimited ? callerKey(call.metadata, call.verifiedCommonName, this.base.auth?.enabled === true) : undefined;
+        const caller = rateLimited ? this.callerKeyNow(call.metadata, call.verifiedCommonName) : undefined;
         // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
         if (caller !== undefined && this.refusedEarly(caller)) return call.end(statusByKind.tooManyRequests);
         // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
@@ -203,7 +218,7 @@ export class TenantRouter {
         this.identify(call.metadata, call.verifiedCommonName).then(
           (identified) => {
             const tenant = identified?.tenant;
-            if (identified !== undefined && rateLimited) this.rememberCaller(identified.caller, identified.tenant);
+            if (identified !== undefined && rateLimited) this.rememberCaller(identified.caller, identified.tenant, identified.authEnabled);
             if (tenant === undefined) return (this.untenantedMethod(service, ctx, plain.path) ?? plain).serve(call);
             if (refusedToTenants(plain.path)) return call.fail(new EtcdError('authPermissionDenied'));
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
@@ -234,7 +249,23 @@ export class TenantRouter {
     return tenant.refusesRequestNow();
   }
 
-  private rememberCaller(caller: string, tenant: TenantState): void {
+  /**
+   * The key a caller is remembered under in the current auth mode. The entries made in the other mode
+   * all go when the mode changes: the same certificate name identifies a user with auth on and a
+   * certificate name with it off, perhaps of different tenants.
+   */
+  private callerKeyNow(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): string | undefined {
+    const authEnabled = this.base.auth?.enabled === true;
+    if (authEnabled !== this.callersAuthEnabled) {
+      this.rememberedCallers.clear();
+      this.callersAuthEnabled = authEnabled;
+    }
+    return callerKey(metadata, verifiedCommonName, authEnabled);
+  }
+
+  private rememberCaller(caller: string, tenant: TenantState, authEnabled: boolean): void {
+    // identified under another auth mode than the entries' (it changed meanwhile): not kept
+    if (authEnabled !== this.callersAuthEnabled) return;
     this.rememberedCallers.delete(caller);
     if (this.rememberedCallers.size >= this.maxCallers) this.rememberedCallers.delete(this.rememberedCallers.keys().next().value!);
     this.rememberedCallers.set(caller, tenant);
@@ -353,7 +384,9 @@ const tokenOf = (metadata: IncomingHttpHeaders): string | undefined => {
 function callerKey(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined, authEnabled: boolean): string | undefined {
   const token = authEnabled ? tokenOf(metadata) : undefined;
   if (token !== undefined && token.length <= maxTokenBytes) return `t:${token}`;
-  return verifiedCommonName === undefined ? undefined : `c:${verifiedCommonName}`;
+  if (verifiedCommonName === undefined) return undefined;
+  // with auth on and no token the name is first looked up as a user (--client-cert-auth), as identify() does
+  return authEnabled && token === undefined ? `u:${verifiedCommonName}` : `c:${verifiedCommonName}`;
 }
 
 const isTenantsUrl = (url: string | undefined): boolean => url !== undefined && /^\/api\/tenants(?:[/?]|$)/.test(url);

@@ -1,6 +1,6 @@
 // Configured tenants the cluster does not enforce (pending placeholders that refuse their clients,
 // never unconfined callers), their generations against the stored spec, the seed's retry after a
-// lost race, and the bound on the router's remembered callers.
+// lost race, the open streams of a replaced tenant, and the router's remembered callers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TenantDirectory } from '../../src/tenants/tenant-directory.js';
@@ -42,7 +42,7 @@ pending('a configured tenant that clashes with a stored one refuses its users an
   assert.throws(() => a.admit(1), (e: Error) => e.message === 'notCapable');
   assert.equal(directory.specs().map((s) => s.name), ['b'], 'the placeholder is not enforced');
   assert.match(directory.pendingReason('a') ?? '', /clashes with a tenant the cluster enforces: .*nested prefixes/);
-  assert.match(directory.configDisagreement() ?? '', /tenant a from this member's configuration is not in the cluster's state: it clashes/);
+  assert.match(directory.configDisagreement() ?? '', /tenant a from this member's configuration is not enforced by the cluster: it clashes/);
 });
 
 pending('a placeholder never takes a user or certificate name from a tenant the cluster enforces', () => {
@@ -100,19 +100,41 @@ pending('a configured tenant refused for a clash is proposed again once the tena
   assert.is(directory.configDisagreement(), undefined);
 });
 
+pending('a placeholder over an enforced tenant\'s prefix reports no stored usage and takes none of its rejections', () => {
+  const directory = new TenantDirectory([spec('a', '/a/')], () => 0);
+  store(directory, spec('b', '/a/', { limits: { maxKeys: 1 } }));
+  revision++;
+  directory.book.track({ key: '/a/k', value: Buffer.from('v'), createRevision: revision, modRevision: revision, sub: 0, version: 1, lease: 0n, tombstone: false });
+  assert.ok(directory.get('a')!.pending);
+  assert.is(directory.usage('b')!.keys, 1);
+  assert.is(directory.usage('a')!.keys, 0);
+  assert.is(directory.usage('a')!.bytes, 0);
+  const applier = directory.wrapApplier({ writeRefusal: () => undefined } as unknown as Parameters<TenantDirectory['wrapApplier']>[0]);
+  const refused = applier.writeRefusal({ type: 'put', req: { key: Buffer.from('/a/k2'), value: Buffer.from('v') } } as unknown as Parameters<typeof applier.writeRefusal>[0]);
+  assert.ok(refused !== undefined, 'b is at its maxKeys');
+  assert.is(directory.usage('b')!.rejections, 1);
+  assert.is(directory.usage('a')!.rejections, 0);
+});
+
 const generations = suite('configured tenant generations');
 
 const fakeApi = { kv: { range: async () => ({ kvs: [], count: 0n, more: false }) } } as unknown as ServerApi;
 
-generations('a lower generation is stale and an equal one with another spec a mismatch: neither is proposed, only this member is unready', async () => {
+generations('a lower generation is stale (reported, still ready) and an equal one with another spec a mismatch (unready): neither is proposed', async () => {
   const stale = new TenantDirectory([spec('q', '/q/', { limits: { maxKeys: 5 }, generation: 1 })], () => 0);
   store(stale, spec('q', '/q/', { limits: { maxKeys: 9 }, generation: 2 }));
   assert.is(await new TenantAdmin(fakeApi, stale).seed(stale.configuredSpecs()[0]!), 'stale');
-  assert.match(stale.configDisagreement() ?? '', /stale \(generation 1 here, 2 in the cluster\)/);
+  assert.is(stale.configDisagreement(), undefined, 'a stale file changes nothing the member enforces');
+  assert.match(stale.configStale() ?? '', /stale for tenant q \(generation 1 here, 2 in the cluster\)/);
+  assert.is(stale.configState('q'), 'stale');
+  assert.is(new TenantAdmin(fakeApi, stale).get('q').configState, 'stale');
+  assert.equal(stale.usages().map((u) => [u.name, u.configStale]), [['q', true]]);
   const mismatch = new TenantDirectory([spec('q', '/q/', { limits: { maxKeys: 5 } })], () => 0);
   store(mismatch, spec('q', '/q/', { limits: { maxKeys: 9 } }));
   assert.is(await new TenantAdmin(fakeApi, mismatch).seed(mismatch.configuredSpecs()[0]!), 'mismatch', 'no generation counts as 0');
   assert.match(mismatch.configDisagreement() ?? '', /at the same generation 0 \(limits\.maxKeys: 5 here, 9 in the cluster\)/);
+  assert.is(mismatch.configState('q'), 'mismatch');
+  assert.is(mismatch.configStale(), undefined);
   const same = new TenantDirectory([spec('q', '/q/', { generation: 3 })], () => 0);
   store(same, spec('q', '/q/', { generation: 3 }));
   assert.is(await new TenantAdmin(fakeApi, same).seed(same.configuredSpecs()[0]!), 'unchanged');
@@ -156,6 +178,32 @@ generations('a seed that lost a race reads again and retries, a bounded number o
   assert.match(other.pendingReason('r') ?? '', /raced/);
 });
 
+generations('an admin PUT or DELETE of a tenant stored with a generation is refused on a member that does not configure it; DELETE with its generation removes it', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('q', '/q/', { generation: 2 }));
+  let deletes = 0;
+  const api = { kv: { ...fakeApi.kv, deleteRange: async () => (deletes++, { deleted: 1n }) } } as unknown as ServerApi;
+  const admin = new TenantAdmin(api, directory);
+  const conflict = (e: unknown): boolean => e instanceof TenantAdminError && e.kind === 'conflict' && /generation 2/.test(e.message);
+  try {
+    await admin.put(spec('q', '/q/', { limits: { maxKeys: 1 } }));
+    assert.unreachable('the PUT would drop the generation');
+  } catch (e) {
+    assert.ok(conflict(e), String(e));
+  }
+  for (const confirm of [undefined, 1]) {
+    try {
+      await admin.delete('q', confirm);
+      assert.unreachable('the DELETE would leave members serving it');
+    } catch (e) {
+      assert.ok(conflict(e), String(e));
+    }
+  }
+  assert.is(deletes, 0);
+  await admin.delete('q', 2);
+  assert.is(deletes, 1);
+});
+
 const callers = suite('remembered callers');
 
 callers('garbage tokens from a tenant certificate add no entry; a hit keeps a caller from being evicted first', async () => {
@@ -177,6 +225,99 @@ callers('garbage tokens from a tenant certificate add no entry; a hit keeps a ca
   assert.equal(router.rememberedCallerKeys(), ['c:cn-1', 'c:cn-3'], 'the idle cn-2 went first');
 });
 
+/** A router over `directory` with one rate-limited unary method and one stream, their tenant twins admitting like tenant-kv.ts. */
+function routerOver(directory: TenantDirectory, base: ServerApi, maxCallers?: number) {
+  const router = new TenantRouter(base, directory, Math.random, maxCallers);
+  const tenantOf = (api: ServerApi) => directory.list().find((t) => router.apiOf(t) === api);
+  const methods = (ctx: GrpcServiceContext): GrpcMethod[] => [
+    {
+      path: '/etcdserverpb.KV/Range',
+      kind: 'unary',
+      serve: (call: MethodCall) => {
+        if (ctx.api === base) return call.end();
+        try {
+          tenantOf(ctx.api)!.admit(1);
+          call.end();
+        } catch (e) {
+          call.fail(e);
+        }
+      },
+    },
+    { path: '/etcdserverpb.Watch/Watch', kind: 'bidi', serve: () => undefined },
+  ];
+  const [service] = router.routeServices([{ name: 'etcdserverpb.KV', methods }]);
+  const [range, watch] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
+  /** Resolves with 'ok', the early refusal's details or the error's message. */
+  const call = (cn: string, token?: string): Promise<string> =>
+    new Promise((resolve) =>
+      range!.serve({
+        metadata: token === undefined ? {} : { token },
+        verifiedCommonName: cn,
+        kind: 'unary',
+        end: (status?: { details: string }) => resolve(status?.details ?? 'ok'),
+        fail: (e: Error) => resolve(e.message),
+      } as unknown as MethodCall),
+    );
+  const open = (cn: string): { ended: () => string | undefined } => {
+    let ended: string | undefined;
+    watch!.serve({ metadata: {}, verifiedCommonName: cn, kind: 'bidi', onEnd: () => undefined, fail: (e: Error) => (ended = e.message) } as unknown as MethodCall);
+    return { ended: () => ended };
+  };
+  return { router, call, open };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+const plainBase = (): ServerApi => ({ lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) }) as unknown as ServerApi;
+const tombstone = (directory: TenantDirectory, name: string): void => {
+  revision++;
+  directory.book.track({ key: tenantSpecKeyPrefix + name, value: Buffer.alloc(0), createRevision: 0, modRevision: revision, sub: 0, version: 0, lease: 0n, tombstone: true });
+};
+
+const streams = suite('open streams');
+
+streams('a configured tenant deleted through another member ends its open streams, though a placeholder takes its name', async () => {
+  const directory = new TenantDirectory([spec('a', '/a/', { certCommonNames: ['cn-a'] })], () => 0);
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  const { open } = routerOver(directory, plainBase());
+  const stream = open('cn-a');
+  await tick();
+  store(directory, spec('b', '/b/'));
+  await tick();
+  assert.is(stream.ended(), undefined, 'another tenant\'s change leaves it open');
+  tombstone(directory, 'a');
+  assert.ok(directory.get('a')!.pending);
+  await tick();
+  assert.is(stream.ended(), 'authPermissionDenied');
+});
+
+callers('a certificate name authenticated as a user and the same name bound as another tenant\'s certificate name are different callers; turning auth off forgets them', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('z', '/z/', { users: ['alice'], limits: { requestsPerSecond: 1 } }));
+  store(directory, spec('y', '/y/', { certCommonNames: ['alice'] }));
+  const auth = { enabled: true, state: {}, caller: async (_m: unknown, cn: string | undefined) => ({ user: cn ?? '' }) };
+  const { router, call } = routerOver(directory, { ...plainBase(), auth } as unknown as ServerApi);
+  assert.is(await call('alice'), 'ok');
+  assert.is(await call('alice'), 'etcdserver: too many requests', 'z is over its rate: refused early');
+  assert.equal(router.rememberedCallerKeys(), ['u:alice']);
+  auth.enabled = false;
+  assert.is(await call('alice'), 'ok', 'the certificate name is y\'s, which has no limit');
+  assert.equal(router.rememberedCallerKeys(), ['c:alice']);
+});
+
+callers('a caller refused early counts as used: the idle one is evicted first', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('t', '/t/', { certCommonNames: ['cn-1', 'cn-2', 'cn-3'], limits: { requestsPerSecond: 1 } }));
+  const { router, call } = routerOver(directory, plainBase(), 2);
+  assert.is(await call('cn-1'), 'ok');
+  assert.is(await call('cn-2'), 'tooManyRequests', 'not yet remembered: refused by the admit');
+  assert.equal(router.rememberedCallerKeys(), ['c:cn-1', 'c:cn-2']);
+  assert.is(await call('cn-1'), 'etcdserver: too many requests', 'a refused hit');
+  assert.equal(router.rememberedCallerKeys(), ['c:cn-2', 'c:cn-1']);
+  await call('cn-3');
+  assert.equal(router.rememberedCallerKeys(), ['c:cn-1', 'c:cn-3']);
+});
+
 pending.run();
+streams.run();
 generations.run();
 callers.run();

@@ -100,6 +100,10 @@ export class TenantAdmin {
     const existing = this.directory.replicated(spec.name);
     const declined = decline(existing?.spec);
     if (declined !== undefined) return declined;
+    if (existing !== undefined && specDifference(spec, existing.spec) === undefined && (spec.generation ?? 0) === (existing.spec.generation ?? 0)) {
+      const unchanged = this.view(spec.name);
+      if (unchanged !== undefined) return { tenant: unchanged, created: false };
+    }
     const problem = specProblem(spec) ?? tenantsProblem([...this.directory.specs().filter((s) => s.name !== spec.name), spec]);
     if (problem !== undefined) throw new TenantAdminError('invalid', problem);
     if (existing !== undefined && existing.spec.prefix !== spec.prefix) throw new TenantAdminError('invalid', 'a tenant keeps its prefix: delete it and create another');

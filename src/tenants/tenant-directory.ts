@@ -297,7 +297,9 @@ export class TenantDirectory {
     const states = new Map<string, TenantState>();
     for (const [name, spec] of effective) {
       const before = this.states.get(name);
-      if (before !== undefined && before.spec === spec && before.pending === pending.has(name)) {
+      // The same spec stored again keeps the tenant's state: its streams, buckets and counters.
+      const sameSpec = before !== undefined && (before.spec === spec || (specDifference(before.spec, spec) === undefined && (before.spec.generation ?? 0) === (spec.generation ?? 0)));
+      if (before !== undefined && sameSpec && before.pending === pending.has(name)) {
         states.set(name, before);
         continue;
       }

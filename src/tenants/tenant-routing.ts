@@ -118,7 +118,9 @@ export class TenantRouter {
       const now = this.directory.get(tenant.name);
       if (now === tenant && !now.pending) continue;
       this.openStreams.delete(tenant);
-      for (const call of calls) call.fail(new EtcdError('authPermissionDenied'));
+      // A changed tenant's clients come back under the new spec: Unavailable is what clientv3 retries.
+      const error = now !== undefined && !now.pending ? new EtcdError('notCapable') : new EtcdError('authPermissionDenied');
+      for (const call of calls) call.fail(error);
     }
   }
 

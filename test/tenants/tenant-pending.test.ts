@@ -290,6 +290,20 @@ streams('a configured tenant deleted through another member ends its open stream
   assert.is(stream.ended(), 'authPermissionDenied');
 });
 
+streams('the same spec stored again leaves a tenant\'s streams open; a changed spec ends them with an error clients retry', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  const { open } = routerOver(directory, plainBase());
+  const stream = open('cn-a');
+  await tick();
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  await tick();
+  assert.is(stream.ended(), undefined, 'an unchanged spec stored again');
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'], limits: { requestsPerSecond: 5 } }));
+  await tick();
+  assert.is(stream.ended(), 'notCapable');
+});
+
 callers('a certificate name authenticated as a user and the same name bound as another tenant\'s certificate name are different callers; turning auth off forgets them', async () => {
   const directory = new TenantDirectory([], () => 0);
   store(directory, spec('z', '/z/', { users: ['alice'], limits: { requestsPerSecond: 1 } }));

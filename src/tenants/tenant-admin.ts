@@ -5,12 +5,12 @@
 import { prefixEnd } from '../core/keys.js';
 import type { ServerApi } from '../core/kv-api.js';
 import { isEtcdError } from '../core/errors.js';
-import { Compare, Compare_CompareResult, Compare_CompareTarget, DeleteRangeRequest, RangeRequest, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { Compare, Compare_CompareResult, Compare_CompareTarget, RangeRequest, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { TenantConfigState, TenantDirectory } from './tenant-directory.js';
 import type { TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { specProblem, tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
-import { specDifference } from './tenant-spec-record.js';
+import { parseStoredSpec, specDifference } from './tenant-spec-record.js';
 
 export type TenantAdminErrorKind = 'notFound' | 'invalid' | 'conflict';
 
@@ -137,15 +137,20 @@ export class TenantAdmin {
 
   /**
    * Deletes an admin tenant; a configured one (stored with a generation) only when `configuredGeneration`
-   * names its stored generation: the admin says it is out of every member's configuration.
+   * names its stored generation: the admin says it is out of every member's configuration. The spec
+   * key is read linearizably and judged as stored, then deleted in a txn comparing its revision as
+   * read, so a spec changed meanwhile (a higher generation seeded) is not deleted unseen.
    */
   async delete(name: string, configuredGeneration?: number): Promise<void> {
-    if (this.directory.get(name) === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
     if (this.directory.isConfigured(name)) throw configuredRefusal(name);
-    const generation = this.directory.replicated(name)?.spec.generation;
+    const key = specKey(name);
+    const stored = (await this.api.kv.range(RangeRequest.create({ key }))).kvs[0];
+    if (stored === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
+    const generation = parseStoredSpec(stored.value)?.generation;
     if (generation !== undefined && generation !== configuredGeneration) throw configuredElsewhereRefusal(name, generation);
-    const deleted = await this.api.kv.deleteRange(DeleteRangeRequest.create({ key: specKey(name) }), undefined);
-    if (deleted.deleted === 0n) throw new TenantAdminError('notFound', `no tenant ${name}`);
+    const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision: stored.modRevision })];
+    const txn = TxnRequest.fromPartial({ compare, success: [{ requestDeleteRange: { key } }], failure: [] });
+    if (!(await this.api.kv.txn(txn, undefined)).succeeded) throw new TenantAdminError('conflict', `tenant ${name} was changed at the same time; try again`, true);
   }
 
   private view(name: string): TenantView | undefined {

@@ -40,6 +40,12 @@ const tenantRefusedPaths = new Set([
   '/etcdserverpb.Cluster/MemberPromote',
 ]);
 
+/**
+ * The unary calls that wait, as long as it takes, for a key under the tenant's prefix: tracked like
+ * streams. Failing one aborts its signal, so the recipe deletes its waiting key (lock.ts, election.ts).
+ */
+const waitingUnaryPaths = new Set(['/v3lockpb.Lock/Lock', '/v3electionpb.Election/Campaign']);
+
 const refusedToTenants = (path: string): boolean =>
   tenantRefusedPaths.has(path) || path.startsWith(`/${tenantAdminServiceName}/`) || (path.startsWith('/etcdserverpb.Auth/') && path !== '/etcdserverpb.Auth/Authenticate');
 
@@ -86,8 +92,9 @@ export class TenantRouter {
   readonly untenanted: ServerApi;
   private readonly untenantedLeaseMethods = new Map<string, ReadonlyMap<string, GrpcMethod>>();
   /**
-   * A tenant's open streams (watch, keepalive, observe), ended when it is deleted or changed: they
-   * hold its state. As many as the client port lets calls be open at once.
+   * A tenant's open streams (watch, keepalive, observe) and waiting calls (lock, campaign), ended
+   * when it is deleted or changed: they hold its state, and a wait would acquire under its old
+   * prefix. As many as the client port lets calls be open at once.
    */
   private readonly openStreams = new Map<TenantState, Set<MethodCall>>();
 
@@ -135,6 +142,8 @@ export class TenantRouter {
       calls.delete(call);
       if (calls.size === 0 && this.openStreams.get(tenant) === calls) this.openStreams.delete(tenant);
     });
+    // replaced while its caller was identified: the change's sweep has run already
+    if (this.directory.get(tenant.name) !== tenant) queueMicrotask(() => this.endStreamsOfReplaced());
   }
 
   apiOf(tenant: TenantState): ServerApi {
@@ -226,7 +235,7 @@ export class TenantRouter {
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
             // fail closed: a tenant's call never reaches the server's own, unprefixed handler
             if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
-            if (plain.kind !== 'unary') this.trackStream(tenant, call);
+            if (plain.kind !== 'unary' || waitingUnaryPaths.has(plain.path)) this.trackStream(tenant, call);
             method.serve(call);
           },
           (err: unknown) => call.fail(err),

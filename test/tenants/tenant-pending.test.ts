@@ -1,6 +1,7 @@
 // Configured tenants the cluster does not enforce (pending placeholders that refuse their clients,
 // never unconfined callers), their generations against the stored spec, the seed's retry after a
-// lost race, the open streams of a replaced tenant, and the router's remembered callers.
+// lost race, the open streams and waiting calls of a replaced tenant, the admin DELETE judged on the
+// stored spec, and the router's remembered callers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { TenantDirectory } from '../../src/tenants/tenant-directory.js';
@@ -12,6 +13,7 @@ import { tenantsFromToml } from '../../src/config/tenants-config.js';
 import { parseTenantsJson } from '../../src/tenants/tenants-file.js';
 import type { TenantSpec } from '../../src/tenants/tenant-spec.js';
 import type { ServerApi } from '../../src/core/kv-api.js';
+import { Compare_CompareResult, Compare_CompareTarget, type RangeRequest, type TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { Logger } from '../../src/server/logger.js';
 import type { GrpcMethod, GrpcServiceContext, MethodCall } from '../../src/adapters/grpc/service-module.js';
 
@@ -182,7 +184,7 @@ generations('an admin PUT or DELETE of a tenant stored with a generation is refu
   const directory = new TenantDirectory([], () => 0);
   store(directory, spec('q', '/q/', { generation: 2 }));
   let deletes = 0;
-  const api = { kv: { ...fakeApi.kv, deleteRange: async () => (deletes++, { deleted: 1n }) } } as unknown as ServerApi;
+  const api = { kv: { ...storedSpecKv(spec('q', '/q/', { generation: 2 })).kv, txn: async () => (deletes++, { succeeded: true }) } } as unknown as ServerApi;
   const admin = new TenantAdmin(api, directory);
   const conflict = (e: unknown): boolean => e instanceof TenantAdminError && e.kind === 'conflict' && /generation 2/.test(e.message);
   try {
@@ -202,6 +204,56 @@ generations('an admin PUT or DELETE of a tenant stored with a generation is refu
   assert.is(deletes, 0);
   await admin.delete('q', 2);
   assert.is(deletes, 1);
+});
+
+/** A KV whose range answers `stored` as the spec key's record at `modRevision`; txns are recorded and answered `succeeded`. */
+function storedSpecKv(stored: TenantSpec | undefined, modRevision = 9n, succeeded = true) {
+  const txns: TxnRequest[] = [];
+  const kv = {
+    range: async (req: RangeRequest) =>
+      stored === undefined ? { kvs: [], count: 0n, more: false } : { kvs: [{ key: req.key, value: Buffer.from(JSON.stringify(stored)), modRevision, createRevision: 2n, version: 1n, lease: 0n }], count: 1n, more: false },
+    txn: async (req: TxnRequest) => (txns.push(req), { succeeded, responses: [] }),
+  };
+  return { kv, txns };
+}
+
+generations('DELETE judges the generation the cluster stores, not the one this member applied, and deletes comparing the spec key as read', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('q', '/q/', { generation: 1 }));
+  const { kv, txns } = storedSpecKv(spec('q', '/q/', { generation: 2 }), 41n);
+  const admin = new TenantAdmin({ kv } as unknown as ServerApi, directory);
+  try {
+    await admin.delete('q', 1);
+    assert.unreachable('generation 1 is stale: the cluster stores 2');
+  } catch (e) {
+    assert.ok(e instanceof TenantAdminError && e.kind === 'conflict' && /generation 2/.test(e.message), String(e));
+  }
+  assert.is(txns.length, 0);
+  await admin.delete('q', 2);
+  const [txn] = txns;
+  assert.equal(txn?.compare.map((c) => [Buffer.from(c.key).toString('latin1'), c.target, c.result, c.modRevision]), [[tenantSpecKeyPrefix + 'q', Compare_CompareTarget.MOD, Compare_CompareResult.EQUAL, 41n]]);
+  assert.equal(txn?.success.map((op) => Buffer.from(op.requestDeleteRange?.key ?? []).toString('latin1')), [tenantSpecKeyPrefix + 'q']);
+  const none = new TenantAdmin({ kv: storedSpecKv(undefined).kv } as unknown as ServerApi, directory);
+  try {
+    await none.delete('q', 2);
+    assert.unreachable('the cluster stores no spec of q');
+  } catch (e) {
+    assert.ok(e instanceof TenantAdminError && e.kind === 'notFound', String(e));
+  }
+});
+
+generations('a DELETE whose spec key changed between its read and its txn is refused as raced, and nothing is deleted', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('q', '/q/', { generation: 2 }));
+  const { kv, txns } = storedSpecKv(spec('q', '/q/', { generation: 2 }), 41n, false);
+  const admin = new TenantAdmin({ kv } as unknown as ServerApi, directory);
+  try {
+    await admin.delete('q', 2);
+    assert.unreachable('the compare failed');
+  } catch (e) {
+    assert.ok(e instanceof TenantAdminError && e.kind === 'conflict' && e.raced && /changed at the same time; try again/.test(e.message), String(e));
+  }
+  assert.is(txns.length, 1);
 });
 
 const callers = suite('remembered callers');
@@ -302,6 +354,72 @@ streams('the same spec stored again leaves a tenant\'s streams open; a changed s
   store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'], limits: { requestsPerSecond: 5 } }));
   await tick();
   assert.is(stream.ended(), 'notCapable');
+});
+
+/**
+ * A router over `directory` with the Lock and Campaign methods, their handlers waiting until their
+ * call's signal aborts (as the recipes do); the fake call aborts it when failed, as server-call.ts does.
+ */
+function waitingRouter(directory: TenantDirectory) {
+  const router = new TenantRouter(plainBase(), directory, Math.random);
+  const waiting = (path: string): GrpcMethod => ({ path, kind: 'unary', serve: () => undefined });
+  const [lockService, electionService] = router.routeServices([
+    { name: 'v3lockpb.Lock', methods: () => [waiting('/v3lockpb.Lock/Lock')] },
+    { name: 'v3electionpb.Election', methods: () => [waiting('/v3electionpb.Election/Campaign')] },
+  ]);
+  const ctx = { api: plainBase(), maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined };
+  const methods = { lock: lockService!.methods(ctx)[0]!, campaign: electionService!.methods(ctx)[0]! };
+  const open = (which: 'lock' | 'campaign', cn: string) => {
+    const controller = new AbortController();
+    let ended: string | undefined;
+    let onEnd: ((cancelled: boolean) => void) | undefined;
+    const finish = (how: string): void => {
+      if (ended !== undefined) return;
+      ended = how;
+      onEnd?.(false);
+    };
+    const call = {
+      metadata: {},
+      verifiedCommonName: cn,
+      kind: 'unary',
+      signal: controller.signal,
+      onEnd: (l: (cancelled: boolean) => void) => (onEnd = l),
+      fail: (e: Error) => {
+        finish(e.message);
+        controller.abort();
+      },
+    };
+    methods[which].serve(call as unknown as MethodCall);
+    return { ended: () => ended, aborted: () => controller.signal.aborted, answer: () => finish('ok') };
+  };
+  return { open };
+}
+
+streams('a deleted tenant\'s waiting Lock and Campaign calls end with permission denied and abort their waits; a finished one is left alone', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  const { open } = waitingRouter(directory);
+  const lock = open('lock', 'cn-a');
+  const campaign = open('campaign', 'cn-a');
+  const answered = open('lock', 'cn-a');
+  await tick();
+  answered.answer();
+  tombstone(directory, 'a');
+  await tick();
+  assert.equal([lock.ended(), lock.aborted()], ['authPermissionDenied', true]);
+  assert.equal([campaign.ended(), campaign.aborted()], ['authPermissionDenied', true]);
+  assert.equal([answered.ended(), answered.aborted()], ['ok', false]);
+});
+
+streams('a changed tenant\'s waiting Campaign ends with an error clients retry', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  const { open } = waitingRouter(directory);
+  const campaign = open('campaign', 'cn-a');
+  await tick();
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'], limits: { maxKeys: 5 } }));
+  await tick();
+  assert.equal([campaign.ended(), campaign.aborted()], ['notCapable', true]);
 });
 
 callers('a certificate name authenticated as a user and the same name bound as another tenant\'s certificate name are different callers; turning auth off forgets them', async () => {

@@ -9,6 +9,7 @@ import { bytesOf, putBytes } from './api-bytes.js';
 import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
 import { kvJson } from './api-kv-json.js';
 import { responseGone } from '../http/response-gone.js';
+import { EtcdError } from '../../core/errors.js';
 
 /** An AbortSignal that fires when the client closes the connection before the answer is sent. */
 function clientGone(res: ServerResponse): AbortSignal {
@@ -53,15 +54,41 @@ const requireLease = (o: JsonObject): bigint => {
 };
 
 export class ConcurrencyRoutes {
+  /** Aborted by close(): the waits and observes of a handler taken out of use (a tenant changed or deleted). */
+  private readonly closing = new AbortController();
+
   constructor(
     private readonly ctx: ApiContext,
     private readonly body: BodyLimits,
   ) {}
 
+  /**
+   * Ends the waiting lock and campaign calls (503: the client retries and meets the tenant as it now
+   * is) and the leader streams; each wait deletes its key as when its client goes.
+   */
+  close(): void {
+    this.closing.abort();
+  }
+
+  /** Fires when the client goes or the routes are closed. */
+  private waitSignal(res: ServerResponse): AbortSignal {
+    return AbortSignal.any([clientGone(res), this.closing.signal]);
+  }
+
+  /** A wait ended by close() answers as unavailable; any other failure as it is. */
+  private async closable<T>(wait: Promise<T>): Promise<T> {
+    try {
+      return await wait;
+    } catch (e) {
+      if (this.closing.signal.aborted) throw new EtcdError('notCapable');
+      throw e;
+    }
+  }
+
   /** POST /api/locks/<name> {"lease"} → waits until held → {key}. */
   async lock(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease']);
-    const r = await this.ctx.api.lock.lock({ name, lease: requireLease(o) }, clientGone(res), caller);
+    const r = await this.closable(this.ctx.api.lock.lock({ name, lease: requireLease(o) }, this.waitSignal(res), caller));
     const out: Record<string, unknown> = { revision: Number(r.header?.revision ?? 0n) };
     putBytes(out, 'key', r.key);
     sendJson(res, 200, out);
@@ -77,7 +104,7 @@ export class ConcurrencyRoutes {
   async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease', 'value', 'value_encoding']);
     const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
-    const r = await this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, clientGone(res), caller);
+    const r = await this.closable(this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, this.waitSignal(res), caller));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), leader: leaderKeyJson(r.leader) });
   }
 
@@ -99,7 +126,7 @@ export class ConcurrencyRoutes {
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     res.setHeader('Cache-Control', 'no-store');
     res.flushHeaders();
-    const signal = clientGone(res);
+    const signal = this.waitSignal(res);
     const sink: LeaderSink = {
       send: (r) => {
         const data = { revision: Number(r.header?.revision ?? 0n), kv: r.kv === undefined ? null : kvJson(r.kv) };

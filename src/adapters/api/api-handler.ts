@@ -55,7 +55,7 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export interface ApiHandler {
   readonly handle: HttpHandler;
   readonly upgrade: UpgradeHandler;
-  /** Ends open watch streams. */
+  /** Ends open watch and leader streams and waiting lock and campaign calls. */
   close(): void;
 }
 
@@ -265,6 +265,13 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     return true;
   };
 
-  return { handle, upgrade, close: () => watches.close() };
+  return {
+    handle,
+    upgrade,
+    close: () => {
+      watches.close();
+      concurrency.close();
+    },
+  };
 }
 

@@ -131,17 +131,21 @@ export class TenantRouter {
     }
   }
 
-  private trackStream(tenant: TenantState, call: MethodCall): void {
+  private trackStream(tenant: TenantState, call: MethodCall, stream: boolean): void {
     let calls = this.openStreams.get(tenant);
     if (calls === undefined) {
       calls = new Set();
       this.openStreams.set(tenant, calls);
     }
     calls.add(call);
-    call.onEnd(() => {
+    const untrack = (): void => {
       calls.delete(call);
       if (calls.size === 0 && this.openStreams.get(tenant) === calls) this.openStreams.delete(tenant);
-    });
+    };
+    call.onEnd(untrack);
+    // a call keeps one end listener, and a stream's handler sets its own (watch-service.ts): its
+    // signal, which aborts when the client goes or the call fails, untracks it then
+    if (stream) call.signal.addEventListener('abort', untrack, { once: true });
     // replaced while its caller was identified: the change's sweep has run already
     if (this.directory.get(tenant.name) !== tenant) queueMicrotask(() => this.endStreamsOfReplaced());
   }
@@ -235,7 +239,8 @@ export class TenantRouter {
             const method = this.tenantMethods(service, ctx, tenant).get(plain.path);
             // fail closed: a tenant's call never reaches the server's own, unprefixed handler
             if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
-            if (plain.kind !== 'unary' || waitingUnaryPaths.has(plain.path)) this.trackStream(tenant, call);
+            const stream = plain.kind !== 'unary';
+            if (stream || waitingUnaryPaths.has(plain.path)) this.trackStream(tenant, call, stream);
             method.serve(call);
           },
           (err: unknown) => call.fail(err),

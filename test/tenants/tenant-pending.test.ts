@@ -310,10 +310,12 @@ function routerOver(directory: TenantDirectory, base: ServerApi, maxCallers?: nu
         fail: (e: Error) => resolve(e.message),
       } as unknown as MethodCall),
     );
-  const open = (cn: string): { ended: () => string | undefined } => {
+  /** A watch whose handler keeps the call's one end listener for itself, as watch-service.ts does; `cancel` is its client going. */
+  const open = (cn: string): { ended: () => string | undefined; cancel: () => void } => {
     let ended: string | undefined;
-    watch!.serve({ metadata: {}, verifiedCommonName: cn, kind: 'bidi', onEnd: () => undefined, fail: (e: Error) => (ended = e.message) } as unknown as MethodCall);
-    return { ended: () => ended };
+    const controller = new AbortController();
+    watch!.serve({ metadata: {}, verifiedCommonName: cn, kind: 'bidi', signal: controller.signal, onEnd: () => undefined, fail: (e: Error) => (ended = e.message) } as unknown as MethodCall);
+    return { ended: () => ended, cancel: () => controller.abort() };
   };
   return { router, call, open };
 }
@@ -340,6 +342,19 @@ streams('a configured tenant deleted through another member ends its open stream
   assert.ok(directory.get('a')!.pending);
   await tick();
   assert.is(stream.ended(), 'authPermissionDenied');
+});
+
+streams('a stream its client cancelled is no longer tracked, though its handler took the end listener', async () => {
+  const directory = new TenantDirectory([], () => 0);
+  store(directory, spec('a', '/a/', { certCommonNames: ['cn-a'] }));
+  const { open } = routerOver(directory, plainBase());
+  const gone = open('cn-a');
+  const live = open('cn-a');
+  await tick();
+  gone.cancel();
+  tombstone(directory, 'a');
+  await tick();
+  assert.equal([gone.ended(), live.ended()], [undefined, 'authPermissionDenied']);
 });
 
 streams('the same spec stored again leaves a tenant\'s streams open; a changed spec ends them with an error clients retry', async () => {

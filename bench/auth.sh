@@ -9,6 +9,7 @@
 # Usage: bash bench/auth.sh        Env: TOTAL (ops per entry, default 20000), CLIENTS (default 50),
 #        ENGINE (Lattice engine, default rocksdb), BUILD=0 to skip tsc, REPEAT (default 1: rounds of
 #        the four servers, alternating; the table shows each figure's median over the rounds).
+#        SERVERS (default "etcd lattice").
 # Besides ops/s and p99, it reports the server's CPU per 1,000 ops (utime+stime of the server
 # process, read by kvbench), the steadier figure on a shared machine.
 set -euo pipefail
@@ -62,7 +63,7 @@ result() { # kvbench args... → "ops_per_s p99 server_cpu_ms_per_op"
 declare -A out
 repeat="${REPEAT:-1}"
 for ((round = 1; round <= repeat; round++)); do
-  for server in etcd lattice; do
+  for server in ${SERVERS:-etcd lattice}; do
     for mode in off on; do
       start_server "$server"
       if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
@@ -82,7 +83,7 @@ median() { node -e '
 ratio() { node -e "console.log((Number(process.argv[1]) / Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
 echo "| server | workload | ops/s no auth | ops/s auth | auth / no auth | p99 ms no auth | p99 ms auth | CPU ms/op no auth | CPU ms/op auth | CPU auth / no auth |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-for server in etcd lattice; do
+for server in ${SERVERS:-etcd lattice}; do
   for w in put get; do
     read -r a ap ac <<<"$(median "${out[$server-off-$w]}")"
     read -r b bp bc <<<"$(median "${out[$server-on-$w]}")"

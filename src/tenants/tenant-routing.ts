@@ -132,6 +132,8 @@ export class TenantRouter {
   }
 
   private trackStream(tenant: TenantState, call: MethodCall, stream: boolean): void {
+    // ended while its caller was identified (a JWT verifies asynchronously): nothing would untrack it
+    if (call.signal.aborted) return;
     let calls = this.openStreams.get(tenant);
     if (calls === undefined) {
       calls = new Set();

@@ -47,4 +47,43 @@ test('closing the /api handler ends its waiting lock and campaign calls with 503
   }
 });
 
+test('a lock taken just as the handler closes is released again and answered 503; a request arriving after close starts no wait', async () => {
+  const unlocked: string[] = [];
+  let release: (() => void) | undefined;
+  let locks = 0;
+  const fake = new FakeServerApi();
+  const api = Object.assign(fake, {
+    lock: {
+      // taken without looking at the signal, as the recipe's fast path does when the lock is free
+      lock: (): Promise<{ key: Buffer }> => {
+        locks++;
+        return new Promise((resolve) => (release = () => resolve({ key: Buffer.from('l/7') })));
+      },
+      unlock: async (req: { key: Buffer }) => {
+        unlocked.push(req.key.toString());
+        return {};
+      },
+    },
+  }) as unknown as ServerApi;
+  const handler = createApiHandler({ api, log: () => undefined });
+  const server = http.createServer((req, res) => void handler.handle(req, res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const post = (path: string, body: unknown) => call(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3_000) });
+    const lock = post('/api/locks/l', { lease: '7' });
+    await until('the lock call is taking the lock', () => release !== undefined, 3_000, 10);
+    handler.close();
+    release!();
+    assert.is((await lock).status, 503);
+    assert.equal(unlocked, ['l/7']);
+    assert.is((await post('/api/locks/l', { lease: '7' })).status, 503);
+    assert.is(locks, 1, 'no second lock was attempted');
+  } finally {
+    handler.close();
+    await new Promise((r) => server.close(r));
+    fake.watch.close();
+  }
+});
+
 test.run();

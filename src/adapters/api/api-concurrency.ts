@@ -9,19 +9,9 @@ import { bytesOf, putBytes } from './api-bytes.js';
 import { optionalCount, optionalId, optionalString, parseJsonObject, readBody, type BodyLimits, type JsonObject } from './api-request.js';
 import { kvJson } from './api-kv-json.js';
 import { responseGone } from '../http/response-gone.js';
-import { EtcdError } from '../../core/errors.js';
+import { EtcdError, isEtcdError } from '../../core/errors.js';
 
 /** An AbortSignal that fires when the client closes the connection before the answer is sent. */
-function clientGone(res: ServerResponse): AbortSignal {
-  const ac = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
-  // it may have left while its body was read
-  if (responseGone(res) || res.socket?.destroyed === true) ac.abort();
-  return ac.signal;
-}
-
 function leaderKeyJson(l: LeaderKey | undefined): Record<string, unknown> | null {
   if (l === undefined) return null;
   const o: Record<string, unknown> = {};
@@ -54,8 +44,13 @@ const requireLease = (o: JsonObject): bigint => {
 };
 
 export class ConcurrencyRoutes {
-  /** Aborted by close(): the waits and observes of a handler taken out of use (a tenant changed or deleted). */
-  private readonly closing = new AbortController();
+  /**
+   * The waits and observes in flight, each aborted when its client goes or by close() (a handler
+   * taken out of use: a tenant changed or deleted). A plain set, not AbortSignal.any over one
+   * long-lived signal, which on Node 20 keeps every combined signal it was given.
+   */
+  private readonly waits = new Set<AbortController>();
+  private closed = false;
 
   constructor(
     private readonly ctx: ApiContext,
@@ -67,12 +62,31 @@ export class ConcurrencyRoutes {
    * is) and the leader streams; each wait deletes its key as when its client goes.
    */
   close(): void {
-    this.closing.abort();
+    this.closed = true;
+    for (const wait of this.waits) wait.abort();
+    this.waits.clear();
   }
 
-  /** Fires when the client goes or the routes are closed. */
+  /** Fires when the client goes or the routes are closed; forgotten when the response closes. */
   private waitSignal(res: ServerResponse): AbortSignal {
-    return AbortSignal.any([clientGone(res), this.closing.signal]);
+    const ac = new AbortController();
+    if (this.closed) {
+      ac.abort();
+      return ac.signal;
+    }
+    this.waits.add(ac);
+    res.once('close', () => {
+      this.waits.delete(ac);
+      if (!res.writableFinished) ac.abort();
+    });
+    // it may have left while its body was read
+    if (responseGone(res) || res.socket?.destroyed === true) ac.abort();
+    return ac.signal;
+  }
+
+  /** A request that reached routes closed while its body was read meets the tenant as it now is. */
+  private requireOpen(): void {
+    if (this.closed) throw new EtcdError('notCapable');
   }
 
   /** A wait ended by close() answers as unavailable; any other failure as it is. */
@@ -80,7 +94,7 @@ export class ConcurrencyRoutes {
     try {
       return await wait;
     } catch (e) {
-      if (this.closing.signal.aborted) throw new EtcdError('notCapable');
+      if (this.closed && isEtcdError(e) && e.kind === 'canceled') throw new EtcdError('notCapable');
       throw e;
     }
   }
@@ -88,7 +102,15 @@ export class ConcurrencyRoutes {
   /** POST /api/locks/<name> {"lease"} → waits until held → {key}. */
   async lock(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease']);
-    const r = await this.closable(this.ctx.api.lock.lock({ name, lease: requireLease(o) }, this.waitSignal(res), caller));
+    this.requireOpen();
+    const signal = this.waitSignal(res);
+    const r = await this.closable(this.ctx.api.lock.lock({ name, lease: requireLease(o) }, signal, caller));
+    if (signal.aborted) {
+      // taken as its client left or the routes closed: nobody will hear that they hold it
+      await this.ctx.api.lock.unlock({ key: r.key }, caller).catch(() => undefined);
+      this.requireOpen();
+      throw new EtcdError('canceled', 'the request was cancelled');
+    }
     const out: Record<string, unknown> = { revision: Number(r.header?.revision ?? 0n) };
     putBytes(out, 'key', r.key);
     sendJson(res, 200, out);
@@ -104,7 +126,14 @@ export class ConcurrencyRoutes {
   async campaign(req: IncomingMessage, res: ServerResponse, name: Buffer, caller: RecipeCaller): Promise<void> {
     const o = parseJsonObject(await readBody(req, this.body), ['lease', 'value', 'value_encoding']);
     const value = bytesOf(optionalString(o, 'value') ?? '', o.value_encoding, 'value');
-    const r = await this.closable(this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, this.waitSignal(res), caller));
+    this.requireOpen();
+    const signal = this.waitSignal(res);
+    const r = await this.closable(this.ctx.api.election.campaign({ name, lease: requireLease(o), value }, signal, caller));
+    if (signal.aborted) {
+      if (r.leader !== undefined) await this.ctx.api.election.resign({ leader: r.leader }, caller).catch(() => undefined);
+      this.requireOpen();
+      throw new EtcdError('canceled', 'the request was cancelled');
+    }
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n), leader: leaderKeyJson(r.leader) });
   }
 

@@ -16,6 +16,8 @@ export function createElectionMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     campaign: unary(ElectionService.campaign, async (req, call) => {
       const caller = await recipeCallerOf(api, call).catch(rethrowAsRecipeError);
       const res = await election.campaign(req, call.signal, caller).catch(rethrowAsRecipeError);
+      // The call ended (its client left, or its tenant changed) as it was elected: it resigns.
+      if (call.signal.aborted && res.leader !== undefined) await election.resign({ leader: res.leader }, caller).catch(() => undefined);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     proclaim: unary(ElectionService.proclaim, async (req, call) => {

@@ -12,6 +12,9 @@ export function createLockMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     lock: unary(LockService.lock, async (req, call) => {
       const caller = await recipeCallerOf(api, call).catch(rethrowAsRecipeError);
       const res = await api.lock.lock(req, call.signal, caller).catch(rethrowAsRecipeError);
+      // The call ended (its client left, or its tenant changed) as the lock was taken: nobody will
+      // hear that they hold it, so nobody does.
+      if (call.signal.aborted) await api.lock.unlock({ key: res.key }, caller).catch(() => undefined);
       return { ...res, header: completeHeader(api, res.header) };
     }),
     unlock: unary(LockService.unlock, async (req, call) => {

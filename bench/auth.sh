@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Auth overhead: kvbench put and get against Lattice and real etcd 3.4, each without auth and with
+# Auth overhead: kvbench put, get and a 100-key prefix range against Lattice and real etcd 3.4, each without auth and with
 # auth enabled (a user holding readwrite on the prefix kvb/, where the load and kvbench's ping key are); prints a markdown table of
 # ops/s, p99 and the auth/no-auth ratio per server.
 #
@@ -69,6 +69,7 @@ for ((round = 1; round <= repeat; round++)); do
       if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
       out[$server-$mode-put]+="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total");"
       out[$server-$mode-get]+="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total");"
+      out[$server-$mode-range100]+="$(result range --prefix kvb/r/ --prefix-keys 100 --consistency s --clients "$clients" --conns 4 --total "$((total / 4))");"
       stop_server
     done
   done
@@ -84,9 +85,10 @@ ratio() { node -e "console.log((Number(process.argv[1]) / Number(process.argv[2]
 echo "| server | workload | ops/s no auth | ops/s auth | auth / no auth | p99 ms no auth | p99 ms auth | CPU ms/op no auth | CPU ms/op auth | CPU auth / no auth |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for server in ${SERVERS:-etcd lattice}; do
-  for w in put get; do
+  for w in put get range100; do
     read -r a ap ac <<<"$(median "${out[$server-off-$w]}")"
     read -r b bp bc <<<"$(median "${out[$server-on-$w]}")"
-    echo "| $server | $w ($clients clients, $total ops, median of $repeat) | $a | $b | $(ratio "$b" "$a") | $ap | $bp | $ac | $bc | $(ratio "$bc" "$ac") |"
+    ops=$total; [[ "$w" == range100 ]] && ops=$((total / 4))
+    echo "| $server | $w ($clients clients, $ops ops, median of $repeat) | $a | $b | $(ratio "$b" "$a") | $ap | $bp | $ac | $bc | $(ratio "$bc" "$ac") |"
   done
 done

@@ -13,6 +13,17 @@ import { call, until } from './api-client.js';
 
 const test = suite('api concurrency close');
 
+/** An /api handler over `api` on a loopback HTTP server, and a JSON POST to it. */
+async function serveApi(api: ServerApi) {
+  const handler = createApiHandler({ api, log: () => undefined });
+  const server = http.createServer((req, res) => void handler.handle(req, res));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = (path: string, body: unknown) => call(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3_000) });
+  return { handler, server, post };
+}
+
+
 test('closing the /api handler ends its waiting lock and campaign calls with 503 and aborts their waits', async () => {
   const aborted: string[] = [];
   const waitUntilAborted = (what: string) => (_req: unknown, signal: AbortSignal): Promise<never> =>
@@ -27,12 +38,8 @@ test('closing the /api handler ends its waiting lock and campaign calls with 503
   const fake = new FakeServerApi();
   // the fake's own recipes would not wait (its txns compare nothing)
   const api = Object.assign(fake, { lock: { lock: waiting('lock') }, election: { campaign: waiting('campaign') } }) as unknown as ServerApi;
-  const handler = createApiHandler({ api, log: () => undefined });
-  const server = http.createServer((req, res) => void handler.handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { handler, server, post } = await serveApi(api);
   try {
-    const post = (path: string, body: unknown) => call(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3_000) });
     const lock = post('/api/locks/l', { lease: '7' });
     const campaign = post('/api/elections/e/campaign', { lease: '7', value: 'v' });
     await until('both calls wait', () => started.length === 2, 3_000, 10);
@@ -65,12 +72,8 @@ test('a lock taken just as the handler closes is released again and answered 503
       },
     },
   }) as unknown as ServerApi;
-  const handler = createApiHandler({ api, log: () => undefined });
-  const server = http.createServer((req, res) => void handler.handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { handler, server, post } = await serveApi(api);
   try {
-    const post = (path: string, body: unknown) => call(`${url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3_000) });
     const lock = post('/api/locks/l', { lease: '7' });
     await until('the lock call is taking the lock', () => release !== undefined, 3_000, 10);
     handler.close();

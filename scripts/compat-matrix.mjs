@@ -33,8 +33,8 @@ const rpcDifferences = {
   'Maintenance.Hash': "a CRC-32C of the engine's content: equal between Lattice members, never equal to etcd's (HashKV is etcd's hash)",
   'Maintenance.Defragment': 'runs while clients carry on (etcd blocks every request while it defragments)',
   'Auth.Authenticate': 'gives up after 5 retries with `revision of auth store is old` (etcd retries without bound)',
-  'Lock.Lock': "with auth on, a cancelled lock's waiting key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease)",
-  'Election.Campaign': "with auth on, a cancelled campaign's key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease)",
+  'Lock.Lock': "with auth on, a cancelled lock's waiting key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease); a lock taken just as its call was cancelled is released (etcd's stays held until its lease ends)",
+  'Election.Campaign': "with auth on, a cancelled campaign's key is removed with the caller's permission (etcd's clean-up is refused and the key waits for its lease); a campaign won just as its call was cancelled resigns (etcd's leader stays until its lease ends)",
   'Election.Observe': 'a caller who may not read the election ends with `permission denied` (etcd ends the stream with no error and no answer)',
 };
 

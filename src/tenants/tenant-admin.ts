@@ -10,7 +10,7 @@ import type { TenantConfigState, TenantDirectory } from './tenant-directory.js';
 import type { TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { specProblem, tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
-import { parseStoredSpec, specDifference } from './tenant-spec-record.js';
+import { parseStoredSpec, sameSpec, specDifference } from './tenant-spec-record.js';
 
 export type TenantAdminErrorKind = 'notFound' | 'invalid' | 'conflict';
 
@@ -100,7 +100,7 @@ export class TenantAdmin {
     const existing = this.directory.replicated(spec.name);
     const declined = decline(existing?.spec);
     if (declined !== undefined) return declined;
-    if (existing !== undefined && specDifference(spec, existing.spec) === undefined && (spec.generation ?? 0) === (existing.spec.generation ?? 0)) {
+    if (existing !== undefined && sameSpec(spec, existing.spec)) {
       const unchanged = this.view(spec.name);
       if (unchanged !== undefined) return { tenant: unchanged, created: false };
     }

@@ -14,7 +14,7 @@ import { TenantUsageBook } from './tenant-usage-book.js';
 import { TenantState, type TenantUsage } from './tenant-state.js';
 import type { TenantSpec } from './tenant-spec.js';
 import { tenantSpecKeyPrefix, tenantsProblem } from './tenant-validation.js';
-import { parseStoredSpec, specDifference } from './tenant-spec-record.js';
+import { parseStoredSpec, sameSpec, specDifference } from './tenant-spec-record.js';
 import { specWriteProblem, writesTenantSpecs } from './tenant-spec-writes.js';
 import type { Clock } from './token-bucket.js';
 
@@ -298,8 +298,7 @@ export class TenantDirectory {
     for (const [name, spec] of effective) {
       const before = this.states.get(name);
       // The same spec stored again keeps the tenant's state: its streams, buckets and counters.
-      const sameSpec = before !== undefined && (before.spec === spec || (specDifference(before.spec, spec) === undefined && (before.spec.generation ?? 0) === (spec.generation ?? 0)));
-      if (before !== undefined && sameSpec && before.pending === pending.has(name)) {
+      if (before !== undefined && (before.spec === spec || sameSpec(before.spec, spec)) && before.pending === pending.has(name)) {
         states.set(name, before);
         continue;
       }

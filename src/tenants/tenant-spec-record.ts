@@ -49,3 +49,8 @@ export function specDifference(mine: TenantSpec, theirs: TenantSpec): string | u
   const differing = fields.filter(([, a, b]) => a !== b).map(([f, a, b]) => `${f}: ${a} here, ${b} in the cluster`);
   return differing.length === 0 ? undefined : differing.join('; ');
 }
+
+/** The same spec at the same generation: storing it again changes nothing. */
+export function sameSpec(a: TenantSpec, b: TenantSpec): boolean {
+  return (a.generation ?? 0) === (b.generation ?? 0) && specDifference(a, b) === undefined;
+}

@@ -47,11 +47,13 @@ start_server() { # $1 = etcd | lattice
   "$work/kvb" ping --endpoints "127.0.0.1:$port" >/dev/null 2>&1 || { sleep 2; "$work/kvb" ping --endpoints "127.0.0.1:$port" >/dev/null; }
 }
 stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
-enable_auth() {
+# Both variants get the same users, roles and warm-up calls; only the last step, `auth enable`, differs.
+setup_auth() { # $1 = on | off
   local e=(etcdctl --endpoints "127.0.0.1:$port")
   "${e[@]}" user add root:rootpw >/dev/null && "${e[@]}" role add root >/dev/null && "${e[@]}" user grant-role root root >/dev/null
   "${e[@]}" role add bench >/dev/null && "${e[@]}" role grant-permission bench readwrite kvb/ --prefix >/dev/null
-  "${e[@]}" user add bench:benchpw >/dev/null && "${e[@]}" user grant-role bench bench >/dev/null && "${e[@]}" auth enable >/dev/null
+  "${e[@]}" user add bench:benchpw >/dev/null && "${e[@]}" user grant-role bench bench >/dev/null
+  if [[ "$1" == on ]]; then "${e[@]}" auth enable >/dev/null; fi
 }
 result() { # kvbench args... → "ops_per_s p99 server_cpu_ms_per_op"
   "$work/kvb" "$@" --endpoints "127.0.0.1:$port" --server-pid "$server_pid" 2>/dev/null | grep '^{"kvbench"' | node -e '
@@ -68,7 +70,8 @@ for ((round = 1; round <= repeat; round++)); do
     modes="off on"; (( round % 2 == 0 )) && modes="on off"
     for mode in $modes; do
       start_server "$server"
-      if [[ "$mode" == on ]]; then enable_auth; export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
+      setup_auth "$mode"
+      if [[ "$mode" == on ]]; then export KVB_USER=bench KVB_PASSWORD=benchpw; else unset KVB_USER KVB_PASSWORD; fi
       out[$server-$mode-put]+="$(result put --prefix kvb/b/ --key-size 24 --clients "$clients" --conns 4 --total "$total");"
       out[$server-$mode-get]+="$(result range --key kvb/b/one --consistency l --clients "$clients" --conns 4 --total "$total");"
       out[$server-$mode-range100]+="$(result range --prefix kvb/r/ --prefix-keys 100 --consistency s --clients "$clients" --conns 4 --total "$((total / 4))");"

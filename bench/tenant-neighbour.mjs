@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // A noisy neighbour: tenant "quiet" puts from 8 loops while tenant "noisy" hammers from 200 loops
 // (bench/tenant-noisy-client.mjs, its own process), far past its requests_per_second; the quiet tenant's latency (p50, p99) with and without the
-// neighbour, on one fresh single member (auth on, both tenants bound to users). Rounds alternate
-// alone/with-neighbour so that load from other processes spreads over both. serverCpuMsPerS: the
-// server process's CPU (user + system) per second of the measured phase, read from /proc.
+// neighbour, on one fresh single member (auth on, both tenants bound to users). A control phase runs
+// the same noisy client against a second member on the same machine: what the quiet tenant loses
+// there is the machine's (CPU taken by the noisy client and the other member), not the measured
+// member's isolation. Phases rotate every round so that load from other processes spreads over all.
+// serverCpuMsPerS: the measured member's CPU (user + system) per second of the phase, from /proc.
 //
 // Usage: node bench/tenant-neighbour.mjs [seconds per phase, default 10] [rounds, default 3]
 //        (env ENGINE=rocksdb|memory, NOISY_RPS=500)
@@ -40,39 +42,28 @@ writeFileSync(
     { name: 'noisy', prefix: '/tenants/noisy/', users: ['noisy'], limits: { requestsPerSecond: noisyRps } },
   ]),
 );
-const port = await freePort();
-const peer = await freePort();
-const ep = `127.0.0.1:${port}`;
-const child = spawn(
-  process.execPath,
-  [
-    join(repo, 'bin/lattice.js'),
-    '--data-dir', join(dir, 'data'),
-    '--listen-client-urls', `http://${ep}`, '--advertise-client-urls', `http://${ep}`,
-    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-    '--initial-cluster', `default=http://127.0.0.1:${peer}`,
-    '--engine', engine, '--tenants-file', tenantsFile,
-  ],
-  { stdio: 'ignore' },
-);
-/** The server's CPU time so far (user + system, ms), from /proc: what the load cost it, whatever else runs on the machine. */
-const serverCpuMs = () => {
-  try {
-    const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-};
-const stop = async () => {
-  await new Promise((r) => {
-    child.once('exit', r);
-    child.kill('SIGTERM');
-  });
-  rmSync(dir, { recursive: true, force: true });
-};
-
-try {
+/**
+ * One fresh member with auth on and both tenants' users. Two are started: the measured one, and a
+ * second one for the control phase, where the noisy client hammers the other member, so the machine
+ * carries the same load (the noisy client, its served and refused calls) but the measured member
+ * does none of the noisy tenant's work.
+ */
+const startMember = async (name) => {
+  const port = await freePort();
+  const peer = await freePort();
+  const ep = `127.0.0.1:${port}`;
+  const child = spawn(
+    process.execPath,
+    [
+      join(repo, 'bin/lattice.js'),
+      '--data-dir', join(dir, `data-${name}`),
+      '--listen-client-urls', `http://${ep}`, '--advertise-client-urls', `http://${ep}`,
+      '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+      '--initial-cluster', `default=http://127.0.0.1:${peer}`,
+      '--engine', engine, '--tenants-file', tenantsFile,
+    ],
+    { stdio: 'ignore' },
+  );
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`http://${ep}/health`)).ok) break;
@@ -90,19 +81,45 @@ try {
     ctl('user', 'grant-role', t, t);
   }
   ctl('auth', 'enable');
+  /** The member's CPU time so far (user + system, ms), from /proc: what the load cost it, whatever else runs on the machine. */
+  const cpuMs = () => {
+    try {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    } catch {
+      return NaN;
+    }
+  };
+  const stop = () =>
+    new Promise((r) => {
+      if (child.exitCode !== null) return r();
+      child.once('exit', r);
+      child.kill('SIGTERM');
+    });
+  return { ep, cpuMs, stop };
+};
+
+const members = [];
+try {
+  members.push(await startMember('measured'), await startMember('control'));
+  const [measured, control] = members;
+  const ep = measured.ep;
+  const serverCpuMs = measured.cpuMs;
 
   const quiet = new Etcd3({ hosts: `http://${ep}`, auth: { username: 'quiet', password: 'quietpw' } });
   const value = 'v'.repeat(256);
   await quiet.put('warm').value(value);
 
   const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-  const phase = async (withNeighbour) => {
+  /** where: 'alone' | 'same' (the noisy client hammers the measured member) | 'other' (it hammers the control member). */
+  const phase = async (where) => {
+    const withNeighbour = where !== 'alone';
     let stopHammer = () => undefined;
     let noisyOk = 0;
     let noisyRefused = 0;
     const hammer = withNeighbour
       ? new Promise((resolve) => {
-          const c = spawn(process.execPath, [join(repo, 'bench/tenant-noisy-client.mjs'), ep, 'noisy', 'noisypw', String(noisyLoops)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const c = spawn(process.execPath, [join(repo, 'bench/tenant-noisy-client.mjs'), where === 'same' ? ep : control.ep, 'noisy', 'noisypw', String(noisyLoops)], { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           c.stdout.on('data', (d) => (out += d));
           c.on('exit', () => {
@@ -136,26 +153,33 @@ try {
     stopHammer();
     await hammer;
     latencies.sort((a, b) => a - b);
-    return { withNeighbour, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), serverCpuMsPerS: Math.round(serverCpuPerSecond), noisyOk, noisyRefused };
+    return { where, quietPuts: latencies.length, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), serverCpuMsPerS: Math.round(serverCpuPerSecond), noisyOk, noisyRefused };
   };
 
   const results = [];
   for (let r = 0; r < rounds; r++) {
-    for (const withNeighbour of [false, true]) {
-      const res = await phase(withNeighbour);
+    // the order turns every round, so that no phase always follows the same one
+    const order = ['alone', 'same', 'other'];
+    for (let k = 0; k < r % 3; k++) order.push(order.shift());
+    for (const where of order) {
+      const res = await phase(where);
       results.push(res);
       console.log(JSON.stringify({ round: r + 1, engine, seconds, ...res }));
     }
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const alone = results.filter((r) => !r.withNeighbour);
-  const crowded = results.filter((r) => r.withNeighbour);
-  console.log(`\n| quiet tenant (${quietLoops} loops, puts) | p50 ms | p99 ms | puts/s |\n|---|--:|--:|--:|`);
-  for (const [label, rs] of [['alone', alone], [`beside a noisy tenant (${noisyLoops} loops, ${noisyRps} req/s allowed)`, crowded]]) {
-    console.log(`| ${label} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${Math.round(median(rs.map((r) => r.quietPuts)) / seconds)} |`);
+  const of = (where) => results.filter((r) => r.where === where);
+  console.log(`\n| quiet tenant (${quietLoops} loops, puts) | p50 ms | p99 ms | puts/s | measured member's CPU ms/s |\n|---|--:|--:|--:|--:|`);
+  for (const [label, rs] of [
+    ['alone', of('alone')],
+    [`beside a noisy tenant (${noisyLoops} loops, ${noisyRps} req/s allowed) on the same member`, of('same')],
+    ['control: the same noisy client hammering another member on this machine', of('other')],
+  ]) {
+    console.log(`| ${label} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${Math.round(median(rs.map((r) => r.quietPuts)) / seconds)} | ${median(rs.map((r) => r.serverCpuMsPerS))} |`);
   }
-  console.log(`\nnoisy tenant per phase: ${crowded.map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
+  for (const where of ['same', 'other']) console.log(`noisy tenant per phase (${where}): ${of(where).map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
   quiet.close();
 } finally {
-  await stop();
+  await Promise.all(members.map((m) => m.stop()));
+  rmSync(dir, { recursive: true, force: true });
 }

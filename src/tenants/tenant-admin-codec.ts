@@ -6,16 +6,24 @@
 //   service Tenants {
 //     rpc List(ListRequest) returns (TenantList);       // every tenant with its usage
 //     rpc Get(TenantName) returns (Tenant);
-//     rpc Put(Tenant) returns (Tenant);                 // create or change (usage and source ignored)
-//     rpc Delete(TenantName) returns (DeleteResponse);
+//     rpc Put(Tenant) returns (Tenant);                 // create or change (usage, source, pending, config_state ignored)
+//     rpc Delete(DeleteRequest) returns (DeleteResponse);
 //   }
 //   message ListRequest {}
 //   message DeleteResponse {}
 //   message TenantName { string name = 1; }
+//   // field 1 as TenantName's, so a client sending TenantName still deletes an admin tenant
+//   message DeleteRequest {
+//     string name = 1;
+//     optional uint64 generation = 2;   // a configured tenant's stored generation: confirms it is out of every configuration
+//   }
 //   message TenantList { repeated Tenant tenants = 1; }
 //   message Tenant {
 //     string name = 1; string prefix = 2; repeated string users = 3; repeated string cert_common_names = 4;
 //     Limits limits = 5; Usage usage = 6; string source = 7;   // "config" or "admin"
+//     optional uint64 generation = 8;     // a configured tenant's (stored with its spec); Put refuses one
+//     optional string pending = 9;        // present while its clients are refused: why
+//     optional string config_state = 10;  // this member's configured tenants: "agrees", "pending", "stale", "mismatch" or "newer"
 //   }
 //   message Limits {   // an absent field: no limit
 //     optional double requests_per_second = 1; optional double bytes_per_second = 2;
@@ -24,15 +32,26 @@
 //     optional uint64 max_watchers = 7;
 //   }
 //   message Usage { uint64 keys = 1; uint64 bytes = 2; uint64 requests = 3; uint64 rejections = 4; uint64 watchers = 5; }
+//
+// Field names are the JSON ones of /api/tenants (tenant-admin-api.ts), camelCase here as there.
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { TenantView } from './tenant-admin.js';
 import type { TenantLimits, TenantSpec } from './tenant-spec.js';
 import type { TenantUsage } from './tenant-state.js';
 
-/** A tenant as the service carries it: a spec, with usage and source in answers. */
+/** A tenant as the service carries it: a spec, with usage, source, pending and configState in answers. */
 export interface TenantMessage extends TenantSpec {
   readonly source?: string;
   readonly usage?: TenantUsage;
+  readonly pending?: string;
+  /** One of TenantConfigState's values from this server; kept as sent. */
+  readonly configState?: string;
+}
+
+/** Delete's request: `generation` confirms the deletion of a configured tenant stored with it (as HTTP's `?generation=`). */
+export interface TenantDeleteRequest {
+  readonly name: string;
+  readonly generation?: number;
 }
 
 const doubleLimits = ['requestsPerSecond', 'bytesPerSecond'] as const;
@@ -78,6 +97,9 @@ export function encodeTenant(t: TenantMessage | TenantView, w: BinaryWriter = ne
     w.join();
   }
   if (t.source !== undefined) w.uint32((7 << 3) | WireType.LengthDelimited).string(t.source);
+  if (t.generation !== undefined) w.uint32((8 << 3) | WireType.Varint).uint64(t.generation);
+  if (t.pending !== undefined) w.uint32((9 << 3) | WireType.LengthDelimited).string(t.pending);
+  if (t.configState !== undefined) w.uint32((10 << 3) | WireType.LengthDelimited).string(t.configState);
   return w;
 }
 
@@ -91,8 +113,15 @@ export function decodeTenant(bytes: Uint8Array | BinaryReader, length?: number):
   let limits: TenantLimits = {};
   let source: string | undefined;
   let usage: TenantUsage | undefined;
+  let generation: number | undefined;
+  let pending: string | undefined;
+  let configState: string | undefined;
   while (r.pos < end) {
     const [field, wire] = r.tag();
+    if (field === 8 && wire === WireType.Varint) {
+      generation = Number(r.uint64());
+      continue;
+    }
     if (wire !== WireType.LengthDelimited) {
       r.skip(wire);
       continue;
@@ -115,9 +144,22 @@ export function decodeTenant(bytes: Uint8Array | BinaryReader, length?: number):
       }
       usage = u as unknown as TenantUsage;
     } else if (field === 7) source = r.string();
+    else if (field === 9) pending = r.string();
+    else if (field === 10) configState = r.string();
     else r.skip(wire);
   }
-  return { name, prefix, users, certCommonNames, limits, ...(source === undefined ? {} : { source }), ...(usage === undefined ? {} : { usage }) };
+  return {
+    name,
+    prefix,
+    users,
+    certCommonNames,
+    limits,
+    ...(generation === undefined ? {} : { generation }),
+    ...(source === undefined ? {} : { source }),
+    ...(usage === undefined ? {} : { usage }),
+    ...(pending === undefined ? {} : { pending }),
+    ...(configState === undefined ? {} : { configState }),
+  };
 }
 
 export function encodeTenantList(tenants: readonly (TenantMessage | TenantView)[]): Buffer {
@@ -156,6 +198,25 @@ export function decodeTenantName(bytes: Uint8Array): string {
   return name;
 }
 
+export function encodeDeleteRequest(req: TenantDeleteRequest): Buffer {
+  const w = new BinaryWriter().uint32((1 << 3) | WireType.LengthDelimited).string(req.name);
+  if (req.generation !== undefined) w.uint32((2 << 3) | WireType.Varint).uint64(req.generation);
+  return Buffer.from(w.finish());
+}
+
+export function decodeDeleteRequest(bytes: Uint8Array): TenantDeleteRequest {
+  const r = new BinaryReader(bytes);
+  let name = '';
+  let generation: number | undefined;
+  while (r.pos < r.len) {
+    const [field, wire] = r.tag();
+    if (field === 1 && wire === WireType.LengthDelimited) name = r.string();
+    else if (field === 2 && wire === WireType.Varint) generation = Number(r.uint64());
+    else r.skip(wire);
+  }
+  return generation === undefined ? { name } : { name, generation };
+}
+
 /** The service's method definitions, in the shape of ts-proto's (for our gRPC layer and grpc-js clients alike). */
 const method = <Req, Res>(name: string, encodeReq: (r: Req) => Buffer, decodeReq: (b: Buffer) => Req, encodeRes: (r: Res) => Buffer, decodeRes: (b: Buffer) => Res) => ({
   path: `/lattice.tenants.v1.Tenants/${name}`,
@@ -175,5 +236,5 @@ export const TenantsService = {
   list: method<Record<string, never>, (TenantMessage | TenantView)[]>('List', empty, nothing, encodeTenantList, decodeTenantList),
   get: method<string, TenantMessage | TenantView>('Get', encodeTenantName, decodeTenantName, tenantBytes, (b) => decodeTenant(b)),
   put: method<TenantMessage, TenantMessage | TenantView>('Put', tenantBytes, (b) => decodeTenant(b), tenantBytes, (b) => decodeTenant(b)),
-  delete: method<string, Record<string, never>>('Delete', encodeTenantName, decodeTenantName, empty, nothing),
+  delete: method<TenantDeleteRequest, Record<string, never>>('Delete', encodeDeleteRequest, decodeDeleteRequest, empty, nothing),
 } as const;

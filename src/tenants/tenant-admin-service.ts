@@ -1,6 +1,7 @@
 // lattice.tenants.v1.Tenants: the tenant admin operations over gRPC (messages: tenant-admin-codec.ts).
 // Root only when auth is on, as etcd's own admin calls; a tenant's client is refused before it gets
-// here (tenant-routing.ts). Its refusals map to gRPC codes here, once.
+// here (tenant-routing.ts). Its refusals map to gRPC codes here, once; the answers and refusals are
+// the HTTP admin API's (tenant-admin-api.ts), as both call TenantAdmin.
 import { Status } from '../adapters/grpc/grpc-codes.js';
 import { GrpcStatusError } from '../adapters/grpc/error-status.js';
 import { requireAdmin } from '../adapters/grpc/auth-guard.js';
@@ -40,12 +41,14 @@ export function tenantAdminServiceModule(admin: TenantAdmin): GrpcServiceModule 
         }),
         put: unary(TenantsService.put, async (t, call) => {
           await requireAdmin(api, call);
-          const { name, prefix, users, certCommonNames, limits } = t;
-          return (await admin.put({ name, prefix, users, certCommonNames, limits }).catch(asStatus)).tenant;
+          // usage, source, pending and configState are answers, not spec: a tenant read and sent back is accepted
+          const { name, prefix, users, certCommonNames, limits, generation } = t;
+          const spec = { name, prefix, users, certCommonNames, limits, ...(generation === undefined ? {} : { generation }) };
+          return (await admin.put(spec).catch(asStatus)).tenant;
         }),
-        delete: unary(TenantsService.delete, async (name, call) => {
+        delete: unary(TenantsService.delete, async ({ name, generation }, call) => {
           await requireAdmin(api, call);
-          await admin.delete(name).catch(asStatus);
+          await admin.delete(name, generation).catch(asStatus);
           return {};
         }),
       }),

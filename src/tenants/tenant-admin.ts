@@ -73,13 +73,16 @@ export class TenantAdmin {
 
   /**
    * Creates or changes `spec.name`; `created` tells which. A configured tenant (this member's, or any
-   * stored with a generation) is changed only by its seed.
+   * stored with a generation) is changed only by its seed, and a spec with a generation is refused:
+   * only a configuration gives one.
    */
   async put(spec: TenantSpec): Promise<{ readonly tenant: TenantView; readonly created: boolean }> {
     if (this.directory.isConfigured(spec.name)) throw configuredRefusal(spec.name);
     // judged after the linearizable read: a spec stored with a generation is some member's configured one
     const done = await this.write(spec, (inEffect) => {
       if (inEffect?.generation !== undefined) throw configuredElsewhereRefusal(spec.name, inEffect.generation);
+      // after the refusals above, so a configured tenant read and sent back is told it is configured
+      if (spec.generation !== undefined) throw new TenantAdminError('invalid', "a generation is given only in the members' configuration: the admin API makes tenants without one");
       return undefined;
     });
     if (typeof done === 'string') throw new Error('unreachable: an admin write is never declined');
@@ -174,7 +177,7 @@ const configuredRefusal = (name: string): TenantAdminError =>
 const configuredElsewhereRefusal = (name: string, generation: number): TenantAdminError =>
   new TenantAdminError(
     'conflict',
-    `tenant ${name} comes from the members' configuration (generation ${generation}): change it there, on every member; to delete it, take it out of every member's configuration, then DELETE /api/tenants/${name}?generation=${generation}`,
+    `tenant ${name} comes from the members' configuration (generation ${generation}): change it there, on every member; to delete it, take it out of every member's configuration, then delete it with generation ${generation} (DELETE /api/tenants/${name}?generation=${generation}, or the gRPC Tenants.Delete with generation ${generation})`,
   );
 
 /** Only the spec's own fields: the stored record is read strictly. */

@@ -534,7 +534,7 @@ s('the gRPC admin service lists, creates, reads and deletes tenants for root and
     assert.equal(made.limits, { requestsPerSecond: 2.5, maxKeys: 5 });
     assert.is(made.source, 'admin');
     assert.is((await rpc<TenantMessage>('get', 'g', f.root.md)).prefix, '/tenants/g/');
-    await rpc('delete', 'g', f.root.md);
+    await rpc('delete', { name: 'g' }, f.root.md);
     const gone = await failure(rpc('get', 'g', f.root.md));
     assert.is(gone.code, 5, 'NOT_FOUND');
     const bad = await failure(rpc('put', { name: 'h', prefix: '/tenants/a/h/', users: [], certCommonNames: [], limits: {} }, f.root.md));

@@ -199,6 +199,8 @@ export function decodeTenantName(bytes: Uint8Array): string {
 }
 
 export function encodeDeleteRequest(req: TenantDeleteRequest): Buffer {
+  // Delete took a bare name before it took a request: an old caller's string must not become "undefined".
+  if (typeof req?.name !== 'string') throw new TypeError('Tenants.Delete takes { name, generation? }');
   const w = new BinaryWriter().uint32((1 << 3) | WireType.LengthDelimited).string(req.name);
   if (req.generation !== undefined) w.uint32((2 << 3) | WireType.Varint).uint64(req.generation);
   return Buffer.from(w.finish());

@@ -151,6 +151,10 @@ export class TenantAdmin {
     if (stored === undefined) throw new TenantAdminError('notFound', `no tenant ${name}`);
     const generation = parseStoredSpec(stored.value)?.generation;
     if (generation !== undefined && generation !== configuredGeneration) throw configuredElsewhereRefusal(name, generation);
+    // A generation names one configured spec: a retried delete must not remove an admin tenant made since.
+    if (generation === undefined && configuredGeneration !== undefined) {
+      throw new TenantAdminError('conflict', `tenant ${name} is not a configured tenant; delete it without a generation`);
+    }
     const compare = [Compare.create({ key, target: Compare_CompareTarget.MOD, result: Compare_CompareResult.EQUAL, modRevision: stored.modRevision })];
     const txn = TxnRequest.fromPartial({ compare, success: [{ requestDeleteRange: { key } }], failure: [] });
     if (!(await this.api.kv.txn(txn, undefined)).succeeded) throw new TenantAdminError('conflict', `tenant ${name} was changed at the same time; try again`, true);

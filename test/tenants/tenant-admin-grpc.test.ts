@@ -97,6 +97,8 @@ codec('a Tenant keeps generation (0 included), pending and configState through t
 codec("Delete's request reads a TenantName as it was (no generation) and carries a generation of 0", () => {
   assert.equal(decodeDeleteRequest(encodeTenantName('a')), { name: 'a' });
   assert.equal(decodeDeleteRequest(encodeDeleteRequest({ name: 'a', generation: 0 })), { name: 'a', generation: 0 });
+  // a caller still passing the old bare name is told, not sent a tenant named "undefined"
+  assert.throws(() => encodeDeleteRequest('a' as unknown as TenantDeleteRequest), /takes \{ name, generation\? \}/);
 });
 
 codec.run();
@@ -158,6 +160,11 @@ for (const engine of engines) {
     assert.is(withGeneration.code, INVALID_ARGUMENT);
     assert.match(withGeneration.details, /generation is given only in the members' configuration/);
     assert.is((await f.rpc<TenantMessage>('get', 'm')).generation, undefined);
+    // a generation names a configured spec: a retried delete must not remove an admin tenant made since
+    const byGeneration = await failure(f.rpc('delete', { name: 'm', generation: 2 }));
+    assert.is(byGeneration.code, FAILED_PRECONDITION);
+    assert.is(byGeneration.details, `tenants: ${httpMessage(await http(f, 'DELETE', '/m?generation=2'))}`);
+    assert.is((await f.rpc<TenantMessage>('get', 'm')).name, 'm', 'still there');
   });
 
   s('after a restart without it, a tenant stored with a generation is deleted only with that generation; pending and stale configured tenants say so', async (ctx) => {

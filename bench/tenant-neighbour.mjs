@@ -111,7 +111,11 @@ try {
   await quiet.put('warm').value(value);
 
   const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-  /** where: 'alone' | 'same' (the noisy client hammers the measured member) | 'other' (it hammers the control member). */
+  /**
+   * where: 'alone' | 'allowance' (the neighbour's client paced at 95 % of its rate, on the measured
+   * member: what a well-behaved neighbour costs) | 'same' (the noisy client hammers the measured
+   * member) | 'other' (it hammers the control member).
+   */
   const phase = async (where) => {
     const withNeighbour = where !== 'alone';
     let stopHammer = () => undefined;
@@ -119,7 +123,7 @@ try {
     let noisyRefused = 0;
     const hammer = withNeighbour
       ? new Promise((resolve) => {
-          const c = spawn(process.execPath, [join(repo, 'bench/tenant-noisy-client.mjs'), where === 'same' ? ep : control.ep, 'noisy', 'noisypw', String(noisyLoops)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          const c = spawn(process.execPath, [join(repo, 'bench/tenant-noisy-client.mjs'), where === 'other' ? control.ep : ep, 'noisy', 'noisypw', String(noisyLoops), ...(where === 'allowance' ? [String(Math.floor(noisyRps * 0.95))] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           c.stdout.on('data', (d) => (out += d));
           c.on('exit', () => {
@@ -159,8 +163,8 @@ try {
   const results = [];
   for (let r = 0; r < rounds; r++) {
     // the order turns every round, so that no phase always follows the same one
-    const order = ['alone', 'same', 'other'];
-    for (let k = 0; k < r % 3; k++) order.push(order.shift());
+    const order = ['alone', 'allowance', 'same', 'other'];
+    for (let k = 0; k < r % order.length; k++) order.push(order.shift());
     for (const where of order) {
       const res = await phase(where);
       results.push(res);
@@ -172,12 +176,13 @@ try {
   console.log(`\n| quiet tenant (${quietLoops} loops, puts) | p50 ms | p99 ms | puts/s | measured member's CPU ms/s |\n|---|--:|--:|--:|--:|`);
   for (const [label, rs] of [
     ['alone', of('alone')],
+    [`beside the neighbour within its allowance (paced at ${Math.floor(noisyRps * 0.95)} req/s), same member`, of('allowance')],
     [`beside a noisy tenant (${noisyLoops} loops, ${noisyRps} req/s allowed) on the same member`, of('same')],
     ['control: the same noisy client hammering another member on this machine', of('other')],
   ]) {
     console.log(`| ${label} | ${median(rs.map((r) => r.p50)).toFixed(2)} | ${median(rs.map((r) => r.p99)).toFixed(2)} | ${Math.round(median(rs.map((r) => r.quietPuts)) / seconds)} | ${median(rs.map((r) => r.serverCpuMsPerS))} |`);
   }
-  for (const where of ['same', 'other']) console.log(`noisy tenant per phase (${where}): ${of(where).map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
+  for (const where of ['allowance', 'same', 'other']) console.log(`noisy tenant per phase (${where}): ${of(where).map((r) => `${r.noisyOk} served / ${r.noisyRefused} refused`).join('; ')}`);
   quiet.close();
 } finally {
   await Promise.all(members.map((m) => m.stop()));

@@ -21,6 +21,8 @@ import type { TenantDirectory } from './tenant-directory.js';
 import type { TenantState } from './tenant-state.js';
 import { UntenantedLease, type Random } from './tenant-lease.js';
 import { maxTokenBytes } from '../auth/auth-front.js';
+import { DelayedRefusals, refusalDelayMs } from './delayed-refusals.js';
+import { RateRefusalHoldingCall } from './rate-refusal-call.js';
 
 /**
  * What a tenant's client may not call: whole-cluster maintenance (a snapshot or hash holds every
@@ -97,13 +99,19 @@ export class TenantRouter {
    * prefix. As many as the client port lets calls be open at once.
    */
   private readonly openStreams = new Map<TenantState, Set<MethodCall>>();
+  /** Early over-rate refusals, held a moment so that a hammering client slows down (delayed-refusals.ts). */
+  private readonly refusals: DelayedRefusals<MethodCall>;
+  private readonly holdRefusal: (call: MethodCall) => void;
 
   constructor(
     readonly base: ServerApi,
     readonly directory: TenantDirectory,
     private readonly random: Random,
     private readonly maxCallers = maxRememberedCallers,
+    refusalDelay = refusalDelayMs,
   ) {
+    this.refusals = new DelayedRefusals<MethodCall>((call) => call.end(statusByKind.tooManyRequests), refusalDelay);
+    this.holdRefusal = (call) => this.refusals.refuse(call);
     this.untenanted = {
       ...base,
       // the spread copies the values of base's getters once; this one stays live
@@ -229,7 +237,7 @@ export class TenantRouter {
         const rateLimited = rateLimitedUnaryPaths.has(plain.path);
         const caller = rateLimited ? this.callerKeyNow(call.metadata, call.verifiedCommonName) : undefined;
         // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
-        if (caller !== undefined && this.refusedEarly(caller)) return call.end(statusByKind.tooManyRequests);
+        if (caller !== undefined && this.refusedEarly(caller)) return this.refusals.refuse(call);
         // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
         // chosen method starts reading it.
         this.identify(call.metadata, call.verifiedCommonName).then(
@@ -243,7 +251,7 @@ export class TenantRouter {
             if (method === undefined) return call.fail(new EtcdError('authPermissionDenied'));
             const stream = plain.kind !== 'unary';
             if (stream || waitingUnaryPaths.has(plain.path)) this.trackStream(tenant, call, stream);
-            method.serve(call);
+            method.serve(rateLimited ? new RateRefusalHoldingCall(call, this.holdRefusal) : call);
           },
           (err: unknown) => call.fail(err),
         );
@@ -381,6 +389,8 @@ export class TenantRouter {
         return true;
       },
       close: () => {
+        // the port is closing: held refusals are answered now rather than when their delay ends
+        this.refusals.flush();
         plain.close();
         for (const { handler } of handlers.values()) handler.close();
       },

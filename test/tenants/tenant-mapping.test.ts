@@ -103,14 +103,15 @@ routing('a tenant call whose method has no tenant-built twin is refused, never s
   assert.is(plainServed, 0);
 });
 
-routing('a caller whose tenant is over its request rate is refused before its token is checked or its request read, for rate-limited calls only', async () => {
+routing('a caller whose tenant is over its request rate is refused before its token is checked or its request read, for rate-limited calls only, the refusal held for the delay', async () => {
   let now = 0;
-  const directory = new TenantDirectory([{ ...spec('t', '/t/'), certCommonNames: ['cn-t'] }], () => now);
-  const stored = JSON.stringify({ ...spec('t', '/t/', { requestsPerSecond: 1 }), certCommonNames: ['cn-t'] });
+  const directory = new TenantDirectory([{ ...spec('t', '/t/'), certCommonNames: ['cn-t', 'cn-u'] }], () => now);
+  const stored = JSON.stringify({ ...spec('t', '/t/', { requestsPerSecond: 1 }), certCommonNames: ['cn-t', 'cn-u'] });
   directory.book.track({ key: tenantSpecKeyPrefix + 't', value: b(stored), createRevision: 2, modRevision: 2, sub: 0, version: 1, lease: 0n, tombstone: false });
   assert.not.ok(directory.get('t')!.pending, 'the stored spec is the one in effect');
   const base = { lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) } as unknown as ServerApi;
-  const router = new TenantRouter(base, directory, Math.random);
+  const delayMs = 40;
+  const router = new TenantRouter(base, directory, Math.random, undefined, delayMs);
   let served = 0;
   let reached = 0;
   // the tenant's twin of the method admits like tenant-kv.ts does
@@ -132,19 +133,29 @@ routing('a caller whose tenant is over its request rate is refused before its to
     }));
   const [service] = router.routeServices([{ name: 'etcdserverpb.KV', methods }]);
   const [range, status] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
-  const serve = (method: GrpcMethod): Promise<string> =>
+  const serve = (method: GrpcMethod, cn = 'cn-t'): Promise<string> =>
     new Promise((resolve) =>
-      method.serve({ metadata: {}, verifiedCommonName: 'cn-t', kind: 'unary', end: (status?: { details: string }) => resolve(status?.details ?? 'ok'), fail: (e: Error) => resolve(e.message) } as unknown as MethodCall),
+      method.serve({ metadata: {}, verifiedCommonName: cn, kind: 'unary', end: (status?: { details: string }) => resolve(status?.details ?? 'ok'), fail: (e: Error) => resolve(e.message) } as unknown as MethodCall),
     );
   assert.is(await serve(range!), 'ok');
-  // the bucket (1 a second) is empty: refused at once, before the tenant is looked up again
+  // the bucket (1 a second) is empty: refused before the tenant is looked up again, after the delay
+  // (its timer does not keep a process alive: this one does, meanwhile)
+  const keepAlive = setTimeout(() => undefined, 10_000);
+  const started = performance.now();
   assert.is(await serve(range!), 'etcdserver: too many requests');
+  assert.ok(performance.now() - started >= delayMs - 1, `held ${performance.now() - started} ms`);
   assert.is(served, 1);
   assert.is(reached, 1, 'the refused call never reached the method');
+  // a caller not yet remembered passes the early check; the tenant's admit refuses it, held the same
+  const startedU = performance.now();
+  assert.is(await serve(range!, 'cn-u'), 'etcdserver: too many requests');
+  assert.ok(performance.now() - startedU >= delayMs - 1, `held ${performance.now() - startedU} ms`);
+  assert.is(reached, 2);
+  clearTimeout(keepAlive);
   assert.is(await serve(status!), 'ok', 'a call that does not count against the rate is served');
   now += 1000;
   assert.is(await serve(range!), 'ok');
-  assert.is(directory.usage('t')!.rejections, 1);
+  assert.is(directory.usage('t')!.rejections, 2);
 });
 
 routing.run();

@@ -263,7 +263,7 @@ callers('garbage tokens from a tenant certificate add no entry; a hit keeps a ca
   const directory = new TenantDirectory([], () => now);
   store(directory, spec('t', '/t/', { certCommonNames: ['cn-1', 'cn-2', 'cn-3'], limits: { requestsPerSecond: 1000 } }));
   const base = { lease: {}, kv: {}, watch: {}, lock: {}, election: {}, header: () => ({}) } as unknown as ServerApi;
-  const router = new TenantRouter(base, directory, Math.random, 2);
+  const router = new TenantRouter(base, directory, Math.random, 2, 0); // refusals answered at once: the delay has its own tests
   const methods = (ctx: GrpcServiceContext): GrpcMethod[] => [{ path: '/etcdserverpb.KV/Range', kind: 'unary', serve: (call: MethodCall) => (ctx.api === base ? undefined : call.end()) }];
   const [service] = router.routeServices([{ name: 'etcdserverpb.KV', methods }]);
   const [range] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
@@ -279,7 +279,7 @@ callers('garbage tokens from a tenant certificate add no entry; a hit keeps a ca
 
 /** A router over `directory` with one rate-limited unary method and one stream, their tenant twins admitting like tenant-kv.ts. */
 function routerOver(directory: TenantDirectory, base: ServerApi, maxCallers?: number) {
-  const router = new TenantRouter(base, directory, Math.random, maxCallers);
+  const router = new TenantRouter(base, directory, Math.random, maxCallers, 0);
   const tenantOf = (api: ServerApi) => directory.list().find((t) => router.apiOf(t) === api);
   const methods = (ctx: GrpcServiceContext): GrpcMethod[] => [
     {
@@ -376,7 +376,7 @@ streams('the same spec stored again leaves a tenant\'s streams open; a changed s
  * call's signal aborts (as the recipes do); the fake call aborts it when failed, as server-call.ts does.
  */
 function waitingRouter(directory: TenantDirectory) {
-  const router = new TenantRouter(plainBase(), directory, Math.random);
+  const router = new TenantRouter(plainBase(), directory, Math.random, undefined, 0);
   const waiting = (path: string): GrpcMethod => ({ path, kind: 'unary', serve: () => undefined });
   const [lockService, electionService] = router.routeServices([
     { name: 'v3lockpb.Lock', methods: () => [waiting('/v3lockpb.Lock/Lock')] },

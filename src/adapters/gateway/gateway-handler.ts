@@ -23,6 +23,7 @@ import { gatewayRoutes, type GatewayRoute } from './gateway-schema.js';
 import { decodeNextValue } from './go-json.js';
 import { JsonpbError, decodeJsonpb } from './jsonpb-decode.js';
 import { encodeJsonpb } from './jsonpb-encode.js';
+import { gatewayCallMark } from '../../auth/auth-front.js';
 
 export interface GatewayOptions {
   /** Every gRPC method the client port serves, by path (`/etcdserverpb.KV/Range`). */
@@ -56,13 +57,19 @@ function verifiedCommonNameOf(socket: Socket): string | undefined {
   return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }
 
-/** grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata. */
+/**
+ * grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata, and Accept as
+ * `grpcgateway-accept`, which etcd's AuthInfoFromTLS takes as the mark of a proxied call: the
+ * gateway's own certificate (here, the client's: no proxy between) never names the user. Always set,
+ * so a client that sends no Accept is not taken for its certificate's CN either.
+ */
 function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const md: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name === 'authorization') md[name] = value;
     else if (name.startsWith('grpc-metadata-')) md[name.slice('grpc-metadata-'.length)] = value;
   }
+  md[gatewayCallMark] = headers.accept ?? '*/*';
   return md;
 }
 

@@ -1,7 +1,8 @@
 // The server side of etcd's auth: who a call comes from (token, or a verified TLS client
 // certificate's CN), the Auth RPCs as they go through the log (passwords checked and hashed here, on
 // the bcrypt pool, before anything is proposed), and the permission checks the adapters call.
-// With auth disabled the adapters test `enabled` and nothing else runs.
+// With auth disabled reads test `enabled` and nothing else; writes still resolve the caller (an
+// empty-user header) so that one applied after `auth enable` is refused (docs/security.md).
 import type { IncomingHttpHeaders } from 'node:http2';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { WriteOp } from '../engines/engine.js';
@@ -64,7 +65,12 @@ export class AuthFront {
     this.check = (h, key, rangeEnd, kind) => this.state.refusal(h, key, rangeEnd, kind);
   }
 
-  /** The one test the unauthenticated path pays. */
+  /** etcd --client-cert-auth: a verified certificate's CN names the user of a gRPC call without a token. */
+  get clientCertAuth(): boolean {
+    return this.deps.clientCertAuth;
+  }
+
+  /** The one test an unauthenticated read pays. */
   get enabled(): boolean {
     return this.state.enabled;
   }

@@ -37,6 +37,23 @@ export interface GatewayOptions {
   readonly routes?: readonly GatewayRoute[];
   /** Streaming calls (watch, keepalive, observe) one client address may hold open at once. */
   readonly maxStreamsPerClientAddress?: number;
+  /** The auth front's flags, for etcd's refusal of client certificates with a CN (refusesCommonName). */
+  readonly auth?: { readonly enabled: boolean; readonly clientCertAuth: boolean };
+}
+
+/** etcd's answer (embed/serve.go) to a gateway request whose verified client certificate has a CN. */
+export const gatewayCommonNameRefusal = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
+
+/**
+ * etcd's accessController: with --client-cert-auth and auth enabled, a `/v3/` (or `/v3beta/`)
+ * request over TLS whose verified certificate has a Common Name is refused outright, token or not,
+ * so no client expects the CN to name its user there (the gateway's calls never take it: gatewayCallMark).
+ */
+function refusesCommonName(auth: GatewayOptions['auth'], req: IncomingMessage, path: string): boolean {
+  if (auth === undefined || !auth.clientCertAuth || !auth.enabled) return false;
+  if (!path.startsWith('/v3/') && !path.startsWith('/v3beta/')) return false;
+  const cn = verifiedCommonNameOf(req.socket);
+  return cn !== undefined && cn !== '';
 }
 
 /** Enough for any real client; a runaway one is refused before it costs a socket and a watch stream each. */
@@ -345,7 +362,12 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const decision = router.decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q));
+    const path = q === -1 ? url : url.slice(0, q);
+    const decision = router.decide(req.method ?? 'GET', path, q === -1 ? '' : url.slice(q));
+    if (decision.kind !== 'notGateway' && refusesCommonName(options.auth, req, path)) {
+      goHttpError(res, 400, gatewayCommonNameRefusal);
+      return true;
+    }
     switch (decision.kind) {
       case 'notGateway':
         return false;

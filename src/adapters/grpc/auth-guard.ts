@@ -1,5 +1,5 @@
 // The permission checks the gRPC services make, as etcd's v3_server and v3rpc make them. Each
-// helper starts with the one test the unauthenticated path pays (`auth.enabled`).
+// read helper starts with the one test an unauthenticated read pays (`auth.enabled`); writes resolve their caller (writeHeaderOf).
 import type { ServerApi } from '../../core/kv-api.js';
 import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
 import type { RecipeCaller } from '../../core/concurrency-api.js';

@@ -190,7 +190,7 @@ for (const engine of engines) {
       const expected = withDeliberateDifferences(etcdOutcomes);
       assert.ok([...expected].some(([k, v]) => etcdOutcomes.get(k) !== v), 'some write-only user reads a value through a Txn put with prev_kv on etcd');
       const actual = await outcomes(lattice, await setUp(lattice));
-      const differ = [...expected].filter(([k, v]) => actual.get(k) !== v).map(([k, v]) => `${k}: etcd ${v}, lattice ${actual.get(k)}`);
+      const differ = [...expected].filter(([k, v]) => actual.get(k) !== v).map(([k, v]) => `${k}: expected ${v} (etcd ${etcdOutcomes.get(k)}), lattice ${actual.get(k)}`);
       assert.equal(differ, [], differ.join('\n'));
       const allowed = [...expected.values()].filter((v) => v === 'allowed' || v === 'created').length;
       assert.ok(allowed > 40 && allowed < expected.size - 40, `${allowed} of ${expected.size} allowed`);

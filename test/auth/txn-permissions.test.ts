@@ -5,7 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PutRequest, TxnRequest, type RequestOp } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { putRefusal, txnPutsWithLease, txnRefusal, type PermissionCheck } from '../../src/auth/request-permissions.js';
-import type { AuthHeader } from '../../src/auth/auth-op.js';
+import { noUser, type AuthHeader, type AuthRequest } from '../../src/auth/auth-op.js';
+import { AuthFront } from '../../src/auth/auth-front.js';
+import type { AuthAnswer } from '../../src/auth/auth-state.js';
+import { SimpleTokens } from '../../src/auth/simple-tokens.js';
+import { EtcdError } from '../../src/core/errors.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const writer: AuthHeader = { user: 'writer', revision: 1 };
@@ -48,6 +52,35 @@ test('a Txn that puts with a lease, nested or not, is marked as reading the leas
   assert.ok(txnPutsWithLease(txn([put('w/a', { lease: 8n })])));
   assert.ok(txnPutsWithLease(TxnRequest.fromPartial({ failure: [{ requestTxn: txn([put('w/a', { lease: 8n })]) }] })));
   assert.not.ok(txnPutsWithLease(txn([put('w/a')])));
+});
+
+test('the apply-time check of a Txn entry uses the lease table, and such an entry is checked after the writes before it', async () => {
+  let index = 0;
+  let front: AuthFront | undefined;
+  front = new AuthFront({
+    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
+    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
+    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
+      const out = front!.apply(req, ++index, []);
+      if (!out.ok) throw new EtcdError(out.error);
+      return out.answer;
+    },
+    leaseKeys,
+    clientCertAuth: false,
+  });
+  await front.userAdd(noUser, 'root', 'rootpw', false);
+  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
+  await front.request(noUser, { op: 'roleAdd', name: 'w' });
+  await front.request(noUser, { op: 'roleGrantPermission', name: 'w', permType: 1, key: 'w/', rangeEnd: 'w0' });
+  await front.userAdd(noUser, 'writer', 'pw', false);
+  await front.request(noUser, { op: 'userGrantRole', user: 'writer', role: 'w' });
+  await front.request(noUser, { op: 'enable' });
+  const auth = { user: 'writer', revision: front.state.revision };
+  const leased = txn([put('w/a', { lease: 7n })]);
+  assert.is(front.writeRefusal({ type: 'txn', req: leased, auth }), 'authPermissionDenied');
+  assert.is(front.writeRefusal({ type: 'txn', req: txn([put('w/a', { lease: 8n })]), auth }), undefined);
+  assert.ok(front.checkReadsWrittenState({ type: 'txn', req: leased, auth }));
+  assert.not.ok(front.checkReadsWrittenState({ type: 'txn', req: txn([put('w/a')]), auth }));
 });
 
 test.run();

@@ -213,6 +213,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     maxRequestBytes,
     log,
     admission: grpcServer.admission,
+    ...(options.api.auth === undefined ? {} : { auth: options.api.auth }),
   });
   // Lattice's own /api and the console at /ui, ahead of etcd's CORS-for-everyone: they set their own origin rules
   const hostWhitelist = options.hostWhitelist ?? allowAllHosts;

@@ -1,7 +1,8 @@
 // The server side of etcd's auth: who a call comes from (token, or a verified TLS client
 // certificate's CN), the Auth RPCs as they go through the log (passwords checked and hashed here, on
 // the bcrypt pool, before anything is proposed), and the permission checks the adapters call.
-// With auth disabled the adapters test `enabled` and nothing else runs.
+// With auth disabled reads test `enabled` and nothing else; writes still resolve the caller (an
+// empty-user header) so that one applied after `auth enable` is refused (docs/security.md).
 import type { IncomingHttpHeaders } from 'node:http2';
 import { EtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { WriteOp } from '../engines/engine.js';
@@ -10,9 +11,15 @@ import type { LeaseRevokeCommand } from '../store/mvcc-store.js';
 import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
 import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
 import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
-import { deleteRefusal, leaseKeysReadRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
+import { deleteRefusal, leaseRefusal, putRefusal, txnPutsWithLease, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
 import type { SimpleTokens } from './simple-tokens.js';
 import type { JwtTokens } from './jwt-tokens.js';
+
+/**
+ * The metadata that marks a call the JSON gateway proxies (grpc-gateway's `grpcgateway-accept`): its
+ * TLS certificate's CN never names the user (etcd's AuthInfoFromTLS), only a token does.
+ */
+export const gatewayCallMark = 'grpcgateway-accept';
 
 /** A token longer than this is refused without a lookup (etcd's tokens are well under 1 KiB). */
 export const maxTokenBytes = 8 * 1024;
@@ -58,7 +65,12 @@ export class AuthFront {
     this.check = (h, key, rangeEnd, kind) => this.state.refusal(h, key, rangeEnd, kind);
   }
 
-  /** The one test the unauthenticated path pays. */
+  /** etcd --client-cert-auth: a verified certificate's CN names the user of a gRPC call without a token. */
+  get clientCertAuth(): boolean {
+    return this.deps.clientCertAuth;
+  }
+
+  /** The one test an unauthenticated read pays. */
   get enabled(): boolean {
     return this.state.enabled;
   }
@@ -78,7 +90,7 @@ export class AuthFront {
       case 'deleteRange':
         return deleteRefusal(this.check, h, command.req);
       case 'txn':
-        return txnRefusal(this.check, h, command.req);
+        return txnRefusal(this.check, h, command.req, this.deps.leaseKeys);
     }
   }
 
@@ -89,9 +101,11 @@ export class AuthFront {
     return this.leaseRefusal(h, command.req.ID);
   }
 
-  /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */
+  /** etcd's checkLeasePuts reads the keys attached to a put's lease (a Txn's puts too), which earlier writes change. */
   checkReadsWrittenState(command: WriteCommand): boolean {
-    return this.state.enabled && command.auth !== undefined && command.type === 'put' && command.req.lease !== 0n;
+    if (!this.state.enabled || command.auth === undefined) return false;
+    if (command.type === 'put') return command.req.lease !== 0n;
+    return command.type === 'txn' && txnPutsWithLease(command.req);
   }
 
   // ---- callers ----
@@ -109,8 +123,8 @@ export class AuthFront {
       if (info === undefined) throw new EtcdError('authInvalidToken');
       return info;
     }
-    // etcd ignores the CN of calls the gateway proxies (it sends Grpcgateway-Accept).
-    if (this.deps.clientCertAuth && verifiedCommonName !== undefined && metadata['grpcgateway-accept'] === undefined) {
+    // etcd ignores the CN of calls the gateway proxies (the gateway always sets the mark).
+    if (this.deps.clientCertAuth && verifiedCommonName !== undefined && metadata[gatewayCallMark] === undefined) {
       return { user: verifiedCommonName, revision: this.state.revision };
     }
     return noUser;
@@ -137,11 +151,6 @@ export class AuthFront {
   /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke). */
   leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
     return leaseRefusal(this.check, h, this.deps.leaseKeys, id);
-  }
-
-  /** etcd 3.4.26's LeaseTimeToLive with keys: read on every key attached to the lease. */
-  leaseKeysReadRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
-    return leaseKeysReadRefusal(this.check, h, this.deps.leaseKeys, id);
   }
 
   /**

@@ -39,3 +39,19 @@ async function checkedWhileEnabled<T>(auth: AuthFront, caller: () => Promise<Aut
   }
   return result;
 }
+
+/** A refusal that depends on what a read answered. */
+export type AnswerRefusal<T> = (check: PermissionCheck, h: AuthHeader, answer: T) => EtcdErrorKind | undefined;
+
+/**
+ * A read whose check depends on its answer (a lease's keys, which a follower gets from the leader's
+ * table, not its own): an invalid token is refused before reading, the answer is checked after it,
+ * against the auth state then, so nothing the answer holds is shown unchecked.
+ */
+export async function checkedAnswer<T>(auth: AuthFront, caller: () => Promise<AuthHeader>, refusal: AnswerRefusal<T>, read: () => Promise<T>): Promise<T> {
+  const before = auth.enabled ? await caller() : undefined;
+  const result = await read();
+  if (!auth.enabled) return result;
+  auth.require(refusal(auth.check, auth.current(before ?? (await caller())), result));
+  return result;
+}

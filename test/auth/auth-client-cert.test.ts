@@ -1,6 +1,10 @@
 // With --client-cert-auth and auth enabled, a client that sends no token is the user named by its
 // verified certificate's Common Name (etcd's AuthInfoFromTLS): etcdctl and Go clientv3 with only a
-// certificate get exactly that user's permissions, on Lattice (both engines) as on etcd 3.4.
+// certificate get exactly that user's permissions, on Lattice (both engines) as on etcd 3.4. The
+// JSON gateway never takes the certificate's CN for the user (etcd's gateway is a proxy whose own
+// certificate must not authenticate anyone): etcd refuses such requests outright.
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
 import * as assert from 'uvu/assert';
 import { etcdctl, errorLines } from '../helpers/etcdctl.js';
 import { buildGoProgram } from '../helpers/go-build.js';
@@ -41,6 +45,30 @@ const answer = async (server: TlsServer, cert: string, args: string[]): Promise<
   return r.code === 0 ? r.stdout : errorLines(r.stderr).join('\n');
 };
 
+/** POST over HTTPS with the named client certificate and no token: "<status> <body>". */
+function gatewayPost(server: TlsServer, cert: string, path: string, body: unknown): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${server.endpoint}${path}`,
+      {
+        method: 'POST',
+        ca: readFileSync(tlsFixture('ca.pem')),
+        cert: readFileSync(tlsFixture(`${cert}.pem`)),
+        key: readFileSync(tlsFixture(`${cert}-key.pem`)),
+        headers: { 'Content-Type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve(`${res.statusCode ?? 0} ${text.trim()}`));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 function suite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): void {
   const name = `the client certificate's CN as the user (${kind}${engine === undefined ? '' : ` --engine ${engine}`})`;
   const needed = missingTools(kind === 'etcd' ? ['etcd', 'etcdctl', 'go'] : ['etcdctl', 'go']);
@@ -69,6 +97,17 @@ function suite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): void
     });
     record(kind, 'etcdctl', steps);
   }, 120_000);
+
+  s.it('the JSON gateway refuses a certificate with a CN outright (etcd 3.4: it would be ignored, not used as the user)', async (server) => {
+    // users and auth are set up by the first test (same server); client.pem's CN is root
+    const steps = {
+      range: await gatewayPost(server, 'client', '/v3/kv/range', { key: Buffer.from('/other').toString('base64') }),
+      betaUserList: await gatewayPost(server, 'client', '/v3beta/auth/user/list', {}),
+    };
+    const refused = '400 CommonName of client sending a request against gateway will be ignored and not used as expected';
+    assert.equal(steps, { range: refused, betaUserList: refused });
+    record(kind, 'gateway', steps);
+  }, 60_000);
 
   s.it('Go clientv3 with only a certificate writes where its CN may and is refused elsewhere', async (server) => {
     const binary = await buildGoProgram('tlsclient');

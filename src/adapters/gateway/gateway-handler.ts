@@ -23,6 +23,7 @@ import { gatewayRoutes, type GatewayRoute } from './gateway-schema.js';
 import { decodeNextValue } from './go-json.js';
 import { JsonpbError, decodeJsonpb } from './jsonpb-decode.js';
 import { encodeJsonpb } from './jsonpb-encode.js';
+import { gatewayCallMark } from '../../auth/auth-front.js';
 
 export interface GatewayOptions {
   /** Every gRPC method the client port serves, by path (`/etcdserverpb.KV/Range`). */
@@ -36,6 +37,23 @@ export interface GatewayOptions {
   readonly routes?: readonly GatewayRoute[];
   /** Streaming calls (watch, keepalive, observe) one client address may hold open at once. */
   readonly maxStreamsPerClientAddress?: number;
+  /** The auth front's flags, for etcd's refusal of client certificates with a CN (refusesCommonName). */
+  readonly auth?: { readonly enabled: boolean; readonly clientCertAuth: boolean };
+}
+
+/** etcd's answer (embed/serve.go) to a gateway request whose verified client certificate has a CN. */
+export const gatewayCommonNameRefusal = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
+
+/**
+ * etcd's accessController: with --client-cert-auth and auth enabled, a `/v3/` (or `/v3beta/`)
+ * request over TLS whose verified certificate has a Common Name is refused outright, token or not,
+ * so no client expects the CN to name its user there (the gateway's calls never take it: gatewayCallMark).
+ */
+function refusesCommonName(auth: GatewayOptions['auth'], req: IncomingMessage, path: string): boolean {
+  if (auth === undefined || !auth.clientCertAuth || !auth.enabled) return false;
+  if (!path.startsWith('/v3/') && !path.startsWith('/v3beta/')) return false;
+  const cn = verifiedCommonNameOf(req.socket);
+  return cn !== undefined && cn !== '';
 }
 
 /** Enough for any real client; a runaway one is refused before it costs a socket and a watch stream each. */
@@ -56,13 +74,19 @@ function verifiedCommonNameOf(socket: Socket): string | undefined {
   return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
 }
 
-/** grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata. */
+/**
+ * grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata, and Accept as
+ * `grpcgateway-accept`, which etcd's AuthInfoFromTLS takes as the mark of a proxied call: the
+ * gateway's own certificate (here, the client's: no proxy between) never names the user. Always set,
+ * so a client that sends no Accept is not taken for its certificate's CN either.
+ */
 function metadataOf(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const md: Record<string, string | string[] | undefined> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (name === 'authorization') md[name] = value;
     else if (name.startsWith('grpc-metadata-')) md[name.slice('grpc-metadata-'.length)] = value;
   }
+  md[gatewayCallMark] = headers.accept ?? '*/*';
   return md;
 }
 
@@ -338,7 +362,12 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const decision = router.decide(req.method ?? 'GET', q === -1 ? url : url.slice(0, q), q === -1 ? '' : url.slice(q));
+    const path = q === -1 ? url : url.slice(0, q);
+    const decision = router.decide(req.method ?? 'GET', path, q === -1 ? '' : url.slice(q));
+    if (decision.kind !== 'notGateway' && refusesCommonName(options.auth, req, path)) {
+      goHttpError(res, 400, gatewayCommonNameRefusal);
+      return true;
+    }
     switch (decision.kind) {
       case 'notGateway':
         return false;

@@ -1,5 +1,5 @@
 // The permission checks the gRPC services make, as etcd's v3_server and v3rpc make them. Each
-// helper starts with the one test the unauthenticated path pays (`auth.enabled`).
+// read helper starts with the one test an unauthenticated read pays (`auth.enabled`); writes resolve their caller (writeHeaderOf).
 import type { ServerApi } from '../../core/kv-api.js';
 import { isEtcdError, type EtcdErrorKind } from '../../core/errors.js';
 import type { RecipeCaller } from '../../core/concurrency-api.js';
@@ -7,7 +7,7 @@ import { GrpcStatusError } from './error-status.js';
 import { Status } from './grpc-codes.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
 import type { AuthFront } from '../../auth/auth-front.js';
-import { checkedRead, type ReadRefusal } from '../../auth/checked-read.js';
+import { checkedAnswer, checkedRead, type AnswerRefusal, type ReadRefusal } from '../../auth/checked-read.js';
 import { recipeCaller } from '../../auth/recipe-caller.js';
 import type { CallContext } from './server-call.js';
 
@@ -38,6 +38,13 @@ export function serveChecked<T>(api: ServerApi, call: CallContext, refusal: Read
   return checkedRead(auth, () => auth.caller(call.metadata, call.verifiedCommonName), refusal, read);
 }
 
+/** A client's read checked on what it answers (see checkedAnswer). */
+export function serveCheckedAnswer<T>(api: ServerApi, call: CallContext, refusal: AnswerRefusal<T>, read: () => Promise<T>): Promise<T> {
+  const auth = api.auth;
+  if (auth === undefined) return read();
+  return checkedAnswer(auth, () => auth.caller(call.metadata, call.verifiedCommonName), refusal, read);
+}
+
 /**
  * Who a Lock or Election call runs for: its recipe's writes carry the caller's header and are checked
  * when applied, its reads are checked as a client's (etcd runs the recipes with the caller's context;
@@ -59,15 +66,34 @@ const rawAuthTexts: Partial<Record<EtcdErrorKind, string>> = {
   authInvalidToken: 'auth: invalid auth token',
 };
 
-/** Maintenance's admin check (Defragment, Snapshot, Hash, HashKV), with its errors as etcd sends them. */
-export async function requireMaintenanceAdmin(api: ServerApi, call: CallContext): Promise<void> {
+/** Rethrows auth's errors as etcd's maintenance server lets them through. */
+async function withRawAuthErrors(check: Promise<unknown>): Promise<void> {
   try {
-    await requireAdmin(api, call);
+    await check;
   } catch (e) {
     const text = isEtcdError(e) ? rawAuthTexts[e.kind] : undefined;
     if (text === undefined) throw e;
     throw new GrpcStatusError({ code: Status.UNKNOWN, details: text });
   }
+}
+
+/** Maintenance's admin check (Defragment, Snapshot, Hash, HashKV), with its errors as etcd sends them. */
+export function requireMaintenanceAdmin(api: ServerApi, call: CallContext): Promise<void> {
+  return withRawAuthErrors(requireAdmin(api, call));
+}
+
+/**
+ * etcd resolves the caller of every request it proposes (raftRequest's AuthInfoFromCtx), auth on or
+ * off, even when nothing is checked against it (LeaseGrant, Alarm): a token sent must be valid.
+ * Rejects with authInvalidToken; no token costs no lookup.
+ */
+export async function requireValidToken(api: ServerApi, call: CallContext): Promise<void> {
+  await writeHeaderOf(api, call);
+}
+
+/** requireValidToken for Alarm: etcd's maintenance server sends auth's error raw (UNKNOWN, `auth: invalid auth token`). */
+export function requireValidTokenForMaintenance(api: ServerApi, call: CallContext): Promise<void> {
+  return withRawAuthErrors(requireValidToken(api, call));
 }
 
 /** etcd's IsAdminPermitted for maintenance and membership calls. */

@@ -5,7 +5,8 @@ import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
 import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
 import { drained } from './stream-drained.js';
-import { callerOf, enabledAuth, serveChecked, writeHeaderOf } from './auth-guard.js';
+import { callerOf, enabledAuth, requireValidToken, serveCheckedAnswer, writeHeaderOf } from './auth-guard.js';
+import { keysReadRefusal } from '../../auth/request-permissions.js';
 import { revokeHeader } from '../../auth/revoke-header.js';
 import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
@@ -17,7 +18,9 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
   const lease = api.lease;
   return serviceMethods(LeaseService, {
-    leaseGrant: unary(LeaseService.leaseGrant, async (req) => {
+    leaseGrant: unary(LeaseService.leaseGrant, async (req, call) => {
+      // nothing is checked against the caller, but a token sent must be valid (etcd's raftRequest)
+      await requireValidToken(api, call);
       const res = await lease.grant(req);
       return { ...res, header: completeHeader(api, res.header) };
     }),
@@ -39,9 +42,10 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     }),
     leaseTimeToLive: unary(LeaseService.leaseTimeToLive, async (req, call) => {
       // etcd 3.4.26+ (CVE-2023-32082): the attached key names only for a caller who may read them
-      // all (permission denied otherwise); without keys, only that a token sent is valid.
+      // all (permission denied otherwise); without keys, only that a token sent is valid. Checked on
+      // the keys answered: a follower answers with the leader's table, which its own may lag.
       if (req.keys) {
-        const res = await serveChecked(api, call, (_check, h) => api.auth!.leaseKeysReadRefusal(h, req.ID), () => lease.timeToLive(req));
+        const res = await serveCheckedAnswer(api, call, (check, h, answer) => keysReadRefusal(check, h, answer.keys), () => lease.timeToLive(req));
         return { ...res, header: completeHeader(api, res.header) };
       }
       if (enabledAuth(api) !== undefined) await callerOf(api, call);

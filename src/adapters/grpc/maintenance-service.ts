@@ -13,7 +13,7 @@ import {
   type StatusResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { serverStream, serviceMethods, unary, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
-import { enabledAuth, requireMaintenanceAdmin } from './auth-guard.js';
+import { enabledAuth, requireMaintenanceAdmin, requireValidTokenForMaintenance } from './auth-guard.js';
 import { serveSnapshot } from './snapshot-stream.js';
 
 export function createMaintenanceMethods(ctx: GrpcServiceContext) {
@@ -44,7 +44,10 @@ export function createMaintenanceMethods(ctx: GrpcServiceContext) {
       // etcd reports the current revision in the header, not the hashed one.
       return { header: api.header(h.revision), hash: h.hash, compactRevision: BigInt(h.compactRevision) };
     }),
-    alarm: unary(MaintenanceService.alarm, async (req: AlarmRequest): Promise<AlarmResponse> => {
+    alarm: unary(MaintenanceService.alarm, async (req: AlarmRequest, call): Promise<AlarmResponse> => {
+      // Any client may get, activate or deactivate alarms, as in etcd (no permission is checked);
+      // only a token sent must be valid, as for every request etcd proposes.
+      await requireValidTokenForMaintenance(api, call);
       // etcd answers straight from its apply step, with no header.
       return { ...(await api.maintenance.alarm(req)), header: undefined };
     }),

@@ -88,7 +88,9 @@ run() { # kind op scheme → prints "ops/s cpu-µs-per-request"
     });' "$kind" "$scheme" "$((after - before))" "$tick" "$out/results.jsonl"
 }
 
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# the values end with a space: the empty field it leaves must not count (it sorted first and shifted
+# the pick below the median)
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result cpu
 for kind in etcd lattice; do

@@ -1,12 +1,14 @@
 // With auth enabled, the Cluster and Maintenance calls etcd 3.4 keeps for root (MemberAdd, MemberRemove,
 // MemberUpdate, MemberPromote, Defragment, Snapshot, Hash, HashKV) refuse a user without the root role
 // and a caller without a token with etcd's code and text, and serve root. Alarm, MemberList and Status
-// need no role in etcd 3.4 (Alarm is not among the raft requests its auth applier keeps for root).
+// need no role in etcd 3.4 (Alarm is not among the raft requests its auth applier keeps for root:
+// any authenticated user may even raise and clear the NOSPACE alarm).
 // The same grpc-js calls against real etcd and Lattice on each engine; each call's outcome must match.
 import * as assert from 'uvu/assert';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
   AlarmRequest_AlarmAction,
+  AlarmType,
   AuthClient,
   ClusterClient,
   MaintenanceClient,
@@ -114,8 +116,26 @@ async function script(endpoint: string): Promise<string[]> {
     const learner = members.find((m) => m.isLearner);
     assert.ok(added === 'ok' && learner !== undefined, `root adds a learner: ${added}`);
     const [spareUrl, addUrl] = [sparePort, addPort].map((p) => `http://${loopbackHost}:${String(p)}`) as [string, string];
+    const self = members.find((m) => !m.isLearner);
+    assert.ok(self !== undefined);
+    const alarm = (action: AlarmRequest_AlarmAction, token: string | undefined) => unary((md, cb) => c.maintenance.alarm({ action, memberID: self.ID, alarm: AlarmType.NOSPACE }, md, cb), token);
+    /** How many alarms are raised, as root sees them. */
+    const raised = async (): Promise<string> => {
+      let count = -1;
+      const outcome = await unary((md, cb) => c.maintenance.alarm({ action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, md, cb), rootToken, (res: { alarms: unknown[] }) => (count = res.alarms.length));
+      return `${outcome}, ${count} raised`;
+    };
     return [
       `root MemberAdd (learner): ${added}`,
+      // etcd 3.4 keeps no Alarm action for root: alice, and even a caller without a token, may
+      // raise and clear NOSPACE
+      `alice Alarm ACTIVATE NOSPACE: ${await alarm(AlarmRequest_AlarmAction.ACTIVATE, aliceToken)}`,
+      `root Alarm GET: ${await raised()}`,
+      `alice Alarm DEACTIVATE NOSPACE: ${await alarm(AlarmRequest_AlarmAction.DEACTIVATE, aliceToken)}`,
+      `no token Alarm ACTIVATE NOSPACE: ${await alarm(AlarmRequest_AlarmAction.ACTIVATE, undefined)}`,
+      `root Alarm GET: ${await raised()}`,
+      `no token Alarm DEACTIVATE NOSPACE: ${await alarm(AlarmRequest_AlarmAction.DEACTIVATE, undefined)}`,
+      `root Alarm GET: ${await raised()}`,
       ...(await adminCalls(c, 'alice', aliceToken, learner.ID, spareUrl, addUrl)),
       ...(await adminCalls(c, 'no token', undefined, learner.ID, spareUrl, addUrl)),
       // root last: it moves, fails to promote (never in sync) and removes the learner, then adds another
@@ -173,6 +193,10 @@ s.it("etcd's answers: root-only calls refuse alice and no token, Alarm/MemberLis
   }
   for (const call of ['MemberUpdate', 'MemberRemove', 'MemberAdd', 'Defragment', 'Snapshot', 'Hash', 'HashKV']) assert.ok(lines.includes(`root ${call}: ok`), `root ${call}\n${lines.join('\n')}`);
   assert.ok(lines.includes('root MemberPromote: 9 etcdserver: can only promote a learner member which is in sync with leader'), lines.join('\n'));
+  assert.equal(
+    lines.filter((l) => (l.includes('Alarm') && l.includes('NOSPACE')) || l.startsWith('root Alarm GET: ok,')),
+    ['alice Alarm ACTIVATE NOSPACE: ok', 'root Alarm GET: ok, 1 raised', 'alice Alarm DEACTIVATE NOSPACE: ok', 'no token Alarm ACTIVATE NOSPACE: ok', 'root Alarm GET: ok, 1 raised', 'no token Alarm DEACTIVATE NOSPACE: ok', 'root Alarm GET: ok, 0 raised'],
+  );
 });
 
 for (const engine of engines) {

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# TLS overhead: put and get throughput over https vs plain http, for Lattice and real etcd 3.4, on
-# the same server (it listens on both an https and an http client URL). kvbench has no TLS flags,
-# so the load comes from test/interop/go/tlsclient (clientv3 3.4, one connection, closed loops).
+# TLS overhead: put, get and range throughput and server CPU per request over https vs plain, for
+# Lattice and real etcd 3.4, on the same server (it listens on both an https and an http client URL).
+# kvbench has no TLS flags, so the load comes from test/interop/go/tlsclient (clientv3 3.4, one
+# connection, closed loops). The plain arm dials a bare host:port: with an http:// endpoint clientv3
+# sends ":authority: http://host:port", which Lattice serves through its authority shim, a cost the
+# https arm (plain host:port authority) does not pay. The two arms swap order every round, and the
+# server's CPU (utime+stime of its process, all threads) is read before and after each arm.
 #
 # Usage: bash bench/tls.sh
 # Env:
@@ -9,8 +13,10 @@
 #   CLIENTS   concurrent request loops (default 16)
 #   TOTAL     requests per entry (default 20000)
 #   MTLS=1    require client certificates (--client-cert-auth; default 1)
-#   REPEAT    runs per entry (default 3); the table shows the median ops/s
-# Output: a markdown table of ops/s and TLS/plain ratios, printed (and saved under bench/results/).
+#   REPEAT    runs per entry (default 3); the table shows the median ops/s and CPU µs per request
+#   OPS       workloads (default "put get range"; range: Gets of a 100-key prefix)
+# Output: a markdown table of ops/s, server CPU µs per request and TLS/plain ratios, printed (and
+# saved under bench/results/).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +27,8 @@ clients="${CLIENTS:-16}"
 total="${TOTAL:-20000}"
 mtls="${MTLS:-1}"
 repeat="${REPEAT:-3}"
+read -r -a ops <<< "${OPS:-put get range}"
+tick=$(getconf CLK_TCK)
 out="$repo/bench/results/$(date -u +%Y%m%dT%H%M%SZ)-tls-$engine"
 mkdir -p "$out"
 
@@ -55,39 +63,63 @@ start_server() { # kind
   echo "tls.sh: $kind did not start (see $out/$kind.log)" >&2; exit 1
 }
 
-run() { # kind op scheme → prints ops/s
-  local kind=$1 op=$2 scheme=$3
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; } # the server's user+system time, all threads
+
+run() { # kind op scheme → prints "ops/s cpu-µs-per-request"
+  local kind=$1 op=$2 scheme=$3 before after json
+  before=$(cpu_ticks)
   if [[ "$scheme" == https ]]; then
-    "$client" bench --endpoints "https://127.0.0.1:$sport" "${client_tls[@]}" --op "$op" --clients "$clients" --total "$total"
+    json=$("$client" bench --endpoints "https://127.0.0.1:$sport" "${client_tls[@]}" --op "$op" --clients "$clients" --total "$total")
   else
-    "$client" bench --endpoints "http://127.0.0.1:$pport" --op "$op" --clients "$clients" --total "$total"
-  fi | tee -a "$out/results.jsonl" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);if(r.errors>0)console.error(`${r.errors} errors`);console.log(Math.round(r.ops_per_s))})'
+    # bare host:port (no scheme): clientv3 dials plaintext and sends a plain host:port :authority
+    json=$("$client" bench --endpoints "127.0.0.1:$pport" --op "$op" --clients "$clients" --total "$total")
+  fi
+  after=$(cpu_ticks)
+  # one record per arm in results.jsonl; prints the ops/s and the server's CPU µs per request
+  echo "$json" | node -e '
+    let s = "";
+    process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const r = JSON.parse(s);
+      const [kind, scheme, ticks, tick, file] = process.argv.slice(1);
+      const cpu = ((Number(ticks) / Number(tick)) * 1e6) / r.ops;
+      require("fs").appendFileSync(file, JSON.stringify({ kind, scheme, ...r, server_cpu_us_per_op: cpu }) + "\n");
+      if (r.errors > 0) console.error(`${kind} ${scheme} ${r.op}: ${r.errors} errors`);
+      console.log(Math.round(r.ops_per_s), cpu.toFixed(1));
+    });' "$kind" "$scheme" "$((after - before))" "$tick" "$out/results.jsonl"
 }
 
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# the values end with a space: the empty field it leaves must not count (it sorted first and shifted
+# the pick below the median)
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-declare -A result
+declare -A result cpu
 for kind in etcd lattice; do
   start_server "$kind"
   for round in $(seq "$repeat"); do
-    for op in put get; do
-      for scheme in http https; do
-        result[$kind/$op/$scheme]+="$(run "$kind" "$op" "$scheme") "
+    # odd rounds plain first, even rounds TLS first: neither arm always runs on a warmer server
+    if (( round % 2 )); then order=(http https); else order=(https http); fi
+    for op in "${ops[@]}"; do
+      for scheme in "${order[@]}"; do
+        read -r ops_s cpu_us < <(run "$kind" "$op" "$scheme")
+        result[$kind/$op/$scheme]+="$ops_s "
+        cpu[$kind/$op/$scheme]+="$cpu_us "
       done
     done
   done
   stop_server
 done
 
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 {
-  echo "| server | op | plain ops/s | TLS ops/s | TLS/plain |"
-  echo "|---|---|---|---|---|"
+  echo "| server | op | plain ops/s | TLS ops/s | TLS/plain | plain CPU µs/req | TLS CPU µs/req | CPU TLS/plain |"
+  echo "|---|---|---|---|---|---|---|---|"
   for kind in etcd lattice; do
-    for op in put get; do
+    for op in "${ops[@]}"; do
       p=$(echo "${result[$kind/$op/http]}" | median); t=$(echo "${result[$kind/$op/https]}" | median)
-      echo "| $kind | $op | $p | $t | $(awk -v a="$t" -v b="$p" 'BEGIN{printf "%.2f", a/b}') |"
+      pc=$(echo "${cpu[$kind/$op/http]}" | median); tc=$(echo "${cpu[$kind/$op/https]}" | median)
+      echo "| $kind | $op | $p | $t | $(ratio "$t" "$p") | $pc | $tc | $(ratio "$tc" "$pc") |"
     done
   done
   echo
-  echo "clients=$clients total=$total mtls=$mtls repeat=$repeat engine=$engine; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "clients=$clients total=$total mtls=$mtls repeat=$repeat engine=$engine; plain arm on a bare host:port, arm order alternating per round; server CPU from /proc/<pid>/stat; $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/table.md"

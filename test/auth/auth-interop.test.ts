@@ -9,7 +9,7 @@ import { startEtcd } from '../helpers/etcd-server.js';
 import { etcdctl, errorLines } from '../helpers/etcdctl.js';
 import { engines, startLattice } from '../helpers/lattice-server.js';
 import { serverSuite } from '../helpers/spec.js';
-import { missingTools } from '../helpers/tools.js';
+import { missingTools, skip } from '../helpers/tools.js';
 import type { RestartableServer } from '../helpers/server-flags.js';
 import { failure, rawClients, setUpUsers } from './auth-clients.js';
 
@@ -87,8 +87,24 @@ function defineSuite(name: string, start: (ttlArgs: string[]) => Promise<Restart
     const rawOther = rawClients(other.endpoint);
     try {
       assert.is(await failure(raw.get('/a/1', 'garbage')), '16 etcdserver: invalid auth token');
-      const huge = await failure(raw.get('/a/1', 'x'.repeat(64 * 1024)));
-      assert.ok(huge.startsWith('16 ') || huge.includes('header') || huge.startsWith('8 ') || huge.startsWith('13 '), huge);
+      // etcd (grpc-go reads up to 16 MiB of headers) checks an oversized token like any other: it is
+      // invalid. Never INTERNAL; Lattice's log gains at most one line for them (etcd logs a warning
+      // quoting each invalid token, megabyte or not). The pause lets the garbage token's line land first.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const logBefore = server.process.output().length;
+      assert.is(await failure(raw.get('/a/1', 'x'.repeat(64 * 1024))), '16 etcdserver: invalid auth token');
+      const mib = await failure(raw.get('/a/1', 'x'.repeat(1024 * 1024)));
+      if (name.includes('lattice')) {
+        // TODO(bug: Lattice's node:http2 server (src/adapters/grpc/grpc-server.ts, serverOptions: no
+        // header-size settings, so node/nghttp2 defaults of about 64 KiB) refuses a token header of
+        // ~96 KiB with RST_STREAM COMPRESSION_ERROR (grpc-js: "13 Received RST_STREAM with code 9") and
+        // one of 128 KiB or more by dropping the whole connection (grpc-js: "14 read ECONNRESET", every
+        // call on it fails); etcd (grpc-go reads 16 MiB of headers) answers "16 invalid auth token")
+        skip(`${name}: TODO a 1 MiB token is refused as etcd refuses it (16 invalid auth token), not by a stream or connection reset; got ${mib}`);
+      } else assert.is(mib, '16 etcdserver: invalid auth token');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const logged = server.process.output().slice(logBefore).split('\n').filter((l) => l.trim() !== '');
+      if (name.includes('lattice')) assert.ok(logged.length <= 1, `oversized tokens logged ${logged.length} times:\n${logged.join('\n').slice(0, 2000)}`);
       const foreign = await rawOther.authenticate('alice', 'apw');
       assert.is(await failure(raw.get('/a/1', foreign)), '16 etcdserver: invalid auth token');
       const token = await raw.authenticate('alice', 'apw');

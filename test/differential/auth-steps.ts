@@ -1,6 +1,6 @@
 // The etcdctl steps the auth differential runs against real etcd and Lattice: every Auth RPC and its
-// errors (but "root user does not have root role": etcdctl's auth enable grants the role itself),
-// then each enforcement rule with users that hold read, write, readwrite grants on keys,
+// errors ("root user does not have root role" through a bare AuthEnable between rootRoleSteps, as
+// etcdctl's auth enable grants the role itself), then each enforcement rule with users that hold read, write, readwrite grants on keys,
 // ranges, prefixes and from-key ranges. Each step: etcdctl's arguments, and stdin when it reads one.
 
 export interface AuthStep {
@@ -154,3 +154,13 @@ export const finalSteps: readonly AuthStep[] = [as(root, 'auth', 'disable'), { a
 
 /** Watches: etcdctl prints the cancel reason etcd sends for a watch its caller may not open. */
 export const watchSteps: readonly AuthStep[] = [as('alice:apw2', 'watch', '/w/', '--prefix'), as('alice:apw2', 'watch', '', '--prefix'), { args: ['watch', '/r/a'] }];
+
+/**
+ * Auth off, root loses its root role (allowed while auth is off); a bare AuthEnable RPC then fails with
+ * "root user does not have root role" (the test sends it between `before` and `after`), and etcdctl's
+ * auth enable, which grants the role again when told so, enables auth.
+ */
+export const rootRoleSteps: { readonly before: readonly AuthStep[]; readonly after: readonly AuthStep[] } = {
+  before: [{ args: ['user', 'revoke-role', 'root', 'root'] }, { args: ['user', 'get', 'root'] }],
+  after: [{ args: ['auth', 'enable'] }, as(root, 'user', 'get', 'root'), { args: ['get', '/r/a'] }, as(root, 'auth', 'disable')],
+};

@@ -6,7 +6,9 @@ import { errorLines, etcdctl } from '../helpers/etcdctl.js';
 import { engines, startLattice } from '../helpers/lattice-server.js';
 import { serverSuite, startBoth, stopAll } from '../helpers/spec.js';
 import { missingTools } from '../helpers/tools.js';
-import { enforcementSteps, finalSteps, setupSteps, watchSteps, type AuthStep } from './auth-steps.js';
+import { credentials, type ServiceError } from '@grpc/grpc-js';
+import { AuthClient } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { enforcementSteps, finalSteps, rootRoleSteps, setupSteps, watchSteps, type AuthStep } from './auth-steps.js';
 
 const skipReason = missingTools(['etcd', 'etcdctl']);
 const stepsTimeoutMs = 240_000;
@@ -17,6 +19,12 @@ async function outcome(endpoint: string, step: AuthStep): Promise<string> {
   if (step.args.includes('status')) return `exit ${r.code}\n${errors.join('\n')}`;
   // A refused watch prints its cancel reason on stdout, with the server's watch ID that etcd leaves -1.
   return `exit ${r.code}\n${r.stdout.trim()}\n${errors.join('\n')}`;
+}
+
+/** A bare AuthEnable RPC (etcdctl's would add the root role first): "ok" or "<code> <details>". */
+function bareAuthEnable(endpoint: string): Promise<string> {
+  const client = new AuthClient(endpoint.replace(/^https?:\/\//, ''), credentials.createInsecure());
+  return new Promise<string>((resolve) => client.authEnable({}, (err: ServiceError | null) => resolve(err ? `${err.code} ${err.details}` : 'ok'))).finally(() => client.close());
 }
 
 async function compareSteps(endpoints: { readonly etcd: string; readonly lattice: string }, steps: readonly AuthStep[], engine: string): Promise<number> {
@@ -69,6 +77,17 @@ for (const engine of engines) {
     'after auth disable every call is allowed again as by etcd',
     async (both) => {
       await compareSteps(both.endpoints, finalSteps, engine);
+    },
+    stepsTimeoutMs,
+  );
+  differential.it(
+    'AuthEnable while root lacks the root role fails as in etcd; etcdctl auth enable grants it and enables',
+    async (both) => {
+      await compareSteps(both.endpoints, rootRoleSteps.before, engine);
+      const [etcdAnswer, latticeAnswer] = await Promise.all([bareAuthEnable(both.endpoints.etcd), bareAuthEnable(both.endpoints.lattice)]);
+      assert.is(etcdAnswer, '9 etcdserver: root user does not have root role');
+      assert.is(latticeAnswer, etcdAnswer);
+      await compareSteps(both.endpoints, rootRoleSteps.after, engine);
     },
     stepsTimeoutMs,
   );

@@ -1,6 +1,7 @@
 // Peer TLS: a 3-member cluster whose Raft traffic runs over https peer URLs with client
-// certificates (--peer-client-cert-auth, --peer-cert-allowed-cn) replicates writes; a member whose
-// certificate has another CN cannot join. Lattice on both engines; the healthy cluster on real etcd too.
+// certificates (--peer-client-cert-auth, and --peer-cert-allowed-cn or --peer-cert-allowed-hostname)
+// replicates writes; a member whose certificate has another CN, is revoked or lacks the allowed
+// hostname cannot join. Lattice on both engines; the healthy cluster on real etcd too.
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { startCluster, type ClusterKind, type TestCluster } from '../helpers/cluster.js';
@@ -14,22 +15,40 @@ import { makeTempDir } from '../helpers/temp-dirs.js';
 import { missingTools } from '../helpers/tools.js';
 import { tlsFixture } from '../helpers/tls-servers.js';
 
-const peerTlsFlags = (cert: string): string[] => [
+/** Which peers the members take: etcd's two exclusive flags. */
+type PeerCheck = readonly ['--peer-cert-allowed-cn', 'peer'] | readonly ['--peer-cert-allowed-hostname', 'localhost'];
+const byCn: PeerCheck = ['--peer-cert-allowed-cn', 'peer'];
+const byHostname: PeerCheck = ['--peer-cert-allowed-hostname', 'localhost'];
+
+const peerTlsFlags = (cert: string, check: PeerCheck): string[] => [
   '--peer-cert-file', tlsFixture(`${cert}.pem`),
   '--peer-key-file', tlsFixture(`${cert}-key.pem`),
   '--peer-trusted-ca-file', tlsFixture('ca.pem'),
   '--peer-client-cert-auth',
-  '--peer-cert-allowed-cn', 'peer',
+  ...check,
   // expired, as etcd reads it: only the serials it lists count, so the healthy members connect
   '--peer-crl-file', tlsFixture('crl-expired.pem'),
 ];
 
-function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined): void {
-  const name = `peer TLS, 3 members (${kind}${engine === undefined ? '' : ` --engine ${engine}`})`;
+/**
+ * Intruders whose certificate fails the check: what is wrong with it, its fixture, and what a
+ * member's log says when it refuses it (checked only where given).
+ */
+type Intruder = readonly [what: string, cert: string, refusal?: RegExp];
+
+const cnIntruders: readonly Intruder[] = [
+  ['has another CN', 'peer-wrong-cn'],
+  ['is revoked (--peer-crl-file)', 'peer-revoked'],
+];
+// peer-wrong-host.pem: CN peer, names elsewhere.example and 10.255.255.1 only; peer.pem names localhost
+const hostnameIntruders: readonly Intruder[] = [['lacks the allowed hostname (--peer-cert-allowed-hostname)', 'peer-wrong-host', /allowed hostname|client certificate authentication failed/]];
+
+function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined, check: PeerCheck, intruders: readonly Intruder[]): void {
+  const name = `peer TLS ${check.join(' ')}, 3 members (${kind}${engine === undefined ? '' : ` --engine ${engine}`})`;
   const needed = kind === 'etcd' ? missingTools(['etcd', 'etcdctl']) : missingTools(['etcdctl']);
   const s = serverSuite<TestCluster>(
     name,
-    () => startCluster(kind, { size: 3, ...(engine === undefined ? {} : { engine }), peerScheme: 'https', extraArgs: peerTlsFlags('peer') }),
+    () => startCluster(kind, { size: 3, ...(engine === undefined ? {} : { engine }), peerScheme: 'https', extraArgs: peerTlsFlags('peer', check) }),
     needed,
   );
 
@@ -44,10 +63,7 @@ function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined):
     assert.is((list.stdout.match(/https:\/\/127\.0\.0\.1:\d+/g) ?? []).length, 3, list.stdout);
   });
 
-  for (const [what, cert] of [
-    ['has another CN', 'peer-wrong-cn'],
-    ['is revoked (--peer-crl-file)', 'peer-revoked'],
-  ] as const) s.it(`a member whose peer certificate ${what} cannot join`, async (cluster) => {
+  for (const [what, cert, refusal] of intruders) s.it(`a member whose peer certificate ${what} cannot join`, async (cluster) => {
     const [m1] = cluster.members;
     assert.ok(m1 !== undefined);
     const [clientPort, peerPort] = await freePorts(2);
@@ -71,7 +87,7 @@ function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined):
       '--listen-client-urls', client, '--advertise-client-urls', client,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', initial, '--initial-cluster-state', 'existing',
-      ...peerTlsFlags(cert),
+      ...peerTlsFlags(cert, check),
     ];
     const intruder =
       kind === 'etcd'
@@ -88,6 +104,8 @@ function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined):
       assert.match(line, /unstarted/, list.stdout);
       const p = await etcdctl(m1.endpoint, ['put', 'peer/after', 'ok']);
       assert.is(p.code, 0, p.stderr);
+      // refused for the reason under test, not another one on the way
+      if (refusal !== undefined) assert.ok(cluster.members.some((m) => refusal.test(m.process.output())), `no member logged ${String(refusal)}`);
     } finally {
       await intruder.stop();
       // an unstarted member keeps the cluster from taking the next member add (etcd: unhealthy cluster)
@@ -98,8 +116,11 @@ function peerSuite(kind: ClusterKind, engine: 'memory' | 'rocksdb' | undefined):
   s.run();
 }
 
-for (const engine of engines) peerSuite('lattice', engine);
-peerSuite('etcd', undefined);
+for (const engine of engines) peerSuite('lattice', engine, byCn, cnIntruders);
+peerSuite('etcd', undefined, byCn, cnIntruders);
+// the hostname check is the members' TLS, whatever the engine: one Lattice engine beside etcd
+peerSuite('lattice', 'memory', byHostname, hostnameIntruders);
+peerSuite('etcd', undefined, byHostname, hostnameIntruders);
 
 // --peer-auto-tls: each member makes its own self-signed certificate; members skip verifying each
 // other's (as etcd does), so the cluster forms and replicates over https.

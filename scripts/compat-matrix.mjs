@@ -27,7 +27,7 @@ const scannedExtensions = ['.ts', '.go', '.json', '.txt', '.mjs', '.js'];
 /** Implemented RPCs that answer differently from etcd 3.4 in some case (docs/limitations.md). */
 const rpcDifferences = {
   'KV.Range': 'a read at an old revision that overlaps a compaction past it fails with `required revision has been compacted` (etcd may still answer)',
-  'KV.Txn': "a delete from a key followed by a put with `ignore_value`/`ignore_lease` of a deleted key answers `key not found` (etcd 3.4 panics); with auth, a put in a Txn needs what a plain Put needs (read too with `prev_kv`, write on its lease's keys; etcd 3.4 checks only write)",
+  'KV.Txn': "a delete from a key followed by a put with `ignore_value`/`ignore_lease` of a deleted key answers `key not found` (etcd 3.4 panics)",
   'Watch.Watch': "progress requests are answered once every watcher of the stream caught up (etcd 3.5's behaviour); a stream over 4 MiB unsent catches up from history; with auth, a from-key watch needs read on every key from its start (etcd 3.4 checks only the start key)",
   'Lease.LeaseTimeToLive': 'keys are listed in key order (etcd: map order)',
   'Maintenance.Hash': "a CRC-32C of the engine's content: equal between Lattice members, never equal to etcd's (HashKV is etcd's hash)",

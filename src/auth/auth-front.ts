@@ -11,7 +11,7 @@ import type { LeaseRevokeCommand } from '../store/mvcc-store.js';
 import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
 import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
 import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
-import { deleteRefusal, leaseRefusal, putRefusal, txnPutsWithLease, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
+import { deleteRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
 import type { SimpleTokens } from './simple-tokens.js';
 import type { JwtTokens } from './jwt-tokens.js';
 
@@ -90,7 +90,7 @@ export class AuthFront {
       case 'deleteRange':
         return deleteRefusal(this.check, h, command.req);
       case 'txn':
-        return txnRefusal(this.check, h, command.req, this.deps.leaseKeys);
+        return txnRefusal(this.check, h, command.req);
     }
   }
 
@@ -101,11 +101,9 @@ export class AuthFront {
     return this.leaseRefusal(h, command.req.ID);
   }
 
-  /** etcd's checkLeasePuts reads the keys attached to a put's lease (a Txn's puts too), which earlier writes change. */
+  /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */
   checkReadsWrittenState(command: WriteCommand): boolean {
-    if (!this.state.enabled || command.auth === undefined) return false;
-    if (command.type === 'put') return command.req.lease !== 0n;
-    return command.type === 'txn' && txnPutsWithLease(command.req);
+    return this.state.enabled && command.auth !== undefined && command.type === 'put' && command.req.lease !== 0n;
   }
 
   // ---- callers ----

@@ -2,9 +2,9 @@
 // (etcdserver/apply_auth.go): Put needs write on its key (and read with prev_kv, and write on every
 // key already attached to its lease), DeleteRange write on its range (and read with prev_kv), Txn
 // read on every compare and the needs of every op in both branches, Range read.
-// Stricter than etcd 3.4 on purpose: etcd checks only write for a put inside a Txn, so its prev_kv
-// showed a write-only user the value it replaced, and a Txn put could attach a key to a lease whose
-// keys the caller may not write. Here an op in a Txn needs what the op alone needs (docs/security.md).
+// A put inside a Txn needs only write, as in etcd 3.4 (its prev_kv and its lease's keys unchecked):
+// these checks run when an entry is applied, so every member, of every build, must decide them alike
+// (docs/security.md, "Known risks").
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { EtcdErrorKind } from '../core/errors.js';
 import { keyBytes } from '../core/keys.js';
@@ -55,36 +55,25 @@ export function deleteRefusal(check: PermissionCheck, h: AuthHeader, req: Delete
   return check(h, req.key, req.rangeEnd, 'write') ?? (req.prevKv ? check(h, req.key, req.rangeEnd, 'read') : undefined);
 }
 
-function opsRefusal(check: PermissionCheck, h: AuthHeader, ops: readonly RequestOp[], leaseKeys: LeaseKeys | undefined): EtcdErrorKind | undefined {
+function opsRefusal(check: PermissionCheck, h: AuthHeader, ops: readonly RequestOp[]): EtcdErrorKind | undefined {
   for (const op of ops) {
     let refused: EtcdErrorKind | undefined;
     if (op.requestRange !== undefined) refused = check(h, op.requestRange.key, op.requestRange.rangeEnd, 'read');
-    else if (op.requestPut !== undefined) refused = putRefusal(check, h, op.requestPut, leaseKeys);
+    else if (op.requestPut !== undefined) refused = check(h, op.requestPut.key, none, 'write');
     else if (op.requestDeleteRange !== undefined) {
       const d = op.requestDeleteRange;
       refused = (d.prevKv ? check(h, d.key, d.rangeEnd, 'read') : undefined) ?? check(h, d.key, d.rangeEnd, 'write');
-    } else if (op.requestTxn !== undefined) refused = txnRefusal(check, h, op.requestTxn, leaseKeys);
+    } else if (op.requestTxn !== undefined) refused = txnRefusal(check, h, op.requestTxn);
     if (refused !== undefined) return refused;
   }
   return undefined;
 }
 
-/**
- * etcd's checkTxnAuth: every compare, then every op of the success and the failure branch, nested
- * Txns too; a put as a plain Put is checked (prev_kv needs read; with `leaseKeys`, its lease's keys
- * need write), which etcd 3.4 does not do inside a Txn.
- */
-export function txnRefusal(check: PermissionCheck, h: AuthHeader, req: TxnRequest, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined {
+/** etcd's checkTxnAuth: every compare, then every op of the success and the failure branch, nested Txns too. */
+export function txnRefusal(check: PermissionCheck, h: AuthHeader, req: TxnRequest): EtcdErrorKind | undefined {
   for (const c of req.compare) {
     const refused = check(h, c.key, c.rangeEnd, 'read');
     if (refused !== undefined) return refused;
   }
-  return opsRefusal(check, h, req.success, leaseKeys) ?? opsRefusal(check, h, req.failure, leaseKeys);
-}
-
-/** Whether a Txn (nested ones included) puts with a lease: its check then reads the lease's keys. */
-export function txnPutsWithLease(req: TxnRequest): boolean {
-  const any = (ops: readonly RequestOp[]): boolean =>
-    ops.some((op) => (op.requestPut !== undefined && op.requestPut.lease !== 0n) || (op.requestTxn !== undefined && txnPutsWithLease(op.requestTxn)));
-  return any(req.success) || any(req.failure);
+  return opsRefusal(check, h, req.success) ?? opsRefusal(check, h, req.failure);
 }

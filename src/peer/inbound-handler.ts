@@ -10,7 +10,6 @@ import { formatId } from '../server/member-id.js';
 import { MessageType, type Message } from '../raft/types.js';
 import { FrameReader } from './frame-reader.js';
 import { decodeBatch, decodeMessage, describeCodecError } from './message-codec.js';
-import { AdvertisedLogFeatures } from '../cluster/log-feature-gate.js';
 import { advertisedLogFeatures, checkHandshake, peerHeaders, peerPaths, type HandshakeIdentity, type HandshakeVerdict } from './peer-protocol.js';
 import { parsePromotePath, type PromoteAnswer } from './promote-request.js';
 import { callMethodPattern, type PeerCallAnswer, type PeerCallHandler } from './peer-call.js';
@@ -77,8 +76,8 @@ export class InboundHandler {
   /** Accepted streams per session: a session with none is back under the handshake timeout. */
   private readonly accepted = new WeakMap<http2.Http2Session, number>();
   private readonly messageStreams = new Map<bigint, http2.ServerHttp2Stream>();
-  /** What each peer's last message stream advertised in its handshake (kept after the stream ends). */
-  private readonly peerLogFeatures = new AdvertisedLogFeatures();
+  /** What each peer's current message stream advertised in its handshake (dropped with the stream). */
+  private readonly peerLogFeatures = new Map<bigint, ReadonlySet<string>>();
   private readonly snapshotStreams = new Map<bigint, http2.ServerHttp2Stream>();
   private readonly log: Logger;
   private callsInFlight = 0;
@@ -125,16 +124,15 @@ export class InboundHandler {
   dropPeer(id: bigint): void {
     this.messageStreams.get(id)?.close(http2.constants.NGHTTP2_CANCEL);
     this.snapshotStreams.get(id)?.close(http2.constants.NGHTTP2_CANCEL);
-    this.peerLogFeatures.forget(id);
   }
 
   isReceivingFrom(id: bigint): boolean {
     return this.messageStreams.has(id);
   }
 
-  /** Whether the peer's last message stream since this process started advertised it can apply `feature`. */
+  /** Whether the peer's open message stream advertised it can apply `feature` (false with no stream). */
   peerAdvertises(id: bigint, feature: string): boolean {
-    return this.peerLogFeatures.advertises(id, feature);
+    return this.peerLogFeatures.get(id)?.has(feature) ?? false;
   }
 
   close(): void {
@@ -151,10 +149,11 @@ export class InboundHandler {
     // one message stream per sender: a redial replaces the stream it left behind
     this.messageStreams.get(from)?.close(http2.constants.NGHTTP2_CANCEL);
     this.messageStreams.set(from, stream);
-    this.peerLogFeatures.record(from, advertisedLogFeatures(headers));
+    this.peerLogFeatures.set(from, advertisedLogFeatures(headers));
     stream.on('close', () => {
       if (this.messageStreams.get(from) !== stream) return;
       this.messageStreams.delete(from);
+      this.peerLogFeatures.delete(from);
     });
     stream.setTimeout(this.deps.limits.streamReadTimeoutMs, () =>
       this.dropConnection(stream, peer, `nothing received for ${this.deps.limits.streamReadTimeoutMs} ms`),

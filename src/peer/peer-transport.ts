@@ -334,7 +334,7 @@ export class PeerTransport {
     return this.links.get(id)?.isActive() ?? false;
   }
 
-  /** Whether the peer said it can apply log entries of `feature` in its last handshake since this process started (peer-protocol.ts logFeatures; log-feature-gate.ts). */
+  /** Whether the peer, connected now, said it can apply log entries of `feature` (peer-protocol.ts logFeatures). */
   peerAdvertises(id: bigint, feature: string): boolean {
     return this.inbound.peerAdvertises(id, feature);
   }

@@ -27,8 +27,13 @@ export const unrefTimers: RefusalScheduler = {
 
 /** How long an over-rate refusal is held. Well below clientv3's request timeouts. */
 export const refusalDelayMs = 500;
-/** Refusals held at once, server-wide; past it they are answered at once (as before the delay). */
-export const maxHeldRefusals = 20_000;
+/**
+ * Refusals held at once, server-wide; past it they are answered at once (as before the delay). Each
+ * holds its call's stream (its request drained, not buffered): a few KiB apiece.
+ */
+export const maxHeldRefusals = 5_000;
+/** A call whose deadline falls within this of the answer is answered at once: the client's own deadline fires earlier by the network's latency and timer lag. */
+export const deadlineMarginMs = 100;
 
 export class DelayedRefusals<C extends RefusableCall> {
   /** Held calls in the order they are due (every one waits the same delay). */
@@ -49,7 +54,7 @@ export class DelayedRefusals<C extends RefusableCall> {
 
   refuse(call: C): void {
     const dueMs = this.scheduler.now() + this.delayMs;
-    if (this.delayMs <= 0 || this.size >= this.maxHeld || (call.deadline !== undefined && call.deadline <= dueMs)) return this.answer(call);
+    if (this.delayMs <= 0 || this.size >= this.maxHeld || (call.deadline !== undefined && call.deadline <= dueMs + deadlineMarginMs)) return this.answer(call);
     this.held.push({ call, dueMs });
     if (this.timer === undefined) this.timer = this.scheduler.setTimer(() => this.answerDue(), this.delayMs);
   }

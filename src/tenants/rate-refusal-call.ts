@@ -1,12 +1,12 @@
-// A tenant's rate-limited call whose refusal for the rate is held like an early one
+// A tenant's rate-limited call whose refusal for the tenant's rate (TenantRateRefusal) is held like an early one
 // (delayed-refusals.ts). The early check only reads the tenant's bucket, so when many calls of one
 // caller pass it together, all but the first few are refused by the tenant's admit on the full path;
 // without this those refusals went back at once and the hammering loops came straight back.
 import type { IncomingHttpHeaders } from 'node:http';
-import { isEtcdError } from '../core/errors.js';
 import type { GrpcStatus } from '../adapters/grpc/error-status.js';
 import type { OutgoingMessage } from '../adapters/grpc/grpc-wire.js';
 import type { MethodCall } from '../adapters/grpc/service-module.js';
+import { TenantRateRefusal } from './tenant-state.js';
 
 export class RateRefusalHoldingCall implements MethodCall {
   constructor(
@@ -54,7 +54,8 @@ export class RateRefusalHoldingCall implements MethodCall {
     this.call.end(status);
   }
   fail(err: unknown): void {
-    if (isEtcdError(err) && err.kind === 'tooManyRequests') this.holdRefusal(this.call);
+    // only the tenant's own rate refusal: the server's tooManyRequests (an apply backlog) goes at once
+    if (err instanceof TenantRateRefusal) this.holdRefusal(this.call);
     else this.call.fail(err);
   }
 }

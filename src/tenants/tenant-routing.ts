@@ -83,6 +83,9 @@ const rateLimitedUnaryPaths = new Set([
   '/v3electionpb.Election/Resign',
 ]);
 
+const ignoreMessage = (): void => undefined;
+const ignoreEnd = (): void => undefined;
+
 export class TenantRouter {
   private readonly rememberedCallers = new Map<string, TenantState>();
   /** The auth mode the remembered callers were identified under. */
@@ -237,7 +240,11 @@ export class TenantRouter {
         const rateLimited = rateLimitedUnaryPaths.has(plain.path);
         const caller = rateLimited ? this.callerKeyNow(call.metadata, call.verifiedCommonName) : undefined;
         // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
-        if (caller !== undefined && this.refusedEarly(caller)) return this.refusals.refuse(call);
+        if (caller !== undefined && this.refusedEarly(caller)) {
+          // its request is read and dropped, so that a held call keeps no body buffered (not decoded)
+          call.receive(ignoreMessage, ignoreEnd);
+          return this.refusals.refuse(call);
+        }
         // The request stays buffered (HTTP/2 flow control, the gateway's early queue) until the
         // chosen method starts reading it.
         this.identify(call.metadata, call.verifiedCommonName).then(

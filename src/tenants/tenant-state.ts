@@ -27,6 +27,13 @@ export interface TenantCounters {
   watchers: number;
 }
 
+/** A tenant's request or byte rate refused a call: `tooManyRequests`, told apart from the server's own (delayed-refusals.ts holds only these). */
+export class TenantRateRefusal extends EtcdError {
+  constructor() {
+    super('tooManyRequests');
+  }
+}
+
 export class TenantState {
   readonly keys: TenantKeys;
   readonly leaseIds: TenantLeaseIds;
@@ -75,7 +82,7 @@ export class TenantState {
     if (this.pending) throw new EtcdError('notCapable');
     if ((this.requestBucket !== undefined && !this.requestBucket.take(1)) || (this.byteBucket !== undefined && !this.byteBucket.take(bytes))) {
       this.counters.rejections++;
-      throw new EtcdError('tooManyRequests');
+      throw new TenantRateRefusal();
     }
     this.counters.requests++;
   }

@@ -380,16 +380,13 @@ it('a peer that is down is reported unreachable, and is reconnected when it come
   started.splice(started.indexOf(b), 1);
   const failuresBefore = a.unreachable.length;
   await eventually(() => !a.transport.isActive(2n) && a.unreachable.length > failuresBefore, 'a notices b is gone');
-  // what a peer advertised outlives its stream (log-feature-gate.ts): a member briefly away keeps the gate open
-  assert.ok(a.transport.peerAdvertises(2n, revokeAuthHeaderFeature), 'b\'s log features remembered while it is down');
+  // a peer not connected may come back on an older build: its log features are forgotten with its stream
+  await eventually(() => !a.transport.peerAdvertises(2n, revokeAuthHeaderFeature), 'b\'s log features dropped with its stream');
   const b2 = await member(2n, { port: portB });
   b2.transport.addPeer(1n, [a.url]);
   await eventually(() => a.transport.isActive(2n), 'a reconnects to the restarted b');
   a.transport.send([heartbeat(1n, 2n, 78)]);
   await eventually(() => b2.received.some((m) => m.commit === 78), 'delivered to the restarted b');
-  // a removed member is forgotten
-  a.transport.removePeer(2n);
-  assert.not.ok(a.transport.peerAdvertises(2n, revokeAuthHeaderFeature), 'a removed peer\'s log features forgotten');
 });
 
 it('a peer with several URLs is reached on the one that works; updatePeer moves it to new URLs', async () => {

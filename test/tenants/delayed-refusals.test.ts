@@ -1,7 +1,11 @@
 // Over-rate refusals held a moment (src/tenants/delayed-refusals.ts), on a hand-driven clock.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DelayedRefusals, type RefusalScheduler } from '../../src/tenants/delayed-refusals.js';
+import { deadlineMarginMs, DelayedRefusals, type RefusalScheduler } from '../../src/tenants/delayed-refusals.js';
+import { RateRefusalHoldingCall } from '../../src/tenants/rate-refusal-call.js';
+import { TenantRateRefusal } from '../../src/tenants/tenant-state.js';
+import { EtcdError } from '../../src/core/errors.js';
+import type { MethodCall } from '../../src/adapters/grpc/service-module.js';
 
 interface Call {
   readonly id: number;
@@ -52,12 +56,12 @@ delayed('a refusal is answered once its delay has passed, not before, in the ord
   assert.is(refusals.size, 0);
 });
 
-delayed('a call whose deadline falls inside the delay is answered at once, so it sees the refusal and not its deadline', () => {
+delayed('a call whose deadline falls inside the delay (with a margin for the way back) is answered at once, so it sees the refusal and not its deadline', () => {
   const { scheduler } = manualScheduler();
   const answered: number[] = [];
   const refusals = new DelayedRefusals<Call>((c) => answered.push(c.id), 500, 10, scheduler);
-  refusals.refuse({ id: 1, deadline: scheduler.now() + 500 });
-  refusals.refuse({ id: 2, deadline: scheduler.now() + 501 });
+  refusals.refuse({ id: 1, deadline: scheduler.now() + 500 + deadlineMarginMs });
+  refusals.refuse({ id: 2, deadline: scheduler.now() + 501 + deadlineMarginMs });
   assert.equal(answered, [1]);
   assert.is(refusals.size, 1);
 });
@@ -94,6 +98,18 @@ delayed('many held refusals are answered in batches as they fall due, none lost'
   assert.is(answered.length, 5_000);
   assert.ok(answered.every((id, i) => id === i), 'in order');
   assert.is(refusals.size, 0);
+});
+
+delayed("a call refused for its tenant's rate is held; the server's own too many requests and other errors go at once", () => {
+  const held: string[] = [];
+  const failed: string[] = [];
+  const call = (name: string): MethodCall => ({ fail: (e: Error) => failed.push(`${name}:${e.message}`) }) as unknown as MethodCall;
+  const a = call('a');
+  new RateRefusalHoldingCall(a, (c) => held.push(c === a ? 'a' : '?')).fail(new TenantRateRefusal());
+  new RateRefusalHoldingCall(call('b'), () => held.push('b')).fail(new EtcdError('tooManyRequests'));
+  new RateRefusalHoldingCall(call('c'), () => held.push('c')).fail(new EtcdError('authPermissionDenied'));
+  assert.equal(held, ['a'], 'the original call is held, not the wrapper');
+  assert.equal(failed, ['b:tooManyRequests', 'c:authPermissionDenied']);
 });
 
 delayed.run();

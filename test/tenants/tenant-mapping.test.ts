@@ -135,7 +135,7 @@ routing('a caller whose tenant is over its request rate is refused before its to
   const [range, status] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
   const serve = (method: GrpcMethod, cn = 'cn-t'): Promise<string> =>
     new Promise((resolve) =>
-      method.serve({ metadata: {}, verifiedCommonName: cn, kind: 'unary', end: (status?: { details: string }) => resolve(status?.details ?? 'ok'), fail: (e: Error) => resolve(e.message) } as unknown as MethodCall),
+      method.serve({ metadata: {}, verifiedCommonName: cn, kind: 'unary', receive: () => undefined, end: (status?: { details: string }) => resolve(status?.details ?? 'ok'), fail: (e: Error) => resolve(e.message) } as unknown as MethodCall),
     );
   assert.is(await serve(range!), 'ok');
   // the bucket (1 a second) is empty: refused before the tenant is looked up again, after the delay

@@ -268,7 +268,7 @@ callers('garbage tokens from a tenant certificate add no entry; a hit keeps a ca
   const [service] = router.routeServices([{ name: 'etcdserverpb.KV', methods }]);
   const [range] = service!.methods({ api: base, maxRequestBytes: 1, maxTxnOps: 1, log: () => undefined });
   const serve = (cn: string, token?: string): Promise<void> =>
-    new Promise((resolve) => range!.serve({ metadata: token === undefined ? {} : { token }, verifiedCommonName: cn, kind: 'unary', end: () => resolve(), fail: () => resolve() } as unknown as MethodCall));
+    new Promise((resolve) => range!.serve({ metadata: token === undefined ? {} : { token }, verifiedCommonName: cn, kind: 'unary', receive: () => undefined, end: () => resolve(), fail: () => resolve() } as unknown as MethodCall));
   for (let i = 0; i < 50; i++) await serve('cn-1', `garbage-${i}-${'x'.repeat(1000)}`);
   assert.equal(router.rememberedCallerKeys(), ['c:cn-1'], 'auth off: the token is ignored, the certificate name identifies');
   await serve('cn-2');
@@ -306,6 +306,7 @@ function routerOver(directory: TenantDirectory, base: ServerApi, maxCallers?: nu
         metadata: token === undefined ? {} : { token },
         verifiedCommonName: cn,
         kind: 'unary',
+        receive: () => undefined,
         end: (status?: { details: string }) => resolve(status?.details ?? 'ok'),
         fail: (e: Error) => resolve(e.message),
       } as unknown as MethodCall),

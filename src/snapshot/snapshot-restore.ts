@@ -106,14 +106,15 @@ async function loadEngine(engine: Engine, runs: AsyncIterable<StatePair[]>): Pro
   let batch: WriteOp[] = [];
   let batchBytes = 0;
   for await (const run of runs) {
-    for (const [key, value] of run) {
-      batch.push({ type: 'put', key, value });
-      batchBytes += key.length + value.length;
-    }
+    // Written before the next run is added, so the last batch (synced below) is never empty.
     if (batchBytes >= restoreWriteBatchBytes) {
       await engine.write(batch, { sync: false });
       batch = [];
       batchBytes = 0;
+    }
+    for (const [key, value] of run) {
+      batch.push({ type: 'put', key, value });
+      batchBytes += key.length + value.length;
     }
   }
   // Synced: it also makes every batch before it durable.

@@ -8,6 +8,7 @@ import { encodeMemberKey, encodeMemberValue } from '../../src/snapshot/member-va
 import { etcdClusterVersion } from '../../src/snapshot/snapshot-export.js';
 import { SnapshotChunkMessage } from '../../src/adapters/grpc/snapshot-message.js';
 import { SnapshotResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const test = suite('etcd image pieces');
 const pair = (key: string, value = ''): EnginePair => [Buffer.from(key), Buffer.from(value)];
@@ -96,21 +97,9 @@ test('member values are the JSON etcd writes, with the ID as an exact number', (
   assert.is(etcdClusterVersion('3.4.23'), '3.4.0');
 });
 
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('the hand-encoded snapshot message is byte for byte the generated SnapshotResponse encoding', () => {
   const seed = Number(process.env.SNAPSHOT_MESSAGE_SEED ?? 20261206);
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const remainders = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
   const lengths = [0, 1, 32, 127, 128, 32 * 1024, 70_000];
   for (let i = 0; i < 300; i++) {

@@ -1,12 +1,13 @@
 // Snapshot save and restore, Lattice vs etcd 3.4: for each server, start it on a fresh data dir,
-// load N keys (256-byte values, in txns of 100 puts), then time `etcdctl snapshot save` against it
+// load N keys (256-byte values by default, in txns of up to 100 puts), then time `etcdctl snapshot save` against it
 // (MB/s of the file, the server's peak RSS while it streams) and the restore of that file
 // (`etcdctl snapshot restore` for etcd's file, `lattice snapshot restore` for both files;
 // MB/s and the restoring process's peak RSS from /usr/bin/time).
 // Usage: node bench/snapshot.mjs [keys=100000] [engine=rocksdb]   (build first: npx tsc -p .)
+// VALUE_BYTES=4096 loads larger values (fewer keys for a large file: 4 KiB x 256k keys is about 1 GiB).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import grpc from '@grpc/grpc-js';
@@ -14,10 +15,13 @@ import { KVClient, RangeRequest, TxnRequest } from '../dist/src/gen/etcd/etcdser
 
 const keys = Number(process.argv[2] ?? 100_000);
 const engine = process.argv[3] ?? 'rocksdb';
-const valueBytes = 256;
-const putsPerTxn = 100;
+const valueBytes = Number(process.env.VALUE_BYTES ?? 256);
+// A txn stays under etcd's 1.5 MiB request limit whatever the value size.
+const putsPerTxn = Math.max(1, Math.min(100, Math.floor((1024 * 1024) / valueBytes)));
 const txnConcurrency = 16;
 const rssSampleMs = 20;
+/** etcd's largest quota, so a large VALUE_BYTES load is not stopped by the 2 GiB default. */
+const quotaBackendBytes = 8 * 1024 * 1024 * 1024;
 const latticeBin = new URL('../bin/lattice.js', import.meta.url).pathname;
 
 const freePort = () => new Promise((resolve) => { const s = net.createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); }); });
@@ -36,7 +40,7 @@ function timed(command, args) {
 
 async function startServer(kind, dir) {
   const [client, peer] = [await freePort(), await freePort()];
-  const flags = ['--name', 'm', '--data-dir', join(dir, 'data'), '--listen-client-urls', `http://127.0.0.1:${client}`, '--advertise-client-urls', `http://127.0.0.1:${client}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`, '--initial-cluster', `m=http://127.0.0.1:${peer}`];
+  const flags = ['--name', 'm', '--data-dir', join(dir, 'data'), '--listen-client-urls', `http://127.0.0.1:${client}`, '--advertise-client-urls', `http://127.0.0.1:${client}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`, '--initial-cluster', `m=http://127.0.0.1:${peer}`, '--quota-backend-bytes', String(quotaBackendBytes)];
   const child = kind === 'etcd' ? spawn('etcd', flags, { stdio: 'ignore' }) : spawn(process.execPath, [latticeBin, ...flags, '--engine', engine], { stdio: 'ignore' });
   const kv = new KVClient(`127.0.0.1:${client}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
   for (let i = 0; ; i++) {
@@ -100,6 +104,7 @@ function restoreWith(tool, file, root, label) {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'snapshot-bench-'));
+const loadBefore = loadavg()[0];
 try {
   const etcd = await saveFrom('etcd', root);
   const lattice = await saveFrom('lattice', root);
@@ -119,6 +124,7 @@ try {
   console.log('|---|---|---|---|---|');
   for (const r of restores) console.log(`| ${r.label} | ${f(mb(r.bytes))} | ${f(r.seconds, 2)} | ${f(r.MBps)} | ${f(r.peakRssMb, 0)} |`);
   console.log(`\nrestore ratio Lattice/etcd on etcd's file (MB/s): ${f(restores[1].MBps / restores[0].MBps, 2)}`);
+  console.log(`load average (1 min) at start / end: ${f(loadBefore)} / ${f(loadavg()[0])}`);
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

@@ -84,16 +84,23 @@ export class BboltReader {
    * page reached twice is refused (pass one PageVisits to a whole-file walk to check it as bbolt's Check).
    */
   async *entries(bucket: BucketRef, visits?: PageVisits): AsyncGenerator<ReadEntry> {
+    for await (const run of this.entryRuns(bucket, visits)) yield* run;
+  }
+
+  /** entries() a leaf page at a time: one await per page, not per entry (a restore's hot loop). */
+  async *entryRuns(bucket: BucketRef, visits?: PageVisits): AsyncGenerator<ReadEntry[]> {
     let previous: Uint8Array | undefined;
-    // One async step per leaf page, not per entry: entries are then yielded from a plain loop.
     for await (const leaf of this.leaves(bucket, visits)) {
-      for (const element of leaf) {
+      const run = new Array<ReadEntry>(leaf.length);
+      for (let i = 0; i < leaf.length; i++) {
+        const element = leaf[i]!;
         if (previous !== undefined && compareKeys(previous, element.key) >= 0) {
           throw new BboltFormatError('unsorted-keys', `key ${keyText(element.key)} follows ${keyText(previous)} out of order`);
         }
         previous = element.key;
-        yield toEntry(element);
+        run[i] = toEntry(element);
       }
+      if (run.length > 0) yield run;
     }
   }
 

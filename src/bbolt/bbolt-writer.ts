@@ -20,7 +20,7 @@ import {
 } from './page-format.js';
 import type { PageSink } from './page-sink.js';
 import { PageWriter } from './page-writer.js';
-import { pagedBucketValue, TreeBuilder } from './tree-builder.js';
+import { pagedBucketValue, TreeBuilder, type FinishedTree } from './tree-builder.js';
 
 export type WriteEntry =
   | { readonly kind: 'value'; readonly key: Uint8Array; readonly value: Uint8Array }
@@ -32,8 +32,12 @@ export type WriteEntry =
       readonly sequence?: bigint;
     };
 
-/** A bucket's entries in strictly increasing key order (bytewise), values and sub-buckets mixed. */
-export type EntrySource = AsyncIterable<WriteEntry> | Iterable<WriteEntry>;
+/**
+ * A bucket's entries in strictly increasing key order (bytewise), values and sub-buckets mixed. An
+ * asynchronous source may hand them over in runs (arrays), which costs one await per run instead of
+ * one per entry: what a large bucket streamed from an engine needs.
+ */
+export type EntrySource = AsyncIterable<WriteEntry | readonly WriteEntry[]> | Iterable<WriteEntry>;
 
 export interface BboltWriteOptions {
   readonly pageBytes?: number;
@@ -96,31 +100,56 @@ interface TreeContext {
   readonly inlineBuckets: boolean;
 }
 
-async function writeTree(entries: EntrySource, pages: PageWriter, context: TreeContext) {
+async function writeTree(entries: EntrySource, pages: PageWriter, context: TreeContext): Promise<FinishedTree> {
   const tree = new TreeBuilder(pages, context);
   let previous: Uint8Array | undefined;
-  for await (const entry of entries) {
-    if (pages.shouldFlush) await pages.flush();
+  const add = async (entry: WriteEntry): Promise<void> => {
     checkKey(entry.key, previous);
     previous = entry.key;
     if (entry.kind === 'value') {
-      if (context.isRoot) throw new BboltWriteError('value-at-root', `key ${keyText(entry.key)} is a value at the root: only buckets may be there`);
-      if (entry.value.length > maxValueBytes) {
-        throw new BboltWriteError('value-too-large', `value of ${entry.value.length} bytes under key ${keyText(entry.key)} exceeds ${maxValueBytes}`);
+      addValue(tree, entry.key, entry.value, context);
+      return;
+    }
+    const sequence = entry.sequence ?? 0n;
+    const child = await writeTree(entry.entries, pages, {
+      inlineAllowed: context.inlineBuckets,
+      sequence,
+      isRoot: false,
+      inlineBuckets: context.inlineBuckets,
+    });
+    tree.addBucket(entry.key, child.kind === 'inline' ? child.value : pagedBucketValue(child.rootPgid, sequence));
+  };
+  for await (const item of entries) {
+    if (pages.shouldFlush) await pages.flush();
+    if (!isRun(item)) {
+      await add(item);
+      continue;
+    }
+    // A run's values are added without an await each (the hot loop of a large bucket).
+    for (const entry of item) {
+      if (entry.kind !== 'value') {
+        await add(entry);
+        continue;
       }
-      tree.addValue(entry.key, entry.value);
-    } else {
-      const sequence = entry.sequence ?? 0n;
-      const child = await writeTree(entry.entries, pages, {
-        inlineAllowed: context.inlineBuckets,
-        sequence,
-        isRoot: false,
-        inlineBuckets: context.inlineBuckets,
-      });
-      tree.addBucket(entry.key, child.kind === 'inline' ? child.value : pagedBucketValue(child.rootPgid, sequence));
+      checkKey(entry.key, previous);
+      previous = entry.key;
+      addValue(tree, entry.key, entry.value, context);
+      if (pages.shouldFlush) await pages.flush();
     }
   }
   return tree.finish();
+}
+
+function isRun(item: WriteEntry | readonly WriteEntry[]): item is readonly WriteEntry[] {
+  return Array.isArray(item);
+}
+
+function addValue(tree: TreeBuilder, key: Uint8Array, value: Uint8Array, context: TreeContext): void {
+  if (context.isRoot) throw new BboltWriteError('value-at-root', `key ${keyText(key)} is a value at the root: only buckets may be there`);
+  if (value.length > maxValueBytes) {
+    throw new BboltWriteError('value-too-large', `value of ${value.length} bytes under key ${keyText(key)} exceeds ${maxValueBytes}`);
+  }
+  tree.addValue(key, value);
 }
 
 function checkKey(key: Uint8Array, previous: Uint8Array | undefined): void {

@@ -62,8 +62,9 @@ export function decodeTreePage(page: Uint8Array, pgid: number | null): TreePage 
       const pos = data.getUint32(at + 4, true);
       const ksize = data.getUint32(at + 8, true);
       const vsize = data.getUint32(at + 12, true);
-      const both = slice(at, pos, ksize + vsize, 'key and value');
-      elements.push({ flags: data.getUint32(at, true), key: both.subarray(0, ksize), value: both.subarray(ksize) });
+      const start = at + pos;
+      if (start + ksize + vsize > page.length) fail(`element at ${at}: key and value runs past the page end`);
+      elements.push({ flags: data.getUint32(at, true), key: page.subarray(start, start + ksize), value: page.subarray(start + ksize, start + ksize + vsize) });
     }
     return { kind: 'leaf', elements };
   }

@@ -76,7 +76,16 @@ export function pageTypeName(flags: number): string {
   return `unknown<${flags.toString(16).padStart(2, '0')}>`;
 }
 
-/** Byte order bbolt sorts keys in. */
+/** Keys up to this long are compared in JS: cheaper than a call into Buffer.compare's binding. */
+const shortKeyBytes = 64;
+
+/** Byte order bbolt sorts keys in (negative, 0 or positive, as Buffer.compare). */
 export function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
+  if (a.length > shortKeyBytes || b.length > shortKeyBytes) return Buffer.compare(a, b);
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }

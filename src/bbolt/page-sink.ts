@@ -5,6 +5,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface PageSink {
+  /** The writer reuses `bytes` once the returned promise settles: a sink keeping them must copy. */
   write(bytes: Uint8Array, offset: number): Promise<void>;
 }
 

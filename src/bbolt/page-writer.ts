@@ -1,4 +1,5 @@
-// Hands out page ids in file order and batches encoded pages into large sink writes.
+// Hands out page ids in file order and encodes pages straight into large write buffers: one
+// buffer of writeBatchBytes is filled page after page and handed to the sink whole, then reused.
 
 import type { PageSink } from './page-sink.js';
 import type { PendingPage } from './pending-page.js';
@@ -7,9 +8,12 @@ import type { PendingPage } from './pending-page.js';
 export const writeBatchBytes = 1024 * 1024;
 
 export class PageWriter {
-  private batch: Uint8Array[] = [];
-  private batchBytes = 0;
-  /** File offset of the batch's first byte. */
+  private buffer: Buffer = Buffer.allocUnsafe(writeBatchBytes);
+  private used = 0;
+  /** Filled buffers waiting for the next flush, before `buffer` (only when a page did not fit). */
+  private filled: Buffer[] = [];
+  private filledBytes = 0;
+  /** File offset of the first byte not yet handed to the sink. */
   private batchOffset: number;
 
   constructor(
@@ -28,7 +32,7 @@ export class PageWriter {
 
   /** Whether enough pages wait that the caller should flush() before adding more. */
   get shouldFlush(): boolean {
-    return this.batchBytes >= writeBatchBytes;
+    return this.filledBytes + this.used >= writeBatchBytes;
   }
 
   /**
@@ -37,22 +41,36 @@ export class PageWriter {
    */
   write(page: PendingPage): number {
     const pageCount = Math.ceil(page.byteSize / this.pageBytes);
+    const bytes = pageCount * this.pageBytes;
+    if (this.used + bytes > this.buffer.length) {
+      if (this.used > 0) {
+        this.filled.push(this.buffer.subarray(0, this.used));
+        this.filledBytes += this.used;
+      }
+      this.buffer = Buffer.allocUnsafe(Math.max(writeBatchBytes, bytes));
+      this.used = 0;
+    }
     const pgid = this.nextPgid;
-    const bytes = new Uint8Array(pageCount * this.pageBytes);
-    page.encodeInto(bytes, pgid, pageCount - 1);
+    const target = this.buffer.subarray(this.used, this.used + bytes);
+    target.fill(0);
+    page.encodeInto(target, pgid, pageCount - 1);
     this.nextPgid += pageCount;
-    this.batch.push(bytes);
-    this.batchBytes += bytes.length;
+    this.used += bytes;
     return pgid;
   }
 
   async flush(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const joined = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
-    const offset = this.batchOffset;
-    this.batchOffset += this.batchBytes;
-    this.batch = [];
-    this.batchBytes = 0;
-    await this.sink.write(joined, offset);
+    const parts = this.used > 0 ? [...this.filled, this.buffer.subarray(0, this.used)] : this.filled;
+    this.filled = [];
+    this.filledBytes = 0;
+    this.used = 0;
+    for (const part of parts) {
+      const offset = this.batchOffset;
+      this.batchOffset += part.length;
+      await this.sink.write(part, offset);
+    }
+    // The sink is done with the buffer (see PageSink): the next pages reuse it, unless it was an
+    // oversized one made for a single large page.
+    if (this.buffer.length > writeBatchBytes) this.buffer = Buffer.allocUnsafe(writeBatchBytes);
   }
 }

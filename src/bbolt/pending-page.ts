@@ -72,9 +72,11 @@ export class PendingPage {
       overflow,
     });
     const data = view(target);
+    const items = this.items;
     const elementBytes = this.isLeaf ? leafElementBytes : branchElementBytes;
-    let dataOffset = pageHeaderBytes + elementBytes * this.items.length;
-    this.items.forEach((item, index) => {
+    let dataOffset = pageHeaderBytes + elementBytes * items.length;
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index]!;
       const elementOffset = pageHeaderBytes + elementBytes * index;
       const pos = dataOffset - elementOffset;
       if (this.isLeaf) {
@@ -93,7 +95,7 @@ export class PendingPage {
         target.set(item.value, dataOffset);
         dataOffset += item.value.length;
       }
-    });
+    }
   }
 
   private itemBytes(item: PageItem): number {

@@ -109,17 +109,22 @@ function* later(run: readonly WriteEntry[]): Generator<WriteEntry> {
   yield* run;
 }
 
-async function* keyBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGenerator<WriteEntry> {
-  for await (const [key, value] of cursor.take(RECORD_PREFIX)) {
-    const tombstone = value[0] === tombstoneFlag;
-    const body = value.subarray(1);
-    summary.records++;
-    yield {
-      kind: 'value',
-      key: revisionKeyOfRecord(key, tombstone),
-      // etcd's tombstone is a KeyValue with the key alone (mvcc/kvstore_txn.go delete).
-      value: tombstone ? KeyValue.encode(KeyValue.fromPartial({ key: KeyValue.decode(body).key })).finish() : body,
-    };
+async function* keyBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGenerator<WriteEntry[]> {
+  for await (const pairs of cursor.takeRuns(RECORD_PREFIX)) {
+    const run: WriteEntry[] = new Array<WriteEntry>(pairs.length);
+    for (let i = 0; i < pairs.length; i++) {
+      const [key, value] = pairs[i]!;
+      const tombstone = value[0] === tombstoneFlag;
+      const body = value.subarray(1);
+      run[i] = {
+        kind: 'value',
+        key: revisionKeyOfRecord(key, tombstone),
+        // etcd's tombstone is a KeyValue with the key alone (mvcc/kvstore_txn.go delete).
+        value: tombstone ? KeyValue.encode(KeyValue.fromPartial({ key: KeyValue.decode(body).key })).finish() : body,
+      };
+    }
+    summary.records += pairs.length;
+    yield run;
   }
 }
 

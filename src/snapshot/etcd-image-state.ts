@@ -2,7 +2,7 @@
 // engine's state stream pairs (src/store/storage-keys.ts), read bucket by bucket in key order, in
 // bounded memory. Every key at every revision the file holds, tombstones, leases, and the marks.
 import { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
-import { decodeRevisionKey, etcdBuckets, etcdMetaKeys, type BboltReader, type BucketRef } from '../bbolt/index.js';
+import { decodeRevisionKey, etcdBuckets, etcdMetaKeys, revisionKeyBytes, type BboltReader, type BucketRef } from '../bbolt/index.js';
 import { keyText as keyTextOf } from '../bbolt/key-text.js';
 import { encodeRecord } from '../mvcc/kv-record.js';
 import { toKey } from '../core/keys.js';
@@ -12,8 +12,6 @@ import { APPLIED_KEY, COMPACT_KEY, RECORD_PREFIX, encodeApplied, encodeLeaseTtl,
 /** 'k' + main u64 + sub u64 (storage-keys.ts recordKey). */
 const recordKeyBytes = 17;
 import { fromEtcdAuthEntry, type EtcdAuthBucket } from '../auth/etcd-auth-buckets.js';
-import { AlarmMember } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { alarmKey } from '../maintenance/alarm-table.js';
 import { decodeLeaseValue } from './lease-value.js';
 import { SnapshotRestoreError } from './snapshot-errors.js';
 
@@ -68,36 +66,52 @@ function recordKeyOfRevision(revisionKey: Uint8Array): Buffer {
 
 /** The engine pairs of the image; `image` is complete once the iteration has ended. */
 export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: EtcdImageBuckets, image: RestoredImage): AsyncGenerator<StatePair> {
+  for await (const run of engineRunsOfEtcdImage(reader, buckets, image)) yield* run;
+}
+
+/**
+ * engineStateOfEtcdImage in runs (about a leaf page of the file each), so that a restore pays one
+ * await per page rather than per pair; `image` is complete once the iteration has ended.
+ */
+export async function* engineRunsOfEtcdImage(reader: BboltReader, buckets: EtcdImageBuckets, image: RestoredImage): AsyncGenerator<StatePair[]> {
   const compact = await compactRevisionOf(reader, buckets.meta);
   let maxMain = 0;
-  for await (const entry of reader.entries(buckets.key)) {
-    if (entry.kind !== 'value') throw new SnapshotRestoreError('bad-entry', `the key bucket holds a bucket ${keyTextOf(entry.key)}`);
-    const rev = decodeRevisionKey(entry.key);
-    if (rev === undefined || rev.main < 0n || rev.sub < 0n || rev.main > BigInt(Number.MAX_SAFE_INTEGER) || rev.sub > BigInt(Number.MAX_SAFE_INTEGER)) {
-      throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
+  for await (const entries of reader.entryRuns(buckets.key)) {
+    const run = new Array<StatePair>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      if (entry.kind !== 'value') throw new SnapshotRestoreError('bad-entry', `the key bucket holds a bucket ${keyTextOf(entry.key)}`);
+      const key = entry.key;
+      const tombstone = isRevisionKey(key);
+      if (tombstone === undefined) throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
+      const main = safeU64At(key, 0);
+      const sub = safeU64At(key, 9);
+      if (main === undefined || sub === undefined) throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
+      if (main > maxMain) maxMain = main;
+      let value: Buffer;
+      if (tombstone) {
+        // etcd's tombstone carries the key alone; Lattice's says at which revision the key was deleted.
+        const kv = KeyValue.decode(entry.value);
+        value = encodeRecord({ key: toKey(kv.key), value: Buffer.alloc(0), createRevision: 0, modRevision: main, sub, version: 0, lease: 0n, tombstone: true });
+      } else {
+        // Lattice keeps etcd's KeyValue bytes as they are, behind its flag byte.
+        value = Buffer.allocUnsafe(entry.value.length + 1);
+        value[0] = liveFlag;
+        value.set(entry.value, 1);
+      }
+      run[i] = [recordKeyOfRevision(key), value];
     }
-    const main = Number(rev.main);
-    if (main > maxMain) maxMain = main;
-    image.records++;
-    let value: Buffer;
-    if (rev.tombstone) {
-      // etcd's tombstone carries the key alone; Lattice's says at which revision the key was deleted.
-      const kv = KeyValue.decode(entry.value);
-      value = encodeRecord({ key: toKey(kv.key), value: Buffer.alloc(0), createRevision: 0, modRevision: main, sub: Number(rev.sub), version: 0, lease: 0n, tombstone: true });
-    } else {
-      // Lattice keeps etcd's KeyValue bytes as they are, behind its flag byte.
-      value = Buffer.allocUnsafe(entry.value.length + 1);
-      value[0] = liveFlag;
-      value.set(entry.value, 1);
-    }
-    yield [recordKeyOfRevision(entry.key), value];
+    image.records += run.length;
+    yield run;
   }
+  const rest: StatePair[] = [];
   if (buckets.lease !== undefined) {
     for await (const entry of reader.entries(buckets.lease)) {
       const lease = entry.kind === 'value' ? decodeLeaseValue(entry.value) : undefined;
       if (lease === undefined || lease.id === 0n) throw new SnapshotRestoreError('bad-entry', `the lease bucket holds ${keyTextOf(entry.key)}, not a lease`);
       image.leases++;
-      yield [leaseKey(lease.id), encodeLeaseTtl(Number(lease.ttlSeconds))];
+      rest.push([leaseKey(lease.id), encodeLeaseTtl(Number(lease.ttlSeconds))]);
+      if (rest.length >= restRunPairs) yield rest.splice(0);
     }
   }
   // Users, roles and the auth flag and revision: the same protobuf bytes under Lattice's keys.
@@ -106,28 +120,53 @@ export async function* engineStateOfEtcdImage(reader: BboltReader, buckets: Etcd
     if (bucket === undefined) continue;
     for await (const entry of reader.entries(bucket)) {
       const key = entry.kind === 'value' ? fromEtcdAuthEntry(name, entry.key) : undefined;
-      if (entry.kind === 'value' && key !== undefined) yield [key, Buffer.from(entry.value)];
+      if (entry.kind === 'value' && key !== undefined) rest.push([key, Buffer.from(entry.value)]);
+      if (rest.length >= restRunPairs) yield rest.splice(0);
     }
   }
-  // Raised alarms (a NOSPACE stays raised after the move, as it does in a restored etcd).
+  // Raised alarms (a NOSPACE stays raised after the move, as it does in a restored etcd). Their
+  // decoders are loaded only for a file that has some: the generated rpc module takes a good part of
+  // a small restore's start-up.
   if (buckets.alarm !== undefined) {
     for await (const entry of reader.entries(buckets.alarm)) {
       if (entry.kind !== 'value') continue;
-      let member: AlarmMember;
+      const [{ AlarmMember }, { alarmKey }] = await Promise.all([import('../gen/etcd/etcdserver/etcdserverpb/rpc.js'), import('../maintenance/alarm-table.js')]);
+      let member: { readonly memberID: bigint; readonly alarm: number };
       try {
         member = AlarmMember.decode(entry.key);
       } catch {
         throw new SnapshotRestoreError('bad-entry', `the alarm bucket holds ${keyTextOf(entry.key)}, not an alarm`);
       }
-      yield [alarmKey(member.memberID, member.alarm), Buffer.alloc(0)];
+      rest.push([alarmKey(member.memberID, member.alarm), Buffer.alloc(0)]);
     }
   }
   image.compactRevision = compact;
   image.revision = Math.max(maxMain, compact, 1);
   // Applied index 0: the restored member's Raft log starts afresh at its bootstrap entries.
-  yield [APPLIED_KEY, encodeApplied({ index: 0, revision: image.revision })];
+  rest.push([APPLIED_KEY, encodeApplied({ index: 0, revision: image.revision })]);
   // Lattice stores compactRev + 1 (see persisted-state.ts).
-  if (compact > 0) yield [COMPACT_KEY, encodeRevision(compact + 1)];
+  if (compact > 0) rest.push([COMPACT_KEY, encodeRevision(compact + 1)]);
+  yield rest;
+}
+
+/** Pairs of the small buckets (leases, auth) gathered into one run. */
+const restRunPairs = 1024;
+const revisionSeparator = 0x5f; // '_'
+const tombstoneMark = 0x74; // 't'
+
+/** Whether `key` is etcd's <main>_<sub>[t]: undefined if not, else whether it marks a tombstone. */
+function isRevisionKey(key: Uint8Array): boolean | undefined {
+  if (key.length === revisionKeyBytes && key[8] === revisionSeparator) return false;
+  if (key.length === revisionKeyBytes + 1 && key[8] === revisionSeparator && key[revisionKeyBytes] === tombstoneMark) return true;
+  return undefined;
+}
+
+/** The big-endian u64 at `at` as a number, or undefined past 2^53 - 1 (or negative as etcd's int64). */
+function safeU64At(bytes: Uint8Array, at: number): number | undefined {
+  const high = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+  const low = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
+  if (high >= 0x200000) return undefined;
+  return high * 0x1_0000_0000 + low;
 }
 
 /**

@@ -88,7 +88,7 @@ export async function takeEtcdSnapshot(source: SnapshotSource, signal?: AbortSig
   }
   const path = join(source.tempDir, `etcd-snapshot-${process.pid}-${nextImageId++}.db.tmp`);
   const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
-  const cursor = new EngineCursor(abortable(source.engine.iterate({}), signal));
+  const cursor = new EngineCursor(source.engine.iterate({}), () => throwIfAborted(signal));
   const discard = async (): Promise<void> => {
     try {
       await rm(path, { force: true });
@@ -120,14 +120,6 @@ export async function takeEtcdSnapshot(source: SnapshotSource, signal?: AbortSig
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted === true) throw new SnapshotExportError('aborted', 'snapshot: the client went away');
-}
-
-/** The engine's snapshot iteration, stopped at the next entry once the signal aborts. */
-async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal | undefined): AsyncGenerator<T> {
-  for await (const item of source) {
-    throwIfAborted(signal);
-    yield item;
-  }
 }
 
 /** The image is about as large as the engine's files (the live data, rewritten without history of pages). */

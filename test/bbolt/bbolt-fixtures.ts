@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BboltReader, type BucketRef } from '../../src/bbolt/bbolt-reader.js';
-import type { WriteEntry } from '../../src/bbolt/bbolt-writer.js';
+import type { EntrySource, WriteEntry } from '../../src/bbolt/bbolt-writer.js';
 import { decodeTreePage } from '../../src/bbolt/page-elements.js';
 import { checkMetaPage } from '../../src/bbolt/meta-page.js';
 import { readPageHeader } from '../../src/bbolt/page-format.js';
@@ -20,7 +20,7 @@ export const value = (key: string | Uint8Array, data: string | Uint8Array): Writ
   value: typeof data === 'string' ? bytes(data) : data,
 });
 
-export const bucket = (key: string, entries: Iterable<WriteEntry> | AsyncIterable<WriteEntry>, sequence?: bigint): WriteEntry => ({
+export const bucket = (key: string, entries: EntrySource, sequence?: bigint): WriteEntry => ({
   kind: 'bucket',
   key: bytes(key),
   entries,

@@ -267,4 +267,31 @@ test('the writer refuses unsorted or duplicate keys, empty and oversized keys, a
   assert.is(await kindOf([bucket('b', [value(new Uint8Array(32768).fill(1), '1')])]), 'written');
 });
 
+test('a bucket handed over in runs (arrays) is written byte for byte as the same entries one by one, also read back in runs', async () => {
+  const random = seededRandom(1206);
+  const entries = Array.from({ length: 3000 }, (_, i) => value(`k${String(i).padStart(6, '0')}`, randomBytes(random, Math.floor(random() * 600))));
+  // Runs of uneven lengths, with a sub-bucket and a large value (overflow pages) among them.
+  entries.splice(1500, 0, bucket('k001499-sub', [value('a', '1')]));
+  entries.push(value('z-large', randomBytes(random, 20_000)));
+  async function* asRuns(): AsyncGenerator<WriteEntry | WriteEntry[]> {
+    for (let at = 0; at < entries.length; ) {
+      const length = 1 + Math.floor(random() * 700);
+      yield entries.slice(at, at + length);
+      at += length;
+    }
+  }
+  async function* oneByOne(): AsyncGenerator<WriteEntry> {
+    yield* entries;
+  }
+  const fromRuns = await writeToMemory([bucket('b', asRuns())]);
+  const fromEntries = await writeToMemory([bucket('b', oneByOne())]);
+  assert.ok(Buffer.from(fromRuns).equals(Buffer.from(fromEntries)));
+  const reader = await open(fromRuns);
+  const b = (await reader.bucket(bytes('b')))!;
+  const keys: string[] = [];
+  for await (const run of reader.entryRuns(b)) for (const entry of run) keys.push(text(entry.key));
+  assert.equal(keys, entries.map((e) => text(e.key)));
+  await reader.close();
+});
+
 test.run();

@@ -6,6 +6,9 @@ import { EngineCursor, maxReadAheadPairs, type EnginePair } from '../../src/snap
 import { decodeLeaseValue, encodeLeaseKey, encodeLeaseValue } from '../../src/snapshot/lease-value.js';
 import { encodeMemberKey, encodeMemberValue } from '../../src/snapshot/member-value.js';
 import { etcdClusterVersion } from '../../src/snapshot/snapshot-export.js';
+import { SnapshotChunkMessage } from '../../src/adapters/grpc/snapshot-message.js';
+import { SnapshotResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 const test = suite('etcd image pieces');
 const pair = (key: string, value = ''): EnginePair => [Buffer.from(key), Buffer.from(value)];
@@ -33,14 +36,14 @@ test('the cursor hands each prefix its run of keys, in order, skipping keys of n
   await cursor.close();
 });
 
-test(`the cursor reads at most ${maxReadAheadPairs} pairs ahead of its consumer`, async () => {
+test(`the cursor reads at most ${maxReadAheadPairs} pairs ahead of the run its consumer holds (itself at most as long)`, async () => {
   const pulled = { count: 0 };
   const pairs = Array.from({ length: 3 * maxReadAheadPairs }, (_, i) => pair(`k${String(i).padStart(8, '0')}`));
   const cursor = new EngineCursor(source(pairs, pulled));
   const run = cursor.take(Buffer.from('k'));
   await run.next();
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-  assert.ok(pulled.count <= maxReadAheadPairs + 1, `pulled ${pulled.count}`);
+  assert.ok(pulled.count <= 2 * maxReadAheadPairs + 1, `pulled ${pulled.count}`);
   let n = 1;
   for await (const _ of run) n++;
   assert.is(n, pairs.length);
@@ -92,6 +95,26 @@ test('member values are the JSON etcd writes, with the ID as an exact number', (
   );
   assert.is(Buffer.from(encodeMemberValue({ ...m, name: '', clientUrls: [], isLearner: true })).toString(), '{"id":18179366030057626619,"peerURLs":["http://127.0.0.1:2380"],"isLearner":true}');
   assert.is(etcdClusterVersion('3.4.23'), '3.4.0');
+});
+
+test('the hand-encoded snapshot message is byte for byte the generated SnapshotResponse encoding', () => {
+  const seed = Number(process.env.SNAPSHOT_MESSAGE_SEED ?? 20261206);
+  const random = seededRandom(seed);
+  const remainders = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER];
+  const lengths = [0, 1, 32, 127, 128, 32 * 1024, 70_000];
+  for (let i = 0; i < 300; i++) {
+    const remaining = i < remainders.length ? remainders[i]! : Math.floor(random() * 2 ** (1 + Math.floor(random() * 52)));
+    const length = i < lengths.length ? lengths[i]! : Math.floor(random() * 40_000);
+    const blob = Buffer.alloc(length);
+    for (let j = 0; j < length; j += 97) blob[j] = Math.floor(random() * 256);
+    const expected = Buffer.from(SnapshotResponse.encode(SnapshotResponse.fromPartial({ remainingBytes: BigInt(remaining), blob })).finish());
+    const message = new SnapshotChunkMessage(remaining, blob);
+    const actual = Buffer.alloc(message.size + 3, 0xee);
+    message.writeTo(actual, 2);
+    assert.is(message.size, expected.length, `seed ${seed} case ${i}: size for remaining ${remaining}, blob ${length}`);
+    assert.ok(actual.subarray(2, 2 + message.size).equals(expected), `seed ${seed} case ${i}: bytes for remaining ${remaining}, blob ${length}`);
+    assert.is(actual[2 + message.size], 0xee, `seed ${seed} case ${i}: wrote past its size`);
+  }
 });
 
 test.run();

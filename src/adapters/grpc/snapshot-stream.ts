@@ -11,6 +11,7 @@ import { drained } from './stream-drained.js';
 import { SnapshotExportError } from '../../snapshot/snapshot-errors.js';
 import { GrpcStatusError, type GrpcStatus } from './error-status.js';
 import { Status } from './grpc-codes.js';
+import { SnapshotChunkMessage } from './snapshot-message.js';
 
 /** Busy and a full disk are a resource running out; a lagging engine is worth a retry; a gone client cancelled. */
 function snapshotRefusal(err: SnapshotExportError): GrpcStatus {
@@ -32,17 +33,28 @@ export async function serveSnapshot(api: ServerApi, call: CallContext, out: Resp
     throw err;
   }
   let sent = 0;
+  const chunks = image.chunks()[Symbol.asyncIterator]();
   try {
-    for await (const chunk of image.chunks()) {
+    // The next read of the image (and its hashing) runs while the client takes the current one.
+    const readNext = (): Promise<IteratorResult<Uint8Array>> => {
+      const read = chunks.next();
+      read.catch(() => undefined); // awaited below; not an unhandled rejection if the call ends first
+      return read;
+    };
+    let next = readNext();
+    for (let read = await next; read.done !== true; read = await next) {
+      next = readNext();
+      const chunk = read.value;
       for (let at = 0; at < chunk.length; at += snapshotChunkBytes) {
         if (call.signal.aborted) return;
-        const blob = Buffer.from(chunk.buffer, chunk.byteOffset + at, Math.min(snapshotChunkBytes, chunk.length - at));
+        const blob = chunk.subarray(at, Math.min(at + snapshotChunkBytes, chunk.length));
         sent += blob.length;
-        const more = out.send({ header: undefined, remainingBytes: BigInt(Math.max(0, image.dbBytes - sent)), blob });
+        const more = out.write(new SnapshotChunkMessage(Math.max(0, image.dbBytes - sent), blob));
         if (!more) await drained(out, call.signal);
       }
     }
   } finally {
+    await chunks.return?.(undefined);
     await image.discard();
   }
 }

@@ -11,6 +11,12 @@ export type EnginePair = readonly [Buffer, Buffer];
 
 /** Pairs queued ahead of the consumer at most (about a few engine batches), besides the run it holds. */
 export const maxReadAheadPairs = 4096;
+/**
+ * Bytes (keys and values) queued ahead at most, and in one run at most: with values up to the
+ * request limit (1.5 MiB) a pair count alone would let gigabytes be read ahead. Each bound may be
+ * passed by one pair, so a save holds at most about twice this plus two values.
+ */
+export const maxReadAheadBytes = 8 * 1024 * 1024;
 /** Pairs queued before a waiting consumer is woken: fewer wakes, longer runs (the end wakes it too). */
 export const wakeConsumerPairs = 256;
 
@@ -18,6 +24,8 @@ export class EngineCursor {
   private readonly source: AsyncIterator<EnginePair>;
   private queue: EnginePair[] = [];
   private queueHead = 0;
+  /** Bytes of the pairs from queueHead on. */
+  private queuedBytes = 0;
   private ended = false;
   private failure: { readonly error: unknown } | undefined;
   private pumping: Promise<void> | undefined;
@@ -47,8 +55,9 @@ export class EngineCursor {
   async *takeRuns(prefix: Buffer): AsyncGenerator<EnginePair[]> {
     while (await this.filled()) {
       const run: EnginePair[] = [];
+      let runBytes = 0;
       let past = false;
-      while (this.queueHead < this.queue.length) {
+      while (this.queueHead < this.queue.length && runBytes < maxReadAheadBytes) {
         const pair = this.queue[this.queueHead]!;
         const order = comparePrefix(pair[0], prefix);
         if (order > 0) {
@@ -56,7 +65,12 @@ export class EngineCursor {
           break;
         }
         this.queueHead++;
-        if (order === 0) run.push(pair);
+        const bytes = pairBytes(pair);
+        this.queuedBytes -= bytes;
+        if (order === 0) {
+          run.push(pair);
+          runBytes += bytes;
+        }
       }
       this.consumed();
       if (run.length > 0) yield run;
@@ -89,17 +103,18 @@ export class EngineCursor {
     if (this.queueHead === this.queue.length) {
       this.queue = [];
       this.queueHead = 0;
+      this.queuedBytes = 0;
     } else if (this.queueHead >= maxReadAheadPairs / 2) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
-    if (this.queue.length - this.queueHead < maxReadAheadPairs) this.wakePump?.();
+    if (!this.full()) this.wakePump?.();
   }
 
   private async pump(): Promise<void> {
     try {
       while (!this.closed) {
-        if (this.queue.length - this.queueHead >= maxReadAheadPairs) {
+        if (this.full()) {
           this.wake();
           await new Promise<void>((resolve) => (this.wakePump = resolve));
           this.wakePump = undefined;
@@ -112,6 +127,7 @@ export class EngineCursor {
         }
         this.throwIfStopped();
         this.queue.push(next.value);
+        this.queuedBytes += pairBytes(next.value);
         if (this.queue.length - this.queueHead >= wakeConsumerPairs) this.wake();
       }
     } catch (error) {
@@ -120,12 +136,18 @@ export class EngineCursor {
     this.wake();
   }
 
+  private full(): boolean {
+    return this.queue.length - this.queueHead >= maxReadAheadPairs || this.queuedBytes >= maxReadAheadBytes;
+  }
+
   private wake(): void {
     const wake = this.wakeConsumer;
     this.wakeConsumer = undefined;
     wake?.();
   }
 }
+
+const pairBytes = (pair: EnginePair): number => pair[0].length + pair[1].length;
 
 /** Buffer.compare(key's first prefix.length bytes, prefix) without a subarray per key. */
 function comparePrefix(key: Buffer, prefix: Buffer): number {

@@ -1,7 +1,8 @@
 // Maintenance.Snapshot's image: the engine's point-in-time view written as etcd's bbolt file into a
 // temporary file (a bbolt file's meta pages come first but are known last), then read back in
-// chunks and followed by its SHA-256, as etcd streams its backend. Memory stays bounded by the bbolt
-// writer's pending pages and one chunk; writes go on meanwhile (the engine's view is a snapshot).
+// chunks and followed by its SHA-256, as etcd streams its backend. Memory stays bounded by the
+// engine cursor's read-ahead (engine-cursor.ts, by pairs and bytes), the bbolt writer's pending pages
+// and one chunk; writes go on meanwhile (the engine's view is a snapshot).
 import { rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Member } from '../cluster/member.js';

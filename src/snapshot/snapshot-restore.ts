@@ -69,9 +69,12 @@ export async function restoreEtcdSnapshot(o: RestoreOptions): Promise<RestoreSum
     const engine = await openEngine(o.engine, join(temp, o.engine), { memory: { maxWalBytes: restoreMaxWalBytes } });
     try {
       await loadEngine(engine, engineRunsOfEtcdImage(reader, buckets, image));
-    } finally {
-      await engine.close();
+    } catch (e) {
+      // the temp dir goes anyway: what closing it says must not replace why the load failed
+      await engine.close().catch(() => undefined);
+      throw e;
     }
+    await engine.close();
     await nodeFileSystem.fsyncDir(temp);
     await rmdir(dataDir).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENOENT') throw e;

@@ -46,8 +46,9 @@ test('a restore killed midway leaves no data dir, and the next restore removes w
   const dataDir = join(parent, 'data');
   const args = [latticeBin, 'snapshot', 'restore', file, '--data-dir', dataDir, '--engine', 'rocksdb', ...flags];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
-  await waitUntil(() => readdirSync(parent).some((n) => n.startsWith('.data.restoring-')), { timeoutMs: 30_000, what: 'the restore to start building' });
-  await new Promise((r) => setTimeout(r, 500));
+  // killed as soon as its engine exists in the temp dir: a fast restore could finish within any fixed wait
+  const building = (): boolean => readdirSync(parent).some((n) => n.startsWith('.data.restoring-') && existsSync(join(parent, n, 'rocksdb')));
+  await waitUntil(building, { timeoutMs: 30_000, what: 'the restore to start building', intervalMs: 5 });
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
   assert.not.ok(existsSync(dataDir), 'no data dir after the kill');

@@ -2,7 +2,7 @@
 // errors, early close), the lease and member values as etcd encodes them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EngineCursor, maxReadAheadPairs, type EnginePair } from '../../src/snapshot/engine-cursor.js';
+import { EngineCursor, maxReadAheadBytes, maxReadAheadPairs, type EnginePair } from '../../src/snapshot/engine-cursor.js';
 import { decodeLeaseValue, encodeLeaseKey, encodeLeaseValue } from '../../src/snapshot/lease-value.js';
 import { encodeMemberKey, encodeMemberValue } from '../../src/snapshot/member-value.js';
 import { etcdClusterVersion } from '../../src/snapshot/snapshot-export.js';
@@ -46,6 +46,24 @@ test(`the cursor reads at most ${maxReadAheadPairs} pairs ahead of the run its c
   assert.ok(pulled.count <= 2 * maxReadAheadPairs + 1, `pulled ${pulled.count}`);
   let n = 1;
   for await (const _ of run) n++;
+  assert.is(n, pairs.length);
+  await cursor.close();
+});
+
+test(`with large values the cursor reads at most about ${maxReadAheadBytes} bytes ahead, and hands them in runs of about as many`, async () => {
+  const pulled = { count: 0 };
+  const value = Buffer.alloc(1024 * 1024);
+  const pairs: EnginePair[] = Array.from({ length: 64 }, (_, i) => [Buffer.from(`k${String(i).padStart(4, '0')}`), value]);
+  const cursor = new EngineCursor(source(pairs, pulled));
+  const runs = cursor.takeRuns(Buffer.from('k'));
+  const first = await runs.next();
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  const perBound = maxReadAheadBytes / value.length;
+  assert.ok(!first.done && first.value.length <= perBound + 1, `a run of ${first.done ? 0 : first.value.length} MiB values`);
+  // the run held plus the queue: each bound may be passed by one pair
+  assert.ok(pulled.count <= 2 * (perBound + 1), `pulled ${pulled.count} MiB values`);
+  let n = first.done ? 0 : first.value.length;
+  for await (const run of runs) n += run.length;
   assert.is(n, pairs.length);
   await cursor.close();
 });

@@ -5,12 +5,11 @@
 // table disagree, as a follower's do while the log catches up.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EtcdError, isEtcdError } from '../../src/core/errors.js';
+import { isEtcdError } from '../../src/core/errors.js';
 import type { ServerApi } from '../../src/core/kv-api.js';
 import { AuthFront } from '../../src/auth/auth-front.js';
-import { noUser, type AuthRequest } from '../../src/auth/auth-op.js';
-import type { AuthAnswer } from '../../src/auth/auth-state.js';
-import { SimpleTokens } from '../../src/auth/simple-tokens.js';
+import { noUser } from '../../src/auth/auth-op.js';
+import { selfApplyingAuthFront } from '../store/auth-harness.js';
 import { createLeaseMethods } from '../../src/adapters/grpc/lease-service.js';
 import type { MethodCall } from '../../src/adapters/grpc/service-module.js';
 import { LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
@@ -29,19 +28,7 @@ const leaderKeys = new Map<bigint, string[]>([
 ]);
 
 async function aliceReadsA(): Promise<{ front: AuthFront; token: string }> {
-  let index = 0;
-  let front: AuthFront | undefined;
-  front = new AuthFront({
-    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
-    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
-    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
-      const out = front!.apply(req, ++index, []);
-      if (!out.ok) throw new EtcdError(out.error);
-      return out.answer;
-    },
-    leaseKeys: (id) => localTable.get(id),
-    clientCertAuth: false,
-  });
+  const front = selfApplyingAuthFront((id) => localTable.get(id));
   await front.userAdd(noUser, 'root', 'rootpw', false);
   await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
   await front.request(noUser, { op: 'roleAdd', name: 'ra' });

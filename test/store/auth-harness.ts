@@ -5,10 +5,28 @@ import { AuthFront } from '../../src/auth/auth-front.js';
 import { noUser, type AuthHeader, type AuthRequest } from '../../src/auth/auth-op.js';
 import type { AuthAnswer } from '../../src/auth/auth-state.js';
 import { SimpleTokens } from '../../src/auth/simple-tokens.js';
+import type { LeaseKeys } from '../../src/auth/request-permissions.js';
 import { EtcdError } from '../../src/core/errors.js';
 import { openStore, type OpenStore } from './store-harness.js';
 import { ScriptedLog } from '../log/scripted-log.js';
 import { ManualTimers } from './manual-timers.js';
+
+/** A real auth front whose own entries apply at once (no log), simple tokens, passwords kept in plain. */
+export function selfApplyingAuthFront(leaseKeys: LeaseKeys): AuthFront {
+  let index = 0;
+  const front: AuthFront = new AuthFront({
+    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
+    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
+    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
+      const out = front.apply(req, ++index, []);
+      if (!out.ok) throw new EtcdError(out.error);
+      return out.answer;
+    },
+    leaseKeys,
+    clientCertAuth: false,
+  });
+  return front;
+}
 
 export interface AuthedStore {
   readonly log: ScriptedLog;
@@ -26,19 +44,7 @@ export interface AuthedStore {
 export async function openAuthed(dir: string, open: OpenStore[]): Promise<AuthedStore> {
   const log = new ScriptedLog();
   const leases = new LeaseTable({ minTtlSeconds: 1, clock: new ManualTimers() });
-  let index = 0;
-  let front: AuthFront | undefined;
-  front = new AuthFront({
-    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
-    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
-    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
-      const out = front!.apply(req, ++index, []);
-      if (!out.ok) throw new EtcdError(out.error);
-      return out.answer;
-    },
-    leaseKeys: (id) => leases.keysOf(id),
-    clientCertAuth: false,
-  });
+  const front = selfApplyingAuthFront((id) => leases.keysOf(id));
   const s = await openStore({ engine: 'memory', shards: 1, placement: 'main' }, dir, { revisionLog: log, leases, hooks: { auth: front } });
   open.push(s);
   await front.userAdd(noUser, 'root', 'rootpw', false);

@@ -124,9 +124,9 @@ const importReadersWaitMs = 10_000;
 const defragBatchBytes = 256 * 1024;
 /**
  * The copy's memtables are kept smallish (8 MiB), so that most of it is flushed to SST files in the
- * background while it is written, and what is left in its WAL (replayed when it is opened in place,
- * while clients wait) stays short. Much smaller ones (1 MiB) made RocksDB slow its writes down, which
- * happens on the JS thread: pauses of 60-220 ms on this machine.
+ * background while it is written, and what is left in its WAL (replayed when the copy is reopened,
+ * before clients are held) stays short. Much smaller ones (1 MiB) made RocksDB slow its writes down,
+ * which happens on the JS thread: pauses of 60-220 ms on this machine.
  */
 const defragCopyTuning = { compaction: 'level', memtableMemoryBudget: 32 * 1024 * 1024 } as const;
 

@@ -13,14 +13,18 @@ export interface RefusableCall {
 }
 
 export interface RefusalScheduler {
+  /** A monotonic clock (ms): a step of the wall clock must not hold refusals longer. */
   now(): number;
+  /** The wall clock (ms since the epoch), which calls' deadlines are given in. */
+  wallNow(): number;
   /** One timer at a time; it must not keep the process alive. */
   setTimer(run: () => void, ms: number): unknown;
   clearTimer(timer: unknown): void;
 }
 
 export const unrefTimers: RefusalScheduler = {
-  now: () => Date.now(),
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
   setTimer: (run, ms) => setTimeout(run, ms).unref(),
   clearTimer: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
@@ -54,7 +58,8 @@ export class DelayedRefusals<C extends RefusableCall> {
 
   refuse(call: C): void {
     const dueMs = this.scheduler.now() + this.delayMs;
-    if (this.delayMs <= 0 || this.size >= this.maxHeld || (call.deadline !== undefined && call.deadline <= dueMs + deadlineMarginMs)) return this.answer(call);
+    const tooSoon = call.deadline !== undefined && call.deadline - this.scheduler.wallNow() <= this.delayMs + deadlineMarginMs;
+    if (this.delayMs <= 0 || this.size >= this.maxHeld || tooSoon) return this.answer(call);
     this.held.push({ call, dueMs });
     if (this.timer === undefined) this.timer = this.scheduler.setTimer(() => this.answerDue(), this.delayMs);
   }

@@ -18,6 +18,7 @@ function manualScheduler() {
   let timer: { run: () => void; at: number } | undefined;
   const scheduler: RefusalScheduler = {
     now: () => now,
+    wallNow: () => now,
     setTimer: (run, ms) => (timer = { run, at: now + ms }),
     clearTimer: (t) => {
       if (t === timer) timer = undefined;

@@ -2,9 +2,9 @@
 // its next call as soon as the refusal comes back, so an immediate refusal invites the next one: at
 // 200 loops that was about 5,000 refused calls a second, each an HTTP/2 stream and a status the
 // server's event loop writes while its neighbours wait. Held for `delayMs`, the same loops send a
-// fraction of that, and a client that does not wait for answers runs into its connection's stream
-// limit instead. The answer is the same refusal; a call whose deadline falls inside the delay is
-// answered at once, so no caller sees a deadline where it would have seen the refusal.
+// fraction of that. A client that does not wait for answers fills the bound (`maxHeld`), past which
+// refusals go at once, as before. The answer is the same refusal; a call whose deadline falls inside
+// the delay is answered at once, so no caller sees a deadline where it would have seen the refusal.
 
 /** The part of a call a held refusal needs. */
 export interface RefusableCall {

@@ -241,7 +241,7 @@ export class TenantRouter {
         const caller = rateLimited ? this.callerKeyNow(call.metadata, call.verifiedCommonName) : undefined;
         // the status itself, not an EtcdError: capturing an Error's stack was the largest cost of a refusal
         if (caller !== undefined && this.refusedEarly(caller)) {
-          // its request is read and dropped, so that a held call keeps no body buffered (not decoded)
+          // its request is read and dropped (not decoded), so that HTTP/2 does not buffer it while held
           call.receive(ignoreMessage, ignoreEnd);
           return this.refusals.refuse(call);
         }

@@ -16,6 +16,8 @@ import {
   encodeRevisionKey,
   etcdBuckets,
   revisionKeyBytes,
+  revisionKeySeparator,
+  revisionKeyTombstoneMark,
   etcdMetaKeys,
   type EntrySource,
   type WriteEntry,
@@ -50,8 +52,6 @@ export interface ImageSources {
 const encoder = new TextEncoder();
 const metaPrefix = Buffer.from('m/');
 const tombstoneFlag = 1;
-const revisionSeparator = 0x5f; // '_'
-const tombstoneMark = 0x74; // 't'
 
 /** The top-level buckets, in bbolt's (bytewise) order; `summary` is filled as they are written. */
 export function* etcdImageBuckets(sources: ImageSources, summary: ImageSummary): Generator<WriteEntry> {
@@ -135,9 +135,9 @@ async function* keyBucket(cursor: EngineCursor, summary: ImageSummary): AsyncGen
 function revisionKeyOfRecord(recordKey: Buffer, tombstone: boolean): Buffer {
   const out = Buffer.allocUnsafe(revisionKeyBytes + (tombstone ? 1 : 0));
   recordKey.copy(out, 0, 1, 9);
-  out[8] = revisionSeparator;
+  out[8] = revisionKeySeparator;
   recordKey.copy(out, 9, 9, 17);
-  if (tombstone) out[revisionKeyBytes] = tombstoneMark;
+  if (tombstone) out[revisionKeyBytes] = revisionKeyTombstoneMark;
   return out;
 }
 

@@ -2,7 +2,7 @@
 // engine's state stream pairs (src/store/storage-keys.ts), read bucket by bucket in key order, in
 // bounded memory. Every key at every revision the file holds, tombstones, leases, and the marks.
 import { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
-import { decodeRevisionKey, etcdBuckets, etcdMetaKeys, revisionKeyBytes, type BboltReader, type BucketRef } from '../bbolt/index.js';
+import { decodeRevisionKey, decodeRevisionKeyNumbers, etcdBuckets, etcdMetaKeys, type BboltReader, type BucketRef } from '../bbolt/index.js';
 import { keyText as keyTextOf } from '../bbolt/key-text.js';
 import { encodeRecord } from '../mvcc/kv-record.js';
 import { toKey } from '../core/keys.js';
@@ -82,11 +82,9 @@ export async function* engineRunsOfEtcdImage(reader: BboltReader, buckets: EtcdI
       const entry = entries[i]!;
       if (entry.kind !== 'value') throw new SnapshotRestoreError('bad-entry', `the key bucket holds a bucket ${keyTextOf(entry.key)}`);
       const key = entry.key;
-      const tombstone = isRevisionKey(key);
-      if (tombstone === undefined) throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
-      const main = safeU64At(key, 0);
-      const sub = safeU64At(key, 9);
-      if (main === undefined || sub === undefined) throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
+      const rev = decodeRevisionKeyNumbers(key);
+      if (rev === undefined) throw new SnapshotRestoreError('bad-entry', `the key bucket holds ${keyTextOf(entry.key)}, not a revision`);
+      const { main, sub, tombstone } = rev;
       if (main > maxMain) maxMain = main;
       let value: Buffer;
       if (tombstone) {
@@ -151,23 +149,6 @@ export async function* engineRunsOfEtcdImage(reader: BboltReader, buckets: EtcdI
 
 /** Pairs of the small buckets (leases, auth) gathered into one run. */
 const restRunPairs = 1024;
-const revisionSeparator = 0x5f; // '_'
-const tombstoneMark = 0x74; // 't'
-
-/** Whether `key` is etcd's <main>_<sub>[t]: undefined if not, else whether it marks a tombstone. */
-function isRevisionKey(key: Uint8Array): boolean | undefined {
-  if (key.length === revisionKeyBytes && key[8] === revisionSeparator) return false;
-  if (key.length === revisionKeyBytes + 1 && key[8] === revisionSeparator && key[revisionKeyBytes] === tombstoneMark) return true;
-  return undefined;
-}
-
-/** The big-endian u64 at `at` as a number, or undefined past 2^53 - 1 (or negative as etcd's int64). */
-function safeU64At(bytes: Uint8Array, at: number): number | undefined {
-  const high = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-  const low = ((bytes[at + 4]! << 24) | (bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!) >>> 0;
-  if (high >= 0x200000) return undefined;
-  return high * 0x1_0000_0000 + low;
-}
 
 /**
  * The compaction point etcd would stand at once started from the file: the scheduled compaction if it

@@ -9,6 +9,7 @@ import { writeBboltFile } from '../../src/bbolt/bbolt-file.js';
 import { BboltWriteError } from '../../src/bbolt/bbolt-errors.js';
 import { checkMetaPage, encodeMetaPage, fnv64a } from '../../src/bbolt/meta-page.js';
 import { MemoryPageSink } from '../../src/bbolt/page-sink.js';
+import { decodeRevisionKey, decodeRevisionKeyNumbers, encodeRevisionKey } from '../../src/bbolt/etcd-layout.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import {
   bucket,
@@ -292,6 +293,24 @@ test('a bucket handed over in runs (arrays) is written byte for byte as the same
   for await (const run of reader.entryRuns(b)) for (const entry of run) keys.push(text(entry.key));
   assert.equal(keys, entries.map((e) => text(e.key)));
   await reader.close();
+});
+
+test('a revision key decodes in numbers as in bigints; a shape of another key, a number past 2^53 - 1 or a negative one is undefined', () => {
+  for (const key of [
+    { main: 0n, sub: 0n, tombstone: false },
+    { main: 42n, sub: 3n, tombstone: true },
+    { main: 2n ** 53n - 1n, sub: 7n, tombstone: false },
+  ]) {
+    const bytes = encodeRevisionKey(key);
+    assert.equal(decodeRevisionKey(bytes), key);
+    assert.equal(decodeRevisionKeyNumbers(bytes), { main: Number(key.main), sub: Number(key.sub), tombstone: key.tombstone });
+  }
+  assert.is(decodeRevisionKeyNumbers(encodeRevisionKey({ main: 2n ** 53n, sub: 0n, tombstone: false })), undefined);
+  assert.is(decodeRevisionKeyNumbers(encodeRevisionKey({ main: 1n, sub: 2n ** 64n - 1n, tombstone: false })), undefined, 'sub -1 as etcd int64');
+  const marked = encodeRevisionKey({ main: 1n, sub: 0n, tombstone: true });
+  marked[17] = 0x78;
+  assert.is(decodeRevisionKeyNumbers(marked), undefined, 'an 18th byte other than t');
+  assert.is(decodeRevisionKeyNumbers(new Uint8Array(16)), undefined);
 });
 
 test.run();

@@ -1,11 +1,12 @@
 // etcdserverpb.SnapshotResponse encoded straight into the frame buffer: the blob is copied once,
 // from the image's read buffer to the HTTP/2 write, instead of into a protobuf writer and then
-// again into the frame. The bytes are those of the generated encoder (test/adapters/grpc-snapshot-message.test.ts):
+// again into the frame. The bytes are those of the generated encoder (test/maintenance/snapshot-units.test.ts):
 //   field 2 remaining_bytes (varint, left out when 0) | field 3 blob (length-delimited, left out when empty)
+import { bytesFieldSize, ExactWriter, lengthSize } from '../../core/proto-writer.js';
 import type { OutgoingMessage } from './grpc-wire.js';
 
-const remainingBytesTag = 0x10;
-const blobTag = 0x1a;
+const remainingBytesField = 2;
+const blobField = 3;
 
 export class SnapshotChunkMessage implements OutgoingMessage {
   readonly size: number;
@@ -14,38 +15,16 @@ export class SnapshotChunkMessage implements OutgoingMessage {
     private readonly remainingBytes: number,
     private readonly blob: Uint8Array,
   ) {
-    this.size =
-      (remainingBytes === 0 ? 0 : 1 + varintBytes(remainingBytes)) + (blob.length === 0 ? 0 : 1 + varintBytes(blob.length) + blob.length);
+    this.size = (remainingBytes === 0 ? 0 : 1 + lengthSize(remainingBytes)) + bytesFieldSize(blob.length);
   }
 
   writeTo(buf: Buffer, at: number): void {
-    let pos = at;
+    const w = new ExactWriter(buf, at);
+    // a count of bytes, never negative: written as a length, without bigint arithmetic
     if (this.remainingBytes !== 0) {
-      buf[pos++] = remainingBytesTag;
-      pos = writeVarint(buf, pos, this.remainingBytes);
+      w.tag(remainingBytesField, 0);
+      w.length(this.remainingBytes);
     }
-    if (this.blob.length !== 0) {
-      buf[pos++] = blobTag;
-      pos = writeVarint(buf, pos, this.blob.length);
-      buf.set(this.blob, pos);
-    }
+    w.bytesField(blobField, this.blob);
   }
-}
-
-/** Bytes of a non-negative safe integer as a protobuf varint. */
-function varintBytes(value: number): number {
-  let n = 1;
-  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
-
-function writeVarint(buf: Buffer, at: number, value: number): number {
-  let pos = at;
-  let v = value;
-  while (v >= 0x80) {
-    buf[pos++] = (v % 0x80) | 0x80;
-    v = Math.floor(v / 0x80);
-  }
-  buf[pos++] = v;
-  return pos;
 }

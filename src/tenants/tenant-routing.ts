@@ -4,9 +4,8 @@
 // CN. A request with a tenant is served by the same handlers built over that tenant's ServerApi
 // (tenant-api.ts); one without is served as before. With no tenants defined nothing is resolved.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { TLSSocket } from 'node:tls';
-import type { Socket } from 'node:net';
 import { EtcdError } from '../core/errors.js';
+import { verifiedCommonNameOf } from '../tls/verified-common-name.js';
 import type { ServerApi } from '../core/kv-api.js';
 import type { GrpcMethod, GrpcServiceModule, GrpcServiceContext, MethodCall } from '../adapters/grpc/service-module.js';
 import { defaultApiBodyTimeoutMs, type ApiHandler } from '../adapters/api/api-handler.js';
@@ -427,12 +426,6 @@ function callerKey(metadata: IncomingHttpHeaders, verifiedCommonName: string | u
 const isTenantsUrl = (url: string | undefined): boolean => url !== undefined && /^\/api\/tenants(?:[/?]|$)/.test(url);
 
 const isApiUrl = (url: string | undefined): boolean => url !== undefined && (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?'));
-
-function verifiedCommonNameOf(socket: Socket): string | undefined {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
-  const cn: unknown = (socket.getPeerCertificate().subject as unknown as Record<string, unknown> | undefined)?.['CN'];
-  return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
-}
 
 /**
  * What the client port takes to serve tenants: the gRPC services routed by tenant plus the tenant

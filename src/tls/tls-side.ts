@@ -9,6 +9,7 @@ import { ensureSelfSignedFiles, listenUrlHosts } from './auto-tls.js';
 import { canonicalSerial, type SerialHex } from './crl.js';
 import { ReloadingTlsContext, type TlsLog, type TlsReloadTimers } from './reloading-tls-context.js';
 import { requiresClientCert } from './tls-material.js';
+import { commonNameOf } from './verified-common-name.js';
 import { hasCertFiles, type TransportSecurity } from './transport-security.js';
 
 /** A connection that has not finished its TLS handshake by then is dropped (a stalled client holds a socket, nothing more). */
@@ -31,13 +32,6 @@ export interface TlsSideOptions {
 export interface VerifiedPeer {
   /** CN of the certificate the other end presented and that verified, if any. */
   readonly verifiedCommonName: string | undefined;
-}
-
-function commonNameOf(cert: tls.PeerCertificate): string | undefined {
-  const cn: unknown = (cert.subject as unknown as Record<string, unknown> | undefined)?.['CN'];
-  if (typeof cn === 'string') return cn;
-  if (Array.isArray(cn) && typeof cn[0] === 'string') return cn[0];
-  return undefined;
 }
 
 /** A chain longer than this is not walked further (OpenSSL's default verify depth is 100). */

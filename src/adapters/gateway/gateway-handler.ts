@@ -6,10 +6,9 @@
 // flushed as it is made, until the call ends or the client leaves.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { Status } from '../grpc/grpc-codes.js';
+import { verifiedCommonNameOf } from '../../tls/verified-common-name.js';
 import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
 import { grpcOverheadBytes } from '../grpc/request-size-limit.js';
 import type { CallAdmission } from '../grpc/call-admission.js';
@@ -66,13 +65,6 @@ export const defaultMaxStreamsPerClientAddress = 1000;
 export const maxBodyToMessageRatio = 2;
 
 const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
-
-/** etcd's gateway dials gRPC with the request's TLS identity; ours reads it off the TLS socket. */
-function verifiedCommonNameOf(socket: Socket): string | undefined {
-  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
-  const cn: unknown = (socket.getPeerCertificate().subject as unknown as Record<string, unknown> | undefined)?.['CN'];
-  return typeof cn === 'string' ? cn : Array.isArray(cn) && typeof cn[0] === 'string' ? cn[0] : undefined;
-}
 
 /**
  * grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata, and Accept as

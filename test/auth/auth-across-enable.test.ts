@@ -7,48 +7,20 @@ import * as assert from 'uvu/assert';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { startClientPort, type ClientPort } from '../../src/adapters/client-port.js';
 import { AuthFront } from '../../src/auth/auth-front.js';
-import { noUser, type AuthHeader, type AuthRequest } from '../../src/auth/auth-op.js';
-import type { AuthAnswer } from '../../src/auth/auth-state.js';
-import { SimpleTokens } from '../../src/auth/simple-tokens.js';
-import { EtcdError } from '../../src/core/errors.js';
+import { noUser, type AuthHeader } from '../../src/auth/auth-op.js';
 import type { KvApi } from '../../src/core/kv-api.js';
 import { KVClient, PutRequest, RangeRequest, WatchCreateRequest, type RangeResponse, type WatchResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { FakeServerApi } from '../adapters/fake-server-api.js';
 import { connect, WatchStream, type Connection } from '../helpers/grpc-watch-client.js';
 import { withTimeout } from '../engines/engine-suite.js';
-
-/** An auth front whose entries apply at once (no log), with plain-text "hashes". */
-function immediateFront(): AuthFront {
-  let index = 0;
-  let front: AuthFront | undefined;
-  const hasher = { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` };
-  front = new AuthFront({
-    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: Date.now, random: Math.random }) },
-    hasher,
-    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
-      const out = front!.apply(req, ++index, []);
-      if (!out.ok) throw new EtcdError(out.error);
-      return out.answer;
-    },
-    leaseKeys: () => undefined,
-    clientCertAuth: false,
-  });
-  return front;
-}
+import { addRootAndAlice, selfApplyingAuthFront } from '../store/auth-harness.js';
 
 /** root, and alice who may read and write every key from "a" up to "b". */
-async function addUsers(front: AuthFront): Promise<void> {
-  await front.userAdd(noUser, 'root', 'rootpw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
-  await front.request(noUser, { op: 'roleAdd', name: 'a-rw' });
-  await front.request(noUser, { op: 'roleGrantPermission', name: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });
-  await front.userAdd(noUser, 'alice', 'apw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'alice', role: 'a-rw' });
-}
+const addUsers = (front: AuthFront): Promise<void> => addRootAndAlice(front, { role: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });
 
 /** The fake server with auth, recording the header every write reaches the core with. */
 class AuthedApi extends FakeServerApi {
-  readonly auth = immediateFront();
+  readonly auth = selfApplyingAuthFront();
   readonly writeHeaders: (AuthHeader | undefined)[] = [];
   /** Runs inside the next range, before it answers (its barrier bringing in a new auth state). */
   duringNextRange: (() => Promise<void>) | undefined;

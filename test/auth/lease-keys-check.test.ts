@@ -9,7 +9,7 @@ import { isEtcdError } from '../../src/core/errors.js';
 import type { ServerApi } from '../../src/core/kv-api.js';
 import { AuthFront } from '../../src/auth/auth-front.js';
 import { noUser } from '../../src/auth/auth-op.js';
-import { selfApplyingAuthFront } from '../store/auth-harness.js';
+import { addRootAndAlice, selfApplyingAuthFront } from '../store/auth-harness.js';
 import { createLeaseMethods } from '../../src/adapters/grpc/lease-service.js';
 import type { MethodCall } from '../../src/adapters/grpc/service-module.js';
 import { LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
@@ -29,12 +29,7 @@ const leaderKeys = new Map<bigint, string[]>([
 
 async function aliceReadsA(): Promise<{ front: AuthFront; token: string }> {
   const front = selfApplyingAuthFront((id) => localTable.get(id));
-  await front.userAdd(noUser, 'root', 'rootpw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
-  await front.request(noUser, { op: 'roleAdd', name: 'ra' });
-  await front.request(noUser, { op: 'roleGrantPermission', name: 'ra', permType: 0, key: '/a/', rangeEnd: '/a0' });
-  await front.userAdd(noUser, 'alice', 'apw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'alice', role: 'ra' });
+  await addRootAndAlice(front, { role: 'ra', permType: 0, key: '/a/', rangeEnd: '/a0' });
   await front.request(noUser, { op: 'enable' });
   return { front, token: await front.authenticate('alice', 'apw') };
 }

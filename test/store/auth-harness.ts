@@ -2,7 +2,7 @@
 // auth front whose own entries apply at once, outside the log: for tests of the apply-time checks.
 import { LeaseTable } from '../../src/actors/lease-table.js';
 import { AuthFront } from '../../src/auth/auth-front.js';
-import { noUser, type AuthHeader, type AuthRequest } from '../../src/auth/auth-op.js';
+import { noUser, type AuthHeader, type AuthRequest, type PermType } from '../../src/auth/auth-op.js';
 import type { AuthAnswer } from '../../src/auth/auth-state.js';
 import { SimpleTokens } from '../../src/auth/simple-tokens.js';
 import type { LeaseKeys } from '../../src/auth/request-permissions.js';
@@ -12,7 +12,7 @@ import { ScriptedLog } from '../log/scripted-log.js';
 import { ManualTimers } from './manual-timers.js';
 
 /** A real auth front whose own entries apply at once (no log), simple tokens, passwords kept in plain. */
-export function selfApplyingAuthFront(leaseKeys: LeaseKeys): AuthFront {
+export function selfApplyingAuthFront(leaseKeys: LeaseKeys = () => undefined): AuthFront {
   let index = 0;
   const front: AuthFront = new AuthFront({
     provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
@@ -26,6 +26,24 @@ export function selfApplyingAuthFront(leaseKeys: LeaseKeys): AuthFront {
     clientCertAuth: false,
   });
   return front;
+}
+
+/** A grant of alice's one role (permType as authpb: 0 read, 1 write, 2 readwrite). */
+export interface AliceGrant {
+  readonly role: string;
+  readonly permType: PermType;
+  readonly key: string;
+  readonly rangeEnd: string;
+}
+
+/** root (root role) and alice (password apw) holding `grant`; auth stays as it was. */
+export async function addRootAndAlice(front: AuthFront, grant: AliceGrant): Promise<void> {
+  await front.userAdd(noUser, 'root', 'rootpw', false);
+  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
+  await front.request(noUser, { op: 'roleAdd', name: grant.role });
+  await front.request(noUser, { op: 'roleGrantPermission', name: grant.role, permType: grant.permType, key: grant.key, rangeEnd: grant.rangeEnd });
+  await front.userAdd(noUser, 'alice', 'apw', false);
+  await front.request(noUser, { op: 'userGrantRole', user: 'alice', role: grant.role });
 }
 
 export interface AuthedStore {
@@ -47,12 +65,7 @@ export async function openAuthed(dir: string, open: OpenStore[]): Promise<Authed
   const front = selfApplyingAuthFront((id) => leases.keysOf(id));
   const s = await openStore({ engine: 'memory', shards: 1, placement: 'main' }, dir, { revisionLog: log, leases, hooks: { auth: front } });
   open.push(s);
-  await front.userAdd(noUser, 'root', 'rootpw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'root', role: 'root' });
-  await front.request(noUser, { op: 'roleAdd', name: 'a-rw' });
-  await front.request(noUser, { op: 'roleGrantPermission', name: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });
-  await front.userAdd(noUser, 'alice', 'apw', false);
-  await front.request(noUser, { op: 'userGrantRole', user: 'alice', role: 'a-rw' });
+  await addRootAndAlice(front, { role: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });
   const f = front;
   return { log, front: f, store: s.store, leases, as: (user) => ({ user, revision: f.state.revision }) };
 }

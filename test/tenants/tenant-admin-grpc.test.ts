@@ -14,6 +14,7 @@ import { engines, startLattice, type Engine, type LatticeServer } from '../helpe
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import { waitUntil } from '../helpers/processes.js';
 import { suiteStartTimeoutMs, withTimeout } from '../helpers/spec.js';
+import { failure } from '../helpers/call-failure.js';
 
 const FAILED_PRECONDITION = 9;
 const INVALID_ARGUMENT = 3;
@@ -43,15 +44,6 @@ function connect(server: LatticeServer): Pick<Fixture, 'client' | 'rpc'> {
   const client = new Tenants(server.endpoint.replace(/^https?:\/\//, ''), credentials.createInsecure()) as Client & Record<string, (req: unknown, md: Metadata, cb: (e: ServiceError | null, r: unknown) => void) => void>;
   const rpc: Rpc = (method, req) => new Promise((resolve, reject) => client[method]!(req, new Metadata(), (e, r) => (e !== null ? reject(e) : resolve(r as never))));
   return { client, rpc };
-}
-
-async function failure(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 /** The JSON /api/tenants answers, and an error's message. */

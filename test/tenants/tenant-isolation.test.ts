@@ -31,6 +31,7 @@ import { startLattice, type LatticeServer } from '../helpers/lattice-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dirs.js';
 import { suiteStartTimeoutMs, withTimeout } from '../helpers/spec.js';
 import { changedKeys, openSse, openWs } from '../api/api-client.js';
+import { failure } from '../helpers/call-failure.js';
 
 const tenants = [
   { name: 'a', prefix: '/tenants/a/', users: ['alice'], limits: { leaseTtlMinSeconds: 5, leaseTtlMaxSeconds: 600, maxWatchers: 3 } },
@@ -67,15 +68,6 @@ interface Clients {
 
 function call<M extends AnyMethod>(client: object, method: M, req: Req<M>, md: Metadata): Promise<Res<M>> {
   return new Promise((resolve, reject) => method.call(client, req, md, (e: ServiceError | null, r: Res<M>) => (e !== null ? reject(e) : resolve(r))));
-}
-
-async function failure(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ServiceError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function clientsFor(endpoint: string): Clients {

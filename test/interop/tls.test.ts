@@ -61,6 +61,12 @@ function tlsProbe(s: TlsServer, cert: string | undefined): Promise<string> {
 }
 
 const curl = (args: string[]) => runCommand('curl', ['-sS', '--max-time', '10', ...args], { timeoutMs: 20_000 });
+/** The npm etcd3 client's TLS settings with the fixtures' client certificate. */
+const clientCredentials = (): { rootCertificate: Buffer; certChain: Buffer; privateKey: Buffer } => ({
+  rootCertificate: readFileSync(tlsFixture('ca.pem')),
+  certChain: readFileSync(tlsFixture('client.pem')),
+  privateKey: readFileSync(tlsFixture('client-key.pem')),
+});
 const curlCert = (cert: string): string[] => ['--cacert', tlsFixture('ca.pem'), '--cert', tlsFixture(`${cert}.pem`), '--key', tlsFixture(`${cert}-key.pem`)];
 
 /**
@@ -163,11 +169,7 @@ function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): 
   s.it('the npm etcd3 client with a client certificate puts and gets over https', async (server) => {
     const client = new Etcd3({
       hosts: server.endpoint,
-      credentials: {
-        rootCertificate: readFileSync(tlsFixture('ca.pem')),
-        certChain: readFileSync(tlsFixture('client.pem')),
-        privateKey: readFileSync(tlsFixture('client-key.pem')),
-      },
+      credentials: clientCredentials(),
     });
     try {
       await client.put('tls/etcd3').value('over-tls');
@@ -236,11 +238,7 @@ function mtlsSuite(kind: ServerKind, engine: 'memory' | 'rocksdb' | undefined): 
     await setUpUsers(server.plainEndpoint);
     const client = new Etcd3({
       hosts: server.endpoint,
-      credentials: {
-        rootCertificate: readFileSync(tlsFixture('ca.pem')),
-        certChain: readFileSync(tlsFixture('client.pem')),
-        privateKey: readFileSync(tlsFixture('client-key.pem')),
-      },
+      credentials: clientCredentials(),
       auth: { username: 'alice', password: 'apw' },
     });
     try {

@@ -20,6 +20,7 @@ import {
   TxnRequest,
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { decodeAuthRequest, encodeAuthRequest, type AuthHeader, type AuthRequest } from '../auth/auth-op.js';
+import { receivedEncoding } from '../core/received-encoding.js';
 
 export type Command =
   // `auth`: who proposed the write, at which auth revision (etcd's request header), when auth is
@@ -103,14 +104,15 @@ const recordV1HeaderBytes = 1 + 8 + 8;
 
 function encodeBody(c: Command): Uint8Array {
   switch (c.type) {
+    // A client's write goes to the log in the bytes it arrived in, when the adapter kept them.
     case 'put':
-      return PutRequest.encode(c.req).finish();
+      return receivedEncoding(c.req) ?? PutRequest.encode(c.req).finish();
     case 'deleteRange':
-      return DeleteRangeRequest.encode(c.req).finish();
+      return receivedEncoding(c.req) ?? DeleteRangeRequest.encode(c.req).finish();
     case 'txn':
-      return TxnRequest.encode(c.req).finish();
+      return receivedEncoding(c.req) ?? TxnRequest.encode(c.req).finish();
     case 'compact':
-      return CompactionRequest.encode(c.req).finish();
+      return receivedEncoding(c.req) ?? CompactionRequest.encode(c.req).finish();
     case 'leaseGrant':
       return LeaseGrantRequest.encode(c.req).finish();
     case 'leaseRevoke':

@@ -66,12 +66,19 @@ export class AlarmTable implements AlarmLedger {
     return table;
   }
 
+  // Read for every applied write: answered without building get()'s sorted list.
   get capped(): boolean {
-    return this.get(AlarmType.NOSPACE).length > 0;
+    return this.has(AlarmType.NOSPACE);
   }
 
   get corrupt(): boolean {
-    return this.get(AlarmType.CORRUPT).length > 0;
+    return this.has(AlarmType.CORRUPT);
+  }
+
+  private has(alarm: AlarmType): boolean {
+    if (this.members.size === 0) return false;
+    for (const m of this.members.values()) if (m.alarm === alarm) return true;
+    return false;
   }
 
   /** etcd's AlarmStore.Get: NONE means every alarm. Ordered by type, then member, for stable output. */

@@ -56,6 +56,16 @@ export class BackendQuota {
    * Resolves when a request of `cost` bytes fits; otherwise raises NOSPACE for this member (waiting
    * for the log as etcd does, whatever the outcome) and rejects with noSpace.
    */
+  /**
+   * True when a request of `cost` bytes is known to fit right now (no quota, or a fresh measurement
+   * with room), so the caller can go on without waiting; false means: call check().
+   */
+  fitsNow(cost: number): boolean {
+    if (!this.enabled || cost === 0) return true;
+    const measured = this.measured;
+    return measured !== undefined && this.options.timers.now() - measured.at < dbSizeMaxAgeMs && measured.bytes + cost < this.options.quotaBytes;
+  }
+
   async check(cost: number): Promise<void> {
     if (!this.enabled || cost === 0) return;
     const size = await this.dbSize();

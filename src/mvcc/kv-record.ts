@@ -2,6 +2,7 @@
 // so they stay far below 2^53; int64 values from clients are compared as bigint at the edges.
 import { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
 import { keyBytes, toKey, type Key } from '../core/keys.js';
+import { ExactWriter, keyValueSize, writeKeyValue } from '../core/proto-writer.js';
 
 export interface KvRecord {
   readonly key: Key;
@@ -31,10 +32,11 @@ export function toKeyValue(r: KvRecord, keysOnly = false): KeyValue {
 
 /** Storage form: a flag byte (1 = tombstone) then the KeyValue protobuf, as etcd keeps it. */
 export function encodeRecord(r: KvRecord): Buffer {
-  const body = KeyValue.encode(toKeyValue(r)).finish();
-  const out = Buffer.allocUnsafe(body.length + 1);
+  // Written once into a buffer of the exact size: every applied change is encoded here.
+  const kv = toKeyValue(r);
+  const out = Buffer.allocUnsafe(keyValueSize(kv) + 1);
   out[0] = r.tombstone ? 1 : 0;
-  out.set(body, 1);
+  writeKeyValue(new ExactWriter(out, 1), kv);
   return out;
 }
 

@@ -102,6 +102,11 @@ b64('padded standard base64 decodes; CR and LF are skipped', () => {
   }
 });
 
+b64('unused low bits of the last quantum are ignored, as Go 1.x StdEncoding ignores them', () => {
+  const cases: [string, string][] = [['Zm9=', '666f'], ['Zh==', '66'], ['Zm9vYR==', '666f6f61'], ['////', 'ffffff'], ['+/+/', 'fbffbf'], ['', '']];
+  for (const [s, hex] of cases) assert.equal(goBase64Decode(s), { bytes: Buffer.from(hex, 'hex') }, s);
+});
+
 b64('errors name the byte Go names (etcd 3.4.23)', () => {
   const cases: [string, number][] = [
     ['Zm9', 0],

@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeRangeResponse, frameRangeResponse } from '../../src/adapters/grpc/range-response-encoder.js';
 import { ExactWriter, varintSize } from '../../src/core/proto-writer.js';
-import { RangeResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { PutResponse, RangeResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { framePutResponse } from '../../src/adapters/grpc/put-response-encoder.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 const s = suite('Range response encoder against the generated one');
@@ -40,6 +41,22 @@ s('every header and key-value number encodes as ts-proto encodes it, framed with
     const framed = frameRangeResponse(res);
     const same = expected.equals(Buffer.from(encodeRangeResponse(res))) && framed[0] === 0 && framed.readUInt32BE(1) === expected.length && framed.subarray(5).equals(expected);
     if (!same) mismatches++;
+  }
+  assert.is(mismatches, 0);
+});
+
+s('put responses, with and without a previous key-value (an all-zero one too), frame as ts-proto encodes them', () => {
+  const vals = values(4_000, seededRandom(1206));
+  const u = (x: bigint | undefined): bigint => BigInt.asUintN(64, x ?? 0n);
+  const i64 = (x: bigint | undefined): bigint => BigInt.asIntN(64, x ?? 0n);
+  let mismatches = 0;
+  for (let i = 0; i < vals.length; i += 4) {
+    const at = (k: number): bigint | undefined => vals[(i + k) % vals.length];
+    const prev = [undefined, { key: Buffer.from('k'), value: Buffer.alloc(i % 200, 1), createRevision: i64(at(4)), modRevision: i64(at(5)), version: i64(at(6)), lease: i64(at(7)) }, {}][i % 3];
+    const res = PutResponse.fromPartial({ header: i % 7 === 0 ? undefined : { clusterId: u(at(0)), memberId: u(at(1)), revision: i64(at(2)), raftTerm: u(at(3)) }, prevKv: prev });
+    const expected = Buffer.from(PutResponse.encode(res).finish());
+    const framed = framePutResponse(res);
+    if (!(framed[0] === 0 && framed.readUInt32BE(1) === expected.length && framed.subarray(5).equals(expected))) mismatches++;
   }
   assert.is(mismatches, 0);
 });

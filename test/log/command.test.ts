@@ -15,6 +15,7 @@ import {
 import { decodeEntry, decodeProposal, encodeEntry, encodeProposal, LogEntryDecodeError, type Command, type LogEntry } from '../../src/log/command.js';
 import { logEntryOf, proposalData } from '../../src/log/raft-entries.js';
 import { EntryType } from '../../src/raft/types.js';
+import { rememberEncoding } from '../../src/core/received-encoding.js';
 
 const test = suite('log: entry encoding');
 
@@ -100,6 +101,19 @@ test('Raft entries: an empty Normal entry is the no-op, a ConfChange passes its 
   assert.equal(logEntryOf({ index: 5, term: 3, type: EntryType.ConfChange, data }), { index: 5, term: 3, requestId: 0n, command: { type: 'confChange', data } });
   const proposed = logEntryOf({ index: 6, term: 3, type: EntryType.Normal, data: proposalData(99n, commands[2]!) });
   assert.equal(proposed, { index: 6, term: 3, requestId: 99n, command: commands[2]! });
+});
+
+test('a write decoded from a client carries its received bytes into the log; a changed copy is encoded afresh', () => {
+  // field 1 (key) "k", field 2 (value) "v", then an unknown field 15 (varint 1), as a client might send
+  const received = Buffer.from([0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x78, 0x01]);
+  const req = PutRequest.decode(received);
+  rememberEncoding(req, received);
+  const proposal = encodeProposal(3n, { type: 'put', req });
+  assert.ok(proposal.subarray(proposal.length - received.length).equals(received), 'the body is the received bytes');
+  assert.equal(decodeProposal(1, 1, proposal).command, { type: 'put', req });
+  const changed = { ...req, key: b('other') };
+  const reencoded = decodeProposal(1, 1, encodeProposal(4n, { type: 'put', req: changed })).command;
+  assert.equal(reencoded, { type: 'put', req: changed });
 });
 
 test.run();

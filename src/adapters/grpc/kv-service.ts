@@ -5,6 +5,7 @@ import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
 import { encodeRangeResponse, frameRangeResponse } from './range-response-encoder.js';
+import { framePutResponse } from './put-response-encoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
 import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
@@ -15,9 +16,13 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
   if (kind !== undefined) throw statusError(kind);
 };
 
-// Range answers can be large: they get the exact-size serializer, framed in the same buffer. No
-// size check reads a Range's wire size.
-const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse, wireBytesUnused: true };
+// Range answers can be large: they get the exact-size serializer, framed in the same buffer.
+const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse };
+// Writes keep the bytes they arrived in, for the size check and as their log entry's body.
+const putMethod = { ...KVService.put, keepsEncoding: true, responseFrame: framePutResponse };
+const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true };
+const txnMethod = { ...KVService.txn, keepsEncoding: true };
+const compactMethod = { ...KVService.compact, keepsEncoding: true };
 
 export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
@@ -34,19 +39,19 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       res.header = completeHeader(api, res.header);
       return res;
     }),
-    put: unary(KVService.put, async (req, call) => {
+    put: unary(putMethod, async (req, call) => {
       fail(checkPutRequest(req));
       checkSize(encodedBytes(req, PutRequest.encode));
       const res = await api.kv.put(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    deleteRange: unary(KVService.deleteRange, async (req, call) => {
+    deleteRange: unary(deleteRangeMethod, async (req, call) => {
       fail(checkDeleteRequest(req));
       checkSize(encodedBytes(req, DeleteRangeRequest.encode));
       const res = await api.kv.deleteRange(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    txn: unary(KVService.txn, async (req, call) => {
+    txn: unary(txnMethod, async (req, call) => {
       fail(validateTxn(req, ctx.maxTxnOps));
       const readOnly = isTxnReadOnly(req);
       if (!readOnly) checkSize(encodedBytes(req, TxnRequest.encode));
@@ -56,7 +61,7 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
         : await api.kv.txn(req, await writeHeaderOf(api, call));
       return { ...res, header: completeHeader(api, res.header) };
     }),
-    compact: unary(KVService.compact, async (req, call) => {
+    compact: unary(compactMethod, async (req, call) => {
       checkSize(encodedBytes(req, CompactionRequest.encode));
       // etcd 3.4 checks no permission for Compact, only that a token sent is valid.
       if (enabledAuth(api) !== undefined) await callerOf(api, call);

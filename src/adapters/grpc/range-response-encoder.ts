@@ -13,7 +13,7 @@ import { messagePrefixBytes } from './grpc-wire.js';
 let lastHeader: { clusterId: bigint; memberId: bigint; revision: bigint; raftTerm: bigint; bytes: Buffer } | undefined;
 
 /** The header message's fields, encoded (without its own tag and length). */
-function headerBytes(h: ResponseHeader): Buffer {
+export function headerBytes(h: ResponseHeader): Buffer {
   const last = lastHeader;
   if (last !== undefined && last.revision === h.revision && last.raftTerm === h.raftTerm && last.memberId === h.memberId && last.clusterId === h.clusterId) {
     return last.bytes;

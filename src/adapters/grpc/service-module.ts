@@ -17,7 +17,7 @@ import { Status } from './grpc-codes.js';
 import type { ServerApi } from '../../core/kv-api.js';
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
-import { recordWireBytes } from './request-size-limit.js';
+import { rememberEncoding } from '../../core/received-encoding.js';
 import { EncodedMessage, frameBytes, type OutgoingMessage } from './grpc-wire.js';
 import type { CallContext } from './server-call.js';
 
@@ -41,8 +41,8 @@ export interface MethodDefinition<Req, Res> {
   readonly responseSerialize: (res: Res) => Buffer;
   /** The response already framed (prefix and encoding in one buffer); absent: responseSerialize, then a copy behind the prefix. */
   readonly responseFrame?: (res: Res) => Buffer;
-  /** No size check reads this request's wire size (encodedBytes): decoding skips recording it. */
-  readonly wireBytesUnused?: boolean;
+  /** A write whose size is checked and which goes to the log: decoding keeps its bytes (core/received-encoding.ts). */
+  readonly keepsEncoding?: boolean;
 }
 
 /**
@@ -106,10 +106,10 @@ export const streamBacklogHighWaterBytes = 1024 * 1024;
 type Decode<Req> = (bytes: Buffer) => Req;
 
 /** Decodes one request message, or ends the call with grpc-go's unmarshalling status. */
-function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer, recordsWireBytes = true): Req | undefined {
+function decodeOrFail<Req>(call: MethodCall, decode: Decode<Req>, bytes: Buffer, keepsEncoding = false): Req | undefined {
   try {
     const req = decode(bytes);
-    if (recordsWireBytes && typeof req === 'object' && req !== null) recordWireBytes(req, bytes.length);
+    if (keepsEncoding && typeof req === 'object' && req !== null) rememberEncoding(req, bytes);
     return req;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
@@ -183,13 +183,13 @@ function settle<T>(run: () => Promise<T> | T, done: (value: T) => void, failed: 
  * Reads the one request of a unary or server-streaming call (later ones are ignored); a stream that
  * ends without one ends the call with grpc-go's status.
  */
-function receiveOne<Req>(call: MethodCall, decode: Decode<Req>, onRequest: (req: Req) => void, recordsWireBytes = true): void {
+function receiveOne<Req>(call: MethodCall, decode: Decode<Req>, onRequest: (req: Req) => void, keepsEncoding = false): void {
   let received = false;
   call.receive(
     (bytes) => {
       if (received) return;
       received = true;
-      const req = decodeOrFail(call, decode, bytes, recordsWireBytes);
+      const req = decodeOrFail(call, decode, bytes, keepsEncoding);
       if (req !== undefined) onRequest(req);
     },
     (truncated) => {
@@ -205,7 +205,7 @@ export function unary<Req, Res>(
   const decode = def.requestDeserialize;
   const encode = def.responseSerialize;
   const frame = def.responseFrame ?? ((res: Res): Buffer => frameBytes(encode(res)));
-  const recordsWireBytes = def.wireBytesUnused !== true;
+  const keepsEncoding = def.keepsEncoding === true;
   return {
     path: def.path,
     kind: 'unary',
@@ -219,7 +219,7 @@ export function unary<Req, Res>(
             (res) => sendOrFail(call, frame, res),
             (err) => call.fail(err),
           ),
-        recordsWireBytes,
+        keepsEncoding,
       );
     },
   };

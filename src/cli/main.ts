@@ -14,6 +14,7 @@ import {
   type ServerConfig,
 } from '../server/config.js';
 import { createLogger, type Logger } from '../server/logger.js';
+import { startIdleMemoryReturn } from '../server/idle-memory-return.js';
 import { IdentityError } from '../server/member-identity.js';
 import type { RunningServer } from '../server/lattice-server.js';
 import { runSnapshotCommand } from './snapshot-command.js';
@@ -190,6 +191,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   void exited.then(() => clearInterval(keepAlive));
 
   logStartup(cfg, log);
+  startIdleMemoryReturn();
 
   try {
     if (dataDirIsEmpty(cfg.dataDir)) verifyBootstrap(cfg);

@@ -135,17 +135,28 @@ function encodeBody(c: Command): Uint8Array {
 type HeaderedCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' | 'leaseRevoke' }>;
 const takesAuthHeader = (c: Command): c is HeaderedCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn' || c.type === 'leaseRevoke';
 
-/** The type code and body a command is proposed with (a write or revoke with an auth header is wrapped). */
-function encodeTyped(c: Command): { readonly code: number; readonly body: Uint8Array } {
+/**
+ * The bytes one member proposes: type code, request id, then for a write or revoke with an auth
+ * header that header and the inner type code, then the request. Written into one buffer: every
+ * client write passes here (with auth off too, its header names no user).
+ */
+export function encodeProposal(requestId: bigint, c: Command): Buffer {
   const body = encodeBody(c);
-  if (!takesAuthHeader(c) || c.auth === undefined) return { code: typeCodes[c.type], body };
-  const user = Buffer.from(c.auth.user, 'utf8');
-  const header = Buffer.allocUnsafe(8 + 2 + user.length + 1);
-  header.writeBigUInt64BE(BigInt(c.auth.revision), 0);
-  header.writeUInt16BE(user.length, 8);
-  user.copy(header, 10);
-  header[10 + user.length] = typeCodes[c.type];
-  return { code: withAuthHeaderCode, body: Buffer.concat([header, body]) };
+  const auth = takesAuthHeader(c) ? c.auth : undefined;
+  const userBytes = auth === undefined ? 0 : Buffer.byteLength(auth.user, 'utf8');
+  const headerBytes = auth === undefined ? 0 : 8 + 2 + userBytes + 1;
+  const out = Buffer.allocUnsafe(proposalHeaderBytes + headerBytes + body.length);
+  out[0] = auth === undefined ? typeCodes[c.type] : withAuthHeaderCode;
+  out.writeBigUInt64BE(requestId, 1);
+  if (auth !== undefined) {
+    const at = proposalHeaderBytes;
+    out.writeBigUInt64BE(BigInt(auth.revision), at);
+    out.writeUInt16BE(userBytes, at + 8);
+    out.write(auth.user, at + 10, userBytes, 'utf8');
+    out[at + 10 + userBytes] = typeCodes[c.type];
+  }
+  out.set(body, proposalHeaderBytes + headerBytes);
+  return out;
 }
 
 function decodeWithAuthHeader(index: number, body: Uint8Array): Command {
@@ -202,16 +213,6 @@ function decodeBody(index: number, code: number, body: Uint8Array): Command {
     throw new LogEntryDecodeError('malformed', index, `type ${code}: ${e instanceof Error ? e.message : String(e)}`);
   }
   throw new LogEntryDecodeError('unknownType', index, `unknown command type ${code}`);
-}
-
-/** The bytes one member proposes: type code, request id, request. */
-export function encodeProposal(requestId: bigint, command: Command): Buffer {
-  const { code, body } = encodeTyped(command);
-  const out = Buffer.allocUnsafe(proposalHeaderBytes + body.length);
-  out[0] = code;
-  out.writeBigUInt64BE(requestId, 1);
-  out.set(body, proposalHeaderBytes);
-  return out;
 }
 
 /** The entry a proposal becomes once committed at (index, term). */

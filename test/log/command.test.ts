@@ -29,6 +29,7 @@ const commands: readonly Command[] = [
   { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 5n }) },
   { type: 'leaseRevoke', req: LeaseRevokeRequest.create({ ID: 6n }), auth: { user: 'alice', revision: 4 } },
   { type: 'put', req: PutRequest.create({ key: b('k'), value: b('v') }), auth: { user: '', revision: 0 } },
+  { type: 'txn', req: TxnRequest.create({ success: [RequestOp.create({ requestPut: PutRequest.create({ key: b('t'), value: b('1') }) })] }), auth: { user: 'zoë/用户', revision: 2 ** 40 } },
   { type: 'noop' },
   { type: 'confChange', data: new Uint8Array([1, 2, 3, 0, 255]) },
   { type: 'leaseCheckpoint', req: LeaseCheckpointRequest.create({ checkpoints: [{ ID: 9n, remainingTTL: 42n }] }) },

@@ -480,9 +480,11 @@ export class MvccStore implements KvApi {
       run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied, answers));
       i = j;
     }
-    // The lease table's updates from this batch fail the batch if they failed (never lost).
+    // The lease table's updates from this batch (track) are sent now; every later ask queues behind
+    // them. Nothing here uses their answer, so the batch does not wait for it, but a failure is never
+    // lost: it stops the store at once, as a failed persist of an answered batch does.
     const leasesUpdated = this.leases.flush?.();
-    if (leasesUpdated !== undefined) await leasesUpdated;
+    if (leasesUpdated !== undefined) leasesUpdated.catch((e: unknown) => this.stop(e));
     if (applied.length > 0 || compacted) {
       this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
     }

@@ -41,8 +41,9 @@ import { applyWrite, leasesNamedBy, revisionsUsed, serveRead, type ApplyOutcome,
 import { systemClock } from '../actors/lease-table.js';
 import { LeaseTableRef } from '../actors/lease-actor.js';
 import type { LeaseLedger } from '../actors/lease-table-ports.js';
-import type { LeaseKeys } from '../auth/request-permissions.js';
 import type { Key } from '../core/keys.js';
+import { askLeaseKeys, keysOfOnly, notAsked } from './asked-lease-keys.js';
+import type { LeaseKeys } from '../auth/request-permissions.js';
 import { revokeAsTxn } from './lease-revoke.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
@@ -457,7 +458,7 @@ export class MvccStore implements KvApi {
       }
       const command = entry.command;
       // Every write is offered to the checks: auth's pass writes without an auth header, tenant size limits do not.
-      const refused = this.hooks.auth?.writeRefusal(command, this.hooks.auth.checkReadsWrittenState(command) ? await this.askLeaseKeys(command) : notAsked);
+      const refused = this.hooks.auth?.writeRefusal(command, this.hooks.auth.checkReadsWrittenState(command) ? await askLeaseKeys(this.leases, leasesNamedBy(command)) : notAsked);
       if (refused !== undefined) {
         answers.push([entry, { ok: false, error: refused }]);
         i++;
@@ -518,7 +519,7 @@ export class MvccStore implements KvApi {
         // Checked against the auth state and the attached keys this entry meets: the same on every member.
         const id = command.req.ID;
         const keys = await this.leases.keysOf(id);
-        const refused = this.hooks.auth?.leaseRevokeRefusal(command, (asked) => (asked === id ? keys : notAsked(asked)));
+        const refused = this.hooks.auth?.leaseRevokeRefusal(command, keysOfOnly(id, keys));
         answers.push([entry, refused !== undefined ? { ok: false, error: refused } : await this.applyLeaseRevoke(command.req, keys, leaseOps, changes, applied)]);
         return false;
       }
@@ -577,18 +578,6 @@ export class MvccStore implements KvApi {
   private async liveLeases(commands: readonly WriteCommand[]): Promise<readonly bigint[]> {
     const named = commands.flatMap(leasesNamedBy);
     return named.length === 0 ? [] : this.leases.liveOf(named);
-  }
-
-  /**
-   * The keys attached to the leases a write names, asked now (this log position) when the write's
-   * check reads them; a check that reads a lease not asked for is a bug, and fails the apply.
-   */
-  private async askLeaseKeys(command: WriteCommand): Promise<LeaseKeys> {
-    const ids = [...new Set(leasesNamedBy(command))];
-    if (ids.length === 0) return notAsked;
-    const keys = new Map<bigint, readonly Key[] | undefined>();
-    for (const id of ids) keys.set(id, await this.leases.keysOf(id));
-    return (id) => (keys.has(id) ? keys.get(id) : notAsked(id));
   }
 
   private async applyLeaseGrant(req: LeaseGrantRequest, leaseOps: WriteOp[]): Promise<Settled> {
@@ -690,11 +679,6 @@ export class MvccStore implements KvApi {
   }
 
 }
-
-/** The lease keys given to a check that should not read them: reading them anyway fails the apply, never decides silently. */
-const notAsked = (id: bigint): never => {
-  throw new Error(`the keys of lease ${id} were read by a check the store did not ask them for`);
-};
 
 const isKvWrite = (c: Command): c is WriteCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn';
 

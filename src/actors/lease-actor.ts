@@ -139,6 +139,9 @@ export class LeaseActor implements Actor<LeaseRequest, LeaseReply> {
   }
 }
 
+/** Updates gathered into one message before it is sent anyway (a large start-up restore is several). */
+export const maxLeaseUpdatesPerMessage = 10_000;
+
 /** Updates that need no answer, buffered until the next message so that a batch of them is one message. */
 type PendingUpdate =
   | { readonly type: 'track'; readonly records: KvRecord[] }
@@ -192,17 +195,17 @@ export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
     // Nothing to move: no lease named, no key attached anywhere, none on its way to be.
     if ((record.tombstone || record.lease === 0n) && this.facts.attachedKeys === 0 && this.attachingInFlight === 0 && this.pending === undefined) return;
     const p = this.pendingOf('track');
-    if (p.type === 'track') p.records.push(record);
+    if (p.type === 'track' && p.records.push(record) >= maxLeaseUpdatesPerMessage) this.sendPending();
   }
 
   restore(id: bigint, ttlSeconds: number): void {
     const p = this.pendingOf('restore');
-    if (p.type === 'restore') p.leases.push([id, ttlSeconds]);
+    if (p.type === 'restore' && p.leases.push([id, ttlSeconds]) >= maxLeaseUpdatesPerMessage) this.sendPending();
   }
 
   attach(id: bigint, key: Key): void {
     const p = this.pendingOf('attach');
-    if (p.type === 'attach') p.keys.push([id, key]);
+    if (p.type === 'attach' && p.keys.push([id, key]) >= maxLeaseUpdatesPerMessage) this.sendPending();
   }
 
   flush(): Promise<void> | undefined {

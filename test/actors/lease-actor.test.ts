@@ -3,7 +3,7 @@
 // read without asking (size, primary) follow every message that changes them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LeaseTableRef, type LeaseFacts } from '../../src/actors/lease-actor.js';
+import { LeaseTableRef, maxLeaseUpdatesPerMessage, type LeaseFacts } from '../../src/actors/lease-actor.js';
 import type { LeaseClock } from '../../src/actors/lease-table.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 
@@ -64,6 +64,17 @@ t('updates made at start-up are applied in order and flush resolves once they ar
   assert.equal(await ref.keysOf(5n), ['k']);
   assert.is((await ref.status(6n, false))?.ttlSeconds, 2, 'raised to the minimum TTL');
   assert.is(ref.flush(), undefined, 'nothing left on its way');
+  await ref.stop();
+});
+
+t('a start-up restore larger than one message is sent as several, all applied in order', async () => {
+  const { ref } = fresh();
+  const n = maxLeaseUpdatesPerMessage * 2 + 5;
+  for (let i = 1; i <= n; i++) ref.restore(BigInt(i), 10);
+  for (let i = 1; i <= n; i++) ref.attach(BigInt(i), `k${i}`);
+  await ref.flush();
+  assert.is(ref.size, n);
+  assert.equal(await ref.keysOf(BigInt(n)), [`k${n}`]);
   await ref.stop();
 });
 

@@ -107,10 +107,20 @@ export class LeaseTable {
     return this.isPrimary;
   }
 
+  /** Keys attached to some lease: while 0, a change of a key without a lease has nothing to detach. */
+  get attachedKeyCount(): number {
+    return this.leaseOfKey.size;
+  }
+
   // --- applied in log order by the store ---
 
   exists(id: bigint): boolean {
     return this.leases.has(id);
+  }
+
+  /** The given IDs that name a lease, in the given order (duplicates kept). */
+  liveOf(ids: readonly bigint[]): bigint[] {
+    return ids.filter((id) => this.leases.has(id));
   }
 
   /** etcd's lessor.Grant: the TTL is checked before the ID is, and raised to the minimum after. */

@@ -11,7 +11,7 @@ import type { LeaseRevokeCommand } from '../store/mvcc-store.js';
 import type { PasswordHasher } from '../jobs/bcrypt-jobs.js';
 import { noUser, type AuthHeader, type AuthOp, type AuthRequest } from './auth-op.js';
 import { AuthState, type AuthAnswer, type AuthOutcome, type PermissionKind, type TokenEvents } from './auth-state.js';
-import { deleteRefusal, leaseRefusal, putRefusal, txnRefusal, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
+import { deleteRefusal, leaseRefusal, putRefusal, txnRefusal, type AskedLeaseKeys, type LeaseKeys, type PermissionCheck } from './request-permissions.js';
 import type { SimpleTokens } from './simple-tokens.js';
 import type { JwtTokens } from './jwt-tokens.js';
 
@@ -37,8 +37,12 @@ export interface AuthFrontDeps {
   readonly hasher: PasswordHasher;
   /** Proposes one auth entry and waits for its answer (MvccStore.proposeAuth). */
   readonly propose: (req: AuthRequest) => Promise<AuthAnswer>;
-  /** Keys attached to a lease (the lease table), for etcd's checkLeasePuts. */
-  readonly leaseKeys: LeaseKeys;
+  /**
+   * Keys attached to a lease (asked of the lease actor), for etcd's checkLeasePuts outside the log:
+   * the pre-check of a revoke (leaseRefusalAsked). Checks while applying are given the keys the store
+   * asked at that log position instead.
+   */
+  readonly leaseKeys: AskedLeaseKeys;
   /** etcd --client-cert-auth: a verified client certificate's CN is the user when no token is sent. */
   readonly clientCertAuth: boolean;
   /**
@@ -81,12 +85,12 @@ export class AuthFront {
     return this.state.apply(req, logIndex, ops);
   }
 
-  writeRefusal(command: WriteCommand): EtcdErrorKind | undefined {
+  writeRefusal(command: WriteCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined {
     const h = command.auth;
     if (h === undefined || !this.state.enabled) return undefined;
     switch (command.type) {
       case 'put':
-        return putRefusal(this.check, h, command.req, this.deps.leaseKeys);
+        return putRefusal(this.check, h, command.req, leaseKeys ?? this.leaseKeysNow);
       case 'deleteRange':
         return deleteRefusal(this.check, h, command.req);
       case 'txn':
@@ -95,10 +99,10 @@ export class AuthFront {
   }
 
   /** etcd's authApplierV3.LeaseRevoke: the revoker may write every key attached to the lease now. */
-  leaseRevokeRefusal(command: LeaseRevokeCommand): EtcdErrorKind | undefined {
+  leaseRevokeRefusal(command: LeaseRevokeCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined {
     const h = command.auth;
     if (h === undefined || !this.state.enabled) return undefined;
-    return this.leaseRefusal(h, command.req.ID);
+    return leaseRefusal(this.check, h, leaseKeys ?? this.leaseKeysNow, command.req.ID);
   }
 
   /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */
@@ -146,10 +150,23 @@ export class AuthFront {
     this.require(this.state.refusal(h, key, rangeEnd, kind));
   }
 
-  /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke). */
+  /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke), when they can be read at once (tests). */
   leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
-    return leaseRefusal(this.check, h, this.deps.leaseKeys, id);
+    return leaseRefusal(this.check, h, this.leaseKeysNow, id);
   }
+
+  /** The same, the keys asked of the lease table first (the server's revoke pre-check, revokeHeaderAsked). */
+  async leaseRefusalAsked(h: AuthHeader, id: bigint): Promise<EtcdErrorKind | undefined> {
+    const keys = await this.deps.leaseKeys(id);
+    return leaseRefusal(this.check, h, () => keys, id);
+  }
+
+  /** deps.leaseKeys where a check cannot wait: only a table read at once can answer there. */
+  private readonly leaseKeysNow: LeaseKeys = (id) => {
+    const keys = this.deps.leaseKeys(id);
+    if (keys instanceof Promise) throw new Error('lease keys must be asked before a check that cannot wait for them');
+    return keys;
+  };
 
   /**
    * A caller resolved earlier (a watch stream's, at its start) as it stands now: a simple token

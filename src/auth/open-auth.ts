@@ -7,7 +7,7 @@ import type { AuthRequest } from './auth-op.js';
 import type { AuthAnswer } from './auth-state.js';
 import { AuthFront, type TokenProvider } from './auth-front.js';
 import { JwtTokens, parseJwtOptions } from './jwt-tokens.js';
-import type { LeaseKeys } from './request-permissions.js';
+import type { AskedLeaseKeys } from './request-permissions.js';
 import { SimpleTokens } from './simple-tokens.js';
 
 export interface AuthSettings {
@@ -38,7 +38,7 @@ async function tokenProvider(settings: AuthSettings): Promise<TokenProvider> {
 export async function openAuth(
   settings: AuthSettings,
   engine: Pick<Engine, 'iterate'>,
-  deps: { readonly propose: (req: AuthRequest) => Promise<AuthAnswer>; readonly leaseKeys: LeaseKeys; readonly readBarrier?: () => Promise<void> },
+  deps: { readonly propose: (req: AuthRequest) => Promise<AuthAnswer>; readonly leaseKeys: AskedLeaseKeys; readonly readBarrier?: () => Promise<void> },
 ): Promise<OpenedAuth> {
   const hasher = new BcryptJobs(settings.bcryptCost);
   const front = new AuthFront({ provider: await tokenProvider(settings), hasher, propose: deps.propose, leaseKeys: deps.leaseKeys, clientCertAuth: settings.clientCertAuth, ...(deps.readBarrier === undefined ? {} : { readBarrier: deps.readBarrier }) });

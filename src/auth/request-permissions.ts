@@ -15,6 +15,8 @@ import type { PermissionKind } from './auth-state.js';
 export type PermissionCheck = (h: AuthHeader, key: Uint8Array, rangeEnd: Uint8Array, kind: PermissionKind) => EtcdErrorKind | undefined;
 /** The keys attached to a lease (undefined: no such lease). */
 export type LeaseKeys = (id: bigint) => readonly string[] | undefined;
+/** The same, asked of the lease actor (the server) or read at once (tests). */
+export type AskedLeaseKeys = (id: bigint) => readonly string[] | undefined | Promise<readonly string[] | undefined>;
 
 const none = new Uint8Array(0);
 

@@ -26,3 +26,16 @@ export function revokeHeader(auth: RevokeAuth | undefined, who: AuthHeader | und
   if (auth.enabled) auth.require(auth.leaseRefusal(who, leaseId));
   return undefined;
 }
+
+/** What revokeHeaderAsked needs of the auth front. */
+export interface AskedRevokeAuth extends RevokeAuth {
+  leaseRefusalAsked(h: AuthHeader, id: bigint): Promise<EtcdErrorKind | undefined>;
+}
+
+/** revokeHeader with the lease's keys asked of the lease table (the server's adapters). */
+export async function revokeHeaderAsked(auth: AskedRevokeAuth | undefined, who: AuthHeader | undefined, leaseId: bigint, everyMemberApplies: boolean): Promise<AuthHeader | undefined> {
+  if (auth === undefined || who === undefined) return undefined;
+  if (everyMemberApplies) return who;
+  if (auth.enabled) auth.require(await auth.leaseRefusalAsked(who, leaseId));
+  return undefined;
+}

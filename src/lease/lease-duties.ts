@@ -7,7 +7,8 @@
 // keeps alive.
 import type { LeaseCheckpointRequest, LeaseRevokeRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { EtcdError } from '../core/errors.js';
-import { leaseRevokeRatePerSecond, type LeaseTable } from '../actors/lease-table.js';
+import { leaseRevokeRatePerSecond } from '../actors/lease-table.js';
+import { whenAnswered, type LeasePrimaryTable } from '../actors/lease-table-ports.js';
 
 /** How often the primary looks for expired leases and due checkpoints (etcd: 500 ms). */
 export const leaseDutyIntervalMs = 100;
@@ -25,7 +26,8 @@ export interface LeaseDutyWrites {
 }
 
 export interface LeaseDutiesOptions {
-  readonly table: LeaseTable;
+  /** The lease actor's client; a LeaseTable itself answers at once, and a round then proposes at once. */
+  readonly table: LeasePrimaryTable;
   readonly store: LeaseDutyWrites;
   /** Is this member's Raft leader right now (not as of the last leader change it was told of)? */
   readonly isLeaderNow: () => boolean;
@@ -59,12 +61,17 @@ export class LeaseDuties {
   /** One round; public for tests that drive the clock by hand. */
   check(): void {
     if (this.stopped || !this.options.table.primary || !this.options.isLeaderNow()) return;
-    this.revokeExpired();
-    this.proposeCheckpoints();
+    whenAnswered(this.options.table.takeExpired(revokesPerCheck), (ids) => this.revokeExpired(ids), this.askFailed);
+    this.proposeCheckpoints(0);
   }
 
-  private revokeExpired(): void {
-    for (const ID of this.options.table.takeExpired(revokesPerCheck)) {
+  /** The table could not be asked (stopped with the member): the next round asks again. */
+  private readonly askFailed = (e: unknown): void => {
+    if (!this.stopped) this.options.onExpiryError(e);
+  };
+
+  private revokeExpired(ids: readonly bigint[]): void {
+    for (const ID of ids) {
       this.options.store.leaseRevoke({ ID }, undefined).then(this.options.onExpired, (e: unknown) => {
         // Revoked by a client meanwhile: nothing left to do.
         if (e instanceof EtcdError && e.kind === 'leaseNotFound') return;
@@ -83,15 +90,20 @@ export class LeaseDuties {
     }
   }
 
-  private proposeCheckpoints(): void {
-    for (let i = 0; i < checkpointBatchesPerCheck; i++) {
-      const checkpoints = this.options.table.takeDueCheckpoints(maxLeaseCheckpointBatchSize);
-      if (checkpoints.length === 0) return;
-      // Lost ones are taken again an interval later (the table has rescheduled them already).
-      this.options.store.leaseCheckpoint({ checkpoints: [...checkpoints] }).catch((e: unknown) => {
-        if (!this.stopped) this.options.onCheckpointError(e);
-      });
-      if (checkpoints.length < maxLeaseCheckpointBatchSize) return;
-    }
+  /** Batch `batch` of this round, then (if it was full) the next. */
+  private proposeCheckpoints(batch: number): void {
+    if (batch >= checkpointBatchesPerCheck) return;
+    whenAnswered(
+      this.options.table.takeDueCheckpoints(maxLeaseCheckpointBatchSize),
+      (checkpoints) => {
+        if (checkpoints.length === 0) return;
+        // Lost ones are taken again an interval later (the table has rescheduled them already).
+        this.options.store.leaseCheckpoint({ checkpoints: [...checkpoints] }).catch((e: unknown) => {
+          if (!this.stopped) this.options.onCheckpointError(e);
+        });
+        if (checkpoints.length === maxLeaseCheckpointBatchSize) this.proposeCheckpoints(batch + 1);
+      },
+      this.askFailed,
+    );
   }
 }

@@ -18,7 +18,7 @@ import { EtcdError } from '../core/errors.js';
 import type { AuthHeader } from '../auth/auth-op.js';
 import { keyBytes } from '../core/keys.js';
 import type { LeaseApi } from '../core/lease-api.js';
-import type { LeaseTable } from '../actors/lease-table.js';
+import type { LeasePrimaryTable } from '../actors/lease-table-ports.js';
 import type { PeerCallAnswer } from '../peer/peer-call.js';
 import type { LeaseIdGenerator } from './lease-ids.js';
 import { leaseCallCodecs, leaseCallMethods } from './lease-calls.js';
@@ -39,7 +39,8 @@ export interface LeaseWrites {
 
 export interface LeaseFrontOptions {
   readonly store: LeaseWrites;
-  readonly table: LeaseTable;
+  /** The lease actor's client (LeaseTableRef). */
+  readonly table: LeasePrimaryTable;
   readonly ids: LeaseIdGenerator;
   /** A complete header at the store's current revision. */
   readonly header: () => ResponseHeader;

@@ -6,12 +6,14 @@
 import { EtcdError } from '../core/errors.js';
 import type { Key } from '../core/keys.js';
 import type { LeaseCheckpointRequest } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import type { LeaseStatusView, LeaseTable } from '../actors/lease-table.js';
+import type { LeaseStatusView } from '../actors/lease-table.js';
+import type { LeasePrimaryTable } from '../actors/lease-table-ports.js';
 
 export type PrimaryAnswer<T> = { readonly kind: 'answer'; readonly value: T } | { readonly kind: 'notFound' } | { readonly kind: 'notPrimary' };
 
 export interface LeasePrimaryOptions {
-  readonly table: LeaseTable;
+  /** The lease actor's client: every answer is asked, `primary` is its last published fact. */
+  readonly table: LeasePrimaryTable;
   /** Resolves once the applied state reflects every write acknowledged before the call. */
   readonly readBarrier: () => Promise<void>;
   /** Proposes checkpoints through the log; absent: checkpoints are off. */
@@ -44,10 +46,10 @@ export class LeasePrimary {
   /** The granted TTL, as etcd's lessor.Renew. */
   async renew(id: bigint): Promise<PrimaryAnswer<bigint>> {
     const table = this.options.table;
-    let outcome = table.renew(id);
+    let outcome = await table.renew(id);
     if (outcome.kind === 'notFound') {
       if (!(await this.caughtUp())) return { kind: 'notPrimary' };
-      outcome = table.renew(id);
+      outcome = await table.renew(id);
     }
     switch (outcome.kind) {
       case 'renewed':
@@ -76,10 +78,10 @@ export class LeasePrimary {
   async timeToLive(id: bigint, withKeys: boolean): Promise<PrimaryAnswer<TimeToLiveView>> {
     const table = this.options.table;
     if (!table.primary) return { kind: 'notPrimary' };
-    let status: LeaseStatusView | undefined = table.status(id, withKeys);
+    let status: LeaseStatusView | undefined = await table.status(id, withKeys);
     if (status === undefined) {
       if (!(await this.caughtUp())) return { kind: 'notPrimary' };
-      status = table.status(id, withKeys);
+      status = await table.status(id, withKeys);
     }
     if (!table.primary) return { kind: 'notPrimary' };
     if (status === undefined) return { kind: 'notFound' };
@@ -90,7 +92,8 @@ export class LeasePrimary {
   async leases(): Promise<PrimaryAnswer<bigint[]>> {
     if (!this.options.table.primary) return { kind: 'notPrimary' };
     if (!(await this.caughtUp())) return { kind: 'notPrimary' };
-    return this.options.table.primary ? { kind: 'answer', value: this.options.table.ids() } : { kind: 'notPrimary' };
+    const ids = await this.options.table.ids();
+    return this.options.table.primary ? { kind: 'answer', value: [...ids] } : { kind: 'notPrimary' };
   }
 
   /** False when the barrier failed (leader changed, no leader, timed out): the caller goes elsewhere. */

@@ -13,7 +13,8 @@ import { defaultSplitPoints } from '../store/split-points.js';
 import { MvccStore } from '../store/mvcc-store.js';
 import { WatchHub, defaultBacklogLimitBytes } from '../actors/watch-hub.js';
 import { JobPool } from '../jobs/job-pool.js';
-import { LeaseTable, systemClock } from '../actors/lease-table.js';
+import { systemClock } from '../actors/lease-table.js';
+import { LeaseTableRef } from '../actors/lease-actor.js';
 import { LeaseFront } from '../lease/lease-front.js';
 import { LeaseIdGenerator } from '../lease/lease-ids.js';
 import { LeaderWatch } from '../lease/leader-watch.js';
@@ -135,7 +136,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   let endMember: (reason: 'removed' | 'restart') => void = () => undefined;
   const ended = new Promise<'removed' | 'restart'>((resolve) => (endMember = resolve));
   // Only the leader expires leases; a new leader gives every lease its full TTL plus an election timeout.
-  const leaseTable = new LeaseTable({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock, checkpointIntervalMs: config.leaseCheckpointIntervalMs });
+  // The lease actor (main thread: see lease-actor.ts); everyone holds only this client.
+  const leaseTable = new LeaseTableRef({ minTtlSeconds: minLeaseTtlSeconds(config), clock: systemClock, checkpointIntervalMs: config.leaseCheckpointIntervalMs });
   // Renewals and lease reads reaching a follower go to the leader; the leader answers them here.
   const leaderWatch = new LeaderWatch(systemTimers);
   let leaseFront: LeaseFront | undefined;
@@ -156,8 +158,9 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       onLeaderChange: (lead, role) => {
         metrics.leaderSeen(lead);
         leadership?.leaderChanged(lead);
-        if (role === RaftRole.Leader) leaseTable.promote(config.electionTimeoutMs);
-        else leaseTable.demote();
+        // queued behind whatever the table was asked before: the store's applies keep their order
+        const roleTold = role === RaftRole.Leader ? leaseTable.promote(config.electionTimeoutMs) : leaseTable.demote();
+        roleTold.catch((e: unknown) => log.warn('the lease table was not told of the role change', { error: e }));
         leaderWatch.set(lead);
       },
       peerTls,
@@ -366,6 +369,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     watchHub.close();
     await raftMember.close();
     await store.close();
+    await leaseTable.stop();
     await jobs.close();
     await auth.close();
     await engine.close();

@@ -38,7 +38,12 @@ import { isSerializableRead, ReadBarrier } from './read-barrier.js';
 import { loadPersistedState, type PersistedMarks } from './persisted-state.js';
 import type { RevisionLog } from '../log/revision-log.js';
 import { applyWrite, leasesNamedBy, revisionsUsed, serveRead, type ApplyOutcome, type ReadOutcome, type ReadRequest, type ReadResponse, type WriteCommand, type WriteResponse } from '../mvcc/apply-command.js';
-import { LeaseTable, systemClock } from '../actors/lease-table.js';
+import { systemClock } from '../actors/lease-table.js';
+import { LeaseTableRef } from '../actors/lease-actor.js';
+import type { LeaseLedger } from '../actors/lease-table-ports.js';
+import type { Key } from '../core/keys.js';
+import { askLeaseKeys, keysOfOnly, notAsked } from './asked-lease-keys.js';
+import type { LeaseKeys } from '../auth/request-permissions.js';
 import { revokeAsTxn } from './lease-revoke.js';
 import { isTxnReadOnly } from '../mvcc/kv-operations.js';
 import { byRevisionOrder, cutAtRevisions, type ChangeScan, type RecordChange, type RevisionId } from '../mvcc/key-history-index.js';
@@ -64,8 +69,8 @@ type SettledResult =
 
 type Settled = { readonly ok: true; readonly result: SettledResult } | { readonly ok: false; readonly error: EtcdErrorKind };
 
-/** What the store needs of the lease table while applying the log: the apply-time half of LeaseTable. */
-export type LeaseLedger = Pick<LeaseTable, 'exists' | 'grant' | 'keysOf' | 'remove' | 'restore' | 'attach' | 'track' | 'checkpoint'>;
+/** What the store needs of the lease table while applying the log (src/actors/lease-table-ports.ts). */
+export type { LeaseLedger };
 
 export type LeaseRevokeCommand = Extract<Command, { type: 'leaseRevoke' }>;
 
@@ -74,12 +79,16 @@ export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { 
 /** The auth state's apply-time half (src/auth/auth-state.ts), in log order like the lease table. */
 export interface AuthApplier {
   apply(req: AuthRequest, logIndex: number, ops: WriteOp[]): AuthOutcome;
-  /** Why a write may not be applied now (etcd's authApplierV3 for auth-headed writes; tenant limits for all); undefined: it may. */
-  writeRefusal(command: WriteCommand): EtcdErrorKind | undefined;
+  /**
+   * Why a write may not be applied now (etcd's authApplierV3 for auth-headed writes; tenant limits for all); undefined: it may.
+   * `leaseKeys`: the keys attached to the leases the write names, asked of the lease table at this
+   * log position when checkReadsWrittenState(command) said the check reads them.
+   */
+  writeRefusal(command: WriteCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined;
   /** True when the write's check reads what earlier writes can change (the keys attached to a lease): it must be checked after them. */
   checkReadsWrittenState(command: WriteCommand): boolean;
-  /** Why a lease revoke may not be applied now (etcd's authApplierV3.LeaseRevoke: write on every attached key); undefined: it may. */
-  leaseRevokeRefusal(command: LeaseRevokeCommand): EtcdErrorKind | undefined;
+  /** Why a lease revoke may not be applied now (etcd's authApplierV3.LeaseRevoke: write on every attached key); undefined: it may. `leaseKeys`: the lease's keys at this log position. */
+  leaseRevokeRefusal(command: LeaseRevokeCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined;
   /** True when applying the write changes what the checks of later writes read (the tenant specs): it is a run of its own. */
   appliedAlone?(command: WriteCommand): boolean;
 }
@@ -93,8 +102,9 @@ export interface StoreHooks {
    */
   readonly onFatal: (fault: StorageFault) => void;
   /**
-   * The lease table, updated in log order as entries are applied (and restored at open). Absent: a
-   * table of the store's own that nobody expires, enough for tests of the store alone.
+   * The lease table (the lease actor's client), updated in log order as entries are applied (and
+   * restored at open); every answer is awaited before the next entry. Absent: a lease actor of the
+   * store's own that nobody expires, enough for tests of the store alone.
    */
   readonly leases?: LeaseLedger;
   /** Applies a membership change, in log order (the membership module). Absent: ignored. */
@@ -186,8 +196,9 @@ export class MvccStore implements KvApi {
     jobs: HashJobs = inlineHashJobs,
     tuning: StoreTuning = { syncedPersistEveryEntries: defaultSyncedPersistEveryEntries },
   ): Promise<MvccStore> {
-    const leases = hooks.leases ?? new LeaseTable({ minTtlSeconds: 1, clock: systemClock });
+    const leases = hooks.leases ?? new LeaseTableRef({ minTtlSeconds: 1, clock: systemClock });
     const marks = await loadPersistedState(engine, shards, leases);
+    await leases.flush?.();
     const store = new MvccStore(engine, log, shards, hooks, jobs, tuning, leases, marks);
     const committed = log.committedIndex;
     if (committed < marks.appliedIndex) {
@@ -447,7 +458,7 @@ export class MvccStore implements KvApi {
       }
       const command = entry.command;
       // Every write is offered to the checks: auth's pass writes without an auth header, tenant size limits do not.
-      const refused = this.hooks.auth?.writeRefusal(command);
+      const refused = this.hooks.auth?.writeRefusal(command, this.hooks.auth.checkReadsWrittenState(command) ? await askLeaseKeys(this.leases, leasesNamedBy(command)) : notAsked);
       if (refused !== undefined) {
         answers.push([entry, { ok: false, error: refused }]);
         i++;
@@ -455,7 +466,7 @@ export class MvccStore implements KvApi {
       }
       const owner = this.shards.ownerOf(command);
       if (owner === null) {
-        const outcome = await applyWrite(this.shards.view, command, this.revs(), new Set(this.liveLeases([command])));
+        const outcome = await applyWrite(this.shards.view, command, this.revs(), new Set(await this.liveLeases([command])));
         this.finish(entry, outcome, changes, applied, answers);
         i++;
         continue;
@@ -466,10 +477,15 @@ export class MvccStore implements KvApi {
       while (!alone && j < entries.length && isKvWrite(entries[j]!.command) && this.shards.ownerOf(entries[j]!.command) === owner && !this.endsRunForAuth(entries[j]!.command) && !this.refusedByAlarm(entries[j]!.command)) j++;
       const run = entries.slice(i, j);
       const commands = run.map((e) => e.command as WriteCommand);
-      const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: this.liveLeases(commands) });
+      const reply = await this.shards.shard(owner).ask({ type: 'apply', revs: this.revs(), commands, liveLeases: await this.liveLeases(commands) });
       run.forEach((e, k) => this.finish(e, reply[k]!, changes, applied, answers));
       i = j;
     }
+    // The lease table's updates from this batch (track) are sent now; every later ask queues behind
+    // them. Nothing here uses their answer, so the batch does not wait for it, but a failure is never
+    // lost: it stops the store at once, as a failed persist of an answered batch does.
+    const leasesUpdated = this.leases.flush?.();
+    if (leasesUpdated !== undefined) leasesUpdated.catch((e: unknown) => this.stop(e));
     if (applied.length > 0 || compacted) {
       this.appliedSubject.next({ changes: applied, revision: this.rev, compactRevision: this.compactRev });
     }
@@ -497,17 +513,20 @@ export class MvccStore implements KvApi {
         return outcome.ok;
       }
       case 'leaseGrant':
-        answers.push([entry, this.applyLeaseGrant(command.req, leaseOps)]);
+        answers.push([entry, await this.applyLeaseGrant(command.req, leaseOps)]);
         return false;
       case 'leaseRevoke': {
         // Checked against the auth state and the attached keys this entry meets: the same on every member.
-        const refused = this.hooks.auth?.leaseRevokeRefusal(command);
-        answers.push([entry, refused !== undefined ? { ok: false, error: refused } : await this.applyLeaseRevoke(command.req, leaseOps, changes, applied)]);
+        const id = command.req.ID;
+        const keys = await this.leases.keysOf(id);
+        const refused = this.hooks.auth?.leaseRevokeRefusal(command, keysOfOnly(id, keys));
+        answers.push([entry, refused !== undefined ? { ok: false, error: refused } : await this.applyLeaseRevoke(command.req, keys, leaseOps, changes, applied)]);
         return false;
       }
       case 'leaseCheckpoint':
         // etcd 3.4 keeps checkpoints in memory only (3.6 persists them): nothing for the engine.
-        for (const c of command.req.checkpoints) this.leases.checkpoint(c.ID, Number(c.remainingTTL));
+        // Sent together (the table takes them in this order), answered before the next entry.
+        await Promise.all(command.req.checkpoints.map((c) => this.leases.checkpoint(c.ID, Number(c.remainingTTL))));
         answers.push([entry, { ok: true, result: { type: 'leaseCheckpoint', response: { header: this.hooks.header(this.rev) } } }]);
         return false;
       case 'confChange':
@@ -547,7 +566,8 @@ export class MvccStore implements KvApi {
    */
   private endsRunForAuth(command: Command): boolean {
     if (!isKvWrite(command) || this.hooks.auth === undefined) return false;
-    return this.hooks.auth.checkReadsWrittenState(command) || this.hooks.auth.writeRefusal(command) !== undefined;
+    // a check that reads lease keys ends the run before this: none are read here
+    return this.hooks.auth.checkReadsWrittenState(command) || this.hooks.auth.writeRefusal(command, notAsked) !== undefined;
   }
 
   private refusedByAlarm(command: Command): boolean {
@@ -555,12 +575,13 @@ export class MvccStore implements KvApi {
   }
 
   /** The leases named by a run of commands that exist: no lease changes inside a run, so one answer serves it. */
-  private liveLeases(commands: readonly WriteCommand[]): bigint[] {
-    return commands.flatMap(leasesNamedBy).filter((id) => this.leases.exists(id));
+  private async liveLeases(commands: readonly WriteCommand[]): Promise<readonly bigint[]> {
+    const named = commands.flatMap(leasesNamedBy);
+    return named.length === 0 ? [] : this.leases.liveOf(named);
   }
 
-  private applyLeaseGrant(req: LeaseGrantRequest, leaseOps: WriteOp[]): Settled {
-    const granted = this.leases.grant(req.ID, req.TTL);
+  private async applyLeaseGrant(req: LeaseGrantRequest, leaseOps: WriteOp[]): Promise<Settled> {
+    const granted = await this.leases.grant(req.ID, req.TTL);
     if (!granted.ok) return granted;
     leaseOps.push({ type: 'put', key: leaseKey(granted.id), value: encodeLeaseTtl(granted.ttlSeconds) });
     const response: LeaseGrantResponse = { header: this.hooks.header(this.rev), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
@@ -568,8 +589,7 @@ export class MvccStore implements KvApi {
   }
 
   /** etcd's lessor.Revoke: the attached keys are deleted in one revision (none: no revision), then the lease. */
-  private async applyLeaseRevoke(req: LeaseRevokeRequest, leaseOps: WriteOp[], changes: KvRecord[], applied: AppliedChange[]): Promise<Settled> {
-    const keys = this.leases.keysOf(req.ID);
+  private async applyLeaseRevoke(req: LeaseRevokeRequest, keys: readonly Key[] | undefined, leaseOps: WriteOp[], changes: KvRecord[], applied: AppliedChange[]): Promise<Settled> {
     if (keys === undefined) return { ok: false, error: 'leaseNotFound' };
     if (keys.length > 0) {
       const command = revokeAsTxn(keys);
@@ -581,7 +601,7 @@ export class MvccStore implements KvApi {
       if (!outcome.ok) throw new Error(`revoking lease ${req.ID} failed to delete its keys: ${outcome.error}`);
       this.record(outcome, changes, applied);
     }
-    this.leases.remove(req.ID);
+    await this.leases.remove(req.ID);
     leaseOps.push({ type: 'del', key: leaseKey(req.ID) });
     return { ok: true, result: { type: 'leaseRevoke', response: { header: this.hooks.header(this.rev) } } };
   }

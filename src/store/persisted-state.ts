@@ -3,7 +3,7 @@
 import type { Engine } from '../engines/engine.js';
 import type { ShardSet } from './shard-set.js';
 import { decodeRecord, type KvRecord } from '../mvcc/kv-record.js';
-import type { LeaseTable } from '../actors/lease-table.js';
+import type { LeaseLedger } from '../actors/lease-table-ports.js';
 import {
   APPLIED_KEY,
   COMPACT_KEY,
@@ -29,8 +29,8 @@ export interface PersistedMarks {
   readonly compactRevision: number;
 }
 
-/** Loads the engine's state into the shards and the lease table; returns where it stands. */
-export async function loadPersistedState(engine: Engine, shards: ShardSet, leases: Pick<LeaseTable, 'restore' | 'attach'>): Promise<PersistedMarks> {
+/** Loads the engine's state into the shards and the lease table (its updates may still be on their way: LeaseLedger.flush); returns where it stands. */
+export async function loadPersistedState(engine: Engine, shards: ShardSet, leases: Pick<LeaseLedger, 'restore' | 'attach'>): Promise<PersistedMarks> {
   const applied = await engine.get(APPLIED_KEY);
   const mark = applied === undefined ? { index: 0, revision: 1 } : decodeApplied(applied);
   const compact = await engine.get(COMPACT_KEY);
@@ -42,7 +42,7 @@ export async function loadPersistedState(engine: Engine, shards: ShardSet, lease
 }
 
 /** Loads every record into its shard, and attaches each key's live record to its lease. */
-async function loadRecords(engine: Engine, shards: ShardSet, leases: Pick<LeaseTable, 'attach'>): Promise<void> {
+async function loadRecords(engine: Engine, shards: ShardSet, leases: Pick<LeaseLedger, 'attach'>): Promise<void> {
   const chunks: KvRecord[][] = Array.from({ length: shards.count }, () => []);
   // Records come in revision order, so the last one seen per key is its live one.
   const leaseOfKey = new Map<string, bigint>();

@@ -25,6 +25,7 @@ export function tenantAuthView(base: AuthFront, tenant: TenantState): AuthFront 
     check: { value: check },
     // The lease table holds stored keys: these checks run on the front itself, with the stored ID.
     leaseRefusal: { value: (h: AuthHeader, id: bigint) => base.leaseRefusal(h, storedLease(id)) },
+    leaseRefusalAsked: { value: (h: AuthHeader, id: bigint) => base.leaseRefusalAsked(h, storedLease(id)) },
   });
   return view;
 }

@@ -213,9 +213,9 @@ export class TenantDirectory {
   wrapApplier(auth: AuthApplier): AuthApplier {
     return {
       apply: (req, logIndex, ops) => auth.apply(req, logIndex, ops),
-      writeRefusal: (command) => auth.writeRefusal(command) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
+      writeRefusal: (command, leaseKeys) => auth.writeRefusal(command, leaseKeys) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
       checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || writesTenantSpecs(command) || this.book.mayGrowLimited(command),
-      leaseRevokeRefusal: (command) => auth.leaseRevokeRefusal(command),
+      leaseRevokeRefusal: (command, leaseKeys) => auth.leaseRevokeRefusal(command, leaseKeys),
       appliedAlone: (command) => (auth.appliedAlone?.(command) ?? false) || writesTenantSpecs(command),
     };
   }
@@ -223,7 +223,7 @@ export class TenantDirectory {
   /** The store's lease ledger, its `track` also feeding the usage book (every applied record, in order). */
   wrapLedger(ledger: LeaseLedger): LeaseLedger {
     return {
-      exists: (id) => ledger.exists(id),
+      liveOf: (ids) => ledger.liveOf(ids),
       grant: (id, ttl) => ledger.grant(id, ttl),
       keysOf: (id) => ledger.keysOf(id),
       remove: (id) => ledger.remove(id),
@@ -234,6 +234,7 @@ export class TenantDirectory {
         this.book.track(record);
       },
       checkpoint: (id, remaining) => ledger.checkpoint(id, remaining),
+      flush: () => ledger.flush?.(),
     };
   }
 

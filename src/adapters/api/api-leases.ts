@@ -9,7 +9,7 @@ import { optionalCount, optionalId, parseJsonObject, readBody, type BodyLimits }
 import { putBytes } from './api-bytes.js';
 import type { ApiAccess } from './api-identity.js';
 import type { AuthHeader } from '../../auth/auth-op.js';
-import { revokeHeader } from '../../auth/revoke-header.js';
+import { revokeHeaderAsked } from '../../auth/revoke-header.js';
 import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 const noRangeEnd = new Uint8Array(0);
@@ -70,7 +70,7 @@ export class LeaseRoutes {
    */
   async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
     const api = this.ctx.api;
-    const r = await api.lease.revoke({ ID: id }, revokeHeader(api.auth, who, id, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
+    const r = await api.lease.revoke({ ID: id }, await revokeHeaderAsked(api.auth, who, id, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
     sendJson(res, 200, { revision: Number(r.header?.revision ?? 0n) });
   }
 }

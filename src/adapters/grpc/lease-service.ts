@@ -7,7 +7,7 @@ import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type Grpc
 import { drained } from './stream-drained.js';
 import { callerOf, enabledAuth, requireValidToken, serveCheckedAnswer, writeHeaderOf } from './auth-guard.js';
 import { keysReadRefusal } from '../../auth/request-permissions.js';
-import { revokeHeader } from '../../auth/revoke-header.js';
+import { revokeHeaderAsked } from '../../auth/revoke-header.js';
 import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 function keepAliveSink(out: ResponseStream<LeaseKeepAliveResponse>, signal: AbortSignal): KeepAliveSink {
@@ -29,7 +29,7 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       // attached and the auth state then in force: the entry carries the caller (a token is checked
       // here) once every member can apply that; before, it is checked here (revokeHeader).
       const who = await writeHeaderOf(api, call);
-      const res = await lease.revoke(req, revokeHeader(api.auth, who, req.ID, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
+      const res = await lease.revoke(req, await revokeHeaderAsked(api.auth, who, req.ID, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
       return { ...res, header: completeHeader(api, res.header) };
     }),
     leaseKeepAlive: bidi(LeaseService.leaseKeepAlive, (call, out) => {

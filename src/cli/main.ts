@@ -191,7 +191,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   void exited.then(() => clearInterval(keepAlive));
 
   logStartup(cfg, log);
-  startIdleMemoryReturn();
+  const idleReturn = startIdleMemoryReturn();
+  if (idleReturn !== undefined) log.warn('memory is not given back after bursts', { error: idleReturn.message });
 
   try {
     if (dataDirIsEmpty(cfg.dataDir)) verifyBootstrap(cfg);

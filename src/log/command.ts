@@ -21,6 +21,7 @@ import {
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { decodeAuthRequest, encodeAuthRequest, type AuthHeader, type AuthRequest } from '../auth/auth-op.js';
 import { receivedEncoding } from '../core/received-encoding.js';
+import { bytesFieldSize, intFieldSize } from '../core/proto-writer.js';
 
 export type Command =
   // `auth`: who proposed the write, at which auth revision (etcd's request header), when auth is
@@ -104,15 +105,14 @@ const recordV1HeaderBytes = 1 + 8 + 8;
 
 function encodeBody(c: Command): Uint8Array {
   switch (c.type) {
-    // A client's write goes to the log in the bytes it arrived in, when the adapter kept them.
     case 'put':
-      return receivedEncoding(c.req) ?? PutRequest.encode(c.req).finish();
+      return canonicalPutBytes(c.req) ?? PutRequest.encode(c.req).finish();
     case 'deleteRange':
-      return receivedEncoding(c.req) ?? DeleteRangeRequest.encode(c.req).finish();
+      return DeleteRangeRequest.encode(c.req).finish();
     case 'txn':
-      return receivedEncoding(c.req) ?? TxnRequest.encode(c.req).finish();
+      return TxnRequest.encode(c.req).finish();
     case 'compact':
-      return receivedEncoding(c.req) ?? CompactionRequest.encode(c.req).finish();
+      return CompactionRequest.encode(c.req).finish();
     case 'leaseGrant':
       return LeaseGrantRequest.encode(c.req).finish();
     case 'leaseRevoke':
@@ -130,6 +130,23 @@ function encodeBody(c: Command): Uint8Array {
     case 'alarm':
       return AlarmRequest.encode(c.req).finish();
   }
+}
+
+/**
+ * A put goes to the log in the bytes it arrived in (every put passes here) when those bytes are
+ * exactly as long as the request's own encoding: then they hold no field this build does not know,
+ * no duplicate and no padded varint, so every member and every later build reads from them what
+ * this build read. Otherwise, or when the adapter kept no bytes, it is encoded afresh.
+ */
+function canonicalPutBytes(req: PutRequest): Uint8Array | undefined {
+  const received = receivedEncoding(req);
+  return received !== undefined && received.length === putRequestSize(req) ? received : undefined;
+}
+
+/** etcdserverpb.PutRequest's encoded size: key 1, value 2, lease 3, prev_kv 4, ignore_value 5, ignore_lease 6. */
+function putRequestSize(req: PutRequest): number {
+  const flag = (on: boolean): number => (on ? 2 : 0);
+  return bytesFieldSize(req.key.length) + bytesFieldSize(req.value.length) + intFieldSize(req.lease) + flag(req.prevKv) + flag(req.ignoreValue) + flag(req.ignoreLease);
 }
 
 type HeaderedCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' | 'leaseRevoke' }>;

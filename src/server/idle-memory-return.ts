@@ -2,9 +2,14 @@
 // its memory reducer returns it only sometimes: after 100,000 lease grants, one run of two gave it
 // back within 30 s (RSS per lease 465 B) and the other kept it (2,106 B, against etcd's 1,430 B;
 // Go's scavenger returns etcd's). So when the event loop has been idle for two checks in a row and
-// the heap holds at least `minSlackBytes` it does not use, this asks V8 for one incremental major GC
-// (marked in small steps, so a request arriving meanwhile is not held behind a pause), which frees
-// the burst's pages to the OS. Once per quiet spell: a busy check arms it again.
+// the heap holds at least `minSlackBytes` it does not use, this asks V8 for one full GC, which frees
+// the burst's pages to the OS.
+//
+// A full GC stops the loop for as long as marking the live heap takes, so it is left to V8's own
+// incremental GCs above `maxLiveBytes` (a pause there could approach Raft's election timeout). And it
+// runs once per burst: armed again only when the heap has grown by `minSlackBytes` past its size
+// after the last collection, not merely when the loop was busy (the collection's own pause can make
+// the next check look busy, which would repeat it forever on an idle server).
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { performance } from 'node:perf_hooks';
@@ -16,33 +21,44 @@ export const idleUtilization = 0.02;
 export const idleChecksBeforeCollecting = 2;
 /** Heap allocated but unused below which there is too little to give back to be worth a GC. */
 export const minSlackBytes = 16 * 1024 * 1024;
+/** Live heap above which a full GC's pause is not worth it. */
+export const maxLiveBytes = 256 * 1024 * 1024;
+
+export interface HeapUse {
+  readonly total: number;
+  readonly used: number;
+}
 
 export interface IdleMemoryProbe {
   /** Event-loop utilization since the previous call (0 to 1). */
   utilization(): number;
-  /** Bytes the heap holds and does not use. */
-  heapSlack(): number;
-  /** Starts an incremental major GC. */
+  heap(): HeapUse;
+  /** Starts a full GC (from a task, not inside this call). */
   collect(): void;
 }
 
 /** Decides, one check at a time, when to collect. */
 export class IdleMemoryReturn {
   private idleChecks = 0;
-  private collected = false;
+  private justCollected = false;
+  /** The heap's size at the first check after the last collection. */
+  private collectedTotal: number | undefined;
 
   constructor(private readonly probe: IdleMemoryProbe) {}
 
   /** One periodic check; true when it started a GC. */
   check(): boolean {
-    if (this.probe.utilization() >= idleUtilization) {
-      this.idleChecks = 0;
-      this.collected = false;
-      return false;
+    const busy = this.probe.utilization() >= idleUtilization;
+    const heap = this.probe.heap();
+    if (this.justCollected) {
+      this.justCollected = false;
+      this.collectedTotal = heap.total;
     }
-    this.idleChecks++;
-    if (this.collected || this.idleChecks < idleChecksBeforeCollecting || this.probe.heapSlack() < minSlackBytes) return false;
-    this.collected = true;
+    this.idleChecks = busy ? 0 : this.idleChecks + 1;
+    if (this.idleChecks < idleChecksBeforeCollecting) return false;
+    if (this.collectedTotal !== undefined && heap.total < this.collectedTotal + minSlackBytes) return false;
+    if (heap.total - heap.used < minSlackBytes || heap.used > maxLiveBytes) return false;
+    this.justCollected = true;
     this.probe.collect();
     return true;
   }
@@ -60,16 +76,25 @@ function processProbe(): IdleMemoryProbe {
       last = now;
       return utilization;
     },
-    heapSlack: () => {
+    heap: () => {
       const { heapTotal, heapUsed } = process.memoryUsage();
-      return heapTotal - heapUsed;
+      return { total: heapTotal, used: heapUsed };
     },
     collect: () => void gc({ type: 'major', execution: 'async' }),
   };
 }
 
-/** Checks every idleCheckIntervalMs for the life of the process; the timer never keeps it alive. */
-export function startIdleMemoryReturn(): void {
-  const idle = new IdleMemoryReturn(processProbe());
+/**
+ * Checks every idleCheckIntervalMs for the life of the process; the timer never keeps it alive.
+ * Returns why it could not start (a runtime without V8's gc extension), for the caller to log.
+ */
+export function startIdleMemoryReturn(): Error | undefined {
+  let idle: IdleMemoryReturn;
+  try {
+    idle = new IdleMemoryReturn(processProbe());
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
   setInterval(() => idle.check(), idleCheckIntervalMs).unref();
+  return undefined;
 }

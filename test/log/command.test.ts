@@ -104,17 +104,34 @@ test('Raft entries: an empty Normal entry is the no-op, a ConfChange passes its 
   assert.equal(proposed, { index: 6, term: 3, requestId: 99n, command: commands[2]! });
 });
 
-test('a write decoded from a client carries its received bytes into the log; a changed copy is encoded afresh', () => {
-  // field 1 (key) "k", field 2 (value) "v", then an unknown field 15 (varint 1), as a client might send
-  const received = Buffer.from([0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x78, 0x01]);
-  const req = PutRequest.decode(received);
-  rememberEncoding(req, received);
-  const proposal = encodeProposal(3n, { type: 'put', req });
-  assert.ok(proposal.subarray(proposal.length - received.length).equals(received), 'the body is the received bytes');
-  assert.equal(decodeProposal(1, 1, proposal).command, { type: 'put', req });
+test('a put decoded from a client goes to the log in its received bytes only when they are canonical', () => {
+  const proposalBody = (received: Buffer): Buffer => {
+    const req = PutRequest.decode(received);
+    rememberEncoding(req, received);
+    const proposal = encodeProposal(3n, { type: 'put', req });
+    assert.equal(decodeProposal(1, 1, proposal).command, { type: 'put', req });
+    return proposal.subarray(9);
+  };
+  // key "k", value "v", lease 300, prev_kv true: the canonical encoding itself
+  const canonical = Buffer.from([0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x18, 0xac, 0x02, 0x20, 0x01]);
+  assert.ok(proposalBody(canonical).equals(canonical), 'kept as received');
+  // the same fields in another order: as long, read alike by every build
+  const reordered = Buffer.from([0x20, 0x01, 0x18, 0xac, 0x02, 0x12, 0x01, 0x76, 0x0a, 0x01, 0x6b]);
+  assert.ok(proposalBody(reordered).equals(reordered), 'kept as received');
+  // an unknown field 15, a padded varint, a repeated key: encoded afresh, so no later build reads more
+  for (const odd of [
+    [0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x78, 0x01],
+    [0x0a, 0x01, 0x6b, 0x18, 0xac, 0x82, 0x00],
+    [0x0a, 0x01, 0x61, 0x0a, 0x01, 0x6b],
+  ]) {
+    const received = Buffer.from(odd);
+    const body = proposalBody(received);
+    assert.ok(body.equals(Buffer.from(PutRequest.encode(PutRequest.decode(received)).finish())), `re-encoded: ${received.toString('hex')}`);
+  }
+  const req = PutRequest.decode(canonical);
+  rememberEncoding(req, canonical);
   const changed = { ...req, key: b('other') };
-  const reencoded = decodeProposal(1, 1, encodeProposal(4n, { type: 'put', req: changed })).command;
-  assert.equal(reencoded, { type: 'put', req: changed });
+  assert.equal(decodeProposal(1, 1, encodeProposal(4n, { type: 'put', req: changed })).command, { type: 'put', req: changed }, 'a changed copy is encoded afresh');
 });
 
 test.run();

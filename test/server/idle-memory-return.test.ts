@@ -1,29 +1,53 @@
-// When the idle-time GC runs: only after two idle checks in a row, only with enough unused heap, once
-// per quiet spell, armed again by a busy check.
+// When the idle-time GC runs: only after two idle checks in a row, only with enough unused heap and a
+// live heap small enough for a short pause; once per burst, armed again only by the heap growing past
+// its size after the collection (a busy check alone, such as the collection's own pause, does not).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { IdleMemoryReturn, idleUtilization, minSlackBytes } from '../../src/server/idle-memory-return.js';
+import { IdleMemoryReturn, idleUtilization, maxLiveBytes, minSlackBytes, startIdleMemoryReturn, type HeapUse } from '../../src/server/idle-memory-return.js';
 
 const s = suite('idle memory return');
+const MiB = 1024 * 1024;
 
-function scripted(utilizations: number[], slack = minSlackBytes): { idle: IdleMemoryReturn; collections: () => number } {
+function scripted(steps: { busy?: boolean; heap: HeapUse }[]): { started: boolean[]; collections: number } {
+  let at = 0;
   let collections = 0;
-  const idle = new IdleMemoryReturn({ utilization: () => utilizations.shift() ?? 0, heapSlack: () => slack, collect: () => void collections++ });
-  return { idle, collections: () => collections };
+  const idle = new IdleMemoryReturn({
+    utilization: () => (steps[at]!.busy === true ? idleUtilization : 0),
+    heap: () => steps[at]!.heap,
+    collect: () => void collections++,
+  });
+  const started: boolean[] = [];
+  for (; at < steps.length; at++) started.push(idle.check());
+  return { started, collections };
 }
 
-s('collects on the second idle check in a row, then not again until the loop was busy', () => {
-  const busy = idleUtilization;
-  const { idle, collections } = scripted([busy, 0, 0, 0, 0.01, busy, 0, busy, 0, 0]);
-  const started = Array.from({ length: 10 }, () => idle.check());
-  assert.equal(started, [false, false, true, false, false, false, false, false, false, true]);
-  assert.is(collections(), 2);
+s('collects on the second idle check in a row; busy checks after it do not re-arm it, a grown heap does', () => {
+  const burst = { total: 300 * MiB, used: 100 * MiB };
+  const after = { total: 120 * MiB, used: 90 * MiB };
+  const { started, collections } = scripted([
+    { busy: true, heap: burst },
+    { heap: burst },
+    { heap: burst }, // collects
+    { busy: true, heap: after }, // the pause made it look busy
+    { heap: after },
+    { heap: after }, // idle again, nothing grew: no second collection
+    { busy: true, heap: { total: 120 * MiB + minSlackBytes, used: 100 * MiB } },
+    { heap: { total: 120 * MiB + minSlackBytes, used: 100 * MiB } },
+    { heap: { total: 120 * MiB + minSlackBytes, used: 100 * MiB } }, // a new burst grew it: collects
+  ]);
+  assert.equal(started, [false, false, true, false, false, false, false, false, true]);
+  assert.is(collections, 2);
 });
 
-s('a heap with little unused space is left alone', () => {
-  const { idle, collections } = scripted([0, 0, 0, 0], minSlackBytes - 1);
-  for (let i = 0; i < 4; i++) idle.check();
-  assert.is(collections(), 0);
+s('a heap with little unused space, or a live heap too large for a short pause, is left alone', () => {
+  const idle = (heap: HeapUse): number => scripted([{ heap }, { heap }, { heap }]).collections;
+  assert.is(idle({ total: 100 * MiB, used: 100 * MiB - minSlackBytes + 1 }), 0);
+  assert.is(idle({ total: maxLiveBytes + 2 * minSlackBytes, used: maxLiveBytes + 1 }), 0);
+  assert.is(idle({ total: maxLiveBytes + minSlackBytes, used: maxLiveBytes }), 1);
+});
+
+s('starts in this runtime: V8 gc extension reachable', () => {
+  assert.is(startIdleMemoryReturn(), undefined);
 });
 
 s.run();

@@ -155,6 +155,7 @@ type PendingUpdate =
  */
 export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
   private facts: LeaseFacts = { size: 0, primary: false, attachedKeys: 0 };
+  private requestedPrimary: boolean | undefined;
   private readonly mailbox: MainThreadActor<LeaseRequest, LeaseReply>;
   private readonly listeners = new Set<(facts: LeaseFacts) => void>();
   private pending: PendingUpdate | undefined;
@@ -179,8 +180,14 @@ export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
     return this.facts.size;
   }
 
+  /**
+   * The role last asked for, once promote or demote was called: every later ask queues behind that
+   * message, so callers that read this and then ask see one consistent role, as when the table was
+   * called directly (a reader between the call and its handling must not see the old role and send a
+   * lease call to the leader that is this member). Before any, the table's published fact.
+   */
   get primary(): boolean {
-    return this.facts.primary;
+    return this.requestedPrimary ?? this.facts.primary;
   }
 
   /** Calls `listener` with the facts after every message that changes them; returns the unsubscribe. */
@@ -263,10 +270,12 @@ export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
   }
 
   async promote(extendMs: number): Promise<void> {
+    this.requestedPrimary = true;
     await this.ask({ type: 'promote', extendMs });
   }
 
   async demote(): Promise<void> {
+    this.requestedPrimary = false;
     await this.ask({ type: 'demote' });
   }
 
@@ -277,7 +286,11 @@ export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
 
   private ask<T extends LeaseRequest['type']>(msg: Extract<LeaseRequest, { type: T }>): Promise<LeaseReplies[T]> {
     this.sendPending();
-    return this.mailbox.ask(msg) as Promise<LeaseReplies[T]>;
+    // An update that failed before this ask was handled left the table without it: its answer is not used.
+    return this.mailbox.ask(msg).then((reply) => {
+      if (this.updateFailure !== undefined) throw this.updateFailure;
+      return reply as LeaseReplies[T];
+    });
   }
 
   private pendingOf(type: PendingUpdate['type']): PendingUpdate {

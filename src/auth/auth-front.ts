@@ -107,6 +107,10 @@ export class AuthFront {
 
   /** etcd's checkLeasePuts reads the keys attached to a put's lease, which earlier writes change. */
   checkReadsWrittenState(command: WriteCommand): boolean {
+    return this.readsLeaseKeys(command);
+  }
+
+  readsLeaseKeys(command: WriteCommand): boolean {
     return this.state.enabled && command.auth !== undefined && command.type === 'put' && command.req.lease !== 0n;
   }
 
@@ -150,12 +154,7 @@ export class AuthFront {
     this.require(this.state.refusal(h, key, rangeEnd, kind));
   }
 
-  /** etcd's checkLeasePuts: write on every key attached to the lease (LeaseRevoke), when they can be read at once (tests). */
-  leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined {
-    return leaseRefusal(this.check, h, this.leaseKeysNow, id);
-  }
-
-  /** The same, the keys asked of the lease table first (the server's revoke pre-check, revokeHeaderAsked). */
+  /** etcd's checkLeasePuts for a revoke's pre-check (revokeHeaderAsked): write on every key attached to the lease, asked of the lease table. */
   async leaseRefusalAsked(h: AuthHeader, id: bigint): Promise<EtcdErrorKind | undefined> {
     const keys = await this.deps.leaseKeys(id);
     return leaseRefusal(this.check, h, () => keys, id);

@@ -7,32 +7,19 @@
 import type { EtcdErrorKind } from '../core/errors.js';
 import type { AuthHeader } from './auth-op.js';
 
-/** What this needs of the auth front. */
-export interface RevokeAuth {
+/** What revokeHeaderAsked needs of the auth front. */
+export interface AskedRevokeAuth {
   readonly enabled: boolean;
-  leaseRefusal(h: AuthHeader, id: bigint): EtcdErrorKind | undefined;
+  leaseRefusalAsked(h: AuthHeader, id: bigint): Promise<EtcdErrorKind | undefined>;
   require(refusal: EtcdErrorKind | undefined): void;
 }
 
 /**
  * `who`: the caller as resolved for writes (writeHeaderOf). `everyMemberApplies`: every member of the
- * current membership advertises revokeAuthHeaderFeature. Throws the refusal when the revoke is
- * checked here (older members present, auth enabled) and the caller may not write the lease's keys.
+ * current membership advertises revokeAuthHeaderFeature. Rejects with the refusal when the revoke is
+ * checked here (older members present, auth enabled) and the caller may not write the lease's keys,
+ * asked of the lease table (which may lag the log: the behaviour before apply-time checks).
  */
-export function revokeHeader(auth: RevokeAuth | undefined, who: AuthHeader | undefined, leaseId: bigint, everyMemberApplies: boolean): AuthHeader | undefined {
-  if (auth === undefined || who === undefined) return undefined;
-  if (everyMemberApplies) return who;
-  // checked against this member's lease table, which may lag the log: the behaviour before apply-time checks
-  if (auth.enabled) auth.require(auth.leaseRefusal(who, leaseId));
-  return undefined;
-}
-
-/** What revokeHeaderAsked needs of the auth front. */
-export interface AskedRevokeAuth extends RevokeAuth {
-  leaseRefusalAsked(h: AuthHeader, id: bigint): Promise<EtcdErrorKind | undefined>;
-}
-
-/** revokeHeader with the lease's keys asked of the lease table (the server's adapters). */
 export async function revokeHeaderAsked(auth: AskedRevokeAuth | undefined, who: AuthHeader | undefined, leaseId: bigint, everyMemberApplies: boolean): Promise<AuthHeader | undefined> {
   if (auth === undefined || who === undefined) return undefined;
   if (everyMemberApplies) return who;

@@ -53,10 +53,6 @@ export class BackendQuota {
   }
 
   /**
-   * Resolves when a request of `cost` bytes fits; otherwise raises NOSPACE for this member (waiting
-   * for the log as etcd does, whatever the outcome) and rejects with noSpace.
-   */
-  /**
    * True when a request of `cost` bytes is known to fit right now (no quota, or a fresh measurement
    * with room), so the caller can go on without waiting; false means: call check().
    */
@@ -66,6 +62,10 @@ export class BackendQuota {
     return measured !== undefined && this.options.timers.now() - measured.at < dbSizeMaxAgeMs && measured.bytes + cost < this.options.quotaBytes;
   }
 
+  /**
+   * Resolves when a request of `cost` bytes fits; otherwise raises NOSPACE for this member (waiting
+   * for the log as etcd does, whatever the outcome) and rejects with noSpace.
+   */
   async check(cost: number): Promise<void> {
     if (!this.enabled || cost === 0) return;
     const size = await this.dbSize();

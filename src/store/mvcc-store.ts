@@ -82,11 +82,13 @@ export interface AuthApplier {
   /**
    * Why a write may not be applied now (etcd's authApplierV3 for auth-headed writes; tenant limits for all); undefined: it may.
    * `leaseKeys`: the keys attached to the leases the write names, asked of the lease table at this
-   * log position when checkReadsWrittenState(command) said the check reads them.
+   * log position when readsLeaseKeys(command) said the check reads them.
    */
   writeRefusal(command: WriteCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined;
   /** True when the write's check reads what earlier writes can change (the keys attached to a lease): it must be checked after them. */
   checkReadsWrittenState(command: WriteCommand): boolean;
+  /** True when writeRefusal reads the keys attached to the write's leases (auth's checkLeasePuts), so they must be asked for. */
+  readsLeaseKeys(command: WriteCommand): boolean;
   /** Why a lease revoke may not be applied now (etcd's authApplierV3.LeaseRevoke: write on every attached key); undefined: it may. `leaseKeys`: the lease's keys at this log position. */
   leaseRevokeRefusal(command: LeaseRevokeCommand, leaseKeys?: LeaseKeys): EtcdErrorKind | undefined;
   /** True when applying the write changes what the checks of later writes read (the tenant specs): it is a run of its own. */
@@ -458,7 +460,7 @@ export class MvccStore implements KvApi {
       }
       const command = entry.command;
       // Every write is offered to the checks: auth's pass writes without an auth header, tenant size limits do not.
-      const refused = this.hooks.auth?.writeRefusal(command, this.hooks.auth.checkReadsWrittenState(command) ? await askLeaseKeys(this.leases, leasesNamedBy(command)) : notAsked);
+      const refused = this.hooks.auth?.writeRefusal(command, this.hooks.auth.readsLeaseKeys(command) ? await askLeaseKeys(this.leases, leasesNamedBy(command)) : notAsked);
       if (refused !== undefined) {
         answers.push([entry, { ok: false, error: refused }]);
         i++;

@@ -24,7 +24,6 @@ export function tenantAuthView(base: AuthFront, tenant: TenantState): AuthFront 
     state: { value: state },
     check: { value: check },
     // The lease table holds stored keys: these checks run on the front itself, with the stored ID.
-    leaseRefusal: { value: (h: AuthHeader, id: bigint) => base.leaseRefusal(h, storedLease(id)) },
     leaseRefusalAsked: { value: (h: AuthHeader, id: bigint) => base.leaseRefusalAsked(h, storedLease(id)) },
   });
   return view;

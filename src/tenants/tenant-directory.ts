@@ -215,6 +215,8 @@ export class TenantDirectory {
       apply: (req, logIndex, ops) => auth.apply(req, logIndex, ops),
       writeRefusal: (command, leaseKeys) => auth.writeRefusal(command, leaseKeys) ?? this.specRefusal(command) ?? this.sizeRefusal(command),
       checkReadsWrittenState: (command) => auth.checkReadsWrittenState(command) || writesTenantSpecs(command) || this.book.mayGrowLimited(command),
+      // the tenants' own checks read usage, never lease keys
+      readsLeaseKeys: (command) => auth.readsLeaseKeys(command),
       leaseRevokeRefusal: (command, leaseKeys) => auth.leaseRevokeRefusal(command, leaseKeys),
       appliedAlone: (command) => (auth.appliedAlone?.(command) ?? false) || writesTenantSpecs(command),
     };

@@ -140,4 +140,43 @@ t('a change of a key without a lease sends no message while no key is attached a
   await ref.stop();
 });
 
+t('a key attached by an update still on its way is detached by a later change without a lease', async () => {
+  const { ref } = fresh();
+  await ref.grant(1n, 10n);
+  ref.track(record('x', 1n));
+  const sent = ref.flush(); // on its way, not handled yet
+  ref.track(record('x', 0n)); // must not be skipped: the attach above is in flight
+  await sent;
+  await ref.flush();
+  assert.equal(await ref.keysOf(1n), []);
+  await ref.stop();
+});
+
+t('a renewal waiting for an expired lease is answered when this member is demoted', async () => {
+  const { clock, ref } = fresh();
+  await ref.promote(0);
+  await ref.grant(3n, 5n);
+  clock.ms += 6_000;
+  const waiting = await ref.renew(3n);
+  assert.is(waiting.kind, 'expired');
+  let woken = false;
+  if (waiting.kind === 'expired') void waiting.gone.then(() => (woken = true));
+  await ref.demote();
+  await Promise.resolve();
+  assert.ok(woken);
+  await ref.stop();
+});
+
+t('the role asked for is what primary says at once, before the actor has handled the message', async () => {
+  const { ref } = fresh();
+  assert.is(ref.primary, false);
+  const promoted = ref.promote(0);
+  assert.is(ref.primary, true, 'a reader right after promote() and its later asks see one role');
+  await promoted;
+  const demoted = ref.demote();
+  assert.is(ref.primary, false);
+  await demoted;
+  await ref.stop();
+});
+
 t.run();

@@ -11,7 +11,7 @@ import { openAuthed as openAuthedIn, settle } from './auth-harness.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { prefixEnd } from '../../src/core/keys.js';
 import { encodeProposal } from '../../src/log/command.js';
-import { revokeHeader } from '../../src/auth/revoke-header.js';
+import { revokeHeaderAsked } from '../../src/auth/revoke-header.js';
 
 interface Context {
   dir: string;
@@ -168,7 +168,7 @@ it('a lease revoke proposed before auth enable and applied after it is refused (
 
 /** Proposes a client's revoke as the gRPC service and /api do, and answers the proposal's bytes. */
 async function proposedRevoke(authed: Awaited<ReturnType<typeof openAuthed>>, id: bigint, who: AuthHeader, everyMemberApplies: boolean): Promise<{ bytes: Buffer; revoked: Promise<unknown> }> {
-  const revoked = authed.store.leaseRevoke({ ID: id }, revokeHeader(authed.front, who, id, everyMemberApplies));
+  const revoked = revokeHeaderAsked(authed.front, who, id, everyMemberApplies).then((h) => authed.store.leaseRevoke({ ID: id }, h));
   revoked.catch(() => undefined);
   await settle();
   const [p] = authed.log.pending;
@@ -195,7 +195,7 @@ it('while a member cannot apply revokes with an auth header, a client revoke is 
   await store.put(putOn('x/1', 8n), as('root'));
   log.autoCommit = false;
   // Auth on, an older member present: still plain, and refused before proposing when the caller may not write the keys.
-  await rejectsWith((async () => store.leaseRevoke({ ID: 8n }, revokeHeader(front, as('alice'), 8n, false)))(), 'authPermissionDenied');
+  await rejectsWith((async () => store.leaseRevoke({ ID: 8n }, await revokeHeaderAsked(front, as('alice'), 8n, false)))(), 'authPermissionDenied');
   assert.is(log.pending.length, 0);
   const on = await proposedRevoke(authed, 9n, as('alice'), false);
   assert.is(on.bytes[0], 6);

@@ -303,7 +303,7 @@ applied.after.each(async (ctx) => {
   await removeDir(ctx.dir);
 });
 
-const noAuth: AuthApplier = { apply: () => ({ ok: false, error: 'authNotEnabled' }), writeRefusal: () => undefined, checkReadsWrittenState: () => false, leaseRevokeRefusal: () => undefined };
+const noAuth: AuthApplier = { apply: () => ({ ok: false, error: 'authNotEnabled' }), writeRefusal: () => undefined, checkReadsWrittenState: () => false, readsLeaseKeys: () => false, leaseRevokeRefusal: () => undefined };
 
 async function tenantStore(ctx: StoreCtx): Promise<{ log: ScriptedLog; store: OpenStore['store']; directory: TenantDirectory }> {
   const log = new ScriptedLog();

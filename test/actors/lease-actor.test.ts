@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LeaseTableRef, maxLeaseUpdatesPerMessage, type LeaseFacts } from '../../src/actors/lease-actor.js';
 import type { LeaseClock } from '../../src/actors/lease-table.js';
-import type { KvRecord } from '../../src/mvcc/kv-record.js';
+import { leaseRecord } from '../helpers/lease-records.js';
 
 class ManualClock implements LeaseClock {
   ms = 1_000_000;
@@ -14,16 +14,7 @@ class ManualClock implements LeaseClock {
   }
 }
 
-const record = (key: string, lease: bigint, tombstone = false): KvRecord => ({
-  key,
-  value: Buffer.alloc(0),
-  createRevision: 2,
-  modRevision: 2,
-  sub: 0,
-  version: 1,
-  lease,
-  tombstone,
-});
+const record = leaseRecord;
 
 const fresh = (): { clock: ManualClock; ref: LeaseTableRef } => {
   const clock = new ManualClock();

@@ -4,14 +4,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LeaseTableRef } from '../../src/actors/lease-actor.js';
-import { AuthFront } from '../../src/auth/auth-front.js';
-import { noUser, type AuthRequest } from '../../src/auth/auth-op.js';
-import type { AuthAnswer } from '../../src/auth/auth-state.js';
+import { noUser } from '../../src/auth/auth-op.js';
 import { revokeHeaderAsked } from '../../src/auth/revoke-header.js';
-import { SimpleTokens } from '../../src/auth/simple-tokens.js';
-import { EtcdError } from '../../src/core/errors.js';
 import { LeaseGrantRequest, PutRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import { addRootAndAlice } from '../store/auth-harness.js';
+import { addRootAndAlice, selfApplyingAuthFront } from '../store/auth-harness.js';
 import { ManualTimers } from '../store/manual-timers.js';
 import { openStore, rejectsWith, removeDir, tempDir } from '../store/store-harness.js';
 
@@ -20,18 +16,7 @@ const t = suite('lease keys asked of the lease actor');
 t('puts and revokes are checked against the keys the lease actor answers, at apply time and before proposing', async () => {
   const dir = await tempDir();
   const leases = new LeaseTableRef({ minTtlSeconds: 1, clock: new ManualTimers() });
-  let index = 0;
-  const front: AuthFront = new AuthFront({
-    provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },
-    hasher: { hash: async (p: string) => `plain:${p}`, matches: async (p: string, h: string) => h === `plain:${p}` },
-    propose: async (req: AuthRequest): Promise<AuthAnswer> => {
-      const out = front.apply(req, ++index, []);
-      if (!out.ok) throw new EtcdError(out.error);
-      return out.answer;
-    },
-    leaseKeys: (id) => leases.keysOf(id),
-    clientCertAuth: false,
-  });
+  const front = selfApplyingAuthFront((id) => leases.keysOf(id));
   const s = await openStore({ engine: 'memory', shards: 1, placement: 'main' }, dir, { leases, hooks: { auth: front } });
   try {
     await addRootAndAlice(front, { role: 'a-rw', permType: 2, key: 'a', rangeEnd: 'b' });

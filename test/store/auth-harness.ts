@@ -5,14 +5,14 @@ import { AuthFront } from '../../src/auth/auth-front.js';
 import { noUser, type AuthHeader, type AuthRequest, type PermType } from '../../src/auth/auth-op.js';
 import type { AuthAnswer } from '../../src/auth/auth-state.js';
 import { SimpleTokens } from '../../src/auth/simple-tokens.js';
-import type { LeaseKeys } from '../../src/auth/request-permissions.js';
+import type { AskedLeaseKeys } from '../../src/auth/request-permissions.js';
 import { EtcdError } from '../../src/core/errors.js';
 import { openStore, type OpenStore } from './store-harness.js';
 import { ScriptedLog } from '../log/scripted-log.js';
 import { ManualTimers } from './manual-timers.js';
 
 /** A real auth front whose own entries apply at once (no log), simple tokens, passwords kept in plain. */
-export function selfApplyingAuthFront(leaseKeys: LeaseKeys = () => undefined): AuthFront {
+export function selfApplyingAuthFront(leaseKeys: AskedLeaseKeys = () => undefined): AuthFront {
   let index = 0;
   const front: AuthFront = new AuthFront({
     provider: { kind: 'simple', tokens: new SimpleTokens({ ttlMs: 60_000, nowMs: () => 0, random: Math.random }) },

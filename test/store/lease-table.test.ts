@@ -2,7 +2,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LeaseTable, expiredLeaseRetryMs, maxLeaseTtlSeconds, type LeaseClock } from '../../src/actors/lease-table.js';
-import type { KvRecord } from '../../src/mvcc/kv-record.js';
+import { leaseRecord } from '../helpers/lease-records.js';
 
 class ManualClock implements LeaseClock {
   ms = 1_000_000;
@@ -18,16 +18,7 @@ const fresh = (): { clock: ManualClock; table: LeaseTable } => {
   return { clock, table };
 };
 
-const record = (key: string, lease: bigint, tombstone = false): KvRecord => ({
-  key,
-  value: Buffer.alloc(0),
-  createRevision: 2,
-  modRevision: 2,
-  sub: 0,
-  version: 1,
-  lease,
-  tombstone,
-});
+const record = leaseRecord;
 
 const t = suite('lease table');
 

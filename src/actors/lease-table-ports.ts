@@ -32,7 +32,7 @@ export interface LeaseLedger {
 
 /** The primary's half (renewals, lease reads, expiry and checkpoint duties). */
 export interface LeasePrimaryTable {
-  /** As of the last message the table handled (read without asking). */
+  /** Read without asking: the role last asked for (promote/demote); later asks queue behind that message. */
   readonly primary: boolean;
   renew(id: bigint): Awaitable<RenewOutcome>;
   status(id: bigint, withKeys: boolean): Awaitable<LeaseStatusView | undefined>;

@@ -192,7 +192,7 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
 
   logStartup(cfg, log);
   const idleReturn = startIdleMemoryReturn();
-  if (idleReturn !== undefined) log.warn('memory is not given back after bursts', { error: idleReturn.message });
+  if (idleReturn instanceof Error) log.warn('memory is not given back after bursts', { error: idleReturn.message });
 
   try {
     if (dataDirIsEmpty(cfg.dataDir)) verifyBootstrap(cfg);

@@ -19,7 +19,7 @@ export interface LeaseApi {
   /** ID 0 lets the server choose one. Rejects with leaseExists, leaseTtlTooLarge. */
   grant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
   /**
-   * Rejects with leaseNotFound. `auth`: the caller as revokeHeader gives it, checked when the revoke
+   * Rejects with leaseNotFound. `auth`: the caller as revokeHeaderAsked gives it, checked when the revoke
    * is applied: write on every key then attached to the lease (etcd's authApplierV3.LeaseRevoke).
    * Undefined: unchecked at apply, a plain entry every build reads.
    */

@@ -65,9 +65,15 @@ export class LeaseDuties {
     this.proposeCheckpoints(0);
   }
 
-  /** The table could not be asked (stopped with the member): the next round asks again. */
+  /**
+   * The table could not be asked: it stopped, or an update to it failed and it answers nothing more.
+   * Either way no later round can do better, so the duties stop as on a fail-stopped store.
+   */
   private readonly askFailed = (e: unknown): void => {
-    if (!this.stopped) this.options.onExpiryError(e);
+    if (this.stopped) return;
+    this.options.onExpiryError(e);
+    this.stop();
+    this.options.onFatal();
   };
 
   private revokeExpired(ids: readonly bigint[]): void {

@@ -32,7 +32,7 @@ export { leaseDutyIntervalMs as expiryCheckIntervalMs } from './lease-duties.js'
 /** The store's lease writes, all through the revision log, and its linearizable read barrier. */
 export interface LeaseWrites {
   leaseGrant(req: LeaseGrantRequest): Promise<LeaseGrantResponse>;
-  /** `auth`: the revoking client, checked when applied; undefined for the expiry loop's revokes and while a member cannot apply a header (revokeHeader). */
+  /** `auth`: the revoking client, checked when applied; undefined for the expiry loop's revokes and while a member cannot apply a header (revokeHeaderAsked). */
   leaseRevoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse>;
   leaseCheckpoint(req: LeaseCheckpointRequest): Promise<unknown>;
 }

@@ -12,7 +12,7 @@ import type { LeasePrimaryTable } from '../actors/lease-table-ports.js';
 export type PrimaryAnswer<T> = { readonly kind: 'answer'; readonly value: T } | { readonly kind: 'notFound' } | { readonly kind: 'notPrimary' };
 
 export interface LeasePrimaryOptions {
-  /** The lease actor's client: every answer is asked, `primary` is its last published fact. */
+  /** The lease actor's client: every answer is asked; `primary` is the role last asked for. */
   readonly table: LeasePrimaryTable;
   /** Resolves once the applied state reflects every write acknowledged before the call. */
   readonly readBarrier: () => Promise<void>;

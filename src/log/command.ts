@@ -139,6 +139,8 @@ function encodeBody(c: Command): Uint8Array {
  * this build read. Otherwise, or when the adapter kept no bytes, it is encoded afresh.
  */
 function canonicalPutBytes(req: PutRequest): Uint8Array | undefined {
+  // A negative lease's tenth varint byte may carry bits a lenient decoder drops and a strict one refuses.
+  if (req.lease < 0n) return undefined;
   const received = receivedEncoding(req);
   return received !== undefined && received.length === putRequestSize(req) ? received : undefined;
 }

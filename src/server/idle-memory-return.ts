@@ -6,7 +6,9 @@
 // the burst's pages to the OS.
 //
 // A full GC stops the loop for as long as marking the live heap takes, so it is left to V8's own
-// incremental GCs above `maxLiveBytes` (a pause there could approach Raft's election timeout). And it
+// incremental GCs when the used heap (the live objects plus garbage not yet collected: an upper
+// bound on what the pause marks) is above `maxUsedBytes`; a pause there could approach Raft's
+// election timeout. Such a heap keeps its memory until V8 collects it. And it
 // runs once per burst: armed again only when the heap has grown by `minSlackBytes` past its size
 // after the last collection, not merely when the loop was busy (the collection's own pause can make
 // the next check look busy, which would repeat it forever on an idle server).
@@ -21,8 +23,8 @@ export const idleUtilization = 0.02;
 export const idleChecksBeforeCollecting = 2;
 /** Heap allocated but unused below which there is too little to give back to be worth a GC. */
 export const minSlackBytes = 16 * 1024 * 1024;
-/** Live heap above which a full GC's pause is not worth it. */
-export const maxLiveBytes = 256 * 1024 * 1024;
+/** Used heap above which a full GC's pause is not risked. */
+export const maxUsedBytes = 256 * 1024 * 1024;
 
 export interface HeapUse {
   readonly total: number;
@@ -54,10 +56,12 @@ export class IdleMemoryReturn {
       this.justCollected = false;
       this.collectedTotal = heap.total;
     }
+    // a heap that shrank later (V8's own reducer) is the new baseline for what counts as growth
+    if (this.collectedTotal !== undefined) this.collectedTotal = Math.min(this.collectedTotal, heap.total);
     this.idleChecks = busy ? 0 : this.idleChecks + 1;
     if (this.idleChecks < idleChecksBeforeCollecting) return false;
     if (this.collectedTotal !== undefined && heap.total < this.collectedTotal + minSlackBytes) return false;
-    if (heap.total - heap.used < minSlackBytes || heap.used > maxLiveBytes) return false;
+    if (heap.total - heap.used < minSlackBytes || heap.used > maxUsedBytes) return false;
     this.justCollected = true;
     this.probe.collect();
     return true;
@@ -85,16 +89,17 @@ function processProbe(): IdleMemoryProbe {
 }
 
 /**
- * Checks every idleCheckIntervalMs for the life of the process; the timer never keeps it alive.
- * Returns why it could not start (a runtime without V8's gc extension), for the caller to log.
+ * Checks every idleCheckIntervalMs until stopped; the timer never keeps the process alive. Returns
+ * what stops it, or why it could not start (a runtime without V8's gc extension), for the caller to log.
  */
-export function startIdleMemoryReturn(): Error | undefined {
+export function startIdleMemoryReturn(): { readonly stop: () => void } | Error {
   let idle: IdleMemoryReturn;
   try {
     idle = new IdleMemoryReturn(processProbe());
   } catch (e) {
     return e instanceof Error ? e : new Error(String(e));
   }
-  setInterval(() => idle.check(), idleCheckIntervalMs).unref();
-  return undefined;
+  const timer = setInterval(() => idle.check(), idleCheckIntervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

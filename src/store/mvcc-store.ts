@@ -321,7 +321,7 @@ export class MvccStore implements KvApi {
 
   /**
    * Revokes through the log: every attached key is deleted in one revision. `auth`: the revoking
-   * client, checked when applied against the keys then attached; undefined: unchecked (expiry; revokeHeader's plain revokes).
+   * client, checked when applied against the keys then attached; undefined: unchecked (expiry; revokeHeaderAsked's plain revokes).
    */
   async leaseRevoke(req: LeaseRevokeRequest, auth: AuthHeader | undefined): Promise<LeaseRevokeResponse> {
     const r = await this.write(auth === undefined ? { type: 'leaseRevoke', req } : { type: 'leaseRevoke', req, auth });

@@ -118,6 +118,13 @@ test('a put decoded from a client goes to the log in its received bytes only whe
   // the same fields in another order: as long, read alike by every build
   const reordered = Buffer.from([0x20, 0x01, 0x18, 0xac, 0x02, 0x12, 0x01, 0x76, 0x0a, 0x01, 0x6b]);
   assert.ok(proposalBody(reordered).equals(reordered), 'kept as received');
+  // every field, a value over 127 bytes (a two-byte length), in reverse order: reused only if the size formula counts each field right
+  const value = Buffer.alloc(200, 0x61);
+  const allFields = Buffer.concat([Buffer.from([0x30, 0x01, 0x28, 0x01, 0x20, 0x01, 0x18, 0x05, 0x12, 0xc8, 0x01]), value, Buffer.from([0x0a, 0x01, 0x6b])]);
+  assert.ok(proposalBody(allFields).equals(allFields), 'kept as received');
+  // a negative lease (reversed order, so reuse would show): encoded afresh
+  const negative = Buffer.concat([Buffer.from([0x18]), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), Buffer.from([0x0a, 0x01, 0x6b])]);
+  assert.ok(proposalBody(negative).equals(Buffer.from(PutRequest.encode(PutRequest.decode(negative)).finish())), 'a negative lease is re-encoded');
   // an unknown field 15, a padded varint, a repeated key: encoded afresh, so no later build reads more
   for (const odd of [
     [0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x78, 0x01],

@@ -148,4 +148,31 @@ t('a member whose Raft is no longer leader proposes no revoke and no checkpoint,
   assert.equal(proposed.checkpoints.map((c) => c.checkpoints.map((x) => x.ID)), [[2n]]);
 });
 
+t('a table that cannot be asked stops the duty loop once, as a fail-stopped store does', async () => {
+  let fatal = 0;
+  const errors: unknown[] = [];
+  const broken = new Error('an update to the lease table failed');
+  const duties = new LeaseDuties({
+    table: {
+      primary: true,
+      renew: () => Promise.reject(broken),
+      status: () => Promise.reject(broken),
+      ids: () => Promise.reject(broken),
+      takeExpired: () => Promise.reject(broken),
+      takeDueCheckpoints: () => Promise.reject(broken),
+    },
+    store: { leaseRevoke: async () => undefined, leaseCheckpoint: async () => undefined },
+    isLeaderNow: () => true,
+    onExpiryError: (e) => void errors.push(e),
+    onCheckpointError: () => undefined,
+    onFatal: () => void fatal++,
+  });
+  duties.check();
+  await new Promise((r) => setImmediate(r));
+  duties.check();
+  await new Promise((r) => setImmediate(r));
+  assert.is(fatal, 1);
+  assert.equal(errors, [broken]);
+});
+
 t.run();

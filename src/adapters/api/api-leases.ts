@@ -66,7 +66,7 @@ export class LeaseRoutes {
   /**
    * DELETE /api/leases/<id> → {revision}; its keys are deleted with it. With auth enabled the caller
    * must be able to write every key attached: checked when applied, or before proposing while a
-   * member runs a build that cannot apply that (revokeHeader).
+   * member runs a build that cannot apply that (revokeHeaderAsked).
    */
   async revoke(res: ServerResponse, id: bigint, who: AuthHeader | undefined): Promise<void> {
     const api = this.ctx.api;

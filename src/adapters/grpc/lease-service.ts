@@ -27,7 +27,7 @@ export function createLeaseMethods(ctx: GrpcServiceContext): GrpcMethod[] {
     leaseRevoke: unary(LeaseService.leaseRevoke, async (req, call) => {
       // etcd checks write on the lease's keys when the revoke is applied, against the keys then
       // attached and the auth state then in force: the entry carries the caller (a token is checked
-      // here) once every member can apply that; before, it is checked here (revokeHeader).
+      // here) once every member can apply that; before, it is checked here (revokeHeaderAsked).
       const who = await writeHeaderOf(api, call);
       const res = await lease.revoke(req, await revokeHeaderAsked(api.auth, who, req.ID, api.everyMemberApplies?.(revokeAuthHeaderFeature) ?? true));
       return { ...res, header: completeHeader(api, res.header) };

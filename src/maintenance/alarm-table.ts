@@ -89,7 +89,6 @@ export class AlarmTable implements AlarmLedger {
 
   /** etcd's applierV3backend.Alarm, including its answers for an alarm already raised or never raised. */
   apply(req: AlarmRequest): AlarmApplied {
-    const oldCount = this.get(req.alarm).length;
     switch (req.action) {
       case AlarmRequest_AlarmAction.GET:
         return { response: { header: undefined, alarms: this.get(req.alarm) }, ops: [] };
@@ -100,9 +99,9 @@ export class AlarmTable implements AlarmLedger {
         const existing = this.members.get(key);
         if (existing !== undefined) return { response: { header: undefined, alarms: [existing] }, ops: [] };
         const member: AlarmMember = { memberID: req.memberID, alarm: req.alarm };
+        const raised = !this.has(req.alarm);
         this.members.set(key, member);
         const ops: WriteOp[] = [{ type: 'put', key: alarmKey(member.memberID, member.alarm), value: Buffer.alloc(0) }];
-        const raised = oldCount === 0;
         if (raised) this.onChange({ kind: 'raised', member });
         return { response: { header: undefined, alarms: [member] }, ops, ...(raised && { change: { kind: 'raised' as const, member } }) };
       }
@@ -112,7 +111,7 @@ export class AlarmTable implements AlarmLedger {
         if (existing === undefined) return { response: { header: undefined, alarms: [] }, ops: [] };
         this.members.delete(key);
         const ops: WriteOp[] = [{ type: 'del', key: alarmKey(existing.memberID, existing.alarm) }];
-        const disarmed = this.get(req.alarm).length === 0;
+        const disarmed = !this.has(req.alarm);
         if (disarmed) this.onChange({ kind: 'disarmed', member: existing });
         return { response: { header: undefined, alarms: [existing] }, ops, ...(disarmed && { change: { kind: 'disarmed' as const, member: existing } }) };
       }

@@ -42,8 +42,7 @@ export interface IdleMemoryProbe {
 /** Decides, one check at a time, when to collect. */
 export class IdleMemoryReturn {
   private idleChecks = 0;
-  private justCollected = false;
-  /** The heap's size at the first check after the last collection. */
+  /** The heap's smallest size since the last collection (the GC shrinks it by the next check). */
   private collectedTotal: number | undefined;
 
   constructor(private readonly probe: IdleMemoryProbe) {}
@@ -52,17 +51,13 @@ export class IdleMemoryReturn {
   check(): boolean {
     const busy = this.probe.utilization() >= idleUtilization;
     const heap = this.probe.heap();
-    if (this.justCollected) {
-      this.justCollected = false;
-      this.collectedTotal = heap.total;
-    }
-    // a heap that shrank later (V8's own reducer) is the new baseline for what counts as growth
+    // what the GC gave back, and whatever V8's own reducer gave back later, lowers the baseline for growth
     if (this.collectedTotal !== undefined) this.collectedTotal = Math.min(this.collectedTotal, heap.total);
     this.idleChecks = busy ? 0 : this.idleChecks + 1;
     if (this.idleChecks < idleChecksBeforeCollecting) return false;
     if (this.collectedTotal !== undefined && heap.total < this.collectedTotal + minSlackBytes) return false;
     if (heap.total - heap.used < minSlackBytes || heap.used > maxUsedBytes) return false;
-    this.justCollected = true;
+    this.collectedTotal = heap.total;
     this.probe.collect();
     return true;
   }

@@ -18,7 +18,7 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
 
 // Range answers can be large: they get the exact-size serializer, framed in the same buffer.
 const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse };
-// Writes keep the bytes they arrived in, for the size check and as their log entry's body.
+// Writes keep the bytes they arrived in for the size check; a put's log entry reuses them when canonical.
 const putMethod = { ...KVService.put, keepsEncoding: true, responseFrame: framePutResponse };
 const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true };
 const txnMethod = { ...KVService.txn, keepsEncoding: true };

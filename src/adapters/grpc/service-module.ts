@@ -41,7 +41,7 @@ export interface MethodDefinition<Req, Res> {
   readonly responseSerialize: (res: Res) => Buffer;
   /** The response already framed (prefix and encoding in one buffer); absent: responseSerialize, then a copy behind the prefix. */
   readonly responseFrame?: (res: Res) => Buffer;
-  /** A write whose size is checked and which goes to the log: decoding keeps its bytes (core/received-encoding.ts). */
+  /** A write whose size is checked (and a put, whose log entry may reuse them): decoding keeps its bytes (core/received-encoding.ts). */
   readonly keepsEncoding?: boolean;
 }
 

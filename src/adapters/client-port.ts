@@ -238,7 +238,14 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       socket.destroy();
       return;
     }
-    if (protocol === 'grpc') {
+    if (protocol === 'grpc' && !(socket instanceof tls.TLSSocket)) {
+      // Plain-text HTTP/2 is gRPC's alone (etcd serves HTTP over h2 on TLS only): Lattice's own
+      // HTTP/2 takes it, `:authority` whatever it is, as Go's server does
+      // small frames answer small calls: Nagle's delay would hold each behind the client's delayed ACK
+      socket.setNoDelay(true);
+      grpcServer.serveHttp2(socket, peer);
+      socket.resume();
+    } else if (protocol === 'grpc') {
       // Straight to the HTTP/2 server, or through the shim that rewrites an `:authority` nghttp2
       // would refuse (clientv3's `http://host:port`); either reads what was pushed back first.
       // node's HTTP/2 server refuses a TLS socket that did not agree on h2 by ALPN; such a client

@@ -15,10 +15,14 @@ import { electionServiceModule } from './election-service.js';
 import { maintenanceServiceModule } from './maintenance-service.js';
 import { Status } from './grpc-codes.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
-import { parseGrpcTimeout, percentEncodeGrpcMessage } from './grpc-wire.js';
+import { parseGrpcTimeout } from './grpc-wire.js';
 import { KeepalivePolicy, defaultKeepaliveMinTimeMs } from './keepalive-policy.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
-import { ServerCall, resetIfClientStillSending } from './server-call.js';
+import { ServerCall } from './server-call.js';
+import { NodeCallStream, type CallStream, type CallStreamEvents } from './call-stream.js';
+import { H2CallStream } from './h2-call-stream.js';
+import { H2Connection, defaultH2ServerSettings } from '../h2/h2-connection.js';
+import { ErrorCode } from '../h2/frames.js';
 import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
@@ -113,6 +117,11 @@ export interface GrpcServer {
    * type) goes there instead of being refused (the client port over TLS, as etcd serves it).
    */
   handleConnection(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }, otherRequests?: Http2RequestSink): void;
+  /**
+   * Serves one plain-text HTTP/2 connection on Lattice's own HTTP/2 (src/adapters/h2/): every
+   * request on it is taken as gRPC. The client preface may have been read and pushed back.
+   */
+  serveHttp2(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void;
   /** Serves the streams of another HTTP/2 server too (TLS: createSecureServer with ALPN h2). */
   attach(server: http2.Http2Server | http2.Http2SecureServer): void;
   /** GOAWAY to every connection now; calls in flight may finish. */
@@ -136,20 +145,19 @@ function unroutedStatus(path: string, services: ReadonlySet<string>): GrpcStatus
   return { code: Status.UNIMPLEMENTED, details: `unknown method ${method} for service ${service}` };
 }
 
-function refuse(stream: http2.ServerHttp2Stream, status: GrpcStatus, extra: http2.OutgoingHttpHeaders = {}, httpStatus = 200): void {
-  stream.on('error', () => undefined);
-  if (stream.destroyed || stream.closed) return;
-  stream.respond(
-    {
-      ':status': httpStatus,
-      'content-type': 'application/grpc',
-      ...extra,
-      'grpc-status': String(status.code),
-      'grpc-message': percentEncodeGrpcMessage(status.details),
-    },
-    { endStream: true },
-  );
-  setImmediate(resetIfClientStillSending, stream);
+/** Events of a refused call's stream: nothing to do but let it close. */
+const ignoredEvents: CallStreamEvents = { requestData: () => undefined, requestEnded: () => undefined, streamClosed: () => undefined };
+
+function refuse(stream: CallStream, status: GrpcStatus, extra: Readonly<Record<string, string>> = {}, httpStatus = 200): void {
+  stream.listen(ignoredEvents);
+  if (stream.gone) return;
+  stream.sendTrailersOnly(status, httpStatus, extra);
+}
+
+/** What a call needs of the connection it came on. */
+interface CallConnection {
+  readonly policy: KeepalivePolicy | undefined;
+  readonly verifiedCommonName: string | undefined;
 }
 
 export function createGrpcServer(
@@ -192,6 +200,11 @@ export function createGrpcServer(
   const onStream = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[]): void => {
     const other = otherSinks.get(stream.session as http2.Http2Session);
     if (other !== undefined && !isGrpcRequest(headers)) return serveOther(stream, headers, flags, rawHeaders, other);
+    const session = stream.session as http2.Http2Session;
+    startCall(new NodeCallStream(stream), headers, { policy: policies.get(session), verifiedCommonName: commonNames.get(session) });
+  };
+
+  const startCall = (stream: CallStream, headers: http2.IncomingHttpHeaders, connection: CallConnection): void => {
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
       // grpc-go (1.40 on, http2_server.go operateHeaders) answers 415 before it looks up the method,
@@ -210,13 +223,13 @@ export function createGrpcServer(
         { 'grpc-accept-encoding': 'identity' },
       );
     }
-    const policy = policies.get(stream.session as http2.Http2Session);
+    const policy = connection.policy;
     policy?.streamOpened();
     const call = new ServerCall(stream, headers, {
       maxReceiveMessageBytes,
       log,
       connection: policy,
-      verifiedCommonName: commonNames.get(stream.session as http2.Http2Session),
+      verifiedCommonName: connection.verifiedCommonName,
       observer: stats?.callStarted(path),
       closed: callClosed,
     });
@@ -231,12 +244,69 @@ export function createGrpcServer(
     if (refused !== undefined) return call.end(refused);
     if (method.kind !== 'unary') {
       const forget = admission.trackStream(call, headers);
-      if (forget !== undefined) stream.once('close', forget);
+      if (forget !== undefined) call.afterClose(forget);
     }
     try {
       method.serve(call);
     } catch (err) {
       call.fail(err);
+    }
+  };
+
+  const h2Connections = new Set<H2Connection>();
+  const serveHttp2 = (socket: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void => {
+    const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
+    const connection: CallConnection = { policy, verifiedCommonName: peer?.verifiedCommonName };
+    let keepalive: NodeJS.Timeout | undefined;
+    let idle: NodeJS.Timeout | undefined;
+    const conn: H2Connection = new H2Connection(
+      socket,
+      {
+        stream: (stream) => startCall(new H2CallStream(stream), stream.headers, connection),
+        ping: () => {
+          if (policy.ping(Date.now()) !== 'tooManyPings') return;
+          connectionLog('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
+          conn.goaway(ErrorCode.enhanceYourCalm, Buffer.from('too_many_pings'));
+        },
+        goaway: (code, debug) => {
+          if (code !== ErrorCode.noError) connectionLog(`client sent GOAWAY code ${code}${debug.length > 0 ? ` (${debug.toString()})` : ''}`, undefined);
+        },
+        error: (why) => connectionLog(`HTTP/2 connection error: ${why}`, undefined),
+        close: () => {
+          clearInterval(keepalive);
+          clearTimeout(idle);
+          h2Connections.delete(conn);
+        },
+      },
+      { ...defaultH2ServerSettings, maxConcurrentStreams: Math.min(limits.maxConcurrentStreams, 2 ** 32 - 1) },
+    );
+    if (conn.isClosed) return;
+    h2Connections.add(conn);
+    // The server's own keepalive: a PING every interval, the connection dropped if not answered in
+    // time (0 disables either, as etcd's flags say).
+    if (limits.keepaliveIntervalMs > 0) {
+      keepalive = setInterval(() => {
+        const unanswered = limits.keepaliveTimeoutMs > 0 ? setTimeout(() => conn.destroy(), limits.keepaliveTimeoutMs) : undefined;
+        unanswered?.unref();
+        const sent = conn.ping((err) => {
+          clearTimeout(unanswered);
+          if (err !== null) conn.destroy();
+        });
+        if (!sent) clearTimeout(unanswered);
+      }, limits.keepaliveIntervalMs);
+      keepalive.unref();
+    }
+    // Idle means no call open and no frame either way: a quiet watch keeps its connection.
+    const idleMs = limits.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      const check = (): void => {
+        const quietMs = Date.now() - conn.lastActivityMs;
+        if (conn.openStreams === 0 && quietMs >= idleMs) return conn.goaway();
+        idle = setTimeout(check, conn.openStreams === 0 ? idleMs - quietMs : idleMs);
+        idle.unref();
+      };
+      idle = setTimeout(check, idleMs);
+      idle.unref();
     }
   };
 
@@ -337,6 +407,7 @@ export function createGrpcServer(
   attach(h2c);
 
   return {
+    serveHttp2,
     handleConnection: (connection, peer, otherRequests) => {
       connectingCommonName = peer?.verifiedCommonName;
       connectingOtherSink = otherRequests;
@@ -350,9 +421,11 @@ export function createGrpcServer(
     attach,
     drain: () => {
       for (const s of sessions) if (!s.closed) s.close();
+      for (const c of h2Connections) c.goaway();
     },
     destroy: () => {
       for (const s of sessions) s.destroy();
+      for (const c of h2Connections) c.destroy();
       admission.close();
     },
     get openCalls() {

@@ -5,12 +5,13 @@
 // Response writes are batched per tick: every message queued in one tick goes out in one HTTP/2
 // write, each written straight into that write's buffer (frameMessages). A watch stream that gets a
 // revision for 100 watchers makes one write, not 100 (docs/design.md, "Encode once, write once").
-import { constants as http2Constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
-import { frameMessages, messagePrefixBytes, percentEncodeGrpcMessage, type OutgoingMessage } from './grpc-wire.js';
+import { frameMessages, messagePrefixBytes, type OutgoingMessage } from './grpc-wire.js';
 import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
+import type { CallStream, CallStreamEvents } from './call-stream.js';
 
 /** What a handler knows of its call besides the request. */
 export interface CallContext {
@@ -37,13 +38,6 @@ export interface ConnectionHooks {
   streamClosed(): void;
 }
 
-/** The headers every successful response starts with; reused, never mutated. */
-const responseHeaders: OutgoingHttpHeaders = { ':status': 200, 'content-type': 'application/grpc' };
-const okTrailers: OutgoingHttpHeaders = { 'grpc-status': '0' };
-/** sendDate: gRPC has no use for a `date` header and it costs a string per response. */
-const respondOptions = { waitForTrailers: true, sendDate: false };
-const trailersOnlyOptions = { endStream: true, sendDate: false };
-
 /**
  * The longest delay setTimeout honours (2^31 - 1 ms, 24.8 days); node runs a longer one after 1 ms.
  * A grpc-timeout past it (grpc-go sends a 30-day deadline as `2592000S`) gets no timer: the call
@@ -54,43 +48,9 @@ export const maxTimerDelayMs = 2 ** 31 - 1;
 const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
 const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
 
-function statusTrailers(status: GrpcStatus): OutgoingHttpHeaders {
-  if (status.code === Status.OK) return okTrailers;
-  return { 'grpc-status': String(status.code), 'grpc-message': percentEncodeGrpcMessage(status.details) };
-}
-
 /** The queue of a call with nothing queued; shared, never pushed to (write makes a call's own). */
 const noMessages: OutgoingMessage[] = [];
 
-const callKey = Symbol('grpcCall');
-interface CallStream extends ServerHttp2Stream {
-  [callKey]?: ServerCall;
-}
-
-// Listeners shared by all calls (`this` is the stream), so no closures are made per call.
-function onWantTrailers(this: CallStream): void {
-  const call = this[callKey];
-  this.sendTrailers(call === undefined ? okTrailers : call.trailers);
-  // a client whose END_STREAM is already here needs no reset: no immediate for it (every unary call)
-  if (call?.resetAfterStatus === true && !this.readableEnded) setImmediate(resetIfClientStillSending, this);
-}
-/**
- * After the status, a client still sending (an oversized message's body, a stream the server ended)
- * is told to stop with RST_STREAM NO_ERROR, as grpc-go's finishStream does; a turn later, so that a
- * client whose END_STREAM is already here is left alone.
- */
-export function resetIfClientStillSending(stream: ServerHttp2Stream): void {
-  if (!stream.closed && !stream.destroyed && !stream.readableEnded) stream.close(http2Constants.NGHTTP2_NO_ERROR);
-}
-function onStreamClose(this: CallStream): void {
-  this[callKey]?.streamClosed();
-}
-function onStreamData(this: CallStream, chunk: Buffer): void {
-  this[callKey]?.readChunk(chunk);
-}
-function onStreamEnd(this: CallStream): void {
-  this[callKey]?.requestEnded();
-}
 function onDeadline(call: ServerCall): void {
   call.cancel(deadlineExceeded);
 }
@@ -122,9 +82,6 @@ class ReaderEvents implements MessageReaderEvents {
     this.call.end(status);
   }
 }
-function onStreamError(this: CallStream): void {
-  // RST_STREAM from the client or a broken session; 'close' follows and ends the call.
-}
 
 export interface ServerCallOptions {
   /** The largest request message accepted (etcd: max-request-bytes + 512 KiB). */
@@ -139,7 +96,7 @@ export interface ServerCallOptions {
   readonly closed?: () => void;
 }
 
-export class ServerCall implements CallContext {
+export class ServerCall implements CallContext, CallStreamEvents {
   /** No more status may be sent: one was, or the stream is gone. */
   private ended = false;
   private headersSent = false;
@@ -160,22 +117,20 @@ export class ServerCall implements CallContext {
   private requestEnd: ((truncated: boolean) => void) | undefined;
   /** The client half-closed while the reader still held unread messages: `end` waits for them. */
   private endWhenRead: (() => void) | undefined;
-  /** Read by onWantTrailers. */
-  trailers: OutgoingHttpHeaders = okTrailers;
-  resetAfterStatus = false;
+  /** Request chunks that came before receive() was called, and whether the request ended then too. */
+  private early: Buffer[] | undefined;
+  private endedEarly = false;
+  private closeHook: (() => void) | undefined;
   deadline: number | undefined;
   readonly verifiedCommonName?: string;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
+    private readonly stream: CallStream,
     readonly metadata: IncomingHttpHeaders,
     private readonly options: ServerCallOptions,
   ) {
     if (options.verifiedCommonName !== undefined) this.verifiedCommonName = options.verifiedCommonName;
-    const s = stream as CallStream;
-    s[callKey] = this;
-    s.on('close', onStreamClose);
-    s.on('error', onStreamError);
+    stream.listen(this);
   }
 
   get signal(): AbortSignal {
@@ -192,6 +147,11 @@ export class ServerCall implements CallContext {
   /** Bytes queued or handed to the HTTP/2 stream and not yet written out. */
   get backlogBytes(): number {
     return this.pendingBytes + this.inFlightBytes;
+  }
+
+  /** Called once the call's stream has closed, after the options' `closed`. */
+  afterClose(hook: () => void): void {
+    this.closeHook = hook;
   }
 
   /** Called once when the call ends; `cancelled` when it ended without its handler's status. */
@@ -230,21 +190,27 @@ export class ServerCall implements CallContext {
   receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
     this.reader = new MessageReader(this.options.maxReceiveMessageBytes, new ReaderEvents(this, message, this.options.observer));
     this.requestEnd = end;
-    // shared listeners (`this` is the stream): no closures per call
-    this.stream.on('data', onStreamData);
-    this.stream.on('end', onStreamEnd);
+    const early = this.early;
+    this.early = undefined;
+    if (early !== undefined) for (const chunk of early) this.requestData(chunk);
+    if (this.endedEarly) this.requestEnded();
   }
 
-  /** A DATA chunk of the request (the stream's 'data'). */
-  readChunk(chunk: Buffer): void {
-    if (!this.ended) this.reader?.push(chunk);
+  /** A DATA chunk of the request (CallStreamEvents). */
+  requestData(chunk: Buffer): void {
+    if (this.ended) return;
+    if (this.reader === undefined) (this.early ??= []).push(chunk);
+    else this.reader.push(chunk);
   }
 
-  /** The client half-closed (the stream's 'end'): `end` now, or once a paused reader has delivered the rest. */
+  /** The client half-closed (CallStreamEvents): `end` now, or once a paused reader has delivered the rest. */
   requestEnded(): void {
     const reader = this.reader;
     const end = this.requestEnd;
-    if (reader === undefined || end === undefined) return;
+    if (reader === undefined || end === undefined) {
+      this.endedEarly = true;
+      return;
+    }
     const ended = (): void => {
       if (!this.ended) end(reader.midMessage);
     };
@@ -274,18 +240,17 @@ export class ServerCall implements CallContext {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     const stream = this.stream;
-    if (stream.destroyed || stream.closed) {
+    if (stream.gone) {
       // the client went away first: the call still ends, as canceled, in the handled counts
       this.options.observer?.ended(Status.CANCELLED);
       this.endListener?.(true);
       return;
     }
     this.sendHeaders();
-    // a client still sending after its answer is reset, as grpc-go's WriteStatus does
-    this.resetAfterStatus = true;
     this.writeStarted();
-    stream.write(framed, this.onWriteFinished);
-    stream.end();
+    stream.sendData(framed, this.onWriteFinished);
+    // a client still sending after its answer is reset, as grpc-go's WriteStatus does
+    stream.sendTrailers(undefined);
     this.options.observer?.sent();
     this.options.observer?.ended(Status.OK);
     this.endListener?.(false);
@@ -322,18 +287,14 @@ export class ServerCall implements CallContext {
 
   private sendStatus(status: GrpcStatus | undefined): void {
     const stream = this.stream;
-    if (!stream.destroyed && !stream.closed) {
+    if (!stream.gone) {
       if (!this.headersSent && this.pending.length === 0) {
         // Trailers-Only: one HEADERS frame with the status.
-        const trailers = status === undefined ? okTrailers : statusTrailers(status);
-        stream.respond({ ...responseHeaders, ...trailers }, trailersOnlyOptions);
+        stream.sendTrailersOnly(status);
         this.options.connection?.responded();
-        setImmediate(resetIfClientStillSending, stream);
       } else {
-        this.trailers = status === undefined ? okTrailers : statusTrailers(status);
-        this.resetAfterStatus = true;
         this.flushNow();
-        stream.end();
+        stream.sendTrailers(status);
       }
     }
   }
@@ -353,6 +314,7 @@ export class ServerCall implements CallContext {
   /** The HTTP/2 stream is gone (RST_STREAM, the connection closed, or after the trailers). */
   streamClosed(): void {
     this.options.closed?.();
+    this.closeHook?.();
     while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     clearTimeout(this.deadlineTimer);
@@ -367,8 +329,7 @@ export class ServerCall implements CallContext {
 
   private sendHeaders(): void {
     this.headersSent = true;
-    this.stream.respond(responseHeaders, respondOptions);
-    this.stream.once('wantTrailers', onWantTrailers);
+    this.stream.sendHeaders();
     this.options.connection?.responded();
   }
 
@@ -387,13 +348,13 @@ export class ServerCall implements CallContext {
     this.pending = noMessages;
     this.pendingBytes = 0;
     const stream = this.stream;
-    if (stream.destroyed || stream.closed || stream.writableEnded) return;
+    if (stream.gone) return;
     if (!this.headersSent) this.sendHeaders();
     // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
     else this.options.connection?.responded();
     this.inFlightBytes += total;
     this.writeStarted();
-    stream.write(out, () => this.written(total));
+    stream.sendData(out, () => this.written(total));
   }
 
   private writeStarted(): void {

@@ -1,0 +1,660 @@
+// The server side of one HTTP/2 connection (RFC 9113), framed in JavaScript on a socket: preface and
+// SETTINGS, HPACK, client streams and their states, flow control both ways, PING, RST_STREAM and
+// GOAWAY. Written for gRPC's use of HTTP/2 (no server push, no priorities honoured) because node's
+// http2 module costs several times the CPU of a whole etcd call per request (docs/design.md,
+// "Our own HTTP/2").
+//
+// Writes are gathered: frames queued while the connection handles a chunk of input, or in one
+// event-loop turn, leave in one socket write.
+import type { Duplex } from 'node:stream';
+import {
+  clientPreface,
+  defaultInitialWindowSize,
+  defaultMaxFrameSize,
+  ErrorCode,
+  Flag,
+  frame,
+  frameHeaderBytes,
+  FrameType,
+  goawayFrame,
+  maxAllowedFrameSize,
+  maxWindowSize,
+  rstStreamFrame,
+  Setting,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader,
+} from './frames.js';
+import { HpackDecoder, HpackError } from './hpack-decoder.js';
+import { H2Stream, type StreamHost } from './h2-stream.js';
+import { RequestHeaderCollector, type RequestHeaders } from './request-headers.js';
+
+export interface H2ServerSettings {
+  readonly maxConcurrentStreams: number;
+  /** The window each stream starts with for the request body (SETTINGS_INITIAL_WINDOW_SIZE). */
+  readonly initialWindowSize: number;
+  /** The connection's receive window, kept topped up as data arrives. */
+  readonly connectionWindowSize: number;
+  readonly maxHeaderListSize: number;
+  /** Resets a client may send at once, then per second, before the connection is closed. */
+  readonly resetBurst: number;
+  readonly resetRatePerSecond: number;
+}
+
+export const defaultH2ServerSettings: H2ServerSettings = {
+  maxConcurrentStreams: 2 ** 32 - 1,
+  initialWindowSize: 1 << 20,
+  connectionWindowSize: 16 << 20,
+  maxHeaderListSize: 16 << 20,
+  resetBurst: 10_000,
+  resetRatePerSecond: 1_000,
+};
+
+export interface H2ConnectionEvents {
+  /** A request's headers are complete; the handler sets `stream.events` before returning. */
+  stream(stream: H2Stream): void;
+  /** A PING from the client (not an ACK); it has been answered. */
+  ping(): void;
+  /** The client sent GOAWAY. */
+  goaway(code: number, debug: Buffer): void;
+  /** A protocol error that closes the connection (for the log; the client was told with GOAWAY). */
+  error(why: string): void;
+  /** The connection is gone; every stream has been closed. */
+  close(): void;
+}
+
+/** A connection error: GOAWAY with `code`, then close. */
+class ConnectionError extends Error {
+  constructor(
+    readonly code: number,
+    why: string,
+  ) {
+    super(why);
+  }
+}
+
+/** A header block split over HEADERS and CONTINUATION frames, until END_HEADERS. */
+interface PartialBlock {
+  readonly stream: number;
+  readonly endStream: boolean;
+  readonly parts: Buffer[];
+  bytes: number;
+}
+
+/** Bytes written directly (not joined) once a batch is this large. */
+const joinBelowBytes = 64 * 1024;
+const pingPayloadBytes = 8;
+
+export class H2Connection implements StreamHost {
+  private readonly streams = new Map<number, H2Stream>();
+  private readonly decoder = new HpackDecoder();
+  private readonly collector = new RequestHeaderCollector();
+  private input: Buffer | undefined;
+  private sawPreface = false;
+  private sawSettings = false;
+  private partial: PartialBlock | undefined;
+  private lastStreamId = 0;
+  /** Client settings that shape what this side sends. */
+  private peerInitialWindow = defaultInitialWindowSize;
+  private peerMaxFrameSize = defaultMaxFrameSize;
+  private sendWindow = defaultInitialWindowSize;
+  private receiveUnacked = 0;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private outCallbacks: (() => void)[] = [];
+  private flushScheduled = false;
+  private socketBlocked = false;
+  /** Streams with DATA or trailers waiting for a window or the socket, in arrival order. */
+  private readonly waiting = new Set<H2Stream>();
+  private goawaySent = false;
+  private goawayReceived = false;
+  private ended = false;
+  private pingCounter = 0;
+  private readonly pings = new Map<bigint, (err: Error | null) => void>();
+  private resetTokens: number;
+  private resetRefilledAt = Date.now();
+  /** When a frame last went either way (the idle timeout's reference). */
+  lastActivityMs = Date.now();
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly events: H2ConnectionEvents,
+    private readonly settings: H2ServerSettings = defaultH2ServerSettings,
+  ) {
+    this.resetTokens = settings.resetBurst;
+    this.queue(
+      settingsFrame([
+        [Setting.maxConcurrentStreams, Math.min(settings.maxConcurrentStreams, 2 ** 32 - 1)],
+        [Setting.initialWindowSize, settings.initialWindowSize],
+        [Setting.maxHeaderListSize, settings.maxHeaderListSize],
+        [Setting.enablePush, 0],
+      ]),
+    );
+    if (settings.connectionWindowSize > defaultInitialWindowSize) this.queue(windowUpdateFrame(0, settings.connectionWindowSize - defaultInitialWindowSize));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => this.destroy());
+    socket.on('end', () => this.destroy());
+    socket.on('close', () => this.destroy());
+    this.flush();
+  }
+
+  /** gRPC calls and other streams open now. */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  /** Sends a PING; `done` gets null on its ACK or an error when the connection goes first. */
+  ping(done: (err: Error | null) => void): boolean {
+    if (this.ended) return false;
+    const payload = Buffer.allocUnsafe(pingPayloadBytes);
+    const id = BigInt(++this.pingCounter);
+    payload.writeBigUInt64BE(id, 0);
+    this.pings.set(id, done);
+    this.queue(frame(FrameType.ping, 0, 0, payload));
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** GOAWAY: no new streams; the connection closes once the open ones are done. */
+  goaway(code: number = ErrorCode.noError, debug?: Buffer): void {
+    if (this.ended) return;
+    if (!this.goawaySent) {
+      this.goawaySent = true;
+      this.queue(goawayFrame(this.lastStreamId, code, debug));
+      this.scheduleFlush();
+    }
+    if (code !== ErrorCode.noError) {
+      this.flush();
+      this.closeSocket();
+      return;
+    }
+    if (this.streams.size === 0) {
+      this.flush();
+      this.closeSocket();
+    }
+  }
+
+  /** Drops the connection now; every open stream is closed. */
+  destroy(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.destroy();
+    for (const s of this.streams.values()) s.closedByConnection();
+    this.streams.clear();
+    this.waiting.clear();
+    const err = new Error('connection closed');
+    for (const done of this.pings.values()) done(err);
+    this.pings.clear();
+    for (const cb of this.outCallbacks) cb();
+    this.outCallbacks = [];
+    this.out = [];
+    this.events.close();
+  }
+
+  // ---- StreamHost ----
+
+  sendHeaders(stream: H2Stream, block: Buffer, endStream: boolean): void {
+    this.queueHeaders(stream.id, block, endStream);
+    if (endStream) this.localEnd(stream);
+    this.scheduleFlush();
+  }
+
+  schedule(stream: H2Stream): void {
+    this.waiting.add(stream);
+    this.scheduleFlush();
+  }
+
+  consumed(stream: H2Stream, bytes: number): void {
+    if (stream.closed || stream.remoteEnded) return;
+    // the window is topped up once half of it is used, as Go's server does
+    stream.receiveUnacked += bytes;
+    if (stream.receiveUnacked < this.settings.initialWindowSize / 2) return;
+    stream.receiveWindow += stream.receiveUnacked;
+    this.queue(windowUpdateFrame(stream.id, stream.receiveUnacked));
+    stream.receiveUnacked = 0;
+    this.scheduleFlush();
+  }
+
+  reset(stream: H2Stream, code: number): void {
+    if (stream.closed) return;
+    this.queue(rstStreamFrame(stream.id, code));
+    this.scheduleFlush();
+    this.closeStream(stream);
+  }
+
+  // ---- input ----
+
+  private onData(chunk: Buffer): void {
+    if (this.ended) return;
+    this.lastActivityMs = Date.now();
+    const buf = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
+    let pos = 0;
+    try {
+      if (!this.sawPreface) {
+        const have = Math.min(buf.length, clientPreface.length);
+        if (buf.compare(clientPreface, 0, have, 0, have) !== 0) throw new ConnectionError(ErrorCode.protocolError, 'not an HTTP/2 client preface');
+        if (buf.length < clientPreface.length) {
+          this.input = buf;
+          return;
+        }
+        this.sawPreface = true;
+        pos = clientPreface.length;
+      }
+      while (buf.length - pos >= frameHeaderBytes && !this.ended) {
+        const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+        if (length > defaultMaxFrameSize) throw new ConnectionError(ErrorCode.frameSizeError, `frame of ${length} bytes`);
+        if (buf.length - pos < frameHeaderBytes + length) break;
+        const type = buf[pos + 3]!;
+        const flags = buf[pos + 4]!;
+        const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+        const start = pos + frameHeaderBytes;
+        pos = start + length;
+        this.onFrame(type, flags, id, buf, start, pos);
+      }
+    } catch (err) {
+      if (err instanceof ConnectionError) return this.connectionError(err.code, err.message);
+      if (err instanceof HpackError) return this.connectionError(ErrorCode.compressionError, err.message);
+      throw err;
+    }
+    if (this.ended) return;
+    this.input = pos === buf.length ? undefined : buf.subarray(pos);
+    this.flush();
+  }
+
+  private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (!this.sawSettings) {
+      if (type !== FrameType.settings || (flags & Flag.ack) !== 0) throw new ConnectionError(ErrorCode.protocolError, 'the first frame is not SETTINGS');
+      this.sawSettings = true;
+    }
+    if (this.partial !== undefined && (type !== FrameType.continuation || id !== this.partial.stream)) {
+      throw new ConnectionError(ErrorCode.protocolError, 'a header block was interrupted');
+    }
+    switch (type) {
+      case FrameType.data:
+        return this.onDataFrame(flags, id, buf, start, end);
+      case FrameType.headers:
+        return this.onHeaders(flags, id, buf, start, end);
+      case FrameType.continuation:
+        return this.onContinuation(flags, id, buf, start, end);
+      case FrameType.priority:
+        if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'PRIORITY on stream 0');
+        if (end - start !== 5) return this.streamError(id, ErrorCode.frameSizeError);
+        return;
+      case FrameType.rstStream:
+        return this.onRstStream(id, buf, start, end);
+      case FrameType.settings:
+        return this.onSettings(flags, id, buf, start, end);
+      case FrameType.pushPromise:
+        throw new ConnectionError(ErrorCode.protocolError, 'PUSH_PROMISE from a client');
+      case FrameType.ping:
+        return this.onPing(flags, id, buf, start, end);
+      case FrameType.goaway:
+        return this.onGoaway(id, buf, start, end);
+      case FrameType.windowUpdate:
+        return this.onWindowUpdate(id, buf, start, end);
+      default:
+        // unknown frame types are ignored (§5.5)
+        return;
+    }
+  }
+
+  /** Payload bounds without padding; throws PROTOCOL_ERROR when the padding is longer than the frame. */
+  private unpadded(flags: number, buf: Buffer, start: number, end: number): number {
+    if ((flags & Flag.padded) === 0) return end;
+    if (start >= end) throw new ConnectionError(ErrorCode.protocolError, 'padded frame without a pad length');
+    const pad = buf[start]!;
+    if (pad > end - start - 1) throw new ConnectionError(ErrorCode.protocolError, 'padding longer than the frame');
+    return end - pad;
+  }
+
+  private onDataFrame(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'DATA on stream 0');
+    const length = end - start;
+    const contentEnd = this.unpadded(flags, buf, start, end);
+    const contentStart = (flags & Flag.padded) !== 0 ? start + 1 : start;
+    // the connection window counts every DATA frame, whatever becomes of its stream
+    this.receiveUnacked += length;
+    if (this.receiveUnacked >= this.settings.connectionWindowSize / 2) {
+      this.queue(windowUpdateFrame(0, this.receiveUnacked));
+      this.receiveUnacked = 0;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.protocolError, 'DATA on an idle stream');
+      return this.streamError(id, ErrorCode.streamClosed);
+    }
+    if (stream.remoteEnded) return this.streamError(id, ErrorCode.streamClosed, stream);
+    if (length > stream.receiveWindow) return this.streamError(id, ErrorCode.flowControlError, stream);
+    stream.receiveWindow -= length;
+    // padding is not the owner's to consume: credited now
+    const padding = length - (contentEnd - contentStart);
+    if (padding > 0) this.consumed(stream, padding);
+    if (contentEnd > contentStart) stream.received(buf.subarray(contentStart, contentEnd));
+    if ((flags & Flag.endStream) !== 0 && !stream.closed) this.remoteEnd(stream);
+  }
+
+  private onHeaders(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'HEADERS on stream 0');
+    let blockStart = (flags & Flag.padded) !== 0 ? start + 1 : start;
+    const blockEnd = this.unpadded(flags, buf, start, end);
+    if ((flags & Flag.priority) !== 0) blockStart += 5;
+    if (blockStart > blockEnd) throw new ConnectionError(ErrorCode.protocolError, 'HEADERS too short for its fields');
+    const endStream = (flags & Flag.endStream) !== 0;
+    if ((flags & Flag.endHeaders) !== 0) return this.onHeaderBlock(id, endStream, buf, blockStart, blockEnd);
+    const part = Buffer.from(buf.subarray(blockStart, blockEnd));
+    this.partial = { stream: id, endStream, parts: [part], bytes: part.length };
+  }
+
+  private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    const partial = this.partial;
+    if (partial === undefined) throw new ConnectionError(ErrorCode.protocolError, 'CONTINUATION without HEADERS');
+    partial.parts.push(Buffer.from(buf.subarray(start, end)));
+    partial.bytes += end - start;
+    if (partial.bytes > this.settings.maxHeaderListSize) throw new ConnectionError(ErrorCode.enhanceYourCalm, 'header block too large');
+    if ((flags & Flag.endHeaders) === 0) return;
+    this.partial = undefined;
+    const block = Buffer.concat(partial.parts, partial.bytes);
+    this.onHeaderBlock(partial.stream, partial.endStream, block, 0, block.length);
+  }
+
+  private onHeaderBlock(id: number, endStream: boolean, buf: Buffer, start: number, end: number): void {
+    const existing = this.streams.get(id);
+    const collector = this.collector;
+    if (existing !== undefined) {
+      // trailers: they must end the stream (§8.1)
+      collector.reset(true);
+      this.decoder.decode(buf, start, end, collector, this.settings.maxHeaderListSize);
+      if (existing.remoteEnded) return this.streamError(id, ErrorCode.streamClosed, existing);
+      if (!endStream || collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError, existing);
+      return this.remoteEnd(existing);
+    }
+    if (id <= this.lastStreamId) throw new ConnectionError(ErrorCode.streamClosed, `HEADERS on closed stream ${id}`);
+    if ((id & 1) === 0) throw new ConnectionError(ErrorCode.protocolError, `client stream ${id} is even`);
+    this.lastStreamId = id;
+    collector.reset(false);
+    this.decoder.decode(buf, start, end, collector, this.settings.maxHeaderListSize);
+    collector.checkRequest();
+    if (collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError);
+    if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams) return this.streamError(id, ErrorCode.refusedStream);
+    const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.settings.initialWindowSize);
+    this.streams.set(id, stream);
+    this.events.stream(stream);
+    if (endStream && !stream.closed) this.remoteEnd(stream);
+  }
+
+  private onRstStream(id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) throw new ConnectionError(ErrorCode.frameSizeError, 'RST_STREAM of the wrong size');
+    if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'RST_STREAM on stream 0');
+    if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.protocolError, 'RST_STREAM on an idle stream');
+    this.takeResetToken();
+    const stream = this.streams.get(id);
+    if (stream !== undefined) this.closeStream(stream);
+  }
+
+  private takeResetToken(): void {
+    const now = Date.now();
+    const refill = Math.floor(((now - this.resetRefilledAt) * this.settings.resetRatePerSecond) / 1000);
+    if (refill > 0) {
+      this.resetTokens = Math.min(this.settings.resetBurst, this.resetTokens + refill);
+      this.resetRefilledAt = now;
+    }
+    if (this.resetTokens <= 0) throw new ConnectionError(ErrorCode.enhanceYourCalm, 'too many stream resets');
+    this.resetTokens--;
+  }
+
+  private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.protocolError, 'SETTINGS on a stream');
+    if ((flags & Flag.ack) !== 0) {
+      if (end !== start) throw new ConnectionError(ErrorCode.frameSizeError, 'SETTINGS ACK with a payload');
+      return;
+    }
+    if ((end - start) % 6 !== 0) throw new ConnectionError(ErrorCode.frameSizeError, 'SETTINGS of the wrong size');
+    for (let at = start; at < end; at += 6) {
+      const key = buf.readUInt16BE(at);
+      const value = buf.readUInt32BE(at + 2);
+      switch (key) {
+        case Setting.enablePush:
+          if (value > 1) throw new ConnectionError(ErrorCode.protocolError, 'SETTINGS_ENABLE_PUSH not 0 or 1');
+          break;
+        case Setting.initialWindowSize: {
+          if (value > maxWindowSize) throw new ConnectionError(ErrorCode.flowControlError, 'SETTINGS_INITIAL_WINDOW_SIZE too large');
+          const delta = value - this.peerInitialWindow;
+          this.peerInitialWindow = value;
+          for (const s of this.streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > maxWindowSize) throw new ConnectionError(ErrorCode.flowControlError, 'a stream window overflowed');
+            if (delta > 0 && s.queue.length > 0) this.waiting.add(s);
+          }
+          break;
+        }
+        case Setting.maxFrameSize:
+          if (value < defaultMaxFrameSize || value > maxAllowedFrameSize) throw new ConnectionError(ErrorCode.protocolError, 'SETTINGS_MAX_FRAME_SIZE out of range');
+          this.peerMaxFrameSize = value;
+          break;
+        default:
+          // header table size: the encoder uses no dynamic table; the rest are advisory here
+          break;
+      }
+    }
+    this.queue(frame(FrameType.settings, Flag.ack, 0));
+  }
+
+  private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== pingPayloadBytes) throw new ConnectionError(ErrorCode.frameSizeError, 'PING of the wrong size');
+    if (id !== 0) throw new ConnectionError(ErrorCode.protocolError, 'PING on a stream');
+    if ((flags & Flag.ack) !== 0) {
+      const key = buf.readBigUInt64BE(start);
+      const done = this.pings.get(key);
+      this.pings.delete(key);
+      done?.(null);
+      return;
+    }
+    this.queue(frame(FrameType.ping, Flag.ack, 0, buf.subarray(start, end)));
+    this.events.ping();
+  }
+
+  private onGoaway(id: number, buf: Buffer, start: number, end: number): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.protocolError, 'GOAWAY on a stream');
+    if (end - start < 8) throw new ConnectionError(ErrorCode.frameSizeError, 'GOAWAY too short');
+    this.goawayReceived = true;
+    this.events.goaway(buf.readUInt32BE(start + 4), Buffer.from(buf.subarray(start + 8, end)));
+    if (this.streams.size === 0) {
+      this.flush();
+      this.closeSocket();
+    }
+  }
+
+  private onWindowUpdate(id: number, buf: Buffer, start: number, end: number): void {
+    if (end - start !== 4) throw new ConnectionError(ErrorCode.frameSizeError, 'WINDOW_UPDATE of the wrong size');
+    const increment = buf.readUInt32BE(start) & 0x7fffffff;
+    if (id === 0) {
+      if (increment === 0) throw new ConnectionError(ErrorCode.protocolError, 'WINDOW_UPDATE of 0');
+      this.sendWindow += increment;
+      if (this.sendWindow > maxWindowSize) throw new ConnectionError(ErrorCode.flowControlError, 'connection window overflowed');
+      return;
+    }
+    const stream = this.streams.get(id);
+    if (stream === undefined) {
+      if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.protocolError, 'WINDOW_UPDATE on an idle stream');
+      return;
+    }
+    if (increment === 0) return this.streamError(id, ErrorCode.protocolError, stream);
+    stream.sendWindow += increment;
+    if (stream.sendWindow > maxWindowSize) return this.streamError(id, ErrorCode.flowControlError, stream);
+    if (stream.queue.length > 0 || stream.trailers !== undefined) this.waiting.add(stream);
+  }
+
+  // ---- stream states ----
+
+  private remoteEnd(stream: H2Stream): void {
+    stream.receivedEnd();
+    if (stream.localEnded && stream.queue.length === 0 && stream.trailers === undefined) this.closeStream(stream);
+  }
+
+  /** The server's END_STREAM has been queued for `stream`. */
+  private localEnd(stream: H2Stream): void {
+    stream.localEnded = true;
+    if (stream.remoteEnded) this.closeStream(stream);
+    else if (stream.resetWhenAnswered) this.reset(stream, ErrorCode.noError);
+  }
+
+  private closeStream(stream: H2Stream): void {
+    if (stream.closed) return;
+    this.streams.delete(stream.id);
+    this.waiting.delete(stream);
+    stream.closedByConnection();
+    if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) {
+      this.scheduleFlush();
+      setImmediate(() => {
+        if (this.streams.size === 0) {
+          this.flush();
+          this.closeSocket();
+        }
+      });
+    }
+  }
+
+  private streamError(id: number, code: number, stream?: H2Stream): void {
+    this.queue(rstStreamFrame(id, code));
+    if (stream !== undefined) this.closeStream(stream);
+  }
+
+  private connectionError(code: number, why: string): void {
+    this.events.error(why);
+    if (!this.goawaySent) {
+      this.goawaySent = true;
+      this.queue(goawayFrame(this.lastStreamId, code, Buffer.from(why, 'latin1')));
+    }
+    this.flush();
+    this.closeSocket();
+  }
+
+  private closeSocket(): void {
+    if (this.ended) return;
+    this.socket.end();
+    // the client has its GOAWAY; a client that does not close is dropped soon after
+    const timer = setTimeout(() => this.destroy(), 1000);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  // ---- output ----
+
+  private queue(bytes: Buffer, done?: () => void): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (done !== undefined) this.outCallbacks.push(done);
+  }
+
+  private queueHeaders(id: number, block: Buffer, endStream: boolean): void {
+    const max = this.peerMaxFrameSize;
+    let flags = endStream ? Flag.endStream : 0;
+    if (block.length <= max) {
+      const out = Buffer.allocUnsafe(frameHeaderBytes + block.length);
+      writeFrameHeader(out, 0, block.length, FrameType.headers, flags | Flag.endHeaders, id);
+      block.copy(out, frameHeaderBytes);
+      this.queue(out);
+      return;
+    }
+    let at = 0;
+    let type: number = FrameType.headers;
+    while (at < block.length) {
+      const n = Math.min(max, block.length - at);
+      const last = at + n === block.length;
+      const header = Buffer.allocUnsafe(frameHeaderBytes);
+      writeFrameHeader(header, 0, n, type, flags | (last ? Flag.endHeaders : 0), id);
+      this.queue(header);
+      this.queue(block.subarray(at, at + n));
+      at += n;
+      type = FrameType.continuation;
+      flags = 0;
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.ended) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private onDrain(): void {
+    this.socketBlocked = false;
+    this.flush();
+  }
+
+  /** Sends what the windows allow of the waiting streams, then everything queued, in one write. */
+  private flush(): void {
+    if (this.ended) return;
+    if (this.waiting.size > 0 && !this.socketBlocked) this.sendWaiting();
+    if (this.out.length === 0) return;
+    this.lastActivityMs = Date.now();
+    const out = this.out;
+    const callbacks = this.outCallbacks;
+    const bytes = this.outBytes;
+    this.out = [];
+    this.outBytes = 0;
+    this.outCallbacks = [];
+    const done = callbacks.length === 0 ? undefined : () => {
+      for (const cb of callbacks) cb();
+    };
+    let ok: boolean;
+    if (out.length === 1) ok = this.socket.write(out[0]!, done);
+    else if (bytes < joinBelowBytes) ok = this.socket.write(Buffer.concat(out, bytes), done);
+    else {
+      const cork = (this.socket as Duplex & { cork?: () => void; uncork?: () => void });
+      cork.cork?.();
+      for (let i = 0; i < out.length - 1; i++) this.socket.write(out[i]!);
+      ok = this.socket.write(out[out.length - 1]!, done);
+      cork.uncork?.();
+    }
+    if (!ok) this.socketBlocked = true;
+  }
+
+  private sendWaiting(): void {
+    for (const stream of this.waiting) {
+      if (this.socketBlocked || this.outBytes >= joinBelowBytes * 16) return;
+      this.sendFrom(stream);
+      if (stream.queue.length === 0 && stream.trailers === undefined) this.waiting.delete(stream);
+      else if (stream.closed) this.waiting.delete(stream);
+    }
+  }
+
+  /** DATA from the stream's queue while both windows allow, then its trailers when the queue is empty. */
+  private sendFrom(stream: H2Stream): void {
+    if (stream.closed) return;
+    const max = this.peerMaxFrameSize;
+    while (stream.queue.length > 0) {
+      const allowed = Math.min(stream.sendWindow, this.sendWindow);
+      if (allowed <= 0) return;
+      const q = stream.queue[0]!;
+      const left = q.bytes.length - q.offset;
+      const n = Math.min(left, allowed, max);
+      const header = Buffer.allocUnsafe(frameHeaderBytes);
+      writeFrameHeader(header, 0, n, FrameType.data, 0, stream.id);
+      const last = n === left;
+      this.queue(header);
+      this.queue(q.offset === 0 && last ? q.bytes : q.bytes.subarray(q.offset, q.offset + n), last ? q.written : undefined);
+      q.offset += n;
+      stream.sendWindow -= n;
+      this.sendWindow -= n;
+      stream.queuedBytes -= n;
+      if (last) stream.queue.shift();
+    }
+    if (stream.trailers !== undefined) {
+      const block = stream.trailers;
+      stream.trailers = undefined;
+      this.queueHeaders(stream.id, block, true);
+      this.localEnd(stream);
+    }
+  }
+}
+
+export type { RequestHeaders };

@@ -1,0 +1,163 @@
+// One client-initiated HTTP/2 stream as the server sees it: its request headers, the request body as
+// it arrives (held while paused), and the response queued behind flow control. The connection owns
+// the framing and the windows; a stream only keeps its own state and queue.
+import type { RequestHeaders } from './request-headers.js';
+
+/** What a stream tells its owner (the gRPC call). One object per stream, no closures per event. */
+export interface H2StreamEvents {
+  /** A chunk of the request body (a DATA frame's payload without padding). */
+  data(chunk: Buffer): void;
+  /** The client ended its side (END_STREAM), after every chunk. */
+  end(): void;
+  /** The stream is gone: both sides ended, or a reset either way, or the connection closed. */
+  close(): void;
+}
+
+/** What a stream asks of its connection. */
+export interface StreamHost {
+  sendHeaders(stream: H2Stream, block: Buffer, endStream: boolean): void;
+  /** There is DATA (or trailers behind it) queued on `stream`: send what the windows allow. */
+  schedule(stream: H2Stream): void;
+  /** `bytes` of the request body were taken by the owner: the client may send as many more. */
+  consumed(stream: H2Stream, bytes: number): void;
+  reset(stream: H2Stream, code: number): void;
+}
+
+export interface QueuedData {
+  readonly bytes: Buffer;
+  offset: number;
+  readonly written: (() => void) | undefined;
+}
+
+export class H2Stream {
+  events: H2StreamEvents | undefined;
+  /** The client sent END_STREAM. */
+  remoteEnded = false;
+  /** END_STREAM was queued by the server (it goes out after the queued data). */
+  localEnded = false;
+  closed = false;
+  /**
+   * Once the whole response is out, a client still sending is told to stop with RST_STREAM
+   * NO_ERROR (grpc-go's finishStream), so the stream does not stay half open.
+   */
+  resetWhenAnswered = false;
+  headersSent = false;
+  /** This side's send window (the client's INITIAL_WINDOW_SIZE, then its WINDOW_UPDATEs). */
+  sendWindow: number;
+  /** How much more DATA the client may send before a WINDOW_UPDATE. */
+  receiveWindow: number;
+  /** Body bytes consumed since the last WINDOW_UPDATE for this stream. */
+  receiveUnacked = 0;
+  readonly queue: QueuedData[] = [];
+  queuedBytes = 0;
+  /** Trailers to send once the queue is empty (ends the stream). */
+  trailers: Buffer | undefined;
+  /** Body chunks that arrived while paused, and whether END_STREAM came behind them. */
+  private held: Buffer[] | undefined;
+  private endHeld = false;
+  private paused = false;
+
+  constructor(
+    readonly id: number,
+    readonly headers: RequestHeaders,
+    /** The request had no body: END_STREAM came on its HEADERS. */
+    readonly endAfterHeaders: boolean,
+    private readonly host: StreamHost,
+    sendWindow: number,
+    receiveWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+    this.receiveWindow = receiveWindow;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  respond(block: Buffer, endStream: boolean): void {
+    if (this.closed || this.localEnded) return;
+    this.headersSent = true;
+    if (endStream) this.localEnded = true;
+    this.host.sendHeaders(this, block, endStream);
+  }
+
+  /** Queues DATA; `written` is called once all of it has been handed to the socket (or the stream is gone). */
+  write(bytes: Buffer, written?: () => void): void {
+    if (this.closed || this.localEnded) {
+      written?.();
+      return;
+    }
+    this.queue.push({ bytes, offset: 0, written });
+    this.queuedBytes += bytes.length;
+    this.host.schedule(this);
+  }
+
+  /** Ends the response with trailers, after every queued DATA frame. */
+  endWithTrailers(block: Buffer): void {
+    if (this.closed || this.localEnded) return;
+    this.localEnded = true;
+    this.trailers = block;
+    this.host.schedule(this);
+  }
+
+  reset(code: number): void {
+    if (!this.closed) this.host.reset(this, code);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = undefined;
+    if (held !== undefined) {
+      for (const chunk of held) {
+        if (this.closed || this.paused) {
+          // paused again by a handler: keep the rest, in order
+          (this.held ??= []).push(chunk);
+          continue;
+        }
+        this.deliver(chunk);
+      }
+    }
+    if (this.endHeld && !this.paused && !this.closed) {
+      this.endHeld = false;
+      this.events?.end();
+    }
+  }
+
+  /** From the connection: a DATA payload for this stream. */
+  received(chunk: Buffer): void {
+    if (this.paused) {
+      (this.held ??= []).push(chunk);
+      return;
+    }
+    this.deliver(chunk);
+  }
+
+  /** From the connection: END_STREAM. */
+  receivedEnd(): void {
+    this.remoteEnded = true;
+    if (this.paused && this.held !== undefined) this.endHeld = true;
+    else this.events?.end();
+  }
+
+  /** From the connection, once: the stream is gone. Queued writes are released. */
+  closedByConnection(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = undefined;
+    for (const q of this.queue) q.written?.();
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.events?.close();
+  }
+
+  private deliver(chunk: Buffer): void {
+    this.host.consumed(this, chunk.length);
+    this.events?.data(chunk);
+  }
+}

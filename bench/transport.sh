@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The transport comparison of issue 9: server CPU per 1,000 calls for etcd, a bare grpc-js server, a
-# bare node:http2 responder (bench/bare-*.mjs) and Lattice builds, under the same kvbench loads.
+# bare node:http2 responder, a bare responder on HTTP/2 framed in JavaScript (bench/bare-*.mjs) and Lattice builds, under the same kvbench loads.
 # Servers alternate within each repetition, each entry on a freshly started server; one JSON line
 # per entry goes to $OUT/results.jsonl, and bench/transport-table.mjs makes the table of medians.
 #
 # Usage: bash bench/transport.sh
 # Env:
 #   KVBENCH   built kvbench (see ../shared/bench/README.md)       (required)
-#   SERVERS   space-separated names among: etcd bare-grpc-js bare-http2 lattice:<dir>  (a built tree)
+#   SERVERS   space-separated names among: etcd bare-grpc-js bare-http2 bare-raw-h2 lattice:<dir>  (a built tree)
 #   LOADS     space-separated names among: get-s-c1 get-l-c1 get-s-c1000 get-l-c1000 put-c1 put-c1000 watch-10k
 #   REPEAT    repetitions (default 3); OUT output dir (default a temp dir); ENGINE lattice engine (default memory)
 set -euo pipefail
@@ -31,6 +31,7 @@ start_server() { # $1 = name; sets pid and data
             --initial-cluster "kvb=http://127.0.0.1:$peer" >"$out/server.log" 2>&1 & ;;
     bare-grpc-js) node "$here/bare-grpc-js.mjs" "$port" >"$out/server.log" 2>&1 & ;;
     bare-http2) node "$here/bare-http2.mjs" "$port" >"$out/server.log" 2>&1 & ;;
+    bare-raw-h2) node "$here/bare-raw-h2.mjs" "$port" >"$out/server.log" 2>&1 & ;;
     lattice:*) node "${1#lattice:}/bin/lattice.js" --name default --data-dir "$data" --listen-client-urls "http://$ep" \
             --advertise-client-urls "http://$ep" --listen-peer-urls "http://127.0.0.1:$peer" \
             --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer" \

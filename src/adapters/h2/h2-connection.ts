@@ -98,6 +98,12 @@ export class H2Connection implements StreamHost {
   private peerInitialWindow = defaultInitialWindowSize;
   private peerMaxFrameSize = defaultMaxFrameSize;
   private sendWindow = defaultInitialWindowSize;
+  /**
+   * The receive window a new stream starts with: the default until the client acknowledges our
+   * SETTINGS, since it may send that much before it reads them (RFC 9113 §6.9.2).
+   */
+  private localInitialWindow = defaultInitialWindowSize;
+  private settingsAcked = false;
   private receiveUnacked = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -381,7 +387,7 @@ export class H2Connection implements StreamHost {
     collector.checkRequest();
     if (collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError);
     if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams) return this.streamError(id, ErrorCode.refusedStream);
-    const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.settings.initialWindowSize);
+    const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.localInitialWindow);
     this.streams.set(id, stream);
     this.events.stream(stream);
     if (endStream && !stream.closed) this.remoteEnd(stream);
@@ -411,6 +417,7 @@ export class H2Connection implements StreamHost {
     if (id !== 0) throw new ConnectionError(ErrorCode.protocolError, 'SETTINGS on a stream');
     if ((flags & Flag.ack) !== 0) {
       if (end !== start) throw new ConnectionError(ErrorCode.frameSizeError, 'SETTINGS ACK with a payload');
+      if (!this.settingsAcked) this.onSettingsAcked();
       return;
     }
     if ((end - start) % 6 !== 0) throw new ConnectionError(ErrorCode.frameSizeError, 'SETTINGS of the wrong size');
@@ -442,6 +449,14 @@ export class H2Connection implements StreamHost {
       }
     }
     this.queue(frame(FrameType.settings, Flag.ack, 0));
+  }
+
+  /** Our one SETTINGS is in force: the open streams' receive windows move by what it changed, as the client's did. */
+  private onSettingsAcked(): void {
+    this.settingsAcked = true;
+    const delta = this.settings.initialWindowSize - this.localInitialWindow;
+    this.localInitialWindow = this.settings.initialWindowSize;
+    for (const s of this.streams.values()) s.receiveWindow += delta;
   }
 
   private onPing(flags: number, id: number, buf: Buffer, start: number, end: number): void {

@@ -889,6 +889,23 @@ test(raw, 'padded HEADERS (with a priority) and padded DATA are accepted; the pa
     assert.is(data.payload.toString(), 'body');
   }));
 
+test(raw, 'a stream that depends on itself (HEADERS or PRIORITY) gets RST_STREAM PROTOCOL_ERROR; the HPACK table stays in step (§5.3.1)', () =>
+  withRaw({}, answerAtEnd(() => Buffer.from('ok')), async (c, server) => {
+    await c.handshake();
+    const selfOn1 = Buffer.from([0, 0, 0, 1, 16]);
+    const b = Buffer.concat([requestBlock(), block(hpack.literal('incremental', 'x-id', 'kept'))]);
+    c.write(frame(FrameType.headers, Flag.endHeaders | Flag.priority, 1, Buffer.concat([selfOn1, b])));
+    await expectRst(c, 1, ErrorCode.protocolError);
+    c.write(headersFrame(3, requestBlock(), false), frame(FrameType.priority, 0, 3, Buffer.from([0, 0, 0, 3, 16])));
+    await expectRst(c, 3, ErrorCode.protocolError);
+    // a dependency on another stream is fine, and the refused block's entry is in the table
+    c.write(frame(FrameType.priority, 0, 5, Buffer.from([0, 0, 0, 3, 16])));
+    c.write(headersFrame(5, Buffer.concat([requestBlock(), block(hpack.indexed(62))])));
+    await expectAnswered(c, 5);
+    assert.is(server.recorders.length, 2, 'stream 1 never reached the handler');
+    assert.is(server.recorders[1]!.stream.headers['x-id'], 'kept');
+  }));
+
 test(raw, 'padding longer than the frame gets GOAWAY PROTOCOL_ERROR', () =>
   withRaw({}, answerNow, async (c) => {
     await c.handshake();

@@ -77,6 +77,8 @@ class ConnectionError extends Error {
 interface PartialBlock {
   readonly stream: number;
   readonly endStream: boolean;
+  /** The HEADERS named the stream itself as its dependency: reset once the block is decoded. */
+  readonly selfDependent: boolean;
   readonly parts: Buffer[];
   bytes: number;
 }
@@ -290,6 +292,8 @@ export class H2Connection implements StreamHost {
       case FrameType.priority:
         if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'PRIORITY on stream 0');
         if (end - start !== 5) return this.streamError(id, ErrorCode.frameSizeError);
+        // priorities are not honoured, but a stream cannot depend on itself (§5.3.1)
+        if ((buf.readUInt32BE(start) & 0x7fffffff) === id) return this.streamError(id, ErrorCode.protocolError, this.streams.get(id));
         return;
       case FrameType.rstStream:
         return this.onRstStream(id, buf, start, end);
@@ -348,12 +352,16 @@ export class H2Connection implements StreamHost {
     if (id === 0) throw new ConnectionError(ErrorCode.protocolError, 'HEADERS on stream 0');
     let blockStart = (flags & Flag.padded) !== 0 ? start + 1 : start;
     const blockEnd = this.unpadded(flags, buf, start, end);
-    if ((flags & Flag.priority) !== 0) blockStart += 5;
+    let selfDependent = false;
+    if ((flags & Flag.priority) !== 0) {
+      if (blockStart + 5 <= blockEnd) selfDependent = (buf.readUInt32BE(blockStart) & 0x7fffffff) === id;
+      blockStart += 5;
+    }
     if (blockStart > blockEnd) throw new ConnectionError(ErrorCode.protocolError, 'HEADERS too short for its fields');
     const endStream = (flags & Flag.endStream) !== 0;
-    if ((flags & Flag.endHeaders) !== 0) return this.onHeaderBlock(id, endStream, buf, blockStart, blockEnd);
+    if ((flags & Flag.endHeaders) !== 0) return this.onHeaderBlock(id, endStream, selfDependent, buf, blockStart, blockEnd);
     const part = Buffer.from(buf.subarray(blockStart, blockEnd));
-    this.partial = { stream: id, endStream, parts: [part], bytes: part.length };
+    this.partial = { stream: id, endStream, selfDependent, parts: [part], bytes: part.length };
   }
 
   private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
@@ -365,10 +373,11 @@ export class H2Connection implements StreamHost {
     if ((flags & Flag.endHeaders) === 0) return;
     this.partial = undefined;
     const block = Buffer.concat(partial.parts, partial.bytes);
-    this.onHeaderBlock(partial.stream, partial.endStream, block, 0, block.length);
+    this.onHeaderBlock(partial.stream, partial.endStream, partial.selfDependent, block, 0, block.length);
   }
 
-  private onHeaderBlock(id: number, endStream: boolean, buf: Buffer, start: number, end: number): void {
+  /** A whole header block; `selfDependent`: its priority names the stream itself, a stream error (§5.3.1). */
+  private onHeaderBlock(id: number, endStream: boolean, selfDependent: boolean, buf: Buffer, start: number, end: number): void {
     const existing = this.streams.get(id);
     const collector = this.collector;
     if (existing !== undefined) {
@@ -376,7 +385,7 @@ export class H2Connection implements StreamHost {
       collector.reset(true);
       this.decoder.decode(buf, start, end, collector, this.settings.maxHeaderListSize);
       if (existing.remoteEnded) return this.streamError(id, ErrorCode.streamClosed, existing);
-      if (!endStream || collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError, existing);
+      if (!endStream || selfDependent || collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError, existing);
       return this.remoteEnd(existing);
     }
     if (id <= this.lastStreamId) throw new ConnectionError(ErrorCode.streamClosed, `HEADERS on closed stream ${id}`);
@@ -385,7 +394,7 @@ export class H2Connection implements StreamHost {
     collector.reset(false);
     this.decoder.decode(buf, start, end, collector, this.settings.maxHeaderListSize);
     collector.checkRequest();
-    if (collector.malformed !== undefined) return this.streamError(id, ErrorCode.protocolError);
+    if (collector.malformed !== undefined || selfDependent) return this.streamError(id, ErrorCode.protocolError);
     if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams) return this.streamError(id, ErrorCode.refusedStream);
     const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.localInitialWindow);
     this.streams.set(id, stream);

@@ -906,6 +906,30 @@ test(raw, 'a stream that depends on itself (HEADERS or PRIORITY) gets RST_STREAM
     assert.is(server.recorders[1]!.stream.headers['x-id'], 'kept');
   }));
 
+test(raw, 'a content-length that the DATA does not add up to gets RST_STREAM PROTOCOL_ERROR (§8.1.1); a matching one is served', () =>
+  withRaw({}, answerAtEnd((rec) => Buffer.from(String(rec.body.length))), async (c, server) => {
+    await c.handshake();
+    // more than announced: refused as soon as it is seen
+    c.write(headersFrame(1, requestBlock('/x', [['content-length', '3']]), false), dataFrame(1, Buffer.from('ab')), dataFrame(1, Buffer.from('cd'), true));
+    await expectRst(c, 1, ErrorCode.protocolError);
+    // less than announced, at END_STREAM
+    c.write(headersFrame(3, requestBlock('/x', [['content-length', '5']]), false), dataFrame(3, Buffer.from('abc'), true));
+    await expectRst(c, 3, ErrorCode.protocolError);
+    // no DATA at all, the HEADERS ending the stream
+    c.write(headersFrame(5, requestBlock('/x', [['content-length', '1']])));
+    await expectRst(c, 5, ErrorCode.protocolError);
+    // not a number
+    c.write(headersFrame(7, requestBlock('/x', [['content-length', '1x']])));
+    await expectRst(c, 7, ErrorCode.protocolError);
+    // exact, over two frames; and trailers ending it
+    c.write(headersFrame(9, requestBlock('/x', [['content-length', '4']]), false), dataFrame(9, Buffer.from('ab')), dataFrame(9, Buffer.from('cd'), true));
+    await expectAnswered(c, 9);
+    c.write(headersFrame(11, requestBlock('/x', [['content-length', '2']]), false), dataFrame(11, Buffer.from('ab')), headersFrame(11, encodeHeaderBlock([['x-t', '1']])));
+    await expectAnswered(c, 11);
+    for (const rec of server.recorders.slice(0, 2)) assert.not.ok(rec.ended, `stream ${rec.stream.id} never ended for the handler`);
+    assert.is(server.recorders.length, 4, 'streams 5 and 7 never reached the handler');
+  }));
+
 test(raw, 'padding longer than the frame gets GOAWAY PROTOCOL_ERROR', () =>
   withRaw({}, answerNow, async (c) => {
     await c.handshake();

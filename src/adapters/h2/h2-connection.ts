@@ -341,6 +341,8 @@ export class H2Connection implements StreamHost {
     if (stream.remoteEnded) return this.streamError(id, ErrorCode.streamClosed, stream);
     if (length > stream.receiveWindow) return this.streamError(id, ErrorCode.flowControlError, stream);
     stream.receiveWindow -= length;
+    stream.bodyBytes += contentEnd - contentStart;
+    if (stream.contentLength >= 0 && stream.bodyBytes > stream.contentLength) return this.streamError(id, ErrorCode.protocolError, stream);
     // padding is not the owner's to consume: credited now
     const padding = length - (contentEnd - contentStart);
     if (padding > 0) this.consumed(stream, padding);
@@ -395,8 +397,10 @@ export class H2Connection implements StreamHost {
     this.decoder.decode(buf, start, end, collector, this.settings.maxHeaderListSize);
     collector.checkRequest();
     if (collector.malformed !== undefined || selfDependent) return this.streamError(id, ErrorCode.protocolError);
+    if (endStream && collector.contentLength > 0) return this.streamError(id, ErrorCode.protocolError);
     if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams) return this.streamError(id, ErrorCode.refusedStream);
     const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.localInitialWindow);
+    stream.contentLength = collector.contentLength;
     this.streams.set(id, stream);
     this.events.stream(stream);
     if (endStream && !stream.closed) this.remoteEnd(stream);
@@ -516,6 +520,8 @@ export class H2Connection implements StreamHost {
   // ---- stream states ----
 
   private remoteEnd(stream: H2Stream): void {
+    // a body shorter than its content-length is malformed (§8.1.1): the owner never sees its end
+    if (stream.contentLength >= 0 && stream.bodyBytes !== stream.contentLength) return this.reset(stream, ErrorCode.protocolError);
     stream.receivedEnd();
     if (stream.localEnded && stream.queue.length === 0 && stream.trailers === undefined) this.closeStream(stream);
   }

@@ -50,6 +50,9 @@ export class H2Stream {
   receiveUnacked = 0;
   readonly queue: QueuedData[] = [];
   queuedBytes = 0;
+  /** The request's content-length (-1 when none) and the body octets received so far, to hold one to the other. */
+  contentLength = -1;
+  bodyBytes = 0;
   /** Trailers to send once the queue is empty (ends the stream). */
   trailers: Buffer | undefined;
   /** Body chunks that arrived while paused, and whether END_STREAM came behind them. */

@@ -41,12 +41,15 @@ export class RequestHeaderCollector {
   headers: RequestHeaders = {};
   /** Why the list is malformed, once it is; later fields are still decoded (HPACK state), not kept. */
   malformed: string | undefined;
+  /** The request's content-length once checkRequest has run; -1 when it has none. */
+  contentLength = -1;
   private sawRegular = false;
 
   /** Starts a new list; `trailers`: a block after the request's headers (no pseudo-headers allowed). */
   reset(trailers: boolean): void {
     this.headers = {};
     this.malformed = undefined;
+    this.contentLength = -1;
     this.sawRegular = trailers;
   }
 
@@ -73,8 +76,13 @@ export class RequestHeaderCollector {
     if (this.malformed !== undefined) return;
     const h = this.headers;
     if (h[':method'] === undefined || h[':scheme'] === undefined || h[':path'] === undefined || h[':path'] === '') {
-      this.fail('missing :method, :scheme or :path');
+      return this.fail('missing :method, :scheme or :path');
     }
+    // the DATA must add up to it (§8.1.1); digits only, and few enough to stay an exact number
+    const length = h['content-length'];
+    if (length === undefined) return;
+    if (!/^[0-9]{1,15}$/.test(length)) return this.fail('content-length is not a number');
+    this.contentLength = Number(length);
   }
 
   private fail(why: string): void {

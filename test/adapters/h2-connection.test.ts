@@ -930,6 +930,24 @@ test(raw, 'a content-length that the DATA does not add up to gets RST_STREAM PRO
     assert.is(server.recorders.length, 4, 'streams 5 and 7 never reached the handler');
   }));
 
+test(raw, 'resetWhenAnswered: RST_STREAM NO_ERROR only for a request still open, never after the client ended (even on its HEADERS)', () =>
+  withRaw({}, (rec) => {
+    rec.stream.resetWhenAnswered = true;
+    // answered at once, inside the stream event, as a refused gRPC call is
+    rec.stream.respond(encodeHeaderBlock([[':status', '200'], ['grpc-status', '12']]), true);
+  }, async (c, server) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock()));
+    await expectAnswered(c, 1);
+    c.write(headersFrame(3, requestBlock(), false));
+    await expectAnswered(c, 3);
+    await expectRst(c, 3, ErrorCode.noError);
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.rstStream), [], 'no RST_STREAM on stream 1, which both sides had ended');
+    assert.equal(server.recorders.map((r) => r.closes), [1, 1]);
+    assert.equal(server.recorders[0]!.order, ['end', 'close']);
+  }));
+
 test(raw, 'padding longer than the frame gets GOAWAY PROTOCOL_ERROR', () =>
   withRaw({}, answerNow, async (c) => {
     await c.handshake();

@@ -530,7 +530,10 @@ export class H2Connection implements StreamHost {
   private localEnd(stream: H2Stream): void {
     stream.localEnded = true;
     if (stream.remoteEnded) this.closeStream(stream);
-    else if (stream.resetWhenAnswered) this.reset(stream, ErrorCode.noError);
+    // a request that ended on its HEADERS is answered inside the stream event, before its end is
+    // delivered: the client has sent all it will, so no reset (it follows the END_STREAM on a stream
+    // both sides ended, which §5.1 forbids); the end that comes next closes the stream
+    else if (stream.resetWhenAnswered && !stream.endAfterHeaders) this.reset(stream, ErrorCode.noError);
   }
 
   private closeStream(stream: H2Stream): void {

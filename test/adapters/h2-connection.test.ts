@@ -948,6 +948,41 @@ test(raw, 'resetWhenAnswered: RST_STREAM NO_ERROR only for a request still open,
     assert.equal(server.recorders[0]!.order, ['end', 'close']);
   }));
 
+test(raw, 'a handler that pauses and resumes inside data (synchronously) gets the held chunks, then the end, in order', () =>
+  withRaw({}, (rec) => rec.stream.pause(), async (c, server) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock(), false), dataFrame(1, Buffer.from('a')), dataFrame(1, Buffer.from('b')), dataFrame(1, Buffer.from('c'), true));
+    await c.roundTrip();
+    const rec = server.recorders[0]!;
+    const seen: string[] = [];
+    rec.stream.events = {
+      data: (chunk) => {
+        seen.push(chunk.toString());
+        rec.stream.pause();
+        rec.stream.resume();
+      },
+      end: () => seen.push('end'),
+      close: () => seen.push('close'),
+    };
+    rec.stream.resume();
+    assert.equal(seen, ['a', 'b', 'c', 'end']);
+  }));
+
+test(raw, 'an END_STREAM arriving while the stream is paused (nothing else held) is delivered on resume', () =>
+  withRaw({}, () => undefined, async (c, server) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock(), false), dataFrame(1, Buffer.from('a')));
+    await c.roundTrip();
+    const rec = server.recorders[0]!;
+    rec.stream.pause();
+    c.write(dataFrame(1, Buffer.alloc(0), true));
+    await c.roundTrip();
+    assert.ok(rec.stream.remoteEnded);
+    assert.equal(rec.order, ['data'], 'no end while paused');
+    rec.stream.resume();
+    assert.equal(rec.order, ['data', 'end']);
+  }));
+
 test(raw, 'padding longer than the frame gets GOAWAY PROTOCOL_ERROR', () =>
   withRaw({}, answerNow, async (c) => {
     await c.handshake();

@@ -55,8 +55,9 @@ export class H2Stream {
   bodyBytes = 0;
   /** Trailers to send once the queue is empty (ends the stream). */
   trailers: Buffer | undefined;
-  /** Body chunks that arrived while paused, and whether END_STREAM came behind them. */
+  /** Body chunks that arrived while paused (from `heldNext` on), and whether END_STREAM came behind them. */
   private held: Buffer[] | undefined;
+  private heldNext = 0;
   private endHeld = false;
   private paused = false;
 
@@ -115,18 +116,17 @@ export class H2Stream {
     if (!this.paused) return;
     this.paused = false;
     const held = this.held;
-    this.held = undefined;
     if (held !== undefined) {
-      for (const chunk of held) {
-        if (this.closed || this.paused) {
-          // paused again by a handler: keep the rest, in order
-          (this.held ??= []).push(chunk);
-          continue;
-        }
-        this.deliver(chunk);
+      // delivered from the held list itself, one chunk at a time: a handler that pauses inside `data`
+      // keeps the rest in order, and one that pauses and resumes there (a nested resume) carries on
+      // from the same place rather than delivering the end before the rest
+      while (this.held === held && this.heldNext < held.length && !this.paused && !this.closed) this.deliver(held[this.heldNext++]!);
+      if (this.held === held && this.heldNext === held.length) {
+        this.held = undefined;
+        this.heldNext = 0;
       }
     }
-    if (this.endHeld && !this.paused && !this.closed) {
+    if (this.endHeld && this.held === undefined && !this.paused && !this.closed) {
       this.endHeld = false;
       this.events?.end();
     }
@@ -141,10 +141,10 @@ export class H2Stream {
     this.deliver(chunk);
   }
 
-  /** From the connection: END_STREAM. */
+  /** From the connection: END_STREAM; held while paused, as the body is. */
   receivedEnd(): void {
     this.remoteEnded = true;
-    if (this.paused && this.held !== undefined) this.endHeld = true;
+    if (this.paused) this.endHeld = true;
     else this.events?.end();
   }
 
@@ -153,6 +153,7 @@ export class H2Stream {
     if (this.closed) return;
     this.closed = true;
     this.held = undefined;
+    this.heldNext = 0;
     for (const q of this.queue) q.written?.();
     this.queue.length = 0;
     this.queuedBytes = 0;

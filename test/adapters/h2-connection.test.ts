@@ -983,6 +983,20 @@ test(raw, 'an END_STREAM arriving while the stream is paused (nothing else held)
     assert.equal(rec.order, ['data', 'end']);
   }));
 
+test(raw, 'a client that floods PINGs without reading the ACKs is dropped once too many answers wait for the socket', () =>
+  withRaw({}, answerNow, async (c, server) => {
+    await c.handshake();
+    c.socket.pause();
+    const batch = Buffer.concat(Array.from({ length: 5_000 }, () => frame(FrameType.ping, 0, 0, Buffer.alloc(8))));
+    // each batch is 85 KB of PINGs; the kernel buffers hold a few MB of ACKs before the server's socket blocks
+    for (let sent = 0; sent < 400 && server.connectionCloses === 0 && !c.socket.destroyed; sent++) {
+      if (!c.socket.write(batch)) await new Promise((resolve) => c.socket.once('drain', resolve).once('close', resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => server.connectionCloses === 1, 'the server drops the connection');
+    assert.ok(server.errors.some((e) => /control frames/.test(e)), server.errors.join('; '));
+  }));
+
 test(raw, 'padding longer than the frame gets GOAWAY PROTOCOL_ERROR', () =>
   withRaw({}, answerNow, async (c) => {
     await c.handshake();

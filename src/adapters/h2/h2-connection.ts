@@ -86,6 +86,12 @@ interface PartialBlock {
 /** Bytes written directly (not joined) once a batch is this large. */
 const joinBelowBytes = 64 * 1024;
 const pingPayloadBytes = 8;
+/**
+ * Answers to a client's frames (PING and SETTINGS ACKs, RST_STREAMs) queued while the socket does not
+ * drain, before the connection is dropped: a client that sends PINGs and never reads the ACKs would
+ * otherwise grow this side's memory without bound (CVE-2019-9512; Go's server allows the same number).
+ */
+const maxControlFramesWhileBlocked = 10_000;
 
 export class H2Connection implements StreamHost {
   private readonly streams = new Map<number, H2Stream>();
@@ -112,6 +118,7 @@ export class H2Connection implements StreamHost {
   private outCallbacks: (() => void)[] = [];
   private flushScheduled = false;
   private socketBlocked = false;
+  private controlFramesWhileBlocked = 0;
   /** Streams with DATA or trailers waiting for a window or the socket, in arrival order. */
   private readonly waiting = new Set<H2Stream>();
   private goawaySent = false;
@@ -461,7 +468,7 @@ export class H2Connection implements StreamHost {
           break;
       }
     }
-    this.queue(frame(FrameType.settings, Flag.ack, 0));
+    this.queueAnswer(frame(FrameType.settings, Flag.ack, 0));
   }
 
   /** Our one SETTINGS is in force: the open streams' receive windows move by what it changed, as the client's did. */
@@ -482,7 +489,7 @@ export class H2Connection implements StreamHost {
       done?.(null);
       return;
     }
-    this.queue(frame(FrameType.ping, Flag.ack, 0, buf.subarray(start, end)));
+    this.queueAnswer(frame(FrameType.ping, Flag.ack, 0, buf.subarray(start, end)));
     this.events.ping();
   }
 
@@ -553,7 +560,7 @@ export class H2Connection implements StreamHost {
   }
 
   private streamError(id: number, code: number, stream?: H2Stream): void {
-    this.queue(rstStreamFrame(id, code));
+    this.queueAnswer(rstStreamFrame(id, code));
     if (stream !== undefined) this.closeStream(stream);
   }
 
@@ -582,6 +589,17 @@ export class H2Connection implements StreamHost {
     this.out.push(bytes);
     this.outBytes += bytes.length;
     if (done !== undefined) this.outCallbacks.push(done);
+  }
+
+  /** A frame the client's own frame calls for; counted while the socket is blocked (see maxControlFramesWhileBlocked). */
+  private queueAnswer(bytes: Buffer): void {
+    if (this.socketBlocked && ++this.controlFramesWhileBlocked > maxControlFramesWhileBlocked) {
+      // a GOAWAY would only wait behind the rest: the connection is dropped
+      this.events.error('too many control frames waiting for a socket that does not drain');
+      this.destroy();
+      return;
+    }
+    this.queue(bytes);
   }
 
   private queueHeaders(id: number, block: Buffer, endStream: boolean): void {
@@ -620,6 +638,7 @@ export class H2Connection implements StreamHost {
 
   private onDrain(): void {
     this.socketBlocked = false;
+    this.controlFramesWhileBlocked = 0;
     this.flush();
   }
 

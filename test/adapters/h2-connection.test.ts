@@ -769,6 +769,25 @@ test(raw, 'DATA sent within the default window before the client acknowledged a 
     assert.equal(server.errors, []);
   }));
 
+test(raw, 'a client that uses a larger SETTINGS_INITIAL_WINDOW_SIZE before it sends the ACK is not reset (it applied the settings on receipt)', () =>
+  withRaw({ initialWindowSize: 256 * 1024 }, (rec) => rec.stream.pause(), async (c, server) => {
+    c.write(clientPreface, settingsFrame([]));
+    await c.next((f) => f.type === FrameType.settings && (f.flags & Flag.ack) === 0, 'the server SETTINGS');
+    // 200 KB on one stream, past the default 65,535 but within the announced window, then the ACK
+    const frames = [headersFrame(1, requestBlock(), false)];
+    for (let i = 0; i < 12; i++) frames.push(dataFrame(1, Buffer.alloc(16_384, i)));
+    c.write(...frames, frame(FrameType.settings, Flag.ack, 0));
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.rstStream), []);
+    assert.is(server.recorders[0]!.stream.receiveWindow, 256 * 1024 - 12 * 16_384);
+    // and the window is what the client counts on: the rest of it is accepted, one octet more is not
+    c.write(...Array.from({ length: 4 }, () => dataFrame(1, Buffer.alloc(16_384))));
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.rstStream), []);
+    c.write(dataFrame(1, Buffer.alloc(1)));
+    await expectRst(c, 1, ErrorCode.flowControlError);
+  }));
+
 test(raw, 'DATA on a half-closed (remote) stream and on a closed one gets RST_STREAM STREAM_CLOSED', () =>
   withRaw({}, (rec) => (rec.stream.headers[':path'] === '/answer' ? answerNow(rec) : undefined), async (c, server) => {
     await c.handshake();

@@ -107,10 +107,11 @@ export class H2Connection implements StreamHost {
   private peerMaxFrameSize = defaultMaxFrameSize;
   private sendWindow = defaultInitialWindowSize;
   /**
-   * The receive window a new stream starts with: the default until the client acknowledges our
-   * SETTINGS, since it may send that much before it reads them (RFC 9113 §6.9.2).
+   * The receive window a new stream starts with. Until the client acknowledges our SETTINGS it may
+   * count on the default (it sends before it reads them, RFC 9113 §6.9.2) or already on ours (it
+   * applies them on receipt and may send before its ACK): the larger of the two is accepted.
    */
-  private localInitialWindow = defaultInitialWindowSize;
+  private localInitialWindow: number;
   private settingsAcked = false;
   private receiveUnacked = 0;
   private out: Buffer[] = [];
@@ -137,6 +138,7 @@ export class H2Connection implements StreamHost {
     private readonly settings: H2ServerSettings = defaultH2ServerSettings,
   ) {
     this.resetTokens = settings.resetBurst;
+    this.localInitialWindow = Math.max(defaultInitialWindowSize, settings.initialWindowSize);
     this.queue(
       settingsFrame([
         [Setting.maxConcurrentStreams, Math.min(settings.maxConcurrentStreams, 2 ** 32 - 1)],
@@ -471,7 +473,7 @@ export class H2Connection implements StreamHost {
     this.queueAnswer(frame(FrameType.settings, Flag.ack, 0));
   }
 
-  /** Our one SETTINGS is in force: the open streams' receive windows move by what it changed, as the client's did. */
+  /** Our one SETTINGS is in force: a smaller initial window than the default now holds for the open streams too, as it does on the client's side. */
   private onSettingsAcked(): void {
     this.settingsAcked = true;
     const delta = this.settings.initialWindowSize - this.localInitialWindow;

@@ -275,6 +275,36 @@ test(withNode, '100 concurrent streams each get their own answer', async () => {
   }
 });
 
+test(withNode, 'with maxConcurrentStreams 8, 40 requests from node\'s client are all answered, never more than 8 open at once', async () => {
+  let open = 0;
+  let most = 0;
+  const server = await startServer((rec) => {
+    most = Math.max(most, ++open);
+    const events = rec.stream.events!;
+    rec.stream.events = { ...events, data: (c) => events.data(c), end: () => events.end(), close: () => (open--, events.close()) };
+    // answered a little later, so streams overlap
+    setTimeout(() => {
+      rec.stream.respond(okHeaders, false);
+      rec.stream.write(Buffer.from(rec.stream.headers[':path']!));
+      rec.stream.endWithTrailers(trailers({ 'x-done': 'yes' }));
+    }, 2);
+  }, { maxConcurrentStreams: 8 });
+  let session: http2.ClientHttp2Session | undefined;
+  try {
+    session = await connect(server.port);
+    const s = session;
+    // the limit holds once the client has our SETTINGS (a stream sent before would be refused, as §5.1.2 allows)
+    if (s.remoteSettings.maxConcurrentStreams !== 8) await new Promise((resolve) => s.once('remoteSettings', resolve));
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => request(s, `/c/${i}`)));
+    answers.forEach((a, i) => assert.is(a.body.toString(), `/c/${i}`));
+    assert.ok(most <= 8, `${most} open at once`);
+    assert.equal(server.errors, []);
+  } finally {
+    await closeSession(session);
+    await server.close();
+  }
+});
+
 test(withNode, 'a 1 MiB answer to a client with the default 65,535 window arrives whole and in order; every write callback runs', async () => {
   const payload = randomBytes(1 << 20);
   let written = 0;

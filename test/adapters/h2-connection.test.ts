@@ -1079,6 +1079,35 @@ test(raw, 'client trailers end the request; a second header block without END_ST
     assert.equal(server.recorders[0]!.order, ['data', 'end', 'close']);
   }));
 
+test(raw, 'after goaway() a new stream is refused (REFUSED_STREAM, above the GOAWAY\'s last stream) while the open one finishes; then the socket closes', () =>
+  withRaw({}, () => undefined, async (c, server) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock()));
+    await until(() => server.recorders.length === 1, 'stream 1 reaches the server');
+    server.connections[0]!.goaway();
+    const g = await c.goaway();
+    assert.is(g.code, ErrorCode.noError);
+    assert.is(g.lastStream, 1);
+    c.write(headersFrame(3, requestBlock()));
+    await expectRst(c, 3, ErrorCode.refusedStream);
+    assert.is(server.recorders.length, 1);
+    answerNow(server.recorders[0]!);
+    await expectAnswered(c, 1);
+    await c.closedByServer();
+    await until(() => server.connectionCloses === 1, 'the server connection closes');
+  }));
+
+test(raw, 'a client GOAWAY with a stream open lets it finish, then the connection closes', () =>
+  withRaw({}, () => undefined, async (c, server) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock()), frame(FrameType.goaway, 0, 0, Buffer.alloc(8)));
+    await c.roundTrip();
+    assert.not.ok(c.closed);
+    answerNow(server.recorders[0]!);
+    await expectAnswered(c, 1);
+    await c.closedByServer();
+  }));
+
 test(raw, 'a client GOAWAY with no open stream closes the connection', () =>
   withRaw({}, answerNow, async (c, server) => {
     await c.handshake();

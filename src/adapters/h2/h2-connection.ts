@@ -83,6 +83,8 @@ interface PartialBlock {
   bytes: number;
 }
 
+/** Frames of DATA queued for one socket write at most; the rest waits for the next turn. */
+const maxFlushBytes = 1024 * 1024;
 /** Bytes written directly (not joined) once a batch is this large. */
 const joinBelowBytes = 64 * 1024;
 const pingPayloadBytes = 8;
@@ -672,25 +674,36 @@ export class H2Connection implements StreamHost {
     if (!ok) this.socketBlocked = true;
   }
 
+  /**
+   * Sends the waiting streams' DATA one frame per stream per round, so that a large answer does not
+   * hold back a small one queued after it on the same connection (a watch event behind 8 MiB ranges,
+   * etcd issue 15402), until the windows are spent, nothing is left or one flush's worth is queued.
+   */
   private sendWaiting(): void {
-    for (const stream of this.waiting) {
-      if (this.socketBlocked || this.outBytes >= joinBelowBytes * 16) return;
-      this.sendFrom(stream);
-      if (stream.queue.length === 0 && stream.trailers === undefined) this.waiting.delete(stream);
-      else if (stream.closed) this.waiting.delete(stream);
+    let progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (const stream of this.waiting) {
+        if (this.outBytes >= maxFlushBytes) {
+          // the rest goes in the next turn's flush, after this one has left
+          this.scheduleFlush();
+          return;
+        }
+        if (this.sendFrame(stream)) progressed = true;
+        if (stream.closed || (stream.queue.length === 0 && stream.trailers === undefined)) this.waiting.delete(stream);
+      }
     }
   }
 
-  /** DATA from the stream's queue while both windows allow, then its trailers when the queue is empty. */
-  private sendFrom(stream: H2Stream): void {
-    if (stream.closed) return;
-    const max = this.peerMaxFrameSize;
-    while (stream.queue.length > 0) {
+  /** One DATA frame from the stream's queue if both windows allow, or its trailers once the queue is empty. */
+  private sendFrame(stream: H2Stream): boolean {
+    if (stream.closed) return false;
+    const q = stream.queue[0];
+    if (q !== undefined) {
       const allowed = Math.min(stream.sendWindow, this.sendWindow);
-      if (allowed <= 0) return;
-      const q = stream.queue[0]!;
+      if (allowed <= 0) return false;
       const left = q.bytes.length - q.offset;
-      const n = Math.min(left, allowed, max);
+      const n = Math.min(left, allowed, this.peerMaxFrameSize);
       const header = Buffer.allocUnsafe(frameHeaderBytes);
       writeFrameHeader(header, 0, n, FrameType.data, 0, stream.id);
       const last = n === left;
@@ -701,13 +714,14 @@ export class H2Connection implements StreamHost {
       this.sendWindow -= n;
       stream.queuedBytes -= n;
       if (last) stream.queue.shift();
+      return true;
     }
-    if (stream.trailers !== undefined) {
-      const block = stream.trailers;
-      stream.trailers = undefined;
-      this.queueHeaders(stream.id, block, true);
-      this.localEnd(stream);
-    }
+    if (stream.trailers === undefined) return false;
+    const block = stream.trailers;
+    stream.trailers = undefined;
+    this.queueHeaders(stream.id, block, true);
+    this.localEnd(stream);
+    return true;
   }
 }
 

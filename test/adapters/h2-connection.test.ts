@@ -1116,5 +1116,52 @@ test(raw, 'a client GOAWAY with no open stream closes the connection', () =>
     await until(() => server.connectionCloses === 1, 'the server connection closes');
   }));
 
+test(raw, 'paused streams hold the connection window: past it the client gets GOAWAY FLOW_CONTROL_ERROR', () =>
+  withRaw({ connectionWindowSize: 65_535, initialWindowSize: 65_535 }, (rec) => rec.stream.pause(), async (c) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock(), false), dataFrame(1, Buffer.alloc(16_384)), dataFrame(1, Buffer.alloc(16_384)));
+    c.write(headersFrame(3, requestBlock(), false), dataFrame(3, Buffer.alloc(16_384)), dataFrame(3, Buffer.alloc(16_383)));
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.windowUpdate), [], 'nothing taken, nothing credited');
+    assert.equal(c.untaken(FrameType.goaway), [], 'a full connection window is allowed');
+    c.write(dataFrame(3, Buffer.alloc(1)));
+    await expectGoaway(c, ErrorCode.flowControlError);
+  }));
+
+test(raw, "a paused stream's held body is credited back to the connection when the stream is reset", () =>
+  withRaw({ connectionWindowSize: 65_535, initialWindowSize: 65_535 }, (rec) => rec.stream.pause(), async (c) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock(), false), dataFrame(1, Buffer.alloc(16_384)), dataFrame(1, Buffer.alloc(16_384)), dataFrame(1, Buffer.alloc(16_384)));
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.windowUpdate), [], 'held, not credited');
+    c.write(rstStreamFrame(1, ErrorCode.cancel));
+    const update = await c.next((f) => f.type === FrameType.windowUpdate && f.stream === 0, 'a connection WINDOW_UPDATE');
+    assert.is(update.payload.readUInt32BE(0), 3 * 16_384);
+  }));
+
+test(raw, 'a handler that throws ends its connection with GOAWAY INTERNAL_ERROR, not the process', () =>
+  withRaw(
+    {},
+    () => {
+      throw new Error('handler fault');
+    },
+    async (c, server) => {
+      await c.handshake();
+      c.write(headersFrame(1, requestBlock()));
+      await expectGoaway(c, ErrorCode.internalError);
+      assert.ok(server.errors.some((e) => /handler fault/.test(e)), server.errors.join('; '));
+    },
+  ));
+
+test(raw, 'malformed requests count with resets: past the burst the client gets GOAWAY ENHANCE_YOUR_CALM', () =>
+  withRaw({ resetBurst: 3, resetRatePerSecond: 1 }, answerNow, async (c) => {
+    await c.handshake();
+    for (let i = 0; i < 3; i++) c.write(headersFrame(1 + 2 * i, requestBlock('/x', [['Upper', 'x']])));
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.goaway), [], 'the burst itself is answered with resets');
+    c.write(headersFrame(7, requestBlock('/x', [['Upper', 'x']])));
+    await expectGoaway(c, ErrorCode.enhanceYourCalm);
+  }));
+
 withNode.run();
 raw.run();

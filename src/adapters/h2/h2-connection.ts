@@ -115,6 +115,8 @@ export class H2Connection implements StreamHost {
    */
   private localInitialWindow: number;
   private settingsAcked = false;
+  /** How much more DATA the client may send on the connection, and what was taken since the last WINDOW_UPDATE. */
+  private receiveWindow: number;
   private receiveUnacked = 0;
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -125,6 +127,8 @@ export class H2Connection implements StreamHost {
   /** Streams with DATA or trailers waiting for a window or the socket, in arrival order. */
   private readonly waiting = new Set<H2Stream>();
   private goawaySent = false;
+  /** The socket's end was requested (closeSocket); a second request would add another timer. */
+  private closing = false;
   private goawayReceived = false;
   private ended = false;
   private pingCounter = 0;
@@ -140,6 +144,7 @@ export class H2Connection implements StreamHost {
     private readonly settings: H2ServerSettings = defaultH2ServerSettings,
   ) {
     this.resetTokens = settings.resetBurst;
+    this.receiveWindow = Math.max(settings.connectionWindowSize, defaultInitialWindowSize);
     this.localInitialWindow = Math.max(defaultInitialWindowSize, settings.initialWindowSize);
     this.queue(
       settingsFrame([
@@ -229,6 +234,7 @@ export class H2Connection implements StreamHost {
   }
 
   consumed(stream: H2Stream, bytes: number): void {
+    this.creditConnection(bytes);
     if (stream.closed || stream.remoteEnded) return;
     // the window is topped up once half of it is used, as Go's server does
     stream.receiveUnacked += bytes;
@@ -236,6 +242,16 @@ export class H2Connection implements StreamHost {
     stream.receiveWindow += stream.receiveUnacked;
     this.queue(windowUpdateFrame(stream.id, stream.receiveUnacked));
     stream.receiveUnacked = 0;
+    this.scheduleFlush();
+  }
+
+  /** Received bytes no longer held: the client may send as many more on the connection. */
+  private creditConnection(bytes: number): void {
+    this.receiveUnacked += bytes;
+    if (this.receiveUnacked < this.settings.connectionWindowSize / 2) return;
+    this.receiveWindow += this.receiveUnacked;
+    this.queue(windowUpdateFrame(0, this.receiveUnacked));
+    this.receiveUnacked = 0;
     this.scheduleFlush();
   }
 
@@ -278,7 +294,9 @@ export class H2Connection implements StreamHost {
     } catch (err) {
       if (err instanceof ConnectionError) return this.connectionError(err.code, err.message);
       if (err instanceof HpackError) return this.connectionError(ErrorCode.compressionError, err.message);
-      throw err;
+      // a fault of ours while serving this connection (a handler that threw): it ends this
+      // connection, not the server
+      return this.connectionError(ErrorCode.internalError, `internal error: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (this.ended) return;
     this.input = pos === buf.length ? undefined : buf.subarray(pos);
@@ -338,22 +356,26 @@ export class H2Connection implements StreamHost {
     const length = end - start;
     const contentEnd = this.unpadded(flags, buf, start, end);
     const contentStart = (flags & Flag.padded) !== 0 ? start + 1 : start;
-    // the connection window counts every DATA frame, whatever becomes of its stream
-    this.receiveUnacked += length;
-    if (this.receiveUnacked >= this.settings.connectionWindowSize / 2) {
-      this.queue(windowUpdateFrame(0, this.receiveUnacked));
-      this.receiveUnacked = 0;
-    }
+    // the connection window counts every DATA frame; what no owner takes is credited back at once,
+    // the rest as its owner takes it, so paused calls hold at most one connection window in all
+    if (length > this.receiveWindow) throw new ConnectionError(ErrorCode.flowControlError, 'DATA past the connection window');
+    this.receiveWindow -= length;
     const stream = this.streams.get(id);
     if (stream === undefined) {
+      this.creditConnection(length);
       if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.protocolError, 'DATA on an idle stream');
       return this.streamError(id, ErrorCode.streamClosed);
     }
-    if (stream.remoteEnded) return this.streamError(id, ErrorCode.streamClosed, stream);
-    if (length > stream.receiveWindow) return this.streamError(id, ErrorCode.flowControlError, stream);
+    if (stream.remoteEnded || length > stream.receiveWindow) {
+      this.creditConnection(length);
+      return this.streamError(id, stream.remoteEnded ? ErrorCode.streamClosed : ErrorCode.flowControlError, stream);
+    }
     stream.receiveWindow -= length;
     stream.bodyBytes += contentEnd - contentStart;
-    if (stream.contentLength >= 0 && stream.bodyBytes > stream.contentLength) return this.streamError(id, ErrorCode.protocolError, stream);
+    if (stream.contentLength >= 0 && stream.bodyBytes > stream.contentLength) {
+      this.creditConnection(length);
+      return this.streamError(id, ErrorCode.protocolError, stream);
+    }
     // padding is not the owner's to consume: credited now
     const padding = length - (contentEnd - contentStart);
     if (padding > 0) this.consumed(stream, padding);
@@ -551,7 +573,8 @@ export class H2Connection implements StreamHost {
     if (stream.closed) return;
     this.streams.delete(stream.id);
     this.waiting.delete(stream);
-    stream.closedByConnection();
+    const held = stream.closedByConnection();
+    if (held > 0) this.creditConnection(held);
     if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) {
       this.scheduleFlush();
       setImmediate(() => {
@@ -563,7 +586,9 @@ export class H2Connection implements StreamHost {
     }
   }
 
+  /** A stream the client's input broke: reset, and counted with the client's own resets (each costs a decode and an answer). */
   private streamError(id: number, code: number, stream?: H2Stream): void {
+    this.takeResetToken();
     this.queueAnswer(rstStreamFrame(id, code));
     if (stream !== undefined) this.closeStream(stream);
   }
@@ -579,7 +604,8 @@ export class H2Connection implements StreamHost {
   }
 
   private closeSocket(): void {
-    if (this.ended) return;
+    if (this.ended || this.closing) return;
+    this.closing = true;
     this.socket.end();
     // the client has its GOAWAY; a client that does not close is dropped soon after
     const timer = setTimeout(() => this.destroy(), 1000);

@@ -79,7 +79,8 @@ export class H2Stream {
   }
 
   respond(block: Buffer, endStream: boolean): void {
-    if (this.closed || this.localEnded) return;
+    // one response HEADERS per stream; trailers go through endWithTrailers
+    if (this.closed || this.localEnded || this.headersSent) return;
     this.headersSent = true;
     if (endStream) this.localEnded = true;
     this.host.sendHeaders(this, block, endStream);
@@ -148,16 +149,19 @@ export class H2Stream {
     else this.events?.end();
   }
 
-  /** From the connection, once: the stream is gone. Queued writes are released. */
-  closedByConnection(): void {
-    if (this.closed) return;
+  /** From the connection, once: the stream is gone. Queued writes are released; returns the body bytes it still held. */
+  closedByConnection(): number {
+    if (this.closed) return 0;
     this.closed = true;
+    let heldBytes = 0;
+    if (this.held !== undefined) for (let i = this.heldNext; i < this.held.length; i++) heldBytes += this.held[i]!.length;
     this.held = undefined;
     this.heldNext = 0;
     for (const q of this.queue) q.written?.();
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.events?.close();
+    return heldBytes;
   }
 
   private deliver(chunk: Buffer): void {

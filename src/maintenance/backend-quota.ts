@@ -20,6 +20,16 @@ const kvOverheadBytes = 256;
 const leaseOverheadBytes = 64;
 /** How stale the db size a quota check reads may be: measuring it walks the engine's files. */
 export const dbSizeMaxAgeMs = 100;
+/**
+ * With this much room left under the quota, a measurement may be older: no write load fills 256 MiB
+ * in 2 s, and the walk (a readdir and a stat per file, through the thread pool) cost about 1.4 % of
+ * a busy member's CPU at ten a second.
+ */
+export const roomyHeadroomBytes = 256 * 1024 * 1024;
+export const roomyDbSizeMaxAgeMs = 2000;
+
+/** How long a measurement of `bytes` stays fresh under `quotaBytes`. */
+export const dbSizeFreshMs = (bytes: number, quotaBytes: number): number => (quotaBytes - bytes >= roomyHeadroomBytes ? roomyDbSizeMaxAgeMs : dbSizeMaxAgeMs);
 
 export const putCost = (req: PutRequest): number => kvOverheadBytes + req.key.length + req.value.length;
 
@@ -43,7 +53,7 @@ export interface BackendQuotaOptions {
 }
 
 export class BackendQuota {
-  private measured: { readonly at: number; readonly bytes: number } | undefined;
+  private measured: { readonly at: number; readonly bytes: number; readonly freshMs: number } | undefined;
   private measuring: Promise<number> | undefined;
 
   constructor(private readonly options: BackendQuotaOptions) {}
@@ -59,7 +69,7 @@ export class BackendQuota {
   fitsNow(cost: number): boolean {
     if (!this.enabled || cost === 0) return true;
     const measured = this.measured;
-    return measured !== undefined && this.options.timers.now() - measured.at < dbSizeMaxAgeMs && measured.bytes + cost < this.options.quotaBytes;
+    return measured !== undefined && this.options.timers.now() - measured.at < measured.freshMs && measured.bytes + cost < this.options.quotaBytes;
   }
 
   /**
@@ -78,12 +88,12 @@ export class BackendQuota {
 
   private async dbSize(): Promise<number> {
     const now = this.options.timers.now();
-    if (this.measured !== undefined && now - this.measured.at < dbSizeMaxAgeMs) return this.measured.bytes;
+    if (this.measured !== undefined && now - this.measured.at < this.measured.freshMs) return this.measured.bytes;
     // One measurement at a time; callers meanwhile share it.
     this.measuring ??= this.options
       .dbSizeBytes()
       .then((bytes) => {
-        this.measured = { at: this.options.timers.now(), bytes };
+        this.measured = { at: this.options.timers.now(), bytes, freshMs: dbSizeFreshMs(bytes, this.options.quotaBytes) };
         return bytes;
       })
       .finally(() => (this.measuring = undefined));

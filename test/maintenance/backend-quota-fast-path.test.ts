@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EtcdError } from '../../src/core/errors.js';
-import { BackendQuota, dbSizeMaxAgeMs } from '../../src/maintenance/backend-quota.js';
+import { BackendQuota, dbSizeMaxAgeMs, roomyDbSizeMaxAgeMs, roomyHeadroomBytes } from '../../src/maintenance/backend-quota.js';
 import { ManualTimers } from '../store/manual-timers.js';
 
 const s = suite('backend quota: the no-wait path');
@@ -47,6 +47,23 @@ s('before any measurement, after it has aged, or past the quota, the caller must
     () => assert.unreachable('past the quota'),
     (e: unknown) => assert.is(e instanceof EtcdError && e.kind, 'noSpace'),
   );
+});
+
+s('far under the quota a measurement stays fresh longer; near it, only briefly', async () => {
+  const quotaBytes = 2 * roomyHeadroomBytes;
+  let db = 1000;
+  const { quota: q, timers, measured } = quota(quotaBytes, () => db);
+  await q.check(10);
+  timers.advance(dbSizeMaxAgeMs);
+  assert.ok(q.fitsNow(10), 'roomy: still fresh past the short age');
+  timers.advance(roomyDbSizeMaxAgeMs - dbSizeMaxAgeMs);
+  assert.not.ok(q.fitsNow(10), 'roomy: aged after the long one');
+  db = quotaBytes - roomyHeadroomBytes + 1;
+  await q.check(10);
+  assert.is(measured(), 2);
+  assert.ok(q.fitsNow(10));
+  timers.advance(dbSizeMaxAgeMs);
+  assert.not.ok(q.fitsNow(10), 'near the quota: the short age again');
 });
 
 s.run();

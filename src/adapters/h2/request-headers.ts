@@ -9,6 +9,12 @@ export type RequestHeaders = Record<string, string>;
 const connectionSpecific = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 const requestPseudo = new Set([':method', ':scheme', ':path', ':authority']);
 
+/** The last value seen valid for each field name (bounded: cleared when full). */
+const checkedValues = new Map<string, string>();
+const maxCheckedFields = 1024;
+/** Longer names or values are checked every time rather than kept (a megabyte token is not). */
+const maxCheckedValueLength = 256;
+
 /** Whether `name` holds only octets valid in a field name, none of them upper case (RFC 9113 §8.2.1). */
 function validName(name: string): boolean {
   if (name.length === 0) return false;
@@ -55,8 +61,15 @@ export class RequestHeaderCollector {
 
   header(name: string, value: string): void {
     if (this.malformed !== undefined) return;
-    if (!validName(name)) return this.fail(`invalid header name ${JSON.stringify(name)}`);
-    if (!validValue(value)) return this.fail(`invalid value for header ${name}`);
+    // a client repeats the same fields call after call (most straight from its HPACK table)
+    if (checkedValues.get(name) !== value) {
+      if (!validName(name)) return this.fail(`invalid header name ${JSON.stringify(name)}`);
+      if (!validValue(value)) return this.fail(`invalid value for header ${name}`);
+      if (value.length <= maxCheckedValueLength && name.length <= maxCheckedValueLength) {
+        if (checkedValues.size >= maxCheckedFields) checkedValues.clear();
+        checkedValues.set(name, value);
+      }
+    }
     if (name.charCodeAt(0) === 0x3a) {
       if (this.sawRegular) return this.fail(`pseudo-header ${name} after a regular header`);
       if (!requestPseudo.has(name)) return this.fail(`unknown pseudo-header ${name}`);

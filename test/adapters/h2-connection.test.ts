@@ -818,7 +818,7 @@ test(raw, 'a client that uses a larger SETTINGS_INITIAL_WINDOW_SIZE before it se
     await expectRst(c, 1, ErrorCode.flowControlError);
   }));
 
-test(raw, 'DATA on a half-closed (remote) stream and on a closed one gets RST_STREAM STREAM_CLOSED', () =>
+test(raw, 'DATA on a half-closed (remote) stream gets RST_STREAM STREAM_CLOSED; on a closed one it is ignored and costs no reset', () =>
   withRaw({}, (rec) => (rec.stream.headers[':path'] === '/answer' ? answerNow(rec) : undefined), async (c, server) => {
     await c.handshake();
     // stream 1: the client ended, the server has not answered
@@ -828,10 +828,34 @@ test(raw, 'DATA on a half-closed (remote) stream and on a closed one gets RST_ST
     c.write(headersFrame(3, requestBlock('/answer')));
     await expectAnswered(c, 3);
     c.write(dataFrame(3, Buffer.from('late')));
-    await expectRst(c, 3, ErrorCode.streamClosed);
     c.write(headersFrame(5, requestBlock('/answer')));
     await expectAnswered(c, 5);
+    assert.equal(c.untaken(FrameType.rstStream).filter((f) => f.stream === 3), [], 'no reset for DATA on a closed stream');
     assert.equal(server.errors, []);
+  }));
+
+test(raw, "requests refused at their headers with their DATA still on the way cost no reset tokens (grpc-go's HEADERS and DATA come together)", () =>
+  withRaw({ resetBurst: 3, resetRatePerSecond: 1 }, (rec) => {
+    rec.stream.resetWhenAnswered = true;
+    answerNow(rec);
+  }, async (c) => {
+    await c.handshake();
+    for (let i = 0; i < 10; i++) {
+      const id = 1 + 2 * i;
+      c.write(headersFrame(id, requestBlock('/x'), false), dataFrame(id, Buffer.from('body'), true));
+      await expectAnswered(c, id);
+    }
+    await c.roundTrip();
+    assert.equal(c.untaken(FrameType.goaway), []);
+  }));
+
+test(raw, 'empty CONTINUATION frames that do not end the block get GOAWAY ENHANCE_YOUR_CALM', () =>
+  withRaw({}, answerNow, async (c) => {
+    await c.handshake();
+    const blockBytes = requestBlock();
+    c.write(headersFrame(1, blockBytes.subarray(0, 3), true, false));
+    for (let i = 0; i < 5; i++) c.write(frame(FrameType.continuation, 0, 1));
+    await expectGoaway(c, ErrorCode.enhanceYourCalm);
   }));
 
 test(raw, 'DATA on an idle stream gets GOAWAY PROTOCOL_ERROR', () =>
@@ -1161,6 +1185,70 @@ test(raw, 'malformed requests count with resets: past the burst the client gets 
     assert.equal(c.untaken(FrameType.goaway), [], 'the burst itself is answered with resets');
     c.write(headersFrame(7, requestBlock('/x', [['Upper', 'x']])));
     await expectGoaway(c, ErrorCode.enhanceYourCalm);
+  }));
+
+test(raw, 'a small answer queued behind 70 large ones goes out within the first flushes (round robin across flushes)', () =>
+  withRaw(
+    {},
+    (rec) => {
+      const big = rec.stream.headers[':path'] === '/big';
+      rec.stream.respond(okHeaders, false);
+      rec.stream.write(Buffer.alloc(big ? 256 * 1024 : 100, big ? 1 : 2));
+      rec.stream.endWithTrailers(trailers({ 'x-done': 'yes' }));
+    },
+    async (c) => {
+      await c.handshake([[Setting.initialWindowSize, maxWindowSize]]);
+      c.write(windowUpdateFrame(0, maxWindowSize - 65_535));
+      const requests: Buffer[] = [];
+      for (let i = 0; i < 70; i++) requests.push(headersFrame(1 + 2 * i, requestBlock('/big')));
+      requests.push(headersFrame(141, requestBlock('/small')));
+      c.write(Buffer.concat(requests));
+      const small = await c.next((f) => f.type === FrameType.data && f.stream === 141, 'the small answer', 10_000);
+      const before = c.frames.slice(0, c.frames.indexOf(small)).filter((f) => f.type === FrameType.data).reduce((n, f) => n + f.payload.length, 0);
+      assert.ok(before < 4 * 1024 * 1024, `${before} bytes of large answers went before the small one`);
+    },
+  ));
+
+test(raw, 'paused calls holding part of the connection window do not stall the rest: WINDOW_UPDATE once less than half is left', () =>
+  withRaw(
+    { connectionWindowSize: 1024 * 1024, initialWindowSize: 256 * 1024 },
+    (rec) => {
+      if (rec.stream.headers[':path'] === '/hold') rec.stream.pause();
+    },
+    async (c) => {
+      await c.handshake();
+      const opening = await c.next((f) => f.type === FrameType.windowUpdate && f.stream === 0, "the server's opening WINDOW_UPDATE");
+      assert.is(opening.payload.readUInt32BE(0), 1024 * 1024 - 65_535);
+      const chunk = Buffer.alloc(16_000);
+      const frames: Buffer[] = [];
+      for (const id of [1, 3, 5]) {
+        frames.push(headersFrame(id, requestBlock('/hold'), false));
+        for (let i = 0; i < 12; i++) frames.push(dataFrame(id, chunk));
+      }
+      frames.push(headersFrame(7, requestBlock('/take'), false));
+      for (let i = 0; i < 20; i++) frames.push(dataFrame(7, chunk));
+      c.write(Buffer.concat(frames));
+      // held 576,000 and taken 320,000 of 1 MiB: under half is left, so what was taken is credited
+      // (in sixteenths of the window) though the held part stays out
+      let credited = 0;
+      while (credited < 320_000) {
+        const update = await c.next((f) => f.type === FrameType.windowUpdate && f.stream === 0, `connection WINDOW_UPDATEs (${credited} so far)`);
+        credited += update.payload.readUInt32BE(0);
+      }
+      assert.is(credited, 320_000);
+    },
+  ));
+
+test(raw, 'a client that does not take its answers has new streams refused (REFUSED_STREAM) past maxPendingOutputBytes', () =>
+  withRaw({ maxPendingOutputBytes: 64 * 1024 }, answerAtEnd(() => Buffer.alloc(100 * 1024, 3)), async (c) => {
+    await c.handshake();
+    c.write(headersFrame(1, requestBlock()));
+    await expectAnswered(c, 1);
+    c.write(headersFrame(3, requestBlock()));
+    await expectAnswered(c, 3);
+    await c.roundTrip();
+    c.write(headersFrame(5, requestBlock()));
+    await expectRst(c, 5, ErrorCode.refusedStream);
   }));
 
 withNode.run();

@@ -117,9 +117,6 @@ export class ServerCall implements CallContext, CallStreamEvents {
   private requestEnd: ((truncated: boolean) => void) | undefined;
   /** The client half-closed while the reader still held unread messages: `end` waits for them. */
   private endWhenRead: (() => void) | undefined;
-  /** Request chunks that came before receive() was called, and whether the request ended then too. */
-  private early: Buffer[] | undefined;
-  private endedEarly = false;
   private closeHook: (() => void) | undefined;
   deadline: number | undefined;
   readonly verifiedCommonName?: string;
@@ -131,6 +128,9 @@ export class ServerCall implements CallContext, CallStreamEvents {
   ) {
     if (options.verifiedCommonName !== undefined) this.verifiedCommonName = options.verifiedCommonName;
     stream.listen(this);
+    // Nothing is read before receive(): a handler may take its time to start reading (tenant
+    // routing asks first), and meanwhile HTTP/2 flow control holds the client back.
+    stream.pause();
   }
 
   get signal(): AbortSignal {
@@ -190,27 +190,19 @@ export class ServerCall implements CallContext, CallStreamEvents {
   receive(message: (bytes: Buffer) => void, end: (truncated: boolean) => void): void {
     this.reader = new MessageReader(this.options.maxReceiveMessageBytes, new ReaderEvents(this, message, this.options.observer));
     this.requestEnd = end;
-    const early = this.early;
-    this.early = undefined;
-    if (early !== undefined) for (const chunk of early) this.requestData(chunk);
-    if (this.endedEarly) this.requestEnded();
+    this.stream.resume();
   }
 
   /** A DATA chunk of the request (CallStreamEvents). */
   requestData(chunk: Buffer): void {
-    if (this.ended) return;
-    if (this.reader === undefined) (this.early ??= []).push(chunk);
-    else this.reader.push(chunk);
+    if (!this.ended) this.reader?.push(chunk);
   }
 
   /** The client half-closed (CallStreamEvents): `end` now, or once a paused reader has delivered the rest. */
   requestEnded(): void {
     const reader = this.reader;
     const end = this.requestEnd;
-    if (reader === undefined || end === undefined) {
-      this.endedEarly = true;
-      return;
-    }
+    if (reader === undefined || end === undefined) return;
     const ended = (): void => {
       if (!this.ended) end(reader.midMessage);
     };

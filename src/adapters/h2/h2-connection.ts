@@ -39,6 +39,11 @@ export interface H2ServerSettings {
   /** Resets a client may send at once, then per second, before the connection is closed. */
   readonly resetBurst: number;
   readonly resetRatePerSecond: number;
+  /**
+   * Answer bytes queued and not yet taken by a client that does not read, past which its new streams
+   * are refused (REFUSED_STREAM) until it reads: node's HTTP/2 bounded a session the same way.
+   */
+  readonly maxPendingOutputBytes: number;
 }
 
 export const defaultH2ServerSettings: H2ServerSettings = {
@@ -48,6 +53,7 @@ export const defaultH2ServerSettings: H2ServerSettings = {
   maxHeaderListSize: 16 << 20,
   resetBurst: 10_000,
   resetRatePerSecond: 1_000,
+  maxPendingOutputBytes: 256 * 1024 * 1024,
 };
 
 export interface H2ConnectionEvents {
@@ -79,8 +85,11 @@ interface PartialBlock {
   readonly endStream: boolean;
   /** The HEADERS named the stream itself as its dependency: reset once the block is decoded. */
   readonly selfDependent: boolean;
-  readonly parts: Buffer[];
+  /** The block so far, in one buffer grown by doubling (no copy per frame). */
+  block: Buffer;
   bytes: number;
+  /** Counted against the bound with each frame's header too, so empty frames cannot go on for ever. */
+  wireBytes: number;
 }
 
 /** Frames of DATA queued for one socket write at most; the rest waits for the next turn. */
@@ -88,6 +97,10 @@ const maxFlushBytes = 1024 * 1024;
 /** Bytes written directly (not joined) once a batch is this large. */
 const joinBelowBytes = 64 * 1024;
 const pingPayloadBytes = 8;
+/** How long a closing connection whose client does not read may keep its unsent bytes. */
+const closeWaitMs = 30_000;
+/** PINGs of ours left unanswered that are remembered; older ones are forgotten (their callers get an error). */
+const maxPendingPings = 16;
 /**
  * Answers to a client's frames (PING and SETTINGS ACKs, RST_STREAMs) queued while the socket does not
  * drain, before the connection is dropped: a client that sends PINGs and never reads the ACKs would
@@ -124,6 +137,10 @@ export class H2Connection implements StreamHost {
   private flushScheduled = false;
   private socketBlocked = false;
   private controlFramesWhileBlocked = 0;
+  /** Streams with DATA held by the connection's send window alone, until the client's WINDOW_UPDATE on stream 0. */
+  private readonly connectionBlocked = new Set<H2Stream>();
+  /** DATA queued on streams and not yet framed: with the socket's own buffer, bounds a client that does not read. */
+  private queuedOutputBytes = 0;
   /** Streams with DATA or trailers waiting for a window or the socket, in arrival order. */
   private readonly waiting = new Set<H2Stream>();
   private goawaySent = false;
@@ -179,6 +196,11 @@ export class H2Connection implements StreamHost {
     const id = BigInt(++this.pingCounter);
     payload.writeBigUInt64BE(id, 0);
     this.pings.set(id, done);
+    if (this.pings.size > maxPendingPings) {
+      const [oldest, forgotten] = this.pings.entries().next().value as [bigint, (err: Error | null) => void];
+      this.pings.delete(oldest);
+      forgotten(new Error('ping not answered'));
+    }
     this.queue(frame(FrameType.ping, 0, 0, payload));
     this.scheduleFlush();
     return true;
@@ -211,6 +233,7 @@ export class H2Connection implements StreamHost {
     for (const s of this.streams.values()) s.closedByConnection();
     this.streams.clear();
     this.waiting.clear();
+    this.connectionBlocked.clear();
     const err = new Error('connection closed');
     for (const done of this.pings.values()) done(err);
     this.pings.clear();
@@ -228,7 +251,8 @@ export class H2Connection implements StreamHost {
     this.scheduleFlush();
   }
 
-  schedule(stream: H2Stream): void {
+  schedule(stream: H2Stream, queuedBytes: number): void {
+    this.queuedOutputBytes += queuedBytes;
     this.waiting.add(stream);
     this.scheduleFlush();
   }
@@ -236,9 +260,10 @@ export class H2Connection implements StreamHost {
   consumed(stream: H2Stream, bytes: number): void {
     this.creditConnection(bytes);
     if (stream.closed || stream.remoteEnded) return;
-    // the window is topped up once half of it is used, as Go's server does
+    // topped up once the client has less than half of it left, as Go's server does (counting what
+    // was taken, not what a paused call still holds)
     stream.receiveUnacked += bytes;
-    if (stream.receiveUnacked < this.settings.initialWindowSize / 2) return;
+    if (stream.receiveWindow >= this.settings.initialWindowSize / 2 || stream.receiveUnacked === 0) return;
     stream.receiveWindow += stream.receiveUnacked;
     this.queue(windowUpdateFrame(stream.id, stream.receiveUnacked));
     stream.receiveUnacked = 0;
@@ -248,7 +273,11 @@ export class H2Connection implements StreamHost {
   /** Received bytes no longer held: the client may send as many more on the connection. */
   private creditConnection(bytes: number): void {
     this.receiveUnacked += bytes;
-    if (this.receiveUnacked < this.settings.connectionWindowSize / 2) return;
+    // once the client has less than half the window left (paused calls may hold the rest of it), in
+    // steps of a sixteenth, or all of it when the client is nearly out
+    const window = this.settings.connectionWindowSize;
+    if (this.receiveUnacked === 0 || this.receiveWindow >= window / 2) return;
+    if (this.receiveUnacked < window / 16 && this.receiveWindow >= window / 16) return;
     this.receiveWindow += this.receiveUnacked;
     this.queue(windowUpdateFrame(0, this.receiveUnacked));
     this.receiveUnacked = 0;
@@ -264,8 +293,14 @@ export class H2Connection implements StreamHost {
 
   // ---- input ----
 
+  /** Answer bytes this connection holds for its client: queued on streams, and in the socket's buffer. */
+  private get pendingOutputBytes(): number {
+    return this.queuedOutputBytes + this.outBytes + this.socket.writableLength;
+  }
+
   private onData(chunk: Buffer): void {
-    if (this.ended) return;
+    // after a connection error (or a GOAWAY with nothing open) nothing more is read
+    if (this.ended || this.closing) return;
     this.lastActivityMs = Date.now();
     const buf = this.input === undefined ? chunk : Buffer.concat([this.input, chunk]);
     let pos = 0;
@@ -364,7 +399,9 @@ export class H2Connection implements StreamHost {
     if (stream === undefined) {
       this.creditConnection(length);
       if (id > this.lastStreamId) throw new ConnectionError(ErrorCode.protocolError, 'DATA on an idle stream');
-      return this.streamError(id, ErrorCode.streamClosed);
+      // a stream this side closed or reset: its client's DATA may still have been on the way (a
+      // request refused at its headers, a call the server ended), so it is ignored (RFC 9113 §5.1)
+      return;
     }
     if (stream.remoteEnded || length > stream.receiveWindow) {
       this.creditConnection(length);
@@ -395,20 +432,29 @@ export class H2Connection implements StreamHost {
     if (blockStart > blockEnd) throw new ConnectionError(ErrorCode.protocolError, 'HEADERS too short for its fields');
     const endStream = (flags & Flag.endStream) !== 0;
     if ((flags & Flag.endHeaders) !== 0) return this.onHeaderBlock(id, endStream, selfDependent, buf, blockStart, blockEnd);
-    const part = Buffer.from(buf.subarray(blockStart, blockEnd));
-    this.partial = { stream: id, endStream, selfDependent, parts: [part], bytes: part.length };
+    const block = Buffer.allocUnsafe(Math.max(4096, 2 * (blockEnd - blockStart)));
+    buf.copy(block, 0, blockStart, blockEnd);
+    this.partial = { stream: id, endStream, selfDependent, block, bytes: blockEnd - blockStart, wireBytes: frameHeaderBytes + end - start };
   }
 
   private onContinuation(flags: number, id: number, buf: Buffer, start: number, end: number): void {
     const partial = this.partial;
     if (partial === undefined) throw new ConnectionError(ErrorCode.protocolError, 'CONTINUATION without HEADERS');
-    partial.parts.push(Buffer.from(buf.subarray(start, end)));
-    partial.bytes += end - start;
-    if (partial.bytes > this.settings.maxHeaderListSize) throw new ConnectionError(ErrorCode.enhanceYourCalm, 'header block too large');
+    const length = end - start;
+    // an empty CONTINUATION that does not end the block only costs the server (CVE-2024-27983's kind)
+    if (length === 0 && (flags & Flag.endHeaders) === 0) throw new ConnectionError(ErrorCode.enhanceYourCalm, 'empty CONTINUATION');
+    partial.wireBytes += frameHeaderBytes + length;
+    if (partial.wireBytes > this.settings.maxHeaderListSize) throw new ConnectionError(ErrorCode.enhanceYourCalm, 'header block too large');
+    if (partial.bytes + length > partial.block.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * partial.block.length, partial.bytes + length));
+      partial.block.copy(grown, 0, 0, partial.bytes);
+      partial.block = grown;
+    }
+    buf.copy(partial.block, partial.bytes, start, end);
+    partial.bytes += length;
     if ((flags & Flag.endHeaders) === 0) return;
     this.partial = undefined;
-    const block = Buffer.concat(partial.parts, partial.bytes);
-    this.onHeaderBlock(partial.stream, partial.endStream, partial.selfDependent, block, 0, block.length);
+    this.onHeaderBlock(partial.stream, partial.endStream, partial.selfDependent, partial.block, 0, partial.bytes);
   }
 
   /** A whole header block; `selfDependent`: its priority names the stream itself, a stream error (§5.3.1). */
@@ -431,7 +477,9 @@ export class H2Connection implements StreamHost {
     collector.checkRequest();
     if (collector.malformed !== undefined || selfDependent) return this.streamError(id, ErrorCode.protocolError);
     if (endStream && collector.contentLength > 0) return this.streamError(id, ErrorCode.protocolError);
-    if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams) return this.streamError(id, ErrorCode.refusedStream);
+    if (this.goawaySent || this.goawayReceived || this.streams.size >= this.settings.maxConcurrentStreams || this.pendingOutputBytes > this.settings.maxPendingOutputBytes) {
+      return this.streamError(id, ErrorCode.refusedStream);
+    }
     const stream = new H2Stream(id, collector.headers, endStream, this, this.peerInitialWindow, this.localInitialWindow);
     stream.contentLength = collector.contentLength;
     this.streams.set(id, stream);
@@ -537,6 +585,8 @@ export class H2Connection implements StreamHost {
       if (increment === 0) throw new ConnectionError(ErrorCode.protocolError, 'WINDOW_UPDATE of 0');
       this.sendWindow += increment;
       if (this.sendWindow > maxWindowSize) throw new ConnectionError(ErrorCode.flowControlError, 'connection window overflowed');
+      for (const s of this.connectionBlocked) this.waiting.add(s);
+      this.connectionBlocked.clear();
       return;
     }
     const stream = this.streams.get(id);
@@ -573,6 +623,8 @@ export class H2Connection implements StreamHost {
     if (stream.closed) return;
     this.streams.delete(stream.id);
     this.waiting.delete(stream);
+    this.connectionBlocked.delete(stream);
+    this.queuedOutputBytes -= stream.queuedBytes;
     const held = stream.closedByConnection();
     if (held > 0) this.creditConnection(held);
     if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) {
@@ -607,9 +659,18 @@ export class H2Connection implements StreamHost {
     if (this.ended || this.closing) return;
     this.closing = true;
     this.socket.end();
-    // the client has its GOAWAY; a client that does not close is dropped soon after
-    const timer = setTimeout(() => this.destroy(), 1000);
-    timer.unref();
+    // the client has its GOAWAY; a client that does not close is dropped a second after all of it
+    // has left (or, one that does not read, after closeWaitMs)
+    const dropLater = (ms: number): NodeJS.Timeout => {
+      const timer = setTimeout(() => this.destroy(), ms);
+      timer.unref();
+      return timer;
+    };
+    let timer = dropLater(closeWaitMs);
+    this.socket.once('finish', () => {
+      clearTimeout(timer);
+      timer = dropLater(1000);
+    });
     this.socket.once('close', () => clearTimeout(timer));
   }
 
@@ -662,14 +723,24 @@ export class H2Connection implements StreamHost {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      this.flush();
+      this.flushGuarded();
     });
   }
 
   private onDrain(): void {
     this.socketBlocked = false;
     this.controlFramesWhileBlocked = 0;
-    this.flush();
+    this.flushGuarded();
+  }
+
+  /** flush() outside the input handler: a fault (a write callback that threw) ends this connection, not the process. */
+  private flushGuarded(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.events.error(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+      this.destroy();
+    }
   }
 
   /** Sends what the windows allow of the waiting streams, then everything queued, in one write. */
@@ -701,23 +772,30 @@ export class H2Connection implements StreamHost {
   }
 
   /**
-   * Sends the waiting streams' DATA one frame per stream per round, so that a large answer does not
-   * hold back a small one queued after it on the same connection (a watch event behind 8 MiB ranges,
-   * etcd issue 15402), until the windows are spent, nothing is left or one flush's worth is queued.
+   * Sends the waiting streams' DATA one frame per stream in turn (a stream that sent goes to the back),
+   * so that a large answer does not hold back a small one queued after it on the same connection (a
+   * watch event behind 8 MiB ranges, etcd issue 15402), until nothing can go or one flush's worth is
+   * queued. A stream out of its own window leaves the set until a WINDOW_UPDATE or SETTINGS gives it
+   * more; one held by the connection's window waits in `connectionBlocked` for the connection's.
    */
   private sendWaiting(): void {
-    let progressed = true;
-    while (progressed) {
-      progressed = false;
-      for (const stream of this.waiting) {
-        if (this.outBytes >= maxFlushBytes) {
-          // the rest goes in the next turn's flush, after this one has left
-          this.scheduleFlush();
-          return;
-        }
-        if (this.sendFrame(stream)) progressed = true;
-        if (stream.closed || (stream.queue.length === 0 && stream.trailers === undefined)) this.waiting.delete(stream);
+    for (const stream of this.waiting) {
+      if (this.outBytes >= maxFlushBytes) {
+        // the rest goes in the next turn's flush, after this one has left
+        this.scheduleFlush();
+        return;
       }
+      this.waiting.delete(stream);
+      if (stream.closed) continue;
+      if (stream.queue.length > 0) {
+        if (stream.sendWindow <= 0) continue;
+        if (this.sendWindow <= 0) {
+          this.connectionBlocked.add(stream);
+          continue;
+        }
+      } else if (stream.trailers === undefined) continue;
+      this.sendFrame(stream);
+      if (!stream.closed && (stream.queue.length > 0 || stream.trailers !== undefined)) this.waiting.add(stream);
     }
   }
 
@@ -739,6 +817,7 @@ export class H2Connection implements StreamHost {
       stream.sendWindow -= n;
       this.sendWindow -= n;
       stream.queuedBytes -= n;
+      this.queuedOutputBytes -= n;
       if (last) stream.queue.shift();
       return true;
     }

@@ -16,8 +16,8 @@ export interface H2StreamEvents {
 /** What a stream asks of its connection. */
 export interface StreamHost {
   sendHeaders(stream: H2Stream, block: Buffer, endStream: boolean): void;
-  /** There is DATA (or trailers behind it) queued on `stream`: send what the windows allow. */
-  schedule(stream: H2Stream): void;
+  /** `queuedBytes` more of DATA (or trailers, 0) are queued on `stream`: send what the windows allow. */
+  schedule(stream: H2Stream, queuedBytes: number): void;
   /** `bytes` of the request body were taken by the owner: the client may send as many more. */
   consumed(stream: H2Stream, bytes: number): void;
   reset(stream: H2Stream, code: number): void;
@@ -94,7 +94,7 @@ export class H2Stream {
     }
     this.queue.push({ bytes, offset: 0, written });
     this.queuedBytes += bytes.length;
-    this.host.schedule(this);
+    this.host.schedule(this, bytes.length);
   }
 
   /** Ends the response with trailers, after every queued DATA frame. */
@@ -102,7 +102,7 @@ export class H2Stream {
     if (this.closed || this.localEnded) return;
     this.localEnded = true;
     this.trailers = block;
-    this.host.schedule(this);
+    this.host.schedule(this, 0);
   }
 
   reset(code: number): void {
@@ -136,7 +136,8 @@ export class H2Stream {
   /** From the connection: a DATA payload for this stream. */
   received(chunk: Buffer): void {
     if (this.paused) {
-      (this.held ??= []).push(chunk);
+      // a copy: the chunk is a view of the whole socket read, which a tiny frame would keep alive
+      (this.held ??= []).push(Buffer.from(chunk));
       return;
     }
     this.deliver(chunk);

@@ -13,11 +13,13 @@ import { seededRandom } from '../helpers/seeded-random.js';
 const test = suite('etcd image pieces');
 const pair = (key: string, value = ''): EnginePair => [Buffer.from(key), Buffer.from(value)];
 
-async function* source(pairs: EnginePair[], pulled: { count: number }, failAt = -1): AsyncGenerator<EnginePair> {
-  for (let i = 0; i < pairs.length; i++) {
-    if (i === failAt) throw new Error('engine failed');
-    pulled.count++;
-    yield pairs[i]!;
+/** The pairs in batches of `batchPairs`, as an engine's iterateBatches hands them out; fails at pair `failAt`. */
+async function* source(pairs: EnginePair[], pulled: { count: number }, batchPairs = 100, failAt = -1): AsyncGenerator<EnginePair[]> {
+  for (let i = 0; i < pairs.length; i += batchPairs) {
+    const batch = pairs.slice(i, i + batchPairs);
+    if (failAt >= i && failAt < i + batchPairs) throw new Error('engine failed');
+    pulled.count += batch.length;
+    yield batch;
   }
 }
 
@@ -27,41 +29,63 @@ async function collect(it: AsyncIterable<EnginePair>): Promise<string[]> {
   return out;
 }
 
-test('the cursor hands each prefix its run of keys, in order, skipping keys of no prefix', async () => {
-  const cursor = new EngineCursor(source([pair('a'), pair('k1'), pair('k2'), pair('kz'), pair('l1'), pair('m/applied'), pair('m/compact'), pair('z')], { count: 0 }));
-  assert.equal(await collect(cursor.take(Buffer.from('k'))), ['k1', 'k2', 'kz']);
-  assert.equal(await collect(cursor.take(Buffer.from('l'))), ['l1']);
-  assert.equal(await collect(cursor.take(Buffer.from('m/'))), ['m/applied', 'm/compact']);
-  assert.equal(await collect(cursor.take(Buffer.from('m/'))), []);
+test('the cursor hands each prefix its run of keys, in order, skipping keys of no prefix, across batches', async () => {
+  const pairs = [pair('a'), pair('k1'), pair('k2'), pair('kz'), pair('l1'), pair('m/applied'), pair('m/compact'), pair('z')];
+  for (const batchPairs of [1, 3, 100]) {
+    const cursor = new EngineCursor(source(pairs, { count: 0 }, batchPairs));
+    assert.equal(await collect(cursor.take(Buffer.from('k'))), ['k1', 'k2', 'kz']);
+    assert.equal(await collect(cursor.take(Buffer.from('l'))), ['l1']);
+    assert.equal((await cursor.peek())?.[0].toString(), 'm/applied');
+    assert.equal(await collect(cursor.take(Buffer.from('m/'))), ['m/applied', 'm/compact']);
+    assert.equal(await collect(cursor.take(Buffer.from('m/'))), []);
+    await cursor.close();
+  }
+});
+
+test('a run is the engine batch itself when the whole batch is under the prefix, a part of it otherwise', async () => {
+  const batches = [[pair('a'), pair('k1')], [pair('k2'), pair('k3')], [pair('k4'), pair('l1')]];
+  async function* engine(): AsyncGenerator<EnginePair[]> {
+    yield* batches;
+  }
+  const cursor = new EngineCursor(engine());
+  const runs: (readonly EnginePair[])[] = [];
+  for await (const run of cursor.takeRuns(Buffer.from('k'))) runs.push(run);
+  assert.equal(
+    runs.map((run) => run.map(([k]) => k.toString())),
+    [['k1'], ['k2', 'k3'], ['k4']],
+  );
+  assert.ok(runs[1] === batches[1], 'a whole batch is handed on without a copy');
   await cursor.close();
 });
 
-test(`the cursor reads at most ${maxReadAheadPairs} pairs ahead of the run its consumer holds (itself at most as long)`, async () => {
+test(`the cursor reads at most ${maxReadAheadPairs} pairs (and one engine batch) ahead of the run its consumer holds`, async () => {
   const pulled = { count: 0 };
+  const batchPairs = 1000;
   const pairs = Array.from({ length: 3 * maxReadAheadPairs }, (_, i) => pair(`k${String(i).padStart(8, '0')}`));
-  const cursor = new EngineCursor(source(pairs, pulled));
+  const cursor = new EngineCursor(source(pairs, pulled, batchPairs));
   const run = cursor.take(Buffer.from('k'));
   await run.next();
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
-  assert.ok(pulled.count <= 2 * maxReadAheadPairs + 1, `pulled ${pulled.count}`);
+  assert.ok(pulled.count <= maxReadAheadPairs + 2 * batchPairs, `pulled ${pulled.count}`);
   let n = 1;
   for await (const _ of run) n++;
   assert.is(n, pairs.length);
   await cursor.close();
 });
 
-test(`with large values the cursor reads at most about ${maxReadAheadBytes} bytes ahead, and hands them in runs of about as many`, async () => {
+test(`with large values the cursor reads at most about ${maxReadAheadBytes} bytes ahead, and hands them in runs of one engine batch at most`, async () => {
   const pulled = { count: 0 };
   const value = Buffer.alloc(1024 * 1024);
+  const batchPairs = 4; // an engine's batch ends once it holds maxIterateBatchBytes (4 MiB)
   const pairs: EnginePair[] = Array.from({ length: 64 }, (_, i) => [Buffer.from(`k${String(i).padStart(4, '0')}`), value]);
-  const cursor = new EngineCursor(source(pairs, pulled));
+  const cursor = new EngineCursor(source(pairs, pulled, batchPairs));
   const runs = cursor.takeRuns(Buffer.from('k'));
   const first = await runs.next();
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
   const perBound = maxReadAheadBytes / value.length;
-  assert.ok(!first.done && first.value.length <= perBound + 1, `a run of ${first.done ? 0 : first.value.length} MiB values`);
-  // the run held plus the queue: each bound may be passed by one pair
-  assert.ok(pulled.count <= 2 * (perBound + 1), `pulled ${pulled.count} MiB values`);
+  assert.ok(!first.done && first.value.length <= batchPairs, `a run of ${first.done ? 0 : first.value.length} MiB values`);
+  // the run held plus the queue, whose last batch may pass the bound
+  assert.ok(pulled.count <= perBound + 2 * batchPairs, `pulled ${pulled.count} MiB values`);
   let n = first.done ? 0 : first.value.length;
   for await (const run of runs) n += run.length;
   assert.is(n, pairs.length);
@@ -69,7 +93,7 @@ test(`with large values the cursor reads at most about ${maxReadAheadBytes} byte
 });
 
 test('an engine error reaches the consumer', async () => {
-  const cursor = new EngineCursor(source([pair('k1'), pair('k2'), pair('k3')], { count: 0 }, 2));
+  const cursor = new EngineCursor(source([pair('k1'), pair('k2'), pair('k3')], { count: 0 }, 1, 2));
   try {
     await collect(cursor.take(Buffer.from('k')));
     assert.unreachable('no error');
@@ -81,9 +105,9 @@ test('an engine error reaches the consumer', async () => {
 
 test('closing early ends the engine iteration', async () => {
   let finished = false;
-  async function* endless(): AsyncGenerator<EnginePair> {
+  async function* endless(): AsyncGenerator<EnginePair[]> {
     try {
-      for (let i = 0; ; i++) yield pair(`k${i}`);
+      for (let i = 0; ; i++) yield [pair(`k${i}`)];
     } finally {
       finished = true;
     }

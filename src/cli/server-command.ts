@@ -1,6 +1,6 @@
-// The `lattice` entry point: parse etcd-style flags, start the server in this process, stop it on
-// SIGINT/SIGTERM. Exit codes follow etcd: 2 for a malformed command line, 1 for invalid values or a
-// failure while running, 0 after a clean shutdown, --help or --version.
+// `lattice [flags]` and `lattice config …`: parse etcd-style flags, start the server in this process,
+// stop it on SIGINT/SIGTERM. Exit codes follow etcd: 2 for a malformed command line, 1 for invalid
+// values or a failure while running, 0 after a clean shutdown, --help or --version.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -17,7 +17,6 @@ import { createLogger, type Logger } from '../server/logger.js';
 import { startIdleMemoryReturn } from '../server/idle-memory-return.js';
 import { IdentityError } from '../server/member-identity.js';
 import type { RunningServer } from '../server/lattice-server.js';
-import { runSnapshotCommand } from './snapshot-command.js';
 import { parseServerArgs, runConfigCommand } from '../config/config-cli.js';
 import { ConfigFileError } from '../config/lattice-toml.js';
 
@@ -96,9 +95,7 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
   });
 }
 
-async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
-  // etcdctl's snapshot restore/status against a file; no server is started.
-  if (argv[0] === 'snapshot') return runSnapshotCommand(argv.slice(1));
+export async function runServerCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   // lattice.toml: `config check|print`, and `[start] --config lattice.toml` (src/config/).
   if (argv[0] === 'config') return runConfigCommand(argv.slice(1), env, { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   let parsed: ParseResult;
@@ -235,17 +232,3 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
   if (stopRequested !== undefined) stop(stopRequested);
   return exited;
 }
-
-main(process.argv.slice(2), process.env).then(
-  (code) => {
-    process.exitCode = code;
-    // Handles left open by a server that closed badly must not keep a stopped process alive; the timer is
-    // unref'd so a process with nothing left open (or still flushing stdout) ends on its own first.
-    setTimeout(() => process.exit(code), 1000).unref();
-  },
-  (err: unknown) => {
-    process.stderr.write(`lattice: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 1000).unref();
-  },
-);

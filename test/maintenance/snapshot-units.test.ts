@@ -9,6 +9,15 @@ import { etcdClusterVersion } from '../../src/snapshot/snapshot-export.js';
 import { SnapshotChunkMessage } from '../../src/adapters/grpc/snapshot-message.js';
 import { SnapshotResponse } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BboltReader, decodeRevisionKey, etcdBuckets, writeBboltFile } from '../../src/bbolt/index.js';
+import { toKey } from '../../src/core/keys.js';
+import { KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
+import { encodeRecord } from '../../src/mvcc/kv-record.js';
+import { etcdImageBuckets, type ImageSummary } from '../../src/snapshot/etcd-image-buckets.js';
+import { APPLIED_KEY, encodeApplied, recordKey } from '../../src/store/storage-keys.js';
 
 const test = suite('etcd image pieces');
 const pair = (key: string, value = ''): EnginePair => [Buffer.from(key), Buffer.from(value)];
@@ -116,6 +125,45 @@ test('closing early ends the engine iteration', async () => {
   await cursor.peek();
   await cursor.close();
   assert.ok(finished);
+});
+
+test('the key bucket holds each record under etcd\'s revision key, a tombstone marked t and carrying the key alone, across runs', async () => {
+  const records: EnginePair[] = [];
+  for (let i = 0; i < 2500; i++) {
+    const main = i + 2;
+    const tombstone = i % 7 === 3;
+    const key = toKey(Buffer.from(`key-${i % 50}`));
+    records.push([recordKey(main, i % 3), encodeRecord({ key, value: tombstone ? Buffer.alloc(0) : Buffer.from(`v${i}`), createRevision: tombstone ? 0 : main, modRevision: main, sub: i % 3, version: tombstone ? 0 : 1, lease: 0n, tombstone })]);
+  }
+  records.push([APPLIED_KEY, encodeApplied({ index: 9, revision: 2501 })]);
+  const dir = await mkdtemp(join(tmpdir(), 'lattice-image-keys-'));
+  try {
+    const path = join(dir, 'image.db');
+    const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
+    const cursor = new EngineCursor(source(records, { count: 0 }, 333));
+    await writeBboltFile(path, etcdImageBuckets({ cursor, members: [], clusterVersion: '3.4.0' }, summary));
+    assert.is(summary.records, 2500);
+    const reader = await BboltReader.open(path);
+    try {
+      const bucket = await reader.bucket(etcdBuckets.key);
+      let i = 0;
+      for await (const entry of reader.entries(bucket!)) {
+        const revision = decodeRevisionKey(entry.key)!;
+        const tombstone = i % 7 === 3;
+        assert.equal([revision.main, revision.sub, revision.tombstone], [BigInt(i + 2), BigInt(i % 3), tombstone], `revision key ${i}`);
+        const kv = KeyValue.decode(entry.kind === 'value' ? entry.value : new Uint8Array(0));
+        assert.is(Buffer.from(kv.key).toString(), `key-${i % 50}`);
+        if (tombstone) assert.equal([kv.value.length, kv.modRevision], [0, 0n], `tombstone ${i} carries the key alone`);
+        else assert.equal([Buffer.from(kv.value).toString(), kv.modRevision], [`v${i}`, BigInt(i + 2)]);
+        i++;
+      }
+      assert.is(i, 2500);
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('lease values round-trip as leasepb.Lease, zero fields left out, IDs as big-endian keys', () => {

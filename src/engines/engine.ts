@@ -43,7 +43,8 @@ export interface Engine {
    * group commit, the engine's own batch size) and than importState (no state stream, no atomic
    * swap), and so with neither's guarantees: a failure or crash midway leaves part of the pairs.
    * Resolves once every pair is durable. Rejects, writing nothing, if the engine holds anything;
-   * nothing else may use the engine until it settles. The caller's buffers are not kept.
+   * nothing else may use the engine until it settles. The caller's buffers are not kept. A failed
+   * write stops the engine as any failed write does (onFailure); a failing source only rejects.
    */
   bulkLoad(batches: AsyncIterable<readonly EnginePair[]>): Promise<void>;
   /**
@@ -81,7 +82,7 @@ export interface Engine {
 
 /** Pairs per batch of iterateBatches at most. */
 export const maxIterateBatchPairs = 1000;
-/** Bytes (keys and values) per batch of iterateBatches at most, unless a single pair is larger. */
+/** Bytes (keys and values) at which a batch of iterateBatches ends: the pair that reaches it is its last. */
 export const maxIterateBatchBytes = 4 * 1024 * 1024;
 
 export type OpenEngine = (dir: string) => Promise<Engine>;

@@ -199,9 +199,14 @@ class MemoryEngine implements Engine {
       this.assertOpen();
       for (const [key, value] of pairs) tree.set(key.toString('latin1'), Buffer.from(value));
     }
-    // As an import's swap: close() and other calls wait for it.
+    // As an import's swap: close() and other calls wait for it. A snapshot that cannot be written
+    // stops the engine (fail-stop), as a failed WAL write does.
     this.replacing = (async () => {
-      await writeSnapshot(this.fs, this.dir, tree, this.snapshotChunkBytes);
+      try {
+        await writeSnapshot(this.fs, this.dir, tree, this.snapshotChunkBytes);
+      } catch (err) {
+        throw this.committer.fail(err);
+      }
       this.tree = tree;
     })();
     try {

@@ -315,7 +315,8 @@ class RocksdbEngine implements Engine {
     const any = this.db.iterator({ limit: 1, values: false });
     const held = await any.nextv(1).finally(() => any.close());
     if (held.length > 0) throw new Error('rocksdb engine: bulkLoad needs an empty engine');
-    await loadInto(this.db, batches, () => this.stopping);
+    // A failed write stops the engine (fail-stop, as group commit does); a failing source does not.
+    await loadInto(this.db, batches, () => this.stopping, (err) => this.committer.fail(err));
   }
 
   exportState(): AsyncIterable<Uint8Array> {
@@ -605,14 +606,20 @@ async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>, stopped: 
  * batch (it copies each pair into its WriteBatch), unsynced but for the last: a synced write makes
  * every earlier one durable, and it is written only once the source has ended without an error (a
  * state stream throws at its end when it was not whole). `stopped`: checked per source batch (close()
- * waits for a running import, which then stops instead of building on).
+ * waits for a running import, which then stops instead of building on). `writeFailed` turns a failed
+ * write into the error thrown.
  */
-async function loadInto(db: RocksLevel, batches: AsyncIterable<readonly EnginePair[]>, stopped: () => boolean): Promise<void> {
+async function loadInto(
+  db: RocksLevel,
+  batches: AsyncIterable<readonly EnginePair[]>,
+  stopped: () => boolean,
+  writeFailed: (err: unknown) => unknown = (err) => err,
+): Promise<void> {
   let batch = db.batch();
   let bytes = 0;
   const write = async (sync: boolean): Promise<void> => {
     await batch.write({ sync }).catch((err: unknown) => {
-      throw withErrnoCode(err);
+      throw writeFailed(withErrnoCode(err));
     });
   };
   try {

@@ -252,6 +252,38 @@ it('an iteration asked for while an import swaps the state in waits for the swap
   assert.ok(keys.every((k) => k.startsWith('new-')));
 });
 
+it('a bulk load whose snapshot cannot be written stops the memory engine (fail-stop), a failing source does not', async (ctx) => {
+  let failOpen = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      if (failOpen && path.endsWith(`${sep}snapshot.tmp`)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      return nodeFileSystem.open(path, flags);
+    },
+  };
+  const engine = await openMemoryEngine(ctx.dir, { fs });
+  ctx.engines.push(engine);
+  const failures: Error[] = [];
+  engine.onFailure((failure) => failures.push(failure));
+  const refused = await engine
+    .bulkLoad(
+      (async function* () {
+        yield [[b('a'), b('1')] as const];
+        throw new Error('source failed');
+      })(),
+    )
+    .catch((err: unknown) => err);
+  assert.match(String(refused), /source failed/);
+  assert.equal(failures, []);
+  failOpen = true;
+  const failed = await engine.bulkLoad((async function* () {
+    yield [[b('a'), b('1')] as const];
+  })()).catch((err: unknown) => err);
+  assert.match(String(failed), /no space left/);
+  assert.is(failures.length, 1);
+  assert.match(String(await engine.write([put('b', '2')], { sync: true }).catch((err: unknown) => err)), /no space left/);
+});
+
 it('openEngine creates missing parent directories', async (ctx) => {
   for (const name of ['memory', 'rocksdb'] as const) {
     const engine = await openEngine(name, join(ctx.dir, name, 'nested', 'data'));

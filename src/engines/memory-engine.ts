@@ -199,6 +199,8 @@ class MemoryEngine implements Engine {
       this.assertOpen();
       for (const [key, value] of pairs) tree.set(key.toString('latin1'), Buffer.from(value));
     }
+    // closed during the last batch's await: no snapshot into a directory the engine has left
+    this.assertOpen();
     // As an import's swap: close() and other calls wait for it. A snapshot that cannot be written
     // stops the engine (fail-stop), as a failed WAL write does.
     this.replacing = (async () => {

@@ -316,7 +316,10 @@ class RocksdbEngine implements Engine {
     const held = await any.nextv(1).finally(() => any.close());
     if (held.length > 0) throw new Error('rocksdb engine: bulkLoad needs an empty engine');
     // A failed write stops the engine (fail-stop, as group commit does); a failing source does not.
-    await loadInto(this.db, batches, () => this.stopping, (err) => this.committer.fail(err));
+    // Chained as imports and defragments are, so close() waits for it rather than closing under it.
+    const run = this.importing.then(() => loadInto(this.db, batches, () => this.stopping, (err) => this.committer.fail(err)));
+    this.importing = run.catch(() => undefined);
+    return run;
   }
 
   exportState(): AsyncIterable<Uint8Array> {
@@ -666,7 +669,8 @@ class NativeBatches implements AsyncIterator<readonly EnginePair[]> {
       entries = await this.iterator.nextv(maxIterateBatchPairs);
       for (const entry of entries) if (entry[1] === undefined) throw new Error('rocksdb iterator returned an entry without a value');
     } catch (err) {
-      await this.close();
+      // the iteration's own error is the one to report, not a failing close after it
+      await this.close().catch(() => undefined);
       throw err;
     }
     if (entries.length === 0) {

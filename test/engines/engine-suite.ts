@@ -291,7 +291,9 @@ export function engineSuite(name: EngineName, open: OpenEngine): void {
     assert.equal(limitedBack, keys.slice(1200, 2400).reverse());
   });
 
-  it('an iteration left after its first batch, or taken and closed unread, releases its view: close does not wait for it', async (ctx) => {
+  // (that the RocksDB iterator is really released is seen in test/maintenance/engine-defragment.test.ts:
+  // a held reader would hold the defragment's swap back)
+  it('an iteration left after its first batch, failed by its consumer, or closed unread ends cleanly: writes and close go on', async (ctx) => {
     const engine = await openIn(ctx);
     await engine.write(
       Array.from({ length: 2500 }, (_, i) => put(`k${String(i).padStart(5, '0')}`, 'x')),

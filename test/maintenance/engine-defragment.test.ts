@@ -184,14 +184,17 @@ defragmentSuite('rocksdb', (dir) => openRocksdbEngine(dir));
     assert.not.ok((await holding.next()).done);
     let defragmented = false;
     const running = engine.defragment!().then(() => (defragmented = true));
-    // The swap holds new iterations once the copy is made: until then a probe reads at once.
+    // The swap holds new iterations once the copy is made: until then a probe reads at once. A probe
+    // not settled after unsettledMs is taken as held (an ungated read of this store takes far less,
+    // even on a loaded machine).
+    const unsettledMs = 1000;
     let probe: AsyncIterator<readonly EnginePair[]> | undefined;
     let probeFirst: Promise<IteratorResult<readonly EnginePair[]>> | undefined;
     const deadline = Date.now() + 10_000;
     while (probe === undefined && Date.now() < deadline) {
       const candidate = engine.iterateBatches({})[Symbol.asyncIterator]();
       const first = candidate.next();
-      const settled = await Promise.race([first.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 200))]);
+      const settled = await Promise.race([first.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), unsettledMs))]);
       if (settled) await candidate.return?.();
       else [probe, probeFirst] = [candidate, first];
     }

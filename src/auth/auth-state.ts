@@ -80,17 +80,19 @@ export class AuthState {
   }
 
   /** Reads the persisted auth state (at open, and again after a snapshot replaced the engine). */
-  async load(engine: Pick<Engine, 'iterate'>): Promise<void> {
+  async load(engine: Pick<Engine, 'iterateBatches'>): Promise<void> {
     this.users.clear();
     this.roles.clear();
     this.enabledFlag = false;
     this.rev = 1;
-    for await (const [key, value] of engine.iterate({ gte: AUTH_PREFIX, lt: AUTH_END })) {
-      const k = key.toString('utf8');
-      if (k === 'a/enabled') this.enabledFlag = value[0] === 1;
-      else if (k === 'a/revision') this.rev = Number(value.readBigUInt64BE(0));
-      else if (k.startsWith(USER_PREFIX)) this.users.set(k.slice(USER_PREFIX.length), User.decode(value));
-      else if (k.startsWith(ROLE_PREFIX)) this.roles.set(k.slice(ROLE_PREFIX.length), Role.decode(value));
+    for await (const pairs of engine.iterateBatches({ gte: AUTH_PREFIX, lt: AUTH_END })) {
+      for (const [key, value] of pairs) {
+        const k = key.toString('utf8');
+        if (k === 'a/enabled') this.enabledFlag = value[0] === 1;
+        else if (k === 'a/revision') this.rev = Number(value.readBigUInt64BE(0));
+        else if (k.startsWith(USER_PREFIX)) this.users.set(k.slice(USER_PREFIX.length), User.decode(value));
+        else if (k.startsWith(ROLE_PREFIX)) this.roles.set(k.slice(ROLE_PREFIX.length), Role.decode(value));
+      }
     }
     this.refreshPerms();
   }

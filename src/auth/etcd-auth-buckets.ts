@@ -44,11 +44,13 @@ export const etcdInitialAuthRevision = (): [Buffer, Buffer] => {
 };
 
 /** The entries of one of etcd's auth buckets, from this member's engine, in key order. */
-export async function etcdAuthBucketEntries(engine: Pick<Engine, 'iterate'>, bucket: EtcdAuthBucket): Promise<[Buffer, Buffer][]> {
+export async function etcdAuthBucketEntries(engine: Pick<Engine, 'iterateBatches'>, bucket: EtcdAuthBucket): Promise<[Buffer, Buffer][]> {
   const out: [Buffer, Buffer][] = [];
-  for await (const [key, value] of engine.iterate({ gte: AUTH_PREFIX, lt: AUTH_END })) {
-    const target = toEtcdAuthEntry(key);
-    if (target?.bucket === bucket) out.push([Buffer.from(target.key), Buffer.from(value)]);
+  for await (const pairs of engine.iterateBatches({ gte: AUTH_PREFIX, lt: AUTH_END })) {
+    for (const [key, value] of pairs) {
+      const target = toEtcdAuthEntry(key);
+      if (target?.bucket === bucket) out.push([Buffer.from(target.key), Buffer.from(value)]);
+    }
   }
   if (bucket === 'auth' && !out.some(([k]) => k.toString() === etcdRevisionKey)) out.push(etcdInitialAuthRevision());
   return out.sort(([a], [b]) => Buffer.compare(a, b));

@@ -37,7 +37,7 @@ async function tokenProvider(settings: AuthSettings): Promise<TokenProvider> {
 
 export async function openAuth(
   settings: AuthSettings,
-  engine: Pick<Engine, 'iterate'>,
+  engine: Pick<Engine, 'iterateBatches'>,
   deps: { readonly propose: (req: AuthRequest) => Promise<AuthAnswer>; readonly leaseKeys: AskedLeaseKeys; readonly readBarrier?: () => Promise<void> },
 ): Promise<OpenedAuth> {
   const hasher = new BcryptJobs(settings.bcryptCost);

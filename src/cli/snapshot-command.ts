@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { BboltFormatError } from '../bbolt/index.js';
 import type { EngineName } from '../engines/engine.js';
-import { parseInitialCluster, parseUrlList } from '../server/config.js';
+import { parseInitialCluster, parseUrlList } from '../server/etcd-urls.js';
 import { formatId } from '../server/member-id.js';
 import { SnapshotRestoreError } from '../snapshot/snapshot-errors.js';
 import { restoreEtcdSnapshot } from '../snapshot/snapshot-restore.js';

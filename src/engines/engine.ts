@@ -9,6 +9,9 @@ export type WriteOp =
   /** Deletes every key in [gte, lt). */
   | { readonly type: 'delRange'; readonly gte: Buffer; readonly lt: Buffer };
 
+/** A key and its value, as an iteration hands them out. */
+export type EnginePair = readonly [Buffer, Buffer];
+
 export interface IterateOptions {
   readonly gte?: Buffer;
   readonly lt?: Buffer;
@@ -24,8 +27,26 @@ export interface Engine {
    * written before it — is on stable storage (the store relies on this before it trims the log).
    */
   write(ops: readonly WriteOp[], options: { readonly sync: boolean }): Promise<void>;
-  /** Iterates a point-in-time view in key order; writes made during iteration are not seen. */
-  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]>;
+  /**
+   * Iterates a point-in-time view in key order, in batches: never empty, at most
+   * maxIterateBatchPairs pairs, and a batch ends once its keys and values reach maxIterateBatchBytes
+   * (so one pair may take it past that). One await per batch, not per pair: whole-store scans (a
+   * snapshot, Hash, the start-up load) are hundreds of thousands of pairs.
+   * The view is taken by this call; writes made later are not seen. Ending the loop early (break,
+   * return, a throw) releases the view; an iteration taken and never read holds it until its
+   * iterator's return() is called.
+   */
+  iterateBatches(options: IterateOptions): AsyncIterable<readonly EnginePair[]>;
+  /**
+   * Fills an empty engine with the pairs, in bulk: what a restore does to a data dir it builds
+   * aside and renames into place once done. Cheaper than write (no copy of the caller's ops, no
+   * group commit, the engine's own batch size) and than importState (no state stream, no atomic
+   * swap), and so with neither's guarantees: a failure or crash midway leaves part of the pairs.
+   * Resolves once every pair is durable. Rejects, writing nothing, if the engine holds anything;
+   * nothing else may use the engine until it settles. The caller's buffers are not kept. A failed
+   * write stops the engine as any failed write does (onFailure); a failing source only rejects.
+   */
+  bulkLoad(batches: AsyncIterable<readonly EnginePair[]>): Promise<void>;
   /**
    * Calls listener once when the engine stops on a failed write, sync or background snapshot
    * (fail-stop: every later write rejects), at once if it already has. Not called for close.
@@ -58,5 +79,10 @@ export interface Engine {
   /** Flushes whatever is buffered and releases files; later calls reject. */
   close(): Promise<void>;
 }
+
+/** Pairs per batch of iterateBatches at most. */
+export const maxIterateBatchPairs = 1000;
+/** Bytes (keys and values) at which a batch of iterateBatches ends: the pair that reaches it is its last. */
+export const maxIterateBatchBytes = 4 * 1024 * 1024;
 
 export type OpenEngine = (dir: string) => Promise<Engine>;

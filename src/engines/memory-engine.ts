@@ -25,7 +25,7 @@ import { makeDirDurable } from '../storage/durable-dir.js';
 import { errorCode, nodeFileSystem, writeFully, type DurableFile, type FileSystem } from '../storage/file-system.js';
 import { GroupCommit } from '../storage/group-commit.js';
 import { CorruptFileError, fileHeaderBytes, newFileHeader, readFileHeader, recordHeaderBytes, scanRecords, seal } from '../storage/record-file.js';
-import type { Engine, IterateOptions, WriteOp } from './engine.js';
+import { maxIterateBatchBytes, maxIterateBatchPairs, type Engine, type EnginePair, type IterateOptions, type WriteOp } from './engine.js';
 import { decodeStateStream, encodeStateStream } from './state-stream.js';
 
 /** How long a count of live bytes is reused: counting walks every entry. */
@@ -160,7 +160,7 @@ class MemoryEngine implements Engine {
     return this.committer.submit({ record, sync: options.sync });
   }
 
-  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
+  iterateBatches(options: IterateOptions): AsyncIterable<readonly EnginePair[]> {
     checkLimit(options.limit);
     if (this.closed) {
       const error = closedError();
@@ -172,7 +172,7 @@ class MemoryEngine implements Engine {
     }
     if (this.replacing !== undefined) {
       const replacing = this.replacing;
-      const later = (): AsyncIterable<readonly [Buffer, Buffer]> => this.iterate(options);
+      const later = (): AsyncIterable<readonly EnginePair[]> => this.iterateBatches(options);
       return {
         [Symbol.asyncIterator]: async function* () {
           await replacing.catch(() => undefined);
@@ -182,12 +182,45 @@ class MemoryEngine implements Engine {
     }
     // O(1) copy-on-write clone: later writes copy the nodes they touch, this view keeps the old ones.
     const view = this.tree.clone();
-    return { [Symbol.asyncIterator]: () => iterateTree(view, options) };
+    return { [Symbol.asyncIterator]: () => treeBatches(view, options) };
+  }
+
+  async bulkLoad(batches: AsyncIterable<readonly EnginePair[]>): Promise<void> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
+    this.assertOpen();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    await this.committer.drain();
+    await this.snapshotting;
+    if (this.tree.size > 0 || this.walBytes > fileHeaderBytes || this.walPrevExists) throw new Error('memory engine: bulkLoad needs an empty engine');
+    // Straight into a tree and out as one snapshot: no WAL record per batch, and no second copy of
+    // everything when the engine closes (a WAL as large as the state, folded into a snapshot).
+    const tree: Tree = new SortedMap<string, Buffer>(undefined, compareStrings);
+    for await (const pairs of batches) {
+      this.assertOpen();
+      for (const [key, value] of pairs) tree.set(key.toString('latin1'), Buffer.from(value));
+    }
+    // closed during the last batch's await: no snapshot into a directory the engine has left
+    this.assertOpen();
+    // As an import's swap: close() and other calls wait for it. A snapshot that cannot be written
+    // stops the engine (fail-stop), as a failed WAL write does.
+    this.replacing = (async () => {
+      try {
+        await writeSnapshot(this.fs, this.dir, tree, this.snapshotChunkBytes);
+      } catch (err) {
+        throw this.committer.fail(err);
+      }
+      this.tree = tree;
+    })();
+    try {
+      await this.replacing;
+    } finally {
+      this.replacing = undefined;
+    }
   }
 
   exportState(): AsyncIterable<Uint8Array> {
-    // iterate() takes its point-in-time view now, not when the stream is first read.
-    return encodeStateStream(this.iterate({}));
+    // iterateBatches() takes its point-in-time view now, not when the stream is first read.
+    return encodeStateStream(this.iterateBatches({}));
   }
 
   importState(chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -404,18 +437,28 @@ class MemoryEngine implements Engine {
   }
 }
 
-async function* iterateTree(view: Tree, options: IterateOptions): AsyncGenerator<readonly [Buffer, Buffer]> {
+/** The view's pairs in iterateBatches' batches; each pair a copy (a caller may keep or alter it). */
+async function* treeBatches(view: Tree, options: IterateOptions): AsyncGenerator<EnginePair[]> {
   const low = options.gte?.toString('latin1');
   const high = options.lt?.toString('latin1');
-  const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  if (limit === 0 || (low !== undefined && high !== undefined && low >= high)) return;
-  let count = 0;
-  const entries = options.reverse === true ? view.entriesReversed(high, undefined, true) : view.entries(low);
+  let left = options.limit ?? Number.POSITIVE_INFINITY;
+  if (left === 0 || (low !== undefined && high !== undefined && low >= high)) return;
+  const reverse = options.reverse === true;
+  const entries = reverse ? view.entriesReversed(high, undefined, true) : view.entries(low);
+  let batch: EnginePair[] = [];
+  let batchBytes = 0;
   for (const [key, value] of entries) {
-    if (options.reverse === true ? low !== undefined && key < low : high !== undefined && key >= high) return;
-    yield [Buffer.from(key, 'latin1'), Buffer.from(value)];
-    if (++count >= limit) return;
+    if (reverse ? low !== undefined && key < low : high !== undefined && key >= high) break;
+    batch.push([Buffer.from(key, 'latin1'), Buffer.from(value)]);
+    batchBytes += key.length + value.length;
+    if (--left === 0) break;
+    if (batch.length >= maxIterateBatchPairs || batchBytes >= maxIterateBatchBytes) {
+      yield batch;
+      batch = [];
+      batchBytes = 0;
+    }
   }
+  if (batch.length > 0) yield batch;
 }
 
 // --- Files

@@ -14,13 +14,14 @@ import { dirname, join } from 'node:path';
 import { EtcdError } from '../core/errors.js';
 import { nodeFileSystem } from '../storage/file-system.js';
 import { GroupCommit } from '../storage/group-commit.js';
-import type { Engine, IterateOptions, WriteOp } from './engine.js';
-import { decodeStateStream, encodeStateStream, type StatePair } from './state-stream.js';
+import { maxIterateBatchBytes, maxIterateBatchPairs, type Engine, type EnginePair, type IterateOptions, type WriteOp } from './engine.js';
+import { decodeStateStream, encodeStateStream } from './state-stream.js';
 
-/** Entries fetched per native iterator round trip. */
-const iteratorBatchEntries = 1000;
-/** Bytes fetched per native iterator round trip (the binding stops a batch once it passes this). */
-const iteratorBatchBytes = 4 * 1024 * 1024;
+/**
+ * Bytes of pairs per RocksDB write while loading (bulkLoad, importState). The binding holds a batch
+ * in native memory until it is written; 8 MiB restored a 100k store no faster than 4.
+ */
+const loadBatchBytes = 4 * 1024 * 1024;
 /** Keys read per round trip while expanding a delRange into point deletes. */
 const delRangeScanBatchEntries = 10_000;
 
@@ -226,27 +227,28 @@ class RocksdbEngine implements Engine {
     return this.committer.submit({ ops: copied, sync: options.sync });
   }
 
-  iterate(options: IterateOptions): AsyncIterable<readonly [Buffer, Buffer]> {
+  iterateBatches(options: IterateOptions): AsyncIterable<readonly EnginePair[]> {
     checkLimit(options.limit);
     if (this.closed) return failingIterable(closedError());
     if (isEmptyRange(options)) return emptyIterable();
     const waiting = this.replacing ?? this.readGate;
     if (waiting !== undefined) {
-      const replacing = waiting;
-      const later = (): AsyncIterable<readonly [Buffer, Buffer]> => this.iterate(options);
+      const later = (): AsyncIterable<readonly EnginePair[]> => this.iterateBatches(options);
       return {
         [Symbol.asyncIterator]: async function* () {
-          await replacing.catch(() => undefined);
+          await waiting.catch(() => undefined);
           yield* later();
         },
       };
     }
+    // One native iterator (one RocksDB snapshot), and each nextv handed out as a batch as it is: the
+    // binding's highWaterMarkBytes ends a batch once it reaches that many bytes.
     const iterator = this.db.iterator({
       ...(options.gte !== undefined && { gte: options.gte }),
       ...(options.lt !== undefined && { lt: options.lt }),
       reverse: options.reverse === true,
       ...(options.limit !== undefined && { limit: options.limit }),
-      highWaterMarkBytes: iteratorBatchBytes,
+      highWaterMarkBytes: maxIterateBatchBytes,
     });
     this.openReaders++;
     let consumed = false;
@@ -254,7 +256,7 @@ class RocksdbEngine implements Engine {
       [Symbol.asyncIterator]: () => {
         if (consumed) throw new TypeError('a rocksdb engine iteration can be consumed only once');
         consumed = true;
-        return closableDrain(iterator, () => this.readerEnded());
+        return new NativeBatches(iterator, () => this.readerEnded());
       },
     };
   }
@@ -305,9 +307,24 @@ class RocksdbEngine implements Engine {
     return done;
   }
 
+  async bulkLoad(batches: AsyncIterable<readonly EnginePair[]>): Promise<void> {
+    if (this.replacing !== undefined) await this.replacing.catch(() => undefined);
+    this.assertOpen();
+    if (this.committer.failure !== undefined) throw this.committer.failure;
+    await this.committer.drain();
+    const any = this.db.iterator({ limit: 1, values: false });
+    const held = await any.nextv(1).finally(() => any.close());
+    if (held.length > 0) throw new Error('rocksdb engine: bulkLoad needs an empty engine');
+    // A failed write stops the engine (fail-stop, as group commit does); a failing source does not.
+    // Chained as imports and defragments are, so close() waits for it rather than closing under it.
+    const run = this.importing.then(() => loadInto(this.db, batches, () => this.stopping, (err) => this.committer.fail(err)));
+    this.importing = run.catch(() => undefined);
+    return run;
+  }
+
   exportState(): AsyncIterable<Uint8Array> {
-    // iterate() creates the native iterator, and so its RocksDB snapshot, now.
-    return encodeStateStream(this.iterate({}));
+    // iterateBatches() creates the native iterator, and so its RocksDB snapshot, now.
+    return encodeStateStream(this.iterateBatches({}));
   }
 
   importState(chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -410,7 +427,7 @@ class RocksdbEngine implements Engine {
     this.defragTailBytes = 0;
     let releaseReads: (() => void) | undefined;
     try {
-      const source = this.iterate({});
+      const source = this.iterateBatches({});
       let copy = await openDb(dirs.building, defragCopyTuning).catch(async (err: unknown) => {
         // An iteration made and never read stays counted as an open reader until it is closed.
         await source[Symbol.asyncIterator]().return?.();
@@ -419,15 +436,18 @@ class RocksdbEngine implements Engine {
       try {
         let batch = copy.batch();
         let bytes = 0;
-        for await (const [key, value] of source) {
-          batch.put(key, value);
-          bytes += key.length + value.length;
-          if (bytes >= defragBatchBytes) {
-            await batch.write({ sync: false });
-            batch = copy.batch();
-            bytes = 0;
-            // Let waiting client calls run between batches.
-            await new Promise<void>((resolve) => setImmediate(resolve));
+        for await (const pairs of source) {
+          for (const [key, value] of pairs) {
+            batch.put(key, value);
+            bytes += key.length + value.length;
+            if (bytes >= defragBatchBytes) {
+              await batch.write({ sync: false });
+              batch = copy.batch();
+              bytes = 0;
+              // Let waiting client calls run between batches.
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              this.checkDefragGoesOn();
+            }
           }
           this.checkDefragGoesOn();
         }
@@ -574,71 +594,101 @@ async function replayOnto(db: RocksLevel, tail: readonly (readonly WriteOp[])[])
   await batch.write({ sync: false });
 }
 
-/**
- * Writes a state stream into a new database in dir, holding back the last batch so that it can be
- * written with sync once the stream has proved whole: a synced write makes every earlier one durable.
- */
+/** Writes a state stream into a new database in dir (see loadInto); removing dir is the caller's part. */
 async function buildDb(dir: string, chunks: AsyncIterable<Uint8Array>, stopped: () => boolean): Promise<void> {
   const db = await openDb(dir);
   try {
-    let held: StatePair[] | undefined;
-    const writeBatch = async (pairs: readonly StatePair[], sync: boolean): Promise<void> => {
-      const batch = db.batch();
-      for (const [key, value] of pairs) batch.put(key, value);
-      await batch.write({ sync }).catch((err: unknown) => {
-        throw withErrnoCode(err);
-      });
-    };
-    for await (const pairs of decodeStateStream(chunks)) {
-      // close() waits for a running import: it stops at the next batch instead of building on
-      if (stopped()) throw closedError();
-      if (held !== undefined) await writeBatch(held, false);
-      held = pairs;
-    }
-    if (held !== undefined) await writeBatch(held, true);
+    await loadInto(db, decodeStateStream(chunks), stopped);
   } finally {
     await db.close();
   }
 }
 
-async function* drain(iterator: RocksIterator, ended: () => void): AsyncGenerator<readonly [Buffer, Buffer]> {
+/**
+ * Puts the pairs into db in write batches of about loadBatchBytes, straight through the binding's
+ * batch (it copies each pair into its WriteBatch), unsynced but for the last: a synced write makes
+ * every earlier one durable, and it is written only once the source has ended without an error (a
+ * state stream throws at its end when it was not whole). `stopped`: checked per source batch (close()
+ * waits for a running import, which then stops instead of building on). `writeFailed` turns a failed
+ * write into the error thrown.
+ */
+async function loadInto(
+  db: RocksLevel,
+  batches: AsyncIterable<readonly EnginePair[]>,
+  stopped: () => boolean,
+  writeFailed: (err: unknown) => unknown = (err) => err,
+): Promise<void> {
+  let batch = db.batch();
+  let bytes = 0;
+  const write = async (sync: boolean): Promise<void> => {
+    await batch.write({ sync }).catch((err: unknown) => {
+      throw writeFailed(withErrnoCode(err));
+    });
+  };
   try {
-    for (;;) {
-      const entries = await iterator.nextv(iteratorBatchEntries);
-      if (entries.length === 0) return;
-      for (const [key, value] of entries) {
-        if (value === undefined) throw new Error('rocksdb iterator returned an entry without a value');
-        yield [key, value];
+    for await (const pairs of batches) {
+      if (stopped()) throw closedError();
+      for (const [key, value] of pairs) {
+        // Written before the next pair is added, so the last batch (synced below) is never empty.
+        if (bytes >= loadBatchBytes) {
+          await write(false);
+          batch = db.batch();
+          bytes = 0;
+        }
+        batch.put(key, value);
+        bytes += key.length + value.length;
       }
     }
+    if (batch.length > 0) await write(true);
   } finally {
-    await iterator.close().finally(ended);
+    await batch.close();
   }
 }
 
 /**
- * drain() as an iterator whose return() also closes an iteration that was never read: a generator
- * not yet started skips its finally, and the native iterator (with its RocksDB snapshot) and the
- * open-reader count would stay held.
+ * The native iterator's nextv results as batches. A class rather than a generator so that return()
+ * also closes an iteration that was never read (a generator not yet started skips its finally, and
+ * the native iterator, its RocksDB snapshot and the open-reader count would stay held), and so
+ * that it closes the iterator exactly once, whichever of the end, a failure or return() comes first.
  */
-function closableDrain(iterator: RocksIterator, ended: () => void): AsyncIterator<readonly [Buffer, Buffer]> & AsyncIterable<readonly [Buffer, Buffer]> {
-  const generator = drain(iterator, ended);
-  let started = false;
-  return {
-    next: () => {
-      started = true;
-      return generator.next();
-    },
-    return: async () => {
-      if (started) return generator.return(undefined);
-      started = true;
-      await iterator.close().finally(ended);
+class NativeBatches implements AsyncIterator<readonly EnginePair[]> {
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly iterator: RocksIterator,
+    private readonly ended: () => void,
+  ) {}
+
+  async next(): Promise<IteratorResult<readonly EnginePair[], undefined>> {
+    if (this.closing !== undefined) {
+      await this.closing;
       return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    }
+    let entries: Array<[Buffer, Buffer | undefined]>;
+    try {
+      entries = await this.iterator.nextv(maxIterateBatchPairs);
+      for (const entry of entries) if (entry[1] === undefined) throw new Error('rocksdb iterator returned an entry without a value');
+    } catch (err) {
+      // the iteration's own error is the one to report, not a failing close after it
+      await this.close().catch(() => undefined);
+      throw err;
+    }
+    if (entries.length === 0) {
+      await this.close();
+      return { done: true, value: undefined };
+    }
+    return { done: false, value: entries as Array<[Buffer, Buffer]> };
+  }
+
+  async return(): Promise<IteratorResult<readonly EnginePair[], undefined>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  private close(): Promise<void> {
+    this.closing ??= this.iterator.close().finally(this.ended);
+    return this.closing;
+  }
 }
 
 function opsBytes(ops: readonly WriteOp[]): number {
@@ -671,11 +721,11 @@ function isEmptyRange(options: IterateOptions): boolean {
   return options.gte !== undefined && options.lt !== undefined && Buffer.compare(options.gte, options.lt) >= 0;
 }
 
-function emptyIterable(): AsyncIterable<readonly [Buffer, Buffer]> {
+function emptyIterable(): AsyncIterable<readonly EnginePair[]> {
   return { [Symbol.asyncIterator]: async function* () {} };
 }
 
-function failingIterable(error: Error): AsyncIterable<readonly [Buffer, Buffer]> {
+function failingIterable(error: Error): AsyncIterable<readonly EnginePair[]> {
   return {
     [Symbol.asyncIterator]: async function* () {
       throw error;

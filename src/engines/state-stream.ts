@@ -42,10 +42,11 @@ export class StateStreamError extends Error {
 export type StatePair = readonly [Buffer, Buffer];
 
 /**
- * Encodes pairs (in any order; engines give key order) into chunks of at most chunkBytes each. Holds
- * at most one chunk and one pair: a value larger than a chunk is yielded across several chunks.
+ * Encodes batches of pairs (in any order; engines give key order, in iterateBatches' batches) into
+ * chunks of at most chunkBytes each. Holds at most one chunk besides the batch it is given: a value
+ * larger than a chunk is yielded across several chunks.
  */
-export async function* encodeStateStream(pairs: AsyncIterable<StatePair>, chunkBytes = defaultStateChunkBytes): AsyncGenerator<Uint8Array> {
+export async function* encodeStateStream(batches: AsyncIterable<readonly StatePair[]>, chunkBytes = defaultStateChunkBytes): AsyncGenerator<Uint8Array> {
   if (!(chunkBytes >= 64)) throw new RangeError('a state chunk must hold at least 64 bytes');
   const hash = createHash('sha256');
   let chunk = Buffer.allocUnsafe(chunkBytes);
@@ -69,15 +70,17 @@ export async function* encodeStateStream(pairs: AsyncIterable<StatePair>, chunkB
   yield* put(magic);
   let count = 0;
   const header = Buffer.alloc(pairHeaderBytes);
-  for await (const [key, value] of pairs) {
-    if (key.length > maxStateKeyBytes || value.length > maxStateValueBytes) throw new RangeError(`a pair of ${key.length} + ${value.length} bytes exceeds the state stream's bounds`);
-    header.writeUInt8(tagPair, 0);
-    header.writeUInt32LE(key.length, 1);
-    header.writeUInt32LE(value.length, 5);
-    yield* put(header);
-    yield* put(key);
-    yield* put(value);
-    count++;
+  for await (const pairs of batches) {
+    for (const [key, value] of pairs) {
+      if (key.length > maxStateKeyBytes || value.length > maxStateValueBytes) throw new RangeError(`a pair of ${key.length} + ${value.length} bytes exceeds the state stream's bounds`);
+      header.writeUInt8(tagPair, 0);
+      header.writeUInt32LE(key.length, 1);
+      header.writeUInt32LE(value.length, 5);
+      yield* put(header);
+      yield* put(key);
+      yield* put(value);
+      count++;
+    }
   }
   const end = Buffer.alloc(1 + 8);
   end.writeUInt8(tagEnd, 0);

@@ -58,10 +58,12 @@ export class AlarmTable implements AlarmLedger {
   /** Reads the alarms an earlier run persisted. */
   static async load(engine: Engine, onChange?: AlarmChangeListener): Promise<AlarmTable> {
     const table = new AlarmTable(onChange);
-    for await (const [key] of engine.iterate({ gte: ALARM_PREFIX, lt: ALARM_END })) {
-      if (key.length !== ALARM_PREFIX.length + 9) continue;
-      const member = alarmOfKey(key);
-      table.members.set(entryKey(member.memberID, member.alarm), member);
+    for await (const pairs of engine.iterateBatches({ gte: ALARM_PREFIX, lt: ALARM_END })) {
+      for (const [key] of pairs) {
+        if (key.length !== ALARM_PREFIX.length + 9) continue;
+        const member = alarmOfKey(key);
+        table.members.set(entryKey(member.memberID, member.alarm), member);
+      }
     }
     return table;
   }

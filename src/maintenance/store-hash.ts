@@ -19,13 +19,15 @@ export async function hashStore(engine: Engine): Promise<StoreHash> {
   let crc = 0;
   let revision = 0;
   let sinceYield = 0;
-  for await (const [key, value] of engine.iterate({})) {
-    if (key.equals(APPLIED_KEY)) {
-      revision = decodeApplied(value).revision;
-      continue;
+  for await (const pairs of engine.iterateBatches({})) {
+    for (const [key, value] of pairs) {
+      if (key.equals(APPLIED_KEY)) {
+        revision = decodeApplied(value).revision;
+        continue;
+      }
+      crc = crc32c(value, crc32c(key, crc));
+      sinceYield += key.length + value.length;
     }
-    crc = crc32c(value, crc32c(key, crc));
-    sinceYield += key.length + value.length;
     if (sinceYield >= hashSliceBytes) {
       sinceYield = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -46,10 +46,11 @@ export function timedEngine(engine: Engine, observe: SecondsObserver): Engine {
       await engine.write(ops, options);
       observe((performance.now() - started) / 1000);
     },
-    iterate: (options) => engine.iterate(options),
+    iterateBatches: (options) => engine.iterateBatches(options),
     onFailure: (listener) => engine.onFailure(listener),
     exportState: () => engine.exportState(),
     importState: (chunks) => engine.importState(chunks),
+    bulkLoad: (batches) => engine.bulkLoad(batches),
     sizeBytes: () => engine.sizeBytes(),
     close: () => engine.close(),
   };

@@ -2,29 +2,35 @@
 // bucket of an etcd image takes the run of engine keys under its prefix, then hands the cursor on.
 // One iteration (not one per prefix) is what makes the image consistent: a single view, one revision.
 //
-// The pairs are read ahead (a bounded queue filled by a pump) so the engine's next batch is fetched
-// while the bbolt writer works on the current one, instead of each waiting for the other. The
-// consumer takes them in runs (every queued pair under its prefix at once), so the cost of an await
-// is paid per run, not per pair: a save is hundreds of thousands of pairs.
+// The engine's batches are read ahead (a bounded queue filled by a pump), so its next batch is
+// fetched while the bbolt writer works on the current one, instead of each waiting for the other.
+// The consumer takes them in runs (the part of a batch under its prefix, the batch itself when all
+// of it is), so an await is paid per batch, never per pair: a save is hundreds of thousands of pairs.
+import type { EnginePair } from '../engines/engine.js';
 
-export type EnginePair = readonly [Buffer, Buffer];
+export type { EnginePair };
 
-/** Pairs queued ahead of the consumer at most (about a few engine batches), besides the run it holds. */
+/** Pairs queued ahead of the consumer at most (a few engine batches); the last batch may pass it. */
 export const maxReadAheadPairs = 4096;
 /**
- * Bytes (keys and values) queued ahead at most, and in one run at most: with values up to the
- * request limit (1.5 MiB) a pair count alone would let gigabytes be read ahead. Each bound may be
- * passed by one pair, so a save holds at most about twice this plus two values.
+ * Bytes (keys and values) queued ahead at most: with values up to the request limit (1.5 MiB) a
+ * pair count alone would let gigabytes be read ahead. The last batch queued may pass it, so a save
+ * holds at most this plus an engine batch (maxIterateBatchBytes and one pair) ahead.
  */
 export const maxReadAheadBytes = 8 * 1024 * 1024;
-/** Pairs queued before a waiting consumer is woken: fewer wakes, longer runs (the end wakes it too). */
-export const wakeConsumerPairs = 256;
+
+interface QueuedBatch {
+  readonly pairs: readonly EnginePair[];
+  readonly bytes: number;
+}
 
 export class EngineCursor {
-  private readonly source: AsyncIterator<EnginePair>;
-  private queue: EnginePair[] = [];
-  private queueHead = 0;
-  /** Bytes of the pairs from queueHead on. */
+  private readonly source: AsyncIterator<readonly EnginePair[]>;
+  private readonly queue: QueuedBatch[] = [];
+  /** Pairs of the first queued batch already taken. */
+  private offset = 0;
+  /** Of the batches queued (the first one whole until it is all taken). */
+  private queuedPairs = 0;
   private queuedBytes = 0;
   private ended = false;
   private failure: { readonly error: unknown } | undefined;
@@ -33,17 +39,17 @@ export class EngineCursor {
   private wakePump: (() => void) | undefined;
   private closed = false;
 
-  /** `throwIfStopped` runs once per pair read: what it throws ends the iteration (a client gone). */
+  /** `throwIfStopped` runs once per batch read: what it throws ends the iteration (a client gone). */
   constructor(
-    pairs: AsyncIterable<EnginePair>,
+    batches: AsyncIterable<readonly EnginePair[]>,
     private readonly throwIfStopped: () => void = () => undefined,
   ) {
-    this.source = pairs[Symbol.asyncIterator]();
+    this.source = batches[Symbol.asyncIterator]();
   }
 
   /** The next pair without taking it; undefined at the end. */
   async peek(): Promise<EnginePair | undefined> {
-    return (await this.filled()) ? this.queue[this.queueHead] : undefined;
+    return (await this.filled()) ? this.queue[0]!.pairs[this.offset] : undefined;
   }
 
   /** Pairs whose key starts with `prefix`, skipping any keys before them (they belong to nobody). */
@@ -51,28 +57,17 @@ export class EngineCursor {
     for await (const run of this.takeRuns(prefix)) yield* run;
   }
 
-  /** take() in runs: each yield holds every queued pair under `prefix` (never an empty run). */
-  async *takeRuns(prefix: Buffer): AsyncGenerator<EnginePair[]> {
+  /** take() in runs: each yield holds pairs under `prefix` from one engine batch (never an empty run). */
+  async *takeRuns(prefix: Buffer): AsyncGenerator<readonly EnginePair[]> {
     while (await this.filled()) {
-      const run: EnginePair[] = [];
-      let runBytes = 0;
-      let past = false;
-      while (this.queueHead < this.queue.length && runBytes < maxReadAheadBytes) {
-        const pair = this.queue[this.queueHead]!;
-        const order = comparePrefix(pair[0], prefix);
-        if (order > 0) {
-          past = true;
-          break;
-        }
-        this.queueHead++;
-        const bytes = pairBytes(pair);
-        this.queuedBytes -= bytes;
-        if (order === 0) {
-          run.push(pair);
-          runBytes += bytes;
-        }
-      }
-      this.consumed();
+      const pairs = this.queue[0]!.pairs;
+      let end = this.offset;
+      while (end < pairs.length && comparePrefix(pairs[end]![0], prefix) < 0) end++;
+      const start = end;
+      while (end < pairs.length && comparePrefix(pairs[end]![0], prefix) === 0) end++;
+      const past = end < pairs.length;
+      const run = start === 0 && !past ? pairs : pairs.slice(start, end);
+      this.taken(end);
       if (run.length > 0) yield run;
       if (past) return;
     }
@@ -90,7 +85,7 @@ export class EngineCursor {
   /** Waits until a pair is queued (true) or the iteration has ended (false); rethrows its failure. */
   private async filled(): Promise<boolean> {
     this.pumping ??= this.pump();
-    while (this.queueHead >= this.queue.length) {
+    while (this.queue.length === 0) {
       if (this.failure !== undefined) throw this.failure.error;
       if (this.ended) return false;
       await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
@@ -98,16 +93,17 @@ export class EngineCursor {
     return true;
   }
 
-  /** Drops the taken pairs from the queue and lets the pump refill it. */
-  private consumed(): void {
-    if (this.queueHead === this.queue.length) {
-      this.queue = [];
-      this.queueHead = 0;
-      this.queuedBytes = 0;
-    } else if (this.queueHead >= maxReadAheadPairs / 2) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.queueHead = 0;
+  /** Marks the first batch taken up to `end`; a batch all taken leaves the queue and lets the pump refill it. */
+  private taken(end: number): void {
+    const first = this.queue[0]!;
+    if (end < first.pairs.length) {
+      this.offset = end;
+      return;
     }
+    this.queue.shift();
+    this.offset = 0;
+    this.queuedPairs -= first.pairs.length;
+    this.queuedBytes -= first.bytes;
     if (!this.full()) this.wakePump?.();
   }
 
@@ -115,7 +111,6 @@ export class EngineCursor {
     try {
       while (!this.closed) {
         if (this.full()) {
-          this.wake();
           await new Promise<void>((resolve) => (this.wakePump = resolve));
           this.wakePump = undefined;
           continue;
@@ -126,9 +121,14 @@ export class EngineCursor {
           break;
         }
         this.throwIfStopped();
-        this.queue.push(next.value);
-        this.queuedBytes += pairBytes(next.value);
-        if (this.queue.length - this.queueHead >= wakeConsumerPairs) this.wake();
+        const pairs = next.value;
+        if (pairs.length === 0) continue;
+        let bytes = 0;
+        for (const [key, value] of pairs) bytes += key.length + value.length;
+        this.queue.push({ pairs, bytes });
+        this.queuedPairs += pairs.length;
+        this.queuedBytes += bytes;
+        this.wake();
       }
     } catch (error) {
       this.failure = { error };
@@ -137,7 +137,7 @@ export class EngineCursor {
   }
 
   private full(): boolean {
-    return this.queue.length - this.queueHead >= maxReadAheadPairs || this.queuedBytes >= maxReadAheadBytes;
+    return this.queuedPairs >= maxReadAheadPairs || this.queuedBytes >= maxReadAheadBytes;
   }
 
   private wake(): void {
@@ -146,8 +146,6 @@ export class EngineCursor {
     wake?.();
   }
 }
-
-const pairBytes = (pair: EnginePair): number => pair[0].length + pair[1].length;
 
 /** Buffer.compare(key's first prefix.length bytes, prefix) without a subarray per key. */
 function comparePrefix(key: Buffer, prefix: Buffer): number {

@@ -89,7 +89,7 @@ export async function takeEtcdSnapshot(source: SnapshotSource, signal?: AbortSig
   }
   const path = join(source.tempDir, `etcd-snapshot-${process.pid}-${nextImageId++}.db.tmp`);
   const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
-  const cursor = new EngineCursor(source.engine.iterate({}), () => throwIfAborted(signal));
+  const cursor = new EngineCursor(source.engine.iterateBatches({}), () => throwIfAborted(signal));
   const discard = async (): Promise<void> => {
     try {
       await rm(path, { force: true });

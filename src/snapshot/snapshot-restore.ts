@@ -5,15 +5,15 @@
 // The data dir is built beside the target under a temporary name and renamed into place at the
 // end, so a failure at any point (bad file, full disk, crash) leaves no half-written data dir; what a
 // killed restore left beside the target is removed by the next restore into it. So the state goes
-// into the new engine as plain write batches, not through importState (atomic, and costlier).
+// into the new engine by its bulkLoad, not through importState (atomic, and costlier) nor write
+// (which copies every op and group-commits).
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BboltFormatError, BboltReader, checkSnapshotHash } from '../bbolt/index.js';
 import { initialMembers } from '../cluster/bootstrap-members.js';
 import { Membership } from '../cluster/membership.js';
-import type { Engine, EngineName, WriteOp } from '../engines/engine.js';
+import type { EngineName } from '../engines/engine.js';
 import { openEngine } from '../engines/open-engine.js';
-import type { StatePair } from '../engines/state-stream.js';
 import { deriveIdentity, writeIdentity } from '../server/member-identity.js';
 import { nodeFileSystem } from '../storage/file-system.js';
 import { engineRunsOfEtcdImage, findEtcdBuckets, type RestoredImage } from './etcd-image-state.js';
@@ -66,9 +66,9 @@ export async function restoreEtcdSnapshot(o: RestoreOptions): Promise<RestoreSum
     // As the server bootstraps a new cluster: the members are those of the Raft log's first entries.
     await Membership.open(temp, { members, index: members.length });
     const image: RestoredImage = { revision: 1, compactRevision: -1, records: 0, leases: 0 };
-    const engine = await openEngine(o.engine, join(temp, o.engine), { memory: { maxWalBytes: restoreMaxWalBytes } });
+    const engine = await openEngine(o.engine, join(temp, o.engine));
     try {
-      await loadEngine(engine, engineRunsOfEtcdImage(reader, buckets, image));
+      await engine.bulkLoad(engineRunsOfEtcdImage(reader, buckets, image));
     } catch (e) {
       // the temp dir goes anyway: what closing it says must not replace why the load failed
       await engine.close().catch(() => undefined);
@@ -89,39 +89,6 @@ export async function restoreEtcdSnapshot(o: RestoreOptions): Promise<RestoreSum
   } finally {
     await reader.close();
   }
-}
-
-/** Bytes of pairs written to the new engine at once (a batch is held twice: here and in the engine's copy). */
-export const restoreWriteBatchBytes = 4 * 1024 * 1024;
-/**
- * The memory engine's WAL bound while restoring: no rotation. A rotation would write a snapshot of
- * the part restored so far, each larger than the last; closing the engine folds the WAL into one
- * snapshot instead. The WAL file is then as large as the restored state, no more.
- */
-const restoreMaxWalBytes = Number.MAX_SAFE_INTEGER;
-
-/**
- * Fills the new (empty) engine with plain unsynced batches and one synced at the end. The data dir
- * is not in place until the final rename, so it needs no atomic import (importState), whose state
- * stream costs an encoding, a decoding and two hashes of every pair.
- */
-async function loadEngine(engine: Engine, runs: AsyncIterable<StatePair[]>): Promise<void> {
-  let batch: WriteOp[] = [];
-  let batchBytes = 0;
-  for await (const run of runs) {
-    // Written before the next run is added, so the last batch (synced below) is never empty.
-    if (batchBytes >= restoreWriteBatchBytes) {
-      await engine.write(batch, { sync: false });
-      batch = [];
-      batchBytes = 0;
-    }
-    for (const [key, value] of run) {
-      batch.push({ type: 'put', key, value });
-      batchBytes += key.length + value.length;
-    }
-  }
-  // Synced: it also makes every batch before it durable.
-  await engine.write(batch, { sync: true });
 }
 
 const restoringPrefix = (dataDir: string): string => `.${basename(dataDir)}.restoring-`;

@@ -2,29 +2,13 @@
 // (clientv3/snapshot v3_snapshot.go Status): a CRC-32C over every bucket name, key and value, the
 // highest revision in the key bucket, the count of keys in all buckets, and the bbolt file's size.
 import { BboltReader, decodeRevisionKey, etcdBuckets } from '../bbolt/index.js';
+import { crc32c } from '../jobs/hash-kv-task.js';
 
 export interface SnapshotStatus {
   readonly hash: number;
   readonly revision: bigint;
   readonly totalKeys: number;
   readonly totalSizeBytes: number;
-}
-
-const castagnoli = 0x82f63b78;
-const crcTable = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ castagnoli : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32c(crc: number, bytes: Uint8Array): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
 }
 
 export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
@@ -35,12 +19,12 @@ export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
     let totalKeys = 0;
     for await (const top of reader.entries(reader.root)) {
       if (top.kind !== 'bucket') continue;
-      hash = crc32c(hash, top.key);
+      hash = crc32c(top.key, hash);
       const isKeyBucket = Buffer.compare(top.key, etcdBuckets.key) === 0;
       // bbolt's ForEach yields nested buckets with a nil value; etcd's buckets hold none.
       for await (const entry of reader.entries(top.bucket)) {
-        hash = crc32c(hash, entry.key);
-        if (entry.kind === 'value') hash = crc32c(hash, entry.value);
+        hash = crc32c(entry.key, hash);
+        if (entry.kind === 'value') hash = crc32c(entry.value, hash);
         if (isKeyBucket) revision = decodeRevisionKey(entry.key)?.main ?? revision;
         totalKeys++;
       }

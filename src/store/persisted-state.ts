@@ -36,7 +36,9 @@ export async function loadPersistedState(engine: Engine, shards: ShardSet, lease
   const compact = await engine.get(COMPACT_KEY);
   // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
   const compactRevision = compact === undefined ? -1 : decodeRevision(compact) - 1;
-  for await (const [key, value] of engine.iterate({ gte: LEASE_PREFIX, lt: LEASE_END })) leases.restore(leaseIdOf(key), decodeLeaseTtl(value));
+  for await (const pairs of engine.iterateBatches({ gte: LEASE_PREFIX, lt: LEASE_END })) {
+    for (const [key, value] of pairs) leases.restore(leaseIdOf(key), decodeLeaseTtl(value));
+  }
   await loadRecords(engine, shards, leases);
   return { appliedIndex: mark.index, revision: mark.revision, compactRevision };
 }
@@ -51,13 +53,15 @@ async function loadRecords(engine: Engine, shards: ShardSet, leases: Pick<LeaseL
     chunks[s] = [];
     if (records.length > 0) await shards.shard(s).ask({ type: 'load', records });
   };
-  for await (const [key, value] of engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
-    const record = decodeRecord(value, recordSubOf(key));
-    if (record.lease !== 0n && !record.tombstone) leaseOfKey.set(record.key, record.lease);
-    else leaseOfKey.delete(record.key);
-    const s = shards.shardOf(record.key);
-    chunks[s]!.push(record);
-    if (chunks[s]!.length >= loadChunkRecords) await flush(s);
+  for await (const pairs of engine.iterateBatches({ gte: RECORD_PREFIX, lt: RECORD_END })) {
+    for (const [key, value] of pairs) {
+      const record = decodeRecord(value, recordSubOf(key));
+      if (record.lease !== 0n && !record.tombstone) leaseOfKey.set(record.key, record.lease);
+      else leaseOfKey.delete(record.key);
+      const s = shards.shardOf(record.key);
+      chunks[s]!.push(record);
+      if (chunks[s]!.length >= loadChunkRecords) await flush(s);
+    }
   }
   for (let s = 0; s < shards.count; s++) await flush(s);
   for (const [key, lease] of leaseOfKey) leases.attach(lease, key);

@@ -96,11 +96,13 @@ export class TenantUsageBook {
     // A record holds its key verbatim: records without any of these bytes need no decoding.
     const needles = [...prefixes, ...listeners.map((l) => l.prefix)].map((p) => Buffer.from(p, 'latin1'));
     if (needles.length === 0) return;
-    for await (const [, v] of engine.iterate({ gte: RECORD_PREFIX, lt: RECORD_END })) {
-      if (!needles.some((n) => v.includes(n))) continue;
-      const record = decodeRecord(v, 0);
-      for (const c of wanted) if (record.key.startsWith(c.storedPrefix)) c.set(record.key, sizeOf(record));
-      for (const f of listeners) if (record.key.startsWith(f.prefix)) f.listener(record);
+    for await (const pairs of engine.iterateBatches({ gte: RECORD_PREFIX, lt: RECORD_END })) {
+      for (const [, v] of pairs) {
+        if (!needles.some((n) => v.includes(n))) continue;
+        const record = decodeRecord(v, 0);
+        for (const c of wanted) if (record.key.startsWith(c.storedPrefix)) c.set(record.key, sizeOf(record));
+        for (const f of listeners) if (record.key.startsWith(f.prefix)) f.listener(record);
+      }
     }
   }
 

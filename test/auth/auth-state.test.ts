@@ -32,9 +32,9 @@ function harness() {
     return out.answer;
   };
   const engine = {
-    async *iterate(o: { gte?: Buffer; lt?: Buffer }) {
+    async *iterateBatches(o: { gte?: Buffer; lt?: Buffer }) {
       const keys = [...stored.keys()].sort();
-      for (const k of keys) if ((o.gte === undefined || k >= o.gte.toString('latin1')) && (o.lt === undefined || k < o.lt.toString('latin1'))) yield [b(k), stored.get(k)!] as const;
+      for (const k of keys) if ((o.gte === undefined || k >= o.gte.toString('latin1')) && (o.lt === undefined || k < o.lt.toString('latin1'))) yield [[b(k), stored.get(k)!] as const];
     },
   };
   return { state, apply, ok, engine };

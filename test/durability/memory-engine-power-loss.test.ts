@@ -57,7 +57,7 @@ function stateAfter(n: number): Map<string, string> {
 
 async function contents(engine: Engine): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  for await (const [k, v] of engine.iterate({})) out.set(k.toString(), v.toString());
+  for await (const batch of engine.iterateBatches({})) for (const [k, v] of batch) out.set(k.toString(), v.toString());
   return out;
 }
 

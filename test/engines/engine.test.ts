@@ -210,6 +210,80 @@ it('a corrupt snapshot fails the open instead of silently losing data, and the e
   }
 });
 
+it('an iteration asked for while an import swaps the state in waits for the swap and reads the new state', async (ctx) => {
+  // The swap's commit point is the rename of import.tmp; holding it holds the swap.
+  let releaseRename!: () => void;
+  const renameHeld = new Promise<void>((resolve) => (releaseRename = resolve));
+  let renameReached!: () => void;
+  const reached = new Promise<void>((resolve) => (renameReached = resolve));
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    rename: async (from, to) => {
+      if (from.endsWith(`${sep}import.tmp`)) {
+        renameReached();
+        await renameHeld;
+      }
+      await nodeFileSystem.rename(from, to);
+    },
+  };
+  const source = await openMemoryEngine(join(ctx.dir, 'source'));
+  ctx.engines.push(source);
+  await source.write(Array.from({ length: 1500 }, (_, i) => put(`new-${String(i).padStart(4, '0')}`, 'n')), { sync: true });
+  const engine = await openMemoryEngine(join(ctx.dir, 'target'), { fs });
+  ctx.engines.push(engine);
+  await engine.write([put('old', 'o')], { sync: true });
+  const importing = engine.importState(source.exportState());
+  await reached;
+  let firstRead = false;
+  const reading = (async () => {
+    const keys: string[] = [];
+    for await (const batch of engine.iterateBatches({})) {
+      firstRead = true;
+      for (const [key] of batch) keys.push(key.toString());
+    }
+    return keys;
+  })();
+  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.not.ok(firstRead, 'the iteration read the old state while the swap was held');
+  releaseRename();
+  await importing;
+  const keys = await reading;
+  assert.is(keys.length, 1500);
+  assert.ok(keys.every((k) => k.startsWith('new-')));
+});
+
+it('a bulk load whose snapshot cannot be written stops the memory engine (fail-stop), a failing source does not', async (ctx) => {
+  let failOpen = false;
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      if (failOpen && path.endsWith(`${sep}snapshot.tmp`)) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      return nodeFileSystem.open(path, flags);
+    },
+  };
+  const engine = await openMemoryEngine(ctx.dir, { fs });
+  ctx.engines.push(engine);
+  const failures: Error[] = [];
+  engine.onFailure((failure) => failures.push(failure));
+  const refused = await engine
+    .bulkLoad(
+      (async function* () {
+        yield [[b('a'), b('1')] as const];
+        throw new Error('source failed');
+      })(),
+    )
+    .catch((err: unknown) => err);
+  assert.match(String(refused), /source failed/);
+  assert.equal(failures, []);
+  failOpen = true;
+  const failed = await engine.bulkLoad((async function* () {
+    yield [[b('a'), b('1')] as const];
+  })()).catch((err: unknown) => err);
+  assert.match(String(failed), /no space left/);
+  assert.is(failures.length, 1);
+  assert.match(String(await engine.write([put('b', '2')], { sync: true }).catch((err: unknown) => err)), /no space left/);
+});
+
 it('openEngine creates missing parent directories', async (ctx) => {
   for (const name of ['memory', 'rocksdb'] as const) {
     const engine = await openEngine(name, join(ctx.dir, name, 'nested', 'data'));

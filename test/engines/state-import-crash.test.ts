@@ -20,8 +20,9 @@ const newKeys = 300;
 const oldState = (): Array<[string, string]> => Array.from({ length: oldKeys }, (_, i) => [`k${String(i).padStart(4, '0')}`, `old-${i}`]);
 const newState = (): Array<[string, string]> => Array.from({ length: newKeys }, (_, i) => [`k${String(i).padStart(4, '0')}`, `new-${i}-${'n'.repeat(i % 30)}`]);
 
-async function* pairsOf(state: Array<[string, string]>): AsyncGenerator<StatePair> {
-  for (const [k, v] of state) yield [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')];
+/** The state in batches of 64 pairs, as an engine's iteration hands them out. */
+async function* batchesOf(state: Array<[string, string]>): AsyncGenerator<StatePair[]> {
+  for (let i = 0; i < state.length; i += 64) yield state.slice(i, i + 64).map(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')]);
 }
 
 const which = (state: Array<[string, string]>): string =>
@@ -40,7 +41,7 @@ it('memory engine: a power loss at any I/O operation of an import leaves the old
   await prepare(dry);
   const dryEngine = await open(dry.boot());
   const openOperations = dry.operations;
-  await dryEngine.importState(encodeStateStream(pairsOf(newState()), 1000));
+  await dryEngine.importState(encodeStateStream(batchesOf(newState()), 1000));
   const operations = dry.operations - openOperations;
   await dryEngine.close();
   assert.ok(operations > 5, `an import does ${operations} I/O operations`);
@@ -55,7 +56,7 @@ it('memory engine: a power loss at any I/O operation of an import leaves the old
       const engine = await open(disk.boot({ atOperation: openOperations + at, rule, seed: at }));
       let resolved = false;
       try {
-        await engine.importState(encodeStateStream(pairsOf(newState()), 1000));
+        await engine.importState(encodeStateStream(batchesOf(newState()), 1000));
         resolved = true;
       } catch (err) {
         if (!disk.crashed) throw err;

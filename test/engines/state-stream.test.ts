@@ -6,8 +6,9 @@ import { decodeStateStream, encodeStateStream, StateStreamError, type StatePair 
 
 const test = suite('engine: state stream');
 
-async function* from(pairs: readonly StatePair[]): AsyncGenerator<StatePair> {
-  yield* pairs;
+/** The pairs in batches of 7, as an engine's iteration hands them out (an empty list: no batch). */
+async function* from(pairs: readonly StatePair[]): AsyncGenerator<readonly StatePair[]> {
+  for (let i = 0; i < pairs.length; i += 7) yield pairs.slice(i, i + 7);
 }
 
 async function bytesOf(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {

@@ -6,10 +6,11 @@ export function withWrite(engine: Engine, write: Engine['write']): Engine {
   return {
     name: engine.name,
     get: (k) => engine.get(k),
-    iterate: (o) => engine.iterate(o),
+    iterateBatches: (o) => engine.iterateBatches(o),
     sizeBytes: () => engine.sizeBytes(),
     exportState: () => engine.exportState(),
     importState: (chunks) => engine.importState(chunks),
+    bulkLoad: (batches) => engine.bulkLoad(batches),
     onFailure: (listener) => engine.onFailure(listener),
     close: () => engine.close(),
     write,

@@ -46,11 +46,12 @@ export class PowerLossEngineJournal {
     return {
       name: real.name,
       get: (key) => real.get(key),
-      iterate: (options) => real.iterate(options),
+      iterateBatches: (options) => real.iterateBatches(options),
       sizeBytes: () => real.sizeBytes(),
       exportState: () => real.exportState(),
       // Replacing the state is not journaled here, so a power loss could not be simulated over it.
       importState: () => Promise.reject(new Error('importState is not simulated by the power-loss engine')),
+      bulkLoad: () => Promise.reject(new Error('bulkLoad is not simulated by the power-loss engine')),
       onFailure: (listener) => real.onFailure(listener),
       write: (ops, options) => {
         try {

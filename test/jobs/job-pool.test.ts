@@ -22,6 +22,28 @@ crc('CRC-32C continues across calls like Go crc32.Update', () => {
   assert.is(crc32c(bytes.subarray(10), crc32c(bytes.subarray(0, 10))), crc32c(bytes));
 });
 
+crc('CRC-32C eight bytes at a time equals the byte-at-a-time definition, at every length and offset', () => {
+  const table = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    return c >>> 0;
+  });
+  const bytewise = (bytes: Uint8Array, crc = 0): number => {
+    let c = ~crc >>> 0;
+    for (const byte of bytes) c = table[(c ^ byte) & 0xff]! ^ (c >>> 8);
+    return ~c >>> 0;
+  };
+  const data = Buffer.alloc(300);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+  for (let from = 0; from < 9; from++) {
+    for (let length = 0; length <= 100; length++) {
+      const bytes = data.subarray(from, from + length);
+      assert.is(crc32c(bytes, 0x1234567), bytewise(bytes, 0x1234567), `offset ${from}, length ${length}`);
+    }
+  }
+  assert.is(crc32c(data), bytewise(data));
+});
+
 crc.run();
 
 const pool = suite('job pool');

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as assert from 'uvu/assert';
-import type { Engine, EngineName, OpenEngine } from '../../src/engines/engine.js';
+import type { Engine, EngineName, EnginePair, OpenEngine } from '../../src/engines/engine.js';
 import { openMemoryEngine } from '../../src/engines/memory-engine.js';
 import { openRocksdbEngine } from '../../src/engines/rocksdb-engine.js';
 import { b, collect, del, delRange, engineTestSuite, put, type EngineTestContext } from '../engines/engine-suite.js';
@@ -89,17 +89,17 @@ defragmentSuite('rocksdb', (dir) => openRocksdbEngine(dir));
     ctx.engines.push(engine);
     await churn(engine);
     const expected = await collect(engine);
-    const reading = engine.iterate({})[Symbol.asyncIterator]();
+    const reading = engine.iterateBatches({})[Symbol.asyncIterator]();
     const first = await reading.next();
     assert.not.ok(first.done);
     let defragmented = false;
     const running = engine.defragment!().then(() => (defragmented = true));
     for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
-    let count = 1;
+    let count = first.done === true ? 0 : first.value.length;
     for (;;) {
       const r = await reading.next();
       if (r.done === true) break;
-      count++;
+      count += r.value.length;
     }
     assert.is(count, expected.length);
     await running;
@@ -157,12 +157,75 @@ defragmentSuite('rocksdb', (dir) => openRocksdbEngine(dir));
     assert.is((await collect(engine, { gte: b('w'), lt: b('x') })).length, writes.length);
   });
 
+  it('a batch iteration left after its first batch, or ended by its consumer throwing, does not hold a later defragment back', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir, { defragReadersWaitMs: 500 });
+    ctx.engines.push(engine);
+    await engine.write(
+      Array.from({ length: 2500 }, (_, i) => put(`m${String(i).padStart(5, '0')}`, 'x')),
+      { sync: true },
+    );
+    for await (const batch of engine.iterateBatches({})) {
+      assert.ok(batch.length > 0);
+      break;
+    }
+    await (async () => {
+      for await (const _ of engine.iterateBatches({})) throw new Error('consumer failed');
+    })().catch(() => undefined);
+    await engine.defragment!();
+    assert.is((await collect(engine)).length, 2500);
+  });
+
+  it('an iteration asked for while a swap waits for running reads waits for the swap, then reads the new database', async (ctx) => {
+    const engine = await openRocksdbEngine(ctx.dir);
+    ctx.engines.push(engine);
+    await churn(engine);
+    const expected = await collect(engine);
+    const holding = engine.iterateBatches({ limit: 1 })[Symbol.asyncIterator]();
+    assert.not.ok((await holding.next()).done);
+    let defragmented = false;
+    const running = engine.defragment!().then(() => (defragmented = true));
+    // The swap holds new iterations once the copy is made: until then a probe reads at once. A probe
+    // not settled after unsettledMs is taken as held (an ungated read of this store takes far less,
+    // even on a loaded machine).
+    const unsettledMs = 1000;
+    let probe: AsyncIterator<readonly EnginePair[]> | undefined;
+    let probeFirst: Promise<IteratorResult<readonly EnginePair[]>> | undefined;
+    const deadline = Date.now() + 10_000;
+    while (probe === undefined && Date.now() < deadline) {
+      const candidate = engine.iterateBatches({})[Symbol.asyncIterator]();
+      const first = candidate.next();
+      const settled = await Promise.race([first.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), unsettledMs))]);
+      if (settled) await candidate.return?.();
+      else [probe, probeFirst] = [candidate, first];
+    }
+    assert.ok(probe !== undefined && probeFirst !== undefined, 'the swap never held new iterations');
+    assert.not.ok(defragmented);
+    let released = false;
+    const probed = probeFirst.then((first) => ({ first, released }));
+    // The held read ends: the swap goes on, then the waiting iteration starts on the new database.
+    assert.ok((await holding.next()).done);
+    released = true;
+    await running;
+    const { first, released: afterRelease } = await probed;
+    assert.ok(afterRelease, 'the waiting iteration read before the held one ended');
+    const seen = first.done === true ? [] : [...first.value];
+    for (;;) {
+      const r = await probe.next();
+      if (r.done === true) break;
+      seen.push(...r.value);
+    }
+    assert.equal(
+      seen.map(([k, v]) => [k.toString('latin1'), v.toString('latin1')]),
+      expected,
+    );
+  });
+
   it('an iteration made and closed without being read does not hold a later defragment back', async (ctx) => {
     const engine = await openRocksdbEngine(ctx.dir, { defragReadersWaitMs: 500 });
     ctx.engines.push(engine);
     await churn(engine);
     // As a snapshot export that fails before its first read: made, asked for, closed unread.
-    const unread = engine.iterate({})[Symbol.asyncIterator]();
+    const unread = engine.iterateBatches({})[Symbol.asyncIterator]();
     await unread.return?.();
     await engine.defragment!();
     assert.is((await collect(engine, { gte: b('k'), lt: b('l') })).length, 100);

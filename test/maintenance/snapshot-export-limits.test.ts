@@ -74,11 +74,13 @@ test('an abort while the image is built stops it and removes its temp file', asy
   const engine = ctx.engine!;
   let seen = 0;
   const slowEngine: Engine = Object.assign(Object.create(engine) as Engine, {
-    iterate: (o: Parameters<Engine['iterate']>[0]) => ({
+    iterateBatches: (o: Parameters<Engine['iterateBatches']>[0]) => ({
       async *[Symbol.asyncIterator]() {
-        for await (const pair of engine.iterate(o)) {
-          if (++seen === 100) ac.abort();
-          yield pair;
+        for await (const batch of engine.iterateBatches(o)) {
+          for (const pair of batch) {
+            if (++seen === 100) ac.abort();
+            yield [pair];
+          }
         }
       },
     }),

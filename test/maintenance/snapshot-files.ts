@@ -8,7 +8,7 @@ import { etcdImageBuckets, type ImageSummary } from '../../src/snapshot/etcd-ima
 import { APPLIED_KEY, encodeApplied, encodeLeaseTtl, leaseKey, recordKey } from '../../src/store/storage-keys.js';
 
 /** One put per revision 2..revisions+1 of key-<n mod keys>, values of valueBytes, one lease. */
-export async function* storePairs(revisions: number, keys: number, valueBytes: number): AsyncGenerator<EnginePair> {
+function* storePairs(revisions: number, keys: number, valueBytes: number): Generator<EnginePair> {
   const versions = new Map<number, number>();
   for (let i = 0; i < revisions; i++) {
     const rev = i + 2;
@@ -23,10 +23,23 @@ export async function* storePairs(revisions: number, keys: number, valueBytes: n
   yield [APPLIED_KEY, encodeApplied({ index: revisions + 1, revision: revisions + 1 })];
 }
 
+/** storePairs in batches, as an engine's iterateBatches hands them out. */
+async function* storeBatches(revisions: number, keys: number, valueBytes: number): AsyncGenerator<EnginePair[]> {
+  let batch: EnginePair[] = [];
+  for (const pair of storePairs(revisions, keys, valueBytes)) {
+    batch.push(pair);
+    if (batch.length === 1000) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
 /** Writes an etcd snapshot file (with its sha256 trailer) of storePairs(...). */
 export async function writeStoreSnapshot(path: string, revisions: number, keys: number, valueBytes: number): Promise<ImageSummary> {
   const summary: ImageSummary = { revision: 1, compactRevision: -1, appliedIndex: 0, records: 0, leases: 0 };
-  const cursor = new EngineCursor(storePairs(revisions, keys, valueBytes));
+  const cursor = new EngineCursor(storeBatches(revisions, keys, valueBytes));
   await writeBboltFile(path, etcdImageBuckets({ cursor, members: [], clusterVersion: '3.4.0' }, summary), { snapshotHash: true });
   return summary;
 }

@@ -243,9 +243,25 @@ func runElection(ctx context.Context, cli *clientv3.Client) (interface{}, error)
 		}(i)
 		time.Sleep(200 * time.Millisecond) // campaign in order: candidate 1 before candidate 2
 	}
+	// Observe reports the leader it finds after each change, so a change made before the observer
+	// has caught up may be skipped (its Get can already find the next one): each step waits until
+	// the observer has seen the leader it made.
+	waitSeen := func(v string) {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			seenMu.Lock()
+			done := len(seen) > 0 && seen[len(seen)-1] == v
+			seenMu.Unlock()
+			if done {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if err := elections[0].Proclaim(ctx, "a2"); err != nil {
 		return nil, err
 	}
+	waitSeen("a2")
 	leader, err := elections[1].Leader(ctx)
 	if err != nil {
 		return nil, err
@@ -255,11 +271,13 @@ func runElection(ctx context.Context, cli *clientv3.Client) (interface{}, error)
 		return nil, err
 	}
 	first := <-won
+	waitSeen(first)
 	// The second leader loses its lease: the third candidate takes over.
 	if _, err := cli.Revoke(ctx, candidates[1].Lease()); err != nil {
 		return nil, err
 	}
 	second := <-won
+	waitSeen(second)
 	notLeader := ""
 	if err := elections[1].Proclaim(ctx, "late"); err != nil {
 		notLeader = err.Error()

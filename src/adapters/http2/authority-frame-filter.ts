@@ -5,8 +5,10 @@
 // (http2-path.ts), the client's ACK of it is taken out too. Pure: bytes in, bytes out, no I/O.
 import { applyRewrites, HpackAuthorityTracker, type HpackAuthorityTrackerOptions } from './hpack-authority-tracker.js';
 import { Http2ShimError } from './http2-shim-error.js';
+import { clientPreface, writeFrameHeader } from '../h2/frames.js';
 
-export const http2ClientPreface: Buffer = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/** The client preface (HTTP/2's own, kept in h2/frames.ts). */
+export const http2ClientPreface: Buffer = clientPreface;
 /** Bound on one HEADERS+CONTINUATION sequence as sent (frame headers, padding and all). */
 export const defaultMaxHeaderSequenceBytes = 64 * 1024;
 /** Rebuilt frames stay within RFC 7540's minimum SETTINGS_MAX_FRAME_SIZE, which every server accepts. */
@@ -264,15 +266,6 @@ export class AuthorityFrameFilter {
 
 function frameLength(buf: Buffer, at: number): number {
   return (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
-}
-
-function writeFrameHeader(out: Buffer, at: number, length: number, type: number, flags: number, streamId: number): void {
-  out[at] = length >>> 16;
-  out[at + 1] = (length >>> 8) & 0xff;
-  out[at + 2] = length & 0xff;
-  out[at + 3] = type;
-  out[at + 4] = flags;
-  out.writeUInt32BE(streamId, at + 5);
 }
 
 /** A HEADERS frame (unpadded) and as many CONTINUATIONs as the block needs, in one buffer. */

@@ -257,7 +257,7 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
           this.holdBack(w, rev);
           continue;
         }
-        w.stream.sink.send({ type: 'events', watchId: w.id, revision: rev, batch, fragment: w.fragment });
+        w.stream.sink.events(w.id, rev, batch, w.fragment);
         w.nextRev = rev + 1;
         w.progressDue = false;
       }
@@ -372,7 +372,7 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
       }
       w.nextRev = scan.throughRevision + 1;
       if (batch !== null) {
-        w.stream.sink.send({ type: 'events', watchId: w.id, revision: curRev, batch, fragment: w.fragment });
+        w.stream.sink.events(w.id, curRev, batch, w.fragment);
         w.progressDue = false;
       }
       // Revisions applied during the read were not sent to it: it stays unsynced for another round.

@@ -25,12 +25,13 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
     wake = undefined;
   };
   const stream = watch.openStream({
+    events(_watchId, _revision, batch) {
+      queue.push(...batch.changes);
+      for (const c of batch.changes) queuedBytes += sizeOf(c);
+      notify();
+    },
     send(res) {
-      if (res.type === 'events') {
-        queue.push(...res.batch.changes);
-        for (const c of res.batch.changes) queuedBytes += sizeOf(c);
-      }
-      else if (res.type === 'compacted') failure = new EtcdError('compacted');
+      if (res.type === 'compacted') failure = new EtcdError('compacted');
       else if (res.type === 'createFailed') failure = new EtcdError('compacted', 'the watch could not be created');
       notify();
     },

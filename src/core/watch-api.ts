@@ -46,9 +46,17 @@ export type WatchResponse =
   /** Every event at or below `revision` has been sent (to this watcher, or to the whole stream). */
   | { readonly type: 'progress'; readonly watchId: bigint; readonly revision: number };
 
+/** Every answer but events: the hub's control answers, one object each. */
+export type WatchControlResponse = Exclude<WatchResponse, { readonly type: 'events' }>;
+
 /** Where a watch stream's answers go. The hub never waits on it; it reads the backlog instead. */
 export interface WatchStreamSink {
-  send(response: WatchResponse): void;
+  send(response: WatchControlResponse): void;
+  /**
+   * One watcher's events of one revision (or one catch-up read). Called for every watcher a revision
+   * reaches, so the answer comes as arguments rather than as an object made for each watcher.
+   */
+  events(watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void;
   /** Bytes the transport has accepted but not written out yet. */
   readonly backlogBytes: number;
 }

@@ -4,7 +4,7 @@
 // canceled at once, the reason `etcdserver: too many requests`; the stream's other watchers go on.
 import type { RecordChange } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
-import type { EventBatch, WatchApi, WatchHubMessage, WatchResponse, WatchStreamId, WatchStreamSink } from '../core/watch-api.js';
+import type { EventBatch, WatchApi, WatchControlResponse, WatchHubMessage, WatchStreamId, WatchStreamSink } from '../core/watch-api.js';
 import type { TenantState } from './tenant-state.js';
 
 /** Watchers of one stream this wrapper counts: created ones, and creates not answered yet. */
@@ -31,8 +31,9 @@ export class TenantWatch implements WatchApi {
     const wrapped: WatchStreamSink = {
       send: (response) => {
         this.count(watchers, response);
-        sink.send(this.toClient(response));
+        sink.send(response);
       },
+      events: (watchId, revision, batch, fragment) => sink.events(watchId, revision, this.toClient(batch), fragment),
       get backlogBytes() {
         return sink.backlogBytes;
       },
@@ -66,7 +67,7 @@ export class TenantWatch implements WatchApi {
     this.base.receive(msg);
   }
 
-  private count(watchers: StreamWatchers, response: WatchResponse): void {
+  private count(watchers: StreamWatchers, response: WatchControlResponse): void {
     switch (response.type) {
       case 'created':
         if (watchers.pending > 0) watchers.pending--;
@@ -85,14 +86,13 @@ export class TenantWatch implements WatchApi {
     }
   }
 
-  private toClient(response: WatchResponse): WatchResponse {
-    if (response.type !== 'events') return response;
-    let batch = this.mapped.get(response.batch);
+  private toClient(stored: EventBatch): EventBatch {
+    let batch = this.mapped.get(stored);
     if (batch === undefined) {
-      batch = { prevKv: response.batch.prevKv, changes: response.batch.changes.map((c) => this.change(c)) };
-      this.mapped.set(response.batch, batch);
+      batch = { prevKv: stored.prevKv, changes: stored.changes.map((c) => this.change(c)) };
+      this.mapped.set(stored, batch);
     }
-    return { ...response, batch };
+    return batch;
   }
 
   private change(c: RecordChange): RecordChange {

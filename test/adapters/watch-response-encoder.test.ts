@@ -6,17 +6,25 @@ import * as assert from 'uvu/assert';
 import { WatchResponse as WatchResponsePb, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { Event, Event_EventType, type KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
 import { WatchResponseEncoder, cancelReasons } from '../../src/adapters/grpc/watch-response-encoder.js';
+import type { OutgoingMessage } from '../../src/adapters/grpc/grpc-wire.js';
 import type { EventBatch, WatchResponse } from '../../src/core/watch-api.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import type { RecordChange } from '../../src/mvcc/key-history-index.js';
 
 /** Each message as bytes, written at an offset inside a larger buffer as the stream writer does. */
 function encodeBytes(enc: WatchResponseEncoder, res: WatchResponse): Buffer[] {
-  return enc.encode(res).map((m) => {
-    const buf = Buffer.alloc(m.size + 7, 0xee);
-    m.writeTo(buf, 7);
-    return buf.subarray(7);
-  });
+  const out: Buffer[] = [];
+  // as a call does: each message encoded while it is written (the encoder reuses its object)
+  const writer = {
+    write(m: OutgoingMessage): void {
+      const buf = Buffer.alloc(m.size + 7, 0xee);
+      m.writeTo(buf, 7);
+      out.push(buf.subarray(7));
+    },
+  };
+  if (res.type === 'events') enc.writeEvents(writer, res.watchId, res.revision, res.batch, res.fragment);
+  else writer.write(enc.encode(res));
+  return out;
 }
 
 const header = (revision: number): ResponseHeader => ({ clusterId: 0xfeedn, memberId: 0xbeefn, revision: BigInt(revision), raftTerm: 3n });

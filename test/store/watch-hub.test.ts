@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WatchHub } from '../../src/actors/watch-hub.js';
 import { keyRange, type KeyRange } from '../../src/core/keys.js';
-import type { WatchResponse, WatchStreamId, WatchStreamSink } from '../../src/core/watch-api.js';
+import type { EventBatch, WatchResponse, WatchStreamId, WatchStreamSink } from '../../src/core/watch-api.js';
 import { CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { until, watchCreate as watch } from './watch-test-kit.js';
 import { layoutName, openStore, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
@@ -27,6 +27,9 @@ class RecordingSink implements WatchStreamSink {
   backlogBytes = 0;
   send(response: WatchResponse): void {
     this.responses.push(response);
+  }
+  events(watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void {
+    this.responses.push({ type: 'events', watchId, revision, batch, fragment });
   }
   /** One line per answer: type, id, revision and the events as "rev.sub TYPE key=value prev=…". */
   lines(): string[] {

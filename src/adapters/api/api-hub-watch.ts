@@ -39,6 +39,7 @@ export class HubWatch {
     };
     this.stream = hub.openStream({
       send: emit,
+      events: (watchId, revision, batch, fragment) => emit({ type: 'events', watchId, revision, batch, fragment }),
       get backlogBytes() {
         return backlogBytes();
       },

@@ -6,7 +6,10 @@ import type { GrpcStatus } from './error-status.js';
 /** Compressed flag (1 byte) and big-endian message length (4 bytes) before every message. */
 export const messagePrefixBytes = 5;
 
-/** A message that writes its own encoding into a frame buffer, so no buffer is made per message. */
+/**
+ * A message that writes its own encoding into a frame buffer, so no buffer is made per message. A
+ * call encodes it while it is written (it is not kept), so one object may be reused for the next.
+ */
 export interface OutgoingMessage {
   readonly size: number;
   writeTo(buf: Buffer, at: number): void;
@@ -21,20 +24,6 @@ export class EncodedMessage implements OutgoingMessage {
   writeTo(buf: Buffer, at: number): void {
     buf.set(this.bytes, at);
   }
-}
-
-/** One buffer holding every message framed, back to back. */
-export function frameMessages(messages: readonly OutgoingMessage[], totalBytes: number): Buffer {
-  const out = Buffer.allocUnsafe(totalBytes);
-  let at = 0;
-  for (const m of messages) {
-    const size = m.size;
-    out[at] = 0;
-    out.writeUInt32BE(size, at + 1);
-    m.writeTo(out, at + messagePrefixBytes);
-    at += messagePrefixBytes + size;
-  }
-  return out;
 }
 
 /** One message framed, from its encoding. */

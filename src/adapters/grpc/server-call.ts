@@ -3,12 +3,14 @@
 // with their backlog, and exactly one status at the end.
 //
 // Response writes are batched per tick: every message queued in one tick goes out in one HTTP/2
-// write, each written straight into that write's buffer (frameMessages). A watch stream that gets a
-// revision for 100 watchers makes one write, not 100 (docs/design.md, "Encode once, write once").
+// write, each framed straight into that write's buffers as it is queued (framed-batch.ts). A watch
+// stream that gets a revision for 100 watchers makes one write, not 100 (docs/design.md, "Encode
+// once, write once").
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
-import { frameMessages, messagePrefixBytes, type OutgoingMessage } from './grpc-wire.js';
+import type { OutgoingMessage } from './grpc-wire.js';
+import { FramedBatch } from './framed-batch.js';
 import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
 import type { CallStream, CallStreamEvents } from './call-stream.js';
@@ -48,8 +50,9 @@ export const maxTimerDelayMs = 2 ** 31 - 1;
 const cancelledByClient: GrpcStatus = { code: Status.CANCELLED, details: 'context canceled' };
 const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
 
-/** The queue of a call with nothing queued; shared, never pushed to (write makes a call's own). */
-const noMessages: OutgoingMessage[] = [];
+function flushCall(call: ServerCall): void {
+  call.flushQueued();
+}
 
 function onDeadline(call: ServerCall): void {
   call.cancel(deadlineExceeded);
@@ -106,8 +109,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
   /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
   private drainListeners: Set<() => void> | undefined;
   /** Made by the first write: a unary call never needs it. */
-  private pending: OutgoingMessage[] = noMessages;
-  private pendingBytes = 0;
+  private batch: FramedBatch | undefined;
   private inFlightBytes = 0;
   /** This call's writes counted by the connection as unfinished; released at the latest when the stream closes. */
   private unfinishedWrites = 0;
@@ -146,7 +148,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
 
   /** Bytes queued or handed to the HTTP/2 stream and not yet written out. */
   get backlogBytes(): number {
-    return this.pendingBytes + this.inFlightBytes;
+    return (this.batch?.bytes ?? 0) + this.inFlightBytes;
   }
 
   /** Called once the call's stream has closed, after the options' `closed`. */
@@ -248,16 +250,15 @@ export class ServerCall implements CallContext, CallStreamEvents {
     this.endListener?.(false);
   }
 
-  /** Queues one response message of a stream; it goes out with the rest of this tick's. */
+  /** Queues one response message of a stream, encoded now; it goes out with the rest of this tick's. */
   write(message: OutgoingMessage): void {
     if (this.ended) return;
+    (this.batch ??= new FramedBatch()).add(message);
     this.options.observer?.sent();
-    if (this.pending === noMessages) this.pending = [];
-    this.pending.push(message);
-    this.pendingBytes += messagePrefixBytes + message.size;
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(() => this.flush());
+    // a function outside: an arrow here would make every write allocate a context for `this`
+    process.nextTick(flushCall, this);
   }
 
   /** Ends the call with `status` (OK by default) after every queued message. */
@@ -280,7 +281,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
   private sendStatus(status: GrpcStatus | undefined): void {
     const stream = this.stream;
     if (!stream.gone) {
-      if (!this.headersSent && this.pending.length === 0) {
+      if (!this.headersSent && (this.batch?.bytes ?? 0) === 0) {
         // Trailers-Only: one HEADERS frame with the status.
         stream.sendTrailersOnly(status);
         this.options.connection?.responded();
@@ -312,8 +313,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
     clearTimeout(this.deadlineTimer);
     if (this.ended) return;
     this.ended = true;
-    this.pending = noMessages;
-    this.pendingBytes = 0;
+    this.batch?.clear();
     this.controller?.abort(cancelledByClient.details);
     this.options.observer?.ended(Status.CANCELLED);
     this.endListener?.(true);
@@ -325,28 +325,38 @@ export class ServerCall implements CallContext, CallStreamEvents {
     this.options.connection?.responded();
   }
 
-  private flush(): void {
+  /** The tick's writes, queued by write(). */
+  flushQueued(): void {
     this.flushScheduled = false;
     if (!this.ended) this.flushNow();
   }
 
   private flushNow(): void {
-    if (this.pending.length === 0) {
+    const batch = this.batch;
+    if (batch === undefined || batch.bytes === 0) {
       if (!this.headersSent) this.sendHeaders();
       return;
     }
-    const total = this.pendingBytes;
-    const out = frameMessages(this.pending, total);
-    this.pending = noMessages;
-    this.pendingBytes = 0;
+    const total = batch.bytes;
     const stream = this.stream;
-    if (stream.gone) return;
+    if (stream.gone) {
+      batch.clear();
+      return;
+    }
+    const out = batch.take();
     if (!this.headersSent) this.sendHeaders();
     // grpc-go clients answer data with a BDP PING: data sent clears the ping strikes, as in grpc-go
     else this.options.connection?.responded();
     this.inFlightBytes += total;
     this.writeStarted();
-    stream.sendData(out, () => this.written(total));
+    // the stream sends in order, so the last buffer's callback means all of them have left
+    const last = out.length - 1;
+    for (let i = 0; i < last; i++) stream.sendData(out[i]!.bytes, out[i]!.release);
+    const release = out[last]!.release;
+    stream.sendData(out[last]!.bytes, () => {
+      release();
+      this.written(total);
+    });
   }
 
   private writeStarted(): void {

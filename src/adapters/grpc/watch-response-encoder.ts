@@ -3,10 +3,10 @@
 // message only adds its header and watch_id around those bytes. Large event answers of watchers that
 // asked for `fragment` are split exactly as etcd's sendFragments does (v3rpc/watch.go).
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import type { EventBatch, WatchCreateError, WatchResponse } from '../../core/watch-api.js';
+import type { EventBatch, WatchControlResponse, WatchCreateError } from '../../core/watch-api.js';
 import type { RecordChange } from '../../mvcc/key-history-index.js';
 import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
-import { ExactWriter, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
+import { ExactWriter, putVarint, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
 import { EncodedMessage, type OutgoingMessage } from './grpc-wire.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
@@ -115,19 +115,55 @@ function writeResponse(f: ResponseFields, buf: Buffer, at: number, total: number
 /**
  * An events answer, written straight into the stream's batch: the header and the batch's encoded
  * events are shared with every other watcher of the revision; only the watch id is this watcher's.
+ * One object serves every answer in turn (a call encodes a message while it is written), so a
+ * revision reaching 10,000 watchers makes no object per watcher.
  */
 class EventsMessage implements OutgoingMessage {
-  readonly size: number;
-  constructor(private readonly fields: ResponseFields) {
-    this.size = responseSize(fields);
+  size = 0;
+  private header: Buffer = Buffer.alloc(0);
+  private watchId = 0n;
+  private fragment = false;
+  private events: Buffer = Buffer.alloc(0);
+
+  set(header: Buffer, watchId: bigint, fragment: boolean, events: Buffer): this {
+    this.header = header;
+    this.watchId = watchId;
+    this.fragment = fragment;
+    this.events = events;
+    this.size = header.length + intFieldSize(watchId) + (fragment ? 2 : 0) + events.length;
+    return this;
   }
+
   writeTo(buf: Buffer, at: number): void {
-    writeResponse(this.fields, buf, at, this.size);
+    // field order as responseSize and writeResponse have it: header, watch_id, fragment, events;
+    // written in place (no ExactWriter): this runs once per watcher per revision
+    const start = at;
+    buf.set(this.header, at);
+    at += this.header.length;
+    if (this.watchId !== 0n) {
+      buf[at++] = (2 << 3) | 0; // watch_id, varint
+      at = putVarint(buf, at, this.watchId);
+    }
+    if (this.fragment) {
+      buf[at++] = (7 << 3) | 0; // fragment, varint
+      buf[at++] = 1;
+    }
+    buf.set(this.events, at);
+    at += this.events.length;
+    if (at !== start + this.size) throw new Error(`WatchResponse encoder wrote ${at - start} of ${this.size} bytes`);
   }
+}
+
+/** Where answers go: a call that encodes each message as it is written (ResponseStream). */
+export interface MessageWriter {
+  write(message: OutgoingMessage): unknown;
 }
 
 export class WatchResponseEncoder {
   private readonly events = new WeakMap<EventBatch, EncodedEvents>();
+  private lastBatch: EventBatch | undefined;
+  private lastEncoded: EncodedEvents | undefined;
+  private readonly message = new EventsMessage();
   private headerRevision = -1;
   private headerBytes: Buffer = Buffer.alloc(0);
 
@@ -140,13 +176,54 @@ export class WatchResponseEncoder {
     private readonly fragmentBytes: number,
   ) {}
 
-  /** The messages that carry one answer: one, or several fragments. */
-  encode(res: WatchResponse): OutgoingMessage[] {
-    if (res.type === 'events') return this.encodeEvents(res.batch, this.headerField(res.revision), res.watchId, res.fragment);
-    return [new EncodedMessage(this.encodeControl(res))];
+  /** A control answer (created, canceled, progress, ...), encoded. */
+  encode(res: WatchControlResponse): OutgoingMessage {
+    return new EncodedMessage(this.encodeControl(res));
   }
 
-  private encodeControl(res: Exclude<WatchResponse, { type: 'events' }>): Buffer {
+  /** One watcher's events answer: one message, or several fragments. */
+  writeEvents(out: MessageWriter, watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void {
+    const header = this.headerField(revision);
+    const encoded = this.encoded(batch);
+    const message = this.message.set(header, watchId, false, encoded.bytes);
+    if (!fragment || encoded.ends.length < 2 || message.size < this.fragmentBytes) {
+      out.write(message);
+      return;
+    }
+    // etcd: add events while the response stays under the limit (at least one per fragment); every
+    // fragment but the last has fragment=true, and sizes are measured with the flag set.
+    const base = responseSize({ header, watchId, fragment: true });
+    let idx = 0;
+    const count = encoded.ends.length;
+    while (idx < count) {
+      const from = idx === 0 ? 0 : encoded.ends[idx - 1]!;
+      let end = from;
+      let n = 0;
+      while (idx < count) {
+        const next = encoded.ends[idx]!;
+        if (n >= 1 && base + (next - from) >= this.fragmentBytes) break;
+        end = next;
+        n++;
+        idx++;
+      }
+      out.write(message.set(header, watchId, idx < count, encoded.bytes.subarray(from, end)));
+    }
+  }
+
+  /** The batch's events, encoded once for every watcher it reaches (consecutive watchers share the last one). */
+  private encoded(batch: EventBatch): EncodedEvents {
+    if (batch === this.lastBatch && this.lastEncoded !== undefined) return this.lastEncoded;
+    let encoded = this.events.get(batch);
+    if (encoded === undefined) {
+      encoded = encodeEvents(batch);
+      this.events.set(batch, encoded);
+    }
+    this.lastBatch = batch;
+    this.lastEncoded = encoded;
+    return encoded;
+  }
+
+  private encodeControl(res: WatchControlResponse): Buffer {
     switch (res.type) {
       case 'created':
         return encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId, created: true });
@@ -165,36 +242,6 @@ export class WatchResponseEncoder {
       case 'progress':
         return encodeResponse({ header: this.headerField(res.revision), watchId: res.watchId });
     }
-  }
-
-  private encodeEvents(batch: EventBatch, header: Buffer, watchId: bigint, fragment: boolean): OutgoingMessage[] {
-    let encoded = this.events.get(batch);
-    if (encoded === undefined) {
-      encoded = encodeEvents(batch);
-      this.events.set(batch, encoded);
-    }
-    const whole = { header, watchId, events: encoded.bytes };
-    if (!fragment || encoded.ends.length < 2 || responseSize(whole) < this.fragmentBytes) return [new EventsMessage(whole)];
-    // etcd: add events while the response stays under the limit (at least one per fragment); every
-    // fragment but the last has fragment=true, and sizes are measured with the flag set.
-    const base = responseSize({ header, watchId, fragment: true });
-    const out: OutgoingMessage[] = [];
-    let idx = 0;
-    const count = encoded.ends.length;
-    while (idx < count) {
-      const from = idx === 0 ? 0 : encoded.ends[idx - 1]!;
-      let end = from;
-      let n = 0;
-      while (idx < count) {
-        const next = encoded.ends[idx]!;
-        if (n >= 1 && base + (next - from) >= this.fragmentBytes) break;
-        end = next;
-        n++;
-        idx++;
-      }
-      out.push(new EventsMessage({ header, watchId, fragment: idx < count, events: encoded.bytes.subarray(from, end) }));
-    }
-    return out;
   }
 
   /** The header field, reused while the revision does not change (a revision fans out to many). */

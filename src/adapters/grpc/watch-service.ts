@@ -61,8 +61,10 @@ function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, enc
   let closed = false;
   const sink: WatchStreamSink = {
     send(res) {
-      if (closed) return;
-      for (const message of encoder.encode(res)) out.write(message);
+      if (!closed) out.write(encoder.encode(res));
+    },
+    events(watchId, revision, batch, fragment) {
+      if (!closed) encoder.writeEvents(out, watchId, revision, batch, fragment);
     },
     get backlogBytes() {
       return out.backlogBytes;

@@ -627,15 +627,18 @@ export class H2Connection implements StreamHost {
     this.queuedOutputBytes -= stream.queuedBytes;
     const held = stream.closedByConnection();
     if (held > 0) this.creditConnection(held);
-    if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) {
-      this.scheduleFlush();
-      setImmediate(() => {
-        if (this.streams.size === 0) {
-          this.flush();
-          this.closeSocket();
-        }
-      });
-    }
+    if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) this.closeWhenIdle();
+  }
+
+  /** Kept apart from closeStream: a closure there would cost every stream's close a context allocation. */
+  private closeWhenIdle(): void {
+    this.scheduleFlush();
+    setImmediate(() => {
+      if (this.streams.size === 0) {
+        this.flush();
+        this.closeSocket();
+      }
+    });
   }
 
   /** A stream the client's input broke: reset, and counted with the client's own resets (each costs a decode and an answer). */
@@ -721,11 +724,14 @@ export class H2Connection implements StreamHost {
   private scheduleFlush(): void {
     if (this.flushScheduled || this.ended) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flushGuarded();
-    });
+    setImmediate(this.scheduledFlush);
   }
+
+  /** Made once per connection: a closure made in scheduleFlush would cost each call a context. */
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flushGuarded();
+  };
 
   private onDrain(): void {
     this.socketBlocked = false;

@@ -287,11 +287,15 @@ export class MvccStore implements KvApi {
     return this.stamp(outcome.result.response);
   }
 
-  async put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
-    const r = await this.write(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth });
+  put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
+    // One `then`, not an async frame: every put passes here.
+    return this.write(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth }).then(this.putAnswer);
+  }
+
+  private readonly putAnswer = (r: SettledResult): PutResponse => {
     if (r.type !== 'put') throw new Error('put answered with another response type');
     return this.stamp(r.response);
-  }
+  };
 
   async deleteRange(req: DeleteRangeRequest, auth?: AuthHeader): Promise<DeleteRangeResponse> {
     const r = await this.write(auth === undefined ? { type: 'deleteRange', req } : { type: 'deleteRange', req, auth });
@@ -396,21 +400,26 @@ export class MvccStore implements KvApi {
     return outcome;
   }
 
-  private async write(command: Command): Promise<SettledResult> {
+  /** Not async (every write passes here): a refusal before proposing still comes as a rejection. */
+  private write(command: Command): Promise<SettledResult> {
     // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
     if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
-    if (this.failure !== null) throw refusalFor(this.failure);
+    if (this.failure !== null) return Promise.reject(refusalFor(this.failure));
     // Every write waits until applied (or its deadline), so this also bounds what the log has
     // committed but the store not yet applied.
-    const { id, outcome } = this.proposals.register();
+    let registered: { readonly id: bigint; readonly outcome: Promise<Settled> };
+    try {
+      registered = this.proposals.register();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = registered.id;
     // Committed: the answer comes when the entry is applied. Refused or lost: it comes from here.
     this.log.propose(id, command).catch((e: unknown) => {
       if (this.log.failure !== undefined) this.stop(this.log.failure);
       this.proposals.fail(id, this.failure === null ? e : refusalFor(this.failure));
     });
-    const s = await outcome;
-    if (!s.ok) throw new EtcdError(s.error);
-    return s.result;
+    return registered.outcome.then(settledResult);
   }
 
   /** The one loop that applies the log: replay, then live (RevisionLog.follow). */
@@ -681,6 +690,12 @@ export class MvccStore implements KvApi {
     if (this.unpersisted.length > maxUnpersistedBatches) await this.unpersisted[0];
   }
 
+}
+
+/** The result of a settled write, or its refusal as a rejection. */
+function settledResult(s: Settled): SettledResult {
+  if (!s.ok) throw new EtcdError(s.error);
+  return s.result;
 }
 
 const isKvWrite = (c: Command): c is WriteCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn';

@@ -6,6 +6,7 @@ import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
 import { encodeRangeResponse, frameRangeResponse } from './range-response-encoder.js';
 import { framePutResponse } from './put-response-encoder.js';
+import { decodePutRequest } from './put-request-decoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
 import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
@@ -19,7 +20,7 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
 // Range answers can be large: they get the exact-size serializer, framed in the same buffer.
 const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse };
 // Writes keep the bytes they arrived in for the size check; a put's log entry reuses them when canonical.
-const putMethod = { ...KVService.put, keepsEncoding: true, responseFrame: framePutResponse };
+const putMethod = { ...KVService.put, requestDeserialize: decodePutRequest, keepsEncoding: true, responseFrame: framePutResponse };
 const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true };
 const txnMethod = { ...KVService.txn, keepsEncoding: true };
 const compactMethod = { ...KVService.compact, keepsEncoding: true };

@@ -1,5 +1,5 @@
 // Decodes a PutRequest, which every put arrives as, without the generated decoder's reader object,
-// its two fresh empty buffers per message and its recursion bookkeeping. Only the forms a client
+// its two fresh empty buffers per message, its copies of key and value and its recursion bookkeeping. Only the forms a client
 // sends are read here (each field at most a short varint or a length-delimited copy); anything else
 // (an unknown field, another wire type, a negative or long lease, a truncated message) goes to the
 // generated decoder from the start, so rare forms and malformed input decode or fail exactly as
@@ -12,8 +12,8 @@ const EMPTY = Buffer.alloc(0);
 const maxVarintBytes = 7;
 
 export function decodePutRequest(bytes: Buffer): PutRequest {
-  let key = EMPTY;
-  let value = EMPTY;
+  let key: Buffer = EMPTY;
+  let value: Buffer = EMPTY;
   let lease = 0n;
   let prevKv = false;
   let ignoreValue = false;
@@ -38,8 +38,9 @@ export function decodePutRequest(bytes: Buffer): PutRequest {
         continue;
       }
       if (n > end - at) return PutRequest.decode(bytes);
-      // A copy: the value is kept in the key index, which must not hold the received chunk alive.
-      const field = Buffer.copyBytesFrom(bytes, at, n);
+      // A view, not a copy: the message arrives in a buffer of its own (message-reader.ts), which
+      // the request keeps anyway (its received encoding).
+      const field = bytes.subarray(at, at + n);
       at += n;
       if (tag === 10) key = field;
       else value = field;

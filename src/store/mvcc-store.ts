@@ -289,10 +289,11 @@ export class MvccStore implements KvApi {
 
   put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
     // One `then`, not an async frame: every put passes here.
-    return this.write(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth }).then(this.putAnswer);
+    return this.propose(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth }).then(this.putAnswer);
   }
 
-  private readonly putAnswer = (r: SettledResult): PutResponse => {
+  private readonly putAnswer = (s: Settled): PutResponse => {
+    const r = settledResult(s);
     if (r.type !== 'put') throw new Error('put answered with another response type');
     return this.stamp(r.response);
   };
@@ -400,8 +401,12 @@ export class MvccStore implements KvApi {
     return outcome;
   }
 
-  /** Not async (every write passes here): a refusal before proposing still comes as a rejection. */
   private write(command: Command): Promise<SettledResult> {
+    return this.propose(command).then(settledResult);
+  }
+
+  /** A write's settled outcome. Not async (every write passes here): a refusal before proposing still comes as a rejection. */
+  private propose(command: Command): Promise<Settled> {
     // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
     if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
     if (this.failure !== null) return Promise.reject(refusalFor(this.failure));
@@ -419,7 +424,7 @@ export class MvccStore implements KvApi {
       if (this.log.failure !== undefined) this.stop(this.log.failure);
       this.proposals.fail(id, this.failure === null ? e : refusalFor(this.failure));
     });
-    return registered.outcome.then(settledResult);
+    return registered.outcome;
   }
 
   /** The one loop that applies the log: replay, then live (RevisionLog.follow). */

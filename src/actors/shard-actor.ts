@@ -2,7 +2,7 @@
 // of committed writes, serves reads at a revision, and answers the primitive scans and appends the
 // store uses for the rare entry that spans shards.
 import type { KeyRange } from '../core/keys.js';
-import { applyWrite, revisionsUsed, serveRangeNow, serveRead, type ScanNow, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
+import { applyPutNow, applyWrite, revisionsUsed, serveRangeNow, serveRead, type ScanNow, type ApplyOutcome, type ReadOutcome, type ReadRequest, type WriteCommand } from '../mvcc/apply-command.js';
 import { KeyHistoryIndex, type ChangeScan, type HashRecords, type RangeScan, type RevisionId } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import type { KeyspaceView, RevisionState } from '../mvcc/store-txn.js';
@@ -50,7 +50,8 @@ export class ShardActor implements Actor<ShardRequest, ShardReply> {
         const outcomes: ApplyOutcome[] = [];
         const live = new Set(msg.liveLeases);
         for (const cmd of msg.commands) {
-          const outcome = await applyWrite(this.view, cmd, { beginRev: rev, compactRev: msg.revs.compactRev }, live);
+          const outcome =
+            cmd.type === 'put' ? applyPutNow(this.index, cmd.req, rev, live) : await applyWrite(this.view, cmd, { beginRev: rev, compactRev: msg.revs.compactRev }, live);
           rev += revisionsUsed(outcome);
           outcomes.push(outcome);
         }

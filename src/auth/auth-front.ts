@@ -59,6 +59,12 @@ function tokenEventsOf(provider: TokenProvider): TokenEvents {
   return { assigned: () => undefined, userInvalidated: () => undefined, disabled: () => undefined };
 }
 
+/** The `token` metadata (or the gateway's `authorization`), if sent. */
+function tokenOf(metadata: IncomingHttpHeaders): string | undefined {
+  const raw = metadata['token'] ?? metadata['authorization'];
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
 export class AuthFront {
   readonly state: AuthState;
   /** The permission check in the shape request-permissions.ts takes. */
@@ -122,13 +128,23 @@ export class AuthFront {
    * --client-cert-auth, else nobody (user "", revision 0). Rejects with authInvalidToken.
    */
   async caller(metadata: IncomingHttpHeaders, verifiedCommonName?: string): Promise<AuthHeader> {
-    const raw = metadata['token'] ?? metadata['authorization'];
-    const token = Array.isArray(raw) ? raw[0] : raw;
-    if (token !== undefined) {
-      const info = token.length > maxTokenBytes ? undefined : await this.tokenInfo(token);
-      if (info === undefined) throw new EtcdError('authInvalidToken');
-      return info;
-    }
+    const token = tokenOf(metadata);
+    if (token === undefined) return this.callerOf(metadata, verifiedCommonName);
+    const info = token.length > maxTokenBytes ? undefined : await this.tokenInfo(token);
+    if (info === undefined) throw new EtcdError('authInvalidToken');
+    return info;
+  }
+
+  /**
+   * caller's answer at once when there is no token to look up; undefined when there is one (ask
+   * caller). Every client write resolves its caller, with auth enabled or not.
+   */
+  callerWithoutToken(metadata: IncomingHttpHeaders, verifiedCommonName?: string): AuthHeader | undefined {
+    return tokenOf(metadata) === undefined ? this.callerOf(metadata, verifiedCommonName) : undefined;
+  }
+
+  /** The caller of a call without a token. */
+  private callerOf(metadata: IncomingHttpHeaders, verifiedCommonName: string | undefined): AuthHeader {
     // etcd ignores the CN of calls the gateway proxies (the gateway always sets the mark).
     if (this.deps.clientCertAuth && verifiedCommonName !== undefined && metadata[gatewayCallMark] === undefined) {
       return { user: verifiedCommonName, revision: this.state.revision };

@@ -9,6 +9,7 @@ const suffixBits = 48n;
 const counterBits = 8n;
 const timestampBits = 40n;
 const lowBits = (n: bigint, bits: bigint): bigint => n & ((1n << bits) - 1n);
+const suffixMask = (1n << suffixBits) - 1n;
 
 export class IdGenerator {
   private readonly prefix: bigint;
@@ -23,6 +24,7 @@ export class IdGenerator {
   /** The next ID: a uint64 (it may exceed 2^63 when the member ID's bit 15 is set). */
   next(): bigint {
     this.suffix++;
-    return this.prefix | lowBits(this.suffix, suffixBits);
+    // the mask made once: every write takes an id
+    return this.prefix | (this.suffix & suffixMask);
   }
 }

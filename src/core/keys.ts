@@ -3,7 +3,9 @@
 
 export type Key = string;
 
-export const toKey = (bytes: Uint8Array): Key => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+export const toKey = (bytes: Uint8Array): Key =>
+  // a Buffer (nearly every request's key) needs no view of its own
+  (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString('latin1');
 export const keyBytes = (key: Key): Buffer => Buffer.from(key, 'latin1');
 
 /** etcd's range_end conventions: empty = the single key, "\0" = every key >= key. */

@@ -104,6 +104,14 @@ export class ExactWriter {
     this.varint(v);
   }
 
+  /** A bytes field holding a latin1 string's bytes, one per char (the store's keys, core/keys.ts). */
+  latin1Field(field: number, text: string): void {
+    if (text.length === 0) return;
+    this.tag(field, 2);
+    this.length(text.length);
+    for (let i = 0; i < text.length; i++) this.buf[this.at++] = text.charCodeAt(i);
+  }
+
   bytesField(field: number, b: Uint8Array): void {
     if (b.length === 0) return;
     this.tag(field, 2);

@@ -129,6 +129,9 @@ interface HeldProposal {
 /** Refusals that end once a leader is known again: the request waits for it, as etcd's do. */
 const waitsForLeader = (refusal: ProposalRefusal): boolean => refusal === 'noLeader' || refusal === 'leaderTransferring';
 
+/** The answer to every accepted proposal: one settled promise, not one per write. */
+const accepted: Promise<void> = Promise.resolve();
+
 export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
   private readonly loop: NodeLoop;
   private readonly listeners = new Set<CommitListener>();
@@ -225,7 +228,7 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
     if (this.held.length > 0) return this.hold(data);
     const result = this.loop.propose(data);
     // Accepted: the store answers its caller when the entry is applied, or at its deadline.
-    if (result.ok) return Promise.resolve();
+    if (result.ok) return accepted;
     // etcd blocks a proposal while there is no leader until one is elected or the request times out.
     return this.isLeaderlessRefusal(result.refusal) ? this.hold(data) : Promise.reject(refusalError(result.refusal));
   }

@@ -40,16 +40,19 @@ function goMilliseconds(ms: number): string {
 
 /** Wraps `kv` so that its calls are counted in `counters`; a slow Range is warned about as etcd does. */
 export function countingKv(kv: KvApi, counters: KvCounters, warnSlow?: SlowRequestWarning): KvApi {
-  const proposal = async <T>(write: Promise<T>): Promise<T> => {
+  // Made once: a proposal's counting is one `then` on its promise, not an async frame per write.
+  const answered = <T>(res: T): T => {
+    counters.proposalsPending--;
+    return res;
+  };
+  const refused = (e: unknown): never => {
+    counters.proposalsPending--;
+    if (e instanceof EtcdError && proposalFailures.has(e.kind)) counters.proposalsFailed++;
+    throw e;
+  };
+  const proposal = <T>(write: Promise<T>): Promise<T> => {
     counters.proposalsPending++;
-    try {
-      return await write;
-    } catch (e) {
-      if (e instanceof EtcdError && proposalFailures.has(e.kind)) counters.proposalsFailed++;
-      throw e;
-    } finally {
-      counters.proposalsPending--;
-    }
+    return write.then(answered, refused);
   };
   return {
     range: async (req) => {

@@ -2,6 +2,7 @@
 // inside a shard actor for single-shard entries and in the store for entries spanning shards.
 import type {
   DeleteRangeResponse,
+  PutRequest,
   PutResponse,
   RangeRequest,
   RangeResponse,
@@ -12,8 +13,8 @@ import { isEtcdError, type EtcdErrorKind } from '../core/errors.js';
 import type { Command } from '../log/command.js';
 import * as ops from './kv-operations.js';
 import type { KvRecord } from './kv-record.js';
-import { StoreTxn, readRevision, type KeyspaceView, type RevisionState } from './store-txn.js';
-import { keyRange, type KeyRange } from '../core/keys.js';
+import { StoreTxn, putRecord, readRevision, type KeyspaceView, type RevisionState } from './store-txn.js';
+import { keyRange, toKey, type Key, type KeyRange } from '../core/keys.js';
 import type { RangeScan } from './key-history-index.js';
 
 export type WriteCommand = Extract<Command, { type: 'put' | 'deleteRange' | 'txn' }>;
@@ -86,6 +87,30 @@ export async function applyWrite(view: KeyspaceView, cmd: WriteCommand, revs: Re
     if (isEtcdError(e)) return { ok: false, error: e.kind };
     throw e;
   }
+}
+
+/** A key index that reads and appends at once (a shard's own). */
+export interface KeyspaceNow {
+  /** The key's live record at `rev`, if any. */
+  get(key: Key, rev: number): KvRecord | undefined;
+  append(record: KvRecord): void;
+}
+
+/**
+ * applyWrite of a Put on an index that answers at once: the same checks in the same order, record and
+ * outcome as the StoreTxn path (ops.put), in one synchronous step without a transaction object or an
+ * async step per layer (every put takes this path).
+ */
+export function applyPutNow(index: KeyspaceNow, req: PutRequest, beginRev: number, liveLeases: ReadonlySet<bigint>): ApplyOutcome {
+  if (req.lease !== 0n && !liveLeases.has(req.lease)) return { ok: false, error: 'leaseNotFound' };
+  const key = toKey(req.key);
+  // StoreTxn.put reads the live record for every put: its create revision and version carry on.
+  const prev = index.get(key, beginRev);
+  if (ops.putNeedsLiveKey(req) && prev === undefined) return { ok: false, error: 'keyNotFound' };
+  const writeRev = beginRev + 1;
+  const record = putRecord(key, ops.putValue(req, prev), ops.putLease(req, prev), prev, writeRev, 0);
+  index.append(record);
+  return { ok: true, result: { type: 'put', response: ops.putResponse(req, prev, writeRev) }, changes: [record], prevs: [prev] };
 }
 
 /** A scan that answers at once (a shard's own index). */

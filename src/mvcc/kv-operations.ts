@@ -99,15 +99,22 @@ export async function put(txn: StoreTxn, req: PutRequest, leaseExists: LeaseLook
   if (leaseExists !== null && req.lease !== 0n && !leaseExists(req.lease)) throw new EtcdError('leaseNotFound');
   const key = toKey(req.key);
   const prev = req.ignoreValue || req.ignoreLease || req.prevKv ? await txn.get(key) : undefined;
-  if ((req.ignoreValue || req.ignoreLease) && prev === undefined) throw new EtcdError('keyNotFound');
-  const value = req.ignoreValue && prev !== undefined ? prev.value : req.value;
-  const lease = req.ignoreLease && prev !== undefined ? prev.lease : req.lease;
-  await txn.put(key, value, lease);
-  return {
-    header: header(txn.writeRev),
-    prevKv: req.prevKv && prev !== undefined ? toKeyValue(prev) : undefined,
-  };
+  if (putNeedsLiveKey(req) && prev === undefined) throw new EtcdError('keyNotFound');
+  await txn.put(key, putValue(req, prev), putLease(req, prev));
+  return putResponse(req, prev, txn.writeRev);
 }
+
+/** ignore_value and ignore_lease keep the live record's value or lease: without one the put fails (keyNotFound). */
+export const putNeedsLiveKey = (req: PutRequest): boolean => req.ignoreValue || req.ignoreLease;
+/** The value a put writes, given its key's live record (`prev`). */
+export const putValue = (req: PutRequest, prev: KvRecord | undefined): Buffer => (req.ignoreValue && prev !== undefined ? prev.value : req.value);
+/** The lease a put attaches, given its key's live record (`prev`). */
+export const putLease = (req: PutRequest, prev: KvRecord | undefined): bigint => (req.ignoreLease && prev !== undefined ? prev.lease : req.lease);
+/** A put's answer at the revision it wrote; prev_kv is the key's live record before it. */
+export const putResponse = (req: PutRequest, prev: KvRecord | undefined, writeRev: number): PutResponse => ({
+  header: header(writeRev),
+  prevKv: req.prevKv && prev !== undefined ? toKeyValue(prev) : undefined,
+});
 
 export async function deleteRange(txn: StoreTxn, req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
   const r = keyRange(req.key, req.rangeEnd);

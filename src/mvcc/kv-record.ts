@@ -2,7 +2,7 @@
 // so they stay far below 2^53; int64 values from clients are compared as bigint at the edges.
 import { KeyValue } from '../gen/etcd/mvcc/mvccpb/kv.js';
 import { keyBytes, toKey, type Key } from '../core/keys.js';
-import { ExactWriter, keyValueSize, writeKeyValue } from '../core/proto-writer.js';
+import { bytesFieldSize, ExactWriter, intFieldSize, lengthSize } from '../core/proto-writer.js';
 
 export interface KvRecord {
   readonly key: Key;
@@ -32,12 +32,36 @@ export function toKeyValue(r: KvRecord, keysOnly = false): KeyValue {
 
 /** Storage form: a flag byte (1 = tombstone) then the KeyValue protobuf, as etcd keeps it. */
 export function encodeRecord(r: KvRecord): Buffer {
-  // Written once into a buffer of the exact size: every applied change is encoded here.
-  const kv = toKeyValue(r);
-  const out = Buffer.allocUnsafe(keyValueSize(kv) + 1);
+  // Written once into a buffer of the exact size, from the record itself (no KeyValue with its key
+  // bytes and bigints in between): every applied change is encoded here. Revisions and versions are
+  // never negative, so their varints are those of writeKeyValue's bigints.
+  const size =
+    bytesFieldSize(r.key.length) + // latin1: one byte per char
+    numberFieldSize(r.createRevision) +
+    numberFieldSize(r.modRevision) +
+    numberFieldSize(r.version) +
+    bytesFieldSize(r.value.length) +
+    intFieldSize(r.lease);
+  const out = Buffer.allocUnsafe(size + 1);
   out[0] = r.tombstone ? 1 : 0;
-  writeKeyValue(new ExactWriter(out, 1), kv);
+  const w = new ExactWriter(out, 1);
+  w.latin1Field(1, r.key);
+  numberField(w, 2, r.createRevision);
+  numberField(w, 3, r.modRevision);
+  numberField(w, 4, r.version);
+  w.bytesField(5, r.value);
+  w.intField(6, r.lease);
+  if (w.offset !== out.length) throw new Error(`record encoder wrote ${w.offset} of ${out.length} bytes`);
   return out;
+}
+
+/** Size of a field holding a non-negative number as a varint (an int64 the store keeps as a number); 0 when omitted. */
+const numberFieldSize = (n: number): number => (n === 0 ? 0 : 1 + lengthSize(n));
+
+function numberField(w: ExactWriter, field: number, n: number): void {
+  if (n === 0) return;
+  w.tag(field, 0);
+  w.length(n);
 }
 
 export function decodeRecord(bytes: Buffer, sub: number): KvRecord {

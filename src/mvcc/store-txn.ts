@@ -40,6 +40,20 @@ export function readRevision(requestedRev: bigint, currentRev: number, compactRe
   return rev;
 }
 
+/** The record a put of `key` writes at revision `rev` (sub-revision `sub`), after the key's live record `prev`. */
+export function putRecord(key: Key, value: Buffer, lease: bigint, prev: KvRecord | undefined, rev: number, sub: number): KvRecord {
+  return {
+    key,
+    value,
+    createRevision: prev === undefined ? rev : prev.createRevision,
+    modRevision: rev,
+    sub,
+    version: prev === undefined ? 1 : prev.version + 1,
+    lease,
+    tombstone: false,
+  };
+}
+
 export class StoreTxn {
   /** Records this transaction wrote, in sub-revision order: what must be persisted. */
   readonly changes: KvRecord[] = [];
@@ -96,18 +110,8 @@ export class StoreTxn {
   }
 
   async put(key: Key, value: Buffer, lease: bigint): Promise<void> {
-    const rev = this.writeRev;
     const prev = await this.get(key);
-    const record: KvRecord = {
-      key,
-      value,
-      createRevision: prev === undefined ? rev : prev.createRevision,
-      modRevision: rev,
-      sub: this.changes.length,
-      version: prev === undefined ? 1 : prev.version + 1,
-      lease,
-      tombstone: false,
-    };
+    const record = putRecord(key, value, lease, prev, this.writeRev, this.changes.length);
     await this.view.append(record);
     this.record(record, prev);
   }

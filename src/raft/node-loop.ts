@@ -65,8 +65,10 @@ export class NodeLoop {
   private draining = false;
   private stopped = false;
   private stopTicker: (() => void) | undefined;
-  private idle: Promise<void> = Promise.resolve();
-  private resolveIdle: (() => void) | undefined;
+  /** Who waits for the running drain to end (stop); made only then, not on every kick. */
+  private idleWaiters: (() => void)[] = [];
+  /** drain, bound once: kicked for every proposal. */
+  private readonly drainSoon = (): void => void this.drain();
   /** The last hard state persisted (etcd's server term and commit): read per call, so kept at hand. */
   private persistedHardState: HardState | undefined;
   /** The role of the last soft state handled is leader. */
@@ -169,15 +171,14 @@ export class NodeLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopTicker?.();
-    await this.idle;
+    if (this.draining) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private kick(): void {
     if (this.draining || this.stopped) return;
     this.draining = true;
-    this.idle = new Promise((resolve) => (this.resolveIdle = resolve));
     // After the current turn, so that every message and proposal of this turn joins one Ready.
-    setImmediate(() => void this.drain());
+    setImmediate(this.drainSoon);
   }
 
   private async drain(): Promise<void> {
@@ -224,7 +225,11 @@ export class NodeLoop {
       this.options.onFailure(e instanceof Error ? e : new Error(String(e)));
     } finally {
       this.draining = false;
-      this.resolveIdle?.();
+      if (this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
     }
   }
 

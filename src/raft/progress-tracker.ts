@@ -22,10 +22,19 @@ export class ProgressTracker {
   }
 
   visit(fn: (id: NodeId, progress: Progress) => void): void {
+    // A single member (every proposal of a one-member cluster visits) has no order to sort.
+    if (this.progress.size === 1) {
+      for (const [id, progress] of this.progress) fn(id, progress);
+      return;
+    }
     for (const id of this.ids()) fn(id, this.progress.get(id)!);
   }
 
   committed(): number {
+    // A single voter commits what it holds: committedIndex's answer without its array and sort.
+    if (this.voters.size === 1) {
+      for (const id of this.voters) return this.progress.get(id)?.match ?? 0;
+    }
     return committedIndex(this.voters, (id) => this.progress.get(id)?.match);
   }
 

@@ -287,11 +287,16 @@ export class MvccStore implements KvApi {
     return this.stamp(outcome.result.response);
   }
 
-  async put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
-    const r = await this.write(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth });
+  put(req: PutRequest, auth?: AuthHeader): Promise<PutResponse> {
+    // One `then`, not an async frame: every put passes here.
+    return this.propose(auth === undefined ? { type: 'put', req } : { type: 'put', req, auth }).then(this.putAnswer);
+  }
+
+  private readonly putAnswer = (s: Settled): PutResponse => {
+    const r = settledResult(s);
     if (r.type !== 'put') throw new Error('put answered with another response type');
     return this.stamp(r.response);
-  }
+  };
 
   async deleteRange(req: DeleteRangeRequest, auth?: AuthHeader): Promise<DeleteRangeResponse> {
     const r = await this.write(auth === undefined ? { type: 'deleteRange', req } : { type: 'deleteRange', req, auth });
@@ -396,21 +401,30 @@ export class MvccStore implements KvApi {
     return outcome;
   }
 
-  private async write(command: Command): Promise<SettledResult> {
+  private write(command: Command): Promise<SettledResult> {
+    return this.propose(command).then(settledResult);
+  }
+
+  /** A write's settled outcome. Not async (every write passes here): a refusal before proposing still comes as a rejection. */
+  private propose(command: Command): Promise<Settled> {
     // The log stopped on a failed write or fsync (perhaps on another caller's entry): so does the store.
     if (this.failure === null && this.log.failure !== undefined) this.stop(this.log.failure);
-    if (this.failure !== null) throw refusalFor(this.failure);
+    if (this.failure !== null) return Promise.reject(refusalFor(this.failure));
     // Every write waits until applied (or its deadline), so this also bounds what the log has
     // committed but the store not yet applied.
-    const { id, outcome } = this.proposals.register();
+    let registered: { readonly id: bigint; readonly outcome: Promise<Settled> };
+    try {
+      registered = this.proposals.register();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const id = registered.id;
     // Committed: the answer comes when the entry is applied. Refused or lost: it comes from here.
     this.log.propose(id, command).catch((e: unknown) => {
       if (this.log.failure !== undefined) this.stop(this.log.failure);
       this.proposals.fail(id, this.failure === null ? e : refusalFor(this.failure));
     });
-    const s = await outcome;
-    if (!s.ok) throw new EtcdError(s.error);
-    return s.result;
+    return registered.outcome;
   }
 
   /** The one loop that applies the log: replay, then live (RevisionLog.follow). */
@@ -614,7 +628,8 @@ export class MvccStore implements KvApi {
 
   private finish(entry: LogEntry, outcome: ApplyOutcome, changes: KvRecord[], applied: AppliedChange[], answers: [LogEntry, Settled][]): void {
     this.record(outcome, changes, applied);
-    answers.push([entry, outcome.ok ? { ok: true, result: outcome.result } : outcome]);
+    // The outcome itself is a Settled (its changes ride along unused): no copy per write.
+    answers.push([entry, outcome]);
   }
 
   /** Takes an applied outcome's changes; the lease table follows each at once, so the next entry sees it. */
@@ -623,12 +638,12 @@ export class MvccStore implements KvApi {
     if (!outcome.ok) return;
     // A loop, not push(...): a delete of many keys has more changes than a call takes arguments.
     for (const c of outcome.changes) changes.push(c);
-    outcome.changes.forEach((record, i) => {
+    for (let i = 0; i < outcome.changes.length; i++) {
+      const record = outcome.changes[i]!;
       // `?? undefined`: a missing prev may come back from a worker thread as null.
-      const change = { record, prev: outcome.prevs[i] ?? undefined };
-      applied.push(change);
+      applied.push({ record, prev: outcome.prevs[i] ?? undefined });
       this.leases.track(record);
-    });
+    }
   }
 
   private async applyCompact(req: CompactionRequest, removed: RevisionId[]): Promise<Settled> {
@@ -680,6 +695,12 @@ export class MvccStore implements KvApi {
     if (this.unpersisted.length > maxUnpersistedBatches) await this.unpersisted[0];
   }
 
+}
+
+/** The result of a settled write, or its refusal as a rejection. */
+function settledResult(s: Settled): SettledResult {
+  if (!s.ok) throw new EtcdError(s.error);
+  return s.result;
 }
 
 const isKvWrite = (c: Command): c is WriteCommand => c.type === 'put' || c.type === 'deleteRange' || c.type === 'txn';

@@ -9,16 +9,28 @@
 // The member's identity is not here but in <data-dir>/member-identity.json (src/server/member-identity.ts):
 // it is read before any engine is opened.
 
+/** Revisions and indexes stay below 2^48: the top two bytes are zero. */
+const writeU64 = (b: Buffer, n: number, offset: number): void => {
+  b.writeUInt16BE(0, offset);
+  b.writeUIntBE(n, offset + 2, 6);
+};
 const u64 = (n: number): Buffer => {
   const b = Buffer.alloc(8);
-  b.writeUIntBE(n, 2, 6);
+  writeU64(b, n, 0);
   return b;
 };
 const readU64 = (b: Buffer, offset: number): number => b.readUIntBE(offset + 2, 6);
 
 export const RECORD_PREFIX = Buffer.from('k');
 export const RECORD_END = Buffer.from('l');
-export const recordKey = (main: number, sub: number): Buffer => Buffer.concat([RECORD_PREFIX, u64(main), u64(sub)]);
+/** One buffer written in place: every applied change makes a record key. */
+export function recordKey(main: number, sub: number): Buffer {
+  const b = Buffer.allocUnsafe(17);
+  b[0] = RECORD_PREFIX[0]!;
+  writeU64(b, main, 1);
+  writeU64(b, sub, 9);
+  return b;
+}
 export const recordSubOf = (key: Buffer): number => readU64(key, 9);
 
 export const APPLIED_KEY = Buffer.from('m/applied');
@@ -28,7 +40,12 @@ export interface AppliedMark {
   readonly index: number;
   readonly revision: number;
 }
-export const encodeApplied = (m: AppliedMark): Buffer => Buffer.concat([u64(m.index), u64(m.revision)]);
+export function encodeApplied(m: AppliedMark): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  writeU64(b, m.index, 0);
+  writeU64(b, m.revision, 8);
+  return b;
+}
 export const decodeApplied = (b: Buffer): AppliedMark => ({ index: readU64(b, 0), revision: readU64(b, 8) });
 export const encodeRevision = (rev: number): Buffer => u64(rev);
 export const decodeRevision = (b: Buffer): number => readU64(b, 0);

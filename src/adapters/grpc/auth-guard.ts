@@ -26,8 +26,11 @@ export function callerOf(api: ServerApi, call: CallContext): Promise<AuthHeader>
  * the entry meets, so a write proposed before `auth enable` and applied after it is refused
  * (authUserEmpty) instead of passing unchecked. Undefined only for a server without auth.
  */
-export function writeHeaderOf(api: ServerApi, call: CallContext): Promise<AuthHeader> | undefined {
-  return api.auth?.caller(call.metadata, call.verifiedCommonName);
+export function writeHeaderOf(api: ServerApi, call: CallContext): AuthHeader | Promise<AuthHeader> | undefined {
+  const auth = api.auth;
+  if (auth === undefined) return undefined;
+  // Without a token the caller is known at once: no promise per write.
+  return auth.callerWithoutToken(call.metadata, call.verifiedCommonName) ?? auth.caller(call.metadata, call.verifiedCommonName);
 }
 
 /** etcd's doSerialize for a client's read (see checkedRead). */

@@ -1,11 +1,12 @@
 // etcdserverpb.KV: etcd's request checks (key.go), the raft-entry size check for writes
 // (v3_server.go), then the core; headers completed like etcd's header.fill.
-import { CompactionRequest, DeleteRangeRequest, KVService, PutRequest, TxnRequest } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { CompactionRequest, DeleteRangeRequest, KVService, PutRequest, TxnRequest, type PutResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
 import { encodeRangeResponse, frameRangeResponse } from './range-response-encoder.js';
 import { framePutResponse } from './put-response-encoder.js';
+import { decodePutRequest } from './put-request-decoder.js';
 import { completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule } from './service-module.js';
 import { isTxnReadOnly } from '../../mvcc/kv-operations.js';
 import { rangeRefusal, txnRefusal } from '../../auth/request-permissions.js';
@@ -19,7 +20,7 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
 // Range answers can be large: they get the exact-size serializer, framed in the same buffer.
 const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse };
 // Writes keep the bytes they arrived in for the size check; a put's log entry reuses them when canonical.
-const putMethod = { ...KVService.put, keepsEncoding: true, responseFrame: framePutResponse };
+const putMethod = { ...KVService.put, requestDeserialize: decodePutRequest, keepsEncoding: true, responseFrame: framePutResponse };
 const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true };
 const txnMethod = { ...KVService.txn, keepsEncoding: true };
 const compactMethod = { ...KVService.compact, keepsEncoding: true };
@@ -28,6 +29,11 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;
   const checkSize = (encodedBytes: number): void => {
     if (raftRequestBytes(encodedBytes, api.member.memberId) > ctx.maxRequestBytes) fail('requestTooLarge');
+  };
+  // the core's answer is this call's own object: completed in place, not copied
+  const completePutHeader = (res: PutResponse): PutResponse => {
+    res.header = completeHeader(api, res.header);
+    return res;
   };
   return serviceMethods(KVService, {
     range: unary(rangeMethod, async (req, call) => {
@@ -39,11 +45,13 @@ export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
       res.header = completeHeader(api, res.header);
       return res;
     }),
-    put: unary(putMethod, async (req, call) => {
+    // Every put passes here: no async frame, and without a token no wait for the caller.
+    put: unary(putMethod, (req, call) => {
       fail(checkPutRequest(req));
       checkSize(encodedBytes(req, PutRequest.encode));
-      const res = await api.kv.put(req, await writeHeaderOf(api, call));
-      return { ...res, header: completeHeader(api, res.header) };
+      const who = writeHeaderOf(api, call);
+      const res = who instanceof Promise ? who.then((h) => api.kv.put(req, h)) : api.kv.put(req, who);
+      return res.then(completePutHeader);
     }),
     deleteRange: unary(deleteRangeMethod, async (req, call) => {
       fail(checkDeleteRequest(req));

@@ -4,21 +4,21 @@
 import type { PutResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { ExactWriter, keyValueSize, lengthSize, writeKeyValue } from '../../core/proto-writer.js';
 import { messagePrefixBytes } from './grpc-wire.js';
-import { headerBytes } from './range-response-encoder.js';
+import { headerFieldsSize, writeHeaderFields } from './range-response-encoder.js';
 
 export function framePutResponse(res: PutResponse): Buffer {
-  const header = res.header === undefined ? undefined : headerBytes(res.header);
+  const headerSize = res.header === undefined ? -1 : headerFieldsSize(res.header);
   const prevSize = res.prevKv === undefined ? -1 : keyValueSize(res.prevKv);
-  let total = header === undefined ? 0 : 1 + lengthSize(header.length) + header.length;
+  let total = headerSize < 0 ? 0 : 1 + lengthSize(headerSize) + headerSize;
   if (prevSize >= 0) total += 1 + lengthSize(prevSize) + prevSize;
   const out = Buffer.allocUnsafe(messagePrefixBytes + total);
   out[0] = 0;
   out.writeUInt32BE(total, 1);
   const w = new ExactWriter(out, messagePrefixBytes);
-  if (header !== undefined) {
+  if (res.header !== undefined) {
     w.tag(1, 2);
-    w.length(header.length);
-    w.bytes(header);
+    w.length(headerSize);
+    writeHeaderFields(w, res.header);
   }
   if (res.prevKv !== undefined) {
     // a present message is written even when every field is zero, as the generated encoder does

@@ -14,6 +14,7 @@ import { FramedBatch } from './framed-batch.js';
 import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
 import type { CallStream, CallStreamEvents } from './call-stream.js';
+import { CallDeadlines } from './call-deadlines.js';
 
 /** What a handler knows of its call besides the request. */
 export interface CallContext {
@@ -54,9 +55,8 @@ function flushCall(call: ServerCall): void {
   call.flushQueued();
 }
 
-function onDeadline(call: ServerCall): void {
-  call.cancel(deadlineExceeded);
-}
+/** Every call's deadline, under one timer. */
+const callDeadlines = new CallDeadlines<ServerCall>((call) => call.cancel(deadlineExceeded));
 
 /**
  * Calls whose deadline timer is armed at the end of this event-loop turn, not at their start: most
@@ -104,7 +104,8 @@ export class ServerCall implements CallContext, CallStreamEvents {
   private ended = false;
   private headersSent = false;
   private controller: AbortController | undefined;
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Place in callDeadlines (-1: not queued). */
+  deadlineIndex = -1;
   private endListener: ((cancelled: boolean) => void) | undefined;
   /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
   private drainListeners: Set<() => void> | undefined;
@@ -179,10 +180,10 @@ export class ServerCall implements CallContext, CallStreamEvents {
     deadlinesToArm.push(this);
   }
 
-  /** Starts the deadline's timer for the time left, unless the call has ended meanwhile. */
+  /** Queues the deadline (its timer runs for the time left), unless the call has ended meanwhile. */
   armDeadline(): void {
     if (this.ended || this.deadline === undefined) return;
-    this.deadlineTimer = setTimeout(onDeadline, Math.max(0, this.deadline - Date.now()), this);
+    callDeadlines.add(this);
   }
 
   /**
@@ -232,7 +233,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
   sendUnary(framed: Buffer): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.deadlineTimer);
+    callDeadlines.remove(this);
     const stream = this.stream;
     if (stream.gone) {
       // the client went away first: the call still ends, as canceled, in the handled counts
@@ -265,7 +266,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
   end(status?: GrpcStatus): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.deadlineTimer);
+    callDeadlines.remove(this);
     try {
       this.sendStatus(status);
     } catch (err) {
@@ -310,7 +311,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
     this.closeHook?.();
     while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
-    clearTimeout(this.deadlineTimer);
+    callDeadlines.remove(this);
     if (this.ended) return;
     this.ended = true;
     this.batch?.clear();

@@ -210,19 +210,33 @@ export function unary<Req, Res>(
     path: def.path,
     kind: 'unary',
     serve(call) {
-      receiveOne(
-        call,
-        decode,
-        (req) =>
-          settle(
-            () => handler(req, call),
-            (res) => sendOrFail(call, frame, res),
-            (err) => call.fail(err),
-          ),
-        keepsEncoding,
-      );
+      receiveOne(call, decode, (req) => answerUnary(call, handler, frame, req), keepsEncoding);
     },
   };
+}
+
+/**
+ * settle() for a unary handler, with two closures per call instead of four (every unary call passes
+ * here): a throw, a rejection and a response that does not encode all end the call with a status.
+ */
+function answerUnary<Req, Res>(call: MethodCall, handler: (req: Req, call: CallContext) => Promise<Res> | Res, frame: (res: Res) => Buffer, req: Req): void {
+  let result: Promise<Res> | Res;
+  try {
+    result = handler(req, call);
+  } catch (err) {
+    call.fail(err);
+    return;
+  }
+  if (result instanceof Promise) result.then((res) => sendAnswer(call, frame, res), (err: unknown) => call.fail(err));
+  else sendAnswer(call, frame, result);
+}
+
+function sendAnswer<Res>(call: MethodCall, frame: (res: Res) => Buffer, res: Res): void {
+  try {
+    sendOrFail(call, frame, res);
+  } catch (err) {
+    call.fail(err);
+  }
 }
 
 export function serverStream<Req, Res>(

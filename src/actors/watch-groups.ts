@@ -79,6 +79,11 @@ export class WatchGroupIndex<W> {
     }
   }
 
+  /** No group at all: a store nobody watches skips the per-revision work. */
+  get isEmpty(): boolean {
+    return this.byId.size === 0;
+  }
+
   forEachMatching(key: Key, visit: (group: WatchGroup<W>) => void): void {
     const list = this.singles.get(key);
     if (list !== undefined) for (const g of list) visit(g);

@@ -226,7 +226,7 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
 
   private onApplied(batch: AppliedBatch): void {
     const changes = batch.changes;
-    let i = 0;
+    let i = this.groups.isEmpty ? changes.length : 0;
     while (i < changes.length) {
       const rev = changes[i]!.record.modRevision;
       let j = i + 1;

@@ -9,7 +9,7 @@ const t = suite('call deadlines');
 interface Call extends DeadlineEntry {
   readonly name: string;
 }
-const call = (name: string, inMs: number): Call => ({ name, deadline: Date.now() + inMs, deadlineIndex: -1 });
+const call = (name: string, inMs: number): Call => ({ name, expiresAt: performance.now() + inMs, deadlineIndex: -1 });
 
 const waitUntil = async (done: () => boolean, timeoutMs = 2000): Promise<void> => {
   const until = Date.now() + timeoutMs;
@@ -44,7 +44,7 @@ t('a call taken out before its deadline never expires; the ones after it still d
 t('an entry without a deadline, or added twice, is queued at most once', async () => {
   const expired: string[] = [];
   const q = new CallDeadlines<Call>((c) => expired.push(c.name));
-  q.add({ name: 'none', deadline: undefined, deadlineIndex: -1 });
+  q.add({ name: 'none', expiresAt: undefined, deadlineIndex: -1 });
   const c = call('once', 10);
   q.add(c);
   q.add(c);

@@ -5,14 +5,17 @@ import { IndexedMinHeap } from '../../actors/indexed-min-heap.js';
 
 /** A call as the queue keeps it: its deadline and its place in the heap (-1 outside it). */
 export interface DeadlineEntry {
-  /** When it runs out, ms since the epoch (Date.now()). */
-  readonly deadline: number | undefined;
+  /**
+   * When it runs out on the monotonic clock (performance.now()): a step of the wall clock (NTP, a
+   * suspend) must not expire every call at once or hold them all back.
+   */
+  readonly expiresAt: number | undefined;
   deadlineIndex: number;
 }
 
 export class CallDeadlines<T extends DeadlineEntry> {
   private readonly heap = new IndexedMinHeap<T>(
-    (a, b) => a.deadline! < b.deadline!,
+    (a, b) => a.expiresAt! < b.expiresAt!,
     (item, index) => (item.deadlineIndex = index),
     (item) => item.deadlineIndex,
   );
@@ -22,8 +25,8 @@ export class CallDeadlines<T extends DeadlineEntry> {
   private readonly fire = (): void => {
     this.timer = undefined;
     this.timerAt = Infinity;
-    const now = Date.now();
-    for (let first = this.heap.peek(); first !== undefined && first.deadline! <= now; first = this.heap.peek()) {
+    const now = performance.now();
+    for (let first = this.heap.peek(); first !== undefined && first.expiresAt! <= now; first = this.heap.peek()) {
       this.heap.remove(first);
       this.expire(first);
     }
@@ -39,7 +42,7 @@ export class CallDeadlines<T extends DeadlineEntry> {
 
   /** Queues an entry with a deadline; one already queued is left where it is. */
   add(entry: T): void {
-    if (entry.deadline === undefined || entry.deadlineIndex >= 0) return;
+    if (entry.expiresAt === undefined || entry.deadlineIndex >= 0) return;
     this.heap.push(entry);
     this.arm();
   }
@@ -59,9 +62,9 @@ export class CallDeadlines<T extends DeadlineEntry> {
 
   private arm(): void {
     const first = this.heap.peek();
-    if (first === undefined || first.deadline! >= this.timerAt) return;
+    if (first === undefined || first.expiresAt! >= this.timerAt) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = first.deadline!;
-    this.timer = setTimeout(this.fire, Math.max(0, this.timerAt - Date.now()));
+    this.timerAt = first.expiresAt!;
+    this.timer = setTimeout(this.fire, Math.max(0, this.timerAt - performance.now()));
   }
 }

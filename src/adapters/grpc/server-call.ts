@@ -106,6 +106,8 @@ export class ServerCall implements CallContext, CallStreamEvents {
   private controller: AbortController | undefined;
   /** Place in callDeadlines (-1: not queued). */
   deadlineIndex = -1;
+  /** The deadline on the monotonic clock, for callDeadlines. */
+  expiresAt: number | undefined;
   private endListener: ((cancelled: boolean) => void) | undefined;
   /** Several parties may wait for the backlog (a handler, stream-drained.ts): each its own listener. */
   private drainListeners: Set<() => void> | undefined;
@@ -175,6 +177,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
 
   startDeadline(timeoutMs: number): void {
     this.deadline = Date.now() + timeoutMs;
+    this.expiresAt = performance.now() + timeoutMs;
     if (timeoutMs > maxTimerDelayMs) return;
     if (deadlinesToArm.length === 0) setImmediate(armDeadlines);
     deadlinesToArm.push(this);
@@ -182,7 +185,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
 
   /** Queues the deadline (its timer runs for the time left), unless the call has ended meanwhile. */
   armDeadline(): void {
-    if (this.ended || this.deadline === undefined) return;
+    if (this.ended || this.expiresAt === undefined) return;
     callDeadlines.add(this);
   }
 

@@ -55,12 +55,33 @@ t('an entry without a deadline, or added twice, is queued at most once', async (
 });
 
 t('once every call is taken out no timer is left to hold the process', () => {
+  const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
   const q = new CallDeadlines<Call>(() => assert.unreachable('nothing expires'));
   const calls = [call('a', 60_000), call('b', 30_000)];
   for (const c of calls) q.add(c);
+  assert.is(timers(), before + 1, 'one timer for both');
   for (const c of calls) q.remove(c);
   assert.is(q.size, 0);
-  // were a timer left armed, this test file would not end for 30 s (the runner's timeout would show it)
+  assert.is(timers(), before);
+});
+
+t('an expiry that throws leaves the calls after it on a timer', async () => {
+  const expired: string[] = [];
+  const q = new CallDeadlines<Call>((c) => {
+    expired.push(c.name);
+    if (c.name === 'throws') throw new Error('expiry failed');
+  });
+  const swallow = (): void => undefined;
+  process.on('uncaughtException', swallow);
+  try {
+    q.add(call('throws', 5));
+    q.add(call('later', 40));
+    await waitUntil(() => expired.length === 2);
+    assert.equal(expired, ['throws', 'later']);
+  } finally {
+    process.off('uncaughtException', swallow);
+  }
 });
 
 t.run();

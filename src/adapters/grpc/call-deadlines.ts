@@ -26,11 +26,15 @@ export class CallDeadlines<T extends DeadlineEntry> {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = performance.now();
-    for (let first = this.heap.peek(); first !== undefined && first.expiresAt! <= now; first = this.heap.peek()) {
-      this.heap.remove(first);
-      this.expire(first);
+    try {
+      for (let first = this.heap.peek(); first !== undefined && first.expiresAt! <= now; first = this.heap.peek()) {
+        this.heap.remove(first);
+        this.expire(first);
+      }
+    } finally {
+      // one expiry that throws must not leave the others without a timer
+      this.arm();
     }
-    this.arm();
   };
 
   /** `expire`: the deadline of an entry ran out (it has left the queue). */

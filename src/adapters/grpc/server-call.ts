@@ -315,9 +315,11 @@ export class ServerCall implements CallContext, CallStreamEvents {
     while (this.unfinishedWrites > 0) this.onWriteFinished();
     this.options.connection?.streamClosed();
     callDeadlines.remove(this);
+    // what was framed and never handed to the stream (even by a call that had ended: its status may
+    // have found the stream gone) goes back to the pool
+    this.batch?.clear();
     if (this.ended) return;
     this.ended = true;
-    this.batch?.clear();
     this.controller?.abort(cancelledByClient.details);
     this.options.observer?.ended(Status.CANCELLED);
     this.endListener?.(true);

@@ -92,6 +92,7 @@ interface PartialBlock {
   wireBytes: number;
 }
 
+const noBytes = Buffer.alloc(0);
 /** Frames of DATA queued for one socket write at most; the rest waits for the next turn. */
 const maxFlushBytes = 1024 * 1024;
 /** Bytes written directly (not joined) once a batch is this large. */
@@ -625,10 +626,29 @@ export class H2Connection implements StreamHost {
     this.waiting.delete(stream);
     this.connectionBlocked.delete(stream);
     this.queuedOutputBytes -= stream.queuedBytes;
-    const held = stream.closedByConnection();
+    const held = stream.closedByConnection(this.afterQueuedWrites);
     if (held > 0) this.creditConnection(held);
     if (this.streams.size === 0 && (this.goawaySent || this.goawayReceived)) this.closeWhenIdle();
   }
+
+  /**
+   * Calls `done` once every frame queued so far has been written by the socket: after the pending
+   * flush, or after an empty write (the socket calls write callbacks in order). The frames of a stream
+   * reset mid-answer still point into its buffers until then, and a pooled buffer must not be reused
+   * before (slab-pool.ts). A destroyed connection calls it at once: its socket writes nothing more.
+   */
+  private readonly afterQueuedWrites = (done: () => void): void => {
+    if (this.ended) return done();
+    if (this.out.length > 0) {
+      this.outCallbacks.push(done);
+      this.scheduleFlush();
+      return;
+    }
+    // an ended socket takes no more writes; the connection is destroyed once it closes, and that
+    // calls what is waiting
+    if (this.closing) this.outCallbacks.push(done);
+    else this.socket.write(noBytes, () => done());
+  };
 
   /** Kept apart from closeStream: a closure there would cost every stream's close a context allocation. */
   private closeWhenIdle(): void {

@@ -150,15 +150,23 @@ export class H2Stream {
     else this.events?.end();
   }
 
-  /** From the connection, once: the stream is gone. Queued writes are released; returns the body bytes it still held. */
-  closedByConnection(): number {
+  /**
+   * From the connection, once: the stream is gone. Queued writes are released; returns the body bytes
+   * it still held. A write partly framed already has frames waiting for the socket that still point
+   * into its bytes: its `written` goes to `afterSent`, which calls it once those frames have left.
+   */
+  closedByConnection(afterSent?: (written: () => void) => void): number {
     if (this.closed) return 0;
     this.closed = true;
     let heldBytes = 0;
     if (this.held !== undefined) for (let i = this.heldNext; i < this.held.length; i++) heldBytes += this.held[i]!.length;
     this.held = undefined;
     this.heldNext = 0;
-    for (const q of this.queue) q.written?.();
+    for (const q of this.queue) {
+      if (q.written === undefined) continue;
+      if (q.offset > 0 && afterSent !== undefined) afterSent(q.written);
+      else q.written();
+    }
     this.queue.length = 0;
     this.queuedBytes = 0;
     this.events?.close();

@@ -73,14 +73,14 @@ function rateLimitedLog(log: ErrorLogger): ErrorLogger {
 }
 
 let resetLimitWarned = false;
-/** Tells once per process when node ignores the stream reset limits (it keeps nghttp2's 1,000 then 33/s). */
+/** Tells once per process, when node's HTTP/2 first serves a connection, if node ignores the stream reset limits (it keeps nghttp2's 1,000 then 33/s). */
 function warnIfResetLimitsIgnored(log: ErrorLogger): void {
   if (resetLimitWarned) return;
   resetLimitWarned = true;
   void streamResetLimitsSupported().then((supported) => {
     if (!supported) {
       log(
-        `node ${process.version} ignores streamResetBurst/streamResetRate: a connection whose client cancels more than 1,000 calls at once, then 33 a second, is closed with GOAWAY INTERNAL_ERROR (docs/limitations.md)`,
+        `node ${process.version} ignores streamResetBurst/streamResetRate: a TLS connection whose client cancels more than 1,000 calls at once, then 33 a second, is closed with GOAWAY INTERNAL_ERROR (docs/limitations.md)`,
         undefined,
       );
     }
@@ -181,7 +181,6 @@ export function createGrpcServer(
   }
   const maxReceiveMessageBytes = limits.maxRequestBytes + grpcOverheadBytes;
   const connectionLog = rateLimitedLog(log);
-  warnIfResetLimitsIgnored(log);
   const admission = new CallAdmission(ctx.api);
   const policies = new WeakMap<http2.Http2Session, KeepalivePolicy>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -321,6 +320,8 @@ export function createGrpcServer(
   };
 
   const onSession = (session: http2.ServerHttp2Session): void => {
+    // only node's HTTP/2 (TLS connections) has nghttp2's reset limit; told at the first such session
+    warnIfResetLimitsIgnored(log);
     sessions.add(session);
     if (connectingCommonName !== undefined) commonNames.set(session, connectingCommonName);
     if (connectingOtherSink !== undefined) otherSinks.set(session, connectingOtherSink);

@@ -18,12 +18,8 @@ export function headerBytes(h: ResponseHeader): Buffer {
   if (last !== undefined && last.revision === h.revision && last.raftTerm === h.raftTerm && last.memberId === h.memberId && last.clusterId === h.clusterId) {
     return last.bytes;
   }
-  const size = intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
-  const w = new ExactWriter(Buffer.alloc(size));
-  w.intField(1, h.clusterId);
-  w.intField(2, h.memberId);
-  w.intField(3, h.revision);
-  w.intField(4, h.raftTerm);
+  const w = new ExactWriter(Buffer.alloc(headerFieldsSize(h)));
+  writeHeaderFields(w, h);
   const bytes = w.buf as Buffer;
   lastHeader = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm, bytes };
   return bytes;

@@ -8,6 +8,7 @@ import type { RecordChange } from '../../mvcc/key-history-index.js';
 import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
 import { ExactWriter, putVarint, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
 import { EncodedMessage, type OutgoingMessage } from './grpc-wire.js';
+import { headerFieldsSize, writeHeaderFields } from './range-response-encoder.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
 export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {
@@ -248,14 +249,11 @@ export class WatchResponseEncoder {
   private headerField(revision: number): Buffer {
     if (revision === this.headerRevision) return this.headerBytes;
     const h = this.header(revision);
-    const size = intFieldSize(h.clusterId) + intFieldSize(h.memberId) + intFieldSize(h.revision) + intFieldSize(h.raftTerm);
+    const size = headerFieldsSize(h);
     const w = new ExactWriter(Buffer.allocUnsafe(1 + lengthSize(size) + size));
     w.tag(1, 2);
     w.length(size);
-    w.intField(1, h.clusterId);
-    w.intField(2, h.memberId);
-    w.intField(3, h.revision);
-    w.intField(4, h.raftTerm);
+    writeHeaderFields(w, h);
     this.headerRevision = revision;
     this.headerBytes = w.buf as Buffer;
     return this.headerBytes;

@@ -13,13 +13,13 @@ import type { Key } from '../core/keys.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
 import type { Actor } from './actor.js';
 import { MainThreadActor } from './main-thread-actor.js';
-import { LeaseTable, type DueCheckpoint, type GrantOutcome, type LeaseStatusView, type LeaseTableOptions, type RenewOutcome } from './lease-table.js';
+import { LeaseTable, type DueCheckpoint, type GrantOutcome, type GrantRequest, type LeaseStatusView, type LeaseTableOptions, type RenewOutcome } from './lease-table.js';
 import type { LeaseLedger, LeasePrimaryTable } from './lease-table-ports.js';
 
 export type LeaseRequest =
   // --- in log order, from the store ---
   | { readonly type: 'liveOf'; readonly ids: readonly bigint[] }
-  | { readonly type: 'grant'; readonly id: bigint; readonly ttlSeconds: bigint }
+  | { readonly type: 'grantAll'; readonly requests: readonly GrantRequest[] }
   | { readonly type: 'keysOf'; readonly id: bigint }
   | { readonly type: 'remove'; readonly id: bigint }
   | { readonly type: 'checkpoint'; readonly id: bigint; readonly remainingTtlSeconds: number }
@@ -42,7 +42,7 @@ export type LeaseRequest =
 
 export interface LeaseReplies {
   liveOf: readonly bigint[];
-  grant: GrantOutcome;
+  grantAll: readonly GrantOutcome[];
   keysOf: readonly Key[] | undefined;
   remove: null;
   checkpoint: null;
@@ -95,8 +95,8 @@ export class LeaseActor implements Actor<LeaseRequest, LeaseReply> {
     switch (msg.type) {
       case 'liveOf':
         return t.liveOf(msg.ids);
-      case 'grant':
-        return t.grant(msg.id, msg.ttlSeconds);
+      case 'grantAll':
+        return t.grantAll(msg.requests);
       case 'keysOf':
         return t.keysOf(msg.id);
       case 'remove':
@@ -229,8 +229,8 @@ export class LeaseTableRef implements LeaseLedger, LeasePrimaryTable {
     return this.ask({ type: 'liveOf', ids });
   }
 
-  grant(id: bigint, ttlSeconds: bigint): Promise<GrantOutcome> {
-    return this.ask({ type: 'grant', id, ttlSeconds });
+  grantAll(requests: readonly GrantRequest[]): Promise<readonly GrantOutcome[]> {
+    return this.ask({ type: 'grantAll', requests });
   }
 
   keysOf(id: bigint): Promise<readonly Key[] | undefined> {

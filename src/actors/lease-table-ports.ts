@@ -4,7 +4,7 @@
 // order the table sees.
 import type { Key } from '../core/keys.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
-import type { DueCheckpoint, GrantOutcome, LeaseStatusView, RenewOutcome } from './lease-table.js';
+import type { DueCheckpoint, GrantOutcome, GrantRequest, LeaseStatusView, RenewOutcome } from './lease-table.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -12,7 +12,8 @@ export type Awaitable<T> = T | Promise<T>;
 export interface LeaseLedger {
   /** The given IDs that name a lease (duplicates kept): one question for a whole run of writes. */
   liveOf(ids: readonly bigint[]): Awaitable<readonly bigint[]>;
-  grant(id: bigint, ttlSeconds: bigint): Awaitable<GrantOutcome>;
+  /** Grants in order, each answered as it would be alone: a run of grant entries is one question. */
+  grantAll(requests: readonly GrantRequest[]): Awaitable<readonly GrantOutcome[]>;
   /** The keys a revoke deletes, in key order; undefined: no such lease. */
   keysOf(id: bigint): Awaitable<readonly Key[] | undefined>;
   remove(id: bigint): Awaitable<void>;

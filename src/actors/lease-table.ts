@@ -50,6 +50,11 @@ export type GrantOutcome =
   | { readonly ok: true; readonly id: bigint; readonly ttlSeconds: number }
   | { readonly ok: false; readonly error: Extract<EtcdErrorKind, 'leaseNotFound' | 'leaseExists' | 'leaseTtlTooLarge'> };
 
+export interface GrantRequest {
+  readonly id: bigint;
+  readonly ttlSeconds: bigint;
+}
+
 export type RenewOutcome =
   /** `checkpointed`: a remaining TTL is recorded for it; etcd then records 0 so a new primary grants the full TTL. */
   | { readonly kind: 'renewed'; readonly ttlSeconds: number; readonly checkpointed: boolean }
@@ -131,6 +136,10 @@ export class LeaseTable {
     const ttl = Math.max(Number(ttlSeconds), this.options.minTtlSeconds);
     this.scheduleCheckpoint(this.add(id, ttl));
     return { ok: true, id, ttlSeconds: ttl };
+  }
+
+  grantAll(requests: readonly GrantRequest[]): GrantOutcome[] {
+    return requests.map((r) => this.grant(r.id, r.ttlSeconds));
   }
 
   /** A lease read back from the engine at start-up: it lives forever until promote() refreshes it. */

@@ -21,6 +21,7 @@ import {
 } from '../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { decodeAuthRequest, encodeAuthRequest, type AuthHeader, type AuthRequest } from '../auth/auth-op.js';
 import { receivedEncoding } from '../core/received-encoding.js';
+import { encodeShared } from '../core/shared-proto-writer.js';
 import { bytesFieldSize, intFieldSize } from '../core/proto-writer.js';
 
 export type Command =
@@ -106,29 +107,29 @@ const recordV1HeaderBytes = 1 + 8 + 8;
 function encodeBody(c: Command): Uint8Array {
   switch (c.type) {
     case 'put':
-      return canonicalPutBytes(c.req) ?? PutRequest.encode(c.req).finish();
+      return canonicalPutBytes(c.req) ?? encodeShared(PutRequest.encode, c.req);
     case 'deleteRange':
-      return DeleteRangeRequest.encode(c.req).finish();
+      return encodeShared(DeleteRangeRequest.encode, c.req);
     case 'txn':
-      return TxnRequest.encode(c.req).finish();
+      return encodeShared(TxnRequest.encode, c.req);
     case 'compact':
-      return CompactionRequest.encode(c.req).finish();
+      return encodeShared(CompactionRequest.encode, c.req);
     case 'leaseGrant':
-      return LeaseGrantRequest.encode(c.req).finish();
+      return encodeShared(LeaseGrantRequest.encode, c.req);
     case 'leaseRevoke':
-      return LeaseRevokeRequest.encode(c.req).finish();
+      return encodeShared(LeaseRevokeRequest.encode, c.req);
     case 'noop':
       return new Uint8Array(0);
     case 'confChange':
       return c.data;
     case 'leaseCheckpoint':
-      return LeaseCheckpointRequest.encode(c.req).finish();
+      return encodeShared(LeaseCheckpointRequest.encode, c.req);
     case 'memberAttributes':
       return Buffer.from(JSON.stringify({ id: c.id.toString(10), name: c.name, clientUrls: c.clientUrls }), 'utf8');
     case 'auth':
       return encodeAuthRequest(c.req);
     case 'alarm':
-      return AlarmRequest.encode(c.req).finish();
+      return encodeShared(AlarmRequest.encode, c.req);
   }
 }
 

@@ -73,6 +73,7 @@ type Settled = { readonly ok: true; readonly result: SettledResult } | { readonl
 export type { LeaseLedger };
 
 export type LeaseRevokeCommand = Extract<Command, { type: 'leaseRevoke' }>;
+type LeaseGrantCommand = Extract<Command, { type: 'leaseGrant' }>;
 
 export type ConfChangeEntry = LogEntry & { readonly command: Extract<Command, { type: 'confChange' }> };
 
@@ -467,6 +468,14 @@ export class MvccStore implements KvApi {
         i++;
         continue;
       }
+      if (entry.command.type === 'leaseGrant') {
+        // A run of grants (what a burst of clients makes) is one question to the lease table.
+        let j = i + 1;
+        while (j < entries.length && entries[j]!.command.type === 'leaseGrant' && !this.refusedByAlarm(entries[j]!.command)) j++;
+        await this.applyLeaseGrants(entries.slice(i, j), answers, leaseOps);
+        i = j;
+        continue;
+      }
       if (!isKvWrite(entry.command)) {
         compacted = (await this.applyOther(entry, answers, removed, leaseOps, changes, applied)) || compacted;
         i++;
@@ -529,7 +538,7 @@ export class MvccStore implements KvApi {
         return outcome.ok;
       }
       case 'leaseGrant':
-        answers.push([entry, await this.applyLeaseGrant(command.req, leaseOps)]);
+        await this.applyLeaseGrants([entry], answers, leaseOps);
         return false;
       case 'leaseRevoke': {
         // Checked against the auth state and the attached keys this entry meets: the same on every member.
@@ -596,12 +605,23 @@ export class MvccStore implements KvApi {
     return named.length === 0 ? [] : this.leases.liveOf(named);
   }
 
-  private async applyLeaseGrant(req: LeaseGrantRequest, leaseOps: WriteOp[]): Promise<Settled> {
-    const granted = await this.leases.grant(req.ID, req.TTL);
-    if (!granted.ok) return granted;
-    leaseOps.push({ type: 'put', key: leaseKey(granted.id), value: encodeLeaseTtl(granted.ttlSeconds) });
-    const response: LeaseGrantResponse = { header: this.hooks.header(this.rev), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
-    return { ok: true, result: { type: 'leaseGrant', response } };
+  /** Grant entries (each the whole entry's command), applied in order with one question to the lease table. */
+  private async applyLeaseGrants(run: readonly LogEntry[], answers: [LogEntry, Settled][], leaseOps: WriteOp[]): Promise<void> {
+    const requests = run.map((e) => {
+      const req = (e.command as LeaseGrantCommand).req;
+      return { id: req.ID, ttlSeconds: req.TTL };
+    });
+    const outcomes = await this.leases.grantAll(requests);
+    for (let k = 0; k < run.length; k++) {
+      const granted = outcomes[k]!;
+      if (!granted.ok) {
+        answers.push([run[k]!, granted]);
+        continue;
+      }
+      leaseOps.push({ type: 'put', key: leaseKey(granted.id), value: encodeLeaseTtl(granted.ttlSeconds) });
+      const response: LeaseGrantResponse = { header: this.hooks.header(this.rev), ID: granted.id, TTL: BigInt(granted.ttlSeconds), error: '' };
+      answers.push([run[k]!, { ok: true, result: { type: 'leaseGrant', response } }]);
+    }
   }
 
   /** etcd's lessor.Revoke: the attached keys are deleted in one revision (none: no revision), then the lease. */

@@ -226,7 +226,7 @@ export class TenantDirectory {
   wrapLedger(ledger: LeaseLedger): LeaseLedger {
     return {
       liveOf: (ids) => ledger.liveOf(ids),
-      grant: (id, ttl) => ledger.grant(id, ttl),
+      grantAll: (requests) => ledger.grantAll(requests),
       keysOf: (id) => ledger.keysOf(id),
       remove: (id) => ledger.remove(id),
       restore: (...args: Parameters<LeaseLedger['restore']>) => ledger.restore(...args),

@@ -26,7 +26,7 @@ const t = suite('lease actor');
 t('asks and updates made without waiting are handled in the order they were made', async () => {
   const { ref } = fresh();
   // None awaited before the last: each sees exactly the calls made before it.
-  const granted = ref.grant(7n, 60n);
+  const granted = ref.grantAll([{ id: 7n, ttlSeconds: 60n }]);
   ref.track(record('a', 7n));
   ref.track(record('b', 7n));
   const keysBefore = ref.keysOf(7n);
@@ -35,7 +35,7 @@ t('asks and updates made without waiting are handled in the order they were made
   const keysAfter = ref.keysOf(7n);
   const removed = ref.remove(7n);
   const keysGone = ref.keysOf(7n);
-  assert.equal(await granted, { ok: true, id: 7n, ttlSeconds: 60 });
+  assert.equal(await granted, [{ ok: true, id: 7n, ttlSeconds: 60 }]);
   assert.equal(await keysBefore, ['a', 'b']);
   assert.equal(await live, [7n, 7n]);
   assert.equal(await keysAfter, ['b'], 'a put without a lease detaches the key');
@@ -72,7 +72,7 @@ t('a start-up restore larger than one message is sent as several, all applied in
 t('a renewal of an expired lease is answered only when its remove arrives', async () => {
   const { clock, ref } = fresh();
   await ref.promote(0);
-  await ref.grant(1n, 5n);
+  await ref.grantAll([{ id: 1n, ttlSeconds: 5n }]);
   clock.ms += 5_000;
   assert.equal(await ref.takeExpired(10), [1n]);
   const outcome = await ref.renew(1n);
@@ -94,7 +94,7 @@ t('size and primary are published after each message that changes them, and read
   const seen: LeaseFacts[] = [];
   const off = ref.onFacts((f) => seen.push(f));
   assert.equal({ size: ref.size, primary: ref.primary }, { size: 0, primary: false });
-  await ref.grant(1n, 10n);
+  await ref.grantAll([{ id: 1n, ttlSeconds: 10n }]);
   assert.is(ref.size, 1);
   await ref.promote(0);
   assert.is(ref.primary, true);
@@ -103,7 +103,7 @@ t('size and primary are published after each message that changes them, and read
   assert.is(ref.primary, false);
   await ref.remove(1n);
   off();
-  await ref.grant(2n, 10n);
+  await ref.grantAll([{ id: 2n, ttlSeconds: 10n }]);
   assert.equal(
     seen.map((f) => [f.size, f.primary]),
     [
@@ -120,7 +120,7 @@ t('size and primary are published after each message that changes them, and read
 
 t('a change of a key without a lease sends no message while no key is attached anywhere', async () => {
   const { ref } = fresh();
-  await ref.grant(1n, 10n);
+  await ref.grantAll([{ id: 1n, ttlSeconds: 10n }]);
   ref.track(record('x', 0n));
   ref.track(record('y', 0n, true));
   assert.is(ref.flush(), undefined, 'nothing sent');
@@ -133,7 +133,7 @@ t('a change of a key without a lease sends no message while no key is attached a
 
 t('a key attached by an update still on its way is detached by a later change without a lease', async () => {
   const { ref } = fresh();
-  await ref.grant(1n, 10n);
+  await ref.grantAll([{ id: 1n, ttlSeconds: 10n }]);
   ref.track(record('x', 1n));
   const sent = ref.flush(); // on its way, not handled yet
   ref.track(record('x', 0n)); // must not be skipped: the attach above is in flight
@@ -146,7 +146,7 @@ t('a key attached by an update still on its way is detached by a later change wi
 t('a renewal waiting for an expired lease is answered when this member is demoted', async () => {
   const { clock, ref } = fresh();
   await ref.promote(0);
-  await ref.grant(3n, 5n);
+  await ref.grantAll([{ id: 3n, ttlSeconds: 5n }]);
   clock.ms += 6_000;
   const waiting = await ref.renew(3n);
   assert.is(waiting.kind, 'expired');

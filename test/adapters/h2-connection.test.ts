@@ -8,7 +8,7 @@ import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { clientPreface, ErrorCode, Flag, frame, FrameType, maxWindowSize, rstStreamFrame, Setting, settingsFrame, windowUpdateFrame } from '../../src/adapters/h2/frames.js';
-import { defaultH2ServerSettings, H2Connection, type H2ServerSettings } from '../../src/adapters/h2/h2-connection.js';
+import { defaultH2ServerSettings, H2Connection, pingAckHoldMs, type H2ServerSettings } from '../../src/adapters/h2/h2-connection.js';
 import type { H2Stream, H2StreamEvents } from '../../src/adapters/h2/h2-stream.js';
 import { encodeHeaderBlock } from '../../src/adapters/h2/hpack-encoder.js';
 import { errorName, RawH2Client } from '../helpers/h2-raw-client.js';
@@ -1054,6 +1054,32 @@ test(raw, 'an END_STREAM arriving while the stream is paused (nothing else held)
     assert.equal(rec.order, ['data'], 'no end while paused');
     rec.stream.resume();
     assert.equal(rec.order, ['data', 'end']);
+  }));
+
+test(raw, "a PING's ACK waits for the answer of a call in progress and goes out in the same write", () =>
+  withRaw({}, (rec) => setImmediate(() => answerNow(rec)), async (c) => {
+    await c.handshake();
+    await c.roundTrip(); // the SETTINGS ACK is out of the way
+    // the request and the PING in one read: at its end only the ACK is queued, the call still open
+    c.write(headersFrame(1, requestBlock(), true), frame(FrameType.ping, 0, 0, Buffer.from('bdp-ping')));
+    const ack = await c.next((f) => f.type === FrameType.ping && (f.flags & Flag.ack) !== 0, 'the PING ACK');
+    const answer = await c.next((f) => f.type === FrameType.headers && f.stream === 1, 'the answer');
+    assert.ok(ack.payload.equals(Buffer.from('bdp-ping')));
+    assert.is(ack.chunk, answer.chunk, 'one write');
+  }));
+
+test(raw, 'a PING held for a call that does not answer is acknowledged after pingAckHoldMs; with no call open at once', () =>
+  withRaw({}, () => undefined, async (c) => {
+    await c.handshake();
+    c.write(frame(FrameType.ping, 0, 0, Buffer.from('no-calls')));
+    await c.next((f) => f.type === FrameType.ping && (f.flags & Flag.ack) !== 0, 'the first ACK');
+    c.write(headersFrame(1, requestBlock(), true));
+    await c.roundTrip();
+    const held = performance.now();
+    c.write(frame(FrameType.ping, 0, 0, Buffer.from('one-call')));
+    const ack = await c.next((f) => f.type === FrameType.ping && (f.flags & Flag.ack) !== 0, 'the held ACK', 1_000);
+    assert.ok(ack.payload.equals(Buffer.from('one-call')));
+    assert.ok(performance.now() - held >= pingAckHoldMs - 1, 'held');
   }));
 
 test(raw, 'a client that floods PINGs without reading the ACKs is dropped once too many answers wait for the socket', () =>

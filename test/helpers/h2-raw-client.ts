@@ -9,6 +9,8 @@ export interface RawFrame {
   readonly flags: number;
   readonly stream: number;
   readonly payload: Buffer;
+  /** Which of the socket's reads completed it (0, 1, …): frames written in one write usually share one. */
+  readonly chunk: number;
 }
 
 export interface Goaway {
@@ -32,9 +34,11 @@ export class RawH2Client {
   /** Decodes the server's header blocks, in the order they arrive (its encoder keeps no table, but in case). */
   private readonly decoder = new HpackDecoder();
   private closedFlag = false;
+  private chunks = 0;
 
   private constructor(readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => {
+      const chunkIndex = this.chunks++;
       this.input = Buffer.concat([this.input, chunk]);
       let at = 0;
       while (this.input.length - at >= frameHeaderBytes) {
@@ -45,6 +49,7 @@ export class RawH2Client {
           flags: this.input[at + 4]!,
           stream: this.input.readUInt32BE(at + 5) & 0x7fffffff,
           payload: Buffer.from(this.input.subarray(at + frameHeaderBytes, at + frameHeaderBytes + length)),
+          chunk: chunkIndex,
         });
         at += frameHeaderBytes + length;
       }

@@ -1,6 +1,7 @@
 // etcdserverpb.KV: etcd's request checks (key.go), the raft-entry size check for writes
 // (v3_server.go), then the core; headers completed like etcd's header.fill.
-import { CompactionRequest, DeleteRangeRequest, KVService, PutRequest, TxnRequest, type PutResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, KVService, PutRequest, TxnRequest, TxnResponse, type PutResponse } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
+import { sharedEncoder } from '../../core/shared-proto-writer.js';
 import { statusError, type AdapterErrorKind } from './error-status.js';
 import { raftRequestBytes } from './request-size.js';
 import { encodedBytes } from './request-size-limit.js';
@@ -21,9 +22,9 @@ const fail = (kind: AdapterErrorKind | undefined): void => {
 const rangeMethod = { ...KVService.range, responseSerialize: encodeRangeResponse, responseFrame: frameRangeResponse };
 // Writes keep the bytes they arrived in for the size check; a put's log entry reuses them when canonical.
 const putMethod = { ...KVService.put, requestDeserialize: decodePutRequest, keepsEncoding: true, responseFrame: framePutResponse };
-const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true };
-const txnMethod = { ...KVService.txn, keepsEncoding: true };
-const compactMethod = { ...KVService.compact, keepsEncoding: true };
+const deleteRangeMethod = { ...KVService.deleteRange, keepsEncoding: true, responseSerialize: sharedEncoder(DeleteRangeResponse.encode) };
+const txnMethod = { ...KVService.txn, keepsEncoding: true, responseSerialize: sharedEncoder(TxnResponse.encode) };
+const compactMethod = { ...KVService.compact, keepsEncoding: true, responseSerialize: sharedEncoder(CompactionResponse.encode) };
 
 export function createKvMethods(ctx: GrpcServiceContext): GrpcMethod[] {
   const { api } = ctx;

@@ -108,6 +108,12 @@ const maxPendingPings = 16;
  * otherwise grow this side's memory without bound (CVE-2019-9512; Go's server allows the same number).
  */
 const maxControlFramesWhileBlocked = 10_000;
+/**
+ * How long a PING's ACK may wait to go out with the answers of calls in progress. Go clients send a
+ * PING (BDP estimation) whenever they read DATA with none outstanding, so on a busy connection nearly
+ * every answer would otherwise be followed by a socket write of its own for a 17-byte ACK.
+ */
+export const pingAckHoldMs = 5;
 
 export class H2Connection implements StreamHost {
   private readonly streams = new Map<number, H2Stream>();
@@ -150,6 +156,9 @@ export class H2Connection implements StreamHost {
   private goawayReceived = false;
   private ended = false;
   private pingCounter = 0;
+  /** PING ACKs among the queued frames (see pingAckHoldMs); the queue holds nothing else when they are all of it. */
+  private queuedPingAcks = 0;
+  private pingAckTimer: NodeJS.Timeout | undefined;
   private readonly pings = new Map<bigint, (err: Error | null) => void>();
   private resetTokens: number;
   private resetRefilledAt = Date.now();
@@ -241,6 +250,8 @@ export class H2Connection implements StreamHost {
     for (const cb of this.outCallbacks) cb();
     this.outCallbacks = [];
     this.out = [];
+    clearTimeout(this.pingAckTimer);
+    this.pingAckTimer = undefined;
     this.events.close();
   }
 
@@ -336,8 +347,26 @@ export class H2Connection implements StreamHost {
     }
     if (this.ended) return;
     this.input = pos === buf.length ? undefined : buf.subarray(pos);
-    this.flush();
+    if (this.holdsOnlyPingAcks()) this.holdPingAcks();
+    else this.flush();
   }
+
+  /** Only PING ACKs are queued while calls are open: they can wait a little for those calls' answers. */
+  private holdsOnlyPingAcks(): boolean {
+    return this.queuedPingAcks > 0 && this.out.length === this.queuedPingAcks && this.waiting.size === 0 && this.streams.size > 0 && !this.socketBlocked;
+  }
+
+  private holdPingAcks(): void {
+    if (this.pingAckTimer !== undefined) return;
+    this.pingAckTimer = setTimeout(this.releasePingAcks, pingAckHoldMs);
+    this.pingAckTimer.unref();
+  }
+
+  /** Made once per connection, like scheduledFlush. */
+  private readonly releasePingAcks = (): void => {
+    this.pingAckTimer = undefined;
+    this.flushGuarded();
+  };
 
   private onFrame(type: number, flags: number, id: number, buf: Buffer, start: number, end: number): void {
     if (!this.sawSettings) {
@@ -565,6 +594,7 @@ export class H2Connection implements StreamHost {
       return;
     }
     this.queueAnswer(frame(FrameType.ping, Flag.ack, 0, buf.subarray(start, end)));
+    this.queuedPingAcks++;
     this.events.ping();
   }
 
@@ -778,6 +808,11 @@ export class H2Connection implements StreamHost {
     const out = this.out;
     const callbacks = this.outCallbacks;
     const bytes = this.outBytes;
+    this.queuedPingAcks = 0;
+    if (this.pingAckTimer !== undefined) {
+      clearTimeout(this.pingAckTimer);
+      this.pingAckTimer = undefined;
+    }
     this.out = [];
     this.outBytes = 0;
     this.outCallbacks = [];

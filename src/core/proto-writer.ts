@@ -149,3 +149,21 @@ export function writeKeyValue(w: ExactWriter, kv: KeyValueFields): void {
   w.bytesField(5, kv.value);
   w.intField(6, kv.lease);
 }
+
+/**
+ * A message whose fields are all int64s numbered 1, 2, … (at most 15) in this order (zero ones omitted, as proto3
+ * does), in a buffer of its exact size: a lease grant's or revoke's log entry, without a writer.
+ */
+export function encodeIntFields(...values: bigint[]): Buffer {
+  let size = 0;
+  for (const v of values) size += intFieldSize(v);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === 0n) continue;
+    out[at++] = (i + 1) << 3;
+    at = putVarint(out, at, v);
+  }
+  return out;
+}

@@ -22,7 +22,7 @@ import {
 import { decodeAuthRequest, encodeAuthRequest, type AuthHeader, type AuthRequest } from '../auth/auth-op.js';
 import { receivedEncoding } from '../core/received-encoding.js';
 import { encodeShared } from '../core/shared-proto-writer.js';
-import { bytesFieldSize, intFieldSize } from '../core/proto-writer.js';
+import { bytesFieldSize, encodeIntFields, intFieldSize } from '../core/proto-writer.js';
 
 export type Command =
   // `auth`: who proposed the write, at which auth revision (etcd's request header), when auth is
@@ -115,9 +115,11 @@ function encodeBody(c: Command): Uint8Array {
     case 'compact':
       return encodeShared(CompactionRequest.encode, c.req);
     case 'leaseGrant':
-      return encodeShared(LeaseGrantRequest.encode, c.req);
+      // LeaseGrantRequest: TTL 1, ID 2
+      return encodeIntFields(c.req.TTL, c.req.ID);
     case 'leaseRevoke':
-      return encodeShared(LeaseRevokeRequest.encode, c.req);
+      // LeaseRevokeRequest: ID 1
+      return encodeIntFields(c.req.ID);
     case 'noop':
       return new Uint8Array(0);
     case 'confChange':

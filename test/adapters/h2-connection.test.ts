@@ -1068,7 +1068,7 @@ test(raw, "a PING's ACK waits for the answer of a call in progress and goes out 
     assert.is(ack.chunk, answer.chunk, 'one write');
   }));
 
-test(raw, 'a PING held for a call that does not answer is acknowledged after pingAckHoldMs; with no call open at once', () =>
+test(raw, 'a PING held for a call that does not answer is acknowledged after pingAckHoldMs', () =>
   withRaw({}, () => undefined, async (c) => {
     await c.handshake();
     c.write(frame(FrameType.ping, 0, 0, Buffer.from('no-calls')));

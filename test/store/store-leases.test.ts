@@ -42,6 +42,27 @@ function leaseSuite(layout: StoreLayout): void {
     await rejectsWith(s.store.leaseGrant({ ID: 7n, TTL: 60n }), 'leaseExists');
   });
 
+  test('grants proposed together are applied as one run, each answered as it would be alone', async () => {
+    const runs: number[] = [];
+    const grantAll = table.grantAll.bind(table);
+    table.grantAll = (requests) => {
+      runs.push(requests.length);
+      return grantAll(requests);
+    };
+    const settled = await Promise.allSettled([
+      s.store.leaseGrant({ ID: 7n, TTL: 60n }),
+      s.store.leaseGrant({ ID: 7n, TTL: 30n }),
+      s.store.leaseGrant({ ID: 8n, TTL: 9_000_000_001n }),
+      s.store.leaseGrant({ ID: 9n, TTL: 1n }),
+      s.store.leaseGrant({ ID: -5n, TTL: 5n }),
+    ]);
+    const outcome = (r: PromiseSettledResult<{ ID: bigint; TTL: bigint }>): string =>
+      r.status === 'fulfilled' ? `${r.value.ID}/${r.value.TTL}` : (r.reason as { kind?: string }).kind ?? String(r.reason);
+    assert.equal(settled.map(outcome), ['7/60', 'leaseExists', 'leaseTtlTooLarge', '9/2', '-5/5']);
+    assert.ok(runs.some((n) => n > 1), `runs of grants: ${runs.join(', ')}`);
+    assert.equal([table.exists(7n), table.exists(8n), table.exists(9n), table.exists(-5n)], [true, false, true, true]);
+  });
+
   test('a put naming a missing lease fails with leaseNotFound and writes nothing', async () => {
     await rejectsWith(s.store.put(put(K0, 'v', 99n)), 'leaseNotFound');
     await rejectsWith(s.store.txn(TxnRequest.create({ success: [RequestOp.create({ requestPut: put(K1, 'v', 99n) })] })), 'leaseNotFound');

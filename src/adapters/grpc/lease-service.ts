@@ -8,6 +8,7 @@ import {
   type LeaseKeepAliveRequest,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { sharedEncoder } from '../../core/shared-proto-writer.js';
+import { frameLeaseGrantResponse } from './lease-grant-response-encoder.js';
 import { serveKeepAlive, type KeepAliveSink } from '../../core/lease-api.js';
 import { requestQueue } from './request-stream.js';
 import { bidi, completeHeader, serviceMethods, unary, type GrpcMethod, type GrpcServiceContext, type GrpcServiceModule, type ResponseStream } from './service-module.js';
@@ -18,7 +19,7 @@ import { revokeHeaderAsked } from '../../auth/revoke-header.js';
 import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
 // The calls a lease workload makes by the thousand: answers through the shared writer.
-const grantMethod = { ...LeaseService.leaseGrant, responseSerialize: sharedEncoder(LeaseGrantResponse.encode) };
+const grantMethod = { ...LeaseService.leaseGrant, responseFrame: frameLeaseGrantResponse };
 const revokeMethod = { ...LeaseService.leaseRevoke, responseSerialize: sharedEncoder(LeaseRevokeResponse.encode) };
 const keepAliveMethod = { ...LeaseService.leaseKeepAlive, responseSerialize: sharedEncoder(LeaseKeepAliveResponse.encode) };
 

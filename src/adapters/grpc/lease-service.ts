@@ -18,7 +18,8 @@ import { keysReadRefusal } from '../../auth/request-permissions.js';
 import { revokeHeaderAsked } from '../../auth/revoke-header.js';
 import { revokeAuthHeaderFeature } from '../../peer/peer-protocol.js';
 
-// The calls a lease workload makes by the thousand: answers through the shared writer.
+// The calls a lease workload makes by the thousand: a grant's answer written by hand, the others
+// through the shared writer.
 const grantMethod = { ...LeaseService.leaseGrant, responseFrame: frameLeaseGrantResponse };
 const revokeMethod = { ...LeaseService.leaseRevoke, responseSerialize: sharedEncoder(LeaseRevokeResponse.encode) };
 const keepAliveMethod = { ...LeaseService.leaseKeepAlive, responseSerialize: sharedEncoder(LeaseKeepAliveResponse.encode) };

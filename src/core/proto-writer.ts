@@ -158,12 +158,7 @@ export function encodeIntFields(...values: bigint[]): Buffer {
   let size = 0;
   for (const v of values) size += intFieldSize(v);
   const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v === 0n) continue;
-    out[at++] = (i + 1) << 3;
-    at = putVarint(out, at, v);
-  }
+  const w = new ExactWriter(out);
+  for (let i = 0; i < values.length; i++) w.intField(i + 1, values[i]!);
   return out;
 }

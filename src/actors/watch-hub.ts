@@ -77,6 +77,8 @@ interface StreamState {
   unsynced: number;
   /** A progress request waits for the stream's unsynced watchers (etcd issue 15220). */
   progressRequested: boolean;
+  /** Watchers of this stream the revision being dispatched goes to (empty between dispatches). */
+  readonly due: Watcher[];
 }
 
 export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
@@ -85,6 +87,8 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
   private nextStreamId = 1;
   private readonly groups = new WatchGroupIndex<Watcher>();
   private readonly unsynced = new Set<Watcher>();
+  /** Streams with watchers due in the dispatch under way (empty between dispatches). */
+  private readonly dueStreams: StreamState[] = [];
   private syncing = false;
   private readonly subscription: Subscription;
   private readonly progressTimer: NodeJS.Timeout;
@@ -121,7 +125,7 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
 
   openStream(sink: WatchStreamSink): WatchStreamId {
     const id = this.nextStreamId++;
-    this.streams.set(id, { id, sink, watchers: new Map(), nextAutoId: 0n, unsynced: 0, progressRequested: false });
+    this.streams.set(id, { id, sink, watchers: new Map(), nextAutoId: 0n, unsynced: 0, progressRequested: false, due: [] });
     return id;
   }
 
@@ -251,16 +255,33 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
     }
     for (const [group, kept] of touched) {
       const batch: EventBatch = { changes: kept, prevKv: group.options.prevKv };
-      for (const w of group.synced) {
-        if (rev < w.nextRev) continue;
-        if (w.stream.sink.backlogBytes > this.options.backlogLimitBytes) {
-          this.holdBack(w, rev);
-          continue;
+      // one call per stream: the group's watchers gathered by stream, each stream's answers framed in one run
+      const dueStreams = this.dueStreams;
+      try {
+        for (const w of group.synced) {
+          if (rev < w.nextRev) continue;
+          const due = w.stream.due;
+          if (due.length === 0) dueStreams.push(w.stream);
+          due.push(w);
         }
-        w.stream.sink.events(w.id, rev, batch, w.fragment);
+        for (const stream of dueStreams) this.deliver(stream, rev, batch);
+      } finally {
+        for (const stream of dueStreams) stream.due.length = 0;
+        dueStreams.length = 0;
+      }
+    }
+  }
+
+  /** Sends the revision to the stream's due watchers; those past its backlog limit are held back. */
+  private deliver(stream: StreamState, rev: number, batch: EventBatch): void {
+    const due = stream.due;
+    const written = stream.sink.events(due, rev, batch, this.options.backlogLimitBytes);
+    for (let k = 0; k < due.length; k++) {
+      const w = due[k]!;
+      if (k < written) {
         w.nextRev = rev + 1;
         w.progressDue = false;
-      }
+      } else this.holdBack(w, rev);
     }
   }
 
@@ -372,7 +393,8 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
       }
       w.nextRev = scan.throughRevision + 1;
       if (batch !== null) {
-        w.stream.sink.events(w.id, curRev, batch, w.fragment);
+        // ready() above checked the backlog: the watcher's answer goes whatever its size
+        w.stream.sink.events([w], curRev, batch, Infinity);
         w.progressDue = false;
       }
       // Revisions applied during the read were not sent to it: it stays unsynced for another round.

@@ -4,7 +4,7 @@
 // events and catches up from history once it drains, as a slow watch stream does.
 import { EtcdError } from '../core/errors.js';
 import type { KeyRange } from '../core/keys.js';
-import type { WatchApi } from '../core/watch-api.js';
+import { eachWatchTarget, type WatchApi, type WatchStreamSink } from '../core/watch-api.js';
 import type { RecordChange } from '../mvcc/key-history-index.js';
 
 export interface KeyEvents extends AsyncIterable<RecordChange> {
@@ -24,11 +24,14 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
     wake?.();
     wake = undefined;
   };
-  const stream = watch.openStream({
-    events(_watchId, _revision, batch) {
-      queue.push(...batch.changes);
-      for (const c of batch.changes) queuedBytes += sizeOf(c);
-      notify();
+  const sink: WatchStreamSink = {
+    events(targets, _revision, batch, backlogLimitBytes) {
+      // the stream has its one watcher
+      return eachWatchTarget(sink, targets, backlogLimitBytes, () => {
+        queue.push(...batch.changes);
+        for (const c of batch.changes) queuedBytes += sizeOf(c);
+        notify();
+      });
     },
     send(res) {
       if (res.type === 'compacted') failure = new EtcdError('compacted');
@@ -38,7 +41,8 @@ export function watchRange(watch: WatchApi, range: KeyRange, startRevision: numb
     get backlogBytes() {
       return queuedBytes;
     },
-  });
+  };
+  const stream = watch.openStream(sink);
   const close = (): void => {
     if (closed) return;
     closed = true;

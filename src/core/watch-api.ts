@@ -49,16 +49,32 @@ export type WatchResponse =
 /** Every answer but events: the hub's control answers, one object each. */
 export type WatchControlResponse = Exclude<WatchResponse, { readonly type: 'events' }>;
 
+/** A watcher as its stream's sink sees it. */
+export interface WatchTarget {
+  readonly id: bigint;
+  /** The watcher allows splitting a response larger than the request limit. */
+  readonly fragment: boolean;
+}
+
 /** Where a watch stream's answers go. The hub never waits on it; it reads the backlog instead. */
 export interface WatchStreamSink {
   send(response: WatchControlResponse): void;
   /**
-   * One watcher's events of one revision (or one catch-up read). Called for every watcher a revision
-   * reaches, so the answer comes as arguments rather than as an object made for each watcher.
+   * The events of one revision (or one catch-up read) for watchers of this stream, in order, each
+   * written while the backlog is within `backlogLimitBytes`; returns how many were written (the hub
+   * holds the others back). One call per stream: a revision reaching 10,000 watchers on 100 streams
+   * is 100 calls, and the answer comes as arguments rather than as an object per watcher.
    */
-  events(watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void;
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number;
   /** Bytes the transport has accepted but not written out yet. */
   readonly backlogBytes: number;
+}
+
+/** WatchStreamSink.events for a sink that takes its watchers one at a time. */
+export function eachWatchTarget(sink: WatchStreamSink, targets: readonly WatchTarget[], backlogLimitBytes: number, deliver: (target: WatchTarget) => void): number {
+  let written = 0;
+  while (written < targets.length && sink.backlogBytes <= backlogLimitBytes) deliver(targets[written++]!);
+  return written;
 }
 
 export type WatchStreamId = number;

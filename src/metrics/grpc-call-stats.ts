@@ -6,7 +6,7 @@ import type { CallKind } from '../adapters/grpc/service-module.js';
 /** What a server call reports about itself: messages each way and its final status code. */
 export interface CallObserver {
   received(): void;
-  sent(): void;
+  sent(messages: number): void;
   /** Called once, with the gRPC status code the call ended with (1 CANCELLED when the client left). */
   ended(code: number): void;
 }
@@ -66,8 +66,8 @@ export class GrpcMethodStats implements CallObserver {
     this.msgReceived++;
   }
 
-  sent(): void {
-    this.msgSent++;
+  sent(messages: number): void {
+    this.msgSent += messages;
   }
 
   ended(code: number): void {
@@ -89,8 +89,8 @@ class TimedCall implements CallObserver {
   received(): void {
     this.stats.msgReceived++;
   }
-  sent(): void {
-    this.stats.msgSent++;
+  sent(messages: number): void {
+    this.stats.msgSent += messages;
   }
   ended(code: number): void {
     this.stats.ended(code);

@@ -4,7 +4,7 @@
 // without this those refusals went back at once and the hammering loops came straight back.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { GrpcStatus } from '../adapters/grpc/error-status.js';
-import type { OutgoingMessage } from '../adapters/grpc/grpc-wire.js';
+import type { FramedMessages, OutgoingMessage } from '../adapters/grpc/grpc-wire.js';
 import type { MethodCall } from '../adapters/grpc/service-module.js';
 import { TenantRateRefusal } from './tenant-state.js';
 
@@ -43,6 +43,9 @@ export class RateRefusalHoldingCall implements MethodCall {
   }
   write(message: OutgoingMessage): void {
     this.call.write(message);
+  }
+  writeAll(run: FramedMessages): void {
+    this.call.writeAll(run);
   }
   onDrained(listener: () => void): () => void {
     return this.call.onDrained(listener);

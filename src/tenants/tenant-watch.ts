@@ -33,7 +33,7 @@ export class TenantWatch implements WatchApi {
         this.count(watchers, response);
         sink.send(response);
       },
-      events: (watchId, revision, batch, fragment) => sink.events(watchId, revision, this.toClient(batch), fragment),
+      events: (targets, revision, batch, backlogLimitBytes) => sink.events(targets, revision, this.toClient(batch), backlogLimitBytes),
       get backlogBytes() {
         return sink.backlogBytes;
       },

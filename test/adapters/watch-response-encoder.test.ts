@@ -5,24 +5,41 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WatchResponse as WatchResponsePb, type ResponseHeader } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { Event, Event_EventType, type KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
-import { WatchResponseEncoder, cancelReasons } from '../../src/adapters/grpc/watch-response-encoder.js';
-import type { OutgoingMessage } from '../../src/adapters/grpc/grpc-wire.js';
+import { WatchResponseEncoder, cancelReasons, type MessageWriter } from '../../src/adapters/grpc/watch-response-encoder.js';
+import type { FramedMessages, OutgoingMessage } from '../../src/adapters/grpc/grpc-wire.js';
 import type { EventBatch, WatchResponse } from '../../src/core/watch-api.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import type { RecordChange } from '../../src/mvcc/key-history-index.js';
 
-/** Each message as bytes, written at an offset inside a larger buffer as the stream writer does. */
-function encodeBytes(enc: WatchResponseEncoder, res: WatchResponse): Buffer[] {
-  const out: Buffer[] = [];
-  // as a call does: each message encoded while it is written (the encoder reuses its object)
-  const writer = {
+/** A writer as a call is: each message or run framed while it is written (the encoder reuses its objects), at an offset inside a larger buffer. */
+function collectingWriter(out: Buffer[]): MessageWriter {
+  return {
     write(m: OutgoingMessage): void {
       const buf = Buffer.alloc(m.size + 7, 0xee);
       m.writeTo(buf, 7);
       out.push(buf.subarray(7));
     },
+    writeAll(run: FramedMessages): void {
+      const buf = Buffer.alloc(run.framedSize + 7 + 3, 0xee);
+      run.writeFramed(buf, 7);
+      let at = 7;
+      for (let k = 0; k < run.count; k++) {
+        assert.is(buf[at], 0, 'uncompressed flag');
+        const size = buf.readUInt32BE(at + 1);
+        out.push(Buffer.from(buf.subarray(at + 5, at + 5 + size)));
+        at += 5 + size;
+      }
+      assert.is(at, 7 + run.framedSize, 'the run fills exactly its framed size');
+      assert.equal([...buf.subarray(at)], [0xee, 0xee, 0xee], 'nothing written past the run');
+    },
   };
-  if (res.type === 'events') enc.writeEvents(writer, res.watchId, res.revision, res.batch, res.fragment);
+}
+
+/** Each message as bytes. */
+function encodeBytes(enc: WatchResponseEncoder, res: WatchResponse): Buffer[] {
+  const out: Buffer[] = [];
+  const writer = collectingWriter(out);
+  if (res.type === 'events') enc.writeEvents(writer, [{ id: res.watchId, fragment: res.fragment }], res.revision, res.batch, Infinity);
   else writer.write(enc.encode(res));
   return out;
 }
@@ -144,6 +161,63 @@ test('fragments split exactly where etcd splits them, and only when the watcher 
       const whole = WatchResponsePb.decode(encodeBytes(enc, { type: 'events', watchId: 6n, revision: 50, batch, fragment: false })[0]!);
       assert.equal(got, referenceFragments(whole, limit), `limit ${limit}, batch ${i}`);
     }
+  }
+});
+
+
+test('one call for many watchers of a stream: each answer is the one it would get alone, in order', () => {
+  const next = random(11);
+  const ids = [0n, 1n, 127n, 128n, 300n, 2n ** 40n, 2n ** 62n, -1n, 7n];
+  for (let i = 0; i < 60; i++) {
+    const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+    const batch = batchOf(next, 1 + Math.floor(next() * 6), next() < 0.5);
+    const out: Buffer[] = [];
+    const written = enc.writeEvents(collectingWriter(out), ids.map((id) => ({ id, fragment: next() < 0.5 })), 40 + i, batch, Infinity);
+    assert.is(written, ids.length);
+    const alone = ids.flatMap((watchId) => encodeBytes(enc, { type: 'events', watchId, revision: 40 + i, batch, fragment: false }));
+    assert.equal(out.map((b) => b.toString('hex')), alone.map((b) => b.toString('hex')), `batch ${i}`);
+  }
+});
+
+test('a call stops at the room it is given, checked before each watcher as the hub checks the backlog', () => {
+  const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+  const batch = batchOf(random(5), 3, false);
+  const one = encodeBytes(enc, { type: 'events', watchId: 1n, revision: 8, batch, fragment: false })[0]!.length + 5;
+  const targets = [1n, 2n, 3n, 4n, 5n].map((id) => ({ id, fragment: false }));
+  const answered = (room: number): bigint[] => {
+    const out: Buffer[] = [];
+    const written = enc.writeEvents(collectingWriter(out), targets, 8, batch, room);
+    const ids = out.map((b) => WatchResponsePb.decode(b).watchId);
+    assert.is(ids.length, written);
+    return ids;
+  };
+  assert.equal(answered(-1), [], 'a backlog already past the limit: nothing');
+  assert.equal(answered(0), [1n], 'a backlog at the limit, not past it: one answer');
+  assert.equal(answered(one - 1), [1n]);
+  assert.equal(answered(one), [1n, 2n]);
+  assert.equal(answered(2 * one), [1n, 2n, 3n]);
+  assert.equal(answered(Infinity), [1n, 2n, 3n, 4n, 5n]);
+});
+
+test('a watcher with fragment among others in one call: its answer split as etcd splits it, the others whole', () => {
+  const next = random(9);
+  const limit = 700;
+  for (let i = 0; i < 30; i++) {
+    const enc = new WatchResponseEncoder(header, limit);
+    const batch = batchOf(next, 8 + Math.floor(next() * 10), false);
+    const targets = [
+      { id: 1n, fragment: false },
+      { id: 2n, fragment: true },
+      { id: 3n, fragment: false },
+      { id: 4n, fragment: true },
+    ];
+    const out: Buffer[] = [];
+    assert.is(enc.writeEvents(collectingWriter(out), targets, 60, batch, Infinity), targets.length);
+    const expected = targets.flatMap((t) => {
+      const whole = WatchResponsePb.decode(encodeBytes(enc, { type: 'events', watchId: t.id, revision: 60, batch, fragment: false })[0]!);
+      return t.fragment ? referenceFragments(whole, limit) : [whole];
+    });
+    assert.equal(out.map((b) => WatchResponsePb.decode(b)), expected, `batch ${i}`);
   }
 });
 

@@ -53,7 +53,7 @@ test('queued changes are the sink backlog, and the stream reports itself drained
   const events = watchRange(hub, { kind: 'single', key: 'k' }, 5, controller.signal);
   assert.equal(messages, ['create']);
   const changes = [record('k', 'x'.repeat(100), 6), record('k', 'y'.repeat(50), 7)];
-  sink().events(0n, 7, { changes: changes.map((r) => ({ record: r, prev: undefined })), prevKv: false }, false);
+  assert.is(sink().events([{ id: 0n, fragment: false }], 7, { changes: changes.map((r) => ({ record: r, prev: undefined })), prevKv: false }, Infinity), 1);
   assert.is(sink().backlogBytes, 2 + 150);
   const it = events[Symbol.asyncIterator]();
   await it.next();

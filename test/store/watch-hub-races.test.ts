@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { WatchHub, type WatchSource } from '../../src/actors/watch-hub.js';
 import { EtcdError } from '../../src/core/errors.js';
 import { keyRange, type KeyRange } from '../../src/core/keys.js';
-import type { EventBatch, WatchCreate, WatchResponse, WatchStreamSink } from '../../src/core/watch-api.js';
+import { eachWatchTarget, type EventBatch, type WatchCreate, type WatchResponse, type WatchStreamSink, type WatchTarget } from '../../src/core/watch-api.js';
 import { cutAtRevisions, type ChangeScan, type RecordChange } from '../../src/mvcc/key-history-index.js';
 import type { AppliedBatch } from '../../src/store/applied-batch.js';
 import { until, watchCreate } from './watch-test-kit.js';
@@ -50,8 +50,8 @@ class Sink implements WatchStreamSink {
   send(r: WatchResponse): void {
     this.responses.push(r);
   }
-  events(watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void {
-    this.responses.push({ type: 'events', watchId, revision, batch, fragment });
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+    return eachWatchTarget(this, targets, backlogLimitBytes, (t) => this.responses.push({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment }));
   }
   revisionsOf(id: bigint): number[] {
     return this.responses.flatMap((r) => (r.type === 'events' && r.watchId === id ? r.batch.changes.map((c) => c.record.modRevision) : []));
@@ -128,8 +128,9 @@ test('a stream that fills up while its watchers replay stops getting answers unt
   const realEvents = sink.events.bind(sink);
   // Every events answer "fills" the transport past the limit until the test drains it.
   sink.events = (...args) => {
-    realEvents(...args);
+    const written = realEvents(...args);
     sink.backlogBytes = 5000;
+    return written;
   };
   const stream = hub.openStream(sink);
   for (let id = 1n; id <= 20n; id++) hub.receive({ type: 'create', stream, create: create({ startRevision: 2n, watchId: id }) });

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WatchHub } from '../../src/actors/watch-hub.js';
 import { keyRange, type KeyRange } from '../../src/core/keys.js';
-import type { EventBatch, WatchResponse, WatchStreamId, WatchStreamSink } from '../../src/core/watch-api.js';
+import { eachWatchTarget, type EventBatch, type WatchResponse, type WatchStreamId, type WatchStreamSink, type WatchTarget } from '../../src/core/watch-api.js';
 import { CompactionRequest, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest } from '../../src/gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { until, watchCreate as watch } from './watch-test-kit.js';
 import { layoutName, openStore, removeDir, storeLayouts, tempDir, type OpenStore, type StoreLayout } from './store-harness.js';
@@ -28,8 +28,8 @@ class RecordingSink implements WatchStreamSink {
   send(response: WatchResponse): void {
     this.responses.push(response);
   }
-  events(watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void {
-    this.responses.push({ type: 'events', watchId, revision, batch, fragment });
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+    return eachWatchTarget(this, targets, backlogLimitBytes, (t) => this.responses.push({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment }));
   }
   /** One line per answer: type, id, revision and the events as "rev.sub TYPE key=value prev=…". */
   lines(): string[] {
@@ -246,6 +246,43 @@ function hubSuite(layout: StoreLayout): void {
     await until('the slow stream to catch up', () => eventRevisions(slow.sink, 0n).length >= 5);
     await s.store.put(put('s/6', 'c'));
     assert.equal(slow.sink.lines().slice(2), ['events id=0 rev=6 [3.0 PUT s/2=b, 4.0 PUT s/3=b, 5.0 PUT s/4=b, 6.0 PUT s/5=b]', 'events id=0 rev=7 [7.0 PUT s/6=c]']);
+  });
+
+  test('one call per stream per revision; a stream that fills up part way holds back only the watchers after that point', async () => {
+    const calls: number[] = [];
+    /** Each answer adds 400 bytes of backlog while `filling`; the hub's limit is 1,000. */
+    class FillingSink extends RecordingSink {
+      filling = true;
+      override events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+        calls.push(targets.length);
+        return eachWatchTarget(this, targets, backlogLimitBytes, (t) => {
+          this.responses.push({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment });
+          if (this.filling) this.backlogBytes += 400;
+        });
+      }
+    }
+    const sink = new FillingSink();
+    const stream = hub.openStream(sink);
+    const other = open();
+    for (let id = 1n; id <= 5n; id++) hub.receive({ type: 'create', stream, create: watch(prefixRange('f/'), { watchId: id }) });
+    hub.receive({ type: 'create', stream: other.stream, create: watch(prefixRange('f/')) });
+    await s.store.put(put('f/1', 'a'));
+    assert.equal(calls, [5], 'the five watchers of the stream in one call');
+    // answered at backlogs 0, 400 and 800; 1,200 is past the limit
+    assert.equal([1n, 2n, 3n, 4n, 5n].map((id) => eventRevisions(sink, id)), [[2], [2], [2], [], []]);
+    assert.equal(eventRevisions(other.sink, 0n), [2], 'another stream is not held up');
+    sink.backlogBytes = 0; // the transport took it, but the hub has not been told yet
+    await s.store.put(put('f/2', 'b'));
+    assert.equal(calls, [5, 3], 'the held-back watchers are no longer synced');
+    sink.backlogBytes = 0;
+    hub.receive({ type: 'drained', stream });
+    await until('the held-back watchers to catch up', () => eventRevisions(sink, 5n).length === 2);
+    sink.backlogBytes = 0;
+    sink.filling = false;
+    await s.store.put(put('f/3', 'c'));
+    assert.equal(calls.at(-1), 5, 'all five synced again, in one call');
+    for (let id = 1n; id <= 5n; id++) assert.equal(eventRevisions(sink, id), [2, 3, 4], `watcher ${id}`);
+    assert.equal(eventRevisions(other.sink, 0n), [2, 3, 4]);
   });
 
   test('after a restart, history from before it replays from the store', async () => {

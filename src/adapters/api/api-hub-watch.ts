@@ -1,7 +1,7 @@
 // One watcher on the watch hub for /api: key history, SSE and WebSocket watches all read through it.
 // It turns the hub's answers into one output per revision (the unit a client resumes from).
 import { keyRange } from '../../core/keys.js';
-import { streamWatchId, type WatchApi, type WatchResponse, type WatchStreamId } from '../../core/watch-api.js';
+import { eachWatchTarget, streamWatchId, type WatchApi, type WatchResponse, type WatchStreamId, type WatchStreamSink } from '../../core/watch-api.js';
 import { eventJson } from './api-kv-json.js';
 
 export interface WatchSpec {
@@ -37,13 +37,15 @@ export class HubWatch {
     const emit = (r: WatchResponse): void => {
       if (!this.closed) this.deliver(r);
     };
-    this.stream = hub.openStream({
+    const sink: WatchStreamSink = {
       send: emit,
-      events: (watchId, revision, batch, fragment) => emit({ type: 'events', watchId, revision, batch, fragment }),
+      events: (targets, revision, batch, backlogLimitBytes) =>
+        eachWatchTarget(sink, targets, backlogLimitBytes, (t) => emit({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment })),
       get backlogBytes() {
         return backlogBytes();
       },
-    });
+    };
+    this.stream = hub.openStream(sink);
     // etcd's normalisation: an empty key means "\0"
     const key = spec.key.length === 0 ? Buffer.from([0]) : spec.key;
     hub.receive({

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Status } from '../grpc/grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from '../grpc/error-status.js';
-import { messagePrefixBytes, type OutgoingMessage } from '../grpc/grpc-wire.js';
+import { eachFramedMessage, messagePrefixBytes, type FramedMessages, type OutgoingMessage } from '../grpc/grpc-wire.js';
 import type { MethodCall } from '../grpc/service-module.js';
 import { maxTimerDelayMs } from '../grpc/server-call.js';
 
@@ -110,6 +110,11 @@ export class GatewayCall implements MethodCall {
     const bytes = Buffer.allocUnsafe(message.size);
     message.writeTo(bytes, 0);
     this.sink.message(bytes);
+  }
+
+  writeAll(run: FramedMessages): void {
+    if (this.ended) return;
+    eachFramedMessage(run, (bytes) => this.sink.message(bytes));
   }
 
   onDrained(listener: () => void): () => void {

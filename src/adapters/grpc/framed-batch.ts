@@ -9,7 +9,7 @@
 // 5,000 streams with one small answer each must not take 5,000 slabs at once (every batch of a tick is
 // built before any is flushed); a revision reaching 100 streams with 33 KB each reuses 100 slabs
 // instead of making 100 large buffers that V8 counts against its heap.
-import { messagePrefixBytes, type OutgoingMessage } from './grpc-wire.js';
+import { messagePrefixBytes, type FramedMessages, type OutgoingMessage } from './grpc-wire.js';
 import { largeSlabs, type Slab } from '../slab-pool.js';
 
 /** Bytes ready for the transport, and what to call once they have left (a slab's release, or nothing). */
@@ -48,6 +48,16 @@ export class FramedBatch {
     buf.writeUInt32BE(size, at + 1);
     message.writeTo(buf, at + messagePrefixBytes);
     this.used = at + need;
+    this.bytes += need;
+  }
+
+  /** Writes a run of messages, prefixes included, into the batch now; the run is not kept. */
+  addFramed(run: FramedMessages): void {
+    const need = run.framedSize;
+    let buf = this.current;
+    if (buf === undefined || buf.length - this.used < need) buf = this.makeRoom(need);
+    run.writeFramed(buf, this.used);
+    this.used += need;
     this.bytes += need;
   }
 

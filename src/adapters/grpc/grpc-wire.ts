@@ -26,6 +26,30 @@ export class EncodedMessage implements OutgoingMessage {
   }
 }
 
+/**
+ * Several messages of one stream written back to back, each behind its prefix: a watch revision's
+ * answers to the stream's watchers, framed in one loop instead of one call per watcher. Like an
+ * OutgoingMessage it is encoded while it is written and not kept.
+ */
+export interface FramedMessages {
+  readonly count: number;
+  /** Bytes of every message with its prefix. */
+  readonly framedSize: number;
+  writeFramed(buf: Buffer, at: number): void;
+}
+
+/** The messages of a run one at a time, unframed, for a call that takes them singly (the JSON gateway). */
+export function eachFramedMessage(run: FramedMessages, message: (bytes: Buffer) => void): void {
+  const framed = Buffer.allocUnsafe(run.framedSize);
+  run.writeFramed(framed, 0);
+  let at = 0;
+  while (at < framed.length) {
+    const size = framed.readUInt32BE(at + 1);
+    message(framed.subarray(at + messagePrefixBytes, at + messagePrefixBytes + size));
+    at += messagePrefixBytes + size;
+  }
+}
+
 /** One message framed, from its encoding. */
 export function frameBytes(bytes: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(messagePrefixBytes + bytes.length);

@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import { Status } from './grpc-codes.js';
 import { toGrpcStatus, type ErrorLogger, type GrpcStatus } from './error-status.js';
-import type { OutgoingMessage } from './grpc-wire.js';
+import type { FramedMessages, OutgoingMessage } from './grpc-wire.js';
 import { FramedBatch } from './framed-batch.js';
 import { MessageReader, type MessageReaderEvents } from './message-reader.js';
 import type { CallObserver } from '../../metrics/grpc-call-stats.js';
@@ -249,7 +249,7 @@ export class ServerCall implements CallContext, CallStreamEvents {
     stream.sendData(framed, this.onWriteFinished);
     // a client still sending after its answer is reset, as grpc-go's WriteStatus does
     stream.sendTrailers(undefined);
-    this.options.observer?.sent();
+    this.options.observer?.sent(1);
     this.options.observer?.ended(Status.OK);
     this.endListener?.(false);
   }
@@ -258,7 +258,19 @@ export class ServerCall implements CallContext, CallStreamEvents {
   write(message: OutgoingMessage): void {
     if (this.ended) return;
     (this.batch ??= new FramedBatch()).add(message);
-    this.options.observer?.sent();
+    this.options.observer?.sent(1);
+    this.scheduleFlush();
+  }
+
+  /** Queues a run of response messages, framed now, as write does for one. */
+  writeAll(run: FramedMessages): void {
+    if (this.ended || run.count === 0) return;
+    (this.batch ??= new FramedBatch()).addFramed(run);
+    this.options.observer?.sent(run.count);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // a function outside: an arrow here would make every write allocate a context for `this`

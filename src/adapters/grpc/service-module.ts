@@ -18,7 +18,7 @@ import type { ServerApi } from '../../core/kv-api.js';
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { ErrorLogger, GrpcStatus } from './error-status.js';
 import { rememberEncoding } from '../../core/received-encoding.js';
-import { EncodedMessage, frameBytes, type OutgoingMessage } from './grpc-wire.js';
+import { EncodedMessage, frameBytes, type FramedMessages, type OutgoingMessage } from './grpc-wire.js';
 import type { CallContext } from './server-call.js';
 
 export interface GrpcServiceContext {
@@ -55,6 +55,8 @@ export interface MethodCall extends CallContext {
   /** The one response of a unary call, framed (5-byte prefix), then OK. */
   sendUnary(framed: Buffer): void;
   write(message: OutgoingMessage): void;
+  /** Several response messages of a stream at once (a watch revision's answers to one stream's watchers). */
+  writeAll(run: FramedMessages): void;
   readonly backlogBytes: number;
   onDrained(listener: () => void): () => void;
   onEnd(listener: (cancelled: boolean) => void): void;
@@ -81,6 +83,8 @@ export interface ResponseStream<Res> {
   send(res: Res): boolean;
   /** Queues a response already able to encode itself (watch answers). */
   write(message: OutgoingMessage): boolean;
+  /** Queues a run of responses framed together (a watch revision's answers to this stream's watchers). */
+  writeAll(run: FramedMessages): boolean;
   /** Bytes queued or in the HTTP/2 stream, not yet taken by the client's flow-control window. */
   readonly backlogBytes: number;
   /** Calls `listener` each time the backlog goes back to 0; listeners add up. Returns its unsubscribe. */
@@ -136,24 +140,50 @@ function missingRequest(truncated: boolean): GrpcStatus {
   return { code: Status.UNKNOWN, details: truncated ? 'unexpected EOF' : 'EOF' };
 }
 
-function responseStream<Res>(call: MethodCall, encode: (res: Res) => Buffer): ResponseStream<Res> {
-  return {
-    send(res) {
-      call.write(new EncodedMessage(encode(res)));
-      return call.backlogBytes < streamBacklogHighWaterBytes;
-    },
-    write(message) {
-      call.write(message);
-      return call.backlogBytes < streamBacklogHighWaterBytes;
-    },
-    get backlogBytes() {
-      return call.backlogBytes;
-    },
-    onDrained: (listener) => call.onDrained(listener),
-    onEnd: (listener) => call.onEnd(listener),
-    end: (status) => call.end(status),
-    fail: (err) => call.fail(err),
-  };
+/**
+ * A call's responses as a handler sees them. A class, not an object literal: a literal with a getter
+ * gets a map of its own per call, and the watch hub reads `backlogBytes` of every stream per revision.
+ */
+class CallResponseStream<Res> implements ResponseStream<Res> {
+  constructor(
+    private readonly call: MethodCall,
+    private readonly encode: (res: Res) => Buffer,
+  ) {}
+
+  send(res: Res): boolean {
+    this.call.write(new EncodedMessage(this.encode(res)));
+    return this.call.backlogBytes < streamBacklogHighWaterBytes;
+  }
+
+  write(message: OutgoingMessage): boolean {
+    this.call.write(message);
+    return this.call.backlogBytes < streamBacklogHighWaterBytes;
+  }
+
+  writeAll(run: FramedMessages): boolean {
+    this.call.writeAll(run);
+    return this.call.backlogBytes < streamBacklogHighWaterBytes;
+  }
+
+  get backlogBytes(): number {
+    return this.call.backlogBytes;
+  }
+
+  onDrained(listener: () => void): () => void {
+    return this.call.onDrained(listener);
+  }
+
+  onEnd(listener: (cancelled: boolean) => void): void {
+    this.call.onEnd(listener);
+  }
+
+  end(status?: GrpcStatus): void {
+    this.call.end(status);
+  }
+
+  fail(err: unknown): void {
+    this.call.fail(err);
+  }
 }
 
 /**
@@ -251,7 +281,7 @@ export function serverStream<Req, Res>(
     serve(call) {
       receiveOne(call, decode, (req) =>
         settle(
-          () => handler(req, call, responseStream(call, encode)),
+          () => handler(req, call, new CallResponseStream(call, encode)),
           () => call.end(),
           (err) => call.fail(err),
         ),
@@ -272,7 +302,7 @@ export function bidi<Req, Res>(
     serve(call) {
       let listener: RequestListener<Req>;
       try {
-        listener = handler(call, responseStream(call, encode));
+        listener = handler(call, new CallResponseStream(call, encode));
       } catch (err) {
         call.fail(err);
         return;

@@ -3,11 +3,11 @@
 // message only adds its header and watch_id around those bytes. Large event answers of watchers that
 // asked for `fragment` are split exactly as etcd's sendFragments does (v3rpc/watch.go).
 import type { ResponseHeader } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
-import type { EventBatch, WatchControlResponse, WatchCreateError } from '../../core/watch-api.js';
+import type { EventBatch, WatchControlResponse, WatchCreateError, WatchTarget } from '../../core/watch-api.js';
 import type { RecordChange } from '../../mvcc/key-history-index.js';
 import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
 import { ExactWriter, putVarint, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
-import { EncodedMessage, type OutgoingMessage } from './grpc-wire.js';
+import { EncodedMessage, messagePrefixBytes, type FramedMessages, type OutgoingMessage } from './grpc-wire.js';
 import { headerFieldsSize, writeHeaderFields } from './range-response-encoder.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
@@ -114,57 +114,82 @@ function writeResponse(f: ResponseFields, buf: Buffer, at: number, total: number
 }
 
 /**
- * An events answer, written straight into the stream's batch: the header and the batch's encoded
- * events are shared with every other watcher of the revision; only the watch id is this watcher's.
- * One object serves every answer in turn (a call encodes a message while it is written), so a
- * revision reaching 10,000 watchers makes no object per watcher.
+ * Events answers of one revision to watchers of one stream, framed straight into the stream's batch
+ * in one loop: the header and the encoded events are the same for every watcher; only the watch id is
+ * each watcher's own. One object serves every run in turn (a call frames a run while it is written),
+ * so a revision reaching 10,000 watchers makes no object per watcher.
  */
-class EventsMessage implements OutgoingMessage {
-  size = 0;
+class EventsRun implements FramedMessages {
+  count = 0;
+  framedSize = 0;
   private header: Buffer = Buffer.alloc(0);
-  private watchId = 0n;
-  private fragment = false;
   private events: Buffer = Buffer.alloc(0);
+  private fragment = false;
+  private targets: readonly WatchTarget[] = [];
+  private from = 0;
 
-  set(header: Buffer, watchId: bigint, fragment: boolean, events: Buffer): this {
+  /** An empty run whose messages carry `header` and `events`, for targets[from], targets[from + 1], ... */
+  start(header: Buffer, events: Buffer, fragment: boolean, targets: readonly WatchTarget[], from: number): this {
     this.header = header;
-    this.watchId = watchId;
-    this.fragment = fragment;
     this.events = events;
-    this.size = header.length + intFieldSize(watchId) + (fragment ? 2 : 0) + events.length;
+    this.fragment = fragment;
+    this.targets = targets;
+    this.from = from;
+    this.count = 0;
+    this.framedSize = 0;
     return this;
   }
 
-  writeTo(buf: Buffer, at: number): void {
-    // field order as responseSize and writeResponse have it: header, watch_id, fragment, events;
-    // written in place (no ExactWriter): this runs once per watcher per revision
-    const start = at;
-    buf.set(this.header, at);
-    at += this.header.length;
-    if (this.watchId !== 0n) {
-      buf[at++] = (2 << 3) | 0; // watch_id, varint
-      at = putVarint(buf, at, this.watchId);
+  /** Size of a message of this run for a watcher with `watchId`, without its prefix. */
+  messageSize(watchId: bigint): number {
+    return this.header.length + intFieldSize(watchId) + (this.fragment ? 2 : 0) + this.events.length;
+  }
+
+  /** Takes in the next target, whose message is `size` bytes. */
+  add(size: number): void {
+    this.count++;
+    this.framedSize += messagePrefixBytes + size;
+  }
+
+  writeFramed(buf: Buffer, at: number): void {
+    const end = at + this.framedSize;
+    const header = this.header;
+    const events = this.events;
+    for (let k = this.from; k < this.from + this.count; k++) {
+      const watchId = this.targets[k]!.id;
+      const size = this.messageSize(watchId);
+      buf[at] = 0;
+      buf.writeUInt32BE(size, at + 1);
+      at += messagePrefixBytes;
+      // field order as responseSize and writeResponse have it: header, watch_id, fragment, events
+      for (let h = 0; h < header.length; h++) buf[at + h] = header[h]!;
+      at += header.length;
+      if (watchId !== 0n) {
+        buf[at++] = (2 << 3) | 0; // watch_id, varint
+        at = putVarint(buf, at, watchId);
+      }
+      if (this.fragment) {
+        buf[at++] = (7 << 3) | 0; // fragment, varint
+        buf[at++] = 1;
+      }
+      buf.set(events, at);
+      at += events.length;
     }
-    if (this.fragment) {
-      buf[at++] = (7 << 3) | 0; // fragment, varint
-      buf[at++] = 1;
-    }
-    buf.set(this.events, at);
-    at += this.events.length;
-    if (at !== start + this.size) throw new Error(`WatchResponse encoder wrote ${at - start} of ${this.size} bytes`);
+    if (at !== end) throw new Error(`WatchResponse encoder wrote ${at - end + this.framedSize} of ${this.framedSize} bytes`);
   }
 }
 
 /** Where answers go: a call that encodes each message as it is written (ResponseStream). */
 export interface MessageWriter {
   write(message: OutgoingMessage): unknown;
+  writeAll(run: FramedMessages): unknown;
 }
 
 export class WatchResponseEncoder {
   private readonly events = new WeakMap<EventBatch, EncodedEvents>();
   private lastBatch: EventBatch | undefined;
   private lastEncoded: EncodedEvents | undefined;
-  private readonly message = new EventsMessage();
+  private readonly run = new EventsRun();
   private headerRevision = -1;
   private headerBytes: Buffer = Buffer.alloc(0);
 
@@ -182,18 +207,43 @@ export class WatchResponseEncoder {
     return new EncodedMessage(this.encodeControl(res));
   }
 
-  /** One watcher's events answer: one message, or several fragments. */
-  writeEvents(out: MessageWriter, watchId: bigint, revision: number, batch: EventBatch, fragment: boolean): void {
+  /**
+   * One revision's events answers to watchers of one stream, in order, while the bytes written stay
+   * within `room` (checked before each watcher, as the hub checks the backlog); returns how many
+   * watchers were answered. A watcher that asked for `fragment` gets an answer over the limit as
+   * several, split exactly as etcd's sendFragments does (v3rpc/watch.go).
+   */
+  writeEvents(out: MessageWriter, targets: readonly WatchTarget[], revision: number, batch: EventBatch, room: number): number {
     const header = this.headerField(revision);
     const encoded = this.encoded(batch);
-    const message = this.message.set(header, watchId, false, encoded.bytes);
-    if (!fragment || encoded.ends.length < 2 || message.size < this.fragmentBytes) {
-      out.write(message);
-      return;
+    const run = this.run.start(header, encoded.bytes, false, targets, 0);
+    let used = 0;
+    let i = 0;
+    for (; i < targets.length && used <= room; i++) {
+      const target = targets[i]!;
+      const size = run.messageSize(target.id);
+      if (target.fragment && encoded.ends.length >= 2 && size >= this.fragmentBytes) {
+        if (run.count > 0) out.writeAll(run);
+        used += this.writeFragments(out, header, targets, i, encoded);
+        run.start(header, encoded.bytes, false, targets, i + 1);
+        continue;
+      }
+      run.add(size);
+      used += messagePrefixBytes + size;
     }
-    // etcd: add events while the response stays under the limit (at least one per fragment); every
-    // fragment but the last has fragment=true, and sizes are measured with the flag set.
+    if (run.count > 0) out.writeAll(run);
+    return i;
+  }
+
+  /**
+   * etcd's fragments of one watcher's answer: events are added while the response stays under the
+   * limit (at least one per fragment); every fragment but the last has fragment=true, and sizes are
+   * measured with the flag set. Returns the bytes written, prefixes included.
+   */
+  private writeFragments(out: MessageWriter, header: Buffer, targets: readonly WatchTarget[], at: number, encoded: EncodedEvents): number {
+    const watchId = targets[at]!.id;
     const base = responseSize({ header, watchId, fragment: true });
+    let written = 0;
     let idx = 0;
     const count = encoded.ends.length;
     while (idx < count) {
@@ -207,8 +257,12 @@ export class WatchResponseEncoder {
         n++;
         idx++;
       }
-      out.write(message.set(header, watchId, idx < count, encoded.bytes.subarray(from, end)));
+      const piece = this.run.start(header, encoded.bytes.subarray(from, end), idx < count, targets, at);
+      piece.add(piece.messageSize(watchId));
+      written += piece.framedSize;
+      out.writeAll(piece);
     }
+    return written;
   }
 
   /** The batch's events, encoded once for every watcher it reaches (consecutive watchers share the last one). */

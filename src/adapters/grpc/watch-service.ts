@@ -9,7 +9,7 @@ import {
   type WatchResponse,
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import { keyRange } from '../../core/keys.js';
-import type { WatchApi, WatchCreate, WatchStreamSink } from '../../core/watch-api.js';
+import type { EventBatch, WatchApi, WatchControlResponse, WatchCreate, WatchStreamSink, WatchTarget } from '../../core/watch-api.js';
 import { grpcOverheadBytes } from './request-size-limit.js';
 import { bidi, type GrpcServiceModule, type RequestListener, type ResponseStream } from './service-module.js';
 import { WatchResponseEncoder } from './watch-response-encoder.js';
@@ -57,33 +57,49 @@ function createRefusal(auth: AuthFront, call: CallContext, req: WatchCreateReque
   ).then((kind) => (kind === undefined ? undefined : (watchRefusalReasons[kind] ?? permissionDeniedReason)));
 }
 
+/**
+ * Where the hub's answers for one stream go. A class, not an object literal: a literal's getter gives
+ * every stream a map of its own, and the hub reads `backlogBytes` of every stream per revision.
+ */
+class GrpcWatchSink implements WatchStreamSink {
+  closed = false;
+
+  constructor(
+    private readonly out: ResponseStream<WatchResponse>,
+    private readonly encoder: WatchResponseEncoder,
+  ) {}
+
+  send(res: WatchControlResponse): void {
+    if (!this.closed) this.out.write(this.encoder.encode(res));
+  }
+
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+    // a closed stream takes everything: the hub hears of the close and retires its watchers
+    if (this.closed) return targets.length;
+    return this.encoder.writeEvents(this.out, targets, revision, batch, backlogLimitBytes - this.out.backlogBytes);
+  }
+
+  get backlogBytes(): number {
+    return this.out.backlogBytes;
+  }
+}
+
 function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, encoder: WatchResponseEncoder, api: ServerApi, call: CallContext): RequestListener<WatchRequest> {
-  let closed = false;
-  const sink: WatchStreamSink = {
-    send(res) {
-      if (!closed) out.write(encoder.encode(res));
-    },
-    events(watchId, revision, batch, fragment) {
-      if (!closed) encoder.writeEvents(out, watchId, revision, batch, fragment);
-    },
-    get backlogBytes() {
-      return out.backlogBytes;
-    },
-  };
+  const sink = new GrpcWatchSink(out, encoder);
   const stream = hub.openStream(sink);
   out.onDrained(() => {
-    if (!closed) hub.receive({ type: 'drained', stream });
+    if (!sink.closed) hub.receive({ type: 'drained', stream });
   });
   // The call ends when the client cancels or goes away, or with a status (an oversized request:
   // grpc-go fails Recv with it and etcd's Watch returns it).
   out.onEnd(() => {
-    if (closed) return;
-    closed = true;
+    if (sink.closed) return;
+    sink.closed = true;
     hub.receive({ type: 'close', stream });
   });
   return {
     message(req) {
-      if (closed) return;
+      if (sink.closed) return;
       // A request with no member set is ignored, as etcd does.
       if (req.createRequest !== undefined) {
         const create = req.createRequest;
@@ -94,7 +110,7 @@ function serveWatchStream(out: ResponseStream<WatchResponse>, hub: WatchApi, enc
           call.pauseReading();
           void refusal
             .then((refused) => {
-              if (closed) return;
+              if (sink.closed) return;
               // etcd answers created and canceled at once, with watch ID -1 and the refusal as reason.
               if (refused !== undefined) out.send({ header: api.header(), watchId: -1n, created: true, canceled: true, compactRevision: 0n, cancelReason: refused, fragment: false, events: [] });
               else hub.receive({ type: 'create', stream, create: toWatchCreate(create) });

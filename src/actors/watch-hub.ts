@@ -278,6 +278,8 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
     const written = stream.sink.events(due, rev, batch, this.options.backlogLimitBytes);
     for (let k = 0; k < due.length; k++) {
       const w = due[k]!;
+      // a sink that closed its stream while writing has had its watchers retired: leave them so
+      if (w.state !== 'synced') continue;
       if (k < written) {
         w.nextRev = rev + 1;
         w.progressDue = false;

@@ -63,7 +63,8 @@ export interface WatchStreamSink {
    * The events of one revision (or one catch-up read) for watchers of this stream, in order, each
    * written while the backlog is within `backlogLimitBytes`; returns how many were written (the hub
    * holds the others back). One call per stream: a revision reaching 10,000 watchers on 100 streams
-   * is 100 calls, and the answer comes as arguments rather than as an object per watcher.
+   * is 100 calls, and the answer comes as arguments rather than as an object per watcher. `targets`
+   * is the hub's and valid only during the call; the call must not make the hub apply a revision.
    */
   events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number;
   /** Bytes the transport has accepted but not written out yet. */

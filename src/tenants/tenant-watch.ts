@@ -4,7 +4,7 @@
 // canceled at once, the reason `etcdserver: too many requests`; the stream's other watchers go on.
 import type { RecordChange } from '../mvcc/key-history-index.js';
 import type { KvRecord } from '../mvcc/kv-record.js';
-import type { EventBatch, WatchApi, WatchControlResponse, WatchHubMessage, WatchStreamId, WatchStreamSink } from '../core/watch-api.js';
+import type { EventBatch, WatchApi, WatchControlResponse, WatchHubMessage, WatchStreamId, WatchStreamSink, WatchTarget } from '../core/watch-api.js';
 import type { TenantState } from './tenant-state.js';
 
 /** Watchers of one stream this wrapper counts: created ones, and creates not answered yet. */
@@ -28,17 +28,7 @@ export class TenantWatch implements WatchApi {
 
   openStream(sink: WatchStreamSink): WatchStreamId {
     const watchers: StreamWatchers = { sink, live: new Set(), pending: 0 };
-    const wrapped: WatchStreamSink = {
-      send: (response) => {
-        this.count(watchers, response);
-        sink.send(response);
-      },
-      events: (targets, revision, batch, backlogLimitBytes) => sink.events(targets, revision, this.toClient(batch), backlogLimitBytes),
-      get backlogBytes() {
-        return sink.backlogBytes;
-      },
-    };
-    const id = this.base.openStream(wrapped);
+    const id = this.base.openStream(new TenantWatchSink(this, watchers));
     this.streams.set(id, watchers);
     return id;
   }
@@ -67,7 +57,8 @@ export class TenantWatch implements WatchApi {
     this.base.receive(msg);
   }
 
-  private count(watchers: StreamWatchers, response: WatchControlResponse): void {
+  /** Counts a control answer against the tenant's watchers (the streams' sinks call it). */
+  count(watchers: StreamWatchers, response: WatchControlResponse): void {
     switch (response.type) {
       case 'created':
         if (watchers.pending > 0) watchers.pending--;
@@ -86,7 +77,8 @@ export class TenantWatch implements WatchApi {
     }
   }
 
-  private toClient(stored: EventBatch): EventBatch {
+  /** The batch with the tenant's prefix taken off its keys, made once per hub batch. */
+  toClient(stored: EventBatch): EventBatch {
     let batch = this.mapped.get(stored);
     if (batch === undefined) {
       batch = { prevKv: stored.prevKv, changes: stored.changes.map((c) => this.change(c)) };
@@ -101,5 +93,29 @@ export class TenantWatch implements WatchApi {
 
   private record(r: KvRecord): KvRecord {
     return { ...r, key: this.tenant.keys.toClientKey(r.key), lease: this.tenant.leaseIds.toClient(r.lease) };
+  }
+}
+
+/**
+ * A tenant stream's sink in front of the adapter's. A class, not an object literal: a literal's getter
+ * gives every stream a map of its own, and the hub reads each stream's backlog per revision.
+ */
+class TenantWatchSink implements WatchStreamSink {
+  constructor(
+    private readonly watch: TenantWatch,
+    private readonly watchers: StreamWatchers,
+  ) {}
+
+  send(response: WatchControlResponse): void {
+    this.watch.count(this.watchers, response);
+    this.watchers.sink.send(response);
+  }
+
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+    return this.watchers.sink.events(targets, revision, this.watch.toClient(batch), backlogLimitBytes);
+  }
+
+  get backlogBytes(): number {
+    return this.watchers.sink.backlogBytes;
   }
 }

@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FramedBatch } from '../../src/adapters/grpc/framed-batch.js';
-import { EncodedMessage } from '../../src/adapters/grpc/grpc-wire.js';
+import { EncodedMessage, eachFramedMessage, type FramedMessages } from '../../src/adapters/grpc/grpc-wire.js';
 import { largeSlabs } from '../../src/adapters/slab-pool.js';
 
 const t = suite('framed batch and slab pools');
@@ -120,6 +120,52 @@ t('clear releases what was framed', () => {
   assert.is(batch.bytes, 0);
   assert.equal(batch.take(), []);
   assert.is(outstanding(), before);
+});
+
+/** A run of already-encoded messages, as the watch encoder's runs write themselves. */
+function runOf(payloads: Buffer[]): FramedMessages {
+  return {
+    count: payloads.length,
+    framedSize: payloads.reduce((n, p) => n + 5 + p.length, 0),
+    writeFramed(buf: Buffer, at: number): void {
+      for (const p of payloads) {
+        buf[at] = 0;
+        buf.writeUInt32BE(p.length, at + 1);
+        buf.set(p, at + 5);
+        at += 5 + p.length;
+      }
+    },
+  };
+}
+
+t('runs and single messages mixed come out whole and in order, runs in pooled slabs', () => {
+  const before = outstanding();
+  const batch = new FramedBatch();
+  const expected: Buffer[] = [];
+  for (let i = 0; i < 60; i++) {
+    if (i % 3 === 0) {
+      const one = payload(i, 100 + i);
+      batch.add(new EncodedMessage(one));
+      expected.push(one);
+    } else {
+      const run = Array.from({ length: 1 + (i % 7) }, (_, k) => payload(i * 10 + k, 300 + ((i * 31 + k) % 900)));
+      batch.addFramed(runOf(run));
+      expected.push(...run);
+    }
+  }
+  assert.is(batch.bytes, expected.reduce((n, p) => n + 5 + p.length, 0));
+  const chunks = batch.take();
+  assert.equal(unframe(Buffer.concat(chunks.map((c) => c.bytes))), expected);
+  assert.ok(outstanding() > before, 'a batch this size is in slabs');
+  for (const c of chunks) c.release();
+  assert.is(outstanding(), before);
+});
+
+t('eachFramedMessage hands out every message of a run, unframed', () => {
+  const payloads = [payload(1, 0), payload(2, 7), payload(3, 70_000)];
+  const got: Buffer[] = [];
+  eachFramedMessage(runOf(payloads), (bytes) => got.push(Buffer.from(bytes)));
+  assert.equal(got, payloads);
 });
 
 t.run();

@@ -176,7 +176,29 @@ test('one call for many watchers of a stream: each answer is the one it would ge
     assert.is(written, ids.length);
     const alone = ids.flatMap((watchId) => encodeBytes(enc, { type: 'events', watchId, revision: 40 + i, batch, fragment: false }));
     assert.equal(out.map((b) => b.toString('hex')), alone.map((b) => b.toString('hex')), `batch ${i}`);
+    // and against the generated decoder: the id of each, the same header and events
+    const decoded = out.map((b) => WatchResponsePb.decode(b));
+    assert.equal(decoded.map((d) => d.watchId), ids);
+    for (const d of decoded) {
+      assert.equal(d.header, header(40 + i));
+      assert.equal(d.events, expectedEvents(batch));
+      assert.is(d.fragment, false);
+    }
   }
+});
+
+test('a long run goes to the call in pieces of about 32 KiB, every answer whole and in order', () => {
+  const enc = new WatchResponseEncoder(header, 2 * 1024 * 1024);
+  const batch = batchOf(random(13), 4, false);
+  const targets = Array.from({ length: 500 }, (_, k) => ({ id: BigInt(k), fragment: false }));
+  const out: Buffer[] = [];
+  const writer = collectingWriter(out);
+  const runs: number[] = [];
+  const counting: MessageWriter = { write: (m) => writer.write(m), writeAll: (run) => (runs.push(run.framedSize), writer.writeAll(run)) };
+  assert.is(enc.writeEvents(counting, targets, 70, batch, Infinity), 500);
+  assert.ok(runs.length > 1, `${runs.length} runs`);
+  for (const size of runs) assert.ok(size < 32 * 1024 + out[0]!.length + 5, `a run of ${size} bytes`);
+  assert.equal(out.map((b) => WatchResponsePb.decode(b).watchId), targets.map((t) => t.id));
 });
 
 test('a call stops at the room it is given, checked before each watcher as the hub checks the backlog', () => {
@@ -197,6 +219,12 @@ test('a call stops at the room it is given, checked before each watcher as the h
   assert.equal(answered(one), [1n, 2n]);
   assert.equal(answered(2 * one), [1n, 2n, 3n]);
   assert.equal(answered(Infinity), [1n, 2n, 3n, 4n, 5n]);
+  // a watcher with fragment after the room is used up gets nothing either
+  const small = new WatchResponseEncoder(header, 64);
+  const out: Buffer[] = [];
+  const fragmenting = [{ id: 1n, fragment: false }, { id: 2n, fragment: true }];
+  assert.is(small.writeEvents(collectingWriter(out), fragmenting, 8, batch, 0), 1);
+  assert.equal(out.map((b) => WatchResponsePb.decode(b).watchId), [1n]);
 });
 
 test('a watcher with fragment among others in one call: its answer split as etcd splits it, the others whole', () => {

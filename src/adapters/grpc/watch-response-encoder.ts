@@ -119,13 +119,21 @@ function writeResponse(f: ResponseFields, buf: Buffer, at: number, total: number
  * each watcher's own. One object serves every run in turn (a call frames a run while it is written),
  * so a revision reaching 10,000 watchers makes no object per watcher.
  */
+const noBytes = Buffer.alloc(0);
+const noTargets: readonly WatchTarget[] = [];
+/**
+ * A run is handed to the call once it reaches this many bytes: the batch writes a run in one piece,
+ * and a run past a slab (64 KiB) would take a buffer of its own instead of pooled slabs.
+ */
+const runFlushBytes = 32 * 1024;
+
 class EventsRun implements FramedMessages {
   count = 0;
   framedSize = 0;
-  private header: Buffer = Buffer.alloc(0);
-  private events: Buffer = Buffer.alloc(0);
+  private header: Buffer = noBytes;
+  private events: Buffer = noBytes;
   private fragment = false;
-  private targets: readonly WatchTarget[] = [];
+  private targets: readonly WatchTarget[] = noTargets;
   private from = 0;
 
   /** An empty run whose messages carry `header` and `events`, for targets[from], targets[from + 1], ... */
@@ -138,6 +146,11 @@ class EventsRun implements FramedMessages {
     this.count = 0;
     this.framedSize = 0;
     return this;
+  }
+
+  /** Drops the references of the last run. */
+  clear(): void {
+    this.start(noBytes, noBytes, false, noTargets, 0);
   }
 
   /** Size of a message of this run for a watcher with `watchId`, without its prefix. */
@@ -230,8 +243,14 @@ export class WatchResponseEncoder {
       }
       run.add(size);
       used += messagePrefixBytes + size;
+      if (run.framedSize >= runFlushBytes) {
+        out.writeAll(run);
+        run.start(header, encoded.bytes, false, targets, i + 1);
+      }
     }
     if (run.count > 0) out.writeAll(run);
+    // the run keeps nothing alive between calls (a closed stream's watchers, the batch's bytes)
+    run.clear();
     return i;
   }
 

@@ -3,6 +3,9 @@
 # bare node:http2 responder, a bare responder on HTTP/2 framed in JavaScript (bench/bare-*.mjs) and Lattice builds, under the same kvbench loads.
 # Servers alternate within each repetition, each entry on a freshly started server; one JSON line
 # per entry goes to $OUT/results.jsonl, and bench/transport-table.mjs makes the table of medians.
+# The loads are shortened copies of the shared suite's entries (a third to a fifth of their calls),
+# for quick A/B runs: on a fresh Node process they weigh the JIT's first compiles heavily (see
+# docs/benchmarks.md, run S27). Targets are judged on the suite's own entries (bench/run.sh).
 #
 # Usage: bash bench/transport.sh
 # Env:

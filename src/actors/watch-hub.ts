@@ -398,6 +398,8 @@ export class WatchHub implements WatchApi, Actor<WatchHubMessage, void> {
         // ready() above checked the backlog: the watcher's answer goes whatever its size
         w.stream.sink.events([w], curRev, batch, Infinity);
         w.progressDue = false;
+        // a sink that closed its stream while writing has had the watcher retired: leave it so
+        if (w.state !== 'unsynced') continue;
       }
       // Revisions applied during the read were not sent to it: it stays unsynced for another round.
       if (w.nextRev > this.rev) this.markSynced(w);

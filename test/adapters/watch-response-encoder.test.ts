@@ -7,6 +7,7 @@ import { WatchResponse as WatchResponsePb, type ResponseHeader } from '../../src
 import { Event, Event_EventType, type KeyValue } from '../../src/gen/etcd/mvcc/mvccpb/kv.js';
 import { WatchResponseEncoder, cancelReasons, type MessageWriter } from '../../src/adapters/grpc/watch-response-encoder.js';
 import type { FramedMessages, OutgoingMessage } from '../../src/adapters/grpc/grpc-wire.js';
+import { largeSlabs } from '../../src/adapters/slab-pool.js';
 import type { EventBatch, WatchResponse } from '../../src/core/watch-api.js';
 import type { KvRecord } from '../../src/mvcc/kv-record.js';
 import type { RecordChange } from '../../src/mvcc/key-history-index.js';
@@ -197,7 +198,9 @@ test('a long run goes to the call in pieces of about 32 KiB, every answer whole 
   const counting: MessageWriter = { write: (m) => writer.write(m), writeAll: (run) => (runs.push(run.framedSize), writer.writeAll(run)) };
   assert.is(enc.writeEvents(counting, targets, 70, batch, Infinity), 500);
   assert.ok(runs.length > 1, `${runs.length} runs`);
-  for (const size of runs) assert.ok(size < 32 * 1024 + out[0]!.length + 5, `a run of ${size} bytes`);
+  // each piece fits a pooled slab; every piece but the last reached half a slab before it was handed over
+  for (const size of runs) assert.ok(size <= largeSlabs.slabBytes, `a run of ${size} bytes`);
+  for (const size of runs.slice(0, -1)) assert.ok(size >= largeSlabs.slabBytes / 2, `a run of ${size} bytes handed over early`);
   assert.equal(out.map((b) => WatchResponsePb.decode(b).watchId), targets.map((t) => t.id));
 });
 

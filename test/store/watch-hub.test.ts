@@ -285,6 +285,29 @@ function hubSuite(layout: StoreLayout): void {
     assert.equal(eventRevisions(other.sink, 0n), [2, 3, 4]);
   });
 
+  test('a stream that closes while taking a revision: its watchers are neither held back nor caught up later', async () => {
+    let calls = 0;
+    let closing: WatchStreamId = 0;
+    class ClosingSink extends RecordingSink {
+      override events(): number {
+        calls++;
+        hub.receive({ type: 'close', stream: closing });
+        return 0;
+      }
+    }
+    closing = hub.openStream(new ClosingSink());
+    for (let id = 1n; id <= 3n; id++) hub.receive({ type: 'create', stream: closing, create: watch(prefixRange('c/'), { watchId: id }) });
+    await s.store.put(put('c/1', 'a'));
+    assert.is(calls, 1);
+    // another stream's replay runs the catch-up loop, which would find held-back watchers
+    const other = open();
+    hub.receive({ type: 'create', stream: other.stream, create: watch(prefixRange('c/'), { startRevision: 1n }) });
+    await until('the other stream to catch up', () => eventRevisions(other.sink, 0n).length === 1);
+    await s.store.put(put('c/2', 'b'));
+    assert.is(calls, 1, 'the closed stream got nothing more');
+    assert.equal(hub.counts, { streams: 1, watchers: 1 });
+  });
+
   test('after a restart, history from before it replays from the store', async () => {
     for (let i = 0; i < 3; i++) await s.store.put(put('r', `v${i}`));
     await s.store.deleteRange(DeleteRangeRequest.create({ key: b('r') }));

@@ -9,6 +9,7 @@ import { toKeyValue, type KvRecord } from '../../mvcc/kv-record.js';
 import { ExactWriter, putVarint, bytesFieldSize, intFieldSize, keyValueSize, lengthSize, writeKeyValue, type KeyValueFields } from '../../core/proto-writer.js';
 import { EncodedMessage, messagePrefixBytes, type FramedMessages, type OutgoingMessage } from './grpc-wire.js';
 import { headerFieldsSize, writeHeaderFields } from './range-response-encoder.js';
+import { largeSlabs } from '../slab-pool.js';
 
 /** etcd's mvcc errors, as cancel_reason carries them (mvcc/watcher.go). */
 export const cancelReasons: Readonly<Record<WatchCreateError, string>> = {
@@ -125,7 +126,7 @@ const noTargets: readonly WatchTarget[] = [];
  * A run is handed to the call once it reaches this many bytes: the batch writes a run in one piece,
  * and a run past a slab (64 KiB) would take a buffer of its own instead of pooled slabs.
  */
-const runFlushBytes = 32 * 1024;
+const runFlushBytes = largeSlabs.slabBytes / 2;
 
 class EventsRun implements FramedMessages {
   count = 0;
@@ -200,8 +201,6 @@ export interface MessageWriter {
 
 export class WatchResponseEncoder {
   private readonly events = new WeakMap<EventBatch, EncodedEvents>();
-  private lastBatch: EventBatch | undefined;
-  private lastEncoded: EncodedEvents | undefined;
   private readonly run = new EventsRun();
   private headerRevision = -1;
   private headerBytes: Buffer = Buffer.alloc(0);
@@ -230,6 +229,16 @@ export class WatchResponseEncoder {
     const header = this.headerField(revision);
     const encoded = this.encoded(batch);
     const run = this.run.start(header, encoded.bytes, false, targets, 0);
+    try {
+      return this.writeRuns(out, run, targets, header, encoded, room);
+    } finally {
+      // the run keeps nothing alive between calls (a closed stream's watchers, the batch's bytes)
+      run.clear();
+    }
+  }
+
+  /** writeEvents' loop: returns how many targets were answered. */
+  private writeRuns(out: MessageWriter, run: EventsRun, targets: readonly WatchTarget[], header: Buffer, encoded: EncodedEvents, room: number): number {
     let used = 0;
     let i = 0;
     for (; i < targets.length && used <= room; i++) {
@@ -249,8 +258,6 @@ export class WatchResponseEncoder {
       }
     }
     if (run.count > 0) out.writeAll(run);
-    // the run keeps nothing alive between calls (a closed stream's watchers, the batch's bytes)
-    run.clear();
     return i;
   }
 
@@ -284,16 +291,13 @@ export class WatchResponseEncoder {
     return written;
   }
 
-  /** The batch's events, encoded once for every watcher it reaches (consecutive watchers share the last one). */
+  /** The batch's events, encoded once for every watcher it reaches, on every stream. */
   private encoded(batch: EventBatch): EncodedEvents {
-    if (batch === this.lastBatch && this.lastEncoded !== undefined) return this.lastEncoded;
     let encoded = this.events.get(batch);
     if (encoded === undefined) {
       encoded = encodeEvents(batch);
       this.events.set(batch, encoded);
     }
-    this.lastBatch = batch;
-    this.lastEncoded = encoded;
     return encoded;
   }
 

@@ -176,7 +176,7 @@ class EventsRun implements FramedMessages {
       buf.writeUInt32BE(size, at + 1);
       at += messagePrefixBytes;
       // field order as responseSize and writeResponse have it: header, watch_id, fragment, events
-      for (let h = 0; h < header.length; h++) buf[at + h] = header[h]!;
+      buf.set(header, at);
       at += header.length;
       if (watchId !== 0n) {
         buf[at++] = (2 << 3) | 0; // watch_id, varint

@@ -14,7 +14,8 @@ import {
 } from '../../gen/etcd/etcdserver/etcdserverpb/rpc.js';
 import type { KeyValue } from '../../gen/etcd/mvcc/mvccpb/kv.js';
 import { raftRequestBytes } from '../grpc/request-size.js';
-import { encodedBytes } from '../grpc/request-size-limit.js';
+import { encodeShared } from '../../core/shared-proto-writer.js';
+import { rememberEncoding } from '../../core/received-encoding.js';
 import { checkPutRequest, checkRangeRequest } from '../grpc/validate.js';
 import { statusByKind } from '../grpc/error-status.js';
 import { ApiError, badRequest, sendJson } from './api-errors.js';
@@ -133,7 +134,10 @@ export class KvRoutes {
     const put = PutRequest.fromPartial({ key, value, lease: query.id('lease') ?? 0n, prevKv: query.flag('prev_kv'), ignoreLease: query.flag('ignore_lease') });
     const bad = checkPutRequest(put);
     if (bad !== undefined) throw new ApiError(400, bad, statusByKind[bad].details);
-    if (raftRequestBytes(encodedBytes(put, PutRequest.encode), this.ctx.api.member.memberId) > this.ctx.maxRequestBytes) {
+    // encoded once: the size check reads it and the log writes it as the entry's body
+    const encoded = encodeShared(PutRequest.encode, put);
+    rememberEncoding(put, encoded);
+    if (raftRequestBytes(encoded.length, this.ctx.api.member.memberId) > this.ctx.maxRequestBytes) {
       throw new ApiError(413, 'requestTooLarge', statusByKind.requestTooLarge.details);
     }
     const guard = this.guardOf(req, key);

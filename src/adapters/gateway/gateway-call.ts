@@ -29,7 +29,10 @@ const deadlineExceeded: GrpcStatus = { code: Status.DEADLINE_EXCEEDED, details: 
 export class GatewayCall implements MethodCall {
   deadline: number | undefined = undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
-  private readonly controller = new AbortController();
+  /** Made when a method first asks for the signal: most unary calls never do. */
+  private controller: AbortController | undefined;
+  /** The call failed or its client left: its signal is aborted, now or when first asked for. */
+  private aborted = false;
   private ended = false;
   private endListener: ((cancelled: boolean) => void) | undefined;
   private onMessage: ((bytes: Buffer) => void) | undefined;
@@ -47,7 +50,14 @@ export class GatewayCall implements MethodCall {
   ) {}
 
   get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort();
     return this.controller.signal;
+  }
+
+  private abort(): void {
+    this.aborted = true;
+    this.controller?.abort();
   }
   get isEnded(): boolean {
     return this.ended;
@@ -130,7 +140,7 @@ export class GatewayCall implements MethodCall {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     this.sink.end(status === undefined || status.code === Status.OK ? undefined : status);
-    if (status !== undefined && status.code !== Status.OK) this.controller.abort();
+    if (status !== undefined && status.code !== Status.OK) this.abort();
     this.endListener?.(false);
   }
 
@@ -144,7 +154,7 @@ export class GatewayCall implements MethodCall {
     this.ended = true;
     clearTimeout(this.deadlineTimer);
     this.sink.end(cancelledByClient);
-    this.controller.abort();
+    this.abort();
     this.endListener?.(true);
   }
 }

@@ -6,7 +6,7 @@
 // flushed as it is made, until the call ends or the client leaves.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { StringDecoder } from 'node:string_decoder';
-import { fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import { toBinary, type DescMessage } from '@bufbuild/protobuf';
 import { Status } from '../grpc/grpc-codes.js';
 import { verifiedCommonNameOf } from '../../tls/verified-common-name.js';
 import type { ErrorLogger, GrpcStatus } from '../grpc/error-status.js';
@@ -14,14 +14,13 @@ import { grpcOverheadBytes } from '../grpc/request-size-limit.js';
 import type { CallAdmission } from '../grpc/call-admission.js';
 import type { GrpcMethod } from '../grpc/service-module.js';
 import type { HttpHandler } from '../http/http-router.js';
-import { responseGone } from '../http/response-gone.js';
-import { GatewayCall, type GatewayCallSink } from './gateway-call.js';
-import { errorBody, httpStatusFromCode, streamErrorChunk } from './gateway-errors.js';
+import { GatewayCall } from './gateway-call.js';
+import { GatewayResponseSink, sendError } from './gateway-response-sink.js';
 import { GatewayRouter } from './gateway-routing.js';
 import { gatewayRoutes, type GatewayRoute } from './gateway-schema.js';
 import { decodeNextValue } from './go-json.js';
-import { JsonpbError, decodeJsonpb } from './jsonpb-decode.js';
-import { encodeJsonpb } from './jsonpb-encode.js';
+import { JsonpbError, assignedOf, messageOf } from './jsonpb-decode.js';
+import { jsonpbWire } from './jsonpb-wire.js';
 import { gatewayCallMark } from '../../auth/auth-front.js';
 
 export interface GatewayOptions {
@@ -64,7 +63,6 @@ export const defaultMaxStreamsPerClientAddress = 1000;
  */
 export const maxBodyToMessageRatio = 2;
 
-const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
 
 /**
  * grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata, and Accept as
@@ -108,21 +106,6 @@ function goHttpError(res: ServerResponse, status: number, text: string): void {
   res.end(`${text}\n`);
 }
 
-function sendError(res: ServerResponse, status: GrpcStatus): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  writeWhole(res, httpStatusFromCode(status.code), errorBody(status), { 'Content-Type': 'application/json' });
-}
-
-/** A complete answer with its Content-Length (writeHead would fix the headers before the length is known). */
-function writeWhole(res: ServerResponse, status: number, body: string, headers: Readonly<Record<string, string>>): void {
-  res.statusCode = status;
-  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-  res.end(body);
-}
-
 /** How the body feeds the call: the first request message decides whether the call starts at all. */
 interface BodyReader {
   /** Each complete JSON value as a request message; `first` is undefined for an empty body. */
@@ -160,7 +143,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
     const r = decodeNextValue(text, from, atEnd);
     if (r.kind !== 'value') return r;
     try {
-      const bytes = Buffer.from(toBinary(input, decodeJsonpb(input, r.value)));
+      const assigned = assignedOf(input, r.value);
+      const bytes = jsonpbWire(input, assigned) ?? Buffer.from(toBinary(input, messageOf(input, assigned)));
       if (bytes.length > receiveLimitBytes) {
         const status: GrpcStatus = { code: Status.RESOURCE_EXHAUSTED, details: `grpc: received message larger than max (${bytes.length} vs. ${receiveLimitBytes})` };
         return { kind: 'status' as const, status, end: r.end };
@@ -258,53 +242,8 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
     if (streaming && !admitStream(req, res)) {
       return sendError(res, { code: Status.RESOURCE_EXHAUSTED, details: `too many open streams from ${req.socket.remoteAddress ?? 'this address'} (limit ${maxStreamsPerAddress})` });
     }
-    const output = route.method.output;
-    let headerWritten = false;
+    const sink = new GatewayResponseSink(req, res, route.method.output, streaming, options.log);
     let call: GatewayCall | undefined;
-
-    const sink: GatewayCallSink = {
-      message(bytes) {
-        let json: string;
-        try {
-          json = encodeJsonpb(output, fromBinary(output, bytes));
-        } catch (err) {
-          // grpc-go's answer for a response that does not marshal; the call's own code never sees the throw
-          options.log('JSON gateway could not encode a response', err);
-          queueMicrotask(() => call?.end({ code: Status.INTERNAL, details: `grpc: error while marshaling: ${String(err)}` }));
-          return;
-        }
-        if (!streaming) {
-          headerWritten = true;
-          writeWhole(res, 200, json, jsonHeaders);
-          return;
-        }
-        if (!headerWritten) {
-          headerWritten = true;
-          res.writeHead(200, jsonHeaders);
-        }
-        res.write(`{"result":${json}}\n`);
-      },
-      end(status) {
-        if (res.writableEnded || responseGone(res)) return;
-        if (status === undefined) {
-          if (!headerWritten) res.writeHead(200, jsonHeaders);
-          res.end();
-          return;
-        }
-        if (!streaming) return sendError(res, status);
-        if (!headerWritten) res.writeHead(httpStatusFromCode(status.code), jsonHeaders);
-        res.end(streamErrorChunk(status));
-      },
-      get backlogBytes() {
-        return res.writableLength;
-      },
-      onDrained(listener) {
-        res.on('drain', listener);
-        return () => res.removeListener('drain', listener);
-      },
-      pauseReading: () => req.pause(),
-      resumeReading: () => req.resume(),
-    };
 
     res.on('close', () => call?.cancel());
     // a write racing the client's disconnect must not become an uncaught 'error'
@@ -322,6 +261,7 @@ export function createGatewayHandler(options: GatewayOptions): HttpHandler {
         }
         const metadata = metadataOf(req.headers);
         call = new GatewayCall(metadata, sink, options.log, verifiedCommonNameOf(req.socket));
+        sink.call = call;
         const refused = options.admission?.refusal(route.grpcPath, metadata);
         if (refused !== undefined) return call.end(refused);
         if (streaming) {

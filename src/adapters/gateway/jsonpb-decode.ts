@@ -125,6 +125,14 @@ function enumValue(e: DescEnum, v: GoJsonValue): number | undefined {
   return n === undefined ? undefined : Number(n);
 }
 
+/**
+ * A request message as jsonpb read it: the fields it sets, in the order it set them, each with its
+ * value (a message's value is its own Assigned, a list of messages a list of them). The reflective
+ * message (decodeJsonpb) and the direct protobuf bytes (jsonpb-wire.ts) are both made from it, so
+ * both see the same reading and the same first error.
+ */
+export type Assigned = [DescField, unknown][];
+
 function listValue(field: DescField & { fieldKind: 'list' }, v: GoJsonValue): unknown[] | undefined {
   if (v.type === 'null') return undefined;
   if (v.type !== 'array') throw cannot(v, '[]json.RawMessage');
@@ -135,12 +143,12 @@ function listValue(field: DescField & { fieldKind: 'list' }, v: GoJsonValue): un
       case 'enum':
         return enumValue(field.enum, item) ?? 0;
       case 'message':
-        return messageValue(field.message, item);
+        return assignedOf(field.message, item);
     }
   });
 }
 
-function zeroScalar(scalar: ScalarType): unknown {
+export function zeroScalar(scalar: ScalarType): unknown {
   if (scalar === ScalarType.BOOL) return false;
   if (scalar === ScalarType.STRING) return '';
   if (scalar === ScalarType.BYTES) return new Uint8Array(0);
@@ -156,7 +164,7 @@ function fieldValue(field: DescField, v: GoJsonValue): unknown {
     case 'enum':
       return enumValue(field.enum, v);
     case 'message':
-      return v.type === 'null' ? undefined : messageValue(field.message, v);
+      return v.type === 'null' ? undefined : assignedOf(field.message, v);
     case 'list':
       return listValue(field, v);
     case 'map':
@@ -180,9 +188,10 @@ function consume(fields: Map<string, GoJsonValue>, field: DescField): GoJsonValu
   return raw;
 }
 
-function messageValue(desc: DescMessage, v: GoJsonValue): Message {
-  const msg = create(desc) as Message & Fields;
-  if (v.type === 'null') return msg;
+/** The fields a JSON value sets in a message of `desc`; throws JsonpbError with Go's text. */
+export function assignedOf(desc: DescMessage, v: GoJsonValue): Assigned {
+  const assigned: Assigned = [];
+  if (v.type === 'null') return assigned;
   if (v.type !== 'object') throw cannot(v, 'map[string]json.RawMessage');
   const fields = new Map(v.fields);
   // plain fields first, oneof members after them (jsonpb's order, which decides the first error)
@@ -191,20 +200,36 @@ function messageValue(desc: DescMessage, v: GoJsonValue): Message {
     const raw = consume(fields, field);
     if (raw === undefined) continue;
     const value = fieldValue(field, raw);
-    if (value !== undefined) msg[field.localName] = value;
+    if (value !== undefined) assigned.push([field, value]);
   }
   for (const field of desc.fields) {
     if (field.oneof === undefined || fields.size === 0) continue;
     const raw = consume(fields, field);
     if (raw === undefined) continue;
-    // a oneof member is set even by null or a zero value: it is the member that was named
-    const value = fieldValue(field, raw) ?? (field.fieldKind === 'message' ? create(field.message) : field.fieldKind === 'scalar' ? zeroScalar(field.scalar) : 0);
-    msg[field.oneof.localName] = { case: field.localName, value };
+    // a oneof member is set even by null or a zero value: it is the member that was named; a later
+    // member of the same oneof replaces an earlier one
+    const value = fieldValue(field, raw) ?? (field.fieldKind === 'message' ? [] : field.fieldKind === 'scalar' ? zeroScalar(field.scalar) : 0);
+    const earlier = assigned.findIndex(([f]) => f.oneof === field.oneof);
+    if (earlier !== -1) assigned.splice(earlier, 1);
+    assigned.push([field, value]);
+  }
+  return assigned;
+}
+
+/** The reflective message of what jsonpb read. */
+export function messageOf(desc: DescMessage, assigned: Assigned): Message {
+  const msg = create(desc) as Message & Fields;
+  for (const [field, value] of assigned) {
+    let v = value;
+    if (field.fieldKind === 'message') v = messageOf(field.message, value as Assigned);
+    else if (field.fieldKind === 'list' && field.listKind === 'message') v = (value as Assigned[]).map((item) => messageOf(field.message, item));
+    if (field.oneof !== undefined) msg[field.oneof.localName] = { case: field.localName, value: v };
+    else msg[field.localName] = v;
   }
   return msg;
 }
 
 /** The request message for a JSON value; throws JsonpbError with Go's text. */
 export function decodeJsonpb(desc: DescMessage, v: GoJsonValue): Message {
-  return messageValue(desc, v);
+  return messageOf(desc, assignedOf(desc, v));
 }

@@ -366,6 +366,9 @@ export class RaftLog implements RevisionLog, CommittedSource, NodeApplier {
       let decoded: LogEntry;
       try {
         const own = entry.type === EntryType.Normal ? this.ownProposals.get(entry.data) : undefined;
+        // taken once: the entry's bytes stay in the Raft log until it is trimmed, and the decoded
+        // request (with the client's message buffer) need not stay with them
+        if (own !== undefined) this.ownProposals.delete(entry.data);
         decoded = own === undefined ? logEntryOf(entry) : { index: entry.index, term: entry.term, requestId: own.requestId, command: own.command };
       } catch (e) {
         this.fail(e instanceof Error ? e : new Error(String(e)));

@@ -18,10 +18,12 @@
 #   BUILD=0      skip `tsc -p tsconfig.json` before the run (default: build)
 #   KVBENCH      a built kvbench binary (default: build it once into a temp dir)
 #   LARGE_RANGE_KEYS  keys in the large-range memory entry (default 100000, QUICK 10000)
+#   HTTP_GATEWAY=1  also the suite's JSON gateway entries (autocannon: AUTOCANNON, default the
+#                repo's node_modules/.bin/autocannon), e.g. ONLY='^http-(put|range)-c50$'
 #
 # Each entry gets a freshly started server with an empty data dir (the shared suite runner
 # ../shared/bench/bench.sh does that and records server CPU / RSS). The HTTP gateway entries
-# are skipped for both servers (Lattice has no gateway yet). Output:
+# run only with HTTP_GATEWAY=1 (bench/api-http.mjs is the fuller HTTP comparison). Output:
 #   $OUT_DIR/etcd/ and $OUT_DIR/lattice/  (RESULTS.md, results.jsonl, servers.tsv, logs/)
 #   $OUT_DIR/ratios.md                   (also printed)
 set -euo pipefail
@@ -36,6 +38,8 @@ engine="${ENGINE:-rocksdb}"
 placement="${PLACEMENT:-main}"
 quick="${QUICK:-0}"
 repeat="${REPEAT:-1}"
+http_gateway="${HTTP_GATEWAY:-0}"
+export AUTOCANNON="${AUTOCANNON:-$repo/node_modules/.bin/autocannon}"
 case "$engine" in memory|rocksdb) ;; *) echo "run.sh: ENGINE must be memory or rocksdb" >&2; exit 2 ;; esac
 case "$placement" in main|worker) ;; *) echo "run.sh: PLACEMENT must be main or worker" >&2; exit 2 ;; esac
 
@@ -173,10 +177,10 @@ run_suite() { # $1 = who (etcd|lattice), $2 = server command ("" = etcd)
   log "suite against $who on 127.0.0.1:$port → $dir"
   if [[ -n "$cmd" ]]; then
     SERVER_CMD="$cmd" SERVER_LABEL="$3" PORT="$port" PEER_PORT="$((port + 1))" OUT_DIR="$dir" KVBENCH="$kvb" \
-      HTTP_GATEWAY=0 REPEAT="$repeat" ONLY="$only" bash "$suite_sh" "$suite" || rc=$?
+      HTTP_GATEWAY="$http_gateway" REPEAT="$repeat" ONLY="$only" bash "$suite_sh" "$suite" || rc=$?
   else
     PORT="$port" PEER_PORT="$((port + 1))" OUT_DIR="$dir" KVBENCH="$kvb" \
-      HTTP_GATEWAY=0 REPEAT="$repeat" ONLY="$only" bash "$suite_sh" "$suite" || rc=$?
+      HTTP_GATEWAY="$http_gateway" REPEAT="$repeat" ONLY="$only" bash "$suite_sh" "$suite" || rc=$?
   fi
   # bench.sh stops at the first server that does not start; keep going so the rest is reported
   [[ "$rc" == 0 ]] || log "bench.sh against $who exited $rc (a server failed to start?); see $dir/logs/"

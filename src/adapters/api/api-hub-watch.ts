@@ -1,7 +1,7 @@
 // One watcher on the watch hub for /api: key history, SSE and WebSocket watches all read through it.
 // It turns the hub's answers into one output per revision (the unit a client resumes from).
 import { keyRange } from '../../core/keys.js';
-import { eachWatchTarget, streamWatchId, type WatchApi, type WatchResponse, type WatchStreamId, type WatchStreamSink } from '../../core/watch-api.js';
+import { eachWatchTarget, streamWatchId, type EventBatch, type WatchApi, type WatchControlResponse, type WatchResponse, type WatchStreamId, type WatchStreamSink, type WatchTarget } from '../../core/watch-api.js';
 import { eventJson } from './api-kv-json.js';
 
 export interface WatchSpec {
@@ -24,6 +24,29 @@ export type WatchOutput =
 
 const onlyWatchId = 1n;
 
+/**
+ * The hub's side of one watch. A class, not an object literal with a getter: such a literal gets a
+ * hidden class of its own, and the hub reads `backlogBytes` of every stream per revision.
+ */
+class HubWatchSink implements WatchStreamSink {
+  constructor(
+    private readonly emit: (r: WatchResponse) => void,
+    private readonly backlog: () => number,
+  ) {}
+
+  send(response: WatchControlResponse): void {
+    this.emit(response);
+  }
+
+  events(targets: readonly WatchTarget[], revision: number, batch: EventBatch, backlogLimitBytes: number): number {
+    return eachWatchTarget(this, targets, backlogLimitBytes, (t) => this.emit({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment }));
+  }
+
+  get backlogBytes(): number {
+    return this.backlog();
+  }
+}
+
 export class HubWatch {
   private readonly stream: WatchStreamId;
   private closed = false;
@@ -37,15 +60,7 @@ export class HubWatch {
     const emit = (r: WatchResponse): void => {
       if (!this.closed) this.deliver(r);
     };
-    const sink: WatchStreamSink = {
-      send: emit,
-      events: (targets, revision, batch, backlogLimitBytes) =>
-        eachWatchTarget(sink, targets, backlogLimitBytes, (t) => emit({ type: 'events', watchId: t.id, revision, batch, fragment: t.fragment })),
-      get backlogBytes() {
-        return backlogBytes();
-      },
-    };
-    this.stream = hub.openStream(sink);
+    this.stream = hub.openStream(new HubWatchSink(emit, backlogBytes));
     // etcd's normalisation: an empty key means "\0"
     const key = spec.key.length === 0 ? Buffer.from([0]) : spec.key;
     hub.receive({

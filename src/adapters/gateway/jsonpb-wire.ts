@@ -233,5 +233,6 @@ export function jsonpbWire(desc: DescMessage, assigned: Assigned): Buffer | unde
   const layout: Layout = new Map();
   const out = new Out(Buffer.allocUnsafe(messageSize(assigned, layout)));
   out.message(assigned, layout);
-  return out.buf;
+  // the two passes agree by construction; were they ever not to, no uninitialised byte goes out
+  return out.pos === out.buf.length ? out.buf : undefined;
 }

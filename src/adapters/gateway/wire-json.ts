@@ -8,7 +8,7 @@
 // a plain pass (a singular message given twice, which it merges; a wire type a field does not have;
 // invalid UTF-8 in a string, which it refuses; groups, maps, closed enums, a file that is not proto3)
 // are left to it: `wireJson` then answers undefined and the caller takes the reflective path.
-import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { ScalarType, type DescEnum, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { Edition } from '@bufbuild/protobuf/wkt';
 import { goJsonString } from './go-json.js';
 
@@ -62,6 +62,13 @@ function wireOf(scalar: ScalarType): Wire {
   }
 }
 
+/** An enum's JSON names by number; with aliases the first name declared is the one written. */
+function enumNames(e: DescEnum): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const v of e.values) if (!names.has(v.number)) names.set(v.number, `"${v.name}"`);
+  return names;
+}
+
 function fieldPlan(field: DescField, slot: number): FieldPlan | null {
   const key = `${goJsonString(field.name)}:`;
   const base = { key, slot, oneof: field.oneof !== undefined };
@@ -70,7 +77,7 @@ function fieldPlan(field: DescField, slot: number): FieldPlan | null {
       return { ...base, list: false, scalar: field.scalar, enumNames: undefined, message: undefined, wire: wireOf(field.scalar) };
     case 'enum':
       if (!field.enum.open) return null;
-      return { ...base, list: false, scalar: ScalarType.INT32, enumNames: new Map(field.enum.values.map((v) => [v.number, `"${v.name}"`])), message: undefined, wire: Wire.Varint };
+      return { ...base, list: false, scalar: ScalarType.INT32, enumNames: enumNames(field.enum), message: undefined, wire: Wire.Varint };
     case 'message':
       if (field.delimitedEncoding) return null;
       return { ...base, list: false, scalar: undefined, enumNames: undefined, message: field.message, wire: Wire.Delimited };
@@ -81,7 +88,7 @@ function fieldPlan(field: DescField, slot: number): FieldPlan | null {
       }
       if (field.listKind === 'enum') {
         if (!field.enum.open) return null;
-        return { ...base, list: true, scalar: ScalarType.INT32, enumNames: new Map(field.enum.values.map((v) => [v.number, `"${v.name}"`])), message: undefined, wire: Wire.Varint };
+        return { ...base, list: true, scalar: ScalarType.INT32, enumNames: enumNames(field.enum), message: undefined, wire: Wire.Varint };
       }
       return { ...base, list: true, scalar: field.scalar, enumNames: undefined, message: undefined, wire: wireOf(field.scalar) };
     case 'map':
@@ -278,15 +285,20 @@ function scalarJson(c: Cursor, end: number, plan: FieldPlan, keepZero: boolean):
   }
 }
 
-function messageJson(c: Cursor, end: number, desc: DescMessage): string {
+/** The reflective reader's recursion limit: a message nested deeper is refused there. */
+const maxDepth = 100;
+
+function messageJson(c: Cursor, end: number, desc: DescMessage, depth: number): string {
   const plan = planOf(desc);
-  if (plan === null) throw leftToReflection;
+  if (plan === null || depth > maxDepth) throw leftToReflection;
   const slots: (string | string[] | undefined)[] = new Array<string | string[] | undefined>(plan.slots);
   /** The oneof member each oneof slot holds, to catch a message member given twice (merged by the reflective reader). */
   let oneofMessages: (FieldPlan | undefined)[] | undefined;
   while (c.pos < end) {
+    const tagAt = c.pos;
     c.varint(end);
-    if (c.hi !== 0) throw leftToReflection;
+    // a tag is a uint32: a longer (padded) varint is refused there
+    if (c.hi !== 0 || c.pos - tagAt > 5) throw leftToReflection;
     const number = c.lo >>> 3;
     const wire = c.lo & 7;
     if (number === 0) throw leftToReflection;
@@ -298,7 +310,7 @@ function messageJson(c: Cursor, end: number, desc: DescMessage): string {
     if (field.message !== undefined) {
       if (wire !== Wire.Delimited) throw leftToReflection;
       const len = c.length(end);
-      const inner = messageJson(c, c.pos + len, field.message);
+      const inner = messageJson(c, c.pos + len, field.message, depth + 1);
       if (field.list) {
         const items = slots[field.slot];
         if (items === undefined) slots[field.slot] = [inner];
@@ -362,7 +374,7 @@ function assemble(desc: DescMessage, plan: MessagePlan, slots: readonly (string 
 /** The gateway's JSON for a message's protobuf bytes, or undefined to leave them to the reflective path. */
 export function wireJson(desc: DescMessage, bytes: Uint8Array): string | undefined {
   try {
-    return messageJson(new Cursor(bytes), bytes.length, desc);
+    return messageJson(new Cursor(bytes), bytes.length, desc, 1);
   } catch (err) {
     if (err === leftToReflection) return undefined;
     throw err;

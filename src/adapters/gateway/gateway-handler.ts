@@ -63,7 +63,6 @@ export const defaultMaxStreamsPerClientAddress = 1000;
  */
 export const maxBodyToMessageRatio = 2;
 
-
 /**
  * grpc-gateway forwards Authorization and `Grpc-Metadata-*` headers as gRPC metadata, and Accept as
  * `grpcgateway-accept`, which etcd's AuthInfoFromTLS takes as the mark of a proxied call: the

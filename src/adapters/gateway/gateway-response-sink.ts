@@ -14,10 +14,10 @@ import { errorBody, httpStatusFromCode, streamErrorChunk } from './gateway-error
 import { encodeJsonpb } from './jsonpb-encode.js';
 import { wireJson } from './wire-json.js';
 
-export const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
+const jsonHeaders = { 'Content-Type': 'application/json', 'Grpc-Metadata-Content-Type': 'application/grpc' };
 
 /** A complete answer with its Content-Length (writeHead would fix the headers before the length is known). */
-export function writeWhole(res: ServerResponse, status: number, body: string, headers: Readonly<Record<string, string>>): void {
+function writeWhole(res: ServerResponse, status: number, body: string, headers: Readonly<Record<string, string>>): void {
   res.statusCode = status;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.end(body);

@@ -148,7 +148,7 @@ function listValue(field: DescField & { fieldKind: 'list' }, v: GoJsonValue): un
   });
 }
 
-export function zeroScalar(scalar: ScalarType): unknown {
+function zeroScalar(scalar: ScalarType): unknown {
   if (scalar === ScalarType.BOOL) return false;
   if (scalar === ScalarType.STRING) return '';
   if (scalar === ScalarType.BYTES) return new Uint8Array(0);

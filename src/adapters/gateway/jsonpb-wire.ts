@@ -8,6 +8,7 @@
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { Edition, FeatureSet_FieldPresence } from '@bufbuild/protobuf/wkt';
 import type { Assigned } from './jsonpb-decode.js';
+import { lengthSize, varintSize } from '../../core/proto-writer.js';
 
 const writable = new WeakMap<DescMessage, boolean>();
 
@@ -48,27 +49,10 @@ const enum Wire {
   Delimited = 2,
 }
 
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
 /** A signed or unsigned 64-bit value (or int32/enum, sign-extended) as varint: bytes needed. */
 function intSize(v: number | bigint): number {
-  if (typeof v === 'number') return v < 0 ? 10 : varintSize(v);
-  if (v >= 0n && v < 2n ** 53n) return varintSize(Number(v));
-  let u = BigInt.asUintN(64, v);
-  let size = 1;
-  while (u >= 0x80n) {
-    u >>= 7n;
-    size++;
-  }
-  return size;
+  if (typeof v === 'number') return v < 0 ? 10 : lengthSize(v);
+  return varintSize(v);
 }
 
 /** A scalar's or enum's zero: a plain field at its zero is not written (implicit presence). */
@@ -102,18 +86,18 @@ function valueSize(v: unknown, layout: Layout): number {
       return 1;
     case 'string': {
       const n = Buffer.byteLength(v, 'utf8');
-      return varintSize(n) + n;
+      return lengthSize(n) + n;
     }
     default: {
-      if (v instanceof Uint8Array) return varintSize(v.length) + v.length;
+      if (v instanceof Uint8Array) return lengthSize(v.length) + v.length;
       const n = messageSize(v as Assigned, layout);
-      return varintSize(n) + n;
+      return lengthSize(n) + n;
     }
   }
 }
 
 function fieldSize(field: DescField, v: unknown, layout: Layout): number {
-  const tag = varintSize(field.number * 8);
+  const tag = lengthSize(field.number * 8);
   if (field.fieldKind !== 'list') return tag + valueSize(v, layout);
   const items = v as unknown[];
   if (items.length === 0) return 0;
@@ -124,7 +108,7 @@ function fieldSize(field: DescField, v: unknown, layout: Layout): number {
   }
   let packed = 0;
   for (const item of items) packed += valueSize(item, layout);
-  return tag + varintSize(packed) + packed;
+  return tag + lengthSize(packed) + packed;
 }
 
 function sortedByNumber(assigned: Assigned): Assigned {

@@ -226,8 +226,7 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     throw new ApiError(404, 'notFound', `no such endpoint: ${path} (see /api/openapi.json)`);
   };
 
-  const handle: HttpHandler = async (req, res) => {
-    if (!isApiPath(req.url)) return false;
+  const serveApi = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     try {
       checkHost(hosts, req);
       if (req.method === 'OPTIONS') {
@@ -242,6 +241,9 @@ export function createApiHandler(options: ApiOptions): ApiHandler {
     }
     return true;
   };
+
+  // other paths are answered "not mine" at once: no promise for every request the port serves
+  const handle: HttpHandler = (req, res) => (isApiPath(req.url) ? serveApi(req, res) : false);
 
   const upgrade: UpgradeHandler = (req, socket, head) => {
     if (!isApiPath(req.url)) return false;

@@ -18,9 +18,9 @@
 #   BUILD=0      skip `tsc -p tsconfig.json` before the run (default: build)
 #   KVBENCH      a built kvbench binary (default: build it once into a temp dir)
 #   LARGE_RANGE_KEYS  keys in the large-range memory entry (default 100000, QUICK 10000)
-#   HTTP_GATEWAY=1  also the suite's JSON gateway entries (autocannon: AUTOCANNON, default the
-#                repo's node_modules/.bin/autocannon); they are not in the default ONLY, so name
-#                them, e.g. ONLY='^http-(put|range)-c50$'
+#   HTTP_GATEWAY=1  also the suite's JSON gateway entries (autocannon: AUTOCANNON, else one on PATH,
+#                else the repo's node_modules/.bin/autocannon); they are not in the default ONLY,
+#                so name them, e.g. ONLY='^http-(put|range)-c50$'
 #
 # Each entry gets a freshly started server with an empty data dir (the shared suite runner
 # ../shared/bench/bench.sh does that and records server CPU / RSS). The HTTP gateway entries

@@ -382,9 +382,10 @@ export class TenantRouter {
       return handlerOf(byUser ?? (cn === undefined ? undefined : this.directory.forCommonName(cn)));
     };
     return {
-      handle: async (req, res) => {
+      // not async: the client port asks this of every request, and most are not /api ones
+      handle: (req, res) => {
         if (!isApiUrl(req.url) || isTenantsUrl(req.url)) return plain.handle(req, res);
-        return (await choose(req)).handle(req, res);
+        return choose(req).then((h) => h.handle(req, res));
       },
       upgrade: (req, socket, head) => {
         if (this.directory.isEmpty) return plain.upgrade(req, socket, head);

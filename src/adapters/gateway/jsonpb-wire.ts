@@ -216,7 +216,13 @@ export function jsonpbWire(desc: DescMessage, assigned: Assigned): Buffer | unde
   if (!messageWritable(desc)) return undefined;
   const layout: Layout = new Map();
   const out = new Out(Buffer.allocUnsafe(messageSize(assigned, layout)));
-  out.message(assigned, layout);
-  // the two passes agree by construction; were they ever not to, no uninitialised byte goes out
+  // the two passes agree by construction; were they ever not to, no uninitialised byte goes out and
+  // an overrun is not taken for a request nested too deeply: the reflective writer takes over
+  try {
+    out.message(assigned, layout);
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
   return out.pos === out.buf.length ? out.buf : undefined;
 }

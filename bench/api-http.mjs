@@ -5,69 +5,20 @@
 // server's CPU seconds per entry come from /proc; each entry gets a 2 s unmeasured warm-up. Prints a markdown table and one JSON line per entry.
 //
 // Usage: node bench/api-http.mjs [seconds per entry, default 10]   (env ENGINE=rocksdb|memory, SERVERS="lattice etcd")
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import net from 'node:net';
 import autocannon from 'autocannon';
+import { cpuSeconds, httpLoads, startServer } from './http-bench-server.mjs';
 
 const seconds = Number(process.argv[2] ?? 10);
 const engine = process.env.ENGINE ?? 'rocksdb';
 const servers = (process.env.SERVERS ?? 'lattice etcd').split(' ');
 const connections = 50;
-const value = 'v'.repeat(256);
-const b64 = (s) => Buffer.from(s).toString('base64');
-const repo = new URL('..', import.meta.url).pathname;
-const ticksPerSecond = 100;
 const warmupSeconds = 2;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
-
-async function start(name) {
-  const port = await freePort();
-  const peer = await freePort();
-  const data = mkdtempSync(join(tmpdir(), 'api-bench-'));
-  const ep = `127.0.0.1:${port}`;
-  const common = ['--data-dir', data, '--listen-client-urls', `http://${ep}`, '--advertise-client-urls', `http://${ep}`, '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`, '--initial-cluster', `default=http://127.0.0.1:${peer}`, '--name', 'default'];
-  const child = name === 'etcd' ? spawn('etcd', common, { stdio: 'ignore' }) : spawn(process.execPath, [join(repo, 'bin/lattice.js'), ...common, '--engine', engine], { stdio: 'ignore' });
-  const url = `http://${ep}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url, pid: child.pid, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }).then(() => rmSync(data, { recursive: true, force: true })) };
-}
-
-const loads = {
-  'api GET /api/kv/<key>': (url) => ({ url: `${url}/api/kv/bench/key`, method: 'GET' }),
-  'api PUT /api/kv/<key>': (url) => ({ url: `${url}/api/kv/bench/key`, method: 'PUT', body: value }),
-  'gateway POST /v3/kv/range': (url) => ({ url: `${url}/v3/kv/range`, method: 'POST', body: JSON.stringify({ key: b64('bench/key') }) }),
-  'gateway POST /v3/kv/put': (url) => ({ url: `${url}/v3/kv/put`, method: 'POST', body: JSON.stringify({ key: b64('bench/key'), value: b64(value) }) }),
-};
 
 const results = [];
 for (const name of servers) {
-  for (const [load, make] of Object.entries(loads)) {
+  for (const { label: load, options: make } of Object.values(httpLoads)) {
     if (name === 'etcd' && load.startsWith('api')) continue;
-    const server = await start(name);
-    await fetch(`${server.url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('bench/key'), value: b64(value) }) });
+    const server = await startServer(name, { engine });
     // a short unmeasured run first, so JIT warm-up and the first engine writes are not in the numbers
     await autocannon({ ...make(server.url), connections, duration: warmupSeconds });
     const cpu0 = cpuSeconds(server.pid);

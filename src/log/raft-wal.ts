@@ -17,7 +17,7 @@
 //
 // Durability: a save writes its entries, then its hard state, in one write; with sync it ends in one
 // fdatasync, which also covers every earlier save (a segment is fdatasynced before the next one is
-// started). A torn tail loses a suffix of records, never a record before one that survives, so a
+// started), or, when every earlier save is already synced, the write itself is synced (O_DSYNC). A torn tail loses a suffix of records, never a record before one that survives, so a
 // hard state is never read without the entries written before it. A new segment is written as
 // <name>.tmp, synced, then renamed: a segment under its real name always has its whole header.
 // Damage where a segment was synced is a CorruptFileError naming the file and offset.
@@ -112,6 +112,8 @@ export class RaftWal {
   private durableSnapshotIndex: number;
   private releasing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
+  /** The active segment opened a second time for synced writes, once a save has used it. */
+  private activeSynced: DurableFile | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -268,7 +270,17 @@ export class RaftWal {
       const segment = this.segments.at(-1);
       if (segment !== undefined && segment.synced < segment.bytes && this.committer.failure === undefined) await this.active.datasync();
     } finally {
-      await this.active.close();
+      await this.closeActive();
+    }
+  }
+
+  private async closeActive(): Promise<void> {
+    const synced = this.activeSynced;
+    this.activeSynced = undefined;
+    try {
+      await synced?.close();
+    } finally {
+      await this.active?.close();
       this.active = undefined;
     }
   }
@@ -283,7 +295,14 @@ export class RaftWal {
     for (const save of group) {
       for (let r = 0; r + 1 < save.bounds.length; r++) seal(save.batch.subarray(save.bounds[r], save.bounds[r + 1]), segment.salt, segment.synced);
     }
-    if (bytes > 0) await writeFully(this.active, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
+    const sync = group.some((s) => s.sync);
+    // With everything before it already synced, a synced save is one synced write (O_DSYNC) rather
+    // than a write and an fdatasync: one trip through the thread pool instead of two.
+    const syncedWrite = sync && bytes > 0 && segment.synced === segment.bytes;
+    if (bytes > 0) {
+      const file = syncedWrite ? (this.activeSynced ??= await this.fs.open(segment.path, 'r+sync')) : this.active;
+      await writeFully(file, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
+    }
     segment.bytes += bytes;
     let snapshotIndex: number | undefined;
     for (const save of group) {
@@ -294,8 +313,8 @@ export class RaftWal {
         snapshotIndex = Math.max(snapshotIndex ?? 0, save.snapshot.index);
       }
     }
-    if (group.some((s) => s.sync)) {
-      await this.active.datasync();
+    if (sync) {
+      if (!syncedWrite) await this.active.datasync();
       segment.synced = segment.bytes;
       if (snapshotIndex !== undefined) this.durableSnapshotIndex = Math.max(this.durableSnapshotIndex, snapshotIndex);
     }
@@ -306,8 +325,7 @@ export class RaftWal {
     if (this.active !== undefined) {
       if (current.synced < current.bytes) await this.active.datasync();
       current.synced = current.bytes;
-      await this.active.close();
-      this.active = undefined;
+      await this.closeActive();
     }
     const header = headerRecords(this.metadata, this.writtenHardState, this.writtenSnapshot);
     const { segment, handle } = await createSegment(this.fs, this.dir, current.seq + 1, current.maxIndex + 1, header);

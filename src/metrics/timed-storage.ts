@@ -7,11 +7,20 @@ import type { Engine } from '../engines/engine.js';
 /** Receives one duration in seconds. */
 export type SecondsObserver = (seconds: number) => void;
 
-function timedFile(file: DurableFile, observe: SecondsObserver): DurableFile {
+function timedFile(file: DurableFile, observe: SecondsObserver, syncedWrites: boolean): DurableFile {
+  // A file opened for synced writes (O_DSYNC) syncs in its writes: each is what an fsync is elsewhere.
+  const timedWrite = async <R>(write: () => Promise<R>): Promise<R> => {
+    const started = performance.now();
+    const result = await write();
+    observe((performance.now() - started) / 1000);
+    return result;
+  };
   return {
     read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
-    write: (buffer, offset, length, position) => file.write(buffer, offset, length, position),
-    writev: (buffers, position) => file.writev(buffers, position),
+    write: syncedWrites
+      ? (buffer, offset, length, position) => timedWrite(() => file.write(buffer, offset, length, position))
+      : (buffer, offset, length, position) => file.write(buffer, offset, length, position),
+    writev: syncedWrites ? (buffers, position) => timedWrite(() => file.writev(buffers, position)) : (buffers, position) => file.writev(buffers, position),
     datasync: async () => {
       const started = performance.now();
       await file.datasync();
@@ -26,7 +35,7 @@ function timedFile(file: DurableFile, observe: SecondsObserver): DurableFile {
 /** `fs` with every file's datasync timed. */
 export function timedFileSystem(fs: FileSystem, observe: SecondsObserver): FileSystem {
   return {
-    open: async (path, flags) => timedFile(await fs.open(path, flags), observe),
+    open: async (path, flags) => timedFile(await fs.open(path, flags), observe, flags === 'r+sync'),
     rename: (from, to) => fs.rename(from, to),
     remove: (path) => fs.remove(path),
     readdir: (dir) => fs.readdir(dir),

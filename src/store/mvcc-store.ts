@@ -56,7 +56,8 @@ import { describeStorageFault, refusalFor, type StorageFault } from '../storage/
 import type { AuthHeader, AuthRequest } from '../auth/auth-op.js';
 import type { AuthAnswer, AuthOutcome } from '../auth/auth-state.js';
 import { refusesUnderNoSpace, refusesWhenCorrupt, type AlarmLedger } from '../maintenance/alarm-table.js';
-import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeLeaseTtl, encodeRevision, leaseKey, recordKey } from './storage-keys.js';
+import { encodeLeaseTtl, leaseKey, recordKey } from './storage-keys.js';
+import { PersistQueue } from './persist-queue.js';
 
 type SettledResult =
   | WriteResponse
@@ -128,8 +129,6 @@ const maxInFlightWrites = 100_000;
 const maxWaitingReads = 100_000;
 /** Waits for the applied index at once: a read barrier round, or opening (see AppliedIndex). */
 const maxAppliedIndexWaiters = 64;
-/** Applied batches whose state is still on its way to the engine before applying waits. */
-const maxUnpersistedBatches = 64;
 /** Default of StoreTuning.syncedPersistEveryEntries. */
 export const defaultSyncedPersistEveryEntries = 10_000;
 
@@ -149,11 +148,7 @@ export class MvccStore implements KvApi {
   private readonly reads: ReadBarrier;
   /** Until open() returns: a failure of the apply loop fails the open instead of stopping the store. */
   private opening = true;
-  private persisting: Promise<void> = Promise.resolve();
-  /** Each applied batch still on its way to the engine, oldest first (they land in this order). */
-  private readonly unpersisted: Promise<void>[] = [];
-  /** Applied index of the last persist batch written with sync (or loaded at open). */
-  private syncedIndex: number;
+  private readonly persistQueue: PersistQueue;
   private readonly appliedSubject = new Subject<AppliedBatch>();
   /**
    * Every applied batch, in log order, as soon as it is applied (before the engine has it: the log
@@ -176,7 +171,13 @@ export class MvccStore implements KvApi {
   ) {
     this.rev = marks.revision;
     this.compactRev = marks.compactRevision;
-    this.syncedIndex = marks.appliedIndex;
+    this.persistQueue = new PersistQueue({
+      engine,
+      log,
+      syncedIndex: marks.appliedIndex,
+      syncedEveryEntries: tuning.syncedPersistEveryEntries,
+      onFailure: (e) => this.stop(e),
+    });
     const timers = hooks.timers ?? systemTimers;
     const timeoutMs = tuning.requestTimeoutMs ?? defaultRequestTimeoutMs;
     const ids = hooks.requestIds ?? new IdGenerator(hooks.header(0).memberId, Date.now());
@@ -211,6 +212,8 @@ export class MvccStore implements KvApi {
     }
     store.applyDrained = store.applyLog(marks.appliedIndex);
     await store.applied.reached(committed, Infinity);
+    // What the replay applied goes to the engine now, not a moment later.
+    await store.persistQueue.drain();
     store.opening = false;
     // A failure found outside a write (the memory engine's background snapshot, a log trim) stops
     // the store at once, so that /health and Status say so before the next write is acknowledged.
@@ -221,6 +224,11 @@ export class MvccStore implements KvApi {
 
   get revision(): number {
     return this.rev;
+  }
+
+  /** Resolves once the engine holds everything applied before the call (its write failing: once the store stopped). */
+  persisted(): Promise<void> {
+    return this.persistQueue.drain();
   }
 
   /** The log index this store has applied up to (Status's raft index, without asking the engine its size). */
@@ -372,7 +380,7 @@ export class MvccStore implements KvApi {
     await this.log.close();
     await this.applyDrained;
     this.appliedSubject.complete();
-    await this.persisting;
+    await this.persistQueue.drain();
     this.proposals.failAll(new EtcdError('stopped'));
     this.applied.end(new EtcdError('stopped'));
     this.reads.close();
@@ -383,6 +391,7 @@ export class MvccStore implements KvApi {
   private stop(e: unknown): void {
     if (this.failure !== null) return;
     this.failure = describeStorageFault(e);
+    this.persistQueue.stop();
     this.hooks.onFatal(this.failure);
     this.proposals.failAll(refusalFor(this.failure));
     this.applied.end(refusalFor(this.failure));
@@ -679,40 +688,14 @@ export class MvccStore implements KvApi {
     return { ok: true, result: { type: 'compact', response: { header: this.hooks.header(this.rev) } } };
   }
 
-  /**
-   * Writes the applied state with its applied mark in one atomic batch. Mostly without fsync: the
-   * log holds these entries durably, and start-up replays whatever the engine had not got. But the
-   * log may discard entries only once the state they led to survives a power loss, so every
-   * syncedPersistEveryEntries entries one batch is written with sync (which makes the engine's
-   * earlier batches durable too), and only after such a batch is the log told persistedUpTo.
-   */
+  /** Hands the batch's changes to the engine (see PersistQueue); waits only when too much is in flight. */
   private async persist(changes: readonly KvRecord[], removed: readonly RevisionId[], compacted: boolean, leaseOps: readonly WriteOp[]): Promise<void> {
     const ops: WriteOp[] = changes.map((r) => ({ type: 'put', key: recordKey(r.modRevision, r.sub), value: encodeRecord(r) }));
-    ops.push(...leaseOps);
+    for (const op of leaseOps) ops.push(op);
     for (const id of removed) ops.push({ type: 'del', key: recordKey(id.main, id.sub) });
-    // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
-    if (compacted) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRev + 1) });
-    const index = this.applied.current;
-    ops.push({ type: 'put', key: APPLIED_KEY, value: encodeApplied({ index, revision: this.rev }) });
-    const sync = index - this.syncedIndex >= this.tuning.syncedPersistEveryEntries;
-    if (sync) this.syncedIndex = index;
-    // Asked now, while everything up to `index` is written to the log: the state may reach the disk
-    // only once those entries are durable there (the quorum and async modes sync them later).
-    const logWritten = this.log.written();
-    this.persisting = this.persisting
-      .then(async () => {
-        await logWritten;
-        // After a failed batch nothing later may land: its applied mark would cover the lost one.
-        if (this.failure !== null) return;
-        await this.engine.write(ops, { sync });
-        if (sync) this.log.persistedUpTo(index);
-      })
-      .catch((e: unknown) => this.stop(e))
-      .finally(() => void this.unpersisted.shift());
-    this.unpersisted.push(this.persisting);
-    // Over the bound, wait for the oldest batch only: the newest may be waiting for the next
-    // background fsync (quorum/async modes), which would stall applying for a whole sync cycle.
-    if (this.unpersisted.length > maxUnpersistedBatches) await this.unpersisted[0];
+    const marks = { index: this.applied.current, revision: this.rev, ...(compacted && { compactRevision: this.compactRev }) };
+    const backlog = this.persistQueue.add(ops, marks);
+    if (backlog !== undefined) await backlog;
   }
 
 }

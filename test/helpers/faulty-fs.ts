@@ -22,14 +22,18 @@ export function errnoError(code: string, syscall: string): NodeJS.ErrnoException
 /** node:fs with the plan's operation failing on matching files once armed. */
 export function faultyFileSystem(plan: FaultPlan): FileSystem {
   const fails = (op: FaultyOp, path: string): boolean => plan.armed && plan.op === op && path.includes(plan.pathContains);
-  const wrap = (file: DurableFile, path: string): DurableFile => ({
-    read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
-    write: (buffer, offset, length, position) => (fails('write', path) ? Promise.reject(errnoError(plan.code, 'write')) : file.write(buffer, offset, length, position)),
-    writev: (buffers, position) => (fails('write', path) ? Promise.reject(errnoError(plan.code, 'write')) : file.writev(buffers, position)),
-    datasync: () => (fails('datasync', path) ? Promise.reject(errnoError(plan.code, 'fdatasync')) : file.datasync()),
-    truncate: (length) => file.truncate(length),
-    stat: () => file.stat(),
-    close: () => file.close(),
-  });
-  return { ...nodeFileSystem, open: async (path, flags) => wrap(await nodeFileSystem.open(path, flags), path) };
+  const wrap = (file: DurableFile, path: string, syncedWrites: boolean): DurableFile => {
+    // With O_DSYNC the sync happens inside write(2), so a failing sync is a failing write.
+    const writeFails = (): boolean => fails('write', path) || (syncedWrites && fails('datasync', path));
+    return {
+      read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
+      write: (buffer, offset, length, position) => (writeFails() ? Promise.reject(errnoError(plan.code, 'write')) : file.write(buffer, offset, length, position)),
+      writev: (buffers, position) => (writeFails() ? Promise.reject(errnoError(plan.code, 'write')) : file.writev(buffers, position)),
+      datasync: () => (fails('datasync', path) ? Promise.reject(errnoError(plan.code, 'fdatasync')) : file.datasync()),
+      truncate: (length) => file.truncate(length),
+      stat: () => file.stat(),
+      close: () => file.close(),
+    };
+  };
+  return { ...nodeFileSystem, open: async (path, flags) => wrap(await nodeFileSystem.open(path, flags), path, flags === 'r+sync') };
 }

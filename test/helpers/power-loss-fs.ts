@@ -49,6 +49,15 @@ class Inode {
     this.length = length;
   }
 
+  /** A write that is durable when it returns (O_DSYNC): its bytes join the durable image, earlier pending writes stay pending. */
+  applyDurably(op: PendingWrite & { readonly type: 'write' }): void {
+    this.apply(op);
+    const image = new Inode();
+    image.reset(this.durable);
+    image.apply(op);
+    this.durable = Buffer.from(image.content());
+  }
+
   reset(content: Buffer): void {
     this.bytes = Buffer.alloc(0);
     this.length = 0;
@@ -269,7 +278,7 @@ class DiskView implements FileSystem {
     let inode = existing?.inode;
     if (flags === 'wx+' && inode !== undefined) throw errno('EEXIST', p);
     if (inode === undefined) {
-      if (flags === 'r' || flags === 'r+') throw errno('ENOENT', `no such file: ${p}`);
+      if (flags === 'r' || flags === 'r+' || flags === 'r+sync') throw errno('ENOENT', `no such file: ${p}`);
       this.disk.mutate(this.epoch);
       const { dir, name } = this.disk.parentOf(p);
       const created = new Inode();
@@ -281,7 +290,7 @@ class DiskView implements FileSystem {
       inode.apply(op);
       inode.pending.push(op);
     }
-    return new SimulatedFile(this.disk, this.epoch, inode, flags !== 'r');
+    return new SimulatedFile(this.disk, this.epoch, inode, flags !== 'r', flags === 'r+sync');
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -353,6 +362,7 @@ class SimulatedFile implements DurableFile {
     private readonly epoch: number,
     private readonly inode: Inode,
     private readonly writable: boolean,
+    private readonly syncedWrites: boolean,
   ) {}
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
@@ -366,7 +376,11 @@ class SimulatedFile implements DurableFile {
 
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
     this.writing();
-    const op: PendingWrite = { type: 'write', position, data: Buffer.from(buffer.subarray(offset, offset + length)) };
+    const op = { type: 'write', position, data: Buffer.from(buffer.subarray(offset, offset + length)) } as const;
+    if (this.syncedWrites) {
+      this.inode.applyDurably(op);
+      return { bytesWritten: length };
+    }
     this.inode.apply(op);
     this.inode.pending.push(op);
     return { bytesWritten: length };

@@ -114,6 +114,10 @@ export class RaftWal {
   private closing: Promise<void> | undefined;
   /** The active segment opened a second time for synced writes, once a save has used it. */
   private activeSynced: DurableFile | undefined;
+  /** The newest hard state given to save, written or held. */
+  private lastHardState: HardState;
+  /** A hard state that only moved the commit index, not written yet: it goes with the next write. */
+  private heldHardState: HardState | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -125,6 +129,7 @@ export class RaftWal {
     state: RaftWalState,
   ) {
     this.writtenHardState = state.hardState;
+    this.lastHardState = state.hardState;
     this.writtenSnapshot = state.snapshot;
     this.durableSnapshotIndex = state.snapshot?.index ?? 0;
     this.model = new RaftLogImage<number>({ termOf: (term) => term, anchored: true });
@@ -200,15 +205,26 @@ export class RaftWal {
         records.push({ kind: 'entry', entry });
       }
       const lastIndex = entries.at(-1)?.index ?? this.model.lastIndex;
-      if (hardState !== undefined) {
-        // Raft never commits what this member has not got; a hard state that did would survive a
-        // crash pointing at entries that are not there.
-        if (hardState.commit > lastIndex) throw new RangeError(`raft WAL: hard state commits ${hardState.commit}, past the last entry ${lastIndex}`);
-        records.push({ kind: 'hardState', hardState });
+      // Raft never commits what this member has not got; a hard state that did would survive a
+      // crash pointing at entries that are not there.
+      if (hardState !== undefined && hardState.commit > lastIndex) throw new RangeError(`raft WAL: hard state commits ${hardState.commit}, past the last entry ${lastIndex}`);
+      if (hardState !== undefined && entries.length === 0 && !sync && hardState.term === this.lastHardState.term && hardState.vote === this.lastHardState.vote) {
+        // Only the commit index moved (a follower learning of a commit, a leader committing): held
+        // for the next write instead of written alone, which would leave the file unsynced behind
+        // it and cost the next synced save its single synced write. Losing it in a crash is safe,
+        // as etcd's raft says of Commit: a restarted member learns the commit index again (and the
+        // store starts from its engine's applied index when that is further).
+        this.heldHardState = hardState;
+        this.lastHardState = hardState;
+        return Promise.resolve();
       }
+      const written = hardState ?? this.heldHardState;
+      if (written !== undefined) records.push({ kind: 'hardState', hardState: written });
       if (records.length === 0 && !sync) return Promise.resolve();
       // Encoded now (a bad term throws here, before the model changes), copying the caller's bytes.
-      save = encodeSave(records, sync, hardState, undefined);
+      save = encodeSave(records, sync, written, undefined);
+      this.heldHardState = undefined;
+      if (hardState !== undefined) this.lastHardState = hardState;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -263,6 +279,11 @@ export class RaftWal {
   }
 
   private async shutdown(): Promise<void> {
+    const held = this.heldHardState;
+    this.heldHardState = undefined;
+    if (held !== undefined && this.committer.failure === undefined) {
+      await this.committer.submit(encodeSave([{ kind: 'hardState', hardState: held }], false, held, undefined)).catch(() => undefined);
+    }
     await this.committer.drain();
     await this.releasing;
     if (this.active === undefined) return;

@@ -240,4 +240,39 @@ test('a synced save after unsynced ones makes them durable too, under every tear
   }
 });
 
+test('a commit-only hard state waits for the next write: synced saves stay single synced writes, close writes it, a crash may lose only it', async () => {
+  const disk = new PowerLossDisk();
+  let datasyncs = 0;
+  const counting = (fs: FileSystem): FileSystem => ({
+    rename: (from, to) => fs.rename(from, to),
+    remove: (p) => fs.remove(p),
+    readdir: (d) => fs.readdir(d),
+    mkdirs: (d, mode) => fs.mkdirs(d, mode),
+    size: (p) => fs.size(p),
+    fsyncDir: (d) => fs.fsyncDir(d),
+    open: async (p, flags) => {
+      const file = await fs.open(p, flags);
+      return { ...file, read: file.read.bind(file), write: file.write.bind(file), writev: file.writev.bind(file), truncate: file.truncate.bind(file), stat: file.stat.bind(file), close: file.close.bind(file), datasync: () => (datasyncs++, file.datasync()) };
+    },
+  });
+  const entry = (index: number): Entry => ({ index, term: 1, type: EntryType.Normal, data: Buffer.from(`e${index}`) });
+  const options = { metadata, maxSegmentBytes: 1 << 20 };
+  const { wal } = await RaftWal.open(dir, { ...options, fs: counting(disk.boot()) });
+  const before = datasyncs;
+  await wal.save({ term: 1, vote: 1n, commit: 0 }, [entry(1)], true);
+  await wal.save({ term: 1, vote: 1n, commit: 1 }, [], false);
+  await wal.save(undefined, [entry(2)], true);
+  await wal.save({ term: 1, vote: 1n, commit: 2 }, [], false);
+  assert.is(datasyncs - before, 0, 'both synced saves were synced writes');
+  disk.crash('drop', seededRandom(seed));
+  const crashed = await RaftWal.open(dir, { ...options, fs: disk.boot() });
+  assert.equal(crashed.state.entries.map((e) => e.index), [1, 2]);
+  assert.is(crashed.state.hardState.commit, 1, 'the held commit went out with the next synced save; the last one was lost');
+  await crashed.wal.save({ term: 1, vote: 1n, commit: 2 }, [], false);
+  await crashed.wal.close();
+  const reopened = await RaftWal.open(dir, { ...options, fs: disk.boot() });
+  assert.is(reopened.state.hardState.commit, 2, 'close writes a held hard state');
+  await reopened.wal.close();
+});
+
 test.run();

@@ -6,8 +6,9 @@
 //   The WAL is used as is: this module adds nothing to that path.
 // - quorum: a Ready is written to the WAL file (the OS page cache) and the member goes on at once;
 //   followers answer appends and the leader applies and acknowledges before any fsync. An fdatasync
-//   follows in the background within fsyncIntervalMs. A killed process loses nothing (the page cache
-//   belongs to the kernel); a power loss or kernel crash loses what was written since the last
+//   follows in the background within fsyncIntervalMs. A killed process loses no entry (the page cache
+//   belongs to the kernel; only a commit index the WAL held back for a moment, which the member
+//   learns again: see raft-wal.ts); a power loss or kernel crash loses what was written since the last
 //   background fsync on that machine.
 // - async: the same disk behaviour for a single member (the quorum is the member itself); refused
 //   for a cluster of more than one so that a development setting copied to a cluster fails loudly.

@@ -36,6 +36,18 @@ export type { RaftWalMetadata, SnapshotMarker } from './raft-wal-records.js';
 
 /** Segment size past which the next save starts a new segment. */
 export const defaultMaxRaftSegmentBytes = 64 * 1024 * 1024;
+/**
+ * The active segment's file is grown this far past its records at a time (etcd preallocates its
+ * WAL files too): a synced write that does not grow the file has no size to commit, which here
+ * took a durable append from 155 to 115 µs and from 79 to 58 µs of CPU. Zeros past the records
+ * read as a torn tail, cut at open; a segment is cut to its records before the next one starts.
+ */
+const preallocateBytes = 4 * 1024 * 1024;
+/**
+ * A held hard state (see save) is written on its own after this long without a save to carry it,
+ * so an idle member's file is never more than this behind what it has applied.
+ */
+const defaultHeldHardStateMs = 10;
 /** Bytes of queued saves written (and synced) together. */
 const maxSaveGroupBytes = 16 * 1024 * 1024;
 /** Saves waiting for a write; the node loop persists one Ready at a time, so this is generous. */
@@ -50,6 +62,8 @@ export interface RaftWalOptions {
   readonly metadata?: RaftWalMetadata;
   readonly maxSegmentBytes?: number;
   readonly fs?: FileSystem;
+  /** How long a held hard state waits for a save to carry it (Infinity: until the next save or close). */
+  readonly heldHardStateMs?: number;
 }
 
 export interface RaftWalState {
@@ -81,6 +95,8 @@ interface Segment {
   /** Highest entry index written into it (0 when none): it may go once a snapshot covers this. */
   maxIndex: number;
   bytes: number;
+  /** The file's size: bytes and the zeros preallocated after them. */
+  allocated: number;
   /** Bytes known to be on stable storage; records carry it so a reader can tell torn from corrupt. */
   synced: number;
   readonly salt: Buffer;
@@ -112,12 +128,16 @@ export class RaftWal {
   private durableSnapshotIndex: number;
   private releasing: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined;
-  /** The active segment opened a second time for synced writes, once a save has used it. */
-  private activeSynced: DurableFile | undefined;
+  /**
+   * The active segment opened a second time for synced writes, once a save has used it; null when
+   * that open failed (no O_DSYNC, no file descriptor left): its saves then write and fdatasync.
+   */
+  private activeSynced: DurableFile | null | undefined;
   /** The newest hard state given to save, written or held. */
   private lastHardState: HardState;
   /** A hard state that only moved the commit index, not written yet: it goes with the next write. */
   private heldHardState: HardState | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -127,6 +147,7 @@ export class RaftWal {
     private readonly maxSegmentBytes: number,
     private readonly metadata: RaftWalMetadata,
     state: RaftWalState,
+    private readonly heldHardStateMs: number,
   ) {
     this.writtenHardState = state.hardState;
     this.lastHardState = state.hardState;
@@ -160,7 +181,7 @@ export class RaftWal {
       if (options.metadata === undefined) throw new Error(`raft WAL: ${dir} holds no WAL, and no metadata was given to create one`);
       const state: RaftWalState = { hardState: zeroHardState, entries: [], metadata: options.metadata };
       const { segment, handle } = await createSegment(fs, dir, 0, 1, headerRecords(options.metadata, zeroHardState, undefined));
-      return { wal: new RaftWal(dir, fs, [segment], handle, maxSegmentBytes, options.metadata, state), state };
+      return { wal: new RaftWal(dir, fs, [segment], handle, maxSegmentBytes, options.metadata, state, options.heldHardStateMs ?? defaultHeldHardStateMs), state };
     }
 
     const { segments, active, state } = await replay(fs, dir, segmentNames);
@@ -168,7 +189,7 @@ export class RaftWal {
       await active.close();
       throw new RaftWalMetadataMismatchError(dir, state.metadata, options.metadata);
     }
-    return { wal: new RaftWal(dir, fs, segments, active, maxSegmentBytes, state.metadata, state), state };
+    return { wal: new RaftWal(dir, fs, segments, active, maxSegmentBytes, state.metadata, state, options.heldHardStateMs ?? defaultHeldHardStateMs), state };
   }
 
   /** The failure that stopped the WAL, if any: every later call rejects with it (fail-stop). */
@@ -183,8 +204,9 @@ export class RaftWal {
 
   /**
    * Persists a Ready: entries (an entry at an index <= last overwrites that index and everything
-   * after), then the hard state; one write, fdatasync iff sync. Calls are written in call order and
-   * share fsyncs. Refused (RangeError, nothing written) when the entries are not consecutive, leave
+   * after), then the hard state; one write, made durable iff sync. Calls are written in call order
+   * and share fsyncs. A hard state that only moves the commit index, unsynced and without entries,
+   * is held and written with the next save or at close (a crash may lose it: see below). Refused (RangeError, nothing written) when the entries are not consecutive, leave
    * a gap, reach into the snapshot, or the hard state commits past the last entry.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void> {
@@ -216,6 +238,7 @@ export class RaftWal {
         // store starts from its engine's applied index when that is further).
         this.heldHardState = hardState;
         this.lastHardState = hardState;
+        if (Number.isFinite(this.heldHardStateMs)) this.heldTimer ??= setTimeout(() => this.writeHeld(), this.heldHardStateMs).unref();
         return Promise.resolve();
       }
       const written = hardState ?? this.heldHardState;
@@ -278,7 +301,19 @@ export class RaftWal {
     return this.committer.queued >= maxQueuedSaves ? new GroupCommitFullError() : undefined;
   }
 
+  /** Writes a held hard state no save took meanwhile (unsynced, as it was given). */
+  private writeHeld(): void {
+    this.heldTimer = undefined;
+    const held = this.heldHardState;
+    if (held === undefined || this.unusable() !== undefined) return;
+    this.heldHardState = undefined;
+    // A failure stops the WAL and reaches its failure listeners; nobody waits for this write.
+    this.committer.submit(encodeSave([{ kind: 'hardState', hardState: held }], false, held, undefined)).catch(() => undefined);
+  }
+
   private async shutdown(): Promise<void> {
+    clearTimeout(this.heldTimer);
+    this.heldTimer = undefined;
     const held = this.heldHardState;
     this.heldHardState = undefined;
     if (held !== undefined && this.committer.failure === undefined) {
@@ -289,10 +324,20 @@ export class RaftWal {
     if (this.active === undefined) return;
     try {
       const segment = this.segments.at(-1);
-      if (segment !== undefined && segment.synced < segment.bytes && this.committer.failure === undefined) await this.active.datasync();
+      if (segment !== undefined && this.committer.failure === undefined) {
+        const cut = segment.allocated > segment.bytes;
+        if (cut) await this.active.truncate(segment.bytes);
+        segment.allocated = segment.bytes;
+        if (cut || segment.synced < segment.bytes) await this.active.datasync();
+      }
     } finally {
       await this.closeActive();
     }
+  }
+
+  private async syncedHandle(segment: Segment): Promise<DurableFile | null> {
+    if (this.activeSynced === undefined) this.activeSynced = await this.fs.open(segment.path, 'r+sync').catch(() => null);
+    return this.activeSynced;
   }
 
   private async closeActive(): Promise<void> {
@@ -319,9 +364,14 @@ export class RaftWal {
     const sync = group.some((s) => s.sync);
     // With everything before it already synced, a synced save is one synced write (O_DSYNC) rather
     // than a write and an fdatasync: one trip through the thread pool instead of two.
-    const syncedWrite = sync && bytes > 0 && segment.synced === segment.bytes;
+    const syncedHandle = sync && bytes > 0 && segment.synced === segment.bytes ? await this.syncedHandle(segment) : null;
+    const syncedWrite = syncedHandle !== null;
+    if (bytes > 0 && segment.bytes + bytes > segment.allocated) {
+      segment.allocated = segment.bytes + bytes + preallocateBytes;
+      await this.active.truncate(segment.allocated);
+    }
     if (bytes > 0) {
-      const file = syncedWrite ? (this.activeSynced ??= await this.fs.open(segment.path, 'r+sync')) : this.active;
+      const file = syncedHandle ?? this.active;
       await writeFully(file, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
     }
     segment.bytes += bytes;
@@ -335,7 +385,7 @@ export class RaftWal {
       }
     }
     if (sync) {
-      if (!syncedWrite) await this.active.datasync();
+      if (!syncedWrite && segment.synced < segment.bytes) await this.active.datasync();
       segment.synced = segment.bytes;
       if (snapshotIndex !== undefined) this.durableSnapshotIndex = Math.max(this.durableSnapshotIndex, snapshotIndex);
     }
@@ -344,7 +394,11 @@ export class RaftWal {
   /** Ends the active segment durably and starts the next, whose header carries what was written. */
   private async startSegment(current: Segment): Promise<Segment> {
     if (this.active !== undefined) {
-      if (current.synced < current.bytes) await this.active.datasync();
+      // A segment before the last is read as wholly synced: it must end at its last record.
+      const cut = current.allocated > current.bytes;
+      if (cut) await this.active.truncate(current.bytes);
+      current.allocated = current.bytes;
+      if (cut || current.synced < current.bytes) await this.active.datasync();
       current.synced = current.bytes;
       await this.closeActive();
     }
@@ -442,7 +496,7 @@ async function replay(fs: FileSystem, dir: string, names: readonly string[]): Pr
           // records may claim it synced only once it is.
           await handle.datasync();
         }
-        segments.push({ seq, path, maxIndex, bytes: at, synced: at, salt, headerEnd });
+        segments.push({ seq, path, maxIndex, bytes: at, allocated: at, synced: at, salt, headerEnd });
       } finally {
         if (!isLast) await handle.close();
       }
@@ -476,7 +530,7 @@ async function createSegment(fs: FileSystem, dir: string, seq: number, firstInde
     throw err;
   }
   const bytes = fileHeaderBytes + save.batch.length;
-  return { segment: { seq, path, maxIndex: 0, bytes, synced: bytes, salt: header.salt, headerEnd: bytes }, handle };
+  return { segment: { seq, path, maxIndex: 0, bytes, allocated: bytes, synced: bytes, salt: header.salt, headerEnd: bytes }, handle };
 }
 
 function headerRecords(metadata: RaftWalMetadata, hardState: HardState, snapshot: SnapshotMarker | undefined): RaftWalRecord[] {

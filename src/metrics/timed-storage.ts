@@ -1,6 +1,6 @@
 // Storage wrappers that time what etcd times: the WAL's fsync (etcd_disk_wal_fsync_duration_seconds)
 // and the backend's commit (etcd_disk_backend_commit_duration_seconds). One clock read pair per
-// fsync or per applied batch, never per request.
+// fsync (or synced write) or per engine write, never per request.
 import type { DurableFile, FileSystem } from '../storage/file-system.js';
 import type { Engine } from '../engines/engine.js';
 

@@ -141,7 +141,7 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
   }
   await received.removeAllBut(state.snapshot !== undefined && state.snapshot.index > engineApplied ? state.snapshot.index : undefined);
 
-  // The engine is written only behind the log's fsync (MvccStore.persist), so on a member of its own
+  // The engine is written only behind the log's fsync (src/store/persist-queue.ts), so on a member of its own
   // state ahead of the log means the log lost a tail (a power loss with fsync off, or a damaged
   // disk): its next proposals would take indexes the state already covers and never be applied.
   // Refuse to start instead. (A member of a cluster may be ahead legitimately: a leader's snapshot

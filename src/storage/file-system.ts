@@ -25,8 +25,9 @@ export interface DurableFile {
 export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx+' | 'r+sync';
 
 // A synced write is one trip through libuv's thread pool where write and fdatasync are two: about
-// 30 µs of CPU and of latency less per durable append on this machine (docs/design.md).
-const syncedWriteFlags = constants.O_RDWR | constants.O_DSYNC;
+// 30 µs of CPU and of latency less per durable append on this machine (docs/design.md). Where the
+// platform has no O_DSYNC (Windows), opening so fails and writers fall back to write + fdatasync.
+const syncedWriteFlags = constants.O_DSYNC === undefined ? undefined : constants.O_RDWR | constants.O_DSYNC;
 
 export interface FileSystem {
   /** Rejects with an error whose `code` is ENOENT or EEXIST as node:fs does. */
@@ -44,7 +45,11 @@ export interface FileSystem {
 }
 
 export const nodeFileSystem: FileSystem = {
-  open: (path, flags) => open(path, flags === 'r+sync' ? syncedWriteFlags : flags),
+  open: (path, flags) => {
+    if (flags !== 'r+sync') return open(path, flags);
+    if (syncedWriteFlags === undefined) return Promise.reject(new Error('synced writes (O_DSYNC) are not available on this platform'));
+    return open(path, syncedWriteFlags);
+  },
   rename,
   remove: (path) => rm(path, { force: true }),
   readdir: (dir) => readdir(dir),

@@ -446,8 +446,11 @@ export class MvccStore implements KvApi {
       }
       this.applied.end(new EtcdError('stopped'));
     } catch (e) {
-      if (this.opening) this.applied.end(e);
-      else this.stop(e);
+      if (this.opening) {
+        // The open fails and its caller closes the engine: nothing may be written to it later.
+        this.persistQueue.stop();
+        this.applied.end(e);
+      } else this.stop(e);
     }
   }
 

@@ -4,18 +4,21 @@
 // after the last: written one by one, every put paid an engine write of its own (a RocksDB write
 // on the JS thread, a trip through the thread pool for the memory engine's WAL).
 //
-// Nothing waits for this but the log's trimming. Reads are served from the key index; a snapshot
-// waits until the engine's applied mark reaches what it must hold; Hash and a Raft snapshot's state
-// take whatever consistent point the engine has. And nothing is lost by waiting: the log keeps every
-// entry until a synced batch covers it (persistedUpTo), and start-up replays what the engine lacks.
+// Callers are not answered later for it. Reads are served from the key index; a snapshot waits
+// until the engine's applied mark reaches what it must hold; Maintenance.Hash drains the queue first
+// (as etcd commits its backend before hashing); a Raft snapshot's state is any consistent point at
+// or past the synced one. The log's trimming waits for synced batches, and applying waits only when
+// too many writes are in flight. Nothing is lost by waiting: the log keeps every entry until a
+// synced batch covers it (persistedUpTo), and start-up replays what the engine lacks.
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { RevisionLog } from '../log/revision-log.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeRevision } from './storage-keys.js';
 
 /** How long applied state may wait to be gathered with later batches. */
 export const persistDelayMs = 10;
-/** Pending ops that are written at once rather than gathered further. */
+/** Pending ops, or bytes of keys and values, that are written at once rather than gathered further. */
 const maxPendingOps = 8192;
+const maxPendingBytes = 16 * 1024 * 1024;
 /** Engine writes in flight before the caller is asked to wait (the store then stops applying). */
 const maxWritesInFlight = 64;
 
@@ -40,6 +43,7 @@ export interface PersistQueueOptions {
 
 export class PersistQueue {
   private pending: WriteOp[] = [];
+  private pendingBytes = 0;
   private marks: PersistMarks | undefined;
   private compactRevision: number | undefined;
   private syncedIndex: number;
@@ -59,10 +63,13 @@ export class PersistQueue {
    */
   add(ops: readonly WriteOp[], marks: PersistMarks): Promise<void> | undefined {
     if (this.failed) return undefined;
-    for (const op of ops) this.pending.push(op);
+    for (const op of ops) {
+      this.pending.push(op);
+      this.pendingBytes += opBytes(op);
+    }
     this.marks = marks;
     if (marks.compactRevision !== undefined) this.compactRevision = marks.compactRevision;
-    if (marks.index - this.syncedIndex >= this.o.syncedEveryEntries || this.pending.length >= maxPendingOps) this.flush();
+    if (marks.index - this.syncedIndex >= this.o.syncedEveryEntries || this.pending.length >= maxPendingOps || this.pendingBytes >= maxPendingBytes) this.flush();
     else this.cancelTimer ??= after(persistDelayMs, () => this.flush());
     return this.inFlight.length > maxWritesInFlight ? this.inFlight[0] : undefined;
   }
@@ -87,6 +94,7 @@ export class PersistQueue {
     if (marks === undefined || this.failed) return;
     const ops = this.pending;
     this.pending = [];
+    this.pendingBytes = 0;
     this.marks = undefined;
     // Stored as compactRev + 1 so that "never compacted" (-1) needs no special encoding.
     if (this.compactRevision !== undefined) ops.push({ type: 'put', key: COMPACT_KEY, value: encodeRevision(this.compactRevision + 1) });
@@ -111,6 +119,17 @@ export class PersistQueue {
       })
       .finally(() => void this.inFlight.shift());
     this.inFlight.push(this.writing);
+  }
+}
+
+function opBytes(op: WriteOp): number {
+  switch (op.type) {
+    case 'put':
+      return op.key.length + op.value.length;
+    case 'del':
+      return op.key.length;
+    case 'delRange':
+      return op.gte.length + op.lt.length;
   }
 }
 

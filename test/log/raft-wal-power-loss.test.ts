@@ -22,7 +22,8 @@ const maxSegmentBytes = 320;
 const scriptCalls = 45;
 /** Calls issued together (they share group commits). */
 const concurrency = 3;
-const defaultSeed = 0x7a_f7;
+// (A seed whose script makes a commit-only save meet a crash point that shows it: with writing it alone, this seed fails.)
+const defaultSeed = 1;
 /** Test time for all crash points; fewer points are run on a slow machine, never a failure. */
 const budgetMs = 20_000;
 
@@ -58,6 +59,12 @@ function makeScript(random: () => number): Call[] {
       calls.push({ type: 'snapshot', index: snapshot, term: terms.get(snapshot)! });
       continue;
     }
+    if (r < 0.28 && commit < last) {
+      // Only the commit index moves: the WAL holds it for the next write (or close).
+      commit = Math.min(last, commit + 1 + Math.floor(random() * 3));
+      calls.push({ type: 'save', hardState: { term, vote: 1n, commit }, entries: [], sync: false });
+      continue;
+    }
     let from = last + 1;
     if (r < 0.35 && last > commit) {
       term++;
@@ -74,6 +81,29 @@ function makeScript(random: () => number): Call[] {
     calls.push({ type: 'save', hardState: { term, vote: 1n, commit }, entries, sync: random() < 0.5 });
   }
   return calls;
+}
+
+/**
+ * The records each call writes, in call order, as the WAL decides: a save without entries, unsynced,
+ * whose term and vote are those of the last hard state is held, and reaches the file only with a
+ * later save that has no hard state of its own (none in this script) or at close: the tail record.
+ */
+function callRecords(script: readonly Call[]): { perCall: Logical[][]; atClose: Logical[] } {
+  let last: HardState = { term: 0, vote: 0n, commit: 0 };
+  let held: HardState | undefined;
+  const perCall = script.map((call): Logical[] => {
+    if (call.type !== 'save') return logicalRecords(call);
+    const h = call.hardState;
+    const holds = call.entries.length === 0 && !call.sync && h.term === last.term && h.vote === last.vote;
+    last = h;
+    if (holds) {
+      held = h;
+      return [];
+    }
+    held = undefined;
+    return logicalRecords(call);
+  });
+  return { perCall, atClose: held === undefined ? [] : [{ type: 'hardState', hardState: held }] };
 }
 
 function logicalRecords(call: Call): Logical[] {
@@ -129,14 +159,15 @@ async function runScript(fs: FileSystem, script: readonly Call[], disk: PowerLos
   let acked = 0;
   let wal: RaftWal;
   try {
-    ({ wal } = await RaftWal.open(dir, { metadata, maxSegmentBytes, fs }));
+    // Held hard states wait for the next save or close, never for a timer: the oracle knows no clock.
+    ({ wal } = await RaftWal.open(dir, { metadata, maxSegmentBytes, fs, heldHardStateMs: Infinity }));
   } catch (err) {
     if (disk.crashed) return 0;
     throw err;
   }
   const recordsThrough: number[] = [];
   let total = 0;
-  for (const call of script) recordsThrough.push((total += logicalRecords(call).length));
+  for (const records of callRecords(script).perCall) recordsThrough.push((total += records.length));
   for (let i = 0; i < script.length && !disk.crashed; i += concurrency) {
     const wave = script.slice(i, i + concurrency);
     const results = await Promise.allSettled(
@@ -156,7 +187,8 @@ const test = suite('log: raft WAL under power loss');
 
 test('after a power loss at any I/O operation the WAL opens to a prefix of what was written, holding everything acknowledged with sync', async () => {
   const script = makeScript(seededRandom(seed));
-  const records = script.flatMap(logicalRecords);
+  const { perCall, atClose } = callRecords(script);
+  const records = [...perCall.flat(), ...atClose];
   const states = prefixStates(records);
 
   const dry = new PowerLossDisk();
@@ -166,12 +198,18 @@ test('after a power loss at any I/O operation the WAL opens to a prefix of what 
   // The script is worth its name only if it cuts tails, rotates and releases segments.
   let last = 0;
   let overwrites = 0;
+  let held = 0;
   for (const call of script) {
     if (call.type !== 'save') continue;
+    if (call.entries.length === 0) {
+      held++;
+      continue;
+    }
     if (call.entries[0]!.index <= last) overwrites++;
     last = call.entries.at(-1)!.index;
   }
   assert.ok(overwrites > 0, 'the script overwrites a tail');
+  assert.ok(held > 0, 'the script moves the commit index alone');
   const left = (await dry.boot().readdir(dir)).filter((n) => n.endsWith('.wal')).sort();
   assert.ok(left.length > 1 && !left[0]!.startsWith('0000000000000000-'), `segments were rotated and released: ${left.join(' ')}`);
 
@@ -257,7 +295,7 @@ test('a commit-only hard state waits for the next write: synced saves stay singl
   });
   const entry = (index: number): Entry => ({ index, term: 1, type: EntryType.Normal, data: Buffer.from(`e${index}`) });
   const options = { metadata, maxSegmentBytes: 1 << 20 };
-  const { wal } = await RaftWal.open(dir, { ...options, fs: counting(disk.boot()) });
+  const { wal } = await RaftWal.open(dir, { ...options, fs: counting(disk.boot()), heldHardStateMs: Infinity });
   const before = datasyncs;
   await wal.save({ term: 1, vote: 1n, commit: 0 }, [entry(1)], true);
   await wal.save({ term: 1, vote: 1n, commit: 1 }, [], false);
@@ -273,6 +311,19 @@ test('a commit-only hard state waits for the next write: synced saves stay singl
   const reopened = await RaftWal.open(dir, { ...options, fs: disk.boot() });
   assert.is(reopened.state.hardState.commit, 2, 'close writes a held hard state');
   await reopened.wal.close();
+});
+
+test('a held hard state that no save takes is written on its own after a moment', async () => {
+  const disk = new PowerLossDisk();
+  const options = { metadata, maxSegmentBytes: 1 << 20 };
+  const { wal } = await RaftWal.open(dir, { ...options, fs: disk.boot(), heldHardStateMs: 5 });
+  await wal.save({ term: 1, vote: 1n, commit: 0 }, [{ index: 1, term: 1, type: EntryType.Normal, data: Buffer.from('e1') }], true);
+  await wal.save({ term: 1, vote: 1n, commit: 1 }, [], false);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  disk.kill();
+  const restarted = await RaftWal.open(dir, { ...options, fs: disk.boot() });
+  assert.is(restarted.state.hardState.commit, 1, 'the page cache a killed process leaves holds it');
+  await restarted.wal.close();
 });
 
 test.run();

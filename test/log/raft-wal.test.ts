@@ -140,7 +140,10 @@ it('saves made without waiting are written in call order and share fdatasyncs', 
     ...nodeFileSystem,
     open: async (path, flags) => {
       const file = await nodeFileSystem.open(path, flags);
-      return countingSyncs(file, () => syncs++);
+      // A write through a synced (O_DSYNC) handle is a sync of its own.
+      const counted = countingSyncs(file, () => syncs++);
+      if (flags !== 'r+sync') return counted;
+      return { ...counted, write: (...args) => (syncs++, file.write(...args)), writev: (...args) => (syncs++, file.writev(...args)) };
     },
   };
   const { wal } = await openIn(ctx, { fs });

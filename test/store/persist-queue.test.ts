@@ -105,6 +105,51 @@ test('a failed write stops the queue: nothing later lands, the store is told onc
   assert.is(failures.length, 1);
 });
 
+test('the engine gets nothing before the log has written the entries the state comes from', async () => {
+  const { engine, writes } = fakeEngine();
+  let logWritten!: () => void;
+  const q = new PersistQueue({
+    engine,
+    log: { written: () => new Promise<void>((resolve) => (logWritten = resolve)), persistedUpTo: () => undefined },
+    syncedIndex: 0,
+    syncedEveryEntries: 1000,
+    onFailure: () => undefined,
+  });
+  q.add([put('a')], { index: 1, revision: 2 });
+  const drained = q.drain();
+  await sleep(persistDelayMs + 20);
+  assert.is(writes.length, 0);
+  logWritten();
+  await drained;
+  assert.is(writes.length, 1);
+});
+
+test('a failed synced write does not let the log trim, and a write queued behind it never lands', async () => {
+  let attempts = 0;
+  const { engine, writes } = fakeEngine(() => ++attempts === 1);
+  const persisted: number[] = [];
+  const q = queue(engine, 10, [], persisted);
+  q.add([put('a')], { index: 10, revision: 11 });
+  q.add([put('b')], { index: 20, revision: 21 });
+  await q.drain();
+  assert.is(attempts, 1, 'the second write was not tried');
+  assert.equal(persisted, []);
+  assert.is(writes.length, 0);
+});
+
+test('much pending is written at once, without waiting for the delay', async () => {
+  const { engine, writes } = fakeEngine();
+  const q = queue(engine);
+  const big: WriteOp = { type: 'put', key: Buffer.from('big'), value: Buffer.alloc(9 * 1024 * 1024) };
+  q.add([big], { index: 1, revision: 2 });
+  q.add([big], { index: 2, revision: 3 });
+  await sleep(0);
+  assert.is(writes.length, 1, 'over 16 MiB pending went out at once');
+  q.add(Array.from({ length: 9000 }, (_, i) => put(`k${i}`)), { index: 3, revision: 4 });
+  await sleep(0);
+  assert.is(writes.length, 2, 'over 8192 ops pending went out at once');
+});
+
 test('stop: what is pending is not written', async () => {
   const { engine, writes } = fakeEngine();
   const q = queue(engine);

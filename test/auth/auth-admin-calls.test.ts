@@ -31,6 +31,7 @@ interface Clients {
   readonly cluster: InstanceType<typeof ClusterClient>;
   readonly maintenance: InstanceType<typeof MaintenanceClient>;
   readonly auth: InstanceType<typeof AuthClient>;
+  readonly endpoint: string;
   close(): void;
 }
 
@@ -38,7 +39,7 @@ function clientsFor(endpoint: string): Clients {
   const cluster = new ClusterClient(target(endpoint), credentials.createInsecure());
   const maintenance = new MaintenanceClient(target(endpoint), credentials.createInsecure());
   const auth = new AuthClient(target(endpoint), credentials.createInsecure());
-  return { cluster, maintenance, auth, close: () => [cluster, maintenance, auth].forEach((c) => c.close()) };
+  return { cluster, maintenance, auth, endpoint, close: () => [cluster, maintenance, auth].forEach((c) => c.close()) };
 }
 
 const metadataOf = (token: string | undefined): Metadata => {
@@ -77,7 +78,10 @@ function snapshot(c: Clients, token: string | undefined): Promise<Outcome> {
  */
 async function adminCalls(c: Clients, who: string, token: string | undefined, id: bigint, spareUrl: string, addUrl: string): Promise<string[]> {
   const lines: string[] = [];
-  const record = async (call: string, outcome: Promise<Outcome>): Promise<void> => void lines.push(`${who} ${call}: ${await outcome}`);
+  const record = async (call: string, outcome: Promise<Outcome>): Promise<void> => {
+    stepOf.set(c.endpoint, `${who} ${call}`);
+    lines.push(`${who} ${call}: ${await outcome}`);
+  };
   await record('MemberUpdate', unary((md, cb) => c.cluster.memberUpdate({ ID: id, peerURLs: [spareUrl] }, md, cb), token));
   await record('MemberPromote', unary((md, cb) => c.cluster.memberPromote({ ID: id }, md, cb), token));
   await record('MemberRemove', unary((md, cb) => c.cluster.memberRemove({ ID: id }, md, cb), token));
@@ -98,16 +102,35 @@ async function authenticate(c: Clients, name: string, password: string): Promise
   return new Promise((resolve, reject) => c.auth.authenticate({ name, password }, (err, res) => (err ? reject(err) : resolve(res.token))));
 }
 
+/** Each script's current step, by endpoint: a test that waits too long says where each one is. */
+const stepOf = new Map<string, string>();
+
+/** Waits for a script, failing after ms with every script's current step instead of a bare timeout. */
+async function awaitScript(p: Promise<string[]>, ms = 50_000): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a script is stuck; steps: ${JSON.stringify(Object.fromEntries(stepOf))}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The whole script against one server: root adds a learner, alice and a caller without a token try every admin call, then root does. */
 async function script(endpoint: string): Promise<string[]> {
+  stepOf.set(endpoint, 'setting up users');
   await setUpUsers(endpoint);
   const c = clientsFor(endpoint);
   try {
+    stepOf.set(endpoint, 'authenticating');
     const rootToken = await authenticate(c, 'root', 'rootpw');
     const aliceToken = await authenticate(c, 'alice', 'apw');
     // a learner counts toward no quorum: the single member keeps committing with it unstarted
     const [learnerPort, sparePort, addPort] = await freePorts(3);
     let members: readonly Member[] = [];
+    stepOf.set(endpoint, 'root MemberAdd (learner)');
     const added = await unary(
       (md, cb) => c.cluster.memberAdd({ peerURLs: [`http://${loopbackHost}:${learnerPort}`], isLearner: true }, md, cb),
       rootToken,
@@ -125,6 +148,7 @@ async function script(endpoint: string): Promise<string[]> {
       const outcome = await unary((md, cb) => c.maintenance.alarm({ action: AlarmRequest_AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE }, md, cb), rootToken, (res: { alarms: unknown[] }) => (count = res.alarms.length));
       return `${outcome}, ${count} raised`;
     };
+    stepOf.set(endpoint, 'alarms');
     return [
       `root MemberAdd (learner): ${added}`,
       // etcd 3.4 keeps no Alarm action for root: alice, and even a caller without a token, may
@@ -181,7 +205,7 @@ const scripts = (f: Fixture): NonNullable<typeof runs> =>
 const etcdScript = (f: Fixture): Promise<string[]> => scripts(f).etcd;
 
 s.it("etcd's answers: root-only calls refuse alice and no token, Alarm/MemberList/Status do not, root gets every call", async (f) => {
-  const lines = await etcdScript(f);
+  const lines = await awaitScript(etcdScript(f));
   // pins what the differential below compares against, so a changed etcd shows here first. The
   // Maintenance calls give the auth store's bare error (code 2 UNKNOWN, "auth: ..."): etcd 3.4's
   // authMaintenanceServer returns it without turning it into its gRPC error as the Cluster calls do.
@@ -201,8 +225,8 @@ s.it("etcd's answers: root-only calls refuse alice and no token, Alarm/MemberLis
 
 for (const engine of engines) {
   s.it(`Lattice (${engine}) answers every call as etcd does, code and text`, async (f) => {
-    const want = await etcdScript(f);
-    const got = await scripts(f).lattice[engine];
+    const want = await awaitScript(etcdScript(f));
+    const got = await awaitScript(scripts(f).lattice[engine]);
     assert.equal(got, want);
   });
 }

@@ -37,10 +37,11 @@ export type { RaftWalMetadata, SnapshotMarker } from './raft-wal-records.js';
 /** Segment size past which the next save starts a new segment. */
 export const defaultMaxRaftSegmentBytes = 64 * 1024 * 1024;
 /**
- * The active segment's file is grown this far past its records at a time (etcd preallocates its
- * WAL files too): a synced write that does not grow the file has no size to commit, which here
- * took a durable append from 155 to 115 µs and from 79 to 58 µs of CPU. Zeros past the records
- * read as a torn tail, cut at open; a segment is cut to its records before the next one starts.
+ * The active segment's file is grown this far past its records at a time (at most a segment's
+ * size), as etcd preallocates its WAL files (with fallocate; ftruncate here makes a sparse tail,
+ * which reserves no space): a synced write that does not grow the file has no size to commit,
+ * which here took a durable append from 155 to 115 µs and from 79 to 58 µs of CPU. Zeros past the
+ * records read as a torn tail, cut at open; a segment is cut to its records before the next starts.
  */
 const preallocateBytes = 4 * 1024 * 1024;
 /**
@@ -206,7 +207,8 @@ export class RaftWal {
    * Persists a Ready: entries (an entry at an index <= last overwrites that index and everything
    * after), then the hard state; one write, made durable iff sync. Calls are written in call order
    * and share fsyncs. A hard state that only moves the commit index, unsynced and without entries,
-   * is held and written with the next save or at close (a crash may lose it: see below). Refused (RangeError, nothing written) when the entries are not consecutive, leave
+   * is held and written with the next save, at close, or alone after heldHardStateMs (a crash may
+   * lose it: see below). Refused (RangeError, nothing written) when the entries are not consecutive, leave
    * a gap, reach into the snapshot, or the hard state commits past the last entry.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void> {
@@ -247,6 +249,9 @@ export class RaftWal {
       // Encoded now (a bad term throws here, before the model changes), copying the caller's bytes.
       save = encodeSave(records, sync, written, undefined);
       this.heldHardState = undefined;
+      // A later hold gets its own full wait, not what is left of this one's.
+      clearTimeout(this.heldTimer);
+      this.heldTimer = undefined;
       if (hardState !== undefined) this.lastHardState = hardState;
     } catch (err) {
       return Promise.reject(err);
@@ -367,7 +372,7 @@ export class RaftWal {
     const syncedHandle = sync && bytes > 0 && segment.synced === segment.bytes ? await this.syncedHandle(segment) : null;
     const syncedWrite = syncedHandle !== null;
     if (bytes > 0 && segment.bytes + bytes > segment.allocated) {
-      segment.allocated = segment.bytes + bytes + preallocateBytes;
+      segment.allocated = segment.bytes + bytes + Math.min(preallocateBytes, this.maxSegmentBytes);
       await this.active.truncate(segment.allocated);
     }
     if (bytes > 0) {

@@ -211,7 +211,13 @@ export class MvccStore implements KvApi {
       throw new Error(`the revision log ends at entry ${committed} but the applied state is at ${marks.appliedIndex}: the WAL under the data dir was lost or truncated`);
     }
     store.applyDrained = store.applyLog(marks.appliedIndex);
-    await store.applied.reached(committed, Infinity);
+    try {
+      await store.applied.reached(committed, Infinity);
+    } catch (e) {
+      // The caller closes the engine next: a write of the replay still running must land first.
+      await store.persistQueue.drain();
+      throw e;
+    }
     // What the replay applied goes to the engine now, not a moment later.
     await store.persistQueue.drain();
     store.opening = false;

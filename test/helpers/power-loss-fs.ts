@@ -49,13 +49,19 @@ class Inode {
     this.length = length;
   }
 
-  /** A write that is durable when it returns (O_DSYNC): its bytes join the durable image, earlier pending writes stay pending. */
+  /**
+   * A write that is durable when it returns (O_DSYNC): its bytes and the file's size join the
+   * durable image (what earlier unsynced writes put in between reads as zeros there); earlier
+   * pending writes stay pending, earlier pending size changes are settled by it.
+   */
   applyDurably(op: PendingWrite & { readonly type: 'write' }): void {
     this.apply(op);
     const image = new Inode();
     image.reset(this.durable);
+    image.setLength(this.length);
     image.apply(op);
     this.durable = Buffer.from(image.content());
+    this.pending = this.pending.filter((p) => p.type === 'write');
   }
 
   reset(content: Buffer): void {

@@ -326,4 +326,35 @@ test('a held hard state that no save takes is written on its own after a moment'
   await restarted.wal.close();
 });
 
+test('a held hard state waits its full time even when the one before it was carried by a save', async () => {
+  const disk = new PowerLossDisk();
+  let datasyncs = 0;
+  const view = disk.boot();
+  const fs: FileSystem = {
+    rename: (from, to) => view.rename(from, to),
+    remove: (p) => view.remove(p),
+    readdir: (d) => view.readdir(d),
+    mkdirs: (d, mode) => view.mkdirs(d, mode),
+    size: (p) => view.size(p),
+    fsyncDir: (d) => view.fsyncDir(d),
+    open: async (p, flags) => {
+      const file = await view.open(p, flags);
+      return { read: file.read.bind(file), write: file.write.bind(file), writev: file.writev.bind(file), truncate: file.truncate.bind(file), stat: file.stat.bind(file), close: file.close.bind(file), datasync: () => (datasyncs++, file.datasync()) };
+    },
+  };
+  const entry = (index: number): Entry => ({ index, term: 1, type: EntryType.Normal, data: Buffer.from(`e${index}`) });
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const { wal } = await RaftWal.open(dir, { metadata, maxSegmentBytes: 1 << 20, fs, heldHardStateMs: 60 });
+  const before = datasyncs;
+  await wal.save({ term: 1, vote: 1n, commit: 0 }, [entry(1)], true);
+  await wal.save({ term: 1, vote: 1n, commit: 1 }, [], false); // held at t=0
+  await sleep(40);
+  await wal.save(undefined, [entry(2)], true); // carries it at t=40
+  await wal.save({ term: 1, vote: 1n, commit: 2 }, [], false); // held at t=40: due at t=100, not t=60
+  await sleep(40);
+  await wal.save(undefined, [entry(3)], true); // t=80: still one synced write
+  assert.is(datasyncs - before, 0, 'no held state was written alone between the saves');
+  await wal.close();
+});
+
 test.run();

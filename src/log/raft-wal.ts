@@ -17,8 +17,9 @@
 //
 // Durability: a save writes its entries, then its hard state, in one write; with sync it ends in one
 // fdatasync, which also covers every earlier save (a segment is fdatasynced before the next one is
-// started), or, when every earlier save is already synced, the write itself is synced (O_DSYNC). A torn tail loses a suffix of records, never a record before one that survives, so a
-// hard state is never read without the entries written before it. A new segment is written as
+// started), or, when every earlier save is already synced, the write itself is synced (O_DSYNC).
+// A torn tail loses a suffix of records, never a record before one that survives, so a hard state
+// is never read without the entries written before it. A new segment is written as
 // <name>.tmp, synced, then renamed: a segment under its real name always has its whole header.
 // Damage where a segment was synced is a CorruptFileError naming the file and offset.
 
@@ -208,8 +209,8 @@ export class RaftWal {
    * after), then the hard state; one write, made durable iff sync. Calls are written in call order
    * and share fsyncs. A hard state that only moves the commit index, unsynced and without entries,
    * is held and written with the next save, at close, or alone after heldHardStateMs (a crash may
-   * lose it: see below). Refused (RangeError, nothing written) when the entries are not consecutive, leave
-   * a gap, reach into the snapshot, or the hard state commits past the last entry.
+   * lose it: see below). Refused (RangeError, nothing written) when the entries are not
+   * consecutive, leave a gap, reach into the snapshot, or the hard state commits past the last entry.
    */
   save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void> {
     const unusable = this.unusable();

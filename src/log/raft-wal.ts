@@ -310,35 +310,43 @@ export class RaftWal {
   /** Writes a held hard state no save took meanwhile (unsynced, as it was given). */
   private writeHeld(): void {
     this.heldTimer = undefined;
+    if (this.unusable() === undefined) void this.submitHeld();
+  }
+
+  /**
+   * Submits the held hard state, if any, as a save of its own. A failure stops the WAL and reaches
+   * its failure listeners; nobody waits for this write.
+   */
+  private submitHeld(): Promise<void> {
     const held = this.heldHardState;
-    if (held === undefined || this.unusable() !== undefined) return;
     this.heldHardState = undefined;
-    // A failure stops the WAL and reaches its failure listeners; nobody waits for this write.
-    this.committer.submit(encodeSave([{ kind: 'hardState', hardState: held }], false, held, undefined)).catch(() => undefined);
+    if (held === undefined || this.committer.failure !== undefined) return Promise.resolve();
+    return this.committer.submit(encodeSave([{ kind: 'hardState', hardState: held }], false, held, undefined)).catch(() => undefined);
   }
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.heldTimer);
     this.heldTimer = undefined;
-    const held = this.heldHardState;
-    this.heldHardState = undefined;
-    if (held !== undefined && this.committer.failure === undefined) {
-      await this.committer.submit(encodeSave([{ kind: 'hardState', hardState: held }], false, held, undefined)).catch(() => undefined);
-    }
+    await this.submitHeld();
     await this.committer.drain();
     await this.releasing;
     if (this.active === undefined) return;
     try {
       const segment = this.segments.at(-1);
-      if (segment !== undefined && this.committer.failure === undefined) {
-        const cut = segment.allocated > segment.bytes;
-        if (cut) await this.active.truncate(segment.bytes);
-        segment.allocated = segment.bytes;
-        if (cut || segment.synced < segment.bytes) await this.active.datasync();
-      }
+      if (segment !== undefined && this.committer.failure === undefined) await this.endAtRecords(segment);
     } finally {
       await this.closeActive();
     }
+  }
+
+  /** Cuts the active segment's preallocated tail and syncs it whole: a file read as wholly synced ends at its last record. */
+  private async endAtRecords(segment: Segment): Promise<void> {
+    if (this.active === undefined) return;
+    const cut = segment.allocated > segment.bytes;
+    if (cut) await this.active.truncate(segment.bytes);
+    segment.allocated = segment.bytes;
+    if (cut || segment.synced < segment.bytes) await this.active.datasync();
+    segment.synced = segment.bytes;
   }
 
   private async syncedHandle(segment: Segment): Promise<DurableFile | null> {
@@ -400,12 +408,8 @@ export class RaftWal {
   /** Ends the active segment durably and starts the next, whose header carries what was written. */
   private async startSegment(current: Segment): Promise<Segment> {
     if (this.active !== undefined) {
-      // A segment before the last is read as wholly synced: it must end at its last record.
-      const cut = current.allocated > current.bytes;
-      if (cut) await this.active.truncate(current.bytes);
-      current.allocated = current.bytes;
-      if (cut || current.synced < current.bytes) await this.active.datasync();
-      current.synced = current.bytes;
+      // A segment before the last is read as wholly synced.
+      await this.endAtRecords(current);
       await this.closeActive();
     }
     const header = headerRecords(this.metadata, this.writtenHardState, this.writtenSnapshot);

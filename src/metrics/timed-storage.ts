@@ -7,25 +7,23 @@ import type { Engine } from '../engines/engine.js';
 /** Receives one duration in seconds. */
 export type SecondsObserver = (seconds: number) => void;
 
+/** Runs the call and tells observe how long it took. */
+async function timed<R>(observe: SecondsObserver, call: () => Promise<R>): Promise<R> {
+  const started = performance.now();
+  const result = await call();
+  observe((performance.now() - started) / 1000);
+  return result;
+}
+
 function timedFile(file: DurableFile, observe: SecondsObserver, syncedWrites: boolean): DurableFile {
   // A file opened for synced writes (O_DSYNC) syncs in its writes: each is what an fsync is elsewhere.
-  const timedWrite = async <R>(write: () => Promise<R>): Promise<R> => {
-    const started = performance.now();
-    const result = await write();
-    observe((performance.now() - started) / 1000);
-    return result;
-  };
   return {
     read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
     write: syncedWrites
-      ? (buffer, offset, length, position) => timedWrite(() => file.write(buffer, offset, length, position))
+      ? (buffer, offset, length, position) => timed(observe, () => file.write(buffer, offset, length, position))
       : (buffer, offset, length, position) => file.write(buffer, offset, length, position),
-    writev: syncedWrites ? (buffers, position) => timedWrite(() => file.writev(buffers, position)) : (buffers, position) => file.writev(buffers, position),
-    datasync: async () => {
-      const started = performance.now();
-      await file.datasync();
-      observe((performance.now() - started) / 1000);
-    },
+    writev: syncedWrites ? (buffers, position) => timed(observe, () => file.writev(buffers, position)) : (buffers, position) => file.writev(buffers, position),
+    datasync: () => timed(observe, () => file.datasync()),
     truncate: (length) => file.truncate(length),
     stat: () => file.stat(),
     close: () => file.close(),
@@ -47,14 +45,10 @@ export function timedFileSystem(fs: FileSystem, observe: SecondsObserver): FileS
 
 /** `engine` with every write batch (the store's commit of an applied batch) timed. */
 export function timedEngine(engine: Engine, observe: SecondsObserver): Engine {
-  const timed: Engine = {
+  const wrapped: Engine = {
     name: engine.name,
     get: (key) => engine.get(key),
-    write: async (ops, options) => {
-      const started = performance.now();
-      await engine.write(ops, options);
-      observe((performance.now() - started) / 1000);
-    },
+    write: (ops, options) => timed(observe, () => engine.write(ops, options)),
     iterateBatches: (options) => engine.iterateBatches(options),
     onFailure: (listener) => engine.onFailure(listener),
     exportState: () => engine.exportState(),
@@ -66,7 +60,7 @@ export function timedEngine(engine: Engine, observe: SecondsObserver): Engine {
   const sizeInUse = engine.sizeInUseBytes?.bind(engine);
   const defragment = engine.defragment?.bind(engine);
   return {
-    ...timed,
+    ...wrapped,
     ...(sizeInUse === undefined ? {} : { sizeInUseBytes: sizeInUse }),
     ...(defragment === undefined ? {} : { defragment }),
   };

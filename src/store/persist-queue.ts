@@ -10,6 +10,7 @@
 // or past the synced one. The log's trimming waits for synced batches, and applying waits only when
 // too many writes are in flight. Nothing is lost by waiting: the log keeps every entry until a
 // synced batch covers it (persistedUpTo), and start-up replays what the engine lacks.
+import { systemTimers } from '../core/timers.js';
 import type { Engine, WriteOp } from '../engines/engine.js';
 import type { RevisionLog } from '../log/revision-log.js';
 import { APPLIED_KEY, COMPACT_KEY, encodeApplied, encodeRevision } from './storage-keys.js';
@@ -70,7 +71,7 @@ export class PersistQueue {
     this.marks = marks;
     if (marks.compactRevision !== undefined) this.compactRevision = marks.compactRevision;
     if (marks.index - this.syncedIndex >= this.o.syncedEveryEntries || this.pending.length >= maxPendingOps || this.pendingBytes >= maxPendingBytes) this.flush();
-    else this.cancelTimer ??= after(persistDelayMs, () => this.flush());
+    else this.cancelTimer ??= systemTimers.after(persistDelayMs, () => this.flush());
     return this.inFlight.length > maxWritesInFlight ? this.inFlight[0] : undefined;
   }
 
@@ -131,9 +132,4 @@ function opBytes(op: WriteOp): number {
     case 'delRange':
       return op.gte.length + op.lt.length;
   }
-}
-
-function after(ms: number, fn: () => void): () => void {
-  const timer = setTimeout(fn, ms);
-  return () => clearTimeout(timer);
 }

@@ -9,10 +9,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EntryType, type Entry, type HardState } from '../../src/raft/types.js';
 import { RaftWal, RaftWalMetadataMismatchError, type RaftWalOptions, type RaftWalState } from '../../src/log/raft-wal.js';
-import { nodeFileSystem, type DurableFile, type FileSystem } from '../../src/storage/file-system.js';
+import { nodeFileSystem } from '../../src/storage/file-system.js';
 import { CorruptFileError } from '../../src/storage/record-file.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { faultyFileSystem, type FaultPlan } from '../helpers/faulty-fs.js';
+import { timedFileSystem } from '../../src/metrics/timed-storage.js';
 
 const testTimeoutMs = 15_000;
 const metadata = { memberId: 0x8e9e05c52164694dn, clusterId: 0xcdf818194e3a8c32n };
@@ -136,16 +137,8 @@ it('saves that break the log are refused and write nothing: a gap, non-consecuti
 
 it('saves made without waiting are written in call order and share fdatasyncs', async (ctx) => {
   let syncs = 0;
-  const fs: FileSystem = {
-    ...nodeFileSystem,
-    open: async (path, flags) => {
-      const file = await nodeFileSystem.open(path, flags);
-      // A write through a synced (O_DSYNC) handle is a sync of its own.
-      const counted = countingSyncs(file, () => syncs++);
-      if (flags !== 'r+sync') return counted;
-      return { ...counted, write: (...args) => (syncs++, file.write(...args)), writev: (...args) => (syncs++, file.writev(...args)) };
-    },
-  };
+  // Counted as the fsync metric counts them: every fdatasync and every write through a synced (O_DSYNC) handle.
+  const fs = timedFileSystem(nodeFileSystem, () => syncs++);
   const { wal } = await openIn(ctx, { fs });
   syncs = 0;
   await Promise.all(Array.from({ length: 50 }, (_, i) => wal.save(hs(1, i * 2), entries(i * 2 + 1, i * 2 + 2, 1), true)));
@@ -324,19 +317,4 @@ function u32(value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(value);
   return b;
-}
-
-function countingSyncs(file: DurableFile, count: () => void): DurableFile {
-  return {
-    read: (...a) => file.read(...a),
-    write: (...a) => file.write(...a),
-    writev: (...a) => file.writev(...a),
-    datasync: () => {
-      count();
-      return file.datasync();
-    },
-    truncate: (l) => file.truncate(l),
-    stat: () => file.stat(),
-    close: () => file.close(),
-  };
 }

@@ -50,6 +50,16 @@ const preallocateBytes = 4 * 1024 * 1024;
  * so an idle member's file is never more than this behind what it has applied.
  */
 const defaultHeldHardStateMs = 10;
+/**
+ * A synced write at most this large is made on the JS thread (writeNow), a larger one through the
+ * thread pool. On the thread, a durable append costs about half the CPU (34 against 63 µs here) and
+ * 30 µs less latency, but the thread waits for the disk: for the single save of a quiet member that
+ * wait is its caller's anyway, while a large group means a busy member whose thread has other
+ * requests to serve meanwhile (3-member clusters at 1,000 clients lost 7 % of their throughput
+ * when every write was made on the thread). Writes that are not synced only reach the page cache
+ * and are always made on the thread.
+ */
+const maxSyncedWriteNowBytes = 4096;
 /** Bytes of queued saves written (and synced) together. */
 const maxSaveGroupBytes = 16 * 1024 * 1024;
 /** Saves waiting for a write; the node loop persists one Ready at a time, so this is generous. */
@@ -386,7 +396,9 @@ export class RaftWal {
     }
     if (bytes > 0) {
       const file = syncedHandle ?? this.active;
-      await writeFully(file, group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes), segment.bytes);
+      const data = group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes);
+      if (!syncedWrite || bytes <= maxSyncedWriteNowBytes) file.writeNow(data, segment.bytes);
+      else await writeFully(file, data, segment.bytes);
     }
     segment.bytes += bytes;
     let snapshotIndex: number | undefined;

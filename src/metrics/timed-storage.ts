@@ -7,6 +7,14 @@ import type { Engine } from '../engines/engine.js';
 /** Receives one duration in seconds. */
 export type SecondsObserver = (seconds: number) => void;
 
+/** Runs the synchronous call and tells observe how long it took. */
+function timedNow<R>(observe: SecondsObserver, call: () => R): R {
+  const started = performance.now();
+  const result = call();
+  observe((performance.now() - started) / 1000);
+  return result;
+}
+
 /** Runs the call and tells observe how long it took. */
 async function timed<R>(observe: SecondsObserver, call: () => Promise<R>): Promise<R> {
   const started = performance.now();
@@ -23,6 +31,7 @@ function timedFile(file: DurableFile, observe: SecondsObserver, syncedWrites: bo
       ? (buffer, offset, length, position) => timed(observe, () => file.write(buffer, offset, length, position))
       : (buffer, offset, length, position) => file.write(buffer, offset, length, position),
     writev: syncedWrites ? (buffers, position) => timed(observe, () => file.writev(buffers, position)) : (buffers, position) => file.writev(buffers, position),
+    writeNow: syncedWrites ? (buffer, position) => timedNow(observe, () => file.writeNow(buffer, position)) : (buffer, position) => file.writeNow(buffer, position),
     datasync: () => timed(observe, () => file.datasync()),
     truncate: (length) => file.truncate(length),
     stat: () => file.stat(),

@@ -32,6 +32,7 @@ function bindFile(file: DurableFile): DurableFile {
     read: (...a) => file.read(...a),
     write: (...a) => file.write(...a),
     writev: (...a) => file.writev(...a),
+    writeNow: (...a) => file.writeNow(...a),
     datasync: () => file.datasync(),
     truncate: (l) => file.truncate(l),
     stat: () => file.stat(),

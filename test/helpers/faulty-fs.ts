@@ -29,6 +29,10 @@ export function faultyFileSystem(plan: FaultPlan): FileSystem {
       read: (buffer, offset, length, position) => file.read(buffer, offset, length, position),
       write: (buffer, offset, length, position) => (writeFails() ? Promise.reject(errnoError(plan.code, 'write')) : file.write(buffer, offset, length, position)),
       writev: (buffers, position) => (writeFails() ? Promise.reject(errnoError(plan.code, 'write')) : file.writev(buffers, position)),
+      writeNow: (buffer, position) => {
+        if (writeFails()) throw errnoError(plan.code, 'write');
+        file.writeNow(buffer, position);
+      },
       datasync: () => (fails('datasync', path) ? Promise.reject(errnoError(plan.code, 'fdatasync')) : file.datasync()),
       truncate: (length) => file.truncate(length),
       stat: () => file.stat(),

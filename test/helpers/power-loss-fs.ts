@@ -381,15 +381,19 @@ class SimulatedFile implements DurableFile {
   }
 
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
+    this.writeNow(buffer.subarray(offset, offset + length), position);
+    return { bytesWritten: length };
+  }
+
+  writeNow(buffer: Buffer, position: number): void {
     this.writing();
-    const op = { type: 'write', position, data: Buffer.from(buffer.subarray(offset, offset + length)) } as const;
+    const op = { type: 'write', position, data: Buffer.from(buffer) } as const;
     if (this.syncedWrites) {
       this.inode.applyDurably(op);
-      return { bytesWritten: length };
+      return;
     }
     this.inode.apply(op);
     this.inode.pending.push(op);
-    return { bytesWritten: length };
   }
 
   async writev(buffers: readonly Buffer[], position: number): Promise<{ bytesWritten: number }> {

@@ -198,6 +198,7 @@ function countingDatasyncs(fs: FileSystem, count: () => void): FileSystem {
         read: (...a) => file.read(...a),
         write: (...a) => file.write(...a),
         writev: (...a) => file.writev(...a),
+        writeNow: (...a) => file.writeNow(...a),
         datasync: () => (count(), file.datasync()),
         truncate: (l) => file.truncate(l),
         stat: () => file.stat(),

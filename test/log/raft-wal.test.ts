@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EntryType, type Entry, type HardState } from '../../src/raft/types.js';
 import { RaftWal, RaftWalMetadataMismatchError, type RaftWalOptions, type RaftWalState } from '../../src/log/raft-wal.js';
-import { nodeFileSystem } from '../../src/storage/file-system.js';
+import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
 import { CorruptFileError } from '../../src/storage/record-file.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { faultyFileSystem, type FaultPlan } from '../helpers/faulty-fs.js';
@@ -146,6 +146,36 @@ it('saves made without waiting are written in call order and share fdatasyncs', 
   const { state } = await reopen(ctx, wal);
   assert.equal(shape(state.entries), shape(entries(1, 100, 1)));
   assert.equal(state.hardState, hs(1, 98));
+});
+
+it('a small synced save is written on the calling thread, a large group through the thread pool, and both replay', async (ctx) => {
+  const calls = { writeNow: 0, write: 0 };
+  const fs: FileSystem = {
+    ...nodeFileSystem,
+    open: async (path, flags) => {
+      const file = await nodeFileSystem.open(path, flags);
+      if (flags !== 'r+sync') return file;
+      return {
+        ...file,
+        read: (...a) => file.read(...a),
+        write: (...a) => (calls.write++, file.write(...a)),
+        writev: (...a) => file.writev(...a),
+        writeNow: (...a) => (calls.writeNow++, file.writeNow(...a)),
+        datasync: () => file.datasync(),
+        truncate: (l) => file.truncate(l),
+        stat: () => file.stat(),
+        close: () => file.close(),
+      };
+    },
+  };
+  const { wal } = await openIn(ctx, { fs });
+  await wal.save(hs(1, 0), [entry(1, 1)], true);
+  assert.equal(calls, { writeNow: 1, write: 0 });
+  const big = Array.from({ length: 8 }, (_, i) => entry(2 + i, 1, 'x'.repeat(1024)));
+  await wal.save(hs(1, 1), big, true);
+  assert.equal(calls, { writeNow: 1, write: 1 });
+  const { state } = await reopen(ctx, wal);
+  assert.equal(shape(state.entries), shape([entry(1, 1), ...big]));
 });
 
 it('a snapshot marker survives a reopen and hides the entries it covers; releaseTo deletes whole segments up to it and the rest replays the same', async (ctx) => {

@@ -9,6 +9,10 @@
 #   C1_OPS       ops of the 1-client entries           (default 5000)
 #   CN_OPS       ops of the 1000-client and txn entries (default 10000)
 #   DURATION     cap per entry (default 30s)
+#   WARM_OPS     before each measured run, this many unmeasured 1-client puts under another prefix
+#                on the same fresh cluster, for both servers (default 0: none). A fresh Node server
+#                runs its first thousands of calls in V8's interpreter and baseline tiers; this
+#                measures the steady state a long-running member is in.
 #   ONLY         regex on entry labels (default: all)
 #   SERVERS      which clusters, in order (default "etcd lattice")
 #   ENGINE       Lattice storage engine (default rocksdb)
@@ -39,6 +43,7 @@ shared="$(cd "$repo/../shared/bench" 2>/dev/null && pwd)" || { echo "cluster.sh:
 
 smoke="${SMOKE:-0}"
 c1_ops="${C1_OPS:-5000}"
+warm_ops="${WARM_OPS:-0}"
 cn_ops="${CN_OPS:-10000}"
 dur="${DURATION:-30s}"
 if [[ "$smoke" == 1 ]]; then c1_ops="${C1_OPS:-100}"; cn_ops="${CN_OPS:-1000}"; dur="${DURATION:-5s}"; fi
@@ -197,6 +202,11 @@ run_entry() { # $1 server, $2 label, $3 kvbench args, $4 mode: measure|strace
     done
     sleep 1
   fi
+  if (( warm_ops > 0 )); then
+    # shellcheck disable=SC2086
+    timeout 300 "$kvb" put --seq-keys --key-size 8 --val-size 256 --conns 1 --clients 1 --total "$warm_ops" \
+      --prefix w/ --endpoints "$eps" >"$lp.warm.txt" 2>&1 || log "   warm-up FAILED (see $lp.warm.txt)"
+  fi
   f0="$(etcd_fsyncs "${client_urls[@]}")"
   la0="$(cut -d' ' -f1-3 /proc/loadavg)"
   mj0="$(machine_jiffies)"
@@ -238,7 +248,7 @@ run_entry() { # $1 server, $2 label, $3 kvbench args, $4 mode: measure|strace
   log "   $(grep -m1 -iE 'ops/s|throughput' "$lp.txt" || tail -1 "$lp.txt")  cpu=${tot} ticks  load=${la1}"
 }
 
-{ echo "command: C1_OPS=$c1_ops CN_OPS=$cn_ops DURATION=$dur ENGINE=$engine FSYNC=$fsync_pass ONLY='$only' SERVERS='$servers' bash bench/cluster.sh"
+{ echo "command: C1_OPS=$c1_ops CN_OPS=$cn_ops WARM_OPS=$warm_ops DURATION=$dur ENGINE=$engine FSYNC=$fsync_pass ONLY='$only' SERVERS='$servers' bash bench/cluster.sh"
   echo "started: $stamp"; echo "lattice: $(cd "$repo" && git rev-parse HEAD 2>/dev/null || echo '?')"
   echo "etcd: $(etcd --version 2>/dev/null | head -1)"; echo "nproc: $(nproc)"; } >"$out/command.txt"
 log "output: $out   (entries: C1_OPS=$c1_ops CN_OPS=$cn_ops DURATION=$dur)"
@@ -259,7 +269,7 @@ if [[ "$fsync_pass" == 1 && " $servers " == *" lattice "* ]]; then
 fi
 
 lattice_rev="$(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$repo" && [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] && echo '+dirty' || true)"
-node "$here/cluster-table.mjs" "$out" "Lattice $lattice_rev (--engine $engine), etcd $(etcd --version 2>/dev/null | awk '/etcd Version/{print $3}'), C1_OPS=$c1_ops CN_OPS=$cn_ops DURATION=$dur, $(nproc) cores, $stamp" \
+node "$here/cluster-table.mjs" "$out" "Lattice $lattice_rev (--engine $engine), etcd $(etcd --version 2>/dev/null | awk '/etcd Version/{print $3}'), C1_OPS=$c1_ops CN_OPS=$cn_ops WARM_OPS=$warm_ops DURATION=$dur, $(nproc) cores, $stamp" \
   >"$out/cluster.md"
 cat "$out/cluster.md"
 log "done: $out"

@@ -51,15 +51,14 @@ const preallocateBytes = 4 * 1024 * 1024;
  */
 const defaultHeldHardStateMs = 10;
 /**
- * A synced write at most this large is made on the JS thread (writeNow), a larger one through the
- * thread pool. On the thread, a durable append costs about half the CPU (34 against 63 µs here) and
- * 30 µs less latency, but the thread waits for the disk: for the single save of a quiet member that
- * wait is its caller's anyway, while a large group means a busy member whose thread has other
- * requests to serve meanwhile (3-member clusters at 1,000 clients lost 7 % of their throughput
- * when every write was made on the thread). Writes that are not synced only reach the page cache
- * and are always made on the thread.
+ * A write at most this large is made on the JS thread (writeNow), a larger one through the thread
+ * pool. On the thread, a durable append costs about half the CPU (34 against 63 µs here) and 30 µs
+ * less latency, but the thread waits for the disk: a quiet member's single save waits for it
+ * anyway (a leader sends its appends first: node-loop.ts), while a large group means a busy member
+ * whose thread has other requests to serve meanwhile (3-member clusters at 1,000 clients lost 7 %
+ * of their throughput when every synced write was made on the thread).
  */
-const maxSyncedWriteNowBytes = 4096;
+export const defaultMaxWriteNowBytes = 4096;
 /** Bytes of queued saves written (and synced) together. */
 const maxSaveGroupBytes = 16 * 1024 * 1024;
 /** Saves waiting for a write; the node loop persists one Ready at a time, so this is generous. */
@@ -76,7 +75,19 @@ export interface RaftWalOptions {
   readonly fs?: FileSystem;
   /** How long a held hard state waits for a save to carry it (Infinity: until the next save or close). */
   readonly heldHardStateMs?: number;
+  /** Writes up to this many bytes are made on the JS thread (defaultMaxWriteNowBytes; tests vary it). */
+  readonly maxWriteNowBytes?: number;
 }
+
+interface WalTuning {
+  readonly heldHardStateMs: number;
+  readonly maxWriteNowBytes: number;
+}
+
+const tuningOf = (options: RaftWalOptions): WalTuning => ({
+  heldHardStateMs: options.heldHardStateMs ?? defaultHeldHardStateMs,
+  maxWriteNowBytes: options.maxWriteNowBytes ?? defaultMaxWriteNowBytes,
+});
 
 export interface RaftWalState {
   readonly hardState: HardState;
@@ -159,7 +170,7 @@ export class RaftWal {
     private readonly maxSegmentBytes: number,
     private readonly metadata: RaftWalMetadata,
     state: RaftWalState,
-    private readonly heldHardStateMs: number,
+    private readonly tuning: WalTuning,
   ) {
     this.writtenHardState = state.hardState;
     this.lastHardState = state.hardState;
@@ -193,7 +204,7 @@ export class RaftWal {
       if (options.metadata === undefined) throw new Error(`raft WAL: ${dir} holds no WAL, and no metadata was given to create one`);
       const state: RaftWalState = { hardState: zeroHardState, entries: [], metadata: options.metadata };
       const { segment, handle } = await createSegment(fs, dir, 0, 1, headerRecords(options.metadata, zeroHardState, undefined));
-      return { wal: new RaftWal(dir, fs, [segment], handle, maxSegmentBytes, options.metadata, state, options.heldHardStateMs ?? defaultHeldHardStateMs), state };
+      return { wal: new RaftWal(dir, fs, [segment], handle, maxSegmentBytes, options.metadata, state, tuningOf(options)), state };
     }
 
     const { segments, active, state } = await replay(fs, dir, segmentNames);
@@ -201,7 +212,7 @@ export class RaftWal {
       await active.close();
       throw new RaftWalMetadataMismatchError(dir, state.metadata, options.metadata);
     }
-    return { wal: new RaftWal(dir, fs, segments, active, maxSegmentBytes, state.metadata, state, options.heldHardStateMs ?? defaultHeldHardStateMs), state };
+    return { wal: new RaftWal(dir, fs, segments, active, maxSegmentBytes, state.metadata, state, tuningOf(options)), state };
   }
 
   /** The failure that stopped the WAL, if any: every later call rejects with it (fail-stop). */
@@ -251,7 +262,7 @@ export class RaftWal {
         // store starts from its engine's applied index when that is further).
         this.heldHardState = hardState;
         this.lastHardState = hardState;
-        if (Number.isFinite(this.heldHardStateMs)) this.heldTimer ??= setTimeout(() => this.writeHeld(), this.heldHardStateMs).unref();
+        if (Number.isFinite(this.tuning.heldHardStateMs)) this.heldTimer ??= setTimeout(() => this.writeHeld(), this.tuning.heldHardStateMs).unref();
         return Promise.resolve();
       }
       const written = hardState ?? this.heldHardState;
@@ -397,7 +408,7 @@ export class RaftWal {
     if (bytes > 0) {
       const file = syncedHandle ?? this.active;
       const data = group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes);
-      if (!syncedWrite || bytes <= maxSyncedWriteNowBytes) file.writeNow(data, segment.bytes);
+      if (bytes <= this.tuning.maxWriteNowBytes) file.writeNow(data, segment.bytes);
       else await writeFully(file, data, segment.bytes);
     }
     segment.bytes += bytes;

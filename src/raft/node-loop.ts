@@ -35,7 +35,10 @@ export interface NodeStorage {
 }
 
 export interface NodeNetwork {
+  /** Queues the messages; they leave at the end of the turn, with whatever else this turn sends. */
   send(messages: readonly Message[]): void;
+  /** Sends what is queued now, not at the end of the turn. */
+  flush(): void;
   /** A MsgSnap: the network streams the application state beside it. */
   sendSnapshot(message: Message): void;
 }
@@ -198,7 +201,12 @@ export class NodeLoop {
         // its messages would carry that commit to learners before the entries are on its disk.
         const commitsOwnUnsaved = rd.entries.length > 0 && rd.hardState !== undefined && rd.hardState.commit >= rd.entries[0]!.index;
         const sentEarly = this.leading && rd.messages.length > 0 && !commitsOwnUnsaved;
-        if (sentEarly) this.sendAll(rd.messages);
+        if (sentEarly) {
+          this.sendAll(rd.messages);
+          // Out before the save: a small save is written on this thread (raft-wal.ts), and the
+          // followers' disks should not wait for ours.
+          this.network.flush();
+        }
         if (rd.readStates.length > 0) this.applier.readStates(rd.readStates);
         if (rd.snapshot !== undefined) {
           await this.disk.saveSnapshot(rd.snapshot.metadata);

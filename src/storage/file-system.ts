@@ -64,10 +64,12 @@ class NodeFile implements DurableFile {
   }
 
   writev(buffers: readonly Buffer[], position: number): Promise<{ bytesWritten: number }> {
-    return this.handle.writev(buffers as Buffer[], position);
+    return this.handle.writev(buffers, position);
   }
 
   writeNow(buffer: Buffer, position: number): void {
+    // The descriptor outside FileHandle's reference count: close() sets fd to -1 at once, so a write
+    // after it fails with EBADF and never lands in a reused descriptor.
     let done = 0;
     while (done < buffer.length) {
       const written = writeSync(this.handle.fd, buffer, done, buffer.length - done, position + done);

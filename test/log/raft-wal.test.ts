@@ -308,10 +308,15 @@ it('a segment left as .tmp by a crash during rotation is removed at open', async
   assert.equal((await readdir(ctx.dir)).filter((n) => n.endsWith('.tmp')), []);
 });
 
-for (const op of ['write', 'datasync'] as const) {
-  it(`a failed ${op} stops the WAL: the save and every later call reject with it, onFailure is told once, and a reopen finds what was synced`, async (ctx) => {
+for (const [op, where, maxWriteNowBytes] of [
+  ['write', 'on the JS thread', undefined],
+  ['write', 'in the thread pool', 0],
+  ['datasync', 'on the JS thread', undefined],
+  ['datasync', 'in the thread pool', 0],
+] as const) {
+  it(`a failed ${op} (${where}) stops the WAL: the save and every later call reject with it, onFailure is told once, and a reopen finds what was synced`, async (ctx) => {
     const plan: FaultPlan = { op, code: 'EIO', pathContains: ctx.dir, armed: false };
-    const { wal } = await openIn(ctx, { fs: faultyFileSystem(plan) });
+    const { wal } = await openIn(ctx, { fs: faultyFileSystem(plan), ...(maxWriteNowBytes === undefined ? {} : { maxWriteNowBytes }) });
     const failures: Error[] = [];
     wal.onFailure((failure) => failures.push(failure));
     await wal.save(hs(1, 2), entries(1, 2, 1), true);

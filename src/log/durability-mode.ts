@@ -95,7 +95,7 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
   // sync: a save is durable when it resolves, so whatever was applied is already behind an fsync.
   if (settings.durabilityMode === 'sync' && settings.fsyncPolicy === 'always') {
     return {
-      save: (hardState, entries, sync) => wal.save(hardState, entries, sync),
+      save: (hardState, entries, sync, waitHere) => wal.save(hardState, entries, sync, waitHere),
       saveSnapshot: (meta) => wal.saveSnapshot(meta),
       releaseTo: (index) => wal.releaseTo(index),
       get failure() {
@@ -122,7 +122,7 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
     writtenSinceSync = false;
     const waiting = nextSync;
     nextSync = undefined;
-    lastSync = wal.save(undefined, [], true);
+    lastSync = wal.save(undefined, [], true, false);
     lastSync.then(
       () => waiting?.resolve(),
       (e: unknown) => {
@@ -148,14 +148,14 @@ export function diskForDurability(wal: WalDisk, settings: DurabilitySettings, ti
   let votedTerm = -1;
   let votedFor: bigint | undefined;
   return {
-    async save(hardState, entries, sync) {
+    async save(hardState, entries, sync, waitHere) {
       if (background && hardState !== undefined && (hardState.term !== votedTerm || hardState.vote !== votedFor)) {
-        await wal.save(hardState, entries, true);
+        await wal.save(hardState, entries, true, waitHere);
         votedTerm = hardState.term;
         votedFor = hardState.vote;
         return;
       }
-      const written = wal.save(hardState, entries, false);
+      const written = wal.save(hardState, entries, false, waitHere);
       writtenSinceSync = true;
       await written;
       if (sync && background && cancelSync === undefined && !closed) cancelSync = timers.after(settings.fsyncIntervalMs, syncNow);

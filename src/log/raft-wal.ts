@@ -53,10 +53,11 @@ const defaultHeldHardStateMs = 10;
 /**
  * A write at most this large is made on the JS thread (writeNow), a larger one through the thread
  * pool. On the thread, a durable append costs about half the CPU (34 against 63 µs here) and 30 µs
- * less latency, but the thread waits for the disk: a quiet member's single save waits for it
- * anyway (a leader sends its appends first: node-loop.ts), while a large group means a busy member
- * whose thread has other requests to serve meanwhile (3-member clusters at 1,000 clients lost 7 %
- * of their throughput when every synced write was made on the thread).
+ * less latency, but the thread waits for the disk: a lone save's caller waits for it anyway, while
+ * a large group means a busy member whose thread has other requests to serve meanwhile (3-member
+ * clusters at 1,000 clients lost 7 % of their throughput when every synced write was made on the
+ * thread). A save whose caller has other work in flight (a leader whose appends are on their way
+ * to the followers) goes through the pool whatever its size.
  */
 export const defaultMaxWriteNowBytes = 4096;
 /** Bytes of queued saves written (and synced) together. */
@@ -136,6 +137,8 @@ interface Save {
   readonly maxIndex: number;
   readonly hardState?: HardState;
   readonly snapshot?: SnapshotMarker;
+  /** Its caller has work to overlap with it: never written on the JS thread. */
+  readonly viaPool?: true;
 }
 
 const zeroHardState: HardState = { term: 0, vote: 0n, commit: 0 };
@@ -233,7 +236,7 @@ export class RaftWal {
    * lose it: see below). Refused (RangeError, nothing written) when the entries are not
    * consecutive, leave a gap, reach into the snapshot, or the hard state commits past the last entry.
    */
-  save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void> {
+  save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean, waitHere = true): Promise<void> {
     const unusable = this.unusable();
     if (unusable !== undefined) return Promise.reject(unusable);
     const records: RaftWalRecord[] = [];
@@ -270,6 +273,7 @@ export class RaftWal {
       if (records.length === 0 && !sync) return Promise.resolve();
       // Encoded now (a bad term throws here, before the model changes), copying the caller's bytes.
       save = encodeSave(records, sync, written, undefined);
+      if (!waitHere) save = { ...save, viaPool: true };
       this.heldHardState = undefined;
       // A later hold gets its own full wait, not what is left of this one's.
       clearTimeout(this.heldTimer);
@@ -408,7 +412,7 @@ export class RaftWal {
     if (bytes > 0) {
       const file = syncedHandle ?? this.active;
       const data = group.length === 1 ? group[0]!.batch : Buffer.concat(group.map((s) => s.batch), bytes);
-      if (bytes <= this.tuning.maxWriteNowBytes) file.writeNow(data, segment.bytes);
+      if (bytes <= this.tuning.maxWriteNowBytes && !group.some((s) => s.viaPool === true)) file.writeNow(data, segment.bytes);
       else await writeFully(file, data, segment.bytes);
     }
     segment.bytes += bytes;

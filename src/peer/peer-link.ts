@@ -137,11 +137,6 @@ export class PeerLink {
     return 'queued';
   }
 
-  /** Writes what is queued now instead of at the end of the turn. */
-  flushQueued(): void {
-    if (this.queue.length > 0) this.flush();
-  }
-
   /** New URLs for the peer; the connection is remade only if its URL is no longer among them. */
   updateUrls(urls: readonly string[]): void {
     const current = this.urls[this.urlIndex % this.urls.length];

@@ -224,11 +224,6 @@ export class PeerTransport {
     this.log.info('removed remote peer', { 'remote-peer-id': formatId(id) });
   }
 
-  /** Writes every peer's queued messages now (the node loop, before it blocks on a small save). */
-  flush(): void {
-    for (const link of this.links.values()) link.flushQueued();
-  }
-
   /**
    * Never blocks: queues per peer. A message is dropped, and its peer reported unreachable, when the
    * peer's queue is full or its link is down and waiting to redial (as etcd drops when a peer's

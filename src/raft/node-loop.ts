@@ -23,7 +23,11 @@ import { startFixedRateTicker } from './fixed-rate-ticker.js';
 
 /** The member's durable Raft log (RaftWal). */
 export interface NodeDisk {
-  save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean): Promise<void>;
+  /**
+   * waitHere: the loop has nothing to overlap with this save (no messages left before it), so the
+   * disk may make a small write on this thread and wait for it there (raft-wal.ts).
+   */
+  save(hardState: HardState | undefined, entries: readonly Entry[], sync: boolean, waitHere: boolean): Promise<void>;
   saveSnapshot(meta: SnapshotMetadata): Promise<void>;
 }
 
@@ -35,10 +39,7 @@ export interface NodeStorage {
 }
 
 export interface NodeNetwork {
-  /** Queues the messages; they leave at the end of the turn, with whatever else this turn sends. */
   send(messages: readonly Message[]): void;
-  /** Sends what is queued now, not at the end of the turn. */
-  flush(): void;
   /** A MsgSnap: the network streams the application state beside it. */
   sendSnapshot(message: Message): void;
 }
@@ -201,18 +202,15 @@ export class NodeLoop {
         // its messages would carry that commit to learners before the entries are on its disk.
         const commitsOwnUnsaved = rd.entries.length > 0 && rd.hardState !== undefined && rd.hardState.commit >= rd.entries[0]!.index;
         const sentEarly = this.leading && rd.messages.length > 0 && !commitsOwnUnsaved;
-        if (sentEarly) {
-          this.sendAll(rd.messages);
-          // Out before the save: a small save is written on this thread (raft-wal.ts), and the
-          // followers' disks should not wait for ours.
-          this.network.flush();
-        }
+        if (sentEarly) this.sendAll(rd.messages);
         if (rd.readStates.length > 0) this.applier.readStates(rd.readStates);
         if (rd.snapshot !== undefined) {
           await this.disk.saveSnapshot(rd.snapshot.metadata);
         }
         if (rd.hardState !== undefined || rd.entries.length > 0) {
-          await this.disk.save(rd.hardState, rd.entries, rd.mustSync);
+          // A leader's appends leave only once this turn ends (node:http2 writes its frames from an
+          // immediate): its save must not hold the thread, or the followers' disks wait for its own.
+          await this.disk.save(rd.hardState, rd.entries, rd.mustSync, !sentEarly);
         }
         if (rd.snapshot !== undefined) {
           await this.applier.installSnapshot(rd.snapshot);

@@ -247,7 +247,6 @@ export async function startRaftMember(o: RaftMemberOptions): Promise<RaftMember>
     disk: diskForDurability(wal, config, systemTimers),
     network: {
       send: (messages) => transport.send(messages),
-      flush: () => transport.flush(),
       // As etcd merges its snapshot message with its current state: the engine's state now and the
       // membership now, which the receiver installs together.
       sendSnapshot: (message) => {

@@ -55,7 +55,7 @@ async function run(settings: DurabilitySettings, crash: 'power' | 'kill'): Promi
   let syncedThrough = 0;
   let firedAfter: number | undefined;
   for (let i = 1; i <= saves; i++) {
-    await durable.save({ term: 1, vote: 0n, commit: i }, [entry(i)], true);
+    await durable.save({ term: 1, vote: 0n, commit: i }, [entry(i)], true, true);
     // This save was queued after the sync the timer started, so that sync is done now.
     if (firedAfter !== undefined) {
       syncedThrough = firedAfter;
@@ -86,8 +86,8 @@ test('sync: saves go to the WAL as asked; every acknowledged save survives a pow
   const syncs: boolean[] = [];
   const wal = { save: (_h: unknown, _e: unknown, sync: boolean) => (syncs.push(sync), Promise.resolve()) } as unknown as Parameters<typeof diskForDurability>[0];
   const disk = diskForDurability(wal, settings('sync'), manualTimers());
-  await disk.save(undefined, [], true);
-  await disk.save(undefined, [], false);
+  await disk.save(undefined, [], true, true);
+  await disk.save(undefined, [], false, true);
   assert.equal(syncs, [true, false]);
   // nothing to wait for: a save is durable when it resolves
   await disk.synced();
@@ -115,8 +115,8 @@ async function quorumDiskWithTwoEntries(): Promise<{ disk: PowerLossDisk; timers
   const { wal } = await RaftWal.open(dir, { metadata, fs: disk.boot() });
   const timers = manualTimers();
   const durable = diskForDurability(wal, settings('quorum'), timers);
-  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true);
-  await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true);
+  await durable.save({ term: 1, vote: 0n, commit: 0 }, [entry(1)], true, true);
+  await durable.save({ term: 1, vote: 0n, commit: 1 }, [entry(2)], true, true);
   return { disk, timers, durable };
 }
 
@@ -130,7 +130,7 @@ async function afterPowerLoss(disk: PowerLossDisk, seed: number): Promise<RaftWa
 
 test('quorum: a new term or vote is synced before the save resolves, so a power loss cannot make a member forget its vote', async () => {
   const { disk, timers, durable } = await quorumDiskWithTwoEntries();
-  await durable.save({ term: 2, vote: 3n, commit: 1 }, [], true);
+  await durable.save({ term: 2, vote: 3n, commit: 1 }, [], true, true);
   assert.is(timers.pending(), 1, 'the entry saves wait for a background sync');
   const state = await afterPowerLoss(disk, 2);
   assert.equal(state.hardState, { term: 2, vote: 3n, commit: 1 });

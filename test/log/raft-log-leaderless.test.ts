@@ -67,7 +67,7 @@ function raftLog(core: ScriptedCore, leaderWaitMs: number): RaftLog {
       onFailure: () => undefined,
       close: async () => undefined,
     },
-    network: { send: () => undefined, flush: () => undefined, sendSnapshot: () => undefined },
+    network: { send: () => undefined, sendSnapshot: () => undefined },
     tickIntervalMs: 1000,
     maxCatchUpTicks: 1,
     committedAtStart: 0,

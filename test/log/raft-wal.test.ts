@@ -148,7 +148,7 @@ it('saves made without waiting are written in call order and share fdatasyncs', 
   assert.equal(state.hardState, hs(1, 98));
 });
 
-it('a small synced save is written on the calling thread, a large group through the thread pool, and both replay', async (ctx) => {
+it('a small synced save is written on the calling thread; a large group, or a save whose caller goes on working, through the thread pool; all replay', async (ctx) => {
   const calls = { writeNow: 0, write: 0 };
   const fs: FileSystem = {
     ...nodeFileSystem,
@@ -174,8 +174,11 @@ it('a small synced save is written on the calling thread, a large group through 
   const big = Array.from({ length: 8 }, (_, i) => entry(2 + i, 1, 'x'.repeat(1024)));
   await wal.save(hs(1, 1), big, true);
   assert.equal(calls, { writeNow: 1, write: 1 });
+  // A leader's save, its appends on their way: never on the thread.
+  await wal.save(hs(1, 9), [entry(10, 1)], true, false);
+  assert.equal(calls, { writeNow: 1, write: 2 });
   const { state } = await reopen(ctx, wal);
-  assert.equal(shape(state.entries), shape([entry(1, 1), ...big]));
+  assert.equal(shape(state.entries), shape([entry(1, 1), ...big, entry(10, 1)]));
 });
 
 it('a snapshot marker survives a reopen and hides the entries it covers; releaseTo deletes whole segments up to it and the rest replays the same', async (ctx) => {

@@ -2,7 +2,8 @@
 
 import { appendFile, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { nodeFileSystem, type DurableFile, type FileSystem } from '../../src/storage/file-system.js';
+import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.js';
+import { bindFile } from '../helpers/bound-file.js';
 import { CorruptFileError } from '../../src/storage/record-file.js';
 import * as assert from 'uvu/assert';
 import { openMemoryEngine } from '../../src/engines/memory-engine.js';
@@ -25,20 +26,6 @@ engineSuite('rocksdb', openRocksdbEngine);
 const { test, it } = engineTestSuite('engine: memory WAL and snapshots', 'memory-wal');
 
 const sizeOf = async (path: string): Promise<number | undefined> => (await stat(path).catch(() => undefined))?.size;
-
-/** The file's methods bound to it, so a test can replace some of them. */
-function bindFile(file: DurableFile): DurableFile {
-  return {
-    read: (...a) => file.read(...a),
-    write: (...a) => file.write(...a),
-    writev: (...a) => file.writev(...a),
-    writeNow: (...a) => file.writeNow(...a),
-    datasync: () => file.datasync(),
-    truncate: (l) => file.truncate(l),
-    stat: () => file.stat(),
-    close: () => file.close(),
-  };
-}
 
 /** Polls until check passes or the deadline passes; no fixed sleeps. */
 async function eventually(check: () => Promise<boolean>, what: string, deadlineMs = 5000): Promise<void> {

@@ -12,6 +12,7 @@ import { RaftLogImage } from '../../src/log/raft-log-image.js';
 import { RaftWal, type RaftWalState } from '../../src/log/raft-wal.js';
 import { EntryType, type Entry, type HardState } from '../../src/raft/types.js';
 import type { FileSystem } from '../../src/storage/file-system.js';
+import { bindFile } from '../helpers/bound-file.js';
 import { PowerLossDisk, seededRandom, tearRules, type TearRule } from '../helpers/power-loss-fs.js';
 
 const dir = '/data/raft';
@@ -194,16 +195,7 @@ function countingDatasyncs(fs: FileSystem, count: () => void): FileSystem {
     fsyncDir: (d) => fs.fsyncDir(d),
     open: async (p, flags) => {
       const file = await fs.open(p, flags);
-      return {
-        read: (...a) => file.read(...a),
-        write: (...a) => file.write(...a),
-        writev: (...a) => file.writev(...a),
-        writeNow: (...a) => file.writeNow(...a),
-        datasync: () => (count(), file.datasync()),
-        truncate: (l) => file.truncate(l),
-        stat: () => file.stat(),
-        close: () => file.close(),
-      };
+      return { ...bindFile(file), datasync: () => (count(), file.datasync()) };
     },
   };
 }

@@ -13,6 +13,7 @@ import { nodeFileSystem, type FileSystem } from '../../src/storage/file-system.j
 import { CorruptFileError } from '../../src/storage/record-file.js';
 import { withTimeout } from '../engines/engine-suite.js';
 import { faultyFileSystem, type FaultPlan } from '../helpers/faulty-fs.js';
+import { bindFile } from '../helpers/bound-file.js';
 import { timedFileSystem } from '../../src/metrics/timed-storage.js';
 
 const testTimeoutMs = 15_000;
@@ -155,17 +156,7 @@ it('a small synced save is written on the calling thread; a large group, or a sa
     open: async (path, flags) => {
       const file = await nodeFileSystem.open(path, flags);
       if (flags !== 'r+sync') return file;
-      return {
-        ...file,
-        read: (...a) => file.read(...a),
-        write: (...a) => (calls.write++, file.write(...a)),
-        writev: (...a) => file.writev(...a),
-        writeNow: (...a) => (calls.writeNow++, file.writeNow(...a)),
-        datasync: () => file.datasync(),
-        truncate: (l) => file.truncate(l),
-        stat: () => file.stat(),
-        close: () => file.close(),
-      };
+      return { ...bindFile(file), write: (...a) => (calls.write++, file.write(...a)), writeNow: (...a) => (calls.writeNow++, file.writeNow(...a)) };
     },
   };
   const { wal } = await openIn(ctx, { fs });

@@ -21,7 +21,7 @@ import {
   defaultMaxTxnOps,
 } from './grpc/grpc-server.js';
 import type { GrpcServiceModule } from './grpc/service-module.js';
-import { http2ClientPreface } from './http2/authority-frame-filter.js';
+import { sniffProtocol, type Protocol } from './protocol-sniff.js';
 import { createHttpRouter, type HttpHandler } from './http/http-router.js';
 import { createGatewayHandler, methodsByPath } from './gateway/gateway-handler.js';
 import { withAuthorityShim } from './http2/authority-shim.js';
@@ -33,6 +33,7 @@ import { createConsoleHandler } from './console/console-handler.js';
 import type { GrpcServerStats } from '../metrics/grpc-call-stats.js';
 import { allowAllHosts, etcdHostCheck, type HostWhitelist } from './http/host-whitelist.js';
 import { applyConnectionLimits, type ConnectionLimits } from './connection-limits.js';
+import { TransportWorkers } from './transport-workers/transport-workers.js';
 
 export interface ClientPortOptions {
   /** e.g. `http://127.0.0.1:2379`; `localhost` binds 127.0.0.1; port 0 picks a free port. */
@@ -70,6 +71,11 @@ export interface ClientPortOptions {
   readonly apiHandler?: (make: (api: ServerApi, identity?: IdentityResolver, routes?: HttpHandler) => ApiHandler) => ApiHandler;
   /** gRPC call counts for /metrics (metrics/grpc-call-stats.ts). */
   readonly grpcStats?: GrpcServerStats;
+  /**
+   * Child processes that serve the plain-text connections (HTTP/2 framing and the sockets' I/O) and
+   * relay their calls here (transport-workers/); 0 or undefined: this process serves them.
+   */
+  readonly transportWorkers?: number;
 }
 
 export interface ListenAddress {
@@ -113,53 +119,6 @@ export function parseListenUrl(u: string | URL): ParsedListenUrl {
   if (host === 'localhost') host = '127.0.0.1';
   const port = url.port === '' ? 0 : Number(url.port);
   return { url: typeof u === 'string' ? u : u.href, host, port, secure: url.protocol === 'https:' };
-}
-
-type Protocol = 'grpc' | 'http';
-
-/**
- * Reads until the first bytes decide the protocol, then gives the socket (paused, with those bytes
- * pushed back) to `route`. Bytes that still match a prefix of the preface mean: wait for more.
- */
-function sniffProtocol(
-  socket: net.Socket,
-  timeoutMs: number,
-  route: (protocol: Protocol, socket: net.Socket) => void,
-): void {
-  let head: Buffer = Buffer.alloc(0);
-  const cleanup = (): void => {
-    clearTimeout(timer);
-    socket.removeListener('data', onData);
-    socket.removeListener('end', onEndBeforeDecided);
-    socket.removeListener('close', cleanup);
-  };
-  const timer = setTimeout(() => {
-    cleanup();
-    socket.destroy();
-  }, timeoutMs);
-  const onEndBeforeDecided = (): void => {
-    cleanup();
-    socket.destroy();
-  };
-  const onData = (chunk: Buffer): void => {
-    socket.pause();
-    head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
-    const n = Math.min(head.length, http2ClientPreface.length);
-    let protocol: Protocol | undefined;
-    if (!head.subarray(0, n).equals(http2ClientPreface.subarray(0, n))) protocol = 'http';
-    else if (head.length >= http2ClientPreface.length) protocol = 'grpc';
-    if (protocol === undefined) {
-      socket.resume();
-      return;
-    }
-    cleanup();
-    socket.unshift(head);
-    route(protocol, socket);
-  };
-  socket.on('data', onData);
-  socket.on('end', onEndBeforeDecided);
-  // a socket closed before it spoke (port closing) must not leave the timer holding the process
-  socket.once('close', cleanup);
 }
 
 /** Binds the server and resolves with the port it got (0 asks for a free one). */
@@ -231,6 +190,25 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     if (!friendlyApi.upgrade(req, socket, head)) socket.destroy();
   });
 
+  const workerCount = options.transportWorkers ?? 0;
+  const workers =
+    workerCount > 0
+      ? await TransportWorkers.start({
+          count: workerCount,
+          limits: {
+            maxConcurrentStreams: options.maxConcurrentStreams ?? defaultMaxConcurrentStreams,
+            keepaliveIntervalMs: options.keepaliveIntervalMs ?? defaultKeepaliveIntervalMs,
+            keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? defaultKeepaliveTimeoutMs,
+            ...(options.keepaliveMinTimeMs === undefined ? {} : { keepaliveMinTimeMs: options.keepaliveMinTimeMs }),
+            idleTimeoutMs,
+            sniffTimeoutMs,
+          },
+          serveCall: grpcServer.serveRelayed,
+          serveHttp: (socket) => httpServer.emit('connection', socket),
+          log,
+        })
+      : undefined;
+
   const sockets = new Set<net.Socket>();
   let closing = false;
   const route = (protocol: Protocol, socket: net.Socket, peer?: VerifiedPeer): void => {
@@ -277,6 +255,24 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     socket.on('error', () => undefined);
     sniffProtocol(socket, sniffTimeoutMs, route);
   };
+  // With transport workers a plain-text connection is handed over as it is accepted, unread (the
+  // listener pauses on connect), and counted here against the listener's limit until the worker
+  // says it closed: node's own count forgets a socket once it is handed to another process.
+  const relayTo = (pool: TransportWorkers) => {
+    const max = options.connectionLimits?.maxConnections ?? 0;
+    let open = 0;
+    const closed = (): void => {
+      open--;
+    };
+    return (socket: net.Socket): void => {
+      if (closing || (max > 0 && open >= max)) {
+        socket.destroy();
+        return;
+      }
+      open++;
+      pool.handOff(socket, closed);
+    };
+  };
   const clientTls = options.tls;
   const onSecureConnection = (socket: tls.TLSSocket): void => {
     if (closing || clientTls === undefined) {
@@ -315,6 +311,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     const stopped = Promise.all(netServers.map(closeNetServer));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     grpcServer.drain();
+    workers?.drain();
     friendlyApi.close();
     httpServer.close();
     httpServer.closeIdleConnections();
@@ -323,6 +320,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
       if (forced) return;
       forced = true;
       grpcServer.destroy();
+      workers?.destroyConnections();
       httpServer.closeAllConnections();
       for (const s of sockets) s.destroy();
     };
@@ -333,12 +331,14 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
     await Promise.race([stopped, graceOver]);
     clearTimeout(timer);
     force();
-    await stopped;
+    // the listeners close once the workers have closed the connections handed to them (node asks
+    // each worker); a worker that ends takes its connections with it
+    await Promise.all([stopped, workers?.close()]);
   };
 
   try {
     for (const u of urls) {
-      const server = u.secure ? secureListener(u.url) : net.createServer(onConnection);
+      const server = u.secure ? secureListener(u.url) : workers === undefined ? net.createServer(onConnection) : net.createServer({ pauseOnConnect: true }, relayTo(workers));
       server.on('error', (err) => log(`client listener ${u.url} failed`, err));
       applyConnectionLimits(server, options.connectionLimits);
       netServers.push(server);

@@ -73,6 +73,7 @@ function logStartup(cfg: ServerConfig, log: Logger): void {
     'data-dir': cfg.dataDir,
     engine: cfg.engine,
     'actor-placement': cfg.actorPlacement,
+    'transport-workers': cfg.transportWorkers,
     shards: cfg.shards,
     'listen-client-urls': cfg.listenClientUrls,
     'advertise-client-urls': cfg.advertiseClientUrls,

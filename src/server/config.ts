@@ -90,6 +90,8 @@ export interface ServerConfig {
   // Lattice's own settings
   readonly engine: EngineKind;
   readonly actorPlacement: ActorPlacement;
+  /** Child processes serving the plain-text client connections (0: the server's own thread). */
+  readonly transportWorkers: number;
   readonly shards: number;
   readonly configFile: string | undefined;
   /** --api-cors-origins: origins allowed to write through /api from a browser. */
@@ -159,6 +161,8 @@ export const defaultSnapshotCount = 100_000;
 export const defaultSnapshotCatchUpEntries = 5000;
 export const maxElectionTimeoutMs = 50_000;
 export const maxShards = 1024;
+/** Transport worker processes at most: one per core of a large machine. */
+export const maxTransportWorkers = 64;
 const defaultName = 'default';
 const defaultPeerUrl = 'http://localhost:2380';
 const defaultClientUrl = 'http://localhost:2379';
@@ -345,6 +349,7 @@ const flagSpecs: readonly FlagSpec[] = [
 
   spec(LA, 'engine', 'string', 'rocksdb', "Storage engine: 'memory' or 'rocksdb'.", { choices: ['memory', 'rocksdb'], envPrefix: 'LATTICE' }),
   spec(LA, 'actor-placement', 'string', 'main', "Where actors run: 'main' thread or 'worker' threads.", { choices: ['main', 'worker'], envPrefix: 'LATTICE' }),
+  spec(LA, 'transport-workers', 'uint', 0, `Child processes that serve plain-text client connections (HTTP/2 framing, socket I/O) and relay their calls to the server (0-${maxTransportWorkers}; 0: the server serves them).`, { envPrefix: 'LATTICE' }),
   spec(LA, 'shards', 'uint', 1, `Number of key-range shards (1-${maxShards}).`, { envPrefix: 'LATTICE' }),
   spec(LA, 'durability', 'string', 'sync', "When a write is acknowledged: 'sync' (fsynced on a quorum), 'quorum' (written on a quorum, fsynced in the background) or 'async' (single member: fsynced in the background).", { choices: ['sync', 'quorum', 'async'], envPrefix: 'LATTICE' }),
   spec(LA, 'fsync-policy', 'string', 'always', "'always': the Raft WAL is fsynced (before the acknowledgement in sync mode, in the background otherwise); 'never': never (as --unsafe-no-fsync).", { choices: ['always', 'never'], envPrefix: 'LATTICE' }),
@@ -938,6 +943,8 @@ function build(
     throw invalid(`unknown actor-placement ${JSON.stringify(placement)} (main|worker)`);
   }
   const shards = num('shards');
+  const transportWorkers = num('transport-workers');
+  if (transportWorkers > maxTransportWorkers) throw invalid(`--transport-workers must be between 0 and ${maxTransportWorkers} (set to ${transportWorkers})`);
   if (shards < 1 || shards > maxShards) throw invalid(`--shards must be between 1 and ${maxShards} (set to ${shards})`);
 
   // Only values that differ from etcd's default matter: a stock etcd.conf.yml lists every key.
@@ -1013,6 +1020,7 @@ function build(
     peerTls: security.peer,
     engine,
     actorPlacement: placement,
+    transportWorkers,
     shards,
     configFile,
     apiCorsOrigins: list('api-cors-origins').filter((o) => o !== ''),

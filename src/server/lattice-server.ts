@@ -421,6 +421,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
       friendlyApi: { corsOrigins: config.apiCorsOrigins },
       httpHandlers: observability.httpHandlers,
       grpcStats: metrics.grpc,
+      transportWorkers: config.transportWorkers,
       hostWhitelist: hostWhitelistFrom(config.hostWhitelist, [...config.listenClientUrls, ...config.advertiseClientUrls]),
       connectionLimits: { maxConnections: config.maxClientConnections, idleTimeoutMs: config.clientIdleTimeoutMs },
       log: (message, err) => log.error(message, { error: err }),

@@ -448,3 +448,5 @@ defineSuite('etcd3 client watch against real etcd', async () => withClient(await
 for (const engine of engines) {
   defineSuite(`etcd3 client watch against Lattice (${engine})`, async () => withClient(await startLattice(engine)), null);
 }
+// every stream relayed through transport workers (src/adapters/transport-workers/)
+defineSuite('etcd3 client watch against Lattice (memory, 2 transport workers)', async () => withClient(await startLattice('memory', 'lattice', ['--transport-workers', '2'])), null);

@@ -151,3 +151,5 @@ defineSuite('etcd3 client against real etcd', async () => withClient(await start
 for (const engine of engines) {
   defineSuite(`etcd3 client against Lattice (${engine})`, async () => withClient(await startLattice(engine)), null);
 }
+// every call relayed through transport workers (src/adapters/transport-workers/)
+defineSuite('etcd3 client against Lattice (memory, 2 transport workers)', async () => withClient(await startLattice('memory', 'lattice', ['--transport-workers', '2'])), null);

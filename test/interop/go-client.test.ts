@@ -74,3 +74,5 @@ function defineSuite(name: string, start: () => Promise<{ endpoint: string; stop
 
 defineSuite('Go clientv3 against real etcd', () => startEtcd());
 for (const engine of engines) defineSuite(`Go clientv3 against Lattice (${engine})`, () => startLattice(engine));
+// every call relayed through transport workers (src/adapters/transport-workers/)
+defineSuite('Go clientv3 against Lattice (memory, 2 transport workers)', () => startLattice('memory', 'lattice', ['--transport-workers', '2']));

@@ -24,6 +24,11 @@ export interface CallStream {
   sendData(bytes: Buffer, written: () => void): void;
   /** The status after the data; a client still sending then is reset with NO_ERROR, as grpc-go does. */
   sendTrailers(status: GrpcStatus | undefined): void;
+  /**
+   * A whole unary answer: headers, the one message and an OK status, where the stream can send them
+   * as one (a relayed call); absent, the call sends the three in turn.
+   */
+  sendUnary?(framed: Buffer, written: () => void): void;
   /** The status alone, as the only HEADERS frame (Trailers-Only). */
   sendTrailersOnly(status: GrpcStatus | undefined, httpStatus?: number, extra?: Readonly<Record<string, string>>): void;
   destroy(): void;

@@ -21,8 +21,8 @@ import { grpcOverheadBytes } from './request-size-limit.js';
 import { ServerCall } from './server-call.js';
 import { NodeCallStream, type CallStream, type CallStreamEvents } from './call-stream.js';
 import { H2CallStream } from './h2-call-stream.js';
-import { H2Connection, defaultH2ServerSettings } from '../h2/h2-connection.js';
-import { ErrorCode } from '../h2/frames.js';
+import type { H2Connection } from '../h2/h2-connection.js';
+import { serveH2Connection } from './h2-serving.js';
 import { streamResetLimits, streamResetLimitsSupported } from './stream-reset-limit.js';
 import type { GrpcMethod, GrpcServiceContext, GrpcServiceModule } from './service-module.js';
 import { watchServiceModule } from './watch-service.js';
@@ -122,6 +122,11 @@ export interface GrpcServer {
    * request on it is taken as gRPC. The client preface may have been read and pushed back.
    */
   serveHttp2(connection: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void;
+  /**
+   * Runs a call whose HTTP/2 stream is served by a transport worker: its headers as the worker read
+   * them, `grpc-timeout` apart (the headers may be shared by many calls; see transport-workers/).
+   */
+  serveRelayed(stream: CallStream, headers: http2.IncomingHttpHeaders, timeout: string | undefined): void;
   /** Serves the streams of another HTTP/2 server too (TLS: createSecureServer with ALPN h2). */
   attach(server: http2.Http2Server | http2.Http2SecureServer): void;
   /** GOAWAY to every connection now; calls in flight may finish. */
@@ -159,6 +164,8 @@ interface CallConnection {
   readonly policy: KeepalivePolicy | undefined;
   readonly verifiedCommonName: string | undefined;
 }
+
+const relayedConnection: CallConnection = { policy: undefined, verifiedCommonName: undefined };
 
 export function createGrpcServer(
   limits: GrpcServerLimits,
@@ -203,7 +210,7 @@ export function createGrpcServer(
     startCall(new NodeCallStream(stream), headers, { policy: policies.get(session), verifiedCommonName: commonNames.get(session) });
   };
 
-  const startCall = (stream: CallStream, headers: http2.IncomingHttpHeaders, connection: CallConnection): void => {
+  const startCall = (stream: CallStream, headers: http2.IncomingHttpHeaders, connection: CallConnection, timeout = headers['grpc-timeout']): void => {
     const contentType = headers['content-type'];
     if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
       // grpc-go (1.40 on, http2_server.go operateHeaders) answers 415 before it looks up the method,
@@ -233,7 +240,6 @@ export function createGrpcServer(
       closed: callClosed,
     });
     openCalls++;
-    const timeout = headers['grpc-timeout'];
     if (typeof timeout === 'string') {
       const ms = parseGrpcTimeout(timeout);
       if (typeof ms !== 'number') return call.end(ms);
@@ -253,61 +259,23 @@ export function createGrpcServer(
   };
 
   const h2Connections = new Set<H2Connection>();
-  const serveHttp2 = (socket: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void => {
-    const policy = new KeepalivePolicy(limits.keepaliveMinTimeMs ?? defaultKeepaliveMinTimeMs);
-    const connection: CallConnection = { policy, verifiedCommonName: peer?.verifiedCommonName };
-    let keepalive: NodeJS.Timeout | undefined;
-    let idle: NodeJS.Timeout | undefined;
-    const conn: H2Connection = new H2Connection(
-      socket,
-      {
-        stream: (stream) => startCall(new H2CallStream(stream), stream.headers, connection),
-        ping: () => {
-          if (policy.ping(Date.now()) !== 'tooManyPings') return;
-          connectionLog('a client sent too many pings; closing its connection with GOAWAY too_many_pings', undefined);
-          conn.goaway(ErrorCode.enhanceYourCalm, Buffer.from('too_many_pings'));
-        },
-        goaway: (code, debug) => {
-          if (code !== ErrorCode.noError) connectionLog(`client sent GOAWAY code ${code}${debug.length > 0 ? ` (${debug.toString()})` : ''}`, undefined);
-        },
-        error: (why) => connectionLog(`HTTP/2 connection error: ${why}`, undefined),
-        close: () => {
-          clearInterval(keepalive);
-          clearTimeout(idle);
-          h2Connections.delete(conn);
-        },
-      },
-      { ...defaultH2ServerSettings, maxConcurrentStreams: Math.min(limits.maxConcurrentStreams, 2 ** 32 - 1) },
-    );
-    if (conn.isClosed) return;
-    h2Connections.add(conn);
-    // The server's own keepalive: a PING every interval, the connection dropped if not answered in
-    // time (0 disables either, as etcd's flags say).
-    if (limits.keepaliveIntervalMs > 0) {
-      keepalive = setInterval(() => {
-        const unanswered = limits.keepaliveTimeoutMs > 0 ? setTimeout(() => conn.destroy(), limits.keepaliveTimeoutMs) : undefined;
-        unanswered?.unref();
-        const sent = conn.ping((err) => {
-          clearTimeout(unanswered);
-          if (err !== null) conn.destroy();
-        });
-        if (!sent) clearTimeout(unanswered);
-      }, limits.keepaliveIntervalMs);
-      keepalive.unref();
-    }
-    // Idle means no call open and no frame either way: a quiet watch keeps its connection.
-    const idleMs = limits.idleTimeoutMs ?? 0;
-    if (idleMs > 0) {
-      const check = (): void => {
-        const quietMs = Date.now() - conn.lastActivityMs;
-        if (conn.openStreams === 0 && quietMs >= idleMs) return conn.goaway();
-        idle = setTimeout(check, conn.openStreams === 0 ? idleMs - quietMs : idleMs);
-        idle.unref();
-      };
-      idle = setTimeout(check, idleMs);
-      idle.unref();
-    }
+  const forgetH2 = (conn: H2Connection): void => {
+    h2Connections.delete(conn);
   };
+  const serveHttp2 = (socket: Duplex, peer?: { readonly verifiedCommonName: string | undefined }): void => {
+    const verifiedCommonName = peer?.verifiedCommonName;
+    const conn = serveH2Connection(
+      socket,
+      limits,
+      (stream, policy) => startCall(new H2CallStream(stream), stream.headers, { policy, verifiedCommonName }),
+      connectionLog,
+      forgetH2,
+    );
+    if (conn !== undefined) h2Connections.add(conn);
+  };
+
+  /** A call whose HTTP/2 stream is in a transport worker (src/adapters/transport-workers/); the worker keeps the keepalive policy. */
+  const serveRelayed = (stream: CallStream, headers: http2.IncomingHttpHeaders, timeout: string | undefined): void => startCall(stream, headers, relayedConnection, timeout);
 
   /** An HTTP request on the connection: it counts as an open stream, so an idle timeout leaves a streaming answer (a watch) alone. */
   const serveOther = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], sink: Http2RequestSink): void => {
@@ -409,6 +377,7 @@ export function createGrpcServer(
 
   return {
     serveHttp2,
+    serveRelayed,
     handleConnection: (connection, peer, otherRequests) => {
       connectingCommonName = peer?.verifiedCommonName;
       connectingOtherSink = otherRequests;

@@ -244,11 +244,17 @@ export class ServerCall implements CallContext, CallStreamEvents {
       this.endListener?.(true);
       return;
     }
-    this.sendHeaders();
     this.writeStarted();
-    stream.sendData(framed, this.onWriteFinished);
-    // a client still sending after its answer is reset, as grpc-go's WriteStatus does
-    stream.sendTrailers(undefined);
+    if (stream.sendUnary !== undefined) {
+      this.headersSent = true;
+      this.options.connection?.responded();
+      stream.sendUnary(framed, this.onWriteFinished);
+    } else {
+      this.sendHeaders();
+      stream.sendData(framed, this.onWriteFinished);
+      // a client still sending after its answer is reset, as grpc-go's WriteStatus does
+      stream.sendTrailers(undefined);
+    }
     this.options.observer?.sent(1);
     this.options.observer?.ended(Status.OK);
     this.endListener?.(false);

@@ -1,0 +1,141 @@
+// A gRPC call whose HTTP/2 stream lives in a transport worker, as the gRPC layer sees it here: what
+// the call sends becomes operations for the worker, and what the worker reads of the stream comes
+// back as events. The keepalive policy stays with the connection, in the worker.
+import type { CallStream, CallStreamEvents } from '../grpc/call-stream.js';
+import type { GrpcStatus } from '../grpc/error-status.js';
+import { consumedAckBytes, Down, encodeStatus } from './relay-wire.js';
+
+/** The worker link a relayed call writes through. */
+export interface RelayOut {
+  op(op: number, id: number, payload?: Buffer): void;
+  opCount(op: number, id: number, n: number): void;
+  /** The call was answered whole: the worker will not be heard on it again; close it soon (after the answering code returns). */
+  answered(call: RelayCallStream): void;
+}
+
+export class RelayCallStream implements CallStream {
+  private events: CallStreamEvents | undefined;
+  private closed = false;
+  private ended = false;
+  private paused = false;
+  /** Request chunks (and the end) that came while paused, delivered on resume. */
+  private held: Buffer[] | undefined;
+  private heldNext = 0;
+  private endHeld = false;
+  /** Body bytes taken and not yet told to the worker. */
+  private consumed = 0;
+  /** Write callbacks, in order, until the worker says the data left. */
+  private readonly unwritten: (() => void)[] = [];
+
+  constructor(
+    private readonly out: RelayOut,
+    readonly id: number,
+  ) {}
+
+  listen(events: CallStreamEvents): void {
+    this.events = events;
+  }
+
+  get gone(): boolean {
+    return this.closed;
+  }
+
+  get requestEnded(): boolean {
+    return this.ended;
+  }
+
+  sendHeaders(): void {
+    if (!this.closed) this.out.op(Down.callHeaders, this.id);
+  }
+
+  sendData(bytes: Buffer, written: () => void): void {
+    if (this.closed) return written();
+    this.unwritten.push(written);
+    this.out.op(Down.callData, this.id, bytes);
+  }
+
+  /**
+   * One operation for the whole answer. The worker's stream closes right after it (the client has
+   * ended, or is reset), so the worker does not say so and the call closes here, once the answering
+   * code has returned.
+   */
+  sendUnary(framed: Buffer, written: () => void): void {
+    if (this.closed) return written();
+    this.out.op(Down.callUnary, this.id, framed);
+    written();
+    this.out.answered(this);
+  }
+
+  sendTrailers(status: GrpcStatus | undefined): void {
+    if (!this.closed) this.out.op(Down.callTrailers, this.id, encodeStatus(status ?? { code: 0, details: '' }));
+  }
+
+  sendTrailersOnly(status: GrpcStatus | undefined, httpStatus = 200, extra?: Readonly<Record<string, string>>): void {
+    if (this.closed) return;
+    const s = status ?? { code: 0, details: '' };
+    this.out.op(Down.callTrailersOnly, this.id, encodeStatus({ code: s.code, details: s.details, httpStatus, ...(extra === undefined ? {} : { extra }) }));
+  }
+
+  destroy(): void {
+    if (!this.closed) this.out.op(Down.callDestroy, this.id);
+  }
+
+  /** Holds what arrives; the worker stops once a credit's worth is held (relay-wire.ts). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    // one chunk at a time from the held list itself: a handler that pauses again inside `requestData`
+    // keeps the rest, in order, for its next resume (as H2Stream does)
+    const held = this.held;
+    while (held !== undefined && this.held === held && this.heldNext < held.length && !this.paused && !this.closed) this.deliver(held[this.heldNext++]!);
+    if (held !== undefined && this.held === held && this.heldNext === held.length) {
+      this.held = undefined;
+      this.heldNext = 0;
+    }
+    if (this.paused || this.closed) return;
+    if (this.endHeld && this.held === undefined) {
+      this.endHeld = false;
+      this.events?.requestEnded();
+    }
+  }
+
+  private deliver(chunk: Buffer): void {
+    this.consumed += chunk.length;
+    if (this.consumed >= consumedAckBytes) {
+      this.out.opCount(Down.callConsumed, this.id, this.consumed);
+      this.consumed = 0;
+    }
+    this.events?.requestData(chunk);
+  }
+
+  // ---- from the worker ----
+
+  data(chunk: Buffer): void {
+    if (this.paused || this.held !== undefined) (this.held ??= []).push(chunk);
+    else this.deliver(chunk);
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.paused || this.held !== undefined) this.endHeld = true;
+    else this.events?.requestEnded();
+  }
+
+  written(n: number): void {
+    for (let i = 0; i < n; i++) this.unwritten.shift()?.();
+  }
+
+  /** The stream is gone in the worker (or the worker is). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = undefined;
+    this.heldNext = 0;
+    for (const done of this.unwritten.splice(0)) done();
+    this.events?.streamClosed();
+  }
+}

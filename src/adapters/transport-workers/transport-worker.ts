@@ -1,0 +1,291 @@
+// A transport worker: a child process that serves the plain-text connections the server hands it.
+// gRPC connections are framed here on Lattice's own HTTP/2 and each call is relayed to the server
+// (its request headers and body chunks up, its answer down); any other connection is relayed byte
+// for byte to the server's HTTP handlers. Nothing here knows the store.
+import type net from 'node:net';
+import { sniffProtocol } from '../protocol-sniff.js';
+import { serveH2Connection } from '../grpc/h2-serving.js';
+import { H2CallStream } from '../grpc/h2-call-stream.js';
+import type { CallStreamEvents } from '../grpc/call-stream.js';
+import type { KeepalivePolicy } from '../grpc/keepalive-policy.js';
+import type { H2Connection } from '../h2/h2-connection.js';
+import type { H2Stream } from '../h2/h2-stream.js';
+import { asBuffer, decodeStatus, Down, encodeHeaders, encodePeer, readCount, readRelayBatch, relayCreditBytes, RelayWriter, Up } from './relay-wire.js';
+import type { ServerMessage, WorkerLimits, WorkerMessage } from './worker-messages.js';
+
+const writer = new RelayWriter();
+let flushScheduled = false;
+/** Calls with DATA written since the last batch; their counts go up with it (unless they closed). */
+let writtenCalls: RelayedCall[] = [];
+const flush = (): void => {
+  flushScheduled = false;
+  for (const call of writtenCalls) call.tellWritten();
+  writtenCalls = [];
+  if (!writer.isEmpty && process.connected) process.send?.(writer.take());
+};
+function scheduleFlush(): void {
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+function up(op: number, id: number, payload?: Buffer): void {
+  writer.op(op, id, payload);
+  scheduleFlush();
+}
+function upCount(op: number, id: number, n: number): void {
+  writer.opCount(op, id, n);
+  scheduleFlush();
+}
+function tell(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+const log = (message: string, err: unknown): void => tell({ type: 'log', message, ...(err === undefined ? {} : { error: String(err) }) });
+
+// ---- header sets ----
+
+/** Header sets named so far, by their text; cleared (and the server told) when full. */
+const headerSets = new Map<string, number>();
+const maxHeaderSets = 4096;
+let nextHeaderSet = 1;
+
+/** The id of the call's header set (every header but grpc-timeout), defined for the server on first use. */
+function headerSetOf(headers: Readonly<Record<string, string>>): number {
+  let key = '';
+  for (const name in headers) if (name !== 'grpc-timeout') key += `${name}\0${headers[name]!}\0`;
+  const known = headerSets.get(key);
+  if (known !== undefined) return known;
+  if (headerSets.size >= maxHeaderSets) {
+    headerSets.clear();
+    up(Up.headerSetsCleared, 0);
+  }
+  const id = nextHeaderSet;
+  nextHeaderSet = nextHeaderSet >= 0xffff_ffff ? 1 : nextHeaderSet + 1;
+  headerSets.set(key, id);
+  const fields: Record<string, string> = {};
+  for (const name in headers) if (name !== 'grpc-timeout') fields[name] = headers[name]!;
+  up(Up.headerSet, id, encodeHeaders(fields));
+  return id;
+}
+
+// ---- calls ----
+
+/** One relayed call: the HTTP/2 stream's events go up; the server's operations come down to `stream`. */
+class RelayedCall implements CallStreamEvents {
+  private unfinishedWrites = 0;
+  /** Body bytes relayed and not yet taken by the server: past the credit, the stream is paused. */
+  private untaken = 0;
+  /** DATA writes that left since the last batch. */
+  private written = 0;
+  /** Answered whole (callUnary): the server has closed the call on its side already. */
+  answered = false;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly stream: H2CallStream,
+    readonly policy: KeepalivePolicy,
+  ) {}
+
+  requestData(chunk: Buffer): void {
+    if (!writer.extendOpen(this.id, chunk)) up(Up.callData, this.id, chunk);
+    this.untaken += chunk.length;
+    if (this.untaken >= relayCreditBytes) this.stream.pause();
+  }
+
+  requestEnded(): void {
+    if (!writer.endOpen(this.id)) up(Up.callEnd, this.id);
+  }
+
+  streamClosed(): void {
+    this.closed = true;
+    calls.delete(this.id);
+    while (this.unfinishedWrites > 0) this.writeFinished();
+    this.policy.streamClosed();
+    if (!this.answered) up(Up.callClosed, this.id);
+  }
+
+  taken(bytes: number): void {
+    this.untaken = Math.max(0, this.untaken - bytes);
+    if (this.untaken < relayCreditBytes) this.stream.resume();
+  }
+
+  send(bytes: Buffer, told: boolean): void {
+    this.policy.responded();
+    this.unfinishedWrites++;
+    this.policy.writeStarted();
+    this.stream.sendData(bytes, told ? this.onWrittenTold : this.onWritten);
+  }
+
+  /** The written count of this turn goes up with the batch; a call closed by then needs none. */
+  tellWritten(): void {
+    if (!this.closed && this.written > 0) writer.opCount(Up.callWritten, this.id, this.written);
+    this.written = 0;
+  }
+
+  private writeFinished(): void {
+    this.unfinishedWrites--;
+    this.policy.writeFinished();
+  }
+
+  private readonly onWritten = (): void => {
+    if (this.unfinishedWrites > 0) this.writeFinished(); // else released when the stream closed
+  };
+
+  private readonly onWrittenTold = (): void => {
+    if (this.unfinishedWrites === 0) return;
+    this.writeFinished();
+    if (this.written++ === 0) writtenCalls.push(this);
+    scheduleFlush();
+  };
+}
+
+const calls = new Map<number, RelayedCall>();
+/** Every connection handed over and not closed, whatever its protocol or whether it has shown one yet. */
+const sockets = new Set<net.Socket>();
+const h2Connections = new Set<H2Connection>();
+const httpSockets = new Map<number, net.Socket>();
+/** Input of each HTTP connection relayed and not yet taken by the server (see relayCreditBytes). */
+const httpUntaken = new Map<number, number>();
+let nextCallId = 1;
+let limits: WorkerLimits | undefined;
+
+function startCall(stream: H2Stream, policy: KeepalivePolicy): void {
+  const id = nextCallId;
+  nextCallId = nextCallId >= 0xffff_ffff ? 1 : nextCallId + 1;
+  const call = new RelayedCall(id, new H2CallStream(stream), policy);
+  calls.set(id, call);
+  policy.streamOpened();
+  const headerSet = headerSetOf(stream.headers);
+  writer.openCall(id, headerSet, stream.headers['grpc-timeout'] ?? '');
+  scheduleFlush();
+  call.stream.listen(call);
+}
+
+function serveGrpc(socket: net.Socket, connId: number, l: WorkerLimits): void {
+  // small frames answer small calls: Nagle's delay would hold each behind the client's delayed ACK
+  socket.setNoDelay(true);
+  const conn = serveH2Connection(socket, l, startCall, log, (c) => {
+    h2Connections.delete(c);
+    up(Up.connClosed, connId);
+  });
+  if (conn !== undefined) h2Connections.add(conn);
+  socket.resume();
+}
+
+function relayHttp(socket: net.Socket, connId: number): void {
+  // as node's HTTP server sets its sockets
+  socket.setNoDelay(true);
+  httpSockets.set(connId, socket);
+  up(
+    Up.httpOpen,
+    connId,
+    encodePeer({ remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, remoteFamily: socket.remoteFamily, localAddress: socket.localAddress, localPort: socket.localPort }),
+  );
+  httpUntaken.set(connId, 0);
+  socket.on('data', (chunk: Buffer) => {
+    up(Up.httpData, connId, chunk);
+    const untaken = (httpUntaken.get(connId) ?? 0) + chunk.length;
+    httpUntaken.set(connId, untaken);
+    if (untaken >= relayCreditBytes) socket.pause();
+  });
+  socket.on('end', () => up(Up.httpEnd, connId));
+  socket.resume();
+}
+
+function serveSocket(socket: net.Socket, connId: number): void {
+  const l = limits;
+  if (l === undefined) return void socket.destroy();
+  let isGrpc = false;
+  sockets.add(socket);
+  socket.on('error', () => undefined);
+  socket.once('close', () => {
+    sockets.delete(socket);
+    httpSockets.delete(connId);
+    httpUntaken.delete(connId);
+    // a gRPC connection tells its own close, after its streams'
+    if (!isGrpc) up(Up.connClosed, connId);
+  });
+  sniffProtocol(socket, l.sniffTimeoutMs, (protocol, s) => {
+    if (protocol === 'grpc') {
+      isGrpc = true;
+      serveGrpc(s, connId, l);
+    } else relayHttp(s, connId);
+  });
+}
+
+function onDown(op: number, id: number, batch: Buffer, start: number, end: number): void {
+  if (op >= Down.httpWrite) return onHttpDown(op, id, batch, start, end);
+  const call = calls.get(id);
+  if (call === undefined) return; // the stream closed meanwhile; the server hears of it
+  switch (op) {
+    case Down.callUnary:
+      call.answered = true;
+      call.policy.responded();
+      call.stream.sendHeaders();
+      call.send(batch.subarray(start, end), false);
+      return call.stream.sendTrailers(undefined);
+    case Down.callHeaders:
+      call.policy.responded();
+      return call.stream.sendHeaders();
+    case Down.callData:
+      return call.send(batch.subarray(start, end), true);
+    case Down.callTrailers:
+      call.policy.responded();
+      return call.stream.sendTrailers(decodeStatus(batch.subarray(start, end)));
+    case Down.callTrailersOnly: {
+      call.policy.responded();
+      const s = decodeStatus(batch.subarray(start, end));
+      return call.stream.sendTrailersOnly(s, s.httpStatus, s.extra);
+    }
+    case Down.callDestroy:
+      return call.stream.destroy();
+    case Down.callConsumed:
+      return call.taken(readCount(batch, start));
+  }
+}
+
+function onHttpDown(op: number, id: number, batch: Buffer, start: number, end: number): void {
+  const socket = httpSockets.get(id);
+  if (socket === undefined) return;
+  switch (op) {
+    case Down.httpWrite:
+      socket.write(batch.subarray(start, end), () => upCount(Up.httpWritten, id, 1));
+      return;
+    case Down.httpEnd:
+      socket.end();
+      return;
+    case Down.httpDestroy:
+      socket.destroy();
+      return;
+    case Down.httpConsumed: {
+      const untaken = Math.max(0, (httpUntaken.get(id) ?? 0) - readCount(batch, start));
+      httpUntaken.set(id, untaken);
+      if (untaken < relayCreditBytes) socket.resume();
+    }
+  }
+}
+
+process.on('message', (message: unknown, handle: unknown) => {
+  const batch = asBuffer(message);
+  if (batch !== undefined) return readRelayBatch(batch, onDown);
+  const m = message as ServerMessage;
+  switch (m.type) {
+    case 'init':
+      limits = m.limits;
+      return;
+    case 'socket':
+      if (handle !== undefined && handle !== null) serveSocket(handle as net.Socket, m.id);
+      return;
+    case 'drain':
+      for (const c of h2Connections) c.goaway();
+      return;
+    case 'destroy':
+      for (const c of h2Connections) c.destroy();
+      for (const s of sockets) s.destroy();
+      return;
+  }
+});
+// the server went away: so do its connections
+process.on('disconnect', () => process.exit(0));
+tell({ type: 'ready' });

@@ -258,20 +258,30 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   // With transport workers a plain-text connection is handed over as it is accepted, unread (the
   // listener pauses on connect), and counted here against the listener's limit until the worker
   // says it closed: node's own count forgets a socket once it is handed to another process.
-  const relayTo = (pool: TransportWorkers) => {
+  // That count also says when such a listener has stopped: node's `close` callback waits for the
+  // workers a listener handed sockets to, and never comes if those workers have all died.
+  const relayedListeners = new Map<net.Server, () => Promise<void>>();
+  const relayTo = (pool: TransportWorkers): net.Server => {
     const max = options.connectionLimits?.maxConnections ?? 0;
     let open = 0;
+    let allClosed: (() => void) | undefined;
     const closed = (): void => {
       open--;
+      if (open === 0) allClosed?.();
     };
-    return (socket: net.Socket): void => {
+    const server = net.createServer({ pauseOnConnect: true }, (socket: net.Socket): void => {
       if (closing || (max > 0 && open >= max)) {
         socket.destroy();
         return;
       }
       open++;
       pool.handOff(socket, closed);
-    };
+    });
+    relayedListeners.set(server, () => {
+      if (server.listening) server.close();
+      return open === 0 ? Promise.resolve() : new Promise<void>((resolve) => (allClosed = resolve));
+    });
+    return server;
   };
   const clientTls = options.tls;
   const onSecureConnection = (socket: tls.TLSSocket): void => {
@@ -308,7 +318,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
   const closeAll = async (): Promise<void> => {
     closing = true;
     for (const u of unfollow) u();
-    const stopped = Promise.all(netServers.map(closeNetServer));
+    const stopped = Promise.all(netServers.map((s) => relayedListeners.get(s)?.() ?? closeNetServer(s)));
     // GOAWAY to gRPC sessions and idle HTTP connections go now; busy ones get closeGraceMs
     grpcServer.drain();
     workers?.drain();
@@ -338,7 +348,7 @@ export async function startClientPort(options: ClientPortOptions): Promise<Clien
 
   try {
     for (const u of urls) {
-      const server = u.secure ? secureListener(u.url) : workers === undefined ? net.createServer(onConnection) : net.createServer({ pauseOnConnect: true }, relayTo(workers));
+      const server = u.secure ? secureListener(u.url) : workers === undefined ? net.createServer(onConnection) : relayTo(workers);
       server.on('error', (err) => log(`client listener ${u.url} failed`, err));
       applyConnectionLimits(server, options.connectionLimits);
       netServers.push(server);

@@ -155,13 +155,26 @@ s.it('HTTP/1: the friendly API streams a watch by SSE and by WebSocket', async (
   abort.abort();
 });
 
-s.it('a worker killed under a client: its calls end, another worker starts, the client goes on', async (server) => {
+/** Watch calls started and not yet ended, from the member's gRPC metrics. */
+async function openWatchCalls(server: Fixture | LatticeServer): Promise<number> {
+  const text = await (await fetch(`${server.endpoint}/metrics`)).text();
+  const sum = (name: string): number =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name) && l.includes('grpc_service="etcdserverpb.Watch"'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return sum('grpc_server_started_total') - sum('grpc_server_handled_total');
+}
+
+s.it('a worker killed under watching clients: their calls end on the server, another worker starts, every client goes on', async (server) => {
   const before = childPids(server.process.pid);
   assert.is(before.length, workers);
-  // a watch held open on each of several connections, so both workers carry one
+  // four connections, handed round robin: each worker carries two, each with a watch open
   const clients = Array.from({ length: 4 }, () => new Etcd3({ hosts: server.endpoint }));
   try {
-    for (const c of clients) await c.put('tw/kill').value('0');
+    const watchers = [];
+    for (const c of clients) watchers.push(await c.watch().key('tw/kill').create());
+    await waitUntil(async () => (await openWatchCalls(server)) >= clients.length, { timeoutMs: 10_000, what: 'the watches open on the server' });
     process.kill(before[0]!, 'SIGKILL');
     await waitUntil(() => !alive(before[0]!) && childPids(server.process.pid).filter((p) => p !== before[0]).length === workers, {
       timeoutMs: 20_000,
@@ -183,9 +196,12 @@ s.it('a worker killed under a client: its calls end, another worker starts, the 
     }
     assert.is(await server.client.get('tw/kill').string(), String(clients.length - 1));
     assert.match(readFileSync(join(server.address.dataDir, '..', 'lattice.log'), 'utf8'), /transport worker \d exited/);
+    for (const w of watchers) await w.cancel().catch(() => undefined);
   } finally {
     for (const c of clients) c.close();
   }
+  // the calls of the killed worker ended with it, the others with their clients: none is left open
+  await waitUntil(async () => (await openWatchCalls(server)) === 0, { timeoutMs: 10_000, what: 'every watch call to end on the server' });
 });
 
 s.it('SIGTERM with a client that has said nothing yet, and a watch open: the server and its workers exit, without SIGKILL', async (server) => {
@@ -245,3 +261,18 @@ limited.it('a connection past the limit is closed as it is accepted; one closing
 });
 
 limited.run();
+
+const single = serverSuite('Lattice with 1 transport worker', () => startLattice('memory', 'lattice', ['--transport-workers', '1']));
+
+single.it('after its only worker died and was replaced, SIGTERM still exits without SIGKILL', async (server) => {
+  const [worker] = childPids(server.process.pid);
+  assert.ok(worker !== undefined);
+  // a connection to the first worker, so that the listener counts on it
+  assert.is((await fetch(`${server.endpoint}/health`)).status, 200);
+  process.kill(worker, 'SIGKILL');
+  await waitUntil(() => !alive(worker) && childPids(server.process.pid).length === 1, { timeoutMs: 20_000, what: 'a replacement transport worker' });
+  const exit = await server.process.stop(8_000);
+  assert.is(exit.signal, null, `the server was killed (${JSON.stringify(exit)})`);
+});
+
+single.run();

@@ -60,6 +60,13 @@ export class H2Stream {
   private heldNext = 0;
   private endHeld = false;
   private paused = false;
+  /**
+   * Delivered body bytes are credited back to the client (its windows topped up) when the owner says
+   * so with `credit`, not on delivery: a relayed call's bytes are taken in another process.
+   */
+  creditLater = false;
+  /** Delivered and not yet credited (creditLater). */
+  private uncredited = 0;
 
   constructor(
     readonly id: number,
@@ -158,7 +165,9 @@ export class H2Stream {
   closedByConnection(afterSent?: (written: () => void) => void): number {
     if (this.closed) return 0;
     this.closed = true;
-    let heldBytes = 0;
+    // what was delivered and not credited goes back to the connection's window with what was held
+    let heldBytes = this.uncredited;
+    this.uncredited = 0;
     if (this.held !== undefined) for (let i = this.heldNext; i < this.held.length; i++) heldBytes += this.held[i]!.length;
     this.held = undefined;
     this.heldNext = 0;
@@ -174,7 +183,21 @@ export class H2Stream {
   }
 
   private deliver(chunk: Buffer): void {
-    this.host.consumed(this, chunk.length);
+    if (this.creditLater) this.uncredited += chunk.length;
+    else this.host.consumed(this, chunk.length);
     this.events?.data(chunk);
+  }
+
+  /** `bytes` delivered earlier were taken (creditLater); at most what is still uncredited. */
+  credit(bytes: number): void {
+    const n = Math.min(bytes, this.uncredited);
+    if (n <= 0 || this.closed) return;
+    this.uncredited -= n;
+    this.host.consumed(this, n);
+  }
+
+  /** Everything delivered counts as taken (a relayed call that was answered). */
+  creditAll(): void {
+    this.credit(this.uncredited);
   }
 }

@@ -3,7 +3,7 @@
 // back as events. The keepalive policy stays with the connection, in the worker.
 import type { CallStream, CallStreamEvents } from '../grpc/call-stream.js';
 import type { GrpcStatus } from '../grpc/error-status.js';
-import { consumedAckBytes, Down, encodeStatus } from './relay-wire.js';
+import { Down, encodeStatus } from './relay-wire.js';
 
 /** The worker link a relayed call writes through. */
 export interface RelayOut {
@@ -11,6 +11,8 @@ export interface RelayOut {
   opCount(op: number, id: number, n: number): void;
   /** The call was answered whole: the worker will not be heard on it again; close it soon (after the answering code returns). */
   answered(call: RelayCallStream): void;
+  /** The call took body bytes this turn: `tellConsumed` it with the turn's batch. */
+  consumedSoon(call: RelayCallStream): void;
 }
 
 export class RelayCallStream implements CallStream {
@@ -22,7 +24,7 @@ export class RelayCallStream implements CallStream {
   private held: Buffer[] | undefined;
   private heldNext = 0;
   private endHeld = false;
-  /** Body bytes taken and not yet told to the worker. */
+  /** Body bytes taken this turn, told to the worker with the turn's batch (it credits the client's windows then). */
   private consumed = 0;
   /** Write callbacks, in order, until the worker says the data left. */
   private readonly unwritten: (() => void)[] = [];
@@ -104,18 +106,22 @@ export class RelayCallStream implements CallStream {
   }
 
   private deliver(chunk: Buffer): void {
+    if (this.consumed === 0) this.out.consumedSoon(this);
     this.consumed += chunk.length;
-    if (this.consumed >= consumedAckBytes) {
-      this.out.opCount(Down.callConsumed, this.id, this.consumed);
-      this.consumed = 0;
-    }
     this.events?.requestData(chunk);
+  }
+
+  /** With the turn's batch; nothing for a call that closed (its stream credits what it had). */
+  tellConsumed(): void {
+    if (!this.closed && this.consumed > 0) this.out.opCount(Down.callConsumed, this.id, this.consumed);
+    this.consumed = 0;
   }
 
   // ---- from the worker ----
 
   data(chunk: Buffer): void {
-    if (this.paused || this.held !== undefined) (this.held ??= []).push(chunk);
+    // a held chunk is copied: it is a view of the whole IPC batch, which it would keep alive
+    if (this.paused || this.held !== undefined) (this.held ??= []).push(Buffer.from(chunk));
     else this.deliver(chunk);
   }
 

@@ -5,7 +5,7 @@
 /** Worker → server. */
 export const enum Up {
   /**
-   * A gRPC call starts: `u32 header set | u8 ended | u16 timeout length | grpc-timeout | body`. The
+   * A gRPC call starts: `u32 header set | u8 ended | u32 timeout length | grpc-timeout | body`. The
    * body chunks and the client's end that came with the request's headers ride along.
    */
   callOpen = 1,
@@ -33,6 +33,10 @@ export const enum Up {
   headerSet = 11,
   /** Every header set is forgotten (the worker's table was full). */
   headerSetsCleared = 12,
+  /** The worker has the connection handed to it (`id`): the next one may be sent. */
+  connTaken = 13,
+  /** A header set for the one callOpen that follows it (too large to keep). */
+  headerSetOnce = 14,
 }
 
 /** Server → worker. */
@@ -57,12 +61,12 @@ export const enum Down {
 }
 
 /**
- * Bytes of a call's body or a connection's input relayed and not yet taken on the server's side,
- * past which the worker stops reading that stream or socket: what a paused call or a slow HTTP
- * handler holds on the server stays bounded, and the client is held back by its own windows.
+ * An HTTP connection's input relayed and not yet taken on the server's side, past which the worker
+ * stops reading that socket (a gRPC call's body is bounded by its HTTP/2 windows instead, credited
+ * only once the server took the bytes).
  */
 export const relayCreditBytes = 1024 * 1024;
-/** The server tells what it took once it has taken this much (or, for HTTP, when it reads on). */
+/** The server tells what an HTTP connection's reader took once it has taken this much, or when it reads on. */
 export const consumedAckBytes = 256 * 1024;
 
 const opHeaderBytes = 9;
@@ -84,7 +88,7 @@ export class RelayWriter {
   /** A callOpen whose body and end may still be added while nothing else is written after it. */
   openCall(id: number, headerSet: number, timeout: string): void {
     const timeoutBytes = Buffer.byteLength(timeout, 'latin1');
-    const len = 7 + timeoutBytes;
+    const len = 9 + timeoutBytes;
     this.reserve(opHeaderBytes + len);
     const b = this.buf;
     const at = this.used;
@@ -93,8 +97,8 @@ export class RelayWriter {
     b.writeUInt32BE(len, at + 5);
     b.writeUInt32BE(headerSet, at + 9);
     b[at + 13] = 0;
-    b.writeUInt16BE(timeoutBytes, at + 14);
-    b.write(timeout, at + 16, 'latin1');
+    b.writeUInt32BE(timeoutBytes, at + 14);
+    b.write(timeout, at + 18, 'latin1');
     this.used = at + opHeaderBytes + len;
     this.openEndedAt = at + 13;
     this.openId = id;
@@ -165,18 +169,20 @@ export class RelayWriter {
 /** One operation of a batch: its payload is `batch[start, end)`, read in place or viewed with subarray. */
 export type RelayVisitor = (op: number, id: number, batch: Buffer, start: number, end: number) => void;
 
+/** Calls `visit` for each operation, once the whole batch's framing has been checked. */
 export function readRelayBatch(batch: Buffer, visit: RelayVisitor): void {
   let at = 0;
-  while (at + opHeaderBytes <= batch.length) {
-    const op = batch[at]!;
-    const id = batch.readUInt32BE(at + 1);
-    const len = batch.readUInt32BE(at + 5);
-    at += opHeaderBytes;
-    if (at + len > batch.length) throw new Error('relay batch truncated');
-    visit(op, id, batch, at, at + len);
-    at += len;
+  while (at < batch.length) {
+    if (at + opHeaderBytes > batch.length) throw new Error('relay batch truncated');
+    at += opHeaderBytes + batch.readUInt32BE(at + 5);
+    if (at > batch.length) throw new Error('relay batch truncated');
   }
-  if (at !== batch.length) throw new Error('relay batch truncated');
+  at = 0;
+  while (at < batch.length) {
+    const len = batch.readUInt32BE(at + 5);
+    visit(batch[at]!, batch.readUInt32BE(at + 1), batch, at + opHeaderBytes, at + opHeaderBytes + len);
+    at += opHeaderBytes + len;
+  }
 }
 
 /** A callOpen's fields; the body is `batch[bodyStart, end)`. */
@@ -187,13 +193,16 @@ export interface CallOpening {
   readonly bodyStart: number;
 }
 
-export function readCallOpen(batch: Buffer, start: number): CallOpening {
-  const timeoutBytes = batch.readUInt16BE(start + 5);
+export function readCallOpen(batch: Buffer, start: number, end: number): CallOpening {
+  if (end - start < 9) throw new Error('relay callOpen truncated');
+  const timeoutBytes = batch.readUInt32BE(start + 5);
+  const bodyStart = start + 9 + timeoutBytes;
+  if (bodyStart > end) throw new Error('relay callOpen truncated');
   return {
     headerSet: batch.readUInt32BE(start),
     ended: batch[start + 4] === 1,
-    timeout: timeoutBytes === 0 ? undefined : batch.toString('latin1', start + 7, start + 7 + timeoutBytes),
-    bodyStart: start + 7 + timeoutBytes,
+    timeout: timeoutBytes === 0 ? undefined : batch.toString('latin1', start + 9, bodyStart),
+    bodyStart,
   };
 }
 
@@ -208,18 +217,18 @@ export function readCount(batch: Buffer, start: number): number {
   return batch.readUInt32BE(start);
 }
 
-/** name/value pairs: u16 count, then u16 name length, name, u32 value length, value (UTF-8). */
+/** name/value pairs: u32 count, then u32 name length, name, u32 value length, value (UTF-8). */
 export function encodeHeaders(headers: Readonly<Record<string, string>>): Buffer {
   const names = Object.keys(headers);
-  let size = 2;
-  for (const n of names) size += 6 + Buffer.byteLength(n) + Buffer.byteLength(headers[n]!);
+  let size = 4;
+  for (const n of names) size += 8 + Buffer.byteLength(n) + Buffer.byteLength(headers[n]!);
   const b = Buffer.allocUnsafe(size);
-  b.writeUInt16BE(names.length, 0);
-  let at = 2;
+  b.writeUInt32BE(names.length, 0);
+  let at = 4;
   for (const n of names) {
-    const nameLen = b.write(n, at + 2);
-    b.writeUInt16BE(nameLen, at);
-    at += 2 + nameLen;
+    const nameLen = b.write(n, at + 4);
+    b.writeUInt32BE(nameLen, at);
+    at += 4 + nameLen;
     const valueLen = b.write(headers[n]!, at + 4);
     b.writeUInt32BE(valueLen, at);
     at += 4 + valueLen;
@@ -228,13 +237,13 @@ export function encodeHeaders(headers: Readonly<Record<string, string>>): Buffer
 }
 
 export function decodeHeaders(b: Buffer): Record<string, string> {
-  const count = b.readUInt16BE(0);
+  const count = b.readUInt32BE(0);
   const out: Record<string, string> = {};
-  let at = 2;
+  let at = 4;
   for (let i = 0; i < count; i++) {
-    const nameLen = b.readUInt16BE(at);
-    const name = b.toString('utf8', at + 2, at + 2 + nameLen);
-    at += 2 + nameLen;
+    const nameLen = b.readUInt32BE(at);
+    const name = b.toString('utf8', at + 4, at + 4 + nameLen);
+    at += 4 + nameLen;
     const valueLen = b.readUInt32BE(at);
     out[name] = b.toString('utf8', at + 4, at + 4 + valueLen);
     at += 4 + valueLen;

@@ -40,7 +40,10 @@ export class RelayedSocket extends Duplex {
   /** As net.Socket: 'timeout' after `ms` without activity either way; 0 turns it off. */
   setTimeout(ms: number, callback?: () => void): this {
     this.timeoutMs = ms;
-    if (callback !== undefined) this.once('timeout', callback);
+    if (callback !== undefined) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
     this.touch();
     return this;
   }
@@ -84,10 +87,19 @@ export class RelayedSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.relayWrite(chunk, callback);
+  }
+
+  private relayWrite(chunk: Buffer, callback: (err?: Error | null) => void): void {
     if (this.gone) return callback();
     this.touch();
     this.unwritten.push(callback);
     this.out.op(Down.httpWrite, this.id, chunk);
+  }
+
+  /** Corked writes (node's http server corks each response) go as one operation with one acknowledgement. */
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    this.relayWrite(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), callback);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -109,9 +121,11 @@ export class RelayedSocket extends Duplex {
 
   relayedData(chunk: Buffer): void {
     this.touch();
-    // the payload is a view into the IPC batch, which nobody reuses
+    // the payload is a view of the whole IPC batch: one that may wait in the read buffer is copied,
+    // so that it does not keep the batch alive
     this.untold += chunk.length;
-    if (!this.push(chunk)) this.full = true;
+    const waits = this.readableFlowing !== true || this.readableLength > 0;
+    if (!this.push(waits ? Buffer.from(chunk) : chunk)) this.full = true;
     else if (!this.full && this.untold >= consumedAckBytes) this.tellConsumed();
   }
 

@@ -44,27 +44,52 @@ const log = (message: string, err: unknown): void => tell({ type: 'log', message
 
 // ---- header sets ----
 
-/** Header sets named so far, by their text; cleared (and the server told) when full. */
+/**
+ * Header sets named so far, by their text, and the bytes they take; both tables (here and on the
+ * server) are cleared when either bound is passed. A set larger than `maxKeptSetChars` is sent for
+ * its one call only, so a client cannot make either side keep large header lists.
+ */
 const headerSets = new Map<string, number>();
 const maxHeaderSets = 4096;
+const maxHeaderSetChars = 1024 * 1024;
+const maxKeptSetChars = 4096;
+let headerSetChars = 0;
 let nextHeaderSet = 1;
 
-/** The id of the call's header set (every header but grpc-timeout), defined for the server on first use. */
+function newHeaderSetId(): number {
+  const id = nextHeaderSet;
+  nextHeaderSet = nextHeaderSet >= 0xffff_ffff ? 1 : nextHeaderSet + 1;
+  return id;
+}
+
+function withoutTimeout(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name in headers) if (name !== 'grpc-timeout') fields[name] = headers[name]!;
+  return fields;
+}
+
+/** The id of the call's header set (every header but grpc-timeout), defined for the server before the call names it. */
 function headerSetOf(headers: Readonly<Record<string, string>>): number {
+  let chars = 0;
+  for (const name in headers) if (name !== 'grpc-timeout') chars += name.length + headers[name]!.length + 2;
+  if (chars > maxKeptSetChars) {
+    const once = newHeaderSetId();
+    up(Up.headerSetOnce, once, encodeHeaders(withoutTimeout(headers)));
+    return once;
+  }
   let key = '';
   for (const name in headers) if (name !== 'grpc-timeout') key += `${name}\0${headers[name]!}\0`;
   const known = headerSets.get(key);
   if (known !== undefined) return known;
-  if (headerSets.size >= maxHeaderSets) {
+  if (headerSets.size >= maxHeaderSets || headerSetChars + chars > maxHeaderSetChars) {
     headerSets.clear();
+    headerSetChars = 0;
     up(Up.headerSetsCleared, 0);
   }
-  const id = nextHeaderSet;
-  nextHeaderSet = nextHeaderSet >= 0xffff_ffff ? 1 : nextHeaderSet + 1;
+  const id = newHeaderSetId();
+  up(Up.headerSet, id, encodeHeaders(withoutTimeout(headers)));
   headerSets.set(key, id);
-  const fields: Record<string, string> = {};
-  for (const name in headers) if (name !== 'grpc-timeout') fields[name] = headers[name]!;
-  up(Up.headerSet, id, encodeHeaders(fields));
+  headerSetChars += chars;
   return id;
 }
 
@@ -73,8 +98,6 @@ function headerSetOf(headers: Readonly<Record<string, string>>): number {
 /** One relayed call: the HTTP/2 stream's events go up; the server's operations come down to `stream`. */
 class RelayedCall implements CallStreamEvents {
   private unfinishedWrites = 0;
-  /** Body bytes relayed and not yet taken by the server: past the credit, the stream is paused. */
-  private untaken = 0;
   /** DATA writes that left since the last batch. */
   private written = 0;
   /** Answered whole (callUnary): the server has closed the call on its side already. */
@@ -84,13 +107,13 @@ class RelayedCall implements CallStreamEvents {
   constructor(
     readonly id: number,
     readonly stream: H2CallStream,
+    /** Its body is credited to the client as the server takes it (`creditLater`). */
+    private readonly h2: H2Stream,
     readonly policy: KeepalivePolicy,
   ) {}
 
   requestData(chunk: Buffer): void {
     if (!writer.extendOpen(this.id, chunk)) up(Up.callData, this.id, chunk);
-    this.untaken += chunk.length;
-    if (this.untaken >= relayCreditBytes) this.stream.pause();
   }
 
   requestEnded(): void {
@@ -105,9 +128,19 @@ class RelayedCall implements CallStreamEvents {
     if (!this.answered) up(Up.callClosed, this.id);
   }
 
+  /** The server took `bytes` of the body: the client may send as many more. */
   taken(bytes: number): void {
-    this.untaken = Math.max(0, this.untaken - bytes);
-    if (this.untaken < relayCreditBytes) this.stream.resume();
+    this.h2.credit(bytes);
+  }
+
+  /** Answered whole: the server took what it wanted of the body; the rest is credited too. */
+  answer(framed: Buffer): void {
+    this.answered = true;
+    this.h2.creditAll();
+    this.policy.responded();
+    this.stream.sendHeaders();
+    this.send(framed, false);
+    this.stream.sendTrailers(undefined);
   }
 
   send(bytes: Buffer, told: boolean): void {
@@ -153,12 +186,13 @@ let limits: WorkerLimits | undefined;
 function startCall(stream: H2Stream, policy: KeepalivePolicy): void {
   const id = nextCallId;
   nextCallId = nextCallId >= 0xffff_ffff ? 1 : nextCallId + 1;
-  const call = new RelayedCall(id, new H2CallStream(stream), policy);
-  calls.set(id, call);
-  policy.streamOpened();
+  stream.creditLater = true;
+  const call = new RelayedCall(id, new H2CallStream(stream), stream, policy);
   const headerSet = headerSetOf(stream.headers);
   writer.openCall(id, headerSet, stream.headers['grpc-timeout'] ?? '');
   scheduleFlush();
+  calls.set(id, call);
+  policy.streamOpened();
   call.stream.listen(call);
 }
 
@@ -195,7 +229,10 @@ function relayHttp(socket: net.Socket, connId: number): void {
 
 function serveSocket(socket: net.Socket, connId: number): void {
   const l = limits;
-  if (l === undefined) return void socket.destroy();
+  if (l === undefined) {
+    socket.destroy();
+    return up(Up.connClosed, connId);
+  }
   let isGrpc = false;
   sockets.add(socket);
   socket.on('error', () => undefined);
@@ -220,11 +257,7 @@ function onDown(op: number, id: number, batch: Buffer, start: number, end: numbe
   if (call === undefined) return; // the stream closed meanwhile; the server hears of it
   switch (op) {
     case Down.callUnary:
-      call.answered = true;
-      call.policy.responded();
-      call.stream.sendHeaders();
-      call.send(batch.subarray(start, end), false);
-      return call.stream.sendTrailers(undefined);
+      return call.answer(batch.subarray(start, end));
     case Down.callHeaders:
       call.policy.responded();
       return call.stream.sendHeaders();
@@ -266,16 +299,31 @@ function onHttpDown(op: number, id: number, batch: Buffer, start: number, end: n
   }
 }
 
+/** An operation that fails ends only what it was for. */
+function onDownGuarded(op: number, id: number, batch: Buffer, start: number, end: number): void {
+  try {
+    onDown(op, id, batch, start, end);
+  } catch (err) {
+    log(`relay operation ${op} failed; closing what it was for`, err);
+    if (op >= Down.httpWrite) httpSockets.get(id)?.destroy();
+    else calls.get(id)?.stream.destroy();
+  }
+}
+
 process.on('message', (message: unknown, handle: unknown) => {
   const batch = asBuffer(message);
-  if (batch !== undefined) return readRelayBatch(batch, onDown);
+  if (batch !== undefined) return readRelayBatch(batch, onDownGuarded);
+  if (message === null || typeof message !== 'object') return;
   const m = message as ServerMessage;
   switch (m.type) {
     case 'init':
       limits = m.limits;
       return;
     case 'socket':
+      up(Up.connTaken, m.id);
+      // node sends the message without its handle when the socket closed meanwhile
       if (handle !== undefined && handle !== null) serveSocket(handle as net.Socket, m.id);
+      else up(Up.connClosed, m.id);
       return;
     case 'drain':
       for (const c of h2Connections) c.goaway();

@@ -10,14 +10,19 @@ import type { Duplex } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { CallStream } from '../grpc/call-stream.js';
 import type { ErrorLogger } from '../grpc/error-status.js';
-import { RelayCallStream } from './relay-call-stream.js';
+import { RelayCallStream, type RelayOut } from './relay-call-stream.js';
 import { RelayedSocket } from './relayed-socket.js';
 import { asBuffer, decodeHeaders, decodePeer, readCallOpen, readCount, readRelayBatch, RelayWriter, Up } from './relay-wire.js';
 import type { ServerMessage, WorkerLimits, WorkerMessage } from './worker-messages.js';
 
 const workerFile = new URL('./transport-worker.js', import.meta.url);
-/** How long a new worker may take to load before the server gives up on starting. */
+/** How long a new worker may take to load. */
 const readyTimeoutMs = 30_000;
+/** A worker that dies is replaced after this, doubled for each death in a row up to the maximum. */
+const restartDelayMs = 100;
+const maxRestartDelayMs = 10_000;
+/** A worker that lived this long resets the delay. */
+const healthyAfterMs = 30_000;
 
 export interface TransportWorkersOptions {
   readonly count: number;
@@ -31,17 +36,34 @@ export interface TransportWorkersOptions {
 
 const noHeaders: IncomingHttpHeaders = {};
 
+interface HandOff {
+  readonly id: number;
+  readonly socket: net.Socket;
+  readonly closed: () => void;
+}
+
 /** One worker process and what runs through it. */
-class WorkerLink {
+class WorkerLink implements RelayOut {
   readonly calls = new Map<number, RelayCallStream>();
   readonly sockets = new Map<number, RelayedSocket>();
   /** Connections handed over and not yet closed, with what to tell when they close. */
   readonly connections = new Map<number, () => void>();
   /** The request headers calls name by id (relay-wire.ts, Up.headerSet); shared by those calls, never changed. */
   private readonly headerSets = new Map<number, IncomingHttpHeaders>();
+  /** A set for the one call that follows it (Up.headerSetOnce). */
+  private onceSet: { readonly id: number; readonly headers: IncomingHttpHeaders } | undefined;
   private answeredCalls: RelayCallStream[] = [];
+  private consumingCalls: RelayCallStream[] = [];
+  /**
+   * Connections wait here while one is on its way: node queues every later message (relay batches
+   * included) behind a handle until the child acknowledges it, and forgets the queued handles if the
+   * child dies; one at a time, none is forgotten and batches wait for one hand-over at most.
+   */
+  private readonly handOffs: HandOff[] = [];
+  private handOffInFlight: HandOff | undefined;
   ready = false;
   exited = false;
+  readonly startedAt = Date.now();
   private readonly writer = new RelayWriter();
   private flushScheduled = false;
   readonly exitedPromise: Promise<void>;
@@ -49,62 +71,40 @@ class WorkerLink {
   constructor(
     readonly child: ChildProcess,
     private readonly options: TransportWorkersOptions,
+    private readonly slot: number,
   ) {
     this.exitedPromise = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
+  // ---- RelayOut ----
+
   op(op: number, id: number, payload?: Buffer): void {
     if (this.exited) return;
     this.writer.op(op, id, payload);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
+    this.scheduleFlush();
   }
 
   opCount(op: number, id: number, n: number): void {
     if (this.exited) return;
     this.writer.opCount(op, id, n);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
-    }
-  }
-
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    if (this.writer.isEmpty) return;
-    const batch = this.writer.take();
-    if (this.child.connected) this.child.send(batch);
-  };
-
-  send(message: ServerMessage): void {
-    if (this.child.connected) this.child.send(message);
-  }
-
-  /** Hands `socket` to the worker, or closes it if the worker is going. */
-  handOff(id: number, socket: net.Socket, closed: () => void): void {
-    if (!this.child.connected) {
-      socket.destroy();
-      return closed();
-    }
-    this.connections.set(id, closed);
-    this.child.send({ type: 'socket', id } satisfies ServerMessage, socket);
-  }
-
-  onBatch(batch: Buffer): void {
-    try {
-      readRelayBatch(batch, this.onUp);
-    } catch (err) {
-      // a worker that sends what it should not is not trusted with its connections any more
-      this.options.log('transport worker sent a malformed batch; stopping it', err);
-      this.child.kill('SIGKILL');
-    }
+    this.scheduleFlush();
   }
 
   answered(call: RelayCallStream): void {
     this.calls.delete(call.id);
     if (this.answeredCalls.push(call) === 1) queueMicrotask(this.closeAnswered);
+  }
+
+  consumedSoon(call: RelayCallStream): void {
+    this.consumingCalls.push(call);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
   private readonly closeAnswered = (): void => {
@@ -113,13 +113,74 @@ class WorkerLink {
     for (const call of answered) call.close();
   };
 
-  private readonly onUp = (op: number, id: number, batch: Buffer, start: number, end: number): void => {
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const consuming = this.consumingCalls;
+    this.consumingCalls = [];
+    for (const call of consuming) call.tellConsumed();
+    if (this.writer.isEmpty) return;
+    const batch = this.writer.take();
+    if (this.child.connected) this.child.send(batch);
+  };
+
+  // ---- control ----
+
+  send(message: ServerMessage): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  handOff(id: number, socket: net.Socket, closed: () => void): void {
+    this.handOffs.push({ id, socket, closed });
+    this.nextHandOff();
+  }
+
+  private nextHandOff(): void {
+    if (this.handOffInFlight !== undefined) return;
+    const h = this.handOffs.shift();
+    if (h === undefined) return;
+    if (!this.child.connected) {
+      h.socket.destroy();
+      h.closed();
+      return this.nextHandOff();
+    }
+    this.handOffInFlight = h;
+    this.connections.set(h.id, h.closed);
+    this.child.send({ type: 'socket', id: h.id } satisfies ServerMessage, h.socket);
+  }
+
+  onBatch(batch: Buffer): void {
+    try {
+      readRelayBatch(batch, this.onUpGuarded);
+    } catch (err) {
+      // framing that does not add up: the worker is not trusted with its connections any more
+      this.options.log(`transport worker ${this.slot} sent a malformed batch; stopping it`, err);
+      this.child.kill('SIGKILL');
+    }
+  }
+
+  /** An operation whose handling throws ends only what it was for. */
+  private readonly onUpGuarded = (op: number, id: number, batch: Buffer, start: number, end: number): void => {
+    try {
+      this.onUp(op, id, batch, start, end);
+    } catch (err) {
+      this.options.log(`relayed operation ${op} failed; closing what it was for`, err);
+      if (op >= Up.httpOpen && op <= Up.httpWritten) this.sockets.get(id)?.destroy();
+      else this.calls.get(id)?.destroy();
+    }
+  };
+
+  private onUp(op: number, id: number, batch: Buffer, start: number, end: number): void {
     switch (op) {
       case Up.callOpen: {
-        const o = readCallOpen(batch, start);
+        const o = readCallOpen(batch, start, end);
+        let headers = this.headerSets.get(o.headerSet);
+        if (this.onceSet?.id === o.headerSet) {
+          headers = this.onceSet.headers;
+          this.onceSet = undefined;
+        }
         const stream = new RelayCallStream(this, id);
         this.calls.set(id, stream);
-        this.options.serveCall(stream, this.headerSets.get(o.headerSet) ?? noHeaders, o.timeout);
+        this.options.serveCall(stream, headers ?? noHeaders, o.timeout);
         if (o.bodyStart < end) stream.data(batch.subarray(o.bodyStart, end));
         if (o.ended) stream.end();
         return;
@@ -138,9 +199,15 @@ class WorkerLink {
       case Up.headerSet:
         this.headerSets.set(id, decodeHeaders(batch.subarray(start, end)));
         return;
+      case Up.headerSetOnce:
+        this.onceSet = { id, headers: decodeHeaders(batch.subarray(start, end)) };
+        return;
       case Up.headerSetsCleared:
         this.headerSets.clear();
         return;
+      case Up.connTaken:
+        if (this.handOffInFlight?.id === id) this.handOffInFlight = undefined;
+        return this.nextHandOff();
       case Up.httpOpen: {
         const socket = new RelayedSocket(this, id, decodePeer(batch.subarray(start, end)));
         this.sockets.set(id, socket);
@@ -164,7 +231,7 @@ class WorkerLink {
         return;
       }
     }
-  };
+  }
 
   /** The process is gone: everything that ran through it ends. */
   gone(): void {
@@ -175,6 +242,13 @@ class WorkerLink {
     this.sockets.clear();
     for (const closed of this.connections.values()) closed();
     this.connections.clear();
+    // the one on its way may never have arrived; the ones waiting never left
+    this.handOffInFlight?.socket.destroy();
+    this.handOffInFlight = undefined;
+    for (const h of this.handOffs.splice(0)) {
+      h.socket.destroy();
+      h.closed();
+    }
   }
 }
 
@@ -183,6 +257,8 @@ export class TransportWorkers {
   private next = 0;
   private nextConnectionId = 1;
   private closing = false;
+  private readonly restartDelays: number[] = [];
+  private readonly restartTimers = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly options: TransportWorkersOptions) {}
 
@@ -202,13 +278,6 @@ export class TransportWorkers {
   get openConnections(): number {
     let n = 0;
     for (const l of this.links) n += l.connections.size;
-    return n;
-  }
-
-  /** Calls relayed and still open. */
-  get openCalls(): number {
-    let n = 0;
-    for (const l of this.links) n += l.calls.size;
     return n;
   }
 
@@ -237,21 +306,24 @@ export class TransportWorkers {
   /** Ends the workers (their connections with them). */
   async close(): Promise<void> {
     this.closing = true;
+    for (const t of this.restartTimers) clearTimeout(t);
+    this.restartTimers.clear();
     for (const l of this.links) {
+      if (l === undefined) continue;
       if (l.child.connected) l.child.disconnect();
       else if (!l.exited) l.child.kill();
     }
     const timer = setTimeout(() => {
-      for (const l of this.links) if (!l.exited) l.child.kill('SIGKILL');
+      for (const l of this.links) if (l !== undefined && !l.exited) l.child.kill('SIGKILL');
     }, 5_000);
-    await Promise.all(this.links.map((l) => l.exitedPromise));
+    await Promise.all(this.links.map((l) => l?.exitedPromise));
     clearTimeout(timer);
   }
 
   private pick(): WorkerLink | undefined {
     for (let i = 0; i < this.links.length; i++) {
-      const link = this.links[(this.next + i) % this.links.length]!;
-      if (link.ready && !link.exited) {
+      const link = this.links[(this.next + i) % this.links.length];
+      if (link !== undefined && link.ready && !link.exited) {
         this.next = (this.next + i + 1) % this.links.length;
         return link;
       }
@@ -261,13 +333,17 @@ export class TransportWorkers {
 
   private spawn(slot: number): Promise<void> {
     const child = fork(workerFile, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const link = new WorkerLink(child, this.options);
+    const link = new WorkerLink(child, this.options, slot);
     this.links[slot] = link;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`transport worker ${slot} did not start in ${readyTimeoutMs} ms`)), readyTimeoutMs);
+      const timer = setTimeout(() => {
+        reject(new Error(`transport worker ${slot} did not start in ${readyTimeoutMs} ms`));
+        child.kill('SIGKILL');
+      }, readyTimeoutMs);
       child.on('message', (message: unknown) => {
         const batch = asBuffer(message);
         if (batch !== undefined) return link.onBatch(batch);
+        if (message === null || typeof message !== 'object') return;
         const m = message as WorkerMessage;
         if (m.type === 'ready') {
           link.send({ type: 'init', limits: this.options.limits });
@@ -280,11 +356,23 @@ export class TransportWorkers {
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         link.gone();
-        if (!link.ready) return reject(new Error(`transport worker ${slot} exited before it was ready (${signal ?? code})`));
+        if (!link.ready) reject(new Error(`transport worker ${slot} exited before it was ready (${signal ?? code})`));
         if (this.closing) return;
         this.options.log(`transport worker ${slot} exited (${signal ?? code}); its connections are closed; starting another`, undefined);
-        this.spawn(slot).catch((err: unknown) => this.options.log(`transport worker ${slot} could not be restarted`, err));
+        this.restartLater(slot, Date.now() - link.startedAt >= healthyAfterMs);
       });
     });
+  }
+
+  /** Starts the slot's worker again after a delay that grows while its workers keep dying. */
+  private restartLater(slot: number, wasHealthy: boolean): void {
+    const delay = wasHealthy ? restartDelayMs : Math.min((this.restartDelays[slot] ?? restartDelayMs / 2) * 2, maxRestartDelayMs);
+    this.restartDelays[slot] = delay;
+    const timer = setTimeout(() => {
+      this.restartTimers.delete(timer);
+      if (this.closing) return;
+      this.spawn(slot).catch((err: unknown) => this.options.log(`transport worker ${slot} could not be started`, err));
+    }, delay);
+    this.restartTimers.add(timer);
   }
 }

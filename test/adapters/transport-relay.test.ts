@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { RelayCallStream, type RelayOut } from '../../src/adapters/transport-workers/relay-call-stream.js';
 import { RelayedSocket } from '../../src/adapters/transport-workers/relayed-socket.js';
 import { decodeHeaders, Down, encodeHeaders, readCallOpen, readCount, readRelayBatch, RelayWriter, Up } from '../../src/adapters/transport-workers/relay-wire.js';
+import { H2Stream, type StreamHost } from '../../src/adapters/h2/h2-stream.js';
 
 interface Op {
   op: number;
@@ -246,18 +247,73 @@ socket('input is read, the end comes through, what was read is told, and a close
 
 socket("setTimeout emits 'timeout' after the quiet time, and 0 turns it off", async () => {
   const s = new RelayedSocket(new Recorder(), 11, {});
-  let timeouts = 0;
+  let emitted = 0;
+  s.on('timeout', () => emitted++);
+  let called = 0;
   const onTimeout = (): void => {
-    timeouts++;
+    called++;
   };
   s.setTimeout(20, onTimeout);
   await new Promise((r) => setTimeout(r, 60));
-  assert.is(timeouts, 1);
+  assert.equal([emitted, called], [1, 1]);
+  s.setTimeout(0);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(emitted, 1, 'no timeout once turned off');
+  s.setTimeout(20, onTimeout);
   s.setTimeout(0, onTimeout);
   s.setTimeout(20);
   await new Promise((r) => setTimeout(r, 60));
-  assert.is(timeouts, 1, 'the removed listener is not called');
+  assert.equal([emitted, called], [2, 1], 'the removed listener is not called');
   s.destroy();
 });
 
 socket.run();
+
+const credit = suite('HTTP/2 stream whose body is credited later (a relayed call)');
+
+/** A stream host that records what it was told was consumed. */
+function creditHost(): { host: StreamHost; consumed: number[] } {
+  const consumed: number[] = [];
+  const host: StreamHost = {
+    sendHeaders: () => undefined,
+    schedule: () => undefined,
+    consumed: (_s, n) => void consumed.push(n),
+    reset: () => undefined,
+  };
+  return { host, consumed };
+}
+
+credit('delivered bytes are credited only as taken, never more than came, and the rest goes back when the stream closes', () => {
+  const { host, consumed } = creditHost();
+  const s = new H2Stream(1, {}, false, host, 65_535, 1 << 20);
+  s.creditLater = true;
+  const got: number[] = [];
+  s.events = { data: (c) => void got.push(c.length), end: () => undefined, close: () => undefined };
+  s.received(Buffer.alloc(100));
+  s.received(Buffer.alloc(50));
+  assert.equal(got, [100, 50]);
+  assert.equal(consumed, [], 'nothing credited on delivery');
+  s.credit(120);
+  s.credit(500); // more than is left: only the 30 left
+  assert.equal(consumed, [120, 30]);
+  s.received(Buffer.alloc(70));
+  s.pause();
+  s.received(Buffer.alloc(40)); // held, not delivered
+  assert.is(s.closedByConnection(), 110, 'the uncredited 70 and the held 40 go back to the connection');
+  s.credit(10);
+  assert.equal(consumed, [120, 30], 'nothing after the close');
+});
+
+credit('an answered call credits all it was given', () => {
+  const { host, consumed } = creditHost();
+  const s = new H2Stream(3, {}, false, host, 65_535, 1 << 20);
+  s.creditLater = true;
+  s.events = { data: () => undefined, end: () => undefined, close: () => undefined };
+  s.received(Buffer.alloc(30));
+  s.received(Buffer.alloc(12));
+  s.creditAll();
+  s.creditAll();
+  assert.equal(consumed, [42]);
+});
+
+credit.run();

@@ -58,7 +58,9 @@ export class MessageReader {
     let at = 0;
     while (at < chunk.length && !this.broken) {
       if (this.paused) {
-        this.unread = at === 0 ? chunk : chunk.subarray(at);
+        // a copy: the chunk may be a view of a much larger buffer (a socket read, a relay batch),
+        // which a reader paused for long would keep alive
+        this.unread = Buffer.from(chunk.subarray(at));
         return;
       }
       if (this.body === undefined) {

@@ -33,8 +33,6 @@ export const enum Up {
   headerSet = 11,
   /** Every header set is forgotten (the worker's table was full). */
   headerSetsCleared = 12,
-  /** The worker has the connection handed to it (`id`): the next one may be sent. */
-  connTaken = 13,
   /** A header set for the one callOpen that follows it (too large to keep). */
   headerSetOnce = 14,
 }

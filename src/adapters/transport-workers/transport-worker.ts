@@ -56,9 +56,20 @@ const maxKeptSetChars = 4096;
 let headerSetChars = 0;
 let nextHeaderSet = 1;
 
+function clearHeaderSets(): void {
+  headerSets.clear();
+  headerSetChars = 0;
+  up(Up.headerSetsCleared, 0);
+}
+
 function newHeaderSetId(): number {
   const id = nextHeaderSet;
-  nextHeaderSet = nextHeaderSet >= 0xffff_ffff ? 1 : nextHeaderSet + 1;
+  if (nextHeaderSet < 0xffff_ffff) nextHeaderSet++;
+  else {
+    // ids come round again: no set kept under an old id may be named by a new one
+    nextHeaderSet = 1;
+    clearHeaderSets();
+  }
   return id;
 }
 
@@ -81,11 +92,7 @@ function headerSetOf(headers: Readonly<Record<string, string>>): number {
   for (const name in headers) if (name !== 'grpc-timeout') key += `${name}\0${headers[name]!}\0`;
   const known = headerSets.get(key);
   if (known !== undefined) return known;
-  if (headerSets.size >= maxHeaderSets || headerSetChars + chars > maxHeaderSetChars) {
-    headerSets.clear();
-    headerSetChars = 0;
-    up(Up.headerSetsCleared, 0);
-  }
+  if (headerSets.size >= maxHeaderSets || headerSetChars + chars > maxHeaderSetChars) clearHeaderSets();
   const id = newHeaderSetId();
   up(Up.headerSet, id, encodeHeaders(withoutTimeout(headers)));
   headerSets.set(key, id);
@@ -182,10 +189,20 @@ const httpSockets = new Map<number, net.Socket>();
 const httpUntaken = new Map<number, number>();
 let nextCallId = 1;
 let limits: WorkerLimits | undefined;
+/** After `drain`, a connection handed over late is closed, as the server closes one it accepts then. */
+let draining = false;
+
+/** A call id not in use (ids come round after 2^32 calls; a long watch may still hold one). */
+function newCallId(): number {
+  for (;;) {
+    const id = nextCallId;
+    nextCallId = nextCallId >= 0xffff_ffff ? 1 : nextCallId + 1;
+    if (!calls.has(id)) return id;
+  }
+}
 
 function startCall(stream: H2Stream, policy: KeepalivePolicy): void {
-  const id = nextCallId;
-  nextCallId = nextCallId >= 0xffff_ffff ? 1 : nextCallId + 1;
+  const id = newCallId();
   stream.creditLater = true;
   const call = new RelayedCall(id, new H2CallStream(stream), stream, policy);
   const headerSet = headerSetOf(stream.headers);
@@ -229,7 +246,7 @@ function relayHttp(socket: net.Socket, connId: number): void {
 
 function serveSocket(socket: net.Socket, connId: number): void {
   const l = limits;
-  if (l === undefined) {
+  if (l === undefined || draining) {
     socket.destroy();
     return up(Up.connClosed, connId);
   }
@@ -244,6 +261,7 @@ function serveSocket(socket: net.Socket, connId: number): void {
     if (!isGrpc) up(Up.connClosed, connId);
   });
   sniffProtocol(socket, l.sniffTimeoutMs, (protocol, s) => {
+    if (draining) return void s.destroy();
     if (protocol === 'grpc') {
       isGrpc = true;
       serveGrpc(s, connId, l);
@@ -320,12 +338,13 @@ process.on('message', (message: unknown, handle: unknown) => {
       limits = m.limits;
       return;
     case 'socket':
-      up(Up.connTaken, m.id);
+      tell({ type: 'taken', id: m.id });
       // node sends the message without its handle when the socket closed meanwhile
       if (handle !== undefined && handle !== null) serveSocket(handle as net.Socket, m.id);
       else up(Up.connClosed, m.id);
       return;
     case 'drain':
+      draining = true;
       for (const c of h2Connections) c.goaway();
       return;
     case 'destroy':

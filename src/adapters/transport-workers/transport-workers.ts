@@ -12,7 +12,7 @@ import type { CallStream } from '../grpc/call-stream.js';
 import type { ErrorLogger } from '../grpc/error-status.js';
 import { RelayCallStream, type RelayOut } from './relay-call-stream.js';
 import { RelayedSocket } from './relayed-socket.js';
-import { asBuffer, decodeHeaders, decodePeer, readCallOpen, readCount, readRelayBatch, RelayWriter, Up } from './relay-wire.js';
+import { asBuffer, decodeHeaders, decodePeer, Down, readCallOpen, readCount, readRelayBatch, RelayWriter, Up } from './relay-wire.js';
 import type { ServerMessage, WorkerLimits, WorkerMessage } from './worker-messages.js';
 
 const workerFile = new URL('./transport-worker.js', import.meta.url);
@@ -23,6 +23,12 @@ const restartDelayMs = 100;
 const maxRestartDelayMs = 10_000;
 /** A worker that lived this long resets the delay. */
 const healthyAfterMs = 30_000;
+/**
+ * How long a hand-over may wait for the worker to say it has the connection. Node drops a handle the
+ * child cannot take (no free descriptor, three refusals) without telling either side; past this the
+ * connection is given up (closed and uncounted) and the next one goes.
+ */
+const handOffTimeoutMs = 5_000;
 
 export interface TransportWorkersOptions {
   readonly count: number;
@@ -61,6 +67,7 @@ class WorkerLink implements RelayOut {
    */
   private readonly handOffs: HandOff[] = [];
   private handOffInFlight: HandOff | undefined;
+  private handOffTimer: NodeJS.Timeout | undefined;
   ready = false;
   exited = false;
   readonly startedAt = Date.now();
@@ -135,20 +142,42 @@ class WorkerLink implements RelayOut {
   }
 
   private nextHandOff(): void {
-    if (this.handOffInFlight !== undefined) return;
-    const h = this.handOffs.shift();
-    if (h === undefined) return;
-    if (!this.child.connected) {
-      h.socket.destroy();
-      h.closed();
-      return this.nextHandOff();
+    while (this.handOffInFlight === undefined) {
+      const h = this.handOffs.shift();
+      if (h === undefined) return;
+      if (!this.child.connected) {
+        h.socket.destroy();
+        h.closed();
+        continue;
+      }
+      this.handOffInFlight = h;
+      this.connections.set(h.id, h.closed);
+      this.child.send({ type: 'socket', id: h.id } satisfies ServerMessage, h.socket);
+      this.handOffTimer = setTimeout(this.handOffLost, handOffTimeoutMs);
     }
-    this.handOffInFlight = h;
-    this.connections.set(h.id, h.closed);
-    this.child.send({ type: 'socket', id: h.id } satisfies ServerMessage, h.socket);
   }
 
+  /** The worker says it has connection `id`. */
+  taken(id: number): void {
+    if (this.handOffInFlight?.id !== id) return;
+    clearTimeout(this.handOffTimer);
+    this.handOffInFlight = undefined;
+    this.nextHandOff();
+  }
+
+  private readonly handOffLost = (): void => {
+    const h = this.handOffInFlight;
+    if (h === undefined) return;
+    this.options.log(`transport worker ${this.slot} did not take a connection in ${handOffTimeoutMs} ms; closing it`, undefined);
+    this.handOffInFlight = undefined;
+    h.socket.destroy();
+    if (this.connections.delete(h.id)) h.closed();
+    this.nextHandOff();
+  };
+
   onBatch(batch: Buffer): void {
+    // what a worker sent before it exited and is read after: its connections are closed already
+    if (this.exited) return;
     try {
       readRelayBatch(batch, this.onUpGuarded);
     } catch (err) {
@@ -165,7 +194,12 @@ class WorkerLink implements RelayOut {
     } catch (err) {
       this.options.log(`relayed operation ${op} failed; closing what it was for`, err);
       if (op >= Up.httpOpen && op <= Up.httpWritten) this.sockets.get(id)?.destroy();
-      else this.calls.get(id)?.destroy();
+      else if (op >= Up.callOpen && op <= Up.callWritten) {
+        const call = this.calls.get(id);
+        // a call that failed as it opened has no stream here yet: the worker's is reset
+        if (call === undefined) this.op(Down.callDestroy, id);
+        else call.destroy();
+      }
     }
   };
 
@@ -205,9 +239,6 @@ class WorkerLink implements RelayOut {
       case Up.headerSetsCleared:
         this.headerSets.clear();
         return;
-      case Up.connTaken:
-        if (this.handOffInFlight?.id === id) this.handOffInFlight = undefined;
-        return this.nextHandOff();
       case Up.httpOpen: {
         const socket = new RelayedSocket(this, id, decodePeer(batch.subarray(start, end)));
         this.sockets.set(id, socket);
@@ -243,6 +274,7 @@ class WorkerLink implements RelayOut {
     for (const closed of this.connections.values()) closed();
     this.connections.clear();
     // the one on its way may never have arrived; the ones waiting never left
+    clearTimeout(this.handOffTimer);
     this.handOffInFlight?.socket.destroy();
     this.handOffInFlight = undefined;
     for (const h of this.handOffs.splice(0)) {
@@ -288,8 +320,12 @@ export class TransportWorkers {
       socket.destroy();
       return closed();
     }
-    const id = this.nextConnectionId;
-    this.nextConnectionId = id >= 0xffff_ffff ? 1 : id + 1;
+    let id: number;
+    // ids come round after 2^32 connections; a long-lived one may still hold its id
+    do {
+      id = this.nextConnectionId;
+      this.nextConnectionId = id >= 0xffff_ffff ? 1 : id + 1;
+    } while (link.connections.has(id));
     link.handOff(id, socket, closed);
   }
 
@@ -350,7 +386,8 @@ export class TransportWorkers {
           link.ready = true;
           clearTimeout(timer);
           resolve();
-        } else if (m.type === 'log') this.options.log(`transport worker ${slot}: ${m.message}`, m.error);
+        } else if (m.type === 'taken') link.taken(m.id);
+        else if (m.type === 'log') this.options.log(`transport worker ${slot}: ${m.message}`, m.error);
       });
       child.on('error', (err) => this.options.log(`transport worker ${slot}`, err));
       child.once('exit', (code, signal) => {

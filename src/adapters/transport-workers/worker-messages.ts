@@ -14,4 +14,8 @@ export type ServerMessage =
   | { readonly type: 'destroy' };
 
 /** Worker → server. */
-export type WorkerMessage = { readonly type: 'ready' } | { readonly type: 'log'; readonly message: string; readonly error?: string };
+export type WorkerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'log'; readonly message: string; readonly error?: string }
+  /** The worker has connection `id`: the next one may be handed over. */
+  | { readonly type: 'taken'; readonly id: number };

@@ -2,6 +2,7 @@
 // it arrives (held while paused), and the response queued behind flow control. The connection owns
 // the framing and the windows; a stream only keeps its own state and queue.
 import type { RequestHeaders } from './request-headers.js';
+import { HeldInput } from './held-input.js';
 
 /** What a stream tells its owner (the gRPC call). One object per stream, no closures per event. */
 export interface H2StreamEvents {
@@ -55,10 +56,8 @@ export class H2Stream {
   bodyBytes = 0;
   /** Trailers to send once the queue is empty (ends the stream). */
   trailers: Buffer | undefined;
-  /** Body chunks that arrived while paused (from `heldNext` on), and whether END_STREAM came behind them. */
-  private held: Buffer[] | undefined;
-  private heldNext = 0;
-  private endHeld = false;
+  /** Body chunks that arrived while paused, and END_STREAM if it came behind them. */
+  private readonly held = new HeldInput();
   private paused = false;
   /**
    * Delivered body bytes are credited back to the client (its windows topped up) when the owner says
@@ -123,37 +122,23 @@ export class H2Stream {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    const held = this.held;
-    if (held !== undefined) {
-      // delivered from the held list itself, one chunk at a time: a handler that pauses inside `data`
-      // keeps the rest in order, and one that pauses and resumes there (a nested resume) carries on
-      // from the same place rather than delivering the end before the rest
-      while (this.held === held && this.heldNext < held.length && !this.paused && !this.closed) this.deliver(held[this.heldNext++]!);
-      if (this.held === held && this.heldNext === held.length) {
-        this.held = undefined;
-        this.heldNext = 0;
-      }
-    }
-    if (this.endHeld && this.held === undefined && !this.paused && !this.closed) {
-      this.endHeld = false;
-      this.events?.end();
-    }
+    this.held.release(
+      () => !this.paused && !this.closed,
+      (chunk) => this.deliver(chunk),
+      () => this.events?.end(),
+    );
   }
 
   /** From the connection: a DATA payload for this stream. */
   received(chunk: Buffer): void {
-    if (this.paused) {
-      // a copy: the chunk is a view of the whole socket read, which a tiny frame would keep alive
-      (this.held ??= []).push(Buffer.from(chunk));
-      return;
-    }
-    this.deliver(chunk);
+    if (this.paused) this.held.hold(chunk);
+    else this.deliver(chunk);
   }
 
   /** From the connection: END_STREAM; held while paused, as the body is. */
   receivedEnd(): void {
     this.remoteEnded = true;
-    if (this.paused) this.endHeld = true;
+    if (this.paused) this.held.holdEnd();
     else this.events?.end();
   }
 
@@ -166,11 +151,8 @@ export class H2Stream {
     if (this.closed) return 0;
     this.closed = true;
     // what was delivered and not credited goes back to the connection's window with what was held
-    let heldBytes = this.uncredited;
+    const heldBytes = this.uncredited + this.held.clear();
     this.uncredited = 0;
-    if (this.held !== undefined) for (let i = this.heldNext; i < this.held.length; i++) heldBytes += this.held[i]!.length;
-    this.held = undefined;
-    this.heldNext = 0;
     for (const q of this.queue) {
       if (q.written === undefined) continue;
       if (q.offset > 0 && afterSent !== undefined) afterSent(q.written);

@@ -4,6 +4,7 @@
 import type { CallStream, CallStreamEvents } from '../grpc/call-stream.js';
 import type { GrpcStatus } from '../grpc/error-status.js';
 import { Down, encodeStatus } from './relay-wire.js';
+import { HeldInput } from '../h2/held-input.js';
 
 /** The worker link a relayed call writes through. */
 export interface RelayOut {
@@ -21,9 +22,7 @@ export class RelayCallStream implements CallStream {
   private ended = false;
   private paused = false;
   /** Request chunks (and the end) that came while paused, delivered on resume. */
-  private held: Buffer[] | undefined;
-  private heldNext = 0;
-  private endHeld = false;
+  private readonly held = new HeldInput();
   /** Body bytes taken this turn, told to the worker with the turn's batch (it credits the client's windows then). */
   private consumed = 0;
   /** Write callbacks, in order, until the worker says the data left. */
@@ -82,7 +81,7 @@ export class RelayCallStream implements CallStream {
     if (!this.closed) this.out.op(Down.callDestroy, this.id);
   }
 
-  /** Holds what arrives; the worker stops once a credit's worth is held (relay-wire.ts). */
+  /** Holds what arrives; the client is held back by its HTTP/2 windows, credited only for what was taken. */
   pause(): void {
     this.paused = true;
   }
@@ -90,19 +89,11 @@ export class RelayCallStream implements CallStream {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    // one chunk at a time from the held list itself: a handler that pauses again inside `requestData`
-    // keeps the rest, in order, for its next resume (as H2Stream does)
-    const held = this.held;
-    while (held !== undefined && this.held === held && this.heldNext < held.length && !this.paused && !this.closed) this.deliver(held[this.heldNext++]!);
-    if (held !== undefined && this.held === held && this.heldNext === held.length) {
-      this.held = undefined;
-      this.heldNext = 0;
-    }
-    if (this.paused || this.closed) return;
-    if (this.endHeld && this.held === undefined) {
-      this.endHeld = false;
-      this.events?.requestEnded();
-    }
+    this.held.release(
+      () => !this.paused && !this.closed,
+      (chunk) => this.deliver(chunk),
+      () => this.events?.requestEnded(),
+    );
   }
 
   private deliver(chunk: Buffer): void {
@@ -120,14 +111,13 @@ export class RelayCallStream implements CallStream {
   // ---- from the worker ----
 
   data(chunk: Buffer): void {
-    // a held chunk is copied: it is a view of the whole IPC batch, which it would keep alive
-    if (this.paused || this.held !== undefined) (this.held ??= []).push(Buffer.from(chunk));
+    if (this.paused) this.held.hold(chunk);
     else this.deliver(chunk);
   }
 
   end(): void {
     this.ended = true;
-    if (this.paused || this.held !== undefined) this.endHeld = true;
+    if (this.paused) this.held.holdEnd();
     else this.events?.requestEnded();
   }
 
@@ -139,8 +129,7 @@ export class RelayCallStream implements CallStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.held = undefined;
-    this.heldNext = 0;
+    this.held.clear();
     for (const done of this.unwritten.splice(0)) done();
     this.events?.streamClosed();
   }

@@ -81,15 +81,15 @@ function withoutTimeout(headers: Readonly<Record<string, string>>): Record<strin
 
 /** The id of the call's header set (every header but grpc-timeout), defined for the server before the call names it. */
 function headerSetOf(headers: Readonly<Record<string, string>>): number {
-  let chars = 0;
-  for (const name in headers) if (name !== 'grpc-timeout') chars += name.length + headers[name]!.length + 2;
+  // a large key is never flattened (it is not looked up): building it costs no copy of the values
+  let key = '';
+  for (const name in headers) if (name !== 'grpc-timeout') key += `${name}\0${headers[name]!}\0`;
+  const chars = key.length;
   if (chars > maxKeptSetChars) {
     const once = newHeaderSetId();
     up(Up.headerSetOnce, once, encodeHeaders(withoutTimeout(headers)));
     return once;
   }
-  let key = '';
-  for (const name in headers) if (name !== 'grpc-timeout') key += `${name}\0${headers[name]!}\0`;
   const known = headerSets.get(key);
   if (known !== undefined) return known;
   if (headerSets.size >= maxHeaderSets || headerSetChars + chars > maxHeaderSetChars) clearHeaderSets();

@@ -306,13 +306,6 @@ export class TransportWorkers {
     return workers;
   }
 
-  /** Connections handed over and still open. */
-  get openConnections(): number {
-    let n = 0;
-    for (const l of this.links) n += l.connections.size;
-    return n;
-  }
-
   /** Hands an accepted connection, of which nothing has been read, to the next ready worker. */
   handOff(socket: net.Socket, closed: () => void): void {
     const link = this.pick();

@@ -44,6 +44,8 @@ export class RelayedSocket extends Duplex {
       if (ms === 0) this.removeListener('timeout', callback);
       else this.once('timeout', callback);
     }
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.touch();
     return this;
   }
@@ -64,13 +66,11 @@ export class RelayedSocket extends Duplex {
     return this;
   }
 
+  /** Activity: the quiet time starts again (one timer per socket, re-armed, not one per chunk). */
   private touch(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.timeoutMs > 0 && !this.gone) {
-      this.timer = setTimeout(() => this.emit('timeout'), this.timeoutMs);
-      this.timer.unref();
-    }
+    if (this.timeoutMs <= 0 || this.gone) return;
+    if (this.timer !== undefined) this.timer.refresh();
+    else this.timer = setTimeout(() => this.emit('timeout'), this.timeoutMs).unref();
   }
 
   // ---- Duplex ----
